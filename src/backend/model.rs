@@ -1,0 +1,207 @@
+//! The normalized queue model every backend maps its schema onto (DESIGN.md, "What it reads").
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// Display buckets: each job is in exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Scheduled,
+    Ready,
+    Running,
+    Retrying,
+    Succeeded,
+    Dead,
+    Cancelled,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 7] = [
+        JobState::Ready,
+        JobState::Scheduled,
+        JobState::Running,
+        JobState::Retrying,
+        JobState::Dead,
+        JobState::Cancelled,
+        JobState::Succeeded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Scheduled => "scheduled",
+            JobState::Ready => "ready",
+            JobState::Running => "running",
+            JobState::Retrying => "retrying",
+            JobState::Succeeded => "succeeded",
+            JobState::Dead => "dead",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobState> {
+        JobState::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// A row count as the monitor knows it: exact, exact up to a cap, or a planner estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Count {
+    pub value: i64,
+    /// The real count is at least `value`: counting stopped at the cap.
+    pub capped: bool,
+    /// `value` is a planner estimate, not a count.
+    pub estimated: bool,
+}
+
+impl Count {
+    pub fn exact(value: i64) -> Count {
+        Count {
+            value,
+            capped: false,
+            estimated: false,
+        }
+    }
+
+    /// A count taken with `LIMIT cap + 1`: reaching the cap means "at least".
+    pub fn capped_at(value: i64, cap: i64) -> Count {
+        if value > cap {
+            Count {
+                value: cap,
+                capped: true,
+                estimated: false,
+            }
+        } else {
+            Count::exact(value)
+        }
+    }
+}
+
+/// Who paused a queue and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PauseInfo {
+    pub at: DateTime<Utc>,
+    pub by: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// Completions in one minute of the last hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct MinuteBucket {
+    pub succeeded: u32,
+    /// Attempts that ended in failure (retrying or dead) in that minute.
+    pub failed: u32,
+}
+
+/// Per-queue figures of one snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueueStats {
+    pub name: String,
+    pub ready: Count,
+    pub scheduled: Count,
+    pub running: Count,
+    pub retrying: Count,
+    pub dead: Count,
+    pub oldest_ready_at: Option<DateTime<Utc>>,
+    pub paused: Option<PauseInfo>,
+    /// Oldest minute first; the last element is the current, still open minute.
+    /// Empty where the backend has no completion history.
+    pub minutes: Vec<MinuteBucket>,
+}
+
+impl QueueStats {
+    pub fn new(name: impl Into<String>) -> QueueStats {
+        QueueStats {
+            name: name.into(),
+            ready: Count::default(),
+            scheduled: Count::default(),
+            running: Count::default(),
+            retrying: Count::default(),
+            dead: Count::default(),
+            oldest_ready_at: None,
+            paused: None,
+            minutes: Vec::new(),
+        }
+    }
+
+    /// Age of the oldest ready job at `now` (the database clock).
+    pub fn oldest_ready_age(&self, now: DateTime<Utc>) -> Option<chrono::Duration> {
+        self.oldest_ready_at
+            .map(|at| (now - at).max(chrono::Duration::zero()))
+    }
+
+    /// Succeeded and failed per minute over the last `minutes` closed-or-open minutes.
+    pub fn per_minute(&self, minutes: usize) -> (f64, f64) {
+        let take = minutes.min(self.minutes.len());
+        if take == 0 {
+            return (0.0, 0.0);
+        }
+        let recent = &self.minutes[self.minutes.len() - take..];
+        let ok: u32 = recent.iter().map(|m| m.succeeded).sum();
+        let failed: u32 = recent.iter().map(|m| m.failed).sum();
+        (ok as f64 / take as f64, failed as f64 / take as f64)
+    }
+
+    /// Failed attempts over all ended attempts in the whole history window (an hour).
+    pub fn failure_rate(&self) -> Option<f64> {
+        let ok: u64 = self.minutes.iter().map(|m| m.succeeded as u64).sum();
+        let failed: u64 = self.minutes.iter().map(|m| m.failed as u64).sum();
+        let total = ok + failed;
+        (total > 0).then(|| failed as f64 / total as f64)
+    }
+}
+
+/// A worker process as its heartbeats describe it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkerInfo {
+    pub id: String,
+    pub host: Option<String>,
+    pub pid: Option<i32>,
+    pub queues: Vec<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub last_heartbeat_at: Option<DateTime<Utc>>,
+    /// Jobs in the running state locked by this worker.
+    pub running_jobs: i64,
+}
+
+impl WorkerInfo {
+    pub fn heartbeat_age(&self, now: DateTime<Utc>) -> Option<chrono::Duration> {
+        self.last_heartbeat_at
+            .map(|at| (now - at).max(chrono::Duration::zero()))
+    }
+}
+
+/// One poll's worth of data: everything the overview shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Snapshot {
+    /// The database's clock when the snapshot was taken; every age is measured from it.
+    pub db_now: DateTime<Utc>,
+    pub queues: Vec<QueueStats>,
+    pub workers: Vec<WorkerInfo>,
+    /// The cap applied to live counts.
+    pub count_cap: i64,
+}
+
+/// What a backend can show and do; the UI hides or explains the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Capabilities {
+    pub pause: bool,
+    pub heartbeats: bool,
+    pub workers: bool,
+    pub error_history: bool,
+    pub tenants: bool,
+    pub throughput: bool,
+}
+
+/// Options that shape a snapshot query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotOptions {
+    /// Live counts stop at this many rows per (queue, state).
+    pub count_cap: i64,
+}
+
+impl Default for SnapshotOptions {
+    fn default() -> Self {
+        SnapshotOptions { count_cap: 10_000 }
+    }
+}

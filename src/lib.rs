@@ -1,0 +1,7 @@
+//! jobtop: a terminal live monitor for job queues that live in PostgreSQL.
+
+pub mod app;
+pub mod backend;
+pub mod demo;
+pub mod poller;
+pub mod ui;
