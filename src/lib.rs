@@ -4,4 +4,5 @@ pub mod app;
 pub mod backend;
 pub mod demo;
 pub mod poller;
+pub mod terminal;
 pub mod ui;

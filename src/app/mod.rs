@@ -1,0 +1,164 @@
+//! The monitor's state: plain data, changed only by `update` (Elm shape, DESIGN.md).
+
+pub mod keymap;
+pub mod msg;
+pub mod sort;
+mod update;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+pub use msg::{Effect, Msg};
+pub use sort::{QueueColumn, QueueSort};
+
+use crate::backend::{Capabilities, Snapshot};
+
+/// Facts fixed at start-up that the screen shows or obeys.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// `user@host:port/db`, never with a password.
+    pub target: String,
+    pub backend: String,
+    pub capabilities: Capabilities,
+    pub read_only: bool,
+    /// A worker whose heartbeat is older than this is stale; the jobs it holds are stuck.
+    pub stale_after: Duration,
+    /// Oldest-ready ages at which a queue turns warning and critical.
+    pub oldest_warn: Duration,
+    pub oldest_critical: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Queues,
+    Workers,
+}
+
+/// The last poll that failed, while the last good data stays on screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollFailure {
+    pub since: DateTime<Utc>,
+    pub message: String,
+    pub failures: u32,
+}
+
+/// A snapshot and the local time it arrived, so ages keep growing between polls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received {
+    pub snapshot: Snapshot,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub config: AppConfig,
+    pub now: DateTime<Utc>,
+    pub interval: Duration,
+    /// The newest good data.
+    pub latest: Option<Received>,
+    /// What the screen shows while frozen; `None` when live.
+    pub frozen: Option<Option<Received>>,
+    pub failure: Option<PollFailure>,
+    pub polls: u64,
+    pub pane: Pane,
+    pub queue_sort: QueueSort,
+    /// Selections follow names, not row numbers, so they survive refreshes and re-sorts.
+    pub selected_queue: Option<String>,
+    pub selected_worker: Option<String>,
+    pub show_help: bool,
+    pub should_quit: bool,
+}
+
+pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
+pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
+
+impl App {
+    pub fn new(config: AppConfig, interval: Duration, now: DateTime<Utc>) -> App {
+        App {
+            config,
+            now,
+            interval: interval.clamp(MIN_INTERVAL, MAX_INTERVAL),
+            latest: None,
+            frozen: None,
+            failure: None,
+            polls: 0,
+            pane: Pane::Queues,
+            queue_sort: QueueSort::default(),
+            selected_queue: None,
+            selected_worker: None,
+            show_help: false,
+            should_quit: false,
+        }
+    }
+
+    /// The data on screen: the frozen copy while frozen, else the newest.
+    pub fn shown(&self) -> Option<&Received> {
+        match &self.frozen {
+            Some(frozen) => frozen.as_ref(),
+            None => self.latest.as_ref(),
+        }
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        self.frozen.is_some()
+    }
+
+    /// The database clock now, estimated from the shown snapshot and the local time since.
+    pub fn db_now(&self) -> Option<DateTime<Utc>> {
+        self.shown().map(|r| {
+            let elapsed = (self.now - r.at).max(chrono::Duration::zero());
+            r.snapshot.db_now + elapsed
+        })
+    }
+
+    /// How old the shown data is.
+    pub fn data_age(&self) -> Option<chrono::Duration> {
+        self.shown()
+            .map(|r| (self.now - r.at).max(chrono::Duration::zero()))
+    }
+
+    /// Queue indices of the shown snapshot in display order.
+    pub fn queue_order(&self) -> Vec<usize> {
+        match (self.shown(), self.db_now()) {
+            (Some(r), Some(now)) => sort::sorted_indices(&r.snapshot.queues, self.queue_sort, now),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Worker ids in display order: the ones holding jobs while stale first, then by id.
+    pub fn worker_order(&self) -> Vec<usize> {
+        let (Some(r), Some(now)) = (self.shown(), self.db_now()) else {
+            return Vec::new();
+        };
+        let workers = &r.snapshot.workers;
+        let mut order: Vec<usize> = (0..workers.len()).collect();
+        order.sort_by_key(|&i| {
+            let w = &workers[i];
+            let stale = self.is_stale(w.heartbeat_age(now));
+            (!(stale && w.running_jobs > 0), !stale, w.id.clone())
+        });
+        order
+    }
+
+    pub fn is_stale(&self, heartbeat_age: Option<chrono::Duration>) -> bool {
+        heartbeat_age.is_some_and(|age| age.to_std().unwrap_or_default() > self.config.stale_after)
+    }
+
+    /// The row index of the selection in display order.
+    pub fn selected_queue_row(&self) -> Option<usize> {
+        let r = self.shown()?;
+        let name = self.selected_queue.as_ref()?;
+        self.queue_order()
+            .iter()
+            .position(|&i| &r.snapshot.queues[i].name == name)
+    }
+
+    pub fn selected_worker_row(&self) -> Option<usize> {
+        let r = self.shown()?;
+        let id = self.selected_worker.as_ref()?;
+        self.worker_order()
+            .iter()
+            .position(|&i| &r.snapshot.workers[i].id == id)
+    }
+}

@@ -1,0 +1,128 @@
+//! Keys and what they mean: one table that drives both `update` and the help overlay.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Quit,
+    Help,
+    Up,
+    Down,
+    Top,
+    Bottom,
+    NextPane,
+    IntervalUp,
+    IntervalDown,
+    Freeze,
+    RefreshNow,
+    SortNext,
+    SortPrev,
+    SortInvert,
+    Back,
+}
+
+/// A key binding as the help overlay and footer list it.
+pub struct Binding {
+    pub keys: &'static str,
+    pub command: Command,
+    pub help: &'static str,
+    /// Shown in the footer, in this order, when there is room.
+    pub footer: Option<&'static str>,
+}
+
+pub const BINDINGS: &[Binding] = &[
+    Binding {
+        keys: "?",
+        command: Command::Help,
+        help: "show or hide this help",
+        footer: Some("help"),
+    },
+    Binding {
+        keys: "q",
+        command: Command::Quit,
+        help: "quit (also Ctrl-C)",
+        footer: Some("quit"),
+    },
+    Binding {
+        keys: "↑/k ↓/j",
+        command: Command::Down,
+        help: "move the selection",
+        footer: None,
+    },
+    Binding {
+        keys: "g G",
+        command: Command::Top,
+        help: "first / last row",
+        footer: None,
+    },
+    Binding {
+        keys: "Tab",
+        command: Command::NextPane,
+        help: "next pane (queues, workers)",
+        footer: Some("pane"),
+    },
+    Binding {
+        keys: "< >",
+        command: Command::SortNext,
+        help: "sort by the previous / next column",
+        footer: Some("sort"),
+    },
+    Binding {
+        keys: "I",
+        command: Command::SortInvert,
+        help: "invert the sort order",
+        footer: None,
+    },
+    Binding {
+        keys: "space",
+        command: Command::Freeze,
+        help: "freeze the display (data keeps arriving)",
+        footer: Some("freeze"),
+    },
+    Binding {
+        keys: "r",
+        command: Command::RefreshNow,
+        help: "refresh now",
+        footer: Some("refresh"),
+    },
+    Binding {
+        keys: "+ -",
+        command: Command::IntervalUp,
+        help: "longer / shorter refresh interval (0.5–60 s)",
+        footer: Some("interval"),
+    },
+    Binding {
+        keys: "Esc",
+        command: Command::Back,
+        help: "close the overlay",
+        footer: None,
+    },
+];
+
+pub fn command_for(key: &KeyEvent) -> Option<Command> {
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        return match key.code {
+            KeyCode::Char('c') => Some(Command::Quit),
+            KeyCode::Char('l') => Some(Command::RefreshNow),
+            _ => None,
+        };
+    }
+    Some(match key.code {
+        KeyCode::Char('q') => Command::Quit,
+        KeyCode::Char('?') | KeyCode::F(1) => Command::Help,
+        KeyCode::Up | KeyCode::Char('k') => Command::Up,
+        KeyCode::Down | KeyCode::Char('j') => Command::Down,
+        KeyCode::Home | KeyCode::Char('g') => Command::Top,
+        KeyCode::End | KeyCode::Char('G') => Command::Bottom,
+        KeyCode::Tab | KeyCode::BackTab => Command::NextPane,
+        KeyCode::Char('+') | KeyCode::Char('=') => Command::IntervalUp,
+        KeyCode::Char('-') | KeyCode::Char('_') => Command::IntervalDown,
+        KeyCode::Char(' ') => Command::Freeze,
+        KeyCode::Char('r') => Command::RefreshNow,
+        KeyCode::Char('>') | KeyCode::Char('.') => Command::SortNext,
+        KeyCode::Char('<') | KeyCode::Char(',') => Command::SortPrev,
+        KeyCode::Char('I') => Command::SortInvert,
+        KeyCode::Esc => Command::Back,
+        _ => return None,
+    })
+}

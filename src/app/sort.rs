@@ -1,0 +1,134 @@
+//! Ordering of the queues table.
+
+use std::cmp::Ordering;
+
+use chrono::{DateTime, Utc};
+
+use crate::backend::{Count, QueueStats};
+
+/// The sortable columns of the queues table, in the order `<`/`>` walk them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueColumn {
+    Name,
+    Ready,
+    Scheduled,
+    Running,
+    Retrying,
+    Dead,
+    OldestReady,
+    SucceededPerMin,
+    FailedPerMin,
+    FailureRate,
+}
+
+impl QueueColumn {
+    pub const ALL: [QueueColumn; 10] = [
+        QueueColumn::Name,
+        QueueColumn::Ready,
+        QueueColumn::Scheduled,
+        QueueColumn::Running,
+        QueueColumn::Retrying,
+        QueueColumn::Dead,
+        QueueColumn::OldestReady,
+        QueueColumn::SucceededPerMin,
+        QueueColumn::FailedPerMin,
+        QueueColumn::FailureRate,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            QueueColumn::Name => "QUEUE",
+            QueueColumn::Ready => "READY",
+            QueueColumn::Scheduled => "SCHED",
+            QueueColumn::Running => "RUN",
+            QueueColumn::Retrying => "RETRY",
+            QueueColumn::Dead => "DEAD",
+            QueueColumn::OldestReady => "OLDEST",
+            QueueColumn::SucceededPerMin => "OK/m",
+            QueueColumn::FailedPerMin => "FAIL/m",
+            QueueColumn::FailureRate => "FAIL%",
+        }
+    }
+
+    fn step(self, by: isize) -> QueueColumn {
+        let len = Self::ALL.len() as isize;
+        let at = Self::ALL.iter().position(|c| *c == self).unwrap_or(0) as isize;
+        Self::ALL[(at + by).rem_euclid(len) as usize]
+    }
+
+    pub fn next(self) -> QueueColumn {
+        self.step(1)
+    }
+
+    pub fn prev(self) -> QueueColumn {
+        self.step(-1)
+    }
+
+    /// Numbers read best largest first; names alphabetically.
+    pub fn natural_descending(self) -> bool {
+        self != QueueColumn::Name
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueSort {
+    pub column: QueueColumn,
+    pub descending: bool,
+}
+
+impl Default for QueueSort {
+    fn default() -> Self {
+        QueueSort {
+            column: QueueColumn::Name,
+            descending: false,
+        }
+    }
+}
+
+/// The minutes that "per minute" figures average over.
+pub const RATE_WINDOW_MINUTES: usize = 5;
+
+fn count_key(c: Count) -> (i64, bool) {
+    (c.value, c.capped)
+}
+
+fn compare(a: &QueueStats, b: &QueueStats, column: QueueColumn, now: DateTime<Utc>) -> Ordering {
+    let f64_cmp = |x: f64, y: f64| x.partial_cmp(&y).unwrap_or(Ordering::Equal);
+    match column {
+        QueueColumn::Name => a.name.cmp(&b.name),
+        QueueColumn::Ready => count_key(a.ready).cmp(&count_key(b.ready)),
+        QueueColumn::Scheduled => count_key(a.scheduled).cmp(&count_key(b.scheduled)),
+        QueueColumn::Running => count_key(a.running).cmp(&count_key(b.running)),
+        QueueColumn::Retrying => count_key(a.retrying).cmp(&count_key(b.retrying)),
+        QueueColumn::Dead => count_key(a.dead).cmp(&count_key(b.dead)),
+        QueueColumn::OldestReady => a.oldest_ready_age(now).cmp(&b.oldest_ready_age(now)),
+        QueueColumn::SucceededPerMin => f64_cmp(
+            a.per_minute(RATE_WINDOW_MINUTES).0,
+            b.per_minute(RATE_WINDOW_MINUTES).0,
+        ),
+        QueueColumn::FailedPerMin => f64_cmp(
+            a.per_minute(RATE_WINDOW_MINUTES).1,
+            b.per_minute(RATE_WINDOW_MINUTES).1,
+        ),
+        QueueColumn::FailureRate => f64_cmp(
+            a.failure_rate().unwrap_or(-1.0),
+            b.failure_rate().unwrap_or(-1.0),
+        ),
+    }
+}
+
+/// Indices of `queues` in display order; ties fall back to the name so rows never jump.
+pub fn sorted_indices(queues: &[QueueStats], sort: QueueSort, now: DateTime<Utc>) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..queues.len()).collect();
+    order.sort_by(|&i, &j| {
+        let (a, b) = (&queues[i], &queues[j]);
+        let primary = compare(a, b, sort.column, now);
+        let primary = if sort.descending {
+            primary.reverse()
+        } else {
+            primary
+        };
+        primary.then_with(|| a.name.cmp(&b.name))
+    });
+    order
+}

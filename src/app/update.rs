@@ -1,0 +1,176 @@
+//! `App::update`: the only place state changes. Pure: no I/O, no clock reads.
+
+use std::time::Duration;
+
+use super::keymap::{Command, command_for};
+use super::{App, Effect, MAX_INTERVAL, MIN_INTERVAL, Msg, Pane, PollFailure, Received};
+
+/// The steps `+`/`-` walk; a custom `--interval` joins the ladder at its nearest rung.
+const INTERVAL_STEPS_MS: [u64; 9] = [
+    500, 1_000, 2_000, 3_000, 5_000, 10_000, 15_000, 30_000, 60_000,
+];
+
+impl App {
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        match msg {
+            Msg::Tick(now) => {
+                self.now = now;
+                Vec::new()
+            }
+            Msg::Resize => Vec::new(),
+            Msg::Polled { result, at } => {
+                self.now = self.now.max(at);
+                self.polls += 1;
+                match result {
+                    Ok(snapshot) => {
+                        self.latest = Some(Received { snapshot, at });
+                        self.failure = None;
+                        self.keep_selection_valid();
+                    }
+                    Err(message) => {
+                        let since = self.failure.as_ref().map_or(at, |f| f.since);
+                        let failures = self.failure.as_ref().map_or(0, |f| f.failures) + 1;
+                        self.failure = Some(PollFailure {
+                            since,
+                            message,
+                            failures,
+                        });
+                    }
+                }
+                Vec::new()
+            }
+            Msg::Key(key) => match command_for(&key) {
+                Some(command) => self.command(command),
+                None => Vec::new(),
+            },
+        }
+    }
+
+    fn command(&mut self, command: Command) -> Vec<Effect> {
+        if self.show_help {
+            match command {
+                Command::Quit => {}
+                Command::Help | Command::Back => {
+                    self.show_help = false;
+                    return Vec::new();
+                }
+                _ => return Vec::new(),
+            }
+        }
+        match command {
+            Command::Quit => {
+                self.should_quit = true;
+                return vec![Effect::Quit];
+            }
+            Command::Help => self.show_help = true,
+            Command::Back => {}
+            Command::Up => self.move_selection(-1),
+            Command::Down => self.move_selection(1),
+            Command::Top => self.move_selection(isize::MIN / 2),
+            Command::Bottom => self.move_selection(isize::MAX / 2),
+            Command::NextPane => {
+                self.pane = match self.pane {
+                    Pane::Queues => Pane::Workers,
+                    Pane::Workers => Pane::Queues,
+                };
+                self.keep_selection_valid();
+            }
+            Command::IntervalUp => return self.step_interval(1),
+            Command::IntervalDown => return self.step_interval(-1),
+            Command::Freeze => {
+                self.frozen = match self.frozen {
+                    Some(_) => None,
+                    None => Some(self.latest.clone()),
+                };
+                self.keep_selection_valid();
+            }
+            Command::RefreshNow => return vec![Effect::RefreshNow],
+            Command::SortNext => self.queue_sort = self.resorted(self.queue_sort.column.next()),
+            Command::SortPrev => self.queue_sort = self.resorted(self.queue_sort.column.prev()),
+            Command::SortInvert => self.queue_sort.descending = !self.queue_sort.descending,
+        }
+        Vec::new()
+    }
+
+    fn resorted(&self, column: super::QueueColumn) -> super::QueueSort {
+        super::QueueSort {
+            column,
+            descending: column.natural_descending(),
+        }
+    }
+
+    fn step_interval(&mut self, direction: isize) -> Vec<Effect> {
+        let current = self.interval.as_millis() as u64;
+        let next = if direction > 0 {
+            INTERVAL_STEPS_MS.iter().copied().find(|&s| s > current)
+        } else {
+            INTERVAL_STEPS_MS
+                .iter()
+                .rev()
+                .copied()
+                .find(|&s| s < current)
+        };
+        let next = Duration::from_millis(next.unwrap_or(current)).clamp(MIN_INTERVAL, MAX_INTERVAL);
+        if next == self.interval {
+            return Vec::new();
+        }
+        self.interval = next;
+        vec![Effect::SetInterval(next)]
+    }
+
+    fn move_selection(&mut self, by: isize) {
+        match self.pane {
+            Pane::Queues => {
+                let order = self.queue_order();
+                let names: Vec<String> = match self.shown() {
+                    Some(r) => order
+                        .iter()
+                        .map(|&i| r.snapshot.queues[i].name.clone())
+                        .collect(),
+                    None => return,
+                };
+                let at = self.selected_queue_row();
+                self.selected_queue = step(&names, at, by);
+            }
+            Pane::Workers => {
+                let order = self.worker_order();
+                let ids: Vec<String> = match self.shown() {
+                    Some(r) => order
+                        .iter()
+                        .map(|&i| r.snapshot.workers[i].id.clone())
+                        .collect(),
+                    None => return,
+                };
+                let at = self.selected_worker_row();
+                self.selected_worker = step(&ids, at, by);
+            }
+        }
+    }
+
+    /// A selection whose row vanished moves to the first row; an empty table selects nothing.
+    fn keep_selection_valid(&mut self) {
+        if self.selected_queue_row().is_none() {
+            self.selected_queue = self.shown().and_then(|r| {
+                self.queue_order()
+                    .first()
+                    .map(|&i| r.snapshot.queues[i].name.clone())
+            });
+        }
+        if self.selected_worker_row().is_none() {
+            self.selected_worker = self.shown().and_then(|r| {
+                self.worker_order()
+                    .first()
+                    .map(|&i| r.snapshot.workers[i].id.clone())
+            });
+        }
+    }
+}
+
+fn step(names: &[String], at: Option<usize>, by: isize) -> Option<String> {
+    if names.is_empty() {
+        return None;
+    }
+    let at = at.unwrap_or(0) as isize;
+    let to = at.saturating_add(by).clamp(0, names.len() as isize - 1);
+    Some(names[to as usize].clone())
+}

@@ -1,0 +1,84 @@
+//! The terminal loop: owns the screen, turns events into `Msg`, runs `Effect`s, draws.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use chrono::Utc;
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+use futures::StreamExt;
+use ratatui::DefaultTerminal;
+use tokio::sync::mpsc;
+
+use crate::app::{App, Effect, Msg};
+use crate::backend::{Backend, SnapshotOptions};
+use crate::poller;
+
+/// How often the clock ticks so "updated 0.4s ago" and ages keep moving.
+const TICK: Duration = Duration::from_millis(250);
+
+pub struct MonitorOptions {
+    pub snapshot: SnapshotOptions,
+    pub poll_timeout: Duration,
+}
+
+/// Runs the monitor until the user quits. The terminal is restored on every way out:
+/// return, error, and panic (ratatui's hook).
+pub async fn run(app: App, backend: Arc<dyn Backend>, opts: MonitorOptions) -> Result<()> {
+    let mut terminal = ratatui::try_init()?;
+    let result = event_loop(&mut terminal, app, backend, opts).await;
+    ratatui::restore();
+    result
+}
+
+async fn event_loop(
+    terminal: &mut DefaultTerminal,
+    mut app: App,
+    backend: Arc<dyn Backend>,
+    opts: MonitorOptions,
+) -> Result<()> {
+    let (tx, mut rx) = mpsc::channel::<Msg>(64);
+    let poller = poller::spawn(backend, opts.snapshot, app.interval, opts.poll_timeout, tx);
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+
+    draw(terminal, &app)?;
+    loop {
+        let msg = tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => Msg::Key(key),
+                Some(Ok(Event::Resize(_, _))) => Msg::Resize,
+                Some(Ok(_)) => continue,
+                Some(Err(err)) => return Err(err.into()),
+                None => return Ok(()),
+            },
+            Some(msg) = rx.recv() => msg,
+            _ = tick.tick() => Msg::Tick(Utc::now()),
+            _ = terminate.recv() => return Ok(()),
+            _ = hangup.recv() => return Ok(()),
+        };
+        for effect in app.update(msg) {
+            match effect {
+                Effect::Quit => return Ok(()),
+                Effect::RefreshNow => poller.refresh_now(),
+                Effect::SetInterval(d) => poller.set_interval(d),
+            }
+        }
+        draw(terminal, &app)?;
+    }
+}
+
+/// One frame inside a synchronized update, so a slow link never shows half a frame.
+/// ratatui writes only the cells that changed since the last frame.
+fn draw(terminal: &mut DefaultTerminal, app: &App) -> Result<()> {
+    crossterm::queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
+    terminal.draw(|frame| crate::ui::draw(frame, app))?;
+    crossterm::queue!(terminal.backend_mut(), EndSynchronizedUpdate)?;
+    terminal.backend_mut().flush()?;
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! Turning database values into terminal text: sanitized, measured, and formatted.
+
+use std::borrow::Cow;
+
+use unicode_width::UnicodeWidthChar;
+
+use crate::backend::Count;
+
+/// Database text made safe for the terminal: control characters, escape sequences and
+/// bidi overrides are shown escaped (`\x1b`), never emitted. Stops after `max_chars`
+/// characters with an ellipsis so a 10 MB value costs no more than a short one.
+pub fn sanitize(raw: &str, max_chars: usize) -> Cow<'_, str> {
+    let needs_work = raw
+        .chars()
+        .take(max_chars + 1)
+        .enumerate()
+        .any(|(i, c)| i >= max_chars || is_unsafe(c));
+    if !needs_work {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len().min(max_chars * 4));
+    for (i, c) in raw.chars().enumerate() {
+        if i >= max_chars {
+            out.push('…');
+            break;
+        }
+        if is_unsafe(c) {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\r' => out.push_str("\\r"),
+                c if (c as u32) <= 0xff => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        // Bidi embeddings, overrides and isolates reorder what follows them on screen.
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+}
+
+/// Display width in terminal cells.
+pub fn width(s: &str) -> usize {
+    s.chars().map(|c| c.width().unwrap_or(0)).sum()
+}
+
+/// Cut to at most `max` cells, marking the cut with an ellipsis.
+pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
+    if width(s) <= max {
+        return Cow::Borrowed(s);
+    }
+    if max == 0 {
+        return Cow::Borrowed("");
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > max - 1 {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
+    Cow::Owned(out)
+}
+
+/// `1234`, `12.3k`, `10k+` for a capped count, `~1.2M` for an estimate.
+pub fn count(c: Count) -> String {
+    let n = human_number(c.value);
+    match (c.capped, c.estimated) {
+        (true, _) => format!("{n}+"),
+        (false, true) => format!("~{n}"),
+        _ => n,
+    }
+}
+
+pub fn human_number(n: i64) -> String {
+    let abs = n.unsigned_abs();
+    if abs < 10_000 {
+        n.to_string()
+    } else if abs < 1_000_000 {
+        trim_decimal(n as f64 / 1_000.0, "k")
+    } else if abs < 1_000_000_000 {
+        trim_decimal(n as f64 / 1_000_000.0, "M")
+    } else {
+        trim_decimal(n as f64 / 1_000_000_000.0, "G")
+    }
+}
+
+fn trim_decimal(v: f64, unit: &str) -> String {
+    if v.abs() >= 100.0 || (v.fract().abs() < 0.05) {
+        format!("{v:.0}{unit}")
+    } else {
+        format!("{v:.1}{unit}")
+    }
+}
+
+/// `0.4s`, `45s`, `3m12s`, `2h05m`, `3d04h`: two units at most.
+pub fn age(d: chrono::Duration) -> String {
+    let ms = d.num_milliseconds().max(0);
+    let s = ms / 1000;
+    if s < 10 && ms % 1000 != 0 && s < 1 {
+        return format!("{:.1}s", ms as f64 / 1000.0);
+    }
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// A per-minute rate: `0`, `0.4`, `12`, `1.2k`.
+pub fn rate(v: f64) -> String {
+    if v == 0.0 {
+        "0".to_string()
+    } else if v < 10.0 {
+        format!("{v:.1}")
+    } else {
+        human_number(v.round() as i64)
+    }
+}
+
+pub fn percent(v: Option<f64>) -> String {
+    match v {
+        None => "–".to_string(),
+        Some(v) if v > 0.0 && v < 0.001 => "<0.1%".to_string(),
+        Some(v) => format!("{:.1}%", v * 100.0),
+    }
+}
+
+const BARS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// The last `width` values as bar characters, scaled to their own maximum; zero stays blank
+/// and any non-zero value shows at least the lowest bar.
+pub fn sparkline(values: &[u32], width: usize) -> String {
+    let recent = &values[values.len().saturating_sub(width)..];
+    let max = recent.iter().copied().max().unwrap_or(0);
+    let mut out: String = " ".repeat(width - recent.len());
+    for &v in recent {
+        let level = if v == 0 || max == 0 {
+            0
+        } else {
+            ((v as u64 * 8).div_ceil(max as u64)).clamp(1, 8) as usize
+        };
+        out.push(BARS[level]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_never_pass() {
+        let s = sanitize("a\x1b[2Jb\x07c\u{9b}d\u{202e}e", 100);
+        assert_eq!(s, "a\\x1b[2Jb\\x07c\\x9bd\\u{202e}e");
+        assert!(!s.chars().any(|c| c.is_control()));
+    }
+
+    #[test]
+    fn long_values_are_cut() {
+        let big = "x".repeat(10_000_000);
+        let s = sanitize(&big, 50);
+        assert_eq!(s.chars().count(), 51);
+        assert!(s.ends_with('…'));
+    }
+
+    #[test]
+    fn truncate_measures_wide_characters() {
+        assert_eq!(truncate("日本語テキスト", 7), "日本語…");
+        assert_eq!(width(&truncate("日本語テキスト", 7)), 7);
+        assert_eq!(truncate("short", 10), "short");
+    }
+
+    #[test]
+    fn counts_and_ages() {
+        assert_eq!(count(Count::capped_at(10_001, 10_000)), "10k+");
+        assert_eq!(count(Count::exact(1234)), "1234");
+        assert_eq!(
+            count(Count {
+                value: 1_234_567,
+                capped: false,
+                estimated: true
+            }),
+            "~1.2M"
+        );
+        assert_eq!(age(chrono::Duration::milliseconds(400)), "0.4s");
+        assert_eq!(age(chrono::Duration::seconds(192)), "3m12s");
+        assert_eq!(age(chrono::Duration::seconds(7500)), "2h05m");
+    }
+
+    #[test]
+    fn sparkline_scales_to_max() {
+        assert_eq!(sparkline(&[0, 1, 8], 3), " ▁█");
+        assert_eq!(sparkline(&[4], 3), "  █");
+    }
+}
