@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod backend;
+pub mod cli;
 pub mod demo;
 pub mod poller;
 pub mod terminal;

@@ -19,6 +19,9 @@ pub enum Msg {
         result: Result<Snapshot, String>,
         at: DateTime<Utc>,
     },
+    // ---- drill-down messages go below ----
+
+    // ---- action messages go below ----
 }
 
 /// Work that `update` asks the runtime to do.
@@ -27,4 +30,7 @@ pub enum Effect {
     Quit,
     RefreshNow,
     SetInterval(Duration),
+    // ---- drill-down effects go below ----
+
+    // ---- action effects go below ----
 }

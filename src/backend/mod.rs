@@ -19,4 +19,8 @@ pub trait Backend: Send + Sync {
 
     /// Everything the overview shows, in as few round trips as the schema allows.
     async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot>;
+
+    // ---- drill-down reads (jobs, job detail, error groups, kinds, ...) go below ----
+
+    // ---- actions (pause, retry, cancel, ...) go below ----
 }

@@ -1,0 +1,17 @@
+//! `jobtop migrate [URL]`: apply the reference schema.
+
+use anyhow::Result;
+
+use crate::backend::connect::{self, SessionSettings};
+use crate::backend::native;
+
+pub async fn run(url: Option<&str>) -> Result<()> {
+    let opts = super::target(url)?;
+    let pool = connect::connect(opts.clone(), &SessionSettings::default()).await?;
+    native::migrate(&pool).await?;
+    println!(
+        "jobtop: reference schema applied to {}",
+        connect::describe(&opts)
+    );
+    Ok(())
+}
