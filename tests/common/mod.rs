@@ -54,3 +54,24 @@ pub async fn test_db() -> TestDb {
         name,
     }
 }
+
+/// A URL for the test database that a child process (the real binary) can use.
+pub fn url_for(db: &TestDb) -> String {
+    let o = &db.options;
+    match o.get_socket() {
+        Some(dir) => format!(
+            "postgres://{}@localhost:{}/{}?host={}",
+            o.get_username(),
+            o.get_port(),
+            db.name,
+            dir.display()
+        ),
+        None => format!(
+            "postgres://{}@{}:{}/{}",
+            o.get_username(),
+            o.get_host(),
+            o.get_port(),
+            db.name
+        ),
+    }
+}
