@@ -1,10 +1,10 @@
 //! The normalized queue model every backend maps its schema onto (DESIGN.md, "What it reads").
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Display buckets: each job is in exactly one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     Scheduled,
@@ -45,7 +45,7 @@ impl JobState {
 }
 
 /// A row count as the monitor knows it: exact, exact up to a cap, or a planner estimate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Count {
     pub value: i64,
     /// The real count is at least `value`: counting stopped at the cap.
@@ -78,7 +78,7 @@ impl Count {
 }
 
 /// Who paused a queue and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PauseInfo {
     pub at: DateTime<Utc>,
     pub by: Option<String>,
@@ -86,7 +86,7 @@ pub struct PauseInfo {
 }
 
 /// Completions in one minute of the last hour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct MinuteBucket {
     pub succeeded: u32,
     /// Attempts that ended in failure (retrying or dead) in that minute.
@@ -94,7 +94,7 @@ pub struct MinuteBucket {
 }
 
 /// Per-queue figures of one snapshot.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueueStats {
     pub name: String,
     pub ready: Count,
@@ -152,7 +152,7 @@ impl QueueStats {
 }
 
 /// A worker process as its heartbeats describe it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerInfo {
     pub id: String,
     pub host: Option<String>,
@@ -172,7 +172,7 @@ impl WorkerInfo {
 }
 
 /// One poll's worth of data: everything the overview shows.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// The database's clock when the snapshot was taken; every age is measured from it.
     pub db_now: DateTime<Utc>,
@@ -183,7 +183,7 @@ pub struct Snapshot {
 }
 
 /// What a backend can show and do; the UI hides or explains the rest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capabilities {
     pub pause: bool,
     pub heartbeats: bool,

@@ -1,24 +1,52 @@
 //! The project's own reference schema (`migrations/`, schema `jobtop`).
 
 mod migrate;
+pub mod minutes;
 mod snapshot;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::PgPool;
 
 use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
+use minutes::MinuteCache;
 
 pub use migrate::migrate;
 
 /// Reads (and, through actions, changes) a database holding the `jobtop` schema.
 #[derive(Debug, Clone)]
 pub struct NativeBackend {
+    /// Where monitoring reads go: the primary, or a read replica (`--replica-url`).
     pub pool: PgPool,
+    /// Where changes go (actions, audit): always the primary. The same pool as `pool`
+    /// unless reads go to a replica.
+    pub primary: PgPool,
+    /// Closed minutes of the throughput history, kept across polls.
+    minutes: Arc<MinuteCache>,
 }
 
 impl NativeBackend {
     pub fn new(pool: PgPool) -> NativeBackend {
-        NativeBackend { pool }
+        NativeBackend {
+            primary: pool.clone(),
+            pool,
+            minutes: Arc::default(),
+        }
+    }
+
+    /// Reads from `replica`, writes to `primary`.
+    pub fn with_replica(primary: PgPool, replica: PgPool) -> NativeBackend {
+        NativeBackend {
+            pool: replica,
+            primary,
+            minutes: Arc::default(),
+        }
+    }
+
+    /// Drops the cached throughput minutes: the next poll reads the whole hour.
+    pub fn forget_minutes(&self) {
+        self.minutes.clear();
     }
 }
 
@@ -40,6 +68,6 @@ impl Backend for NativeBackend {
     }
 
     async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
-        snapshot::snapshot(&self.pool, opts).await
+        snapshot::snapshot(&self.pool, opts, &self.minutes).await
     }
 }
