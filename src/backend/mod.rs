@@ -4,6 +4,7 @@
 pub mod connect;
 pub mod model;
 pub mod native;
+pub mod shared;
 
 use async_trait::async_trait;
 
@@ -19,6 +20,12 @@ pub trait Backend: Send + Sync {
 
     /// Everything the overview shows, in as few round trips as the schema allows.
     async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot>;
+
+    /// Where the data comes from right now, when that is worth a few words in the header
+    /// ("shared, follower", "replica, lag 0.4s"). Asked after every poll.
+    fn source(&self) -> Option<String> {
+        None
+    }
 
     // ---- drill-down reads (jobs, job detail, error groups, kinds, ...) go below ----
 

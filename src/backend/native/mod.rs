@@ -1,7 +1,9 @@
 //! The project's own reference schema (`migrations/`, schema `jobtop`).
 
+pub mod fixture;
 mod migrate;
 pub mod minutes;
+pub mod probe;
 mod snapshot;
 
 use std::sync::Arc;
