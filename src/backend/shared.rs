@@ -77,6 +77,9 @@ FROM jobtop.snapshot_cache c
 WHERE c.key = $1
 "#;
 
+/// version, interval_ms, age_s, snapshot (absent when the reader has that version).
+type CacheRow = (i64, i32, f64, Option<String>);
+
 /// How a shared snapshot is taken.
 #[derive(Debug, Clone, Copy)]
 pub struct SharedOptions {
@@ -389,12 +392,11 @@ impl<B: Backend> SharedSnapshot<B> {
         let Some(session) = st.session.as_mut() else {
             return self.alone(AloneBecause::SessionLost, opts).await;
         };
-        let row: std::result::Result<Option<(i64, i32, f64, Option<String>)>, sqlx::Error> =
-            sqlx::query_as(READ_SQL)
-                .bind(key)
-                .bind(seen.unwrap_or(-1))
-                .fetch_optional(&mut *session)
-                .await;
+        let row: std::result::Result<Option<CacheRow>, sqlx::Error> = sqlx::query_as(READ_SQL)
+            .bind(key)
+            .bind(seen.unwrap_or(-1))
+            .fetch_optional(&mut *session)
+            .await;
         let row = match row {
             Ok(row) => row,
             Err(err) => return self.session_failed(st, err.into(), opts).await,
