@@ -19,6 +19,8 @@ pub enum Msg {
         result: Result<Snapshot, String>,
         at: DateTime<Utc>,
     },
+    /// Where the data comes from changed ("shared: follower", "replica lag 0.4s").
+    Source(Option<String>),
     // ---- drill-down messages go below ----
 
     // ---- action messages go below ----

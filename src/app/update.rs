@@ -39,6 +39,10 @@ impl App {
                 }
                 Vec::new()
             }
+            Msg::Source(source) => {
+                self.source = source;
+                Vec::new()
+            }
             Msg::Key(key) => match command_for(&key) {
                 Some(command) => self.command(command),
                 None => Vec::new(),

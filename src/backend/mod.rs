@@ -4,6 +4,7 @@
 pub mod connect;
 pub mod model;
 pub mod native;
+pub mod replica;
 pub mod shared;
 
 use async_trait::async_trait;
@@ -22,7 +23,7 @@ pub trait Backend: Send + Sync {
     async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot>;
 
     /// Where the data comes from right now, when that is worth a few words in the header
-    /// ("shared, follower", "replica, lag 0.4s"). Asked after every poll.
+    /// ("shared: follower", "replica lag 0.4s"). Asked after every poll.
     fn source(&self) -> Option<String> {
         None
     }

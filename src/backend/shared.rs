@@ -131,13 +131,13 @@ impl Role {
     pub fn describe(self) -> String {
         match self {
             Role::Starting => "shared".into(),
-            Role::Leader => "shared, leader".into(),
-            Role::Follower => "shared, follower".into(),
+            Role::Leader => "shared: leader".into(),
+            Role::Follower => "shared: follower".into(),
             Role::Alone(why) => format!(
-                "polling alone: {}",
+                "polling alone ({})",
                 match why {
                     AloneBecause::ReadOnly => "read-only",
-                    AloneBecause::NoWriteAccess => "no write access to the cache",
+                    AloneBecause::NoWriteAccess => "no write access",
                     AloneBecause::Standby => "standby",
                     AloneBecause::NoCacheTable => "schema has no snapshot_cache",
                     AloneBecause::SessionLost => "no session",

@@ -55,6 +55,21 @@ pub struct MonitorArgs {
     /// Bound on every monitoring statement, in seconds.
     #[arg(long, default_value_t = 5.0, value_name = "SECS")]
     pub statement_timeout: f64,
+
+    /// Read everything the monitor shows from this read replica; actions still go to the
+    /// primary (the main URL).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "JOBTOP_REPLICA_URL",
+        hide_env_values = true
+    )]
+    pub replica_url: Option<String>,
+
+    /// Poll on our own even when other monitors watch the same database (by default they
+    /// share one snapshot, taken by an elected leader).
+    #[arg(long)]
+    pub no_share: bool,
 }
 
 #[derive(Args, Debug, Clone)]

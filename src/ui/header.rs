@@ -59,6 +59,10 @@ fn identity_line<'a>(app: &App, theme: &Theme) -> Line<'a> {
             theme.header_key,
         ),
         Span::raw(format!(" ({}, ", app.config.backend)),
+        match &app.source {
+            Some(source) => Span::raw(format!("{}, ", sanitize(source, 80))),
+            None => Span::raw(""),
+        },
         if app.config.read_only {
             Span::styled("read-only", theme.warn)
         } else {
