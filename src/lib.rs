@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod backend;
+pub mod bench;
 pub mod cli;
 pub mod demo;
 pub mod poller;

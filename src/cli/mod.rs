@@ -1,5 +1,6 @@
 //! The command line: arguments and what each command does.
 
+mod bench;
 mod demo;
 mod migrate;
 mod monitor;
@@ -88,6 +89,56 @@ pub enum Command {
         #[arg(env = "DATABASE_URL", hide_env_values = true)]
         url: Option<String>,
     },
+    /// Measure what watching costs: a generated table, the overview against the naive
+    /// count, many watchers, the terminal side. Prints a table, optionally writes JSON.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// The server to measure on: the benchmark creates its own database there
+    /// (jobtop_bench_<rows>[_backlog]) and leaves the URL's database alone.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub url: Option<String>,
+    /// Jobs in the generated table (about 97% finished over 30 days).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: i64,
+    /// Add a backlog of ready jobs piled up in three queues.
+    #[arg(long)]
+    pub backlog: bool,
+    /// The backlog's size.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub backlog_jobs: i64,
+    /// Generate the table again even when the database already holds it.
+    #[arg(long)]
+    pub regenerate: bool,
+    /// Overview polls timed back to back.
+    #[arg(long, default_value_t = 100)]
+    pub polls: usize,
+    /// Runs of the naive count.
+    #[arg(long, default_value_t = 5)]
+    pub naive_runs: usize,
+    /// Seconds each watcher scenario runs.
+    #[arg(long, default_value_t = 20)]
+    pub seconds: u64,
+    /// Watchers that each poll on their own (0 to skip).
+    #[arg(long, default_value_t = 20)]
+    pub alone: usize,
+    /// Watcher counts to measure with the shared snapshot (empty to skip).
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 20, 100])]
+    pub shared: Vec<usize>,
+    /// Skip the terminal side.
+    #[arg(long)]
+    pub no_ui: bool,
+    /// Only the terminal side (the monitor-process part needs a database too).
+    #[arg(long)]
+    pub ui_only: bool,
+    /// Seconds the real monitor process is watched.
+    #[arg(long, default_value_t = 30)]
+    pub monitor_seconds: u64,
+    /// Also write the figures as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json_out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -116,6 +167,7 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Migrate { url }) => migrate::run(url.as_deref()).await,
         Some(Command::Demo(args)) => demo::run(args).await,
+        Some(Command::Bench(args)) => bench::run(args).await,
         None => {
             let opts = target(cli.url.as_deref())?;
             monitor::run(opts, &cli.monitor).await

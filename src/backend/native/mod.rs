@@ -1,5 +1,6 @@
 //! The project's own reference schema (`migrations/`, schema `jobtop`).
 
+mod estimate;
 pub mod fixture;
 mod migrate;
 pub mod minutes;
@@ -12,6 +13,7 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 
 use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
+use estimate::EstimateCache;
 use minutes::MinuteCache;
 
 pub use migrate::migrate;
@@ -24,8 +26,15 @@ pub struct NativeBackend {
     /// Where changes go (actions, audit): always the primary. The same pool as `pool`
     /// unless reads go to a replica.
     pub primary: PgPool,
-    /// Closed minutes of the throughput history, kept across polls.
-    minutes: Arc<MinuteCache>,
+    /// What polls keep for the next ones.
+    caches: Arc<Caches>,
+}
+
+/// Kept across polls: closed minutes of the throughput history, planner estimates.
+#[derive(Debug, Default)]
+pub struct Caches {
+    pub minutes: MinuteCache,
+    pub estimates: EstimateCache,
 }
 
 impl NativeBackend {
@@ -33,7 +42,7 @@ impl NativeBackend {
         NativeBackend {
             primary: pool.clone(),
             pool,
-            minutes: Arc::default(),
+            caches: Arc::default(),
         }
     }
 
@@ -42,13 +51,13 @@ impl NativeBackend {
         NativeBackend {
             pool: replica,
             primary,
-            minutes: Arc::default(),
+            caches: Arc::default(),
         }
     }
 
     /// Drops the cached throughput minutes: the next poll reads the whole hour.
     pub fn forget_minutes(&self) {
-        self.minutes.clear();
+        self.caches.minutes.clear();
     }
 }
 
@@ -70,6 +79,6 @@ impl Backend for NativeBackend {
     }
 
     async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
-        snapshot::snapshot(&self.pool, opts, &self.minutes).await
+        snapshot::snapshot(&self.pool, opts, &self.caches).await
     }
 }

@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use super::minutes::MinuteCache;
+use super::Caches;
 use crate::backend::model::{
     Count, MinuteBucket, PauseInfo, QueueStats, Snapshot, SnapshotOptions, WorkerInfo,
 };
@@ -71,7 +71,7 @@ ORDER BY 1
 pub async fn snapshot(
     pool: &PgPool,
     opts: &SnapshotOptions,
-    minutes: &MinuteCache,
+    caches: &Caches,
 ) -> anyhow::Result<Snapshot> {
     let cap = opts.count_cap.max(0);
     // Repeatable read: the three queries see one snapshot, and one now().
@@ -79,7 +79,8 @@ pub async fn snapshot(
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await?;
     let (db_now, mut queues) = read_queues(&mut tx, cap).await?;
-    super::minutes::read(&mut tx, db_now, &mut queues, minutes).await?;
+    super::estimate::dead_past_the_cap(&mut tx, &mut queues, &caches.estimates).await?;
+    super::minutes::read(&mut tx, db_now, &mut queues, &caches.minutes).await?;
     let workers = read_workers(&mut tx).await?;
     tx.commit().await?;
     Ok(Snapshot {
