@@ -68,3 +68,52 @@ async fn dead_piles_past_the_cap_show_the_planners_estimate() {
     assert!(mail.estimated, "{mail:?}");
     assert!((15..=25).contains(&mail.value), "about 20: {mail:?}");
 }
+
+#[tokio::test]
+async fn scheduled_piles_past_100_are_estimated_small_ones_counted() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    exec(
+        pool,
+        "INSERT INTO jobtop.queues (name) VALUES ('digest'), ('mail')",
+    )
+    .await;
+    exec(
+        pool,
+        "INSERT INTO jobtop.jobs (queue, kind, run_at)
+         SELECT 'digest', 'digest.weekly', now() + g * interval '1 minute'
+         FROM generate_series(1, 2000) g",
+    )
+    .await;
+    exec(
+        pool,
+        "INSERT INTO jobtop.jobs (queue, kind, run_at)
+         SELECT 'mail', 'mail.send', now() + interval '1 hour' FROM generate_series(1, 40)",
+    )
+    .await;
+    let backend = NativeBackend::new(pool.clone());
+    let opts = SnapshotOptions { count_cap: 1_000 };
+    // Before ANALYZE the planner knows nothing: the count says "100+", never a guess.
+    let snap = backend.snapshot(&opts).await.unwrap();
+    let digest = snap.queues.iter().find(|q| q.name == "digest").unwrap();
+    assert!(
+        digest.scheduled == Count::capped_at(101, 100) || digest.scheduled.estimated,
+        "{:?}",
+        digest.scheduled
+    );
+
+    exec(pool, "ANALYZE jobtop.jobs").await;
+    let snap = NativeBackend::new(pool.clone())
+        .snapshot(&opts)
+        .await
+        .unwrap();
+    let digest = snap.queues.iter().find(|q| q.name == "digest").unwrap();
+    assert!(digest.scheduled.estimated, "{:?}", digest.scheduled);
+    assert!(
+        (1800..=2200).contains(&digest.scheduled.value),
+        "about 2,000: {:?}",
+        digest.scheduled
+    );
+    let mail = snap.queues.iter().find(|q| q.name == "mail").unwrap();
+    assert_eq!(mail.scheduled, Count::exact(40));
+}

@@ -202,6 +202,6 @@ pub struct SnapshotOptions {
 
 impl Default for SnapshotOptions {
     fn default() -> Self {
-        SnapshotOptions { count_cap: 10_000 }
+        SnapshotOptions { count_cap: 1_000 }
     }
 }

@@ -37,6 +37,7 @@ pub struct BenchConfig {
     pub seconds: u64,
     pub alone_watchers: usize,
     pub shared_watchers: Vec<usize>,
+    pub count_cap: i64,
     pub ui: bool,
     /// Only the terminal side.
     pub ui_only: bool,
@@ -61,6 +62,7 @@ pub struct Report {
     pub cores: usize,
     pub rows: i64,
     pub backlog: i64,
+    pub count_cap: i64,
     pub generated: Option<FixtureCounts>,
     pub generated_seconds: Option<f64>,
     pub table_size_mb: Option<f64>,
@@ -205,6 +207,7 @@ pub async fn run(cfg: BenchConfig) -> Result<Report> {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         rows: cfg.spec.rows,
         backlog: cfg.spec.backlog,
+        count_cap: cfg.count_cap,
         generated: None,
         generated_seconds: None,
         table_size_mb: None,
@@ -257,7 +260,10 @@ pub async fn run(cfg: BenchConfig) -> Result<Report> {
                 "the server does not run on this machine: its CPU time is not measured".into(),
             );
         }
-        let opts = SnapshotOptions::default();
+        let opts = SnapshotOptions {
+            count_cap: cfg.count_cap,
+        };
+        report.count_cap = cfg.count_cap;
 
         eprintln!("overview poll ...");
         let backend = NativeBackend::new(pool.clone());

@@ -45,7 +45,7 @@ pub fn table(r: &Report) -> String {
     if r.database != "-" {
         let _ = writeln!(
             out,
-            "jobtop bench: {} rows{} in jobtop.jobs ({:.0} MB with indexes), PostgreSQL {}, {} cores",
+            "jobtop bench: {} rows{} in jobtop.jobs ({:.0} MB with indexes), PostgreSQL {}, {} cores, count cap {}",
             thousands(r.rows),
             if r.backlog > 0 {
                 format!(" + {} backlog", thousands(r.backlog))
@@ -54,7 +54,8 @@ pub fn table(r: &Report) -> String {
             },
             r.table_size_mb.unwrap_or(0.0),
             r.server_version,
-            r.cores
+            r.cores,
+            thousands(r.count_cap)
         );
         let _ = writeln!(out);
         let _ = writeln!(out, "| query | median ms | p95 ms | buffers | note |");

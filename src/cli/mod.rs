@@ -49,8 +49,9 @@ pub struct MonitorArgs {
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub stale_after: u64,
 
-    /// Live counts stop at this many jobs per queue and state ("10k+").
-    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    /// Ready, running and retrying counts stop at this many jobs per queue ("1000+");
+    /// scheduled and dead ones are counted up to 100, then estimated ("~45k").
+    #[arg(long, default_value_t = 1_000, value_name = "N")]
     pub count_cap: i64,
 
     /// Bound on every monitoring statement, in seconds.
@@ -124,9 +125,12 @@ pub struct BenchArgs {
     /// Watchers that each poll on their own (0 to skip).
     #[arg(long, default_value_t = 20)]
     pub alone: usize,
-    /// Watcher counts to measure with the shared snapshot (empty to skip).
+    /// Watcher counts to measure with the shared snapshot (0 to skip).
     #[arg(long, value_delimiter = ',', default_values_t = [1, 20, 100])]
     pub shared: Vec<usize>,
+    /// The live-count cap the overview is measured with.
+    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    pub count_cap: i64,
     /// Skip the terminal side.
     #[arg(long)]
     pub no_ui: bool,

@@ -1,6 +1,7 @@
 //! A realistic reference-schema table for the benchmark, written set-based: about 97% of the
-//! jobs finished over the last 30 days, the rest live across 20 queues and 50 kinds, 200
-//! workers, optionally a backlog of ready jobs piled up in a few queues.
+//! jobs finished over the last 30 days, the rest live across 20 queues and 50 kinds (most of
+//! them scheduled for later, 2% ready, 5% retrying, up to 400 running), 200 workers, and
+//! optionally a backlog of ready jobs piled up in a few queues.
 //!
 //! The secondary indexes are dropped while rows go in and built again afterwards (a bulk
 //! build is several times faster than maintaining seven indexes row by row), from the
@@ -39,15 +40,18 @@ impl FixtureCounts {
         let finished = spec.rows - live;
         let dead = finished * 15 / 1000;
         let cancelled = finished * 5 / 1000;
+        // Healthy: a few minutes' worth ready, workers busy, some jobs backing off after a
+        // failure, and most live jobs scheduled for later (reminders, digests, retries of
+        // whole batches).
         let running = (live / 10).min(400);
-        let retrying = live / 10;
-        let scheduled = live * 4 / 10;
+        let ready = live * 2 / 100;
+        let retrying = live * 5 / 100;
         FixtureCounts {
             succeeded: finished - dead - cancelled,
             dead,
             cancelled,
-            ready: live - running - retrying - scheduled,
-            scheduled,
+            ready,
+            scheduled: live - running - retrying - ready,
             running,
             retrying,
             backlog: spec.backlog,
@@ -353,6 +357,7 @@ mod tests {
         assert_eq!(c.total(), 1_000_000);
         assert_eq!(c.ready + c.scheduled + c.running + c.retrying, 30_000);
         assert_eq!(c.running, 400);
+        assert_eq!((c.ready, c.retrying, c.scheduled), (600, 1_500, 27_500));
         assert_eq!(kinds().len(), 50);
     }
 }

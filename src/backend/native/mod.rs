@@ -1,6 +1,6 @@
 //! The project's own reference schema (`migrations/`, schema `jobtop`).
 
-mod estimate;
+pub mod estimate;
 pub mod fixture;
 mod migrate;
 pub mod minutes;

@@ -77,13 +77,20 @@ pub enum Probe {
 enum Bind {
     None,
     Int(i64),
+    Caps(i64, i64),
     Text(String),
 }
 
 impl Probe {
     fn sql_and_bind(&self) -> (&'static str, Bind) {
         match self {
-            Probe::Queues { cap } => (QUEUES_SQL, Bind::Int(cap.saturating_add(1))),
+            Probe::Queues { cap } => (
+                QUEUES_SQL,
+                Bind::Caps(
+                    cap.saturating_add(1),
+                    (*cap).min(super::estimate::COUNTED_UP_TO).saturating_add(1),
+                ),
+            ),
             Probe::Minutes { from } => (MINUTES_SQL, Bind::Int(*from)),
             Probe::Workers => (WORKERS_SQL, Bind::None),
             Probe::Naive => (NAIVE_SQL, Bind::None),
@@ -125,6 +132,7 @@ pub async fn explain(pool: &PgPool, probe: &Probe) -> Result<PlanFigures> {
     let query = match bind {
         Bind::None => query,
         Bind::Int(v) => query.bind(v),
+        Bind::Caps(a, b) => query.bind(a).bind(b),
         Bind::Text(v) => query.bind(v),
     };
     let plan = query
@@ -154,6 +162,7 @@ pub async fn run(pool: &PgPool, probe: &Probe) -> Result<Duration> {
     let query = match bind {
         Bind::None => query,
         Bind::Int(v) => query.bind(v),
+        Bind::Caps(a, b) => query.bind(a).bind(b),
         Bind::Text(v) => query.bind(v),
     };
     let started = Instant::now();

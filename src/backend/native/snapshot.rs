@@ -19,6 +19,7 @@ pub const HISTORY_MINUTES: usize = 60;
 
 /// Per queue: its pause, six capped counts and the oldest ready job. Ready is counted in two
 /// ranges (queued, retrying) because each is then a tight `(queue, state, run_at)` range.
+/// Scheduled and dead stop at a small cap (`$2`): past it they are estimated (`estimate.rs`).
 /// The outer join keeps one row, and so `now()`, when there is no queue at all.
 pub(super) const QUEUES_SQL: &str = r#"
 SELECT n.db_now, q.name, q.paused_at, q.paused_by, q.pause_reason,
@@ -30,14 +31,14 @@ SELECT n.db_now, q.name, q.paused_at, q.paused_by, q.pause_reason,
        AND j.state = 'retrying' AND j.run_at <= now() LIMIT $1) c) AS ready_retrying,
   (SELECT count(*) FROM (SELECT 1 FROM jobtop.jobs j
      WHERE j.state IN ('queued', 'retrying') AND j.queue = q.name
-       AND j.state = 'queued' AND j.run_at > now() LIMIT $1) c) AS scheduled,
+       AND j.state = 'queued' AND j.run_at > now() LIMIT $2) c) AS scheduled,
   (SELECT count(*) FROM (SELECT 1 FROM jobtop.jobs j
      WHERE j.state IN ('queued', 'retrying') AND j.queue = q.name
        AND j.state = 'retrying' AND j.run_at > now() LIMIT $1) c) AS retrying,
   (SELECT count(*) FROM (SELECT 1 FROM jobtop.jobs j
      WHERE j.state = 'running' AND j.queue = q.name LIMIT $1) c) AS running,
   (SELECT count(*) FROM (SELECT 1 FROM jobtop.jobs j
-     WHERE j.state = 'dead' AND j.queue = q.name LIMIT $1) c) AS dead,
+     WHERE j.state = 'dead' AND j.queue = q.name LIMIT $2) c) AS dead,
   LEAST(
     (SELECT min(j.run_at) FROM jobtop.jobs j
        WHERE j.state IN ('queued', 'retrying') AND j.queue = q.name
@@ -79,7 +80,7 @@ pub async fn snapshot(
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await?;
     let (db_now, mut queues) = read_queues(&mut tx, cap).await?;
-    super::estimate::dead_past_the_cap(&mut tx, &mut queues, &caches.estimates).await?;
+    super::estimate::past_the_cap(&mut tx, &mut queues, &caches.estimates).await?;
     super::minutes::read(&mut tx, db_now, &mut queues, &caches.minutes).await?;
     let workers = read_workers(&mut tx).await?;
     tx.commit().await?;
@@ -95,8 +96,10 @@ async fn read_queues(
     tx: &mut Transaction<'static, Postgres>,
     cap: i64,
 ) -> anyhow::Result<(DateTime<Utc>, Vec<QueueStats>)> {
+    let small_cap = cap.min(super::estimate::COUNTED_UP_TO);
     let rows = sqlx::query(QUEUES_SQL)
         .bind(cap.saturating_add(1))
+        .bind(small_cap.saturating_add(1))
         .fetch_all(&mut **tx)
         .await?;
     let mut db_now = None;
@@ -114,10 +117,10 @@ async fn read_queues(
         let ready =
             row.try_get::<i64, _>("ready_queued")? + row.try_get::<i64, _>("ready_retrying")?;
         stats.ready = Count::capped_at(ready, cap);
-        stats.scheduled = count("scheduled")?;
+        stats.scheduled = Count::capped_at(row.try_get::<i64, _>("scheduled")?, small_cap);
         stats.retrying = count("retrying")?;
         stats.running = count("running")?;
-        stats.dead = count("dead")?;
+        stats.dead = Count::capped_at(row.try_get::<i64, _>("dead")?, small_cap);
         stats.oldest_ready_at = row.try_get("oldest_ready_at")?;
         stats.paused = row
             .try_get::<Option<DateTime<Utc>>, _>("paused_at")?
