@@ -134,7 +134,7 @@ pub struct BenchArgs {
     /// Skip the terminal side.
     #[arg(long)]
     pub no_ui: bool,
-    /// Only the terminal side (the monitor-process part needs a database too).
+    /// Only the frame measurements: no database, no monitor process.
     #[arg(long)]
     pub ui_only: bool,
     /// Seconds the real monitor process is watched.
