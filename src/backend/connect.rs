@@ -84,7 +84,12 @@ pub fn redact_url(url: &str) -> String {
         }
         None => authority.to_string(),
     };
-    let mut out = format!("{}://{}{}", &url[..scheme_end], redacted, &rest[authority_end..]);
+    let mut out = format!(
+        "{}://{}{}",
+        &url[..scheme_end],
+        redacted,
+        &rest[authority_end..]
+    );
     // A password may also ride in the query string.
     if let Some(q) = out.find("password=") {
         let end = out[q..].find('&').map(|e| q + e).unwrap_or(out.len());
@@ -109,7 +114,10 @@ fn password_of(url: &str) -> Option<String> {
 }
 
 /// The session options every monitor connection carries.
-pub fn with_session_settings(opts: PgConnectOptions, settings: &SessionSettings) -> PgConnectOptions {
+pub fn with_session_settings(
+    opts: PgConnectOptions,
+    settings: &SessionSettings,
+) -> PgConnectOptions {
     let timeout_ms = settings.statement_timeout.as_millis().to_string();
     let mut session: Vec<(&str, &str)> = vec![
         ("statement_timeout", timeout_ms.as_str()),

@@ -1,1 +1,0 @@
-//! The project's own reference schema (`migrations/`, schema `jobtop`).
