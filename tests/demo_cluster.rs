@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{Connection, Row};
 
+use jobtop::backend::native::NativeBackend;
+use jobtop::backend::{Backend, SnapshotOptions};
 use jobtop::demo::{self, Cluster, SimulatorConfig};
 
 async fn start_cluster() -> Cluster {
@@ -270,6 +272,42 @@ async fn simulator_builds_a_screen_worth_watching() {
     .await
     .unwrap();
     assert_eq!(inconsistent, 0, "jobs whose fields disagree");
+
+    // And as the monitor itself reads it: the first frame would show all of this.
+    let snap = NativeBackend::new(p.clone())
+        .snapshot(&SnapshotOptions::default())
+        .await
+        .unwrap();
+    for queue in &snap.queues {
+        let busy = queue
+            .minutes
+            .iter()
+            .filter(|m| m.succeeded + m.failed > 0)
+            .count();
+        assert!(
+            busy >= 59,
+            "{}: sparkline has {busy} non-empty minutes",
+            queue.name
+        );
+    }
+    let webhooks = snap.queues.iter().find(|q| q.name == "webhooks").unwrap();
+    let rate = webhooks.failure_rate().unwrap();
+    assert!((0.25..0.42).contains(&rate), "webhooks failure rate {rate}");
+    assert!(
+        webhooks.dead.value > 100,
+        "webhooks dead {:?}",
+        webhooks.dead
+    );
+    let mailers = snap.queues.iter().find(|q| q.name == "mailers").unwrap();
+    let age = mailers.oldest_ready_age(snap.db_now).unwrap();
+    assert!(age.num_seconds() > 300, "mailers oldest ready {age}");
+    let stale: Vec<_> = snap
+        .workers
+        .iter()
+        .filter(|w| w.heartbeat_age(snap.db_now).unwrap().num_seconds() > 60)
+        .collect();
+    assert_eq!(stale.len(), 1);
+    assert_eq!(stale[0].running_jobs, 3);
 }
 
 #[tokio::test]
