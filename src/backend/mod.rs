@@ -1,9 +1,11 @@
 //! The one seam where SQL lives: a module per queue schema, each mapping its schema onto
 //! the normalized model (`model`) and carrying out the actions it supports.
 
+pub mod admin;
 pub mod connect;
 pub mod model;
 pub mod native;
+pub mod native_worker;
 
 use async_trait::async_trait;
 
