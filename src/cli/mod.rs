@@ -2,7 +2,7 @@
 
 mod demo;
 mod migrate;
-mod monitor;
+pub mod monitor;
 
 use std::path::PathBuf;
 
@@ -81,7 +81,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 20.0)]
     pub rate: f64,
     /// Simulated worker processes.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 8)]
     pub workers: usize,
     /// Seed for the simulator's choices, to replay the same scenario.
     #[arg(long, default_value_t = 42)]

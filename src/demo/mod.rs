@@ -48,7 +48,7 @@ pub async fn start_demo_database() -> Result<DemoDatabase> {
     })
 }
 
-async fn migrate_at(options: PgConnectOptions) -> Result<()> {
+pub async fn migrate_at(options: PgConnectOptions) -> Result<()> {
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(options)
