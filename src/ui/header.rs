@@ -52,19 +52,20 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 fn identity_line<'a>(app: &App, theme: &Theme) -> Line<'a> {
+    // The target goes last: on a narrow screen a long socket path is what gets cut.
     Line::from(vec![
         Span::styled(" jobtop ", theme.title),
-        Span::styled(
-            sanitize(&app.config.target, 200).into_owned(),
-            theme.header_key,
-        ),
-        Span::raw(format!(" ({}, ", app.config.backend)),
+        Span::raw(format!("{} · ", app.config.backend)),
         if app.config.read_only {
             Span::styled("read-only", theme.warn)
         } else {
             Span::raw("read-write")
         },
-        Span::raw(")"),
+        Span::raw(" · "),
+        Span::styled(
+            sanitize(&app.config.target, 200).into_owned(),
+            theme.header_key,
+        ),
     ])
 }
 

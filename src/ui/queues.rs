@@ -22,95 +22,19 @@ enum Col {
 }
 
 /// Every column, in display order, with how much it matters on a narrow screen.
+#[rustfmt::skip]
 const COLUMNS: [(Col, ColumnSpec); 11] = [
-    (
-        Col::Sorted(QueueColumn::Name),
-        ColumnSpec {
-            min: 12,
-            max: 28,
-            priority: 0,
-        },
-    ),
-    (
-        Col::Sorted(QueueColumn::Ready),
-        ColumnSpec {
-            min: 6,
-            max: 7,
-            priority: 1,
-        },
-    ),
-    (
-        Col::Sorted(QueueColumn::Scheduled),
-        ColumnSpec {
-            min: 6,
-            max: 7,
-            priority: 7,
-        },
-    ),
-    (
-        Col::Sorted(QueueColumn::Running),
-        ColumnSpec {
-            min: 5,
-            max: 6,
-            priority: 3,
-        },
-    ),
-    (
-        Col::Sorted(QueueColumn::Retrying),
-        ColumnSpec {
-            min: 6,
-            max: 6,
-            priority: 6,
-        },
-    ),
-    (
-        Col::Sorted(QueueColumn::Dead),
-        ColumnSpec {
-            min: 6,
-            max: 6,
-            priority: 4,
-        },
-    ),
-    (
-        Col::Sorted(QueueColumn::OldestReady),
-        ColumnSpec {
-            min: 9,
-            max: 9,
-            priority: 2,
-        },
-    ),
-    (
-        Col::Sorted(QueueColumn::SucceededPerMin),
-        ColumnSpec {
-            min: 6,
-            max: 6,
-            priority: 8,
-        },
-    ),
-    (
-        Col::Sorted(QueueColumn::FailedPerMin),
-        ColumnSpec {
-            min: 6,
-            max: 6,
-            priority: 9,
-        },
-    ),
-    (
-        Col::Sorted(QueueColumn::FailureRate),
-        ColumnSpec {
-            min: 6,
-            max: 6,
-            priority: 5,
-        },
-    ),
-    (
-        Col::Trend,
-        ColumnSpec {
-            min: 12,
-            max: 60,
-            priority: 10,
-        },
-    ),
+    (Col::Sorted(QueueColumn::Name),            ColumnSpec { min: 12, max: 20, priority: 0 }),
+    (Col::Sorted(QueueColumn::Ready),           ColumnSpec { min: 6, max: 7, priority: 1 }),
+    (Col::Sorted(QueueColumn::Scheduled),       ColumnSpec { min: 6, max: 7, priority: 7 }),
+    (Col::Sorted(QueueColumn::Running),         ColumnSpec { min: 5, max: 6, priority: 3 }),
+    (Col::Sorted(QueueColumn::Retrying),        ColumnSpec { min: 6, max: 6, priority: 6 }),
+    (Col::Sorted(QueueColumn::Dead),            ColumnSpec { min: 6, max: 6, priority: 4 }),
+    (Col::Sorted(QueueColumn::OldestReady),     ColumnSpec { min: 9, max: 9, priority: 2 }),
+    (Col::Sorted(QueueColumn::SucceededPerMin), ColumnSpec { min: 6, max: 6, priority: 8 }),
+    (Col::Sorted(QueueColumn::FailedPerMin),    ColumnSpec { min: 6, max: 6, priority: 9 }),
+    (Col::Sorted(QueueColumn::FailureRate),     ColumnSpec { min: 6, max: 6, priority: 5 }),
+    (Col::Trend,                                ColumnSpec { min: 12, max: 60, priority: 10 }),
 ];
 
 const PAUSED: &str = " PAUSED";
@@ -169,6 +93,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let table = Table::new(rows, shown.iter().map(|(_, w)| Constraint::Length(*w)))
         .header(header)
         .column_spacing(1)
+        .flex(ratatui::layout::Flex::Start)
         .block(block)
         .row_highlight_style(if focused {
             theme.selected

@@ -22,70 +22,15 @@ enum Col {
     Queues,
 }
 
+#[rustfmt::skip]
 const COLUMNS: [(Col, &str, ColumnSpec); 7] = [
-    (
-        Col::Id,
-        "WORKER",
-        ColumnSpec {
-            min: 12,
-            max: 30,
-            priority: 0,
-        },
-    ),
-    (
-        Col::Host,
-        "HOST",
-        ColumnSpec {
-            min: 10,
-            max: 20,
-            priority: 4,
-        },
-    ),
-    (
-        Col::Pid,
-        "PID",
-        ColumnSpec {
-            min: 7,
-            max: 7,
-            priority: 6,
-        },
-    ),
-    (
-        Col::Jobs,
-        "JOBS",
-        ColumnSpec {
-            min: 4,
-            max: 5,
-            priority: 2,
-        },
-    ),
-    (
-        Col::Heartbeat,
-        "BEAT",
-        ColumnSpec {
-            min: 7,
-            max: 7,
-            priority: 1,
-        },
-    ),
-    (
-        Col::Status,
-        "STATUS",
-        ColumnSpec {
-            min: 13,
-            max: 14,
-            priority: 1,
-        },
-    ),
-    (
-        Col::Queues,
-        "QUEUES",
-        ColumnSpec {
-            min: 8,
-            max: 60,
-            priority: 5,
-        },
-    ),
+    (Col::Id,        "WORKER", ColumnSpec { min: 12, max: 30, priority: 0 }),
+    (Col::Host,      "HOST",   ColumnSpec { min: 10, max: 20, priority: 4 }),
+    (Col::Pid,       "PID",    ColumnSpec { min: 7, max: 7, priority: 6 }),
+    (Col::Jobs,      "JOBS",   ColumnSpec { min: 4, max: 5, priority: 2 }),
+    (Col::Heartbeat, "BEAT",   ColumnSpec { min: 7, max: 7, priority: 1 }),
+    (Col::Status,    "STATUS", ColumnSpec { min: 13, max: 14, priority: 1 }),
+    (Col::Queues,    "QUEUES", ColumnSpec { min: 8, max: 60, priority: 5 }),
 ];
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -153,6 +98,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let table = Table::new(rows, shown.iter().map(|(_, _, w)| Constraint::Length(*w)))
         .header(header)
         .column_spacing(1)
+        .flex(ratatui::layout::Flex::Start)
         .block(block)
         .row_highlight_style(if focused {
             theme.selected
