@@ -26,8 +26,9 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(cli::run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("{err:#}");
-            eprintln!("jobtop: {err:#}");
+            let line = jobtop::error_text::one_line(&err);
+            tracing::error!("{line}");
+            eprintln!("jobtop: {line}");
             std::process::ExitCode::FAILURE
         }
     }
