@@ -2,6 +2,7 @@
 
 pub mod keymap;
 pub mod msg;
+pub mod phased;
 pub mod sort;
 mod update;
 
