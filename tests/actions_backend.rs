@@ -265,7 +265,8 @@ async fn retry_moves_every_retryable_state_to_ready_and_keeps_history() {
     );
     let out = run(&gate, &plan).await;
     assert_eq!(out.changed, 4);
-    assert_eq!(out.outcome(), Outcome::Ok);
+    assert_eq!(out.summary(), "retried 4 jobs; 3 left alone");
+    assert_eq!(out.outcome(), Outcome::Partial);
 
     for id in [dead, retrying, scheduled, cancelled] {
         let j = job(pool, id).await.unwrap();
@@ -326,7 +327,8 @@ async fn cancel_and_discard_take_waiting_jobs_and_refuse_running_ones() {
     );
     assert!(details.contains("1 no longer exist"), "{details}");
     let out = run(&gate, &plan).await;
-    assert_eq!(out.summary(), "cancelled 3 jobs");
+    assert_eq!(out.summary(), "cancelled 3 jobs; 2 left alone");
+    assert_eq!(out.exit_code(), 1);
     for id in [ready[0], scheduled, retrying] {
         let j = job(pool, id).await.unwrap();
         assert_eq!(j.state, "cancelled");
@@ -337,7 +339,9 @@ async fn cancel_and_discard_take_waiting_jobs_and_refuse_running_ones() {
     // Cancelling only running jobs offers nothing.
     let none = gate.plan(&Action::Cancel(ids(&[running]))).await.unwrap();
     assert_eq!(none.eligible, 0);
-    assert_eq!(run(&gate, &none).await.summary(), "nothing to cancel");
+    let out = run(&gate, &none).await;
+    assert_eq!(out.summary(), "nothing to cancel; 1 left alone");
+    assert_eq!(out.exit_code(), 2);
 
     let discard = gate
         .plan(&Action::Discard(matching("q", JobState::Ready)))
@@ -375,7 +379,7 @@ async fn delete_takes_only_dead_or_cancelled_and_always_asks_to_type() {
         plan.question()
     );
     let out = run(&gate, &plan).await;
-    assert_eq!(out.summary(), "deleted 3 jobs");
+    assert_eq!(out.summary(), "deleted 3 jobs; 1 left alone");
     assert!(job(pool, dead[0]).await.is_none());
     assert!(job(pool, cancelled).await.is_none());
     assert_eq!(job(pool, ready).await.unwrap().state, "queued");

@@ -408,6 +408,8 @@ impl Plan {
         plan.ids = ids;
         plan.phase = Some(phase);
         plan.eligible_by_state = Vec::new();
+        plan.blocked = Vec::new();
+        plan.missing = 0;
         plan
     }
 
@@ -652,6 +654,9 @@ pub struct ActionOutcome {
     pub skipped: u64,
     /// Never tried: the operator stopped, or a batch failed, before their batch.
     pub untouched: u64,
+    /// Named by the target but not for this action: in another state (running jobs for a
+    /// cancel), or not found. Counted when the plan was made.
+    pub left_alone: u64,
     pub batches: u32,
     pub total_batches: Option<u32>,
     pub stopped: bool,
@@ -679,6 +684,7 @@ impl ActionOutcome {
             changed: progress.changed,
             skipped: progress.attempted.saturating_sub(progress.changed),
             untouched,
+            left_alone: plan.blocked.iter().map(|(_, n)| n).sum::<u64>() + plan.missing,
             batches: progress.batches,
             total_batches: plan.total_batches(),
             stopped: false,
@@ -700,7 +706,7 @@ impl ActionOutcome {
         } else {
             self.changed >= self.requested
         };
-        if self.finished && all && !self.stopped && self.error.is_none() {
+        if self.finished && all && !self.stopped && self.error.is_none() && self.left_alone == 0 {
             Outcome::Ok
         } else {
             Outcome::Partial
@@ -749,6 +755,9 @@ impl ActionOutcome {
             ),
         };
         let job_action = !matches!(self.kind, ActionKind::Pause | ActionKind::Resume);
+        if job_action && self.left_alone > 0 {
+            s.push_str(&format!("; {} left alone", thousands(self.left_alone)));
+        }
         if job_action && self.skipped > 0 {
             s.push_str(&format!(
                 "; {} had already moved on",
