@@ -29,7 +29,7 @@ impl std::fmt::Display for Refused {
 impl std::error::Error for Refused {}
 
 /// The refusal of read-only mode, worded the same everywhere.
-pub const READ_ONLY: &str = "read-only: actions are disabled (started with --read-only)";
+pub use crate::backend::actions::READ_ONLY_REFUSAL as READ_ONLY;
 
 pub struct Gate {
     backend: Arc<dyn Backend>,

@@ -1,5 +1,6 @@
 //! jobtop: a terminal live monitor for job queues that live in PostgreSQL.
 
+pub mod action_effects;
 pub mod app;
 pub mod backend;
 pub mod cli;

@@ -176,7 +176,7 @@ pub enum JobTarget {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Action {
     Pause {
         queue: String,
@@ -288,7 +288,7 @@ pub struct Phase {
 
 /// What an action would do, as the backend found it just now; the confirmation shows it
 /// and the batches act on exactly `ids` (never on jobs that arrive after the look).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
     pub action: Action,
     /// The jobs the batches will try, oldest first (job actions and reset-stuck).
@@ -911,6 +911,9 @@ pub fn thousands(n: u64) -> String {
 fn jobs(n: u64) -> &'static str {
     if n == 1 { "job" } else { "jobs" }
 }
+
+/// Every refusal of read-only mode says this, in the monitor and in the gate.
+pub const READ_ONLY_REFUSAL: &str = "read-only: actions are disabled (started with --read-only)";
 
 /// The error an action gets from a backend that cannot do it.
 pub fn unsupported(backend: &str, kind: ActionKind) -> anyhow::Error {
