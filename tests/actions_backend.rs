@@ -10,7 +10,6 @@ use std::time::Duration;
 use serde_json::Value;
 use sqlx::{PgPool, Row};
 
-use jobtop::backend::actions::Phase;
 use jobtop::backend::connect::{self, SessionSettings};
 use jobtop::backend::native::NativeBackend;
 use jobtop::backend::{
@@ -863,11 +862,10 @@ async fn phased_retry_of_a_dead_queue_watches_each_phase() {
             ("sample".into(), 10.into())
         ]
     );
-    let _ = Phase {
-        number: 1,
-        of: 3,
-        label: "sample".into(),
-    };
+    assert_eq!(
+        log[2].detail.as_deref(),
+        Some("retried 10 jobs (phase 1 of 3: sample)")
+    );
 }
 
 #[tokio::test]

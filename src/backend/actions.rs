@@ -668,6 +668,8 @@ pub struct ActionOutcome {
     pub audit_id: Option<i64>,
     pub note: Option<String>,
     pub queue: Option<String>,
+    /// The phase of a phased retry this run was.
+    pub phase: Option<Phase>,
 }
 
 impl ActionOutcome {
@@ -694,6 +696,7 @@ impl ActionOutcome {
             audit_id: None,
             note: plan.note.clone(),
             queue: plan.audit_queue().map(str::to_string),
+            phase: plan.phase.clone(),
         }
     }
 
@@ -783,6 +786,9 @@ impl ActionOutcome {
                 self.batches,
                 self.of_batches()
             ));
+        }
+        if let Some(p) = &self.phase {
+            s.push_str(&format!(" (phase {} of {}: {})", p.number, p.of, p.label));
         }
         s
     }
