@@ -377,7 +377,8 @@ async fn plan_purge(
             bad.as_str()
         );
     }
-    let names: Vec<String> = states.iter().map(|s| db_state(*s).to_string()).collect();
+    // Finished states are named alike in the display buckets and the schema's enum.
+    let names: Vec<String> = states.iter().map(|s| s.as_str().to_string()).collect();
     let row = sqlx::query(PURGE_PLAN_SQL)
         .bind(older_than_secs)
         .bind(&names)
@@ -389,11 +390,6 @@ async fn plan_purge(
     plan.eligible = row.try_get::<i64, _>("n")?.max(0) as u64;
     plan.states = states.to_vec();
     Ok(plan)
-}
-
-/// The schema's name for a finished state (the display name and the enum agree there).
-fn db_state(s: JobState) -> &'static str {
-    s.as_str()
 }
 
 pub async fn apply_batch(pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
@@ -423,7 +419,7 @@ pub async fn apply_batch(pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<
             let cutoff = plan
                 .cutoff
                 .ok_or_else(|| anyhow::anyhow!("a purge plan needs its cutoff"))?;
-            let names: Vec<String> = states.iter().map(|s| db_state(*s).to_string()).collect();
+            let names: Vec<String> = states.iter().map(|s| s.as_str().to_string()).collect();
             let ids: Vec<i64> = sqlx::query_scalar(PURGE_SQL)
                 .bind(cutoff)
                 .bind(&names)
