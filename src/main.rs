@@ -25,6 +25,11 @@ fn main() -> std::process::ExitCode {
     };
     match runtime.block_on(cli::run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // The command has already said what happened.
+        Err(err) if err.downcast_ref::<cli::Exit>().is_some() => {
+            let code = err.downcast_ref::<cli::Exit>().map_or(1, |e| e.0);
+            std::process::ExitCode::from(code)
+        }
         Err(err) => {
             let line = jobtop::error_text::one_line(&err);
             tracing::error!("{line}");

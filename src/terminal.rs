@@ -12,8 +12,10 @@ use futures::StreamExt;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 
+use crate::action_effects::ActionEffects;
 use crate::app::{App, Effect, Msg};
 use crate::backend::{Backend, SnapshotOptions};
+use crate::gate::Gate;
 use crate::poller;
 
 /// How often the clock ticks so "updated 0.4s ago" and ages keep moving.
@@ -40,6 +42,8 @@ async fn event_loop(
     opts: MonitorOptions,
 ) -> Result<()> {
     let (tx, mut rx) = mpsc::channel::<Msg>(64);
+    let gate = Arc::new(Gate::new(backend.clone(), app.config.read_only));
+    let mut actions = ActionEffects::new(gate, tx.clone());
     let poller = poller::spawn(backend, opts.snapshot, app.interval, opts.poll_timeout, tx);
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
@@ -67,6 +71,7 @@ async fn event_loop(
                 Effect::Quit => return Ok(()),
                 Effect::RefreshNow => poller.refresh_now(),
                 Effect::SetInterval(d) => poller.set_interval(d),
+                action => actions.run(action),
             }
         }
         draw(terminal, &app)?;

@@ -19,6 +19,39 @@ pub enum Command {
     SortPrev,
     SortInvert,
     Back,
+    // Actions (issue 3): the ones that change data are hidden in read-only mode.
+    PauseResume,
+    Retry,
+    CancelJobs,
+    Discard,
+    Delete,
+    ResetStuck,
+    Mark,
+    MarkAll,
+    Audit,
+}
+
+/// Keys that change data (or prepare to): hidden from the footer and the help in
+/// read-only mode, and refused there.
+pub fn changes_data(command: Command) -> bool {
+    matches!(
+        command,
+        Command::PauseResume
+            | Command::Retry
+            | Command::CancelJobs
+            | Command::Discard
+            | Command::Delete
+            | Command::ResetStuck
+            | Command::Mark
+            | Command::MarkAll
+    )
+}
+
+/// The bindings the screen lists: all of them, less the actions in read-only mode.
+pub fn visible_bindings(read_only: bool) -> impl Iterator<Item = &'static Binding> {
+    BINDINGS
+        .iter()
+        .filter(move |b| !(read_only && changes_data(b.command)))
 }
 
 /// A key binding as the help overlay and footer list it.
@@ -97,6 +130,55 @@ pub const BINDINGS: &[Binding] = &[
         help: "close the overlay",
         footer: None,
     },
+    // ---- actions ----
+    Binding {
+        keys: "p",
+        command: Command::PauseResume,
+        help: "pause / resume the selected queue",
+        footer: Some("pause"),
+    },
+    Binding {
+        keys: "R",
+        command: Command::Retry,
+        help: "retry the queue's dead jobs (phased) / marked",
+        footer: Some("retry"),
+    },
+    Binding {
+        keys: "c",
+        command: Command::CancelJobs,
+        help: "cancel marked / selected jobs (not running)",
+        footer: None,
+    },
+    Binding {
+        keys: "D",
+        command: Command::Discard,
+        help: "discard marked / selected jobs to dead letters",
+        footer: None,
+    },
+    Binding {
+        keys: "X",
+        command: Command::Delete,
+        help: "delete marked / selected dead or cancelled jobs",
+        footer: None,
+    },
+    Binding {
+        keys: "S",
+        command: Command::ResetStuck,
+        help: "reset stuck jobs of the queue / worker",
+        footer: Some("stuck"),
+    },
+    Binding {
+        keys: "v V",
+        command: Command::Mark,
+        help: "mark a job / act on all jobs that match",
+        footer: None,
+    },
+    Binding {
+        keys: "L",
+        command: Command::Audit,
+        help: "audit log: who did what",
+        footer: Some("audit"),
+    },
 ];
 
 pub fn command_for(key: &KeyEvent) -> Option<Command> {
@@ -123,6 +205,15 @@ pub fn command_for(key: &KeyEvent) -> Option<Command> {
         KeyCode::Char('<') | KeyCode::Char(',') => Command::SortPrev,
         KeyCode::Char('I') => Command::SortInvert,
         KeyCode::Esc => Command::Back,
+        KeyCode::Char('p') => Command::PauseResume,
+        KeyCode::Char('R') => Command::Retry,
+        KeyCode::Char('c') => Command::CancelJobs,
+        KeyCode::Char('D') => Command::Discard,
+        KeyCode::Char('X') => Command::Delete,
+        KeyCode::Char('S') => Command::ResetStuck,
+        KeyCode::Char('v') => Command::Mark,
+        KeyCode::Char('V') => Command::MarkAll,
+        KeyCode::Char('L') => Command::Audit,
         _ => return None,
     })
 }

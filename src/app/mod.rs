@@ -1,7 +1,9 @@
 //! The monitor's state: plain data, changed only by `update` (Elm shape, DESIGN.md).
 
+pub mod actions;
 pub mod keymap;
 pub mod msg;
+pub mod phased;
 pub mod sort;
 mod update;
 
@@ -68,6 +70,8 @@ pub struct App {
     pub selected_worker: Option<String>,
     pub show_help: bool,
     pub should_quit: bool,
+    /// Confirmations, runs, marks, the result toast and the audit pane.
+    pub actions: actions::ActionsState,
 }
 
 pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
@@ -89,6 +93,7 @@ impl App {
             selected_worker: None,
             show_help: false,
             should_quit: false,
+            actions: actions::ActionsState::default(),
         }
     }
 

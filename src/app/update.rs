@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::keymap::{Command, command_for};
 use super::{App, Effect, MAX_INTERVAL, MIN_INTERVAL, Msg, Pane, PollFailure, Received};
+use crate::backend::ActionKind;
 
 /// The steps `+`/`-` walk; a custom `--interval` joins the ladder at its nearest rung.
 const INTERVAL_STEPS_MS: [u64; 9] = [
@@ -37,12 +38,22 @@ impl App {
                         });
                     }
                 }
-                Vec::new()
+                self.after_poll()
             }
-            Msg::Key(key) => match command_for(&key) {
-                Some(command) => self.command(command),
-                None => Vec::new(),
-            },
+            Msg::Key(key) => {
+                if let Some(effects) = self.action_key(&key) {
+                    return effects;
+                }
+                match command_for(&key) {
+                    Some(command) => self.command(command),
+                    None => Vec::new(),
+                }
+            }
+            msg @ (Msg::Planned { .. }
+            | Msg::ActionProgress { .. }
+            | Msg::ActionDone { .. }
+            | Msg::Watched { .. }
+            | Msg::AuditLoaded { .. }) => self.action_msg(msg),
         }
     }
 
@@ -88,6 +99,15 @@ impl App {
             Command::SortNext => self.queue_sort = self.resorted(self.queue_sort.column.next()),
             Command::SortPrev => self.queue_sort = self.resorted(self.queue_sort.column.prev()),
             Command::SortInvert => self.queue_sort.descending = !self.queue_sort.descending,
+            Command::PauseResume => return self.action_command(ActionKind::Pause),
+            Command::Retry => return self.action_command(ActionKind::Retry),
+            Command::CancelJobs => return self.action_command(ActionKind::Cancel),
+            Command::Discard => return self.action_command(ActionKind::Discard),
+            Command::Delete => return self.action_command(ActionKind::Delete),
+            Command::ResetStuck => return self.action_command(ActionKind::ResetStuck),
+            Command::Mark => return self.mark_command(false),
+            Command::MarkAll => return self.mark_command(true),
+            Command::Audit => return self.open_audit(),
         }
         Vec::new()
     }

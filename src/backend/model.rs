@@ -191,6 +191,25 @@ pub struct Capabilities {
     pub error_history: bool,
     pub tenants: bool,
     pub throughput: bool,
+    /// Which job actions the backend carries out (pausing is `pause` above).
+    pub actions: crate::backend::actions::ActionCapabilities,
+}
+
+impl Capabilities {
+    /// Whether this backend can carry out `kind` at all.
+    pub fn can(&self, kind: crate::backend::actions::ActionKind) -> bool {
+        use crate::backend::actions::ActionKind as K;
+        let a = &self.actions;
+        match kind {
+            K::Pause | K::Resume => self.pause,
+            K::Retry => a.retry,
+            K::Cancel => a.cancel,
+            K::Discard => a.discard,
+            K::Delete => a.delete,
+            K::ResetStuck => a.reset_stuck,
+            K::Purge => a.purge,
+        }
+    }
 }
 
 /// Options that shape a snapshot query.

@@ -1,8 +1,16 @@
 //! The command line: arguments and what each command does.
 
+mod act;
+mod cancel;
 mod demo;
+mod discard;
 mod migrate;
 pub mod monitor;
+mod pause;
+mod purge;
+mod reset_stuck;
+mod resume;
+mod retry;
 
 use std::path::PathBuf;
 
@@ -73,7 +81,33 @@ pub enum Command {
         #[arg(env = "DATABASE_URL", hide_env_values = true)]
         url: Option<String>,
     },
+    /// Pause a queue: workers stop claiming from it; its backlog stays.
+    Pause(pause::PauseArgs),
+    /// Resume a paused queue.
+    Resume(resume::ResumeArgs),
+    /// Retry jobs now (dead ones by default), keeping their error history.
+    Retry(retry::RetryArgs),
+    /// Cancel ready, scheduled or retrying jobs.
+    Cancel(cancel::CancelArgs),
+    /// Move ready, scheduled or retrying jobs to the dead-letter queue.
+    Discard(discard::DiscardArgs),
+    /// Put running jobs of workers that stopped heartbeating back to ready.
+    ResetStuck(reset_stuck::ResetStuckArgs),
+    /// Delete old finished jobs in batches.
+    Purge(purge::PurgeArgs),
 }
+
+/// A command has reported what happened and ends with this exit status.
+#[derive(Debug)]
+pub struct Exit(pub u8);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
@@ -101,6 +135,13 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Migrate { url }) => migrate::run(url.as_deref()).await,
         Some(Command::Demo(args)) => demo::run(args).await,
+        Some(Command::Pause(args)) => pause::run(args).await,
+        Some(Command::Resume(args)) => resume::run(args).await,
+        Some(Command::Retry(args)) => retry::run(args).await,
+        Some(Command::Cancel(args)) => cancel::run(args).await,
+        Some(Command::Discard(args)) => discard::run(args).await,
+        Some(Command::ResetStuck(args)) => reset_stuck::run(args).await,
+        Some(Command::Purge(args)) => purge::run(args).await,
         None => {
             let opts = target(cli.url.as_deref())?;
             monitor::run(opts, &cli.monitor).await

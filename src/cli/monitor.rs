@@ -48,7 +48,7 @@ pub async fn run(opts: PgConnectOptions, args: &MonitorArgs) -> Result<()> {
     terminal::run(app, backend, opts).await
 }
 
-async fn open_backend(pool: &PgPool, described: &str) -> Result<Arc<dyn Backend>> {
+pub(crate) async fn open_backend(pool: &PgPool, described: &str) -> Result<Arc<dyn Backend>> {
     let has_schema: Option<String> = sqlx::query_scalar("SELECT to_regclass('jobtop.jobs')::text")
         .fetch_one(pool)
         .await

@@ -7,11 +7,10 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::theme::Theme;
 use crate::app::App;
-use crate::app::keymap::BINDINGS;
+use crate::app::keymap::visible_bindings;
 
-pub fn draw(frame: &mut Frame, area: Rect, _app: &App, theme: &Theme) {
-    let lines: Vec<Line> = BINDINGS
-        .iter()
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let lines: Vec<Line> = visible_bindings(app.config.read_only)
         .map(|b| {
             Line::from(vec![
                 Span::styled(format!(" {:<10}", b.keys), theme.header_key),

@@ -1,9 +1,14 @@
 //! Drawing: pure functions of `&App`, one file per pane.
 
+mod audit;
 pub mod columns;
+mod confirm;
+pub mod dialog;
 mod footer;
 mod header;
 mod help;
+mod paused;
+mod progress;
 mod queues;
 pub mod text;
 pub mod theme;
@@ -46,8 +51,17 @@ pub fn draw(frame: &mut Frame, app: &App) {
     .areas(area);
     header::draw(frame, header_area, app, &theme);
     queues::draw(frame, queues_area, app, &theme);
+    paused::draw(frame, queues_area, app, &theme);
     workers::draw(frame, workers_area, app, &theme);
     footer::draw(frame, footer_area, app, &theme);
+    if let Some(pane) = &app.actions.audit {
+        let body = queues_area.union(workers_area);
+        audit::draw(frame, body, app, pane, &theme);
+    }
+    if let Some(dialog) = &app.actions.dialog {
+        confirm::draw(frame, area, dialog, &theme);
+        progress::draw(frame, area, dialog, &theme);
+    }
     if app.show_help {
         help::draw(frame, area, app, &theme);
     }

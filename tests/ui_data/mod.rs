@@ -25,6 +25,7 @@ pub fn config() -> AppConfig {
             error_history: true,
             tenants: true,
             throughput: true,
+            actions: jobtop::backend::ActionCapabilities::ALL,
         },
         read_only: false,
         stale_after: Duration::from_secs(60),
