@@ -42,6 +42,7 @@ pub async fn run(opts: PgConnectOptions, args: &MonitorArgs) -> Result<()> {
     let opts = MonitorOptions {
         snapshot: SnapshotOptions {
             count_cap: args.count_cap.max(1),
+            ..SnapshotOptions::default()
         },
         poll_timeout: settings.statement_timeout + Duration::from_secs(2),
     };

@@ -102,6 +102,7 @@ pub fn snapshot() -> Snapshot {
             worker("worker-m", 3, 2, &["mailers"]),
         ],
         count_cap: 10_000,
+        running_by_tenant: None,
     }
 }
 
