@@ -1,5 +1,6 @@
 //! The monitor's state: plain data, changed only by `update` (Elm shape, DESIGN.md).
 
+pub mod alerts;
 pub mod keymap;
 pub mod msg;
 pub mod sort;
