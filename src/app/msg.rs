@@ -33,4 +33,8 @@ pub enum Effect {
     // ---- drill-down effects go below ----
 
     // ---- action effects go below ----
+
+    // ---- alert effects ----
+    /// Ring the terminal bell: a critical alert started firing.
+    Bell,
 }

@@ -23,9 +23,11 @@ impl App {
                 self.polls += 1;
                 match result {
                     Ok(snapshot) => {
+                        let effects = self.alert_on_snapshot(&snapshot, at);
                         self.latest = Some(Received { snapshot, at });
                         self.failure = None;
                         self.keep_selection_valid();
+                        effects
                     }
                     Err(message) => {
                         let since = self.failure.as_ref().map_or(at, |f| f.since);
@@ -35,11 +37,13 @@ impl App {
                             message,
                             failures,
                         });
+                        self.alert_on_poll_failure(since, at)
                     }
                 }
-                Vec::new()
             }
             Msg::Key(key) => match command_for(&key) {
+                // The wall screen changes nothing, not even what it shows.
+                Some(command) if self.kiosk && command != Command::Quit => Vec::new(),
                 Some(command) => self.command(command),
                 None => Vec::new(),
             },
@@ -56,6 +60,11 @@ impl App {
                 }
                 _ => return Vec::new(),
             }
+        }
+        if self.show_alerts
+            && let Some(effects) = self.alerts_pane_command(command)
+        {
+            return effects;
         }
         match command {
             Command::Quit => {
@@ -88,6 +97,10 @@ impl App {
             Command::SortNext => self.queue_sort = self.resorted(self.queue_sort.column.next()),
             Command::SortPrev => self.queue_sort = self.resorted(self.queue_sort.column.prev()),
             Command::SortInvert => self.queue_sort.descending = !self.queue_sort.descending,
+            Command::Alerts => {
+                self.show_alerts = true;
+                self.alerts_scroll = 0;
+            }
         }
         Vec::new()
     }

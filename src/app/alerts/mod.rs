@@ -131,6 +131,11 @@ impl Subject {
         }
     }
 
+    /// Not about one thing: the label adds nothing to the rule's title.
+    pub fn is_global(&self) -> bool {
+        matches!(self, Subject::Database | Subject::All)
+    }
+
     /// The queue whose row the alert marks, if any.
     pub fn queue_name(&self) -> Option<&str> {
         match self {
