@@ -3,6 +3,7 @@
 pub mod app;
 pub mod backend;
 pub mod cli;
+pub mod config;
 pub mod demo;
 pub mod poller;
 pub mod terminal;
