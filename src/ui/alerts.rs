@@ -33,7 +33,7 @@ const COLUMNS: [(Col, &str, ColumnSpec); 11] = [
     (Col::State, "STATE", spec(8, 8, 0)),
     (Col::Severity, "SEV", spec(4, 4, 1)),
     (Col::Rule, "RULE", spec(16, 22, 1)),
-    (Col::Subject, "SUBJECT", spec(12, 40, 0)),
+    (Col::Subject, "SUBJECT", spec(18, 40, 0)),
     (Col::Value, "VALUE", spec(7, 9, 2)),
     (Col::Threshold, "LIMIT", spec(7, 9, 3)),
     (Col::Since, "SINCE", spec(8, 8, 5)),

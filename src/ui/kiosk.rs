@@ -11,7 +11,7 @@ use ratatui::widgets::Paragraph;
 
 use super::text::{self, sanitize};
 use super::theme::Theme;
-use super::{markers, queues};
+use super::{markers, queues, workers};
 use crate::app::App;
 use crate::app::alerts::{Alert, AlertState, RuleId, Severity};
 
@@ -35,10 +35,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         theme,
     );
     y += 1;
-    // The footer row is kept, then the queues table needs its border, its column header
-    // and a few rows: alerts may take what is left, up to half the screen.
+    // The footer row is kept, and the queues table gets its border, its column header and
+    // its rows (at most half the screen): the alerts take the rest.
     let footer_y = bottom - 1;
-    let budget = (area.height / 2).saturating_sub(1).max(3);
+    let body = area.height.saturating_sub(2);
+    let queue_rows = app.shown().map_or(1, |r| r.snapshot.queues.len()) as u16;
+    let budget = body.saturating_sub((queue_rows + 2).clamp(3, body / 2));
 
     let mut bands = Vec::new();
     if let Some(band) = failure_band(app, theme) {
@@ -104,13 +106,37 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         );
         y += 1;
     }
-    let queues_area = Rect {
-        y,
-        height: footer_y.saturating_sub(y),
-        ..area
+    // The queues, then, in the room left, the workers (a dead one is on its row there).
+    let rest = footer_y.saturating_sub(y);
+    let queues_height = if app.config.capabilities.workers && rest >= queue_rows + 3 + 5 {
+        queue_rows + 3
+    } else {
+        rest
     };
-    if queues_area.height > 0 {
-        queues::draw(frame, queues_area, app, theme);
+    if queues_height > 0 {
+        queues::draw(
+            frame,
+            Rect {
+                y,
+                height: queues_height,
+                ..area
+            },
+            app,
+            theme,
+        );
+    }
+    let workers_height = rest - queues_height;
+    if workers_height > 0 {
+        workers::draw(
+            frame,
+            Rect {
+                y: y + queues_height,
+                height: workers_height,
+                ..area
+            },
+            app,
+            theme,
+        );
     }
     footer(
         frame,

@@ -169,7 +169,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         } else {
             theme.selected_unfocused
         });
-    let mut state = TableState::default().with_selected(app.selected_worker_row());
+    let selected = if app.kiosk {
+        None
+    } else {
+        app.selected_worker_row()
+    };
+    let mut state = TableState::default().with_selected(selected);
     frame.render_stateful_widget(table, area, &mut state);
     if empty && area.height > 3 {
         let msg = Line::styled("  no workers have registered", theme.dim);
