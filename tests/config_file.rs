@@ -208,3 +208,17 @@ fn an_unknown_named_connection_is_refused() {
         cli::stderr(&out)
     );
 }
+
+#[test]
+fn the_shipped_example_is_a_valid_config() {
+    let text = include_str!("../assets/config.example.toml");
+    let c = config::parse(text, "assets/config.example.toml").unwrap();
+    assert!(c.connections["prod"].read_only);
+    assert_eq!(c.rules.oldest_ready("reports").unwrap().threshold, 3600.0);
+    assert_eq!(c.rules.kind_failure_rate("any", "flaky_partner_sync"), None);
+    // Apart from what it sets on purpose, it spells out the defaults.
+    let mut defaults = Config::default().rules;
+    defaults.oldest_ready.queues = c.rules.oldest_ready.queues.clone();
+    defaults.kind_failure_rate.kinds = c.rules.kind_failure_rate.kinds.clone();
+    assert_eq!(c.rules, defaults);
+}
