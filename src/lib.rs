@@ -4,6 +4,7 @@ pub mod action_effects;
 pub mod app;
 pub mod backend;
 pub mod cli;
+pub mod config;
 pub mod demo;
 pub mod error_text;
 pub mod gate;

@@ -71,6 +71,9 @@ async fn event_loop(
                 Effect::Quit => return Ok(()),
                 Effect::RefreshNow => poller.refresh_now(),
                 Effect::SetInterval(d) => poller.set_interval(d),
+                // BEL draws nothing: the terminal (or tmux) rings or flashes. It goes out
+                // with the next frame's flush.
+                Effect::Bell => terminal.backend_mut().write_all(b"\x07")?,
                 action => actions.run(action),
             }
         }

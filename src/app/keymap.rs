@@ -19,6 +19,7 @@ pub enum Command {
     SortPrev,
     SortInvert,
     Back,
+    Alerts,
     // Actions (issue 3): the ones that change data are hidden in read-only mode.
     PauseResume,
     Retry,
@@ -75,6 +76,12 @@ pub const BINDINGS: &[Binding] = &[
         command: Command::Quit,
         help: "quit (also Ctrl-C)",
         footer: Some("quit"),
+    },
+    Binding {
+        keys: "a",
+        command: Command::Alerts,
+        help: "alerts pane: firing, pending, resolved (1 h)",
+        footer: Some("alerts"),
     },
     Binding {
         keys: "↑/k ↓/j",
@@ -204,6 +211,7 @@ pub fn command_for(key: &KeyEvent) -> Option<Command> {
         KeyCode::Char('>') | KeyCode::Char('.') => Command::SortNext,
         KeyCode::Char('<') | KeyCode::Char(',') => Command::SortPrev,
         KeyCode::Char('I') => Command::SortInvert,
+        KeyCode::Char('a') => Command::Alerts,
         KeyCode::Esc => Command::Back,
         KeyCode::Char('p') => Command::PauseResume,
         KeyCode::Char('R') => Command::Retry,

@@ -1,6 +1,9 @@
 //! The monitor's state: plain data, changed only by `update` (Elm shape, DESIGN.md).
 
 pub mod actions;
+mod alerting;
+pub mod alerts;
+pub mod display;
 pub mod keymap;
 pub mod msg;
 pub mod phased;
@@ -9,8 +12,9 @@ mod update;
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 
+pub use display::ThemeName;
 pub use msg::{Effect, Msg};
 pub use sort::{QueueColumn, QueueSort};
 
@@ -72,6 +76,22 @@ pub struct App {
     pub should_quit: bool,
     /// Confirmations, runs, marks, the result toast and the audit pane.
     pub actions: actions::ActionsState,
+    // ---- alerts, wall screen, theme ----
+    pub rules: alerts::Rules,
+    /// Evaluated on every poll result, never on the shown copy: alerts keep moving while
+    /// the display is frozen.
+    pub alerts: alerts::AlertBook,
+    /// The alerts pane (`a`) covers the queues and workers.
+    pub show_alerts: bool,
+    /// The first row of the alerts pane on screen.
+    pub alerts_scroll: usize,
+    /// The wall screen: read-only, one layout, no key but quit.
+    pub kiosk: bool,
+    /// Ring the terminal bell when a critical alert starts firing.
+    pub bell: bool,
+    pub theme: ThemeName,
+    /// The local time zone's offset, fixed at start-up, for the clock and "since" times.
+    pub utc_offset: FixedOffset,
 }
 
 pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
@@ -94,6 +114,14 @@ impl App {
             show_help: false,
             should_quit: false,
             actions: actions::ActionsState::default(),
+            rules: alerts::Rules::default(),
+            alerts: alerts::AlertBook::default(),
+            show_alerts: false,
+            alerts_scroll: 0,
+            kiosk: false,
+            bell: false,
+            theme: ThemeName::Default,
+            utc_offset: FixedOffset::east_opt(0).expect("zero offset"),
         }
     }
 

@@ -79,4 +79,8 @@ pub enum Effect {
     LoadAudit {
         filter: AuditFilter,
     },
+
+    // ---- alert effects ----
+    /// Ring the terminal bell: a critical alert started firing.
+    Bell,
 }

@@ -22,11 +22,13 @@ impl App {
             Msg::Polled { result, at } => {
                 self.now = self.now.max(at);
                 self.polls += 1;
-                match result {
+                let mut effects = match result {
                     Ok(snapshot) => {
+                        let effects = self.alert_on_snapshot(&snapshot, at);
                         self.latest = Some(Received { snapshot, at });
                         self.failure = None;
                         self.keep_selection_valid();
+                        effects
                     }
                     Err(message) => {
                         let since = self.failure.as_ref().map_or(at, |f| f.since);
@@ -36,11 +38,20 @@ impl App {
                             message,
                             failures,
                         });
+                        self.alert_on_poll_failure(since, at)
                     }
-                }
-                self.after_poll()
+                };
+                effects.extend(self.after_poll());
+                effects
             }
             Msg::Key(key) => {
+                if self.kiosk {
+                    // The wall screen changes nothing, not even what it shows.
+                    return match command_for(&key) {
+                        Some(Command::Quit) => self.command(Command::Quit),
+                        _ => Vec::new(),
+                    };
+                }
                 if let Some(effects) = self.action_key(&key) {
                     return effects;
                 }
@@ -67,6 +78,11 @@ impl App {
                 }
                 _ => return Vec::new(),
             }
+        }
+        if self.show_alerts
+            && let Some(effects) = self.alerts_pane_command(command)
+        {
+            return effects;
         }
         match command {
             Command::Quit => {
@@ -108,6 +124,10 @@ impl App {
             Command::Mark => return self.mark_command(false),
             Command::MarkAll => return self.mark_command(true),
             Command::Audit => return self.open_audit(),
+            Command::Alerts => {
+                self.show_alerts = true;
+                self.alerts_scroll = 0;
+            }
         }
         Vec::new()
     }

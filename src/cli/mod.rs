@@ -2,21 +2,31 @@
 
 mod act;
 mod cancel;
+mod check;
+mod config;
 mod demo;
 mod discard;
+mod exit;
 mod migrate;
 pub mod monitor;
+mod oneshot;
+mod output;
 mod pause;
 mod purge;
 mod reset_stuck;
 mod resume;
 mod retry;
+mod settings;
+mod snapshot;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use sqlx::postgres::PgConnectOptions;
+
+pub use exit::Exit;
 
 use crate::backend::connect;
 
@@ -31,7 +41,8 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// postgres://user@host:port/db?sslmode=require (else the PG* variables are used).
+    /// postgres://user@host:port/db?sslmode=require, or @name for a connection of the
+    /// config file (else the PG* variables are used).
     #[arg(env = "DATABASE_URL", hide_env_values = true)]
     pub url: Option<String>,
 
@@ -40,6 +51,45 @@ pub struct Cli {
 
     #[command(flatten)]
     pub global: GlobalArgs,
+
+    /// The monitor options given on the command line or in the environment, which win over
+    /// the config file (the rest come from the file, else their defaults).
+    #[arg(skip)]
+    pub explicit: BTreeSet<String>,
+}
+
+impl Cli {
+    /// Commands that run without a log file when it cannot be opened.
+    pub fn logs_optional(&self) -> bool {
+        matches!(
+            self.command,
+            Some(Command::Check(_) | Command::Snapshot(_) | Command::Config)
+        )
+    }
+}
+
+/// Parses the process's arguments, noting which monitor options were given explicitly.
+pub fn parse() -> Cli {
+    parse_from(std::env::args_os())
+}
+
+pub fn parse_from<I, T>(args: I) -> Cli
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = Cli::command().get_matches_from(args);
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    for id in matches.ids() {
+        let id = id.as_str();
+        if matches!(
+            matches.value_source(id),
+            Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable)
+        ) {
+            cli.explicit.insert(id.to_string());
+        }
+    }
+    cli
 }
 
 #[derive(Args, Debug, Clone)]
@@ -63,6 +113,11 @@ pub struct MonitorArgs {
     /// Bound on every monitoring statement, in seconds.
     #[arg(long, default_value_t = 5.0, value_name = "SECS")]
     pub statement_timeout: f64,
+
+    /// The wall screen: read-only, no key but quit, firing alerts on top in large rows,
+    /// high contrast, the bell on each new critical alert.
+    #[arg(long)]
+    pub kiosk: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -70,6 +125,10 @@ pub struct GlobalArgs {
     /// Where logs go (default: the user's state directory, jobtop/jobtop.log).
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+
+    /// The config file (default: jobtop/config.toml in the user's config directory).
+    #[arg(long, global = true, value_name = "PATH", env = "JOBTOP_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -95,19 +154,40 @@ pub enum Command {
     ResetStuck(reset_stuck::ResetStuckArgs),
     /// Delete old finished jobs in batches.
     Purge(purge::PurgeArgs),
+    /// Evaluate the alert rules once, for monitoring systems: exit 0 OK, 1 WARNING,
+    /// 2 CRITICAL, 3 UNKNOWN (the database cannot be reached or read).
+    Check(CheckArgs),
+    /// One snapshot of every queue and worker, and the firing alerts, for scripts.
+    Snapshot(SnapshotArgs),
+    /// Print the effective configuration, defaults included, passwords masked.
+    Config,
 }
 
-/// A command has reported what happened and ends with this exit status.
-#[derive(Debug)]
-pub struct Exit(pub u8);
-
-impl std::fmt::Display for Exit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit status {}", self.0)
-    }
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// A database URL or @name (else DATABASE_URL, else the PG* variables).
+    #[arg(env = "DATABASE_URL", hide_env_values = true)]
+    pub url: Option<String>,
+    /// One JSON document instead of the plugin's lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Give up (UNKNOWN) after this many seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub timeout: f64,
 }
 
-impl std::error::Error for Exit {}
+#[derive(Args, Debug)]
+pub struct SnapshotArgs {
+    /// A database URL or @name (else DATABASE_URL, else the PG* variables).
+    #[arg(env = "DATABASE_URL", hide_env_values = true)]
+    pub url: Option<String>,
+    /// JSON in the documented schema (docs/snapshot-schema.md); without it, a short table.
+    #[arg(long)]
+    pub json: bool,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub timeout: f64,
+}
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
@@ -142,10 +222,35 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Discard(args)) => discard::run(args).await,
         Some(Command::ResetStuck(args)) => reset_stuck::run(args).await,
         Some(Command::Purge(args)) => purge::run(args).await,
+        Some(Command::Check(args)) => check::run(&args, &cli.global).await,
+        Some(Command::Snapshot(args)) => snapshot::run(&args, &cli.global).await,
+        Some(Command::Config) => config::run(&cli.global),
         None => {
-            let opts = target(cli.url.as_deref())?;
-            monitor::run(opts, &cli.monitor).await
+            let loaded = crate::config::load(cli.global.config.as_deref())?;
+            let (opts, connection) = resolve_target(cli.url.as_deref(), &loaded)?;
+            let settings = settings::monitor(
+                &loaded.config,
+                &cli.monitor,
+                &cli.explicit,
+                connection,
+                std::env::var("NO_COLOR").ok().as_deref(),
+            );
+            monitor::run_with(opts, &settings).await
         }
+    }
+}
+
+/// A URL, `@name` of the config file's connections, or the `PG*` variables.
+pub fn resolve_target<'a>(
+    url: Option<&str>,
+    loaded: &'a crate::config::Loaded,
+) -> Result<(PgConnectOptions, Option<&'a crate::config::Connection>)> {
+    match url.and_then(|u| u.strip_prefix('@')) {
+        Some(name) => {
+            let conn = loaded.config.connection(name, loaded.path.as_deref())?;
+            Ok((connect::parse_target(Some(&conn.url))?, Some(conn)))
+        }
+        None => Ok((target(url)?, None)),
     }
 }
 

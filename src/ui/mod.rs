@@ -1,5 +1,6 @@
 //! Drawing: pure functions of `&App`, one file per pane.
 
+mod alerts;
 mod audit;
 pub mod columns;
 mod confirm;
@@ -7,6 +8,8 @@ pub mod dialog;
 mod footer;
 mod header;
 mod help;
+mod kiosk;
+mod markers;
 mod paused;
 mod progress;
 mod queues;
@@ -17,7 +20,7 @@ mod workers;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
 use ratatui::text::Line;
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Block, Paragraph};
 
 use crate::app::App;
 use theme::Theme;
@@ -27,8 +30,9 @@ pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 12;
 
 pub fn draw(frame: &mut Frame, app: &App) {
-    let theme = Theme::default();
+    let theme = Theme::named(app.theme);
     let area = frame.area();
+    frame.render_widget(Block::default().style(theme.base), area);
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         let msg = format!(
             "terminal too small: need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{}",
@@ -40,23 +44,31 @@ pub fn draw(frame: &mut Frame, app: &App) {
         );
         return;
     }
-    let body = area.height.saturating_sub(3);
-    let workers_height = (body * 2 / 5).clamp(4, 16);
-    let [header_area, queues_area, workers_area, footer_area] = Layout::vertical([
+    if app.kiosk {
+        kiosk::draw(frame, area, app, &theme);
+        return;
+    }
+    let [header_area, body_area, footer_area] = Layout::vertical([
         Constraint::Length(header::height(app)),
-        Constraint::Min(4),
-        Constraint::Length(workers_height),
+        Constraint::Min(8),
         Constraint::Length(1),
     ])
     .areas(area);
     header::draw(frame, header_area, app, &theme);
-    queues::draw(frame, queues_area, app, &theme);
-    paused::draw(frame, queues_area, app, &theme);
-    workers::draw(frame, workers_area, app, &theme);
+    if app.show_alerts {
+        alerts::draw(frame, body_area, app, &theme);
+    } else {
+        let workers_height = (body_area.height * 2 / 5).clamp(4, 16);
+        let [queues_area, workers_area] =
+            Layout::vertical([Constraint::Min(4), Constraint::Length(workers_height)])
+                .areas(body_area);
+        queues::draw(frame, queues_area, app, &theme);
+        paused::draw(frame, queues_area, app, &theme);
+        workers::draw(frame, workers_area, app, &theme);
+    }
     footer::draw(frame, footer_area, app, &theme);
     if let Some(pane) = &app.actions.audit {
-        let body = queues_area.union(workers_area);
-        audit::draw(frame, body, app, pane, &theme);
+        audit::draw(frame, body_area, app, pane, &theme);
     }
     if let Some(dialog) = &app.actions.dialog {
         confirm::draw(frame, area, dialog, &theme);

@@ -103,7 +103,22 @@ pub fn snapshot() -> Snapshot {
             worker("worker-m", 3, 2, &["mailers"]),
         ],
         count_cap: 10_000,
+        running_by_tenant: None,
     }
+}
+
+/// `snapshot()` taken `offset` later: every timestamp moves with the clock, so every age
+/// stays the same (a queue that is stuck stays stuck, a live worker stays live).
+pub fn snapshot_at(offset: chrono::Duration) -> Snapshot {
+    let mut s = snapshot();
+    s.db_now += offset;
+    for q in &mut s.queues {
+        q.oldest_ready_at = q.oldest_ready_at.map(|t| t + offset);
+    }
+    for w in &mut s.workers {
+        w.last_heartbeat_at = w.last_heartbeat_at.map(|t| t + offset);
+    }
+    s
 }
 
 /// An app that has received `snapshot()` at `t0()`, shown `after` later.

@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use crate::backend::model::{
-    Count, MinuteBucket, PauseInfo, QueueStats, Snapshot, SnapshotOptions, WorkerInfo,
+    Count, KindStats, MinuteBucket, PauseInfo, QueueStats, Snapshot, SnapshotOptions,
+    TenantRunning, WorkerInfo,
 };
 
 /// Minutes of completion history per queue; the last one is the current, open minute.
@@ -20,7 +21,9 @@ pub const HISTORY_MINUTES: usize = 60;
 
 /// Per queue: its pause, six capped counts and the oldest ready job. Ready is counted in two
 /// ranges (queued, retrying) because each is then a tight `(queue, state, run_at)` range.
-/// The outer join keeps one row, and so `now()`, when there is no queue at all.
+/// The longest-running job is the front of the queue's `(queue, started_at)` running range,
+/// and the dead of the last hour the tail of its `(queue, finished_at)` dead range: both
+/// index-only. The outer join keeps one row, and so `now()`, when there is no queue at all.
 const QUEUES_SQL: &str = r#"
 SELECT n.db_now, q.name, q.paused_at, q.paused_by, q.pause_reason,
   (SELECT count(*) FROM (SELECT 1 FROM jobtop.jobs j
@@ -46,7 +49,12 @@ SELECT n.db_now, q.name, q.paused_at, q.paused_by, q.pause_reason,
     (SELECT min(j.run_at) FROM jobtop.jobs j
        WHERE j.state IN ('queued', 'retrying') AND j.queue = q.name
          AND j.state = 'retrying' AND j.run_at <= now())
-  ) AS oldest_ready_at
+  ) AS oldest_ready_at,
+  (SELECT min(j.started_at) FROM jobtop.jobs j
+     WHERE j.state = 'running' AND j.queue = q.name) AS oldest_running_started_at,
+  (SELECT count(*) FROM (SELECT 1 FROM jobtop.jobs j
+     WHERE j.state = 'dead' AND j.queue = q.name
+       AND j.finished_at >= now() - interval '1 hour' LIMIT $1) c) AS dead_last_hour
 FROM (SELECT now() AS db_now) n
 LEFT JOIN jobtop.queues q ON true
 ORDER BY q.name
@@ -56,19 +64,25 @@ ORDER BY q.name
 /// 59 minutes ago, as epoch minutes (time-zone proof). Failed attempts are the `errors`
 /// entries of the jobs whose latest failure (`failed_at`) falls in the window: a job that
 /// failed earlier in the hour has its latest failure in the hour too.
+///
+/// The same scan also totals the window per (queue, kind) through a second grouping set:
+/// `kind` is in the covering finished index and the failed half reads the job rows anyway,
+/// so the per-kind failure rate costs no extra pass. `per_kind` tells the two sets apart.
 const MINUTES_SQL: &str = r#"
-SELECT j.queue,
+SELECT j.queue, j.kind,
        floor(extract(epoch FROM j.finished_at) / 60)::bigint AS minute,
+       GROUPING(j.kind) = 0 AS per_kind,
        count(*) AS succeeded,
        0::bigint AS failed
 FROM jobtop.jobs j
 WHERE j.finished_at IS NOT NULL
   AND j.finished_at >= to_timestamp(floor(extract(epoch FROM now()) / 60) * 60 - 59 * 60)
   AND j.state = 'succeeded'
-GROUP BY 1, 2
+GROUP BY GROUPING SETS ((j.queue, 3), (j.queue, j.kind))
 UNION ALL
-SELECT j.queue,
+SELECT j.queue, j.kind,
        floor(extract(epoch FROM (e.entry ->> 'at')::timestamptz) / 60)::bigint AS minute,
+       GROUPING(j.kind) = 0 AS per_kind,
        0::bigint AS succeeded,
        count(*) AS failed
 FROM jobtop.jobs j
@@ -77,7 +91,16 @@ WHERE j.failed_at IS NOT NULL
   AND j.failed_at >= to_timestamp(floor(extract(epoch FROM now()) / 60) * 60 - 59 * 60)
   AND (e.entry ->> 'at')::timestamptz
       >= to_timestamp(floor(extract(epoch FROM now()) / 60) * 60 - 59 * 60)
-GROUP BY 1, 2
+GROUP BY GROUPING SETS ((j.queue, 3), (j.queue, j.kind))
+"#;
+
+/// Running jobs per tenant, index-only on `jobs_running_tenant_idx` (migration 0003).
+const TENANTS_SQL: &str = r#"
+SELECT j.tenant_id, count(*) AS running
+FROM jobtop.jobs j
+WHERE j.state = 'running'
+GROUP BY j.tenant_id
+ORDER BY j.tenant_id
 "#;
 
 /// Workers seen in the last 24 hours, and any worker id still holding running jobs (even
@@ -99,19 +122,25 @@ ORDER BY 1
 
 pub async fn snapshot(pool: &PgPool, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
     let cap = opts.count_cap.max(0);
-    // Repeatable read: the three queries see one snapshot, and one now().
+    // Repeatable read: the queries see one snapshot, and one now().
     let mut tx = pool
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await?;
     let (db_now, mut queues) = read_queues(&mut tx, cap).await?;
     read_minutes(&mut tx, db_now, &mut queues).await?;
     let workers = read_workers(&mut tx).await?;
+    let running_by_tenant = if opts.running_by_tenant {
+        Some(read_tenants(&mut tx).await?)
+    } else {
+        None
+    };
     tx.commit().await?;
     Ok(Snapshot {
         db_now,
         queues,
         workers,
         count_cap: cap,
+        running_by_tenant,
     })
 }
 
@@ -153,7 +182,10 @@ async fn read_queues(
                 })
             })
             .transpose()?;
+        stats.oldest_running_started_at = row.try_get("oldest_running_started_at")?;
+        stats.dead_last_hour = Some(count("dead_last_hour")?);
         stats.minutes = vec![MinuteBucket::default(); HISTORY_MINUTES];
+        stats.kinds = Some(Vec::new());
         queues.push(stats);
     }
     let db_now = db_now.ok_or_else(|| anyhow::anyhow!("the queues query returned no row"))?;
@@ -172,11 +204,23 @@ async fn read_minutes(
         .map(|(i, q)| (q.name.clone(), i))
         .collect();
     let current_minute = db_now.timestamp().div_euclid(60);
+    let mut kinds: Vec<HashMap<String, KindStats>> = vec![HashMap::new(); queues.len()];
     for row in rows {
         let queue: String = row.try_get("queue")?;
         let Some(&qi) = index.get(&queue) else {
             continue;
         };
+        if row.try_get::<bool, _>("per_kind")? {
+            let kind: String = row.try_get("kind")?;
+            let entry = kinds[qi].entry(kind.clone()).or_insert_with(|| KindStats {
+                kind,
+                succeeded: 0,
+                failed: 0,
+            });
+            entry.succeeded += row.try_get::<i64, _>("succeeded")?.max(0) as u64;
+            entry.failed += row.try_get::<i64, _>("failed")?.max(0) as u64;
+            continue;
+        }
         let minute: i64 = row.try_get("minute")?;
         let Some(slot) = bucket_slot(current_minute, minute) else {
             continue;
@@ -185,7 +229,26 @@ async fn read_minutes(
         bucket.succeeded += clamp_u32(row.try_get("succeeded")?);
         bucket.failed += clamp_u32(row.try_get("failed")?);
     }
+    for (queue, by_kind) in queues.iter_mut().zip(kinds) {
+        let mut list: Vec<KindStats> = by_kind.into_values().collect();
+        list.sort_by(|a, b| a.kind.cmp(&b.kind));
+        queue.kinds = Some(list);
+    }
     Ok(())
+}
+
+async fn read_tenants(
+    tx: &mut Transaction<'static, Postgres>,
+) -> anyhow::Result<Vec<TenantRunning>> {
+    let rows = sqlx::query(TENANTS_SQL).fetch_all(&mut **tx).await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(TenantRunning {
+                tenant: row.try_get("tenant_id")?,
+                running: row.try_get("running")?,
+            })
+        })
+        .collect()
 }
 
 /// Position of an epoch minute in the history: the current minute is the last slot.
