@@ -4,6 +4,7 @@ pub mod app;
 pub mod backend;
 pub mod cli;
 pub mod demo;
+pub mod osc52;
 pub mod poller;
 pub mod terminal;
 pub mod ui;

@@ -19,6 +19,20 @@ pub enum Command {
     SortPrev,
     SortInvert,
     Back,
+    // Drill-down.
+    Open,
+    DeadLetters,
+    Stuck,
+    Workers,
+    Kinds,
+    Tenants,
+    Filter,
+    Copy,
+    ToggleOrder,
+    PageUp,
+    PageDown,
+    Left,
+    Right,
 }
 
 /// A key binding as the help overlay and footer list it.
@@ -42,6 +56,72 @@ pub const BINDINGS: &[Binding] = &[
         command: Command::Quit,
         help: "quit (also Ctrl-C)",
         footer: Some("quit"),
+    },
+    Binding {
+        keys: "Enter",
+        command: Command::Open,
+        help: "open: a queue's jobs, a job, a group's jobs, a worker's jobs",
+        footer: Some("open"),
+    },
+    Binding {
+        keys: "d",
+        command: Command::DeadLetters,
+        help: "dead letters grouped by error (Tab: 1h / 24h / 7d)",
+        footer: Some("dead"),
+    },
+    Binding {
+        keys: "s",
+        command: Command::Stuck,
+        help: "stuck jobs: running too long or held by a stale worker",
+        footer: Some("stuck"),
+    },
+    Binding {
+        keys: "w",
+        command: Command::Workers,
+        help: "workers, and the jobs each one holds",
+        footer: Some("workers"),
+    },
+    Binding {
+        keys: "t",
+        command: Command::Kinds,
+        help: "job kinds by failure rate (Tab: 1h / 1d)",
+        footer: Some("kinds"),
+    },
+    Binding {
+        keys: "T",
+        command: Command::Tenants,
+        help: "tenants: running, ready, heartbeat budget",
+        footer: None,
+    },
+    Binding {
+        keys: "/",
+        command: Command::Filter,
+        help: "filter jobs: 48213, kind:K, tenant:T, error text",
+        footer: Some("filter"),
+    },
+    Binding {
+        keys: "Tab ← →",
+        command: Command::Right,
+        help: "in a view: next tab (state, window, errors/payload)",
+        footer: None,
+    },
+    Binding {
+        keys: "PgUp PgDn",
+        command: Command::PageDown,
+        help: "previous / next page of jobs (also [ ])",
+        footer: None,
+    },
+    Binding {
+        keys: "o",
+        command: Command::ToggleOrder,
+        help: "oldest or newest first",
+        footer: None,
+    },
+    Binding {
+        keys: "y",
+        command: Command::Copy,
+        help: "copy the job id to the clipboard (OSC 52)",
+        footer: None,
     },
     Binding {
         keys: "↑/k ↓/j",
@@ -94,7 +174,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "Esc",
         command: Command::Back,
-        help: "close the overlay",
+        help: "back (clears a filter first), close the overlay",
         footer: None,
     },
 ];
@@ -104,6 +184,8 @@ pub fn command_for(key: &KeyEvent) -> Option<Command> {
         return match key.code {
             KeyCode::Char('c') => Some(Command::Quit),
             KeyCode::Char('l') => Some(Command::RefreshNow),
+            KeyCode::Char('f') => Some(Command::PageDown),
+            KeyCode::Char('b') => Some(Command::PageUp),
             _ => None,
         };
     }
@@ -123,6 +205,19 @@ pub fn command_for(key: &KeyEvent) -> Option<Command> {
         KeyCode::Char('<') | KeyCode::Char(',') => Command::SortPrev,
         KeyCode::Char('I') => Command::SortInvert,
         KeyCode::Esc => Command::Back,
+        KeyCode::Enter => Command::Open,
+        KeyCode::Char('d') => Command::DeadLetters,
+        KeyCode::Char('s') => Command::Stuck,
+        KeyCode::Char('w') => Command::Workers,
+        KeyCode::Char('t') => Command::Kinds,
+        KeyCode::Char('T') => Command::Tenants,
+        KeyCode::Char('/') => Command::Filter,
+        KeyCode::Char('y') => Command::Copy,
+        KeyCode::Char('o') => Command::ToggleOrder,
+        KeyCode::PageDown | KeyCode::Char(']') => Command::PageDown,
+        KeyCode::PageUp | KeyCode::Char('[') => Command::PageUp,
+        KeyCode::Left | KeyCode::Char('h') => Command::Left,
+        KeyCode::Right | KeyCode::Char('l') => Command::Right,
         _ => return None,
     })
 }

@@ -1,16 +1,22 @@
 //! The monitor's state: plain data, changed only by `update` (Elm shape, DESIGN.md).
 
+mod drill;
+pub mod filter;
+pub mod json;
 pub mod keymap;
 pub mod msg;
 pub mod sort;
 mod update;
+pub mod views;
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+pub use drill::{CHROME_LINES, DETAIL_HEAD_LINES, human_bytes};
 pub use msg::{Effect, Msg};
 pub use sort::{QueueColumn, QueueSort};
+pub use views::{Drill, DrillSettings, View};
 
 use crate::backend::{Capabilities, Snapshot};
 
@@ -27,6 +33,7 @@ pub struct AppConfig {
     /// Oldest-ready ages at which a queue turns warning and critical.
     pub oldest_warn: Duration,
     pub oldest_critical: Duration,
+    pub drill: DrillSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +75,8 @@ pub struct App {
     pub selected_worker: Option<String>,
     pub show_help: bool,
     pub should_quit: bool,
+    /// The drill-down views over the overview, the `/` prompt, notices.
+    pub drill: Drill,
 }
 
 pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
@@ -89,6 +98,7 @@ impl App {
             selected_worker: None,
             show_help: false,
             should_quit: false,
+            drill: Drill::default(),
         }
     }
 

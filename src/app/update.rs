@@ -26,6 +26,7 @@ impl App {
                         self.latest = Some(Received { snapshot, at });
                         self.failure = None;
                         self.keep_selection_valid();
+                        return self.drill_polled();
                     }
                     Err(message) => {
                         let since = self.failure.as_ref().map_or(at, |f| f.since);
@@ -39,10 +40,23 @@ impl App {
                 }
                 Vec::new()
             }
-            Msg::Key(key) => match command_for(&key) {
-                Some(command) => self.command(command),
-                None => Vec::new(),
-            },
+            Msg::Key(key) => {
+                if let Some(effects) = self.drill_key(&key) {
+                    return effects;
+                }
+                match command_for(&key) {
+                    Some(command) => self.command(command),
+                    None => Vec::new(),
+                }
+            }
+            Msg::ScreenSize { width, height } => {
+                self.drill.screen = (width, height);
+                Vec::new()
+            }
+            Msg::Loaded { ticket, result } => {
+                self.drill_loaded(ticket, result);
+                Vec::new()
+            }
         }
     }
 
@@ -56,6 +70,9 @@ impl App {
                 }
                 _ => return Vec::new(),
             }
+        }
+        if let Some(effects) = self.drill_command(command) {
+            return effects;
         }
         match command {
             Command::Quit => {
@@ -88,6 +105,20 @@ impl App {
             Command::SortNext => self.queue_sort = self.resorted(self.queue_sort.column.next()),
             Command::SortPrev => self.queue_sort = self.resorted(self.queue_sort.column.prev()),
             Command::SortInvert => self.queue_sort.descending = !self.queue_sort.descending,
+            // The drill-down's keys that mean nothing on the overview.
+            Command::Open
+            | Command::DeadLetters
+            | Command::Stuck
+            | Command::Workers
+            | Command::Kinds
+            | Command::Tenants
+            | Command::Filter
+            | Command::Copy
+            | Command::ToggleOrder
+            | Command::PageUp
+            | Command::PageDown
+            | Command::Left
+            | Command::Right => {}
         }
         Vec::new()
     }
@@ -149,6 +180,7 @@ impl App {
 
     /// A selection whose row vanished moves to the first row; an empty table selects nothing.
     fn keep_selection_valid(&mut self) {
+        self.drill_keep_selection();
         if self.selected_queue_row().is_none() {
             self.selected_queue = self.shown().and_then(|r| {
                 self.queue_order()

@@ -8,7 +8,7 @@ use chrono::Utc;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 
 use super::MonitorArgs;
-use crate::app::{App, AppConfig};
+use crate::app::{App, AppConfig, DrillSettings};
 use crate::backend::connect::{self, SessionSettings};
 use crate::backend::native::NativeBackend;
 use crate::backend::{Backend, SnapshotOptions};
@@ -35,6 +35,11 @@ pub async fn run(opts: PgConnectOptions, args: &MonitorArgs) -> Result<()> {
         stale_after: Duration::from_secs(args.stale_after),
         oldest_warn: Duration::from_secs(60),
         oldest_critical: Duration::from_secs(300),
+        drill: DrillSettings {
+            stuck_after: Duration::from_secs(args.stuck_after.max(1)),
+            heartbeat_interval: Duration::from_secs_f64(args.heartbeat_interval.clamp(0.1, 3600.0)),
+            ..DrillSettings::default()
+        },
     };
     let interval = Duration::from_secs_f64(args.interval.clamp(0.5, 60.0));
     tracing::info!(target = %config.target, backend = %config.backend, "monitor starting");
