@@ -360,6 +360,21 @@ pub async fn page(pool: &PgPool, q: &JobQuery) -> anyhow::Result<JobPage> {
     })
 }
 
+/// The plan PostgreSQL picks for a page query (text `EXPLAIN`, run with the same session
+/// settings as the page itself): for tests and troubleshooting.
+pub async fn explain(pool: &PgPool, q: &JobQuery) -> anyhow::Result<String> {
+    let (mut tx, _) = super::read::begin(pool).await?;
+    let mut sql = page_sql(q);
+    sql.text = format!("EXPLAIN {}", sql.text);
+    let rows = sql.query().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    let lines = rows
+        .iter()
+        .map(|r| text(r, "QUERY PLAN"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(lines.join("\n"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

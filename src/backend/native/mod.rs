@@ -31,6 +31,11 @@ impl NativeBackend {
     pub fn new(pool: PgPool) -> NativeBackend {
         NativeBackend { pool }
     }
+
+    /// The plan of a job page query, for tests and troubleshooting.
+    pub async fn explain_jobs(&self, query: &JobQuery) -> anyhow::Result<String> {
+        jobs::explain(&self.pool, query).await
+    }
 }
 
 #[async_trait]
