@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
 
-use super::columns::{ColumnSpec, fit};
+use super::columns::{ColumnSpec, fit_with_filler};
 use super::drill::load_status;
 use super::text::sanitize;
 use super::theme::Theme;
@@ -88,7 +88,7 @@ pub fn draw(frame: &mut Frame, area: Rect, _app: &App, view: &DeadLettersView, t
     };
     let now = report.db_now;
     let specs: Vec<ColumnSpec> = COLUMNS.iter().map(|(_, s)| *s).collect();
-    let widths = fit(&specs, table_area.width, 1);
+    let widths = fit_with_filler(&specs, table_area.width, 1, 1);
     let header = Row::new(
         COLUMNS
             .iter()

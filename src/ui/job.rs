@@ -234,7 +234,8 @@ fn tone_style(tone: Tone, theme: &Theme) -> Style {
 /// A document line sanitized, with its first `skip` columns scrolled away.
 fn doc_line<'a>(line: &DocLine, skip: usize, theme: &Theme) -> Line<'a> {
     let mut to_skip = skip;
-    let mut spans = Vec::with_capacity(line.len());
+    let mut spans = Vec::with_capacity(line.len() + 1);
+    spans.push(Span::raw(" "));
     for (tone, raw) in line {
         let clean = sanitize(raw, LINE_CHARS);
         let mut kept = String::new();
@@ -271,11 +272,12 @@ mod tests {
                 .map(|s| s.content.to_string())
                 .collect::<String>()
         };
-        assert_eq!(text(doc_line(&line, 0, &theme)), "ab日本c");
-        assert_eq!(text(doc_line(&line, 2, &theme)), "日本c");
-        assert_eq!(text(doc_line(&line, 3, &theme)), " 本c");
-        assert_eq!(text(doc_line(&line, 6, &theme)), "c");
+        // One column of margin, then the line from the first column not scrolled away.
+        assert_eq!(text(doc_line(&line, 0, &theme)), " ab日本c");
+        assert_eq!(text(doc_line(&line, 2, &theme)), " 日本c");
+        assert_eq!(text(doc_line(&line, 3, &theme)), "  本c");
+        assert_eq!(text(doc_line(&line, 6, &theme)), " c");
         let hostile: DocLine = vec![(Tone::Error, "\x1b[2J".into())];
-        assert_eq!(text(doc_line(&hostile, 0, &theme)), "\\x1b[2J");
+        assert_eq!(text(doc_line(&hostile, 0, &theme)), " \\x1b[2J");
     }
 }

@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
-use super::columns::{ColumnSpec, fit};
+use super::columns::{ColumnSpec, fit_with_filler};
 use super::drill::load_status;
 use super::text::{self, sanitize};
 use super::theme::Theme;
@@ -98,7 +98,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &JobsView, theme: &T
         .unwrap_or(app.now);
     let cols = columns(&view.scope);
     let specs: Vec<ColumnSpec> = cols.iter().map(|(_, _, s)| *s).collect();
-    let widths = fit(&specs, table_area.width, 1);
+    let widths = fit_with_filler(&specs, table_area.width, 1, cols.len() - 1);
     let shown: Vec<(Col, &str, u16)> = cols
         .iter()
         .zip(&widths)
