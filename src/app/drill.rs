@@ -370,7 +370,7 @@ impl App {
                     .groups[i];
                 let mut jobs = JobsView::new(
                     JobScope::Ids { ids: g.ids.clone() },
-                    Some(short(&g.signature, 40)),
+                    Some(short(&g.signature, 60)),
                 );
                 jobs.order = Order::NewestFirst;
                 View::Jobs(jobs)

@@ -60,55 +60,55 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "Enter",
         command: Command::Open,
-        help: "open: a queue's jobs, a job, a group's jobs, a worker's jobs",
+        help: "open the selected queue, job, group or worker",
         footer: Some("open"),
     },
     Binding {
         keys: "d",
         command: Command::DeadLetters,
-        help: "dead letters grouped by error (Tab: 1h / 24h / 7d)",
+        help: "dead letters by error signature",
         footer: Some("dead"),
     },
     Binding {
         keys: "s",
         command: Command::Stuck,
-        help: "stuck jobs: running too long or held by a stale worker",
+        help: "stuck jobs (running long, worker silent)",
         footer: Some("stuck"),
     },
     Binding {
         keys: "w",
         command: Command::Workers,
-        help: "workers, and the jobs each one holds",
+        help: "workers and the jobs they hold",
         footer: Some("workers"),
     },
     Binding {
         keys: "t",
         command: Command::Kinds,
-        help: "job kinds by failure rate (Tab: 1h / 1d)",
+        help: "job kinds by failure rate",
         footer: Some("kinds"),
     },
     Binding {
         keys: "T",
         command: Command::Tenants,
-        help: "tenants: running, ready, heartbeat budget",
+        help: "tenants and their heartbeat budget",
         footer: None,
     },
     Binding {
         keys: "/",
         command: Command::Filter,
-        help: "filter jobs: 48213, kind:K, tenant:T, error text",
+        help: "filter: 48213 kind:K tenant:T error text",
         footer: Some("filter"),
     },
     Binding {
         keys: "Tab ← →",
         command: Command::Right,
-        help: "in a view: next tab (state, window, errors/payload)",
+        help: "in a view: next tab, window or pane",
         footer: None,
     },
     Binding {
         keys: "PgUp PgDn",
         command: Command::PageDown,
-        help: "previous / next page of jobs (also [ ])",
+        help: "previous / next page (also [ ])",
         footer: None,
     },
     Binding {
@@ -120,7 +120,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "y",
         command: Command::Copy,
-        help: "copy the job id to the clipboard (OSC 52)",
+        help: "copy the job id (OSC 52)",
         footer: None,
     },
     Binding {
@@ -174,7 +174,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "Esc",
         command: Command::Back,
-        help: "back (clears a filter first), close the overlay",
+        help: "back (a filter first), close the overlay",
         footer: None,
     },
 ];

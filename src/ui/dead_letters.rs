@@ -36,7 +36,7 @@ const COLUMNS: [(&str, ColumnSpec); 6] = [
         "KINDS",
         ColumnSpec {
             min: 12,
-            max: 28,
+            max: 40,
             priority: 1,
         },
     ),
@@ -44,23 +44,23 @@ const COLUMNS: [(&str, ColumnSpec); 6] = [
         "QUEUES",
         ColumnSpec {
             min: 10,
-            max: 20,
+            max: 30,
             priority: 3,
         },
     ),
     (
         "FIRST",
         ColumnSpec {
-            min: 9,
-            max: 9,
+            min: 10,
+            max: 10,
             priority: 4,
         },
     ),
     (
         "LAST",
         ColumnSpec {
-            min: 9,
-            max: 9,
+            min: 10,
+            max: 10,
             priority: 2,
         },
     ),

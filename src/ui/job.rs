@@ -89,8 +89,9 @@ fn head_lines<'a>(d: &JobDetail, view: &JobView, theme: &Theme) -> Vec<Line<'a>>
         Line::from(vec![
             label(" created "),
             Span::raw(when::stamp(Some(j.created_at))),
+            Span::styled(" UTC", theme.dim),
             label("  run at "),
-            Span::raw(when::stamp(Some(j.run_at))),
+            Span::raw(when::stamp_on(Some(j.run_at), j.created_at)),
             Span::styled(
                 format!(" ({})", when::relative(Some(j.run_at), now)),
                 theme.dim,
@@ -98,11 +99,11 @@ fn head_lines<'a>(d: &JobDetail, view: &JobView, theme: &Theme) -> Vec<Line<'a>>
         ]),
         Line::from(vec![
             label(" started "),
-            Span::raw(when::stamp(j.started_at)),
+            Span::raw(when::stamp_on(j.started_at, j.created_at)),
             label("  finished "),
-            Span::raw(when::stamp(j.finished_at)),
+            Span::raw(when::stamp_on(j.finished_at, j.created_at)),
             label("  failed "),
-            Span::raw(when::stamp(d.failed_at)),
+            Span::raw(when::stamp_on(d.failed_at, j.created_at)),
         ]),
         Line::from(timeline),
         Line::from(vec![

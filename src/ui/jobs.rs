@@ -33,7 +33,9 @@ enum Col {
     Error,
 }
 
-fn columns(scope: &JobScope) -> Vec<(Col, &'static str, ColumnSpec)> {
+/// The columns a list shows, in order. The last error comes last and takes what is left;
+/// on a narrow screen the tenant of a queue's jobs gives way to it.
+fn columns(scope: &JobScope, width: u16) -> Vec<(Col, &'static str, ColumnSpec)> {
     let spec = |min, max, priority| ColumnSpec { min, max, priority };
     let when_title = match scope.sort_key() {
         SortKey::RunAt => "RUN AT",
@@ -50,10 +52,12 @@ fn columns(scope: &JobScope) -> Vec<(Col, &'static str, ColumnSpec)> {
         cols.push((Col::State, "STATE", spec(9, 9, 1)));
     }
     if !matches!(scope, JobScope::Queue { .. }) {
-        cols.push((Col::Queue, "QUEUE", spec(8, 16, 5)));
+        cols.push((Col::Queue, "QUEUE", spec(8, 16, 6)));
     }
     cols.push((Col::Kind, "KIND", spec(10, 24, 1)));
-    cols.push((Col::Tenant, "TENANT", spec(8, 14, 7)));
+    if width >= 100 || !matches!(scope, JobScope::Queue { .. }) {
+        cols.push((Col::Tenant, "TENANT", spec(8, 14, 7)));
+    }
     cols.push((Col::Attempts, "TRY", spec(5, 5, 3)));
     cols.push((Col::When, when_title, spec(10, 10, 2)));
     let running = matches!(
@@ -70,7 +74,7 @@ fn columns(scope: &JobScope) -> Vec<(Col, &'static str, ColumnSpec)> {
     if matches!(scope, JobScope::Stuck { .. } | JobScope::Worker { .. }) {
         cols.push((Col::Beat, "W.BEAT", spec(8, 8, 2)));
     }
-    cols.push((Col::Error, "LAST ERROR", spec(10, 400, 6)));
+    cols.push((Col::Error, "LAST ERROR", spec(16, 400, 5)));
     cols
 }
 
@@ -96,7 +100,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &JobsView, theme: &T
         .map(|p| p.db_now)
         .or_else(|| app.db_now())
         .unwrap_or(app.now);
-    let cols = columns(&view.scope);
+    let cols = columns(&view.scope, table_area.width);
     let specs: Vec<ColumnSpec> = cols.iter().map(|(_, _, s)| *s).collect();
     let widths = fit_with_filler(&specs, table_area.width, 1, cols.len() - 1);
     let shown: Vec<(Col, &str, u16)> = cols

@@ -68,18 +68,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &TenantsView, theme:
     let [title_area, table_area] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
     let interval = app.config.drill.heartbeat_interval.as_secs_f64();
-    let mut title = vec![Span::raw(format!(
-        " heartbeat interval {}s (--heartbeat-interval)",
-        trim(interval)
-    ))];
+    let mut title = vec![Span::raw(format!(" heartbeat every {}s", trim(interval)))];
     if let Some(r) = &view.report {
         let beating: i64 = r.tenants.iter().map(|t| t.beating).sum();
         title.push(Span::raw(format!(
-            " · {} tenants · expected {} heartbeats/min in all",
+            " · {} tenants · {} beats/min expected in all",
             r.tenants.len(),
             trim(beats_per_minute(beating, interval))
         )));
+        if r.tenants.iter().any(|t| t.ready.capped) {
+            title.push(Span::styled(" · ready: N+ = counted to the cap", theme.dim));
+        }
     }
+    title.push(Span::styled("  (--heartbeat-interval)", theme.dim));
     title.extend(load_status(&view.load, theme));
     frame.render_widget(Paragraph::new(Line::from(title)), title_area);
 

@@ -44,6 +44,14 @@ pub fn stamp(t: Option<DateTime<Utc>>) -> String {
     })
 }
 
+/// A timestamp, without its date when that is the date of `day` (UTC).
+pub fn stamp_on(t: Option<DateTime<Utc>>, day: DateTime<Utc>) -> String {
+    match t {
+        Some(t) if t.date_naive() == day.date_naive() => t.format("%H:%M:%S").to_string(),
+        other => stamp(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +68,7 @@ mod tests {
         assert_eq!(secs(Some(0.34)), "340ms");
         assert_eq!(secs(Some(3.21)), "3.2s");
         assert_eq!(secs(Some(245.0)), "4m05s");
+        assert_eq!(stamp_on(s(60), now), "13:47:40");
+        assert_eq!(stamp_on(s(-86_400), now), "1970-01-11 13:46:40");
     }
 }
