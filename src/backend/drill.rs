@@ -356,11 +356,39 @@ impl KindStats {
     }
 }
 
+/// Kinds with fewer ended attempts than this rank after the others: one failure out of one
+/// attempt is a 100% rate, and must not push a kind failing by the thousand off the top.
+pub const KIND_MIN_ATTEMPTS: i64 = 10;
+
+/// Worst first: by failure rate, kinds with at least `KIND_MIN_ATTEMPTS` ended attempts
+/// before the rest; then the most failures, then the name.
+pub fn sort_kinds(kinds: &mut [KindStats]) {
+    kinds.sort_by(|a, b| {
+        let rank = |k: &KindStats| {
+            (
+                k.succeeded + k.failed_attempts >= KIND_MIN_ATTEMPTS,
+                k.failure_rate().unwrap_or(-1.0),
+            )
+        };
+        let (a_big, a_rate) = rank(a);
+        let (b_big, b_rate) = rank(b);
+        b_big
+            .cmp(&a_big)
+            .then_with(|| {
+                b_rate
+                    .partial_cmp(&a_rate)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+            .then_with(|| (b.failed_attempts + b.dead).cmp(&(a.failed_attempts + a.dead)))
+            .then_with(|| a.kind.cmp(&b.kind))
+    });
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct KindsReport {
     pub db_now: DateTime<Utc>,
     pub window: KindWindow,
-    /// Highest failure rate first.
+    /// Worst first (`sort_kinds`).
     pub kinds: Vec<KindStats>,
     /// The read limit was reached; figures cover the newest jobs only, since this time.
     pub covered_since: Option<DateTime<Utc>>,
@@ -420,4 +448,35 @@ pub async fn run(backend: &dyn Backend, request: &Request) -> anyhow::Result<Res
         Request::Kinds(q) => Response::Kinds(backend.kinds(q).await?),
         Request::Tenants(q) => Response::Tenants(backend.tenants(q).await?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_rank_by_failure_rate_with_enough_attempts_first() {
+        let k = |kind: &str, ok: i64, failed: i64| KindStats {
+            kind: kind.into(),
+            succeeded: ok,
+            failed_attempts: failed,
+            dead: 0,
+            run_p50: None,
+            run_p95: None,
+            wait_p50: None,
+        };
+        let mut kinds = vec![
+            k("quiet", 5, 0),
+            k("one-off", 0, 1),
+            k("mostly-ok", 990, 10),
+            k("broken", 320, 1343),
+            k("idle", 0, 0),
+        ];
+        sort_kinds(&mut kinds);
+        let order: Vec<&str> = kinds.iter().map(|k| k.kind.as_str()).collect();
+        assert_eq!(
+            order,
+            vec!["broken", "mostly-ok", "one-off", "quiet", "idle"]
+        );
+    }
 }

@@ -136,6 +136,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &JobsView, theme: &T
         let msg = match (&view.page, view.load.is_loading()) {
             (_, true) => "loading…",
             (None, false) => "no data",
+            (Some(_), false) if view.filter.id.is_some() => {
+                "no such job in this list (on the overview, / and an id opens any job)"
+            }
             (Some(_), false) if !view.filter.is_empty() => "no job matches the filter",
             (Some(_), false) if view.pages.len() > 1 => "no more jobs (PgUp goes back)",
             (Some(_), false) => "no jobs",

@@ -94,7 +94,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
         title.push(Span::styled(format!(" {} ", w.label()), style));
     }
     title.push(Span::styled(
-        "  failed = attempts · run = succeeded · wait = due → start",
+        "  worst first · failed = attempts · run = succeeded · wait = due → start",
         theme.dim,
     ));
     if let Some(since) = view

@@ -408,38 +408,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore]
-    fn print_sql() {
-        let t = DateTime::<Utc>::from_timestamp(1_795_348_800, 0).unwrap();
-        for state in JobState::ALL {
-            for order in [Order::OldestFirst, Order::NewestFirst] {
-                let q = JobQuery {
-                    scope: JobScope::Queue {
-                        queue: "mailers".into(),
-                        state,
-                    },
-                    filter: JobFilter::default(),
-                    order,
-                    after: Some(Cursor {
-                        key: Some(t),
-                        id: 1,
-                    }),
-                    limit: 100,
-                };
-                println!("-- {state:?} {order:?}\n{};", page_sql(&q).text);
-            }
-            println!(
-                "-- count {state:?}\n{};",
-                count_sql(&JobScope::Queue {
-                    queue: "mailers".into(),
-                    state
-                })
-                .text
-            );
-        }
-    }
-
-    #[test]
     fn id_keyed_scopes_page_by_id_alone() {
         let q = JobQuery {
             scope: JobScope::Ids { ids: vec![3, 1, 2] },

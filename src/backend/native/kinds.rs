@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 
 use super::text::text;
-use crate::backend::drill::{KindStats, KindsQuery, KindsReport};
+use crate::backend::drill::{KindStats, KindsQuery, KindsReport, sort_kinds};
 
 /// `$1` window in seconds, `$2` limit. Finished jobs come off `jobs_finished_idx`, failed
 /// ones off `jobs_failed_idx`; a job's failed attempts of the window are the entries of
@@ -91,23 +91,11 @@ pub async fn kinds(pool: &PgPool, q: &KindsQuery) -> anyhow::Result<KindsReport>
             wait_p50: row.try_get("wait_p50")?,
         });
     }
-    sort_by_failure_rate(&mut kinds);
+    sort_kinds(&mut kinds);
     Ok(KindsReport {
         db_now,
         window: q.window,
         kinds,
         covered_since,
     })
-}
-
-/// Highest failure rate first; then the most failures, then the name.
-pub fn sort_by_failure_rate(kinds: &mut [KindStats]) {
-    kinds.sort_by(|a, b| {
-        let rate = |k: &KindStats| k.failure_rate().unwrap_or(-1.0);
-        rate(b)
-            .partial_cmp(&rate(a))
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then_with(|| (b.failed_attempts + b.dead).cmp(&(a.failed_attempts + a.dead)))
-            .then_with(|| a.kind.cmp(&b.kind))
-    });
 }
