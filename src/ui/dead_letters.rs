@@ -27,7 +27,7 @@ const COLUMNS: [(&str, ColumnSpec); 6] = [
     (
         "ERROR SIGNATURE",
         ColumnSpec {
-            min: 24,
+            min: 30,
             max: 200,
             priority: 0,
         },
@@ -201,18 +201,22 @@ fn tally(items: &[(String, i64)]) -> String {
 }
 
 fn sample(frame: &mut Frame, area: Rect, g: &ErrorGroup, theme: &Theme) {
-    let lines: Vec<Line> = g
-        .sample
-        .split('\n')
-        .map(|l| Line::raw(sanitize(l.trim_end_matches('\r'), 2000).into_owned()))
-        .collect();
+    let mut lines = vec![Line::styled(sanitize(&g.signature, 2000).into_owned(), theme.title)];
+    lines.extend(
+        g.sample
+            .split('\n')
+            .map(|l| Line::raw(sanitize(l.trim_end_matches('\r'), 2000).into_owned())),
+    );
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::default()
                 .borders(Borders::TOP)
                 .border_style(theme.border)
                 .title(Span::styled(
-                    format!(" one of the {} messages (Enter lists the jobs) ", g.count),
+                    format!(
+                        " signature, and one of its {} messages · Enter lists the jobs ",
+                        g.count
+                    ),
                     theme.dim,
                 )),
         ),
