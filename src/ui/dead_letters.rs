@@ -201,7 +201,10 @@ fn tally(items: &[(String, i64)]) -> String {
 }
 
 fn sample(frame: &mut Frame, area: Rect, g: &ErrorGroup, theme: &Theme) {
-    let mut lines = vec![Line::styled(sanitize(&g.signature, 2000).into_owned(), theme.title)];
+    let mut lines = vec![Line::styled(
+        sanitize(&g.signature, 2000).into_owned(),
+        theme.title,
+    )];
     lines.extend(
         g.sample
             .split('\n')

@@ -34,32 +34,10 @@ enum Col {
 }
 
 /// The columns a list shows, in order. The last error comes last and takes what is left;
-/// on a narrow screen the tenant of a queue's jobs gives way to it.
+/// on a narrow screen the tenant of a queue's jobs gives way to it, and in lists of
+/// running jobs the queue and worker matter more than the error.
 fn columns(scope: &JobScope, width: u16) -> Vec<(Col, &'static str, ColumnSpec)> {
     let spec = |min, max, priority| ColumnSpec { min, max, priority };
-    let when_title = match scope.sort_key() {
-        SortKey::RunAt => "RUN AT",
-        SortKey::StartedAt => "STARTED",
-        SortKey::FinishedAt => "FINISHED",
-        SortKey::Id => "CHANGED",
-    };
-    let mut cols = vec![
-        (Col::Mark, "", spec(1, 1, 0)),
-        (Col::Id, "ID", spec(8, 10, 0)),
-    ];
-    let mixed_states = !matches!(scope, JobScope::Queue { .. } | JobScope::Stuck { .. });
-    if mixed_states {
-        cols.push((Col::State, "STATE", spec(9, 9, 1)));
-    }
-    if !matches!(scope, JobScope::Queue { .. }) {
-        cols.push((Col::Queue, "QUEUE", spec(8, 16, 6)));
-    }
-    cols.push((Col::Kind, "KIND", spec(10, 24, 1)));
-    if width >= 100 || !matches!(scope, JobScope::Queue { .. }) {
-        cols.push((Col::Tenant, "TENANT", spec(8, 14, 7)));
-    }
-    cols.push((Col::Attempts, "TRY", spec(5, 5, 3)));
-    cols.push((Col::When, when_title, spec(10, 10, 2)));
     let running = matches!(
         scope,
         JobScope::Queue {
@@ -68,8 +46,33 @@ fn columns(scope: &JobScope, width: u16) -> Vec<(Col, &'static str, ColumnSpec)>
         } | JobScope::Stuck { .. }
             | JobScope::Worker { .. }
     );
+    let mixed_states = matches!(scope, JobScope::Ids { .. });
+    let when_title = match (scope, scope.sort_key()) {
+        (JobScope::Worker { .. }, _) | (_, SortKey::StartedAt) => "STARTED",
+        (_, SortKey::RunAt) => "RUN AT",
+        (_, SortKey::FinishedAt) => "FINISHED",
+        (_, SortKey::Id) => "CHANGED",
+    };
+    let mut cols = vec![
+        (Col::Mark, "", spec(1, 1, 0)),
+        (Col::Id, "ID", spec(8, 10, 0)),
+    ];
+    if mixed_states {
+        cols.push((Col::State, "STATE", spec(9, 9, 1)));
+    }
+    if !matches!(scope, JobScope::Queue { .. }) {
+        let priority = if running { 3 } else { 6 };
+        cols.push((Col::Queue, "QUEUE", spec(8, 16, priority)));
+    }
+    cols.push((Col::Kind, "KIND", spec(10, 24, 1)));
+    if width >= 100 || !matches!(scope, JobScope::Queue { .. }) {
+        cols.push((Col::Tenant, "TENANT", spec(8, 14, 7)));
+    }
+    cols.push((Col::Attempts, "TRY", spec(5, 5, 3)));
+    cols.push((Col::When, when_title, spec(10, 10, 2)));
     if running || mixed_states {
-        cols.push((Col::Worker, "WORKER", spec(10, 18, 4)));
+        let priority = if running { 4 } else { 8 };
+        cols.push((Col::Worker, "WORKER", spec(10, 18, priority)));
     }
     if matches!(scope, JobScope::Stuck { .. } | JobScope::Worker { .. }) {
         cols.push((Col::Beat, "W.BEAT", spec(8, 8, 2)));
@@ -301,11 +304,11 @@ fn cell<'a>(
             Cell::from(Line::from(format!("{}/{}", r.attempts, r.max_attempts)).right_aligned())
         }
         Col::When => {
-            let t = match view.scope.sort_key() {
-                SortKey::RunAt => Some(r.run_at),
-                SortKey::StartedAt => r.started_at,
-                SortKey::FinishedAt => r.finished_at,
-                SortKey::Id => r.finished_at.or(r.started_at).or(Some(r.run_at)),
+            let t = match (&view.scope, view.scope.sort_key()) {
+                (JobScope::Worker { .. }, _) | (_, SortKey::StartedAt) => r.started_at,
+                (_, SortKey::RunAt) => Some(r.run_at),
+                (_, SortKey::FinishedAt) => r.finished_at,
+                (_, SortKey::Id) => r.finished_at.or(r.started_at).or(Some(r.run_at)),
             };
             Cell::from(Line::from(when::relative(t, now)).right_aligned())
         }
