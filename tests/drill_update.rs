@@ -23,6 +23,20 @@ fn jobs_request(r: &Request) -> &jobtop::backend::drill::JobQuery {
     }
 }
 
+/// The request the jobs view on top makes for its current page.
+fn jobs_request_of(app: &App) -> Request {
+    match app.top_view() {
+        Some(View::Jobs(v)) => Request::Jobs(jobtop::backend::drill::JobQuery {
+            scope: v.scope.clone(),
+            filter: v.filter.clone(),
+            order: v.order,
+            after: v.pages.last().copied().flatten(),
+            limit: 100,
+        }),
+        _ => panic!("no jobs view"),
+    }
+}
+
 fn poll(app: &mut App, secs: i64) -> Vec<Effect> {
     app.update(Msg::Polled {
         result: Ok(snapshot()),
@@ -125,6 +139,17 @@ fn answers_fill_the_view_and_stale_or_failed_ones_keep_what_is_there() {
     assert_eq!(v.selected, Some(11));
     assert_eq!(v.load.error.as_deref(), Some("statement timeout"));
     assert!(!v.load.is_loading());
+    // A failed read is not repeated on every poll, only after a while (or on `r`).
+    assert!(poll(&mut app, 1).is_empty());
+    app.update(Msg::Tick(t0() + chrono::Duration::seconds(31)));
+    let (ticket, request) = load(&poll(&mut app, 31));
+    assert_eq!(request, jobs_request_of(&app));
+    app.update(Msg::Loaded {
+        ticket,
+        result: Ok(Response::Jobs(page(10..15, JobState::Scheduled, false))),
+    });
+    assert_eq!(jobs(&app).load.error, None);
+    load(&poll(&mut app, 32));
 }
 
 #[test]

@@ -622,12 +622,19 @@ impl App {
                     View::Job(_) => settings.detail_refresh,
                     _ => settings.report_refresh,
                 };
-                !load.is_loading()
-                    && load.loaded_at.is_none_or(|at| {
+                // Polls arrive a little early or late: a tenth of a second counts as on time.
+                let waited = |since: Option<DateTime<chrono::Utc>>, wait: std::time::Duration| {
+                    since.is_none_or(|at| {
                         (now - at).to_std().unwrap_or_default()
                             + std::time::Duration::from_millis(100)
-                            >= every
+                            >= wait
                     })
+                };
+                let after_failure = match load.error {
+                    Some(_) => waited(load.failed_at, settings.retry_after_failure),
+                    None => true,
+                };
+                !load.is_loading() && after_failure && waited(load.loaded_at, every)
             }
         };
         if due { self.load_top() } else { Vec::new() }
@@ -649,6 +656,7 @@ impl App {
                 if let Some(load) = view.load_state_mut() {
                     load.pending = None;
                     load.error = Some(message);
+                    load.failed_at = Some(now);
                 }
                 return;
             }

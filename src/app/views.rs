@@ -29,6 +29,8 @@ pub struct DrillSettings {
     /// The job detail (which reads up to 256k characters of payload) refreshes at most
     /// this often.
     pub detail_refresh: Duration,
+    /// A view whose last load failed asks again on its own only this long after.
+    pub retry_after_failure: Duration,
 }
 
 impl Default for DrillSettings {
@@ -39,6 +41,7 @@ impl Default for DrillSettings {
             dead_letter_limit: 20_000,
             kinds_limit: 100_000,
             report_refresh: Duration::from_secs(15),
+            retry_after_failure: Duration::from_secs(30),
             detail_refresh: Duration::from_secs(5),
         }
     }
@@ -52,6 +55,9 @@ pub struct LoadState {
     /// The last load failed with this; the last good data stays on screen.
     pub error: Option<String>,
     pub loaded_at: Option<DateTime<Utc>>,
+    /// When the last load failed: a failed read (a search that hit the statement timeout,
+    /// say) is not repeated on every poll.
+    pub failed_at: Option<DateTime<Utc>>,
 }
 
 impl LoadState {

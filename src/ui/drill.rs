@@ -110,11 +110,14 @@ pub fn load_status<'a>(load: &crate::app::views::LoadState, theme: &Theme) -> Ve
         spans.push(Span::styled(" loading…", theme.dim));
     }
     if let Some(err) = &load.error {
-        let first = err.lines().next().unwrap_or_default();
-        spans.push(Span::styled(
-            format!(" failed: {}", text::sanitize(first, 300)),
-            theme.critical,
-        ));
+        let message = if err.contains("statement timeout") {
+            "failed: took longer than the statement timeout (narrow it, or r to try again)"
+                .to_string()
+        } else {
+            let first = err.lines().next().unwrap_or_default();
+            format!("failed: {}", text::sanitize(first, 300))
+        };
+        spans.push(Span::styled(format!(" {message}"), theme.critical));
     }
     spans
 }
