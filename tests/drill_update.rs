@@ -459,6 +459,8 @@ fn the_filter_prompt_parses_warns_before_big_scans_and_esc_clears_it() {
     assert_eq!(q.filter.kind.as_deref(), Some("email.send"));
     assert_eq!(q.filter.error_text, None);
     assert!(app.drill.input.is_none());
+    // A filtered list refreshes like a report: not on every poll.
+    assert!(poll(&mut app, 1).is_empty());
 
     // A big one (10k+) warns first; a second Enter searches.
     let (ticket, _) = load(&app.update(key('r')));

@@ -618,6 +618,8 @@ impl App {
             Some(view) => {
                 let load = view.load_state().expect("data views have a load state");
                 let every = match view {
+                    // A filter no index answers can cost a scan: not every second.
+                    View::Jobs(v) if v.filter.needs_scan() => settings.report_refresh,
                     View::Jobs(_) => std::time::Duration::ZERO,
                     View::Job(_) => settings.detail_refresh,
                     _ => settings.report_refresh,
