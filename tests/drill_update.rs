@@ -572,6 +572,18 @@ fn selected_and_marked_job_ids_for_actions() {
         matches!(&v.scope, JobScope::Queue { queue, state: JobState::Ready } if queue == "billing")
     );
     assert!(v.filter.is_empty());
+    // Under a job's detail the list is still the one actions apply to; under another
+    // view it is not.
+    answer(
+        &mut app,
+        code(KeyCode::Enter),
+        Response::Job(Some(Box::new(detail(2)))),
+    );
+    assert!(app.jobs_view().is_some());
+    assert_eq!(app.selected_job_ids(), vec![2]);
+    app.update(key('d'));
+    assert!(app.jobs_view().is_none());
+    assert!(app.selected_job_ids().is_empty());
     // Ctrl-C quits even from the prompt.
     app.update(key('/'));
     let effects = app.update(Msg::Key(KeyEvent::new(

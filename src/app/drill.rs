@@ -39,10 +39,11 @@ impl App {
 
     /// The job list on top of the stack, or right under the job detail on top.
     pub fn jobs_view(&self) -> Option<&JobsView> {
-        self.drill.stack.iter().rev().take(2).find_map(|v| match v {
-            View::Jobs(j) => Some(j),
+        let mut views = self.drill.stack.iter().rev();
+        match (views.next(), views.next()) {
+            (Some(View::Jobs(j)), _) | (Some(View::Job(_)), Some(View::Jobs(j))) => Some(j),
             _ => None,
-        })
+        }
     }
 
     /// The jobs an action on "the selection" applies to: the job shown in the detail view;
