@@ -15,9 +15,9 @@ const SIGNATURE_CHARS: usize = 200;
 const MAX_QUOTED: usize = 500;
 
 /// The signature of an error message: its first non-blank line, whitespace collapsed,
-/// with quoted values as `'?'`, UUIDs as `<uuid>`, id-like tokens (hex or mixed letters and
-/// digits, 8 characters or more) as `<id>`, and every other run of digits (with decimal
-/// points, so versions and addresses too) as `<n>`.
+/// with quoted values as `'?'`, UUIDs as `<uuid>`, random-looking tokens as `<id>` (see
+/// `push_word`), and every other run of digits (with decimal points, so versions and
+/// addresses too) as `<n>`.
 pub fn error_signature(message: &str) -> String {
     let line = message
         .lines()
@@ -104,11 +104,19 @@ fn is_uuid_at(chars: &[char], at: usize) -> bool {
     chars.get(i).is_none_or(|c| !c.is_alphanumeric())
 }
 
+/// A token of letters and digits: an id when it looks random (hex of 8 or more, or letters
+/// and digits alternating), else its digit runs are numbers. So `user975` and `user1225`
+/// are both `user<n>`, while `8f3a9c` and `K8s7dJ2mQ1xZ` are `<id>`.
 fn push_word(out: &mut String, word: &[char]) {
     let digits = word.iter().filter(|c| c.is_ascii_digit()).count();
     let letters = word.len() - digits;
     let hex = word.iter().all(|c| c.is_ascii_hexdigit());
-    let id_like = digits > 0 && letters > 0 && (word.len() >= 8 || (hex && word.len() >= 6));
+    let runs = 1 + word
+        .windows(2)
+        .filter(|w| w[0].is_ascii_digit() != w[1].is_ascii_digit())
+        .count();
+    let mixed = digits > 0 && letters > 0;
+    let id_like = mixed && ((hex && word.len() >= 8) || (runs >= 3 && word.len() >= 6));
     if id_like {
         out.push_str("<id>");
         return;
@@ -229,6 +237,18 @@ mod tests {
         assert_eq!(
             error_signature("object deadbeef01 vanished"),
             "object <id> vanished"
+        );
+        assert_eq!(
+            error_signature("mailbox unavailable for user975@example.com"),
+            error_signature("mailbox unavailable for user1225@example.com"),
+        );
+        assert_eq!(
+            error_signature("no route to v2 host in 1000ms (utf8, x509)"),
+            "no route to v<n> host in <n>ms (utf<n>, x<n>)"
+        );
+        assert_eq!(
+            error_signature("sha 8e296a067a37563370ded05f5a3bf3ec missing"),
+            "sha <id> missing"
         );
     }
 
