@@ -207,6 +207,10 @@ fn loading_and_failure_keep_the_rows() {
         result: Ok(Response::Jobs(page(1..4, JobState::Ready, false))),
     });
     let (ticket, _) = drill_data::load(&app.update(key('r')));
+    // A refresh says nothing while it is quick, and "loading…" once it is slow.
+    assert!(!render(&app, 80, 24).contains("loading…"));
+    app.update(Msg::Tick(t0() + chrono::Duration::seconds(1)));
+    assert!(render(&app, 80, 24).contains("loading…"));
     app.update(Msg::Loaded {
         ticket,
         result: Err(
@@ -215,7 +219,18 @@ fn loading_and_failure_keep_the_rows() {
     });
     let screen = render(&app, 80, 24);
     assert!(
-        screen.contains("failed: error returned from database"),
+        screen.contains("failed: took longer than the statement"),
+        "{screen}"
+    );
+    assert!(screen.contains("email.send"), "rows stay: {screen}");
+    let (ticket, _) = drill_data::load(&app.update(key('r')));
+    app.update(Msg::Loaded {
+        ticket,
+        result: Err("error communicating with database: Connection refused".into()),
+    });
+    let screen = render(&app, 160, 48);
+    assert!(
+        screen.contains("failed: error communicating with database"),
         "{screen}"
     );
     assert!(screen.contains("email.send"), "rows stay: {screen}");

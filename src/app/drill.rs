@@ -600,8 +600,10 @@ impl App {
         };
         self.drill.next_ticket += 1;
         let ticket = self.drill.next_ticket;
+        let now = self.now;
         if let Some(load) = self.top_view_mut().and_then(View::load_state_mut) {
             load.pending = Some(ticket);
+            load.pending_since = Some(now);
         }
         vec![Effect::Load { ticket, request }]
     }

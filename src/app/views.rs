@@ -52,6 +52,8 @@ impl Default for DrillSettings {
 pub struct LoadState {
     /// The ticket of the load under way; a reply with any other ticket is stale.
     pub pending: Option<u64>,
+    /// When the load under way was asked for.
+    pub pending_since: Option<DateTime<Utc>>,
     /// The last load failed with this; the last good data stays on screen.
     pub error: Option<String>,
     pub loaded_at: Option<DateTime<Utc>>,

@@ -1,6 +1,7 @@
 //! Dead letters grouped by error signature: how many, which kinds and queues, since when;
 //! the selected group's real message underneath.
 
+use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -66,7 +67,7 @@ const COLUMNS: [(&str, ColumnSpec); 6] = [
     ),
 ];
 
-pub fn draw(frame: &mut Frame, area: Rect, _app: &App, view: &DeadLettersView, theme: &Theme) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, theme: &Theme) {
     let sample_height = if area.height >= 30 { 8 } else { 4 };
     let [title_area, table_area, sample_area] = Layout::vertical([
         Constraint::Length(1),
@@ -74,7 +75,7 @@ pub fn draw(frame: &mut Frame, area: Rect, _app: &App, view: &DeadLettersView, t
         Constraint::Length(sample_height),
     ])
     .areas(area);
-    frame.render_widget(Paragraph::new(title(view, theme)), title_area);
+    frame.render_widget(Paragraph::new(title(view, app.now, theme)), title_area);
 
     let Some(report) = &view.report else {
         frame.render_widget(
@@ -154,7 +155,7 @@ pub fn draw(frame: &mut Frame, area: Rect, _app: &App, view: &DeadLettersView, t
     }
 }
 
-fn title<'a>(view: &DeadLettersView, theme: &Theme) -> Line<'a> {
+fn title<'a>(view: &DeadLettersView, clock: DateTime<Utc>, theme: &Theme) -> Line<'a> {
     let mut spans = vec![Span::raw(" ")];
     for w in DeadWindow::ALL {
         let style = if w == view.window {
@@ -187,7 +188,7 @@ fn title<'a>(view: &DeadLettersView, theme: &Theme) -> Line<'a> {
             ));
         }
     }
-    spans.extend(load_status(&view.load, theme));
+    spans.extend(load_status(&view.load, clock, theme));
     Line::from(spans)
 }
 

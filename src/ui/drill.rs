@@ -102,22 +102,41 @@ fn footer(frame: &mut Frame, area: Rect, view: &View, theme: &Theme) {
     frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.dim), area);
 }
 
-/// The status of a view's data under its title: loading, or the last error (while the
-/// last good rows stay).
-pub fn load_status<'a>(load: &crate::app::views::LoadState, theme: &Theme) -> Vec<Span<'a>> {
-    let mut spans = Vec::new();
-    if load.is_loading() {
-        spans.push(Span::styled(" loading…", theme.dim));
-    }
-    if let Some(err) = &load.error {
-        let message = if err.contains("statement timeout") {
-            "failed: took longer than the statement timeout (narrow it, or r to try again)"
-                .to_string()
-        } else {
-            let first = err.lines().next().unwrap_or_default();
-            format!("failed: {}", text::sanitize(first, 300))
-        };
-        spans.push(Span::styled(format!(" {message}"), theme.critical));
-    }
-    spans
+/// A refresh quicker than this is not worth a "loading…" flickering every second.
+const SHOW_LOADING_AFTER_MS: i64 = 300;
+
+/// The status of a view's data: the last error (while the last good rows stay), then
+/// "loading…" for a first load or a slow one.
+pub fn load_status<'a>(
+    load: &crate::app::views::LoadState,
+    now: chrono::DateTime<chrono::Utc>,
+    theme: &Theme,
+) -> Vec<Span<'a>> {
+    failure(load, theme)
+        .into_iter()
+        .chain(loading(load, now, theme))
+        .collect()
+}
+
+pub fn failure<'a>(load: &crate::app::views::LoadState, theme: &Theme) -> Option<Span<'a>> {
+    let err = load.error.as_ref()?;
+    let message = if err.contains("statement timeout") {
+        "failed: took longer than the statement timeout (narrow it, or r to try again)".to_string()
+    } else {
+        let first = err.lines().next().unwrap_or_default();
+        format!("failed: {}", text::sanitize(first, 300))
+    };
+    Some(Span::styled(format!(" {message} "), theme.critical))
+}
+
+pub fn loading<'a>(
+    load: &crate::app::views::LoadState,
+    now: chrono::DateTime<chrono::Utc>,
+    theme: &Theme,
+) -> Option<Span<'a>> {
+    let slow = load
+        .pending_since
+        .is_some_and(|at| (now - at).num_milliseconds() >= SHOW_LOADING_AFTER_MS);
+    (load.is_loading() && (load.loaded_at.is_none() || slow))
+        .then(|| Span::styled(" loading…", theme.dim))
 }

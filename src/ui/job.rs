@@ -22,7 +22,7 @@ use crate::backend::drill::JobDetail;
 /// Characters of one line drawn at most (lines are cut, and scrolled sideways).
 const LINE_CHARS: usize = 20_000;
 
-pub fn draw(frame: &mut Frame, area: Rect, _app: &App, view: &JobView, theme: &Theme) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &JobView, theme: &Theme) {
     let [head, body] =
         Layout::vertical([Constraint::Length(DETAIL_HEAD_LINES), Constraint::Min(1)]).areas(area);
     let Some(detail) = view.job() else {
@@ -31,11 +31,14 @@ pub fn draw(frame: &mut Frame, area: Rect, _app: &App, view: &JobView, theme: &T
             _ => format!(" job #{}", view.id),
         };
         let mut spans = vec![Span::styled(msg, theme.title)];
-        spans.extend(load_status(&view.load, theme));
+        spans.extend(load_status(&view.load, app.now, theme));
         frame.render_widget(Paragraph::new(Line::from(spans)), head);
         return;
     };
-    frame.render_widget(Paragraph::new(head_lines(detail, view, theme)), head);
+    frame.render_widget(
+        Paragraph::new(head_lines(detail, view, app.now, theme)),
+        head,
+    );
 
     let lines = view.lines();
     let height = body.height as usize;
@@ -49,7 +52,12 @@ pub fn draw(frame: &mut Frame, area: Rect, _app: &App, view: &JobView, theme: &T
     frame.render_widget(Paragraph::new(shown), body);
 }
 
-fn head_lines<'a>(d: &JobDetail, view: &JobView, theme: &Theme) -> Vec<Line<'a>> {
+fn head_lines<'a>(
+    d: &JobDetail,
+    view: &JobView,
+    clock: DateTime<Utc>,
+    theme: &Theme,
+) -> Vec<Line<'a>> {
     let j = &d.job;
     let now = d.db_now;
     let s = |v: &str| sanitize(v, 300).into_owned();
@@ -68,7 +76,7 @@ fn head_lines<'a>(d: &JobDetail, view: &JobView, theme: &Theme) -> Vec<Line<'a>>
         Span::styled(" › ", theme.dim),
         Span::styled(s(&j.kind), theme.title),
     ];
-    title.extend(load_status(&view.load, theme));
+    title.extend(load_status(&view.load, clock, theme));
 
     let timeline = timeline(d, theme);
     let bytes = |n: i64| human_bytes(n);

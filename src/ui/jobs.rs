@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use super::columns::{ColumnSpec, fit_with_filler};
-use super::drill::load_status;
+use super::drill::{failure, loading};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use super::when;
@@ -218,6 +218,8 @@ fn short_label(s: JobState) -> &'static str {
 
 fn status_line<'a>(app: &App, view: &JobsView, theme: &Theme) -> Line<'a> {
     let mut spans = vec![Span::raw(" ")];
+    // A failure first: it must not be the part a narrow screen cuts off.
+    spans.extend(failure(&view.load, theme));
     let what = match &view.scope {
         JobScope::Queue { .. } => None,
         JobScope::Worker { worker } => Some(format!("held by {}", sanitize(worker, 100))),
@@ -266,8 +268,7 @@ fn status_line<'a>(app: &App, view: &JobsView, theme: &Theme) -> Line<'a> {
             theme.warn,
         ));
     }
-    spans.extend(load_status(&view.load, theme));
-    let _ = app;
+    spans.extend(loading(&view.load, app.now, theme));
     Line::from(spans)
 }
 

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use super::columns::{ColumnSpec, fit};
-use super::drill::load_status;
+use super::drill::{failure, loading};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use super::when;
@@ -85,6 +85,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
     let [title_area, table_area] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
     let mut title = vec![Span::raw(" ")];
+    title.extend(failure(&view.load, theme));
     for w in KindWindow::ALL {
         let style = if w == view.window {
             theme.selected
@@ -110,9 +111,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
             theme.warn,
         ));
     }
-    title.extend(load_status(&view.load, theme));
+    title.extend(loading(&view.load, app.now, theme));
     frame.render_widget(Paragraph::new(Line::from(title)), title_area);
-    let _ = app;
 
     let Some(report) = &view.report else {
         frame.render_widget(

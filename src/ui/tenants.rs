@@ -81,7 +81,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &TenantsView, theme:
         }
     }
     title.push(Span::styled("  (--heartbeat-interval)", theme.dim));
-    title.extend(load_status(&view.load, theme));
+    title.extend(load_status(&view.load, app.now, theme));
     frame.render_widget(Paragraph::new(Line::from(title)), title_area);
 
     let Some(report) = &view.report else {
