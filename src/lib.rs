@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod error_text;
 pub mod gate;
+pub mod osc52;
 pub mod poller;
 pub mod terminal;
 pub mod ui;

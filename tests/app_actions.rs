@@ -1,6 +1,7 @@
 //! The monitor's action flows as pure state: keys and answers in, dialogs and effects out.
 
 mod actions_ui;
+mod drill_data;
 mod ui_data;
 
 use std::time::Duration;
@@ -8,7 +9,8 @@ use std::time::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use jobtop::app::actions::{Choice, Dialog, Level, parse_audit_filter};
 use jobtop::app::{App, Effect, Msg, Pane};
-use jobtop::backend::{Action, ActionKind, AuditEntry, JobFilter, JobState, JobTarget, Plan};
+use jobtop::backend::drill::Response;
+use jobtop::backend::{Action, AuditEntry, JobFilter, JobState, JobTarget, Plan};
 
 use actions_ui::*;
 use ui_data::{app_with_data, t0};
@@ -344,12 +346,6 @@ fn read_only_refuses_every_action_in_the_app() {
         app.request_action(Action::Retry(JobTarget::Ids(vec![1])), false)
             .is_empty()
     );
-    assert_eq!(
-        app.job_action(ActionKind::Delete, Some(1), &JobFilter::default()),
-        vec![]
-    );
-    app.toggle_mark(5);
-    assert!(app.actions.marks.is_empty());
     // Reading the audit log is not an action.
     assert!(matches!(
         app.update(key('L')).as_slice(),
@@ -358,41 +354,51 @@ fn read_only_refuses_every_action_in_the_app() {
 }
 
 #[test]
-fn job_actions_take_marks_then_all_that_match_then_the_selected_job() {
+fn job_list_keys_act_on_marks_then_all_that_match_then_the_selected_job() {
     let mut app = app_with_data(chrono::Duration::zero());
-    let filter = JobFilter {
-        queue: Some("mailers".into()),
-        state: Some(JobState::Dead),
-        kind: Some("email.send".into()),
-        ..JobFilter::default()
-    };
-    let (_, a) = planned_request(&app.job_action(ActionKind::Discard, Some(9), &filter));
-    assert_eq!(a, Action::Discard(JobTarget::Ids(vec![9])));
+    // webhooks (last by name), its dead tab.
+    app.update(key('G'));
+    app.update(code(KeyCode::Enter));
+    for _ in 0..3 {
+        app.update(code(KeyCode::Tab));
+    }
+    drill_data::answer(
+        &mut app,
+        code(KeyCode::Tab),
+        Response::Jobs(drill_data::page(1..6, JobState::Dead, false)),
+    );
+    assert_eq!(app.breadcrumb(), ["overview", "webhooks", "dead"]);
+
+    // Nothing marked: the selected job.
+    let (_, a) = planned_request(&app.update(key('D')));
+    assert_eq!(a, Action::Discard(JobTarget::Ids(vec![1])));
     app.update(code(KeyCode::Esc));
 
-    app.toggle_mark(3);
-    app.toggle_mark(1);
-    app.toggle_mark(2);
-    app.toggle_mark(2);
-    let (_, a) = planned_request(&app.job_action(ActionKind::Cancel, Some(9), &filter));
+    // v marks and moves down; space marks too; marking twice unmarks.
+    app.update(key('v'));
+    app.update(key('v'));
+    app.update(key('k'));
+    app.update(key('v'));
+    app.update(key(' '));
+    let (_, a) = planned_request(&app.update(key('c')));
     assert_eq!(a, Action::Cancel(JobTarget::Ids(vec![1, 3])));
     app.update(code(KeyCode::Esc));
 
-    app.toggle_match_all();
-    assert!(app.actions.marks.is_empty());
-    let effects = app.job_action(ActionKind::Retry, Some(9), &filter);
-    let (request, a) = planned_request(&effects);
+    // V: every job the list names, re-read by the gate when it acts; the marks go.
+    app.update(key('V'));
+    assert!(app.jobs_view().unwrap().marked.is_empty());
+    let (request, a) = planned_request(&app.update(key('R')));
     assert_eq!(
         a,
         Action::Retry(JobTarget::Matching {
-            filter: filter.clone(),
+            filter: JobFilter::queue("webhooks", JobState::Dead),
             limit: None
         })
     );
     // All that match, dead: phasing is offered.
     app.update(Msg::Planned {
         request,
-        result: Ok(Box::new(dead_retry("mailers", "email.send", 50))),
+        result: Ok(Box::new(dead_retry("webhooks", "hook.deliver", 50))),
     });
     let Dialog::Confirm(c) = dialog(&app) else {
         panic!()

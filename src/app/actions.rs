@@ -2,7 +2,7 @@
 //! the phased retry, marks, the result toast and the audit pane. Pure like all of `update`:
 //! the database work happens in the effects returned (run through `crate::gate`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -255,10 +255,6 @@ pub fn parse_audit_filter(text: &str) -> AuditFilter {
 #[derive(Debug, Clone, Default)]
 pub struct ActionsState {
     pub dialog: Option<Dialog>,
-    /// Jobs marked in a job list for a bulk action.
-    pub marks: BTreeSet<i64>,
-    /// The next job action takes every job that matches the job list's filter.
-    pub match_all: bool,
     pub toast: Option<Toast>,
     pub audit: Option<AuditPane>,
     /// Numbers requests and runs, so that a late answer for a closed dialog is ignored.
@@ -301,27 +297,9 @@ impl App {
         }]
     }
 
-    /// For the job list (drill-down): R, c, D, X act on the marked jobs, else on all that
-    /// match the list's `filter` after `V`, else on the `selected` job.
-    pub fn job_action(
-        &mut self,
-        kind: ActionKind,
-        selected: Option<i64>,
-        filter: &JobFilter,
-    ) -> Vec<Effect> {
-        let target = if !self.actions.marks.is_empty() {
-            JobTarget::Ids(self.actions.marks.iter().copied().collect())
-        } else if self.actions.match_all {
-            JobTarget::Matching {
-                filter: filter.clone(),
-                limit: None,
-            }
-        } else if let Some(id) = selected {
-            JobTarget::Ids(vec![id])
-        } else {
-            self.toast("no job selected".to_string(), Level::Info);
-            return Vec::new();
-        };
+    /// For the job list (drill-down): R, c, D, X on `target`. Retrying a set of dead jobs
+    /// named by a filter offers the phased flow.
+    pub fn job_action(&mut self, kind: ActionKind, target: JobTarget) -> Vec<Effect> {
         let phased = matches!(&target, JobTarget::Matching { filter, .. }
             if filter.state == Some(JobState::Dead));
         let action = match kind {
@@ -332,22 +310,6 @@ impl App {
             _ => return Vec::new(),
         };
         self.request_action(action, phased)
-    }
-
-    /// For the job list: `v` marks or unmarks a job.
-    pub fn toggle_mark(&mut self, id: i64) {
-        if self.config.read_only {
-            return;
-        }
-        if !self.actions.marks.remove(&id) {
-            self.actions.marks.insert(id);
-        }
-    }
-
-    /// For the job list: `V` switches "all that match" on and off (and drops the marks).
-    pub fn toggle_match_all(&mut self) {
-        self.actions.match_all = !self.actions.match_all;
-        self.actions.marks.clear();
     }
 
     /// The toast while it is fresh.
@@ -834,8 +796,7 @@ impl App {
                     Err(refusal) => self.toast(refusal, Level::Warn),
                 }
                 if running.plan.kind() != ActionKind::Pause {
-                    self.actions.marks.clear();
-                    self.actions.match_all = false;
+                    self.clear_job_marks();
                 }
             }
             Some(Dialog::Phased(mut flow)) => {

@@ -30,6 +30,20 @@ pub enum Command {
     Mark,
     MarkAll,
     Audit,
+    // Drill-down.
+    Open,
+    DeadLetters,
+    Stuck,
+    Workers,
+    Kinds,
+    Tenants,
+    Filter,
+    Copy,
+    ToggleOrder,
+    PageUp,
+    PageDown,
+    Left,
+    Right,
 }
 
 /// Keys that change data (or prepare to): hidden from the footer and the help in
@@ -84,6 +98,72 @@ pub const BINDINGS: &[Binding] = &[
         footer: Some("alerts"),
     },
     Binding {
+        keys: "Enter",
+        command: Command::Open,
+        help: "open the selected queue, job, group or worker",
+        footer: Some("open"),
+    },
+    Binding {
+        keys: "d",
+        command: Command::DeadLetters,
+        help: "dead letters by error signature",
+        footer: Some("dead"),
+    },
+    Binding {
+        keys: "s",
+        command: Command::Stuck,
+        help: "stuck jobs (running long, worker silent)",
+        footer: Some("stuck"),
+    },
+    Binding {
+        keys: "w",
+        command: Command::Workers,
+        help: "workers and the jobs they hold",
+        footer: Some("workers"),
+    },
+    Binding {
+        keys: "t",
+        command: Command::Kinds,
+        help: "job kinds by failure rate",
+        footer: Some("kinds"),
+    },
+    Binding {
+        keys: "T",
+        command: Command::Tenants,
+        help: "tenants and their heartbeat budget",
+        footer: None,
+    },
+    Binding {
+        keys: "/",
+        command: Command::Filter,
+        help: "filter: 48213 kind:K tenant:T error text",
+        footer: Some("filter"),
+    },
+    Binding {
+        keys: "Tab ← →",
+        command: Command::Right,
+        help: "in a view: next tab, window or pane",
+        footer: None,
+    },
+    Binding {
+        keys: "PgUp PgDn",
+        command: Command::PageDown,
+        help: "previous / next page (also [ ])",
+        footer: None,
+    },
+    Binding {
+        keys: "o",
+        command: Command::ToggleOrder,
+        help: "oldest or newest first",
+        footer: None,
+    },
+    Binding {
+        keys: "y",
+        command: Command::Copy,
+        help: "copy the job id (OSC 52)",
+        footer: None,
+    },
+    Binding {
         keys: "↑/k ↓/j",
         command: Command::Down,
         help: "move the selection",
@@ -134,7 +214,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "Esc",
         command: Command::Back,
-        help: "close the overlay",
+        help: "back (a filter first), close the overlay",
         footer: None,
     },
     // ---- actions ----
@@ -193,6 +273,8 @@ pub fn command_for(key: &KeyEvent) -> Option<Command> {
         return match key.code {
             KeyCode::Char('c') => Some(Command::Quit),
             KeyCode::Char('l') => Some(Command::RefreshNow),
+            KeyCode::Char('f') => Some(Command::PageDown),
+            KeyCode::Char('b') => Some(Command::PageUp),
             _ => None,
         };
     }
@@ -222,6 +304,19 @@ pub fn command_for(key: &KeyEvent) -> Option<Command> {
         KeyCode::Char('v') => Command::Mark,
         KeyCode::Char('V') => Command::MarkAll,
         KeyCode::Char('L') => Command::Audit,
+        KeyCode::Enter => Command::Open,
+        KeyCode::Char('d') => Command::DeadLetters,
+        KeyCode::Char('s') => Command::Stuck,
+        KeyCode::Char('w') => Command::Workers,
+        KeyCode::Char('t') => Command::Kinds,
+        KeyCode::Char('T') => Command::Tenants,
+        KeyCode::Char('/') => Command::Filter,
+        KeyCode::Char('y') => Command::Copy,
+        KeyCode::Char('o') => Command::ToggleOrder,
+        KeyCode::PageDown | KeyCode::Char(']') => Command::PageDown,
+        KeyCode::PageUp | KeyCode::Char('[') => Command::PageUp,
+        KeyCode::Left | KeyCode::Char('h') => Command::Left,
+        KeyCode::Right | KeyCode::Char('l') => Command::Right,
         _ => return None,
     })
 }

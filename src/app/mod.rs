@@ -4,19 +4,26 @@ pub mod actions;
 mod alerting;
 pub mod alerts;
 pub mod display;
+mod drill;
+pub mod filter;
+mod job_actions;
+pub mod json;
 pub mod keymap;
 pub mod msg;
 pub mod phased;
 pub mod sort;
 mod update;
+pub mod views;
 
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
 pub use display::ThemeName;
+pub use drill::{CHROME_LINES, DETAIL_HEAD_LINES, human_bytes};
 pub use msg::{Effect, Msg};
 pub use sort::{QueueColumn, QueueSort};
+pub use views::{Drill, DrillSettings, View};
 
 use crate::backend::{Capabilities, Snapshot};
 
@@ -33,6 +40,7 @@ pub struct AppConfig {
     /// Oldest-ready ages at which a queue turns warning and critical.
     pub oldest_warn: Duration,
     pub oldest_critical: Duration,
+    pub drill: DrillSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +81,8 @@ pub struct App {
     pub selected_queue: Option<String>,
     pub selected_worker: Option<String>,
     pub show_help: bool,
+    /// The first line of the help overlay on screen (it scrolls on a short terminal).
+    pub help_scroll: usize,
     pub should_quit: bool,
     /// Confirmations, runs, marks, the result toast and the audit pane.
     pub actions: actions::ActionsState,
@@ -92,6 +102,8 @@ pub struct App {
     pub theme: ThemeName,
     /// The local time zone's offset, fixed at start-up, for the clock and "since" times.
     pub utc_offset: FixedOffset,
+    /// The drill-down views over the overview, the `/` prompt, notices.
+    pub drill: Drill,
 }
 
 pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
@@ -112,6 +124,7 @@ impl App {
             selected_queue: None,
             selected_worker: None,
             show_help: false,
+            help_scroll: 0,
             should_quit: false,
             actions: actions::ActionsState::default(),
             rules: alerts::Rules::default(),
@@ -122,6 +135,7 @@ impl App {
             bell: false,
             theme: ThemeName::Default,
             utc_offset: FixedOffset::east_opt(0).expect("zero offset"),
+            drill: Drill::default(),
         }
     }
 

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 
 use crate::backend::Action;
+use crate::backend::drill::{Request, Response};
 use crate::backend::{ActionOutcome, AuditEntry, AuditFilter, JobState, Plan, Snapshot};
 
 #[derive(Debug, Clone)]
@@ -21,7 +22,17 @@ pub enum Msg {
         at: DateTime<Utc>,
     },
     // ---- drill-down messages go below ----
-
+    /// The terminal's size, at start and after every resize (paging and scrolling move by
+    /// a screenful).
+    ScreenSize {
+        width: u16,
+        height: u16,
+    },
+    /// The answer to `Effect::Load` with the same ticket.
+    Loaded {
+        ticket: u64,
+        result: Result<Response, String>,
+    },
     // ---- action messages go below ----
     /// The backend looked at what an action would do (`Effect::PlanAction`).
     Planned {
@@ -54,7 +65,13 @@ pub enum Effect {
     RefreshNow,
     SetInterval(Duration),
     // ---- drill-down effects go below ----
-
+    /// Read drill-down data; answered by `Msg::Loaded` with the same ticket.
+    Load {
+        ticket: u64,
+        request: Request,
+    },
+    /// Put text on the user's clipboard (OSC 52, written by the terminal layer).
+    Copy(String),
     // ---- action effects go below ----
     /// Look at what `action` would change; answers with `Msg::Planned`.
     PlanAction {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::keymap::{Command, command_for};
+use super::keymap::{BINDINGS, Command, command_for};
 use super::{App, Effect, MAX_INTERVAL, MIN_INTERVAL, Msg, Pane, PollFailure, Received};
 use crate::backend::ActionKind;
 
@@ -24,10 +24,11 @@ impl App {
                 self.polls += 1;
                 let mut effects = match result {
                     Ok(snapshot) => {
-                        let effects = self.alert_on_snapshot(&snapshot, at);
+                        let mut effects = self.alert_on_snapshot(&snapshot, at);
                         self.latest = Some(Received { snapshot, at });
                         self.failure = None;
                         self.keep_selection_valid();
+                        effects.extend(self.drill_polled());
                         effects
                     }
                     Err(message) => {
@@ -55,6 +56,9 @@ impl App {
                 if let Some(effects) = self.action_key(&key) {
                     return effects;
                 }
+                if let Some(effects) = self.drill_key(&key) {
+                    return effects;
+                }
                 match command_for(&key) {
                     Some(command) => self.command(command),
                     None => Vec::new(),
@@ -65,23 +69,39 @@ impl App {
             | Msg::ActionDone { .. }
             | Msg::Watched { .. }
             | Msg::AuditLoaded { .. }) => self.action_msg(msg),
+            Msg::ScreenSize { width, height } => {
+                self.drill.screen = (width, height);
+                Vec::new()
+            }
+            Msg::Loaded { ticket, result } => {
+                self.drill_loaded(ticket, result);
+                Vec::new()
+            }
         }
     }
 
-    fn command(&mut self, command: Command) -> Vec<Effect> {
-        if self.show_help {
+    pub(super) fn command(&mut self, command: Command) -> Vec<Effect> {
+        if self.show_help && command != Command::Quit {
+            let last = BINDINGS.len() - 1;
             match command {
-                Command::Quit => {}
-                Command::Help | Command::Back => {
-                    self.show_help = false;
-                    return Vec::new();
-                }
-                _ => return Vec::new(),
+                Command::Help | Command::Back => self.show_help = false,
+                Command::Up => self.help_scroll = self.help_scroll.saturating_sub(1),
+                Command::Down => self.help_scroll = (self.help_scroll + 1).min(last),
+                Command::Top => self.help_scroll = 0,
+                Command::Bottom => self.help_scroll = last,
+                _ => {}
             }
+            return Vec::new();
         }
         if self.show_alerts
             && let Some(effects) = self.alerts_pane_command(command)
         {
+            return effects;
+        }
+        if let Some(effects) = self.job_list_command(command) {
+            return effects;
+        }
+        if let Some(effects) = self.drill_command(command) {
             return effects;
         }
         match command {
@@ -89,7 +109,10 @@ impl App {
                 self.should_quit = true;
                 return vec![Effect::Quit];
             }
-            Command::Help => self.show_help = true,
+            Command::Help => {
+                self.show_help = true;
+                self.help_scroll = 0;
+            }
             Command::Back => {}
             Command::Up => self.move_selection(-1),
             Command::Down => self.move_selection(1),
@@ -128,6 +151,20 @@ impl App {
                 self.show_alerts = true;
                 self.alerts_scroll = 0;
             }
+            // The drill-down's keys that mean nothing on the overview.
+            Command::Open
+            | Command::DeadLetters
+            | Command::Stuck
+            | Command::Workers
+            | Command::Kinds
+            | Command::Tenants
+            | Command::Filter
+            | Command::Copy
+            | Command::ToggleOrder
+            | Command::PageUp
+            | Command::PageDown
+            | Command::Left
+            | Command::Right => {}
         }
         Vec::new()
     }
@@ -189,6 +226,7 @@ impl App {
 
     /// A selection whose row vanished moves to the first row; an empty table selects nothing.
     fn keep_selection_valid(&mut self) {
+        self.drill_keep_selection();
         if self.selected_queue_row().is_none() {
             self.selected_queue = self.shown().and_then(|r| {
                 self.queue_order()

@@ -4,9 +4,11 @@
 pub mod actions;
 pub mod admin;
 pub mod connect;
+pub mod drill;
 pub mod model;
 pub mod native;
 pub mod native_worker;
+pub mod signature;
 
 use async_trait::async_trait;
 
@@ -28,6 +30,43 @@ pub trait Backend: Send + Sync {
     async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot>;
 
     // ---- drill-down reads (jobs, job detail, error groups, kinds, ...) go below ----
+
+    /// One keyset page of a job list.
+    async fn jobs(&self, query: &drill::JobQuery) -> anyhow::Result<drill::JobPage> {
+        let _ = query;
+        Err(unsupported(self.name(), "job lists"))
+    }
+
+    /// One job in full; `None` when no job has that id.
+    async fn job(
+        &self,
+        id: i64,
+        limits: &drill::DetailLimits,
+    ) -> anyhow::Result<Option<drill::JobDetail>> {
+        let _ = (id, limits);
+        Err(unsupported(self.name(), "job details"))
+    }
+
+    /// Dead jobs of a window grouped by error signature (see `signature`).
+    async fn dead_letters(
+        &self,
+        query: &drill::DeadLetterQuery,
+    ) -> anyhow::Result<drill::DeadLetterReport> {
+        let _ = query;
+        Err(unsupported(self.name(), "dead letters"))
+    }
+
+    /// Per-kind outcomes and timings over a window.
+    async fn kinds(&self, query: &drill::KindsQuery) -> anyhow::Result<drill::KindsReport> {
+        let _ = query;
+        Err(unsupported(self.name(), "per-kind figures"))
+    }
+
+    /// Running and ready jobs per tenant (where the schema has tenants).
+    async fn tenants(&self, query: &drill::TenantsQuery) -> anyhow::Result<drill::TenantsReport> {
+        let _ = query;
+        Err(unsupported(self.name(), "tenants"))
+    }
 
     // ---- actions (pause, retry, cancel, ...) go below ----
     // Only the gate (`crate::gate`) calls these. A backend that cannot do an action keeps
@@ -61,4 +100,9 @@ pub trait Backend: Send + Sync {
     async fn job_states(&self, _ids: &[i64]) -> anyhow::Result<Vec<(i64, JobState)>> {
         anyhow::bail!("the {} backend cannot look jobs up by id", self.name())
     }
+}
+
+/// The error of a read or action a backend does not offer.
+pub fn unsupported(backend: &str, what: &str) -> anyhow::Error {
+    anyhow::anyhow!("{what}: not supported by the {backend} backend")
 }

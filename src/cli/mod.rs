@@ -110,6 +110,14 @@ pub struct MonitorArgs {
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub count_cap: i64,
 
+    /// A running job older than this many seconds is listed as stuck (`s`).
+    #[arg(long, default_value_t = 3600, value_name = "SECS")]
+    pub stuck_after: u64,
+
+    /// How often your workers send heartbeats, for the tenants view's heartbeat budget.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub heartbeat_interval: f64,
+
     /// Bound on every monitoring statement, in seconds.
     #[arg(long, default_value_t = 5.0, value_name = "SECS")]
     pub statement_timeout: f64,

@@ -59,6 +59,7 @@ pub async fn run_with(opts: PgConnectOptions, settings: &MonitorSettings) -> Res
         oldest_warn: Duration::from_secs(60),
         // The oldest-ready cell turns critical where the alert fires.
         oldest_critical: settings.rules.oldest_ready.threshold.duration(),
+        drill: settings.drill.clone(),
     };
     tracing::info!(
         target = %config.target,

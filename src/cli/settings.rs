@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::MonitorArgs;
-use crate::app::ThemeName;
 use crate::app::alerts::Rules;
+use crate::app::{DrillSettings, ThemeName};
 use crate::backend::connect::SessionSettings;
 use crate::config::{Config, Connection};
 
@@ -20,6 +20,7 @@ pub struct MonitorSettings {
     pub theme: ThemeName,
     pub bell: bool,
     pub rules: Rules,
+    pub drill: DrillSettings,
 }
 
 pub fn monitor(
@@ -53,6 +54,11 @@ pub fn monitor(
         theme: ThemeName::choose(config.theme, kiosk, no_color),
         bell: config.bell.unwrap_or(kiosk),
         rules: config.rules.clone(),
+        drill: DrillSettings {
+            stuck_after: Duration::from_secs(args.stuck_after.max(1)),
+            heartbeat_interval: Duration::from_secs_f64(args.heartbeat_interval.clamp(0.1, 3600.0)),
+            ..DrillSettings::default()
+        },
     }
 }
 

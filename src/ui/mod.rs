@@ -2,23 +2,33 @@
 
 mod alerts;
 mod audit;
+mod breadcrumb;
 pub mod columns;
 mod confirm;
+mod dead_letters;
 pub mod dialog;
+mod drill;
 mod footer;
 mod header;
 mod help;
+mod job;
+mod jobs;
+mod kinds;
 mod kiosk;
 mod markers;
 mod paused;
 mod progress;
+mod prompt;
 mod queues;
+mod tenants;
 pub mod text;
 pub mod theme;
+mod when;
 mod workers;
+mod workers_view;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph};
 
@@ -48,10 +58,16 @@ pub fn draw(frame: &mut Frame, app: &App) {
         kiosk::draw(frame, area, app, &theme);
         return;
     }
+    if app.top_view().is_some() {
+        drill::draw(frame, area, app, &theme);
+        let body_area = drill::body_area(area, app);
+        overlays(frame, area, body_area, app, &theme);
+        return;
+    }
     let [header_area, body_area, footer_area] = Layout::vertical([
         Constraint::Length(header::height(app)),
         Constraint::Min(8),
-        Constraint::Length(1),
+        Constraint::Length(prompt::height(app, area.width)),
     ])
     .areas(area);
     header::draw(frame, header_area, app, &theme);
@@ -66,15 +82,32 @@ pub fn draw(frame: &mut Frame, app: &App) {
         paused::draw(frame, queues_area, app, &theme);
         workers::draw(frame, workers_area, app, &theme);
     }
-    footer::draw(frame, footer_area, app, &theme);
+    if app.drill.input.is_some() {
+        prompt::draw(frame, footer_area, app, &theme);
+    } else if let Some(n) = app.drill.notice.as_ref().filter(|n| n.until > app.now) {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                format!(" {}", text::sanitize(&n.text, 200)),
+                theme.notice_banner,
+            )),
+            footer_area,
+        );
+    } else {
+        footer::draw(frame, footer_area, app, &theme);
+    }
+    overlays(frame, area, body_area, app, &theme);
+}
+
+/// What opens over any screen: the audit pane, action dialogs, the help.
+fn overlays(frame: &mut Frame, area: Rect, body_area: Rect, app: &App, theme: &Theme) {
     if let Some(pane) = &app.actions.audit {
-        audit::draw(frame, body_area, app, pane, &theme);
+        audit::draw(frame, body_area, app, pane, theme);
     }
     if let Some(dialog) = &app.actions.dialog {
-        confirm::draw(frame, area, dialog, &theme);
-        progress::draw(frame, area, dialog, &theme);
+        confirm::draw(frame, area, dialog, theme);
+        progress::draw(frame, area, dialog, theme);
     }
     if app.show_help {
-        help::draw(frame, area, app, &theme);
+        help::draw(frame, area, app, theme);
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use jobtop::app::{App, AppConfig, Msg};
+use jobtop::app::{App, AppConfig, DrillSettings, Msg};
 use jobtop::backend::{
     Capabilities, Count, MinuteBucket, PauseInfo, QueueStats, Snapshot, WorkerInfo,
 };
@@ -31,6 +31,7 @@ pub fn config() -> AppConfig {
         stale_after: Duration::from_secs(60),
         oldest_warn: Duration::from_secs(60),
         oldest_critical: Duration::from_secs(300),
+        drill: DrillSettings::default(),
     }
 }
 

@@ -1,12 +1,23 @@
 //! The project's own reference schema (`migrations/`, schema `jobtop`).
 
 mod actions;
+mod dead_letters;
+mod job;
+mod jobs;
+mod kinds;
 mod migrate;
+mod read;
 mod snapshot;
+mod tenants;
+mod text;
 
 use async_trait::async_trait;
 use sqlx::PgPool;
 
+use super::drill::{
+    DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
+    KindsReport, TenantsQuery, TenantsReport,
+};
 use super::{
     Action, ActionCapabilities, AuditEnd, AuditEntry, AuditFilter, Backend, BatchDone, BatchStep,
     Capabilities, JobState, Plan, Snapshot, SnapshotOptions,
@@ -23,6 +34,11 @@ pub struct NativeBackend {
 impl NativeBackend {
     pub fn new(pool: PgPool) -> NativeBackend {
         NativeBackend { pool }
+    }
+
+    /// The plan of a job page query, for tests and troubleshooting.
+    pub async fn explain_jobs(&self, query: &JobQuery) -> anyhow::Result<String> {
+        jobs::explain(&self.pool, query).await
     }
 }
 
@@ -66,5 +82,25 @@ impl Backend for NativeBackend {
 
     async fn job_states(&self, ids: &[i64]) -> anyhow::Result<Vec<(i64, JobState)>> {
         actions::job_states(&self.pool, ids).await
+    }
+
+    async fn jobs(&self, query: &JobQuery) -> anyhow::Result<JobPage> {
+        jobs::page(&self.pool, query).await
+    }
+
+    async fn job(&self, id: i64, limits: &DetailLimits) -> anyhow::Result<Option<JobDetail>> {
+        job::job(&self.pool, id, limits).await
+    }
+
+    async fn dead_letters(&self, query: &DeadLetterQuery) -> anyhow::Result<DeadLetterReport> {
+        dead_letters::dead_letters(&self.pool, query).await
+    }
+
+    async fn kinds(&self, query: &KindsQuery) -> anyhow::Result<KindsReport> {
+        kinds::kinds(&self.pool, query).await
+    }
+
+    async fn tenants(&self, query: &TenantsQuery) -> anyhow::Result<TenantsReport> {
+        tenants::tenants(&self.pool, query).await
     }
 }
