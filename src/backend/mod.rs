@@ -2,8 +2,10 @@
 //! the normalized model (`model`) and carrying out the actions it supports.
 
 pub mod connect;
+pub mod doctor;
 pub mod model;
 pub mod native;
+mod sqlkit;
 
 use async_trait::async_trait;
 
@@ -19,4 +21,10 @@ pub trait Backend: Send + Sync {
 
     /// Everything the overview shows, in as few round trips as the schema allows.
     async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot>;
+
+    /// What `jobtop doctor` should check for this backend: tables, privileges, and the
+    /// monitoring statements to `EXPLAIN`.
+    fn doctor_plan(&self) -> doctor::Plan {
+        doctor::Plan::default()
+    }
 }

@@ -191,6 +191,12 @@ pub struct Capabilities {
     pub error_history: bool,
     pub tenants: bool,
     pub throughput: bool,
+    /// The snapshot shows whether a queue is paused (Oban keeps pauses in its nodes' memory:
+    /// it can be paused, but the database does not say whether it is).
+    pub pause_visible: bool,
+    /// Failed-per-minute counts every failed attempt; when false, only jobs that failed for
+    /// good (the schema keeps no time of the attempts that were retried).
+    pub failed_attempts: bool,
 }
 
 /// Options that shape a snapshot query.
