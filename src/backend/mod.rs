@@ -5,6 +5,9 @@ pub mod connect;
 pub mod doctor;
 pub mod model;
 pub mod native;
+pub mod oban;
+mod prioritized;
+pub mod river;
 mod sqlkit;
 
 use async_trait::async_trait;
