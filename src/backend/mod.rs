@@ -3,9 +3,11 @@
 
 pub mod connect;
 pub mod doctor;
+pub mod graphile;
 pub mod model;
 pub mod native;
 pub mod oban;
+pub mod pgboss;
 mod prioritized;
 pub mod river;
 mod sqlkit;
