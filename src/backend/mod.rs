@@ -4,6 +4,7 @@
 pub mod connect;
 pub mod doctor;
 pub mod graphile;
+pub mod mapped;
 pub mod model;
 pub mod native;
 pub mod oban;
