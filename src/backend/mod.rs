@@ -2,6 +2,7 @@
 //! the normalized model (`model`) and carrying out the actions it supports.
 
 pub mod connect;
+pub mod detect;
 pub mod doctor;
 pub mod graphile;
 pub mod mapped;
