@@ -67,14 +67,15 @@ impl Prioritized {
         }
     }
 
-    /// Jobs in `state` whose scheduled time compares with now by `op`, summed over lanes.
-    fn lane_count(&self, state: &str, op: &str) -> String {
+    /// Jobs in `state` already due, summed over lanes: with the priority pinned,
+    /// `scheduled_at <= now()` is a range that ends at now.
+    fn lane_due(&self, state: &str) -> String {
         let inner = capped(
             &format!("{} j", self.table),
             &format!(
                 "{} AND j.priority = l.p AND {}",
                 self.state_queue(state),
-                self.scheduled_at.cmp_now(op)
+                self.scheduled_at.cmp_now("<=")
             ),
         );
         format!(
@@ -117,14 +118,16 @@ impl Prioritized {
 
     /// The queues statement. `queue_list` is a CTE body over `pairs` producing
     /// (name, paused_at, paused_by, pause_reason).
+    ///
+    /// Scheduled and retryable jobs are counted once per state (one capped range), and only
+    /// their due part per lane (a range that ends at now); the not-yet-due part is the
+    /// difference. When the state's count reached the cap, the difference is shown as capped
+    /// too: it may then include the few due jobs the stager has not moved yet.
     pub fn queues_sql(&self, queue_list: &str) -> String {
-        let ready = format!(
-            "{} + {} + {}",
-            self.count(self.available),
-            self.lane_count(self.scheduled, "<="),
-            self.lane_count(self.retryable, "<=")
-        );
-        let mut scheduled = vec![self.lane_count(self.scheduled, ">")];
+        let not_due = |total: &str, due: &str| {
+            format!("CASE WHEN c.{total} >= $1 THEN c.{total} ELSE c.{total} - c.{due} END")
+        };
+        let mut scheduled = vec![not_due("scheduled_all", "scheduled_due")];
         scheduled.extend(self.waiting.iter().map(|s| self.count(s)));
         let oldest = format!(
             "LEAST({}, {}, {})",
@@ -140,16 +143,24 @@ impl Prioritized {
         format!(
             "WITH RECURSIVE {pairs}, q AS ({queue_list}) \
              SELECT q.name, q.paused_at, q.paused_by, q.pause_reason, \
-               {ready} AS ready, \
+               c.available + c.scheduled_due + c.retryable_due AS ready, \
                {scheduled} AS scheduled, \
                {retrying} AS retrying, \
-               {running} AS running, \
-               {dead} AS dead, \
-               {oldest} AS oldest_ready_at \
-             FROM q ORDER BY q.name",
+               c.running, c.dead, c.oldest_ready_at \
+             FROM q CROSS JOIN LATERAL (SELECT \
+               {available} AS available, \
+               {scheduled_all} AS scheduled_all, {scheduled_due} AS scheduled_due, \
+               {retryable_all} AS retryable_all, {retryable_due} AS retryable_due, \
+               {running} AS running, {dead} AS dead, {oldest} AS oldest_ready_at) c \
+             ORDER BY q.name",
             pairs = self.pairs_cte(),
             scheduled = scheduled.join(" + "),
-            retrying = self.lane_count(self.retryable, ">"),
+            retrying = not_due("retryable_all", "retryable_due"),
+            available = self.count(self.available),
+            scheduled_all = self.count(self.scheduled),
+            scheduled_due = self.lane_due(self.scheduled),
+            retryable_all = self.count(self.retryable),
+            retryable_due = self.lane_due(self.retryable),
             running = self.count(self.running),
             dead = self.count(self.discarded),
         )
