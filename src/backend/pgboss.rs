@@ -5,13 +5,15 @@
 //! else scheduled; `retry` -> ready when due, else retrying; `active` -> running; `failed` ->
 //! dead (retries exhausted; pg-boss may also have copied it to a dead-letter queue);
 //! `completed` -> succeeded; `cancelled` -> cancelled. Newer versions hold jobs waiting on
-//! other jobs (`blocked`): those count as scheduled.
+//! other jobs (`blocked`): those count as scheduled where an index finds them, else not at
+//! all (doctor says so and names the index).
 //!
 //! pg-boss has no pause, no worker table and no error history (`output` keeps the last
 //! error). A retried attempt leaves no failure time, so failures per minute are jobs that
 //! failed for good. Its fetch index `(name, start_after) WHERE state < 'active'` serves the
-//! waiting counts; running and dead counts, and completions per minute, need indexes
-//! pg-boss does not create (doctor names them).
+//! waiting counts. For running and dead jobs it has no index: without one, the counts are
+//! the ones pg-boss caches per queue (version 11 on), shown as estimates; completions per
+//! minute need an index on `completed_on`.
 
 use std::sync::Arc;
 
@@ -48,11 +50,38 @@ impl PgBossBackend {
         } else {
             "j.name = q.name AND j.state < 'active'"
         };
+        // An index on (name, state), or (state, ...), whose predicate (if any) keeps `state`.
+        let serves = |state: &str| {
+            jobs.has_index_where("state", &["name"], |p| {
+                p.is_none_or(|p| p.contains(&format!("'{state}'")))
+            })
+        };
+        let blocked_indexed = jobs.has_index_where("name", &[], |p| {
+            p.is_some_and(|p| p.contains("blocked") && !p.contains("NOT blocked"))
+        });
+        // Running and dead: exact where an index serves them; else pg-boss's own per-queue
+        // counts (refreshed by its supervisor, about once a minute), shown as estimates;
+        // else (pg-boss 10, no cache) a count that reads the queue's jobs.
+        let cached = |state: &str, column: &str| -> (String, String) {
+            let exact = capped(&from, &format!("j.name = q.name AND j.state = '{state}'"));
+            if serves(state) || !queues.has(column) || !queues.has("monitor_on") {
+                (exact, "false".into())
+            } else {
+                (
+                    format!(
+                        "CASE WHEN q.monitor_on IS NOT NULL THEN q.{column}::bigint ELSE {exact} END"
+                    ),
+                    "q.monitor_on IS NOT NULL".into(),
+                )
+            }
+        };
+        let (running, running_estimated) = cached("active", "active_count");
+        let (dead, dead_estimated) = cached("failed", "failed_count");
         let mut scheduled = capped(
             &from,
             &format!("{waiting} AND j.state = 'created' AND j.start_after > now()"),
         );
-        if blocked {
+        if blocked && blocked_indexed {
             scheduled = format!(
                 "{scheduled} + {}",
                 capped(
@@ -65,7 +94,8 @@ impl PgBossBackend {
             "SELECT q.name, NULL::timestamptz AS paused_at, NULL::text AS paused_by, \
                NULL::text AS pause_reason, \
                {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
-               {running} AS running, {dead} AS dead, \
+               {running} AS running, {running_estimated} AS running_estimated, \
+               {dead} AS dead, {dead_estimated} AS dead_estimated, \
                (SELECT j.start_after FROM {from} WHERE {waiting} AND j.start_after <= now() \
                 ORDER BY j.start_after LIMIT 1) AS oldest_ready_at \
              FROM {queue_table} q ORDER BY q.name",
@@ -74,8 +104,6 @@ impl PgBossBackend {
                 &from,
                 &format!("{waiting} AND j.state = 'retry' AND j.start_after > now()")
             ),
-            running = capped(&from, "j.name = q.name AND j.state = 'active'"),
-            dead = capped(&from, "j.name = q.name AND j.state = 'failed'"),
             queue_table = queues.qualified(),
         );
         let throughput = jobs.has_index_for("completed_on", &["state", "name"]);
@@ -99,14 +127,11 @@ impl PgBossBackend {
         } else {
             "CREATE INDEX CONCURRENTLY"
         };
-        let mut count_fix = format!(
+        let count_fix = format!(
             "{how} job_jobtop_live ON {t} (name, state) WHERE state IN ('active', 'failed');"
         );
-        if blocked {
-            count_fix.push_str(&format!(
-                " {how} job_jobtop_blocked ON {t} (name) WHERE state < 'active' AND blocked;"
-            ));
-        }
+        let blocked_fix =
+            format!("{how} job_jobtop_blocked ON {t} (name) WHERE state < 'active' AND blocked;");
         let completed_fix = format!(
             "{how} job_jobtop_completed ON {t} (state, completed_on) WHERE state IN ('completed', 'failed');"
         );
@@ -138,7 +163,7 @@ impl PgBossBackend {
                 name: "queue counts".into(),
                 sql: statements.queues.clone(),
                 binds_cap: true,
-                fix: Some(count_fix),
+                fix: Some(count_fix.clone()),
             }],
             jobs_tables: vec![(schema.to_string(), "job".into())],
             state_column: Some("state".into()),
@@ -158,6 +183,32 @@ impl PgBossBackend {
                 ),
             )],
         };
+        if !(serves("active") && serves("failed")) {
+            plan.findings.push(
+                Check::new(
+                    "running and dead counts",
+                    Status::Warn,
+                    if queues.has("active_count") {
+                        "no index on (name, state): running and dead counts are pg-boss's own \
+                         cached counts (shown as estimates, about a minute old)"
+                    } else {
+                        "no index on (name, state): running and dead counts read every job \
+                         of the queue"
+                    },
+                )
+                .with_fix(count_fix.clone()),
+            );
+        }
+        if blocked && !blocked_indexed {
+            plan.findings.push(
+                Check::new(
+                    "blocked jobs",
+                    Status::Warn,
+                    "jobs waiting on other jobs (blocked) are not counted: no index finds them",
+                )
+                .with_fix(blocked_fix),
+            );
+        }
         match &statements.minutes {
             Some(sql) => plan.probes.push(Probe {
                 name: "completions per minute".into(),

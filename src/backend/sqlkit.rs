@@ -85,7 +85,9 @@ impl TimeCol {
 #[derive(Debug, Clone)]
 pub struct Statements {
     /// `$1` is the count cap + 1. Columns: name, paused_at, paused_by, pause_reason, ready,
-    /// scheduled, retrying, running, dead (bigint), oldest_ready_at (timestamptz).
+    /// scheduled, retrying, running, dead (bigint), oldest_ready_at (timestamptz); and
+    /// optionally `<count>_estimated` (boolean) where a figure may come from a cache or a
+    /// planner estimate instead of a count.
     pub queues: Arc<str>,
     /// Columns: queue, minute (epoch minute, bigint), succeeded, failed. `None` where the
     /// schema keeps no affordable completion history.
@@ -144,7 +146,22 @@ async fn read_queues(
     for row in rows {
         // Each count is a sum of ranges capped at cap + 1: any sum above the cap is "at least".
         let count = |column: &str| -> anyhow::Result<Count> {
-            Ok(Count::capped_at(row.try_get::<i64, _>(column)?, cap))
+            let value = row.try_get::<i64, _>(column)?;
+            let estimated =
+                match row.try_get::<Option<bool>, _>(format!("{column}_estimated").as_str()) {
+                    Ok(flag) => flag.unwrap_or(false),
+                    Err(sqlx::Error::ColumnNotFound(_)) => false,
+                    Err(err) => return Err(err.into()),
+                };
+            Ok(if estimated {
+                Count {
+                    value,
+                    capped: false,
+                    estimated: true,
+                }
+            } else {
+                Count::capped_at(value, cap)
+            })
         };
         let mut stats = QueueStats::new(row.try_get::<String, _>("name")?);
         stats.ready = count("ready")?;
@@ -320,12 +337,22 @@ impl TableInfo {
     /// An index that can serve a range on `column`: the column leads the index, or follows
     /// one of `equality_prefix` (columns the query pins with `=`).
     pub fn has_index_for(&self, column: &str, equality_prefix: &[&str]) -> bool {
-        self.indexes.iter().any(|(keys, _)| {
+        self.has_index_where(column, equality_prefix, |_| true)
+    }
+
+    /// Like `has_index_for`, for indexes whose predicate (None: not partial) passes `fits`.
+    pub fn has_index_where(
+        &self,
+        column: &str,
+        equality_prefix: &[&str],
+        fits: impl Fn(Option<&str>) -> bool,
+    ) -> bool {
+        self.indexes.iter().any(|(keys, predicate)| {
             let lead = keys
                 .iter()
                 .take_while(|k| equality_prefix.contains(&k.as_str()))
                 .count();
-            keys.get(lead).is_some_and(|k| k == column)
+            keys.get(lead).is_some_and(|k| k == column) && fits(predicate.as_deref())
         })
     }
 
