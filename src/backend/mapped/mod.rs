@@ -169,6 +169,47 @@ impl MappedBackend {
     }
 }
 
+/// Which jobs of a status value a count takes, by their run-at time and attempts.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    All,
+    Due,
+    Future,
+    FutureFirst,
+    FutureAgain,
+}
+
+impl Part {
+    /// Its column in the single pass over unindexed values.
+    fn column(self) -> &'static str {
+        match self {
+            Part::All => "n_all",
+            Part::Due => "n_due",
+            Part::Future => "n_future",
+            Part::FutureFirst => "n_future_first",
+            Part::FutureAgain => "n_future_again",
+        }
+    }
+}
+
+/// Conditions on a job's run-at time and attempts (None where the profile has no column).
+struct Times {
+    due: Option<String>,
+    future: Option<String>,
+    first: Option<String>,
+    again: Option<String>,
+    /// Where a ready job's wait starts: run-at, else created-at.
+    since: Option<TimeCol>,
+}
+
+fn join(a: &Option<String>, b: &Option<String>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(format!("{a} AND {b}")),
+        (Some(a), None) => Some(a.clone()),
+        (None, b) => b.clone(),
+    }
+}
+
 /// Builds the statements from a profile checked against the catalog.
 struct Builder<'a> {
     profile: &'a Profile,
@@ -203,12 +244,118 @@ impl Builder<'_> {
         }
     }
 
-    fn count(&self, value: &str, extra: Option<String>) -> String {
+    /// An index finds this status value (per queue, when there is a queue column): it leads
+    /// with the status column (after the queue column, if any), and its predicate, if it has
+    /// one, names the value.
+    fn indexed(&self, value: &str) -> bool {
+        let c = &self.profile.columns;
+        let prefix: Vec<&str> = c.queue.iter().map(|q| q.get_ref().as_str()).collect();
+        let wanted = literal(value);
+        self.table
+            .has_index_where(c.status.get_ref(), &prefix, |p| {
+                p.is_none_or(|p| p.contains(&wanted))
+            })
+    }
+
+    /// The time conditions and the "since" column shared by the counting paths.
+    fn times(&self) -> Times {
+        let c = &self.profile.columns;
+        let run_at = c.run_at.as_ref().map(|r| self.time(r));
+        let since = run_at
+            .clone()
+            .or_else(|| c.created_at.as_ref().map(|ca| self.time(ca)));
+        Times {
+            due: run_at.as_ref().map(|r| r.cmp_now("<=")),
+            future: run_at.as_ref().map(|r| r.cmp_now(">")),
+            first: c
+                .attempts
+                .as_ref()
+                .map(|a| format!("coalesce({}, 0) = 0", col(a))),
+            again: c.attempts.as_ref().map(|a| format!("{} > 0", col(a))),
+            since,
+        }
+    }
+
+    /// The number of jobs with status `value` in the current queue that fall in `part`.
+    /// Indexed values: a capped range. Others: a lookup in `u`, the one pass over the table
+    /// that counts every unindexed value for every queue at once.
+    fn count(&self, value: &str, part: Part, times: &Times) -> String {
+        if !self.indexed(value) {
+            return format!(
+                "coalesce((SELECT u.{} FROM u WHERE u.queue = q.queue AND u.status = {}), 0)",
+                part.column(),
+                literal(value)
+            );
+        }
+        let extra = match part {
+            Part::All => None,
+            Part::Due => times.due.clone(),
+            Part::Future => times.future.clone(),
+            Part::FutureFirst => join(&times.future, &times.first),
+            Part::FutureAgain => join(&times.future, &times.again),
+        };
         let cond = match extra {
             Some(extra) => format!("{} AND {extra}", self.status_in_queue(value)),
             None => self.status_in_queue(value),
         };
         capped(&self.from(), &cond)
+    }
+
+    /// The earliest ready time of jobs with status `value` in the current queue.
+    fn first_ready(&self, value: &str, times: &Times) -> Option<String> {
+        let since = times.since.as_ref()?;
+        if !self.indexed(value) {
+            return Some(format!(
+                "(SELECT u.first_ready FROM u WHERE u.queue = q.queue AND u.status = {})",
+                literal(value)
+            ));
+        }
+        let cond = match &times.due {
+            Some(d) => format!("{} AND {d}", self.status_in_queue(value)),
+            None => self.status_in_queue(value),
+        };
+        Some(format!(
+            "(SELECT {read} FROM {from} WHERE {cond} ORDER BY {expr} LIMIT 1)",
+            read = since.read(),
+            from = self.from(),
+            expr = since.expr,
+        ))
+    }
+
+    /// The single pass over the unindexed status values, or None when every value has an index.
+    fn unindexed_cte(&self, listed: &[&str], times: &Times) -> Option<String> {
+        let values: Vec<&str> = listed
+            .iter()
+            .copied()
+            .filter(|v| !self.indexed(v))
+            .collect();
+        if values.is_empty() {
+            return None;
+        }
+        let filtered = |cond: &Option<String>| match cond {
+            Some(c) => format!("count(*) FILTER (WHERE {c})"),
+            None => "0::bigint".into(),
+        };
+        let first_ready = match (&times.since, &times.due) {
+            (Some(s), Some(d)) => format!("min({}) FILTER (WHERE {d})", s.read()),
+            (Some(s), None) => format!("min({})", s.read()),
+            (None, _) => "NULL::timestamptz".into(),
+        };
+        Some(format!(
+            "u AS MATERIALIZED (SELECT {queue} AS queue, {status}::text AS status, \
+               count(*) AS n_all, {due} AS n_due, {future} AS n_future, \
+               {future_first} AS n_future_first, {future_again} AS n_future_again, \
+               {first_ready} AS first_ready \
+             FROM {from} WHERE {status} IN ({list}) GROUP BY 1, 2)",
+            queue = self.queue_expr(),
+            status = col(&self.profile.columns.status),
+            due = filtered(&times.due),
+            future = filtered(&times.future),
+            future_first = filtered(&join(&times.future, &times.first)),
+            future_again = filtered(&join(&times.future, &times.again)),
+            from = self.from(),
+            list = in_list(&values),
+        ))
     }
 
     fn sum(parts: Vec<String>) -> String {
@@ -232,97 +379,9 @@ impl Builder<'_> {
         }
     }
 
-    fn queues_sql(&self) -> String {
-        let p = self.profile;
-        let c = &p.columns;
-        let run_at = c.run_at.as_ref().map(|r| self.time(r));
-        let due = run_at.as_ref().map(|r| r.cmp_now("<="));
-        let future = run_at.as_ref().map(|r| r.cmp_now(">"));
-        let first_attempt = c
-            .attempts
-            .as_ref()
-            .map(|a| format!("coalesce({}, 0) = 0", col(a)));
-        let attempted = c.attempts.as_ref().map(|a| format!("{} > 0", col(a)));
-        let both = |a: &Option<String>, b: &Option<String>| match (a, b) {
-            (Some(a), Some(b)) => Some(format!("{a} AND {b}")),
-            (Some(a), None) => Some(a.clone()),
-            (None, b) => b.clone(),
-        };
-
-        let (mut ready, mut scheduled, mut retrying) = (Vec::new(), Vec::new(), Vec::new());
-        for v in p.values(Target::Ready) {
-            ready.push(self.count(v, None));
-        }
-        for v in p.values(Target::Scheduled) {
-            scheduled.push(self.count(v, None));
-        }
-        for v in p.values(Target::Queued) {
-            match &future {
-                None => ready.push(self.count(v, None)),
-                Some(f) => {
-                    ready.push(self.count(v, due.clone()));
-                    if attempted.is_some() {
-                        scheduled.push(self.count(v, both(&future, &first_attempt)));
-                        retrying.push(self.count(v, both(&future, &attempted)));
-                    } else {
-                        scheduled.push(self.count(v, Some(f.clone())));
-                    }
-                }
-            }
-        }
-        for v in p.values(Target::Retrying) {
-            match &future {
-                None => retrying.push(self.count(v, None)),
-                Some(f) => {
-                    ready.push(self.count(v, due.clone()));
-                    retrying.push(self.count(v, Some(f.clone())));
-                }
-            }
-        }
-        let running: Vec<String> = p
-            .values(Target::Running)
-            .into_iter()
-            .map(|v| self.count(v, None))
-            .collect();
-        let dead: Vec<String> = p
-            .values(Target::Dead)
-            .into_iter()
-            .map(|v| self.count(v, None))
-            .collect();
-
-        // Oldest ready: the earliest due time among waiting statuses; without a run-at
-        // column, the earliest creation time; without either, unknown.
-        let since = run_at
-            .clone()
-            .or_else(|| c.created_at.as_ref().map(|ca| self.time(ca)));
-        let mut firsts = Vec::new();
-        if let Some(since) = &since {
-            let waiting: Vec<&str> = [Target::Ready, Target::Queued, Target::Retrying]
-                .into_iter()
-                .flat_map(|t| p.values(t))
-                .collect();
-            for v in waiting {
-                let cond = match &due {
-                    Some(d) => format!("{} AND {d}", self.status_in_queue(v)),
-                    None => self.status_in_queue(v),
-                };
-                firsts.push(format!(
-                    "(SELECT {read} FROM {from} WHERE {cond} ORDER BY {expr} LIMIT 1)",
-                    read = since.read(),
-                    from = self.from(),
-                    expr = since.expr,
-                ));
-            }
-        }
-        let oldest = if firsts.is_empty() {
-            "NULL::timestamptz".to_string()
-        } else {
-            format!("LEAST({})", firsts.join(", "))
-        };
-
-        // Queue names: those with jobs not yet finished (or dead), those finished in the
-        // history window when it is readable, and those the pause table names.
-        let listed: Vec<&str> = [
+    /// Status values a snapshot counts: everything not finished, and dead.
+    fn listed(&self) -> Vec<&str> {
+        [
             Target::Ready,
             Target::Queued,
             Target::Retrying,
@@ -331,8 +390,73 @@ impl Builder<'_> {
             Target::Dead,
         ]
         .into_iter()
-        .flat_map(|t| p.values(t))
-        .collect();
+        .flat_map(|t| self.profile.values(t))
+        .collect()
+    }
+
+    fn queues_sql(&self) -> String {
+        let p = self.profile;
+        let c = &p.columns;
+        let t = self.times();
+        let timed = t.due.is_some();
+        let attempts = t.again.is_some();
+
+        let (mut ready, mut scheduled, mut retrying) = (Vec::new(), Vec::new(), Vec::new());
+        for v in p.values(Target::Ready) {
+            ready.push(self.count(v, Part::All, &t));
+        }
+        for v in p.values(Target::Scheduled) {
+            scheduled.push(self.count(v, Part::All, &t));
+        }
+        for v in p.values(Target::Queued) {
+            if !timed {
+                ready.push(self.count(v, Part::All, &t));
+            } else {
+                ready.push(self.count(v, Part::Due, &t));
+                if attempts {
+                    scheduled.push(self.count(v, Part::FutureFirst, &t));
+                    retrying.push(self.count(v, Part::FutureAgain, &t));
+                } else {
+                    scheduled.push(self.count(v, Part::Future, &t));
+                }
+            }
+        }
+        for v in p.values(Target::Retrying) {
+            if !timed {
+                retrying.push(self.count(v, Part::All, &t));
+            } else {
+                ready.push(self.count(v, Part::Due, &t));
+                retrying.push(self.count(v, Part::Future, &t));
+            }
+        }
+        let running: Vec<String> = p
+            .values(Target::Running)
+            .into_iter()
+            .map(|v| self.count(v, Part::All, &t))
+            .collect();
+        let dead: Vec<String> = p
+            .values(Target::Dead)
+            .into_iter()
+            .map(|v| self.count(v, Part::All, &t))
+            .collect();
+
+        // Oldest ready: the earliest due time among waiting statuses; without a run-at
+        // column, the earliest creation time; without either, unknown.
+        let firsts: Vec<String> = [Target::Ready, Target::Queued, Target::Retrying]
+            .into_iter()
+            .flat_map(|target| p.values(target))
+            .filter_map(|v| self.first_ready(v, &t))
+            .collect();
+        let oldest = if firsts.is_empty() {
+            "NULL::timestamptz".to_string()
+        } else {
+            format!("LEAST({})", firsts.join(", "))
+        };
+
+        // Queue names: those with jobs not yet finished (or dead), those finished in the
+        // history window when it is readable, and those the pause table names.
+        let listed = self.listed();
+        let unindexed = self.unindexed_cte(&listed, &t);
         let status = col(&c.status);
         let names = match &c.queue {
             Some(q) => {
@@ -342,12 +466,20 @@ impl Builder<'_> {
                     .get(q.get_ref())
                     .cloned()
                     .unwrap_or_else(|| "text".into());
-                let mut parts = vec![format!(
-                    "SELECT DISTINCT {q} AS queue FROM {from} WHERE {status} IN ({list})",
-                    q = col(q),
-                    from = self.from(),
-                    list = in_list(&listed),
-                )];
+                let mut parts = Vec::new();
+                let indexed: Vec<&str> =
+                    listed.iter().copied().filter(|v| self.indexed(v)).collect();
+                if !indexed.is_empty() {
+                    parts.push(format!(
+                        "SELECT DISTINCT {q} AS queue FROM {from} WHERE {status} IN ({list})",
+                        q = col(q),
+                        from = self.from(),
+                        list = in_list(&indexed),
+                    ));
+                }
+                if unindexed.is_some() {
+                    parts.push("SELECT u.queue FROM u".into());
+                }
                 if self.throughput() {
                     let fin = self.time(c.finished_at.as_ref().expect("throughput needs it"));
                     let mut ended = p.values(Target::Succeeded);
@@ -398,8 +530,12 @@ impl Builder<'_> {
                   NULL::text AS pause_reason) pz ON true"
                 .into(),
         };
+        let ctes = match unindexed {
+            Some(u) => format!("{u}, "),
+            None => String::new(),
+        };
         format!(
-            "WITH n AS ({names}), \
+            "WITH {ctes}n AS ({names}), \
              q AS (SELECT n.queue, pz.paused_at, pz.paused_by, pz.pause_reason FROM n {pause_join}) \
              SELECT q.queue::text AS name, q.paused_at, q.paused_by, q.pause_reason, \
                {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
