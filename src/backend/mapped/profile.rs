@@ -366,6 +366,16 @@ mod tests {
     }
 
     #[test]
+    fn the_example_in_the_profiles_readme_parses() {
+        let readme = include_str!("../../../assets/profiles/README.md");
+        let start = readme.find("```toml\n").expect("a toml example") + "```toml\n".len();
+        let end = start + readme[start..].find("```").expect("closed");
+        let p = Profile::parse("README.md", &readme[start..end]).unwrap();
+        assert_eq!(p.name, "billing");
+        assert_eq!(p.values(Target::Dead), vec!["failed"]);
+    }
+
+    #[test]
     fn shipped_profiles_parse() {
         for name in Profile::shipped_names() {
             let p = Profile::shipped(name).unwrap();
