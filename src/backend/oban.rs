@@ -61,11 +61,16 @@ impl ObanBackend {
                 .then_some("suspended")
                 .into_iter()
                 .collect(),
-            finished: vec![
-                ("completed", time("completed_at")),
-                ("discarded", time("discarded_at")),
-                ("cancelled", time("cancelled_at")),
-            ],
+            // Older Oban lacks `discarded_at` / `cancelled_at` (and the `cancelled` state).
+            finished: [
+                ("completed", "completed_at"),
+                ("discarded", "discarded_at"),
+                ("cancelled", "cancelled_at"),
+            ]
+            .into_iter()
+            .filter(|(state, column)| jobs.has(column) && labels.iter().any(|l| l == state))
+            .map(|(state, column)| (state, time(column)))
+            .collect(),
             succeeded: "completed",
         };
         let queue_list = "SELECT DISTINCT p.queue AS name, NULL::timestamptz AS paused_at, \

@@ -36,6 +36,14 @@ impl RiverBackend {
         };
         let queues = TableInfo::load(&pool, schema, "river_queue").await?;
         let t = jobs.qualified();
+        // `pending` arrived with River's migration 4; naming a label the enum lacks is an error.
+        let labels: Vec<String> = sqlx::query_scalar(
+            "SELECT e.enumlabel::text FROM pg_attribute a JOIN pg_enum e ON e.enumtypid = a.atttypid \
+             WHERE a.attrelid = format('%I.%I', $1::text, 'river_job')::regclass AND a.attname = 'state'",
+        )
+        .bind(schema)
+        .fetch_all(&pool)
+        .await?;
         let shape = Prioritized {
             table: t.clone(),
             scheduled_at: TimeCol::new("j.scheduled_at", jobs.is_naive_timestamp("scheduled_at")),
@@ -45,7 +53,12 @@ impl RiverBackend {
             retryable: "retryable",
             running: "running",
             discarded: "discarded",
-            waiting: vec!["pending"],
+            waiting: labels
+                .iter()
+                .any(|l| l == "pending")
+                .then_some("pending")
+                .into_iter()
+                .collect(),
             finished: ["completed", "discarded", "cancelled"]
                 .into_iter()
                 .map(|s| (s, TimeCol::new("j.finalized_at", false)))
