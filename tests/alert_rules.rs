@@ -29,6 +29,8 @@ const CAPS: Capabilities = Capabilities {
     error_history: true,
     tenants: true,
     throughput: true,
+    pause_visible: true,
+    failed_attempts: true,
     actions: jobtop::backend::ActionCapabilities::ALL,
 };
 

@@ -1015,6 +1015,8 @@ impl Backend for Bare {
             error_history: false,
             tenants: false,
             throughput: false,
+            pause_visible: false,
+            failed_attempts: false,
             actions: jobtop::backend::ActionCapabilities::NONE,
         }
     }

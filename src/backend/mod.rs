@@ -4,11 +4,20 @@
 pub mod actions;
 pub mod admin;
 pub mod connect;
+pub mod detect;
+pub mod doctor;
 pub mod drill;
+pub mod graphile;
+pub mod mapped;
 pub mod model;
 pub mod native;
 pub mod native_worker;
+pub mod oban;
+pub mod pgboss;
+mod prioritized;
+pub mod river;
 pub mod signature;
+mod sqlkit;
 
 use async_trait::async_trait;
 
@@ -28,6 +37,12 @@ pub trait Backend: Send + Sync {
 
     /// Everything the overview shows, in as few round trips as the schema allows.
     async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot>;
+
+    /// What `jobtop doctor` should check for this backend: tables, privileges, and the
+    /// monitoring statements to `EXPLAIN`.
+    fn doctor_plan(&self) -> doctor::Plan {
+        doctor::Plan::default()
+    }
 
     // ---- drill-down reads (jobs, job detail, error groups, kinds, ...) go below ----
 

@@ -244,6 +244,12 @@ pub struct Capabilities {
     pub throughput: bool,
     /// Which job actions the backend carries out (pausing is `pause` above).
     pub actions: crate::backend::actions::ActionCapabilities,
+    /// The snapshot shows whether a queue is paused (Oban keeps pauses in its nodes' memory:
+    /// it can be paused, but the database does not say whether it is).
+    pub pause_visible: bool,
+    /// Failed-per-minute counts every failed attempt; when false, only jobs that failed for
+    /// good (the schema keeps no time of the attempts that were retried).
+    pub failed_attempts: bool,
 }
 
 impl Capabilities {

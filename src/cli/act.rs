@@ -61,7 +61,7 @@ async fn act(args: &ActArgs, action: Action) -> Result<u8> {
     };
     let described = connect::describe(&opts);
     let pool = connect::connect(opts, &settings).await?;
-    let backend = super::monitor::open_backend(&pool, &described).await?;
+    let backend = super::backend_choice::open(&pool, &described).await?;
     let gate = Gate::new(backend, false);
     let plan = gate.plan(&action).await?;
 

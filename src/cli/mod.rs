@@ -1,11 +1,13 @@
 //! The command line: arguments and what each command does.
 
 mod act;
+mod backend_choice;
 mod cancel;
 mod check;
 mod config;
 mod demo;
 mod discard;
+mod doctor;
 mod exit;
 mod migrate;
 pub mod monitor;
@@ -130,6 +132,20 @@ pub struct MonitorArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
+    /// Read this queue schema instead of detecting one: native, river, oban, pg-boss,
+    /// graphile-worker.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub backend: Option<crate::backend::detect::BackendKind>,
+
+    /// The schema (or Oban prefix) the queue's tables are in, when detection finds several.
+    #[arg(long, global = true, value_name = "SCHEMA")]
+    pub schema: Option<String>,
+
+    /// A home-grown queue table described by a TOML profile: a file, or a shipped profile's
+    /// name (job_queue, jobforge, cepro).
+    #[arg(long, global = true, value_name = "FILE|NAME")]
+    pub profile: Option<PathBuf>,
+
     /// Where logs go (default: the user's state directory, jobtop/jobtop.log).
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
@@ -169,6 +185,12 @@ pub enum Command {
     Snapshot(SnapshotArgs),
     /// Print the effective configuration, defaults included, passwords masked.
     Config,
+    /// Check what the monitor needs from a database (privileges, version, index-backed
+    /// queries) and say what to fix: exit 0 all good, 1 warnings, 2 failures.
+    Doctor {
+        #[arg(env = "DATABASE_URL", hide_env_values = true)]
+        url: Option<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -220,6 +242,11 @@ pub struct DemoArgs {
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> Result<()> {
+    backend_choice::remember(crate::backend::detect::Selection {
+        backend: cli.global.backend,
+        schema: cli.global.schema.clone(),
+        profile: cli.global.profile.clone(),
+    });
     match cli.command {
         Some(Command::Migrate { url }) => migrate::run(url.as_deref()).await,
         Some(Command::Demo(args)) => demo::run(args).await,
@@ -233,6 +260,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Check(args)) => check::run(&args, &cli.global).await,
         Some(Command::Snapshot(args)) => snapshot::run(&args, &cli.global).await,
         Some(Command::Config) => config::run(&cli.global),
+        Some(Command::Doctor { url }) => doctor::run(url.as_deref(), &cli.global).await,
         None => {
             let loaded = crate::config::load(cli.global.config.as_deref())?;
             let (opts, connection) = resolve_target(cli.url.as_deref(), &loaded)?;

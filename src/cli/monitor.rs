@@ -3,30 +3,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use chrono::{Local, Offset, Utc};
-use sqlx::postgres::{PgConnectOptions, PgPool};
+use sqlx::postgres::PgConnectOptions;
 
-use super::MonitorArgs;
 use super::settings::{self, MonitorSettings};
+use super::{MonitorArgs, backend_choice};
 use crate::app::{App, AppConfig};
-use crate::backend::connect::{self, SessionSettings};
-use crate::backend::native::NativeBackend;
+use crate::backend::connect;
+use crate::backend::detect::{self, BackendKind, Detected};
 use crate::backend::{Backend, SnapshotOptions};
 use crate::terminal::{self, MonitorOptions};
 
-// Kept for `jobtop demo` (written on another branch), which opens its own sessions.
-#[allow(dead_code)]
-pub fn session_settings(args: &MonitorArgs) -> SessionSettings {
-    SessionSettings {
-        statement_timeout: Duration::from_secs_f64(args.statement_timeout.clamp(0.1, 600.0)),
-        read_only: args.read_only || args.kiosk,
-        ..SessionSettings::default()
-    }
-}
-
 /// The monitor with the command line's settings alone (no config file): for `jobtop demo`.
-#[allow(dead_code)]
 pub async fn run(opts: PgConnectOptions, args: &MonitorArgs) -> Result<()> {
     let explicit = ["interval", "statement_timeout", "stale_after", "count_cap"]
         .into_iter()
@@ -48,7 +37,7 @@ pub async fn run_with(opts: PgConnectOptions, settings: &MonitorSettings) -> Res
         open_kiosk(opts, settings, &described).await?
     } else {
         let pool = connect::connect(opts, &settings.session).await?;
-        open_backend(&pool, &described).await?
+        backend_choice::open(&pool, &described).await?
     };
     let config = AppConfig {
         target: described,
@@ -84,43 +73,29 @@ pub async fn run_with(opts: PgConnectOptions, settings: &MonitorSettings) -> Res
 }
 
 /// The wall screen starts even while the database is away: the pool connects lazily and
-/// the screen says what it is waiting for. The schema is then assumed to be the reference
-/// one until it can be read.
+/// the screen says what it is waiting for. Until the catalog can be read, the schema is
+/// taken to be the one `--backend` names, else the reference one.
 async fn open_kiosk(
     opts: PgConnectOptions,
     settings: &MonitorSettings,
     described: &str,
 ) -> Result<Arc<dyn Backend>> {
     let pool = connect::connect_lazy(opts, &settings.session);
-    match detect(&pool).await {
-        Ok(true) => Ok(Arc::new(NativeBackend::new(pool))),
-        Ok(false) => bail!(no_schema(described)),
+    let reachable = pool.acquire().await.map(drop);
+    match reachable {
+        Ok(()) => backend_choice::open(&pool, described).await,
         Err(err) => {
             tracing::warn!("{described} unreachable at start-up, waiting for it: {err:#}");
-            Ok(Arc::new(NativeBackend::new(pool)))
+            let mut selection = backend_choice::selection();
+            let assumed = Detected {
+                backend: selection.backend.take().unwrap_or(BackendKind::Native),
+                schema: String::new(),
+                profile: None,
+            };
+            let schema = selection
+                .schema
+                .unwrap_or_else(|| assumed.backend.default_schema().to_string());
+            detect::open(&pool, &Detected { schema, ..assumed }).await
         }
     }
-}
-
-pub(super) async fn open_backend(pool: &PgPool, described: &str) -> Result<Arc<dyn Backend>> {
-    let has_schema = detect(pool)
-        .await
-        .with_context(|| format!("cannot query {described}"))?;
-    if !has_schema {
-        bail!(no_schema(described));
-    }
-    Ok(Arc::new(NativeBackend::new(pool.clone())))
-}
-
-async fn detect(pool: &PgPool) -> Result<bool> {
-    let has_schema: Option<String> = sqlx::query_scalar("SELECT to_regclass('jobtop.jobs')::text")
-        .fetch_one(pool)
-        .await?;
-    Ok(has_schema.is_some())
-}
-
-fn no_schema(described: &str) -> String {
-    format!(
-        "{described} has no job queue that jobtop knows: looked for the reference schema (jobtop.jobs). Apply it with `jobtop migrate URL`."
-    )
 }

@@ -82,7 +82,7 @@ pub async fn take(
             .close()
             .await?;
         let pool = connect::connect(opts, &session).await?;
-        let backend = super::monitor::open_backend(&pool, &target).await?;
+        let backend = super::backend_choice::open(&pool, &target).await?;
         let snapshot = backend
             .snapshot(&snapshot_opts)
             .await

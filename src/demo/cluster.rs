@@ -20,7 +20,9 @@ use nix::unistd::{Pid, User, geteuid};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 /// The superuser every throwaway cluster is created with.
-pub const SUPERUSER: &str = "jobtop";
+/// Not `jobtop`: a role named like the reference schema would put every unqualified
+/// CREATE TABLE into that schema (`search_path` starts with `"$user"`).
+pub const SUPERUSER: &str = "postgres";
 
 /// Only names the socket file: the socket directory is private to the cluster, so every
 /// cluster can use the default port without colliding.

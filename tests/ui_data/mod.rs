@@ -25,6 +25,8 @@ pub fn config() -> AppConfig {
             error_history: true,
             tenants: true,
             throughput: true,
+            pause_visible: true,
+            failed_attempts: true,
             actions: jobtop::backend::ActionCapabilities::ALL,
         },
         read_only: false,

@@ -56,6 +56,8 @@ impl Backend for NativeBackend {
             error_history: true,
             tenants: true,
             throughput: true,
+            pause_visible: true,
+            failed_attempts: true,
             actions: ActionCapabilities::ALL,
         }
     }
