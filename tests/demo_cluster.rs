@@ -57,7 +57,7 @@ async fn cluster_answers_on_its_socket_and_vanishes_on_drop() {
     .fetch_one(&mut conn)
     .await
     .unwrap();
-    assert_eq!(row.get::<String, _>(0), "jobtop");
+    assert_eq!(row.get::<String, _>(0), jobtop::demo::cluster::SUPERUSER);
     assert_eq!(row.get::<String, _>(1), "", "no TCP listener");
     assert_eq!(row.get::<String, _>(2), "off");
     assert!(row.get::<i32, _>(3) >= 120000);
