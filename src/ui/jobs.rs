@@ -272,13 +272,6 @@ fn status_line<'a>(app: &App, view: &JobsView, theme: &Theme) -> Line<'a> {
             theme.notice_banner,
         ));
     }
-    if !view.marked.is_empty() {
-        spans.push(Span::styled(" · ", theme.dim));
-        spans.push(Span::styled(
-            format!("{} marked", view.marked.len()),
-            theme.warn,
-        ));
-    }
     spans.extend(loading(&view.load, app.now, theme));
     Line::from(spans)
 }
