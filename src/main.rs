@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::Parser;
-
-use jobtop::cli::{self, Cli};
+use jobtop::cli::{self, Exit};
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = cli::parse();
     let _log_guard = match init_logging(cli.global.log_file.clone()) {
-        Ok(guard) => guard,
+        Ok(guard) => Some(guard),
+        // A monitoring system's check must answer even where it may not write a log.
+        Err(_) if cli.logs_optional() => None,
         Err(err) => {
             eprintln!("jobtop: cannot open the log file: {err:#}");
             return std::process::ExitCode::FAILURE;
@@ -25,11 +25,16 @@ fn main() -> std::process::ExitCode {
     };
     match runtime.block_on(cli::run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => {
-            tracing::error!("{err:#}");
-            eprintln!("jobtop: {err:#}");
-            std::process::ExitCode::FAILURE
-        }
+        Err(err) => match err.downcast_ref::<Exit>() {
+            // A status that is the command's answer, already printed (`jobtop check`).
+            Some(Exit(code)) => std::process::ExitCode::from(*code),
+            None => {
+                let line = jobtop::error_text::one_line(&err);
+                tracing::error!("{line}");
+                eprintln!("jobtop: {line}");
+                std::process::ExitCode::FAILURE
+            }
+        },
     }
 }
 

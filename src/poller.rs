@@ -61,7 +61,7 @@ pub fn spawn(
             // refresh rather than piling up queries.
             let result = match tokio::time::timeout(poll_timeout, backend.snapshot(&opts)).await {
                 Ok(Ok(snapshot)) => Ok(snapshot),
-                Ok(Err(err)) => Err(format!("{err:#}")),
+                Ok(Err(err)) => Err(crate::error_text::one_line(&err)),
                 Err(_) => Err(format!(
                     "poll timed out after {}s",
                     poll_timeout.as_secs_f32()

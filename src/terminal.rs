@@ -14,8 +14,11 @@ use ratatui::buffer::Buffer;
 use ratatui::{DefaultTerminal, Terminal};
 use tokio::sync::mpsc;
 
+use crate::action_effects::ActionEffects;
 use crate::app::{App, Effect, Msg};
+use crate::backend::drill::{self, Request};
 use crate::backend::{Backend, SnapshotOptions};
+use crate::gate::Gate;
 use crate::poller;
 
 /// How often the clock ticks so "updated 0.4s ago" and ages keep moving.
@@ -42,20 +45,34 @@ async fn event_loop(
     opts: MonitorOptions,
 ) -> Result<()> {
     let (tx, mut rx) = mpsc::channel::<Msg>(64);
-    let poller = poller::spawn(backend, opts.snapshot, app.interval, opts.poll_timeout, tx);
+    let gate = Arc::new(Gate::new(backend.clone(), app.config.read_only));
+    let mut actions = ActionEffects::new(gate, tx.clone());
+    let poller = poller::spawn(
+        backend.clone(),
+        opts.snapshot,
+        app.interval,
+        opts.poll_timeout,
+        tx.clone(),
+    );
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
 
+    if let Ok(size) = terminal.size() {
+        app.update(Msg::ScreenSize {
+            width: size.width,
+            height: size.height,
+        });
+    }
     let mut last_frame = None;
     draw_frame(terminal, &app, &mut last_frame)?;
     loop {
         let msg = tokio::select! {
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => Msg::Key(key),
-                Some(Ok(Event::Resize(_, _))) => Msg::Resize,
+                Some(Ok(Event::Resize(width, height))) => Msg::ScreenSize { width, height },
                 Some(Ok(_)) => continue,
                 Some(Err(err)) => return Err(err.into()),
                 None => return Ok(()),
@@ -70,10 +87,50 @@ async fn event_loop(
                 Effect::Quit => return Ok(()),
                 Effect::RefreshNow => poller.refresh_now(),
                 Effect::SetInterval(d) => poller.set_interval(d),
+                // BEL draws nothing: the terminal (or tmux) rings or flashes. It goes out
+                // with the next frame's flush.
+                Effect::Bell => terminal.backend_mut().write_all(b"\x07")?,
+                Effect::Load { ticket, request } => spawn_load(
+                    backend.clone(),
+                    ticket,
+                    request,
+                    opts.poll_timeout,
+                    tx.clone(),
+                ),
+                Effect::Copy(text) => {
+                    let in_tmux = std::env::var_os("TMUX").is_some();
+                    let backend = terminal.backend_mut();
+                    backend.write_all(crate::osc52::sequence(&text, in_tmux).as_bytes())?;
+                    backend.flush()?;
+                }
+                action => actions.run(action),
             }
         }
         draw_frame(terminal, &app, &mut last_frame)?;
     }
+}
+
+/// Runs a drill-down read in its own task; the answer comes back as `Msg::Loaded`. Reads
+/// may overlap the poll (the pool has room), never each other for one view: a view asks
+/// again only after its answer came.
+fn spawn_load(
+    backend: Arc<dyn Backend>,
+    ticket: u64,
+    request: Request,
+    timeout: Duration,
+    tx: mpsc::Sender<Msg>,
+) {
+    tokio::spawn(async move {
+        let result = match tokio::time::timeout(timeout, drill::run(&*backend, &request)).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(err)) => {
+                tracing::warn!(?request, "drill-down read failed: {err:#}");
+                Err(format!("{err:#}"))
+            }
+            Err(_) => Err(format!("timed out after {}s", timeout.as_secs_f32())),
+        };
+        let _ = tx.send(Msg::Loaded { ticket, result }).await;
+    });
 }
 
 /// One frame, written inside a synchronized update so a slow link never shows half a frame,
@@ -90,8 +147,10 @@ pub fn draw_frame<W: Write>(
     crate::ui::draw(&mut frame, app);
     let current = terminal.current_buffer_mut();
     if last.as_ref() == Some(&*current) {
-        // The next frame is drawn into this buffer again, from scratch.
+        // The next frame is drawn into this buffer again, from scratch. Whatever an effect
+        // queued (a bell) still goes out.
         current.reset();
+        terminal.backend_mut().flush()?;
         return Ok(false);
     }
     *last = Some(current.clone());

@@ -45,7 +45,10 @@ async fn dead_piles_past_the_cap_show_the_planners_estimate() {
     exec(pool, "ANALYZE jobtop.jobs").await;
 
     let snap = NativeBackend::new(pool.clone())
-        .snapshot(&SnapshotOptions { count_cap: 100 })
+        .snapshot(&SnapshotOptions {
+            count_cap: 100,
+            ..SnapshotOptions::default()
+        })
         .await
         .unwrap();
     let webhooks = dead(&snap, "webhooks");
@@ -61,7 +64,10 @@ async fn dead_piles_past_the_cap_show_the_planners_estimate() {
     );
 
     let snap = NativeBackend::new(pool.clone())
-        .snapshot(&SnapshotOptions { count_cap: 10 })
+        .snapshot(&SnapshotOptions {
+            count_cap: 10,
+            ..SnapshotOptions::default()
+        })
         .await
         .unwrap();
     let mail = dead(&snap, "mail");
@@ -92,7 +98,10 @@ async fn scheduled_piles_past_100_are_estimated_small_ones_counted() {
     )
     .await;
     let backend = NativeBackend::new(pool.clone());
-    let opts = SnapshotOptions { count_cap: 1_000 };
+    let opts = SnapshotOptions {
+        count_cap: 1_000,
+        ..SnapshotOptions::default()
+    };
     // Before ANALYZE the planner knows nothing: the count says "100+", never a guess.
     let snap = backend.snapshot(&opts).await.unwrap();
     let digest = snap.queues.iter().find(|q| q.name == "digest").unwrap();

@@ -9,7 +9,11 @@ use sqlx::PgPool;
 use jobtop::backend::native::NativeBackend;
 use jobtop::backend::{Backend, Snapshot, SnapshotOptions};
 
-const OPTS: SnapshotOptions = SnapshotOptions { count_cap: 10_000 };
+const OPTS: SnapshotOptions = SnapshotOptions {
+    count_cap: 10_000,
+    running_by_tenant: false,
+    pile_cap: jobtop::backend::PILE_CAP,
+};
 
 async fn exec(pool: &PgPool, sql: &'static str) {
     sqlx::query(sql).execute(pool).await.unwrap();

@@ -19,10 +19,10 @@ fn first_line(app: &App) -> String {
 #[test]
 fn header_names_the_source_of_the_data() {
     let mut app = app_with_data(chrono::Duration::milliseconds(400));
-    assert!(first_line(&app).contains("(native, read-write)"));
+    assert!(first_line(&app).contains("jobtop native · read-write · "));
     app.update(Msg::Source(Some("shared: follower".into())));
     assert!(
-        first_line(&app).contains("(native, shared: follower, read-write)"),
+        first_line(&app).contains("jobtop native · shared: follower · read-write · "),
         "{}",
         first_line(&app)
     );
@@ -31,5 +31,5 @@ fn header_names_the_source_of_the_data() {
     assert!(line.contains("replica lag 2.5s"), "{line}");
     assert!(!line.contains('\x1b'), "sanitized: {line}");
     app.update(Msg::Source(None));
-    assert!(first_line(&app).contains("(native, read-write)"));
+    assert!(first_line(&app).contains("jobtop native · read-write · "));
 }

@@ -16,7 +16,11 @@ use jobtop::backend::native::{NativeBackend, migrate};
 use jobtop::backend::replica::{Lag, OnReplica};
 use jobtop::backend::{Backend, Snapshot, SnapshotOptions};
 
-const OPTS: SnapshotOptions = SnapshotOptions { count_cap: 10_000 };
+const OPTS: SnapshotOptions = SnapshotOptions {
+    count_cap: 10_000,
+    running_by_tenant: false,
+    pile_cap: jobtop::backend::PILE_CAP,
+};
 
 fn pg_bin() -> PathBuf {
     PathBuf::from(
@@ -181,7 +185,10 @@ async fn reads_come_from_the_replica_with_its_lag_and_writes_go_to_the_primary()
         .unwrap();
     let replica = pool(clusters.options("rs")).await;
     let backend = OnReplica::new(
-        NativeBackend::with_replica(primary.clone(), replica.clone()),
+        std::sync::Arc::new(NativeBackend::with_replica(
+            primary.clone(),
+            replica.clone(),
+        )),
         replica.clone(),
     );
 
@@ -241,7 +248,10 @@ async fn reads_come_from_the_replica_with_its_lag_and_writes_go_to_the_primary()
     until_replayed(&backend, "mail", 13).await;
 
     // Pointed at a primary by mistake, the header says so.
-    let wrong = OnReplica::new(NativeBackend::new(primary.clone()), primary.clone());
+    let wrong = OnReplica::new(
+        std::sync::Arc::new(NativeBackend::new(primary.clone())),
+        primary.clone(),
+    );
     wrong.snapshot(&OPTS).await.unwrap();
     assert_eq!(wrong.lag(), Some(Lag::NotAStandby));
     primary.close().await;

@@ -52,7 +52,7 @@ async fn sessions_carry_the_monitor_settings() {
 
     // The election session of a shared snapshot: the same application_name and timeout.
     let shared = SharedSnapshot::new(
-        NativeBackend::new(pool.clone()),
+        std::sync::Arc::new(NativeBackend::new(pool.clone())),
         &pool,
         SharedOptions {
             interval: Duration::from_secs(1),

@@ -13,7 +13,11 @@ use jobtop::backend::native::NativeBackend;
 use jobtop::backend::shared::{AloneBecause, Role, SharedOptions, SharedSnapshot};
 use jobtop::backend::{Backend, Snapshot, SnapshotOptions};
 
-const OPTS: SnapshotOptions = SnapshotOptions { count_cap: 10_000 };
+const OPTS: SnapshotOptions = SnapshotOptions {
+    count_cap: 10_000,
+    running_by_tenant: false,
+    pile_cap: jobtop::backend::PILE_CAP,
+};
 const INTERVAL: Duration = Duration::from_millis(400);
 
 fn shared_options(read_only: bool) -> SharedOptions {
@@ -32,7 +36,7 @@ async fn monitor(options: &PgConnectOptions, read_only: bool) -> SharedSnapshot<
         .await
         .unwrap();
     SharedSnapshot::new(
-        NativeBackend::new(pool.clone()),
+        std::sync::Arc::new(NativeBackend::new(pool.clone())),
         &pool,
         shared_options(read_only),
     )

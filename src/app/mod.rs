@@ -1,16 +1,29 @@
 //! The monitor's state: plain data, changed only by `update` (Elm shape, DESIGN.md).
 
+pub mod actions;
+mod alerting;
+pub mod alerts;
+pub mod display;
+mod drill;
+pub mod filter;
+mod job_actions;
+pub mod json;
 pub mod keymap;
 pub mod msg;
+pub mod phased;
 pub mod sort;
 mod update;
+pub mod views;
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 
+pub use display::ThemeName;
+pub use drill::{CHROME_LINES, DETAIL_HEAD_LINES, human_bytes};
 pub use msg::{Effect, Msg};
 pub use sort::{QueueColumn, QueueSort};
+pub use views::{Drill, DrillSettings, View};
 
 use crate::backend::{Capabilities, Snapshot};
 
@@ -27,6 +40,7 @@ pub struct AppConfig {
     /// Oldest-ready ages at which a queue turns warning and critical.
     pub oldest_warn: Duration,
     pub oldest_critical: Duration,
+    pub drill: DrillSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +83,29 @@ pub struct App {
     pub selected_queue: Option<String>,
     pub selected_worker: Option<String>,
     pub show_help: bool,
+    /// The first line of the help overlay on screen (it scrolls on a short terminal).
+    pub help_scroll: usize,
     pub should_quit: bool,
+    /// Confirmations, runs, marks, the result toast and the audit pane.
+    pub actions: actions::ActionsState,
+    // ---- alerts, wall screen, theme ----
+    pub rules: alerts::Rules,
+    /// Evaluated on every poll result, never on the shown copy: alerts keep moving while
+    /// the display is frozen.
+    pub alerts: alerts::AlertBook,
+    /// The alerts pane (`a`) covers the queues and workers.
+    pub show_alerts: bool,
+    /// The first row of the alerts pane on screen.
+    pub alerts_scroll: usize,
+    /// The wall screen: read-only, one layout, no key but quit.
+    pub kiosk: bool,
+    /// Ring the terminal bell when a critical alert starts firing.
+    pub bell: bool,
+    pub theme: ThemeName,
+    /// The local time zone's offset, fixed at start-up, for the clock and "since" times.
+    pub utc_offset: FixedOffset,
+    /// The drill-down views over the overview, the `/` prompt, notices.
+    pub drill: Drill,
 }
 
 pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
@@ -91,7 +127,18 @@ impl App {
             selected_queue: None,
             selected_worker: None,
             show_help: false,
+            help_scroll: 0,
             should_quit: false,
+            actions: actions::ActionsState::default(),
+            rules: alerts::Rules::default(),
+            alerts: alerts::AlertBook::default(),
+            show_alerts: false,
+            alerts_scroll: 0,
+            kiosk: false,
+            bell: false,
+            theme: ThemeName::Default,
+            utc_offset: FixedOffset::east_opt(0).expect("zero offset"),
+            drill: Drill::default(),
         }
     }
 

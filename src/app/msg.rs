@@ -5,7 +5,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 
-use crate::backend::Snapshot;
+use crate::backend::Action;
+use crate::backend::drill::{Request, Response};
+use crate::backend::{ActionOutcome, AuditEntry, AuditFilter, JobState, Plan, Snapshot};
 
 #[derive(Debug, Clone)]
 pub enum Msg {
@@ -22,8 +24,40 @@ pub enum Msg {
     /// Where the data comes from changed ("shared: follower", "replica lag 0.4s").
     Source(Option<String>),
     // ---- drill-down messages go below ----
-
+    /// The terminal's size, at start and after every resize (paging and scrolling move by
+    /// a screenful).
+    ScreenSize {
+        width: u16,
+        height: u16,
+    },
+    /// The answer to `Effect::Load` with the same ticket.
+    Loaded {
+        ticket: u64,
+        result: Result<Response, String>,
+    },
     // ---- action messages go below ----
+    /// The backend looked at what an action would do (`Effect::PlanAction`).
+    Planned {
+        request: u64,
+        result: Result<Box<Plan>, String>,
+    },
+    /// A batch of a run committed.
+    ActionProgress {
+        run: u64,
+        progress: Box<ActionOutcome>,
+    },
+    /// A run ended; `Err` when the gate refused it.
+    ActionDone {
+        run: u64,
+        result: Result<Box<ActionOutcome>, String>,
+    },
+    /// The states of the jobs a phased retry watches.
+    Watched {
+        result: Result<Vec<(i64, JobState)>, String>,
+    },
+    AuditLoaded {
+        result: Result<Vec<AuditEntry>, String>,
+    },
 }
 
 /// Work that `update` asks the runtime to do.
@@ -33,6 +67,39 @@ pub enum Effect {
     RefreshNow,
     SetInterval(Duration),
     // ---- drill-down effects go below ----
-
+    /// Read drill-down data; answered by `Msg::Loaded` with the same ticket.
+    Load {
+        ticket: u64,
+        request: Request,
+    },
+    /// Put text on the user's clipboard (OSC 52, written by the terminal layer).
+    Copy(String),
     // ---- action effects go below ----
+    /// Look at what `action` would change; answers with `Msg::Planned`.
+    PlanAction {
+        request: u64,
+        action: Box<Action>,
+    },
+    /// Carry out a confirmed plan through the gate; answers with `Msg::ActionProgress` after
+    /// each batch and `Msg::ActionDone` at the end.
+    RunAction {
+        run: u64,
+        plan: Box<Plan>,
+    },
+    /// Stop a run before its next batch.
+    StopAction {
+        run: u64,
+    },
+    /// Look up the states of these jobs; answers with `Msg::Watched`.
+    WatchJobs {
+        ids: Vec<i64>,
+    },
+    /// Read the audit log; answers with `Msg::AuditLoaded`.
+    LoadAudit {
+        filter: AuditFilter,
+    },
+
+    // ---- alert effects ----
+    /// Ring the terminal bell: a critical alert started firing.
+    Bell,
 }

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use super::keymap::{Command, command_for};
+use super::keymap::{BINDINGS, Command, command_for};
 use super::{App, Effect, MAX_INTERVAL, MIN_INTERVAL, Msg, Pane, PollFailure, Received};
+use crate::backend::ActionKind;
 
 /// The steps `+`/`-` walk; a custom `--interval` joins the ladder at its nearest rung.
 const INTERVAL_STEPS_MS: [u64; 9] = [
@@ -21,11 +22,14 @@ impl App {
             Msg::Polled { result, at } => {
                 self.now = self.now.max(at);
                 self.polls += 1;
-                match result {
+                let mut effects = match result {
                     Ok(snapshot) => {
+                        let mut effects = self.alert_on_snapshot(&snapshot, at);
                         self.latest = Some(Received { snapshot, at });
                         self.failure = None;
                         self.keep_selection_valid();
+                        effects.extend(self.drill_polled());
+                        effects
                     }
                     Err(message) => {
                         let since = self.failure.as_ref().map_or(at, |f| f.since);
@@ -35,38 +39,84 @@ impl App {
                             message,
                             failures,
                         });
+                        self.alert_on_poll_failure(since, at)
                     }
+                };
+                effects.extend(self.after_poll());
+                effects
+            }
+            Msg::Key(key) => {
+                if self.kiosk {
+                    // The wall screen changes nothing, not even what it shows.
+                    return match command_for(&key) {
+                        Some(Command::Quit) => self.command(Command::Quit),
+                        _ => Vec::new(),
+                    };
                 }
+                if let Some(effects) = self.action_key(&key) {
+                    return effects;
+                }
+                if let Some(effects) = self.drill_key(&key) {
+                    return effects;
+                }
+                match command_for(&key) {
+                    Some(command) => self.command(command),
+                    None => Vec::new(),
+                }
+            }
+            msg @ (Msg::Planned { .. }
+            | Msg::ActionProgress { .. }
+            | Msg::ActionDone { .. }
+            | Msg::Watched { .. }
+            | Msg::AuditLoaded { .. }) => self.action_msg(msg),
+            Msg::ScreenSize { width, height } => {
+                self.drill.screen = (width, height);
+                Vec::new()
+            }
+            Msg::Loaded { ticket, result } => {
+                self.drill_loaded(ticket, result);
                 Vec::new()
             }
             Msg::Source(source) => {
                 self.source = source;
                 Vec::new()
             }
-            Msg::Key(key) => match command_for(&key) {
-                Some(command) => self.command(command),
-                None => Vec::new(),
-            },
         }
     }
 
-    fn command(&mut self, command: Command) -> Vec<Effect> {
-        if self.show_help {
+    pub(super) fn command(&mut self, command: Command) -> Vec<Effect> {
+        if self.show_help && command != Command::Quit {
+            let last = BINDINGS.len() - 1;
             match command {
-                Command::Quit => {}
-                Command::Help | Command::Back => {
-                    self.show_help = false;
-                    return Vec::new();
-                }
-                _ => return Vec::new(),
+                Command::Help | Command::Back => self.show_help = false,
+                Command::Up => self.help_scroll = self.help_scroll.saturating_sub(1),
+                Command::Down => self.help_scroll = (self.help_scroll + 1).min(last),
+                Command::Top => self.help_scroll = 0,
+                Command::Bottom => self.help_scroll = last,
+                _ => {}
             }
+            return Vec::new();
+        }
+        if self.show_alerts
+            && let Some(effects) = self.alerts_pane_command(command)
+        {
+            return effects;
+        }
+        if let Some(effects) = self.job_list_command(command) {
+            return effects;
+        }
+        if let Some(effects) = self.drill_command(command) {
+            return effects;
         }
         match command {
             Command::Quit => {
                 self.should_quit = true;
                 return vec![Effect::Quit];
             }
-            Command::Help => self.show_help = true,
+            Command::Help => {
+                self.show_help = true;
+                self.help_scroll = 0;
+            }
             Command::Back => {}
             Command::Up => self.move_selection(-1),
             Command::Down => self.move_selection(1),
@@ -92,6 +142,33 @@ impl App {
             Command::SortNext => self.queue_sort = self.resorted(self.queue_sort.column.next()),
             Command::SortPrev => self.queue_sort = self.resorted(self.queue_sort.column.prev()),
             Command::SortInvert => self.queue_sort.descending = !self.queue_sort.descending,
+            Command::PauseResume => return self.action_command(ActionKind::Pause),
+            Command::Retry => return self.action_command(ActionKind::Retry),
+            Command::CancelJobs => return self.action_command(ActionKind::Cancel),
+            Command::Discard => return self.action_command(ActionKind::Discard),
+            Command::Delete => return self.action_command(ActionKind::Delete),
+            Command::ResetStuck => return self.action_command(ActionKind::ResetStuck),
+            Command::Mark => return self.mark_command(false),
+            Command::MarkAll => return self.mark_command(true),
+            Command::Audit => return self.open_audit(),
+            Command::Alerts => {
+                self.show_alerts = true;
+                self.alerts_scroll = 0;
+            }
+            // The drill-down's keys that mean nothing on the overview.
+            Command::Open
+            | Command::DeadLetters
+            | Command::Stuck
+            | Command::Workers
+            | Command::Kinds
+            | Command::Tenants
+            | Command::Filter
+            | Command::Copy
+            | Command::ToggleOrder
+            | Command::PageUp
+            | Command::PageDown
+            | Command::Left
+            | Command::Right => {}
         }
         Vec::new()
     }
@@ -153,6 +230,7 @@ impl App {
 
     /// A selection whose row vanished moves to the first row; an empty table selects nothing.
     fn keep_selection_valid(&mut self) {
+        self.drill_keep_selection();
         if self.selected_queue_row().is_none() {
             self.selected_queue = self.shown().and_then(|r| {
                 self.queue_order()

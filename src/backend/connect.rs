@@ -145,6 +145,16 @@ pub async fn connect(opts: PgConnectOptions, settings: &SessionSettings) -> Resu
         .with_context(|| format!("cannot connect to {target}"))
 }
 
+/// The same pool, opened without connecting: the first query connects, and a database
+/// that is away is a failed poll, not a failed start (the wall screen starts regardless).
+pub fn connect_lazy(opts: PgConnectOptions, settings: &SessionSettings) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(3)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(with_session_settings(opts, settings))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -93,6 +93,31 @@ pub struct MinuteBucket {
     pub failed: u32,
 }
 
+/// One job kind of a queue over the completion history window (the last hour).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindStats {
+    pub kind: String,
+    pub succeeded: u64,
+    /// Attempts that ended in failure (retrying or dead).
+    pub failed: u64,
+}
+
+impl KindStats {
+    /// Failed attempts over all ended attempts; `None` when nothing ended.
+    pub fn failure_rate(&self) -> Option<f64> {
+        let total = self.succeeded + self.failed;
+        (total > 0).then(|| self.failed as f64 / total as f64)
+    }
+}
+
+/// Jobs running now for one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantRunning {
+    /// `None`: the jobs that carry no tenant.
+    pub tenant: Option<String>,
+    pub running: i64,
+}
+
 /// Per-queue figures of one snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueueStats {
@@ -107,6 +132,13 @@ pub struct QueueStats {
     /// Oldest minute first; the last element is the current, still open minute.
     /// Empty where the backend has no completion history.
     pub minutes: Vec<MinuteBucket>,
+    /// When the longest-running job of the queue started; `None` when nothing runs or the
+    /// backend cannot tell.
+    pub oldest_running_started_at: Option<DateTime<Utc>>,
+    /// Jobs that went dead in the last hour; `None` where the backend cannot tell.
+    pub dead_last_hour: Option<Count>,
+    /// Per job kind over the history window; `None` where the backend cannot tell.
+    pub kinds: Option<Vec<KindStats>>,
 }
 
 impl QueueStats {
@@ -121,7 +153,23 @@ impl QueueStats {
             oldest_ready_at: None,
             paused: None,
             minutes: Vec::new(),
+            oldest_running_started_at: None,
+            dead_last_hour: None,
+            kinds: None,
         }
+    }
+
+    /// How long the longest-running job has been running at `now` (the database clock).
+    pub fn longest_running(&self, now: DateTime<Utc>) -> Option<chrono::Duration> {
+        self.oldest_running_started_at
+            .map(|at| (now - at).max(chrono::Duration::zero()))
+    }
+
+    /// Succeeded jobs and failed attempts over the whole history window.
+    pub fn window_totals(&self) -> (u64, u64) {
+        let ok = self.minutes.iter().map(|m| m.succeeded as u64).sum();
+        let failed = self.minutes.iter().map(|m| m.failed as u64).sum();
+        (ok, failed)
     }
 
     /// Age of the oldest ready job at `now` (the database clock).
@@ -180,10 +228,13 @@ pub struct Snapshot {
     pub workers: Vec<WorkerInfo>,
     /// The cap applied to live counts.
     pub count_cap: i64,
+    /// Running jobs per tenant, when asked for (`SnapshotOptions::running_by_tenant`) and
+    /// the backend knows tenants; `None` otherwise.
+    pub running_by_tenant: Option<Vec<TenantRunning>>,
 }
 
 /// What a backend can show and do; the UI hides or explains the rest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Capabilities {
     pub pause: bool,
     pub heartbeats: bool,
@@ -191,6 +242,31 @@ pub struct Capabilities {
     pub error_history: bool,
     pub tenants: bool,
     pub throughput: bool,
+    /// Which job actions the backend carries out (pausing is `pause` above).
+    pub actions: crate::backend::actions::ActionCapabilities,
+    /// The snapshot shows whether a queue is paused (Oban keeps pauses in its nodes' memory:
+    /// it can be paused, but the database does not say whether it is).
+    pub pause_visible: bool,
+    /// Failed-per-minute counts every failed attempt; when false, only jobs that failed for
+    /// good (the schema keeps no time of the attempts that were retried).
+    pub failed_attempts: bool,
+}
+
+impl Capabilities {
+    /// Whether this backend can carry out `kind` at all.
+    pub fn can(&self, kind: crate::backend::actions::ActionKind) -> bool {
+        use crate::backend::actions::ActionKind as K;
+        let a = &self.actions;
+        match kind {
+            K::Pause | K::Resume => self.pause,
+            K::Retry => a.retry,
+            K::Cancel => a.cancel,
+            K::Discard => a.discard,
+            K::Delete => a.delete,
+            K::ResetStuck => a.reset_stuck,
+            K::Purge => a.purge,
+        }
+    }
 }
 
 /// Options that shape a snapshot query.
@@ -198,10 +274,24 @@ pub struct Capabilities {
 pub struct SnapshotOptions {
     /// Live counts stop at this many rows per (queue, state).
     pub count_cap: i64,
+    /// Also count running jobs per tenant (costs a query; only the heartbeat-budget alert
+    /// needs it).
+    pub running_by_tenant: bool,
+    /// Scheduled and dead jobs, the piles that grow big by design, are counted exactly up
+    /// to this many per queue (never more than `count_cap`); past it a backend that can
+    /// shows an estimate ("~45k").
+    pub pile_cap: i64,
 }
+
+/// The default `pile_cap`: small piles exact, big ones estimated.
+pub const PILE_CAP: i64 = 100;
 
 impl Default for SnapshotOptions {
     fn default() -> Self {
-        SnapshotOptions { count_cap: 1_000 }
+        SnapshotOptions {
+            count_cap: 10_000,
+            running_by_tenant: false,
+            pile_cap: PILE_CAP,
+        }
     }
 }

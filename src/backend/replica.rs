@@ -4,13 +4,20 @@
 //! A replica's figures are as old as its replay: after each snapshot the replica is asked
 //! how far behind it is, and the header says so.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use async_trait::async_trait;
 use sqlx::PgPool;
 
-use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
+use super::drill::{
+    DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
+    KindsReport, TenantsQuery, TenantsReport,
+};
+use super::{
+    Action, AuditEnd, AuditEntry, AuditFilter, Backend, BatchDone, BatchStep, Capabilities,
+    JobState, Plan, Snapshot, SnapshotOptions, doctor,
+};
 
 /// Zero while the replica has replayed all the WAL it received (an idle primary sends
 /// none, and `now() - pg_last_xact_replay_timestamp()` would grow without any lag), else
@@ -33,15 +40,15 @@ pub enum Lag {
 }
 
 /// A backend reading from a replica, with the replica's lag measured after every poll.
-pub struct OnReplica<B> {
-    inner: B,
+pub struct OnReplica<B: ?Sized> {
+    inner: Arc<B>,
     replica: PgPool,
     lag: Mutex<Option<Lag>>,
 }
 
-impl<B: Backend> OnReplica<B> {
+impl<B: Backend + ?Sized> OnReplica<B> {
     /// `inner` must already read from `replica` (and write to the primary).
-    pub fn new(inner: B, replica: PgPool) -> OnReplica<B> {
+    pub fn new(inner: Arc<B>, replica: PgPool) -> OnReplica<B> {
         OnReplica {
             inner,
             replica,
@@ -69,13 +76,60 @@ pub async fn measure_lag(replica: &PgPool) -> Result<Lag> {
 }
 
 #[async_trait]
-impl<B: Backend> Backend for OnReplica<B> {
+impl<B: Backend + ?Sized> Backend for OnReplica<B> {
     fn name(&self) -> &'static str {
         self.inner.name()
     }
 
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
+    }
+
+    fn doctor_plan(&self) -> doctor::Plan {
+        self.inner.doctor_plan()
+    }
+
+    // Everything but the overview goes straight to the inner backend, which sends reads to
+    // the replica and actions to the primary.
+
+    async fn jobs(&self, query: &JobQuery) -> Result<JobPage> {
+        self.inner.jobs(query).await
+    }
+
+    async fn job(&self, id: i64, limits: &DetailLimits) -> Result<Option<JobDetail>> {
+        self.inner.job(id, limits).await
+    }
+
+    async fn dead_letters(&self, query: &DeadLetterQuery) -> Result<DeadLetterReport> {
+        self.inner.dead_letters(query).await
+    }
+
+    async fn kinds(&self, query: &KindsQuery) -> Result<KindsReport> {
+        self.inner.kinds(query).await
+    }
+
+    async fn tenants(&self, query: &TenantsQuery) -> Result<TenantsReport> {
+        self.inner.tenants(query).await
+    }
+
+    async fn plan_action(&self, action: &Action) -> Result<Plan> {
+        self.inner.plan_action(action).await
+    }
+
+    async fn apply_batch(&self, step: &BatchStep<'_>) -> Result<BatchDone> {
+        self.inner.apply_batch(step).await
+    }
+
+    async fn finish_audit(&self, end: &AuditEnd<'_>) -> Result<()> {
+        self.inner.finish_audit(end).await
+    }
+
+    async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        self.inner.audit_log(filter).await
+    }
+
+    async fn job_states(&self, ids: &[i64]) -> Result<Vec<(i64, JobState)>> {
+        self.inner.job_states(ids).await
     }
 
     fn source(&self) -> Option<String> {

@@ -18,6 +18,7 @@
 //!
 //! The wrapper forwards everything but `snapshot()` to the inner backend.
 
+use std::sync::Arc;
 use std::sync::Mutex as StdMutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -28,7 +29,14 @@ use serde::Serialize;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use tokio::sync::Mutex;
 
-use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
+use super::drill::{
+    DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
+    KindsReport, TenantsQuery, TenantsReport,
+};
+use super::{
+    Action, AuditEnd, AuditEntry, AuditFilter, Backend, BatchDone, BatchStep, Capabilities,
+    JobState, Plan, Snapshot, SnapshotOptions, doctor,
+};
 
 /// LISTEN/NOTIFY channel; the payload is the new version.
 pub const CHANNEL: &str = "jobtop_snapshot";
@@ -173,8 +181,8 @@ struct State {
 }
 
 /// A backend whose snapshots are shared with the other monitors on the same database.
-pub struct SharedSnapshot<B> {
-    inner: B,
+pub struct SharedSnapshot<B: ?Sized> {
+    inner: Arc<B>,
     session_options: PgConnectOptions,
     opts: SharedOptions,
     state: Mutex<State>,
@@ -182,9 +190,9 @@ pub struct SharedSnapshot<B> {
     pub stats: SharedStats,
 }
 
-impl<B: Backend> SharedSnapshot<B> {
+impl<B: Backend + ?Sized> SharedSnapshot<B> {
     /// `pool` is the monitor's pool: the election session is opened with the same settings.
-    pub fn new(inner: B, pool: &PgPool, opts: SharedOptions) -> SharedSnapshot<B> {
+    pub fn new(inner: Arc<B>, pool: &PgPool, opts: SharedOptions) -> SharedSnapshot<B> {
         let alone = opts.read_only.then_some(AloneBecause::ReadOnly);
         SharedSnapshot {
             inner,
@@ -445,19 +453,69 @@ impl<B: Backend> SharedSnapshot<B> {
     }
 }
 
-/// Snapshots taken with different options are different rows.
-fn cache_key(opts: &SnapshotOptions) -> String {
-    format!("overview:cap={}", opts.count_cap)
+/// Snapshots taken with different options are different rows; so are different schemas
+/// (the backend's name).
+fn cache_key(name: &str, opts: &SnapshotOptions) -> String {
+    format!(
+        "{name}:cap={}:piles={}:tenants={}",
+        opts.count_cap, opts.pile_cap, opts.running_by_tenant
+    )
 }
 
 #[async_trait]
-impl<B: Backend> Backend for SharedSnapshot<B> {
+impl<B: Backend + ?Sized> Backend for SharedSnapshot<B> {
     fn name(&self) -> &'static str {
         self.inner.name()
     }
 
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
+    }
+
+    fn doctor_plan(&self) -> doctor::Plan {
+        self.inner.doctor_plan()
+    }
+
+    // Everything but the overview goes straight to the inner backend.
+
+    async fn jobs(&self, query: &JobQuery) -> Result<JobPage> {
+        self.inner.jobs(query).await
+    }
+
+    async fn job(&self, id: i64, limits: &DetailLimits) -> Result<Option<JobDetail>> {
+        self.inner.job(id, limits).await
+    }
+
+    async fn dead_letters(&self, query: &DeadLetterQuery) -> Result<DeadLetterReport> {
+        self.inner.dead_letters(query).await
+    }
+
+    async fn kinds(&self, query: &KindsQuery) -> Result<KindsReport> {
+        self.inner.kinds(query).await
+    }
+
+    async fn tenants(&self, query: &TenantsQuery) -> Result<TenantsReport> {
+        self.inner.tenants(query).await
+    }
+
+    async fn plan_action(&self, action: &Action) -> Result<Plan> {
+        self.inner.plan_action(action).await
+    }
+
+    async fn apply_batch(&self, step: &BatchStep<'_>) -> Result<BatchDone> {
+        self.inner.apply_batch(step).await
+    }
+
+    async fn finish_audit(&self, end: &AuditEnd<'_>) -> Result<()> {
+        self.inner.finish_audit(end).await
+    }
+
+    async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        self.inner.audit_log(filter).await
+    }
+
+    async fn job_states(&self, ids: &[i64]) -> Result<Vec<(i64, JobState)>> {
+        self.inner.job_states(ids).await
     }
 
     fn source(&self) -> Option<String> {
@@ -469,7 +527,7 @@ impl<B: Backend> Backend for SharedSnapshot<B> {
     }
 
     async fn snapshot(&self, opts: &SnapshotOptions) -> Result<Snapshot> {
-        let key = cache_key(opts);
+        let key = cache_key(self.inner.name(), opts);
         let mut st = self.state.lock().await;
         if let Some(why) = st.alone {
             drop(st);

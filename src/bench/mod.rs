@@ -264,6 +264,7 @@ pub async fn run(cfg: BenchConfig) -> Result<Report> {
         }
         let opts = SnapshotOptions {
             count_cap: cfg.count_cap,
+            ..SnapshotOptions::default()
         };
         report.count_cap = cfg.count_cap;
 

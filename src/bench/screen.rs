@@ -113,6 +113,7 @@ pub fn busy_snapshot(queues: usize, workers: usize, bump: i64) -> Snapshot {
         queues,
         workers,
         count_cap: 10_000,
+        running_by_tenant: None,
     }
 }
 
@@ -127,11 +128,15 @@ fn busy_app(queues: usize, workers: usize) -> App {
             error_history: true,
             tenants: true,
             throughput: true,
+            pause_visible: true,
+            failed_attempts: true,
+            actions: crate::backend::ActionCapabilities::ALL,
         },
         read_only: false,
         stale_after: Duration::from_secs(60),
         oldest_warn: Duration::from_secs(60),
         oldest_critical: Duration::from_secs(300),
+        drill: crate::app::DrillSettings::default(),
     };
     let mut app = App::new(config, Duration::from_secs(1), t0());
     app.update(Msg::Polled {

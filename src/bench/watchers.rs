@@ -141,7 +141,7 @@ pub async fn watch(
         watchers.push(Arc::new(match mode {
             Mode::Alone => Watcher::Alone(native),
             Mode::Shared => Watcher::Shared(Box::new(SharedSnapshot::new(
-                native,
+                std::sync::Arc::new(native),
                 &pool,
                 SharedOptions {
                     interval,
@@ -151,7 +151,10 @@ pub async fn watch(
             ))),
         }));
     }
-    let snapshot_opts = SnapshotOptions { count_cap };
+    let snapshot_opts = SnapshotOptions {
+        count_cap,
+        ..SnapshotOptions::default()
+    };
     // Sessions open, leader elected, minute caches warm: then measure.
     for w in &watchers {
         w.backend().snapshot(&snapshot_opts).await?;

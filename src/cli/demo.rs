@@ -3,15 +3,40 @@
 use anyhow::{Result, bail};
 
 use super::DemoArgs;
+use crate::backend::connect;
+use crate::demo::{self, SimulatorConfig};
 
 pub async fn run(args: DemoArgs) -> Result<()> {
-    let _ = (
-        &args.rate,
-        &args.workers,
-        &args.seed,
-        &args.url,
-        &args.no_ui,
-        &args.monitor,
-    );
-    bail!("demo: not built yet")
+    if !(args.rate > 0.0 && args.rate <= 10_000.0) {
+        bail!("--rate must be between 0 and 10000 jobs per second");
+    }
+    let cfg = SimulatorConfig {
+        rate: args.rate,
+        workers: args.workers.max(2),
+        seed: args.seed,
+    };
+    if args.no_ui {
+        return demo::run_no_ui(args.url, cfg).await;
+    }
+    // The cluster (when we started one) lives until this function returns: dropping it
+    // stops the server and removes its folder, also when the monitor fails.
+    let (options, _cluster) = match &args.url {
+        Some(url) => {
+            let options = connect::parse_target(Some(url))?;
+            demo::migrate_at(options.clone()).await?;
+            (options, None)
+        }
+        None => {
+            let db = demo::start_demo_database().await?;
+            tracing::info!(url = %db.url, "demo cluster started");
+            (db.options.clone(), Some(db))
+        }
+    };
+    let pool = demo::simulator_pool(options.clone(), &cfg).await?;
+    let simulator = demo::spawn_simulator(pool, cfg);
+    let result = super::monitor::run(options, &args.monitor).await;
+    if let Err(err) = simulator.stop().await {
+        tracing::warn!("the simulator stopped with an error: {err:#}");
+    }
+    result
 }

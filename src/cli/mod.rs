@@ -1,15 +1,35 @@
 //! The command line: arguments and what each command does.
 
+mod act;
+mod backend_choice;
 mod bench;
+mod cancel;
+mod check;
+mod config;
 mod demo;
+mod discard;
+mod doctor;
+mod exit;
 mod migrate;
-mod monitor;
+pub mod monitor;
+mod oneshot;
+mod output;
+mod pause;
+mod purge;
+mod reset_stuck;
+mod resume;
+mod retry;
+mod settings;
+mod snapshot;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use sqlx::postgres::PgConnectOptions;
+
+pub use exit::Exit;
 
 use crate::backend::connect;
 
@@ -24,7 +44,8 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// postgres://user@host:port/db?sslmode=require (else the PG* variables are used).
+    /// postgres://user@host:port/db?sslmode=require, or @name for a connection of the
+    /// config file (else the PG* variables are used).
     #[arg(env = "DATABASE_URL", hide_env_values = true)]
     pub url: Option<String>,
 
@@ -33,6 +54,45 @@ pub struct Cli {
 
     #[command(flatten)]
     pub global: GlobalArgs,
+
+    /// The monitor options given on the command line or in the environment, which win over
+    /// the config file (the rest come from the file, else their defaults).
+    #[arg(skip)]
+    pub explicit: BTreeSet<String>,
+}
+
+impl Cli {
+    /// Commands that run without a log file when it cannot be opened.
+    pub fn logs_optional(&self) -> bool {
+        matches!(
+            self.command,
+            Some(Command::Check(_) | Command::Snapshot(_) | Command::Config)
+        )
+    }
+}
+
+/// Parses the process's arguments, noting which monitor options were given explicitly.
+pub fn parse() -> Cli {
+    parse_from(std::env::args_os())
+}
+
+pub fn parse_from<I, T>(args: I) -> Cli
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = Cli::command().get_matches_from(args);
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    for id in matches.ids() {
+        let id = id.as_str();
+        if matches!(
+            matches.value_source(id),
+            Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable)
+        ) {
+            cli.explicit.insert(id.to_string());
+        }
+    }
+    cli
 }
 
 #[derive(Args, Debug, Clone)]
@@ -49,10 +109,19 @@ pub struct MonitorArgs {
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub stale_after: u64,
 
-    /// Ready, running and retrying counts stop at this many jobs per queue ("1000+");
-    /// scheduled and dead ones are counted up to 100, then estimated ("~45k").
-    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    /// Ready, running and retrying counts stop at this many jobs per queue ("10k+");
+    /// scheduled and dead ones are counted up to 100 (or the dead-letter alert's
+    /// threshold), then estimated ("~45k").
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub count_cap: i64,
+
+    /// A running job older than this many seconds is listed as stuck (`s`).
+    #[arg(long, default_value_t = 3600, value_name = "SECS")]
+    pub stuck_after: u64,
+
+    /// How often your workers send heartbeats, for the tenants view's heartbeat budget.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    pub heartbeat_interval: f64,
 
     /// Bound on every monitoring statement, in seconds.
     #[arg(long, default_value_t = 5.0, value_name = "SECS")]
@@ -72,13 +141,36 @@ pub struct MonitorArgs {
     /// share one snapshot, taken by an elected leader).
     #[arg(long)]
     pub no_share: bool,
+
+    /// The wall screen: read-only, no key but quit, firing alerts on top in large rows,
+    /// high contrast, the bell on each new critical alert.
+    #[arg(long)]
+    pub kiosk: bool,
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
+    /// Read this queue schema instead of detecting one: native, river, oban, pg-boss,
+    /// graphile-worker.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub backend: Option<crate::backend::detect::BackendKind>,
+
+    /// The schema (or Oban prefix) the queue's tables are in, when detection finds several.
+    #[arg(long, global = true, value_name = "SCHEMA")]
+    pub schema: Option<String>,
+
+    /// A home-grown queue table described by a TOML profile: a file, or a shipped profile's
+    /// name (job_queue, jobforge, cepro).
+    #[arg(long, global = true, value_name = "FILE|NAME")]
+    pub profile: Option<PathBuf>,
+
     /// Where logs go (default: the user's state directory, jobtop/jobtop.log).
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+
+    /// The config file (default: jobtop/config.toml in the user's config directory).
+    #[arg(long, global = true, value_name = "PATH", env = "JOBTOP_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -87,6 +179,33 @@ pub enum Command {
     Demo(DemoArgs),
     /// Apply the reference schema (schema `jobtop`) to a database.
     Migrate {
+        #[arg(env = "DATABASE_URL", hide_env_values = true)]
+        url: Option<String>,
+    },
+    /// Pause a queue: workers stop claiming from it; its backlog stays.
+    Pause(pause::PauseArgs),
+    /// Resume a paused queue.
+    Resume(resume::ResumeArgs),
+    /// Retry jobs now (dead ones by default), keeping their error history.
+    Retry(retry::RetryArgs),
+    /// Cancel ready, scheduled or retrying jobs.
+    Cancel(cancel::CancelArgs),
+    /// Move ready, scheduled or retrying jobs to the dead-letter queue.
+    Discard(discard::DiscardArgs),
+    /// Put running jobs of workers that stopped heartbeating back to ready.
+    ResetStuck(reset_stuck::ResetStuckArgs),
+    /// Delete old finished jobs in batches.
+    Purge(purge::PurgeArgs),
+    /// Evaluate the alert rules once, for monitoring systems: exit 0 OK, 1 WARNING,
+    /// 2 CRITICAL, 3 UNKNOWN (the database cannot be reached or read).
+    Check(CheckArgs),
+    /// One snapshot of every queue and worker, and the firing alerts, for scripts.
+    Snapshot(SnapshotArgs),
+    /// Print the effective configuration, defaults included, passwords masked.
+    Config,
+    /// Check what the monitor needs from a database (privileges, version, index-backed
+    /// queries) and say what to fix: exit 0 all good, 1 warnings, 2 failures.
+    Doctor {
         #[arg(env = "DATABASE_URL", hide_env_values = true)]
         url: Option<String>,
     },
@@ -129,7 +248,7 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_values_t = [1, 20, 100])]
     pub shared: Vec<usize>,
     /// The live-count cap the overview is measured with.
-    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub count_cap: i64,
     /// Skip the terminal side.
     #[arg(long)]
@@ -146,12 +265,38 @@ pub struct BenchArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// A database URL or @name (else DATABASE_URL, else the PG* variables).
+    #[arg(env = "DATABASE_URL", hide_env_values = true)]
+    pub url: Option<String>,
+    /// One JSON document instead of the plugin's lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Give up (UNKNOWN) after this many seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub timeout: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct SnapshotArgs {
+    /// A database URL or @name (else DATABASE_URL, else the PG* variables).
+    #[arg(env = "DATABASE_URL", hide_env_values = true)]
+    pub url: Option<String>,
+    /// JSON in the documented schema (docs/snapshot-schema.md); without it, a short table.
+    #[arg(long)]
+    pub json: bool,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub timeout: f64,
+}
+
+#[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Jobs enqueued per second across all queues.
     #[arg(long, default_value_t = 20.0)]
     pub rate: f64,
     /// Simulated worker processes.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 8)]
     pub workers: usize,
     /// Seed for the simulator's choices, to replay the same scenario.
     #[arg(long, default_value_t = 42)]
@@ -168,14 +313,52 @@ pub struct DemoArgs {
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> Result<()> {
+    backend_choice::remember(crate::backend::detect::Selection {
+        backend: cli.global.backend,
+        schema: cli.global.schema.clone(),
+        profile: cli.global.profile.clone(),
+    });
     match cli.command {
         Some(Command::Migrate { url }) => migrate::run(url.as_deref()).await,
         Some(Command::Demo(args)) => demo::run(args).await,
+        Some(Command::Pause(args)) => pause::run(args).await,
+        Some(Command::Resume(args)) => resume::run(args).await,
+        Some(Command::Retry(args)) => retry::run(args).await,
+        Some(Command::Cancel(args)) => cancel::run(args).await,
+        Some(Command::Discard(args)) => discard::run(args).await,
+        Some(Command::ResetStuck(args)) => reset_stuck::run(args).await,
+        Some(Command::Purge(args)) => purge::run(args).await,
+        Some(Command::Check(args)) => check::run(&args, &cli.global).await,
+        Some(Command::Snapshot(args)) => snapshot::run(&args, &cli.global).await,
+        Some(Command::Config) => config::run(&cli.global),
+        Some(Command::Doctor { url }) => doctor::run(url.as_deref(), &cli.global).await,
         Some(Command::Bench(args)) => bench::run(args).await,
         None => {
-            let opts = target(cli.url.as_deref())?;
-            monitor::run(opts, &cli.monitor).await
+            let loaded = crate::config::load(cli.global.config.as_deref())?;
+            let (opts, connection) = resolve_target(cli.url.as_deref(), &loaded)?;
+            let settings = settings::monitor(
+                &loaded.config,
+                &cli.monitor,
+                &cli.explicit,
+                connection,
+                std::env::var("NO_COLOR").ok().as_deref(),
+            );
+            monitor::run_with(opts, &settings).await
         }
+    }
+}
+
+/// A URL, `@name` of the config file's connections, or the `PG*` variables.
+pub fn resolve_target<'a>(
+    url: Option<&str>,
+    loaded: &'a crate::config::Loaded,
+) -> Result<(PgConnectOptions, Option<&'a crate::config::Connection>)> {
+    match url.and_then(|u| u.strip_prefix('@')) {
+        Some(name) => {
+            let conn = loaded.config.connection(name, loaded.path.as_deref())?;
+            Ok((connect::parse_target(Some(&conn.url))?, Some(conn)))
+        }
+        None => Ok((target(url)?, None)),
     }
 }
 

@@ -1,109 +1,153 @@
-//! `jobtop [URL]`: the live overview.
+//! `jobtop [URL]`: the live overview (and, with `--kiosk`, the wall screen).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use chrono::Utc;
-use sqlx::postgres::{PgConnectOptions, PgPool};
+use anyhow::Result;
+use chrono::{Local, Offset, Utc};
+use sqlx::postgres::PgConnectOptions;
 
-use super::MonitorArgs;
+use super::settings::{self, MonitorSettings};
+use super::{MonitorArgs, backend_choice};
 use crate::app::{App, AppConfig};
-use crate::backend::connect::{self, SessionSettings};
+use crate::backend::connect;
+use crate::backend::detect::{self, BackendKind, Detected};
 use crate::backend::native::NativeBackend;
 use crate::backend::replica::OnReplica;
 use crate::backend::shared::{SharedOptions, SharedSnapshot};
 use crate::backend::{Backend, SnapshotOptions};
 use crate::terminal::{self, MonitorOptions};
 
-pub fn session_settings(args: &MonitorArgs) -> SessionSettings {
-    SessionSettings {
-        statement_timeout: Duration::from_secs_f64(args.statement_timeout.clamp(0.1, 600.0)),
-        read_only: args.read_only,
-        ..SessionSettings::default()
-    }
-}
-
-/// The database sessions a monitor holds: the primary, where actions go, and where reads
-/// go (the same pool, or a read replica's).
-pub struct Pools {
-    pub primary: PgPool,
-    pub replica: Option<PgPool>,
-}
-
+/// The monitor with the command line's settings alone (no config file): for `jobtop demo`.
 pub async fn run(opts: PgConnectOptions, args: &MonitorArgs) -> Result<()> {
-    let settings = session_settings(args);
-    let interval = Duration::from_secs_f64(args.interval.clamp(0.5, 60.0));
-    let poll_timeout = settings.statement_timeout + Duration::from_secs(2);
+    let explicit = ["interval", "statement_timeout", "stale_after", "count_cap"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let settings = settings::monitor(
+        &crate::config::Config::default(),
+        args,
+        &explicit,
+        None,
+        std::env::var("NO_COLOR").ok().as_deref(),
+    );
+    run_with(opts, &settings).await
+}
+
+pub async fn run_with(opts: PgConnectOptions, settings: &MonitorSettings) -> Result<()> {
     let mut described = connect::describe(&opts);
-    let primary = connect::connect(opts, &settings).await?;
-    let replica = match &args.replica_url {
+    let poll_timeout = settings.session.statement_timeout + Duration::from_secs(2);
+    let replica = match &settings.replica_url {
         Some(url) => {
-            let replica_opts = connect::parse_target(Some(url))?;
-            described = format!(
-                "{described}, reads from {}",
-                connect::describe(&replica_opts)
-            );
-            // A replica refuses writes anyway; saying so keeps even a bug from trying.
-            let replica_settings = SessionSettings {
-                read_only: true,
-                ..settings.clone()
-            };
-            Some(connect::connect(replica_opts, &replica_settings).await?)
+            let replica = connect::parse_target(Some(url))?;
+            described = format!("{described}, reads from {}", connect::describe(&replica));
+            Some(replica)
         }
         None => None,
     };
-    let pools = Pools { primary, replica };
-    let backend = open_backend(&pools, &described, args, interval, poll_timeout).await?;
+    let backend = match (settings.kiosk, replica) {
+        // The wall screen only reads: with a replica it needs nothing from the primary.
+        (true, Some(replica)) => open_kiosk(replica, settings, &described).await?,
+        (true, None) => open_kiosk(opts, settings, &described).await?,
+        (false, Some(replica)) => open_on_replica(opts, replica, settings, &described).await?,
+        (false, None) => {
+            let pool = connect::connect(opts, &settings.session).await?;
+            let backend = backend_choice::open(&pool, &described).await?;
+            if settings.share {
+                let shared =
+                    SharedOptions::new(settings.interval, poll_timeout, settings.session.read_only);
+                Arc::new(SharedSnapshot::new(backend, &pool, shared))
+            } else {
+                backend
+            }
+        }
+    };
     let config = AppConfig {
         target: described,
         backend: backend.name().to_string(),
         capabilities: backend.capabilities(),
-        read_only: settings.read_only,
-        stale_after: Duration::from_secs(args.stale_after),
+        read_only: settings.session.read_only,
+        stale_after: settings.stale_after,
         oldest_warn: Duration::from_secs(60),
-        oldest_critical: Duration::from_secs(300),
+        // The oldest-ready cell turns critical where the alert fires.
+        oldest_critical: settings.rules.oldest_ready.threshold.duration(),
+        drill: settings.drill.clone(),
     };
-    tracing::info!(target = %config.target, backend = %config.backend, "monitor starting");
-    let app = App::new(config, interval, Utc::now());
+    tracing::info!(
+        target = %config.target,
+        backend = %config.backend,
+        kiosk = settings.kiosk,
+        "monitor starting"
+    );
+    let mut app = App::new(config, settings.interval, Utc::now());
+    app.rules = settings.rules.clone();
+    app.kiosk = settings.kiosk;
+    app.bell = settings.bell;
+    app.theme = settings.theme;
+    app.utc_offset = Local::now().offset().fix();
     let opts = MonitorOptions {
         snapshot: SnapshotOptions {
-            count_cap: args.count_cap.max(1),
+            count_cap: settings.count_cap,
+            running_by_tenant: settings.rules.needs_tenants(),
+            pile_cap: settings.pile_cap,
         },
         poll_timeout,
     };
     terminal::run(app, backend, opts).await
 }
 
-/// The backend for the schema found, reading from the replica when there is one, else
-/// sharing its snapshots with the other monitors unless told not to.
-async fn open_backend(
-    pools: &Pools,
+/// The wall screen starts even while the database is away: the pool connects lazily and
+/// the screen says what it is waiting for. Until the catalog can be read, the schema is
+/// taken to be the one `--backend` names, else the reference one.
+async fn open_kiosk(
+    opts: PgConnectOptions,
+    settings: &MonitorSettings,
     described: &str,
-    args: &MonitorArgs,
-    interval: Duration,
-    poll_timeout: Duration,
 ) -> Result<Arc<dyn Backend>> {
-    let reads = pools.replica.as_ref().unwrap_or(&pools.primary);
-    let has_schema: Option<String> = sqlx::query_scalar("SELECT to_regclass('jobtop.jobs')::text")
-        .fetch_one(reads)
+    let pool = connect::connect_lazy(opts, &settings.session);
+    let reachable = pool.acquire().await.map(drop);
+    match reachable {
+        Ok(()) => backend_choice::open(&pool, described).await,
+        Err(err) => {
+            tracing::warn!("{described} unreachable at start-up, waiting for it: {err:#}");
+            let mut selection = backend_choice::selection();
+            let assumed = Detected {
+                backend: selection.backend.take().unwrap_or(BackendKind::Native),
+                schema: String::new(),
+                profile: None,
+            };
+            let schema = selection
+                .schema
+                .unwrap_or_else(|| assumed.backend.default_schema().to_string());
+            detect::open(&pool, &Detected { schema, ..assumed }).await
+        }
+    }
+}
+
+/// Reads from the replica, actions to the primary (`--replica-url`). Only the reference
+/// schema's backend keeps two pools; the others would send their actions to the replica,
+/// which refuses them, so they are not offered a replica.
+async fn open_on_replica(
+    primary: PgConnectOptions,
+    replica: PgConnectOptions,
+    settings: &MonitorSettings,
+    described: &str,
+) -> Result<Arc<dyn Backend>> {
+    // A replica refuses writes anyway; saying so keeps even a bug from trying.
+    let replica_session = connect::SessionSettings {
+        read_only: true,
+        ..settings.session.clone()
+    };
+    let replica = connect::connect(replica, &replica_session).await?;
+    let (found, _) = detect::resolve(&replica, &backend_choice::selection())
         .await
-        .with_context(|| format!("cannot query {described}"))?;
-    if has_schema.is_none() {
-        bail!(
-            "{described} has no job queue that jobtop knows: looked for the reference schema (jobtop.jobs). Apply it with `jobtop migrate URL`."
+        .map_err(|err| anyhow::anyhow!("{described}: {err:#}"))?;
+    if found.backend != BackendKind::Native {
+        anyhow::bail!(
+            "--replica-url is supported for the reference schema (jobtop.*) only; {found} would send its actions to the replica"
         );
     }
-    Ok(match &pools.replica {
-        Some(replica) => {
-            let native = NativeBackend::with_replica(pools.primary.clone(), replica.clone());
-            Arc::new(OnReplica::new(native, replica.clone()))
-        }
-        None if args.no_share => Arc::new(NativeBackend::new(pools.primary.clone())),
-        None => Arc::new(SharedSnapshot::new(
-            NativeBackend::new(pools.primary.clone()),
-            &pools.primary,
-            SharedOptions::new(interval, poll_timeout, args.read_only),
-        )),
-    })
+    let primary = connect::connect(primary, &settings.session).await?;
+    let native = NativeBackend::with_replica(primary, replica.clone());
+    Ok(Arc::new(OnReplica::new(Arc::new(native), replica)))
 }

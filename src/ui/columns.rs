@@ -38,6 +38,20 @@ pub fn fit(specs: &[ColumnSpec], available: u16, gap: u16) -> Vec<u16> {
     widths
 }
 
+/// Like `fit`, but the `filler` column (a message, say) gets only its minimum until every
+/// other column has grown, then all the room that is left.
+pub fn fit_with_filler(specs: &[ColumnSpec], available: u16, gap: u16, filler: usize) -> Vec<u16> {
+    let mut capped = specs.to_vec();
+    capped[filler].max = capped[filler].min;
+    let mut widths = fit(&capped, available, gap);
+    if widths[filler] > 0 {
+        let shown = widths.iter().filter(|w| **w > 0).count() as u16;
+        let used: u16 = widths.iter().sum::<u16>() + gap * shown.saturating_sub(1);
+        widths[filler] += available.saturating_sub(used);
+    }
+    widths
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +77,15 @@ mod tests {
         ];
         assert_eq!(fit(&specs, 15, 1), vec![8, 0, 6]);
         assert_eq!(fit(&specs, 40, 1), vec![20, 6, 6]);
+    }
+
+    #[test]
+    fn the_filler_grows_last() {
+        let spec = |min, max, priority| ColumnSpec { min, max, priority };
+        let specs = [spec(10, 100, 0), spec(5, 9, 1)];
+        assert_eq!(fit(&specs, 40, 1), vec![34, 5]);
+        assert_eq!(fit_with_filler(&specs, 40, 1, 0), vec![30, 9]);
+        assert_eq!(fit_with_filler(&specs, 14, 1, 0), vec![14, 0]);
+        assert_eq!(fit_with_filler(&specs, 16, 1, 0), vec![10, 5]);
     }
 }

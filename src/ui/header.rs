@@ -52,15 +52,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 fn identity_line<'a>(app: &App, theme: &Theme) -> Line<'a> {
+    // The target goes last: on a narrow screen a long socket path is what gets cut.
     Line::from(vec![
         Span::styled(" jobtop ", theme.title),
-        Span::styled(
-            sanitize(&app.config.target, 200).into_owned(),
-            theme.header_key,
-        ),
-        Span::raw(format!(" ({}, ", app.config.backend)),
+        Span::raw(format!("{} · ", app.config.backend)),
         match &app.source {
-            Some(source) => Span::raw(format!("{}, ", sanitize(source, 80))),
+            Some(source) => Span::raw(format!("{} · ", sanitize(source, 80))),
             None => Span::raw(""),
         },
         if app.config.read_only {
@@ -68,7 +65,11 @@ fn identity_line<'a>(app: &App, theme: &Theme) -> Line<'a> {
         } else {
             Span::raw("read-write")
         },
-        Span::raw(")"),
+        Span::raw(" · "),
+        Span::styled(
+            sanitize(&app.config.target, 200).into_owned(),
+            theme.header_key,
+        ),
     ])
 }
 
@@ -94,9 +95,45 @@ fn freshness_line<'a>(app: &App, theme: &Theme) -> Line<'a> {
     Line::from(spans)
 }
 
+/// Alerts first: on a narrow screen the end of the line is what gets cut.
+fn alerts_spans<'a>(app: &App, theme: &Theme) -> Vec<Span<'a>> {
+    let t = app.alerts.tally();
+    let mut spans = Vec::new();
+    if t.firing_critical > 0 {
+        spans.push(Span::styled(
+            format!("!! {} CRIT", t.firing_critical),
+            theme.alarm_banner,
+        ));
+        spans.push(Span::raw(" "));
+    }
+    if t.firing_warning > 0 {
+        spans.push(Span::styled(
+            format!("! {} WARN", t.firing_warning),
+            theme.notice_banner,
+        ));
+        spans.push(Span::raw(" "));
+    }
+    if t.pending > 0 {
+        spans.push(Span::styled(format!("? {} pending", t.pending), theme.warn));
+        spans.push(Span::raw(" "));
+    }
+    if t.firing() == 0 && t.pending == 0 && app.alerts.evaluated_at.is_some() {
+        spans.push(Span::styled("alerts ok", theme.ok));
+        spans.push(Span::raw(" "));
+    }
+    if !spans.is_empty() {
+        spans.pop();
+        spans.push(Span::raw(SEP));
+    }
+    spans
+}
+
 fn totals_line<'a>(app: &App, theme: &Theme) -> Line<'a> {
+    let alerts = alerts_spans(app, theme);
     let (Some(received), Some(now)) = (app.shown(), app.db_now()) else {
-        return Line::default();
+        let mut spans = vec![Span::raw(" ")];
+        spans.extend(alerts);
+        return Line::from(spans);
     };
     let snap = &received.snapshot;
     let sum = |f: fn(&crate::backend::QueueStats) -> crate::backend::Count| {
@@ -116,6 +153,7 @@ fn totals_line<'a>(app: &App, theme: &Theme) -> Line<'a> {
     let paused = snap.queues.iter().filter(|q| q.paused.is_some()).count();
 
     let mut spans = vec![Span::raw(" ")];
+    spans.extend(alerts);
     if app.config.capabilities.workers {
         let stale: Vec<_> = snap
             .workers

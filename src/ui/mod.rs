@@ -1,18 +1,36 @@
 //! Drawing: pure functions of `&App`, one file per pane.
 
+mod alerts;
+mod audit;
+mod breadcrumb;
 pub mod columns;
+mod confirm;
+mod dead_letters;
+pub mod dialog;
+mod drill;
 mod footer;
 mod header;
 mod help;
+mod job;
+mod jobs;
+mod kinds;
+mod kiosk;
+mod markers;
+mod paused;
+mod progress;
+mod prompt;
 mod queues;
+mod tenants;
 pub mod text;
 pub mod theme;
+mod when;
 mod workers;
+mod workers_view;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Block, Paragraph};
 
 use crate::app::App;
 use theme::Theme;
@@ -22,8 +40,9 @@ pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 12;
 
 pub fn draw(frame: &mut Frame, app: &App) {
-    let theme = Theme::default();
+    let theme = Theme::named(app.theme);
     let area = frame.area();
+    frame.render_widget(Block::default().style(theme.base), area);
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         let msg = format!(
             "terminal too small: need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{}",
@@ -35,20 +54,60 @@ pub fn draw(frame: &mut Frame, app: &App) {
         );
         return;
     }
-    let body = area.height.saturating_sub(3);
-    let workers_height = (body * 2 / 5).clamp(4, 16);
-    let [header_area, queues_area, workers_area, footer_area] = Layout::vertical([
+    if app.kiosk {
+        kiosk::draw(frame, area, app, &theme);
+        return;
+    }
+    if app.top_view().is_some() {
+        drill::draw(frame, area, app, &theme);
+        let body_area = drill::body_area(area, app);
+        overlays(frame, area, body_area, app, &theme);
+        return;
+    }
+    let [header_area, body_area, footer_area] = Layout::vertical([
         Constraint::Length(header::height(app)),
-        Constraint::Min(4),
-        Constraint::Length(workers_height),
-        Constraint::Length(1),
+        Constraint::Min(8),
+        Constraint::Length(prompt::height(app, area.width)),
     ])
     .areas(area);
     header::draw(frame, header_area, app, &theme);
-    queues::draw(frame, queues_area, app, &theme);
-    workers::draw(frame, workers_area, app, &theme);
-    footer::draw(frame, footer_area, app, &theme);
+    if app.show_alerts {
+        alerts::draw(frame, body_area, app, &theme);
+    } else {
+        let workers_height = (body_area.height * 2 / 5).clamp(4, 16);
+        let [queues_area, workers_area] =
+            Layout::vertical([Constraint::Min(4), Constraint::Length(workers_height)])
+                .areas(body_area);
+        queues::draw(frame, queues_area, app, &theme);
+        paused::draw(frame, queues_area, app, &theme);
+        workers::draw(frame, workers_area, app, &theme);
+    }
+    if app.drill.input.is_some() {
+        prompt::draw(frame, footer_area, app, &theme);
+    } else if let Some(n) = app.drill.notice.as_ref().filter(|n| n.until > app.now) {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                format!(" {}", text::sanitize(&n.text, 200)),
+                theme.notice_banner,
+            )),
+            footer_area,
+        );
+    } else {
+        footer::draw(frame, footer_area, app, &theme);
+    }
+    overlays(frame, area, body_area, app, &theme);
+}
+
+/// What opens over any screen: the audit pane, action dialogs, the help.
+fn overlays(frame: &mut Frame, area: Rect, body_area: Rect, app: &App, theme: &Theme) {
+    if let Some(pane) = &app.actions.audit {
+        audit::draw(frame, body_area, app, pane, theme);
+    }
+    if let Some(dialog) = &app.actions.dialog {
+        confirm::draw(frame, area, dialog, theme);
+        progress::draw(frame, area, dialog, theme);
+    }
     if app.show_help {
-        help::draw(frame, area, app, &theme);
+        help::draw(frame, area, app, theme);
     }
 }

@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
 
 use super::columns::{ColumnSpec, fit};
+use super::markers;
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::sort::RATE_WINDOW_MINUTES;
@@ -17,100 +18,27 @@ use crate::backend::QueueStats;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Col {
+    /// The alert marker: `!!` critical, `! ` warning, `? ` pending.
+    Marker,
     Sorted(QueueColumn),
     Trend,
 }
 
 /// Every column, in display order, with how much it matters on a narrow screen.
-const COLUMNS: [(Col, ColumnSpec); 11] = [
-    (
-        Col::Sorted(QueueColumn::Name),
-        ColumnSpec {
-            min: 12,
-            max: 28,
-            priority: 0,
-        },
-    ),
-    (
-        Col::Sorted(QueueColumn::Ready),
-        ColumnSpec {
-            min: 6,
-            max: 7,
-            priority: 1,
-        },
-    ),
-    (
-        Col::Sorted(QueueColumn::Scheduled),
-        ColumnSpec {
-            min: 6,
-            max: 7,
-            priority: 7,
-        },
-    ),
-    (
-        Col::Sorted(QueueColumn::Running),
-        ColumnSpec {
-            min: 5,
-            max: 6,
-            priority: 3,
-        },
-    ),
-    (
-        Col::Sorted(QueueColumn::Retrying),
-        ColumnSpec {
-            min: 6,
-            max: 6,
-            priority: 6,
-        },
-    ),
-    (
-        Col::Sorted(QueueColumn::Dead),
-        ColumnSpec {
-            min: 6,
-            max: 6,
-            priority: 4,
-        },
-    ),
-    (
-        Col::Sorted(QueueColumn::OldestReady),
-        ColumnSpec {
-            min: 9,
-            max: 9,
-            priority: 2,
-        },
-    ),
-    (
-        Col::Sorted(QueueColumn::SucceededPerMin),
-        ColumnSpec {
-            min: 6,
-            max: 6,
-            priority: 8,
-        },
-    ),
-    (
-        Col::Sorted(QueueColumn::FailedPerMin),
-        ColumnSpec {
-            min: 6,
-            max: 6,
-            priority: 9,
-        },
-    ),
-    (
-        Col::Sorted(QueueColumn::FailureRate),
-        ColumnSpec {
-            min: 6,
-            max: 6,
-            priority: 5,
-        },
-    ),
-    (
-        Col::Trend,
-        ColumnSpec {
-            min: 12,
-            max: 60,
-            priority: 10,
-        },
-    ),
+#[rustfmt::skip]
+const COLUMNS: [(Col, ColumnSpec); 12] = [
+    (Col::Marker,                               ColumnSpec { min: 2, max: 2, priority: 0 }),
+    (Col::Sorted(QueueColumn::Name),            ColumnSpec { min: 12, max: 20, priority: 0 }),
+    (Col::Sorted(QueueColumn::Ready),           ColumnSpec { min: 6, max: 7, priority: 1 }),
+    (Col::Sorted(QueueColumn::Scheduled),       ColumnSpec { min: 6, max: 7, priority: 7 }),
+    (Col::Sorted(QueueColumn::Running),         ColumnSpec { min: 5, max: 6, priority: 3 }),
+    (Col::Sorted(QueueColumn::Retrying),        ColumnSpec { min: 6, max: 6, priority: 6 }),
+    (Col::Sorted(QueueColumn::Dead),            ColumnSpec { min: 6, max: 6, priority: 4 }),
+    (Col::Sorted(QueueColumn::OldestReady),     ColumnSpec { min: 9, max: 9, priority: 2 }),
+    (Col::Sorted(QueueColumn::SucceededPerMin), ColumnSpec { min: 6, max: 6, priority: 8 }),
+    (Col::Sorted(QueueColumn::FailedPerMin),    ColumnSpec { min: 6, max: 6, priority: 9 }),
+    (Col::Sorted(QueueColumn::FailureRate),     ColumnSpec { min: 6, max: 6, priority: 5 }),
+    (Col::Trend,                                ColumnSpec { min: 12, max: 60, priority: 10 }),
 ];
 
 const PAUSED: &str = " PAUSED";
@@ -169,13 +97,20 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let table = Table::new(rows, shown.iter().map(|(_, w)| Constraint::Length(*w)))
         .header(header)
         .column_spacing(1)
+        .flex(ratatui::layout::Flex::Start)
         .block(block)
         .row_highlight_style(if focused {
             theme.selected
         } else {
             theme.selected_unfocused
         });
-    let mut state = TableState::default().with_selected(app.selected_queue_row());
+    // The wall screen has no selection to show.
+    let selected = if app.kiosk {
+        None
+    } else {
+        app.selected_queue_row()
+    };
+    let mut state = TableState::default().with_selected(selected);
     frame.render_stateful_widget(table, area, &mut state);
     if empty && area.height > 3 {
         let msg = Line::styled("  no queues yet: nothing has been enqueued", theme.dim);
@@ -191,8 +126,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 fn header_cell<'a>(col: Col, app: &App, theme: &Theme) -> Cell<'a> {
-    let Col::Sorted(c) = col else {
-        return Cell::from("DONE/min, 1h");
+    let c = match col {
+        Col::Sorted(c) => c,
+        Col::Marker => return Cell::from(""),
+        Col::Trend => return Cell::from("DONE/min, 1h"),
     };
     let title = if app.queue_sort.column == c {
         let arrow = if app.queue_sort.descending {
@@ -231,6 +168,7 @@ fn cell<'a>(
     let right = |s: String| Cell::from(Line::from(s).right_aligned());
     let (ok_rate, fail_rate) = q.per_minute(RATE_WINDOW_MINUTES);
     match col {
+        Col::Marker => markers::cell(app.alerts.worst_for_queue(&q.name), theme),
         Col::Sorted(QueueColumn::Name) => name_cell(q, width, theme),
         Col::Sorted(QueueColumn::Ready) => right(text::count(q.ready)),
         Col::Sorted(QueueColumn::Scheduled) => right(text::count(q.scheduled)),

@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
 
 use super::columns::{ColumnSpec, fit};
+use super::markers;
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::{App, Pane};
@@ -13,6 +14,7 @@ use crate::backend::WorkerInfo;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Col {
+    Marker,
     Id,
     Host,
     Pid,
@@ -22,70 +24,16 @@ enum Col {
     Queues,
 }
 
-const COLUMNS: [(Col, &str, ColumnSpec); 7] = [
-    (
-        Col::Id,
-        "WORKER",
-        ColumnSpec {
-            min: 12,
-            max: 30,
-            priority: 0,
-        },
-    ),
-    (
-        Col::Host,
-        "HOST",
-        ColumnSpec {
-            min: 10,
-            max: 20,
-            priority: 4,
-        },
-    ),
-    (
-        Col::Pid,
-        "PID",
-        ColumnSpec {
-            min: 7,
-            max: 7,
-            priority: 6,
-        },
-    ),
-    (
-        Col::Jobs,
-        "JOBS",
-        ColumnSpec {
-            min: 4,
-            max: 5,
-            priority: 2,
-        },
-    ),
-    (
-        Col::Heartbeat,
-        "BEAT",
-        ColumnSpec {
-            min: 7,
-            max: 7,
-            priority: 1,
-        },
-    ),
-    (
-        Col::Status,
-        "STATUS",
-        ColumnSpec {
-            min: 13,
-            max: 14,
-            priority: 1,
-        },
-    ),
-    (
-        Col::Queues,
-        "QUEUES",
-        ColumnSpec {
-            min: 8,
-            max: 60,
-            priority: 5,
-        },
-    ),
+#[rustfmt::skip]
+const COLUMNS: [(Col, &str, ColumnSpec); 8] = [
+    (Col::Marker,    "",       ColumnSpec { min: 2, max: 2, priority: 0 }),
+    (Col::Id,        "WORKER", ColumnSpec { min: 12, max: 30, priority: 0 }),
+    (Col::Host,      "HOST",   ColumnSpec { min: 10, max: 20, priority: 4 }),
+    (Col::Pid,       "PID",    ColumnSpec { min: 7, max: 7, priority: 6 }),
+    (Col::Jobs,      "JOBS",   ColumnSpec { min: 4, max: 5, priority: 2 }),
+    (Col::Heartbeat, "BEAT",   ColumnSpec { min: 7, max: 7, priority: 1 }),
+    (Col::Status,    "STATUS", ColumnSpec { min: 13, max: 14, priority: 1 }),
+    (Col::Queues,    "QUEUES", ColumnSpec { min: 8, max: 60, priority: 5 }),
 ];
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
@@ -141,11 +89,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .map(|i| {
             let w = &received.snapshot.workers[i];
             let stale = app.is_stale(w.heartbeat_age(now));
-            Row::new(
-                shown
-                    .iter()
-                    .map(|(col, _, width)| cell(*col, *width, w, stale, now, theme)),
-            )
+            Row::new(shown.iter().map(|(col, _, width)| match col {
+                Col::Marker => markers::cell(app.alerts.worst_for_worker(&w.id), theme),
+                _ => cell(*col, *width, w, stale, now, theme),
+            }))
         })
         .collect();
     let empty = rows.is_empty();
@@ -153,13 +100,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let table = Table::new(rows, shown.iter().map(|(_, _, w)| Constraint::Length(*w)))
         .header(header)
         .column_spacing(1)
+        .flex(ratatui::layout::Flex::Start)
         .block(block)
         .row_highlight_style(if focused {
             theme.selected
         } else {
             theme.selected_unfocused
         });
-    let mut state = TableState::default().with_selected(app.selected_worker_row());
+    let selected = if app.kiosk {
+        None
+    } else {
+        app.selected_worker_row()
+    };
+    let mut state = TableState::default().with_selected(selected);
     frame.render_stateful_widget(table, area, &mut state);
     if empty && area.height > 3 {
         let msg = Line::styled("  no workers have registered", theme.dim);
@@ -184,6 +137,7 @@ fn cell<'a>(
 ) -> Cell<'a> {
     let fit = |s: &str| text::truncate(&sanitize(s, 500), width as usize).into_owned();
     match col {
+        Col::Marker => Cell::from(""),
         Col::Id => Cell::from(fit(&w.id)),
         Col::Host => Cell::from(fit(w.host.as_deref().unwrap_or("–"))),
         Col::Pid => {

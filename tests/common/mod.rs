@@ -1,53 +1,86 @@
-//! Stand-in test harness (to be replaced by the real one, which can also start its own
-//! cluster): needs DATABASE_URL, and gives each test a fresh, migrated database.
+//! The integration-test harness: every test gets its own fresh database holding the
+//! migrated reference schema, on real PostgreSQL.
+//!
+//! With DATABASE_URL set, test databases are created on that server (and migrated one by
+//! one). Without it, the first test of the process starts one throwaway cluster (the
+//! demo's) that every test of the process shares, migrates a template database once, and
+//! each test's database is a copy of the template. Each #[tokio::test] runs on its own
+//! runtime, so the shared state holds no pool, only connection options; the set-up runs on
+//! a thread of its own with a runtime of its own.
 
 #![allow(dead_code)]
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{AssertSqlSafe, ConnectOptions};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
+use jobtop::backend::admin;
+use jobtop::demo::Cluster;
+
+/// A fresh database for one test; dropped (on its server) when the test ends.
 pub struct TestDb {
     pub pool: PgPool,
     pub options: PgConnectOptions,
     pub name: String,
 }
 
+struct Shared {
+    /// Where CREATE/DROP DATABASE are issued.
+    admin: PgConnectOptions,
+    /// Set when test databases are copies of a migrated template.
+    template: Option<String>,
+    /// Never dropped (statics are not): the cluster's watchdog removes it after we exit.
+    _cluster: Option<Cluster>,
+}
+
+static SHARED: OnceLock<Result<Shared, String>> = OnceLock::new();
+
+const TEMPLATE: &str = "jobtop_test_template";
+
 pub async fn test_db() -> TestDb {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let url = std::env::var("DATABASE_URL")
-        .expect("DATABASE_URL must point at a PostgreSQL server the tests may create databases on");
-    let admin = PgConnectOptions::from_str(&url).expect("DATABASE_URL is not a valid URL");
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis();
+    let shared = SHARED
+        .get_or_init(|| {
+            std::thread::spawn(set_up)
+                .join()
+                .unwrap_or_else(|_| Err("the test database set-up panicked".to_string()))
+        })
+        .as_ref()
+        .unwrap_or_else(|err| panic!("no test database: {err}"));
+
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
     let name = format!(
-        "jobtop_test_{}_{}_{}",
+        "jobtop_test_{}_{}",
         std::process::id(),
-        stamp,
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
-    let mut conn = admin
-        .connect()
+    let mut conn = PgConnection::connect_with(&shared.admin)
         .await
-        .expect("cannot connect to DATABASE_URL");
-    // The name is built above from digits only.
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
+        .expect("cannot connect to the test server");
+    // A database left by an earlier run that reused our pid (DATABASE_URL only).
+    admin::drop_database(&mut conn, &name)
+        .await
+        .expect("cannot clear a stale test database");
+    admin::create_database(&mut conn, &name, shared.template.as_deref())
         .await
         .expect("cannot create the test database");
-    let options = admin.database(&name);
+    let _ = conn.close().await;
+
+    let options = shared.admin.clone().database(&name);
     let pool = PgPoolOptions::new()
-        .max_connections(5)
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(30))
         .connect_with(options.clone())
         .await
         .expect("cannot connect to the test database");
-    jobtop::backend::native::migrate(&pool)
-        .await
-        .expect("migrations failed");
+    if shared.template.is_none() {
+        jobtop::backend::native::migrate(&pool)
+            .await
+            .expect("migrations failed");
+    }
     TestDb {
         pool,
         options,
@@ -55,7 +88,77 @@ pub async fn test_db() -> TestDb {
     }
 }
 
-/// A URL for the test database that a child process (the real binary) can use.
+impl Drop for TestDb {
+    /// Drops the database so a long test run does not fill the disk (or, with DATABASE_URL,
+    /// litter someone's server). Runs on a thread of its own: we may be inside a runtime.
+    fn drop(&mut self) {
+        let Some(Ok(shared)) = SHARED.get() else {
+            return;
+        };
+        let admin_options = shared.admin.clone();
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect_with(&admin_options).await.ok()?;
+                // WITH (FORCE) ends the test's own pool connections, still open here.
+                admin::drop_database(&mut conn, &name).await.ok()?;
+                conn.close().await.ok()
+            })
+        })
+        .join();
+    }
+}
+
+fn set_up() -> Result<Shared, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.trim().is_empty() => {
+            let admin = PgConnectOptions::from_str(&url)
+                .map_err(|_| "DATABASE_URL is not a valid PostgreSQL URL".to_string())?;
+            Ok(Shared {
+                admin,
+                template: None,
+                _cluster: None,
+            })
+        }
+        _ => {
+            let cluster = Cluster::start().map_err(|e| format!("{e:#}"))?;
+            let admin = cluster.connect_options("postgres");
+            runtime
+                .block_on(make_template(admin.clone()))
+                .map_err(|e| format!("{e:#}"))?;
+            Ok(Shared {
+                admin,
+                template: Some(TEMPLATE.to_string()),
+                _cluster: Some(cluster),
+            })
+        }
+    }
+}
+
+async fn make_template(admin_options: PgConnectOptions) -> anyhow::Result<()> {
+    let mut conn = PgConnection::connect_with(&admin_options).await?;
+    admin::create_database(&mut conn, TEMPLATE, None).await?;
+    conn.close().await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(admin_options.database(TEMPLATE))
+        .await?;
+    let migrated = jobtop::backend::native::migrate(&pool).await;
+    // A template must have no sessions when it is copied.
+    pool.close().await;
+    migrated
+}
+
+/// A URL for the test database that a child process (the real binary) can use. A password
+/// from DATABASE_URL is not part of it: pass PGPASSWORD to the child where one is needed.
 pub fn url_for(db: &TestDb) -> String {
     let o = &db.options;
     match o.get_socket() {

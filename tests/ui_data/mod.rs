@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use jobtop::app::{App, AppConfig, Msg};
+use jobtop::app::{App, AppConfig, DrillSettings, Msg};
 use jobtop::backend::{
     Capabilities, Count, MinuteBucket, PauseInfo, QueueStats, Snapshot, WorkerInfo,
 };
@@ -25,11 +25,15 @@ pub fn config() -> AppConfig {
             error_history: true,
             tenants: true,
             throughput: true,
+            pause_visible: true,
+            failed_attempts: true,
+            actions: jobtop::backend::ActionCapabilities::ALL,
         },
         read_only: false,
         stale_after: Duration::from_secs(60),
         oldest_warn: Duration::from_secs(60),
         oldest_critical: Duration::from_secs(300),
+        drill: DrillSettings::default(),
     }
 }
 
@@ -102,7 +106,22 @@ pub fn snapshot() -> Snapshot {
             worker("worker-m", 3, 2, &["mailers"]),
         ],
         count_cap: 10_000,
+        running_by_tenant: None,
     }
+}
+
+/// `snapshot()` taken `offset` later: every timestamp moves with the clock, so every age
+/// stays the same (a queue that is stuck stays stuck, a live worker stays live).
+pub fn snapshot_at(offset: chrono::Duration) -> Snapshot {
+    let mut s = snapshot();
+    s.db_now += offset;
+    for q in &mut s.queues {
+        q.oldest_ready_at = q.oldest_ready_at.map(|t| t + offset);
+    }
+    for w in &mut s.workers {
+        w.last_heartbeat_at = w.last_heartbeat_at.map(|t| t + offset);
+    }
+    s
 }
 
 /// An app that has received `snapshot()` at `t0()`, shown `after` later.

@@ -1,7 +1,8 @@
 //! Planner estimates for the piles too big to count on every poll: the dead-letter jobs (a
 //! finished state that only grows) and the scheduled ones (due in the future, often many by
-//! design). Each is counted exactly up to `COUNTED_UP_TO`; past that it is shown as the
-//! planner's estimate ("~45k"), or as "100+" while the estimate says less.
+//! design). Each is counted exactly up to `SnapshotOptions::pile_cap` (100 unless an alert
+//! threshold needs more); past that it is shown as the planner's estimate ("~45k"), or as
+//! "100+" while the estimate says less.
 //!
 //! Counting them would read every index entry on every poll: on a table of 10 M jobs with
 //! 3% of them live, a cap of 10,000 on these two alone costs ~30 ms a poll. The estimate
@@ -20,9 +21,6 @@ use std::time::{Duration, Instant};
 use sqlx::{Postgres, Transaction};
 
 use crate::backend::model::{Count, QueueStats};
-
-/// Scheduled and dead jobs are counted exactly up to this many per queue.
-pub const COUNTED_UP_TO: i64 = 100;
 
 /// How long an estimate is reused.
 const KEEP: Duration = Duration::from_secs(60);

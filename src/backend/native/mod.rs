@@ -1,18 +1,33 @@
 //! The project's own reference schema (`migrations/`, schema `jobtop`).
 
+mod actions;
+mod dead_letters;
 pub mod estimate;
 pub mod fixture;
+mod job;
+mod jobs;
+mod kinds;
 mod migrate;
 pub mod minutes;
 pub mod probe;
+mod read;
 mod snapshot;
+mod tenants;
+mod text;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::PgPool;
 
-use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
+use super::drill::{
+    DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
+    KindsReport, TenantsQuery, TenantsReport,
+};
+use super::{
+    Action, ActionCapabilities, AuditEnd, AuditEntry, AuditFilter, Backend, BatchDone, BatchStep,
+    Capabilities, JobState, Plan, Snapshot, SnapshotOptions,
+};
 use estimate::EstimateCache;
 use minutes::MinuteCache;
 
@@ -59,6 +74,11 @@ impl NativeBackend {
     pub fn forget_minutes(&self) {
         self.caches.minutes.clear();
     }
+
+    /// The plan of a job page query, for tests and troubleshooting.
+    pub async fn explain_jobs(&self, query: &JobQuery) -> anyhow::Result<String> {
+        jobs::explain(&self.pool, query).await
+    }
 }
 
 #[async_trait]
@@ -75,10 +95,56 @@ impl Backend for NativeBackend {
             error_history: true,
             tenants: true,
             throughput: true,
+            pause_visible: true,
+            failed_attempts: true,
+            actions: ActionCapabilities::ALL,
         }
     }
 
     async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
         snapshot::snapshot(&self.pool, opts, &self.caches).await
+    }
+
+    // Actions, and the reads that must see their effect at once (the audit log, a phased
+    // retry's progress), go to the primary even when monitoring reads go to a replica.
+
+    async fn plan_action(&self, action: &Action) -> anyhow::Result<Plan> {
+        actions::plan(&self.primary, action).await
+    }
+
+    async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
+        actions::apply_batch(&self.primary, step).await
+    }
+
+    async fn finish_audit(&self, end: &AuditEnd<'_>) -> anyhow::Result<()> {
+        actions::finish_audit(&self.primary, end).await
+    }
+
+    async fn audit_log(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
+        actions::audit_log(&self.primary, filter).await
+    }
+
+    async fn job_states(&self, ids: &[i64]) -> anyhow::Result<Vec<(i64, JobState)>> {
+        actions::job_states(&self.primary, ids).await
+    }
+
+    async fn jobs(&self, query: &JobQuery) -> anyhow::Result<JobPage> {
+        jobs::page(&self.pool, query).await
+    }
+
+    async fn job(&self, id: i64, limits: &DetailLimits) -> anyhow::Result<Option<JobDetail>> {
+        job::job(&self.pool, id, limits).await
+    }
+
+    async fn dead_letters(&self, query: &DeadLetterQuery) -> anyhow::Result<DeadLetterReport> {
+        dead_letters::dead_letters(&self.pool, query).await
+    }
+
+    async fn kinds(&self, query: &KindsQuery) -> anyhow::Result<KindsReport> {
+        kinds::kinds(&self.pool, query).await
+    }
+
+    async fn tenants(&self, query: &TenantsQuery) -> anyhow::Result<TenantsReport> {
+        tenants::tenants(&self.pool, query).await
     }
 }

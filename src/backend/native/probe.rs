@@ -88,7 +88,7 @@ impl Probe {
                 QUEUES_SQL,
                 Bind::Caps(
                     cap.saturating_add(1),
-                    (*cap).min(super::estimate::COUNTED_UP_TO).saturating_add(1),
+                    (*cap).min(crate::backend::PILE_CAP).saturating_add(1),
                 ),
             ),
             Probe::Minutes { from } => (MINUTES_SQL, Bind::Int(*from)),

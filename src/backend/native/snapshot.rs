@@ -11,7 +11,8 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::Caches;
 use crate::backend::model::{
-    Count, MinuteBucket, PauseInfo, QueueStats, Snapshot, SnapshotOptions, WorkerInfo,
+    Count, MinuteBucket, PauseInfo, QueueStats, Snapshot, SnapshotOptions, TenantRunning,
+    WorkerInfo,
 };
 
 /// Minutes of completion history per queue; the last one is the current, open minute.
@@ -19,8 +20,11 @@ pub const HISTORY_MINUTES: usize = 60;
 
 /// Per queue: its pause, six capped counts and the oldest ready job. Ready is counted in two
 /// ranges (queued, retrying) because each is then a tight `(queue, state, run_at)` range.
-/// Scheduled and dead stop at a small cap (`$2`): past it they are estimated (`estimate.rs`).
-/// The outer join keeps one row, and so `now()`, when there is no queue at all.
+/// The longest-running job is the front of the queue's `(queue, started_at)` running range,
+/// and the dead of the last hour the tail of its `(queue, finished_at)` dead range: both
+/// index-only. Scheduled and dead stop at a small cap (`$2`): past it they are estimated
+/// (`estimate.rs`). The outer join keeps one row, and so `now()`, when there is no queue at
+/// all.
 pub(super) const QUEUES_SQL: &str = r#"
 SELECT n.db_now, q.name, q.paused_at, q.paused_by, q.pause_reason,
   (SELECT count(*) FROM (SELECT 1 FROM jobtop.jobs j
@@ -46,10 +50,24 @@ SELECT n.db_now, q.name, q.paused_at, q.paused_by, q.pause_reason,
     (SELECT min(j.run_at) FROM jobtop.jobs j
        WHERE j.state IN ('queued', 'retrying') AND j.queue = q.name
          AND j.state = 'retrying' AND j.run_at <= now())
-  ) AS oldest_ready_at
+  ) AS oldest_ready_at,
+  (SELECT min(j.started_at) FROM jobtop.jobs j
+     WHERE j.state = 'running' AND j.queue = q.name) AS oldest_running_started_at,
+  (SELECT count(*) FROM (SELECT 1 FROM jobtop.jobs j
+     WHERE j.state = 'dead' AND j.queue = q.name
+       AND j.finished_at >= now() - interval '1 hour' LIMIT $1) c) AS dead_last_hour
 FROM (SELECT now() AS db_now) n
 LEFT JOIN jobtop.queues q ON true
 ORDER BY q.name
+"#;
+
+/// Running jobs per tenant, index-only on `jobs_running_tenant_idx` (migration 0003).
+const TENANTS_SQL: &str = r#"
+SELECT j.tenant_id, count(*) AS running
+FROM jobtop.jobs j
+WHERE j.state = 'running'
+GROUP BY j.tenant_id
+ORDER BY j.tenant_id
 "#;
 
 /// Workers seen in the last 24 hours, and any worker id still holding running jobs (even
@@ -75,28 +93,35 @@ pub async fn snapshot(
     caches: &Caches,
 ) -> anyhow::Result<Snapshot> {
     let cap = opts.count_cap.max(0);
-    // Repeatable read: the three queries see one snapshot, and one now().
+    // Repeatable read: the queries see one snapshot, and one now().
     let mut tx = pool
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await?;
-    let (db_now, mut queues) = read_queues(&mut tx, cap).await?;
+    let pile_cap = cap.min(opts.pile_cap.max(0));
+    let (db_now, mut queues) = read_queues(&mut tx, cap, pile_cap).await?;
     super::estimate::past_the_cap(&mut tx, &mut queues, &caches.estimates).await?;
     super::minutes::read(&mut tx, db_now, &mut queues, &caches.minutes).await?;
     let workers = read_workers(&mut tx).await?;
+    let running_by_tenant = if opts.running_by_tenant {
+        Some(read_tenants(&mut tx).await?)
+    } else {
+        None
+    };
     tx.commit().await?;
     Ok(Snapshot {
         db_now,
         queues,
         workers,
         count_cap: cap,
+        running_by_tenant,
     })
 }
 
 async fn read_queues(
     tx: &mut Transaction<'static, Postgres>,
     cap: i64,
+    small_cap: i64,
 ) -> anyhow::Result<(DateTime<Utc>, Vec<QueueStats>)> {
-    let small_cap = cap.min(super::estimate::COUNTED_UP_TO);
     let rows = sqlx::query(QUEUES_SQL)
         .bind(cap.saturating_add(1))
         .bind(small_cap.saturating_add(1))
@@ -132,11 +157,28 @@ async fn read_queues(
                 })
             })
             .transpose()?;
+        stats.oldest_running_started_at = row.try_get("oldest_running_started_at")?;
+        stats.dead_last_hour = Some(count("dead_last_hour")?);
         stats.minutes = vec![MinuteBucket::default(); HISTORY_MINUTES];
+        stats.kinds = Some(Vec::new());
         queues.push(stats);
     }
     let db_now = db_now.ok_or_else(|| anyhow::anyhow!("the queues query returned no row"))?;
     Ok((db_now, queues))
+}
+
+async fn read_tenants(
+    tx: &mut Transaction<'static, Postgres>,
+) -> anyhow::Result<Vec<TenantRunning>> {
+    let rows = sqlx::query(TENANTS_SQL).fetch_all(&mut **tx).await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(TenantRunning {
+                tenant: row.try_get("tenant_id")?,
+                running: row.try_get("running")?,
+            })
+        })
+        .collect()
 }
 
 async fn read_workers(tx: &mut Transaction<'static, Postgres>) -> anyhow::Result<Vec<WorkerInfo>> {

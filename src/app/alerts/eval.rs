@@ -1,0 +1,254 @@
+//! The state machine: conditions of one poll + the previous states -> the new states.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::conditions::{self, Condition};
+use super::rules::Rules;
+use super::{
+    Alert, AlertBook, AlertKey, AlertState, Baseline, RESOLVED_RETENTION, RuleId, Subject,
+    Transition, Unit,
+};
+use crate::backend::{Capabilities, Snapshot};
+
+/// What one poll brought.
+#[derive(Debug, Clone, Copy)]
+pub enum Observation<'a> {
+    Snapshot {
+        snapshot: &'a Snapshot,
+        capabilities: &'a Capabilities,
+    },
+    /// Polls have been failing since `since` (by the monitor's clock).
+    PollFailing { since: DateTime<Utc> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The monitor: one evaluation per poll, states carried between them.
+    Continuous,
+    /// `check` and `snapshot`: a single evaluation without history. A `for` duration that
+    /// the database's timestamps cannot judge is taken as instantaneous (zero).
+    OneShot,
+}
+
+/// The new alert states, and what changed. Pure: `now` is the monitor's clock at the poll.
+pub fn evaluate(
+    rules: &Rules,
+    prev: &AlertBook,
+    observation: &Observation,
+    now: DateTime<Utc>,
+    mode: Mode,
+) -> (AlertBook, Vec<Transition>) {
+    let mut book = AlertBook {
+        active: Default::default(),
+        resolved: prev.resolved.clone(),
+        baselines: prev.baselines.clone(),
+        evaluated_at: Some(now),
+    };
+    let conditions = match observation {
+        Observation::Snapshot {
+            snapshot,
+            capabilities,
+        } => conditions::from_snapshot(rules, snapshot, capabilities, &prev.baselines),
+        Observation::PollFailing { since } => {
+            // Nothing is known about the queues while the database is away: their alerts
+            // stay as they were, neither resolved nor advanced.
+            for (key, alert) in &prev.active {
+                if key.rule != RuleId::DbUnreachable {
+                    book.active.insert(key.clone(), alert.clone());
+                }
+            }
+            db_unreachable(rules, *since, now).into_iter().collect()
+        }
+    };
+
+    let mut transitions = Vec::new();
+    let mut held: BTreeSet<AlertKey> = BTreeSet::new();
+    for c in conditions {
+        held.insert(c.key.clone());
+        let before = prev.active.get(&c.key);
+        let alert = advance(c, before, now, mode);
+        if before.map(|a| a.state) != Some(alert.state) {
+            transitions.push(Transition {
+                key: alert.key.clone(),
+                severity: alert.severity,
+                from: before.map(|a| a.state),
+                to: alert.state,
+            });
+        }
+        book.active.insert(alert.key.clone(), alert);
+    }
+    for (key, alert) in &prev.active {
+        if held.contains(key) || book.active.contains_key(key) {
+            continue;
+        }
+        // A pending alert that stops holding never fired: it is dropped, not resolved.
+        if alert.state == AlertState::Firing {
+            book.resolved.insert(
+                0,
+                Alert {
+                    state: AlertState::Resolved,
+                    resolved_at: Some(now),
+                    ..alert.clone()
+                },
+            );
+            transitions.push(Transition {
+                key: key.clone(),
+                severity: alert.severity,
+                from: Some(AlertState::Firing),
+                to: AlertState::Resolved,
+            });
+        }
+    }
+    let keep_after = now - chrono::Duration::from_std(RESOLVED_RETENTION).unwrap_or_default();
+    book.resolved
+        .retain(|a| a.resolved_at.is_some_and(|at| at >= keep_after));
+
+    if let Observation::Snapshot { snapshot, .. } = observation {
+        learn_baselines(rules, &mut book, snapshot, now);
+    }
+    (book, transitions)
+}
+
+fn advance(c: Condition, before: Option<&Alert>, now: DateTime<Utc>, mode: Mode) -> Alert {
+    let since = match c.held_for {
+        Some(held) => now - held,
+        None => before.map_or(now, |a| a.since),
+    };
+    let for_ = if mode == Mode::OneShot && c.held_for.is_none() {
+        Duration::ZERO
+    } else {
+        c.for_
+    };
+    let for_chrono = chrono::Duration::from_std(for_).unwrap_or(chrono::Duration::MAX);
+    let held = now - since;
+    let firing = if c.strict_for {
+        held > for_chrono
+    } else {
+        held >= for_chrono
+    };
+    let fired_at = firing.then(|| {
+        before.and_then(|a| a.fired_at).unwrap_or(match c.held_for {
+            // Known from the database: it crossed its `for` at that moment, not now.
+            Some(_) => (since + for_chrono).min(now),
+            None => now,
+        })
+    });
+    Alert {
+        key: c.key,
+        severity: c.severity,
+        state: if firing {
+            AlertState::Firing
+        } else {
+            AlertState::Pending
+        },
+        value: c.value,
+        threshold: c.threshold,
+        unit: c.unit,
+        at_least: c.at_least,
+        detail: c.detail,
+        since,
+        for_,
+        fired_at,
+        resolved_at: None,
+    }
+}
+
+/// Pending from the first failed poll, firing once polls have failed for the threshold
+/// (plus the rule's `for`, zero by default).
+fn db_unreachable(rules: &Rules, since: DateTime<Utc>, now: DateTime<Utc>) -> Option<Condition> {
+    let r = rules.db_unreachable()?;
+    let held = (now - since).max(chrono::Duration::zero());
+    Some(Condition {
+        key: AlertKey {
+            rule: RuleId::DbUnreachable,
+            subject: Subject::Database,
+        },
+        severity: r.severity,
+        value: Some(conditions::secs(held)),
+        at_least: false,
+        threshold: r.threshold,
+        unit: Unit::Seconds,
+        for_: r.for_ + Duration::from_secs_f64(r.threshold.max(0.0)),
+        held_for: Some(held),
+        strict_for: true,
+        detail: Some("the monitor's polls are failing".into()),
+    })
+}
+
+fn learn_baselines(rules: &Rules, book: &mut AlertBook, snap: &Snapshot, now: DateTime<Utc>) {
+    let window = rules.backlog_baseline.window.0;
+    let mut next = std::collections::BTreeMap::new();
+    for q in &snap.queues {
+        let sample = q.ready.value as f64;
+        let anomalous = book.active.contains_key(&AlertKey {
+            rule: RuleId::BacklogBaseline,
+            subject: Subject::queue(&q.name),
+        });
+        let b = match book.baselines.get(&q.name) {
+            Some(b) => b.learn(sample, now, window, anomalous),
+            None => Baseline::start(sample, now),
+        };
+        next.insert(q.name.clone(), b);
+    }
+    book.baselines = next;
+}
+
+/// Rules that are on but cannot be judged from this snapshot, and why: said by `check` and
+/// `snapshot`, so a silent rule is never mistaken for a passing one.
+pub fn unavailable(
+    rules: &Rules,
+    snap: &Snapshot,
+    caps: &Capabilities,
+    mode: Mode,
+) -> Vec<(RuleId, &'static str)> {
+    let mut out = Vec::new();
+    let any = |f: &dyn Fn(&crate::backend::QueueStats) -> bool| snap.queues.iter().any(f);
+    if mode == Mode::OneShot && rules.backlog_baseline.enabled {
+        out.push((
+            RuleId::BacklogBaseline,
+            "needs history: the running monitor learns each queue's normal backlog",
+        ));
+    }
+    if rules.dead_spike.enabled && any(&|q| q.dead_last_hour.is_none()) {
+        out.push((
+            RuleId::DeadSpike,
+            "this backend does not record when jobs went dead",
+        ));
+    }
+    if rules.failure_rate.enabled && any(&|q| q.minutes.is_empty()) {
+        out.push((
+            RuleId::FailureRate,
+            "this backend has no completion history",
+        ));
+    }
+    if rules.kind_failure_rate.enabled && any(&|q| q.kinds.is_none()) {
+        out.push((
+            RuleId::KindFailureRate,
+            "this backend gives no per-kind figures",
+        ));
+    }
+    if !(caps.workers && caps.heartbeats) {
+        if rules.worker_down.enabled {
+            out.push((RuleId::WorkerDown, "this backend has no worker heartbeats"));
+        }
+        if rules.no_worker.enabled && !caps.workers {
+            out.push((RuleId::NoWorker, "this backend has no worker table"));
+        }
+    }
+    if rules.needs_tenants() && snap.running_by_tenant.is_none() {
+        out.push((
+            RuleId::TenantHeartbeatBudget,
+            "this backend does not count running jobs per tenant",
+        ));
+    }
+    if mode == Mode::OneShot && rules.db_unreachable.enabled {
+        out.push((
+            RuleId::DbUnreachable,
+            "judged by the exit code: a database that cannot be reached is UNKNOWN",
+        ));
+    }
+    out
+}

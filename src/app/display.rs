@@ -1,0 +1,49 @@
+//! Which look the screen has. Chosen once at start-up from the config file, `--kiosk` and
+//! `NO_COLOR`, then carried in `App` for `ui::draw`.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ThemeName {
+    /// The terminal's 16 ANSI colours, so it follows the user's palette.
+    #[default]
+    Default,
+    /// Bright on black, bold, for a wall screen read from across a room.
+    HighContrast,
+    /// No colour at all: bold, reverse and symbols only.
+    Monochrome,
+}
+
+impl ThemeName {
+    /// `NO_COLOR` (set and not empty, per no-color.org) wins over everything; `--kiosk`
+    /// turns the default into high contrast; otherwise the configured theme.
+    pub fn choose(configured: Option<ThemeName>, kiosk: bool, no_color: Option<&str>) -> ThemeName {
+        if no_color.is_some_and(|v| !v.is_empty()) {
+            return ThemeName::Monochrome;
+        }
+        match configured {
+            Some(name) => name,
+            None if kiosk => ThemeName::HighContrast,
+            None => ThemeName::Default,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_color_wins_then_configured_then_kiosk() {
+        use ThemeName::*;
+        assert_eq!(
+            ThemeName::choose(Some(HighContrast), true, Some("1")),
+            Monochrome
+        );
+        assert_eq!(ThemeName::choose(None, false, Some("")), Default);
+        assert_eq!(ThemeName::choose(None, true, None), HighContrast);
+        assert_eq!(ThemeName::choose(Some(Default), true, None), Default);
+        assert_eq!(ThemeName::choose(Some(Monochrome), false, None), Monochrome);
+    }
+}

@@ -1,0 +1,905 @@
+//! `update` for the drill-down views: opening and closing them, moving inside them, the
+//! `/` prompt, and the data loads they ask for (as `Effect::Load`, answered by
+//! `Msg::Loaded`). Pure, like the rest of `update`.
+
+use chrono::DateTime;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::filter;
+use super::json::{self, DocLine, Tone};
+use super::keymap::Command;
+use super::views::{
+    DeadLettersView, DetailPane, FilterInput, JobView, JobsView, KindsView, Land, Notice,
+    TenantsView, View, WorkersView,
+};
+use super::{App, Effect, Pane};
+use crate::backend::JobState;
+use crate::backend::drill::{
+    DeadLetterQuery, DeadWindow, DetailLimits, JobDetail, JobQuery, JobScope, KindWindow,
+    KindsQuery, Order, PAGE_SIZE, Request, Response, SCOPE_COUNT_CAP, TenantsQuery,
+};
+
+/// Lines of the job detail above its scrolling pane (fields, timeline, pane tabs); the
+/// UI lays the detail out with the same numbers.
+pub const DETAIL_HEAD_LINES: u16 = 8;
+/// Lines every screen spends on breadcrumb and footer.
+pub const CHROME_LINES: u16 = 2;
+
+const NOTICE_SECS: i64 = 4;
+
+impl App {
+    /// The view on top of the stack; `None` on the overview.
+    pub fn top_view(&self) -> Option<&View> {
+        self.drill.stack.last()
+    }
+
+    pub(super) fn top_view_mut(&mut self) -> Option<&mut View> {
+        self.drill.stack.last_mut()
+    }
+
+    /// The job list on top of the stack, or right under the job detail on top.
+    pub fn jobs_view(&self) -> Option<&JobsView> {
+        let mut views = self.drill.stack.iter().rev();
+        match (views.next(), views.next()) {
+            (Some(View::Jobs(j)), _) | (Some(View::Job(_)), Some(View::Jobs(j))) => Some(j),
+            _ => None,
+        }
+    }
+
+    /// The jobs an action on "the selection" applies to: the job shown in the detail view;
+    /// else the marked jobs of the list on top; else its selected job.
+    pub fn selected_job_ids(&self) -> Vec<i64> {
+        match self.top_view() {
+            Some(View::Job(v)) => vec![v.id],
+            Some(View::Jobs(v)) if !v.marked.is_empty() => v.marked.iter().copied().collect(),
+            Some(View::Jobs(v)) => v.selected_job().map(|r| r.id).into_iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Where the screen is: `overview › mailers › dead › #48213`, one string per step.
+    pub fn breadcrumb(&self) -> Vec<String> {
+        let mut out = vec!["overview".to_string()];
+        for view in &self.drill.stack {
+            match view {
+                View::Jobs(v) => match &v.scope {
+                    JobScope::Queue { queue, state } => {
+                        out.push(queue.clone());
+                        out.push(state.as_str().to_string());
+                    }
+                    JobScope::Worker { worker } => out.push(format!("worker {worker}")),
+                    JobScope::Ids { ids } => out.push(
+                        v.label
+                            .clone()
+                            .unwrap_or_else(|| format!("{} jobs", ids.len())),
+                    ),
+                    JobScope::Stuck { .. } => out.push("stuck".into()),
+                },
+                View::Job(v) => out.push(format!("#{}", v.id)),
+                View::DeadLetters(v) => out.push(match &v.kind {
+                    Some(kind) => format!("dead letters {} · {kind}", v.window.label()),
+                    None => format!("dead letters {}", v.window.label()),
+                }),
+                View::Workers(_) => out.push("workers".into()),
+                View::Kinds(v) => out.push(format!("kinds {}", v.window.label())),
+                View::Tenants(_) => out.push("tenants".into()),
+            }
+        }
+        out
+    }
+
+    /// Rows of the job detail's scrolling pane on this screen. The header's height mirrors
+    /// the UI's (a third line while polls fail); if it ever differs, scrolling stops a
+    /// line early or late, nothing worse: the UI clamps what it draws.
+    pub fn detail_body_height(&self) -> usize {
+        let header: u16 = if self.failure.is_some() { 3 } else { 2 };
+        self.drill
+            .screen
+            .1
+            .saturating_sub(header + CHROME_LINES + DETAIL_HEAD_LINES)
+            .max(1) as usize
+    }
+
+    /// Rows a list moves on PageDown where it has no pages of its own.
+    fn screenful(&self) -> isize {
+        (self.drill.screen.1.saturating_sub(8)).max(1) as isize
+    }
+
+    // ---- keys ----
+
+    /// Keys while the `/` prompt is open go to it. `None` when it is closed.
+    pub(super) fn drill_key(&mut self, key: &KeyEvent) -> Option<Vec<Effect>> {
+        let input = self.drill.input.as_mut()?;
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Char('c') if ctrl => {
+                self.should_quit = true;
+                return Some(vec![Effect::Quit]);
+            }
+            KeyCode::Char('u') if ctrl => {
+                input.text.clear();
+                input.error = None;
+                input.confirm = None;
+            }
+            KeyCode::Esc => self.drill.input = None,
+            KeyCode::Backspace => {
+                input.text.pop();
+                input.error = None;
+                input.confirm = None;
+            }
+            KeyCode::Enter => return Some(self.submit_filter()),
+            KeyCode::Char(c) if !ctrl => {
+                if input.text.chars().count() < 200 {
+                    input.text.push(c);
+                }
+                input.error = None;
+                input.confirm = None;
+            }
+            _ => {}
+        }
+        Some(Vec::new())
+    }
+
+    fn submit_filter(&mut self) -> Vec<Effect> {
+        let Some(input) = self.drill.input.clone() else {
+            return Vec::new();
+        };
+        let parsed = match filter::parse(&input.text) {
+            Ok(f) => f,
+            Err(e) => {
+                if let Some(i) = self.drill.input.as_mut() {
+                    i.error = Some(e);
+                }
+                return Vec::new();
+            }
+        };
+        match self.drill.stack.last_mut() {
+            None => {
+                let only_id = parsed.id.is_some() && !parsed.needs_scan();
+                match parsed.id {
+                    Some(id) if only_id => {
+                        self.drill.input = None;
+                        self.push(View::Job(JobView::new(id)))
+                    }
+                    _ => {
+                        if let Some(i) = self.drill.input.as_mut() {
+                            i.error = Some(
+                                "here / opens a job by id; open a queue (Enter) to filter by kind, tenant or error"
+                                    .into(),
+                            );
+                        }
+                        Vec::new()
+                    }
+                }
+            }
+            Some(View::Jobs(view)) => {
+                if input.confirm.is_none() && parsed.needs_scan() && is_big(view) {
+                    let count =
+                        view.page
+                            .as_ref()
+                            .map_or("an unknown number of".to_string(), |p| {
+                                match p.scope_count.capped {
+                                    true => format!("{}+", p.scope_count.value),
+                                    false => p.scope_count.value.to_string(),
+                                }
+                            });
+                    if let Some(i) = self.drill.input.as_mut() {
+                        i.confirm = Some(format!(
+                            "no index on kind, tenant or error text: this reads up to all {count} jobs of this list, page by page, within the statement timeout. Enter: search anyway · Esc: cancel"
+                        ));
+                    }
+                    return Vec::new();
+                }
+                view.filter = parsed;
+                reset_pages(view);
+                self.drill.input = None;
+                self.load_top()
+            }
+            Some(_) => {
+                self.drill.input = None;
+                Vec::new()
+            }
+        }
+    }
+
+    /// A command for the drill-down, or `None` to let the overview have it.
+    pub(super) fn drill_command(&mut self, command: Command) -> Option<Vec<Effect>> {
+        // Views that open from anywhere.
+        let opened = match command {
+            Command::DeadLetters => Some(View::DeadLetters(DeadLettersView {
+                window: DeadWindow::default(),
+                kind: None,
+                report: None,
+                selected: None,
+                load: Default::default(),
+            })),
+            Command::Stuck => {
+                let mut v = JobsView::new(
+                    JobScope::Stuck {
+                        running_longer_than: self.config.drill.stuck_after,
+                        stale_after: self.config.stale_after,
+                    },
+                    None,
+                );
+                v.order = Order::OldestFirst;
+                Some(View::Jobs(v))
+            }
+            Command::Workers => Some(View::Workers(WorkersView {
+                selected: self.selected_worker.clone(),
+            })),
+            Command::Kinds => Some(View::Kinds(KindsView {
+                window: KindWindow::default(),
+                report: None,
+                selected: None,
+                load: Default::default(),
+            })),
+            Command::Tenants => {
+                if !self.config.capabilities.tenants {
+                    return Some(self.notice(format!(
+                        "the {} backend has no tenants",
+                        self.config.backend
+                    )));
+                }
+                Some(View::Tenants(TenantsView::default()))
+            }
+            _ => None,
+        };
+        if let Some(view) = opened {
+            if command == Command::Workers && !self.config.capabilities.workers {
+                return Some(self.notice(format!(
+                    "the {} backend has no worker table",
+                    self.config.backend
+                )));
+            }
+            return Some(self.push(view));
+        }
+        if command == Command::Filter {
+            let text = match self.top_view() {
+                None => String::new(),
+                Some(View::Jobs(v)) => filter::to_input(&v.filter),
+                Some(_) => {
+                    return Some(self.notice("/ filters job lists: open a queue first".into()));
+                }
+            };
+            self.drill.input = Some(FilterInput {
+                text,
+                ..FilterInput::default()
+            });
+            return Some(Vec::new());
+        }
+        if self.drill.stack.is_empty() {
+            return match command {
+                Command::Open => Some(self.open_from_overview()),
+                _ => None,
+            };
+        }
+        match command {
+            // Global keys keep their meaning in every view.
+            Command::Quit
+            | Command::Help
+            | Command::Freeze
+            | Command::IntervalUp
+            | Command::IntervalDown => None,
+            Command::RefreshNow => {
+                let mut effects = vec![Effect::RefreshNow];
+                effects.extend(self.load_top());
+                Some(effects)
+            }
+            Command::Back => Some(self.back()),
+            Command::Open => Some(self.open()),
+            Command::Copy => Some(self.copy()),
+            _ => Some(self.view_command(command)),
+        }
+    }
+
+    fn notice(&mut self, text: String) -> Vec<Effect> {
+        self.drill.notice = Some(Notice {
+            text,
+            until: self.now + chrono::Duration::seconds(NOTICE_SECS),
+        });
+        Vec::new()
+    }
+
+    fn push(&mut self, view: View) -> Vec<Effect> {
+        self.drill.stack.push(view);
+        self.load_top()
+    }
+
+    fn back(&mut self) -> Vec<Effect> {
+        if let Some(View::Jobs(v)) = self.top_view_mut()
+            && !v.filter.is_empty()
+        {
+            v.filter = Default::default();
+            reset_pages(v);
+            return self.load_top();
+        }
+        self.drill.stack.pop();
+        // What shows again may be old: fetch it again.
+        self.load_top()
+    }
+
+    fn open_from_overview(&mut self) -> Vec<Effect> {
+        match self.pane {
+            Pane::Queues => {
+                let Some(queue) = self.selected_queue.clone() else {
+                    return Vec::new();
+                };
+                let state = self.first_busy_tab(&queue);
+                self.push(View::Jobs(JobsView::new(
+                    JobScope::Queue { queue, state },
+                    None,
+                )))
+            }
+            Pane::Workers => match self.selected_worker.clone() {
+                Some(worker) => {
+                    self.push(View::Jobs(JobsView::new(JobScope::Worker { worker }, None)))
+                }
+                None => Vec::new(),
+            },
+        }
+    }
+
+    /// The tab a queue opens on: the first of ready, running, retrying, dead, scheduled
+    /// that holds jobs (by the overview's counts), else ready.
+    fn first_busy_tab(&self, queue: &str) -> JobState {
+        let Some(q) = self
+            .shown()
+            .and_then(|r| r.snapshot.queues.iter().find(|q| q.name == queue))
+        else {
+            return JobState::Ready;
+        };
+        [
+            (JobState::Ready, q.ready),
+            (JobState::Running, q.running),
+            (JobState::Retrying, q.retrying),
+            (JobState::Dead, q.dead),
+            (JobState::Scheduled, q.scheduled),
+        ]
+        .into_iter()
+        .find(|(_, c)| c.value > 0)
+        .map_or(JobState::Ready, |(s, _)| s)
+    }
+
+    fn open(&mut self) -> Vec<Effect> {
+        let view = match self.top_view() {
+            Some(View::Jobs(v)) => v.selected_job().map(|r| View::Job(JobView::new(r.id))),
+            Some(View::DeadLetters(v)) => v.selected_index().map(|i| {
+                let g = &v
+                    .report
+                    .as_ref()
+                    .expect("selected_index needs a report")
+                    .groups[i];
+                let mut jobs = JobsView::new(
+                    JobScope::Ids { ids: g.ids.clone() },
+                    Some(short(&g.signature, 60)),
+                );
+                jobs.order = Order::NewestFirst;
+                View::Jobs(jobs)
+            }),
+            Some(View::Workers(v)) => v
+                .selected
+                .clone()
+                .map(|worker| View::Jobs(JobsView::new(JobScope::Worker { worker }, None))),
+            Some(View::Kinds(v)) => v.selected.clone().map(|kind| {
+                View::DeadLetters(DeadLettersView {
+                    window: match v.window {
+                        KindWindow::Hour => DeadWindow::Hour,
+                        KindWindow::Day => DeadWindow::Day,
+                    },
+                    kind: Some(kind),
+                    report: None,
+                    selected: None,
+                    load: Default::default(),
+                })
+            }),
+            _ => None,
+        };
+        match view {
+            Some(view) => self.push(view),
+            None => Vec::new(),
+        }
+    }
+
+    fn copy(&mut self) -> Vec<Effect> {
+        let id = match self.top_view() {
+            Some(View::Job(v)) => Some(v.id),
+            Some(View::Jobs(v)) => v.selected_job().map(|r| r.id),
+            _ => None,
+        };
+        match id {
+            Some(id) => {
+                let mut effects = self.notice(format!("copied #{id} (OSC 52)"));
+                effects.push(Effect::Copy(id.to_string()));
+                effects
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Moving, paging, tabs and order inside the view on top.
+    fn view_command(&mut self, command: Command) -> Vec<Effect> {
+        let screenful = self.screenful();
+        let body = self.detail_body_height();
+        let workers = self.worker_ids_in_order();
+        let Some(view) = self.top_view_mut() else {
+            return Vec::new();
+        };
+        let step = |c: Command| -> Option<isize> {
+            match c {
+                Command::Up => Some(-1),
+                Command::Down => Some(1),
+                Command::Top => Some(isize::MIN / 2),
+                Command::Bottom => Some(isize::MAX / 2),
+                Command::PageUp => Some(-screenful),
+                Command::PageDown => Some(screenful),
+                _ => None,
+            }
+        };
+        let reload = match view {
+            View::Jobs(v) => match command {
+                Command::PageDown => next_page(v),
+                Command::PageUp => prev_page(v),
+                Command::Down if v.selected_index() == Some(v.rows().len().saturating_sub(1)) => {
+                    next_page(v)
+                }
+                Command::Up if v.selected_index() == Some(0) => prev_page(v),
+                Command::Up | Command::Down | Command::Top | Command::Bottom => {
+                    let by = step(command).unwrap_or(0);
+                    let ids: Vec<i64> = v.rows().iter().map(|r| r.id).collect();
+                    let at = v.selected_index();
+                    if let Some(i) = move_index(ids.len(), at, by) {
+                        v.selected = Some(ids[i]);
+                        v.selected_row = i;
+                    }
+                    false
+                }
+                Command::NextPane | Command::Right => switch_tab(v, 1),
+                Command::Left => switch_tab(v, -1),
+                Command::ToggleOrder => {
+                    v.order = v.order.toggled();
+                    reset_pages(v);
+                    true
+                }
+                _ => false,
+            },
+            View::Job(v) => {
+                let len = v.lines().len();
+                let max = len.saturating_sub(body);
+                let pane = v.pane as usize;
+                match command {
+                    Command::NextPane => {
+                        v.pane = match v.pane {
+                            DetailPane::Errors => DetailPane::Payload,
+                            DetailPane::Payload => DetailPane::Errors,
+                        };
+                    }
+                    Command::Left => v.hscroll = v.hscroll.saturating_sub(8),
+                    Command::Right => v.hscroll = (v.hscroll + 8).min(10_000),
+                    Command::PageDown | Command::PageUp => {
+                        let by = if command == Command::PageDown {
+                            body as isize
+                        } else {
+                            -(body as isize)
+                        };
+                        v.scroll[pane] = clamp_add(v.scroll[pane], by, max);
+                    }
+                    c => {
+                        if let Some(by) = step(c) {
+                            v.scroll[pane] = clamp_add(v.scroll[pane], by, max);
+                        }
+                    }
+                }
+                false
+            }
+            View::DeadLetters(v) => match command {
+                Command::NextPane | Command::Right | Command::Left => {
+                    let by = if command == Command::Left { -1 } else { 1 };
+                    v.window = cycle(&DeadWindow::ALL, v.window, by);
+                    v.report = None;
+                    true
+                }
+                c => {
+                    if let (Some(by), Some(r)) = (step(c), v.report.as_ref()) {
+                        let keys: Vec<&String> = r.groups.iter().map(|g| &g.signature).collect();
+                        if let Some(i) = move_index(keys.len(), v.selected_index(), by) {
+                            v.selected = Some(keys[i].clone());
+                        }
+                    }
+                    false
+                }
+            },
+            View::Kinds(v) => match command {
+                Command::NextPane | Command::Right | Command::Left => {
+                    let by = if command == Command::Left { -1 } else { 1 };
+                    v.window = cycle(&KindWindow::ALL, v.window, by);
+                    v.report = None;
+                    true
+                }
+                c => {
+                    if let (Some(by), Some(r)) = (step(c), v.report.as_ref()) {
+                        let keys: Vec<&String> = r.kinds.iter().map(|k| &k.kind).collect();
+                        if let Some(i) = move_index(keys.len(), v.selected_index(), by) {
+                            v.selected = Some(keys[i].clone());
+                        }
+                    }
+                    false
+                }
+            },
+            View::Workers(v) => {
+                if let Some(by) = step(command) {
+                    let at = v
+                        .selected
+                        .as_ref()
+                        .and_then(|s| workers.iter().position(|w| w == s));
+                    if let Some(i) = move_index(workers.len(), at, by) {
+                        v.selected = Some(workers[i].clone());
+                    }
+                }
+                false
+            }
+            View::Tenants(v) => {
+                if let (Some(by), Some(r)) = (step(command), v.report.as_ref())
+                    && let Some(i) = move_index(r.tenants.len(), Some(v.selected), by)
+                {
+                    v.selected = i;
+                }
+                false
+            }
+        };
+        if reload { self.load_top() } else { Vec::new() }
+    }
+
+    fn worker_ids_in_order(&self) -> Vec<String> {
+        match self.shown() {
+            Some(r) => self
+                .worker_order()
+                .into_iter()
+                .map(|i| r.snapshot.workers[i].id.clone())
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    // ---- loads ----
+
+    fn request_for(&self, view: &View) -> Option<Request> {
+        let drill = &self.config.drill;
+        Some(match view {
+            View::Jobs(v) => Request::Jobs(JobQuery {
+                scope: v.scope.clone(),
+                filter: v.filter.clone(),
+                order: v.order,
+                after: v.pages.last().copied().flatten(),
+                limit: PAGE_SIZE,
+            }),
+            View::Job(v) => Request::Job {
+                id: v.id,
+                limits: DetailLimits::default(),
+            },
+            View::DeadLetters(v) => Request::DeadLetters(DeadLetterQuery {
+                window: v.window,
+                kind: v.kind.clone(),
+                limit: drill.dead_letter_limit,
+            }),
+            View::Kinds(v) => Request::Kinds(KindsQuery {
+                window: v.window,
+                limit: drill.kinds_limit,
+            }),
+            View::Tenants(_) => Request::Tenants(TenantsQuery {
+                stale_after: self.config.stale_after,
+                ready_cap: SCOPE_COUNT_CAP,
+            }),
+            View::Workers(_) => return None,
+        })
+    }
+
+    /// Asks for the data of the view on top; a newer ask makes any older answer stale.
+    fn load_top(&mut self) -> Vec<Effect> {
+        let Some(request) = self.top_view().and_then(|v| self.request_for(v)) else {
+            return Vec::new();
+        };
+        self.drill.next_ticket += 1;
+        let ticket = self.drill.next_ticket;
+        let now = self.now;
+        if let Some(load) = self.top_view_mut().and_then(View::load_state_mut) {
+            load.pending = Some(ticket);
+            load.pending_since = Some(now);
+        }
+        vec![Effect::Load { ticket, request }]
+    }
+
+    /// After each good poll the view on top is refreshed too, unless frozen or still
+    /// loading; reports that read many rows only every `report_refresh`.
+    pub(super) fn drill_polled(&mut self) -> Vec<Effect> {
+        if self.is_frozen() {
+            return Vec::new();
+        }
+        let now = self.now;
+        let settings = &self.config.drill;
+        let due = match self.top_view() {
+            None | Some(View::Workers(_)) => false,
+            Some(view) => {
+                let load = view.load_state().expect("data views have a load state");
+                let every = match view {
+                    // A filter no index answers can cost a scan: not every second.
+                    View::Jobs(v) if v.filter.needs_scan() => settings.report_refresh,
+                    View::Jobs(_) => std::time::Duration::ZERO,
+                    View::Job(_) => settings.detail_refresh,
+                    _ => settings.report_refresh,
+                };
+                // Polls arrive a little early or late: a tenth of a second counts as on time.
+                let waited = |since: Option<DateTime<chrono::Utc>>, wait: std::time::Duration| {
+                    since.is_none_or(|at| {
+                        (now - at).to_std().unwrap_or_default()
+                            + std::time::Duration::from_millis(100)
+                            >= wait
+                    })
+                };
+                let after_failure = match load.error {
+                    Some(_) => waited(load.failed_at, settings.retry_after_failure),
+                    None => true,
+                };
+                !load.is_loading() && after_failure && waited(load.loaded_at, every)
+            }
+        };
+        if due { self.load_top() } else { Vec::new() }
+    }
+
+    pub(super) fn drill_loaded(&mut self, ticket: u64, result: Result<Response, String>) {
+        let now = self.now;
+        let Some(view) = self
+            .drill
+            .stack
+            .iter_mut()
+            .find(|v| v.load_state().is_some_and(|l| l.pending == Some(ticket)))
+        else {
+            return;
+        };
+        let response = match result {
+            Ok(r) => r,
+            Err(message) => {
+                if let Some(load) = view.load_state_mut() {
+                    load.pending = None;
+                    load.error = Some(message);
+                    load.failed_at = Some(now);
+                }
+                return;
+            }
+        };
+        match (&mut *view, response) {
+            (View::Jobs(v), Response::Jobs(page)) => {
+                let previous_row = v.selected_index().unwrap_or(v.selected_row);
+                v.page = Some(page);
+                let len = v.rows().len();
+                let keep = v.land == Land::Keep && v.selected_index().is_some();
+                if !keep && len > 0 {
+                    let row = match v.land {
+                        Land::First => 0,
+                        Land::Last => len - 1,
+                        Land::Keep => previous_row.min(len - 1),
+                    };
+                    v.selected = Some(v.rows()[row].id);
+                }
+                v.selected_row = v.selected_index().unwrap_or(0);
+                v.land = Land::Keep;
+            }
+            (View::Job(v), Response::Job(detail)) => {
+                let first = v.detail.is_none();
+                if let Some(d) = &detail {
+                    v.payload_lines = json::pretty_lines(&d.payload);
+                    if d.payload_truncated {
+                        v.payload_lines.push(vec![(
+                            Tone::Warn,
+                            format!(
+                                "… cut here: the payload is {}, the first {} characters are shown",
+                                human_bytes(d.payload_bytes),
+                                DetailLimits::default().payload_chars
+                            ),
+                        )]);
+                    }
+                    v.error_lines = error_lines(d);
+                    if first && d.errors.is_empty() && d.job.last_error.is_none() {
+                        v.pane = DetailPane::Payload;
+                    }
+                }
+                v.detail = Some(detail);
+            }
+            (View::DeadLetters(v), Response::DeadLetters(report)) => {
+                if v.selected_index_in(&report).is_none() {
+                    v.selected = report.groups.first().map(|g| g.signature.clone());
+                }
+                v.report = Some(report);
+            }
+            (View::Kinds(v), Response::Kinds(report)) => {
+                if !report
+                    .kinds
+                    .iter()
+                    .any(|k| Some(&k.kind) == v.selected.as_ref())
+                {
+                    v.selected = report.kinds.first().map(|k| k.kind.clone());
+                }
+                v.report = Some(report);
+            }
+            (View::Tenants(v), Response::Tenants(report)) => {
+                v.selected = v.selected.min(report.tenants.len().saturating_sub(1));
+                v.report = Some(report);
+            }
+            _ => {}
+        }
+        if let Some(load) = view.load_state_mut() {
+            load.pending = None;
+            load.error = None;
+            load.loaded_at = Some(now);
+        }
+    }
+
+    /// Keeps the workers view's selection on a worker that still exists.
+    pub(super) fn drill_keep_selection(&mut self) {
+        let ids = self.worker_ids_in_order();
+        for view in &mut self.drill.stack {
+            if let View::Workers(v) = view
+                && v.selected.as_ref().is_none_or(|s| !ids.contains(s))
+            {
+                v.selected = ids.first().cloned();
+            }
+        }
+    }
+}
+
+impl DeadLettersView {
+    fn selected_index_in(&self, report: &crate::backend::drill::DeadLetterReport) -> Option<usize> {
+        let sig = self.selected.as_ref()?;
+        report.groups.iter().position(|g| &g.signature == sig)
+    }
+}
+
+/// A scope too big to filter by unindexed terms without saying so first.
+fn is_big(view: &JobsView) -> bool {
+    if !matches!(view.scope, JobScope::Queue { .. }) {
+        return false;
+    }
+    view.page
+        .as_ref()
+        .is_none_or(|p| p.scope_count.capped || p.scope_count.value >= SCOPE_COUNT_CAP)
+}
+
+fn reset_pages(v: &mut JobsView) {
+    v.pages = vec![None];
+    v.page = None;
+    v.land = Land::First;
+    v.selected = None;
+    v.selected_row = 0;
+}
+
+/// Moves to the page after the last row shown; `true` when there is one to load.
+fn next_page(v: &mut JobsView) -> bool {
+    let Some(page) = &v.page else { return false };
+    let (Some(last), true) = (page.rows.last(), page.has_more) else {
+        return false;
+    };
+    v.pages.push(Some(last.cursor(v.scope.sort_key())));
+    v.land = Land::First;
+    true
+}
+
+fn prev_page(v: &mut JobsView) -> bool {
+    if v.pages.len() <= 1 {
+        return false;
+    }
+    v.pages.pop();
+    v.land = Land::Last;
+    true
+}
+
+fn switch_tab(v: &mut JobsView, by: isize) -> bool {
+    let JobScope::Queue { state, .. } = &mut v.scope else {
+        return false;
+    };
+    *state = cycle(&JobState::ALL, *state, by);
+    v.marked.clear();
+    reset_pages(v);
+    true
+}
+
+fn cycle<T: Copy + PartialEq>(all: &[T], current: T, by: isize) -> T {
+    let at = all.iter().position(|x| *x == current).unwrap_or(0) as isize;
+    all[(at + by).rem_euclid(all.len() as isize) as usize]
+}
+
+/// The row `by` away from `at` (or the first), kept inside `len` rows.
+fn move_index(len: usize, at: Option<usize>, by: isize) -> Option<usize> {
+    if len == 0 {
+        return None;
+    }
+    let at = at.unwrap_or(0) as isize;
+    Some(at.saturating_add(by).clamp(0, len as isize - 1) as usize)
+}
+
+fn clamp_add(v: usize, by: isize, max: usize) -> usize {
+    (v as isize).saturating_add(by).clamp(0, max as isize) as usize
+}
+
+/// At most `max` characters, with an ellipsis when cut.
+fn short(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+pub fn human_bytes(n: i64) -> String {
+    let n = n.max(0) as f64;
+    if n < 1024.0 {
+        format!("{n:.0} B")
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.1} KB", n / 1024.0)
+    } else {
+        format!("{:.1} MB", n / (1024.0 * 1024.0))
+    }
+}
+
+fn time(t: Option<DateTime<chrono::Utc>>) -> String {
+    t.map_or("time unknown".into(), |t| {
+        t.format("%Y-%m-%d %H:%M:%S").to_string()
+    })
+}
+
+/// The error history as lines: a header per attempt (newest first), then its message.
+fn error_lines(d: &JobDetail) -> Vec<DocLine> {
+    let mut lines: Vec<DocLine> = Vec::new();
+    let message = |lines: &mut Vec<DocLine>, text: &str| {
+        for l in text.split('\n') {
+            let l = l.trim_end_matches('\r').replace('\t', "    ");
+            lines.push(vec![(Tone::Dim, "  ".into()), (Tone::Error, l)]);
+        }
+    };
+    for e in &d.errors {
+        let mut head = vec![
+            (
+                Tone::Label,
+                match e.attempt {
+                    Some(n) => format!("attempt {n}"),
+                    None => "attempt ?".into(),
+                },
+            ),
+            (Tone::Dim, " · ".into()),
+            (Tone::Plain, time(e.at)),
+            (Tone::Dim, " · ".into()),
+            (Tone::Plain, e.worker.clone().unwrap_or_else(|| "–".into())),
+        ];
+        if e.error_bytes > e.error.len() as i64 {
+            head.push((
+                Tone::Warn,
+                format!(" · {} long, the start is shown", human_bytes(e.error_bytes)),
+            ));
+        }
+        lines.push(head);
+        message(&mut lines, &e.error);
+        lines.push(Vec::new());
+    }
+    let missing = d.error_count - d.errors.len() as i64;
+    if missing > 0 {
+        lines.push(vec![(
+            Tone::Dim,
+            format!("… {missing} older attempts not loaded"),
+        )]);
+    }
+    if d.errors.is_empty() {
+        match &d.job.last_error {
+            Some(last) => {
+                lines.push(vec![(
+                    Tone::Label,
+                    "last error (no history recorded)".into(),
+                )]);
+                message(&mut lines, last);
+            }
+            None => lines.push(vec![(Tone::Dim, "no errors recorded".into())]),
+        }
+    }
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    lines
+}

@@ -1,0 +1,127 @@
+//! The `/` filter of a job list, as typed and as understood:
+//! `48213` or `#48213` or `id:48213` (job id), `kind:email.send`, `tenant:acme`,
+//! `error:text` or any other words (text in the last error, case-insensitive).
+
+use crate::backend::drill::JobFilter;
+
+/// Reads what the user typed. Words that are not `key:value` terms are the error text,
+/// joined by single spaces.
+pub fn parse(input: &str) -> Result<JobFilter, String> {
+    let mut filter = JobFilter::default();
+    let mut text: Vec<&str> = Vec::new();
+    for word in input.split_whitespace() {
+        let (key, value) = match word.split_once(':') {
+            Some((k, v)) if matches!(k, "id" | "kind" | "tenant" | "error" | "err") => (k, v),
+            _ => ("", word),
+        };
+        match key {
+            "id" => filter.id = Some(parse_id(value)?),
+            "kind" => filter.kind = Some(non_empty(value, "kind")?),
+            "tenant" => filter.tenant = Some(non_empty(value, "tenant")?),
+            "error" | "err" => text.push(value),
+            _ => match value.strip_prefix('#').unwrap_or(value).parse::<i64>() {
+                Ok(id) if filter.id.is_none() && text.is_empty() && id > 0 => filter.id = Some(id),
+                _ => text.push(value),
+            },
+        }
+    }
+    let text = text.join(" ");
+    if !text.is_empty() {
+        filter.error_text = Some(text);
+    }
+    Ok(filter)
+}
+
+fn parse_id(value: &str) -> Result<i64, String> {
+    value
+        .strip_prefix('#')
+        .unwrap_or(value)
+        .parse::<i64>()
+        .map_err(|_| format!("not a job id: {value:?}"))
+}
+
+fn non_empty(value: &str, what: &str) -> Result<String, String> {
+    if value.is_empty() {
+        Err(format!("{what}: needs a value, like {what}:name"))
+    } else {
+        Ok(value.to_string())
+    }
+}
+
+/// The filter as the view's title shows it.
+pub fn describe(filter: &JobFilter) -> String {
+    let mut parts = Vec::new();
+    if let Some(id) = filter.id {
+        parts.push(format!("#{id}"));
+    }
+    if let Some(k) = &filter.kind {
+        parts.push(format!("kind={k}"));
+    }
+    if let Some(t) = &filter.tenant {
+        parts.push(format!("tenant={t}"));
+    }
+    if let Some(e) = &filter.error_text {
+        parts.push(format!("error~\"{e}\""));
+    }
+    parts.join(" ")
+}
+
+/// The filter as text the prompt starts with, so that `/` edits the active filter.
+pub fn to_input(filter: &JobFilter) -> String {
+    let mut parts = Vec::new();
+    if let Some(id) = filter.id {
+        parts.push(format!("#{id}"));
+    }
+    if let Some(k) = &filter.kind {
+        parts.push(format!("kind:{k}"));
+    }
+    if let Some(t) = &filter.tenant {
+        parts.push(format!("tenant:{t}"));
+    }
+    if let Some(e) = &filter.error_text {
+        parts.push(e.clone());
+    }
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms_and_free_text() {
+        let f = parse("kind:email.send connection  refused tenant:acme").unwrap();
+        assert_eq!(f.kind.as_deref(), Some("email.send"));
+        assert_eq!(f.tenant.as_deref(), Some("acme"));
+        assert_eq!(f.error_text.as_deref(), Some("connection refused"));
+        assert_eq!(f.id, None);
+        assert_eq!(parse(&to_input(&f)).unwrap(), f);
+        assert_eq!(
+            describe(&f),
+            "kind=email.send tenant=acme error~\"connection refused\""
+        );
+    }
+
+    #[test]
+    fn ids() {
+        assert_eq!(parse("48213").unwrap().id, Some(48213));
+        assert_eq!(parse("#48213").unwrap().id, Some(48213));
+        assert_eq!(parse("id:7").unwrap().id, Some(7));
+        assert!(parse("id:seven").is_err());
+        assert!(parse("kind:").is_err());
+        // A number inside error text stays text.
+        let f = parse("HTTP 503").unwrap();
+        assert_eq!(f.id, None);
+        assert_eq!(f.error_text.as_deref(), Some("HTTP 503"));
+        assert_eq!(
+            parse("error:ECONNRESET").unwrap().error_text.as_deref(),
+            Some("ECONNRESET")
+        );
+        assert!(parse("   ").unwrap().is_empty());
+        // Colons in free text are text.
+        assert_eq!(
+            parse("http://x").unwrap().error_text.as_deref(),
+            Some("http://x")
+        );
+    }
+}

@@ -1,0 +1,315 @@
+//! The drill-down views and their state. The overview is the bottom of the stack and is not
+//! in it; Enter and the view keys push, Esc pops.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::json::DocLine;
+use crate::backend::JobState;
+use crate::backend::drill::{
+    Cursor, DeadLetterReport, DeadWindow, JobDetail, JobFilter, JobPage, JobRow, JobScope,
+    KindWindow, KindsReport, Order, TenantsReport,
+};
+
+/// Start-up settings of the drill-down views.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrillSettings {
+    /// A running job older than this is stuck (the stuck view, `s`).
+    pub stuck_after: Duration,
+    /// How often workers send heartbeats, for the tenants view's heartbeat budget.
+    pub heartbeat_interval: Duration,
+    /// Dead jobs grouped at most (the newest).
+    pub dead_letter_limit: i64,
+    /// Finished (and failed) jobs read at most for the kinds view.
+    pub kinds_limit: i64,
+    /// Reports that read many rows (dead letters, kinds, tenants) refresh at most this often.
+    pub report_refresh: Duration,
+    /// The job detail (which reads up to 256k characters of payload) refreshes at most
+    /// this often.
+    pub detail_refresh: Duration,
+    /// A view whose last load failed asks again on its own only this long after.
+    pub retry_after_failure: Duration,
+}
+
+impl Default for DrillSettings {
+    fn default() -> Self {
+        DrillSettings {
+            stuck_after: Duration::from_secs(3600),
+            heartbeat_interval: Duration::from_secs(30),
+            dead_letter_limit: 20_000,
+            kinds_limit: 100_000,
+            report_refresh: Duration::from_secs(15),
+            retry_after_failure: Duration::from_secs(30),
+            detail_refresh: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A view's data load: what is on its way, what went wrong last, when data last came.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadState {
+    /// The ticket of the load under way; a reply with any other ticket is stale.
+    pub pending: Option<u64>,
+    /// When the load under way was asked for.
+    pub pending_since: Option<DateTime<Utc>>,
+    /// The last load failed with this; the last good data stays on screen.
+    pub error: Option<String>,
+    pub loaded_at: Option<DateTime<Utc>>,
+    /// When the last load failed: a failed read (a search that hit the statement timeout,
+    /// say) is not repeated on every poll.
+    pub failed_at: Option<DateTime<Utc>>,
+}
+
+impl LoadState {
+    pub fn is_loading(&self) -> bool {
+        self.pending.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum View {
+    Jobs(JobsView),
+    Job(JobView),
+    DeadLetters(DeadLettersView),
+    Workers(WorkersView),
+    Kinds(KindsView),
+    Tenants(TenantsView),
+}
+
+impl View {
+    pub fn load_state(&self) -> Option<&LoadState> {
+        match self {
+            View::Jobs(v) => Some(&v.load),
+            View::Job(v) => Some(&v.load),
+            View::DeadLetters(v) => Some(&v.load),
+            View::Kinds(v) => Some(&v.load),
+            View::Tenants(v) => Some(&v.load),
+            View::Workers(_) => None,
+        }
+    }
+
+    pub fn load_state_mut(&mut self) -> Option<&mut LoadState> {
+        match self {
+            View::Jobs(v) => Some(&mut v.load),
+            View::Job(v) => Some(&mut v.load),
+            View::DeadLetters(v) => Some(&mut v.load),
+            View::Kinds(v) => Some(&mut v.load),
+            View::Tenants(v) => Some(&mut v.load),
+            View::Workers(_) => None,
+        }
+    }
+}
+
+/// Where the selection goes when the next page arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Land {
+    Keep,
+    First,
+    Last,
+}
+
+/// A list of jobs: a queue's jobs in one state (with tabs for the others), a worker's
+/// jobs, a dead-letter group's jobs, or the stuck jobs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobsView {
+    pub scope: JobScope,
+    /// Shown in the breadcrumb for scopes that have no name of their own (a group).
+    pub label: Option<String>,
+    pub filter: JobFilter,
+    pub order: Order,
+    /// The start of every page visited, the current one last (`None` = the first page).
+    pub pages: Vec<Option<Cursor>>,
+    pub page: Option<JobPage>,
+    /// Followed by id across refreshes; when the job leaves the list the selection stays
+    /// at the same row.
+    pub selected: Option<i64>,
+    pub selected_row: usize,
+    pub land: Land,
+    /// Jobs marked (`v`) for a bulk action.
+    pub marked: BTreeSet<i64>,
+    /// `V`: the next action takes every job the list's scope and filter match.
+    pub all_matching: bool,
+    pub load: LoadState,
+}
+
+impl JobsView {
+    pub fn new(scope: JobScope, label: Option<String>) -> JobsView {
+        JobsView {
+            scope,
+            label,
+            filter: JobFilter::default(),
+            order: Order::default(),
+            pages: vec![None],
+            page: None,
+            selected: None,
+            selected_row: 0,
+            land: Land::First,
+            marked: BTreeSet::new(),
+            all_matching: false,
+            load: LoadState::default(),
+        }
+    }
+
+    pub fn rows(&self) -> &[JobRow] {
+        self.page.as_ref().map_or(&[], |p| p.rows.as_slice())
+    }
+
+    /// The selected row's index in the page.
+    pub fn selected_index(&self) -> Option<usize> {
+        let id = self.selected?;
+        self.rows().iter().position(|r| r.id == id)
+    }
+
+    pub fn selected_job(&self) -> Option<&JobRow> {
+        self.selected_index().map(|i| &self.rows()[i])
+    }
+
+    /// 1-based number of the current page.
+    pub fn page_number(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// The state tab, for queue lists.
+    pub fn tab(&self) -> Option<JobState> {
+        match &self.scope {
+            JobScope::Queue { state, .. } => Some(*state),
+            _ => None,
+        }
+    }
+}
+
+/// Which part of a job's detail scrolls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetailPane {
+    Errors,
+    Payload,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobView {
+    pub id: i64,
+    /// `None` until loaded; `Some(None)` when no job has this id.
+    pub detail: Option<Option<Box<JobDetail>>>,
+    pub payload_lines: Vec<DocLine>,
+    pub error_lines: Vec<DocLine>,
+    pub pane: DetailPane,
+    /// First line shown, per pane.
+    pub scroll: [usize; 2],
+    /// Columns scrolled to the right (long lines are cut, not wrapped).
+    pub hscroll: usize,
+    pub load: LoadState,
+}
+
+impl JobView {
+    pub fn new(id: i64) -> JobView {
+        JobView {
+            id,
+            detail: None,
+            payload_lines: Vec::new(),
+            error_lines: Vec::new(),
+            pane: DetailPane::Errors,
+            scroll: [0, 0],
+            hscroll: 0,
+            load: LoadState::default(),
+        }
+    }
+
+    pub fn lines(&self) -> &[DocLine] {
+        match self.pane {
+            DetailPane::Errors => &self.error_lines,
+            DetailPane::Payload => &self.payload_lines,
+        }
+    }
+
+    pub fn scroll(&self) -> usize {
+        self.scroll[self.pane as usize]
+    }
+
+    pub fn job(&self) -> Option<&JobDetail> {
+        self.detail.as_ref().and_then(|d| d.as_deref())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLettersView {
+    pub window: DeadWindow,
+    /// Only the dead jobs of this kind (when opened from the kinds view).
+    pub kind: Option<String>,
+    pub report: Option<DeadLetterReport>,
+    /// Followed by signature.
+    pub selected: Option<String>,
+    pub load: LoadState,
+}
+
+impl DeadLettersView {
+    pub fn selected_index(&self) -> Option<usize> {
+        let sig = self.selected.as_ref()?;
+        self.report
+            .as_ref()?
+            .groups
+            .iter()
+            .position(|g| &g.signature == sig)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WorkersView {
+    pub selected: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KindsView {
+    pub window: KindWindow,
+    pub report: Option<KindsReport>,
+    pub selected: Option<String>,
+    pub load: LoadState,
+}
+
+impl KindsView {
+    pub fn selected_index(&self) -> Option<usize> {
+        let kind = self.selected.as_ref()?;
+        self.report
+            .as_ref()?
+            .kinds
+            .iter()
+            .position(|k| &k.kind == kind)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TenantsView {
+    pub report: Option<TenantsReport>,
+    /// Row index (tenants have no stable order worth following).
+    pub selected: usize,
+    pub load: LoadState,
+}
+
+/// The `/` prompt.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FilterInput {
+    pub text: String,
+    /// What is wrong with the text, shown until it changes.
+    pub error: Option<String>,
+    /// The search needs a scan of a big scope: says so, and waits for a second Enter.
+    pub confirm: Option<String>,
+}
+
+/// A short message in the breadcrumb line ("copied #48213").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub text: String,
+    pub until: DateTime<Utc>,
+}
+
+/// Everything the drill-down adds to the app.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Drill {
+    pub stack: Vec<View>,
+    pub input: Option<FilterInput>,
+    pub notice: Option<Notice>,
+    pub next_ticket: u64,
+    /// Terminal size, for paging and scrolling by a screenful.
+    pub screen: (u16, u16),
+}

@@ -1,0 +1,482 @@
+//! The drill-down model: which jobs to list and how they come back (keyset pages), one job
+//! in full, dead letters grouped by error signature, per-kind and per-tenant figures.
+//!
+//! Requests are plain data so that `App::update` can describe a load as an `Effect` and the
+//! terminal layer can run it (`run`) without knowing what it is.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{Backend, Count, JobState};
+
+/// Rows per page of a job list. Fixed, so a page is the same set of rows on every screen
+/// size; the table scrolls inside it.
+pub const PAGE_SIZE: usize = 100;
+
+/// Scope sizes (and tab counts) stop at this many jobs ("10k+").
+pub const SCOPE_COUNT_CAP: i64 = 10_000;
+
+/// Which jobs a list is about, before any filter. Each scope maps to one indexed path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum JobScope {
+    /// A queue's jobs in one display state.
+    Queue { queue: String, state: JobState },
+    /// The running jobs a worker holds.
+    Worker { worker: String },
+    /// An explicit set of jobs (a dead-letter group), whatever their state is now.
+    Ids { ids: Vec<i64> },
+    /// Running jobs that ran longer than `running_longer_than`, or whose worker's heartbeat
+    /// is older than `stale_after` (or that no registered worker holds).
+    Stuck {
+        running_longer_than: Duration,
+        stale_after: Duration,
+    },
+}
+
+impl JobScope {
+    /// The column the list is ordered (and paged) by, together with the id.
+    pub fn sort_key(&self) -> SortKey {
+        match self {
+            JobScope::Queue { state, .. } => match state {
+                JobState::Ready | JobState::Scheduled | JobState::Retrying => SortKey::RunAt,
+                JobState::Running => SortKey::StartedAt,
+                JobState::Dead | JobState::Succeeded | JobState::Cancelled => SortKey::FinishedAt,
+            },
+            JobScope::Stuck { .. } => SortKey::StartedAt,
+            JobScope::Worker { .. } | JobScope::Ids { .. } => SortKey::Id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SortKey {
+    RunAt,
+    StartedAt,
+    FinishedAt,
+    /// The id alone.
+    Id,
+}
+
+impl SortKey {
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::RunAt => "run at",
+            SortKey::StartedAt => "started",
+            SortKey::FinishedAt => "finished",
+            SortKey::Id => "id",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Order {
+    #[default]
+    OldestFirst,
+    NewestFirst,
+}
+
+impl Order {
+    pub fn toggled(self) -> Order {
+        match self {
+            Order::OldestFirst => Order::NewestFirst,
+            Order::NewestFirst => Order::OldestFirst,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Order::OldestFirst => "oldest first",
+            Order::NewestFirst => "newest first",
+        }
+    }
+}
+
+/// Narrows a scope. Every term must match; empty means "everything in the scope".
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct JobFilter {
+    pub id: Option<i64>,
+    /// Exact kind.
+    pub kind: Option<String>,
+    /// Exact tenant.
+    pub tenant: Option<String>,
+    /// Case-insensitive substring of the last error.
+    pub error_text: Option<String>,
+}
+
+impl JobFilter {
+    pub fn is_empty(&self) -> bool {
+        *self == JobFilter::default()
+    }
+
+    /// Terms that no index answers: on a big scope they mean reading every job in it.
+    pub fn needs_scan(&self) -> bool {
+        self.kind.is_some() || self.tenant.is_some() || self.error_text.is_some()
+    }
+}
+
+/// Where a page starts: strictly after this row in the list's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cursor {
+    /// The sort key of the row (`None` for lists ordered by id alone).
+    pub key: Option<DateTime<Utc>>,
+    pub id: i64,
+}
+
+/// One page of a job list.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JobQuery {
+    pub scope: JobScope,
+    pub filter: JobFilter,
+    pub order: Order,
+    /// `None` for the first page.
+    pub after: Option<Cursor>,
+    pub limit: usize,
+}
+
+/// A job as a list shows it. Long text is cut by the database, so a 1 MB error costs a
+/// list no more than a short one; `error_bytes` says how long it really is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRow {
+    pub id: i64,
+    pub queue: String,
+    pub kind: String,
+    pub tenant: Option<String>,
+    pub state: JobState,
+    pub priority: i16,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub worker: Option<String>,
+    pub heartbeat_at: Option<DateTime<Utc>>,
+    /// The worker's own last heartbeat (stuck jobs only).
+    pub worker_heartbeat_at: Option<DateTime<Utc>>,
+    /// At most `LIST_ERROR_CHARS` characters of the last error.
+    pub last_error: Option<String>,
+    pub error_bytes: i64,
+}
+
+impl JobRow {
+    /// The sort key of this row in a list ordered by `key`.
+    pub fn cursor(&self, key: SortKey) -> Cursor {
+        let key = match key {
+            SortKey::RunAt => Some(self.run_at),
+            SortKey::StartedAt => self.started_at,
+            SortKey::FinishedAt => self.finished_at,
+            SortKey::Id => None,
+        };
+        Cursor { key, id: self.id }
+    }
+}
+
+/// Characters of the last error a list row carries.
+pub const LIST_ERROR_CHARS: i32 = 300;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobPage {
+    pub db_now: DateTime<Utc>,
+    pub rows: Vec<JobRow>,
+    /// More rows follow this page.
+    pub has_more: bool,
+    /// How many jobs the scope holds, filter aside (capped at `SCOPE_COUNT_CAP`).
+    pub scope_count: Count,
+}
+
+/// How much of a job's big values the detail view loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DetailLimits {
+    pub payload_chars: i32,
+    pub error_chars: i32,
+    /// Newest attempts' errors kept.
+    pub errors: i32,
+}
+
+impl Default for DetailLimits {
+    fn default() -> Self {
+        DetailLimits {
+            payload_chars: 256 * 1024,
+            error_chars: 16 * 1024,
+            errors: 100,
+        }
+    }
+}
+
+/// One failed attempt from a job's error history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptError {
+    /// `None` when the stored timestamp is missing or unreadable.
+    pub at: Option<DateTime<Utc>>,
+    pub attempt: Option<i64>,
+    pub worker: Option<String>,
+    pub error: String,
+    /// The full length of the stored message.
+    pub error_bytes: i64,
+}
+
+/// Every field of one job. Big values are cut at `DetailLimits` by the database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobDetail {
+    pub db_now: DateTime<Utc>,
+    pub job: JobRow,
+    pub failed_at: Option<DateTime<Utc>>,
+    pub idempotency_key: Option<String>,
+    /// The payload as JSON text (cut at `payload_chars`, so possibly not valid JSON).
+    pub payload: String,
+    /// The size of the whole payload as text.
+    pub payload_bytes: i64,
+    pub payload_truncated: bool,
+    /// Newest attempt first.
+    pub errors: Vec<AttemptError>,
+    /// How many entries the history holds (more than `errors.len()` when cut).
+    pub error_count: i64,
+}
+
+/// Windows the dead letters are grouped over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum DeadWindow {
+    Hour,
+    #[default]
+    Day,
+    Week,
+}
+
+impl DeadWindow {
+    pub const ALL: [DeadWindow; 3] = [DeadWindow::Hour, DeadWindow::Day, DeadWindow::Week];
+
+    pub fn duration(self) -> Duration {
+        match self {
+            DeadWindow::Hour => Duration::from_secs(3600),
+            DeadWindow::Day => Duration::from_secs(86_400),
+            DeadWindow::Week => Duration::from_secs(7 * 86_400),
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DeadWindow::Hour => "1h",
+            DeadWindow::Day => "24h",
+            DeadWindow::Week => "7d",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DeadLetterQuery {
+    pub window: DeadWindow,
+    /// Only jobs of this kind.
+    pub kind: Option<String>,
+    /// At most this many dead jobs (the newest) are grouped.
+    pub limit: i64,
+}
+
+/// Dead jobs whose errors differ only in numbers, ids and quoted values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorGroup {
+    pub signature: String,
+    /// One real message of the group (cut).
+    pub sample: String,
+    pub count: i64,
+    /// Most frequent first.
+    pub kinds: Vec<(String, i64)>,
+    pub queues: Vec<(String, i64)>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// Every job of the group, newest first: the target for retrying or discarding it.
+    pub ids: Vec<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetterReport {
+    pub db_now: DateTime<Utc>,
+    pub window: DeadWindow,
+    /// Largest count first.
+    pub groups: Vec<ErrorGroup>,
+    /// Dead jobs read.
+    pub jobs: i64,
+    /// The limit was reached: older dead jobs of the window were left out, and groups only
+    /// cover the jobs since `covered_since`.
+    pub capped: bool,
+    pub covered_since: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum KindWindow {
+    #[default]
+    Hour,
+    Day,
+}
+
+impl KindWindow {
+    pub const ALL: [KindWindow; 2] = [KindWindow::Hour, KindWindow::Day];
+
+    pub fn duration(self) -> Duration {
+        match self {
+            KindWindow::Hour => Duration::from_secs(3600),
+            KindWindow::Day => Duration::from_secs(86_400),
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            KindWindow::Hour => "1h",
+            KindWindow::Day => "1d",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KindsQuery {
+    pub window: KindWindow,
+    /// At most this many finished jobs (the newest), and as many failed ones, are read.
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KindStats {
+    pub kind: String,
+    pub succeeded: i64,
+    /// Failed attempts (retried or not) in the window.
+    pub failed_attempts: i64,
+    pub dead: i64,
+    /// Run time of succeeded jobs, in seconds.
+    pub run_p50: Option<f64>,
+    pub run_p95: Option<f64>,
+    /// From due (`run_at`) to started, of jobs that finished, in seconds.
+    pub wait_p50: Option<f64>,
+}
+
+impl KindStats {
+    /// Failed attempts over all ended attempts.
+    pub fn failure_rate(&self) -> Option<f64> {
+        let total = self.succeeded + self.failed_attempts;
+        (total > 0).then(|| self.failed_attempts as f64 / total as f64)
+    }
+}
+
+/// Kinds with fewer ended attempts than this rank after the others: one failure out of one
+/// attempt is a 100% rate, and must not push a kind failing by the thousand off the top.
+pub const KIND_MIN_ATTEMPTS: i64 = 10;
+
+/// Worst first: by failure rate, kinds with at least `KIND_MIN_ATTEMPTS` ended attempts
+/// before the rest; then the most failures, then the name.
+pub fn sort_kinds(kinds: &mut [KindStats]) {
+    kinds.sort_by(|a, b| {
+        let rank = |k: &KindStats| {
+            (
+                k.succeeded + k.failed_attempts >= KIND_MIN_ATTEMPTS,
+                k.failure_rate().unwrap_or(-1.0),
+            )
+        };
+        let (a_big, a_rate) = rank(a);
+        let (b_big, b_rate) = rank(b);
+        b_big
+            .cmp(&a_big)
+            .then_with(|| {
+                b_rate
+                    .partial_cmp(&a_rate)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+            .then_with(|| (b.failed_attempts + b.dead).cmp(&(a.failed_attempts + a.dead)))
+            .then_with(|| a.kind.cmp(&b.kind))
+    });
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KindsReport {
+    pub db_now: DateTime<Utc>,
+    pub window: KindWindow,
+    /// Worst first (`sort_kinds`).
+    pub kinds: Vec<KindStats>,
+    /// The read limit was reached; figures cover the newest jobs only, since this time.
+    pub covered_since: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TenantsQuery {
+    /// A running job whose heartbeat is older than this is not beating.
+    pub stale_after: Duration,
+    /// Ready jobs are read at most this many per queue.
+    pub ready_cap: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantStats {
+    /// `None`: jobs without a tenant.
+    pub tenant: Option<String>,
+    pub running: i64,
+    /// Running jobs whose heartbeat is fresh: the ones that send heartbeats.
+    pub beating: i64,
+    pub ready: Count,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantsReport {
+    pub db_now: DateTime<Utc>,
+    /// Most running first.
+    pub tenants: Vec<TenantStats>,
+}
+
+/// A drill-down read, as `update` asks for it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Request {
+    Jobs(JobQuery),
+    Job { id: i64, limits: DetailLimits },
+    DeadLetters(DeadLetterQuery),
+    Kinds(KindsQuery),
+    Tenants(TenantsQuery),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Response {
+    Jobs(JobPage),
+    /// `None`: no job has that id (any more).
+    Job(Option<Box<JobDetail>>),
+    DeadLetters(DeadLetterReport),
+    Kinds(KindsReport),
+    Tenants(TenantsReport),
+}
+
+/// Runs a request against a backend.
+pub async fn run(backend: &dyn Backend, request: &Request) -> anyhow::Result<Response> {
+    Ok(match request {
+        Request::Jobs(q) => Response::Jobs(backend.jobs(q).await?),
+        Request::Job { id, limits } => Response::Job(backend.job(*id, limits).await?.map(Box::new)),
+        Request::DeadLetters(q) => Response::DeadLetters(backend.dead_letters(q).await?),
+        Request::Kinds(q) => Response::Kinds(backend.kinds(q).await?),
+        Request::Tenants(q) => Response::Tenants(backend.tenants(q).await?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_rank_by_failure_rate_with_enough_attempts_first() {
+        let k = |kind: &str, ok: i64, failed: i64| KindStats {
+            kind: kind.into(),
+            succeeded: ok,
+            failed_attempts: failed,
+            dead: 0,
+            run_p50: None,
+            run_p95: None,
+            wait_p50: None,
+        };
+        let mut kinds = vec![
+            k("quiet", 5, 0),
+            k("one-off", 0, 1),
+            k("mostly-ok", 990, 10),
+            k("broken", 320, 1343),
+            k("idle", 0, 0),
+        ];
+        sort_kinds(&mut kinds);
+        let order: Vec<&str> = kinds.iter().map(|k| k.kind.as_str()).collect();
+        assert_eq!(
+            order,
+            vec!["broken", "mostly-ok", "one-off", "quiet", "idle"]
+        );
+    }
+}

@@ -1,0 +1,195 @@
+//! graphile-worker (Node.js): the `graphile_worker` schema (or the one it was configured
+//! with). From version 0.16 the tables are `_private_jobs`, `_private_tasks` and
+//! `_private_job_queues` (with a `jobs` view over them); 0.13 to 0.15 named them `jobs`,
+//! `tasks` and `job_queues`. Older layouts are not read.
+//!
+//! graphile-worker has no state column; states are derived from columns:
+//! locked (`locked_at` set) -> running; attempts exhausted (`attempts >= max_attempts`, not
+//! locked) -> dead; otherwise ready when `run_at` has come, else retrying when it has been
+//! attempted before, else scheduled. Completed jobs are deleted, and nothing is ever
+//! cancelled, so those buckets and completions per minute do not exist.
+//!
+//! Its "queues" are serialisation lanes (often one per entity), and most jobs have none; the
+//! monitor groups by task identifier instead, which is what an operator asks about. No
+//! pause, no heartbeats; workers are the `locked_by` ids of running jobs; only the last
+//! error is kept.
+
+use std::sync::Arc;
+
+use anyhow::bail;
+use async_trait::async_trait;
+use sqlx::PgPool;
+
+use super::doctor::{Check, Plan, Probe, Status, TableNeed};
+use super::sqlkit::{self, Statements, TableInfo, capped};
+use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
+
+pub struct GraphileBackend {
+    pool: PgPool,
+    statements: Statements,
+    plan: Plan,
+}
+
+impl GraphileBackend {
+    /// Opens the graphile-worker tables in `schema` (`graphile_worker` by default).
+    pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<GraphileBackend> {
+        let (jobs_name, tasks_name) = if TableInfo::load(&pool, schema, "_private_jobs")
+            .await?
+            .is_some()
+        {
+            ("_private_jobs", "_private_tasks")
+        } else {
+            ("jobs", "tasks")
+        };
+        let Some(jobs) = TableInfo::load(&pool, schema, jobs_name).await? else {
+            bail!("no graphile-worker jobs table in schema {schema}");
+        };
+        if !jobs.has("is_available") || !jobs.has("task_id") {
+            bail!(
+                "{schema}.{jobs_name} predates graphile-worker 0.13 (no task_id / is_available); \
+                 upgrade graphile-worker or describe the table with a profile"
+            );
+        }
+        let Some(tasks) = TableInfo::load(&pool, schema, tasks_name).await? else {
+            bail!("no {tasks_name} table in schema {schema}");
+        };
+        let t = jobs.qualified();
+        let from = format!("{t} j");
+        // `is_available = true` is the literal predicate of graphile's own job indexes.
+        let available = "j.is_available = true AND j.task_id = q.id";
+        let queues_sql = format!(
+            "WITH held AS MATERIALIZED ( \
+               SELECT j.task_id, \
+                 count(*) FILTER (WHERE j.locked_at IS NOT NULL) AS running, \
+                 count(*) FILTER (WHERE j.locked_at IS NULL) AS dead \
+               FROM {from} WHERE j.is_available = false GROUP BY j.task_id) \
+             SELECT q.identifier AS name, NULL::timestamptz AS paused_at, NULL::text AS paused_by, \
+               NULL::text AS pause_reason, \
+               {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
+               coalesce(h.running, 0) AS running, coalesce(h.dead, 0) AS dead, \
+               (SELECT min(j.run_at) FROM {from} WHERE {available} AND j.run_at <= now()) \
+                 AS oldest_ready_at \
+             FROM {tasks} q LEFT JOIN held h ON h.task_id = q.id ORDER BY q.identifier",
+            ready = capped(&from, &format!("{available} AND j.run_at <= now()")),
+            scheduled = capped(
+                &from,
+                &format!("{available} AND j.run_at > now() AND j.attempts = 0")
+            ),
+            retrying = capped(
+                &from,
+                &format!("{available} AND j.run_at > now() AND j.attempts > 0")
+            ),
+            tasks = tasks.qualified(),
+        );
+        let workers_sql = format!(
+            "SELECT j.locked_by AS id, NULL::text AS host, NULL::int AS pid, \
+               array_agg(DISTINCT q.identifier ORDER BY q.identifier) AS queues, \
+               NULL::timestamptz AS started_at, NULL::timestamptz AS last_heartbeat_at, \
+               count(*) AS running_jobs \
+             FROM {from} JOIN {tasks} q ON q.id = j.task_id \
+             WHERE j.is_available = false AND j.locked_at IS NOT NULL AND j.locked_by IS NOT NULL \
+             GROUP BY j.locked_by ORDER BY j.locked_by",
+            tasks = tasks.qualified(),
+        );
+        let statements = Statements {
+            queues: Arc::from(queues_sql),
+            minutes: None,
+            workers: Some(Arc::from(workers_sql)),
+        };
+        let held_fix = format!(
+            "CREATE INDEX CONCURRENTLY jobs_jobtop_held ON {t} (task_id) WHERE is_available = false;"
+        );
+        let version: Option<i32> = match TableInfo::load(&pool, schema, "migrations").await? {
+            Some(m) => {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT max(id) FROM {}",
+                    m.qualified()
+                )))
+                .fetch_one(&pool)
+                .await?
+            }
+            None => None,
+        };
+        let plan = Plan {
+            tables: vec![
+                TableNeed {
+                    schema: schema.to_string(),
+                    name: jobs_name.into(),
+                    write: vec!["UPDATE", "DELETE"],
+                },
+                TableNeed {
+                    schema: schema.to_string(),
+                    name: tasks_name.into(),
+                    write: vec![],
+                },
+            ],
+            probes: vec![
+                Probe {
+                    name: "queue counts".into(),
+                    sql: statements.queues.clone(),
+                    binds_cap: true,
+                    fix: Some(held_fix.clone()),
+                },
+                Probe {
+                    name: "workers".into(),
+                    sql: statements.workers.clone().expect("workers statement"),
+                    binds_cap: false,
+                    fix: Some(held_fix),
+                },
+            ],
+            jobs_tables: vec![(schema.to_string(), jobs_name.into())],
+            state_column: Some("is_available".into()),
+            findings: vec![
+                Check::new(
+                    "schema version",
+                    Status::Ok,
+                    format!(
+                        "graphile-worker migration {}",
+                        version
+                            .map(|v| v.to_string())
+                            .unwrap_or_else(|| "unknown".into())
+                    ),
+                ),
+                Check::new(
+                    "completions per minute",
+                    Status::Ok,
+                    "graphile-worker deletes completed jobs: no throughput history to show",
+                ),
+            ],
+        };
+        Ok(GraphileBackend {
+            pool,
+            statements,
+            plan,
+        })
+    }
+}
+
+#[async_trait]
+impl Backend for GraphileBackend {
+    fn name(&self) -> &'static str {
+        "graphile-worker"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            actions: crate::backend::ActionCapabilities::NONE,
+            pause: false,
+            heartbeats: false,
+            workers: true,
+            error_history: false,
+            tenants: false,
+            throughput: false,
+            pause_visible: false,
+            failed_attempts: false,
+        }
+    }
+
+    async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
+        sqlkit::snapshot(&self.pool, &self.statements, opts).await
+    }
+
+    fn doctor_plan(&self) -> Plan {
+        self.plan.clone()
+    }
+}

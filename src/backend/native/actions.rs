@@ -1,0 +1,599 @@
+//! Actions on the reference schema: plans (reads), batches (one conditional statement each,
+//! plus the audit row, in one transaction), the audit log and job-state look-ups.
+//!
+//! Statements that depend on the target are assembled from the fixed fragments below and
+//! numbered placeholders; every value the operator typed travels as a bind parameter.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Row};
+
+use crate::backend::actions::{
+    Action, ActionKind, ActionOutcome, AuditEnd, AuditEntry, AuditFilter, BATCH_SIZE, BatchDone,
+    BatchStep, JobFilter, JobTarget, MAX_JOBS_PER_ACTION, Plan, Progress,
+};
+use crate::backend::model::JobState;
+
+/// A job's display bucket, computed the way the overview counts them.
+const DISPLAY_STATE: &str = "CASE WHEN j.state IN ('queued', 'retrying') AND j.run_at <= now() \
+     THEN 'ready' WHEN j.state = 'queued' THEN 'scheduled' ELSE j.state::text END";
+
+/// Finds the jobs of one display state through the partial index that holds them (the
+/// literal index predicate comes first, so the planner can use the index).
+fn state_scan(state: JobState) -> &'static str {
+    match state {
+        JobState::Ready => "j.state IN ('queued', 'retrying') AND j.run_at <= now()",
+        JobState::Scheduled => {
+            "j.state IN ('queued', 'retrying') AND j.state = 'queued' AND j.run_at > now()"
+        }
+        JobState::Retrying => {
+            "j.state IN ('queued', 'retrying') AND j.state = 'retrying' AND j.run_at > now()"
+        }
+        JobState::Running => "j.state = 'running'",
+        JobState::Dead => "j.state = 'dead'",
+        // No partial index of their own: the finished-jobs index is the narrowest path.
+        JobState::Cancelled => "j.finished_at IS NOT NULL AND j.state = 'cancelled'",
+        JobState::Succeeded => "j.finished_at IS NOT NULL AND j.state = 'succeeded'",
+    }
+}
+
+/// The condition a batch re-checks on each row, so that a job that moved on since the plan
+/// is left alone.
+fn state_guard(state: JobState) -> &'static str {
+    match state {
+        JobState::Ready => "(j.state IN ('queued', 'retrying') AND j.run_at <= now())",
+        JobState::Scheduled => "(j.state = 'queued' AND j.run_at > now())",
+        JobState::Retrying => "(j.state = 'retrying' AND j.run_at > now())",
+        JobState::Running => "j.state = 'running'",
+        JobState::Dead => "j.state = 'dead'",
+        JobState::Cancelled => "j.state = 'cancelled'",
+        JobState::Succeeded => "j.state = 'succeeded'",
+    }
+}
+
+/// The statement of one batch, up to its state guard. Each keeps a literal `state IN (…)`
+/// of the raw states the action may touch, whatever the guard adds.
+fn batch_head(kind: ActionKind) -> Option<&'static str> {
+    Some(match kind {
+        // Error history and last_error stay: the operator wants to know why it failed.
+        ActionKind::Retry => {
+            "UPDATE jobtop.jobs j SET state = 'queued', run_at = now(), finished_at = NULL, \
+             locked_by = NULL, heartbeat_at = NULL, \
+             max_attempts = greatest(j.max_attempts, j.attempts + 1) \
+             WHERE j.id = ANY($1) AND j.state IN ('dead', 'cancelled', 'queued', 'retrying')"
+        }
+        ActionKind::Cancel => {
+            "UPDATE jobtop.jobs j SET state = 'cancelled', finished_at = now(), \
+             locked_by = NULL, heartbeat_at = NULL \
+             WHERE j.id = ANY($1) AND j.state IN ('queued', 'retrying')"
+        }
+        ActionKind::Discard => {
+            "UPDATE jobtop.jobs j SET state = 'dead', finished_at = now(), \
+             locked_by = NULL, heartbeat_at = NULL \
+             WHERE j.id = ANY($1) AND j.state IN ('queued', 'retrying')"
+        }
+        ActionKind::Delete => {
+            "DELETE FROM jobtop.jobs j WHERE j.id = ANY($1) AND j.state IN ('dead', 'cancelled')"
+        }
+        // Still stale when the batch runs: a worker that came back keeps its job.
+        ActionKind::ResetStuck => {
+            "UPDATE jobtop.jobs j SET state = 'queued', run_at = now(), \
+             locked_by = NULL, heartbeat_at = NULL \
+             WHERE j.id = ANY($1) AND j.state IN ('running') \
+             AND coalesce((SELECT w.last_heartbeat_at FROM jobtop.workers w \
+                           WHERE w.id = j.locked_by), j.heartbeat_at, j.started_at) \
+                 < now() - make_interval(secs => $2)"
+        }
+        ActionKind::Pause | ActionKind::Resume | ActionKind::Purge => return None,
+    })
+}
+
+const PAUSE_SQL: &str = "UPDATE jobtop.queues q SET paused_at = now(), \
+     paused_by = $2 || ' (' || current_user || ')', pause_reason = $3 \
+     WHERE q.name = $1 AND q.paused_at IS NULL";
+
+const RESUME_SQL: &str = "UPDATE jobtop.queues q SET paused_at = NULL, paused_by = NULL, \
+     pause_reason = NULL WHERE q.name = $1 AND q.paused_at IS NOT NULL";
+
+/// Oldest finished first, straight off the finished-jobs index; rows another session holds
+/// are left for the next batch rather than waited for.
+const PURGE_SQL: &str = "DELETE FROM jobtop.jobs j WHERE j.id IN ( \
+       SELECT k.id FROM jobtop.jobs k \
+       WHERE k.finished_at IS NOT NULL AND k.finished_at < $1 \
+         AND k.state = ANY($2::text[]::jobtop.job_state[]) \
+         AND ($3::text IS NULL OR k.queue = $3) \
+       ORDER BY k.finished_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+     AND j.finished_at < $1 AND j.state = ANY($2::text[]::jobtop.job_state[]) \
+     RETURNING j.id";
+
+const PURGE_PLAN_SQL: &str = "WITH c AS (SELECT now() - make_interval(secs => $1) AS cutoff) \
+     SELECT c.cutoff, (SELECT count(*) FROM jobtop.jobs j \
+       WHERE j.finished_at IS NOT NULL AND j.finished_at < c.cutoff \
+         AND j.state = ANY($2::text[]::jobtop.job_state[]) \
+         AND ($3::text IS NULL OR j.queue = $3)) AS n \
+     FROM c";
+
+const QUEUE_SQL: &str =
+    "SELECT q.paused_at, q.paused_by, q.pause_reason FROM jobtop.queues q WHERE q.name = $1";
+
+/// The operator and the database role, as one actor string.
+const AUDIT_INSERT_SQL: &str = "INSERT INTO jobtop.audit \
+     (actor, action, queue, job_ids, count, params, outcome, detail) \
+     VALUES ($1 || ' (' || current_user || ')', $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+
+const AUDIT_UPDATE_SQL: &str = "UPDATE jobtop.audit a SET \
+     job_ids = CASE WHEN $2::bigint[] IS NULL THEN a.job_ids \
+                    ELSE coalesce(a.job_ids, '{}') || $2 END, \
+     count = coalesce(a.count, 0) + $3, outcome = $4, detail = $5, params = $6 \
+     WHERE a.id = $1";
+
+const AUDIT_CLOSE_SQL: &str =
+    "UPDATE jobtop.audit a SET outcome = $2, detail = $3, params = $4 WHERE a.id = $1";
+
+const JOB_STATES_SQL: &str = "SELECT j.id, CASE WHEN j.state IN ('queued', 'retrying') \
+     AND j.run_at <= now() THEN 'ready' WHEN j.state = 'queued' THEN 'scheduled' \
+     ELSE j.state::text END AS state FROM jobtop.jobs j WHERE j.id = ANY($1)";
+
+/// A bind parameter of an assembled statement.
+enum Bind {
+    Text(String),
+    Float(f64),
+    Int(i64),
+    Ids(Vec<i64>),
+}
+
+/// A statement assembled from fixed fragments, with its parameters.
+struct Sql {
+    text: String,
+    binds: Vec<Bind>,
+}
+
+impl Sql {
+    fn new(text: &str) -> Sql {
+        Sql {
+            text: text.to_string(),
+            binds: Vec::new(),
+        }
+    }
+
+    /// Adds a parameter and returns its placeholder.
+    fn param(&mut self, bind: Bind) -> String {
+        self.binds.push(bind);
+        format!("${}", self.binds.len())
+    }
+
+    fn push(&mut self, fragment: &str) {
+        self.text.push_str(fragment);
+    }
+
+    fn query(self) -> Query<'static, Postgres, PgArguments> {
+        // Fixed fragments and placeholders only; values are bound below.
+        let mut q = sqlx::query(AssertSqlSafe(self.text));
+        for b in self.binds {
+            q = match b {
+                Bind::Text(s) => q.bind(s),
+                Bind::Float(f) => q.bind(f),
+                Bind::Int(i) => q.bind(i),
+                Bind::Ids(ids) => q.bind(ids),
+            };
+        }
+        q
+    }
+}
+
+fn parse_state(s: &str) -> anyhow::Result<JobState> {
+    JobState::parse(s).ok_or_else(|| anyhow::anyhow!("unknown job state {s:?}"))
+}
+
+fn job_row(row: &PgRow) -> anyhow::Result<(i64, String, String, JobState)> {
+    Ok((
+        row.try_get("id")?,
+        row.try_get("queue")?,
+        row.try_get("kind")?,
+        parse_state(row.try_get::<&str, _>("state")?)?,
+    ))
+}
+
+pub async fn plan(pool: &PgPool, action: &Action) -> anyhow::Result<Plan> {
+    match action {
+        Action::Pause { queue, .. } | Action::Resume { queue } => {
+            plan_pause(pool, action, queue).await
+        }
+        Action::Purge {
+            states,
+            older_than,
+            queue,
+        } => plan_purge(pool, action, states, older_than.as_secs_f64(), queue).await,
+        Action::ResetStuck {
+            queue,
+            worker,
+            stale_after,
+        } => {
+            let mut sql = Sql::new(
+                "SELECT j.id, j.queue, j.kind, 'running' AS state FROM jobtop.jobs j \
+                 LEFT JOIN jobtop.workers w ON w.id = j.locked_by WHERE j.state = 'running'",
+            );
+            let stale = sql.param(Bind::Float(stale_after.as_secs_f64()));
+            sql.push(&format!(
+                " AND coalesce(w.last_heartbeat_at, j.heartbeat_at, j.started_at) \
+                 < now() - make_interval(secs => {stale})"
+            ));
+            if let Some(q) = queue {
+                let p = sql.param(Bind::Text(q.clone()));
+                sql.push(&format!(" AND j.queue = {p}"));
+            }
+            if let Some(w) = worker {
+                let p = sql.param(Bind::Text(w.clone()));
+                sql.push(&format!(" AND j.locked_by = {p}"));
+            }
+            let lim = sql.param(Bind::Int(MAX_JOBS_PER_ACTION as i64 + 1));
+            sql.push(&format!(" ORDER BY j.id LIMIT {lim}"));
+            let rows = sql.query().fetch_all(pool).await?;
+            let rows = rows
+                .iter()
+                .map(job_row)
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Ok(Plan::from_rows(action.clone(), rows, MAX_JOBS_PER_ACTION))
+        }
+        _ => {
+            let target = action
+                .job_target()
+                .ok_or_else(|| anyhow::anyhow!("{:?} has no job target", action.kind()))?;
+            plan_jobs(pool, action, target).await
+        }
+    }
+}
+
+async fn plan_jobs(pool: &PgPool, action: &Action, target: &JobTarget) -> anyhow::Result<Plan> {
+    let kind = action.kind();
+    match target {
+        JobTarget::Ids(ids) => {
+            let distinct: BTreeSet<i64> = ids.iter().copied().collect();
+            let ids: Vec<i64> = distinct.into_iter().collect();
+            let sql = format!(
+                "SELECT j.id, j.queue, j.kind, {DISPLAY_STATE} AS state \
+                 FROM jobtop.jobs j WHERE j.id = ANY($1) ORDER BY j.id"
+            );
+            let rows = sqlx::query(AssertSqlSafe(sql))
+                .bind(&ids)
+                .fetch_all(pool)
+                .await?;
+            let found = rows
+                .iter()
+                .map(job_row)
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let missing = ids.len() as u64 - found.len() as u64;
+            let mut plan = Plan::from_rows(action.clone(), found, MAX_JOBS_PER_ACTION);
+            plan.missing = missing;
+            Ok(plan)
+        }
+        JobTarget::Matching { filter, limit } => {
+            let take = limit
+                .map(|l| (l as usize).min(MAX_JOBS_PER_ACTION))
+                .unwrap_or(MAX_JOBS_PER_ACTION);
+            // Look where the action applies; a filter naming another state is looked at too,
+            // so the confirmation can say why nothing will happen.
+            let mut states: Vec<JobState> = match filter.state {
+                Some(s) => vec![s],
+                None => kind.from_states().to_vec(),
+            };
+            if filter.state.is_none() && matches!(kind, ActionKind::Cancel | ActionKind::Discard) {
+                states.push(JobState::Running);
+            }
+            let mut sql = Sql::new("SELECT * FROM (");
+            let lim = sql.param(Bind::Int(take as i64 + 1));
+            for (i, state) in states.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" UNION ALL ");
+                }
+                sql.push(&format!(
+                    "(SELECT j.id, j.queue, j.kind, '{}' AS state FROM jobtop.jobs j WHERE {}",
+                    state.as_str(),
+                    state_scan(*state)
+                ));
+                push_filter(&mut sql, filter);
+                sql.push(&format!(" ORDER BY j.id LIMIT {lim})"));
+            }
+            sql.push(") t ORDER BY t.id");
+            let rows = sql.query().fetch_all(pool).await?;
+            let rows = rows
+                .iter()
+                .map(job_row)
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Ok(Plan::from_rows(action.clone(), rows, take))
+        }
+    }
+}
+
+fn push_filter(sql: &mut Sql, filter: &JobFilter) {
+    let columns: [(&str, &Option<String>); 4] = [
+        ("j.queue", &filter.queue),
+        ("j.kind", &filter.kind),
+        ("j.tenant_id", &filter.tenant),
+        ("j.locked_by", &filter.worker),
+    ];
+    for (column, value) in columns {
+        if let Some(v) = value {
+            let p = sql.param(Bind::Text(v.clone()));
+            sql.push(&format!(" AND {column} = {p}"));
+        }
+    }
+    if let Some(text) = &filter.text {
+        let p = sql.param(Bind::Text(text.to_lowercase()));
+        sql.push(&format!(" AND strpos(lower(j.last_error), {p}) > 0"));
+    }
+}
+
+async fn plan_pause(pool: &PgPool, action: &Action, queue: &str) -> anyhow::Result<Plan> {
+    let row = sqlx::query(QUEUE_SQL)
+        .bind(queue)
+        .fetch_optional(pool)
+        .await?;
+    let Some(row) = row else {
+        anyhow::bail!("there is no queue named `{queue}`");
+    };
+    let paused_at: Option<DateTime<Utc>> = row.try_get("paused_at")?;
+    let paused_by: Option<String> = row.try_get("paused_by")?;
+    let reason: Option<String> = row.try_get("pause_reason")?;
+    let mut plan = Plan::empty(action.clone());
+    plan.queues = vec![queue.to_string()];
+    plan.queue_count = 1;
+    let pausing = matches!(action, Action::Pause { .. });
+    match (pausing, paused_at) {
+        (true, Some(at)) => {
+            plan.note = Some(format!(
+                "queue `{queue}` is already paused (by {} since {}{})",
+                paused_by.as_deref().unwrap_or("unknown"),
+                at.format("%Y-%m-%d %H:%M:%S UTC"),
+                reason.map(|r| format!(": {r}")).unwrap_or_default()
+            ));
+        }
+        (false, None) => plan.note = Some(format!("queue `{queue}` is not paused")),
+        _ => plan.eligible = 1,
+    }
+    Ok(plan)
+}
+
+async fn plan_purge(
+    pool: &PgPool,
+    action: &Action,
+    states: &[JobState],
+    older_than_secs: f64,
+    queue: &Option<String>,
+) -> anyhow::Result<Plan> {
+    if states.is_empty() {
+        anyhow::bail!("purge needs at least one state");
+    }
+    if let Some(bad) = states
+        .iter()
+        .find(|s| !ActionKind::Purge.from_states().contains(s))
+    {
+        anyhow::bail!(
+            "purge deletes finished jobs only (succeeded, cancelled, dead), not {} ones",
+            bad.as_str()
+        );
+    }
+    // Finished states are named alike in the display buckets and the schema's enum.
+    let names: Vec<String> = states.iter().map(|s| s.as_str().to_string()).collect();
+    let row = sqlx::query(PURGE_PLAN_SQL)
+        .bind(older_than_secs)
+        .bind(&names)
+        .bind(queue.as_deref())
+        .fetch_one(pool)
+        .await?;
+    let mut plan = Plan::empty(action.clone());
+    plan.cutoff = Some(row.try_get("cutoff")?);
+    plan.eligible = row.try_get::<i64, _>("n")?.max(0) as u64;
+    plan.states = states.to_vec();
+    Ok(plan)
+}
+
+pub async fn apply_batch(pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
+    let plan = step.plan;
+    let kind = plan.kind();
+    let mut tx = pool.begin().await?;
+    let (changed, changed_ids, attempted, last) = match &plan.action {
+        Action::Pause { queue, reason } => {
+            let n = sqlx::query(PAUSE_SQL)
+                .bind(queue)
+                .bind(step.actor)
+                .bind(reason.as_deref())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            (n, Vec::new(), 1, true)
+        }
+        Action::Resume { queue } => {
+            let n = sqlx::query(RESUME_SQL)
+                .bind(queue)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            (n, Vec::new(), 1, true)
+        }
+        Action::Purge { states, queue, .. } => {
+            let cutoff = plan
+                .cutoff
+                .ok_or_else(|| anyhow::anyhow!("a purge plan needs its cutoff"))?;
+            let names: Vec<String> = states.iter().map(|s| s.as_str().to_string()).collect();
+            let ids: Vec<i64> = sqlx::query_scalar(PURGE_SQL)
+                .bind(cutoff)
+                .bind(&names)
+                .bind(queue.as_deref())
+                .bind(BATCH_SIZE as i64)
+                .fetch_all(&mut *tx)
+                .await?;
+            let n = ids.len() as u64;
+            (n, ids, n, n < BATCH_SIZE as u64)
+        }
+        action => {
+            let head = batch_head(kind)
+                .ok_or_else(|| anyhow::anyhow!("{} is not a job action", kind.name()))?;
+            if plan.states.is_empty() {
+                anyhow::bail!("the plan names no state to change");
+            }
+            let mut sql = Sql::new(head);
+            sql.binds.push(Bind::Ids(step.ids.to_vec()));
+            if let Action::ResetStuck { stale_after, .. } = action {
+                sql.binds.push(Bind::Float(stale_after.as_secs_f64()));
+            }
+            let guards: Vec<&str> = plan.states.iter().map(|s| state_guard(*s)).collect();
+            sql.push(&format!(" AND ({}) RETURNING j.id", guards.join(" OR ")));
+            let rows = sql.query().fetch_all(&mut *tx).await?;
+            let ids = rows
+                .iter()
+                .map(|r| r.try_get::<i64, _>(0))
+                .collect::<Result<Vec<_>, _>>()?;
+            (ids.len() as u64, ids, step.ids.len() as u64, step.last)
+        }
+    };
+    let after = Progress {
+        attempted: step.before.attempted + attempted,
+        changed: step.before.changed + changed,
+        batches: step.before.batches + 1,
+    };
+    let outcome = ActionOutcome::of(plan, &after, last);
+    let listed: Option<Vec<i64>> = plan.audit_lists_ids().then(|| changed_ids.clone());
+    let audit_id = match step.audit_id {
+        None => {
+            sqlx::query_scalar::<_, i64>(AUDIT_INSERT_SQL)
+                .bind(step.actor)
+                .bind(kind.name())
+                .bind(plan.audit_queue())
+                .bind(listed)
+                .bind(changed as i64)
+                .bind(params_with_progress(plan, &after))
+                .bind(outcome.outcome().as_str())
+                .bind(outcome.summary())
+                .fetch_one(&mut *tx)
+                .await?
+        }
+        Some(id) => {
+            sqlx::query(AUDIT_UPDATE_SQL)
+                .bind(id)
+                .bind(listed)
+                .bind(changed as i64)
+                .bind(outcome.outcome().as_str())
+                .bind(outcome.summary())
+                .bind(params_with_progress(plan, &after))
+                .execute(&mut *tx)
+                .await?;
+            id
+        }
+    };
+    tx.commit().await?;
+    Ok(BatchDone {
+        changed,
+        changed_ids,
+        attempted,
+        audit_id,
+        last,
+    })
+}
+
+fn params_with_progress(plan: &Plan, p: &Progress) -> Value {
+    let mut params = plan.audit_params();
+    if let Value::Object(m) = &mut params {
+        m.insert("attempted".into(), p.attempted.into());
+        m.insert("batches".into(), p.batches.into());
+    }
+    params
+}
+
+pub async fn finish_audit(pool: &PgPool, end: &AuditEnd<'_>) -> anyhow::Result<()> {
+    let o = end.outcome;
+    let mut params = end.plan.audit_params();
+    if let Value::Object(m) = &mut params {
+        m.insert("batches".into(), o.batches.into());
+        m.insert("stopped".into(), o.stopped.into());
+        if let Some(err) = &o.error {
+            m.insert("error".into(), err.clone().into());
+        }
+    }
+    match end.audit_id {
+        Some(id) => {
+            sqlx::query(AUDIT_CLOSE_SQL)
+                .bind(id)
+                .bind(o.outcome().as_str())
+                .bind(o.summary())
+                .bind(params)
+                .execute(pool)
+                .await?;
+        }
+        None => {
+            sqlx::query(AUDIT_INSERT_SQL)
+                .bind(end.actor)
+                .bind(end.plan.kind().name())
+                .bind(end.plan.audit_queue())
+                .bind(None::<Vec<i64>>)
+                .bind(o.changed as i64)
+                .bind(params)
+                .bind(o.outcome().as_str())
+                .bind(o.summary())
+                .fetch_one(pool)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn audit_log(pool: &PgPool, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
+    let mut sql = Sql::new(
+        "SELECT a.id, a.at, a.actor, a.action, a.queue, a.job_ids, a.count, a.params, \
+         a.outcome, a.detail FROM jobtop.audit a WHERE true",
+    );
+    if let Some(q) = &filter.queue {
+        let p = sql.param(Bind::Text(q.clone()));
+        sql.push(&format!(" AND a.queue = {p}"));
+    }
+    if let Some(a) = &filter.action {
+        let p = sql.param(Bind::Text(a.clone()));
+        sql.push(&format!(" AND a.action = {p}"));
+    }
+    if let Some(actor) = &filter.actor {
+        let p = sql.param(Bind::Text(actor.to_lowercase()));
+        sql.push(&format!(" AND strpos(lower(a.actor), {p}) > 0"));
+    }
+    if let Some(o) = &filter.outcome {
+        let p = sql.param(Bind::Text(o.clone()));
+        sql.push(&format!(" AND a.outcome = {p}"));
+    }
+    let limit = sql.param(Bind::Int(filter.limit.clamp(1, 10_000)));
+    sql.push(&format!(" ORDER BY a.at DESC, a.id DESC LIMIT {limit}"));
+    let rows = sql.query().fetch_all(pool).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(AuditEntry {
+                id: r.try_get("id")?,
+                at: r.try_get("at")?,
+                actor: r.try_get("actor")?,
+                action: r.try_get("action")?,
+                queue: r.try_get("queue")?,
+                job_ids: r.try_get("job_ids")?,
+                count: r.try_get("count")?,
+                params: r.try_get("params")?,
+                outcome: r.try_get("outcome")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn job_states(pool: &PgPool, ids: &[i64]) -> anyhow::Result<Vec<(i64, JobState)>> {
+    let rows = sqlx::query(JOB_STATES_SQL)
+        .bind(ids)
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("id")?,
+                parse_state(r.try_get::<&str, _>("state")?)?,
+            ))
+        })
+        .collect()
+}

@@ -1,0 +1,121 @@
+//! One job in full: every column, the payload and the error history, each cut by the
+//! database at the detail limits so a 10 MB payload never crosses the wire whole.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Row};
+
+use super::jobs::job_row;
+use super::text::{opt_text, text};
+use crate::backend::drill::{AttemptError, DetailLimits, JobDetail};
+
+/// `$1` error length, `$2` id, `$3` payload length. The payload is turned into text once
+/// (OFFSET 0 keeps the subquery from being folded into three conversions).
+const JOB_SQL: &str = r#"
+SELECT now() AS db_now,
+  j.id, substr(j.queue, 1, 200) AS queue, substr(j.kind, 1, 200) AS kind,
+  substr(j.tenant_id, 1, 200) AS tenant_id,
+  CASE WHEN j.state IN ('queued', 'retrying') AND j.run_at <= now() THEN 'ready'
+       WHEN j.state = 'queued' THEN 'scheduled' ELSE j.state::text END AS display_state,
+  j.priority, j.attempts, j.max_attempts, j.run_at, j.created_at, j.started_at,
+  j.finished_at, substr(j.locked_by, 1, 200) AS locked_by, j.heartbeat_at,
+  (SELECT w.last_heartbeat_at FROM jobtop.workers w WHERE w.id = j.locked_by)
+    AS worker_heartbeat_at,
+  substr(j.last_error, 1, $1) AS last_error,
+  coalesce(octet_length(j.last_error), 0)::bigint AS error_bytes,
+  j.failed_at, substr(j.idempotency_key, 1, 500) AS idempotency_key,
+  substr(p.t, 1, $3) AS payload, octet_length(p.t)::bigint AS payload_bytes,
+  char_length(p.t) > $3 AS payload_truncated,
+  CASE WHEN jsonb_typeof(j.errors) = 'array' THEN jsonb_array_length(j.errors) ELSE 0 END
+    ::bigint AS error_count
+FROM jobtop.jobs j
+CROSS JOIN LATERAL (SELECT j.payload::text AS t OFFSET 0) p
+WHERE j.id = $2
+"#;
+
+/// Newest attempts first. Entries are read as text and parsed in Rust, so an entry of an
+/// unexpected shape shows as what it is instead of failing the query.
+const ERRORS_SQL: &str = r#"
+SELECT e.entry ->> 'at' AS at, e.entry ->> 'attempt' AS attempt,
+  substr(e.entry ->> 'worker', 1, 200) AS worker,
+  substr(coalesce(e.entry ->> 'error', e.entry::text), 1, $1) AS error,
+  coalesce(octet_length(coalesce(e.entry ->> 'error', e.entry::text)), 0)::bigint
+    AS error_bytes
+FROM jobtop.jobs j
+CROSS JOIN LATERAL jsonb_array_elements(
+  CASE WHEN jsonb_typeof(j.errors) = 'array' THEN j.errors ELSE '[]'::jsonb END
+) WITH ORDINALITY AS e(entry, ord)
+WHERE j.id = $2
+ORDER BY e.ord DESC
+LIMIT $3
+"#;
+
+pub async fn job(
+    pool: &PgPool,
+    id: i64,
+    limits: &DetailLimits,
+) -> anyhow::Result<Option<JobDetail>> {
+    let (mut tx, _) = super::read::begin(pool).await?;
+    let Some(row) = sqlx::query(JOB_SQL)
+        .bind(limits.error_chars)
+        .bind(id)
+        .bind(limits.payload_chars)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let error_rows = sqlx::query(ERRORS_SQL)
+        .bind(limits.error_chars)
+        .bind(id)
+        .bind(limits.errors)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+
+    let errors = error_rows
+        .iter()
+        .map(|r| {
+            Ok(AttemptError {
+                at: opt_text(r, "at")?.as_deref().and_then(parse_time),
+                attempt: opt_text(r, "attempt")?.and_then(|a| a.trim().parse().ok()),
+                worker: opt_text(r, "worker")?,
+                error: text(r, "error")?,
+                error_bytes: r.try_get("error_bytes")?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Some(JobDetail {
+        db_now: row.try_get("db_now")?,
+        job: job_row(&row)?,
+        failed_at: row.try_get("failed_at")?,
+        idempotency_key: opt_text(&row, "idempotency_key")?,
+        payload: text(&row, "payload")?,
+        payload_bytes: row.try_get("payload_bytes")?,
+        payload_truncated: row.try_get("payload_truncated")?,
+        errors,
+        error_count: row.try_get("error_count")?,
+    }))
+}
+
+/// Timestamps as `to_json` writes them (`2026-11-22T12:00:00.123456+00:00`), or with a
+/// space instead of the `T`.
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    DateTime::parse_from_rfc3339(s)
+        .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%#z"))
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_timestamps_postgres_writes() {
+        let t = parse_time("2026-11-22T12:00:00.123456+00:00").unwrap();
+        assert_eq!(t.timestamp(), 1_795_348_800);
+        assert!(parse_time("2026-11-22 13:00:00+01").is_some());
+        assert!(parse_time("yesterday").is_none());
+    }
+}

@@ -1,0 +1,431 @@
+//! Job lists: keyset pages (never OFFSET) along the partial indexes of the reference schema.
+//!
+//! Each scope is one or two index ranges whose WHERE repeats the index predicate literally
+//! (the planner uses a partial index only when it can prove the predicate); a page is the
+//! next `limit` rows after the cursor in (sort key, id) order. The ready bucket is two
+//! ranges (queued, retrying) merged by a UNION ALL of two LIMITed scans, because an IN list
+//! over the index's second column would otherwise mean sorting the whole backlog.
+//!
+//! The SQL is assembled from the fixed fragments below only; every user value (queue,
+//! worker, filter terms, cursor) is a bind parameter.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Row};
+
+use super::text::{opt_text, text};
+use crate::backend::drill::{
+    Cursor, JobFilter, JobPage, JobQuery, JobRow, JobScope, LIST_ERROR_CHARS, Order,
+    SCOPE_COUNT_CAP, SortKey,
+};
+use crate::backend::{Count, JobState};
+
+/// What a list row reads. Text that may be huge is cut here, in the database.
+const COLUMNS: &str = "j.id, substr(j.queue, 1, 200) AS queue, substr(j.kind, 1, 200) AS kind, \
+  substr(j.tenant_id, 1, 200) AS tenant_id, \
+  CASE WHEN j.state IN ('queued', 'retrying') AND j.run_at <= now() THEN 'ready' \
+       WHEN j.state = 'queued' THEN 'scheduled' ELSE j.state::text END AS display_state, \
+  j.priority, j.attempts, j.max_attempts, j.run_at, j.created_at, j.started_at, \
+  j.finished_at, substr(j.locked_by, 1, 200) AS locked_by, j.heartbeat_at, \
+  (SELECT w.last_heartbeat_at FROM jobtop.workers w WHERE w.id = j.locked_by) \
+    AS worker_heartbeat_at, \
+  substr(j.last_error, 1, $1) AS last_error, \
+  coalesce(octet_length(j.last_error), 0)::bigint AS error_bytes";
+
+/// A query under construction: SQL text from fixed fragments, and its bind values.
+pub(super) struct Sql {
+    pub text: String,
+    binds: Vec<Bind>,
+}
+
+#[derive(Clone)]
+enum Bind {
+    Int(i64),
+    Int4(i32),
+    Text(String),
+    Time(DateTime<Utc>),
+    Secs(f64),
+    Ids(Vec<i64>),
+}
+
+impl Sql {
+    fn new() -> Sql {
+        Sql {
+            text: String::new(),
+            binds: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, fragment: &'static str) -> &mut Sql {
+        self.text.push_str(fragment);
+        self
+    }
+
+    /// The placeholder of a value bound earlier, to use it again.
+    fn placeholder(&mut self, n: usize) -> &mut Sql {
+        self.text.push_str(&format!("${n}"));
+        self
+    }
+
+    fn query(&self) -> Query<'_, Postgres, PgArguments> {
+        // Built only from the fixed fragments of this module; values are all bound.
+        let mut q = sqlx::query(AssertSqlSafe(self.text.clone()));
+        for b in &self.binds {
+            q = match b.clone() {
+                Bind::Int(v) => q.bind(v),
+                Bind::Int4(v) => q.bind(v),
+                Bind::Text(v) => q.bind(v),
+                Bind::Time(v) => q.bind(v),
+                Bind::Secs(v) => q.bind(v),
+                Bind::Ids(v) => q.bind(v),
+            };
+        }
+        q
+    }
+}
+
+/// The index ranges of a scope: each a WHERE clause (with `$2`, the scope value, where it
+/// needs one). Ready is two ranges.
+fn ranges(scope: &JobScope) -> &'static [&'static str] {
+    match scope {
+        JobScope::Queue { state, .. } => match state {
+            JobState::Ready => &[
+                "j.state IN ('queued', 'retrying') AND j.queue = $2 \
+                 AND j.state = 'queued' AND j.run_at <= now()",
+                "j.state IN ('queued', 'retrying') AND j.queue = $2 \
+                 AND j.state = 'retrying' AND j.run_at <= now()",
+            ],
+            JobState::Scheduled => &["j.state IN ('queued', 'retrying') AND j.queue = $2 \
+                 AND j.state = 'queued' AND j.run_at > now()"],
+            JobState::Retrying => &["j.state IN ('queued', 'retrying') AND j.queue = $2 \
+                 AND j.state = 'retrying' AND j.run_at > now()"],
+            JobState::Running => &["j.state = 'running' AND j.queue = $2"],
+            JobState::Dead => &["j.state = 'dead' AND j.queue = $2"],
+            JobState::Succeeded => &["j.state IN ('succeeded', 'cancelled') AND j.queue = $2 \
+                 AND j.state = 'succeeded'"],
+            JobState::Cancelled => &["j.state IN ('succeeded', 'cancelled') AND j.queue = $2 \
+                 AND j.state = 'cancelled'"],
+        },
+        JobScope::Worker { .. } => &["j.state = 'running' AND j.locked_by = $2"],
+        JobScope::Ids { .. } => &["j.id = ANY($2)"],
+        // A worker's own heartbeat decides; a holder that never registered is judged by
+        // the job's heartbeat.
+        JobScope::Stuck { .. } => &[
+            "j.state = 'running' AND (j.started_at < now() - make_interval(secs => $2) \
+             OR coalesce((SELECT w.last_heartbeat_at FROM jobtop.workers w WHERE w.id = j.locked_by), \
+                         j.heartbeat_at) < now() - make_interval(secs => $3))",
+        ],
+    }
+}
+
+/// Binds the scope's values as `$2` (and `$3`), right after `$1`.
+fn bind_scope(sql: &mut Sql, scope: &JobScope) {
+    let (first, second) = match scope {
+        JobScope::Queue { queue, .. } => (Bind::Text(queue.clone()), None),
+        JobScope::Worker { worker } => (Bind::Text(worker.clone()), None),
+        JobScope::Ids { ids } => (Bind::Ids(ids.clone()), None),
+        JobScope::Stuck {
+            running_longer_than,
+            stale_after,
+        } => (
+            Bind::Secs(secs(*running_longer_than)),
+            Some(Bind::Secs(secs(*stale_after))),
+        ),
+    };
+    sql.binds.push(first);
+    if let Some(second) = second {
+        sql.binds.push(second);
+    }
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+fn key_column(key: SortKey) -> &'static str {
+    match key {
+        SortKey::RunAt => "run_at",
+        SortKey::StartedAt => "started_at",
+        SortKey::FinishedAt => "finished_at",
+        SortKey::Id => "id",
+    }
+}
+
+/// `ORDER BY` for the key, in table-qualified (`j.`) or output-column form.
+fn order_by(sql: &mut Sql, key: SortKey, order: Order, qualified: bool) {
+    let q = if qualified { "j." } else { "" };
+    let dir = match order {
+        Order::OldestFirst => "",
+        Order::NewestFirst => " DESC",
+    };
+    sql.push(" ORDER BY ");
+    if key != SortKey::Id {
+        sql.push(q).push(key_column(key)).push(dir).push(", ");
+    }
+    sql.push(q).push("id").push(dir);
+}
+
+/// Placeholder numbers of the filter and cursor values, bound once, used in every range.
+struct Shared {
+    id: Option<usize>,
+    kind: Option<usize>,
+    tenant: Option<usize>,
+    error: Option<usize>,
+    cursor_key: Option<usize>,
+    cursor_id: Option<usize>,
+    limit: usize,
+}
+
+fn bind_shared(sql: &mut Sql, filter: &JobFilter, after: Option<Cursor>, limit: usize) -> Shared {
+    let mut add = |b: Bind| {
+        sql.binds.push(b);
+        sql.binds.len()
+    };
+    Shared {
+        id: filter.id.map(|v| add(Bind::Int(v))),
+        kind: filter.kind.clone().map(|v| add(Bind::Text(v))),
+        tenant: filter.tenant.clone().map(|v| add(Bind::Text(v))),
+        error: filter
+            .error_text
+            .as_deref()
+            .map(|v| add(Bind::Text(format!("%{}%", escape_like(v))))),
+        cursor_key: after.and_then(|c| c.key).map(|k| add(Bind::Time(k))),
+        cursor_id: after.map(|c| add(Bind::Int(c.id))),
+        limit: add(Bind::Int(limit as i64)),
+    }
+}
+
+/// `%`, `_` and `\` typed by the user match themselves.
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn filter_terms(sql: &mut Sql, shared: &Shared) {
+    if let Some(n) = shared.id {
+        sql.push(" AND j.id = ").placeholder(n);
+    }
+    if let Some(n) = shared.kind {
+        sql.push(" AND j.kind = ").placeholder(n);
+    }
+    if let Some(n) = shared.tenant {
+        sql.push(" AND j.tenant_id = ").placeholder(n);
+    }
+    if let Some(n) = shared.error {
+        sql.push(" AND j.last_error ILIKE ").placeholder(n);
+    }
+}
+
+fn keyset(sql: &mut Sql, key: SortKey, order: Order, shared: &Shared) {
+    let Some(id) = shared.cursor_id else { return };
+    let op = match order {
+        Order::OldestFirst => " > ",
+        Order::NewestFirst => " < ",
+    };
+    match (key, shared.cursor_key) {
+        (SortKey::Id, _) => {
+            sql.push(" AND j.id").push(op).placeholder(id);
+        }
+        // The cursor row had no key: it is in the NULL tail (last ascending, first
+        // descending), which is ordered by id alone.
+        (_, None) => {
+            let (lead, tail) = match order {
+                Order::OldestFirst => (" AND j.", " IS NULL AND j.id > "),
+                Order::NewestFirst => (" AND (j.", " IS NOT NULL OR j.id < "),
+            };
+            sql.push(lead)
+                .push(key_column(key))
+                .push(tail)
+                .placeholder(id);
+            if order == Order::NewestFirst {
+                sql.push(")");
+            }
+        }
+        (_, Some(k)) => {
+            sql.push(" AND (j.")
+                .push(key_column(key))
+                .push(", j.id)")
+                .push(op)
+                .push("(")
+                .placeholder(k)
+                .push(", ")
+                .placeholder(id)
+                .push(")");
+        }
+    }
+}
+
+/// The page query: `$1` error length, `$2`(, `$3`) the scope, then filter, cursor, limit.
+pub(super) fn page_sql(q: &JobQuery) -> Sql {
+    let mut sql = Sql::new();
+    sql.binds.push(Bind::Int4(LIST_ERROR_CHARS));
+    bind_scope(&mut sql, &q.scope);
+    // One row more than the page tells whether another page follows.
+    let shared = bind_shared(&mut sql, &q.filter, q.after, q.limit + 1);
+    let key = q.scope.sort_key();
+    let ranges = ranges(&q.scope);
+    let union = ranges.len() > 1;
+    if union {
+        sql.push("SELECT * FROM (");
+    }
+    for (i, range) in ranges.iter().enumerate() {
+        if i > 0 {
+            sql.push(" UNION ALL ");
+        }
+        sql.push("(SELECT ")
+            .push(COLUMNS)
+            .push(" FROM jobtop.jobs j WHERE ")
+            .push(range);
+        filter_terms(&mut sql, &shared);
+        keyset(&mut sql, key, q.order, &shared);
+        order_by(&mut sql, key, q.order, true);
+        sql.push(" LIMIT ").placeholder(shared.limit).push(")");
+    }
+    if union {
+        sql.push(") u");
+        order_by(&mut sql, key, q.order, false);
+        sql.push(" LIMIT ").placeholder(shared.limit);
+    }
+    sql
+}
+
+/// How many jobs the scope holds, filter aside, counted up to the cap in each range.
+pub(super) fn count_sql(scope: &JobScope) -> Sql {
+    let mut sql = Sql::new();
+    sql.binds.push(Bind::Int(SCOPE_COUNT_CAP + 1));
+    bind_scope(&mut sql, scope);
+    sql.push("SELECT 0::bigint");
+    for range in ranges(scope) {
+        sql.push(" + (SELECT count(*) FROM (SELECT 1 FROM jobtop.jobs j WHERE ")
+            .push(range)
+            .push(" LIMIT $1) c)");
+    }
+    sql.push(" AS n");
+    sql
+}
+
+pub(super) fn job_row(row: &PgRow) -> anyhow::Result<JobRow> {
+    let state = text(row, "display_state")?;
+    Ok(JobRow {
+        id: row.try_get("id")?,
+        queue: text(row, "queue")?,
+        kind: text(row, "kind")?,
+        tenant: opt_text(row, "tenant_id")?,
+        state: JobState::parse(&state)
+            .ok_or_else(|| anyhow::anyhow!("unknown job state {state:?}"))?,
+        priority: row.try_get("priority")?,
+        attempts: row.try_get("attempts")?,
+        max_attempts: row.try_get("max_attempts")?,
+        run_at: row.try_get("run_at")?,
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        worker: opt_text(row, "locked_by")?,
+        heartbeat_at: row.try_get("heartbeat_at")?,
+        worker_heartbeat_at: row.try_get("worker_heartbeat_at")?,
+        last_error: opt_text(row, "last_error")?,
+        error_bytes: row.try_get("error_bytes")?,
+    })
+}
+
+/// One page, its scope's size and the database clock, all from one snapshot.
+pub async fn page(pool: &PgPool, q: &JobQuery) -> anyhow::Result<JobPage> {
+    let (mut tx, db_now) = super::read::begin(pool).await?;
+    let page_sql = page_sql(q);
+    let rows = page_sql.query().fetch_all(&mut *tx).await?;
+    let count_sql = count_sql(&q.scope);
+    let n: i64 = count_sql.query().fetch_one(&mut *tx).await?.try_get("n")?;
+    tx.commit().await?;
+
+    let mut rows = rows
+        .iter()
+        .map(job_row)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let has_more = rows.len() > q.limit;
+    rows.truncate(q.limit);
+    Ok(JobPage {
+        db_now,
+        rows,
+        has_more,
+        scope_count: Count::capped_at(n, SCOPE_COUNT_CAP),
+    })
+}
+
+/// The plan PostgreSQL picks for a page query (text `EXPLAIN`, run with the same session
+/// settings as the page itself): for tests and troubleshooting.
+pub async fn explain(pool: &PgPool, q: &JobQuery) -> anyhow::Result<String> {
+    let (mut tx, _) = super::read::begin(pool).await?;
+    let mut sql = page_sql(q);
+    sql.text = format!("EXPLAIN {}", sql.text);
+    let rows = sql.query().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
+    let lines = rows
+        .iter()
+        .map(|r| text(r, "QUERY PLAN"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(lines.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_pages_merge_two_ranges_and_bind_every_value() {
+        let q = JobQuery {
+            scope: JobScope::Queue {
+                queue: "mailers'; DROP TABLE x; --".into(),
+                state: JobState::Ready,
+            },
+            filter: JobFilter {
+                error_text: Some("50%_off".into()),
+                ..JobFilter::default()
+            },
+            order: Order::NewestFirst,
+            after: Some(Cursor {
+                key: Some(DateTime::<Utc>::from_timestamp(0, 0).unwrap()),
+                id: 7,
+            }),
+            limit: 100,
+        };
+        let sql = page_sql(&q);
+        assert!(!sql.text.contains("DROP"), "{}", sql.text);
+        assert!(!sql.text.contains("50%"), "{}", sql.text);
+        assert_eq!(sql.text.matches("UNION ALL").count(), 1);
+        assert_eq!(sql.text.matches("(j.run_at, j.id) < ($4, $5)").count(), 2);
+        assert!(sql.text.ends_with("ORDER BY run_at DESC, id DESC LIMIT $6"));
+        assert_eq!(sql.binds.len(), 6);
+        assert_eq!(escape_like("50%_off\\"), "50\\%\\_off\\\\");
+    }
+
+    #[test]
+    fn id_keyed_scopes_page_by_id_alone() {
+        let q = JobQuery {
+            scope: JobScope::Ids { ids: vec![3, 1, 2] },
+            filter: JobFilter::default(),
+            order: Order::OldestFirst,
+            after: Some(Cursor { key: None, id: 2 }),
+            limit: 10,
+        };
+        let sql = page_sql(&q);
+        assert!(
+            sql.text.contains("j.id = ANY($2) AND j.id > $3"),
+            "{}",
+            sql.text
+        );
+        assert!(
+            sql.text.ends_with("ORDER BY j.id LIMIT $4)"),
+            "{}",
+            sql.text
+        );
+    }
+}

@@ -1,0 +1,265 @@
+//! pg-boss (Node.js), version 10 and later: `job` (partitioned by queue name, or a plain
+//! table) and `queue` in the `pgboss` schema (or the schema pg-boss was configured with).
+//!
+//! States map onto the display buckets as: `created` -> ready when `start_after` has come,
+//! else scheduled; `retry` -> ready when due, else retrying; `active` -> running; `failed` ->
+//! dead (retries exhausted; pg-boss may also have copied it to a dead-letter queue);
+//! `completed` -> succeeded; `cancelled` -> cancelled. Newer versions hold jobs waiting on
+//! other jobs (`blocked`): those count as scheduled where an index finds them, else not at
+//! all (doctor says so and names the index).
+//!
+//! pg-boss has no pause, no worker table and no error history (`output` keeps the last
+//! error). A retried attempt leaves no failure time, so failures per minute are jobs that
+//! failed for good. Its fetch index `(name, start_after) WHERE state < 'active'` serves the
+//! waiting counts. For running and dead jobs it has no index: without one, the counts are
+//! the ones pg-boss caches per queue (version 11 on), shown as estimates; completions per
+//! minute need an index on `completed_on`.
+
+use std::sync::Arc;
+
+use anyhow::bail;
+use async_trait::async_trait;
+use sqlx::PgPool;
+
+use super::doctor::{Check, Plan, Probe, Status, TableNeed};
+use super::sqlkit::{self, Statements, TableInfo, WINDOW_START, capped, epoch_minute};
+use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
+
+pub struct PgBossBackend {
+    pool: PgPool,
+    statements: Statements,
+    capabilities: Capabilities,
+    plan: Plan,
+}
+
+impl PgBossBackend {
+    /// Opens the pg-boss tables in `schema` (`pgboss` by default).
+    pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<PgBossBackend> {
+        let Some(jobs) = TableInfo::load(&pool, schema, "job").await? else {
+            bail!("no job table in schema {schema}");
+        };
+        let Some(queues) = TableInfo::load(&pool, schema, "queue").await? else {
+            bail!("no queue table in schema {schema} (pg-boss older than version 10?)");
+        };
+        let t = jobs.qualified();
+        let from = format!("{t} j");
+        let blocked = jobs.has("blocked");
+        // The fetch index's predicate, repeated literally so the planner can use it.
+        let waiting = if blocked {
+            "j.name = q.name AND j.state < 'active' AND NOT j.blocked"
+        } else {
+            "j.name = q.name AND j.state < 'active'"
+        };
+        // An index on (name, state), or (state, ...), whose predicate (if any) keeps `state`.
+        let serves = |state: &str| {
+            jobs.has_index_where("state", &["name"], |p| {
+                p.is_none_or(|p| p.contains(&format!("'{state}'")))
+            })
+        };
+        let blocked_indexed = jobs.has_index_where("name", &[], |p| {
+            p.is_some_and(|p| p.contains("blocked") && !p.contains("NOT blocked"))
+        });
+        // Running and dead: exact where an index serves them; else pg-boss's own per-queue
+        // counts (refreshed by its supervisor, about once a minute), shown as estimates;
+        // else (pg-boss 10, no cache) a count that reads the queue's jobs.
+        let cached = |state: &str, column: &str| -> (String, String) {
+            let exact = capped(&from, &format!("j.name = q.name AND j.state = '{state}'"));
+            if serves(state) || !queues.has(column) || !queues.has("monitor_on") {
+                (exact, "false".into())
+            } else {
+                (
+                    format!(
+                        "CASE WHEN q.monitor_on IS NOT NULL THEN q.{column}::bigint ELSE {exact} END"
+                    ),
+                    "q.monitor_on IS NOT NULL".into(),
+                )
+            }
+        };
+        let (running, running_estimated) = cached("active", "active_count");
+        let (dead, dead_estimated) = cached("failed", "failed_count");
+        let mut scheduled = capped(
+            &from,
+            &format!("{waiting} AND j.state = 'created' AND j.start_after > now()"),
+        );
+        if blocked && blocked_indexed {
+            scheduled = format!(
+                "{scheduled} + {}",
+                capped(
+                    &from,
+                    "j.name = q.name AND j.state < 'active' AND j.blocked"
+                )
+            );
+        }
+        let queues_sql = format!(
+            "SELECT q.name, NULL::timestamptz AS paused_at, NULL::text AS paused_by, \
+               NULL::text AS pause_reason, \
+               {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
+               {running} AS running, {running_estimated} AS running_estimated, \
+               {dead} AS dead, {dead_estimated} AS dead_estimated, \
+               (SELECT j.start_after FROM {from} WHERE {waiting} AND j.start_after <= now() \
+                ORDER BY j.start_after LIMIT 1) AS oldest_ready_at \
+             FROM {queue_table} q ORDER BY q.name",
+            ready = capped(&from, &format!("{waiting} AND j.start_after <= now()")),
+            retrying = capped(
+                &from,
+                &format!("{waiting} AND j.state = 'retry' AND j.start_after > now()")
+            ),
+            queue_table = queues.qualified(),
+        );
+        let throughput = jobs.has_index_for("completed_on", &["state", "name"]);
+        let minutes_sql = format!(
+            "SELECT j.name AS queue, {minute} AS minute, \
+               count(*) FILTER (WHERE j.state = 'completed') AS succeeded, \
+               count(*) FILTER (WHERE j.state = 'failed') AS failed \
+             FROM {from} WHERE j.state IN ('completed', 'failed') \
+               AND j.completed_on >= {WINDOW_START} GROUP BY 1, 2",
+            minute = epoch_minute("j.completed_on"),
+        );
+        let statements = Statements {
+            queues: Arc::from(queues_sql),
+            minutes: throughput.then(|| Arc::from(minutes_sql)),
+            workers: None,
+        };
+        let partitioned = jobs.relkind == "p";
+        // CONCURRENTLY is refused on a partitioned parent; there the index is built in one go.
+        let how = if partitioned {
+            "CREATE INDEX"
+        } else {
+            "CREATE INDEX CONCURRENTLY"
+        };
+        let count_fix = format!(
+            "{how} job_jobtop_live ON {t} (name, state) WHERE state IN ('active', 'failed');"
+        );
+        let blocked_fix =
+            format!("{how} job_jobtop_blocked ON {t} (name) WHERE state < 'active' AND blocked;");
+        let completed_fix = format!(
+            "{how} job_jobtop_completed ON {t} (state, completed_on) WHERE state IN ('completed', 'failed');"
+        );
+        let version: Option<i32> = match TableInfo::load(&pool, schema, "version").await? {
+            Some(v) => {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT max(version) FROM {}",
+                    v.qualified()
+                )))
+                .fetch_one(&pool)
+                .await?
+            }
+            None => None,
+        };
+        let mut plan = Plan {
+            tables: vec![
+                TableNeed {
+                    schema: schema.to_string(),
+                    name: "job".into(),
+                    write: vec!["UPDATE", "DELETE"],
+                },
+                TableNeed {
+                    schema: schema.to_string(),
+                    name: "queue".into(),
+                    write: vec![],
+                },
+            ],
+            probes: vec![Probe {
+                name: "queue counts".into(),
+                sql: statements.queues.clone(),
+                binds_cap: true,
+                fix: Some(count_fix.clone()),
+            }],
+            jobs_tables: vec![(schema.to_string(), "job".into())],
+            state_column: Some("state".into()),
+            findings: vec![Check::new(
+                "schema version",
+                Status::Ok,
+                format!(
+                    "pg-boss schema {}{}",
+                    version
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "unknown".into()),
+                    if partitioned {
+                        ", partitioned job table"
+                    } else {
+                        ""
+                    }
+                ),
+            )],
+        };
+        if !(serves("active") && serves("failed")) {
+            plan.findings.push(
+                Check::new(
+                    "running and dead counts",
+                    Status::Warn,
+                    if queues.has("active_count") {
+                        "no index on (name, state): running and dead counts are pg-boss's own \
+                         cached counts (shown as estimates, about a minute old)"
+                    } else {
+                        "no index on (name, state): running and dead counts read every job \
+                         of the queue"
+                    },
+                )
+                .with_fix(count_fix.clone()),
+            );
+        }
+        if blocked && !blocked_indexed {
+            plan.findings.push(
+                Check::new(
+                    "blocked jobs",
+                    Status::Warn,
+                    "jobs waiting on other jobs (blocked) are not counted: no index finds them",
+                )
+                .with_fix(blocked_fix),
+            );
+        }
+        match &statements.minutes {
+            Some(sql) => plan.probes.push(Probe {
+                name: "completions per minute".into(),
+                sql: sql.clone(),
+                binds_cap: false,
+                fix: Some(completed_fix),
+            }),
+            None => plan.findings.push(
+                Check::new(
+                    "completions per minute",
+                    Status::Warn,
+                    "pg-boss has no index on completed_on: throughput and failure rate are not shown",
+                )
+                .with_fix(completed_fix),
+            ),
+        }
+        let capabilities = Capabilities {
+            actions: crate::backend::ActionCapabilities::NONE,
+            pause: false,
+            heartbeats: false,
+            workers: false,
+            error_history: false,
+            tenants: false,
+            throughput,
+            pause_visible: false,
+            failed_attempts: false,
+        };
+        Ok(PgBossBackend {
+            pool,
+            statements,
+            capabilities,
+            plan,
+        })
+    }
+}
+
+#[async_trait]
+impl Backend for PgBossBackend {
+    fn name(&self) -> &'static str {
+        "pg-boss"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+
+    async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
+        sqlkit::snapshot(&self.pool, &self.statements, opts).await
+    }
+
+    fn doctor_plan(&self) -> Plan {
+        self.plan.clone()
+    }
+}

@@ -1,0 +1,228 @@
+//! Snapshot SQL for job tables indexed by `(state, queue, priority, scheduled_at, ...)`, the
+//! shape River and Oban share.
+//!
+//! That index answers "how many jobs in this state and queue" with a bounded range, but it
+//! puts `priority` before `scheduled_at`: a time condition (due or not yet due, the oldest
+//! one) is only a tight range once the priority is pinned too. So those figures are taken per
+//! priority "lane": a fixed list where the schema bounds priorities (River: 1-4), else the
+//! lanes present, found by a skip scan over the same index.
+
+use super::sqlkit::{TimeCol, WINDOW_START, capped, epoch_minute, literal};
+
+/// How the priorities of one (state, queue) are enumerated.
+#[derive(Debug, Clone)]
+pub enum Lanes {
+    Fixed(Vec<i32>),
+    SkipScan,
+}
+
+/// The table and its state values; every name is already quoted or validated.
+#[derive(Debug, Clone)]
+pub struct Prioritized {
+    /// Qualified, quoted table name.
+    pub table: String,
+    /// `j.scheduled_at`, possibly a naive UTC timestamp.
+    pub scheduled_at: TimeCol,
+    pub lanes: Lanes,
+    pub available: &'static str,
+    pub scheduled: &'static str,
+    pub retryable: &'static str,
+    pub running: &'static str,
+    pub discarded: &'static str,
+    /// States that wait on something other than time (River `pending`, Oban `suspended`):
+    /// shown as scheduled.
+    pub waiting: Vec<&'static str>,
+    /// Finished states and the column holding each one's finish time.
+    pub finished: Vec<(&'static str, TimeCol)>,
+    pub succeeded: &'static str,
+}
+
+impl Prioritized {
+    fn state_queue(&self, state: &str) -> String {
+        format!("j.state = {} AND j.queue = q.name", literal(state))
+    }
+
+    fn count(&self, state: &str) -> String {
+        capped(&format!("{} j", self.table), &self.state_queue(state))
+    }
+
+    fn lanes(&self, state: &str) -> String {
+        match &self.lanes {
+            Lanes::Fixed(list) => {
+                let items: Vec<String> = list.iter().map(|p| p.to_string()).collect();
+                format!("unnest(ARRAY[{}]) AS l(p)", items.join(", "))
+            }
+            Lanes::SkipScan => {
+                let sq = self.state_queue(state);
+                let t = &self.table;
+                format!(
+                    "LATERAL (WITH RECURSIVE r(p) AS ( \
+                       SELECT min(j.priority) FROM {t} j WHERE {sq} \
+                       UNION ALL \
+                       SELECT (SELECT min(j.priority) FROM {t} j WHERE {sq} AND j.priority > r.p) \
+                       FROM r WHERE r.p IS NOT NULL) \
+                     SELECT r.p FROM r WHERE r.p IS NOT NULL) AS l(p)"
+                )
+            }
+        }
+    }
+
+    /// Jobs in `state` already due, summed over lanes: with the priority pinned,
+    /// `scheduled_at <= now()` is a range that ends at now.
+    fn lane_due(&self, state: &str) -> String {
+        let inner = capped(
+            &format!("{} j", self.table),
+            &format!(
+                "{} AND j.priority = l.p AND {}",
+                self.state_queue(state),
+                self.scheduled_at.cmp_now("<=")
+            ),
+        );
+        format!(
+            "(SELECT coalesce(sum(x.c), 0)::bigint FROM {} CROSS JOIN LATERAL (SELECT {inner} AS c) x)",
+            self.lanes(state)
+        )
+    }
+
+    /// The earliest scheduled time in `state`, optionally only among those already due.
+    fn lane_first(&self, state: &str, due_only: bool) -> String {
+        let due = if due_only {
+            format!(" AND {}", self.scheduled_at.cmp_now("<="))
+        } else {
+            String::new()
+        };
+        format!(
+            "(SELECT min(x.at) FROM {lanes} CROSS JOIN LATERAL ( \
+               SELECT {col} AS at FROM {t} j WHERE {sq} AND j.priority = l.p{due} \
+               ORDER BY {col} LIMIT 1) x)",
+            lanes = self.lanes(state),
+            col = self.scheduled_at.expr,
+            t = self.table,
+            sq = self.state_queue(state),
+        )
+    }
+
+    /// Every (state, queue) pair present, by a skip scan over the index: one probe per pair,
+    /// never a pass over the jobs.
+    pub fn pairs_cte(&self) -> String {
+        let t = &self.table;
+        format!(
+            "pairs AS ( \
+               (SELECT j.state, j.queue FROM {t} j ORDER BY j.state, j.queue LIMIT 1) \
+               UNION ALL \
+               SELECT n.state, n.queue FROM pairs p CROSS JOIN LATERAL ( \
+                 SELECT j.state, j.queue FROM {t} j WHERE (j.state, j.queue) > (p.state, p.queue) \
+                 ORDER BY j.state, j.queue LIMIT 1) n)"
+        )
+    }
+
+    /// The queues statement. `queue_list` is a CTE body over `pairs` producing
+    /// (name, paused_at, paused_by, pause_reason).
+    ///
+    /// Scheduled and retryable jobs are counted once per state (one capped range), and only
+    /// their due part per lane (a range that ends at now); the not-yet-due part is the
+    /// difference. When the state's count reached the cap, the difference is shown as capped
+    /// too: it may then include the few due jobs the stager has not moved yet.
+    pub fn queues_sql(&self, queue_list: &str) -> String {
+        let not_due = |total: &str, due: &str| {
+            format!("CASE WHEN c.{total} >= $1 THEN c.{total} ELSE c.{total} - c.{due} END")
+        };
+        let mut scheduled = vec![not_due("scheduled_all", "scheduled_due")];
+        scheduled.extend(self.waiting.iter().map(|s| self.count(s)));
+        let oldest = format!(
+            "LEAST({}, {}, {})",
+            self.lane_first(self.available, false),
+            self.lane_first(self.scheduled, true),
+            self.lane_first(self.retryable, true)
+        );
+        let oldest = if self.scheduled_at.naive {
+            format!("({oldest} AT TIME ZONE 'UTC')")
+        } else {
+            oldest
+        };
+        format!(
+            "WITH RECURSIVE {pairs}, q AS ({queue_list}) \
+             SELECT q.name, q.paused_at, q.paused_by, q.pause_reason, \
+               c.available + c.scheduled_due + c.retryable_due AS ready, \
+               {scheduled} AS scheduled, \
+               {retrying} AS retrying, \
+               c.running, c.dead, c.oldest_ready_at \
+             FROM q CROSS JOIN LATERAL (SELECT \
+               {available} AS available, \
+               {scheduled_all} AS scheduled_all, {scheduled_due} AS scheduled_due, \
+               {retryable_all} AS retryable_all, {retryable_due} AS retryable_due, \
+               {running} AS running, {dead} AS dead, {oldest} AS oldest_ready_at) c \
+             ORDER BY q.name",
+            pairs = self.pairs_cte(),
+            scheduled = scheduled.join(" + "),
+            retrying = not_due("retryable_all", "retryable_due"),
+            available = self.count(self.available),
+            scheduled_all = self.count(self.scheduled),
+            scheduled_due = self.lane_due(self.scheduled),
+            retryable_all = self.count(self.retryable),
+            retryable_due = self.lane_due(self.retryable),
+            running = self.count(self.running),
+            dead = self.count(self.discarded),
+        )
+    }
+
+    /// Succeeded jobs per minute by their finish time, and failed attempts per minute by the
+    /// `at` of each entry in `errors`, over jobs finished in the window and jobs still in
+    /// flight (retrying or running). A retried job waiting in the backlog is not re-read: that
+    /// would cost a pass over the backlog.
+    pub fn minutes_sql(&self) -> String {
+        let t = &self.table;
+        let ws = WINDOW_START;
+        let succeeded_time = self
+            .finished
+            .iter()
+            .find(|(s, _)| *s == self.succeeded)
+            .map(|(_, c)| c.clone())
+            .expect("the succeeded state has a finish time");
+        let mut parts = vec![format!(
+            "SELECT j.queue, {minute} AS minute, count(*) AS succeeded, 0::bigint AS failed \
+             FROM {t} j WHERE j.state = {state} AND {col} IS NOT NULL AND {col} >= {since} \
+             GROUP BY 1, 2",
+            minute = epoch_minute(&succeeded_time.read()),
+            state = literal(self.succeeded),
+            col = succeeded_time.expr,
+            since = succeeded_time.value(ws),
+        )];
+        let error_at = "(e.entry ->> 'at')::timestamptz";
+        for (state, col) in &self.finished {
+            parts.push(format!(
+                "SELECT j.queue, {minute} AS minute, 0::bigint, count(*) \
+                 FROM {t} j CROSS JOIN LATERAL unnest(j.errors) AS e(entry) \
+                 WHERE j.state = {state} AND {c} IS NOT NULL AND {c} >= {since} \
+                   AND {error_at} >= {ws} GROUP BY 1, 2",
+                minute = epoch_minute(error_at),
+                state = literal(state),
+                c = col.expr,
+                since = col.value(ws),
+            ));
+        }
+        parts.push(format!(
+            "SELECT j.queue, {minute} AS minute, 0::bigint, count(*) \
+             FROM {t} j CROSS JOIN LATERAL unnest(j.errors) AS e(entry) \
+             WHERE j.state IN ({retryable}, {running}) AND {error_at} >= {ws} GROUP BY 1, 2",
+            minute = epoch_minute(error_at),
+            retryable = literal(self.retryable),
+            running = literal(self.running),
+        ));
+        parts.join(" UNION ALL ")
+    }
+
+    /// Workers as the running jobs name them (`holder` picks the id out of `attempted_by`).
+    pub fn workers_sql(&self, holder: &str) -> String {
+        format!(
+            "SELECT {holder} AS id, NULL::text AS host, NULL::int AS pid, \
+               array_agg(DISTINCT j.queue ORDER BY j.queue) AS queues, \
+               NULL::timestamptz AS started_at, NULL::timestamptz AS last_heartbeat_at, \
+               count(*) AS running_jobs \
+             FROM {t} j WHERE j.state = {running} AND {holder} IS NOT NULL \
+             GROUP BY 1 ORDER BY 1",
+            t = self.table,
+            running = literal(self.running),
+        )
+    }
+}

@@ -1,0 +1,190 @@
+//! River (riverqueue.com, Go): `river_job` and `river_queue` in the schema River was
+//! migrated into.
+//!
+//! States map onto the display buckets as: `available` -> ready; `scheduled` -> scheduled, or
+//! ready once due (River's scheduler moves it within seconds; a due one that stays is a sign
+//! the leader is not running); `retryable` -> retrying, or ready once due; `pending` (waiting
+//! on something other than time) -> scheduled; `running` -> running; `discarded` -> dead;
+//! `completed` -> succeeded; `cancelled` -> cancelled.
+//!
+//! River keeps no worker heartbeats: workers are the clients named last in the running jobs'
+//! `attempted_by`. Pauses live in `river_queue.paused_at`.
+
+use std::sync::Arc;
+
+use anyhow::bail;
+use async_trait::async_trait;
+use sqlx::PgPool;
+
+use super::doctor::{Check, Plan, Probe, Status, TableNeed};
+use super::prioritized::{Lanes, Prioritized};
+use super::sqlkit::{self, Statements, TableInfo, TimeCol, qualified};
+use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
+
+pub struct RiverBackend {
+    pool: PgPool,
+    statements: Statements,
+    capabilities: Capabilities,
+    plan: Plan,
+}
+
+impl RiverBackend {
+    /// Opens the River tables in `schema` (`public` unless River was migrated elsewhere).
+    pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<RiverBackend> {
+        let Some(jobs) = TableInfo::load(&pool, schema, "river_job").await? else {
+            bail!("no river_job table in schema {schema}");
+        };
+        let queues = TableInfo::load(&pool, schema, "river_queue").await?;
+        let t = jobs.qualified();
+        // `pending` arrived with River's migration 4; naming a label the enum lacks is an error.
+        let labels: Vec<String> = sqlx::query_scalar(
+            "SELECT e.enumlabel::text FROM pg_attribute a JOIN pg_enum e ON e.enumtypid = a.atttypid \
+             WHERE a.attrelid = format('%I.%I', $1::text, 'river_job')::regclass AND a.attname = 'state'",
+        )
+        .bind(schema)
+        .fetch_all(&pool)
+        .await?;
+        let shape = Prioritized {
+            table: t.clone(),
+            scheduled_at: TimeCol::new("j.scheduled_at", jobs.is_naive_timestamp("scheduled_at")),
+            lanes: Lanes::Fixed(vec![1, 2, 3, 4]),
+            available: "available",
+            scheduled: "scheduled",
+            retryable: "retryable",
+            running: "running",
+            discarded: "discarded",
+            waiting: labels
+                .iter()
+                .any(|l| l == "pending")
+                .then_some("pending")
+                .into_iter()
+                .collect(),
+            finished: ["completed", "discarded", "cancelled"]
+                .into_iter()
+                .map(|s| (s, TimeCol::new("j.finalized_at", false)))
+                .collect(),
+            succeeded: "completed",
+        };
+        let queue_list = match &queues {
+            Some(q) => format!(
+                "SELECT n.name, rq.paused_at, NULL::text AS paused_by, NULL::text AS pause_reason \
+                 FROM (SELECT DISTINCT p.queue AS name FROM pairs p \
+                       UNION SELECT name FROM {rq}) n \
+                 LEFT JOIN {rq} rq ON rq.name = n.name",
+                rq = q.qualified()
+            ),
+            None => "SELECT DISTINCT p.queue AS name, NULL::timestamptz AS paused_at, \
+                     NULL::text AS paused_by, NULL::text AS pause_reason FROM pairs p"
+                .to_string(),
+        };
+        let throughput = jobs.has_index_for("finalized_at", &["state"]);
+        let statements = Statements {
+            queues: Arc::from(shape.queues_sql(&queue_list)),
+            minutes: throughput.then(|| Arc::from(shape.minutes_sql())),
+            workers: Some(Arc::from(
+                shape.workers_sql("j.attempted_by[array_upper(j.attempted_by, 1)]"),
+            )),
+        };
+        let fetch_index = format!(
+            "CREATE INDEX CONCURRENTLY river_job_prioritized_fetching_index ON {t} \
+             (state, queue, priority, scheduled_at, id);"
+        );
+        let finalized_index = format!(
+            "CREATE INDEX CONCURRENTLY river_job_state_and_finalized_at_index ON {t} \
+             (state, finalized_at) WHERE finalized_at IS NOT NULL;"
+        );
+        let mut plan = Plan {
+            tables: vec![TableNeed {
+                schema: schema.to_string(),
+                name: "river_job".into(),
+                write: vec!["UPDATE", "DELETE"],
+            }],
+            probes: vec![Probe {
+                name: "queue counts".into(),
+                sql: statements.queues.clone(),
+                binds_cap: true,
+                fix: Some(fetch_index.clone()),
+            }],
+            jobs_tables: vec![(schema.to_string(), "river_job".into())],
+            state_column: Some("state".into()),
+            findings: Vec::new(),
+        };
+        if let Some(sql) = &statements.minutes {
+            plan.probes.push(Probe {
+                name: "completions per minute".into(),
+                sql: sql.clone(),
+                binds_cap: false,
+                fix: Some(finalized_index.clone()),
+            });
+        } else {
+            plan.findings.push(
+                Check::new(
+                    "completions per minute",
+                    Status::Warn,
+                    "no index on (state, finalized_at): throughput and failure rate are not shown",
+                )
+                .with_fix(finalized_index),
+            );
+        }
+        if let Some(sql) = &statements.workers {
+            plan.probes.push(Probe {
+                name: "workers".into(),
+                sql: sql.clone(),
+                binds_cap: false,
+                fix: Some(fetch_index),
+            });
+        }
+        if queues.is_some() {
+            plan.tables.push(TableNeed {
+                schema: schema.to_string(),
+                name: "river_queue".into(),
+                write: vec!["UPDATE", "INSERT"],
+            });
+        } else {
+            plan.findings.push(Check::new(
+                "pauses",
+                Status::Warn,
+                format!(
+                    "no {} table (River older than its migration 4): pauses are not shown",
+                    qualified(schema, "river_queue")
+                ),
+            ));
+        }
+        let capabilities = Capabilities {
+            actions: crate::backend::ActionCapabilities::NONE,
+            pause: queues.is_some(),
+            heartbeats: false,
+            workers: true,
+            error_history: true,
+            tenants: false,
+            throughput,
+            pause_visible: queues.is_some(),
+            failed_attempts: true,
+        };
+        Ok(RiverBackend {
+            pool,
+            statements,
+            capabilities,
+            plan,
+        })
+    }
+}
+
+#[async_trait]
+impl Backend for RiverBackend {
+    fn name(&self) -> &'static str {
+        "river"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+
+    async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
+        sqlkit::snapshot(&self.pool, &self.statements, opts).await
+    }
+
+    fn doctor_plan(&self) -> Plan {
+        self.plan.clone()
+    }
+}

@@ -1,0 +1,392 @@
+//! Pieces shared by the backends that read someone else's schema: quoting of the trusted
+//! identifiers their SQL is built from, catalog look-ups made once when a backend opens, and
+//! the one snapshot routine that runs a backend's statements.
+//!
+//! Each backend builds its statements once, at open, from identifiers found in the catalog
+//! (or written in a profile by the operator), never from anything typed at run time; values
+//! that vary per poll are bind parameters.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
+
+use super::model::{
+    Count, MinuteBucket, PauseInfo, QueueStats, Snapshot, SnapshotOptions, WorkerInfo,
+};
+
+/// Minutes of completion history per queue; the last one is the current, open minute.
+pub const HISTORY_MINUTES: usize = 60;
+
+/// Start of the history window (the minute 59 minutes before the current one), as a
+/// `timestamptz` expression. Epoch arithmetic keeps it independent of the session time zone.
+pub const WINDOW_START: &str = "to_timestamp(floor(extract(epoch FROM now()) / 60) * 60 - 59 * 60)";
+
+/// A double-quoted identifier; safe for any name the catalog can hold.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `"schema"."name"`.
+pub fn qualified(schema: &str, name: &str) -> String {
+    format!("{}.{}", ident(schema), ident(name))
+}
+
+/// A single-quoted literal. Only for values from the catalog or a validated profile (status
+/// values must be literals so the planner can match partial-index predicates).
+pub fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// A timestamp column as the monitor reads it. Ecto (Oban) and some home-grown tables store
+/// UTC in `timestamp without time zone`; comparisons then convert the other side, so that an
+/// index on the column stays usable.
+#[derive(Debug, Clone)]
+pub struct TimeCol {
+    pub expr: String,
+    pub naive: bool,
+}
+
+impl TimeCol {
+    pub fn new(expr: impl Into<String>, naive: bool) -> TimeCol {
+        TimeCol {
+            expr: expr.into(),
+            naive,
+        }
+    }
+
+    /// The column as a `timestamptz`.
+    pub fn read(&self) -> String {
+        if self.naive {
+            format!("({} AT TIME ZONE 'UTC')", self.expr)
+        } else {
+            self.expr.clone()
+        }
+    }
+
+    /// A `timestamptz` expression converted to the column's own type, for comparisons.
+    pub fn value(&self, tz_expr: &str) -> String {
+        if self.naive {
+            format!("timezone('UTC', {tz_expr})")
+        } else {
+            tz_expr.to_string()
+        }
+    }
+
+    /// `column <op> now()`, sargable.
+    pub fn cmp_now(&self, op: &str) -> String {
+        format!("{} {op} {}", self.expr, self.value("now()"))
+    }
+}
+
+/// The statements one snapshot runs, built once when the backend opens.
+#[derive(Debug, Clone)]
+pub struct Statements {
+    /// `$1` is the count cap + 1. Columns: name, paused_at, paused_by, pause_reason, ready,
+    /// scheduled, retrying, running, dead (bigint), oldest_ready_at (timestamptz); and
+    /// optionally `<count>_estimated` (boolean) where a figure may come from a cache or a
+    /// planner estimate instead of a count.
+    pub queues: Arc<str>,
+    /// Columns: queue, minute (epoch minute, bigint), succeeded, failed. `None` where the
+    /// schema keeps no affordable completion history.
+    pub minutes: Option<Arc<str>>,
+    /// Columns: id, host, pid, queues (text[]), started_at, last_heartbeat_at, running_jobs.
+    pub workers: Option<Arc<str>>,
+}
+
+/// Runs a backend's statements in one read-only repeatable-read transaction, so every figure
+/// and every age is measured at the same `now()`.
+pub async fn snapshot(
+    pool: &PgPool,
+    statements: &Statements,
+    opts: &SnapshotOptions,
+) -> anyhow::Result<Snapshot> {
+    let cap = opts.count_cap.max(0);
+    let mut tx = pool
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await?;
+    let db_now: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
+        .fetch_one(&mut *tx)
+        .await?;
+    let mut queues = read_queues(&mut tx, &statements.queues, cap)
+        .await
+        .context("reading queue counts")?;
+    if let Some(sql) = &statements.minutes {
+        read_minutes(&mut tx, sql, db_now, &mut queues)
+            .await
+            .context("reading completions per minute")?;
+    }
+    let workers = match &statements.workers {
+        Some(sql) => read_workers(&mut tx, sql)
+            .await
+            .context("reading workers")?,
+        None => Vec::new(),
+    };
+    tx.commit().await?;
+    Ok(Snapshot {
+        db_now,
+        queues,
+        workers,
+        count_cap: cap,
+        running_by_tenant: None,
+    })
+}
+
+async fn read_queues(
+    tx: &mut Transaction<'static, Postgres>,
+    sql: &Arc<str>,
+    cap: i64,
+) -> anyhow::Result<Vec<QueueStats>> {
+    let rows = sqlx::query(AssertSqlSafe(sql.clone()))
+        .bind(cap.saturating_add(1))
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut queues = Vec::with_capacity(rows.len());
+    for row in rows {
+        // Each count is a sum of ranges capped at cap + 1: any sum above the cap is "at least".
+        let count = |column: &str| -> anyhow::Result<Count> {
+            let value = row.try_get::<i64, _>(column)?;
+            let estimated =
+                match row.try_get::<Option<bool>, _>(format!("{column}_estimated").as_str()) {
+                    Ok(flag) => flag.unwrap_or(false),
+                    Err(sqlx::Error::ColumnNotFound(_)) => false,
+                    Err(err) => return Err(err.into()),
+                };
+            Ok(if estimated {
+                Count {
+                    value,
+                    capped: false,
+                    estimated: true,
+                }
+            } else {
+                Count::capped_at(value, cap)
+            })
+        };
+        let mut stats = QueueStats::new(row.try_get::<String, _>("name")?);
+        stats.ready = count("ready")?;
+        stats.scheduled = count("scheduled")?;
+        stats.retrying = count("retrying")?;
+        stats.running = count("running")?;
+        stats.dead = count("dead")?;
+        stats.oldest_ready_at = row.try_get("oldest_ready_at")?;
+        stats.paused = match row.try_get::<Option<DateTime<Utc>>, _>("paused_at")? {
+            Some(at) => Some(PauseInfo {
+                at,
+                by: row.try_get("paused_by")?,
+                reason: row.try_get("pause_reason")?,
+            }),
+            None => None,
+        };
+        queues.push(stats);
+    }
+    Ok(queues)
+}
+
+async fn read_minutes(
+    tx: &mut Transaction<'static, Postgres>,
+    sql: &Arc<str>,
+    db_now: DateTime<Utc>,
+    queues: &mut [QueueStats],
+) -> anyhow::Result<()> {
+    for q in queues.iter_mut() {
+        q.minutes = vec![MinuteBucket::default(); HISTORY_MINUTES];
+    }
+    let rows = sqlx::query(AssertSqlSafe(sql.clone()))
+        .fetch_all(&mut **tx)
+        .await?;
+    let index: HashMap<String, usize> = queues
+        .iter()
+        .enumerate()
+        .map(|(i, q)| (q.name.clone(), i))
+        .collect();
+    let current = db_now.timestamp().div_euclid(60);
+    for row in rows {
+        let queue: String = row.try_get("queue")?;
+        let Some(&qi) = index.get(&queue) else {
+            continue;
+        };
+        let Some(slot) = minute_slot(current, row.try_get("minute")?) else {
+            continue;
+        };
+        let bucket = &mut queues[qi].minutes[slot];
+        bucket.succeeded = bucket
+            .succeeded
+            .saturating_add(clamp_u32(row.try_get("succeeded")?));
+        bucket.failed = bucket
+            .failed
+            .saturating_add(clamp_u32(row.try_get("failed")?));
+    }
+    Ok(())
+}
+
+async fn read_workers(
+    tx: &mut Transaction<'static, Postgres>,
+    sql: &Arc<str>,
+) -> anyhow::Result<Vec<WorkerInfo>> {
+    let rows = sqlx::query(AssertSqlSafe(sql.clone()))
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(WorkerInfo {
+                id: row.try_get("id")?,
+                host: row.try_get("host")?,
+                pid: row.try_get("pid")?,
+                queues: row.try_get("queues")?,
+                started_at: row.try_get("started_at")?,
+                last_heartbeat_at: row.try_get("last_heartbeat_at")?,
+                running_jobs: row.try_get("running_jobs")?,
+            })
+        })
+        .collect()
+}
+
+/// Position of an epoch minute in the history: the current minute is the last slot.
+pub fn minute_slot(current_minute: i64, minute: i64) -> Option<usize> {
+    let back = current_minute - minute;
+    (0..HISTORY_MINUTES as i64)
+        .contains(&back)
+        .then(|| HISTORY_MINUTES - 1 - back as usize)
+}
+
+fn clamp_u32(v: i64) -> u32 {
+    v.clamp(0, u32::MAX as i64) as u32
+}
+
+/// `(SELECT count(*) FROM (SELECT 1 FROM <from> WHERE <cond> LIMIT $1) c)`: a count that stops
+/// at the cap + 1.
+pub fn capped(from: &str, cond: &str) -> String {
+    format!("(SELECT count(*) FROM (SELECT 1 FROM {from} WHERE {cond} LIMIT $1) c)")
+}
+
+/// The epoch minute of a `timestamptz` expression.
+pub fn epoch_minute(tz_expr: &str) -> String {
+    format!("floor(extract(epoch FROM {tz_expr}) / 60)::bigint")
+}
+
+/// Catalog facts about one table, read once at open.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    pub schema: String,
+    pub name: String,
+    /// Column name -> type as `format_type` spells it.
+    pub columns: HashMap<String, String>,
+    /// Each index: (key column names in order, predicate text or None).
+    pub indexes: Vec<(Vec<String>, Option<String>)>,
+    /// `p` for a partitioned table.
+    pub relkind: String,
+}
+
+impl TableInfo {
+    pub async fn load(
+        pool: &PgPool,
+        schema: &str,
+        name: &str,
+    ) -> anyhow::Result<Option<TableInfo>> {
+        let rel: Option<(i64, String)> = sqlx::query_as(
+            "SELECT c.oid::bigint, c.relkind::text FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
+        )
+        .bind(schema)
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+        let Some((oid, relkind)) = rel else {
+            return Ok(None);
+        };
+        let columns: Vec<(String, String)> = sqlx::query_as(
+            "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute \
+             WHERE attrelid = $1::bigint::oid AND attnum > 0 AND NOT attisdropped",
+        )
+        .bind(oid)
+        .fetch_all(pool)
+        .await?;
+        let indexes: Vec<(Vec<String>, Option<String>)> = sqlx::query_as(
+            "SELECT ARRAY(SELECT coalesce(a.attname::text, '') \
+                          FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) \
+                          LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+                          WHERE k.ord <= i.indnkeyatts ORDER BY k.ord), \
+                    pg_get_expr(i.indpred, i.indrelid) \
+             FROM pg_index i WHERE i.indrelid = $1::bigint::oid AND i.indisvalid",
+        )
+        .bind(oid)
+        .fetch_all(pool)
+        .await?;
+        Ok(Some(TableInfo {
+            schema: schema.to_string(),
+            name: name.to_string(),
+            columns: columns.into_iter().collect(),
+            indexes,
+            relkind,
+        }))
+    }
+
+    pub fn has(&self, column: &str) -> bool {
+        self.columns.contains_key(column)
+    }
+
+    /// The column's type is `timestamp without time zone`.
+    pub fn is_naive_timestamp(&self, column: &str) -> bool {
+        self.columns
+            .get(column)
+            .is_some_and(|t| t.starts_with("timestamp") && t.contains("without"))
+    }
+
+    /// An index that can serve a range on `column`: the column leads the index, or follows
+    /// one of `equality_prefix` (columns the query pins with `=`).
+    pub fn has_index_for(&self, column: &str, equality_prefix: &[&str]) -> bool {
+        self.has_index_where(column, equality_prefix, |_| true)
+    }
+
+    /// Like `has_index_for`, for indexes whose predicate (None: not partial) passes `fits`.
+    pub fn has_index_where(
+        &self,
+        column: &str,
+        equality_prefix: &[&str],
+        fits: impl Fn(Option<&str>) -> bool,
+    ) -> bool {
+        self.indexes.iter().any(|(keys, predicate)| {
+            let lead = keys
+                .iter()
+                .take_while(|k| equality_prefix.contains(&k.as_str()))
+                .count();
+            keys.get(lead).is_some_and(|k| k == column) && fits(predicate.as_deref())
+        })
+    }
+
+    pub fn qualified(&self) -> String {
+        qualified(&self.schema, &self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(qualified("s", "t"), "\"s\".\"t\"");
+        assert_eq!(literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn minute_slots_put_the_current_minute_last() {
+        assert_eq!(minute_slot(1000, 1000), Some(59));
+        assert_eq!(minute_slot(1000, 941), Some(0));
+        assert_eq!(minute_slot(1000, 940), None);
+        assert_eq!(minute_slot(1000, 1001), None);
+    }
+
+    #[test]
+    fn naive_time_columns_compare_in_utc() {
+        let c = TimeCol::new("j.completed_at", true);
+        assert_eq!(c.read(), "(j.completed_at AT TIME ZONE 'UTC')");
+        assert_eq!(c.cmp_now(">="), "j.completed_at >= timezone('UTC', now())");
+        let t = TimeCol::new("j.run_at", false);
+        assert_eq!(t.cmp_now("<="), "j.run_at <= now()");
+    }
+}

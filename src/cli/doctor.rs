@@ -1,0 +1,38 @@
+//! `jobtop doctor [URL]`: what the monitor needs from this database, and what to fix.
+
+use anyhow::Result;
+
+use super::{Exit, GlobalArgs, backend_choice};
+use crate::backend::connect::{self, SessionSettings};
+use crate::backend::doctor::{self, Status};
+use crate::ui::text::sanitize;
+
+pub async fn run(url: Option<&str>, _global: &GlobalArgs) -> Result<()> {
+    let opts = super::target(url)?;
+    let described = connect::describe(&opts);
+    let settings = SessionSettings {
+        read_only: true,
+        ..SessionSettings::default()
+    };
+    let pool = connect::connect(opts, &settings).await?;
+    let backend = backend_choice::open(&pool, &described).await?;
+    println!("jobtop doctor: {described}");
+    let report = doctor::run(&pool, backend.as_ref()).await;
+    for check in &report {
+        let mark = match check.status {
+            Status::Ok => "ok  ",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+        };
+        println!("{mark} {}: {}", check.name, sanitize(&check.message, 2_000));
+        if let Some(fix) = &check.fix {
+            println!("       fix: {}", sanitize(fix, 2_000));
+        }
+    }
+    pool.close().await;
+    match doctor::worst(&report) {
+        Status::Ok => Ok(()),
+        Status::Warn => Err(Exit(1).into()),
+        Status::Fail => Err(Exit(2).into()),
+    }
+}

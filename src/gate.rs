@@ -1,0 +1,199 @@
+//! The gate: the one door every state-changing effect passes through, from the monitor and
+//! from the command line alike. It refuses everything in read-only mode (whose database
+//! session is read-only as well, so even a bug cannot write), refuses what the backend
+//! cannot do, runs a plan batch by batch, stops between batches when asked, and sees that
+//! every run that touched anything, or failed, leaves its audit row.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::backend::actions::{BATCH_SIZE, Progress};
+use crate::backend::{Action, ActionKind, ActionOutcome, AuditEnd, Backend, BatchStep, Plan};
+
+/// Up to this many jobs a run keeps the ids it changed, to watch them afterwards.
+pub const WATCH_IDS_UP_TO: usize = 10_000;
+
+/// Raised between batches to stop a run; what was done stays done.
+pub type StopFlag = Arc<AtomicBool>;
+
+/// Why the gate would not let an action through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The refusal of read-only mode, worded the same everywhere.
+pub use crate::backend::actions::READ_ONLY_REFUSAL as READ_ONLY;
+
+pub struct Gate {
+    backend: Arc<dyn Backend>,
+    read_only: bool,
+    /// `user@host` of the operator; the backend adds the database role.
+    actor: String,
+}
+
+impl Gate {
+    pub fn new(backend: Arc<dyn Backend>, read_only: bool) -> Gate {
+        Gate::with_actor(backend, read_only, local_actor())
+    }
+
+    pub fn with_actor(backend: Arc<dyn Backend>, read_only: bool, actor: String) -> Gate {
+        Gate {
+            backend,
+            read_only,
+            actor,
+        }
+    }
+
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// Whether `kind` may pass at all: not in read-only mode, and only what the backend does.
+    pub fn check(&self, kind: ActionKind) -> Result<(), Refused> {
+        if self.read_only {
+            return Err(Refused(READ_ONLY.to_string()));
+        }
+        if !self.backend.capabilities().can(kind) {
+            return Err(Refused(format!(
+                "the {} backend cannot {}",
+                self.backend.name(),
+                kind.verb().to_lowercase()
+            )));
+        }
+        Ok(())
+    }
+
+    /// What `action` would change (a read; refused where the action itself would be).
+    pub async fn plan(&self, action: &Action) -> anyhow::Result<Plan> {
+        self.check(action.kind())?;
+        self.backend.plan_action(action).await
+    }
+
+    /// Runs `plan`: its jobs in batches of at most `BATCH_SIZE`, each batch one conditional
+    /// statement committed with its audit row. `progress` hears after every batch. A raised
+    /// `stop` ends the run before the next batch. Never retries a failed batch: the outcome
+    /// says what was done and what was not.
+    pub async fn execute(
+        &self,
+        plan: &Plan,
+        stop: &StopFlag,
+        progress: &mut (dyn FnMut(&ActionOutcome) + Send),
+    ) -> Result<ActionOutcome, Refused> {
+        let kind = plan.kind();
+        self.check(kind)?;
+        let mut done = Progress::default();
+        let mut audit_id: Option<i64> = None;
+        let mut changed_ids: Vec<i64> = Vec::new();
+        let keep_ids = plan.ids.len() <= WATCH_IDS_UP_TO;
+        let mut stopped = false;
+        let mut error: Option<String> = None;
+        let mut finished = plan.eligible == 0;
+
+        let chunks: Vec<&[i64]> = match kind {
+            ActionKind::Pause | ActionKind::Resume | ActionKind::Purge => Vec::new(),
+            _ => plan.ids.chunks(BATCH_SIZE).collect(),
+        };
+        let mut index = 0usize;
+        while !finished {
+            if stop.load(Ordering::SeqCst) {
+                stopped = true;
+                break;
+            }
+            let (ids, last): (&[i64], bool) = match kind {
+                ActionKind::Pause | ActionKind::Resume => (&[], true),
+                ActionKind::Purge => (&[], false),
+                _ => match chunks.get(index) {
+                    Some(ids) => (ids, index + 1 == chunks.len()),
+                    None => break,
+                },
+            };
+            let step = BatchStep {
+                plan,
+                actor: &self.actor,
+                ids,
+                before: &done,
+                audit_id,
+                last,
+            };
+            match self.backend.apply_batch(&step).await {
+                Ok(batch) => {
+                    done.attempted += batch.attempted;
+                    done.changed += batch.changed;
+                    done.batches += 1;
+                    audit_id = Some(batch.audit_id);
+                    if keep_ids {
+                        changed_ids.extend(&batch.changed_ids);
+                    }
+                    finished = batch.last;
+                    let mut now = ActionOutcome::of(plan, &done, finished);
+                    now.audit_id = audit_id;
+                    progress(&now);
+                }
+                Err(err) => {
+                    tracing::warn!(action = kind.name(), "batch failed: {err:#}");
+                    error = Some(format!("{err:#}"));
+                    break;
+                }
+            }
+            index += 1;
+        }
+
+        let mut outcome = ActionOutcome::of(plan, &done, true);
+        outcome.stopped = stopped;
+        outcome.error = error;
+        outcome.audit_id = audit_id;
+        outcome.changed_ids = changed_ids;
+        // The batches recorded themselves; a stop or a failure is recorded here, after the
+        // failed batch's rollback, in a transaction of its own.
+        if (stopped && audit_id.is_some()) || outcome.error.is_some() {
+            let end = AuditEnd {
+                plan,
+                actor: &self.actor,
+                audit_id,
+                outcome: &outcome,
+            };
+            if let Err(err) = self.backend.finish_audit(&end).await {
+                tracing::error!(action = kind.name(), "cannot record the audit row: {err:#}");
+                let note = format!("(the audit row could not be written: {err:#})");
+                outcome.error = Some(match outcome.error.take() {
+                    Some(e) => format!("{e} {note}"),
+                    None => note,
+                });
+            }
+        }
+        tracing::info!(
+            action = kind.name(),
+            outcome = outcome.outcome().as_str(),
+            "{}",
+            outcome.summary()
+        );
+        Ok(outcome)
+    }
+}
+
+/// `user@host` of whoever runs jobtop: the OS account, not the database role.
+pub fn local_actor() -> String {
+    let user = ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".to_string());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown-host".to_string());
+    format!("{user}@{host}")
+}

@@ -1,0 +1,229 @@
+//! Dead letters grouped by error signature: how many, which kinds and queues, since when;
+//! the selected group's real message underneath.
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
+
+use super::columns::{ColumnSpec, fit_with_filler};
+use super::drill::load_status;
+use super::text::sanitize;
+use super::theme::Theme;
+use super::when;
+use crate::app::App;
+use crate::app::views::DeadLettersView;
+use crate::backend::drill::{DeadWindow, ErrorGroup};
+
+const COLUMNS: [(&str, ColumnSpec); 6] = [
+    (
+        "JOBS",
+        ColumnSpec {
+            min: 6,
+            max: 7,
+            priority: 0,
+        },
+    ),
+    (
+        "ERROR SIGNATURE",
+        ColumnSpec {
+            min: 30,
+            max: 200,
+            priority: 0,
+        },
+    ),
+    (
+        "KINDS",
+        ColumnSpec {
+            min: 12,
+            max: 40,
+            priority: 1,
+        },
+    ),
+    (
+        "QUEUES",
+        ColumnSpec {
+            min: 10,
+            max: 30,
+            priority: 3,
+        },
+    ),
+    (
+        "FIRST",
+        ColumnSpec {
+            min: 10,
+            max: 10,
+            priority: 4,
+        },
+    ),
+    (
+        "LAST",
+        ColumnSpec {
+            min: 10,
+            max: 10,
+            priority: 2,
+        },
+    ),
+];
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, theme: &Theme) {
+    let sample_height = if area.height >= 30 { 8 } else { 4 };
+    let [title_area, table_area, sample_area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(2),
+        Constraint::Length(sample_height),
+    ])
+    .areas(area);
+    frame.render_widget(Paragraph::new(title(view, app.now, theme)), title_area);
+
+    let Some(report) = &view.report else {
+        frame.render_widget(
+            Line::styled("  loading…", theme.dim),
+            Rect {
+                height: 1,
+                ..table_area
+            },
+        );
+        return;
+    };
+    let now = report.db_now;
+    let specs: Vec<ColumnSpec> = COLUMNS.iter().map(|(_, s)| *s).collect();
+    let widths = fit_with_filler(&specs, table_area.width, 1, 1);
+    let header = Row::new(
+        COLUMNS
+            .iter()
+            .zip(&widths)
+            .filter(|(_, w)| **w > 0)
+            .map(|((t, _), _)| Cell::from(*t)),
+    )
+    .style(theme.column_header);
+    let rows: Vec<Row> = report
+        .groups
+        .iter()
+        .map(|g| {
+            let cells = [
+                Cell::from(Line::from(g.count.to_string()).right_aligned()).style(theme.critical),
+                Cell::from(sanitize(&g.signature, 500).into_owned()),
+                Cell::from(tally(&g.kinds)),
+                Cell::from(tally(&g.queues)),
+                Cell::from(Line::from(when::relative(Some(g.first_seen), now)).right_aligned()),
+                Cell::from(Line::from(when::relative(Some(g.last_seen), now)).right_aligned()),
+            ];
+            Row::new(
+                cells
+                    .into_iter()
+                    .zip(&widths)
+                    .filter(|(_, w)| **w > 0)
+                    .map(|(c, _)| c),
+            )
+        })
+        .collect();
+    let empty = rows.is_empty();
+    let table = Table::new(
+        rows,
+        widths
+            .iter()
+            .filter(|w| **w > 0)
+            .map(|w| Constraint::Length(*w)),
+    )
+    .header(header)
+    .column_spacing(1)
+    .row_highlight_style(theme.selected);
+    let mut state = TableState::default().with_selected(view.selected_index());
+    frame.render_stateful_widget(table, table_area, &mut state);
+    if empty {
+        let msg = match &view.kind {
+            Some(kind) => format!(
+                "  no dead jobs of kind {} in the last {}",
+                sanitize(kind, 100),
+                view.window.label()
+            ),
+            None => format!("  no dead jobs in the last {}", view.window.label()),
+        };
+        frame.render_widget(
+            Line::styled(msg, theme.dim),
+            Rect {
+                y: table_area.y + 1,
+                height: 1,
+                ..table_area
+            },
+        );
+    }
+    if let Some(i) = view.selected_index() {
+        sample(frame, sample_area, &report.groups[i], theme);
+    }
+}
+
+fn title<'a>(view: &DeadLettersView, clock: DateTime<Utc>, theme: &Theme) -> Line<'a> {
+    let mut spans = vec![Span::raw(" ")];
+    for w in DeadWindow::ALL {
+        let style = if w == view.window {
+            theme.selected
+        } else {
+            theme.dim
+        };
+        spans.push(Span::styled(format!(" {} ", w.label()), style));
+    }
+    if let Some(r) = &view.report {
+        spans.push(Span::raw(format!(
+            "  {} groups · {} dead jobs",
+            r.groups.len(),
+            r.jobs
+        )));
+        if let Some(kind) = &view.kind {
+            spans.push(Span::styled(
+                format!(" · kind {}", sanitize(kind, 100)),
+                theme.notice_banner,
+            ));
+        }
+        if let Some(since) = r.covered_since {
+            spans.push(Span::styled(
+                format!(
+                    " · newest {} only (since {})",
+                    r.jobs,
+                    when::relative(Some(since), r.db_now)
+                ),
+                theme.warn,
+            ));
+        }
+    }
+    spans.extend(load_status(&view.load, clock, theme));
+    Line::from(spans)
+}
+
+/// `email.send 30, email.digest 7` as far as the column goes.
+fn tally(items: &[(String, i64)]) -> String {
+    let parts: Vec<String> = items
+        .iter()
+        .map(|(name, n)| format!("{} {n}", sanitize(name, 100)))
+        .collect();
+    parts.join(", ")
+}
+
+fn sample(frame: &mut Frame, area: Rect, g: &ErrorGroup, theme: &Theme) {
+    let mut lines = vec![Line::styled(
+        sanitize(&g.signature, 2000).into_owned(),
+        theme.title,
+    )];
+    lines.extend(
+        g.sample
+            .split('\n')
+            .map(|l| Line::raw(sanitize(l.trim_end_matches('\r'), 2000).into_owned())),
+    );
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::TOP)
+                .border_style(theme.border)
+                .title(Span::styled(
+                    format!(
+                        " signature, and one of its {} messages · Enter lists the jobs ",
+                        g.count
+                    ),
+                    theme.dim,
+                )),
+        ),
+        area,
+    );
+}

@@ -1,0 +1,338 @@
+//! A list of jobs: state tabs (for a queue), what the list is and where in it the page is,
+//! then one row per job with its last error on one line.
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+
+use super::columns::{ColumnSpec, fit_with_filler};
+use super::drill::{failure, loading};
+use super::text::{self, sanitize};
+use super::theme::Theme;
+use super::when;
+use crate::app::App;
+use crate::app::filter;
+use crate::app::views::JobsView;
+use crate::backend::drill::{JobRow, JobScope, SortKey};
+use crate::backend::{Count, JobState};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Mark,
+    Id,
+    State,
+    Kind,
+    Tenant,
+    Attempts,
+    When,
+    Worker,
+    Beat,
+    Queue,
+    Error,
+}
+
+/// The columns a list shows, in order. The last error comes last and takes what is left;
+/// on a narrow screen the tenant of a queue's jobs gives way to it, and in lists of
+/// running jobs the queue and worker matter more than the error.
+fn columns(scope: &JobScope, width: u16) -> Vec<(Col, &'static str, ColumnSpec)> {
+    let spec = |min, max, priority| ColumnSpec { min, max, priority };
+    let running = matches!(
+        scope,
+        JobScope::Queue {
+            state: JobState::Running,
+            ..
+        } | JobScope::Stuck { .. }
+            | JobScope::Worker { .. }
+    );
+    let mixed_states = matches!(scope, JobScope::Ids { .. });
+    let when_title = match (scope, scope.sort_key()) {
+        (JobScope::Worker { .. }, _) | (_, SortKey::StartedAt) => "STARTED",
+        (_, SortKey::RunAt) => "RUN AT",
+        (_, SortKey::FinishedAt) => "FINISHED",
+        (_, SortKey::Id) => "CHANGED",
+    };
+    let mut cols = vec![
+        (Col::Mark, "", spec(1, 1, 0)),
+        (Col::Id, "ID", spec(8, 10, 0)),
+    ];
+    if mixed_states {
+        cols.push((Col::State, "STATE", spec(9, 9, 1)));
+    }
+    if !matches!(scope, JobScope::Queue { .. }) {
+        let priority = if running { 3 } else { 6 };
+        cols.push((Col::Queue, "QUEUE", spec(8, 16, priority)));
+    }
+    cols.push((Col::Kind, "KIND", spec(10, 24, 1)));
+    if width >= 100 || !matches!(scope, JobScope::Queue { .. }) {
+        cols.push((Col::Tenant, "TENANT", spec(8, 14, 7)));
+    }
+    cols.push((Col::Attempts, "TRY", spec(5, 5, 3)));
+    cols.push((Col::When, when_title, spec(10, 10, 2)));
+    if running || mixed_states {
+        let priority = if running { 4 } else { 8 };
+        cols.push((Col::Worker, "WORKER", spec(10, 18, priority)));
+    }
+    if matches!(scope, JobScope::Stuck { .. } | JobScope::Worker { .. }) {
+        cols.push((Col::Beat, "W.BEAT", spec(8, 8, 2)));
+    }
+    cols.push((Col::Error, "LAST ERROR", spec(16, 400, 5)));
+    cols
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &JobsView, theme: &Theme) {
+    let tabs = matches!(view.scope, JobScope::Queue { .. });
+    let [tabs_area, status_area, table_area] = Layout::vertical([
+        Constraint::Length(if tabs { 1 } else { 0 }),
+        Constraint::Length(1),
+        Constraint::Min(1),
+    ])
+    .areas(area);
+    if tabs {
+        frame.render_widget(
+            Paragraph::new(tab_line(app, view, area.width, theme)),
+            tabs_area,
+        );
+    }
+    frame.render_widget(Paragraph::new(status_line(app, view, theme)), status_area);
+
+    let now = view
+        .page
+        .as_ref()
+        .map(|p| p.db_now)
+        .or_else(|| app.db_now())
+        .unwrap_or(app.now);
+    let cols = columns(&view.scope, table_area.width);
+    let specs: Vec<ColumnSpec> = cols.iter().map(|(_, _, s)| *s).collect();
+    let widths = fit_with_filler(&specs, table_area.width, 1, cols.len() - 1);
+    let shown: Vec<(Col, &str, u16)> = cols
+        .iter()
+        .zip(&widths)
+        .filter(|(_, w)| **w > 0)
+        .map(|((c, t, _), w)| (*c, *t, *w))
+        .collect();
+    let header = Row::new(shown.iter().map(|(c, t, _)| match c {
+        Col::Id => Cell::from(Line::from(*t).right_aligned()),
+        _ => Cell::from(*t),
+    }))
+    .style(theme.column_header);
+    let rows: Vec<Row> = view
+        .rows()
+        .iter()
+        .map(|r| {
+            Row::new(
+                shown
+                    .iter()
+                    .map(|(c, _, w)| cell(*c, *w, r, view, app, now, theme)),
+            )
+        })
+        .collect();
+    let empty = rows.is_empty();
+    let table = Table::new(rows, shown.iter().map(|(_, _, w)| Constraint::Length(*w)))
+        .header(header)
+        .column_spacing(1)
+        .row_highlight_style(theme.selected);
+    let mut state = TableState::default().with_selected(view.selected_index());
+    frame.render_stateful_widget(table, table_area, &mut state);
+    if empty && table_area.height > 1 {
+        let msg = match (&view.page, view.load.is_loading()) {
+            (_, true) => "loading…",
+            (None, false) => "no data",
+            (Some(_), false) if view.filter.id.is_some() => {
+                "no such job in this list (on the overview, / and an id opens any job)"
+            }
+            (Some(_), false) if !view.filter.is_empty() => "no job matches the filter",
+            (Some(_), false) if view.pages.len() > 1 => "no more jobs (PgUp goes back)",
+            (Some(_), false) => "no jobs",
+        };
+        frame.render_widget(
+            Line::styled(format!("  {msg}"), theme.dim),
+            Rect {
+                y: table_area.y + 1,
+                height: 1,
+                ..table_area
+            },
+        );
+    }
+}
+
+/// The state tabs of a queue with their counts; the overview's counts for live states,
+/// the page's own count for the current tab when the overview has none.
+fn tab_line<'a>(app: &App, view: &JobsView, width: u16, theme: &Theme) -> Line<'a> {
+    let JobScope::Queue { queue, state } = &view.scope else {
+        return Line::default();
+    };
+    let stats = app
+        .shown()
+        .and_then(|r| r.snapshot.queues.iter().find(|q| &q.name == queue));
+    let count_of = |s: JobState| -> Option<Count> {
+        let from_page = view
+            .page
+            .as_ref()
+            .filter(|_| s == *state)
+            .map(|p| p.scope_count);
+        let from_overview = stats.and_then(|q| match s {
+            JobState::Ready => Some(q.ready),
+            JobState::Scheduled => Some(q.scheduled),
+            JobState::Running => Some(q.running),
+            JobState::Retrying => Some(q.retrying),
+            JobState::Dead => Some(q.dead),
+            JobState::Succeeded | JobState::Cancelled => None,
+        });
+        from_page.or(from_overview)
+    };
+    let short = width < 100;
+    let mut spans = vec![Span::raw(" ")];
+    for s in JobState::ALL {
+        let label = if short { short_label(s) } else { s.as_str() };
+        let text = match count_of(s) {
+            Some(c) => format!(" {label} {} ", text::count(c)),
+            None => format!(" {label} "),
+        };
+        let style = if s == *state {
+            theme.selected
+        } else if s == JobState::Dead && count_of(s).is_some_and(|c| c.value > 0) {
+            theme.warn
+        } else {
+            theme.text
+        };
+        spans.push(Span::styled(text, style));
+        spans.push(Span::styled("│", theme.dim));
+    }
+    spans.pop();
+    Line::from(spans)
+}
+
+fn short_label(s: JobState) -> &'static str {
+    match s {
+        JobState::Ready => "ready",
+        JobState::Scheduled => "sched",
+        JobState::Running => "run",
+        JobState::Retrying => "retry",
+        JobState::Dead => "dead",
+        JobState::Cancelled => "cancel",
+        JobState::Succeeded => "done",
+    }
+}
+
+fn status_line<'a>(app: &App, view: &JobsView, theme: &Theme) -> Line<'a> {
+    let mut spans = vec![Span::raw(" ")];
+    // A failure first: it must not be the part a narrow screen cuts off.
+    spans.extend(failure(&view.load, theme));
+    // What the next action key will act on, before anything that may be cut.
+    if view.all_matching {
+        spans.push(Span::styled(" ALL THAT MATCH ", theme.notice_banner));
+        spans.push(Span::raw(" "));
+    } else if !view.marked.is_empty() {
+        spans.push(Span::styled(
+            format!(" {} MARKED ", view.marked.len()),
+            theme.notice_banner,
+        ));
+        spans.push(Span::raw(" "));
+    }
+    let what = match &view.scope {
+        JobScope::Queue { .. } => None,
+        JobScope::Worker { worker } => Some(format!("held by {}", sanitize(worker, 100))),
+        JobScope::Ids { ids } => Some(format!("{} jobs of the group", ids.len())),
+        JobScope::Stuck {
+            running_longer_than,
+            stale_after,
+        } => Some(format!(
+            "running > {} or worker silent > {}",
+            text::age(chrono::Duration::from_std(*running_longer_than).unwrap_or_default()),
+            text::age(chrono::Duration::from_std(*stale_after).unwrap_or_default()),
+        )),
+    };
+    if let Some(what) = what {
+        spans.push(Span::styled(what, theme.title));
+        spans.push(Span::styled(" · ", theme.dim));
+    }
+    let rows = view.rows().len();
+    spans.push(Span::raw(format!(
+        "page {}{} · {} rows",
+        view.page_number(),
+        if view.page.as_ref().is_some_and(|p| p.has_more) {
+            "+"
+        } else {
+            ""
+        },
+        rows
+    )));
+    spans.push(Span::styled(" · ", theme.dim));
+    spans.push(Span::raw(format!(
+        "{} by {}",
+        view.order.label(),
+        view.scope.sort_key().label()
+    )));
+    if !view.filter.is_empty() {
+        spans.push(Span::styled(" · ", theme.dim));
+        spans.push(Span::styled(
+            format!("filter {}", sanitize(&filter::describe(&view.filter), 200)),
+            theme.notice_banner,
+        ));
+    }
+    spans.extend(loading(&view.load, app.now, theme));
+    Line::from(spans)
+}
+
+fn cell<'a>(
+    col: Col,
+    width: u16,
+    r: &JobRow,
+    view: &JobsView,
+    app: &App,
+    now: DateTime<Utc>,
+    theme: &Theme,
+) -> Cell<'a> {
+    let fit = |s: &str| text::truncate(&sanitize(s, 500), width as usize).into_owned();
+    match col {
+        Col::Mark => Cell::from(if view.marked.contains(&r.id) {
+            "•"
+        } else {
+            " "
+        }),
+        Col::Id => Cell::from(Line::from(r.id.to_string()).right_aligned()),
+        Col::State => {
+            let style = match r.state {
+                JobState::Dead => theme.critical,
+                JobState::Retrying => theme.warn,
+                JobState::Succeeded => theme.ok,
+                _ => theme.text,
+            };
+            Cell::from(r.state.as_str()).style(style)
+        }
+        Col::Queue => Cell::from(fit(&r.queue)),
+        Col::Kind => Cell::from(fit(&r.kind)),
+        Col::Tenant => Cell::from(fit(r.tenant.as_deref().unwrap_or("–"))),
+        Col::Attempts => {
+            Cell::from(Line::from(format!("{}/{}", r.attempts, r.max_attempts)).right_aligned())
+        }
+        Col::When => {
+            let t = match (&view.scope, view.scope.sort_key()) {
+                (JobScope::Worker { .. }, _) | (_, SortKey::StartedAt) => r.started_at,
+                (_, SortKey::RunAt) => Some(r.run_at),
+                (_, SortKey::FinishedAt) => r.finished_at,
+                (_, SortKey::Id) => r.finished_at.or(r.started_at).or(Some(r.run_at)),
+            };
+            Cell::from(Line::from(when::relative(t, now)).right_aligned())
+        }
+        Col::Worker => Cell::from(fit(r.worker.as_deref().unwrap_or("–"))),
+        Col::Beat => {
+            let beat = r.worker_heartbeat_at.or(r.heartbeat_at);
+            let stale = app.is_stale(beat.map(|b| (now - b).max(chrono::Duration::zero())));
+            let c = Cell::from(
+                Line::from(beat.map_or("–".into(), |b| text::age(now - b))).right_aligned(),
+            );
+            if stale { c.style(theme.critical) } else { c }
+        }
+        Col::Error => {
+            let first = r
+                .last_error
+                .as_deref()
+                .and_then(|e| e.lines().find(|l| !l.trim().is_empty()))
+                .unwrap_or("");
+            Cell::from(fit(first)).style(theme.dim)
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Running and ready jobs per tenant, and the heartbeats per minute they should send
+//! (running jobs with a fresh heartbeat × 60 / heartbeat interval).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+
+use super::columns::{ColumnSpec, fit};
+use super::drill::load_status;
+use super::text::{self, sanitize};
+use super::theme::Theme;
+use crate::app::App;
+use crate::app::views::TenantsView;
+
+const COLUMNS: [(&str, ColumnSpec); 5] = [
+    (
+        "TENANT",
+        ColumnSpec {
+            min: 12,
+            max: 40,
+            priority: 0,
+        },
+    ),
+    (
+        "RUNNING",
+        ColumnSpec {
+            min: 7,
+            max: 7,
+            priority: 0,
+        },
+    ),
+    (
+        "BEATING",
+        ColumnSpec {
+            min: 7,
+            max: 7,
+            priority: 2,
+        },
+    ),
+    (
+        "READY",
+        ColumnSpec {
+            min: 7,
+            max: 7,
+            priority: 1,
+        },
+    ),
+    (
+        "BEATS/MIN",
+        ColumnSpec {
+            min: 9,
+            max: 9,
+            priority: 0,
+        },
+    ),
+];
+
+/// Heartbeats per minute that `jobs` running jobs send at `interval` seconds.
+pub fn beats_per_minute(jobs: i64, interval_secs: f64) -> f64 {
+    if interval_secs <= 0.0 {
+        return 0.0;
+    }
+    jobs as f64 * 60.0 / interval_secs
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &TenantsView, theme: &Theme) {
+    let [title_area, table_area] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    let interval = app.config.drill.heartbeat_interval.as_secs_f64();
+    let mut title = vec![Span::raw(format!(" heartbeat every {}s", trim(interval)))];
+    if let Some(r) = &view.report {
+        let beating: i64 = r.tenants.iter().map(|t| t.beating).sum();
+        title.push(Span::raw(format!(
+            " · {} tenants · {} beats/min expected in all",
+            r.tenants.len(),
+            trim(beats_per_minute(beating, interval))
+        )));
+        if r.tenants.iter().any(|t| t.ready.capped) {
+            title.push(Span::styled(" · ready: N+ = counted to the cap", theme.dim));
+        }
+    }
+    title.push(Span::styled("  (--heartbeat-interval)", theme.dim));
+    title.extend(load_status(&view.load, app.now, theme));
+    frame.render_widget(Paragraph::new(Line::from(title)), title_area);
+
+    let Some(report) = &view.report else {
+        frame.render_widget(
+            Line::styled("  loading…", theme.dim),
+            Rect {
+                height: 1,
+                ..table_area
+            },
+        );
+        return;
+    };
+    let specs: Vec<ColumnSpec> = COLUMNS.iter().map(|(_, s)| *s).collect();
+    let widths = fit(&specs, table_area.width, 1);
+    let header = Row::new(COLUMNS.iter().zip(&widths).filter(|(_, w)| **w > 0).map(
+        |((t, _), _)| {
+            if *t == "TENANT" {
+                Cell::from(*t)
+            } else {
+                Cell::from(Line::from(*t).right_aligned())
+            }
+        },
+    ))
+    .style(theme.column_header);
+    let right = |s: String| Cell::from(Line::from(s).right_aligned());
+    let rows: Vec<Row> = report
+        .tenants
+        .iter()
+        .map(|t| {
+            let name = match &t.tenant {
+                Some(name) => Cell::from(
+                    text::truncate(&sanitize(name, 300), widths[0] as usize).into_owned(),
+                ),
+                None => Cell::from("(no tenant)").style(theme.dim),
+            };
+            let cells = [
+                name,
+                right(text::human_number(t.running)),
+                right(text::human_number(t.beating)),
+                right(text::count(t.ready)),
+                right(trim(beats_per_minute(t.beating, interval))),
+            ];
+            Row::new(
+                cells
+                    .into_iter()
+                    .zip(&widths)
+                    .filter(|(_, w)| **w > 0)
+                    .map(|(c, _)| c),
+            )
+        })
+        .collect();
+    let empty = rows.is_empty();
+    let table = Table::new(
+        rows,
+        widths
+            .iter()
+            .filter(|w| **w > 0)
+            .map(|w| Constraint::Length(*w)),
+    )
+    .header(header)
+    .column_spacing(1)
+    .row_highlight_style(theme.selected);
+    frame.render_stateful_widget(
+        table,
+        table_area,
+        &mut TableState::default().with_selected(Some(view.selected)),
+    );
+    if empty {
+        frame.render_widget(
+            Line::styled("  no running or ready jobs", theme.dim),
+            Rect {
+                y: table_area.y + 1,
+                height: 1,
+                ..table_area
+            },
+        );
+    }
+}
+
+/// `2`, `2.5`, `0.33`.
+fn trim(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heartbeat_budget() {
+        assert_eq!(beats_per_minute(10, 30.0), 20.0);
+        assert_eq!(trim(beats_per_minute(1, 45.0)), "1.33");
+        assert_eq!(trim(beats_per_minute(0, 30.0)), "0");
+        assert_eq!(beats_per_minute(5, 0.0), 0.0);
+    }
+}
