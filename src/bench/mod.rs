@@ -73,6 +73,7 @@ pub struct Report {
     pub naive: Option<QueryFigures>,
     /// naive median / overview median.
     pub naive_ratio: Option<f64>,
+    /// The drill-down views' reads (wall time only: several statements each).
     pub drill: Vec<QueryFigures>,
     pub watchers: Vec<WatchFigures>,
     pub frames: Option<screen::FrameFigures>,
@@ -179,6 +180,80 @@ async fn prepare(cfg: &BenchConfig, report: &mut Report) -> Result<(PgConnectOpt
         }
     }
     Ok((options, pool))
+}
+
+/// Times one read `runs` times after a warm-up.
+async fn time_read<F, Fut, T>(runs: usize, mut read: F) -> Result<Summary>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    read().await?;
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        read().await?;
+        times.push(started.elapsed());
+    }
+    Ok(Summary::of(&times))
+}
+
+/// The drill-down views' own reads, as the views ask for them (default limits).
+async fn drill_views(backend: &NativeBackend) -> Result<Vec<QueryFigures>> {
+    use crate::backend::drill::{
+        DeadLetterQuery, DeadWindow, JobQuery, JobScope, KindWindow, KindsQuery, Order,
+        PAGE_SIZE,
+    };
+    let limits = crate::app::DrillSettings::default();
+    let dead_page = JobQuery {
+        scope: JobScope::Queue {
+            queue: fixture::QUEUES[0].to_string(),
+            state: crate::backend::JobState::Dead,
+        },
+        filter: Default::default(),
+        order: Order::NewestFirst,
+        after: None,
+        limit: PAGE_SIZE,
+    };
+    let dead_letters = |window| DeadLetterQuery {
+        window,
+        kind: None,
+        limit: limits.dead_letter_limit,
+    };
+    let dead_hour = dead_letters(DeadWindow::Hour);
+    let dead_day = dead_letters(DeadWindow::Day);
+    let kinds = KindsQuery {
+        window: KindWindow::Hour,
+        limit: limits.kinds_limit,
+    };
+    let figures = |name: &str, time: Summary, note: &str| QueryFigures {
+        name: name.to_string(),
+        time,
+        plan: PlanFigures::default(),
+        note: note.to_string(),
+    };
+    Ok(vec![
+        figures(
+            "dead jobs: first page of the busiest queue",
+            time_read(20, || backend.jobs(&dead_page)).await?,
+            "jobs view, 100 newest",
+        ),
+        figures(
+            "dead letters by error signature, 1 h",
+            time_read(10, || backend.dead_letters(&dead_hour)).await?,
+            "dead-letters view",
+        ),
+        figures(
+            "dead letters by error signature, 24 h",
+            time_read(10, || backend.dead_letters(&dead_day)).await?,
+            "dead-letters view, its default window",
+        ),
+        figures(
+            "kinds over 1 h",
+            time_read(10, || backend.kinds(&kinds)).await?,
+            "kinds view",
+        ),
+    ])
 }
 
 /// Times `probe` `runs` times (after one warm-up) and explains it once.
@@ -336,42 +411,8 @@ pub async fn run(cfg: BenchConfig) -> Result<Report> {
             .map(|o| naive.time.median_ms / o.time.median_ms.max(1e-9));
         report.naive = Some(naive);
 
-        eprintln!("drill-down queries ...");
-        report.drill.push(
-            measure(
-                &pool,
-                "dead jobs: one page of a queue",
-                Probe::DeadPage {
-                    queue: fixture::QUEUES[0].to_string(),
-                },
-                20,
-                "the busiest queue, newest 50",
-            )
-            .await?,
-        );
-        report.drill.push(
-            measure(
-                &pool,
-                "error groups, last hour",
-                Probe::ErrorGroups,
-                20,
-                "by queue, kind, error",
-            )
-            .await?,
-        );
-        report.drill.push(
-            measure(
-                &pool,
-                "kinds, last hour",
-                Probe::KindsLastHour,
-                20,
-                "finished per kind and state",
-            )
-            .await?,
-        );
-        report.notes.push(
-            "drill-down queries are representative stand-ins written for the benchmark (src/backend/native/probe.rs), not the drill-down views' own".into(),
-        );
+        eprintln!("drill-down views ...");
+        report.drill = drill_views(&backend).await?;
 
         let interval = Duration::from_secs(1);
         let mut scenarios = Vec::new();

@@ -1,10 +1,6 @@
 //! What the benchmark measures besides the overview poll itself: each overview query on its
-//! own under `EXPLAIN (ANALYZE, BUFFERS)`, the runbooks' naive count, the drill-down reads,
-//! and which server processes serve a given application.
-//!
-//! The drill-down queries here are representative stand-ins written for the benchmark (a
-//! page of a queue's dead jobs, error groups of the last hour, kinds of the last hour), each
-//! bounded by an index the way the drill-down views' own queries must be.
+//! own under `EXPLAIN (ANALYZE, BUFFERS)`, the runbooks' naive count, and which server
+//! processes serve a given application.
 
 use std::time::{Duration, Instant};
 
@@ -18,37 +14,8 @@ use super::snapshot::{QUEUES_SQL, WORKERS_SQL};
 /// The runbooks' way to count jobs: every row of the table, every time.
 const NAIVE_SQL: &str = "SELECT queue, state, count(*) FROM jobtop.jobs GROUP BY 1, 2";
 
-/// A page of one queue's dead-letter jobs, newest first, off `jobs_dead_idx`.
-const DEAD_PAGE_SQL: &str = r#"
-SELECT j.id, j.kind, j.attempts, j.finished_at, left(j.last_error, 200) AS last_error
-FROM jobtop.jobs j
-WHERE j.state = 'dead' AND j.queue = $1
-ORDER BY j.finished_at DESC
-LIMIT 50
-"#;
 
-/// The failures of the last hour grouped by queue, kind and error, off `jobs_failed_idx`.
-const ERROR_GROUPS_SQL: &str = r#"
-SELECT j.queue, j.kind, left(j.last_error, 120) AS error, count(*) AS jobs,
-       max(j.failed_at) AS last_seen
-FROM jobtop.jobs j
-WHERE j.failed_at IS NOT NULL AND j.failed_at >= now() - interval '1 hour'
-GROUP BY 1, 2, 3
-ORDER BY 4 DESC
-LIMIT 20
-"#;
 
-/// Finished jobs of the last hour per kind, index-only off `jobs_finished_idx`.
-const KINDS_HOUR_SQL: &str = r#"
-SELECT j.kind,
-       count(*) FILTER (WHERE j.state = 'succeeded') AS succeeded,
-       count(*) FILTER (WHERE j.state = 'dead') AS dead,
-       count(*) FILTER (WHERE j.state = 'cancelled') AS cancelled
-FROM jobtop.jobs j
-WHERE j.finished_at IS NOT NULL AND j.finished_at >= now() - interval '1 hour'
-GROUP BY j.kind
-ORDER BY 2 DESC
-"#;
 
 const CURRENT_MINUTE_SQL: &str = "SELECT floor(extract(epoch FROM now()) / 60)::bigint";
 
@@ -58,27 +25,17 @@ const PIDS_SQL: &str = "SELECT pid FROM pg_stat_activity WHERE application_name 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
     /// The overview's per-queue counts, capped at `cap`.
-    Queues {
-        cap: i64,
-    },
+    Queues { cap: i64 },
     /// The throughput history from epoch minute `from` on.
-    Minutes {
-        from: i64,
-    },
+    Minutes { from: i64 },
     Workers,
     Naive,
-    DeadPage {
-        queue: String,
-    },
-    ErrorGroups,
-    KindsLastHour,
 }
 
 enum Bind {
     None,
     Int(i64),
     Caps(i64, i64),
-    Text(String),
 }
 
 impl Probe {
@@ -94,9 +51,6 @@ impl Probe {
             Probe::Minutes { from } => (MINUTES_SQL, Bind::Int(*from)),
             Probe::Workers => (WORKERS_SQL, Bind::None),
             Probe::Naive => (NAIVE_SQL, Bind::None),
-            Probe::DeadPage { queue } => (DEAD_PAGE_SQL, Bind::Text(queue.clone())),
-            Probe::ErrorGroups => (ERROR_GROUPS_SQL, Bind::None),
-            Probe::KindsLastHour => (KINDS_HOUR_SQL, Bind::None),
         }
     }
 
@@ -133,7 +87,6 @@ pub async fn explain(pool: &PgPool, probe: &Probe) -> Result<PlanFigures> {
         Bind::None => query,
         Bind::Int(v) => query.bind(v),
         Bind::Caps(a, b) => query.bind(a).bind(b),
-        Bind::Text(v) => query.bind(v),
     };
     let plan = query
         .fetch_one(pool)
@@ -163,7 +116,6 @@ pub async fn run(pool: &PgPool, probe: &Probe) -> Result<Duration> {
         Bind::None => query,
         Bind::Int(v) => query.bind(v),
         Bind::Caps(a, b) => query.bind(a).bind(b),
-        Bind::Text(v) => query.bind(v),
     };
     let started = Instant::now();
     query
