@@ -201,8 +201,7 @@ where
 /// The drill-down views' own reads, as the views ask for them (default limits).
 async fn drill_views(backend: &NativeBackend) -> Result<Vec<QueryFigures>> {
     use crate::backend::drill::{
-        DeadLetterQuery, DeadWindow, JobQuery, JobScope, KindWindow, KindsQuery, Order,
-        PAGE_SIZE,
+        DeadLetterQuery, DeadWindow, JobQuery, JobScope, KindWindow, KindsQuery, Order, PAGE_SIZE,
     };
     let limits = crate::app::DrillSettings::default();
     let dead_page = JobQuery {

@@ -14,9 +14,6 @@ use super::snapshot::{QUEUES_SQL, WORKERS_SQL};
 /// The runbooks' way to count jobs: every row of the table, every time.
 const NAIVE_SQL: &str = "SELECT queue, state, count(*) FROM jobtop.jobs GROUP BY 1, 2";
 
-
-
-
 const CURRENT_MINUTE_SQL: &str = "SELECT floor(extract(epoch FROM now()) / 60)::bigint";
 
 const PIDS_SQL: &str = "SELECT pid FROM pg_stat_activity WHERE application_name = $1";
@@ -25,9 +22,13 @@ const PIDS_SQL: &str = "SELECT pid FROM pg_stat_activity WHERE application_name 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
     /// The overview's per-queue counts, capped at `cap`.
-    Queues { cap: i64 },
+    Queues {
+        cap: i64,
+    },
     /// The throughput history from epoch minute `from` on.
-    Minutes { from: i64 },
+    Minutes {
+        from: i64,
+    },
     Workers,
     Naive,
 }
