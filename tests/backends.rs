@@ -25,6 +25,17 @@ const JOB_QUEUE: &str = include_str!("fixtures/job_queue.sql");
 const JOBFORGE: &str = include_str!("fixtures/jobforge.sql");
 const CEPRO: &str = include_str!("fixtures/cepro.sql");
 
+/// Retry, cancel, discard and delete, recorded in jobtop.audit (the harness migrates it).
+const JOB_ACTIONS: jobtop::backend::ActionCapabilities = jobtop::backend::ActionCapabilities {
+    retry: true,
+    cancel: true,
+    discard: true,
+    delete: true,
+    reset_stuck: false,
+    purge: false,
+    audit: true,
+};
+
 async fn load(pool: &PgPool, sql: &'static str) {
     sqlx::raw_sql(sql)
         .execute(pool)
@@ -173,7 +184,7 @@ async fn river_snapshot() {
     assert_eq!(
         river.capabilities(),
         Capabilities {
-            actions: jobtop::backend::ActionCapabilities::NONE,
+            actions: JOB_ACTIONS,
             pause: true,
             heartbeats: false,
             workers: true,
@@ -266,7 +277,7 @@ async fn oban_snapshot_in_a_prefix_schema() {
     assert_eq!(
         oban.capabilities(),
         Capabilities {
-            actions: jobtop::backend::ActionCapabilities::NONE,
+            actions: JOB_ACTIONS,
             pause: true,
             heartbeats: false,
             workers: true,
