@@ -554,3 +554,205 @@ async fn oban_pause_is_a_signal_on_its_prefix_channel() {
         .unwrap_err();
     assert!(err.to_string().contains("Lifeline"), "{err}");
 }
+
+// ---------------------------------------------------------------- mapped
+
+const CEPRO: &str = include_str!("fixtures/cepro.sql");
+
+/// The shipped CE Pro profile plus actions and a pause table of its own.
+const CEPRO_ACTING: &str = r#"
+name = "cepro-acting"
+table = "background_jobs"
+queue_name = "background_jobs"
+
+[columns]
+id = "id"
+kind = "job_type"
+status = "status"
+run_at = "run_at"
+started_at = "locked_at"
+finished_at = "completed_at"
+attempts = "attempts"
+max_attempts = "max_attempts"
+worker = "locked_by"
+error = "last_error"
+
+[statuses]
+pending = "queued"
+retrying = "retrying"
+processing = "running"
+completed = "succeeded"
+dead_letter = "dead"
+
+[actions]
+retry = "pending"
+discard = "dead_letter"
+reset_stuck = "pending"
+delete = true
+
+[pause]
+table = "job_pauses"
+queue = "queue"
+paused_at = "paused_at"
+paused_by = "paused_by"
+reason = "reason"
+"#;
+
+async fn mapped(pool: &PgPool, text: &str) -> Gate {
+    use jobtop::backend::mapped::{MappedBackend, Profile};
+    let profile = Profile::parse("test.toml", text).unwrap();
+    gate(
+        MappedBackend::open(pool.clone(), profile, None)
+            .await
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn mapped_actions_follow_the_profile() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    load(pool, CEPRO).await;
+    exec(
+        pool,
+        "CREATE TABLE job_pauses (queue text, paused_at timestamptz, paused_by text, reason text)",
+    )
+    .await;
+    let g = mapped(pool, CEPRO_ACTING).await;
+    let caps = g.backend().capabilities();
+    assert!(caps.actions.retry && caps.actions.discard && caps.actions.delete);
+    assert!(caps.actions.reset_stuck && caps.pause && caps.actions.audit);
+    assert!(!caps.actions.cancel);
+
+    // Retry the dead-lettered ones: pending, due now, one more attempt, error kept.
+    let dead = ids(
+        pool,
+        "SELECT id FROM background_jobs WHERE status = 'dead_letter' ORDER BY id",
+    )
+    .await;
+    let (_, out) = act(
+        &g,
+        Action::Retry(matching("background_jobs", JobState::Dead)),
+    )
+    .await;
+    assert_eq!(out.changed, dead.len() as u64);
+    let rows: Vec<(String, i32, i32, bool, bool)> = sqlx::query_as(
+        "SELECT status, attempts, max_attempts, run_at > now() - interval '1 minute', \
+         last_error IS NOT NULL FROM background_jobs WHERE id = ANY($1) ORDER BY id",
+    )
+    .bind(&dead)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| r.0 == "pending" && r.2 == r.1 + 1 && r.3 && r.4),
+        "{rows:?}"
+    );
+
+    // Discard the retrying ones waiting for later; a race: one is claimed meanwhile.
+    let plan = g
+        .plan(&Action::Discard(matching(
+            "background_jobs",
+            JobState::Retrying,
+        )))
+        .await
+        .unwrap();
+    assert_eq!(plan.eligible, 2);
+    exec(
+        pool,
+        &format!(
+            "UPDATE background_jobs SET status = 'processing', locked_by = 'cron-2', \
+             locked_at = now() WHERE id = {}",
+            plan.ids[0]
+        ),
+    )
+    .await;
+    let out = run(&g, &plan).await;
+    assert_eq!((out.changed, out.skipped), (1, 1));
+    let status: String = one(
+        pool,
+        &format!(
+            "SELECT status FROM background_jobs WHERE id = {}",
+            plan.ids[1]
+        ),
+    )
+    .await;
+    assert_eq!(status, "dead_letter");
+
+    // Reset stuck: the cron runner's two jobs, locked 20 s ago, are stale after 10 s; the
+    // one cron-2 just took is not.
+    let (plan, out) = act(
+        &g,
+        Action::ResetStuck {
+            queue: None,
+            worker: None,
+            stale_after: Duration::from_secs(10),
+        },
+    )
+    .await;
+    assert_eq!((plan.eligible, out.changed), (2, 2));
+    let held: Vec<String> = sqlx::query_scalar(
+        "SELECT locked_by FROM background_jobs WHERE status = 'processing' ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(held, vec!["cron-2".to_string()]);
+
+    // Delete the dead-lettered (the one just discarded).
+    let (_, out) = act(
+        &g,
+        Action::Delete(matching("background_jobs", JobState::Dead)),
+    )
+    .await;
+    assert_eq!(out.changed, 1);
+
+    // Pause adds the queue's row; resume clears it.
+    let (_, out) = act(
+        &g,
+        Action::Pause {
+            queue: "background_jobs".into(),
+            reason: Some("smtp down".into()),
+        },
+    )
+    .await;
+    assert_eq!(out.changed, 1);
+    let (by, reason): (String, String) =
+        sqlx::query_as("SELECT paused_by, reason FROM job_pauses WHERE paused_at IS NOT NULL")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!((by.as_str(), reason.as_str()), (ACTOR, "smtp down"));
+    let (_, out) = act(
+        &g,
+        Action::Resume {
+            queue: "background_jobs".into(),
+        },
+    )
+    .await;
+    assert_eq!(out.changed, 1);
+    let paused: i64 = one(
+        pool,
+        "SELECT count(*) FROM job_pauses WHERE paused_at IS NOT NULL",
+    )
+    .await;
+    assert_eq!(paused, 0);
+
+    // Cancel is not in the profile: refused, with the reason.
+    let err = g
+        .plan(&Action::Cancel(JobTarget::Ids(vec![1])))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("[actions]"), "{err}");
+    assert_eq!(audit_rows(pool).await, 6);
+}
+
+#[tokio::test]
+async fn profile_actions_must_name_a_status_of_the_right_state() {
+    use jobtop::backend::mapped::Profile;
+    let bad = CEPRO_ACTING.replace("discard = \"dead_letter\"", "discard = \"pending\"");
+    let err = Profile::parse("bad.toml", &bad).unwrap_err();
+    assert_eq!((err.line, err.column), (27, 11));
+    assert!(err.message.contains("mapped to dead"), "{err}");
+}

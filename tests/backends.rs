@@ -36,6 +36,12 @@ const JOB_ACTIONS: jobtop::backend::ActionCapabilities = jobtop::backend::Action
     audit: true,
 };
 
+/// No job actions in the profile (or a uuid id), but the audit table is there to read.
+const AUDIT_ONLY: jobtop::backend::ActionCapabilities = jobtop::backend::ActionCapabilities {
+    audit: true,
+    ..jobtop::backend::ActionCapabilities::NONE
+};
+
 async fn load(pool: &PgPool, sql: &'static str) {
     sqlx::raw_sql(sql)
         .execute(pool)
@@ -480,7 +486,7 @@ async fn job_queue_profile_snapshot() {
     assert_eq!(
         b.capabilities(),
         Capabilities {
-            actions: jobtop::backend::ActionCapabilities::NONE,
+            actions: AUDIT_ONLY,
             pause: false,
             heartbeats: false,
             workers: false,
@@ -511,7 +517,7 @@ async fn jobforge_profile_snapshot() {
     assert_eq!(
         b.capabilities(),
         Capabilities {
-            actions: jobtop::backend::ActionCapabilities::NONE,
+            actions: AUDIT_ONLY,
             pause: false,
             heartbeats: true,
             workers: true,
@@ -571,7 +577,7 @@ async fn cepro_profile_snapshot() {
     assert_eq!(
         b.capabilities(),
         Capabilities {
-            actions: jobtop::backend::ActionCapabilities::NONE,
+            actions: AUDIT_ONLY,
             pause: false,
             heartbeats: false,
             workers: true,
