@@ -955,7 +955,10 @@ pub fn schema_reason(backend: &str, kind: ActionKind) -> Option<&'static str> {
         }
         ("graphile-worker", K::Purge) => "graphile-worker deletes completed jobs itself",
         ("mapped", K::Pause | K::Resume) => "the profile names no [pause] table",
-        ("mapped", _) => "the profile's [actions] section does not describe it",
+        ("mapped", _) => {
+            "the profile's [actions] section does not offer it (and actions need an integer \
+             id column)"
+        }
         (_, K::Purge) => {
             "purge is offered for the reference schema only; the queue's own \
              cleanup (River's job cleaner, Oban's pruner, pg-boss's maintenance) does it"
