@@ -7,15 +7,18 @@ pub mod connect;
 pub mod detect;
 pub mod doctor;
 pub mod drill;
+mod foreign_actions;
 pub mod graphile;
 pub mod mapped;
 pub mod model;
 pub mod native;
 pub mod native_worker;
 pub mod oban;
+mod oban_actions;
 pub mod pgboss;
 mod prioritized;
 pub mod river;
+mod river_actions;
 pub mod signature;
 mod sqlkit;
 
