@@ -3,6 +3,7 @@
 pub mod action_effects;
 pub mod app;
 pub mod backend;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod demo;

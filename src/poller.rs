@@ -55,6 +55,7 @@ pub fn spawn(
     };
     tokio::spawn(async move {
         let mut failures: u32 = 0;
+        let mut source = None;
         loop {
             // Polls run one after another, never overlapping: a slow database slows the
             // refresh rather than piling up queries.
@@ -71,6 +72,13 @@ pub fn spawn(
                 Err(message) => {
                     failures += 1;
                     tracing::warn!(failures, "poll failed: {message}");
+                }
+            }
+            let now_source = backend.source();
+            if now_source != source {
+                source = now_source.clone();
+                if tx.send(Msg::Source(now_source)).await.is_err() {
+                    return;
                 }
             }
             if tx

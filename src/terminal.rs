@@ -9,7 +9,9 @@ use chrono::Utc;
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
 use futures::StreamExt;
-use ratatui::DefaultTerminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui::buffer::Buffer;
+use ratatui::{DefaultTerminal, Terminal};
 use tokio::sync::mpsc;
 
 use crate::action_effects::ActionEffects;
@@ -64,7 +66,8 @@ async fn event_loop(
             height: size.height,
         });
     }
-    draw(terminal, &app)?;
+    let mut last_frame = None;
+    draw_frame(terminal, &app, &mut last_frame)?;
     loop {
         let msg = tokio::select! {
             event = events.next() => match event {
@@ -103,7 +106,7 @@ async fn event_loop(
                 action => actions.run(action),
             }
         }
-        draw(terminal, &app)?;
+        draw_frame(terminal, &app, &mut last_frame)?;
     }
 }
 
@@ -130,12 +133,32 @@ fn spawn_load(
     });
 }
 
-/// One frame inside a synchronized update, so a slow link never shows half a frame.
-/// ratatui writes only the cells that changed since the last frame.
-fn draw(terminal: &mut DefaultTerminal, app: &App) -> Result<()> {
+/// One frame, written inside a synchronized update so a slow link never shows half a frame,
+/// and only the cells that changed since the last frame (ratatui's diff). A frame identical
+/// to the last one (most clock ticks) writes nothing at all. `last` keeps the last frame
+/// written; returns whether anything was written.
+pub fn draw_frame<W: Write>(
+    terminal: &mut Terminal<CrosstermBackend<W>>,
+    app: &App,
+    last: &mut Option<Buffer>,
+) -> Result<bool> {
+    terminal.autoresize()?;
+    let mut frame = terminal.get_frame();
+    crate::ui::draw(&mut frame, app);
+    let current = terminal.current_buffer_mut();
+    if last.as_ref() == Some(&*current) {
+        // The next frame is drawn into this buffer again, from scratch. Whatever an effect
+        // queued (a bell) still goes out.
+        current.reset();
+        terminal.backend_mut().flush()?;
+        return Ok(false);
+    }
+    *last = Some(current.clone());
     crossterm::queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
-    terminal.draw(|frame| crate::ui::draw(frame, app))?;
+    terminal.flush()?;
+    terminal.hide_cursor()?;
+    terminal.swap_buffers();
     crossterm::queue!(terminal.backend_mut(), EndSynchronizedUpdate)?;
     terminal.backend_mut().flush()?;
-    Ok(())
+    Ok(true)
 }

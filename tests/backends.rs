@@ -248,6 +248,7 @@ async fn river_counts_stop_at_the_cap() {
         .snapshot(&SnapshotOptions {
             count_cap: 2,
             running_by_tenant: false,
+            pile_cap: 2,
         })
         .await
         .unwrap();

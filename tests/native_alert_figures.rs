@@ -50,6 +50,7 @@ async fn snapshot(pool: &PgPool, running_by_tenant: bool) -> Snapshot {
         .snapshot(&SnapshotOptions {
             count_cap: 10_000,
             running_by_tenant,
+            pile_cap: 10_000,
         })
         .await
         .unwrap()

@@ -11,9 +11,11 @@ use sqlx::{PgPool, Row};
 use jobtop::backend::native::{NativeBackend, migrate};
 use jobtop::backend::{Backend, Count, QueueStats, Snapshot, SnapshotOptions};
 
+/// Every count exact up to 10,000 (scheduled and dead too: no estimates here).
 const BIG_CAP: SnapshotOptions = SnapshotOptions {
     count_cap: 10_000,
     running_by_tenant: false,
+    pile_cap: 10_000,
 };
 
 async fn db_now(pool: &PgPool) -> DateTime<Utc> {

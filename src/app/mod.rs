@@ -74,6 +74,8 @@ pub struct App {
     /// What the screen shows while frozen; `None` when live.
     pub frozen: Option<Option<Received>>,
     pub failure: Option<PollFailure>,
+    /// Where the data comes from, when the backend says (`Backend::source`).
+    pub source: Option<String>,
     pub polls: u64,
     pub pane: Pane,
     pub queue_sort: QueueSort,
@@ -118,6 +120,7 @@ impl App {
             latest: None,
             frozen: None,
             failure: None,
+            source: None,
             polls: 0,
             pane: Pane::Queues,
             queue_sort: QueueSort::default(),

@@ -21,6 +21,8 @@ pub enum Msg {
         result: Result<Snapshot, String>,
         at: DateTime<Utc>,
     },
+    /// Where the data comes from changed ("shared: follower", "replica lag 0.4s").
+    Source(Option<String>),
     // ---- drill-down messages go below ----
     /// The terminal's size, at start and after every resize (paging and scrolling move by
     /// a screenful).

@@ -77,6 +77,10 @@ impl App {
                 self.drill_loaded(ticket, result);
                 Vec::new()
             }
+            Msg::Source(source) => {
+                self.source = source;
+                Vec::new()
+            }
         }
     }
 

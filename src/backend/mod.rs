@@ -17,8 +17,10 @@ pub mod oban;
 mod oban_actions;
 pub mod pgboss;
 mod prioritized;
+pub mod replica;
 pub mod river;
 mod river_actions;
+pub mod shared;
 pub mod signature;
 mod sqlkit;
 
@@ -40,6 +42,12 @@ pub trait Backend: Send + Sync {
 
     /// Everything the overview shows, in as few round trips as the schema allows.
     async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot>;
+
+    /// Where the data comes from right now, when that is worth a few words in the header
+    /// ("shared: follower", "replica lag 0.4s"). Asked after every poll.
+    fn source(&self) -> Option<String> {
+        None
+    }
 
     /// What `jobtop doctor` should check for this backend: tables, privileges, and the
     /// monitoring statements to `EXPLAIN`.

@@ -1,10 +1,10 @@
 //! The normalized queue model every backend maps its schema onto (DESIGN.md, "What it reads").
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Display buckets: each job is in exactly one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     Scheduled,
@@ -45,7 +45,7 @@ impl JobState {
 }
 
 /// A row count as the monitor knows it: exact, exact up to a cap, or a planner estimate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Count {
     pub value: i64,
     /// The real count is at least `value`: counting stopped at the cap.
@@ -78,7 +78,7 @@ impl Count {
 }
 
 /// Who paused a queue and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PauseInfo {
     pub at: DateTime<Utc>,
     pub by: Option<String>,
@@ -86,7 +86,7 @@ pub struct PauseInfo {
 }
 
 /// Completions in one minute of the last hour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct MinuteBucket {
     pub succeeded: u32,
     /// Attempts that ended in failure (retrying or dead) in that minute.
@@ -94,7 +94,7 @@ pub struct MinuteBucket {
 }
 
 /// One job kind of a queue over the completion history window (the last hour).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KindStats {
     pub kind: String,
     pub succeeded: u64,
@@ -111,7 +111,7 @@ impl KindStats {
 }
 
 /// Jobs running now for one tenant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantRunning {
     /// `None`: the jobs that carry no tenant.
     pub tenant: Option<String>,
@@ -119,7 +119,7 @@ pub struct TenantRunning {
 }
 
 /// Per-queue figures of one snapshot.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueueStats {
     pub name: String,
     pub ready: Count,
@@ -200,7 +200,7 @@ impl QueueStats {
 }
 
 /// A worker process as its heartbeats describe it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkerInfo {
     pub id: String,
     pub host: Option<String>,
@@ -220,7 +220,7 @@ impl WorkerInfo {
 }
 
 /// One poll's worth of data: everything the overview shows.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// The database's clock when the snapshot was taken; every age is measured from it.
     pub db_now: DateTime<Utc>,
@@ -301,13 +301,21 @@ pub struct SnapshotOptions {
     /// Also count running jobs per tenant (costs a query; only the heartbeat-budget alert
     /// needs it).
     pub running_by_tenant: bool,
+    /// Scheduled and dead jobs, the piles that grow big by design, are counted exactly up
+    /// to this many per queue (never more than `count_cap`); past it a backend that can
+    /// shows an estimate ("~45k").
+    pub pile_cap: i64,
 }
+
+/// The default `pile_cap`: small piles exact, big ones estimated.
+pub const PILE_CAP: i64 = 100;
 
 impl Default for SnapshotOptions {
     fn default() -> Self {
         SnapshotOptions {
             count_cap: 10_000,
             running_by_tenant: false,
+            pile_cap: PILE_CAP,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod act;
 mod backend_choice;
+mod bench;
 mod cancel;
 mod check;
 mod config;
@@ -108,7 +109,9 @@ pub struct MonitorArgs {
     #[arg(long, default_value_t = 60, value_name = "SECS")]
     pub stale_after: u64,
 
-    /// Live counts stop at this many jobs per queue and state ("10k+").
+    /// Ready, running and retrying counts stop at this many jobs per queue ("10k+");
+    /// scheduled and dead ones are counted up to 100 (or the dead-letter alert's
+    /// threshold), then estimated ("~45k").
     #[arg(long, default_value_t = 10_000, value_name = "N")]
     pub count_cap: i64,
 
@@ -123,6 +126,21 @@ pub struct MonitorArgs {
     /// Bound on every monitoring statement, in seconds.
     #[arg(long, default_value_t = 5.0, value_name = "SECS")]
     pub statement_timeout: f64,
+
+    /// Read everything the monitor shows from this read replica; actions still go to the
+    /// primary (the main URL).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "JOBTOP_REPLICA_URL",
+        hide_env_values = true
+    )]
+    pub replica_url: Option<String>,
+
+    /// Poll on our own even when other monitors watch the same database (by default they
+    /// share one snapshot, taken by an elected leader).
+    #[arg(long)]
+    pub no_share: bool,
 
     /// The wall screen: read-only, no key but quit, firing alerts on top in large rows,
     /// high contrast, the bell on each new critical alert.
@@ -191,6 +209,59 @@ pub enum Command {
         #[arg(env = "DATABASE_URL", hide_env_values = true)]
         url: Option<String>,
     },
+    /// Measure what watching costs: a generated table, the overview against the naive
+    /// count, many watchers, the terminal side. Prints a table, optionally writes JSON.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// The server to measure on: the benchmark creates its own database there
+    /// (jobtop_bench_<rows>[_backlog]) and leaves the URL's database alone.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub url: Option<String>,
+    /// Jobs in the generated table (about 97% finished over 30 days).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: i64,
+    /// Add a backlog of ready jobs piled up in three queues.
+    #[arg(long)]
+    pub backlog: bool,
+    /// The backlog's size.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub backlog_jobs: i64,
+    /// Generate the table again even when the database already holds it.
+    #[arg(long)]
+    pub regenerate: bool,
+    /// Overview polls timed back to back.
+    #[arg(long, default_value_t = 100)]
+    pub polls: usize,
+    /// Runs of the naive count.
+    #[arg(long, default_value_t = 5)]
+    pub naive_runs: usize,
+    /// Seconds each watcher scenario runs.
+    #[arg(long, default_value_t = 20)]
+    pub seconds: u64,
+    /// Watchers that each poll on their own (0 to skip).
+    #[arg(long, default_value_t = 20)]
+    pub alone: usize,
+    /// Watcher counts to measure with the shared snapshot (0 to skip).
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 20, 100])]
+    pub shared: Vec<usize>,
+    /// The live-count cap the overview is measured with.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub count_cap: i64,
+    /// Skip the terminal side.
+    #[arg(long)]
+    pub no_ui: bool,
+    /// Only the frame measurements: no database, no monitor process.
+    #[arg(long)]
+    pub ui_only: bool,
+    /// Seconds the real monitor process is watched.
+    #[arg(long, default_value_t = 30)]
+    pub monitor_seconds: u64,
+    /// Also write the figures as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json_out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -261,6 +332,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Snapshot(args)) => snapshot::run(&args, &cli.global).await,
         Some(Command::Config) => config::run(&cli.global),
         Some(Command::Doctor { url }) => doctor::run(url.as_deref(), &cli.global).await,
+        Some(Command::Bench(args)) => bench::run(args).await,
         None => {
             let loaded = crate::config::load(cli.global.config.as_deref())?;
             let (opts, connection) = resolve_target(cli.url.as_deref(), &loaded)?;

@@ -12,6 +12,9 @@ use super::{MonitorArgs, backend_choice};
 use crate::app::{App, AppConfig};
 use crate::backend::connect;
 use crate::backend::detect::{self, BackendKind, Detected};
+use crate::backend::native::NativeBackend;
+use crate::backend::replica::OnReplica;
+use crate::backend::shared::{SharedOptions, SharedSnapshot};
 use crate::backend::{Backend, SnapshotOptions};
 use crate::terminal::{self, MonitorOptions};
 
@@ -32,12 +35,32 @@ pub async fn run(opts: PgConnectOptions, args: &MonitorArgs) -> Result<()> {
 }
 
 pub async fn run_with(opts: PgConnectOptions, settings: &MonitorSettings) -> Result<()> {
-    let described = connect::describe(&opts);
-    let backend = if settings.kiosk {
-        open_kiosk(opts, settings, &described).await?
-    } else {
-        let pool = connect::connect(opts, &settings.session).await?;
-        backend_choice::open(&pool, &described).await?
+    let mut described = connect::describe(&opts);
+    let poll_timeout = settings.session.statement_timeout + Duration::from_secs(2);
+    let replica = match &settings.replica_url {
+        Some(url) => {
+            let replica = connect::parse_target(Some(url))?;
+            described = format!("{described}, reads from {}", connect::describe(&replica));
+            Some(replica)
+        }
+        None => None,
+    };
+    let backend = match (settings.kiosk, replica) {
+        // The wall screen only reads: with a replica it needs nothing from the primary.
+        (true, Some(replica)) => open_kiosk(replica, settings, &described).await?,
+        (true, None) => open_kiosk(opts, settings, &described).await?,
+        (false, Some(replica)) => open_on_replica(opts, replica, settings, &described).await?,
+        (false, None) => {
+            let pool = connect::connect(opts, &settings.session).await?;
+            let backend = backend_choice::open(&pool, &described).await?;
+            if settings.share {
+                let shared =
+                    SharedOptions::new(settings.interval, poll_timeout, settings.session.read_only);
+                Arc::new(SharedSnapshot::new(backend, &pool, shared))
+            } else {
+                backend
+            }
+        }
     };
     let config = AppConfig {
         target: described,
@@ -66,8 +89,9 @@ pub async fn run_with(opts: PgConnectOptions, settings: &MonitorSettings) -> Res
         snapshot: SnapshotOptions {
             count_cap: settings.count_cap,
             running_by_tenant: settings.rules.needs_tenants(),
+            pile_cap: settings.pile_cap,
         },
-        poll_timeout: settings.session.statement_timeout + Duration::from_secs(2),
+        poll_timeout,
     };
     terminal::run(app, backend, opts).await
 }
@@ -98,4 +122,32 @@ async fn open_kiosk(
             detect::open(&pool, &Detected { schema, ..assumed }).await
         }
     }
+}
+
+/// Reads from the replica, actions to the primary (`--replica-url`). Only the reference
+/// schema's backend keeps two pools; the others would send their actions to the replica,
+/// which refuses them, so they are not offered a replica.
+async fn open_on_replica(
+    primary: PgConnectOptions,
+    replica: PgConnectOptions,
+    settings: &MonitorSettings,
+    described: &str,
+) -> Result<Arc<dyn Backend>> {
+    // A replica refuses writes anyway; saying so keeps even a bug from trying.
+    let replica_session = connect::SessionSettings {
+        read_only: true,
+        ..settings.session.clone()
+    };
+    let replica = connect::connect(replica, &replica_session).await?;
+    let (found, _) = detect::resolve(&replica, &backend_choice::selection())
+        .await
+        .map_err(|err| anyhow::anyhow!("{described}: {err:#}"))?;
+    if found.backend != BackendKind::Native {
+        anyhow::bail!(
+            "--replica-url is supported for the reference schema (jobtop.*) only; {found} would send its actions to the replica"
+        );
+    }
+    let primary = connect::connect(primary, &settings.session).await?;
+    let native = NativeBackend::with_replica(primary, replica.clone());
+    Ok(Arc::new(OnReplica::new(Arc::new(native), replica)))
 }

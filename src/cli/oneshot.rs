@@ -67,9 +67,12 @@ pub async fn take(
         ..SessionSettings::default()
     };
     let rules = config.rules.clone();
+    let count_cap = settings::count_cap(config.count_cap.0, &rules);
     let snapshot_opts = SnapshotOptions {
-        count_cap: settings::count_cap(config.count_cap.0, &rules),
+        count_cap,
         running_by_tenant: rules.needs_tenants(),
+        // Once, not every second: every count exact up to the cap, none estimated.
+        pile_cap: count_cap,
     };
     let limit = Duration::from_secs_f64(timeout.clamp(0.5, 600.0));
     let read = async {

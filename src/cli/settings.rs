@@ -16,6 +16,12 @@ pub struct MonitorSettings {
     pub session: SessionSettings,
     pub stale_after: Duration,
     pub count_cap: i64,
+    /// Scheduled and dead jobs are counted exactly up to this many per queue.
+    pub pile_cap: i64,
+    /// Monitoring reads go to this replica (`--replica-url`); actions to the primary.
+    pub replica_url: Option<String>,
+    /// Share one snapshot with the other monitors of the database (not `--no-share`).
+    pub share: bool,
     pub kiosk: bool,
     pub theme: ThemeName,
     pub bell: bool,
@@ -50,6 +56,9 @@ pub fn monitor(
         },
         stale_after: Duration::from_secs_f64(stale_after.max(1.0)),
         count_cap: count_cap(cap, &config.rules),
+        pile_cap: pile_cap(&config.rules),
+        replica_url: args.replica_url.clone(),
+        share: !args.no_share,
         kiosk,
         theme: ThemeName::choose(config.theme, kiosk, no_color),
         bell: config.bell.unwrap_or(kiosk),
@@ -60,6 +69,15 @@ pub fn monitor(
             ..DrillSettings::default()
         },
     }
+}
+
+/// Dead jobs past the pile cap are estimated: the pile cap is raised just above the largest
+/// dead-letter threshold, so that alert decides on an exact count.
+pub fn pile_cap(rules: &Rules) -> i64 {
+    let needed = rules.largest_dead_letter_threshold() + 1.0;
+    needed
+        .max(crate::backend::PILE_CAP as f64)
+        .clamp(1.0, i64::MAX as f64 / 2.0) as i64
 }
 
 /// Counts stop at the cap, so a count threshold above it could never be passed: the cap is
@@ -127,5 +145,12 @@ mod tests {
         assert_eq!(s.count_cap, 1001, "the backlog threshold is 1000");
         let s = settings(&[], "[rules.backlog.queues.bulk]\nthreshold = 50000\n");
         assert_eq!(s.count_cap, 50_001);
+    }
+
+    #[test]
+    fn dead_jobs_are_counted_exactly_up_to_every_dead_letter_threshold() {
+        assert_eq!(settings(&[], "").pile_cap, 100);
+        let s = settings(&[], "[rules.dead_letter.queues.mail]\nthreshold = 500\n");
+        assert_eq!(s.pile_cap, 501);
     }
 }

@@ -56,6 +56,10 @@ fn identity_line<'a>(app: &App, theme: &Theme) -> Line<'a> {
     Line::from(vec![
         Span::styled(" jobtop ", theme.title),
         Span::raw(format!("{} · ", app.config.backend)),
+        match &app.source {
+            Some(source) => Span::raw(format!("{} · ", sanitize(source, 80))),
+            None => Span::raw(""),
+        },
         if app.config.read_only {
             Span::styled("read-only", theme.warn)
         } else {

@@ -622,6 +622,16 @@ impl Rules {
                 .any(|o| o.enabled == Some(true))
     }
 
+    /// The largest dead-letter threshold, so that dead jobs are counted exactly up to it
+    /// (past a small pile they are otherwise estimated).
+    pub fn largest_dead_letter_threshold(&self) -> f64 {
+        let mut max = self.dead_letter.threshold.0;
+        for o in self.dead_letter.queues.values() {
+            max = max.max(o.threshold.map_or(0.0, |t| t.0));
+        }
+        max
+    }
+
     /// The largest count threshold, so that live counts are not capped below it.
     pub fn largest_count_threshold(&self) -> f64 {
         let mut max = self.backlog.threshold.0;

@@ -2,14 +2,20 @@
 
 pub(crate) mod actions;
 mod dead_letters;
+pub mod estimate;
+pub mod fixture;
 mod job;
 mod jobs;
 mod kinds;
 mod migrate;
+pub mod minutes;
+pub mod probe;
 mod read;
 mod snapshot;
 mod tenants;
 mod text;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use sqlx::PgPool;
@@ -22,18 +28,51 @@ use super::{
     Action, ActionCapabilities, AuditEnd, AuditEntry, AuditFilter, Backend, BatchDone, BatchStep,
     Capabilities, JobState, Plan, Snapshot, SnapshotOptions,
 };
+use estimate::EstimateCache;
+use minutes::MinuteCache;
 
 pub use migrate::migrate;
 
 /// Reads (and, through actions, changes) a database holding the `jobtop` schema.
 #[derive(Debug, Clone)]
 pub struct NativeBackend {
+    /// Where monitoring reads go: the primary, or a read replica (`--replica-url`).
     pub pool: PgPool,
+    /// Where changes go (actions, audit): always the primary. The same pool as `pool`
+    /// unless reads go to a replica.
+    pub primary: PgPool,
+    /// What polls keep for the next ones.
+    caches: Arc<Caches>,
+}
+
+/// Kept across polls: closed minutes of the throughput history, planner estimates.
+#[derive(Debug, Default)]
+pub struct Caches {
+    pub minutes: MinuteCache,
+    pub estimates: EstimateCache,
 }
 
 impl NativeBackend {
     pub fn new(pool: PgPool) -> NativeBackend {
-        NativeBackend { pool }
+        NativeBackend {
+            primary: pool.clone(),
+            pool,
+            caches: Arc::default(),
+        }
+    }
+
+    /// Reads from `replica`, writes to `primary`.
+    pub fn with_replica(primary: PgPool, replica: PgPool) -> NativeBackend {
+        NativeBackend {
+            pool: replica,
+            primary,
+            caches: Arc::default(),
+        }
+    }
+
+    /// Drops the cached throughput minutes: the next poll reads the whole hour.
+    pub fn forget_minutes(&self) {
+        self.caches.minutes.clear();
     }
 
     /// The plan of a job page query, for tests and troubleshooting.
@@ -63,27 +102,30 @@ impl Backend for NativeBackend {
     }
 
     async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
-        snapshot::snapshot(&self.pool, opts).await
+        snapshot::snapshot(&self.pool, opts, &self.caches).await
     }
 
+    // Actions, and the reads that must see their effect at once (the audit log, a phased
+    // retry's progress), go to the primary even when monitoring reads go to a replica.
+
     async fn plan_action(&self, action: &Action) -> anyhow::Result<Plan> {
-        actions::plan(&self.pool, action).await
+        actions::plan(&self.primary, action).await
     }
 
     async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
-        actions::apply_batch(&self.pool, step).await
+        actions::apply_batch(&self.primary, step).await
     }
 
     async fn finish_audit(&self, end: &AuditEnd<'_>) -> anyhow::Result<()> {
-        actions::finish_audit(&self.pool, end).await
+        actions::finish_audit(&self.primary, end).await
     }
 
     async fn audit_log(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
-        actions::audit_log(&self.pool, filter).await
+        actions::audit_log(&self.primary, filter).await
     }
 
     async fn job_states(&self, ids: &[i64]) -> anyhow::Result<Vec<(i64, JobState)>> {
-        actions::job_states(&self.pool, ids).await
+        actions::job_states(&self.primary, ids).await
     }
 
     async fn jobs(&self, query: &JobQuery) -> anyhow::Result<JobPage> {

@@ -1,0 +1,35 @@
+//! `jobtop bench`: what watching costs on a realistic table (see `crate::bench`).
+
+use anyhow::Result;
+
+use super::BenchArgs;
+use crate::backend::native::fixture::FixtureSpec;
+use crate::bench::{self, BenchConfig};
+
+pub async fn run(args: BenchArgs) -> Result<()> {
+    let server = if args.ui_only && args.url.is_none() {
+        crate::backend::connect::parse_target(None)?
+    } else {
+        super::target(args.url.as_deref())?
+    };
+    bench::run(BenchConfig {
+        server,
+        spec: FixtureSpec {
+            rows: args.rows.max(1_000),
+            backlog: if args.backlog { args.backlog_jobs } else { 0 },
+        },
+        regenerate: args.regenerate,
+        polls: args.polls.max(1),
+        naive_runs: args.naive_runs.max(1),
+        seconds: args.seconds.max(1),
+        alone_watchers: args.alone,
+        shared_watchers: args.shared.into_iter().filter(|&n| n > 0).collect(),
+        count_cap: args.count_cap.max(1),
+        ui: !args.no_ui,
+        ui_only: args.ui_only,
+        monitor_seconds: args.monitor_seconds.max(1),
+        json_out: args.json_out,
+    })
+    .await?;
+    Ok(())
+}
