@@ -59,19 +59,20 @@ impl Gate {
         &self.backend
     }
 
-    /// Whether `kind` may pass at all: not in read-only mode, and only what the backend does.
+    /// Whether `kind` may pass at all: not in read-only mode, only what the backend does, and
+    /// only with an audit table to record it (`Capabilities::refusal`).
     pub fn check(&self, kind: ActionKind) -> Result<(), Refused> {
         if self.read_only {
             return Err(Refused(READ_ONLY.to_string()));
         }
-        if !self.backend.capabilities().can(kind) {
-            return Err(Refused(format!(
-                "the {} backend cannot {}",
-                self.backend.name(),
-                kind.verb().to_lowercase()
-            )));
+        match self
+            .backend
+            .capabilities()
+            .refusal(self.backend.name(), kind)
+        {
+            Some(why) => Err(Refused(why)),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// What `action` would change (a read; refused where the action itself would be).

@@ -25,6 +25,23 @@ const JOB_QUEUE: &str = include_str!("fixtures/job_queue.sql");
 const JOBFORGE: &str = include_str!("fixtures/jobforge.sql");
 const CEPRO: &str = include_str!("fixtures/cepro.sql");
 
+/// Retry, cancel, discard and delete, recorded in jobtop.audit (the harness migrates it).
+const JOB_ACTIONS: jobtop::backend::ActionCapabilities = jobtop::backend::ActionCapabilities {
+    retry: true,
+    cancel: true,
+    discard: true,
+    delete: true,
+    reset_stuck: false,
+    purge: false,
+    audit: true,
+};
+
+/// No job actions in the profile (or a uuid id), but the audit table is there to read.
+const AUDIT_ONLY: jobtop::backend::ActionCapabilities = jobtop::backend::ActionCapabilities {
+    audit: true,
+    ..jobtop::backend::ActionCapabilities::NONE
+};
+
 async fn load(pool: &PgPool, sql: &'static str) {
     sqlx::raw_sql(sql)
         .execute(pool)
@@ -173,7 +190,7 @@ async fn river_snapshot() {
     assert_eq!(
         river.capabilities(),
         Capabilities {
-            actions: jobtop::backend::ActionCapabilities::NONE,
+            actions: JOB_ACTIONS,
             pause: true,
             heartbeats: false,
             workers: true,
@@ -267,7 +284,7 @@ async fn oban_snapshot_in_a_prefix_schema() {
     assert_eq!(
         oban.capabilities(),
         Capabilities {
-            actions: jobtop::backend::ActionCapabilities::NONE,
+            actions: JOB_ACTIONS,
             pause: true,
             heartbeats: false,
             workers: true,
@@ -470,7 +487,7 @@ async fn job_queue_profile_snapshot() {
     assert_eq!(
         b.capabilities(),
         Capabilities {
-            actions: jobtop::backend::ActionCapabilities::NONE,
+            actions: AUDIT_ONLY,
             pause: false,
             heartbeats: false,
             workers: false,
@@ -501,7 +518,7 @@ async fn jobforge_profile_snapshot() {
     assert_eq!(
         b.capabilities(),
         Capabilities {
-            actions: jobtop::backend::ActionCapabilities::NONE,
+            actions: AUDIT_ONLY,
             pause: false,
             heartbeats: true,
             workers: true,
@@ -561,7 +578,7 @@ async fn cepro_profile_snapshot() {
     assert_eq!(
         b.capabilities(),
         Capabilities {
-            actions: jobtop::backend::ActionCapabilities::NONE,
+            actions: AUDIT_ONLY,
             pause: false,
             heartbeats: false,
             workers: true,

@@ -10,10 +10,7 @@ use drill_data::{answer, code, dead_report, detail, key, kinds_report, page, ten
 use jobtop::app::{App, Msg};
 use jobtop::backend::JobState;
 use jobtop::backend::drill::{JobPage, Response};
-use jobtop::ui;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ui_data::{app_with_data, t0};
+use ui_data::{app_with_data, buffer, render, t0};
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
 
@@ -21,26 +18,6 @@ fn app(width: u16, height: u16) -> App {
     let mut app = app_with_data(chrono::Duration::milliseconds(400));
     app.update(Msg::ScreenSize { width, height });
     app
-}
-
-fn buffer(app: &App, width: u16, height: u16) -> ratatui::buffer::Buffer {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| ui::draw(f, app)).unwrap();
-    terminal.backend().buffer().clone()
-}
-
-fn render(app: &App, width: u16, height: u16) -> String {
-    let buffer = buffer(app, width, height);
-    let mut out = String::new();
-    for y in 0..height {
-        let mut line = String::new();
-        for x in 0..width {
-            line.push_str(buffer[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 /// Every size, one snapshot each.

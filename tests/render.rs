@@ -4,26 +4,7 @@
 mod ui_data;
 
 use jobtop::app::{App, Msg};
-use jobtop::ui;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ui_data::{app_with_data, t0};
-
-fn render(app: &App, width: u16, height: u16) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| ui::draw(f, app)).unwrap();
-    let buffer = terminal.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..height {
-        let mut line = String::new();
-        for x in 0..width {
-            line.push_str(buffer[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
+use ui_data::{app_with_data, render, t0};
 
 #[test]
 fn overview_80x24() {
@@ -95,10 +76,7 @@ fn hostile_names_never_reach_the_terminal_raw() {
         result: Ok(snapshot),
         at: t0(),
     });
-    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
-    terminal.draw(|f| ui::draw(f, &app)).unwrap();
-    let buffer = terminal.backend().buffer();
-    for cell in buffer.content() {
+    for cell in ui_data::buffer(&app, 160, 48).content() {
         assert!(
             !cell
                 .symbol()

@@ -9,28 +9,9 @@ use std::time::Duration;
 use crossterm::event::KeyCode;
 use jobtop::app::{App, Msg};
 use jobtop::backend::{Action, AuditEntry, JobState, JobTarget, Plan};
-use jobtop::ui;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 
 use actions_ui::*;
-use ui_data::{app_with_data, t0};
-
-fn render(app: &App, width: u16, height: u16) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| ui::draw(f, app)).unwrap();
-    let buffer = terminal.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..height {
-        let mut line = String::new();
-        for x in 0..width {
-            line.push_str(buffer[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
+use ui_data::{app_with_data, render, t0};
 
 fn retry_37() -> App {
     let mut app = app_with_data(chrono::Duration::zero());
@@ -369,9 +350,7 @@ fn hostile_names_in_dialogs_never_reach_the_terminal_raw() {
     let mut app = app_with_data(chrono::Duration::zero());
     let evil = "q\x1b]0;pwned\x07\u{202e}";
     confirm(&mut app, dead_retry(evil, "k\x1b[2J", 3));
-    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
-    terminal.draw(|f| ui::draw(f, &app)).unwrap();
-    for cell in terminal.backend().buffer().content() {
+    for cell in ui_data::buffer(&app, 80, 24).content() {
         assert!(
             !cell
                 .symbol()

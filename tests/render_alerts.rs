@@ -4,32 +4,8 @@
 mod ui_data;
 
 use jobtop::app::{App, Msg, ThemeName};
-use jobtop::ui;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
-use ui_data::{app_with_data, snapshot, snapshot_at, t0};
-
-fn buffer(app: &App, width: u16, height: u16) -> Buffer {
-    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| ui::draw(f, app)).unwrap();
-    terminal.backend().buffer().clone()
-}
-
-fn render(app: &App, width: u16, height: u16) -> String {
-    let buffer = buffer(app, width, height);
-    let mut out = String::new();
-    for y in 0..height {
-        let mut line = String::new();
-        for x in 0..width {
-            line.push_str(buffer[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
+use ui_data::{app_with_data, buffer, render, snapshot, snapshot_at, t0};
 
 fn secs(s: i64) -> chrono::DateTime<chrono::Utc> {
     t0() + chrono::Duration::seconds(s)

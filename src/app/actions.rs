@@ -268,14 +268,10 @@ impl App {
         if self.config.read_only {
             return Err(READ_ONLY_REFUSAL.to_string());
         }
-        if !self.config.capabilities.can(kind) {
-            return Err(format!(
-                "the {} backend cannot {}",
-                self.config.backend,
-                kind.verb().to_lowercase()
-            ));
+        match self.config.capabilities.refusal(&self.config.backend, kind) {
+            Some(why) => Err(why),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Starts an action: look at what it would do, then confirm. `phased` offers a phased

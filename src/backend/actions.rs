@@ -921,6 +921,52 @@ fn jobs(n: u64) -> &'static str {
 /// Every refusal of read-only mode says this, in the monitor and in the gate.
 pub const READ_ONLY_REFUSAL: &str = "read-only: actions are disabled (started with --read-only)";
 
+/// Every action writes its row to `jobtop.audit`; a schema without that table gets none.
+pub const AUDIT_REQUIRED: &str = "actions need the audit table jobtop.audit, which this database \
+     lacks: run `jobtop migrate URL` to create it (no action runs without an audit trail)";
+
+/// What a queue schema's own tooling does instead of an action jobtop does not offer there.
+pub fn schema_reason(backend: &str, kind: ActionKind) -> Option<&'static str> {
+    use ActionKind as K;
+    Some(match (backend, kind) {
+        ("river", K::ResetStuck) => {
+            "River's rescuer moves stuck running jobs back to retryable (or discarded) itself, \
+             after RescueStuckJobsAfter (1 hour by default)"
+        }
+        ("river", K::Pause | K::Resume) => {
+            "this River schema has no river_queue table (River before its migration 4)"
+        }
+        ("oban", K::ResetStuck) => "Oban's Lifeline plugin rescues orphaned executing jobs itself",
+        ("pg-boss", K::Pause | K::Resume) => {
+            "pg-boss has no pause in the database (workers stop polling in their own process)"
+        }
+        ("pg-boss", K::ResetStuck) => {
+            "pg-boss's supervisor fails active jobs past their expiry itself"
+        }
+        ("pg-boss", K::Discard) => {
+            "pg-boss's own fail path retries a job that has retries left; cancel it instead"
+        }
+        ("graphile-worker", K::Pause | K::Resume) => "graphile-worker has no pause",
+        ("graphile-worker", K::Cancel) => {
+            "graphile-worker has no cancelled state: use discard (permanently fail)"
+        }
+        ("graphile-worker", K::ResetStuck) => {
+            "graphile-worker treats a lock older than 4 hours as abandoned and reclaims it itself"
+        }
+        ("graphile-worker", K::Purge) => "graphile-worker deletes completed jobs itself",
+        ("mapped", K::Pause | K::Resume) => "the profile names no [pause] table",
+        ("mapped", _) => {
+            "the profile's [actions] section does not offer it (and actions need an integer \
+             id column)"
+        }
+        (_, K::Purge) => {
+            "purge is offered for the reference schema only; the queue's own \
+             cleanup (River's job cleaner, Oban's pruner, pg-boss's maintenance) does it"
+        }
+        _ => return None,
+    })
+}
+
 /// The error an action gets from a backend that cannot do it.
 pub fn unsupported(backend: &str, kind: ActionKind) -> anyhow::Error {
     anyhow::anyhow!(

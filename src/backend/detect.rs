@@ -212,7 +212,18 @@ pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
             }
         }
     }
-    Ok(found.into_iter().collect())
+    let mut found: Vec<Detected> = found.into_iter().collect();
+    // `jobtop migrate` on another queue's database (to get jobtop.audit for its actions)
+    // leaves an empty reference schema: that is not a second queue to choose between.
+    if found.len() > 1 && found.iter().any(|d| d.backend == BackendKind::Native) {
+        let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM jobtop.jobs)")
+            .fetch_one(pool)
+            .await?;
+        if empty {
+            found.retain(|d| d.backend != BackendKind::Native);
+        }
+    }
+    Ok(found)
 }
 
 /// Opens a detected (or explicitly named) schema.

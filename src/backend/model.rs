@@ -267,6 +267,30 @@ impl Capabilities {
             K::Purge => a.purge,
         }
     }
+
+    /// Why `backend` refuses `kind`, or None when it may go ahead. The one rule the gate and
+    /// the monitor both apply: only what the schema allows, and never without an audit trail.
+    pub fn refusal(
+        &self,
+        backend: &str,
+        kind: crate::backend::actions::ActionKind,
+    ) -> Option<String> {
+        use crate::backend::actions;
+        if !self.can(kind) {
+            let mut why = format!(
+                "the {backend} backend cannot {}",
+                kind.verb().to_lowercase()
+            );
+            if let Some(reason) = actions::schema_reason(backend, kind) {
+                why.push_str(&format!(": {reason}"));
+            }
+            return Some(why);
+        }
+        if !self.actions.audit {
+            return Some(actions::AUDIT_REQUIRED.to_string());
+        }
+        None
+    }
 }
 
 /// Options that shape a snapshot query.

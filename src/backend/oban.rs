@@ -18,13 +18,20 @@ use anyhow::bail;
 use async_trait::async_trait;
 use sqlx::PgPool;
 
+use super::actions::{
+    Action, ActionCapabilities, ActionKind, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep,
+};
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
+use super::foreign_actions as kit;
+use super::model::JobState;
+use super::oban_actions::ObanActions;
 use super::prioritized::{Lanes, Prioritized};
 use super::sqlkit::{self, Statements, TableInfo, TimeCol};
 use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
 
 pub struct ObanBackend {
     pool: PgPool,
+    actions: ObanActions,
     statements: Statements,
     capabilities: Capabilities,
     plan: Plan,
@@ -145,8 +152,17 @@ impl ObanBackend {
             Status::Warn,
             "Oban keeps pauses in its nodes' memory: whether a queue is paused is not shown",
         ));
+        let actions = ObanActions::new(prefix, &t, &time("scheduled_at"), &labels, |c| jobs.has(c));
         let capabilities = Capabilities {
-            actions: crate::backend::ActionCapabilities::NONE,
+            actions: ActionCapabilities {
+                retry: actions.can(ActionKind::Retry),
+                cancel: actions.can(ActionKind::Cancel),
+                discard: actions.can(ActionKind::Discard),
+                delete: actions.can(ActionKind::Delete),
+                reset_stuck: false,
+                purge: false,
+                audit: kit::audit_table(&pool).await?,
+            },
             pause: true,
             heartbeats: false,
             workers: true,
@@ -158,6 +174,7 @@ impl ObanBackend {
         };
         Ok(ObanBackend {
             pool,
+            actions,
             statements,
             capabilities,
             plan,
@@ -181,5 +198,25 @@ impl Backend for ObanBackend {
 
     fn doctor_plan(&self) -> Plan {
         self.plan.clone()
+    }
+
+    async fn plan_action(&self, action: &Action) -> anyhow::Result<super::Plan> {
+        self.actions.plan(&self.pool, action).await
+    }
+
+    async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
+        self.actions.apply(&self.pool, step).await
+    }
+
+    async fn finish_audit(&self, end: &AuditEnd<'_>) -> anyhow::Result<()> {
+        kit::finish_audit(&self.pool, end).await
+    }
+
+    async fn audit_log(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
+        kit::audit_log(&self.pool, filter).await
+    }
+
+    async fn job_states(&self, ids: &[i64]) -> anyhow::Result<Vec<(i64, JobState)>> {
+        kit::job_states(&self.pool, &self.actions.jobs, ids).await
     }
 }

@@ -16,13 +16,20 @@ use anyhow::bail;
 use async_trait::async_trait;
 use sqlx::PgPool;
 
+use super::actions::{
+    Action, ActionCapabilities, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep,
+};
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
+use super::foreign_actions as kit;
+use super::model::JobState;
 use super::prioritized::{Lanes, Prioritized};
+use super::river_actions::RiverActions;
 use super::sqlkit::{self, Statements, TableInfo, TimeCol, qualified};
 use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
 
 pub struct RiverBackend {
     pool: PgPool,
+    actions: RiverActions,
     statements: Statements,
     capabilities: Capabilities,
     plan: Plan,
@@ -150,8 +157,18 @@ impl RiverBackend {
                 ),
             ));
         }
+        let actions =
+            RiverActions::new(schema, &t, queues.as_ref().map(|q| q.qualified()), &labels);
         let capabilities = Capabilities {
-            actions: crate::backend::ActionCapabilities::NONE,
+            actions: ActionCapabilities {
+                retry: true,
+                cancel: true,
+                discard: true,
+                delete: true,
+                reset_stuck: false,
+                purge: false,
+                audit: kit::audit_table(&pool).await?,
+            },
             pause: queues.is_some(),
             heartbeats: false,
             workers: true,
@@ -163,6 +180,7 @@ impl RiverBackend {
         };
         Ok(RiverBackend {
             pool,
+            actions,
             statements,
             capabilities,
             plan,
@@ -186,5 +204,25 @@ impl Backend for RiverBackend {
 
     fn doctor_plan(&self) -> Plan {
         self.plan.clone()
+    }
+
+    async fn plan_action(&self, action: &Action) -> anyhow::Result<super::Plan> {
+        self.actions.plan(&self.pool, action).await
+    }
+
+    async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
+        self.actions.apply(&self.pool, step).await
+    }
+
+    async fn finish_audit(&self, end: &AuditEnd<'_>) -> anyhow::Result<()> {
+        kit::finish_audit(&self.pool, end).await
+    }
+
+    async fn audit_log(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
+        kit::audit_log(&self.pool, filter).await
+    }
+
+    async fn job_states(&self, ids: &[i64]) -> anyhow::Result<Vec<(i64, JobState)>> {
+        kit::job_states(&self.pool, &self.actions.jobs, ids).await
     }
 }

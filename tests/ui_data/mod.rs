@@ -134,3 +134,26 @@ pub fn app_with_data(after: chrono::Duration) -> App {
     app.update(Msg::Tick(t0() + after));
     app
 }
+
+/// One frame of `app` drawn into ratatui's TestBackend.
+pub fn buffer(app: &App, width: u16, height: u16) -> ratatui::buffer::Buffer {
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| jobtop::ui::draw(f, app)).unwrap();
+    terminal.backend().buffer().clone()
+}
+
+/// The frame as text, one line per row, trailing blanks trimmed: what a snapshot stores.
+pub fn render(app: &App, width: u16, height: u16) -> String {
+    let buffer = buffer(app, width, height);
+    let mut out = String::new();
+    for y in 0..height {
+        let mut line = String::new();
+        for x in 0..width {
+            line.push_str(buffer[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}

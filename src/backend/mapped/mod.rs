@@ -6,6 +6,7 @@
 //! profile leaves out, the monitor does not show (no worker column: no workers pane; no
 //! heartbeat column: no heartbeat ages; no pause table: the queue cannot be paused).
 
+mod actions;
 pub mod profile;
 
 use std::sync::Arc;
@@ -15,15 +16,20 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 use toml::Spanned;
 
+use super::actions::{Action, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep};
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
+use super::foreign_actions as kit;
+use super::model::JobState;
 use super::sqlkit::{
     self, Statements, TableInfo, TimeCol, WINDOW_START, capped, epoch_minute, ident, literal,
 };
 use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
+use actions::MappedActions;
 pub use profile::{Profile, ProfileError, Target};
 
 pub struct MappedBackend {
     pool: PgPool,
+    actions: MappedActions,
     profile_name: String,
     schema: String,
     statements: Statements,
@@ -137,9 +143,12 @@ impl MappedBackend {
         };
         let statements = built.statements();
         let plan = built.plan(&statements);
+        let actions = MappedActions::new(&profile, &table, pause_table.as_ref());
+        let mut action_caps = actions.capabilities;
+        action_caps.audit = kit::audit_table(&pool).await?;
         let c = &profile.columns;
         let capabilities = Capabilities {
-            actions: crate::backend::ActionCapabilities::NONE,
+            actions: action_caps,
             pause: profile.pause.is_some(),
             heartbeats: c.heartbeat_at.is_some(),
             workers: c.worker.is_some(),
@@ -151,6 +160,7 @@ impl MappedBackend {
         };
         Ok(MappedBackend {
             pool,
+            actions,
             profile_name: profile.name.clone(),
             schema: table.schema.clone(),
             statements,
@@ -730,5 +740,25 @@ impl Backend for MappedBackend {
 
     fn doctor_plan(&self) -> Plan {
         self.plan.clone()
+    }
+
+    async fn plan_action(&self, action: &Action) -> anyhow::Result<super::Plan> {
+        self.actions.plan(&self.pool, action).await
+    }
+
+    async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
+        self.actions.apply(&self.pool, step).await
+    }
+
+    async fn finish_audit(&self, end: &AuditEnd<'_>) -> anyhow::Result<()> {
+        kit::finish_audit(&self.pool, end).await
+    }
+
+    async fn audit_log(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
+        kit::audit_log(&self.pool, filter).await
+    }
+
+    async fn job_states(&self, ids: &[i64]) -> anyhow::Result<Vec<(i64, JobState)>> {
+        kit::job_states(&self.pool, &self.actions.jobs, ids).await
     }
 }

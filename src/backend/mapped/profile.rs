@@ -120,6 +120,28 @@ pub struct Pause {
     pub reason: Option<Spanned<String>>,
 }
 
+/// Which job actions the table allows, each as the status value a changed job gets. What a
+/// change also sets follows from the columns the profile names (run-at now on retry, the
+/// finish time, the worker and heartbeat cleared); no SQL comes from the file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Actions {
+    /// Dead, cancelled, scheduled or retrying -> this waiting status, due now.
+    pub retry: Option<Spanned<String>>,
+    /// Waiting -> this cancelled status.
+    pub cancel: Option<Spanned<String>>,
+    /// Waiting -> this dead status.
+    pub discard: Option<Spanned<String>>,
+    /// Dead or cancelled rows may be deleted.
+    #[serde(default)]
+    pub delete: bool,
+    /// Running jobs whose heartbeat (else start) is stale -> this waiting status, due now.
+    pub reset_stuck: Option<Spanned<String>>,
+}
+
+/// An `[actions]` key, the status it sets, and the states that status may be mapped to.
+type ActionStatus<'a> = (&'a str, &'a Option<Spanned<String>>, &'a [Target]);
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {
@@ -131,6 +153,7 @@ struct Raw {
     columns: Columns,
     statuses: Spanned<BTreeMap<Spanned<String>, Spanned<String>>>,
     pause: Option<Pause>,
+    actions: Option<Actions>,
 }
 
 /// A validated profile.
@@ -146,6 +169,7 @@ pub struct Profile {
     /// Status value -> how it is shown, in the profile's order of values.
     pub statuses: Vec<(String, Target)>,
     pub pause: Option<Pause>,
+    pub actions: Actions,
     origin: String,
     text: Arc<str>,
 }
@@ -284,6 +308,47 @@ impl Profile {
                     .into(),
             ));
         }
+        let actions = raw.actions.clone().unwrap_or_default();
+        let waiting = [Target::Queued, Target::Retrying, Target::Ready];
+        let wants: [ActionStatus; 4] = [
+            ("retry", &actions.retry, &waiting),
+            ("cancel", &actions.cancel, &[Target::Cancelled]),
+            ("discard", &actions.discard, &[Target::Dead]),
+            ("reset_stuck", &actions.reset_stuck, &waiting),
+        ];
+        for (key, value, targets) in wants {
+            let Some(value) = value else { continue };
+            let target = statuses
+                .iter()
+                .find(|(v, _)| v == value.get_ref())
+                .map(|(_, t)| *t);
+            if !target.is_some_and(|t| targets.contains(&t)) {
+                let names: Vec<&str> = targets
+                    .iter()
+                    .map(|t| Target::NAMES.iter().find(|(_, x)| x == t).unwrap().0)
+                    .collect();
+                return Err(fail(
+                    value.span(),
+                    format!(
+                        "`{key}` sets status {:?}: name a value of [statuses] mapped to {}",
+                        value.get_ref(),
+                        names.join(" or ")
+                    ),
+                ));
+            }
+        }
+        if let (Some(r), None, None) = (
+            &actions.reset_stuck,
+            &raw.columns.heartbeat_at,
+            &raw.columns.started_at,
+        ) {
+            return Err(fail(
+                r.span(),
+                "`reset_stuck` needs `heartbeat_at` or `started_at`: a stuck job is one \
+                 that stopped showing signs of life"
+                    .into(),
+            ));
+        }
         let name = raw
             .name
             .as_ref()
@@ -303,6 +368,7 @@ impl Profile {
             columns: raw.columns,
             statuses,
             pause: raw.pause,
+            actions,
             origin: origin.to_string(),
             text,
         })

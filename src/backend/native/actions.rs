@@ -451,6 +451,21 @@ pub async fn apply_batch(pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<
             (ids.len() as u64, ids, step.ids.len() as u64, step.last)
         }
     };
+    commit_batch(tx, step, changed, changed_ids, attempted, last).await
+}
+
+/// Writes (or updates) the action's audit row in the batch's transaction and commits both:
+/// every backend's batches end here, so no change is committed without its audit row.
+pub(crate) async fn commit_batch(
+    mut tx: sqlx::Transaction<'static, Postgres>,
+    step: &BatchStep<'_>,
+    changed: u64,
+    changed_ids: Vec<i64>,
+    attempted: u64,
+    last: bool,
+) -> anyhow::Result<BatchDone> {
+    let plan = step.plan;
+    let kind = plan.kind();
     let after = Progress {
         attempted: step.before.attempted + attempted,
         changed: step.before.changed + changed,

@@ -1,6 +1,6 @@
 //! The project's own reference schema (`migrations/`, schema `jobtop`).
 
-mod actions;
+pub(crate) mod actions;
 mod dead_letters;
 pub mod estimate;
 pub mod fixture;

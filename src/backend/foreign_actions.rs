@@ -1,0 +1,380 @@
+//! Job actions on someone else's queue table, shared by the River, Oban, graphile-worker and
+//! mapped backends. Each backend describes its table once, at open (`JobTable`): which
+//! condition puts a job in each display state, and the one statement per action that its
+//! project's own tooling would run. Plans and batches then work as the reference schema's
+//! do: a plan resolves the target to ids; a batch is ONE conditional statement over at most
+//! `BATCH_SIZE` ids that re-checks the state the plan saw, committed together with its row
+//! in `jobtop.audit` (`native::actions::commit_batch`).
+//!
+//! Every statement is assembled from identifiers the catalog or a validated profile gave;
+//! every value the operator typed travels as a bind parameter.
+
+use std::collections::BTreeSet;
+
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
+
+use super::actions::{
+    Action, ActionKind, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep, JobFilter,
+    JobTarget, MAX_JOBS_PER_ACTION, Plan,
+};
+use super::model::JobState;
+use super::native::actions as audit;
+
+/// Stands for the plan's state guard in a batch statement.
+pub const GUARD: &str = "{guard}";
+
+/// A job table as the actions see it. Expressions use the alias `j`.
+#[derive(Debug, Clone)]
+pub struct JobTable {
+    /// `"schema"."table" j`.
+    pub from: String,
+    /// The id column; read as `bigint`.
+    pub id: String,
+    pub queue: String,
+    pub kind: String,
+    /// The condition for each display state a job of this table can be in; disjoint.
+    pub states: Vec<(JobState, String)>,
+    pub worker: Option<String>,
+    pub tenant: Option<String>,
+    /// The last error as text.
+    pub error: Option<String>,
+    /// When a running job last showed signs of life (for reset-stuck): `$2` is the stale
+    /// threshold in seconds in its statement.
+    pub alive_at: Option<String>,
+    /// Per action, its statement: `$1` is the batch's ids (`bigint[]`), `{guard}` the plan's
+    /// states re-checked; it returns the ids it changed as its first column.
+    pub batches: Vec<(ActionKind, String)>,
+}
+
+impl JobTable {
+    fn condition(&self, state: JobState) -> Option<&str> {
+        self.states
+            .iter()
+            .find(|(s, _)| *s == state)
+            .map(|(_, c)| c.as_str())
+    }
+
+    /// A job's display state, as a `text` expression (NULL for a job in none).
+    pub fn display_state(&self) -> String {
+        let arms: Vec<String> = self
+            .states
+            .iter()
+            .map(|(s, c)| format!("WHEN {c} THEN '{}'", s.as_str()))
+            .collect();
+        format!("CASE {} END", arms.join(" "))
+    }
+
+    pub fn statement(&self, kind: ActionKind) -> Option<&str> {
+        self.batches
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, s)| s.as_str())
+    }
+
+    /// The plan's states as one condition; a state this table has no condition for matches
+    /// nothing.
+    fn guard(&self, states: &[JobState]) -> String {
+        let parts: Vec<String> = states
+            .iter()
+            .map(|s| format!("({})", self.condition(*s).unwrap_or("false")))
+            .collect();
+        if parts.is_empty() {
+            "false".into()
+        } else {
+            format!("({})", parts.join(" OR "))
+        }
+    }
+}
+
+/// A statement assembled from fixed fragments, with its text parameters after `$1`.
+struct Sql {
+    text: String,
+    texts: Vec<String>,
+    first: usize,
+}
+
+impl Sql {
+    fn new(text: String, first: usize) -> Sql {
+        Sql {
+            text,
+            texts: Vec::new(),
+            first,
+        }
+    }
+
+    fn param(&mut self, value: String) -> String {
+        self.texts.push(value);
+        format!("${}", self.first + self.texts.len())
+    }
+}
+
+fn row(r: &PgRow) -> anyhow::Result<Option<(i64, String, String, JobState)>> {
+    let state: Option<String> = r.try_get("state")?;
+    let Some(state) = state.as_deref().and_then(JobState::parse) else {
+        return Ok(None);
+    };
+    Ok(Some((
+        r.try_get("id")?,
+        r.try_get::<Option<String>, _>("queue")?.unwrap_or_default(),
+        r.try_get::<Option<String>, _>("kind")?.unwrap_or_default(),
+        state,
+    )))
+}
+
+fn filter_sql(t: &JobTable, sql: &mut Sql, filter: &JobFilter) -> anyhow::Result<()> {
+    let columns: [(&str, Option<&String>, &Option<String>); 4] = [
+        ("queue", Some(&t.queue), &filter.queue),
+        ("kind", Some(&t.kind), &filter.kind),
+        ("tenant", t.tenant.as_ref(), &filter.tenant),
+        ("worker", t.worker.as_ref(), &filter.worker),
+    ];
+    for (name, column, value) in columns {
+        let Some(v) = value else { continue };
+        let Some(column) = column else {
+            anyhow::bail!("this queue schema has no {name} to filter on");
+        };
+        let p = sql.param(v.clone());
+        sql.text.push_str(&format!(" AND ({column})::text = {p}"));
+    }
+    if let Some(text) = &filter.text {
+        let Some(error) = &t.error else {
+            anyhow::bail!("this queue schema keeps no error text to filter on");
+        };
+        let p = sql.param(text.to_lowercase());
+        sql.text
+            .push_str(&format!(" AND strpos(lower({error}), {p}) > 0"));
+    }
+    Ok(())
+}
+
+async fn fetch(
+    pool: &PgPool,
+    sql: Sql,
+    first: Option<Vec<i64>>,
+    float: Option<f64>,
+) -> anyhow::Result<Vec<(i64, String, String, JobState)>> {
+    let mut q = sqlx::query(AssertSqlSafe(sql.text));
+    if let Some(ids) = first {
+        q = q.bind(ids);
+    }
+    if let Some(f) = float {
+        q = q.bind(f);
+    }
+    for t in sql.texts {
+        q = q.bind(t);
+    }
+    let rows = q.fetch_all(pool).await?;
+    Ok(rows
+        .iter()
+        .map(row)
+        .collect::<anyhow::Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// What a job action (or reset-stuck) would change.
+pub async fn plan(pool: &PgPool, t: &JobTable, action: &Action) -> anyhow::Result<Plan> {
+    let kind = action.kind();
+    let select = format!(
+        "SELECT ({id})::bigint AS id, ({queue})::text AS queue, ({k})::text AS kind",
+        id = t.id,
+        queue = t.queue,
+        k = t.kind
+    );
+    if let Action::ResetStuck {
+        queue,
+        worker,
+        stale_after,
+    } = action
+    {
+        let (Some(running), Some(alive)) = (t.condition(JobState::Running), &t.alive_at) else {
+            anyhow::bail!("this queue schema cannot tell a stuck job from a running one");
+        };
+        let mut sql = Sql::new(
+            format!(
+                "{select}, 'running' AS state FROM {from} WHERE {running} \
+                 AND {alive} < now() - make_interval(secs => $1)",
+                from = t.from
+            ),
+            1,
+        );
+        let filter = JobFilter {
+            queue: queue.clone(),
+            worker: worker.clone(),
+            ..JobFilter::default()
+        };
+        filter_sql(t, &mut sql, &filter)?;
+        sql.text
+            .push_str(&format!(" ORDER BY 1 LIMIT {}", MAX_JOBS_PER_ACTION + 1));
+        let rows = fetch(pool, sql, None, Some(stale_after.as_secs_f64())).await?;
+        return Ok(Plan::from_rows(action.clone(), rows, MAX_JOBS_PER_ACTION));
+    }
+    let Some(target) = action.job_target() else {
+        anyhow::bail!("{} is not a job action", kind.name());
+    };
+    match target {
+        JobTarget::Ids(ids) => {
+            let ids: Vec<i64> = ids
+                .iter()
+                .copied()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let sql = Sql::new(
+                format!(
+                    "{select}, {state} AS state FROM {from} WHERE ({id})::bigint = ANY($1) ORDER BY 1",
+                    state = t.display_state(),
+                    from = t.from,
+                    id = t.id,
+                ),
+                1,
+            );
+            let found = fetch(pool, sql, Some(ids.clone()), None).await?;
+            let missing = ids.len() as u64 - found.len() as u64;
+            let mut plan = Plan::from_rows(action.clone(), found, MAX_JOBS_PER_ACTION);
+            plan.missing = missing;
+            Ok(plan)
+        }
+        JobTarget::Matching { filter, limit } => {
+            let take = limit
+                .map(|l| (l as usize).min(MAX_JOBS_PER_ACTION))
+                .unwrap_or(MAX_JOBS_PER_ACTION);
+            let mut states: Vec<JobState> = match filter.state {
+                Some(s) => vec![s],
+                None => kind.from_states().to_vec(),
+            };
+            if filter.state.is_none() && matches!(kind, ActionKind::Cancel | ActionKind::Discard) {
+                states.push(JobState::Running);
+            }
+            let mut sql = Sql::new("SELECT * FROM (".to_string(), 0);
+            let mut first = true;
+            for state in states {
+                let Some(cond) = t.condition(state) else {
+                    continue;
+                };
+                if !first {
+                    sql.text.push_str(" UNION ALL ");
+                }
+                first = false;
+                sql.text.push_str(&format!(
+                    "(SELECT * FROM ({select}, '{}' AS state FROM {} WHERE {cond}",
+                    state.as_str(),
+                    t.from
+                ));
+                filter_sql(t, &mut sql, filter)?;
+                sql.text
+                    .push_str(&format!(") s ORDER BY 1 LIMIT {})", take + 1));
+            }
+            if first {
+                return Ok(Plan::from_rows(action.clone(), Vec::new(), take));
+            }
+            sql.text.push_str(") t ORDER BY 1");
+            let rows = fetch(pool, sql, None, None).await?;
+            Ok(Plan::from_rows(action.clone(), rows, take))
+        }
+    }
+}
+
+/// Runs one batch's statement in `tx`: (changed ids, attempted).
+pub async fn job_batch(
+    tx: &mut Transaction<'static, Postgres>,
+    t: &JobTable,
+    step: &BatchStep<'_>,
+) -> anyhow::Result<(Vec<i64>, u64)> {
+    let plan = step.plan;
+    let kind = plan.kind();
+    let Some(statement) = t.statement(kind) else {
+        anyhow::bail!("{} is not offered on this queue schema", kind.name());
+    };
+    if plan.states.is_empty() {
+        anyhow::bail!("the plan names no state to change");
+    }
+    let sql = statement.replace(GUARD, &t.guard(&plan.states));
+    let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(step.ids.to_vec());
+    if let Action::ResetStuck { stale_after, .. } = &plan.action {
+        q = q.bind(stale_after.as_secs_f64());
+    }
+    let ids = q.fetch_all(&mut **tx).await?;
+    Ok((ids, step.ids.len() as u64))
+}
+
+/// A job action's batch, committed with its audit row.
+pub async fn apply_jobs(
+    pool: &PgPool,
+    t: &JobTable,
+    step: &BatchStep<'_>,
+) -> anyhow::Result<BatchDone> {
+    let mut tx = pool.begin().await?;
+    let (ids, attempted) = job_batch(&mut tx, t, step).await?;
+    commit(tx, step, ids.len() as u64, ids, attempted, step.last).await
+}
+
+/// Commits a batch together with its audit row.
+pub async fn commit(
+    tx: Transaction<'static, Postgres>,
+    step: &BatchStep<'_>,
+    changed: u64,
+    changed_ids: Vec<i64>,
+    attempted: u64,
+    last: bool,
+) -> anyhow::Result<BatchDone> {
+    audit::commit_batch(tx, step, changed, changed_ids, attempted, last).await
+}
+
+pub async fn finish_audit(pool: &PgPool, end: &AuditEnd<'_>) -> anyhow::Result<()> {
+    audit::finish_audit(pool, end).await
+}
+
+pub async fn audit_log(pool: &PgPool, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
+    audit::audit_log(pool, filter).await
+}
+
+/// The display state of each job that still exists.
+pub async fn job_states(
+    pool: &PgPool,
+    t: &JobTable,
+    ids: &[i64],
+) -> anyhow::Result<Vec<(i64, JobState)>> {
+    let sql = format!(
+        "SELECT ({id})::bigint AS id, {state} AS state FROM {from} WHERE ({id})::bigint = ANY($1)",
+        id = t.id,
+        state = t.display_state(),
+        from = t.from
+    );
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(ids)
+        .fetch_all(pool)
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let state: Option<String> = r.try_get("state")?;
+        if let Some(s) = state.as_deref().and_then(JobState::parse) {
+            out.push((r.try_get("id")?, s));
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `jobtop.audit` exists: without it no action runs (`Capabilities::refusal`).
+pub async fn audit_table(pool: &PgPool) -> anyhow::Result<bool> {
+    // From the catalog: `to_regclass` fails for a role without USAGE on the schema.
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'jobtop' AND c.relname = 'audit' AND c.relkind IN ('r', 'p'))",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// A plan for a pause or resume that always goes through (the schema cannot say whether
+/// the queue is paused, or the statement itself makes it idempotent).
+pub fn queue_plan(action: &Action, queue: &str, note: Option<String>) -> Plan {
+    let mut plan = Plan::empty(action.clone());
+    plan.queues = vec![queue.to_string()];
+    plan.queue_count = 1;
+    plan.eligible = 1;
+    plan.note = note;
+    plan
+}

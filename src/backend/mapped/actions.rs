@@ -1,0 +1,361 @@
+//! Actions on a home-grown table, as its profile's `[actions]` and `[pause]` describe them
+//! (see assets/profiles/README.md). Each action sets the status value the profile names;
+//! the rest follows from the columns it names: a retried or reset job is due now with its
+//! worker and heartbeat cleared, a cancelled or discarded one gets its finish time, a
+//! retried one loses it and, when attempts and max attempts are known, gets one more
+//! attempt if it has used them all. The error columns are kept.
+
+use chrono::{DateTime, Utc};
+use sqlx::{AssertSqlSafe, PgPool, Row};
+use toml::Spanned;
+
+use super::profile::{Profile, Target};
+use crate::backend::actions::{Action, ActionCapabilities, ActionKind, BatchDone, BatchStep, Plan};
+use crate::backend::foreign_actions::{self as kit, GUARD, JobTable};
+use crate::backend::model::JobState;
+use crate::backend::sqlkit::{TableInfo, TimeCol, ident, literal};
+
+fn col(c: &Spanned<String>) -> String {
+    format!("j.{}", ident(c.get_ref()))
+}
+
+fn list(values: &[&str]) -> String {
+    values
+        .iter()
+        .map(|v| literal(v))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The pause table's statements.
+#[derive(Debug, Clone)]
+struct PauseSql {
+    read: String,
+    pause: String,
+    insert: String,
+    resume: String,
+    /// What `pause` and `insert` bind, in order.
+    binds: Vec<PauseBind>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum PauseBind {
+    Queue,
+    Actor,
+    Reason,
+}
+
+#[derive(Debug, Clone)]
+pub struct MappedActions {
+    pub jobs: JobTable,
+    pub capabilities: ActionCapabilities,
+    pause: Option<PauseSql>,
+}
+
+impl MappedActions {
+    pub fn new(profile: &Profile, table: &TableInfo, pause: Option<&TableInfo>) -> MappedActions {
+        let c = &profile.columns;
+        let t = table.qualified();
+        let time =
+            |s: &Spanned<String>| TimeCol::new(col(s), table.is_naive_timestamp(s.get_ref()));
+        let status = col(&c.status);
+        let is = |values: Vec<&str>| -> Option<String> {
+            (!values.is_empty()).then(|| format!("{status} IN ({})", list(&values)))
+        };
+        let run_at = c.run_at.as_ref().map(time);
+        let due = run_at.as_ref().map(|r| r.cmp_now("<="));
+        let later = run_at.as_ref().map(|r| r.cmp_now(">"));
+        let again = c
+            .attempts
+            .as_ref()
+            .map(|a| format!("coalesce({}, 0) > 0", col(a)));
+        let and = |a: &Option<String>, b: &Option<String>| match (a, b) {
+            (Some(a), Some(b)) => Some(format!("({a} AND {b})")),
+            (Some(a), None) => Some(a.clone()),
+            _ => None,
+        };
+        let neg = |x: &Option<String>| x.as_ref().map(|x| format!("NOT ({x})"));
+        let mut by_state: Vec<(JobState, Vec<String>)> = Vec::new();
+        let mut put = |s: JobState, cond: Option<String>| {
+            if let Some(cond) = cond {
+                match by_state.iter_mut().find(|(x, _)| *x == s) {
+                    Some((_, v)) => v.push(cond),
+                    None => by_state.push((s, vec![cond])),
+                }
+            }
+        };
+        let queued = is(profile.values(Target::Queued));
+        let retrying = is(profile.values(Target::Retrying));
+        match &due {
+            None => {
+                put(JobState::Ready, queued.clone());
+                put(JobState::Retrying, retrying.clone());
+            }
+            Some(d) => {
+                let d = Some(d.clone());
+                put(JobState::Ready, and(&queued, &d));
+                put(JobState::Ready, and(&retrying, &d));
+                if again.is_some() {
+                    put(
+                        JobState::Scheduled,
+                        and(&and(&queued, &later), &neg(&again)),
+                    );
+                    put(JobState::Retrying, and(&and(&queued, &later), &again));
+                } else {
+                    put(JobState::Scheduled, and(&queued, &later));
+                }
+                put(JobState::Retrying, and(&retrying, &later));
+            }
+        }
+        for (target, state) in [
+            (Target::Ready, JobState::Ready),
+            (Target::Scheduled, JobState::Scheduled),
+            (Target::Running, JobState::Running),
+            (Target::Succeeded, JobState::Succeeded),
+            (Target::Dead, JobState::Dead),
+            (Target::Cancelled, JobState::Cancelled),
+        ] {
+            put(state, is(profile.values(target)));
+        }
+        let states: Vec<(JobState, String)> = by_state
+            .into_iter()
+            .map(|(s, parts)| (s, format!("({})", parts.join(" OR "))))
+            .collect();
+
+        let name = |s: &Option<Spanned<String>>| s.as_ref().map(|c| ident(c.get_ref()));
+        let now_of = |s: &Spanned<String>| time(s).value("now()");
+        let clear_lock: Vec<String> = [&c.worker, &c.heartbeat_at]
+            .into_iter()
+            .filter_map(name)
+            .map(|n| format!("{n} = NULL"))
+            .collect();
+        let a = &profile.actions;
+        let id = format!("({})::bigint", col(&c.id));
+        let integer_id = table
+            .columns
+            .get(c.id.get_ref())
+            .is_some_and(|ty| matches!(ty.as_str(), "bigint" | "integer" | "smallint"));
+        let mut batches = Vec::new();
+        let mut statement =
+            |kind: ActionKind, to: &Spanned<String>, mut set: Vec<String>, extra: &str| {
+                set.insert(
+                    0,
+                    format!("{} = {}", ident(c.status.get_ref()), literal(to.get_ref())),
+                );
+                batches.push((
+                kind,
+                format!(
+                    "UPDATE {t} j SET {} WHERE {id} = ANY($1) AND {GUARD}{extra} RETURNING {id}",
+                    set.join(", ")
+                ),
+            ));
+            };
+        if let Some(to) = &a.retry {
+            let mut set = clear_lock.clone();
+            if let Some(r) = &c.run_at {
+                set.push(format!("{} = {}", ident(r.get_ref()), now_of(r)));
+            }
+            if let Some(f) = &c.finished_at {
+                set.push(format!("{} = NULL", ident(f.get_ref())));
+            }
+            if let (Some(at), Some(max)) = (&c.attempts, &c.max_attempts) {
+                set.push(format!(
+                    "{m} = greatest({mc}, coalesce({ac}, 0) + 1)",
+                    m = ident(max.get_ref()),
+                    mc = col(max),
+                    ac = col(at)
+                ));
+            }
+            statement(ActionKind::Retry, to, set, "");
+        }
+        for (kind, to) in [
+            (ActionKind::Cancel, &a.cancel),
+            (ActionKind::Discard, &a.discard),
+        ] {
+            if let Some(to) = to {
+                let mut set = clear_lock.clone();
+                if let Some(f) = &c.finished_at {
+                    set.push(format!("{} = {}", ident(f.get_ref()), now_of(f)));
+                }
+                statement(kind, to, set, "");
+            }
+        }
+        let alive_at = match (&c.heartbeat_at, &c.started_at) {
+            (Some(h), Some(s)) => Some(format!("coalesce({}, {})", time(h).read(), time(s).read())),
+            (Some(h), None) => Some(time(h).read()),
+            (None, Some(s)) => Some(time(s).read()),
+            (None, None) => None,
+        };
+        if let (Some(to), Some(alive)) = (&a.reset_stuck, &alive_at) {
+            let mut set = clear_lock.clone();
+            if let Some(r) = &c.run_at {
+                set.push(format!("{} = {}", ident(r.get_ref()), now_of(r)));
+            }
+            // Still stale when the batch runs: a worker that came back keeps its job.
+            let extra = format!(" AND {alive} < now() - make_interval(secs => $2)");
+            statement(ActionKind::ResetStuck, to, set, &extra);
+        }
+        if a.delete {
+            batches.push((
+                ActionKind::Delete,
+                format!("DELETE FROM {t} j WHERE {id} = ANY($1) AND {GUARD} RETURNING {id}"),
+            ));
+        }
+        if !integer_id {
+            // Actions name jobs by bigint id; a uuid-keyed table can be watched, not changed.
+            batches.clear();
+        }
+        let has = |k: ActionKind| batches.iter().any(|(x, _)| *x == k);
+        let capabilities = ActionCapabilities {
+            retry: has(ActionKind::Retry),
+            cancel: has(ActionKind::Cancel),
+            discard: has(ActionKind::Discard),
+            delete: has(ActionKind::Delete),
+            reset_stuck: has(ActionKind::ResetStuck),
+            purge: false,
+            audit: false,
+        };
+        let pause = match (&profile.pause, pause) {
+            (Some(p), Some(pt)) => {
+                let pt_name = pt.qualified();
+                let q = ident(p.queue.get_ref());
+                let naive = pt.is_naive_timestamp(p.paused_at.get_ref());
+                let at_name = ident(p.paused_at.get_ref());
+                let at = TimeCol::new(format!("p.{at_name}"), naive);
+                let now = at.value("now()");
+                // $1 is the queue; the actor and the reason follow where the table keeps them.
+                let mut binds = vec![PauseBind::Queue];
+                let mut set = vec![format!("{at_name} = {now}")];
+                let mut cols = vec![q.clone(), at_name.clone()];
+                let mut vals = vec!["$1".to_string(), now.clone()];
+                let mut resume = vec![format!("{at_name} = NULL")];
+                for (column, bind) in [
+                    (&p.paused_by, PauseBind::Actor),
+                    (&p.reason, PauseBind::Reason),
+                ] {
+                    if let Some(column) = column {
+                        binds.push(bind);
+                        let n = ident(column.get_ref());
+                        set.push(format!("{n} = ${}", binds.len()));
+                        cols.push(n.clone());
+                        vals.push(format!("${}", binds.len()));
+                        resume.push(format!("{n} = NULL"));
+                    }
+                }
+                Some(PauseSql {
+                    read: format!(
+                        "SELECT {} AS paused_at FROM {pt_name} p WHERE p.{q}::text = $1 \
+                         ORDER BY {} DESC NULLS LAST LIMIT 1",
+                        at.read(),
+                        at.expr
+                    ),
+                    pause: format!(
+                        "UPDATE {pt_name} p SET {} WHERE p.{q}::text = $1 AND {} IS NULL",
+                        set.join(", "),
+                        at.expr
+                    ),
+                    insert: format!(
+                        "INSERT INTO {pt_name} ({}) SELECT {} WHERE NOT EXISTS \
+                         (SELECT 1 FROM {pt_name} p WHERE p.{q}::text = $1)",
+                        cols.join(", "),
+                        vals.join(", ")
+                    ),
+                    resume: format!(
+                        "UPDATE {pt_name} p SET {} WHERE p.{q}::text = $1 AND {} IS NOT NULL",
+                        resume.join(", "),
+                        at.expr
+                    ),
+                    binds,
+                })
+            }
+            _ => None,
+        };
+        MappedActions {
+            jobs: JobTable {
+                from: format!("{t} j"),
+                id,
+                queue: match (&c.queue, &profile.queue_name) {
+                    (Some(q), _) => col(q),
+                    (None, Some(n)) => literal(n),
+                    (None, None) => literal(table.name.as_str()),
+                },
+                kind: c.kind.as_ref().map(col).unwrap_or_else(|| "NULL".into()),
+                states,
+                worker: c.worker.as_ref().map(col),
+                tenant: c.tenant.as_ref().map(col),
+                error: c.error.as_ref().map(|e| format!("({})::text", col(e))),
+                alive_at,
+                batches,
+            },
+            capabilities,
+            pause,
+        }
+    }
+
+    pub async fn plan(&self, pool: &PgPool, action: &Action) -> anyhow::Result<Plan> {
+        let queue = match action {
+            Action::Pause { queue, .. } | Action::Resume { queue } => queue,
+            _ => return kit::plan(pool, &self.jobs, action).await,
+        };
+        let Some(p) = &self.pause else {
+            anyhow::bail!("the profile names no [pause] table");
+        };
+        let paused_at: Option<Option<DateTime<Utc>>> = sqlx::query(AssertSqlSafe(p.read.clone()))
+            .bind(queue)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| r.try_get("paused_at"))
+            .transpose()?;
+        let mut plan = kit::queue_plan(action, queue, None);
+        match (matches!(action, Action::Pause { .. }), paused_at.flatten()) {
+            (true, Some(at)) => {
+                plan.eligible = 0;
+                plan.note = Some(format!(
+                    "queue `{queue}` is already paused (since {})",
+                    at.format("%Y-%m-%d %H:%M:%S UTC")
+                ));
+            }
+            (false, None) => {
+                plan.eligible = 0;
+                plan.note = Some(format!("queue `{queue}` is not paused"));
+            }
+            _ => {}
+        }
+        Ok(plan)
+    }
+
+    pub async fn apply(&self, pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
+        let (pausing, queue, reason) = match &step.plan.action {
+            Action::Pause { queue, reason } => (true, queue, reason.as_deref()),
+            Action::Resume { queue } => (false, queue, None),
+            _ => return kit::apply_jobs(pool, &self.jobs, step).await,
+        };
+        let Some(p) = &self.pause else {
+            anyhow::bail!("the profile names no [pause] table");
+        };
+        let mut tx = pool.begin().await?;
+        let n = if pausing {
+            let mut n = 0;
+            for sql in [&p.pause, &p.insert] {
+                let mut q = sqlx::query(AssertSqlSafe(sql.clone()));
+                for b in &p.binds {
+                    q = match b {
+                        PauseBind::Queue => q.bind(queue.clone()),
+                        PauseBind::Actor => q.bind(step.actor.to_string()),
+                        PauseBind::Reason => q.bind(reason.map(str::to_string)),
+                    };
+                }
+                n += q.execute(&mut *tx).await?.rows_affected();
+            }
+            n.min(1)
+        } else {
+            sqlx::query(AssertSqlSafe(p.resume.clone()))
+                .bind(queue)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                .min(1)
+        };
+        kit::commit(tx, step, n, Vec::new(), 1, true).await
+    }
+}

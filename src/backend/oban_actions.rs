@@ -1,0 +1,176 @@
+//! Oban's actions, as Oban's own API does them (`retry_job`, `cancel_job`, `delete_job`,
+//! `pause_queue`, `resume_queue`). Oban stores UTC in `timestamp without time zone`, so
+//! every time written is `timezone('UTC', now())`.
+//!
+//! - retry: not available or executing -> `available`, `scheduled_at` now, the finish
+//!   times cleared, `max_attempts` raised to `attempt + 1` when the job used them all.
+//! - cancel: ready, scheduled or retrying -> `cancelled`, `cancelled_at` now (an executing
+//!   job is left alone: Oban would signal its node to kill it; jobtop does not).
+//! - discard: ready, scheduled or retrying -> `discarded`, `discarded_at` now.
+//! - delete: discarded or cancelled jobs.
+//! - pause / resume: Oban's signal notification on `<prefix>.oban_signal`, to every node.
+//!   Oban keeps a pause in its nodes' memory: the database cannot say whether a queue is
+//!   paused, and a node started later runs it.
+
+use sqlx::PgPool;
+
+use super::actions::{Action, ActionKind, BatchDone, BatchStep, Plan};
+use super::foreign_actions::{self as kit, GUARD, JobTable};
+use super::model::JobState;
+use super::sqlkit::TimeCol;
+
+#[derive(Debug, Clone)]
+pub struct ObanActions {
+    pub jobs: JobTable,
+    /// `<prefix>.oban_signal`.
+    channel: String,
+}
+
+impl ObanActions {
+    /// `table` is the qualified `oban_jobs`; `labels` its state enum's values; `has` says
+    /// which columns it has (older Oban lacks `cancelled_at`, `discarded_at`).
+    pub fn new(
+        prefix: &str,
+        table: &str,
+        scheduled_at: &TimeCol,
+        labels: &[String],
+        has: impl Fn(&str) -> bool,
+    ) -> ObanActions {
+        let label = |l: &str| labels.iter().any(|x| x == l);
+        let due = scheduled_at.cmp_now("<=");
+        let later = scheduled_at.cmp_now(">");
+        let now = scheduled_at.value("now()");
+        let mut scheduled = format!("(j.state = 'scheduled' AND {later})");
+        if label("suspended") {
+            scheduled = format!("({scheduled} OR j.state = 'suspended')");
+        }
+        let mut states = vec![
+            (
+                JobState::Ready,
+                format!(
+                    "(j.state = 'available' OR (j.state IN ('scheduled', 'retryable') AND {due}))"
+                ),
+            ),
+            (JobState::Scheduled, scheduled),
+            (
+                JobState::Retrying,
+                format!("(j.state = 'retryable' AND {later})"),
+            ),
+            (JobState::Running, "j.state = 'executing'".into()),
+            (JobState::Dead, "j.state = 'discarded'".into()),
+            (JobState::Succeeded, "j.state = 'completed'".into()),
+        ];
+        let cancelled = label("cancelled");
+        if cancelled {
+            states.push((JobState::Cancelled, "j.state = 'cancelled'".into()));
+        }
+        let mut cleared = vec!["completed_at = NULL".to_string()];
+        for column in ["cancelled_at", "discarded_at"] {
+            if has(column) {
+                cleared.push(format!("{column} = NULL"));
+            }
+        }
+        let finished = if cancelled {
+            "('executing', 'completed', 'discarded', 'cancelled')"
+        } else {
+            "('executing', 'completed', 'discarded')"
+        };
+        let mut batches = vec![
+            (
+                ActionKind::Retry,
+                format!(
+                    "UPDATE {table} j SET state = 'available', scheduled_at = {now}, \
+                     max_attempts = greatest(j.max_attempts, j.attempt + 1), {cleared} \
+                     WHERE j.id = ANY($1) AND j.state NOT IN ('available', 'executing') \
+                     AND {GUARD} RETURNING j.id",
+                    cleared = cleared.join(", ")
+                ),
+            ),
+            (
+                ActionKind::Delete,
+                format!(
+                    "DELETE FROM {table} j WHERE j.id = ANY($1) AND j.state IN ({dead}) \
+                     AND {GUARD} RETURNING j.id",
+                    dead = if cancelled {
+                        "'discarded', 'cancelled'"
+                    } else {
+                        "'discarded'"
+                    }
+                ),
+            ),
+        ];
+        if cancelled && has("cancelled_at") {
+            batches.push((
+                ActionKind::Cancel,
+                format!(
+                    "UPDATE {table} j SET state = 'cancelled', cancelled_at = {now} \
+                     WHERE j.id = ANY($1) AND j.state NOT IN {finished} AND {GUARD} RETURNING j.id"
+                ),
+            ));
+        }
+        if has("discarded_at") {
+            batches.push((
+                ActionKind::Discard,
+                format!(
+                    "UPDATE {table} j SET state = 'discarded', discarded_at = {now} \
+                     WHERE j.id = ANY($1) AND j.state NOT IN {finished} AND {GUARD} RETURNING j.id"
+                ),
+            ));
+        }
+        ObanActions {
+            jobs: JobTable {
+                from: format!("{table} j"),
+                id: "j.id".into(),
+                queue: "j.queue".into(),
+                kind: "j.worker".into(),
+                states,
+                worker: Some("j.attempted_by[1]".into()),
+                tenant: None,
+                error: Some("(j.errors[array_upper(j.errors, 1)] ->> 'error')".into()),
+                alive_at: None,
+                batches,
+            },
+            channel: format!("{prefix}.oban_signal"),
+        }
+    }
+
+    pub fn can(&self, kind: ActionKind) -> bool {
+        self.jobs.statement(kind).is_some()
+    }
+
+    pub async fn plan(&self, pool: &PgPool, action: &Action) -> anyhow::Result<Plan> {
+        match action {
+            Action::Pause { queue, .. } | Action::Resume { queue } => Ok(kit::queue_plan(
+                action,
+                queue,
+                Some(
+                    "Oban keeps pauses in its nodes' memory: this signals every running node; \
+                     the database cannot show whether the queue is paused, and a node started \
+                     later is not paused"
+                        .into(),
+                ),
+            )),
+            _ => kit::plan(pool, &self.jobs, action).await,
+        }
+    }
+
+    pub async fn apply(&self, pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
+        let (signal, queue) = match &step.plan.action {
+            Action::Pause { queue, .. } => ("pause", queue),
+            Action::Resume { queue } => ("resume", queue),
+            _ => return kit::apply_jobs(pool, &self.jobs, step).await,
+        };
+        let mut tx = pool.begin().await?;
+        // Delivered at commit, together with the audit row; "any" addresses every node.
+        sqlx::query(
+            "SELECT pg_notify($1, json_build_object('action', $2::text, 'queue', $3::text, \
+             'ident', 'any')::text)",
+        )
+        .bind(&self.channel)
+        .bind(signal)
+        .bind(queue)
+        .execute(&mut *tx)
+        .await?;
+        kit::commit(tx, step, 1, Vec::new(), 1, true).await
+    }
+}

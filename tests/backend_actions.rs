@@ -1,0 +1,758 @@
+//! Actions on the queue schemas jobtop did not write (River, Oban, pg-boss, graphile-worker,
+//! mapped profiles), against real PostgreSQL, through the gate: each supported action's
+//! effect on the rows, the refusals (with their reasons), a job that moved on between the
+//! plan and its batch, the notifications pauses send, and the audit row in jobtop.audit —
+//! and no action at all where that table is missing.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use sqlx::postgres::PgListener;
+use sqlx::{AssertSqlSafe, PgPool, Row};
+
+use jobtop::backend::oban::ObanBackend;
+use jobtop::backend::river::RiverBackend;
+use jobtop::backend::{Action, ActionOutcome, Backend, JobFilter, JobState, JobTarget, Plan};
+use jobtop::gate::{Gate, StopFlag};
+
+const RIVER: &str = include_str!("fixtures/river.sql");
+const OBAN: &str = include_str!("fixtures/oban.sql");
+
+const ACTOR: &str = "bob@jump-2";
+
+async fn load(pool: &PgPool, sql: &'static str) {
+    sqlx::raw_sql(sql)
+        .execute(pool)
+        .await
+        .expect("fixture loads");
+}
+
+async fn exec(pool: &PgPool, sql: &str) {
+    sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+        .execute(pool)
+        .await
+        .expect("statement runs");
+}
+
+fn gate(backend: impl Backend + 'static) -> Gate {
+    Gate::with_actor(Arc::new(backend), false, ACTOR.to_string())
+}
+
+fn no_stop() -> StopFlag {
+    Arc::new(AtomicBool::new(false))
+}
+
+async fn run(gate: &Gate, plan: &Plan) -> ActionOutcome {
+    gate.execute(plan, &no_stop(), &mut |_| {}).await.unwrap()
+}
+
+async fn act(gate: &Gate, action: Action) -> (Plan, ActionOutcome) {
+    let plan = gate.plan(&action).await.expect("plan");
+    let outcome = run(gate, &plan).await;
+    (plan, outcome)
+}
+
+fn matching(queue: &str, state: JobState) -> JobTarget {
+    JobTarget::Matching {
+        filter: JobFilter::queue(queue, state),
+        limit: None,
+    }
+}
+
+async fn ids(pool: &PgPool, sql: &str) -> Vec<i64> {
+    sqlx::query_scalar(AssertSqlSafe(sql.to_string()))
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+async fn one<T>(pool: &PgPool, sql: &str) -> T
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send + Unpin,
+{
+    sqlx::query_scalar(AssertSqlSafe(sql.to_string()))
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// The last audit row: (actor, action, queue, job_ids, count, outcome).
+async fn last_audit(
+    pool: &PgPool,
+) -> (
+    String,
+    String,
+    Option<String>,
+    Option<Vec<i64>>,
+    i64,
+    String,
+) {
+    let r = sqlx::query(
+        "SELECT actor, action, queue, job_ids, count, outcome FROM jobtop.audit ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    (
+        r.get("actor"),
+        r.get("action"),
+        r.get("queue"),
+        r.get("job_ids"),
+        r.get("count"),
+        r.get("outcome"),
+    )
+}
+
+async fn audit_rows(pool: &PgPool) -> i64 {
+    one(pool, "SELECT count(*) FROM jobtop.audit").await
+}
+
+// ---------------------------------------------------------------- River
+
+async fn river(pool: &PgPool) -> Gate {
+    load(pool, RIVER).await;
+    gate(RiverBackend::open(pool.clone(), "public").await.unwrap())
+}
+
+#[tokio::test]
+async fn river_retry_dead_jobs_like_job_retry() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    let g = river(pool).await;
+    // One of the two has used all its attempts: it gets one more.
+    exec(
+        pool,
+        "UPDATE river_job SET max_attempts = attempt WHERE state = 'discarded' AND attempt = 1",
+    )
+    .await;
+    let dead = ids(
+        pool,
+        "SELECT id FROM river_job WHERE state = 'discarded' ORDER BY id",
+    )
+    .await;
+    assert_eq!(dead.len(), 2);
+    let (plan, out) = act(&g, Action::Retry(matching("default", JobState::Dead))).await;
+    assert_eq!(plan.ids, dead);
+    assert_eq!(
+        plan.question(),
+        "Retry 2 dead jobs of kind `sync` in queue `default`?"
+    );
+    assert_eq!((out.changed, out.skipped, out.exit_code()), (2, 0, 0));
+    let rows = sqlx::query(
+        "SELECT state::text, attempt, max_attempts, finalized_at IS NULL AS open, \
+         scheduled_at > now() - interval '1 minute' AS now_ish, cardinality(errors) AS errors \
+         FROM river_job WHERE id = ANY($1) ORDER BY id",
+    )
+    .bind(&dead)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let got: Vec<(String, i16, i16, bool, bool, i32)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5)))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("available".into(), 3, 25, true, true, 2),
+            ("available".into(), 1, 2, true, true, 1),
+        ]
+    );
+    let (actor, action, queue, job_ids, count, outcome) = last_audit(pool).await;
+    assert!(actor.starts_with("bob@jump-2 ("), "{actor}");
+    assert_eq!(
+        (
+            action.as_str(),
+            queue.as_deref(),
+            job_ids,
+            count,
+            outcome.as_str()
+        ),
+        ("retry", Some("default"), Some(dead), 2, "ok")
+    );
+}
+
+#[tokio::test]
+async fn river_cancel_discard_and_delete_leave_running_jobs_alone() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    let g = river(pool).await;
+    let available: i64 = one(
+        pool,
+        "SELECT min(id) FROM river_job WHERE state = 'available' AND queue = 'default'",
+    )
+    .await;
+    let running: i64 = one(
+        pool,
+        "SELECT min(id) FROM river_job WHERE state = 'running' AND queue = 'default'",
+    )
+    .await;
+    let (plan, out) = act(&g, Action::Cancel(JobTarget::Ids(vec![available, running]))).await;
+    assert_eq!(plan.blocked, vec![(JobState::Running, 1)]);
+    assert_eq!((out.changed, out.left_alone, out.exit_code()), (1, 1, 1));
+    let states: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT state::text, finalized_at IS NOT NULL FROM river_job WHERE id = ANY($1) ORDER BY id",
+    )
+    .bind(vec![available, running])
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        states,
+        vec![("cancelled".into(), true), ("running".into(), false)]
+    );
+
+    // Discard the future scheduled jobs (pending included: it waits on something).
+    let (plan, out) = act(
+        &g,
+        Action::Discard(matching("default", JobState::Scheduled)),
+    )
+    .await;
+    assert_eq!(plan.eligible, 3);
+    assert_eq!(out.changed, 3);
+    let discarded: i64 = one(
+        pool,
+        "SELECT count(*) FROM river_job WHERE state = 'discarded' AND kind = 'report'",
+    )
+    .await;
+    assert_eq!(discarded, 3);
+
+    // Delete: the dead (2 + 3) and cancelled (1 + 1) of the queue; nothing else.
+    let before: i64 = one(pool, "SELECT count(*) FROM river_job").await;
+    let (_, out) = act(&g, Action::Delete(matching("default", JobState::Dead))).await;
+    assert_eq!(out.changed, 5);
+    let (_, out) = act(&g, Action::Delete(matching("default", JobState::Cancelled))).await;
+    assert_eq!(out.changed, 2);
+    let after: i64 = one(pool, "SELECT count(*) FROM river_job").await;
+    assert_eq!(before - after, 7);
+    assert_eq!(audit_rows(pool).await, 4);
+}
+
+#[tokio::test]
+async fn river_race_counts_only_what_changed() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    let g = river(pool).await;
+    let plan = g
+        .plan(&Action::Retry(matching("default", JobState::Retrying)))
+        .await
+        .unwrap();
+    assert_eq!(plan.eligible, 2);
+    // One of them is picked up by a client between the confirmation and the batch.
+    exec(
+        pool,
+        &format!(
+            "UPDATE river_job SET state = 'running', attempt = attempt + 1 WHERE id = {}",
+            plan.ids[0]
+        ),
+    )
+    .await;
+    let out = run(&g, &plan).await;
+    assert_eq!((out.changed, out.skipped), (1, 1));
+    assert_eq!(out.summary(), "retried 1 of 2 jobs; 1 had already moved on");
+    let state: String = one(
+        pool,
+        &format!(
+            "SELECT state::text FROM river_job WHERE id = {}",
+            plan.ids[0]
+        ),
+    )
+    .await;
+    assert_eq!(state, "running");
+    let (_, _, _, job_ids, count, outcome) = last_audit(pool).await;
+    assert_eq!(
+        (job_ids, count, outcome.as_str()),
+        (Some(vec![plan.ids[1]]), 1, "partial")
+    );
+}
+
+#[tokio::test]
+async fn river_pause_and_resume_through_river_queue_and_its_control_channel() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    let g = river(pool).await;
+    let mut listener = PgListener::connect_with(pool).await.unwrap();
+    listener
+        .listen_all(["public.river_control", "river_control"])
+        .await
+        .unwrap();
+
+    let (_, out) = act(
+        &g,
+        Action::Pause {
+            queue: "default".into(),
+            reason: Some("incident 42".into()),
+        },
+    )
+    .await;
+    assert_eq!(out.changed, 1);
+    let paused: bool = one(
+        pool,
+        "SELECT paused_at IS NOT NULL FROM river_queue WHERE name = 'default'",
+    )
+    .await;
+    assert!(paused);
+    let mut heard = Vec::new();
+    for _ in 0..2 {
+        let n = tokio::time::timeout(Duration::from_secs(5), listener.recv())
+            .await
+            .expect("a control notification")
+            .unwrap();
+        let payload: serde_json::Value = serde_json::from_str(n.payload()).unwrap();
+        heard.push((n.channel().to_string(), payload));
+    }
+    heard.sort_by(|a, b| a.0.cmp(&b.0));
+    let expected = serde_json::json!({"action": "pause", "queue": "default"});
+    assert_eq!(
+        heard,
+        vec![
+            ("public.river_control".to_string(), expected.clone()),
+            ("river_control".to_string(), expected),
+        ]
+    );
+
+    // Pausing again: nothing to do, and the plan says why.
+    let plan = g
+        .plan(&Action::Pause {
+            queue: "default".into(),
+            reason: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(plan.eligible, 0);
+    assert!(plan.note.as_deref().unwrap().contains("already paused"));
+
+    // "batch" has jobs but no river_queue row yet: the pause adds one.
+    let (_, out) = act(
+        &g,
+        Action::Pause {
+            queue: "batch".into(),
+            reason: None,
+        },
+    )
+    .await;
+    assert_eq!(out.changed, 1);
+    let paused: bool = one(
+        pool,
+        "SELECT paused_at IS NOT NULL FROM river_queue WHERE name = 'batch'",
+    )
+    .await;
+    assert!(paused);
+
+    let (_, out) = act(
+        &g,
+        Action::Resume {
+            queue: "mailers".into(),
+        },
+    )
+    .await;
+    assert_eq!(out.changed, 1);
+    let paused: bool = one(
+        pool,
+        "SELECT paused_at IS NOT NULL FROM river_queue WHERE name = 'mailers'",
+    )
+    .await;
+    assert!(!paused);
+
+    // A queue nobody has heard of is not created by a typo.
+    let err = g
+        .plan(&Action::Pause {
+            queue: "defualt".into(),
+            reason: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no queue named"), "{err}");
+    assert_eq!(audit_rows(pool).await, 3);
+}
+
+#[tokio::test]
+async fn river_refuses_reset_stuck_and_purge_with_reasons() {
+    let db = common::test_db().await;
+    let g = river(&db.pool).await;
+    let err = g
+        .plan(&Action::ResetStuck {
+            queue: None,
+            worker: None,
+            stale_after: Duration::from_secs(60),
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("River's rescuer"), "{err}");
+    let err = g
+        .plan(&Action::Purge {
+            states: vec![JobState::Succeeded],
+            older_than: Duration::from_secs(60),
+            queue: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot purge"), "{err}");
+    assert_eq!(audit_rows(&db.pool).await, 0);
+}
+
+#[tokio::test]
+async fn without_the_audit_table_no_action_runs() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    load(pool, RIVER).await;
+    exec(pool, "DROP SCHEMA jobtop CASCADE").await;
+    let backend = RiverBackend::open(pool.clone(), "public").await.unwrap();
+    assert!(!backend.capabilities().actions.audit);
+    let g = gate(backend);
+    for action in [
+        Action::Retry(matching("default", JobState::Dead)),
+        Action::Pause {
+            queue: "default".into(),
+            reason: None,
+        },
+    ] {
+        let err = g.plan(&action).await.unwrap_err();
+        assert!(
+            err.to_string().contains("run `jobtop migrate URL`"),
+            "{err}"
+        );
+    }
+    let dead: i64 = one(
+        pool,
+        "SELECT count(*) FROM river_job WHERE state = 'discarded'",
+    )
+    .await;
+    assert_eq!(dead, 2);
+}
+
+// ---------------------------------------------------------------- Oban
+
+async fn oban(pool: &PgPool) -> Gate {
+    load(pool, OBAN).await;
+    gate(ObanBackend::open(pool.clone(), "public").await.unwrap())
+}
+
+#[tokio::test]
+async fn oban_retry_cancel_discard_delete() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    let g = oban(pool).await;
+    // The discarded job used every attempt: retry gives it one more, like Oban.retry_job.
+    exec(
+        pool,
+        "UPDATE oban_jobs SET max_attempts = attempt WHERE state = 'discarded'",
+    )
+    .await;
+    let (_, out) = act(&g, Action::Retry(matching("default", JobState::Dead))).await;
+    assert_eq!(out.changed, 1);
+    let r = sqlx::query(
+        "SELECT state::text, attempt, max_attempts, discarded_at IS NULL AS cleared, \
+         abs(extract(epoch FROM scheduled_at - timezone('UTC', now()))) < 60 AS now_utc \
+         FROM oban_jobs WHERE worker = 'App.Sync' AND attempt = 2 AND cardinality(errors) = 2",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            r.get::<String, _>(0),
+            r.get::<i32, _>(1),
+            r.get::<i32, _>(2),
+            r.get::<bool, _>(3),
+            r.get::<bool, _>(4)
+        ),
+        ("available".into(), 2, 3, true, true)
+    );
+
+    // Cancel the future scheduled ones (suspended included); executing ones are left alone.
+    let executing = ids(
+        pool,
+        "SELECT id FROM oban_jobs WHERE state = 'executing' AND queue = 'default' ORDER BY id",
+    )
+    .await;
+    let (plan, out) = act(&g, Action::Cancel(matching("default", JobState::Scheduled))).await;
+    assert_eq!((plan.eligible, out.changed), (3, 3));
+    let cancelled: i64 = one(
+        pool,
+        "SELECT count(*) FROM oban_jobs WHERE state = 'cancelled' AND cancelled_at IS NOT NULL \
+         AND worker = 'App.Report'",
+    )
+    .await;
+    assert_eq!(cancelled, 3);
+    let (plan, out) = act(&g, Action::Cancel(JobTarget::Ids(executing.clone()))).await;
+    assert_eq!((plan.eligible, out.changed, out.left_alone), (0, 0, 2));
+
+    // Discard the ready ones (available, and scheduled/retryable already due).
+    let (plan, out) = act(&g, Action::Discard(matching("default", JobState::Ready))).await;
+    assert_eq!(plan.eligible, 5); // 2 available, 1 due scheduled, 1 due retryable, the retried one
+    assert_eq!(out.changed, 5);
+    let discarded: i64 = one(
+        pool,
+        "SELECT count(*) FROM oban_jobs WHERE state = 'discarded' AND discarded_at IS NOT NULL",
+    )
+    .await;
+    assert_eq!(discarded, 5);
+
+    // Delete the cancelled: the fixture's one and the three above.
+    let (_, out) = act(&g, Action::Delete(matching("default", JobState::Cancelled))).await;
+    assert_eq!(out.changed, 4);
+    let left: i64 = one(
+        pool,
+        "SELECT count(*) FROM oban_jobs WHERE state = 'cancelled'",
+    )
+    .await;
+    assert_eq!(left, 0);
+    let still: i64 = one(
+        pool,
+        "SELECT count(*) FROM oban_jobs WHERE state = 'executing'",
+    )
+    .await;
+    assert_eq!(still, 3);
+    // The cancel that found nothing to do changed nothing and wrote no row.
+    assert_eq!(audit_rows(pool).await, 4);
+}
+
+#[tokio::test]
+async fn oban_pause_is_a_signal_on_its_prefix_channel() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    let g = oban(pool).await;
+    assert!(!g.backend().capabilities().pause_visible);
+    let mut listener = PgListener::connect_with(pool).await.unwrap();
+    listener.listen("public.oban_signal").await.unwrap();
+    let (plan, out) = act(
+        &g,
+        Action::Pause {
+            queue: "events".into(),
+            reason: None,
+        },
+    )
+    .await;
+    assert!(plan.note.as_deref().unwrap().contains("nodes' memory"));
+    assert_eq!(out.changed, 1);
+    let n = tokio::time::timeout(Duration::from_secs(5), listener.recv())
+        .await
+        .expect("a signal")
+        .unwrap();
+    let payload: serde_json::Value = serde_json::from_str(n.payload()).unwrap();
+    assert_eq!(
+        payload,
+        serde_json::json!({"action": "pause", "queue": "events", "ident": "any"})
+    );
+    let (action, outcome): (String, String) =
+        sqlx::query_as("SELECT action, outcome FROM jobtop.audit ORDER BY id DESC LIMIT 1")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!((action.as_str(), outcome.as_str()), ("pause", "ok"));
+    let err = g
+        .plan(&Action::ResetStuck {
+            queue: None,
+            worker: None,
+            stale_after: Duration::from_secs(60),
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("Lifeline"), "{err}");
+}
+
+// ---------------------------------------------------------------- mapped
+
+const CEPRO: &str = include_str!("fixtures/cepro.sql");
+
+/// The shipped CE Pro profile plus actions and a pause table of its own.
+const CEPRO_ACTING: &str = r#"
+name = "cepro-acting"
+table = "background_jobs"
+queue_name = "background_jobs"
+
+[columns]
+id = "id"
+kind = "job_type"
+status = "status"
+run_at = "run_at"
+started_at = "locked_at"
+finished_at = "completed_at"
+attempts = "attempts"
+max_attempts = "max_attempts"
+worker = "locked_by"
+error = "last_error"
+
+[statuses]
+pending = "queued"
+retrying = "retrying"
+processing = "running"
+completed = "succeeded"
+dead_letter = "dead"
+
+[actions]
+retry = "pending"
+discard = "dead_letter"
+reset_stuck = "pending"
+delete = true
+
+[pause]
+table = "job_pauses"
+queue = "queue"
+paused_at = "paused_at"
+paused_by = "paused_by"
+reason = "reason"
+"#;
+
+async fn mapped(pool: &PgPool, text: &str) -> Gate {
+    use jobtop::backend::mapped::{MappedBackend, Profile};
+    let profile = Profile::parse("test.toml", text).unwrap();
+    gate(
+        MappedBackend::open(pool.clone(), profile, None)
+            .await
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn mapped_actions_follow_the_profile() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    load(pool, CEPRO).await;
+    exec(
+        pool,
+        "CREATE TABLE job_pauses (queue text, paused_at timestamptz, paused_by text, reason text)",
+    )
+    .await;
+    let g = mapped(pool, CEPRO_ACTING).await;
+    let caps = g.backend().capabilities();
+    assert!(caps.actions.retry && caps.actions.discard && caps.actions.delete);
+    assert!(caps.actions.reset_stuck && caps.pause && caps.actions.audit);
+    assert!(!caps.actions.cancel);
+
+    // Retry the dead-lettered ones: pending, due now, one more attempt, error kept.
+    let dead = ids(
+        pool,
+        "SELECT id FROM background_jobs WHERE status = 'dead_letter' ORDER BY id",
+    )
+    .await;
+    let (_, out) = act(
+        &g,
+        Action::Retry(matching("background_jobs", JobState::Dead)),
+    )
+    .await;
+    assert_eq!(out.changed, dead.len() as u64);
+    let rows: Vec<(String, i32, i32, bool, bool)> = sqlx::query_as(
+        "SELECT status, attempts, max_attempts, run_at > now() - interval '1 minute', \
+         last_error IS NOT NULL FROM background_jobs WHERE id = ANY($1) ORDER BY id",
+    )
+    .bind(&dead)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| r.0 == "pending" && r.2 == r.1 + 1 && r.3 && r.4),
+        "{rows:?}"
+    );
+
+    // Discard the retrying ones waiting for later; a race: one is claimed meanwhile.
+    let plan = g
+        .plan(&Action::Discard(matching(
+            "background_jobs",
+            JobState::Retrying,
+        )))
+        .await
+        .unwrap();
+    assert_eq!(plan.eligible, 2);
+    exec(
+        pool,
+        &format!(
+            "UPDATE background_jobs SET status = 'processing', locked_by = 'cron-2', \
+             locked_at = now() WHERE id = {}",
+            plan.ids[0]
+        ),
+    )
+    .await;
+    let out = run(&g, &plan).await;
+    assert_eq!((out.changed, out.skipped), (1, 1));
+    let status: String = one(
+        pool,
+        &format!(
+            "SELECT status FROM background_jobs WHERE id = {}",
+            plan.ids[1]
+        ),
+    )
+    .await;
+    assert_eq!(status, "dead_letter");
+
+    // Reset stuck: the cron runner's two jobs, locked 20 s ago, are stale after 10 s; the
+    // one cron-2 just took is not.
+    let (plan, out) = act(
+        &g,
+        Action::ResetStuck {
+            queue: None,
+            worker: None,
+            stale_after: Duration::from_secs(10),
+        },
+    )
+    .await;
+    assert_eq!((plan.eligible, out.changed), (2, 2));
+    let held: Vec<String> = sqlx::query_scalar(
+        "SELECT locked_by FROM background_jobs WHERE status = 'processing' ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(held, vec!["cron-2".to_string()]);
+
+    // Delete the dead-lettered (the one just discarded).
+    let (_, out) = act(
+        &g,
+        Action::Delete(matching("background_jobs", JobState::Dead)),
+    )
+    .await;
+    assert_eq!(out.changed, 1);
+
+    // Pause adds the queue's row; resume clears it.
+    let (_, out) = act(
+        &g,
+        Action::Pause {
+            queue: "background_jobs".into(),
+            reason: Some("smtp down".into()),
+        },
+    )
+    .await;
+    assert_eq!(out.changed, 1);
+    let (by, reason): (String, String) =
+        sqlx::query_as("SELECT paused_by, reason FROM job_pauses WHERE paused_at IS NOT NULL")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!((by.as_str(), reason.as_str()), (ACTOR, "smtp down"));
+    let (_, out) = act(
+        &g,
+        Action::Resume {
+            queue: "background_jobs".into(),
+        },
+    )
+    .await;
+    assert_eq!(out.changed, 1);
+    let paused: i64 = one(
+        pool,
+        "SELECT count(*) FROM job_pauses WHERE paused_at IS NOT NULL",
+    )
+    .await;
+    assert_eq!(paused, 0);
+
+    // Cancel is not in the profile: refused, with the reason.
+    let err = g
+        .plan(&Action::Cancel(JobTarget::Ids(vec![1])))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("[actions]"), "{err}");
+    assert_eq!(audit_rows(pool).await, 6);
+}
+
+#[tokio::test]
+async fn profile_actions_must_name_a_status_of_the_right_state() {
+    use jobtop::backend::mapped::Profile;
+    let bad = CEPRO_ACTING.replace("discard = \"dead_letter\"", "discard = \"pending\"");
+    let err = Profile::parse("bad.toml", &bad).unwrap_err();
+    assert_eq!((err.line, err.column), (27, 11));
+    assert!(err.message.contains("mapped to dead"), "{err}");
+}
