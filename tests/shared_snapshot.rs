@@ -214,3 +214,80 @@ async fn monitors_that_may_not_write_poll_alone_and_never_take_the_lock() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The wrappers change only where the overview comes from: drill-down reads and actions
+/// reach the inner backend (a default trait method would answer "not supported").
+#[tokio::test(flavor = "multi_thread")]
+async fn wrappers_pass_drill_downs_and_actions_through() {
+    use jobtop::backend::drill::{
+        DeadLetterQuery, DeadWindow, JobQuery, JobScope, KindWindow, KindsQuery, Order,
+        TenantsQuery,
+    };
+    use jobtop::backend::replica::OnReplica;
+    use jobtop::backend::{AuditFilter, JobState};
+
+    let db = common::test_db().await;
+    enqueue(&db.pool, "mail", 2).await;
+    let native = std::sync::Arc::new(NativeBackend::new(db.pool.clone()));
+    let shared = monitor(&db.options, false).await;
+    let replica = OnReplica::new(native.clone(), db.pool.clone());
+    let backends: [&dyn Backend; 2] = [&shared, &replica];
+    for backend in backends {
+        assert_eq!(backend.capabilities(), native.capabilities());
+        let page = backend
+            .jobs(&JobQuery {
+                scope: JobScope::Queue {
+                    queue: "mail".into(),
+                    state: JobState::Ready,
+                },
+                filter: Default::default(),
+                order: Order::OldestFirst,
+                after: None,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.rows.len(), 2);
+        let id = page.rows[0].id;
+        assert!(
+            backend
+                .job(id, &Default::default())
+                .await
+                .unwrap()
+                .is_some()
+        );
+        backend
+            .dead_letters(&DeadLetterQuery {
+                window: DeadWindow::Day,
+                kind: None,
+                limit: 100,
+            })
+            .await
+            .unwrap();
+        backend
+            .kinds(&KindsQuery {
+                window: KindWindow::Hour,
+                limit: 100,
+            })
+            .await
+            .unwrap();
+        backend
+            .tenants(&TenantsQuery {
+                stale_after: Duration::from_secs(60),
+                ready_cap: 100,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            backend.job_states(&[id]).await.unwrap(),
+            [(id, JobState::Ready)]
+        );
+        backend
+            .audit_log(&AuditFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+}
