@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
+use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{AssertSqlSafe, ConnectOptions};
 
+use crate::backend::admin;
 use crate::backend::connect::{self, SessionSettings};
 use crate::backend::native::fixture::{self, FixtureCounts, FixtureSpec};
 use crate::backend::native::probe::{self, PlanFigures, Probe};
@@ -89,10 +90,6 @@ fn db_name(spec: FixtureSpec) -> String {
     }
 }
 
-const META_SQL: &str = "CREATE TABLE IF NOT EXISTS public.jobtop_bench_meta (
-    rows bigint NOT NULL, backlog bigint NOT NULL, generated_at timestamptz NOT NULL DEFAULT now(),
-    seconds float8 NOT NULL)";
-
 /// Opens (creating and filling when needed) the benchmark's own database.
 async fn prepare(cfg: &BenchConfig, report: &mut Report) -> Result<(PgConnectOptions, PgPool)> {
     let name = db_name(cfg.spec);
@@ -101,20 +98,12 @@ async fn prepare(cfg: &BenchConfig, report: &mut Report) -> Result<(PgConnectOpt
         .connect()
         .await
         .context("cannot connect to the server")?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut admin)
-            .await?;
+    let exists = admin::database_exists(&mut admin, &name).await?;
     if exists && cfg.regenerate {
-        // The name is built above from digits and fixed words.
-        sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
-            .execute(&mut admin)
-            .await?;
+        admin::drop_database(&mut admin, &name).await?;
     }
     if !exists || cfg.regenerate {
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
+        admin::create_database(&mut admin, &name, None)
             .await
             .with_context(|| format!("cannot create database {name}"))?;
     }
@@ -128,19 +117,10 @@ async fn prepare(cfg: &BenchConfig, report: &mut Report) -> Result<(PgConnectOpt
         )
         .await?;
     migrate(&pool).await?;
-    sqlx::query(META_SQL).execute(&pool).await?;
-    let meta: Option<(i64, i64, f64)> =
-        sqlx::query_as("SELECT rows, backlog, seconds FROM public.jobtop_bench_meta")
-            .fetch_optional(&pool)
-            .await?;
-    match meta {
-        Some((rows, backlog, seconds)) if rows == cfg.spec.rows && backlog == cfg.spec.backlog => {
-            report.generated_seconds = Some(seconds);
-            let age: f64 = sqlx::query_scalar(
-                "SELECT extract(epoch FROM now() - generated_at)::float8 FROM public.jobtop_bench_meta",
-            )
-            .fetch_one(&pool)
-            .await?;
+    match fixture::generated_meta(&pool).await? {
+        Some(meta) if meta.rows == cfg.spec.rows && meta.backlog == cfg.spec.backlog => {
+            report.generated_seconds = Some(meta.seconds);
+            let age = meta.age_seconds;
             eprintln!(
                 "reusing {name}, generated {:.0} min ago (--regenerate for fresh data)",
                 age / 60.0
@@ -167,14 +147,7 @@ async fn prepare(cfg: &BenchConfig, report: &mut Report) -> Result<(PgConnectOpt
             let started = Instant::now();
             let counts = fixture::generate(&pool, cfg.spec, |step| eprintln!("  {step}")).await?;
             let seconds = started.elapsed().as_secs_f64();
-            sqlx::query(
-                "INSERT INTO public.jobtop_bench_meta (rows, backlog, seconds) VALUES ($1, $2, $3)",
-            )
-            .bind(cfg.spec.rows)
-            .bind(cfg.spec.backlog)
-            .bind(seconds)
-            .execute(&pool)
-            .await?;
+            fixture::record_generated(&pool, cfg.spec, seconds).await?;
             report.generated = Some(counts);
             report.generated_seconds = Some(seconds);
         }
@@ -324,12 +297,7 @@ pub async fn run(cfg: BenchConfig) -> Result<Report> {
             .await?;
         let (backend_pid, version, max_connections) = probe::server_facts(&pool).await?;
         report.server_version = version;
-        report.table_size_mb = Some(
-            sqlx::query_scalar::<_, i64>("SELECT pg_total_relation_size('jobtop.jobs')")
-                .fetch_one(&pool)
-                .await? as f64
-                / 1048576.0,
-        );
+        report.table_size_mb = Some(fixture::jobs_table_bytes(&pool).await? as f64 / 1048576.0);
         let postmaster = procstat::parent_of(backend_pid).filter(|&pm| procstat::is_postgres(pm));
         if postmaster.is_none() {
             report.notes.push(

@@ -82,7 +82,12 @@ pub fn table(r: &Report) -> String {
             let _ = writeln!(
                 out,
                 "| **naive ÷ overview** | **{}×** | | | the headline |",
-                thousands(ratio.round() as i64)
+                // On a small table the naive count can win: say so rather than print 0.
+                if ratio < 10.0 {
+                    format!("{ratio:.1}")
+                } else {
+                    thousands(ratio.round() as i64)
+                }
             );
         }
         for d in &r.drill {

@@ -361,3 +361,69 @@ mod tests {
         assert_eq!(kinds().len(), 50);
     }
 }
+
+/// What a generated benchmark database holds, kept in a table of its own so a later run can
+/// reuse the data instead of generating it again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GeneratedMeta {
+    pub rows: i64,
+    pub backlog: i64,
+    /// How long generating took.
+    pub seconds: f64,
+    /// How long ago it was generated, by the database's clock.
+    pub age_seconds: f64,
+}
+
+/// The record of an earlier generation in this database, if any.
+pub async fn generated_meta(pool: &PgPool) -> anyhow::Result<Option<GeneratedMeta>> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS public.jobtop_bench_meta (
+            rows bigint NOT NULL, backlog bigint NOT NULL,
+            generated_at timestamptz NOT NULL DEFAULT now(), seconds float8 NOT NULL)",
+    )
+    .execute(pool)
+    .await?;
+    let row: Option<(i64, i64, f64, f64)> = sqlx::query_as(
+        "SELECT rows, backlog, seconds, extract(epoch FROM now() - generated_at)::float8
+         FROM public.jobtop_bench_meta",
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(
+        row.map(|(rows, backlog, seconds, age_seconds)| GeneratedMeta {
+            rows,
+            backlog,
+            seconds,
+            age_seconds,
+        }),
+    )
+}
+
+/// Records a finished generation (`generated_meta` created the table).
+pub async fn record_generated(
+    pool: &PgPool,
+    spec: FixtureSpec,
+    seconds: f64,
+) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM public.jobtop_bench_meta")
+        .execute(pool)
+        .await?;
+    sqlx::query(
+        "INSERT INTO public.jobtop_bench_meta (rows, backlog, seconds) VALUES ($1, $2, $3)",
+    )
+    .bind(spec.rows)
+    .bind(spec.backlog)
+    .bind(seconds)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The jobs table's size on disk, indexes and TOAST included.
+pub async fn jobs_table_bytes(pool: &PgPool) -> anyhow::Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT pg_total_relation_size('jobtop.jobs')")
+            .fetch_one(pool)
+            .await?,
+    )
+}
