@@ -34,6 +34,19 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     };
     let pool = demo::simulator_pool(options.clone(), &cfg).await?;
     let simulator = demo::spawn_simulator(pool, cfg);
+    // The monitor's first poll reads the hour of completions behind the sparklines: wait
+    // the second or two it takes to write them, so they are full on the first frame.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while simulator
+        .stats
+        .history
+        .load(std::sync::atomic::Ordering::Relaxed)
+        == 0
+        && !simulator.is_finished()
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let result = super::monitor::run(options, &args.monitor).await;
     if let Err(err) = simulator.stop().await {
         tracing::warn!("the simulator stopped with an error: {err:#}");

@@ -10,8 +10,9 @@
 //! transaction's start time, so a row can become visible after its minute has ended, but
 //! only as late as the writing transaction's length. The still-open minute and the one
 //! before it are re-read on every poll; a transaction that commits more than a minute after
-//! it started is counted only by a full re-read (a new monitor, or the next one after a
-//! clock step).
+//! it started is counted only by a full re-read: a new monitor, a clock step, and every
+//! `FULL_REREAD_EVERY` minutes, so that rows that arrive late (a long transaction, history
+//! loaded by hand, a restored backup) show up within minutes instead of never.
 //!
 //! Minutes once read are kept even when their rows later go away (a purge, a retried job
 //! losing its `finished_at`): the history says what happened, not what is left.
@@ -27,6 +28,9 @@ use crate::backend::model::{KindStats, MinuteBucket, QueueStats};
 
 /// Minutes re-read on every poll: the open one and the one before it.
 const REREAD_MINUTES: i64 = 2;
+
+/// The whole hour is read again this often (in minutes of the database clock).
+const FULL_REREAD_EVERY: i64 = 5;
 
 /// Succeeded jobs and failed attempts per queue, kind and epoch minute (time-zone proof),
 /// from the start of epoch minute `$1` on. Failed attempts are the `errors` entries of the
@@ -70,6 +74,8 @@ pub struct MinuteCache {
 struct CacheState {
     /// Minutes before this one are final; `None` until the first read.
     final_before: Option<i64>,
+    /// The epoch minute of the last read that covered the whole hour.
+    last_full: Option<i64>,
     /// The database clock of the read that filled the cache: an older read (two polls
     /// overlapping) must not overwrite a newer one.
     read_at: Option<DateTime<Utc>>,
@@ -97,7 +103,14 @@ impl MinuteCache {
     /// must cover.
     pub fn read_from(&self, current: i64) -> i64 {
         let window_start = current - (HISTORY_MINUTES as i64 - 1);
-        match self.lock().final_before {
+        let state = self.lock();
+        if state
+            .last_full
+            .is_none_or(|m| current - m >= FULL_REREAD_EVERY || m > current)
+        {
+            return window_start;
+        }
+        match state.final_before {
             // A clock that went back would leave stale "final" minutes ahead of it.
             Some(f) if f <= current => f.max(window_start),
             _ => window_start,
@@ -142,6 +155,9 @@ impl MinuteCache {
             }
             state.final_before = Some(from.max(current - (REREAD_MINUTES - 1)));
             state.read_at = Some(at);
+            if from <= window_start {
+                state.last_full = Some(current);
+            }
         }
         let empty = ByKind::new();
         for q in queues.iter_mut() {
@@ -315,6 +331,33 @@ mod tests {
         );
         assert_eq!(got.iter().filter(|b| **b != (0, 0)).count(), 2);
         assert_eq!((got[58], got[59]), ((4, 0), (1, 1)));
+    }
+
+    #[test]
+    fn the_whole_hour_is_read_again_every_few_minutes() {
+        let cache = MinuteCache::default();
+        let start = 1_000_000;
+        // The first read is empty: the rows of the hour arrive after it.
+        fill(&cache, at_minute(start, 10), vec![]);
+        for m in 1..FULL_REREAD_EVERY {
+            let from = cache.read_from(start + m);
+            assert!(
+                from >= start + m - 2,
+                "minute {m}: only the recent minutes, not {from}"
+            );
+            fill(&cache, at_minute(start + m, 10), vec![]);
+        }
+        let current = start + FULL_REREAD_EVERY;
+        assert_eq!(
+            cache.read_from(current),
+            current - (HISTORY_MINUTES as i64 - 1)
+        );
+        let late = vec![row("q", start - 30, 7, 1)];
+        let slots = fill(&cache, at_minute(current, 10), late);
+        assert_eq!(
+            slots[HISTORY_MINUTES - 1 - (current - (start - 30)) as usize],
+            (7, 1)
+        );
     }
 
     #[test]
