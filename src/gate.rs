@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::backend::actions::{BATCH_SIZE, Progress};
-use crate::backend::{Action, ActionKind, ActionOutcome, AuditEnd, Backend, BatchStep, Plan};
+use crate::backend::{
+    Action, ActionKind, ActionOutcome, AuditEnd, Backend, BatchStep, JobId, Plan,
+};
 
 /// Up to this many jobs a run keeps the ids it changed, to watch them afterwards.
 pub const WATCH_IDS_UP_TO: usize = 10_000;
@@ -95,13 +97,13 @@ impl Gate {
         self.check(kind)?;
         let mut done = Progress::default();
         let mut audit_id: Option<i64> = None;
-        let mut changed_ids: Vec<i64> = Vec::new();
+        let mut changed_ids: Vec<JobId> = Vec::new();
         let keep_ids = plan.ids.len() <= WATCH_IDS_UP_TO;
         let mut stopped = false;
         let mut error: Option<String> = None;
         let mut finished = plan.eligible == 0;
 
-        let chunks: Vec<&[i64]> = match kind {
+        let chunks: Vec<&[JobId]> = match kind {
             ActionKind::Pause | ActionKind::Resume | ActionKind::Purge => Vec::new(),
             _ => plan.ids.chunks(BATCH_SIZE).collect(),
         };
@@ -111,7 +113,7 @@ impl Gate {
                 stopped = true;
                 break;
             }
-            let (ids, last): (&[i64], bool) = match kind {
+            let (ids, last): (&[JobId], bool) = match kind {
                 ActionKind::Pause | ActionKind::Resume => (&[], true),
                 ActionKind::Purge => (&[], false),
                 _ => match chunks.get(index) {
@@ -134,7 +136,7 @@ impl Gate {
                     done.batches += 1;
                     audit_id = Some(batch.audit_id);
                     if keep_ids {
-                        changed_ids.extend(&batch.changed_ids);
+                        changed_ids.extend(batch.changed_ids);
                     }
                     finished = batch.last;
                     let mut now = ActionOutcome::of(plan, &done, finished);

@@ -13,7 +13,8 @@ use sqlx::{PgPool, Row};
 use jobtop::backend::connect::{self, SessionSettings};
 use jobtop::backend::native::NativeBackend;
 use jobtop::backend::{
-    Action, ActionOutcome, AuditFilter, Backend, JobFilter, JobState, JobTarget, Outcome, Plan,
+    Action, ActionOutcome, AuditFilter, Backend, JobFilter, JobId, JobState, JobTarget, Outcome,
+    Plan,
 };
 use jobtop::gate::{Gate, StopFlag};
 
@@ -135,7 +136,7 @@ async fn audit(pool: &PgPool) -> Vec<jobtop::backend::AuditEntry> {
 }
 
 fn ids(v: &[i64]) -> JobTarget {
-    JobTarget::Ids(v.to_vec())
+    JobTarget::Ids(v.iter().map(|&id| JobId::Int(id)).collect())
 }
 
 fn matching(queue: &str, state: JobState) -> JobTarget {
@@ -895,7 +896,14 @@ async fn read_only_is_refused_by_the_gate_and_by_the_database() {
     let plan = Plan::from_rows(
         action,
         dead.iter()
-            .map(|&id| (id, "q".to_string(), "k".to_string(), JobState::Dead))
+            .map(|&id| {
+                (
+                    JobId::Int(id),
+                    "q".to_string(),
+                    "k".to_string(),
+                    JobState::Dead,
+                )
+            })
             .collect(),
         100,
     );
@@ -912,7 +920,7 @@ async fn read_only_is_refused_by_the_gate_and_by_the_database() {
         .apply_batch(&jobtop::backend::BatchStep {
             plan: &plan,
             actor: ACTOR,
-            ids: &dead,
+            ids: &plan.ids,
             before: &progress,
             audit_id: None,
             last: true,

@@ -10,7 +10,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use jobtop::app::actions::{Choice, Dialog, Level, parse_audit_filter};
 use jobtop::app::{App, Effect, Msg, Pane};
 use jobtop::backend::drill::Response;
-use jobtop::backend::{Action, AuditEntry, JobFilter, JobState, JobTarget, Plan};
+use jobtop::backend::{Action, AuditEntry, JobFilter, JobId, JobState, JobTarget, Plan};
 
 use actions_ui::*;
 use ui_data::{app_with_data, t0};
@@ -138,7 +138,7 @@ fn phased_retry_runs_the_sample_watches_it_and_goes_on_only_when_asked() {
         run: run1,
         result: Ok(Box::new(outcome(&phase1, 10, 1, true))),
     });
-    let watch: Vec<i64> = effects
+    let watch: Vec<JobId> = effects
         .iter()
         .find_map(|e| match e {
             Effect::WatchJobs { ids } => Some(ids.clone()),
@@ -148,8 +148,10 @@ fn phased_retry_runs_the_sample_watches_it_and_goes_on_only_when_asked() {
     assert_eq!(watch, phase1.ids);
 
     // Live: 7 succeeded, 2 dead again, 1 still running.
-    let mut states: Vec<(i64, JobState)> =
-        watch.iter().map(|&id| (id, JobState::Succeeded)).collect();
+    let mut states: Vec<(JobId, JobState)> = watch
+        .iter()
+        .map(|id| (id.clone(), JobState::Succeeded))
+        .collect();
     states[7].1 = JobState::Dead;
     states[8].1 = JobState::Retrying;
     states[9].1 = JobState::Running;
@@ -286,10 +288,11 @@ fn reset_stuck_targets_the_selected_queue_or_worker() {
 #[test]
 fn nothing_to_do_and_errors_are_notices_and_late_answers_are_ignored() {
     let mut app = app_with_data(chrono::Duration::zero());
-    let (request, _) =
-        planned_request(&app.request_action(Action::Cancel(JobTarget::Ids(vec![7])), false));
+    let (request, _) = planned_request(
+        &app.request_action(Action::Cancel(JobTarget::Ids(vec![JobId::Int(7)])), false),
+    );
     let running_only = plan(
-        Action::Cancel(JobTarget::Ids(vec![7])),
+        Action::Cancel(JobTarget::Ids(vec![JobId::Int(7)])),
         "q",
         "k",
         JobState::Running,
@@ -313,8 +316,9 @@ fn nothing_to_do_and_errors_are_notices_and_late_answers_are_ignored() {
     assert!(app.actions.dialog.is_none());
 
     // Esc while looking, then the answer arrives: it opens nothing.
-    let (request, _) =
-        planned_request(&app.request_action(Action::Cancel(JobTarget::Ids(vec![7])), false));
+    let (request, _) = planned_request(
+        &app.request_action(Action::Cancel(JobTarget::Ids(vec![JobId::Int(7)])), false),
+    );
     app.update(code(KeyCode::Esc));
     app.update(Msg::Planned {
         request,
@@ -343,7 +347,7 @@ fn read_only_refuses_every_action_in_the_app() {
         );
     }
     assert!(
-        app.request_action(Action::Retry(JobTarget::Ids(vec![1])), false)
+        app.request_action(Action::Retry(JobTarget::Ids(vec![JobId::Int(1)])), false)
             .is_empty()
     );
     // Reading the audit log is not an action.
@@ -371,7 +375,7 @@ fn job_list_keys_act_on_marks_then_all_that_match_then_the_selected_job() {
 
     // Nothing marked: the selected job.
     let (_, a) = planned_request(&app.update(key('D')));
-    assert_eq!(a, Action::Discard(JobTarget::Ids(vec![1])));
+    assert_eq!(a, Action::Discard(JobTarget::Ids(vec![JobId::Int(1)])));
     app.update(code(KeyCode::Esc));
 
     // v marks and moves down; space marks too; marking twice unmarks.
@@ -381,7 +385,10 @@ fn job_list_keys_act_on_marks_then_all_that_match_then_the_selected_job() {
     app.update(key('v'));
     app.update(key(' '));
     let (_, a) = planned_request(&app.update(key('c')));
-    assert_eq!(a, Action::Cancel(JobTarget::Ids(vec![1, 3])));
+    assert_eq!(
+        a,
+        Action::Cancel(JobTarget::Ids(vec![JobId::Int(1), JobId::Int(3)]))
+    );
     app.update(code(KeyCode::Esc));
 
     // V: every job the list names, re-read by the gate when it acts; the marks go.

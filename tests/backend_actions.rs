@@ -190,7 +190,11 @@ async fn river_cancel_discard_and_delete_leave_running_jobs_alone() {
         "SELECT min(id) FROM river_job WHERE state = 'running' AND queue = 'default'",
     )
     .await;
-    let (plan, out) = act(&g, Action::Cancel(JobTarget::Ids(vec![available, running]))).await;
+    let (plan, out) = act(
+        &g,
+        Action::Cancel(JobTarget::Ids(vec![available.into(), running.into()])),
+    )
+    .await;
     assert_eq!(plan.blocked, vec![(JobState::Running, 1)]);
     assert_eq!((out.changed, out.left_alone, out.exit_code()), (1, 1, 1));
     let states: Vec<(String, bool)> = sqlx::query_as(
@@ -265,7 +269,7 @@ async fn river_race_counts_only_what_changed() {
     let (_, _, _, job_ids, count, outcome) = last_audit(pool).await;
     assert_eq!(
         (job_ids, count, outcome.as_str()),
-        (Some(vec![plan.ids[1]]), 1, "partial")
+        (Some(vec![plan.ids[1].as_int().unwrap()]), 1, "partial")
     );
 }
 
@@ -478,7 +482,13 @@ async fn oban_retry_cancel_discard_delete() {
     )
     .await;
     assert_eq!(cancelled, 3);
-    let (plan, out) = act(&g, Action::Cancel(JobTarget::Ids(executing.clone()))).await;
+    let (plan, out) = act(
+        &g,
+        Action::Cancel(JobTarget::Ids(
+            executing.iter().map(|&id| id.into()).collect(),
+        )),
+    )
+    .await;
     assert_eq!((plan.eligible, out.changed, out.left_alone), (0, 0, 2));
 
     // Discard the ready ones (available, and scheduled/retryable already due).
@@ -741,7 +751,7 @@ async fn mapped_actions_follow_the_profile() {
 
     // Cancel is not in the profile: refused, with the reason.
     let err = g
-        .plan(&Action::Cancel(JobTarget::Ids(vec![1])))
+        .plan(&Action::Cancel(JobTarget::Ids(vec![1.into()])))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("[actions]"), "{err}");

@@ -15,7 +15,7 @@ use jobtop::backend::drill::{
     KindsQuery, Order, TenantsQuery,
 };
 use jobtop::backend::native::NativeBackend;
-use jobtop::backend::{Backend, Capabilities, JobState, Snapshot, SnapshotOptions};
+use jobtop::backend::{Backend, Capabilities, JobId, JobState, Snapshot, SnapshotOptions};
 
 /// A job inserted as it is, times in seconds from now (negative = past).
 #[derive(Clone)]
@@ -97,7 +97,7 @@ fn queue_scope(queue: &str, state: JobState) -> JobScope {
 }
 
 fn ids(page: &JobPage) -> Vec<i64> {
-    page.rows.iter().map(|r| r.id).collect()
+    page.rows.iter().filter_map(|r| r.id.as_int()).collect()
 }
 
 #[tokio::test]
@@ -367,7 +367,7 @@ async fn filters_narrow_a_list() {
     };
     let f =
         |kind: Option<&str>, tenant: Option<&str>, text: Option<&str>, id: Option<i64>| JobFilter {
-            id,
+            id: id.map(JobId::Int),
             kind: kind.map(Into::into),
             tenant: tenant.map(Into::into),
             error_text: text.map(Into::into),
@@ -457,7 +457,7 @@ async fn worker_group_and_stuck_lists() {
     let page = backend
         .jobs(&query(
             JobScope::Ids {
-                ids: vec![held2, other, fresh, 999_999],
+                ids: [held2, other, fresh, 999_999].map(JobId::Int).to_vec(),
             },
             Order::NewestFirst,
         ))
@@ -510,7 +510,7 @@ async fn job_detail_has_every_field_and_cuts_huge_values() {
         errors: 2,
     };
     let d = backend
-        .job(id, &limits)
+        .job(&JobId::Int(id), &limits)
         .await
         .unwrap()
         .expect("the job exists");
@@ -548,7 +548,13 @@ async fn job_detail_has_every_field_and_cuts_huge_values() {
     assert_eq!(row.last_error.as_ref().unwrap().chars().count(), 300);
     assert_eq!(row.error_bytes, huge_error.len() as i64);
 
-    assert!(backend.job(id + 1000, &limits).await.unwrap().is_none());
+    assert!(
+        backend
+            .job(&JobId::Int(id + 1000), &limits)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // An error history of an unexpected shape shows as it is.
     sqlx::query(r#"UPDATE jobtop.jobs SET errors = '[{"at": "yesterday", "attempt": "x"}, 42]' WHERE id = $1"#)
@@ -556,7 +562,11 @@ async fn job_detail_has_every_field_and_cuts_huge_values() {
         .execute(pool)
         .await
         .unwrap();
-    let d = backend.job(id, &limits).await.unwrap().unwrap();
+    let d = backend
+        .job(&JobId::Int(id), &limits)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(d.errors.len(), 2);
     assert_eq!(d.errors[0].error, "42");
     assert_eq!(d.errors[1].at, None);
@@ -665,7 +675,7 @@ async fn dead_letters_group_messages_that_differ_only_in_values() {
     let h = &report.groups[1];
     assert_eq!(h.signature, "HTTP <n> from '?'");
     assert_eq!(h.count, 2);
-    assert!(h.ids.contains(&hook));
+    assert!(h.ids.contains(&JobId::Int(hook)));
 
     let week = backend
         .dead_letters(&DeadLetterQuery {
@@ -934,7 +944,7 @@ async fn text_that_is_not_utf8_is_shown_with_replacement_characters() {
         Some("bad\u{fffd}\u{fffd}!")
     );
     let d = backend
-        .job(id, &DetailLimits::default())
+        .job(&JobId::Int(id), &DetailLimits::default())
         .await
         .unwrap()
         .unwrap();
@@ -976,7 +986,7 @@ async fn page_queries_read_indexes_only() {
         worker: "w1".into(),
     });
     scopes.push(JobScope::Ids {
-        ids: (1..500).collect(),
+        ids: (1..500).map(JobId::Int).collect(),
     });
     scopes.push(JobScope::Stuck {
         running_longer_than: Duration::from_secs(3600),
@@ -1033,7 +1043,10 @@ async fn backends_without_drill_down_say_so() {
         .unwrap_err()
         .to_string();
     assert_eq!(err, "job lists: not supported by the bare backend");
-    let err = Bare.job(1, &DetailLimits::default()).await.unwrap_err();
+    let err = Bare
+        .job(&JobId::Int(1), &DetailLimits::default())
+        .await
+        .unwrap_err();
     assert!(
         err.to_string()
             .contains("not supported by the bare backend")

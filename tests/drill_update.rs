@@ -10,10 +10,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use drill_data::{answer, code, dead_report, detail, key, kinds_report, load, page, row};
 use jobtop::app::views::{DetailPane, View};
 use jobtop::app::{App, Effect, Msg, Pane};
-use jobtop::backend::JobState;
 use jobtop::backend::drill::{
     Cursor, DeadWindow, JobScope, KindWindow, Order, Request, Response, SortKey,
 };
+use jobtop::backend::{JobId, JobState};
 use ui_data::{app_with_data, snapshot, t0};
 
 fn jobs_request(r: &Request) -> &jobtop::backend::drill::JobQuery {
@@ -30,7 +30,7 @@ fn jobs_request_of(app: &App) -> Request {
             scope: v.scope.clone(),
             filter: v.filter.clone(),
             order: v.order,
-            after: v.pages.last().copied().flatten(),
+            after: v.pages.last().cloned().flatten(),
             limit: 100,
         }),
         _ => panic!("no jobs view"),
@@ -124,7 +124,7 @@ fn answers_fill_the_view_and_stale_or_failed_ones_keep_what_is_there() {
     });
     let v = jobs(&app);
     assert_eq!(v.rows().len(), 5);
-    assert_eq!(v.selected, Some(10), "first row selected");
+    assert_eq!(v.selected, Some(JobId::Int(10)), "first row selected");
     assert!(!v.load.is_loading());
 
     // A failed refresh keeps the rows and says why.
@@ -136,7 +136,7 @@ fn answers_fill_the_view_and_stale_or_failed_ones_keep_what_is_there() {
     });
     let v = jobs(&app);
     assert_eq!(v.rows().len(), 5);
-    assert_eq!(v.selected, Some(11));
+    assert_eq!(v.selected, Some(JobId::Int(11)));
     assert_eq!(v.load.error.as_deref(), Some("statement timeout"));
     assert!(!v.load.is_loading());
     // A failed read is not repeated on every poll, only after a while (or on `r`).
@@ -171,7 +171,7 @@ fn paging_moves_by_cursor_and_back() {
         jobs_request(&request).after,
         Some(Cursor {
             key: Some(last.run_at),
-            id: 100
+            id: JobId::Int(100)
         })
     );
     assert_eq!(
@@ -189,12 +189,12 @@ fn paging_moves_by_cursor_and_back() {
         key('j'),
         Response::Jobs(page(201..231, JobState::Ready, false)),
     );
-    assert_eq!(jobs_request(&request).after.unwrap().id, 200);
+    assert_eq!(jobs_request(&request).after.clone().unwrap().id, 200);
     let Some(View::Jobs(v)) = app.top_view() else {
         panic!()
     };
     assert_eq!(v.page_number(), 3);
-    assert_eq!(v.selected, Some(201));
+    assert_eq!(v.selected, Some(JobId::Int(201)));
     // No more pages: Down at the end stays.
     app.update(key('G'));
     assert!(app.update(key('j')).is_empty());
@@ -205,12 +205,12 @@ fn paging_moves_by_cursor_and_back() {
         key('k'),
         Response::Jobs(page(101..201, JobState::Ready, true)),
     );
-    assert_eq!(jobs_request(&request).after.unwrap().id, 100);
+    assert_eq!(jobs_request(&request).after.clone().unwrap().id, 100);
     let Some(View::Jobs(v)) = app.top_view() else {
         panic!()
     };
     assert_eq!(v.page_number(), 2);
-    assert_eq!(v.selected, Some(200));
+    assert_eq!(v.selected, Some(JobId::Int(200)));
     // PageUp to the first page; PageUp there does nothing.
     let request = answer(
         &mut app,
@@ -244,17 +244,17 @@ fn refreshes_keep_the_selection_on_the_same_job() {
         result: Ok(Response::Jobs(page(2..7, JobState::Ready, false))),
     });
     let selected = |app: &App| match app.top_view() {
-        Some(View::Jobs(v)) => (v.selected, v.selected_index()),
+        Some(View::Jobs(v)) => (v.selected.clone(), v.selected_index()),
         _ => panic!(),
     };
-    assert_eq!(selected(&app), (Some(3), Some(1)));
+    assert_eq!(selected(&app), (Some(JobId::Int(3)), Some(1)));
     // Job 3 leaves: the selection stays at the same row.
     let (ticket, _) = load(&poll(&mut app, 2));
     app.update(Msg::Loaded {
         ticket,
         result: Ok(Response::Jobs(JobPageWithout::page(&[2, 4, 5, 6]))),
     });
-    assert_eq!(selected(&app), (Some(4), Some(1)));
+    assert_eq!(selected(&app), (Some(JobId::Int(4)), Some(1)));
     // No refresh while one is under way, or while frozen.
     let (_, _) = load(&poll(&mut app, 3));
     assert!(poll(&mut app, 4).is_empty(), "one load at a time");
@@ -348,7 +348,13 @@ fn enter_walks_from_kinds_to_dead_letters_to_jobs_to_one_job_and_esc_walks_back(
         code(KeyCode::Enter),
         Response::Job(Some(Box::new(detail(48201)))),
     );
-    assert!(matches!(request, Request::Job { id: 48201, .. }));
+    assert!(matches!(
+        request,
+        Request::Job {
+            id: JobId::Int(48201),
+            ..
+        }
+    ));
     assert_eq!(
         app.breadcrumb(),
         vec![
@@ -388,7 +394,13 @@ fn job_detail_scrolls_its_panes_and_copies_the_id() {
         code(KeyCode::Enter),
         Response::Job(Some(Box::new(detail(48213)))),
     );
-    assert!(matches!(request, Request::Job { id: 48213, .. }));
+    assert!(matches!(
+        request,
+        Request::Job {
+            id: JobId::Int(48213),
+            ..
+        }
+    ));
     let view = |app: &App| match app.top_view() {
         Some(View::Job(v)) => v.clone(),
         _ => panic!(),
@@ -564,7 +576,7 @@ fn selected_and_marked_job_ids_for_actions() {
     app.update(key('j'));
     assert_eq!(app.selected_job_ids(), vec![2]);
     if let Some(View::Jobs(v)) = app.drill.stack.last_mut() {
-        v.marked.extend([4, 1]);
+        v.marked.extend([4, 1].map(JobId::Int));
     }
     assert_eq!(app.selected_job_ids(), vec![1, 4]);
     let v = app.jobs_view().unwrap();

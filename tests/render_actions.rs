@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crossterm::event::KeyCode;
 use jobtop::app::{App, Msg};
-use jobtop::backend::{Action, AuditEntry, JobState, JobTarget, Plan};
+use jobtop::backend::{Action, AuditEntry, JobId, JobState, JobTarget, Plan};
 
 use actions_ui::*;
 use ui_data::{app_with_data, render, t0};
@@ -83,7 +83,7 @@ fn confirm_typed_and_phased_160x48() {
 fn confirm_delete_80x24() {
     let mut app = app_with_data(chrono::Duration::zero());
     let mut p = plan(
-        Action::Delete(JobTarget::Ids(vec![1000, 1001, 1002])),
+        Action::Delete(JobTarget::Ids([1000, 1001, 1002].map(JobId::Int).to_vec())),
         "mailers",
         "email.send",
         JobState::Cancelled,
@@ -153,10 +153,10 @@ fn phased_watching() -> App {
         run,
         result: Ok(Box::new(outcome(&phase1, 10, 1, true))),
     });
-    let mut states: Vec<(i64, JobState)> = phase1
+    let mut states: Vec<(JobId, JobState)> = phase1
         .ids
         .iter()
-        .map(|&id| (id, JobState::Succeeded))
+        .map(|id| (id.clone(), JobState::Succeeded))
         .collect();
     states[6].1 = JobState::Running;
     states[8].1 = JobState::Dead;
@@ -197,7 +197,7 @@ fn audit_app() -> App {
         actor: "alice@jump-1 (ops)".into(),
         action: action.into(),
         queue: queue.map(str::to_string),
-        job_ids: (count <= 3).then(|| (1..=count).collect()),
+        job_ids: (count <= 3).then(|| (1..=count).map(JobId::Int).collect()),
         count: Some(count),
         params: serde_json::json!({"requested": count}),
         outcome: outcome.into(),

@@ -248,10 +248,10 @@ async fn wrappers_pass_drill_downs_and_actions_through() {
             .await
             .unwrap();
         assert_eq!(page.rows.len(), 2);
-        let id = page.rows[0].id;
+        let id = page.rows[0].id.clone();
         assert!(
             backend
-                .job(id, &Default::default())
+                .job(&id, &Default::default())
                 .await
                 .unwrap()
                 .is_some()
@@ -279,7 +279,7 @@ async fn wrappers_pass_drill_downs_and_actions_through() {
             .await
             .unwrap();
         assert_eq!(
-            backend.job_states(&[id]).await.unwrap(),
+            backend.job_states(&[id.clone()]).await.unwrap(),
             [(id, JobState::Ready)]
         );
         backend

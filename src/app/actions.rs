@@ -9,6 +9,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::phased::{self, Tally};
 use super::{App, Effect, Msg, Pane};
+use crate::backend::JobId;
 use crate::backend::actions::{Phase, READ_ONLY_REFUSAL, thousands};
 use crate::backend::{
     Action, ActionKind, ActionOutcome, AuditEntry, AuditFilter, JobFilter, JobState, JobTarget,
@@ -135,7 +136,7 @@ pub struct PhaseResult {
 pub struct PhasedRetry {
     /// The whole set, as confirmed.
     pub plan: Plan,
-    pub phases: Vec<(Phase, Vec<i64>)>,
+    pub phases: Vec<(Phase, Vec<JobId>)>,
     pub results: Vec<PhaseResult>,
     pub running: Option<Running>,
     /// 0 = stop here, 1 = next phase.
@@ -147,17 +148,17 @@ pub struct PhasedRetry {
 }
 
 impl PhasedRetry {
-    pub fn next_phase(&self) -> Option<&(Phase, Vec<i64>)> {
+    pub fn next_phase(&self) -> Option<&(Phase, Vec<JobId>)> {
         if self.over || self.running.is_some() {
             return None;
         }
         self.phases.get(self.results.len())
     }
 
-    fn watched_ids(&self) -> Vec<i64> {
+    fn watched_ids(&self) -> Vec<JobId> {
         self.results
             .iter()
-            .flat_map(|r| r.outcome.changed_ids.iter().copied())
+            .flat_map(|r| r.outcome.changed_ids.iter().cloned())
             .collect()
     }
 
@@ -683,7 +684,7 @@ impl App {
                 if let Some(Dialog::Phased(flow)) = self.actions.dialog.as_mut() {
                     flow.watching = false;
                     if let Ok(states) = result {
-                        let now: HashMap<i64, JobState> = states.into_iter().collect();
+                        let now: HashMap<JobId, JobState> = states.into_iter().collect();
                         for r in &mut flow.results {
                             let seen: Vec<JobState> = r
                                 .outcome

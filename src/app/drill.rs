@@ -13,11 +13,11 @@ use super::views::{
     TenantsView, View, WorkersView,
 };
 use super::{App, Effect, Pane};
-use crate::backend::JobState;
 use crate::backend::drill::{
     DeadLetterQuery, DeadWindow, DetailLimits, JobDetail, JobQuery, JobScope, KindWindow,
     KindsQuery, Order, PAGE_SIZE, Request, Response, SCOPE_COUNT_CAP, TenantsQuery,
 };
+use crate::backend::{JobId, JobState};
 
 /// Lines of the job detail above its scrolling pane (fields, timeline, pane tabs); the
 /// UI lays the detail out with the same numbers.
@@ -48,11 +48,11 @@ impl App {
 
     /// The jobs an action on "the selection" applies to: the job shown in the detail view;
     /// else the marked jobs of the list on top; else its selected job.
-    pub fn selected_job_ids(&self) -> Vec<i64> {
+    pub fn selected_job_ids(&self) -> Vec<JobId> {
         match self.top_view() {
-            Some(View::Job(v)) => vec![v.id],
-            Some(View::Jobs(v)) if !v.marked.is_empty() => v.marked.iter().copied().collect(),
-            Some(View::Jobs(v)) => v.selected_job().map(|r| r.id).into_iter().collect(),
+            Some(View::Job(v)) => vec![v.id.clone()],
+            Some(View::Jobs(v)) if !v.marked.is_empty() => v.marked.iter().cloned().collect(),
+            Some(View::Jobs(v)) => v.selected_job().map(|r| r.id.clone()).into_iter().collect(),
             _ => Vec::new(),
         }
     }
@@ -362,7 +362,9 @@ impl App {
 
     fn open(&mut self) -> Vec<Effect> {
         let view = match self.top_view() {
-            Some(View::Jobs(v)) => v.selected_job().map(|r| View::Job(JobView::new(r.id))),
+            Some(View::Jobs(v)) => v
+                .selected_job()
+                .map(|r| View::Job(JobView::new(r.id.clone()))),
             Some(View::DeadLetters(v)) => v.selected_index().map(|i| {
                 let g = &v
                     .report
@@ -402,8 +404,8 @@ impl App {
 
     fn copy(&mut self) -> Vec<Effect> {
         let id = match self.top_view() {
-            Some(View::Job(v)) => Some(v.id),
-            Some(View::Jobs(v)) => v.selected_job().map(|r| r.id),
+            Some(View::Job(v)) => Some(v.id.clone()),
+            Some(View::Jobs(v)) => v.selected_job().map(|r| r.id.clone()),
             _ => None,
         };
         match id {
@@ -445,10 +447,10 @@ impl App {
                 Command::Up if v.selected_index() == Some(0) => prev_page(v),
                 Command::Up | Command::Down | Command::Top | Command::Bottom => {
                     let by = step(command).unwrap_or(0);
-                    let ids: Vec<i64> = v.rows().iter().map(|r| r.id).collect();
+                    let ids: Vec<JobId> = v.rows().iter().map(|r| r.id.clone()).collect();
                     let at = v.selected_index();
                     if let Some(i) = move_index(ids.len(), at, by) {
-                        v.selected = Some(ids[i]);
+                        v.selected = Some(ids[i].clone());
                         v.selected_row = i;
                     }
                     false
@@ -569,11 +571,11 @@ impl App {
                 scope: v.scope.clone(),
                 filter: v.filter.clone(),
                 order: v.order,
-                after: v.pages.last().copied().flatten(),
+                after: v.pages.last().cloned().flatten(),
                 limit: PAGE_SIZE,
             }),
             View::Job(v) => Request::Job {
-                id: v.id,
+                id: v.id.clone(),
                 limits: DetailLimits::default(),
             },
             View::DeadLetters(v) => Request::DeadLetters(DeadLetterQuery {
@@ -678,7 +680,7 @@ impl App {
                         Land::Last => len - 1,
                         Land::Keep => previous_row.min(len - 1),
                     };
-                    v.selected = Some(v.rows()[row].id);
+                    v.selected = Some(v.rows()[row].id.clone());
                 }
                 v.selected_row = v.selected_index().unwrap_or(0);
                 v.land = Land::Keep;

@@ -2,6 +2,7 @@
 //! `48213` or `#48213` or `id:48213` (job id), `kind:email.send`, `tenant:acme`,
 //! `error:text` or any other words (text in the last error, case-insensitive).
 
+use crate::backend::JobId;
 use crate::backend::drill::JobFilter;
 
 /// Reads what the user typed. Words that are not `key:value` terms are the error text,
@@ -19,8 +20,8 @@ pub fn parse(input: &str) -> Result<JobFilter, String> {
             "kind" => filter.kind = Some(non_empty(value, "kind")?),
             "tenant" => filter.tenant = Some(non_empty(value, "tenant")?),
             "error" | "err" => text.push(value),
-            _ => match value.strip_prefix('#').unwrap_or(value).parse::<i64>() {
-                Ok(id) if filter.id.is_none() && text.is_empty() && id > 0 => filter.id = Some(id),
+            _ => match bare_id(value) {
+                Some(id) if filter.id.is_none() && text.is_empty() => filter.id = Some(id),
                 _ => text.push(value),
             },
         }
@@ -32,12 +33,22 @@ pub fn parse(input: &str) -> Result<JobFilter, String> {
     Ok(filter)
 }
 
-fn parse_id(value: &str) -> Result<i64, String> {
-    value
-        .strip_prefix('#')
-        .unwrap_or(value)
-        .parse::<i64>()
-        .map_err(|_| format!("not a job id: {value:?}"))
+fn parse_id(value: &str) -> Result<JobId, String> {
+    value.parse()
+}
+
+/// A word typed alone that can only be an id: `#123`, `123`, or a uuid.
+fn bare_id(value: &str) -> Option<JobId> {
+    let value = value.strip_prefix('#').unwrap_or(value);
+    let uuid = value.len() == 36
+        && value.chars().enumerate().all(|(i, c)| {
+            matches!(i, 8 | 13 | 18 | 23) == (c == '-') && (c == '-' || c.is_ascii_hexdigit())
+        });
+    match value.parse::<i64>() {
+        Ok(n) if n > 0 => Some(JobId::Int(n)),
+        _ if uuid => Some(JobId::Text(value.to_ascii_lowercase())),
+        _ => None,
+    }
 }
 
 fn non_empty(value: &str, what: &str) -> Result<String, String> {
@@ -51,7 +62,7 @@ fn non_empty(value: &str, what: &str) -> Result<String, String> {
 /// The filter as the view's title shows it.
 pub fn describe(filter: &JobFilter) -> String {
     let mut parts = Vec::new();
-    if let Some(id) = filter.id {
+    if let Some(id) = &filter.id {
         parts.push(format!("#{id}"));
     }
     if let Some(k) = &filter.kind {
@@ -69,7 +80,7 @@ pub fn describe(filter: &JobFilter) -> String {
 /// The filter as text the prompt starts with, so that `/` edits the active filter.
 pub fn to_input(filter: &JobFilter) -> String {
     let mut parts = Vec::new();
-    if let Some(id) = filter.id {
+    if let Some(id) = &filter.id {
         parts.push(format!("#{id}"));
     }
     if let Some(k) = &filter.kind {
@@ -104,10 +115,19 @@ mod tests {
 
     #[test]
     fn ids() {
-        assert_eq!(parse("48213").unwrap().id, Some(48213));
-        assert_eq!(parse("#48213").unwrap().id, Some(48213));
-        assert_eq!(parse("id:7").unwrap().id, Some(7));
-        assert!(parse("id:seven").is_err());
+        assert_eq!(parse("48213").unwrap().id, Some(JobId::Int(48213)));
+        assert_eq!(parse("#48213").unwrap().id, Some(JobId::Int(48213)));
+        assert_eq!(parse("id:7").unwrap().id, Some(JobId::Int(7)));
+        // Text ids exist (home-grown tables); an empty one does not.
+        assert_eq!(
+            parse("id:job-7").unwrap().id,
+            Some(JobId::Text("job-7".into()))
+        );
+        assert!(parse("id:").is_err());
+        // A uuid alone is an id (pg-boss); other words are error text.
+        let uuid = "0b9c2a1e-6f1d-4c1b-9a55-3f0e8d7c6b5a";
+        assert_eq!(parse(uuid).unwrap().id, Some(JobId::Text(uuid.into())));
+        assert_eq!(parse("seven").unwrap().id, None);
         assert!(parse("kind:").is_err());
         // A number inside error text stays text.
         let f = parse("HTTP 503").unwrap();

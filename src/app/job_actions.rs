@@ -34,12 +34,12 @@ impl App {
     /// match the list after `V`; else the selected job.
     fn job_target(&mut self) -> Option<JobTarget> {
         let target = match self.top_view() {
-            Some(View::Job(v)) => Some(JobTarget::Ids(vec![v.id])),
+            Some(View::Job(v)) => Some(JobTarget::Ids(vec![v.id.clone()])),
             Some(View::Jobs(v)) if !v.marked.is_empty() => {
-                Some(JobTarget::Ids(v.marked.iter().copied().collect()))
+                Some(JobTarget::Ids(v.marked.iter().cloned().collect()))
             }
             Some(View::Jobs(v)) if v.all_matching => all_that_match(&v.scope, &v.filter),
-            Some(View::Jobs(v)) => v.selected_job().map(|r| JobTarget::Ids(vec![r.id])),
+            Some(View::Jobs(v)) => v.selected_job().map(|r| JobTarget::Ids(vec![r.id.clone()])),
             _ => None,
         };
         if target.is_none() {
@@ -56,7 +56,7 @@ impl App {
         let Some(View::Jobs(v)) = self.top_view_mut() else {
             return Vec::new();
         };
-        let Some(id) = v.selected_job().map(|r| r.id) else {
+        let Some(id) = v.selected_job().map(|r| r.id.clone()) else {
             return Vec::new();
         };
         v.all_matching = false;
@@ -124,8 +124,8 @@ fn all_that_match(
     scope: &JobScope,
     filter: &crate::backend::drill::JobFilter,
 ) -> Option<JobTarget> {
-    if let Some(id) = filter.id {
-        return Some(JobTarget::Ids(vec![id]));
+    if let Some(id) = &filter.id {
+        return Some(JobTarget::Ids(vec![id.clone()]));
     }
     let mut f = JobFilter {
         kind: filter.kind.clone(),

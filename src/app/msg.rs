@@ -7,7 +7,7 @@ use crossterm::event::KeyEvent;
 
 use crate::backend::Action;
 use crate::backend::drill::{Request, Response};
-use crate::backend::{ActionOutcome, AuditEntry, AuditFilter, JobState, Plan, Snapshot};
+use crate::backend::{ActionOutcome, AuditEntry, AuditFilter, JobId, JobState, Plan, Snapshot};
 
 #[derive(Debug, Clone)]
 pub enum Msg {
@@ -53,7 +53,7 @@ pub enum Msg {
     },
     /// The states of the jobs a phased retry watches.
     Watched {
-        result: Result<Vec<(i64, JobState)>, String>,
+        result: Result<Vec<(JobId, JobState)>, String>,
     },
     AuditLoaded {
         result: Result<Vec<AuditEntry>, String>,
@@ -92,7 +92,7 @@ pub enum Effect {
     },
     /// Look up the states of these jobs; answers with `Msg::Watched`.
     WatchJobs {
-        ids: Vec<i64>,
+        ids: Vec<JobId>,
     },
     /// Read the audit log; answers with `Msg::AuditLoaded`.
     LoadAudit {

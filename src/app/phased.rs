@@ -1,8 +1,8 @@
 //! Phased retry of a dead-letter set (the playbook's "retry a controlled subset first"):
 //! a sample, then 10%, then the rest, watching between phases how the retried jobs fare.
 
-use crate::backend::JobState;
 use crate::backend::actions::Phase;
+use crate::backend::{JobId, JobState};
 
 /// Jobs in the first phase unless told otherwise.
 pub const DEFAULT_SAMPLE: usize = 10;
@@ -12,7 +12,7 @@ pub const PHASE_ABOVE: usize = 20;
 /// The phases of a retry of `ids` (oldest first): `sample` jobs spread evenly over the set,
 /// so the sample covers old and new failures alike; then a tenth of the set, spread again;
 /// then the rest. Every id lands in exactly one phase.
-pub fn split(ids: &[i64], sample: usize) -> Vec<(Phase, Vec<i64>)> {
+pub fn split(ids: &[JobId], sample: usize) -> Vec<(Phase, Vec<JobId>)> {
     let n = ids.len();
     let sample = sample.max(1);
     if n <= sample {
@@ -40,7 +40,7 @@ fn phase(number: u32, of: u32, label: &str) -> Phase {
 }
 
 /// `take` ids at evenly spaced positions, and the others, both in their original order.
-fn spread(ids: &[i64], take: usize) -> (Vec<i64>, Vec<i64>) {
+fn spread(ids: &[JobId], take: usize) -> (Vec<JobId>, Vec<JobId>) {
     let n = ids.len();
     let mut picked = vec![false; n];
     for i in 0..take.min(n) {
@@ -48,11 +48,11 @@ fn spread(ids: &[i64], take: usize) -> (Vec<i64>, Vec<i64>) {
     }
     let mut chosen = Vec::with_capacity(take);
     let mut others = Vec::with_capacity(n - take.min(n));
-    for (i, &id) in ids.iter().enumerate() {
+    for (i, id) in ids.iter().enumerate() {
         if picked[i] {
-            chosen.push(id);
+            chosen.push(id.clone());
         } else {
-            others.push(id);
+            others.push(id.clone());
         }
     }
     (chosen, others)
@@ -95,7 +95,7 @@ mod tests {
 
     #[test]
     fn phases_cover_every_id_once() {
-        let ids: Vec<i64> = (1..=200).collect();
+        let ids: Vec<JobId> = (1..=200).map(JobId::Int).collect();
         let phases = split(&ids, 10);
         assert_eq!(
             phases.iter().map(|(_, v)| v.len()).collect::<Vec<_>>(),
@@ -105,16 +105,16 @@ mod tests {
             phases[0].1,
             vec![1, 21, 41, 61, 81, 101, 121, 141, 161, 181]
         );
-        let mut all: Vec<i64> = phases.into_iter().flat_map(|(_, v)| v).collect();
+        let mut all: Vec<JobId> = phases.into_iter().flat_map(|(_, v)| v).collect();
         all.sort();
         assert_eq!(all, ids);
     }
 
     #[test]
     fn small_sets_take_fewer_phases() {
-        let ids: Vec<i64> = (1..=8).collect();
+        let ids: Vec<JobId> = (1..=8).map(JobId::Int).collect();
         assert_eq!(split(&ids, 10).len(), 1);
-        let ids: Vec<i64> = (1..=12).collect();
+        let ids: Vec<JobId> = (1..=12).map(JobId::Int).collect();
         let phases = split(&ids, 10);
         assert_eq!(phases.len(), 2);
         assert_eq!(phases[1].0.label, "rest");

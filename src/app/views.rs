@@ -7,11 +7,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::json::DocLine;
-use crate::backend::JobState;
 use crate::backend::drill::{
     Cursor, DeadLetterReport, DeadWindow, JobDetail, JobFilter, JobPage, JobRow, JobScope,
     KindWindow, KindsReport, Order, TenantsReport,
 };
+use crate::backend::{JobId, JobState};
 
 /// Start-up settings of the drill-down views.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,11 +124,11 @@ pub struct JobsView {
     pub page: Option<JobPage>,
     /// Followed by id across refreshes; when the job leaves the list the selection stays
     /// at the same row.
-    pub selected: Option<i64>,
+    pub selected: Option<JobId>,
     pub selected_row: usize,
     pub land: Land,
     /// Jobs marked (`v`) for a bulk action.
-    pub marked: BTreeSet<i64>,
+    pub marked: BTreeSet<JobId>,
     /// `V`: the next action takes every job the list's scope and filter match.
     pub all_matching: bool,
     pub load: LoadState,
@@ -158,8 +158,8 @@ impl JobsView {
 
     /// The selected row's index in the page.
     pub fn selected_index(&self) -> Option<usize> {
-        let id = self.selected?;
-        self.rows().iter().position(|r| r.id == id)
+        let id = self.selected.as_ref()?;
+        self.rows().iter().position(|r| &r.id == id)
     }
 
     pub fn selected_job(&self) -> Option<&JobRow> {
@@ -189,7 +189,7 @@ pub enum DetailPane {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobView {
-    pub id: i64,
+    pub id: JobId,
     /// `None` until loaded; `Some(None)` when no job has this id.
     pub detail: Option<Option<Box<JobDetail>>>,
     pub payload_lines: Vec<DocLine>,
@@ -203,7 +203,7 @@ pub struct JobView {
 }
 
 impl JobView {
-    pub fn new(id: i64) -> JobView {
+    pub fn new(id: JobId) -> JobView {
         JobView {
             id,
             detail: None,

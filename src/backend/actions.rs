@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::model::JobState;
+use super::model::{JobId, JobState};
 
 /// Rows one statement may change: short transactions, short locks.
 pub const BATCH_SIZE: usize = 1_000;
@@ -168,7 +168,7 @@ impl JobFilter {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum JobTarget {
     /// Exactly these jobs (the selected or marked ones).
-    Ids(Vec<i64>),
+    Ids(Vec<JobId>),
     /// Every job that matches, oldest first, at most `limit` (and `MAX_JOBS_PER_ACTION`).
     Matching {
         filter: JobFilter,
@@ -292,7 +292,7 @@ pub struct Phase {
 pub struct Plan {
     pub action: Action,
     /// The jobs the batches will try, oldest first (job actions and reset-stuck).
-    pub ids: Vec<i64>,
+    pub ids: Vec<JobId>,
     /// Display states the batches may change: the action's own, narrowed to those the jobs
     /// were seen in. A job found in any other state when its batch runs is skipped.
     pub states: Vec<JobState>,
@@ -348,7 +348,7 @@ impl Plan {
     /// (id, queue, kind, display state), oldest first. `limit` is the most to take.
     pub fn from_rows(
         action: Action,
-        rows: Vec<(i64, String, String, JobState)>,
+        rows: Vec<(JobId, String, String, JobState)>,
         limit: usize,
     ) -> Plan {
         let kind = action.kind();
@@ -402,7 +402,7 @@ impl Plan {
     }
 
     /// The same plan restricted to some of its jobs: one phase of a phased retry.
-    pub fn phase(&self, ids: Vec<i64>, phase: Phase) -> Plan {
+    pub fn phase(&self, ids: Vec<JobId>, phase: Phase) -> Plan {
         let mut plan = self.clone();
         plan.eligible = ids.len() as u64;
         plan.ids = ids;
@@ -664,7 +664,7 @@ pub struct ActionOutcome {
     pub finished: bool,
     pub error: Option<String>,
     /// The changed job ids, while few enough to watch (phased retry) and to audit.
-    pub changed_ids: Vec<i64>,
+    pub changed_ids: Vec<JobId>,
     pub audit_id: Option<i64>,
     pub note: Option<String>,
     pub queue: Option<String>,
@@ -808,7 +808,7 @@ pub struct BatchStep<'a> {
     /// `user@host` of the operator; the backend adds the database role.
     pub actor: &'a str,
     /// The jobs of this batch (empty for pause, resume and purge).
-    pub ids: &'a [i64],
+    pub ids: &'a [JobId],
     /// The batches already committed.
     pub before: &'a Progress,
     /// The action's audit row, once its first batch has written it.
@@ -823,7 +823,7 @@ pub struct BatchDone {
     /// Rows changed (or deleted); 1 for a pause that took.
     pub changed: u64,
     /// The jobs changed (or deleted).
-    pub changed_ids: Vec<i64>,
+    pub changed_ids: Vec<JobId>,
     /// How many the batch tried (`ids.len()`, the rows a purge deleted, 1 for a pause).
     pub attempted: u64,
     pub audit_id: i64,
@@ -849,7 +849,7 @@ pub struct AuditEntry {
     pub actor: String,
     pub action: String,
     pub queue: Option<String>,
-    pub job_ids: Option<Vec<i64>>,
+    pub job_ids: Option<Vec<JobId>>,
     pub count: Option<i64>,
     pub params: Value,
     pub outcome: String,
@@ -923,7 +923,8 @@ pub const READ_ONLY_REFUSAL: &str = "read-only: actions are disabled (started wi
 
 /// Every action writes its row to `jobtop.audit`; a schema without that table gets none.
 pub const AUDIT_REQUIRED: &str = "actions need the audit table jobtop.audit, which this database \
-     lacks: run `jobtop migrate URL` to create it (no action runs without an audit trail)";
+     lacks or has in an older form: run `jobtop migrate URL` to create or update it (no action \
+     runs without an audit trail)";
 
 /// What a queue schema's own tooling does instead of an action jobtop does not offer there.
 pub fn schema_reason(backend: &str, kind: ActionKind) -> Option<&'static str> {
@@ -955,10 +956,7 @@ pub fn schema_reason(backend: &str, kind: ActionKind) -> Option<&'static str> {
         }
         ("graphile-worker", K::Purge) => "graphile-worker deletes completed jobs itself",
         ("mapped", K::Pause | K::Resume) => "the profile names no [pause] table",
-        ("mapped", _) => {
-            "the profile's [actions] section does not offer it (and actions need an integer \
-             id column)"
-        }
+        ("mapped", _) => "the profile's [actions] section does not offer it",
         (_, K::Purge) => {
             "purge is offered for the reference schema only; the queue's own \
              cleanup (River's job cleaner, Oban's pruner, pg-boss's maintenance) does it"
@@ -979,9 +977,16 @@ pub fn unsupported(backend: &str, kind: ActionKind) -> anyhow::Error {
 mod tests {
     use super::*;
 
-    fn rows(n: i64, state: JobState) -> Vec<(i64, String, String, JobState)> {
+    fn rows(n: i64, state: JobState) -> Vec<(JobId, String, String, JobState)> {
         (1..=n)
-            .map(|i| (i, "mailers".to_string(), "email.send".to_string(), state))
+            .map(|i| {
+                (
+                    JobId::Int(i),
+                    "mailers".to_string(),
+                    "email.send".to_string(),
+                    state,
+                )
+            })
             .collect()
     }
 
@@ -1002,8 +1007,12 @@ mod tests {
     #[test]
     fn plan_keeps_blocked_and_narrows_states() {
         let mut r = rows(3, JobState::Ready);
-        r.push((9, "q".into(), "k".into(), JobState::Running));
-        let plan = Plan::from_rows(Action::Cancel(JobTarget::Ids(vec![1, 2, 3, 9])), r, 100);
+        r.push((JobId::Int(9), "q".into(), "k".into(), JobState::Running));
+        let plan = Plan::from_rows(
+            Action::Cancel(JobTarget::Ids([1, 2, 3, 9].map(JobId::Int).to_vec())),
+            r,
+            100,
+        );
         assert_eq!(plan.ids, vec![1, 2, 3]);
         assert_eq!(plan.states, vec![JobState::Ready]);
         assert_eq!(plan.blocked, vec![(JobState::Running, 1)]);
@@ -1028,7 +1037,7 @@ mod tests {
 
     #[test]
     fn summaries_and_exit_codes() {
-        let action = Action::Retry(JobTarget::Ids((1..=37).collect()));
+        let action = Action::Retry(JobTarget::Ids((1..=37).map(JobId::Int).collect()));
         let plan = Plan::from_rows(action, rows(37, JobState::Dead), 100);
         let o = ActionOutcome::of(
             &plan,

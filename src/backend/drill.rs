@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{Backend, Count, JobState};
+use super::{Backend, Count, JobId, JobState};
 
 /// Rows per page of a job list. Fixed, so a page is the same set of rows on every screen
 /// size; the table scrolls inside it.
@@ -25,7 +25,7 @@ pub enum JobScope {
     /// The running jobs a worker holds.
     Worker { worker: String },
     /// An explicit set of jobs (a dead-letter group), whatever their state is now.
-    Ids { ids: Vec<i64> },
+    Ids { ids: Vec<JobId> },
     /// Running jobs that ran longer than `running_longer_than`, or whose worker's heartbeat
     /// is older than `stale_after` (or that no registered worker holds).
     Stuck {
@@ -95,7 +95,7 @@ impl Order {
 /// Narrows a scope. Every term must match; empty means "everything in the scope".
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct JobFilter {
-    pub id: Option<i64>,
+    pub id: Option<JobId>,
     /// Exact kind.
     pub kind: Option<String>,
     /// Exact tenant.
@@ -116,11 +116,11 @@ impl JobFilter {
 }
 
 /// Where a page starts: strictly after this row in the list's order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Cursor {
     /// The sort key of the row (`None` for lists ordered by id alone).
     pub key: Option<DateTime<Utc>>,
-    pub id: i64,
+    pub id: JobId,
 }
 
 /// One page of a job list.
@@ -138,7 +138,7 @@ pub struct JobQuery {
 /// list no more than a short one; `error_bytes` says how long it really is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobRow {
-    pub id: i64,
+    pub id: JobId,
     pub queue: String,
     pub kind: String,
     pub tenant: Option<String>,
@@ -168,7 +168,10 @@ impl JobRow {
             SortKey::FinishedAt => self.finished_at,
             SortKey::Id => None,
         };
-        Cursor { key, id: self.id }
+        Cursor {
+            key,
+            id: self.id.clone(),
+        }
     }
 }
 
@@ -285,7 +288,7 @@ pub struct ErrorGroup {
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
     /// Every job of the group, newest first: the target for retrying or discarding it.
-    pub ids: Vec<i64>,
+    pub ids: Vec<JobId>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -423,7 +426,7 @@ pub struct TenantsReport {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Request {
     Jobs(JobQuery),
-    Job { id: i64, limits: DetailLimits },
+    Job { id: JobId, limits: DetailLimits },
     DeadLetters(DeadLetterQuery),
     Kinds(KindsQuery),
     Tenants(TenantsQuery),
@@ -443,7 +446,7 @@ pub enum Response {
 pub async fn run(backend: &dyn Backend, request: &Request) -> anyhow::Result<Response> {
     Ok(match request {
         Request::Jobs(q) => Response::Jobs(backend.jobs(q).await?),
-        Request::Job { id, limits } => Response::Job(backend.job(*id, limits).await?.map(Box::new)),
+        Request::Job { id, limits } => Response::Job(backend.job(id, limits).await?.map(Box::new)),
         Request::DeadLetters(q) => Response::DeadLetters(backend.dead_letters(q).await?),
         Request::Kinds(q) => Response::Kinds(backend.kinds(q).await?),
         Request::Tenants(q) => Response::Tenants(backend.tenants(q).await?),

@@ -18,19 +18,24 @@ use super::actions::{
     Action, ActionKind, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep, JobFilter,
     JobTarget, MAX_JOBS_PER_ACTION, Plan,
 };
-use super::model::JobState;
+use super::model::{JobId, JobState};
 use super::native::actions as audit;
 
 /// Stands for the plan's state guard in a batch statement.
 pub const GUARD: &str = "{guard}";
+/// Stands for the batch's ids, as an array of the id column's type, in a batch statement.
+pub const IDS: &str = "{ids}";
 
 /// A job table as the actions see it. Expressions use the alias `j`.
 #[derive(Debug, Clone)]
 pub struct JobTable {
     /// `"schema"."table" j`.
     pub from: String,
-    /// The id column; read as `bigint`.
+    /// The id column.
     pub id: String,
+    /// Its SQL type (`bigint`, `uuid`, `text`): ids travel as text and are cast to it, so
+    /// the comparison stays on the column's own type and its index.
+    pub id_type: String,
     pub queue: String,
     pub kind: String,
     /// The condition for each display state a job of this table can be in; disjoint.
@@ -42,8 +47,8 @@ pub struct JobTable {
     /// When a running job last showed signs of life (for reset-stuck): `$2` is the stale
     /// threshold in seconds in its statement.
     pub alive_at: Option<String>,
-    /// Per action, its statement: `$1` is the batch's ids (`bigint[]`), `{guard}` the plan's
-    /// states re-checked; it returns the ids it changed as its first column.
+    /// Per action, its statement: `{ids}` is the batch's ids, `{guard}` the plan's states
+    /// re-checked; it returns the ids it changed as its first column.
     pub batches: Vec<(ActionKind, String)>,
 }
 
@@ -63,6 +68,11 @@ impl JobTable {
             .map(|(s, c)| format!("WHEN {c} THEN '{}'", s.as_str()))
             .collect();
         format!("CASE {} END", arms.join(" "))
+    }
+
+    /// `$n` (a `text[]`) as an array of ids of the column's type.
+    pub fn ids_param(&self, n: usize) -> String {
+        format!("CAST(${n} AS {}[])", self.id_type)
     }
 
     pub fn statement(&self, kind: ActionKind) -> Option<&str> {
@@ -109,13 +119,13 @@ impl Sql {
     }
 }
 
-fn row(r: &PgRow) -> anyhow::Result<Option<(i64, String, String, JobState)>> {
+fn row(r: &PgRow) -> anyhow::Result<Option<(JobId, String, String, JobState)>> {
     let state: Option<String> = r.try_get("state")?;
     let Some(state) = state.as_deref().and_then(JobState::parse) else {
         return Ok(None);
     };
     Ok(Some((
-        r.try_get("id")?,
+        JobId::from_db(r.try_get("id")?),
         r.try_get::<Option<String>, _>("queue")?.unwrap_or_default(),
         r.try_get::<Option<String>, _>("kind")?.unwrap_or_default(),
         state,
@@ -151,9 +161,9 @@ fn filter_sql(t: &JobTable, sql: &mut Sql, filter: &JobFilter) -> anyhow::Result
 async fn fetch(
     pool: &PgPool,
     sql: Sql,
-    first: Option<Vec<i64>>,
+    first: Option<Vec<String>>,
     float: Option<f64>,
-) -> anyhow::Result<Vec<(i64, String, String, JobState)>> {
+) -> anyhow::Result<Vec<(JobId, String, String, JobState)>> {
     let mut q = sqlx::query(AssertSqlSafe(sql.text));
     if let Some(ids) = first {
         q = q.bind(ids);
@@ -177,8 +187,9 @@ async fn fetch(
 /// What a job action (or reset-stuck) would change.
 pub async fn plan(pool: &PgPool, t: &JobTable, action: &Action) -> anyhow::Result<Plan> {
     let kind = action.kind();
+    // Sorted by the id's own type (numbers as numbers), read as text.
     let select = format!(
-        "SELECT ({id})::bigint AS id, ({queue})::text AS queue, ({k})::text AS kind",
+        "SELECT {id} AS sort_id, ({id})::text AS id, ({queue})::text AS queue, ({k})::text AS kind",
         id = t.id,
         queue = t.queue,
         k = t.kind
@@ -216,18 +227,19 @@ pub async fn plan(pool: &PgPool, t: &JobTable, action: &Action) -> anyhow::Resul
     };
     match target {
         JobTarget::Ids(ids) => {
-            let ids: Vec<i64> = ids
+            let ids: Vec<String> = ids
                 .iter()
-                .copied()
+                .map(JobId::to_string)
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
             let sql = Sql::new(
                 format!(
-                    "{select}, {state} AS state FROM {from} WHERE ({id})::bigint = ANY($1) ORDER BY 1",
+                    "{select}, {state} AS state FROM {from} WHERE {id} = ANY({ids}) ORDER BY 1",
                     state = t.display_state(),
                     from = t.from,
                     id = t.id,
+                    ids = t.ids_param(1),
                 ),
                 1,
             );
@@ -282,7 +294,7 @@ pub async fn job_batch(
     tx: &mut Transaction<'static, Postgres>,
     t: &JobTable,
     step: &BatchStep<'_>,
-) -> anyhow::Result<(Vec<i64>, u64)> {
+) -> anyhow::Result<(Vec<JobId>, u64)> {
     let plan = step.plan;
     let kind = plan.kind();
     let Some(statement) = t.statement(kind) else {
@@ -291,13 +303,20 @@ pub async fn job_batch(
     if plan.states.is_empty() {
         anyhow::bail!("the plan names no state to change");
     }
-    let sql = statement.replace(GUARD, &t.guard(&plan.states));
-    let mut q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql)).bind(step.ids.to_vec());
+    let sql = statement
+        .replace(GUARD, &t.guard(&plan.states))
+        .replace(IDS, &t.ids_param(1));
+    // The changed ids come back as text whatever the column's type.
+    let sql = format!("WITH changed(id) AS ({sql}) SELECT id::text FROM changed");
+    let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).bind(JobId::texts(step.ids));
     if let Action::ResetStuck { stale_after, .. } = &plan.action {
         q = q.bind(stale_after.as_secs_f64());
     }
     let ids = q.fetch_all(&mut **tx).await?;
-    Ok((ids, step.ids.len() as u64))
+    Ok((
+        ids.into_iter().map(JobId::from_db).collect(),
+        step.ids.len() as u64,
+    ))
 }
 
 /// A job action's batch, committed with its audit row.
@@ -316,7 +335,7 @@ pub async fn commit(
     tx: Transaction<'static, Postgres>,
     step: &BatchStep<'_>,
     changed: u64,
-    changed_ids: Vec<i64>,
+    changed_ids: Vec<JobId>,
     attempted: u64,
     last: bool,
 ) -> anyhow::Result<BatchDone> {
@@ -335,33 +354,37 @@ pub async fn audit_log(pool: &PgPool, filter: &AuditFilter) -> anyhow::Result<Ve
 pub async fn job_states(
     pool: &PgPool,
     t: &JobTable,
-    ids: &[i64],
-) -> anyhow::Result<Vec<(i64, JobState)>> {
+    ids: &[JobId],
+) -> anyhow::Result<Vec<(JobId, JobState)>> {
     let sql = format!(
-        "SELECT ({id})::bigint AS id, {state} AS state FROM {from} WHERE ({id})::bigint = ANY($1)",
+        "SELECT ({id})::text AS id, {state} AS state FROM {from} WHERE {id} = ANY({ids})",
         id = t.id,
         state = t.display_state(),
-        from = t.from
+        from = t.from,
+        ids = t.ids_param(1),
     );
     let rows = sqlx::query(AssertSqlSafe(sql))
-        .bind(ids)
+        .bind(JobId::texts(ids))
         .fetch_all(pool)
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let state: Option<String> = r.try_get("state")?;
         if let Some(s) = state.as_deref().and_then(JobState::parse) {
-            out.push((r.try_get("id")?, s));
+            out.push((JobId::from_db(r.try_get("id")?), s));
         }
     }
     Ok(out)
 }
 
-/// Whether `jobtop.audit` exists: without it no action runs (`Capabilities::refusal`).
+/// Whether `jobtop.audit` exists in the form this jobtop writes (with `job_keys`, migration
+/// 7): without it no action runs (`Capabilities::refusal`).
 pub async fn audit_table(pool: &PgPool) -> anyhow::Result<bool> {
     // From the catalog: `to_regclass` fails for a role without USAGE on the schema.
     Ok(sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'job_keys' \
+         AND NOT a.attisdropped \
          WHERE n.nspname = 'jobtop' AND c.relname = 'audit' AND c.relkind IN ('r', 'p'))",
     )
     .fetch_one(pool)

@@ -66,7 +66,7 @@ pub trait Backend: Send + Sync {
     /// One job in full; `None` when no job has that id.
     async fn job(
         &self,
-        id: i64,
+        id: &JobId,
         limits: &drill::DetailLimits,
     ) -> anyhow::Result<Option<drill::JobDetail>> {
         let _ = (id, limits);
@@ -123,7 +123,7 @@ pub trait Backend: Send + Sync {
     }
 
     /// The display state of each of these jobs that still exists (to watch a phased retry).
-    async fn job_states(&self, _ids: &[i64]) -> anyhow::Result<Vec<(i64, JobState)>> {
+    async fn job_states(&self, _ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
         anyhow::bail!("the {} backend cannot look jobs up by id", self.name())
     }
 }

@@ -44,6 +44,78 @@ impl JobState {
     }
 }
 
+/// A job's id as its schema has it: a bigint for most queues, a uuid or text for some
+/// (pg-boss, home-grown tables). Numbers sort before text, and among themselves as numbers,
+/// so "oldest first" by id still holds for bigint ids.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum JobId {
+    Int(i64),
+    Text(String),
+}
+
+impl JobId {
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            JobId::Int(n) => Some(*n),
+            JobId::Text(_) => None,
+        }
+    }
+
+    /// The bigint ids among `ids`; a text id names no job of a bigint-keyed table.
+    pub fn ints(ids: &[JobId]) -> Vec<i64> {
+        ids.iter().filter_map(JobId::as_int).collect()
+    }
+
+    /// Every id as text, to bind as `text[]` and cast to the id column's own type.
+    pub fn texts(ids: &[JobId]) -> Vec<String> {
+        ids.iter().map(JobId::to_string).collect()
+    }
+
+    /// Reads an id the database gave as text (`id::text`).
+    pub fn from_db(text: String) -> JobId {
+        match text.parse::<i64>() {
+            Ok(n) => JobId::Int(n),
+            Err(_) => JobId::Text(text),
+        }
+    }
+}
+
+impl PartialEq<i64> for JobId {
+    fn eq(&self, n: &i64) -> bool {
+        self.as_int() == Some(*n)
+    }
+}
+
+impl From<i64> for JobId {
+    fn from(n: i64) -> JobId {
+        JobId::Int(n)
+    }
+}
+
+impl std::fmt::Display for JobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobId::Int(n) => write!(f, "{n}"),
+            JobId::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+impl std::str::FromStr for JobId {
+    type Err = String;
+
+    /// What an operator types: `123`, `#123`, or a uuid.
+    fn from_str(s: &str) -> Result<JobId, String> {
+        let s = s.trim();
+        let s = s.strip_prefix('#').unwrap_or(s);
+        if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("not a job id: {s:?}"));
+        }
+        Ok(JobId::from_db(s.to_string()))
+    }
+}
+
 /// A row count as the monitor knows it: exact, exact up to a cap, or a planner estimate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Count {

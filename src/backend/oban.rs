@@ -23,7 +23,7 @@ use super::actions::{
 };
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
 use super::foreign_actions as kit;
-use super::model::JobState;
+use super::model::{JobId, JobState};
 use super::oban_actions::ObanActions;
 use super::prioritized::{Lanes, Prioritized};
 use super::sqlkit::{self, Statements, TableInfo, TimeCol};
@@ -216,7 +216,7 @@ impl Backend for ObanBackend {
         kit::audit_log(&self.pool, filter).await
     }
 
-    async fn job_states(&self, ids: &[i64]) -> anyhow::Result<Vec<(i64, JobState)>> {
+    async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
         kit::job_states(&self.pool, &self.actions.jobs, ids).await
     }
 }

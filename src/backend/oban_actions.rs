@@ -15,7 +15,7 @@
 use sqlx::PgPool;
 
 use super::actions::{Action, ActionKind, BatchDone, BatchStep, Plan};
-use super::foreign_actions::{self as kit, GUARD, JobTable};
+use super::foreign_actions::{self as kit, GUARD, IDS, JobTable};
 use super::model::JobState;
 use super::sqlkit::TimeCol;
 
@@ -81,7 +81,7 @@ impl ObanActions {
                 format!(
                     "UPDATE {table} j SET state = 'available', scheduled_at = {now}, \
                      max_attempts = greatest(j.max_attempts, j.attempt + 1), {cleared} \
-                     WHERE j.id = ANY($1) AND j.state NOT IN ('available', 'executing') \
+                     WHERE j.id = ANY({IDS}) AND j.state NOT IN ('available', 'executing') \
                      AND {GUARD} RETURNING j.id",
                     cleared = cleared.join(", ")
                 ),
@@ -89,7 +89,7 @@ impl ObanActions {
             (
                 ActionKind::Delete,
                 format!(
-                    "DELETE FROM {table} j WHERE j.id = ANY($1) AND j.state IN ({dead}) \
+                    "DELETE FROM {table} j WHERE j.id = ANY({IDS}) AND j.state IN ({dead}) \
                      AND {GUARD} RETURNING j.id",
                     dead = if cancelled {
                         "'discarded', 'cancelled'"
@@ -104,7 +104,7 @@ impl ObanActions {
                 ActionKind::Cancel,
                 format!(
                     "UPDATE {table} j SET state = 'cancelled', cancelled_at = {now} \
-                     WHERE j.id = ANY($1) AND j.state NOT IN {finished} AND {GUARD} RETURNING j.id"
+                     WHERE j.id = ANY({IDS}) AND j.state NOT IN {finished} AND {GUARD} RETURNING j.id"
                 ),
             ));
         }
@@ -113,7 +113,7 @@ impl ObanActions {
                 ActionKind::Discard,
                 format!(
                     "UPDATE {table} j SET state = 'discarded', discarded_at = {now} \
-                     WHERE j.id = ANY($1) AND j.state NOT IN {finished} AND {GUARD} RETURNING j.id"
+                     WHERE j.id = ANY({IDS}) AND j.state NOT IN {finished} AND {GUARD} RETURNING j.id"
                 ),
             ));
         }
@@ -121,6 +121,7 @@ impl ObanActions {
             jobs: JobTable {
                 from: format!("{table} j"),
                 id: "j.id".into(),
+                id_type: "bigint".into(),
                 queue: "j.queue".into(),
                 kind: "j.worker".into(),
                 states,

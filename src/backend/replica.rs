@@ -15,7 +15,7 @@ use super::drill::{
     KindsReport, TenantsQuery, TenantsReport,
 };
 use super::{
-    Action, AuditEnd, AuditEntry, AuditFilter, Backend, BatchDone, BatchStep, Capabilities,
+    Action, AuditEnd, AuditEntry, AuditFilter, Backend, BatchDone, BatchStep, Capabilities, JobId,
     JobState, Plan, Snapshot, SnapshotOptions, doctor,
 };
 
@@ -96,7 +96,7 @@ impl<B: Backend + ?Sized> Backend for OnReplica<B> {
         self.inner.jobs(query).await
     }
 
-    async fn job(&self, id: i64, limits: &DetailLimits) -> Result<Option<JobDetail>> {
+    async fn job(&self, id: &JobId, limits: &DetailLimits) -> Result<Option<JobDetail>> {
         self.inner.job(id, limits).await
     }
 
@@ -128,7 +128,7 @@ impl<B: Backend + ?Sized> Backend for OnReplica<B> {
         self.inner.audit_log(filter).await
     }
 
-    async fn job_states(&self, ids: &[i64]) -> Result<Vec<(i64, JobState)>> {
+    async fn job_states(&self, ids: &[JobId]) -> Result<Vec<(JobId, JobState)>> {
         self.inner.job_states(ids).await
     }
 

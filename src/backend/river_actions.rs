@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgPool, Row};
 
 use super::actions::{Action, ActionKind, BatchDone, BatchStep, Plan};
-use super::foreign_actions::{self as kit, GUARD, JobTable};
+use super::foreign_actions::{self as kit, GUARD, IDS, JobTable};
 use super::model::JobState;
 use super::sqlkit::literal;
 
@@ -51,6 +51,7 @@ impl RiverActions {
         let jobs = JobTable {
             from: format!("{table} j"),
             id: "j.id".into(),
+            id_type: "bigint".into(),
             queue: "j.queue".into(),
             kind: "j.kind".into(),
             states: vec![
@@ -81,27 +82,27 @@ impl RiverActions {
                         "UPDATE {table} j SET state = 'available', scheduled_at = now(), \
                          finalized_at = NULL, max_attempts = CASE WHEN j.attempt >= j.max_attempts \
                          THEN j.attempt + 1 ELSE j.max_attempts END \
-                         WHERE j.id = ANY($1) AND j.state <> 'running' AND {GUARD} RETURNING j.id"
+                         WHERE j.id = ANY({IDS}) AND j.state <> 'running' AND {GUARD} RETURNING j.id"
                     ),
                 ),
                 (
                     ActionKind::Cancel,
                     format!(
                         "UPDATE {table} j SET state = 'cancelled', finalized_at = now() \
-                         WHERE j.id = ANY($1) AND {live} AND {GUARD} RETURNING j.id"
+                         WHERE j.id = ANY({IDS}) AND {live} AND {GUARD} RETURNING j.id"
                     ),
                 ),
                 (
                     ActionKind::Discard,
                     format!(
                         "UPDATE {table} j SET state = 'discarded', finalized_at = now() \
-                         WHERE j.id = ANY($1) AND {live} AND {GUARD} RETURNING j.id"
+                         WHERE j.id = ANY({IDS}) AND {live} AND {GUARD} RETURNING j.id"
                     ),
                 ),
                 (
                     ActionKind::Delete,
                     format!(
-                        "DELETE FROM {table} j WHERE j.id = ANY($1) \
+                        "DELETE FROM {table} j WHERE j.id = ANY({IDS}) \
                          AND j.state IN ('discarded', 'cancelled') AND {GUARD} RETURNING j.id"
                     ),
                 ),

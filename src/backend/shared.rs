@@ -34,7 +34,7 @@ use super::drill::{
     KindsReport, TenantsQuery, TenantsReport,
 };
 use super::{
-    Action, AuditEnd, AuditEntry, AuditFilter, Backend, BatchDone, BatchStep, Capabilities,
+    Action, AuditEnd, AuditEntry, AuditFilter, Backend, BatchDone, BatchStep, Capabilities, JobId,
     JobState, Plan, Snapshot, SnapshotOptions, doctor,
 };
 
@@ -482,7 +482,7 @@ impl<B: Backend + ?Sized> Backend for SharedSnapshot<B> {
         self.inner.jobs(query).await
     }
 
-    async fn job(&self, id: i64, limits: &DetailLimits) -> Result<Option<JobDetail>> {
+    async fn job(&self, id: &JobId, limits: &DetailLimits) -> Result<Option<JobDetail>> {
         self.inner.job(id, limits).await
     }
 
@@ -514,7 +514,7 @@ impl<B: Backend + ?Sized> Backend for SharedSnapshot<B> {
         self.inner.audit_log(filter).await
     }
 
-    async fn job_states(&self, ids: &[i64]) -> Result<Vec<(i64, JobState)>> {
+    async fn job_states(&self, ids: &[JobId]) -> Result<Vec<(JobId, JobState)>> {
         self.inner.job_states(ids).await
     }
 

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::drill::ErrorGroup;
+use super::model::JobId;
 
 /// Characters of the first line that make a signature; the rest of a message (a stack
 /// trace, a dump) rarely tells causes apart and would make every message unique.
@@ -184,7 +185,7 @@ pub fn group_by_signature(rows: impl IntoIterator<Item = DeadJobs>) -> Vec<Error
         acc.group.count += n as i64;
         acc.group.first_seen = acc.group.first_seen.min(row.first_seen);
         acc.group.last_seen = acc.group.last_seen.max(row.last_seen);
-        acc.group.ids.extend(row.ids);
+        acc.group.ids.extend(row.ids.into_iter().map(JobId::Int));
         *acc.kinds.entry(row.kind).or_default() += n as i64;
         *acc.queues.entry(row.queue).or_default() += n as i64;
     }

@@ -5,14 +5,14 @@ use anyhow::Result;
 use clap::Args;
 
 use super::act::{self, ActArgs};
-use crate::backend::{Action, JobTarget};
+use crate::backend::{Action, JobId, JobTarget};
 
 #[derive(Args, Debug)]
 #[command(after_help = act::EXIT_STATUS_HELP)]
 pub struct DiscardArgs {
     /// The jobs to discard.
     #[arg(required = true)]
-    pub ids: Vec<i64>,
+    pub ids: Vec<JobId>,
     #[command(flatten)]
     pub act: ActArgs,
 }

@@ -5,14 +5,14 @@ use anyhow::Result;
 use clap::Args;
 
 use super::act::{self, ActArgs};
-use crate::backend::{Action, JobFilter, JobState, JobTarget};
+use crate::backend::{Action, JobFilter, JobId, JobState, JobTarget};
 
 #[derive(Args, Debug)]
 #[command(after_help = act::EXIT_STATUS_HELP)]
 pub struct RetryArgs {
     /// These jobs (instead of --queue/--kind/--error/--limit).
     #[arg(conflicts_with_all = ["queue", "kind", "error", "limit"])]
-    pub ids: Vec<i64>,
+    pub ids: Vec<JobId>,
     /// Jobs of this queue (else of every queue).
     #[arg(long)]
     pub queue: Option<String>,

@@ -4,7 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use jobtop::app::{App, Effect, Msg};
 use jobtop::backend::actions::Progress;
-use jobtop::backend::{Action, ActionOutcome, JobFilter, JobState, JobTarget, Plan};
+use jobtop::backend::{Action, ActionOutcome, JobFilter, JobId, JobState, JobTarget, Plan};
 
 pub fn key(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
@@ -23,7 +23,14 @@ pub fn typed(app: &mut App, s: &str) {
 /// A plan over `n` jobs of one queue, kind and state, ids 1000.., as the backend makes it.
 pub fn plan(action: Action, queue: &str, kind: &str, state: JobState, n: i64) -> Plan {
     let rows = (0..n)
-        .map(|i| (1000 + i, queue.to_string(), kind.to_string(), state))
+        .map(|i| {
+            (
+                JobId::Int(1000 + i),
+                queue.to_string(),
+                kind.to_string(),
+                state,
+            )
+        })
         .collect();
     Plan::from_rows(action, rows, 100_000)
 }
@@ -73,7 +80,7 @@ pub fn outcome(plan: &Plan, changed: u64, batches: u32, finished: bool) -> Actio
         },
         finished,
     );
-    o.changed_ids = plan.ids.iter().copied().take(changed as usize).collect();
+    o.changed_ids = plan.ids.iter().take(changed as usize).cloned().collect();
     o
 }
 

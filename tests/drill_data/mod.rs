@@ -9,7 +9,7 @@ use jobtop::backend::drill::{
     AttemptError, DeadLetterReport, DeadWindow, ErrorGroup, JobDetail, JobPage, JobRow, KindStats,
     KindWindow, KindsReport, Request, Response, TenantStats, TenantsReport,
 };
-use jobtop::backend::{Count, JobState};
+use jobtop::backend::{Count, JobId, JobState};
 
 use super::ui_data::t0;
 
@@ -48,7 +48,7 @@ pub fn answer(app: &mut App, msg: Msg, response: Response) -> Request {
 pub fn row(id: i64, state: JobState) -> JobRow {
     let ago = |s: i64| t0() - Duration::seconds(s);
     JobRow {
-        id,
+        id: JobId::Int(id),
         queue: "mailers".into(),
         kind: "email.send".into(),
         tenant: Some("acme".into()),
@@ -127,7 +127,7 @@ pub fn dead_report() -> DeadLetterReport {
         queues: vec![(queue.into(), count)],
         first_seen: t0() - Duration::seconds(first),
         last_seen: t0() - Duration::seconds(last),
-        ids,
+        ids: ids.into_iter().map(JobId::Int).collect(),
     };
     DeadLetterReport {
         db_now: t0(),

@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use super::profile::{Profile, Target};
 use crate::backend::actions::{Action, ActionCapabilities, ActionKind, BatchDone, BatchStep, Plan};
-use crate::backend::foreign_actions::{self as kit, GUARD, JobTable};
+use crate::backend::foreign_actions::{self as kit, GUARD, IDS, JobTable};
 use crate::backend::model::JobState;
 use crate::backend::sqlkit::{TableInfo, TimeCol, ident, literal};
 
@@ -130,11 +130,7 @@ impl MappedActions {
             .map(|n| format!("{n} = NULL"))
             .collect();
         let a = &profile.actions;
-        let id = format!("({})::bigint", col(&c.id));
-        let integer_id = table
-            .columns
-            .get(c.id.get_ref())
-            .is_some_and(|ty| matches!(ty.as_str(), "bigint" | "integer" | "smallint"));
+        let id = col(&c.id);
         let mut batches = Vec::new();
         let mut statement =
             |kind: ActionKind, to: &Spanned<String>, mut set: Vec<String>, extra: &str| {
@@ -145,7 +141,7 @@ impl MappedActions {
                 batches.push((
                 kind,
                 format!(
-                    "UPDATE {t} j SET {} WHERE {id} = ANY($1) AND {GUARD}{extra} RETURNING {id}",
+                    "UPDATE {t} j SET {} WHERE {id} = ANY({IDS}) AND {GUARD}{extra} RETURNING {id}",
                     set.join(", ")
                 ),
             ));
@@ -198,12 +194,8 @@ impl MappedActions {
         if a.delete {
             batches.push((
                 ActionKind::Delete,
-                format!("DELETE FROM {t} j WHERE {id} = ANY($1) AND {GUARD} RETURNING {id}"),
+                format!("DELETE FROM {t} j WHERE {id} = ANY({IDS}) AND {GUARD} RETURNING {id}"),
             ));
-        }
-        if !integer_id {
-            // Actions name jobs by bigint id; a uuid-keyed table can be watched, not changed.
-            batches.clear();
         }
         let has = |k: ActionKind| batches.iter().any(|(x, _)| *x == k);
         let capabilities = ActionCapabilities {
@@ -274,6 +266,11 @@ impl MappedActions {
             jobs: JobTable {
                 from: format!("{t} j"),
                 id,
+                id_type: table
+                    .columns
+                    .get(c.id.get_ref())
+                    .cloned()
+                    .unwrap_or_else(|| "text".into()),
                 queue: match (&c.queue, &profile.queue_name) {
                     (Some(q), _) => col(q),
                     (None, Some(n)) => literal(n),

@@ -19,7 +19,7 @@ use toml::Spanned;
 use super::actions::{Action, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep};
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
 use super::foreign_actions as kit;
-use super::model::JobState;
+use super::model::{JobId, JobState};
 use super::sqlkit::{
     self, Statements, TableInfo, TimeCol, WINDOW_START, capped, epoch_minute, ident, literal,
 };
@@ -758,7 +758,7 @@ impl Backend for MappedBackend {
         kit::audit_log(&self.pool, filter).await
     }
 
-    async fn job_states(&self, ids: &[i64]) -> anyhow::Result<Vec<(i64, JobState)>> {
+    async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
         kit::job_states(&self.pool, &self.actions.jobs, ids).await
     }
 }

@@ -16,7 +16,7 @@ use crate::backend::actions::{
     Action, ActionKind, ActionOutcome, AuditEnd, AuditEntry, AuditFilter, BATCH_SIZE, BatchDone,
     BatchStep, JobFilter, JobTarget, MAX_JOBS_PER_ACTION, Plan, Progress,
 };
-use crate::backend::model::JobState;
+use crate::backend::model::{JobId, JobState};
 
 /// A job's display bucket, computed the way the overview counts them.
 const DISPLAY_STATE: &str = "CASE WHEN j.state IN ('queued', 'retrying') AND j.run_at <= now() \
@@ -122,12 +122,14 @@ const QUEUE_SQL: &str =
 
 /// The operator and the database role, as one actor string.
 const AUDIT_INSERT_SQL: &str = "INSERT INTO jobtop.audit \
-     (actor, action, queue, job_ids, count, params, outcome, detail) \
-     VALUES ($1 || ' (' || current_user || ')', $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+     (actor, action, queue, job_ids, job_keys, count, params, outcome, detail) \
+     VALUES ($1 || ' (' || current_user || ')', $2, $3, $4, $9, $5, $6, $7, $8) RETURNING id";
 
 const AUDIT_UPDATE_SQL: &str = "UPDATE jobtop.audit a SET \
      job_ids = CASE WHEN $2::bigint[] IS NULL THEN a.job_ids \
                     ELSE coalesce(a.job_ids, '{}') || $2 END, \
+     job_keys = CASE WHEN $7::text[] IS NULL THEN a.job_keys \
+                    ELSE coalesce(a.job_keys, '{}') || $7 END, \
      count = coalesce(a.count, 0) + $3, outcome = $4, detail = $5, params = $6 \
      WHERE a.id = $1";
 
@@ -189,9 +191,9 @@ fn parse_state(s: &str) -> anyhow::Result<JobState> {
     JobState::parse(s).ok_or_else(|| anyhow::anyhow!("unknown job state {s:?}"))
 }
 
-fn job_row(row: &PgRow) -> anyhow::Result<(i64, String, String, JobState)> {
+fn job_row(row: &PgRow) -> anyhow::Result<(JobId, String, String, JobState)> {
     Ok((
-        row.try_get("id")?,
+        JobId::Int(row.try_get("id")?),
         row.try_get("queue")?,
         row.try_get("kind")?,
         parse_state(row.try_get::<&str, _>("state")?)?,
@@ -252,8 +254,10 @@ async fn plan_jobs(pool: &PgPool, action: &Action, target: &JobTarget) -> anyhow
     let kind = action.kind();
     match target {
         JobTarget::Ids(ids) => {
-            let distinct: BTreeSet<i64> = ids.iter().copied().collect();
-            let ids: Vec<i64> = distinct.into_iter().collect();
+            let distinct: BTreeSet<&JobId> = ids.iter().collect();
+            let given = distinct.len() as u64;
+            // A text id (a uuid) names no job of the reference schema: it counts as missing.
+            let ids: Vec<i64> = distinct.into_iter().filter_map(JobId::as_int).collect();
             let sql = format!(
                 "SELECT j.id, j.queue, j.kind, {DISPLAY_STATE} AS state \
                  FROM jobtop.jobs j WHERE j.id = ANY($1) ORDER BY j.id"
@@ -266,7 +270,7 @@ async fn plan_jobs(pool: &PgPool, action: &Action, target: &JobTarget) -> anyhow
                 .iter()
                 .map(job_row)
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let missing = ids.len() as u64 - found.len() as u64;
+            let missing = given - found.len() as u64;
             let mut plan = Plan::from_rows(action.clone(), found, MAX_JOBS_PER_ACTION);
             plan.missing = missing;
             Ok(plan)
@@ -428,6 +432,7 @@ pub async fn apply_batch(pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<
                 .fetch_all(&mut *tx)
                 .await?;
             let n = ids.len() as u64;
+            let ids = ids.into_iter().map(JobId::Int).collect();
             (n, ids, n, n < BATCH_SIZE as u64)
         }
         action => {
@@ -437,7 +442,7 @@ pub async fn apply_batch(pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<
                 anyhow::bail!("the plan names no state to change");
             }
             let mut sql = Sql::new(head);
-            sql.binds.push(Bind::Ids(step.ids.to_vec()));
+            sql.binds.push(Bind::Ids(JobId::ints(step.ids)));
             if let Action::ResetStuck { stale_after, .. } = action {
                 sql.binds.push(Bind::Float(stale_after.as_secs_f64()));
             }
@@ -446,7 +451,7 @@ pub async fn apply_batch(pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<
             let rows = sql.query().fetch_all(&mut *tx).await?;
             let ids = rows
                 .iter()
-                .map(|r| r.try_get::<i64, _>(0))
+                .map(|r| r.try_get::<i64, _>(0).map(JobId::Int))
                 .collect::<Result<Vec<_>, _>>()?;
             (ids.len() as u64, ids, step.ids.len() as u64, step.last)
         }
@@ -460,7 +465,7 @@ pub(crate) async fn commit_batch(
     mut tx: sqlx::Transaction<'static, Postgres>,
     step: &BatchStep<'_>,
     changed: u64,
-    changed_ids: Vec<i64>,
+    changed_ids: Vec<JobId>,
     attempted: u64,
     last: bool,
 ) -> anyhow::Result<BatchDone> {
@@ -472,29 +477,40 @@ pub(crate) async fn commit_batch(
         batches: step.before.batches + 1,
     };
     let outcome = ActionOutcome::of(plan, &after, last);
-    let listed: Option<Vec<i64>> = plan.audit_lists_ids().then(|| changed_ids.clone());
+    // bigint ids in job_ids, uuid and text ids in job_keys; each NULL when it has none.
+    let listed = plan.audit_lists_ids();
+    let ints: Vec<i64> = JobId::ints(&changed_ids);
+    let keys: Vec<String> = changed_ids
+        .iter()
+        .filter(|id| id.as_int().is_none())
+        .map(JobId::to_string)
+        .collect();
+    let listed_ints = (listed && (keys.is_empty() || !ints.is_empty())).then_some(ints);
+    let listed_keys = (listed && !keys.is_empty()).then_some(keys);
     let audit_id = match step.audit_id {
         None => {
             sqlx::query_scalar::<_, i64>(AUDIT_INSERT_SQL)
                 .bind(step.actor)
                 .bind(kind.name())
                 .bind(plan.audit_queue())
-                .bind(listed)
+                .bind(listed_ints)
                 .bind(changed as i64)
                 .bind(params_with_progress(plan, &after))
                 .bind(outcome.outcome().as_str())
                 .bind(outcome.summary())
+                .bind(listed_keys)
                 .fetch_one(&mut *tx)
                 .await?
         }
         Some(id) => {
             sqlx::query(AUDIT_UPDATE_SQL)
                 .bind(id)
-                .bind(listed)
+                .bind(listed_ints)
                 .bind(changed as i64)
                 .bind(outcome.outcome().as_str())
                 .bind(outcome.summary())
                 .bind(params_with_progress(plan, &after))
+                .bind(listed_keys)
                 .execute(&mut *tx)
                 .await?;
             id
@@ -535,6 +551,7 @@ pub async fn finish_audit(pool: &PgPool, end: &AuditEnd<'_>) -> anyhow::Result<(
                 .bind(id)
                 .bind(o.outcome().as_str())
                 .bind(o.summary())
+                .bind(None::<Vec<String>>)
                 .bind(params)
                 .execute(pool)
                 .await?;
@@ -549,6 +566,7 @@ pub async fn finish_audit(pool: &PgPool, end: &AuditEnd<'_>) -> anyhow::Result<(
                 .bind(params)
                 .bind(o.outcome().as_str())
                 .bind(o.summary())
+                .bind(None::<Vec<String>>)
                 .fetch_one(pool)
                 .await?;
         }
@@ -558,8 +576,8 @@ pub async fn finish_audit(pool: &PgPool, end: &AuditEnd<'_>) -> anyhow::Result<(
 
 pub async fn audit_log(pool: &PgPool, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
     let mut sql = Sql::new(
-        "SELECT a.id, a.at, a.actor, a.action, a.queue, a.job_ids, a.count, a.params, \
-         a.outcome, a.detail FROM jobtop.audit a WHERE true",
+        "SELECT a.id, a.at, a.actor, a.action, a.queue, a.job_ids, a.job_keys, a.count, \
+         a.params, a.outcome, a.detail FROM jobtop.audit a WHERE true",
     );
     if let Some(q) = &filter.queue {
         let p = sql.param(Bind::Text(q.clone()));
@@ -588,7 +606,7 @@ pub async fn audit_log(pool: &PgPool, filter: &AuditFilter) -> anyhow::Result<Ve
                 actor: r.try_get("actor")?,
                 action: r.try_get("action")?,
                 queue: r.try_get("queue")?,
-                job_ids: r.try_get("job_ids")?,
+                job_ids: audit_ids(r.try_get("job_ids")?, r.try_get("job_keys")?),
                 count: r.try_get("count")?,
                 params: r.try_get("params")?,
                 outcome: r.try_get("outcome")?,
@@ -598,15 +616,25 @@ pub async fn audit_log(pool: &PgPool, filter: &AuditFilter) -> anyhow::Result<Ve
         .collect()
 }
 
-pub async fn job_states(pool: &PgPool, ids: &[i64]) -> anyhow::Result<Vec<(i64, JobState)>> {
+/// The ids an audit row lists, whichever column holds them.
+fn audit_ids(ints: Option<Vec<i64>>, keys: Option<Vec<String>>) -> Option<Vec<JobId>> {
+    if ints.is_none() && keys.is_none() {
+        return None;
+    }
+    let ints = ints.into_iter().flatten().map(JobId::Int);
+    let keys = keys.into_iter().flatten().map(JobId::from_db);
+    Some(ints.chain(keys).collect())
+}
+
+pub async fn job_states(pool: &PgPool, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
     let rows = sqlx::query(JOB_STATES_SQL)
-        .bind(ids)
+        .bind(JobId::ints(ids))
         .fetch_all(pool)
         .await?;
     rows.iter()
         .map(|r| {
             Ok((
-                r.try_get("id")?,
+                JobId::Int(r.try_get("id")?),
                 parse_state(r.try_get::<&str, _>("state")?)?,
             ))
         })

@@ -6,6 +6,7 @@ use sqlx::{PgPool, Row};
 
 use super::jobs::job_row;
 use super::text::{opt_text, text};
+use crate::backend::JobId;
 use crate::backend::drill::{AttemptError, DetailLimits, JobDetail};
 
 /// `$1` error length, `$2` id, `$3` payload length. The payload is turned into text once
@@ -51,9 +52,13 @@ LIMIT $3
 
 pub async fn job(
     pool: &PgPool,
-    id: i64,
+    id: &JobId,
     limits: &DetailLimits,
 ) -> anyhow::Result<Option<JobDetail>> {
+    // A text id (a uuid typed in a filter) names no job of the reference schema.
+    let Some(id) = id.as_int() else {
+        return Ok(None);
+    };
     let (mut tx, _) = super::read::begin(pool).await?;
     let Some(row) = sqlx::query(JOB_SQL)
         .bind(limits.error_chars)

@@ -21,7 +21,7 @@ use crate::backend::drill::{
     Cursor, JobFilter, JobPage, JobQuery, JobRow, JobScope, LIST_ERROR_CHARS, Order,
     SCOPE_COUNT_CAP, SortKey,
 };
-use crate::backend::{Count, JobState};
+use crate::backend::{Count, JobId, JobState};
 
 /// What a list row reads. Text that may be huge is cut here, in the database.
 const COLUMNS: &str = "j.id, substr(j.queue, 1, 200) AS queue, substr(j.kind, 1, 200) AS kind, \
@@ -126,7 +126,7 @@ fn bind_scope(sql: &mut Sql, scope: &JobScope) {
     let (first, second) = match scope {
         JobScope::Queue { queue, .. } => (Bind::Text(queue.clone()), None),
         JobScope::Worker { worker } => (Bind::Text(worker.clone()), None),
-        JobScope::Ids { ids } => (Bind::Ids(ids.clone()), None),
+        JobScope::Ids { ids } => (Bind::Ids(JobId::ints(ids)), None),
         JobScope::Stuck {
             running_longer_than,
             stale_after,
@@ -179,13 +179,13 @@ struct Shared {
     limit: usize,
 }
 
-fn bind_shared(sql: &mut Sql, filter: &JobFilter, after: Option<Cursor>, limit: usize) -> Shared {
+fn bind_shared(sql: &mut Sql, filter: &JobFilter, after: Option<&Cursor>, limit: usize) -> Shared {
     let mut add = |b: Bind| {
         sql.binds.push(b);
         sql.binds.len()
     };
     Shared {
-        id: filter.id.map(|v| add(Bind::Int(v))),
+        id: filter.id.as_ref().map(|v| add(Bind::Int(bigint_id(v)))),
         kind: filter.kind.clone().map(|v| add(Bind::Text(v))),
         tenant: filter.tenant.clone().map(|v| add(Bind::Text(v))),
         error: filter
@@ -193,7 +193,7 @@ fn bind_shared(sql: &mut Sql, filter: &JobFilter, after: Option<Cursor>, limit: 
             .as_deref()
             .map(|v| add(Bind::Text(format!("%{}%", escape_like(v))))),
         cursor_key: after.and_then(|c| c.key).map(|k| add(Bind::Time(k))),
-        cursor_id: after.map(|c| add(Bind::Int(c.id))),
+        cursor_id: after.map(|c| add(Bind::Int(bigint_id(&c.id)))),
         limit: add(Bind::Int(limit as i64)),
     }
 }
@@ -265,12 +265,18 @@ fn keyset(sql: &mut Sql, key: SortKey, order: Order, shared: &Shared) {
 }
 
 /// The page query: `$1` error length, `$2`(, `$3`) the scope, then filter, cursor, limit.
+/// The reference schema's ids are bigints from 1 up: a text id (a uuid typed in a filter)
+/// names none of them, and neither does 0.
+fn bigint_id(id: &JobId) -> i64 {
+    id.as_int().unwrap_or(0)
+}
+
 pub(super) fn page_sql(q: &JobQuery) -> Sql {
     let mut sql = Sql::new();
     sql.binds.push(Bind::Int4(LIST_ERROR_CHARS));
     bind_scope(&mut sql, &q.scope);
     // One row more than the page tells whether another page follows.
-    let shared = bind_shared(&mut sql, &q.filter, q.after, q.limit + 1);
+    let shared = bind_shared(&mut sql, &q.filter, q.after.as_ref(), q.limit + 1);
     let key = q.scope.sort_key();
     let ranges = ranges(&q.scope);
     let union = ranges.len() > 1;
@@ -316,7 +322,7 @@ pub(super) fn count_sql(scope: &JobScope) -> Sql {
 pub(super) fn job_row(row: &PgRow) -> anyhow::Result<JobRow> {
     let state = text(row, "display_state")?;
     Ok(JobRow {
-        id: row.try_get("id")?,
+        id: JobId::Int(row.try_get("id")?),
         queue: text(row, "queue")?,
         kind: text(row, "kind")?,
         tenant: opt_text(row, "tenant_id")?,
@@ -393,7 +399,7 @@ mod tests {
             order: Order::NewestFirst,
             after: Some(Cursor {
                 key: Some(DateTime::<Utc>::from_timestamp(0, 0).unwrap()),
-                id: 7,
+                id: JobId::Int(7),
             }),
             limit: 100,
         };
@@ -410,10 +416,15 @@ mod tests {
     #[test]
     fn id_keyed_scopes_page_by_id_alone() {
         let q = JobQuery {
-            scope: JobScope::Ids { ids: vec![3, 1, 2] },
+            scope: JobScope::Ids {
+                ids: [3, 1, 2].map(JobId::Int).to_vec(),
+            },
             filter: JobFilter::default(),
             order: Order::OldestFirst,
-            after: Some(Cursor { key: None, id: 2 }),
+            after: Some(Cursor {
+                key: None,
+                id: JobId::Int(2),
+            }),
             limit: 10,
         };
         let sql = page_sql(&q);

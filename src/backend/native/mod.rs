@@ -26,7 +26,7 @@ use super::drill::{
 };
 use super::{
     Action, ActionCapabilities, AuditEnd, AuditEntry, AuditFilter, Backend, BatchDone, BatchStep,
-    Capabilities, JobState, Plan, Snapshot, SnapshotOptions,
+    Capabilities, JobId, JobState, Plan, Snapshot, SnapshotOptions,
 };
 use estimate::EstimateCache;
 use minutes::MinuteCache;
@@ -124,7 +124,7 @@ impl Backend for NativeBackend {
         actions::audit_log(&self.primary, filter).await
     }
 
-    async fn job_states(&self, ids: &[i64]) -> anyhow::Result<Vec<(i64, JobState)>> {
+    async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
         actions::job_states(&self.primary, ids).await
     }
 
@@ -132,7 +132,7 @@ impl Backend for NativeBackend {
         jobs::page(&self.pool, query).await
     }
 
-    async fn job(&self, id: i64, limits: &DetailLimits) -> anyhow::Result<Option<JobDetail>> {
+    async fn job(&self, id: &JobId, limits: &DetailLimits) -> anyhow::Result<Option<JobDetail>> {
         job::job(&self.pool, id, limits).await
     }
 
