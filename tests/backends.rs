@@ -440,7 +440,15 @@ async fn graphile_snapshot_derives_states_from_columns() {
     assert_eq!(
         g.capabilities(),
         Capabilities {
-            actions: jobtop::backend::ActionCapabilities::NONE,
+            actions: jobtop::backend::ActionCapabilities {
+                retry: true,
+                cancel: false,
+                discard: true,
+                delete: true,
+                reset_stuck: true,
+                purge: false,
+                audit: true,
+            },
             pause: false,
             heartbeats: false,
             workers: true,

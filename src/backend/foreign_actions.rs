@@ -84,7 +84,7 @@ impl JobTable {
 
     /// The plan's states as one condition; a state this table has no condition for matches
     /// nothing.
-    fn guard(&self, states: &[JobState]) -> String {
+    pub fn guard(&self, states: &[JobState]) -> String {
         let parts: Vec<String> = states
             .iter()
             .map(|s| format!("({})", self.condition(*s).unwrap_or("false")))
