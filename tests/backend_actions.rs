@@ -16,7 +16,9 @@ use sqlx::{AssertSqlSafe, PgPool, Row};
 use jobtop::backend::graphile::GraphileBackend;
 use jobtop::backend::oban::ObanBackend;
 use jobtop::backend::river::RiverBackend;
-use jobtop::backend::{Action, ActionOutcome, Backend, JobFilter, JobState, JobTarget, Plan};
+use jobtop::backend::{
+    Action, ActionOutcome, Backend, JobFilter, JobId, JobState, JobTarget, Plan,
+};
 use jobtop::gate::{Gate, StopFlag};
 
 const RIVER: &str = include_str!("fixtures/river.sql");
@@ -620,6 +622,92 @@ async fn mapped(pool: &PgPool, text: &str) -> Gate {
     )
 }
 
+/// The shipped `job_queue` profile: a table keyed by uuid, acted on by uuid.
+#[tokio::test]
+async fn a_uuid_keyed_table_is_acted_on_by_uuid() {
+    use jobtop::backend::mapped::{MappedBackend, Profile};
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    load(pool, include_str!("fixtures/job_queue.sql")).await;
+    let g = gate(
+        MappedBackend::open(pool.clone(), Profile::shipped("job_queue").unwrap(), None)
+            .await
+            .unwrap(),
+    );
+    let caps = g.backend().capabilities();
+    assert!(caps.actions.retry && caps.actions.cancel && caps.actions.audit);
+    assert!(!caps.actions.discard && !caps.pause);
+
+    // Retry the two failed syncs, named by their uuids (as the CLI and a job list give them).
+    let failed: Vec<String> = sqlx::query_scalar(
+        "SELECT id::text FROM job_queue WHERE status = 'failed' \
+         AND task_type = 'game_platform_sync' ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(failed.len(), 2);
+    let target: Vec<JobId> = failed.iter().map(|u| u.parse().unwrap()).collect();
+    assert!(matches!(target[0], JobId::Text(_)));
+    let (plan, out) = act(&g, Action::Retry(JobTarget::Ids(target.clone()))).await;
+    assert_eq!(plan.eligible_by_state, vec![(JobState::Dead, 2)]);
+    assert_eq!((out.changed, out.skipped), (2, 0));
+    let rows: Vec<(String, bool, bool, i32, i32)> = sqlx::query_as(
+        "SELECT status, run_at > now() - interval '1 minute', completed_at IS NULL, \
+         attempts, max_attempts FROM job_queue WHERE id::text = ANY($1)",
+    )
+    .bind(&failed)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(rows, vec![("pending".into(), true, true, 5, 6); 2]);
+    let keys: Option<Vec<String>> = one(
+        pool,
+        "SELECT job_keys FROM jobtop.audit ORDER BY id DESC LIMIT 1",
+    )
+    .await;
+    let mut keys = keys.unwrap();
+    keys.sort();
+    assert_eq!(keys, failed);
+    let states = g.backend().job_states(&target).await.unwrap();
+    assert!(
+        states.iter().all(|(_, s)| *s == JobState::Ready),
+        "{states:?}"
+    );
+
+    // Cancel the scheduled one; the running one is left alone, with the reason.
+    let scheduled: String = one(
+        pool,
+        "SELECT id::text FROM job_queue WHERE status = 'pending' AND run_at > now() + interval '30 minutes'",
+    )
+    .await;
+    let running: String = one(
+        pool,
+        "SELECT id::text FROM job_queue WHERE status = 'running'",
+    )
+    .await;
+    let (plan, out) = act(
+        &g,
+        Action::Cancel(JobTarget::Ids(vec![
+            scheduled.parse().unwrap(),
+            running.parse().unwrap(),
+            "00000000-0000-0000-0000-000000000000".parse().unwrap(),
+        ])),
+    )
+    .await;
+    assert_eq!(plan.blocked, vec![(JobState::Running, 1)]);
+    assert_eq!(plan.missing, 1);
+    assert_eq!(out.changed, 1);
+    let status: (String, bool) = sqlx::query_as(
+        "SELECT status, completed_at IS NOT NULL FROM job_queue WHERE id::text = $1",
+    )
+    .bind(&scheduled)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(status, ("cancelled".into(), true));
+}
+
 #[tokio::test]
 async fn mapped_actions_follow_the_profile() {
     let db = common::test_db().await;
@@ -825,7 +913,7 @@ async fn graphile_retry_gives_a_dead_job_one_more_attempt_through_reschedule_job
         "UPDATE graphile_worker._private_jobs SET run_at = now() + interval '1 day' WHERE id = 15",
     )
     .await;
-    let (plan, out) = act(&g, Action::Retry(JobTarget::Ids(vec![7, 11, 14]))).await;
+    let (plan, out) = act(&g, Action::Retry(JobTarget::Ids(job_ids(&[7, 11, 14])))).await;
     assert_eq!(
         plan.eligible_by_state,
         vec![(JobState::Retrying, 1), (JobState::Dead, 2)]
@@ -839,7 +927,12 @@ async fn graphile_retry_gives_a_dead_job_one_more_attempt_through_reschedule_job
             (5, 6, true, false, err),
         ]
     );
-    let mut states = g.backend().job_states(&[7, 11, 14, 15]).await.unwrap();
+    let mut states = int_states(
+        g.backend()
+            .job_states(&job_ids(&[7, 11, 14, 15]))
+            .await
+            .unwrap(),
+    );
     states.sort();
     assert_eq!(
         states,
@@ -864,10 +957,10 @@ async fn graphile_discard_permanently_fails_and_delete_completes_dead_jobs() {
     let pool = &db.pool;
     let g = graphile(pool).await;
     // A ready job and a running one: the running one is left alone.
-    let (plan, out) = act(&g, Action::Discard(JobTarget::Ids(vec![1, 9]))).await;
+    let (plan, out) = act(&g, Action::Discard(JobTarget::Ids(job_ids(&[1, 9])))).await;
     assert_eq!(
         (plan.ids.clone(), plan.blocked.clone()),
-        (vec![1], vec![(JobState::Running, 1)])
+        (job_ids(&[1]), vec![(JobState::Running, 1)])
     );
     assert_eq!((out.changed, out.left_alone), (1, 1));
     assert_eq!(
@@ -884,7 +977,7 @@ async fn graphile_discard_permanently_fails_and_delete_completes_dead_jobs() {
         ]
     );
     assert_eq!(
-        g.backend().job_states(&[1]).await.unwrap(),
+        int_states(g.backend().job_states(&job_ids(&[1])).await.unwrap()),
         vec![(1, JobState::Dead)]
     );
 
@@ -917,8 +1010,8 @@ async fn graphile_a_job_locked_after_the_plan_is_not_counted() {
     let pool = &db.pool;
     let g = graphile(pool).await;
     for action in [
-        Action::Retry(JobTarget::Ids(vec![7])),
-        Action::Discard(JobTarget::Ids(vec![7])),
+        Action::Retry(JobTarget::Ids(job_ids(&[7]))),
+        Action::Discard(JobTarget::Ids(job_ids(&[7]))),
     ] {
         let plan = g.plan(&action).await.unwrap();
         assert_eq!(plan.ids, vec![7]);
@@ -972,7 +1065,7 @@ async fn graphile_refuses_cancel_pause_and_purge_with_reasons() {
         let g = &g;
         async move { g.plan(&action).await.unwrap_err().to_string() }
     };
-    let err = refusal(Action::Cancel(JobTarget::Ids(vec![1]))).await;
+    let err = refusal(Action::Cancel(JobTarget::Ids(job_ids(&[1])))).await;
     assert!(
         err.contains("no cancelled state: discard (D, or `jobtop discard`)"),
         "{err}"
@@ -1062,7 +1155,7 @@ async fn graphile_reset_stuck_unlocks_whole_gone_workers_only() {
             vec!["images".to_string()]
         )
     );
-    let mut states = g.backend().job_states(&[9, 16]).await.unwrap();
+    let mut states = int_states(g.backend().job_states(&job_ids(&[9, 16])).await.unwrap());
     states.sort();
     assert_eq!(
         states,
@@ -1151,4 +1244,15 @@ async fn graphile_offers_only_the_actions_whose_admin_function_exists() {
         err.contains("before 0.16 has no force_unlock_workers"),
         "{err}"
     );
+}
+
+fn job_ids(v: &[i64]) -> Vec<JobId> {
+    v.iter().map(|&id| JobId::Int(id)).collect()
+}
+
+fn int_states(states: Vec<(JobId, JobState)>) -> Vec<(i64, JobState)> {
+    states
+        .into_iter()
+        .map(|(id, s)| (id.as_int().expect("a bigint id"), s))
+        .collect()
 }

@@ -495,7 +495,11 @@ async fn job_queue_profile_snapshot() {
     assert_eq!(
         b.capabilities(),
         Capabilities {
-            actions: AUDIT_ONLY,
+            actions: jobtop::backend::ActionCapabilities {
+                retry: true,
+                cancel: true,
+                ..AUDIT_ONLY
+            },
             pause: false,
             heartbeats: false,
             workers: false,
@@ -526,7 +530,11 @@ async fn jobforge_profile_snapshot() {
     assert_eq!(
         b.capabilities(),
         Capabilities {
-            actions: AUDIT_ONLY,
+            actions: jobtop::backend::ActionCapabilities {
+                retry: true,
+                reset_stuck: true,
+                ..AUDIT_ONLY
+            },
             pause: false,
             heartbeats: true,
             workers: true,

@@ -48,8 +48,11 @@ pub struct JobTable {
     /// threshold in seconds in its statement.
     pub alive_at: Option<String>,
     /// Per action, its statement: `{ids}` is the batch's ids, `{guard}` the plan's states
-    /// re-checked; it returns the ids it changed as its first column.
+    /// re-checked; it returns the ids it changed as its first column. Reset-stuck's takes
+    /// the stale threshold in seconds as `$2`; discard's takes, as `$2`, the message the
+    /// discarded jobs keep as their last error, when `discard_message` says so.
     pub batches: Vec<(ActionKind, String)>,
+    pub discard_message: bool,
 }
 
 impl JobTable {
@@ -311,6 +314,9 @@ pub async fn job_batch(
     let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).bind(JobId::texts(step.ids));
     if let Action::ResetStuck { stale_after, .. } = &plan.action {
         q = q.bind(stale_after.as_secs_f64());
+    }
+    if kind == ActionKind::Discard && t.discard_message {
+        q = q.bind(format!("discarded by jobtop ({})", step.actor));
     }
     let ids = q.fetch_all(&mut **tx).await?;
     Ok((

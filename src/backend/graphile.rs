@@ -26,7 +26,7 @@ use super::actions::{
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
 use super::foreign_actions as kit;
 use super::graphile_actions::{self as admin, GraphileActions, Tables};
-use super::model::JobState;
+use super::model::{JobId, JobState};
 use super::sqlkit::{self, Statements, TableInfo, capped};
 use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
 
@@ -273,7 +273,7 @@ impl Backend for GraphileBackend {
         kit::audit_log(&self.pool, filter).await
     }
 
-    async fn job_states(&self, ids: &[i64]) -> anyhow::Result<Vec<(i64, JobState)>> {
+    async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
         kit::job_states(&self.pool, &self.actions.jobs, ids).await
     }
 }

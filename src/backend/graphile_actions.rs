@@ -26,8 +26,8 @@ use std::time::Duration;
 use sqlx::{AssertSqlSafe, PgPool};
 
 use super::actions::{Action, ActionKind, BatchDone, BatchStep, MAX_JOBS_PER_ACTION, Plan};
-use super::foreign_actions::{self as kit, GUARD, JobTable};
-use super::model::JobState;
+use super::foreign_actions::{self as kit, GUARD, IDS, JobTable};
+use super::model::{JobId, JobState};
 use super::sqlkit::qualified;
 
 /// The admin functions jobtop calls, each offered only where the schema has it.
@@ -72,7 +72,7 @@ impl GraphileActions {
         let seen = |columns: &str, extra: &str| {
             format!(
                 "WITH seen AS MATERIALIZED (SELECT {columns} FROM {from} \
-                 WHERE j.id = ANY($1) AND {GUARD}{extra} FOR UPDATE OF j)"
+                 WHERE j.id = ANY({IDS}) AND {GUARD}{extra} FOR UPDATE OF j)"
             )
         };
         let queue_lock = t.job_queues.map(|q| queue_lock_sql(q, "$2"));
@@ -129,6 +129,7 @@ impl GraphileActions {
             jobs: JobTable {
                 from,
                 id: "j.id".into(),
+                id_type: "bigint".into(),
                 // The monitor's "queue" is the task identifier (graphile's queues are
                 // serialisation lanes most jobs lack); it is the job's kind as well.
                 queue: "tk.identifier".into(),
@@ -157,6 +158,7 @@ impl GraphileActions {
                 error: Some("j.last_error".into()),
                 alive_at: None,
                 batches,
+                discard_message: true,
             },
             jobs_table: jobs.to_string(),
             tasks_table: tasks.to_string(),
@@ -243,7 +245,7 @@ impl GraphileActions {
         workers.dedup();
         let rows = rows
             .into_iter()
-            .map(|(id, queue, kind, _)| (id, queue, kind, JobState::Running))
+            .map(|(id, queue, kind, _)| (JobId::Int(id), queue, kind, JobState::Running))
             .collect();
         let mut plan = Plan::from_rows(action.clone(), rows, MAX_JOBS_PER_ACTION);
         if !workers.is_empty() {
@@ -269,28 +271,7 @@ impl GraphileActions {
     }
 
     pub async fn apply(&self, pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
-        if step.plan.kind() != ActionKind::Discard {
-            return kit::apply_jobs(pool, &self.jobs, step).await;
-        }
-        // Discard alone binds a second value: the message its jobs keep as last error.
-        let Some(statement) = self.jobs.statement(ActionKind::Discard) else {
-            return Err(super::actions::unsupported(
-                "graphile-worker",
-                ActionKind::Discard,
-            ));
-        };
-        if step.plan.states.is_empty() {
-            anyhow::bail!("the plan names no state to change");
-        }
-        let sql = statement.replace(GUARD, &self.jobs.guard(&step.plan.states));
-        let mut tx = pool.begin().await?;
-        let ids: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
-            .bind(step.ids.to_vec())
-            .bind(format!("discarded by jobtop ({})", step.actor))
-            .fetch_all(&mut *tx)
-            .await?;
-        let attempted = step.ids.len() as u64;
-        kit::commit(tx, step, ids.len() as u64, ids, attempted, step.last).await
+        kit::apply_jobs(pool, &self.jobs, step).await
     }
 }
 
