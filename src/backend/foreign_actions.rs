@@ -397,6 +397,17 @@ pub async fn audit_table(pool: &PgPool) -> anyhow::Result<bool> {
     .await?)
 }
 
+/// Who paused a queue and why, for a schema that keeps only when: jobtop's own pause row
+/// in the audit, committed in the same transaction as the pause, so stamped with the same
+/// `now()`. A join (alias `pa`, columns `actor` and `reason`) for the queue list.
+pub fn pause_audit_join(queue: &str, paused_at: &str) -> String {
+    format!(
+        "LEFT JOIN LATERAL (SELECT a.actor, a.params->>'reason' AS reason FROM jobtop.audit a \
+         WHERE a.at = {paused_at} AND a.action = 'pause' AND a.queue = {queue} \
+         ORDER BY a.id DESC LIMIT 1) pa ON true"
+    )
+}
+
 /// A plan for a pause or resume that always goes through (the schema cannot say whether
 /// the queue is paused, or the statement itself makes it idempotent).
 pub fn queue_plan(action: &Action, queue: &str, note: Option<String>) -> Plan {
