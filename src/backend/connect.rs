@@ -6,8 +6,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
 
 /// How the monitor's sessions are set up.
 #[derive(Debug, Clone)]
@@ -113,46 +113,129 @@ fn password_of(url: &str) -> Option<String> {
     Some(userinfo[userinfo.find(':')? + 1..].to_string())
 }
 
-/// The session options every monitor connection carries.
+/// The settings every monitor session carries, as (name, value).
+fn session_settings(settings: &SessionSettings) -> Vec<(&'static str, String)> {
+    let mut session = vec![
+        (
+            "statement_timeout",
+            settings.statement_timeout.as_millis().to_string(),
+        ),
+        ("jit", "off".to_string()),
+        ("max_parallel_workers_per_gather", "0".to_string()),
+    ];
+    if settings.read_only {
+        session.push(("default_transaction_read_only", "on".to_string()));
+    }
+    session
+}
+
+/// The session options every monitor connection carries, sent when it starts.
 pub fn with_session_settings(
     opts: PgConnectOptions,
     settings: &SessionSettings,
 ) -> PgConnectOptions {
-    let timeout_ms = settings.statement_timeout.as_millis().to_string();
-    let mut session: Vec<(&str, &str)> = vec![
-        ("statement_timeout", timeout_ms.as_str()),
-        ("jit", "off"),
-        ("max_parallel_workers_per_gather", "0"),
-    ];
-    if settings.read_only {
-        session.push(("default_transaction_read_only", "on"));
-    }
+    let session = session_settings(settings);
+    logged(opts, settings).options(session.iter().map(|(k, v)| (*k, v.as_str())))
+}
+
+fn logged(opts: PgConnectOptions, settings: &SessionSettings) -> PgConnectOptions {
     opts.application_name(&settings.application_name)
-        .options(session)
         .log_statements(tracing::log::LevelFilter::Trace)
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1))
 }
 
-/// A small pool: a monitor needs one connection for polling and one for actions.
-pub async fn connect(opts: PgConnectOptions, settings: &SessionSettings) -> Result<PgPool> {
-    let target = describe(&opts);
-    PgPoolOptions::new()
+/// How sessions get their settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// In the startup packet: the session has them before its first statement.
+    Startup,
+    /// With `SET` once connected: connection poolers (PgBouncer, Supavisor) refuse startup
+    /// parameters they do not know, `options` and sqlx's `extra_float_digits` among them.
+    /// In session pooling the settings hold as before; in transaction pooling the pooler
+    /// may hand each transaction another server session, so they cannot be relied on.
+    AfterConnect,
+}
+
+fn refused_by_pooler(err: &sqlx::Error) -> bool {
+    err.to_string().contains("unsupported startup parameter")
+}
+
+/// Tries one session the normal way, to learn whether a pooler stands in front.
+async fn delivery(opts: &PgConnectOptions, settings: &SessionSettings) -> Result<Delivery> {
+    match with_session_settings(opts.clone(), settings)
+        .connect()
+        .await
+    {
+        Ok(conn) => {
+            let _ = conn.close().await;
+            Ok(Delivery::Startup)
+        }
+        Err(err) if refused_by_pooler(&err) => {
+            tracing::warn!(
+                "a connection pooler refused the startup settings ({err}); sending them with \
+                 SET after connecting"
+            );
+            Ok(Delivery::AfterConnect)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn pool_options(settings: &SessionSettings, delivery: Delivery) -> PgPoolOptions {
+    let options = PgPoolOptions::new()
         .max_connections(3)
         .min_connections(0)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(with_session_settings(opts, settings))
+        .acquire_timeout(Duration::from_secs(5));
+    if delivery == Delivery::Startup {
+        return options;
+    }
+    let set: String = session_settings(settings)
+        .iter()
+        .map(|(k, v)| format!("SET {k} = '{v}';"))
+        .collect();
+    options.after_connect(move |conn, _| {
+        let set = set.clone();
+        Box::pin(async move {
+            // Fixed names and values of our own, never user input.
+            sqlx::raw_sql(sqlx::AssertSqlSafe(set))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    })
+}
+
+fn connect_options(
+    opts: PgConnectOptions,
+    settings: &SessionSettings,
+    delivery: Delivery,
+) -> PgConnectOptions {
+    match delivery {
+        Delivery::Startup => with_session_settings(opts, settings),
+        Delivery::AfterConnect => logged(opts, settings).extra_float_digits(None),
+    }
+}
+
+/// A small pool: a monitor needs one connection for polling and one for actions. The
+/// first session is opened alone, so a failure says why (refused, no such host, auth)
+/// rather than only that the pool timed out.
+pub async fn connect(opts: PgConnectOptions, settings: &SessionSettings) -> Result<PgPool> {
+    let target = describe(&opts);
+    let how = delivery(&opts, settings)
+        .await
+        .with_context(|| format!("cannot connect to {target}"))?;
+    pool_options(settings, how)
+        .connect_with(connect_options(opts, settings, how))
         .await
         .with_context(|| format!("cannot connect to {target}"))
 }
 
 /// The same pool, opened without connecting: the first query connects, and a database
 /// that is away is a failed poll, not a failed start (the wall screen starts regardless).
-pub fn connect_lazy(opts: PgConnectOptions, settings: &SessionSettings) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(3)
-        .min_connections(0)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_lazy_with(with_session_settings(opts, settings))
+/// A database that answers now is asked whether a pooler stands in front.
+pub async fn connect_lazy(opts: PgConnectOptions, settings: &SessionSettings) -> PgPool {
+    let how = delivery(&opts, settings).await.unwrap_or(Delivery::Startup);
+    pool_options(settings, how).connect_lazy_with(connect_options(opts, settings, how))
 }
 
 #[cfg(test)]

@@ -104,7 +104,7 @@ async fn open_kiosk(
     settings: &MonitorSettings,
     described: &str,
 ) -> Result<Arc<dyn Backend>> {
-    let pool = connect::connect_lazy(opts, &settings.session);
+    let pool = connect::connect_lazy(opts, &settings.session).await;
     let reachable = pool.acquire().await.map(drop);
     match reachable {
         Ok(()) => backend_choice::open(&pool, described).await,

@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{ConnectOptions, Connection};
 
 use super::GlobalArgs;
 use super::settings;
@@ -76,14 +75,6 @@ pub async fn take(
     };
     let limit = Duration::from_secs_f64(timeout.clamp(0.5, 600.0));
     let read = async {
-        // One plain connection first: the pool retries until its own timeout and then
-        // says only that it timed out, where this says why (refused, no such host, auth).
-        connect::with_session_settings(opts.clone(), &session)
-            .connect()
-            .await
-            .with_context(|| format!("cannot connect to {target}"))?
-            .close()
-            .await?;
         let pool = connect::connect(opts, &session).await?;
         let backend = super::backend_choice::open(&pool, &target).await?;
         let snapshot = backend
