@@ -25,6 +25,10 @@ use super::native::actions as audit;
 pub const GUARD: &str = "{guard}";
 /// Stands for the batch's ids, as an array of the id column's type, in a batch statement.
 pub const IDS: &str = "{ids}";
+/// Stands for the queues the plan's jobs are in, as a `text[]`, or NULL when the plan saw
+/// more queues than it lists (`PLAN_NAMES`), in a batch statement: a table keyed by
+/// (queue, id) looks each id up under those queues only.
+pub const QUEUES: &str = "{queues}";
 
 /// A job table as the actions see it. Expressions use the alias `j`.
 #[derive(Debug, Clone)]
@@ -303,14 +307,28 @@ pub async fn job_batch(
     if plan.states.is_empty() {
         anyhow::bail!("the plan names no state to change");
     }
+    let reset = match &plan.action {
+        Action::ResetStuck { stale_after, .. } => Some(stale_after.as_secs_f64()),
+        _ => None,
+    };
     let sql = statement
         .replace(GUARD, &t.guard(&plan.states))
         .replace(IDS, &t.ids_param(1));
+    let queues = sql
+        .contains(QUEUES)
+        .then(|| (plan.queues.len() as u64 == plan.queue_count).then(|| plan.queues.clone()));
+    let sql = sql.replace(
+        QUEUES,
+        &format!("CAST(${} AS text[])", if reset.is_some() { 3 } else { 2 }),
+    );
     // The changed ids come back as text whatever the column's type.
     let sql = format!("WITH changed(id) AS ({sql}) SELECT id::text FROM changed");
     let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).bind(JobId::texts(step.ids));
-    if let Action::ResetStuck { stale_after, .. } = &plan.action {
-        q = q.bind(stale_after.as_secs_f64());
+    if let Some(secs) = reset {
+        q = q.bind(secs);
+    }
+    if let Some(queues) = queues {
+        q = q.bind(queues);
     }
     let ids = q.fetch_all(&mut **tx).await?;
     Ok((
