@@ -632,6 +632,34 @@ fn worker_down_after_five_minutes_of_silence() {
     let why = unavailable(&Rules::default(), &s, &caps, Mode::Continuous);
     assert!(why.iter().any(|(r, _)| *r == RuleId::WorkerDown));
     assert!(why.iter().any(|(r, _)| *r == RuleId::NoWorker));
+
+    // Workers known only from the jobs they hold (River, Oban): an idle one is invisible,
+    // so a backlog with nobody running it is not called "no worker".
+    let caps = Capabilities {
+        workers: true,
+        heartbeats: false,
+        ..CAPS
+    };
+    let mut s = s.clone();
+    s.queues = vec![backlog_at("mail", 5, now)];
+    s.workers = Vec::new();
+    let (book, _) = evaluate(
+        &Rules::default(),
+        &AlertBook::default(),
+        &Observation::Snapshot {
+            snapshot: &s,
+            capabilities: &caps,
+        },
+        now,
+        Mode::Continuous,
+    );
+    assert!(
+        !book.active.keys().any(|k| k.rule == RuleId::NoWorker),
+        "{:?}",
+        book.active
+    );
+    let why = unavailable(&Rules::default(), &s, &caps, Mode::Continuous);
+    assert!(why.contains(&(RuleId::NoWorker, "this backend has no worker heartbeats")));
 }
 
 #[test]

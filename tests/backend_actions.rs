@@ -13,13 +13,17 @@ use std::time::Duration;
 use sqlx::postgres::PgListener;
 use sqlx::{AssertSqlSafe, PgPool, Row};
 
+use jobtop::backend::graphile::GraphileBackend;
 use jobtop::backend::oban::ObanBackend;
 use jobtop::backend::river::RiverBackend;
-use jobtop::backend::{Action, ActionOutcome, Backend, JobFilter, JobState, JobTarget, Plan};
+use jobtop::backend::{
+    Action, ActionOutcome, Backend, JobFilter, JobId, JobState, JobTarget, Plan,
+};
 use jobtop::gate::{Gate, StopFlag};
 
 const RIVER: &str = include_str!("fixtures/river.sql");
 const OBAN: &str = include_str!("fixtures/oban.sql");
+const GRAPHILE: &str = include_str!("fixtures/graphile.sql");
 
 const ACTOR: &str = "bob@jump-2";
 
@@ -618,6 +622,92 @@ async fn mapped(pool: &PgPool, text: &str) -> Gate {
     )
 }
 
+/// The shipped `job_queue` profile: a table keyed by uuid, acted on by uuid.
+#[tokio::test]
+async fn a_uuid_keyed_table_is_acted_on_by_uuid() {
+    use jobtop::backend::mapped::{MappedBackend, Profile};
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    load(pool, include_str!("fixtures/job_queue.sql")).await;
+    let g = gate(
+        MappedBackend::open(pool.clone(), Profile::shipped("job_queue").unwrap(), None)
+            .await
+            .unwrap(),
+    );
+    let caps = g.backend().capabilities();
+    assert!(caps.actions.retry && caps.actions.cancel && caps.actions.audit);
+    assert!(!caps.actions.discard && !caps.pause);
+
+    // Retry the two failed syncs, named by their uuids (as the CLI and a job list give them).
+    let failed: Vec<String> = sqlx::query_scalar(
+        "SELECT id::text FROM job_queue WHERE status = 'failed' \
+         AND task_type = 'game_platform_sync' ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(failed.len(), 2);
+    let target: Vec<JobId> = failed.iter().map(|u| u.parse().unwrap()).collect();
+    assert!(matches!(target[0], JobId::Text(_)));
+    let (plan, out) = act(&g, Action::Retry(JobTarget::Ids(target.clone()))).await;
+    assert_eq!(plan.eligible_by_state, vec![(JobState::Dead, 2)]);
+    assert_eq!((out.changed, out.skipped), (2, 0));
+    let rows: Vec<(String, bool, bool, i32, i32)> = sqlx::query_as(
+        "SELECT status, run_at > now() - interval '1 minute', completed_at IS NULL, \
+         attempts, max_attempts FROM job_queue WHERE id::text = ANY($1)",
+    )
+    .bind(&failed)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(rows, vec![("pending".into(), true, true, 5, 6); 2]);
+    let keys: Option<Vec<String>> = one(
+        pool,
+        "SELECT job_keys FROM jobtop.audit ORDER BY id DESC LIMIT 1",
+    )
+    .await;
+    let mut keys = keys.unwrap();
+    keys.sort();
+    assert_eq!(keys, failed);
+    let states = g.backend().job_states(&target).await.unwrap();
+    assert!(
+        states.iter().all(|(_, s)| *s == JobState::Ready),
+        "{states:?}"
+    );
+
+    // Cancel the scheduled one; the running one is left alone, with the reason.
+    let scheduled: String = one(
+        pool,
+        "SELECT id::text FROM job_queue WHERE status = 'pending' AND run_at > now() + interval '30 minutes'",
+    )
+    .await;
+    let running: String = one(
+        pool,
+        "SELECT id::text FROM job_queue WHERE status = 'running'",
+    )
+    .await;
+    let (plan, out) = act(
+        &g,
+        Action::Cancel(JobTarget::Ids(vec![
+            scheduled.parse().unwrap(),
+            running.parse().unwrap(),
+            "00000000-0000-0000-0000-000000000000".parse().unwrap(),
+        ])),
+    )
+    .await;
+    assert_eq!(plan.blocked, vec![(JobState::Running, 1)]);
+    assert_eq!(plan.missing, 1);
+    assert_eq!(out.changed, 1);
+    let status: (String, bool) = sqlx::query_as(
+        "SELECT status, completed_at IS NOT NULL FROM job_queue WHERE id::text = $1",
+    )
+    .bind(&scheduled)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(status, ("cancelled".into(), true));
+}
+
 #[tokio::test]
 async fn mapped_actions_follow_the_profile() {
     let db = common::test_db().await;
@@ -765,4 +855,404 @@ async fn profile_actions_must_name_a_status_of_the_right_state() {
     let err = Profile::parse("bad.toml", &bad).unwrap_err();
     assert_eq!((err.line, err.column), (27, 11));
     assert!(err.message.contains("mapped to dead"), "{err}");
+}
+
+// ---------------------------------------------------------------- graphile-worker
+
+async fn graphile(pool: &PgPool) -> Gate {
+    load(pool, GRAPHILE).await;
+    gate(
+        GraphileBackend::open(pool.clone(), "graphile_worker")
+            .await
+            .unwrap(),
+    )
+}
+
+/// (attempts, max_attempts, run_at is now, locked, last_error) of each job, by id.
+async fn graphile_jobs(pool: &PgPool, ids: &[i64]) -> Vec<(i16, i16, bool, bool, Option<String>)> {
+    sqlx::query_as(
+        "SELECT attempts, max_attempts, abs(extract(epoch FROM run_at - now())) < 60, \
+         locked_at IS NOT NULL, last_error FROM graphile_worker._private_jobs \
+         WHERE id = ANY($1) ORDER BY id",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn graphile_retry_gives_a_dead_job_one_more_attempt_through_reschedule_jobs() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    let g = graphile(pool).await;
+    let (plan, out) = act(&g, Action::Retry(matching("resize_image", JobState::Dead))).await;
+    assert_eq!(plan.ids, vec![14, 15]);
+    assert_eq!(
+        plan.question(),
+        "Retry 2 dead jobs of kind `resize_image` in queue `resize_image`?"
+    );
+    assert_eq!((out.changed, out.skipped, out.exit_code()), (2, 0, 0));
+    // Attempts and the last error kept; one more attempt; due now.
+    let err = Some("Error: unsupported format".to_string());
+    assert_eq!(
+        graphile_jobs(pool, &[14, 15]).await,
+        vec![
+            (3, 4, true, false, err.clone()),
+            (3, 4, true, false, err.clone())
+        ]
+    );
+    // Dead jobs of different attempt counts and a retrying one, in one batch.
+    exec(
+        pool,
+        "UPDATE graphile_worker._private_jobs SET attempts = 5, max_attempts = 5 WHERE id = 14",
+    )
+    .await;
+    exec(
+        pool,
+        "UPDATE graphile_worker._private_jobs SET run_at = now() + interval '1 day' WHERE id = 15",
+    )
+    .await;
+    let (plan, out) = act(&g, Action::Retry(JobTarget::Ids(job_ids(&[7, 11, 14])))).await;
+    assert_eq!(
+        plan.eligible_by_state,
+        vec![(JobState::Retrying, 1), (JobState::Dead, 2)]
+    );
+    assert_eq!(out.changed, 3);
+    assert_eq!(
+        graphile_jobs(pool, &[7, 11, 14]).await,
+        vec![
+            (1, 25, true, false, Some("Error: 502".into())),
+            (25, 26, true, false, Some("Error: invalid address".into())),
+            (5, 6, true, false, err),
+        ]
+    );
+    let mut states = int_states(
+        g.backend()
+            .job_states(&job_ids(&[7, 11, 14, 15]))
+            .await
+            .unwrap(),
+    );
+    states.sort();
+    assert_eq!(
+        states,
+        vec![
+            (7, JobState::Ready),
+            (11, JobState::Ready),
+            (14, JobState::Ready),
+            (15, JobState::Retrying)
+        ]
+    );
+    let (actor, action, queue, job_ids, count, outcome) = last_audit(pool).await;
+    assert!(actor.starts_with("bob@jump-2 ("), "{actor}");
+    assert_eq!(
+        (action.as_str(), queue, job_ids, count, outcome.as_str()),
+        ("retry", None, Some(vec![7, 11, 14]), 3, "ok")
+    );
+}
+
+#[tokio::test]
+async fn graphile_discard_permanently_fails_and_delete_completes_dead_jobs() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    let g = graphile(pool).await;
+    // A ready job and a running one: the running one is left alone.
+    let (plan, out) = act(&g, Action::Discard(JobTarget::Ids(job_ids(&[1, 9])))).await;
+    assert_eq!(
+        (plan.ids.clone(), plan.blocked.clone()),
+        (job_ids(&[1]), vec![(JobState::Running, 1)])
+    );
+    assert_eq!((out.changed, out.left_alone), (1, 1));
+    assert_eq!(
+        graphile_jobs(pool, &[1, 9]).await,
+        vec![
+            (
+                25,
+                25,
+                false,
+                false,
+                Some("discarded by jobtop (bob@jump-2)".into())
+            ),
+            (1, 25, true, true, None),
+        ]
+    );
+    assert_eq!(
+        int_states(g.backend().job_states(&job_ids(&[1])).await.unwrap()),
+        vec![(1, JobState::Dead)]
+    );
+
+    // Delete: send_email's dead jobs (the one just discarded and the exhausted one) go.
+    let (plan, out) = act(&g, Action::Delete(matching("send_email", JobState::Dead))).await;
+    assert_eq!(plan.ids, vec![1, 11]);
+    assert_eq!(out.changed, 2);
+    let left: Vec<i64> = ids(
+        pool,
+        "SELECT id FROM graphile_worker._private_jobs WHERE id IN (1, 11, 14, 15) ORDER BY id",
+    )
+    .await;
+    assert_eq!(left, vec![14, 15]);
+    let outcomes: Vec<String> = ids_text(pool).await;
+    assert_eq!(outcomes, vec!["discard:partial:1", "delete:ok:2"]);
+}
+
+async fn ids_text(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT action || ':' || outcome || ':' || count FROM jobtop.audit ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn graphile_a_job_locked_after_the_plan_is_not_counted() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    let g = graphile(pool).await;
+    for action in [
+        Action::Retry(JobTarget::Ids(job_ids(&[7]))),
+        Action::Discard(JobTarget::Ids(job_ids(&[7]))),
+    ] {
+        let plan = g.plan(&action).await.unwrap();
+        assert_eq!(plan.ids, vec![7]);
+        // A worker claims it between the confirmation and the batch.
+        exec(
+            pool,
+            "UPDATE graphile_worker._private_jobs SET locked_at = now(), locked_by = 'worker-c', \
+             attempts = attempts + 1 WHERE id = 7",
+        )
+        .await;
+        let out = run(&g, &plan).await;
+        assert_eq!((out.changed, out.skipped), (0, 1), "{:?}", plan.kind());
+        assert_eq!(
+            graphile_jobs(pool, &[7]).await,
+            vec![(2, 25, false, true, Some("Error: 502".into()))]
+        );
+        exec(
+            pool,
+            "UPDATE graphile_worker._private_jobs SET locked_at = NULL, locked_by = NULL, \
+             attempts = 1 WHERE id = 7",
+        )
+        .await;
+    }
+    // graphile's functions skip a job locked in the last 4 hours on their own, too.
+    let n: i64 = one(
+        pool,
+        "SELECT count(*) FROM graphile_worker.reschedule_jobs(ARRAY[9, 10, 12]::bigint[], run_at => now())",
+    )
+    .await;
+    assert_eq!(n, 0);
+}
+
+#[tokio::test]
+async fn graphile_refuses_cancel_pause_and_purge_with_reasons() {
+    let db = common::test_db().await;
+    let g = graphile(&db.pool).await;
+    let caps = g.backend().capabilities().actions;
+    assert_eq!(
+        (
+            caps.retry,
+            caps.cancel,
+            caps.discard,
+            caps.delete,
+            caps.reset_stuck,
+            caps.purge,
+            caps.audit
+        ),
+        (true, false, true, true, true, false, true)
+    );
+    let refusal = |action: Action| {
+        let g = &g;
+        async move { g.plan(&action).await.unwrap_err().to_string() }
+    };
+    let err = refusal(Action::Cancel(JobTarget::Ids(job_ids(&[1])))).await;
+    assert!(
+        err.contains("no cancelled state: discard (D, or `jobtop discard`)"),
+        "{err}"
+    );
+    let err = refusal(Action::Pause {
+        queue: "send_email".into(),
+        reason: None,
+    })
+    .await;
+    assert!(err.contains("graphile-worker has no pause"), "{err}");
+    let err = refusal(Action::Purge {
+        states: vec![JobState::Dead],
+        older_than: Duration::from_secs(60),
+        queue: None,
+    })
+    .await;
+    assert!(err.contains("deletes completed jobs itself"), "{err}");
+    assert_eq!(audit_rows(&db.pool).await, 0);
+    let ready: i64 = one(
+        &db.pool,
+        "SELECT count(*) FROM graphile_worker._private_jobs WHERE id = 1 AND attempts = 0",
+    )
+    .await;
+    assert_eq!(ready, 1);
+}
+
+fn reset(queue: Option<&str>, worker: Option<&str>) -> Action {
+    Action::ResetStuck {
+        queue: queue.map(str::to_string),
+        worker: worker.map(str::to_string),
+        stale_after: Duration::from_secs(60),
+    }
+}
+
+/// (job id, locked_by) of every locked job, and the locked job queues.
+async fn graphile_locks(pool: &PgPool) -> (Vec<(i64, String)>, Vec<String>) {
+    let jobs = sqlx::query_as(
+        "SELECT id, locked_by FROM graphile_worker._private_jobs WHERE locked_at IS NOT NULL ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let queues = sqlx::query_scalar(
+        "SELECT queue_name FROM graphile_worker._private_job_queues WHERE locked_at IS NOT NULL",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    (jobs, queues)
+}
+
+#[tokio::test]
+async fn graphile_reset_stuck_unlocks_whole_gone_workers_only() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    let g = graphile(pool).await;
+    // Nobody has been quiet for a minute yet: nothing is stuck.
+    let plan = g.plan(&reset(None, None)).await.unwrap();
+    assert_eq!(plan.eligible, 0);
+
+    // worker-a has locked nothing for 10 minutes; it also holds nightly_report's job.
+    exec(
+        pool,
+        "UPDATE graphile_worker._private_jobs SET locked_at = now() - interval '10 minutes', \
+         locked_by = 'worker-a' WHERE locked_by = 'worker-a' OR id = 16",
+    )
+    .await;
+    // A queue filter picks workers: every job worker-a holds comes along, and the plan says so.
+    let plan = g.plan(&reset(Some("send_email"), None)).await.unwrap();
+    assert_eq!(plan.ids, vec![9, 10, 16]);
+    assert_eq!(
+        plan.question(),
+        "Reset 3 stuck jobs of 2 kinds in 2 queues?"
+    );
+    let note = plan.note.clone().unwrap();
+    assert!(
+        note.contains("worker `worker-a` locked nothing for 60s")
+            && note.contains("every job and job queue it holds is released"),
+        "{note}"
+    );
+    let out = run(&g, &plan).await;
+    assert_eq!((out.changed, out.skipped), (3, 0));
+    assert_eq!(
+        graphile_locks(pool).await,
+        (
+            vec![(12, "worker-b".to_string())],
+            vec!["images".to_string()]
+        )
+    );
+    let mut states = int_states(g.backend().job_states(&job_ids(&[9, 16])).await.unwrap());
+    states.sort();
+    assert_eq!(
+        states,
+        vec![(9, JobState::Ready), (16, JobState::Scheduled)]
+    );
+
+    // worker-b's job lock is old but its lock on the `images` queue is fresh: alive.
+    exec(
+        pool,
+        "UPDATE graphile_worker._private_jobs SET locked_at = now() - interval '10 minutes' \
+         WHERE locked_by = 'worker-b'",
+    )
+    .await;
+    assert_eq!(
+        g.plan(&reset(None, Some("worker-b")))
+            .await
+            .unwrap()
+            .eligible,
+        0
+    );
+    exec(
+        pool,
+        "UPDATE graphile_worker._private_job_queues SET locked_at = now() - interval '10 minutes'",
+    )
+    .await;
+    let plan = g.plan(&reset(None, Some("worker-b"))).await.unwrap();
+    assert_eq!(plan.ids, vec![12]);
+
+    // Between plan and batch worker-b claims another job: it is alive, nothing is unlocked.
+    exec(
+        pool,
+        "UPDATE graphile_worker._private_jobs SET locked_at = now(), locked_by = 'worker-b' WHERE id = 13",
+    )
+    .await;
+    let out = run(&g, &plan).await;
+    assert_eq!((out.changed, out.skipped), (0, 1));
+    let (jobs, queues) = graphile_locks(pool).await;
+    assert_eq!((jobs.len(), queues), (2, vec!["images".to_string()]));
+
+    // Quiet again: its job and its job queue are released.
+    exec(
+        pool,
+        "UPDATE graphile_worker._private_jobs SET locked_at = NULL, locked_by = NULL WHERE id = 13",
+    )
+    .await;
+    let (_, out) = act(&g, reset(None, Some("worker-b"))).await;
+    assert_eq!(out.changed, 1);
+    assert_eq!(graphile_locks(pool).await, (Vec::new(), Vec::new()));
+    let outcomes = ids_text(pool).await;
+    assert_eq!(
+        outcomes,
+        vec![
+            "reset_stuck:ok:3",
+            "reset_stuck:partial:0",
+            "reset_stuck:ok:1"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn graphile_offers_only_the_actions_whose_admin_function_exists() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    load(pool, GRAPHILE).await;
+    // As before graphile-worker 0.16: no force_unlock_workers.
+    exec(pool, "DROP FUNCTION graphile_worker.force_unlock_workers").await;
+    let backend = GraphileBackend::open(pool.clone(), "graphile_worker")
+        .await
+        .unwrap();
+    let caps = backend.capabilities().actions;
+    assert_eq!((caps.retry, caps.reset_stuck), (true, false));
+    let finding = backend
+        .doctor_plan()
+        .findings
+        .iter()
+        .find(|c| c.name == "admin functions")
+        .map(|c| c.message.clone())
+        .unwrap();
+    assert!(
+        finding.starts_with("no force_unlock_workers in schema graphile_worker"),
+        "{finding}"
+    );
+    let g = gate(backend);
+    let err = g.plan(&reset(None, None)).await.unwrap_err().to_string();
+    assert!(
+        err.contains("before 0.16 has no force_unlock_workers"),
+        "{err}"
+    );
+}
+
+fn job_ids(v: &[i64]) -> Vec<JobId> {
+    v.iter().map(|&id| JobId::Int(id)).collect()
+}
+
+fn int_states(states: Vec<(JobId, JobState)>) -> Vec<(i64, JobState)> {
+    states
+        .into_iter()
+        .map(|(id, s)| (id.as_int().expect("a bigint id"), s))
+        .collect()
 }

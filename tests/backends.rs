@@ -440,7 +440,15 @@ async fn graphile_snapshot_derives_states_from_columns() {
     assert_eq!(
         g.capabilities(),
         Capabilities {
-            actions: jobtop::backend::ActionCapabilities::NONE,
+            actions: jobtop::backend::ActionCapabilities {
+                retry: true,
+                cancel: false,
+                discard: true,
+                delete: true,
+                reset_stuck: true,
+                purge: false,
+                audit: true,
+            },
             pause: false,
             heartbeats: false,
             workers: true,
@@ -487,7 +495,11 @@ async fn job_queue_profile_snapshot() {
     assert_eq!(
         b.capabilities(),
         Capabilities {
-            actions: AUDIT_ONLY,
+            actions: jobtop::backend::ActionCapabilities {
+                retry: true,
+                cancel: true,
+                ..AUDIT_ONLY
+            },
             pause: false,
             heartbeats: false,
             workers: false,
@@ -518,7 +530,11 @@ async fn jobforge_profile_snapshot() {
     assert_eq!(
         b.capabilities(),
         Capabilities {
-            actions: AUDIT_ONLY,
+            actions: jobtop::backend::ActionCapabilities {
+                retry: true,
+                reset_stuck: true,
+                ..AUDIT_ONLY
+            },
             pause: false,
             heartbeats: true,
             workers: true,

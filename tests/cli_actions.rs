@@ -323,3 +323,55 @@ async fn reset_stuck_and_purge() {
         .unwrap();
     assert_eq!(actions, vec!["reset_stuck", "purge"]);
 }
+
+#[tokio::test]
+async fn graphile_retry_and_cancel_from_the_command_line() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    sqlx::raw_sql(include_str!("fixtures/graphile.sql"))
+        .execute(pool)
+        .await
+        .unwrap();
+    // Two schemas in one database: without --backend it would have to ask.
+    let (code, stdout, stderr) = jobtop(
+        &db,
+        &[
+            "retry",
+            "--backend",
+            "graphile",
+            "--queue",
+            "resize_image",
+            "--state",
+            "dead",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("Retry 2 dead jobs of kind `resize_image` in queue `resize_image`?"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("retried 2 jobs\n"), "{stdout}");
+    assert_eq!(
+        scalar_i64(
+            pool,
+            "SELECT count(*) FROM graphile_worker._private_jobs \
+             WHERE task_id = 2 AND attempts = 3 AND max_attempts = 4 AND run_at <= now()"
+        )
+        .await,
+        2
+    );
+    let (code, stdout, stderr) = jobtop(&db, &["cancel", "1", "--backend", "graphile", "--yes"]);
+    assert_eq!(code, 2, "{stdout}");
+    assert!(
+        stderr.contains("graphile-worker has no cancelled state: discard (D, or `jobtop discard`)"),
+        "{stderr}"
+    );
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action || ':' || outcome || ':' || actor FROM jobtop.audit")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert_eq!(actions.len(), 1);
+    assert!(actions[0].starts_with("retry:ok:carol@"), "{actions:?}");
+}

@@ -949,10 +949,16 @@ pub fn schema_reason(backend: &str, kind: ActionKind) -> Option<&'static str> {
         }
         ("graphile-worker", K::Pause | K::Resume) => "graphile-worker has no pause",
         ("graphile-worker", K::Cancel) => {
-            "graphile-worker has no cancelled state: use discard (permanently fail)"
+            "graphile-worker has no cancelled state: discard (D, or `jobtop discard`) fails \
+             the jobs permanently instead"
         }
         ("graphile-worker", K::ResetStuck) => {
-            "graphile-worker treats a lock older than 4 hours as abandoned and reclaims it itself"
+            "graphile-worker before 0.16 has no force_unlock_workers; it reclaims locks older \
+             than 4 hours itself"
+        }
+        ("graphile-worker", K::Retry | K::Discard | K::Delete) => {
+            "this graphile-worker schema lacks the admin function it takes (reschedule_jobs, \
+             permanently_fail_jobs, complete_jobs)"
         }
         ("graphile-worker", K::Purge) => "graphile-worker deletes completed jobs itself",
         ("mapped", K::Pause | K::Resume) => "the profile names no [pause] table",

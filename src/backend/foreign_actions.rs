@@ -52,8 +52,11 @@ pub struct JobTable {
     /// threshold in seconds in its statement.
     pub alive_at: Option<String>,
     /// Per action, its statement: `{ids}` is the batch's ids, `{guard}` the plan's states
-    /// re-checked; it returns the ids it changed as its first column.
+    /// re-checked; it returns the ids it changed as its first column. Reset-stuck's takes
+    /// the stale threshold in seconds as `$2`; discard's takes, as `$2`, the message the
+    /// discarded jobs keep as their last error, when `discard_message` says so.
     pub batches: Vec<(ActionKind, String)>,
+    pub discard_message: bool,
 }
 
 impl JobTable {
@@ -88,7 +91,7 @@ impl JobTable {
 
     /// The plan's states as one condition; a state this table has no condition for matches
     /// nothing.
-    fn guard(&self, states: &[JobState]) -> String {
+    pub fn guard(&self, states: &[JobState]) -> String {
         let parts: Vec<String> = states
             .iter()
             .map(|s| format!("({})", self.condition(*s).unwrap_or("false")))
@@ -330,6 +333,9 @@ pub async fn job_batch(
     if let Some(queues) = queues {
         q = q.bind(queues);
     }
+    if kind == ActionKind::Discard && t.discard_message {
+        q = q.bind(format!("discarded by jobtop ({})", step.actor));
+    }
     let ids = q.fetch_all(&mut **tx).await?;
     Ok((
         ids.into_iter().map(JobId::from_db).collect(),
@@ -407,6 +413,17 @@ pub async fn audit_table(pool: &PgPool) -> anyhow::Result<bool> {
     )
     .fetch_one(pool)
     .await?)
+}
+
+/// Who paused a queue and why, for a schema that keeps only when: jobtop's own pause row
+/// in the audit, committed in the same transaction as the pause, so stamped with the same
+/// `now()`. A join (alias `pa`, columns `actor` and `reason`) for the queue list.
+pub fn pause_audit_join(queue: &str, paused_at: &str) -> String {
+    format!(
+        "LEFT JOIN LATERAL (SELECT a.actor, a.params->>'reason' AS reason FROM jobtop.audit a \
+         WHERE a.at = {paused_at} AND a.action = 'pause' AND a.queue = {queue} \
+         ORDER BY a.id DESC LIMIT 1) pa ON true"
+    )
 }
 
 /// A plan for a pause or resume that always goes through (the schema cannot say whether

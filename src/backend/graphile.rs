@@ -12,7 +12,7 @@
 //! Its "queues" are serialisation lanes (often one per entity), and most jobs have none; the
 //! monitor groups by task identifier instead, which is what an operator asks about. No
 //! pause, no heartbeats; workers are the `locked_by` ids of running jobs; only the last
-//! error is kept.
+//! error is kept. Actions go through graphile's own admin functions (`graphile_actions`).
 
 use std::sync::Arc;
 
@@ -20,27 +20,36 @@ use anyhow::bail;
 use async_trait::async_trait;
 use sqlx::PgPool;
 
+use super::actions::{
+    Action, ActionCapabilities, ActionKind, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep,
+};
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
+use super::foreign_actions as kit;
+use super::graphile_actions::{self as admin, GraphileActions, Tables};
+use super::model::{JobId, JobState};
 use super::sqlkit::{self, Statements, TableInfo, capped};
 use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
 
 pub struct GraphileBackend {
     pool: PgPool,
     statements: Statements,
+    actions: GraphileActions,
+    capabilities: Capabilities,
     plan: Plan,
 }
 
 impl GraphileBackend {
     /// Opens the graphile-worker tables in `schema` (`graphile_worker` by default).
     pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<GraphileBackend> {
-        let (jobs_name, tasks_name) = if TableInfo::load(&pool, schema, "_private_jobs")
-            .await?
-            .is_some()
-        {
-            ("_private_jobs", "_private_tasks")
-        } else {
-            ("jobs", "tasks")
-        };
+        let (jobs_name, tasks_name, queues_name) =
+            if TableInfo::load(&pool, schema, "_private_jobs")
+                .await?
+                .is_some()
+            {
+                ("_private_jobs", "_private_tasks", "_private_job_queues")
+            } else {
+                ("jobs", "tasks", "job_queues")
+            };
         let Some(jobs) = TableInfo::load(&pool, schema, jobs_name).await? else {
             bail!("no graphile-worker jobs table in schema {schema}");
         };
@@ -110,7 +119,26 @@ impl GraphileBackend {
             }
             None => None,
         };
-        let plan = Plan {
+        let job_queues = TableInfo::load(&pool, schema, queues_name).await?;
+        let functions: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT p.proname::text FROM pg_proc p \
+             JOIN pg_namespace n ON n.oid = p.pronamespace \
+             WHERE n.nspname = $1 AND p.proname = ANY($2)",
+        )
+        .bind(schema)
+        .bind(admin::FUNCTIONS.map(|(name, _)| name).to_vec())
+        .fetch_all(&pool)
+        .await?;
+        let actions = GraphileActions::new(
+            &Tables {
+                schema,
+                jobs: &t,
+                tasks: &tasks.qualified(),
+                job_queues: job_queues.as_ref().map(|q| q.qualified()).as_deref(),
+            },
+            &functions,
+        );
+        let mut plan = Plan {
             tables: vec![
                 TableNeed {
                     schema: schema.to_string(),
@@ -157,9 +185,55 @@ impl GraphileBackend {
                 ),
             ],
         };
+        let missing: Vec<&str> = admin::FUNCTIONS
+            .iter()
+            .filter(|(_, kind)| !actions.can(*kind))
+            .map(|(name, _)| *name)
+            .collect();
+        if !missing.is_empty() {
+            plan.findings.push(Check::new(
+                "admin functions",
+                Status::Warn,
+                format!(
+                    "no {} in schema {schema} (graphile-worker older than 0.16?): \
+                     the actions that need them are not offered",
+                    missing.join(", ")
+                ),
+            ));
+        }
+        if actions.can(ActionKind::ResetStuck)
+            && let Some(q) = &job_queues
+        {
+            plan.tables.push(TableNeed {
+                schema: schema.to_string(),
+                name: q.name.clone(),
+                write: vec!["UPDATE"],
+            });
+        }
+        let capabilities = Capabilities {
+            actions: ActionCapabilities {
+                retry: actions.can(ActionKind::Retry),
+                cancel: false,
+                discard: actions.can(ActionKind::Discard),
+                delete: actions.can(ActionKind::Delete),
+                reset_stuck: actions.can(ActionKind::ResetStuck),
+                purge: false,
+                audit: kit::audit_table(&pool).await?,
+            },
+            pause: false,
+            heartbeats: false,
+            workers: true,
+            error_history: false,
+            tenants: false,
+            throughput: false,
+            pause_visible: false,
+            failed_attempts: false,
+        };
         Ok(GraphileBackend {
             pool,
             statements,
+            actions,
+            capabilities,
             plan,
         })
     }
@@ -172,17 +246,7 @@ impl Backend for GraphileBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            actions: crate::backend::ActionCapabilities::NONE,
-            pause: false,
-            heartbeats: false,
-            workers: true,
-            error_history: false,
-            tenants: false,
-            throughput: false,
-            pause_visible: false,
-            failed_attempts: false,
-        }
+        self.capabilities
     }
 
     async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
@@ -191,5 +255,25 @@ impl Backend for GraphileBackend {
 
     fn doctor_plan(&self) -> Plan {
         self.plan.clone()
+    }
+
+    async fn plan_action(&self, action: &Action) -> anyhow::Result<super::Plan> {
+        self.actions.plan(&self.pool, action).await
+    }
+
+    async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
+        self.actions.apply(&self.pool, step).await
+    }
+
+    async fn finish_audit(&self, end: &AuditEnd<'_>) -> anyhow::Result<()> {
+        kit::finish_audit(&self.pool, end).await
+    }
+
+    async fn audit_log(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
+        kit::audit_log(&self.pool, filter).await
+    }
+
+    async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
+        kit::job_states(&self.pool, &self.actions.jobs, ids).await
     }
 }

@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod drill;
 mod foreign_actions;
 pub mod graphile;
+mod graphile_actions;
 pub mod mapped;
 pub mod model;
 pub mod native;

@@ -112,6 +112,9 @@ impl std::str::FromStr for JobId {
         if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(format!("not a job id: {s:?}"));
         }
+        if s.contains("://") {
+            return Err("a database URL is not a job id: pass it with --url".into());
+        }
         Ok(JobId::from_db(s.to_string()))
     }
 }

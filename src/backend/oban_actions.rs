@@ -130,6 +130,7 @@ impl ObanActions {
                 error: Some("(j.errors[array_upper(j.errors, 1)] ->> 'error')".into()),
                 alive_at: None,
                 batches,
+                discard_message: false,
             },
             channel: format!("{prefix}.oban_signal"),
         }

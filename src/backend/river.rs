@@ -72,12 +72,23 @@ impl RiverBackend {
                 .collect(),
             succeeded: "completed",
         };
+        let audit = kit::audit_table(&pool).await?;
+        // river_queue keeps when, not who or why: a pause made through jobtop says both.
+        let (by, why, join) = if audit {
+            (
+                "pa.actor",
+                "pa.reason",
+                kit::pause_audit_join("n.name", "rq.paused_at"),
+            )
+        } else {
+            ("NULL::text", "NULL::text", String::new())
+        };
         let queue_list = match &queues {
             Some(q) => format!(
-                "SELECT n.name, rq.paused_at, NULL::text AS paused_by, NULL::text AS pause_reason \
+                "SELECT n.name, rq.paused_at, {by} AS paused_by, {why} AS pause_reason \
                  FROM (SELECT DISTINCT p.queue AS name FROM pairs p \
                        UNION SELECT name FROM {rq}) n \
-                 LEFT JOIN {rq} rq ON rq.name = n.name",
+                 LEFT JOIN {rq} rq ON rq.name = n.name {join}",
                 rq = q.qualified()
             ),
             None => "SELECT DISTINCT p.queue AS name, NULL::timestamptz AS paused_at, \
@@ -167,7 +178,7 @@ impl RiverBackend {
                 delete: true,
                 reset_stuck: false,
                 purge: false,
-                audit: kit::audit_table(&pool).await?,
+                audit,
             },
             pause: queues.is_some(),
             heartbeats: false,

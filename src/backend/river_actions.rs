@@ -107,6 +107,7 @@ impl RiverActions {
                     ),
                 ),
             ],
+            discard_message: false,
         };
         RiverActions {
             jobs,

@@ -159,7 +159,7 @@ pub fn document(shot: &OneShot) -> SnapshotDoc {
     let workers = shot.capabilities.workers.then(|| {
         snap.workers
             .iter()
-            .map(|w| worker_doc(w, now, shot.stale_after))
+            .map(|w| worker_doc(w, now, shot.stale_after, shot.capabilities.heartbeats))
             .collect()
     });
     SnapshotDoc {
@@ -254,7 +254,8 @@ fn queue_doc(q: &QueueStats, now: DateTime<Utc>) -> QueueDoc {
     }
 }
 
-fn worker_doc(w: &WorkerInfo, now: DateTime<Utc>, stale_after: f64) -> WorkerDoc {
+/// `heartbeats`: whether the backend keeps them; without, no worker is called stale.
+fn worker_doc(w: &WorkerInfo, now: DateTime<Utc>, stale_after: f64, heartbeats: bool) -> WorkerDoc {
     let age = w.heartbeat_age(now).map(secs);
     WorkerDoc {
         id: w.id.clone(),
@@ -265,7 +266,7 @@ fn worker_doc(w: &WorkerInfo, now: DateTime<Utc>, stale_after: f64) -> WorkerDoc
         last_heartbeat_at: w.last_heartbeat_at,
         heartbeat_age_seconds: age,
         running_jobs: w.running_jobs,
-        stale: age.is_none_or(|a| a > stale_after),
+        stale: heartbeats && age.is_none_or(|a| a > stale_after),
     }
 }
 

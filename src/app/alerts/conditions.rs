@@ -103,7 +103,9 @@ pub fn from_snapshot(
             if let (Some(r), Some(b)) = (rules.backlog_baseline(name), baselines.get(name)) {
                 out.extend(above_baseline(rules, name, r, q.ready, b));
             }
+            // Without heartbeats an idle worker is invisible: "no worker" would be a guess.
             if caps.workers
+                && caps.heartbeats
                 && let Some(r) = rules.no_worker(name)
                 && count_exceeds(q.ready, r.threshold)
                 && !has_live_worker(rules, snap, name)

@@ -234,8 +234,8 @@ pub fn unavailable(
         if rules.worker_down.enabled {
             out.push((RuleId::WorkerDown, "this backend has no worker heartbeats"));
         }
-        if rules.no_worker.enabled && !caps.workers {
-            out.push((RuleId::NoWorker, "this backend has no worker table"));
+        if rules.no_worker.enabled {
+            out.push((RuleId::NoWorker, "this backend has no worker heartbeats"));
         }
     }
     if rules.needs_tenants() && snap.running_by_tenant.is_none() {

@@ -283,6 +283,7 @@ impl MappedActions {
                 error: c.error.as_ref().map(|e| format!("({})::text", col(e))),
                 alive_at,
                 batches,
+                discard_message: false,
             },
             capabilities,
             pause,

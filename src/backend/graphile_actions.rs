@@ -1,0 +1,290 @@
+//! graphile-worker's actions, carried out through its own admin functions: from 0.16 its
+//! tables are private, and these are what its documentation gives an admin UI. Each
+//! function leaves alone a job locked in the last 4 hours (graphile treats an older lock as
+//! abandoned) and returns the rows it changed, so a batch counts what really changed. On
+//! top of that, every batch first re-checks the state the plan saw, under a row lock, so a
+//! job a worker claimed, failed or finished meanwhile is left out.
+//!
+//! - retry (`reschedule_jobs`): dead, retrying or scheduled -> `run_at = now()`. A job that
+//!   used all its attempts gets exactly one more (`max_attempts = attempts + 1`, as River's
+//!   and Oban's retry do), not `attempts = 0`: that would hand a poison job a whole new
+//!   budget (25 tries by default, backing off from the start) and erase the one count
+//!   graphile keeps of how often it failed. `last_error` is kept.
+//! - discard (`permanently_fail_jobs`): ready, scheduled or retrying -> dead
+//!   (`attempts = max_attempts`), "discarded by jobtop (<operator>)" as the last error.
+//! - delete (`complete_jobs`, which deletes): dead jobs.
+//! - reset stuck (`force_unlock_workers`): graphile unlocks by worker, never by job, and
+//!   keeps no heartbeats. A worker counts as gone when every lock it holds (jobs and job
+//!   queues) is older than the stale threshold; a stuck job is a job such a worker holds.
+//!   A plan takes all of a gone worker's jobs (a queue filter picks the workers holding a
+//!   job of that task), and a batch unlocks a worker only when every job it holds is in
+//!   that batch and still stale, so nothing the plan did not show is released.
+//! - cancel: refused (no cancelled state; discard is the nearest); pause: refused (none).
+
+use std::time::Duration;
+
+use sqlx::{AssertSqlSafe, PgPool};
+
+use super::actions::{Action, ActionKind, BatchDone, BatchStep, MAX_JOBS_PER_ACTION, Plan};
+use super::foreign_actions::{self as kit, GUARD, IDS, JobTable};
+use super::model::{JobId, JobState};
+use super::sqlkit::qualified;
+
+/// The admin functions jobtop calls, each offered only where the schema has it.
+pub const FUNCTIONS: [(&str, ActionKind); 4] = [
+    ("reschedule_jobs", ActionKind::Retry),
+    ("permanently_fail_jobs", ActionKind::Discard),
+    ("complete_jobs", ActionKind::Delete),
+    ("force_unlock_workers", ActionKind::ResetStuck),
+];
+
+/// The graphile-worker tables, as `"schema"."name"`.
+pub struct Tables<'a> {
+    pub schema: &'a str,
+    pub jobs: &'a str,
+    pub tasks: &'a str,
+    pub job_queues: Option<&'a str>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GraphileActions {
+    pub jobs: JobTable,
+    jobs_table: String,
+    tasks_table: String,
+    /// "no lock of worker `h.locked_by` on a job queue is younger than `$n`", per `$n`.
+    queue_lock: Option<String>,
+}
+
+/// Locks of a worker that are younger than the stale threshold `$param`, on job queues.
+fn queue_lock_sql(job_queues: &str, param: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM {job_queues} q WHERE q.locked_by = h.locked_by \
+         AND q.locked_at >= now() - make_interval(secs => {param}))"
+    )
+}
+
+impl GraphileActions {
+    /// `functions`: the admin functions the schema has.
+    pub fn new(t: &Tables<'_>, functions: &[String]) -> GraphileActions {
+        let (jobs, tasks) = (t.jobs, t.tasks);
+        let from = format!("{jobs} j JOIN {tasks} tk ON tk.id = j.task_id");
+        let call = |name: &str| qualified(t.schema, name);
+        let seen = |columns: &str, extra: &str| {
+            format!(
+                "WITH seen AS MATERIALIZED (SELECT {columns} FROM {from} \
+                 WHERE j.id = ANY({IDS}) AND {GUARD}{extra} FOR UPDATE OF j)"
+            )
+        };
+        let queue_lock = t.job_queues.map(|q| queue_lock_sql(q, "$2"));
+        let mut batches = Vec::new();
+        for (name, kind) in FUNCTIONS {
+            if !functions.iter().any(|f| f == name) {
+                continue;
+            }
+            let f = call(name);
+            let sql = match kind {
+                // Exhausted jobs are grouped by the max_attempts each needs: the function
+                // takes one value per call. smallint fits every version's parameter type.
+                ActionKind::Retry => format!(
+                    "{seen} \
+                     SELECT r.id FROM (SELECT (s.attempts + 1)::smallint AS more, \
+                       array_agg(s.id) AS ids FROM seen s WHERE s.attempts >= s.max_attempts \
+                       GROUP BY s.attempts) g \
+                     CROSS JOIN LATERAL {f}(g.ids, run_at => now(), max_attempts => g.more) r \
+                     UNION ALL \
+                     SELECT r.id FROM {f}(ARRAY(SELECT s.id FROM seen s \
+                       WHERE s.attempts < s.max_attempts), run_at => now()) r ORDER BY 1",
+                    seen = seen("j.id, j.attempts, j.max_attempts", ""),
+                ),
+                ActionKind::Discard => format!(
+                    "{seen} SELECT r.id FROM {f}(ARRAY(SELECT s.id FROM seen s), $2) r ORDER BY 1",
+                    seen = seen("j.id", ""),
+                ),
+                ActionKind::Delete => format!(
+                    "{seen} SELECT r.id FROM {f}(ARRAY(SELECT s.id FROM seen s)) r ORDER BY 1",
+                    seen = seen("j.id", ""),
+                ),
+                _ => format!(
+                    "{seen}, \
+                     held AS MATERIALIZED (SELECT x.locked_by, count(*) AS n, \
+                       max(x.locked_at) AS newest FROM {jobs} x \
+                       WHERE x.locked_by IN (SELECT s.locked_by FROM seen s) GROUP BY x.locked_by), \
+                     gone AS MATERIALIZED (SELECT h.locked_by FROM held h \
+                       WHERE h.n = (SELECT count(*) FROM seen s WHERE s.locked_by = h.locked_by) \
+                       AND h.newest < now() - make_interval(secs => $2){queues}), \
+                     unlocked AS MATERIALIZED (SELECT {f}(ARRAY(SELECT g.locked_by FROM gone g))) \
+                     SELECT s.id FROM seen s JOIN gone g ON g.locked_by = s.locked_by \
+                     CROSS JOIN unlocked u ORDER BY 1",
+                    seen = seen("j.id, j.locked_by", " AND j.locked_by IS NOT NULL"),
+                    queues = queue_lock
+                        .as_ref()
+                        .map(|c| format!(" AND {c}"))
+                        .unwrap_or_default(),
+                ),
+            };
+            batches.push((kind, sql));
+        }
+        let available = "j.is_available = true";
+        GraphileActions {
+            jobs: JobTable {
+                from,
+                id: "j.id".into(),
+                id_type: "bigint".into(),
+                // The monitor's "queue" is the task identifier (graphile's queues are
+                // serialisation lanes most jobs lack); it is the job's kind as well.
+                queue: "tk.identifier".into(),
+                kind: "tk.identifier".into(),
+                states: vec![
+                    (
+                        JobState::Ready,
+                        format!("({available} AND j.run_at <= now())"),
+                    ),
+                    (
+                        JobState::Scheduled,
+                        format!("({available} AND j.run_at > now() AND j.attempts = 0)"),
+                    ),
+                    (
+                        JobState::Retrying,
+                        format!("({available} AND j.run_at > now() AND j.attempts > 0)"),
+                    ),
+                    (JobState::Running, "j.locked_at IS NOT NULL".into()),
+                    (
+                        JobState::Dead,
+                        "(j.locked_at IS NULL AND j.attempts >= j.max_attempts)".into(),
+                    ),
+                ],
+                worker: Some("j.locked_by".into()),
+                tenant: None,
+                error: Some("j.last_error".into()),
+                alive_at: None,
+                batches,
+                discard_message: true,
+            },
+            jobs_table: jobs.to_string(),
+            tasks_table: tasks.to_string(),
+            queue_lock: t.job_queues.map(|q| queue_lock_sql(q, "$1")),
+        }
+    }
+
+    pub fn can(&self, kind: ActionKind) -> bool {
+        self.jobs.statement(kind).is_some()
+    }
+
+    pub async fn plan(&self, pool: &PgPool, action: &Action) -> anyhow::Result<Plan> {
+        match action {
+            Action::ResetStuck {
+                queue,
+                worker,
+                stale_after,
+            } if self.can(ActionKind::ResetStuck) => {
+                self.plan_reset(
+                    pool,
+                    action,
+                    queue.as_deref(),
+                    worker.as_deref(),
+                    *stale_after,
+                )
+                .await
+            }
+            _ if !self.can(action.kind()) => Err(super::actions::unsupported(
+                "graphile-worker",
+                action.kind(),
+            )),
+            _ => kit::plan(pool, &self.jobs, action).await,
+        }
+    }
+
+    /// Every job held by a worker that has locked nothing for `stale_after`.
+    async fn plan_reset(
+        &self,
+        pool: &PgPool,
+        action: &Action,
+        queue: Option<&str>,
+        worker: Option<&str>,
+        stale_after: Duration,
+    ) -> anyhow::Result<Plan> {
+        let mut gone = vec!["h.newest < now() - make_interval(secs => $1)".to_string()];
+        if let Some(c) = &self.queue_lock {
+            gone.push(c.clone());
+        }
+        let mut texts: Vec<&str> = Vec::new();
+        if let Some(w) = worker {
+            texts.push(w);
+            gone.push(format!("h.locked_by = ${}", texts.len() + 1));
+        }
+        if let Some(q) = queue {
+            texts.push(q);
+            gone.push(format!(
+                "EXISTS (SELECT 1 FROM {jobs} y JOIN {tasks} u ON u.id = y.task_id \
+                 WHERE y.locked_by = h.locked_by AND u.identifier = ${})",
+                texts.len() + 1,
+                jobs = self.jobs_table,
+                tasks = self.tasks_table,
+            ));
+        }
+        // Ordered by worker, so a worker's jobs share a batch.
+        let sql = format!(
+            "WITH held AS MATERIALIZED (SELECT x.locked_by, max(x.locked_at) AS newest \
+               FROM {jobs} x WHERE x.locked_by IS NOT NULL GROUP BY x.locked_by), \
+             gone AS (SELECT h.locked_by FROM held h WHERE {gone}) \
+             SELECT j.id, tk.identifier AS queue, tk.identifier AS kind, j.locked_by AS worker \
+             FROM {from} JOIN gone g ON g.locked_by = j.locked_by \
+             WHERE j.locked_at IS NOT NULL ORDER BY j.locked_by, j.id LIMIT {limit}",
+            jobs = self.jobs_table,
+            gone = gone.join(" AND "),
+            from = self.jobs.from,
+            limit = MAX_JOBS_PER_ACTION + 1,
+        );
+        let mut q = sqlx::query_as::<_, (i64, String, String, String)>(AssertSqlSafe(sql))
+            .bind(stale_after.as_secs_f64());
+        for t in texts {
+            q = q.bind(t);
+        }
+        let rows = q.fetch_all(pool).await?;
+        let mut workers: Vec<String> = rows.iter().map(|r| r.3.clone()).collect();
+        workers.dedup();
+        let rows = rows
+            .into_iter()
+            .map(|(id, queue, kind, _)| (JobId::Int(id), queue, kind, JobState::Running))
+            .collect();
+        let mut plan = Plan::from_rows(action.clone(), rows, MAX_JOBS_PER_ACTION);
+        if !workers.is_empty() {
+            plan.note = Some(format!(
+                "graphile-worker keeps no heartbeats: {} locked nothing for {}s, so {} taken \
+                 for dead; graphile unlocks whole workers, so every job and job queue {} \
+                 released (graphile itself would wait 4 hours)",
+                name_list(&workers),
+                stale_after.as_secs(),
+                if workers.len() == 1 {
+                    "it is"
+                } else {
+                    "they are"
+                },
+                if workers.len() == 1 {
+                    "it holds is"
+                } else {
+                    "they hold is"
+                },
+            ));
+        }
+        Ok(plan)
+    }
+
+    pub async fn apply(&self, pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
+        kit::apply_jobs(pool, &self.jobs, step).await
+    }
+}
+
+/// "`a`", "`a` and `b`", "`a`, `b` and 3 more workers".
+fn name_list(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().take(3).map(|n| format!("`{n}`")).collect();
+    let more = names.len().saturating_sub(3);
+    match (quoted.as_slice(), more) {
+        ([one], _) => format!("worker {one}"),
+        (_, 0) => {
+            let (last, rest) = quoted.split_last().expect("two or three names");
+            format!("workers {} and {last}", rest.join(", "))
+        }
+        _ => format!("workers {} and {more} more", quoted.join(", ")),
+    }
+}
