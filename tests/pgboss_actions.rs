@@ -2,10 +2,11 @@
 //! pgboss.sql): retry, cancel and delete through the gate with their effect on the rows, a job
 //! a worker fetched between the plan and its batch, a queue policy refusing a batch, the
 //! refusals with their reasons, the uuids in the audit row, the monitor's confirmation and
-//! report, and the `jobtop retry|cancel|delete <uuid>` commands.
+//! report (as state, and in the real binary on a terminal), and `jobtop retry|cancel <uuid>`.
 
 mod actions_ui;
 mod common;
+mod pty;
 mod ui_data;
 
 use std::process::{Command, Stdio};
@@ -715,8 +716,74 @@ async fn the_action_commands_take_uuids() {
     assert!(out.contains("1 running job left alone"), "{out}");
     assert_eq!(job(pool, &active[0]).await.unwrap().state, "active");
 
+    // By queue and error text (pg-boss keeps the error's message in `output`).
+    let (status, out, err) = jobtop(&db, &["retry", "--queue", "emails", "--error", "MAILBOX"]);
+    assert_eq!(
+        status, 2,
+        "no --yes and no terminal: nothing done\n{out}{err}"
+    );
+    assert!(
+        out.contains("Retry 2 dead jobs in queue `emails`?"),
+        "{out}"
+    );
+    let (status, out, _) = jobtop(
+        &db,
+        &["retry", "--queue", "emails", "--error", "smtp", "--yes"],
+    );
+    assert_eq!(status, 0, "{out}");
+    assert!(out.contains("nothing to retry"), "{out}");
+
     // Not a uuid.
     let (status, _, err) = jobtop(&db, &["retry", "42", "--yes"]);
     assert_eq!(status, 2);
     assert!(err.contains("pg-boss job ids are uuids"), "{err}");
+}
+
+/// The real binary on a terminal: R on the first queue retries its dead jobs after the
+/// confirmation and says so; p says why pg-boss cannot pause.
+#[tokio::test(flavor = "multi_thread")]
+async fn retrying_a_pgboss_queue_from_the_overview_on_a_terminal() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    exec(pool, PGBOSS).await;
+    let script = format!(
+        "USER=frank \"{}\" \"$JOBTOP_TEST_URL\" --log-file /dev/null",
+        env!("CARGO_BIN_EXE_jobtop")
+    );
+    let url = common::url_for(&db);
+    let mut term = pty::Terminal::run(&script, &[("JOBTOP_TEST_URL", &url)], 30, 120);
+    assert!(term.wait_for_text("emails", Duration::from_secs(20)));
+    // Queues sort by name: emails first, and selected.
+    term.keys(b"p");
+    assert!(
+        term.wait_for_text("pg-boss has no pause", Duration::from_secs(10)),
+        "{}",
+        term.text()
+    );
+    term.keys(b"R");
+    assert!(
+        term.wait_for_text(
+            "Retry 2 dead jobs in queue `emails`?",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        term.text()
+    );
+    term.keys(b"\x1b[C\r");
+    assert!(
+        term.wait_for_text("`emails`: retried 2 jobs", Duration::from_secs(10)),
+        "{}",
+        term.text()
+    );
+    let (failed, actor): (i64, String) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM pgboss.job WHERE name = 'emails' AND state = 'failed'), \
+           (SELECT actor FROM jobtop.audit WHERE action = 'retry' AND queue = 'emails')",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(failed, 0);
+    assert!(actor.starts_with("frank@"), "{actor}");
+    term.keys(b"q");
+    assert!(term.child.wait().unwrap().success());
 }

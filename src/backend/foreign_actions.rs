@@ -54,7 +54,8 @@ pub struct JobTable {
     /// Per action, its statement: `{ids}` is the batch's ids, `{guard}` the plan's states
     /// re-checked; it returns the ids it changed as its first column. Reset-stuck's takes
     /// the stale threshold in seconds as `$2`; discard's takes, as `$2`, the message the
-    /// discarded jobs keep as their last error, when `discard_message` says so.
+    /// discarded jobs keep as their last error, when `discard_message` says so; `{queues}`
+    /// comes after those.
     pub batches: Vec<(ActionKind, String)>,
     pub discard_message: bool,
 }
@@ -314,27 +315,28 @@ pub async fn job_batch(
         Action::ResetStuck { stale_after, .. } => Some(stale_after.as_secs_f64()),
         _ => None,
     };
+    let message = (kind == ActionKind::Discard && t.discard_message)
+        .then(|| format!("discarded by jobtop ({})", step.actor));
     let sql = statement
         .replace(GUARD, &t.guard(&plan.states))
         .replace(IDS, &t.ids_param(1));
+    // After the ids and the statement's own `$2`, if it has one.
     let queues = sql
         .contains(QUEUES)
         .then(|| (plan.queues.len() as u64 == plan.queue_count).then(|| plan.queues.clone()));
-    let sql = sql.replace(
-        QUEUES,
-        &format!("CAST(${} AS text[])", if reset.is_some() { 3 } else { 2 }),
-    );
+    let next = 2 + usize::from(reset.is_some() || message.is_some());
+    let sql = sql.replace(QUEUES, &format!("CAST(${next} AS text[])"));
     // The changed ids come back as text whatever the column's type.
     let sql = format!("WITH changed(id) AS ({sql}) SELECT id::text FROM changed");
     let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).bind(JobId::texts(step.ids));
     if let Some(secs) = reset {
         q = q.bind(secs);
     }
+    if let Some(message) = message {
+        q = q.bind(message);
+    }
     if let Some(queues) = queues {
         q = q.bind(queues);
-    }
-    if kind == ActionKind::Discard && t.discard_message {
-        q = q.bind(format!("discarded by jobtop ({})", step.actor));
     }
     let ids = q.fetch_all(&mut **tx).await?;
     Ok((
