@@ -387,7 +387,7 @@ async fn cancel_takes_waiting_jobs_and_leaves_active_ones_alone() {
     );
     assert_eq!(keys, Some(sorted(&waiting)));
 
-    // By queue and state, as the CLI's --queue/--state asks.
+    // By queue and state, as a filtered job list would ask.
     let plan = g
         .plan(&Action::Cancel(matching("reports", JobState::Ready)))
         .await
