@@ -346,7 +346,15 @@ async fn pgboss_snapshot_over_partitions() {
     assert_eq!(
         boss.capabilities(),
         Capabilities {
-            actions: jobtop::backend::ActionCapabilities::NONE,
+            actions: jobtop::backend::ActionCapabilities {
+                retry: true,
+                cancel: true,
+                discard: false,
+                delete: true,
+                reset_stuck: false,
+                purge: false,
+                audit: true,
+            },
             pause: false,
             heartbeats: false,
             workers: false,

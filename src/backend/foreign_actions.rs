@@ -25,6 +25,10 @@ use super::native::actions as audit;
 pub const GUARD: &str = "{guard}";
 /// Stands for the batch's ids, as an array of the id column's type, in a batch statement.
 pub const IDS: &str = "{ids}";
+/// Stands for the queues the plan's jobs are in, as a `text[]`, or NULL when the plan saw
+/// more queues than it lists (`PLAN_NAMES`), in a batch statement: a table keyed by
+/// (queue, id) looks each id up under those queues only.
+pub const QUEUES: &str = "{queues}";
 
 /// A job table as the actions see it. Expressions use the alias `j`.
 #[derive(Debug, Clone)]
@@ -50,7 +54,8 @@ pub struct JobTable {
     /// Per action, its statement: `{ids}` is the batch's ids, `{guard}` the plan's states
     /// re-checked; it returns the ids it changed as its first column. Reset-stuck's takes
     /// the stale threshold in seconds as `$2`; discard's takes, as `$2`, the message the
-    /// discarded jobs keep as their last error, when `discard_message` says so.
+    /// discarded jobs keep as their last error, when `discard_message` says so; `{queues}`
+    /// comes after those.
     pub batches: Vec<(ActionKind, String)>,
     pub discard_message: bool,
 }
@@ -306,17 +311,32 @@ pub async fn job_batch(
     if plan.states.is_empty() {
         anyhow::bail!("the plan names no state to change");
     }
+    let reset = match &plan.action {
+        Action::ResetStuck { stale_after, .. } => Some(stale_after.as_secs_f64()),
+        _ => None,
+    };
+    let message = (kind == ActionKind::Discard && t.discard_message)
+        .then(|| format!("discarded by jobtop ({})", step.actor));
     let sql = statement
         .replace(GUARD, &t.guard(&plan.states))
         .replace(IDS, &t.ids_param(1));
+    // After the ids and the statement's own `$2`, if it has one.
+    let queues = sql
+        .contains(QUEUES)
+        .then(|| (plan.queues.len() as u64 == plan.queue_count).then(|| plan.queues.clone()));
+    let next = 2 + usize::from(reset.is_some() || message.is_some());
+    let sql = sql.replace(QUEUES, &format!("CAST(${next} AS text[])"));
     // The changed ids come back as text whatever the column's type.
     let sql = format!("WITH changed(id) AS ({sql}) SELECT id::text FROM changed");
     let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).bind(JobId::texts(step.ids));
-    if let Action::ResetStuck { stale_after, .. } = &plan.action {
-        q = q.bind(stale_after.as_secs_f64());
+    if let Some(secs) = reset {
+        q = q.bind(secs);
     }
-    if kind == ActionKind::Discard && t.discard_message {
-        q = q.bind(format!("discarded by jobtop ({})", step.actor));
+    if let Some(message) = message {
+        q = q.bind(message);
+    }
+    if let Some(queues) = queues {
+        q = q.bind(queues);
     }
     let ids = q.fetch_all(&mut **tx).await?;
     Ok((

@@ -17,6 +17,7 @@ pub mod native_worker;
 pub mod oban;
 mod oban_actions;
 pub mod pgboss;
+mod pgboss_actions;
 mod prioritized;
 pub mod replica;
 pub mod river;

@@ -9,7 +9,7 @@
 //! all (doctor says so and names the index).
 //!
 //! pg-boss has no pause, no worker table and no error history (`output` keeps the last
-//! error). A retried attempt leaves no failure time, so failures per minute are jobs that
+//! error). Retry, cancel and delete work as pg-boss's own calls do (`pgboss_actions`). A retried attempt leaves no failure time, so failures per minute are jobs that
 //! failed for good. Its fetch index `(name, start_after) WHERE state < 'active'` serves the
 //! waiting counts. For running and dead jobs it has no index: without one, the counts are
 //! the ones pg-boss caches per queue (version 11 on), shown as estimates; completions per
@@ -21,12 +21,19 @@ use anyhow::bail;
 use async_trait::async_trait;
 use sqlx::PgPool;
 
+use super::actions::{
+    Action, ActionCapabilities, ActionKind, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep,
+};
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
+use super::foreign_actions as kit;
+use super::model::{JobId, JobState};
+use super::pgboss_actions::PgBossActions;
 use super::sqlkit::{self, Statements, TableInfo, WINDOW_START, capped, epoch_minute};
 use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
 
 pub struct PgBossBackend {
     pool: PgPool,
+    actions: PgBossActions,
     statements: Statements,
     capabilities: Capabilities,
     plan: Plan,
@@ -225,8 +232,17 @@ impl PgBossBackend {
                 .with_fix(completed_fix),
             ),
         }
+        let actions = PgBossActions::new(&jobs, &queues);
         let capabilities = Capabilities {
-            actions: crate::backend::ActionCapabilities::NONE,
+            actions: ActionCapabilities {
+                retry: actions.can(ActionKind::Retry),
+                cancel: actions.can(ActionKind::Cancel),
+                discard: false,
+                delete: actions.can(ActionKind::Delete),
+                reset_stuck: false,
+                purge: false,
+                audit: kit::audit_table(&pool).await?,
+            },
             pause: false,
             heartbeats: false,
             workers: false,
@@ -238,6 +254,7 @@ impl PgBossBackend {
         };
         Ok(PgBossBackend {
             pool,
+            actions,
             statements,
             capabilities,
             plan,
@@ -261,5 +278,25 @@ impl Backend for PgBossBackend {
 
     fn doctor_plan(&self) -> Plan {
         self.plan.clone()
+    }
+
+    async fn plan_action(&self, action: &Action) -> anyhow::Result<super::Plan> {
+        self.actions.plan(&self.pool, action).await
+    }
+
+    async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
+        self.actions.apply(&self.pool, step).await
+    }
+
+    async fn finish_audit(&self, end: &AuditEnd<'_>) -> anyhow::Result<()> {
+        kit::finish_audit(&self.pool, end).await
+    }
+
+    async fn audit_log(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
+        kit::audit_log(&self.pool, filter).await
+    }
+
+    async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
+        kit::job_states(&self.pool, &self.actions.jobs, ids).await
     }
 }
