@@ -279,7 +279,7 @@ async fn wrappers_pass_drill_downs_and_actions_through() {
             .await
             .unwrap();
         assert_eq!(
-            backend.job_states(&[id.clone()]).await.unwrap(),
+            backend.job_states(std::slice::from_ref(&id)).await.unwrap(),
             [(id, JobState::Ready)]
         );
         backend
