@@ -8,6 +8,7 @@ pub mod detect;
 pub mod doctor;
 pub mod drill;
 mod foreign_actions;
+pub mod foreign_drill;
 pub mod graphile;
 pub mod mapped;
 pub mod model;
