@@ -12,7 +12,6 @@ use super::{Bind, DrillTable, Sql};
 use crate::backend::JobId;
 use crate::backend::drill::{DeadLetterQuery, DeadLetterReport};
 use crate::backend::model::JobState;
-use crate::backend::native::read;
 use crate::backend::native::text::opt_text;
 use crate::backend::signature::{DeadJobs, group_by_signature};
 
@@ -93,7 +92,7 @@ pub async fn dead_letters(
     t: &DrillTable,
     q: &DeadLetterQuery,
 ) -> anyhow::Result<DeadLetterReport> {
-    let (mut tx, db_now) = read::begin(pool).await?;
+    let (mut tx, db_now) = super::begin(pool).await?;
     let rows = match dead_sql(t, q) {
         Some(sql) => sql.query().fetch_all(&mut *tx).await?,
         None => Vec::new(),

@@ -8,7 +8,6 @@ use super::{Bind, DrillTable, Sql, job_row};
 use crate::backend::JobId;
 use crate::backend::drill::{AttemptError, DetailLimits, JobDetail};
 use crate::backend::native::job::parse_time;
-use crate::backend::native::read;
 use crate::backend::native::text::opt_text;
 
 /// The job's row. The payload is turned into text once (OFFSET 0 keeps the subquery from
@@ -83,7 +82,7 @@ pub async fn job(
     if !t.accepts(id) {
         return Ok(None);
     }
-    let (mut tx, _) = read::begin(pool).await?;
+    let (mut tx, _) = super::begin(pool).await?;
     let sql = job_sql(t, id, limits);
     let Some(row) = sql.query().fetch_optional(&mut *tx).await? else {
         tx.commit().await?;

@@ -9,7 +9,6 @@ use crate::backend::drill::{
     JobPage, JobQuery, JobScope, LIST_ERROR_CHARS, Order, SCOPE_COUNT_CAP, SortKey,
 };
 use crate::backend::model::{JobId, JobState};
-use crate::backend::native::read;
 
 /// Which jobs a scope is, as SQL: ranges, the condition every range gets (with its values
 /// bound), and what the list is ordered by.
@@ -164,6 +163,16 @@ fn branch(
         "({}) AND {}{null_split}{filters}{extra}",
         range.cond, s.cond
     );
+    if !keyed {
+        // Rows read in id order are few (a worker's, a set of ids, those without a sort
+        // time): the fence keeps the planner from walking the whole primary key in id
+        // order to avoid sorting them.
+        return format!(
+            "(SELECT * FROM (SELECT j.*, {sort_at} AS jobtop_sort_at FROM {from} \
+               WHERE {where_} OFFSET 0) j ORDER BY {order} LIMIT {limit})",
+            from = t.jobs.from,
+        );
+    }
     let lanes = if s.laned {
         t.lanes_from(range, &s.cond)
     } else {
@@ -273,7 +282,10 @@ pub(super) fn page_sql(t: &DrillTable, q: &JobQuery) -> anyhow::Result<Option<Sq
     Ok(Some(sql))
 }
 
-/// How many jobs the scope holds, filter aside, counted up to the cap in each range.
+/// How many jobs the scope holds, filter aside, counted up to the cap in each range. A
+/// range is counted along the list's own order, so the count takes the page's path and
+/// stops at the cap (without an order, a LIMIT can look cheap enough to the planner to
+/// find by reading the table).
 fn count_sql(t: &DrillTable, scope: &JobScope) -> anyhow::Result<Option<Sql>> {
     let mut sql = Sql::new();
     let Some(s) = scoped(t, scope, &mut sql)? else {
@@ -281,6 +293,10 @@ fn count_sql(t: &DrillTable, scope: &JobScope) -> anyhow::Result<Option<Sql>> {
     };
     let cap = sql.bind(Bind::Int(SCOPE_COUNT_CAP + 1));
     let from = &t.jobs.from;
+    let order = match (&s.sort, scope.sort_key()) {
+        (Some(sort), key) if key != SortKey::Id => format!(" ORDER BY {}", sort.col.expr),
+        _ => String::new(),
+    };
     let mut terms = vec!["0::bigint".to_string()];
     for range in &s.ranges {
         let lanes = if s.laned {
@@ -292,12 +308,12 @@ fn count_sql(t: &DrillTable, scope: &JobScope) -> anyhow::Result<Option<Sql>> {
             Some((lanes, column)) => format!(
                 "(SELECT coalesce(sum(x.c), 0)::bigint FROM {lanes} CROSS JOIN LATERAL (\
                    SELECT count(*) AS c FROM (SELECT 1 FROM {from} WHERE ({cond}) AND {scope} \
-                   AND {column} = l.p LIMIT {cap}) c) x)",
+                   AND {column} = l.p{order} LIMIT {cap}) c) x)",
                 cond = range.cond,
                 scope = s.cond,
             ),
             None => format!(
-                "(SELECT count(*) FROM (SELECT 1 FROM {from} WHERE ({cond}) AND {scope} \
+                "(SELECT count(*) FROM (SELECT 1 FROM {from} WHERE ({cond}) AND {scope}{order} \
                  LIMIT {cap}) c)",
                 cond = range.cond,
                 scope = s.cond,
@@ -310,7 +326,7 @@ fn count_sql(t: &DrillTable, scope: &JobScope) -> anyhow::Result<Option<Sql>> {
 
 /// One page, its scope's size and the database clock, all from one snapshot.
 pub async fn page(pool: &PgPool, t: &DrillTable, q: &JobQuery) -> anyhow::Result<JobPage> {
-    let (mut tx, db_now) = read::begin(pool).await?;
+    let (mut tx, db_now) = super::begin(pool).await?;
     let (Some(page_sql), Some(count_sql)) = (page_sql(t, q)?, count_sql(t, &q.scope)?) else {
         tx.commit().await?;
         return Ok(JobPage {
@@ -341,19 +357,21 @@ pub async fn page(pool: &PgPool, t: &DrillTable, q: &JobQuery) -> anyhow::Result
     })
 }
 
-/// The plan PostgreSQL picks for a page query, run with the page's own session settings:
-/// for tests and troubleshooting.
+/// The plans PostgreSQL picks for a page query and its count, run with the page's own
+/// session settings: for tests and troubleshooting.
 pub async fn explain(pool: &PgPool, t: &DrillTable, q: &JobQuery) -> anyhow::Result<String> {
-    let Some(mut sql) = page_sql(t, q)? else {
+    let (Some(page), Some(count)) = (page_sql(t, q)?, count_sql(t, &q.scope)?) else {
         return Ok(String::new());
     };
-    let (mut tx, _) = read::begin(pool).await?;
-    sql.text = format!("EXPLAIN {}", sql.text);
-    let rows = sql.query().fetch_all(&mut *tx).await?;
-    tx.commit().await?;
-    let mut lines = Vec::with_capacity(rows.len());
-    for r in &rows {
-        lines.push(sqlx::Row::try_get::<String, _>(r, "QUERY PLAN")?);
+    let (mut tx, _) = super::begin(pool).await?;
+    let mut lines = Vec::new();
+    for (name, mut sql) in [("page", page), ("count", count)] {
+        sql.text = format!("EXPLAIN {}", sql.text);
+        lines.push(format!("-- {name}"));
+        for r in &sql.query().fetch_all(&mut *tx).await? {
+            lines.push(sqlx::Row::try_get::<String, _>(r, "QUERY PLAN")?);
+        }
     }
+    tx.commit().await?;
     Ok(lines.join("\n"))
 }

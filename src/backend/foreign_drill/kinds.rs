@@ -14,7 +14,6 @@ use sqlx::{PgPool, Row};
 use super::{Bind, DrillTable, Sql};
 use crate::backend::drill::{KindStats, KindsQuery, KindsReport, sort_kinds};
 use crate::backend::model::JobState;
-use crate::backend::native::read;
 use crate::backend::native::text::opt_text;
 
 /// The statement, or `None` when the schema can place nothing in a window.
@@ -141,7 +140,7 @@ pub(super) fn kinds_sql(t: &DrillTable, q: &KindsQuery) -> Option<Sql> {
 }
 
 pub async fn kinds(pool: &PgPool, t: &DrillTable, q: &KindsQuery) -> anyhow::Result<KindsReport> {
-    let (mut tx, db_now) = read::begin(pool).await?;
+    let (mut tx, db_now) = super::begin(pool).await?;
     let rows = match kinds_sql(t, q) {
         Some(sql) => sql.query().fetch_all(&mut *tx).await?,
         None => Vec::new(),

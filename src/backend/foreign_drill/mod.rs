@@ -415,6 +415,22 @@ impl DrillTable {
     }
 }
 
+/// The transaction every read runs in: the reference schema's (one snapshot and one
+/// `now()`, read-only, no sorts or bitmap scans to choose over an ordered index range),
+/// and no sequential scans either. Someone else's table has the indexes its project made,
+/// and the planner's guesses about them go wrong where columns are correlated (it counts
+/// on discarded jobs without a discard time, and reads the table to find none). Where no
+/// index serves a read at all, the table is still read, as doctor then says.
+async fn begin(
+    pool: &sqlx::PgPool,
+) -> anyhow::Result<(sqlx::Transaction<'static, Postgres>, DateTime<Utc>)> {
+    let (mut tx, now) = super::native::read::begin(pool).await?;
+    sqlx::query("SELECT set_config('enable_seqscan', 'off', true)")
+        .execute(&mut *tx)
+        .await?;
+    Ok((tx, now))
+}
+
 /// `8-4-4-4-12` hex digits, as PostgreSQL writes a uuid (it also reads them without
 /// dashes, or in braces: those are accepted too).
 fn is_uuid(s: &str) -> bool {

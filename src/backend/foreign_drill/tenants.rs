@@ -11,7 +11,6 @@ use super::{Bind, DrillTable, Sql};
 use crate::backend::Count;
 use crate::backend::drill::{TenantStats, TenantsQuery, TenantsReport};
 use crate::backend::model::JobState;
-use crate::backend::native::read;
 use crate::backend::native::text::opt_text;
 
 /// Running jobs read at most: far more than any fleet runs at once.
@@ -88,7 +87,7 @@ pub async fn tenants(
     let Some(tenant) = &t.jobs.tenant else {
         anyhow::bail!("this queue schema has no tenants");
     };
-    let (mut tx, db_now) = read::begin(pool).await?;
+    let (mut tx, db_now) = super::begin(pool).await?;
     let running = match running_sql(t, tenant, q) {
         Some(sql) => sql.query().fetch_all(&mut *tx).await?,
         None => Vec::new(),
