@@ -991,3 +991,94 @@ async fn mapped_lists_use_the_indexes_doctor_names() {
         );
     }
 }
+
+/// A 1 MB error and a 2 MB payload are cut by the database, with their full sizes
+/// reported; a River backend behind the shared-snapshot wrapper answers the same reads.
+#[tokio::test(flavor = "multi_thread")]
+async fn huge_values_are_cut_in_sql_and_wrappers_pass_reads_through() {
+    use jobtop::backend::shared::{SharedOptions, SharedSnapshot};
+
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    load(pool, RIVER).await;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO river_job (state, kind, queue, attempt, attempted_at, attempted_by, \
+           args, errors, finalized_at) \
+         VALUES ('discarded', 'huge', 'default', 1, now(), '{client-z}', \
+           jsonb_build_object('blob', repeat('x', 2000000)), \
+           ARRAY[jsonb_build_object('at', now(), 'attempt', 1, \
+             'error', 'first line' || chr(10) || repeat('e', 1000000), 'trace', '')], now()) \
+         RETURNING id",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let river = std::sync::Arc::new(RiverBackend::open(pool.clone(), "public").await.unwrap());
+    let shared = SharedSnapshot::new(
+        river.clone(),
+        pool,
+        SharedOptions {
+            interval: Duration::from_millis(400),
+            max_wait: Duration::from_millis(400),
+            read_only: true,
+        },
+    );
+    let error_len = "first line\n".len() as i64 + 1_000_000;
+    let backends: [&dyn Backend; 2] = [river.as_ref(), &shared];
+    for backend in backends {
+        let page = backend
+            .jobs(&query(
+                queue("default", JobState::Dead),
+                Order::NewestFirst,
+                10,
+            ))
+            .await
+            .unwrap();
+        let row = &page.rows[0];
+        assert_eq!(row.id, JobId::Int(id));
+        assert_eq!(row.last_error.as_ref().unwrap().chars().count(), 300);
+        assert_eq!(row.error_bytes, error_len);
+
+        let limits = DetailLimits {
+            payload_chars: 4096,
+            error_chars: 2048,
+            errors: 10,
+        };
+        let d = backend
+            .job(&JobId::Int(id), &limits)
+            .await
+            .unwrap()
+            .unwrap();
+        let payload = d.payload.as_deref().unwrap();
+        assert_eq!(payload.chars().count(), 4096);
+        assert!(payload.starts_with("{\"blob\": \"xxx"));
+        assert!(d.payload_truncated);
+        assert_eq!(d.payload_bytes, 2_000_000 + "{\"blob\": \"\"}".len() as i64);
+        assert_eq!(d.errors.len(), 1);
+        assert_eq!(d.errors[0].error.chars().count(), 2048);
+        assert_eq!(d.errors[0].error_bytes, error_len);
+        assert_eq!(d.errors[0].worker.as_deref(), Some("client-z"));
+        assert_eq!(d.job.error_bytes, error_len);
+
+        let dead = backend
+            .dead_letters(&DeadLetterQuery {
+                window: DeadWindow::Hour,
+                kind: Some("huge".into()),
+                limit: 100,
+            })
+            .await
+            .unwrap();
+        assert_eq!(dead.groups.len(), 1);
+        assert_eq!(dead.groups[0].signature, "first line");
+        assert!(dead.groups[0].sample.len() <= 300);
+        let kinds = backend
+            .kinds(&KindsQuery {
+                window: KindWindow::Hour,
+                limit: 100,
+            })
+            .await
+            .unwrap();
+        assert_eq!(kind(&kinds.kinds, "huge").dead, 1);
+    }
+    shared.close().await;
+}
