@@ -37,11 +37,12 @@ pub(super) fn dead_sql(t: &DrillTable, q: &DeadLetterQuery) -> Option<Sql> {
         .chain(["now()".to_string()])
         .collect();
     let fallback = format!("coalesce({})", fallback.join(", "));
+    let carried = t.carried();
     let mut branches = Vec::new();
     for range in &list.ranges {
         if let Some(sort) = &list.sort {
             branches.push(format!(
-                "(SELECT j.*, {seen} AS jobtop_seen FROM {from} \
+                "(SELECT j.*, {seen} AS jobtop_seen, {carried} FROM {from} \
                  WHERE ({cond}) AND {col} >= {since_col} AND {kind_term} \
                  ORDER BY {col} DESC LIMIT {limit})",
                 seen = sort.col.read(),
@@ -57,7 +58,7 @@ pub(super) fn dead_sql(t: &DrillTable, q: &DeadLetterQuery) -> Option<Sql> {
         };
         if let Some(untimed) = untimed {
             branches.push(format!(
-                "(SELECT j.*, {fallback} AS jobtop_seen FROM {from} \
+                "(SELECT j.*, {fallback} AS jobtop_seen, {carried} FROM {from} \
                  WHERE ({cond}){untimed} AND {fallback} >= {since} AND {kind_term} \
                  ORDER BY {id} DESC LIMIT {limit})",
                 cond = range.cond,
@@ -69,8 +70,8 @@ pub(super) fn dead_sql(t: &DrillTable, q: &DeadLetterQuery) -> Option<Sql> {
     }
     sql.push(&format!(
         "WITH dead AS ( \
-           SELECT ({id})::text AS id, substr(({queue})::text, 1, 200) AS queue, \
-             substr(({k})::text, 1, 200) AS kind, \
+           SELECT ({id})::text AS id, substr(j.jobtop_queue, 1, 200) AS queue, \
+             substr(j.jobtop_kind, 1, 200) AS kind, \
              substr(coalesce(le.e, ''), 1, {chars}) AS message, j.jobtop_seen AS seen \
            FROM (SELECT * FROM ({union}) j ORDER BY j.jobtop_seen DESC LIMIT {limit}) j \
            {last_error}) \
@@ -79,8 +80,6 @@ pub(super) fn dead_sql(t: &DrillTable, q: &DeadLetterQuery) -> Option<Sql> {
            array_agg(d.id ORDER BY d.seen DESC) AS ids, \
            (SELECT count(*) FROM dead) AS jobs, (SELECT min(seen) FROM dead) AS oldest \
          FROM dead d GROUP BY d.queue, d.kind, d.message",
-        queue = t.jobs.queue,
-        k = t.jobs.kind,
         union = branches.join(" UNION ALL "),
         last_error = t.last_error_join(),
     ));

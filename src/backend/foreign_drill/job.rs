@@ -34,7 +34,7 @@ fn job_sql(t: &DrillTable, id: &JobId, limits: &DetailLimits) -> Sql {
          FROM {from} {last_error} \
          CROSS JOIN LATERAL (SELECT {payload} AS t OFFSET 0) p \
          WHERE {id_col} = {id_cast}",
-        columns = t.row_columns(None, &error_chars),
+        columns = t.row_columns(None, &error_chars, false),
         from = t.jobs.from,
         last_error = t.last_error_join(),
         id_col = t.jobs.id,

@@ -168,9 +168,10 @@ fn branch(
         // time): the fence keeps the planner from walking the whole primary key in id
         // order to avoid sorting them.
         return format!(
-            "(SELECT * FROM (SELECT j.*, {sort_at} AS jobtop_sort_at FROM {from} \
+            "(SELECT * FROM (SELECT j.*, {sort_at} AS jobtop_sort_at, {carried} FROM {from} \
                WHERE {where_} OFFSET 0) j ORDER BY {order} LIMIT {limit})",
             from = t.jobs.from,
+            carried = t.carried(),
         );
     }
     let lanes = if s.laned {
@@ -181,14 +182,16 @@ fn branch(
     match lanes {
         Some((lanes, column)) => format!(
             "(SELECT x.* FROM {lanes} CROSS JOIN LATERAL (\
-               SELECT j.*, {sort_at} AS jobtop_sort_at FROM {from} \
+               SELECT j.*, {sort_at} AS jobtop_sort_at, {carried} FROM {from} \
                WHERE {where_} AND {column} = l.p ORDER BY {order} LIMIT {limit}) x)",
             from = t.jobs.from,
+            carried = t.carried(),
         ),
         None => format!(
-            "(SELECT j.*, {sort_at} AS jobtop_sort_at FROM {from} WHERE {where_} \
+            "(SELECT j.*, {sort_at} AS jobtop_sort_at, {carried} FROM {from} WHERE {where_} \
              ORDER BY {order} LIMIT {limit})",
             from = t.jobs.from,
+            carried = t.carried(),
         ),
     }
 }
@@ -275,7 +278,7 @@ pub(super) fn page_sql(t: &DrillTable, q: &JobQuery) -> anyhow::Result<Option<Sq
     sql.push(&format!(
         "SELECT {columns} FROM (SELECT * FROM ({union}) j ORDER BY {order} LIMIT {limit}) j \
          {last_error} ORDER BY {order}",
-        columns = t.row_columns(keyed, &error_chars),
+        columns = t.row_columns(keyed, &error_chars, true),
         union = branches.join(" UNION ALL "),
         last_error = t.last_error_join(),
     ));

@@ -31,10 +31,12 @@ pub(super) fn kinds_sql(t: &DrillTable, q: &KindsQuery) -> Option<Sql> {
         let Some(sort) = &list.sort else { continue };
         for range in &list.ranges {
             finished.push(format!(
-                "(SELECT j.*, '{state}'::text AS jobtop_state, {fin} AS jobtop_fin FROM {from} \
+                "(SELECT j.*, '{state}'::text AS jobtop_state, {fin} AS jobtop_fin, {carried} \
+                 FROM {from} \
                  WHERE ({cond}) AND {col} >= {since_col} ORDER BY {col} DESC LIMIT {limit})",
                 state = state.as_str(),
                 fin = sort.col.read(),
+                carried = t.carried(),
                 cond = range.cond,
                 col = sort.col.expr,
                 since_col = sort.col.value(&since),
@@ -46,8 +48,9 @@ pub(super) fn kinds_sql(t: &DrillTable, q: &KindsQuery) -> Option<Sql> {
     }
     let fin = if finished.is_empty() {
         format!(
-            "SELECT j.*, NULL::text AS jobtop_state, NULL::timestamptz AS jobtop_fin \
-             FROM {from} WHERE false"
+            "SELECT j.*, NULL::text AS jobtop_state, NULL::timestamptz AS jobtop_fin, {} \
+             FROM {from} WHERE false",
+            t.carried()
         )
     } else {
         format!(
@@ -61,7 +64,7 @@ pub(super) fn kinds_sql(t: &DrillTable, q: &KindsQuery) -> Option<Sql> {
     };
     let started = time(&t.started_at);
     let run_at = time(&t.run_at);
-    let kind = format!("({})::text", t.jobs.kind);
+    let kind = "j.jobtop_kind";
     let mut ctes = vec![
         format!("fin AS ({fin})"),
         format!(
@@ -92,8 +95,10 @@ pub(super) fn kinds_sql(t: &DrillTable, q: &KindsQuery) -> Option<Sql> {
                         None => format!("{} DESC", t.jobs.id),
                     };
                     in_flight.push(format!(
-                        "(SELECT j.* FROM {from} WHERE ({cond}) ORDER BY {order} LIMIT {limit})",
+                        "(SELECT j.*, {carried} FROM {from} WHERE ({cond}) \
+                         ORDER BY {order} LIMIT {limit})",
                         cond = range.cond,
+                        carried = t.carried(),
                     ));
                 }
             }

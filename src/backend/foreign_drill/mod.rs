@@ -260,12 +260,28 @@ impl DrillTable {
         format!("CAST({placeholder} AS {})", self.jobs.id_type)
     }
 
-    /// The columns of a list row, over `j` (a row of the table, or of the ranges' union)
-    /// and `le.e` (its last error). `keyed` names the column that is the list's sort time,
-    /// read from the union's `jobtop_sort_at` so the cursor is the time the list was
-    /// ordered by.
-    fn row_columns(&self, keyed: Option<SortKey>, error_chars: &str) -> String {
+    /// What a range selects besides the job's own columns (`j.*`): its queue and kind,
+    /// whose expressions may name another table of the `FROM` (graphile-worker's task
+    /// identifier), as `jobtop_queue` and `jobtop_kind`. Every other expression names `j`
+    /// only.
+    fn carried(&self) -> String {
+        format!(
+            "({})::text AS jobtop_queue, ({})::text AS jobtop_kind",
+            self.jobs.queue, self.jobs.kind
+        )
+    }
+
+    /// The columns of a list row, over `j` and `le.e` (its last error): `j` a row of the
+    /// table, or with `union` a row of the ranges' union (with `carried` columns).
+    /// `keyed` names the column that is the list's sort time, read from the union's
+    /// `jobtop_sort_at` so the cursor is the time the list was ordered by.
+    fn row_columns(&self, keyed: Option<SortKey>, error_chars: &str, union: bool) -> String {
         let t = &self.jobs;
+        let (queue, kind) = if union {
+            ("j.jobtop_queue".to_string(), "j.jobtop_kind".to_string())
+        } else {
+            (t.queue.clone(), t.kind.clone())
+        };
         let opt = |e: &Option<String>, cast: &str| match e {
             Some(e) => format!("({e})::{cast}"),
             None => format!("NULL::{cast}"),
@@ -299,8 +315,6 @@ impl DrillTable {
              substr(le.e, 1, {error_chars}) AS last_error, \
              coalesce(octet_length(le.e), 0)::bigint AS error_bytes",
             id = t.id,
-            queue = t.queue,
-            kind = t.kind,
             tenant = text(&t.tenant),
             state = t.display_state(),
             priority = opt(&self.priority, "int"),
