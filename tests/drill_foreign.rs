@@ -949,6 +949,22 @@ async fn mapped_lists_use_the_indexes_doctor_names() {
             "{what}:\n{plan}"
         );
     }
+    let unordered = |b: &MappedBackend| -> Vec<String> {
+        b.doctor_plan()
+            .findings
+            .into_iter()
+            .filter(|c| c.name.starts_with("job list"))
+            .map(|c| c.name)
+            .collect()
+    };
+    assert_eq!(
+        unordered(&b),
+        [
+            "job list: cancelled",
+            "job list: dead",
+            "job list: succeeded"
+        ]
+    );
     for state in [
         JobState::Running,
         JobState::Dead,
@@ -979,6 +995,7 @@ async fn mapped_lists_use_the_indexes_doctor_names() {
         };
         assert!(plan.contains(index), "{what} does not use {index}:\n{plan}");
     }
+    assert!(unordered(&mapped(pool, "job_queue").await).is_empty());
     let report = jobtop::backend::doctor::run(pool, &b).await;
     for check in report
         .iter()

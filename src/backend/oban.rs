@@ -163,6 +163,7 @@ impl ObanBackend {
         let actions = ObanActions::new(prefix, &t, &time("scheduled_at"), &labels, |c| jobs.has(c));
         let drill = drill_table(&actions, &jobs, &labels, &t);
         plan.probes.extend(drill.probes());
+        plan.findings.extend(drill.findings());
         let capabilities = Capabilities {
             actions: ActionCapabilities {
                 retry: actions.can(ActionKind::Retry),
@@ -266,6 +267,7 @@ fn drill_table(actions: &ObanActions, jobs: &TableInfo, labels: &[String], t: &s
     let time = |c: &str| TimeCol::new(format!("j.{c}"), jobs.is_naive_timestamp(c));
     let col = |c: &str| jobs.has(c).then(|| time(c));
     let sort = |c: &str| col(c).map(|tc| Sort::new(tc, jobs.nullable(c)));
+    let ordered = |c: &str| jobs.has_index_for(c, &["state", "queue"]);
     let index = |c: &str| {
         Some(format!(
             "CREATE INDEX CONCURRENTLY oban_jobs_state_{c}_index ON {t} (state, {c});"
@@ -315,13 +317,15 @@ fn drill_table(actions: &ObanActions, jobs: &TableInfo, labels: &[String], t: &s
         .with_fix(fetch.clone()),
         StateList::new(JobState::Running, plain("executing"), sort("attempted_at")).with_fix(fetch),
         StateList::new(JobState::Dead, plain("discarded"), sort("discarded_at"))
-            .with_fix(index("discarded_at")),
+            .with_fix(index("discarded_at"))
+            .ordered(ordered("discarded_at")),
         StateList::new(
             JobState::Succeeded,
             plain("completed"),
             sort("completed_at"),
         )
-        .with_fix(index("completed_at")),
+        .with_fix(index("completed_at"))
+        .ordered(ordered("completed_at")),
     ];
     if has_label("cancelled") {
         lists.push(
@@ -330,7 +334,8 @@ fn drill_table(actions: &ObanActions, jobs: &TableInfo, labels: &[String], t: &s
                 plain("cancelled"),
                 sort("cancelled_at"),
             )
-            .with_fix(index("cancelled_at")),
+            .with_fix(index("cancelled_at"))
+            .ordered(ordered("cancelled_at")),
         );
     }
     DrillTable {

@@ -175,6 +175,7 @@ impl RiverBackend {
             &finalized_index,
         );
         plan.probes.extend(drill.probes());
+        plan.findings.extend(drill.findings());
         let capabilities = Capabilities {
             actions: ActionCapabilities {
                 retry: true,
@@ -301,6 +302,7 @@ fn drill_table(
     let fetch = Some(fetch_index.to_string());
     let finalized = Some(finalized_index.to_string());
     let by_finish = Some(Sort::new(time("finalized_at"), false));
+    let finish_ordered = jobs.has_index_for("finalized_at", &["state", "queue"]);
     DrillTable {
         jobs: actions.jobs.clone(),
         priority: Some("j.priority".into()),
@@ -354,15 +356,18 @@ fn drill_table(
             )
             .with_fix(fetch),
             StateList::new(JobState::Dead, finished("discarded"), by_finish.clone())
-                .with_fix(finalized.clone()),
+                .with_fix(finalized.clone())
+                .ordered(finish_ordered),
             StateList::new(
                 JobState::Succeeded,
                 finished("completed"),
                 by_finish.clone(),
             )
-            .with_fix(finalized.clone()),
+            .with_fix(finalized.clone())
+            .ordered(finish_ordered),
             StateList::new(JobState::Cancelled, finished("cancelled"), by_finish)
-                .with_fix(finalized),
+                .with_fix(finalized)
+                .ordered(finish_ordered),
         ],
         lanes: Some(drill::Lanes {
             column: "j.priority".into(),

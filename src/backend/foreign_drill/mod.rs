@@ -33,7 +33,7 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{AssertSqlSafe, Postgres, Row};
 
-use super::doctor::Probe;
+use super::doctor::{Check, Probe, Status};
 use super::drill::{
     DeadLetterQuery, DeadWindow, JobQuery, JobRow, JobScope, KindWindow, KindsQuery, Order,
     PAGE_SIZE, SortKey,
@@ -89,6 +89,10 @@ pub struct StateList {
     pub sort: Option<Sort>,
     /// The index that keeps this list off a whole-table read (for `jobtop doctor`).
     pub fix: Option<String>,
+    /// An index gives the list its order, so a page stops after its rows. Without one a
+    /// page sorts every job of the state (doctor warns, naming `fix`); running jobs are few
+    /// enough to sort.
+    pub ordered: bool,
 }
 
 impl StateList {
@@ -98,11 +102,17 @@ impl StateList {
             ranges,
             sort,
             fix: None,
+            ordered: true,
         }
     }
 
     pub fn with_fix(mut self, fix: Option<String>) -> StateList {
         self.fix = fix;
+        self
+    }
+
+    pub fn ordered(mut self, ordered: bool) -> StateList {
+        self.ordered = ordered;
         self
     }
 }
@@ -364,6 +374,28 @@ impl DrillTable {
             ),
         };
         Some((from, lanes.column.as_str()))
+    }
+
+    /// What doctor should say about lists no index keeps in order.
+    pub fn findings(&self) -> Vec<Check> {
+        self.lists
+            .iter()
+            .filter(|l| !l.ordered)
+            .map(|l| {
+                let check = Check::new(
+                    format!("job list: {}", l.state.as_str()),
+                    Status::Warn,
+                    format!(
+                        "no index keeps this list in order: each page reads and sorts every {} job",
+                        l.state.as_str()
+                    ),
+                );
+                match &l.fix {
+                    Some(fix) => check.with_fix(fix.clone()),
+                    None => check,
+                }
+            })
+            .collect()
     }
 
     /// `jobtop doctor`'s probes for the drill-down reads: a first page of each state's

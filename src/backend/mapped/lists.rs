@@ -108,12 +108,19 @@ pub(super) fn drill_table(profile: &Profile, table: &TableInfo, jobs: JobTable) 
                 JobState::Running => &c.started_at,
                 JobState::Succeeded | JobState::Dead | JobState::Cancelled => &c.finished_at,
             };
+            let mut pinned = vec![c.status.get_ref().as_str()];
+            pinned.extend(c.queue.iter().map(|q| q.get_ref().as_str()));
+            let ordered = state == JobState::Running
+                || by
+                    .as_ref()
+                    .is_none_or(|b| table.has_index_for(b.get_ref(), &pinned));
             StateList::new(
                 state,
                 conds.into_iter().map(Range::plain).collect(),
                 sort(by),
             )
             .with_fix(fix(by))
+            .ordered(ordered)
         })
         .collect();
     let history = c.errors.as_ref().map(|e| {

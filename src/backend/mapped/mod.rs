@@ -153,6 +153,7 @@ impl MappedBackend {
         let actions = MappedActions::new(&profile, &table, pause_table.as_ref());
         let drill = lists::drill_table(&profile, &table, actions.jobs.clone());
         plan.probes.extend(drill.probes());
+        plan.findings.extend(drill.findings());
         let mut action_caps = actions.capabilities;
         action_caps.audit = kit::audit_table(&pool).await?;
         let c = &profile.columns;
