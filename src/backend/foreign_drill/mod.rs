@@ -106,6 +106,18 @@ impl StateList {
         }
     }
 
+    /// A list for each state `jobs` has a condition for, that condition its one range: for
+    /// tables whose state conditions are index ranges already (pg-boss's fetch index
+    /// predicate, graphile-worker's `is_available`), with the sort time `sort` gives.
+    pub fn from_states(jobs: &JobTable, sort: impl Fn(JobState) -> Option<Sort>) -> Vec<StateList> {
+        jobs.states
+            .iter()
+            .map(|(state, cond)| {
+                StateList::new(*state, vec![Range::plain(cond.clone())], sort(*state))
+            })
+            .collect()
+    }
+
     pub fn with_fix(mut self, fix: Option<String>) -> StateList {
         self.fix = fix;
         self
