@@ -551,7 +551,6 @@ pub async fn finish_audit(pool: &PgPool, end: &AuditEnd<'_>) -> anyhow::Result<(
                 .bind(id)
                 .bind(o.outcome().as_str())
                 .bind(o.summary())
-                .bind(None::<Vec<String>>)
                 .bind(params)
                 .execute(pool)
                 .await?;
