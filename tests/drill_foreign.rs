@@ -489,7 +489,6 @@ async fn job_queue_profile_with_uuid_ids() {
     load(pool, JOB_QUEUE).await;
     let b = mapped(pool, "job_queue").await;
     let w = |c: &'static str| ids_where(pool, "job_queue", c);
-    let sync = "task_type = 'game_platform_sync'";
     let one = |v: Vec<JobId>| {
         assert_eq!(v.len(), 1, "{v:?}");
         v
@@ -525,7 +524,6 @@ async fn job_queue_profile_with_uuid_ids() {
         ],
     )
     .await;
-    let _ = sync;
 
     // A uuid typed in the filter finds its job; one that is not a uuid finds nothing.
     let mut q = query(
