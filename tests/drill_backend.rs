@@ -188,7 +188,7 @@ async fn each_state_tab_lists_its_jobs_in_order_with_counts() {
         .await
         .unwrap();
     assert_eq!(page.rows[0].worker.as_deref(), Some("w1"));
-    assert_eq!(page.rows[0].attempts, 1);
+    assert_eq!(page.rows[0].attempts, Some(1));
     assert!(page.rows[0].started_at.is_some());
 }
 
@@ -518,13 +518,14 @@ async fn job_detail_has_every_field_and_cuts_huge_values() {
     assert_eq!(d.job.state, JobState::Dead);
     assert_eq!(d.job.kind, "email.send");
     assert_eq!(d.job.tenant.as_deref(), Some("acme"));
-    assert_eq!((d.job.attempts, d.job.max_attempts), (3, 3));
+    assert_eq!((d.job.attempts, d.job.max_attempts), (Some(3), Some(3)));
     assert_eq!(d.idempotency_key.as_deref(), Some("order-7"));
     assert!(d.failed_at.is_some() && d.job.finished_at.is_some());
     assert!(d.payload_truncated);
-    assert_eq!(d.payload.chars().count(), 4096);
+    let payload = d.payload.as_deref().expect("a payload");
+    assert_eq!(payload.chars().count(), 4096);
     assert!(d.payload_bytes > 10_000_000);
-    assert!(d.payload.starts_with('{'));
+    assert!(payload.starts_with('{'));
     assert_eq!(d.error_count, 3);
     assert_eq!(d.errors.len(), 2, "only the newest attempts");
     assert_eq!(d.errors[0].attempt, Some(3));

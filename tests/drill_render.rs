@@ -260,10 +260,10 @@ fn hostile_app(width: u16, height: u16) -> Vec<App> {
     d.job.worker = Some(corpus[4].clone());
     d.job.last_error = Some(corpus.join("\n"));
     d.idempotency_key = Some(corpus[5].clone());
-    d.payload = format!(
+    d.payload = Some(format!(
         "{{\"a\": \"{}\", \"b\": [\"{}\"], \"c\": \"{}\"}}",
         corpus[0], corpus[6], corpus[5]
-    );
+    ));
     for e in &mut d.errors {
         e.error = corpus.join("\n");
         e.worker = Some(corpus[1].clone());

@@ -170,7 +170,7 @@ fn paging_moves_by_cursor_and_back() {
     assert_eq!(
         jobs_request(&request).after,
         Some(Cursor {
-            key: Some(last.run_at),
+            key: last.run_at,
             id: JobId::Int(100)
         })
     );

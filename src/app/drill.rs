@@ -688,7 +688,13 @@ impl App {
             (View::Job(v), Response::Job(detail)) => {
                 let first = v.detail.is_none();
                 if let Some(d) = &detail {
-                    v.payload_lines = json::pretty_lines(&d.payload);
+                    v.payload_lines = match &d.payload {
+                        Some(payload) => json::pretty_lines(payload),
+                        None => vec![vec![(
+                            Tone::Dim,
+                            format!("the {} backend keeps no payload", self.config.backend),
+                        )]],
+                    };
                     if d.payload_truncated {
                         v.payload_lines.push(vec![(
                             Tone::Warn,
@@ -699,7 +705,7 @@ impl App {
                             ),
                         )]);
                     }
-                    v.error_lines = error_lines(d);
+                    v.error_lines = error_lines(d, self.config.capabilities.error_history);
                     if first && d.errors.is_empty() && d.job.last_error.is_none() {
                         v.pane = DetailPane::Payload;
                     }
@@ -849,7 +855,8 @@ fn time(t: Option<DateTime<chrono::Utc>>) -> String {
 }
 
 /// The error history as lines: a header per attempt (newest first), then its message.
-fn error_lines(d: &JobDetail) -> Vec<DocLine> {
+/// `history`: the schema keeps one entry per failed attempt (else only the last error).
+fn error_lines(d: &JobDetail, history: bool) -> Vec<DocLine> {
     let mut lines: Vec<DocLine> = Vec::new();
     let message = |lines: &mut Vec<DocLine>, text: &str| {
         for l in text.split('\n') {
@@ -897,7 +904,12 @@ fn error_lines(d: &JobDetail) -> Vec<DocLine> {
                 )]);
                 message(&mut lines, last);
             }
-            None => lines.push(vec![(Tone::Dim, "no errors recorded".into())]),
+            None if history => lines.push(vec![(Tone::Dim, "no errors recorded".into())]),
+            None => lines.push(vec![(
+                Tone::Dim,
+                "no error recorded (this queue schema keeps no error history, only a last error where it has one)"
+                    .into(),
+            )]),
         }
     }
     while lines.last().is_some_and(|l| l.is_empty()) {

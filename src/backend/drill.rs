@@ -136,6 +136,10 @@ pub struct JobQuery {
 
 /// A job as a list shows it. Long text is cut by the database, so a 1 MB error costs a
 /// list no more than a short one; `error_bytes` says how long it really is.
+///
+/// Optional fields are `None` where the job has no value, and also where its schema keeps
+/// no such field at all (a home-grown table without attempts or priorities): the views then
+/// show a dash, never a made-up zero.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobRow {
     pub id: JobId,
@@ -143,11 +147,11 @@ pub struct JobRow {
     pub kind: String,
     pub tenant: Option<String>,
     pub state: JobState,
-    pub priority: i16,
-    pub attempts: i32,
-    pub max_attempts: i32,
-    pub run_at: DateTime<Utc>,
-    pub created_at: DateTime<Utc>,
+    pub priority: Option<i32>,
+    pub attempts: Option<i32>,
+    pub max_attempts: Option<i32>,
+    pub run_at: Option<DateTime<Utc>>,
+    pub created_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub worker: Option<String>,
@@ -163,7 +167,7 @@ impl JobRow {
     /// The sort key of this row in a list ordered by `key`.
     pub fn cursor(&self, key: SortKey) -> Cursor {
         let key = match key {
-            SortKey::RunAt => Some(self.run_at),
+            SortKey::RunAt => self.run_at,
             SortKey::StartedAt => self.started_at,
             SortKey::FinishedAt => self.finished_at,
             SortKey::Id => None,
@@ -226,8 +230,9 @@ pub struct JobDetail {
     pub job: JobRow,
     pub failed_at: Option<DateTime<Utc>>,
     pub idempotency_key: Option<String>,
-    /// The payload as JSON text (cut at `payload_chars`, so possibly not valid JSON).
-    pub payload: String,
+    /// The payload as JSON text (cut at `payload_chars`, so possibly not valid JSON);
+    /// `None` where the schema keeps no payload.
+    pub payload: Option<String>,
     /// The size of the whole payload as text.
     pub payload_bytes: i64,
     pub payload_truncated: bool,

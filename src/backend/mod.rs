@@ -8,6 +8,7 @@ pub mod detect;
 pub mod doctor;
 pub mod drill;
 mod foreign_actions;
+pub mod foreign_drill;
 pub mod graphile;
 mod graphile_actions;
 pub mod mapped;

@@ -22,7 +22,14 @@ use super::actions::{
     Action, ActionCapabilities, ActionKind, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep,
 };
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
+use super::drill::{
+    DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
+    KindsReport,
+};
 use super::foreign_actions as kit;
+use super::foreign_drill::{
+    self as drill, DrillTable, ErrorHistory, HistoryShape, LaneValues, Range, Sort, StateList,
+};
 use super::model::{JobId, JobState};
 use super::oban_actions::ObanActions;
 use super::prioritized::{Lanes, Prioritized};
@@ -32,6 +39,7 @@ use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
 pub struct ObanBackend {
     pool: PgPool,
     actions: ObanActions,
+    drill: DrillTable,
     statements: Statements,
     capabilities: Capabilities,
     plan: Plan,
@@ -153,6 +161,9 @@ impl ObanBackend {
             "Oban keeps pauses in its nodes' memory: whether a queue is paused is not shown",
         ));
         let actions = ObanActions::new(prefix, &t, &time("scheduled_at"), &labels, |c| jobs.has(c));
+        let drill = drill_table(&actions, &jobs, &labels, &t);
+        plan.probes.extend(drill.probes());
+        plan.findings.extend(drill.findings());
         let capabilities = Capabilities {
             actions: ActionCapabilities {
                 retry: actions.can(ActionKind::Retry),
@@ -175,6 +186,7 @@ impl ObanBackend {
         Ok(ObanBackend {
             pool,
             actions,
+            drill,
             statements,
             capabilities,
             plan,
@@ -218,5 +230,133 @@ impl Backend for ObanBackend {
 
     async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
         kit::job_states(&self.pool, &self.actions.jobs, ids).await
+    }
+
+    async fn jobs(&self, query: &JobQuery) -> anyhow::Result<JobPage> {
+        drill::page(&self.pool, &self.drill, query).await
+    }
+
+    async fn job(&self, id: &JobId, limits: &DetailLimits) -> anyhow::Result<Option<JobDetail>> {
+        drill::job(&self.pool, &self.drill, id, limits).await
+    }
+
+    async fn dead_letters(&self, query: &DeadLetterQuery) -> anyhow::Result<DeadLetterReport> {
+        drill::dead_letters(&self.pool, &self.drill, query).await
+    }
+
+    async fn kinds(&self, query: &KindsQuery) -> anyhow::Result<KindsReport> {
+        drill::kinds(&self.pool, &self.drill, query).await
+    }
+}
+
+impl ObanBackend {
+    /// How the drill-down reads `oban_jobs` (for tests and troubleshooting).
+    pub fn drill_table(&self) -> &DrillTable {
+        &self.drill
+    }
+}
+
+/// `oban_jobs` for the drill-down: waiting jobs listed one priority at a time (the ones
+/// present, by a skip scan) along Oban's `(state, queue, priority, scheduled_at, id)`;
+/// discarded and cancelled ones along Oban's `(state, discarded_at)` and
+/// `(state, cancelled_at)`; completed ones along `(state, completed_at)` where someone made
+/// it (Oban prunes completed jobs, so the pile is usually small). Every time is naive UTC.
+/// `attempted_by` names only the node of the latest attempt, so error entries have no worker.
+fn drill_table(actions: &ObanActions, jobs: &TableInfo, labels: &[String], t: &str) -> DrillTable {
+    let has_label = |l: &str| labels.iter().any(|x| x == l);
+    let time = |c: &str| TimeCol::new(format!("j.{c}"), jobs.is_naive_timestamp(c));
+    let col = |c: &str| jobs.has(c).then(|| time(c));
+    let sort = |c: &str| col(c).map(|tc| Sort::new(tc, jobs.nullable(c)));
+    let ordered = |c: &str| jobs.has_index_for(c, &["state", "queue"]);
+    let index = |c: &str| {
+        Some(format!(
+            "CREATE INDEX CONCURRENTLY oban_jobs_state_{c}_index ON {t} (state, {c});"
+        ))
+    };
+    let fetch = Some(format!(
+        "CREATE INDEX CONCURRENTLY oban_jobs_state_queue_priority_scheduled_at_id_index ON {t} \
+         (state, queue, priority, scheduled_at, id);"
+    ));
+    let run_at = time("scheduled_at");
+    let (due, later) = (run_at.cmp_now("<="), run_at.cmp_now(">"));
+    let laned = |state: &str, extra: Option<&str>| {
+        let pin = format!("j.state = '{state}'");
+        match extra {
+            Some(extra) => Range::laned(format!("{pin} AND {extra}"), pin),
+            None => Range::laned(pin.clone(), pin),
+        }
+    };
+    let plain = |state: &str| vec![Range::plain(format!("j.state = '{state}'"))];
+    let mut scheduled = vec![laned("scheduled", Some(&later))];
+    if has_label("suspended") {
+        scheduled.push(laned("suspended", None));
+    }
+    let finished: Vec<String> = ["completed_at", "discarded_at", "cancelled_at"]
+        .into_iter()
+        .filter_map(col)
+        .map(|c| c.read())
+        .collect();
+    let mut lists = vec![
+        StateList::new(
+            JobState::Ready,
+            vec![
+                laned("available", None),
+                laned("scheduled", Some(&due)),
+                laned("retryable", Some(&due)),
+            ],
+            sort("scheduled_at"),
+        )
+        .with_fix(fetch.clone()),
+        StateList::new(JobState::Scheduled, scheduled, sort("scheduled_at"))
+            .with_fix(fetch.clone()),
+        StateList::new(
+            JobState::Retrying,
+            vec![laned("retryable", Some(&later))],
+            sort("scheduled_at"),
+        )
+        .with_fix(fetch.clone()),
+        StateList::new(JobState::Running, plain("executing"), sort("attempted_at")).with_fix(fetch),
+        StateList::new(JobState::Dead, plain("discarded"), sort("discarded_at"))
+            .with_fix(index("discarded_at"))
+            .ordered(ordered("discarded_at")),
+        StateList::new(
+            JobState::Succeeded,
+            plain("completed"),
+            sort("completed_at"),
+        )
+        .with_fix(index("completed_at"))
+        .ordered(ordered("completed_at")),
+    ];
+    if has_label("cancelled") {
+        lists.push(
+            StateList::new(
+                JobState::Cancelled,
+                plain("cancelled"),
+                sort("cancelled_at"),
+            )
+            .with_fix(index("cancelled_at"))
+            .ordered(ordered("cancelled_at")),
+        );
+    }
+    DrillTable {
+        jobs: actions.jobs.clone(),
+        priority: Some("j.priority".into()),
+        attempts: Some("j.attempt".into()),
+        max_attempts: Some("j.max_attempts".into()),
+        run_at: Some(run_at.clone()),
+        created_at: col("inserted_at"),
+        started_at: col("attempted_at"),
+        finished_at: (!finished.is_empty()).then(|| format!("coalesce({})", finished.join(", "))),
+        heartbeat_at: None,
+        payload: Some("j.args".into()),
+        history: Some(ErrorHistory {
+            worker: None,
+            ..ErrorHistory::json("j.errors", HistoryShape::PgArray, true)
+        }),
+        lists,
+        lanes: Some(drill::Lanes {
+            column: "j.priority".into(),
+            values: LaneValues::SkipScan,
+        }),
     }
 }

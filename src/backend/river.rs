@@ -20,7 +20,14 @@ use super::actions::{
     Action, ActionCapabilities, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep,
 };
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
+use super::drill::{
+    DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
+    KindsReport,
+};
 use super::foreign_actions as kit;
+use super::foreign_drill::{
+    self as drill, DrillTable, ErrorHistory, HistoryShape, LaneValues, Range, Sort, StateList,
+};
 use super::model::{JobId, JobState};
 use super::prioritized::{Lanes, Prioritized};
 use super::river_actions::RiverActions;
@@ -30,6 +37,7 @@ use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
 pub struct RiverBackend {
     pool: PgPool,
     actions: RiverActions,
+    drill: DrillTable,
     statements: Statements,
     capabilities: Capabilities,
     plan: Plan,
@@ -141,7 +149,7 @@ impl RiverBackend {
                     Status::Warn,
                     "no index on (state, finalized_at): throughput and failure rate are not shown",
                 )
-                .with_fix(finalized_index),
+                .with_fix(finalized_index.clone()),
             );
         }
         if let Some(sql) = &statements.workers {
@@ -149,7 +157,7 @@ impl RiverBackend {
                 name: "workers".into(),
                 sql: sql.clone(),
                 binds_cap: false,
-                fix: Some(fetch_index),
+                fix: Some(fetch_index.clone()),
             });
         }
         if queues.is_some() {
@@ -170,6 +178,15 @@ impl RiverBackend {
         }
         let actions =
             RiverActions::new(schema, &t, queues.as_ref().map(|q| q.qualified()), &labels);
+        let drill = drill_table(
+            &actions,
+            &jobs,
+            labels.iter().any(|l| l == "pending"),
+            &fetch_index,
+            &finalized_index,
+        );
+        plan.probes.extend(drill.probes());
+        plan.findings.extend(drill.findings());
         let capabilities = Capabilities {
             actions: ActionCapabilities {
                 retry: true,
@@ -192,6 +209,7 @@ impl RiverBackend {
         Ok(RiverBackend {
             pool,
             actions,
+            drill,
             statements,
             capabilities,
             plan,
@@ -235,5 +253,136 @@ impl Backend for RiverBackend {
 
     async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
         kit::job_states(&self.pool, &self.actions.jobs, ids).await
+    }
+
+    async fn jobs(&self, query: &JobQuery) -> anyhow::Result<JobPage> {
+        drill::page(&self.pool, &self.drill, query).await
+    }
+
+    async fn job(&self, id: &JobId, limits: &DetailLimits) -> anyhow::Result<Option<JobDetail>> {
+        drill::job(&self.pool, &self.drill, id, limits).await
+    }
+
+    async fn dead_letters(&self, query: &DeadLetterQuery) -> anyhow::Result<DeadLetterReport> {
+        drill::dead_letters(&self.pool, &self.drill, query).await
+    }
+
+    async fn kinds(&self, query: &KindsQuery) -> anyhow::Result<KindsReport> {
+        drill::kinds(&self.pool, &self.drill, query).await
+    }
+}
+
+impl RiverBackend {
+    /// How the drill-down reads `river_job` (for tests and troubleshooting).
+    pub fn drill_table(&self) -> &DrillTable {
+        &self.drill
+    }
+}
+
+/// `river_job` for the drill-down: waiting jobs are listed one priority at a time along
+/// River's `(state, queue, priority, scheduled_at, id)` index; finished ones along
+/// `(state, finalized_at)`; an error entry's worker is the client that made that attempt
+/// (`attempted_by` gains one per attempt, and River keeps only its last 100).
+fn drill_table(
+    actions: &RiverActions,
+    jobs: &TableInfo,
+    has_pending: bool,
+    fetch_index: &str,
+    finalized_index: &str,
+) -> DrillTable {
+    let time = |c: &str| TimeCol::new(format!("j.{c}"), jobs.is_naive_timestamp(c));
+    let sort = |c: &str| Sort::new(time(c), jobs.nullable(c));
+    let run_at = time("scheduled_at");
+    let (due, later) = (run_at.cmp_now("<="), run_at.cmp_now(">"));
+    let laned = |state: &str, extra: Option<&str>| {
+        let pin = format!("j.state = '{state}'");
+        match extra {
+            Some(extra) => Range::laned(format!("{pin} AND {extra}"), pin),
+            None => Range::laned(pin.clone(), pin),
+        }
+    };
+    let finished = |state: &str| {
+        vec![Range::plain(format!(
+            "j.state = '{state}' AND j.finalized_at IS NOT NULL"
+        ))]
+    };
+    let mut scheduled = vec![laned("scheduled", Some(&later))];
+    if has_pending {
+        scheduled.push(laned("pending", None));
+    }
+    let fetch = Some(fetch_index.to_string());
+    let finalized = Some(finalized_index.to_string());
+    let by_finish = Some(Sort::new(time("finalized_at"), false));
+    let finish_ordered = jobs.has_index_for("finalized_at", &["state", "queue"]);
+    DrillTable {
+        jobs: actions.jobs.clone(),
+        priority: Some("j.priority".into()),
+        attempts: Some("j.attempt".into()),
+        max_attempts: Some("j.max_attempts".into()),
+        run_at: Some(run_at.clone()),
+        created_at: Some(time("created_at")),
+        started_at: Some(time("attempted_at")),
+        finished_at: Some(time("finalized_at").read()),
+        heartbeat_at: None,
+        payload: Some("j.args".into()),
+        history: Some(ErrorHistory {
+            column: "j.errors".into(),
+            shape: HistoryShape::PgArray,
+            at: "e.entry ->> 'at'".into(),
+            attempt: "e.entry ->> 'attempt'".into(),
+            error: "nullif(concat_ws(E'\\n', e.entry ->> 'error', \
+                    nullif(e.entry ->> 'trace', '')), '')"
+                .into(),
+            worker: Some(
+                "j.attempted_by[(CASE WHEN (e.entry ->> 'attempt') ~ '^[0-9]{1,9}$' \
+                 THEN (e.entry ->> 'attempt')::int END) \
+                 - (j.attempt - coalesce(cardinality(j.attempted_by), 0))]"
+                    .into(),
+            ),
+            timed: true,
+        }),
+        lists: vec![
+            StateList::new(
+                JobState::Ready,
+                vec![
+                    laned("available", None),
+                    laned("scheduled", Some(&due)),
+                    laned("retryable", Some(&due)),
+                ],
+                Some(sort("scheduled_at")),
+            )
+            .with_fix(fetch.clone()),
+            StateList::new(JobState::Scheduled, scheduled, Some(sort("scheduled_at")))
+                .with_fix(fetch.clone()),
+            StateList::new(
+                JobState::Retrying,
+                vec![laned("retryable", Some(&later))],
+                Some(sort("scheduled_at")),
+            )
+            .with_fix(fetch.clone()),
+            StateList::new(
+                JobState::Running,
+                vec![Range::plain("j.state = 'running'")],
+                Some(sort("attempted_at")),
+            )
+            .with_fix(fetch),
+            StateList::new(JobState::Dead, finished("discarded"), by_finish.clone())
+                .with_fix(finalized.clone())
+                .ordered(finish_ordered),
+            StateList::new(
+                JobState::Succeeded,
+                finished("completed"),
+                by_finish.clone(),
+            )
+            .with_fix(finalized.clone())
+            .ordered(finish_ordered),
+            StateList::new(JobState::Cancelled, finished("cancelled"), by_finish)
+                .with_fix(finalized)
+                .ordered(finish_ordered),
+        ],
+        lanes: Some(drill::Lanes {
+            column: "j.priority".into(),
+            values: LaneValues::Fixed(vec![1, 2, 3, 4]),
+        }),
     }
 }

@@ -144,7 +144,7 @@ pub struct DeadJobs {
     pub message: String,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
-    pub ids: Vec<i64>,
+    pub ids: Vec<JobId>,
 }
 
 /// Groups dead jobs by the signature of their message: largest group first, then the most
@@ -185,7 +185,7 @@ pub fn group_by_signature(rows: impl IntoIterator<Item = DeadJobs>) -> Vec<Error
         acc.group.count += n as i64;
         acc.group.first_seen = acc.group.first_seen.min(row.first_seen);
         acc.group.last_seen = acc.group.last_seen.max(row.last_seen);
-        acc.group.ids.extend(row.ids.into_iter().map(JobId::Int));
+        acc.group.ids.extend(row.ids);
         *acc.kinds.entry(row.kind).or_default() += n as i64;
         *acc.queues.entry(row.queue).or_default() += n as i64;
     }
@@ -307,7 +307,7 @@ mod tests {
             message: msg.into(),
             first_seen: t(at),
             last_seen: t(at + 10),
-            ids: ids.to_vec(),
+            ids: ids.iter().copied().map(JobId::Int).collect(),
         };
         let groups = group_by_signature(vec![
             row("mailers", "email.send", "SMTP 550 for user 17", 0, &[1, 5]),

@@ -6,7 +6,7 @@
 //! (or written in a profile by the operator), never from anything typed at run time; values
 //! that vary per poll are bind parameters.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -273,6 +273,8 @@ pub struct TableInfo {
     pub name: String,
     /// Column name -> type as `format_type` spells it.
     pub columns: HashMap<String, String>,
+    /// Columns declared NOT NULL.
+    pub not_null: HashSet<String>,
     /// Each index: (key column names in order, predicate text or None).
     pub indexes: Vec<(Vec<String>, Option<String>)>,
     /// `p` for a partitioned table.
@@ -297,8 +299,8 @@ impl TableInfo {
         let Some((oid, relkind)) = rel else {
             return Ok(None);
         };
-        let columns: Vec<(String, String)> = sqlx::query_as(
-            "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute \
+        let columns: Vec<(String, String, bool)> = sqlx::query_as(
+            "SELECT attname::text, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute \
              WHERE attrelid = $1::bigint::oid AND attnum > 0 AND NOT attisdropped",
         )
         .bind(oid)
@@ -318,7 +320,12 @@ impl TableInfo {
         Ok(Some(TableInfo {
             schema: schema.to_string(),
             name: name.to_string(),
-            columns: columns.into_iter().collect(),
+            not_null: columns
+                .iter()
+                .filter(|c| c.2)
+                .map(|c| c.0.clone())
+                .collect(),
+            columns: columns.into_iter().map(|(n, t, _)| (n, t)).collect(),
             indexes,
             relkind,
         }))
@@ -326,6 +333,11 @@ impl TableInfo {
 
     pub fn has(&self, column: &str) -> bool {
         self.columns.contains_key(column)
+    }
+
+    /// The column may hold NULL (or is not there).
+    pub fn nullable(&self, column: &str) -> bool {
+        !self.not_null.contains(column)
     }
 
     /// The column's type is `timestamp without time zone`.

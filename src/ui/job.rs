@@ -60,6 +60,8 @@ fn head_lines<'a>(
 ) -> Vec<Line<'a>> {
     let j = &d.job;
     let now = d.db_now;
+    // Times on the day the job was created (else today) are shown without their date.
+    let day = j.created_at.unwrap_or(now);
     let s = |v: &str| sanitize(v, 300).into_owned();
     let label = |t: &'static str| Span::styled(t, theme.dim);
     let state_style = match j.state {
@@ -86,9 +88,9 @@ fn head_lines<'a>(
             label(" tenant "),
             Span::raw(s(j.tenant.as_deref().unwrap_or("–"))),
             label("  attempts "),
-            Span::raw(format!("{}/{}", j.attempts, j.max_attempts)),
+            Span::raw(super::jobs::attempts(j)),
             label("  priority "),
-            Span::raw(j.priority.to_string()),
+            Span::raw(j.priority.map_or("–".into(), |p| p.to_string())),
             label("  worker "),
             Span::raw(s(j.worker.as_deref().unwrap_or("–"))),
             label("  heartbeat "),
@@ -96,29 +98,29 @@ fn head_lines<'a>(
         ]),
         Line::from(vec![
             label(" created "),
-            Span::raw(when::stamp(Some(j.created_at))),
+            Span::raw(when::stamp(j.created_at)),
             Span::styled(" UTC", theme.dim),
             label("  run at "),
-            Span::raw(when::stamp_on(Some(j.run_at), j.created_at)),
-            Span::styled(
-                format!(" ({})", when::relative(Some(j.run_at), now)),
-                theme.dim,
-            ),
+            Span::raw(when::stamp_on(j.run_at, day)),
+            Span::styled(format!(" ({})", when::relative(j.run_at, now)), theme.dim),
         ]),
         Line::from(vec![
             label(" started "),
-            Span::raw(when::stamp_on(j.started_at, j.created_at)),
+            Span::raw(when::stamp_on(j.started_at, day)),
             label("  finished "),
-            Span::raw(when::stamp_on(j.finished_at, j.created_at)),
+            Span::raw(when::stamp_on(j.finished_at, day)),
             label("  failed "),
-            Span::raw(when::stamp_on(d.failed_at, j.created_at)),
+            Span::raw(when::stamp_on(d.failed_at, day)),
         ]),
         Line::from(timeline),
         Line::from(vec![
             label(" idempotency key "),
             Span::raw(s(d.idempotency_key.as_deref().unwrap_or("–"))),
             label("  payload "),
-            Span::raw(bytes(d.payload_bytes)),
+            Span::raw(match d.payload {
+                Some(_) => bytes(d.payload_bytes),
+                None => "–".into(),
+            }),
             label("  errors "),
             Span::raw(d.error_count.to_string()),
             label("  last error "),
@@ -157,18 +159,12 @@ fn timeline<'a>(d: &JobDetail, theme: &Theme) -> Vec<Span<'a>> {
         ));
         spans.push(Span::styled(name, theme.dim));
     };
-    step(
-        &mut spans,
-        "",
-        Some(j.created_at),
-        Some(j.run_at),
-        "due".into(),
-    );
+    step(&mut spans, "", j.created_at, j.run_at, "due".into());
     if j.started_at.is_some() {
         step(
             &mut spans,
             "wait ",
-            Some(j.run_at),
+            j.run_at,
             j.started_at,
             "started".into(),
         );
@@ -209,7 +205,10 @@ fn pane_tabs<'a>(d: &JobDetail, view: &JobView, theme: &Theme) -> Line<'a> {
         Span::styled("│", theme.dim),
         tab(
             DetailPane::Payload,
-            format!(" Payload ({}) ", human_bytes(d.payload_bytes)),
+            match d.payload {
+                Some(_) => format!(" Payload ({}) ", human_bytes(d.payload_bytes)),
+                None => " Payload (none kept) ".into(),
+            },
         ),
         Span::styled(
             format!(

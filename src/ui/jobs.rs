@@ -305,15 +305,13 @@ fn cell<'a>(
         Col::Queue => Cell::from(fit(&r.queue)),
         Col::Kind => Cell::from(fit(&r.kind)),
         Col::Tenant => Cell::from(fit(r.tenant.as_deref().unwrap_or("–"))),
-        Col::Attempts => {
-            Cell::from(Line::from(format!("{}/{}", r.attempts, r.max_attempts)).right_aligned())
-        }
+        Col::Attempts => Cell::from(Line::from(attempts(r)).right_aligned()),
         Col::When => {
             let t = match (&view.scope, view.scope.sort_key()) {
                 (JobScope::Worker { .. }, _) | (_, SortKey::StartedAt) => r.started_at,
-                (_, SortKey::RunAt) => Some(r.run_at),
+                (_, SortKey::RunAt) => r.run_at,
                 (_, SortKey::FinishedAt) => r.finished_at,
-                (_, SortKey::Id) => r.finished_at.or(r.started_at).or(Some(r.run_at)),
+                (_, SortKey::Id) => r.finished_at.or(r.started_at).or(r.run_at),
             };
             Cell::from(Line::from(when::relative(t, now)).right_aligned())
         }
@@ -334,5 +332,14 @@ fn cell<'a>(
                 .unwrap_or("");
             Cell::from(fit(first)).style(theme.dim)
         }
+    }
+}
+
+/// `3/5`; a dash for what the schema does not keep (`2/–` without a maximum).
+pub fn attempts(r: &JobRow) -> String {
+    let n = |v: Option<i32>| v.map_or("–".to_string(), |v| v.to_string());
+    match (r.attempts, r.max_attempts) {
+        (None, None) => "–".into(),
+        (a, m) => format!("{}/{}", n(a), n(m)),
     }
 }

@@ -94,8 +94,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
         };
         title.push(Span::styled(format!(" {} ", w.label()), style));
     }
+    // Where the schema keeps no time per failed attempt, only jobs that failed for good
+    // can be counted in a window.
     title.push(Span::styled(
-        "  worst first · failed = attempts · run = succeeded · wait = due → start",
+        if app.config.capabilities.failed_attempts {
+            "  worst first · failed = attempts · run = succeeded · wait = due → start"
+        } else {
+            "  worst first · failed = jobs that failed for good · run = succeeded · wait = due → start"
+        },
         theme.dim,
     ));
     if let Some(since) = view

@@ -107,6 +107,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &TenantsView, theme:
     ))
     .style(theme.column_header);
     let right = |s: String| Cell::from(Line::from(s).right_aligned());
+    // A schema without heartbeats cannot say which running jobs beat: a dash, not a zero.
+    let beats = |s: String| {
+        if app.config.capabilities.heartbeats {
+            s
+        } else {
+            "–".to_string()
+        }
+    };
     let rows: Vec<Row> = report
         .tenants
         .iter()
@@ -120,9 +128,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &TenantsView, theme:
             let cells = [
                 name,
                 right(text::human_number(t.running)),
-                right(text::human_number(t.beating)),
+                right(beats(text::human_number(t.beating))),
                 right(text::count(t.ready)),
-                right(trim(beats_per_minute(t.beating, interval))),
+                right(beats(trim(beats_per_minute(t.beating, interval)))),
             ];
             Row::new(
                 cells

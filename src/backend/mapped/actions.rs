@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgPool, Row};
 use toml::Spanned;
 
-use super::profile::{Profile, Target};
+use super::profile::Profile;
 use crate::backend::actions::{Action, ActionCapabilities, ActionKind, BatchDone, BatchStep, Plan};
 use crate::backend::foreign_actions::{self as kit, GUARD, IDS, JobTable};
 use crate::backend::model::JobState;
@@ -19,12 +19,17 @@ fn col(c: &Spanned<String>) -> String {
     format!("j.{}", ident(c.get_ref()))
 }
 
-fn list(values: &[&str]) -> String {
-    values
-        .iter()
-        .map(|v| literal(v))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The last error as text: a JSON error shows as its `message` where it has one, a JSON
+/// string as the string, any other JSON as its text.
+fn error_text(e: &Spanned<String>, table: &TableInfo) -> String {
+    match table.columns.get(e.get_ref()).map(String::as_str) {
+        Some("jsonb") => format!("coalesce({c} ->> 'message', {c} #>> '{{}}')", c = col(e)),
+        Some("json") => format!(
+            "coalesce(({c})::jsonb ->> 'message', ({c})::jsonb #>> '{{}}')",
+            c = col(e)
+        ),
+        _ => format!("({})::text", col(e)),
+    }
 }
 
 /// The pause table's statements.
@@ -58,66 +63,9 @@ impl MappedActions {
         let t = table.qualified();
         let time =
             |s: &Spanned<String>| TimeCol::new(col(s), table.is_naive_timestamp(s.get_ref()));
-        let status = col(&c.status);
-        let is = |values: Vec<&str>| -> Option<String> {
-            (!values.is_empty()).then(|| format!("{status} IN ({})", list(&values)))
-        };
-        let run_at = c.run_at.as_ref().map(time);
-        let due = run_at.as_ref().map(|r| r.cmp_now("<="));
-        let later = run_at.as_ref().map(|r| r.cmp_now(">"));
-        let again = c
-            .attempts
-            .as_ref()
-            .map(|a| format!("coalesce({}, 0) > 0", col(a)));
-        let and = |a: &Option<String>, b: &Option<String>| match (a, b) {
-            (Some(a), Some(b)) => Some(format!("({a} AND {b})")),
-            (Some(a), None) => Some(a.clone()),
-            _ => None,
-        };
-        let neg = |x: &Option<String>| x.as_ref().map(|x| format!("NOT ({x})"));
-        let mut by_state: Vec<(JobState, Vec<String>)> = Vec::new();
-        let mut put = |s: JobState, cond: Option<String>| {
-            if let Some(cond) = cond {
-                match by_state.iter_mut().find(|(x, _)| *x == s) {
-                    Some((_, v)) => v.push(cond),
-                    None => by_state.push((s, vec![cond])),
-                }
-            }
-        };
-        let queued = is(profile.values(Target::Queued));
-        let retrying = is(profile.values(Target::Retrying));
-        match &due {
-            None => {
-                put(JobState::Ready, queued.clone());
-                put(JobState::Retrying, retrying.clone());
-            }
-            Some(d) => {
-                let d = Some(d.clone());
-                put(JobState::Ready, and(&queued, &d));
-                put(JobState::Ready, and(&retrying, &d));
-                if again.is_some() {
-                    put(
-                        JobState::Scheduled,
-                        and(&and(&queued, &later), &neg(&again)),
-                    );
-                    put(JobState::Retrying, and(&and(&queued, &later), &again));
-                } else {
-                    put(JobState::Scheduled, and(&queued, &later));
-                }
-                put(JobState::Retrying, and(&retrying, &later));
-            }
-        }
-        for (target, state) in [
-            (Target::Ready, JobState::Ready),
-            (Target::Scheduled, JobState::Scheduled),
-            (Target::Running, JobState::Running),
-            (Target::Succeeded, JobState::Succeeded),
-            (Target::Dead, JobState::Dead),
-            (Target::Cancelled, JobState::Cancelled),
-        ] {
-            put(state, is(profile.values(target)));
-        }
-        let states: Vec<(JobState, String)> = by_state
+        // Each state's conditions, one per status value, joined: the drill-down lists the
+        // same rows range by range.
+        let states: Vec<(JobState, String)> = super::lists::state_ranges(profile, table)
             .into_iter()
             .map(|(s, parts)| (s, format!("({})", parts.join(" OR "))))
             .collect();
@@ -280,7 +228,7 @@ impl MappedActions {
                 states,
                 worker: c.worker.as_ref().map(col),
                 tenant: c.tenant.as_ref().map(col),
-                error: c.error.as_ref().map(|e| format!("({})::text", col(e))),
+                error: c.error.as_ref().map(|e| error_text(e, table)),
                 alive_at,
                 batches,
                 discard_message: false,

@@ -7,6 +7,7 @@
 //! heartbeat column: no heartbeat ages; no pause table: the queue cannot be paused).
 
 mod actions;
+mod lists;
 pub mod profile;
 
 use std::sync::Arc;
@@ -18,7 +19,12 @@ use toml::Spanned;
 
 use super::actions::{Action, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep};
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
+use super::drill::{
+    DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
+    KindsReport, TenantsQuery, TenantsReport,
+};
 use super::foreign_actions as kit;
+use super::foreign_drill::{self as drill, DrillTable};
 use super::model::{JobId, JobState};
 use super::sqlkit::{
     self, Statements, TableInfo, TimeCol, WINDOW_START, capped, epoch_minute, ident, literal,
@@ -30,6 +36,7 @@ pub use profile::{Profile, ProfileError, Target};
 pub struct MappedBackend {
     pool: PgPool,
     actions: MappedActions,
+    drill: DrillTable,
     profile_name: String,
     schema: String,
     statements: Statements,
@@ -142,8 +149,11 @@ impl MappedBackend {
             pause: pause_table.as_ref(),
         };
         let statements = built.statements();
-        let plan = built.plan(&statements);
+        let mut plan = built.plan(&statements);
         let actions = MappedActions::new(&profile, &table, pause_table.as_ref());
+        let drill = lists::drill_table(&profile, &table, actions.jobs.clone());
+        plan.probes.extend(drill.probes());
+        plan.findings.extend(drill.findings());
         let mut action_caps = actions.capabilities;
         action_caps.audit = kit::audit_table(&pool).await?;
         let c = &profile.columns;
@@ -161,6 +171,7 @@ impl MappedBackend {
         Ok(MappedBackend {
             pool,
             actions,
+            drill,
             profile_name: profile.name.clone(),
             schema: table.schema.clone(),
             statements,
@@ -177,6 +188,11 @@ impl MappedBackend {
     /// The schema the table was found in.
     pub fn schema(&self) -> &str {
         &self.schema
+    }
+
+    /// How the drill-down reads the table (for tests and troubleshooting).
+    pub fn drill_table(&self) -> &DrillTable {
+        &self.drill
     }
 }
 
@@ -760,5 +776,28 @@ impl Backend for MappedBackend {
 
     async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
         kit::job_states(&self.pool, &self.actions.jobs, ids).await
+    }
+
+    async fn jobs(&self, query: &JobQuery) -> anyhow::Result<JobPage> {
+        drill::page(&self.pool, &self.drill, query).await
+    }
+
+    async fn job(&self, id: &JobId, limits: &DetailLimits) -> anyhow::Result<Option<JobDetail>> {
+        drill::job(&self.pool, &self.drill, id, limits).await
+    }
+
+    async fn dead_letters(&self, query: &DeadLetterQuery) -> anyhow::Result<DeadLetterReport> {
+        drill::dead_letters(&self.pool, &self.drill, query).await
+    }
+
+    async fn kinds(&self, query: &KindsQuery) -> anyhow::Result<KindsReport> {
+        drill::kinds(&self.pool, &self.drill, query).await
+    }
+
+    async fn tenants(&self, query: &TenantsQuery) -> anyhow::Result<TenantsReport> {
+        if !self.capabilities.tenants {
+            return Err(super::unsupported(self.name(), "tenants"));
+        }
+        drill::tenants(&self.pool, &self.drill, query).await
     }
 }

@@ -5,6 +5,7 @@
 use sqlx::{PgPool, Row};
 
 use super::text::text;
+use crate::backend::JobId;
 use crate::backend::drill::{DeadLetterQuery, DeadLetterReport};
 use crate::backend::signature::{DeadJobs, group_by_signature};
 
@@ -64,7 +65,11 @@ pub async fn dead_letters(pool: &PgPool, q: &DeadLetterQuery) -> anyhow::Result<
             message: text(row, "message")?,
             first_seen: row.try_get("first_seen")?,
             last_seen: row.try_get("last_seen")?,
-            ids: row.try_get("ids")?,
+            ids: row
+                .try_get::<Vec<i64>, _>("ids")?
+                .into_iter()
+                .map(JobId::Int)
+                .collect(),
         });
     }
     let capped = jobs >= q.limit.max(1);

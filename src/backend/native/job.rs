@@ -17,8 +17,8 @@ SELECT now() AS db_now,
   substr(j.tenant_id, 1, 200) AS tenant_id,
   CASE WHEN j.state IN ('queued', 'retrying') AND j.run_at <= now() THEN 'ready'
        WHEN j.state = 'queued' THEN 'scheduled' ELSE j.state::text END AS display_state,
-  j.priority, j.attempts, j.max_attempts, j.run_at, j.created_at, j.started_at,
-  j.finished_at, substr(j.locked_by, 1, 200) AS locked_by, j.heartbeat_at,
+  j.priority::int AS priority, j.attempts, j.max_attempts, j.run_at, j.created_at,
+  j.started_at, j.finished_at, substr(j.locked_by, 1, 200) AS locked_by, j.heartbeat_at,
   (SELECT w.last_heartbeat_at FROM jobtop.workers w WHERE w.id = j.locked_by)
     AS worker_heartbeat_at,
   substr(j.last_error, 1, $1) AS last_error,
@@ -94,7 +94,7 @@ pub async fn job(
         job: job_row(&row)?,
         failed_at: row.try_get("failed_at")?,
         idempotency_key: opt_text(&row, "idempotency_key")?,
-        payload: text(&row, "payload")?,
+        payload: Some(text(&row, "payload")?),
         payload_bytes: row.try_get("payload_bytes")?,
         payload_truncated: row.try_get("payload_truncated")?,
         errors,
@@ -103,13 +103,19 @@ pub async fn job(
 }
 
 /// Timestamps as `to_json` writes them (`2026-11-22T12:00:00.123456+00:00`), or with a
-/// space instead of the `T`.
-fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+/// space instead of the `T`; one without a zone (as some queues write UTC) is UTC.
+pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     DateTime::parse_from_rfc3339(s)
         .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%#z"))
-        .ok()
         .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+                .iter()
+                .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
+                .map(|t| t.and_utc())
+        })
 }
 
 #[cfg(test)]
@@ -121,6 +127,8 @@ mod tests {
         let t = parse_time("2026-11-22T12:00:00.123456+00:00").unwrap();
         assert_eq!(t.timestamp(), 1_795_348_800);
         assert!(parse_time("2026-11-22 13:00:00+01").is_some());
+        let naive = parse_time("2026-11-22T12:00:00.123456").unwrap();
+        assert_eq!(naive.timestamp(), 1_795_348_800);
         assert!(parse_time("yesterday").is_none());
     }
 }

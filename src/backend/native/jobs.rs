@@ -28,8 +28,8 @@ const COLUMNS: &str = "j.id, substr(j.queue, 1, 200) AS queue, substr(j.kind, 1,
   substr(j.tenant_id, 1, 200) AS tenant_id, \
   CASE WHEN j.state IN ('queued', 'retrying') AND j.run_at <= now() THEN 'ready' \
        WHEN j.state = 'queued' THEN 'scheduled' ELSE j.state::text END AS display_state, \
-  j.priority, j.attempts, j.max_attempts, j.run_at, j.created_at, j.started_at, \
-  j.finished_at, substr(j.locked_by, 1, 200) AS locked_by, j.heartbeat_at, \
+  j.priority::int AS priority, j.attempts, j.max_attempts, j.run_at, j.created_at, \
+  j.started_at, j.finished_at, substr(j.locked_by, 1, 200) AS locked_by, j.heartbeat_at, \
   (SELECT w.last_heartbeat_at FROM jobtop.workers w WHERE w.id = j.locked_by) \
     AS worker_heartbeat_at, \
   substr(j.last_error, 1, $1) AS last_error, \

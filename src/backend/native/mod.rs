@@ -4,16 +4,16 @@ pub(crate) mod actions;
 mod dead_letters;
 pub mod estimate;
 pub mod fixture;
-mod job;
+pub(crate) mod job;
 mod jobs;
 mod kinds;
 mod migrate;
 pub mod minutes;
 pub mod probe;
-mod read;
+pub(crate) mod read;
 mod snapshot;
 mod tenants;
-mod text;
+pub(crate) mod text;
 
 use std::sync::Arc;
 

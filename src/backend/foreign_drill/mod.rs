@@ -1,0 +1,638 @@
+//! The drill-down reads (job lists, one job in full, dead letters, per-kind figures,
+//! tenants) on someone else's queue table: River, Oban, a mapped profile, and any backend
+//! that describes its table the same way. Written once, driven by a `DrillTable` each
+//! backend builds when it opens: the `JobTable` its actions already use, the optional
+//! columns a list and a detail show, and for each display state the index ranges that list
+//! it in order.
+//!
+//! How a list stays on indexes: each display state is one or more ranges (River's ready
+//! jobs are `available`, due `scheduled` and due `retryable`), each read in (sort time, id)
+//! order after the keyset cursor and cut at the page size; the ranges are merged and cut
+//! again. Where the index puts a priority before the time (River and Oban:
+//! `(state, queue, priority, scheduled_at, id)`), a range is read one priority "lane" at a
+//! time, so each lane is an ordered index range. A sort column that may be NULL gets a
+//! second branch for its NULL rows, ordered by id, after (oldest first) or before (newest
+//! first) the others, as PostgreSQL orders NULLs.
+//!
+//! Rows are selected whole (`j.*`) inside the ranges and turned into list columns only
+//! after the page is cut, so a long error or a big array is read for the rows shown, not
+//! for every row a range offered; long text is cut in SQL, with its full length reported.
+//!
+//! Every statement is assembled from identifiers the catalog or a validated profile gave;
+//! every value the operator typed (queue, worker, filter terms, cursor, ids) is a bind
+//! parameter, and ids are cast to the id column's own type so its index is used.
+
+mod dead_letters;
+mod job;
+mod jobs;
+mod kinds;
+mod tenants;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::{AssertSqlSafe, Postgres, Row};
+
+use super::doctor::{Check, Probe, Status};
+use super::drill::{
+    DeadLetterQuery, DeadWindow, JobQuery, JobRow, JobScope, KindWindow, KindsQuery, Order,
+    PAGE_SIZE, SortKey,
+};
+use super::foreign_actions::JobTable;
+use super::model::{JobId, JobState};
+use super::native::text::opt_text;
+use super::sqlkit::{TimeCol, literal};
+
+pub use dead_letters::dead_letters;
+pub use job::job;
+pub use jobs::{explain, page};
+pub use kinds::kinds;
+pub use tenants::tenants;
+
+/// A job table as the drill-down reads it. Expressions use the alias `j`; every optional
+/// field is `None` where the schema has no such thing, and the views then show a dash.
+#[derive(Debug, Clone)]
+pub struct DrillTable {
+    /// Ids, queue, kind, state conditions, worker, tenant, last error (text), and when a
+    /// running job last showed signs of life: shared with the actions.
+    pub jobs: JobTable,
+    /// Integer expressions.
+    pub priority: Option<String>,
+    pub attempts: Option<String>,
+    pub max_attempts: Option<String>,
+    /// When a waiting job is due.
+    pub run_at: Option<TimeCol>,
+    pub created_at: Option<TimeCol>,
+    pub started_at: Option<TimeCol>,
+    /// When a job in any finished state finished, as a `timestamptz` expression.
+    pub finished_at: Option<String>,
+    pub heartbeat_at: Option<TimeCol>,
+    /// The payload: json, jsonb or text.
+    pub payload: Option<String>,
+    /// One entry per failed attempt.
+    pub history: Option<ErrorHistory>,
+    /// Per display state, how it is listed. A state without a list shows no jobs.
+    pub lists: Vec<StateList>,
+    /// The column the laned ranges pin one value at a time, and where the values come from.
+    pub lanes: Option<Lanes>,
+}
+
+/// How one display state is listed.
+#[derive(Debug, Clone)]
+pub struct StateList {
+    pub state: JobState,
+    /// Disjoint conditions whose union is the state; each one an index range once the
+    /// queue (and lane) is pinned.
+    pub ranges: Vec<Range>,
+    /// The time the list is ordered by (with the id): run at for waiting states, started
+    /// for running, the finish time for finished ones. `None`: by id alone.
+    pub sort: Option<Sort>,
+    /// The index that keeps this list off a whole-table read (for `jobtop doctor`).
+    pub fix: Option<String>,
+    /// An index gives the list its order, so a page stops after its rows. Without one a
+    /// page sorts every job of the state (doctor warns, naming `fix`); running jobs are few
+    /// enough to sort.
+    pub ordered: bool,
+}
+
+impl StateList {
+    pub fn new(state: JobState, ranges: Vec<Range>, sort: Option<Sort>) -> StateList {
+        StateList {
+            state,
+            ranges,
+            sort,
+            fix: None,
+            ordered: true,
+        }
+    }
+
+    /// A list for each state `jobs` has a condition for, that condition its one range: for
+    /// tables whose state conditions are index ranges already (pg-boss's fetch index
+    /// predicate, graphile-worker's `is_available`), with the sort time `sort` gives.
+    pub fn from_states(jobs: &JobTable, sort: impl Fn(JobState) -> Option<Sort>) -> Vec<StateList> {
+        jobs.states
+            .iter()
+            .map(|(state, cond)| {
+                StateList::new(*state, vec![Range::plain(cond.clone())], sort(*state))
+            })
+            .collect()
+    }
+
+    pub fn with_fix(mut self, fix: Option<String>) -> StateList {
+        self.fix = fix;
+        self
+    }
+
+    pub fn ordered(mut self, ordered: bool) -> StateList {
+        self.ordered = ordered;
+        self
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Range {
+    pub cond: String,
+    /// For a range read lane by lane: the part of `cond` the index answers before the lane
+    /// column (the state), over which a skip scan finds the lanes present.
+    pub lane_prefix: Option<String>,
+}
+
+impl Range {
+    pub fn plain(cond: impl Into<String>) -> Range {
+        Range {
+            cond: cond.into(),
+            lane_prefix: None,
+        }
+    }
+
+    pub fn laned(cond: impl Into<String>, prefix: impl Into<String>) -> Range {
+        Range {
+            cond: cond.into(),
+            lane_prefix: Some(prefix.into()),
+        }
+    }
+}
+
+/// A list's sort time.
+#[derive(Debug, Clone)]
+pub struct Sort {
+    pub col: TimeCol,
+    /// The column may be NULL in the list's ranges (its NULL rows are read apart).
+    pub nullable: bool,
+}
+
+impl Sort {
+    pub fn new(col: TimeCol, nullable: bool) -> Sort {
+        Sort { col, nullable }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Lanes {
+    /// `j.priority`.
+    pub column: String,
+    pub values: LaneValues,
+}
+
+#[derive(Debug, Clone)]
+pub enum LaneValues {
+    /// The schema bounds them (River: 1 to 4).
+    Fixed(Vec<i32>),
+    /// The ones present, found by a skip scan over the index.
+    SkipScan,
+}
+
+/// A job's error history: an array with one entry per failed attempt.
+#[derive(Debug, Clone)]
+pub struct ErrorHistory {
+    /// `j.errors`.
+    pub column: String,
+    pub shape: HistoryShape,
+    /// Text expressions over one entry, `e.entry` (jsonb), and the job `j`.
+    pub at: String,
+    pub attempt: String,
+    pub error: String,
+    pub worker: Option<String>,
+    /// Entries carry the time of their attempt: failed attempts of a window can be counted.
+    pub timed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistoryShape {
+    /// A PostgreSQL array of jsonb (River, Oban).
+    PgArray,
+    /// A JSON array in a json or jsonb column.
+    JsonArray,
+}
+
+impl ErrorHistory {
+    /// Entries written as `{"at": …, "attempt": …, "error": …, "worker": …}` (the
+    /// reference schema's shape; `message` is read where `error` is missing).
+    pub fn json(column: impl Into<String>, shape: HistoryShape, timed: bool) -> ErrorHistory {
+        ErrorHistory {
+            column: column.into(),
+            shape,
+            at: "e.entry ->> 'at'".into(),
+            attempt: "e.entry ->> 'attempt'".into(),
+            error: "coalesce(e.entry ->> 'error', e.entry ->> 'message', e.entry #>> '{}')".into(),
+            worker: Some("e.entry ->> 'worker'".into()),
+            timed,
+        }
+    }
+
+    /// The entries as a set of `e(entry jsonb, ord bigint)`.
+    fn elements(&self) -> String {
+        match self.shape {
+            HistoryShape::PgArray => {
+                format!("unnest({}) WITH ORDINALITY AS e(entry, ord)", self.column)
+            }
+            HistoryShape::JsonArray => format!(
+                "jsonb_array_elements(CASE WHEN jsonb_typeof(({c})::jsonb) = 'array' \
+                 THEN ({c})::jsonb ELSE '[]'::jsonb END) WITH ORDINALITY AS e(entry, ord)",
+                c = self.column
+            ),
+        }
+    }
+
+    fn count(&self) -> String {
+        match self.shape {
+            HistoryShape::PgArray => format!("coalesce(cardinality({}), 0)::bigint", self.column),
+            HistoryShape::JsonArray => format!(
+                "(CASE WHEN jsonb_typeof(({c})::jsonb) = 'array' \
+                 THEN jsonb_array_length(({c})::jsonb) ELSE 0 END)::bigint",
+                c = self.column
+            ),
+        }
+    }
+
+    /// The entry's time as a `timestamptz` (NULL when unreadable); a time written without
+    /// a zone is UTC.
+    fn at_time(&self) -> String {
+        format!(
+            "(CASE WHEN ({at}) ~ '^\\d{{4}}-\\d\\d-\\d\\d[T ]\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?(Z|[+-]\\d\\d(:?\\d\\d)?)$' \
+               THEN ({at})::timestamptz \
+             WHEN ({at}) ~ '^\\d{{4}}-\\d\\d-\\d\\d[T ]\\d\\d:\\d\\d(:\\d\\d(\\.\\d+)?)?$' \
+               THEN ({at})::timestamp AT TIME ZONE 'UTC' END)",
+            at = self.at
+        )
+    }
+}
+
+impl DrillTable {
+    pub fn list(&self, state: JobState) -> Option<&StateList> {
+        self.lists.iter().find(|l| l.state == state)
+    }
+
+    /// Whether `id` can name a job of this table: the text of an id must cast to the id
+    /// column's type, or the statement fails instead of finding nothing.
+    pub fn accepts(&self, id: &JobId) -> bool {
+        let ty = self.jobs.id_type.as_str();
+        match (ty, id) {
+            ("bigint", JobId::Int(_)) | ("numeric", JobId::Int(_)) => true,
+            ("integer", JobId::Int(n)) => i32::try_from(*n).is_ok(),
+            ("smallint", JobId::Int(n)) => i16::try_from(*n).is_ok(),
+            ("bigint" | "integer" | "smallint" | "numeric", JobId::Text(_)) => false,
+            ("uuid", JobId::Text(t)) => is_uuid(t),
+            ("uuid", JobId::Int(_)) => false,
+            _ => true,
+        }
+    }
+
+    fn id_cast(&self, placeholder: &str) -> String {
+        format!("CAST({placeholder} AS {})", self.jobs.id_type)
+    }
+
+    /// What a range selects besides the job's own columns (`j.*`): its queue and kind,
+    /// whose expressions may name another table of the `FROM` (graphile-worker's task
+    /// identifier), as `jobtop_queue` and `jobtop_kind`. Every other expression names `j`
+    /// only.
+    fn carried(&self) -> String {
+        format!(
+            "({})::text AS jobtop_queue, ({})::text AS jobtop_kind",
+            self.jobs.queue, self.jobs.kind
+        )
+    }
+
+    /// The columns of a list row, over `j` and `le.e` (its last error): `j` a row of the
+    /// table, or with `union` a row of the ranges' union (with `carried` columns).
+    /// `keyed` names the column that is the list's sort time, read from the union's
+    /// `jobtop_sort_at` so the cursor is the time the list was ordered by.
+    fn row_columns(&self, keyed: Option<SortKey>, error_chars: &str, union: bool) -> String {
+        let t = &self.jobs;
+        let (queue, kind) = if union {
+            ("j.jobtop_queue".to_string(), "j.jobtop_kind".to_string())
+        } else {
+            (t.queue.clone(), t.kind.clone())
+        };
+        let opt = |e: &Option<String>, cast: &str| match e {
+            Some(e) => format!("({e})::{cast}"),
+            None => format!("NULL::{cast}"),
+        };
+        let text = |e: &Option<String>| match e {
+            Some(e) => format!("substr(({e})::text, 1, 200)"),
+            None => "NULL::text".into(),
+        };
+        let time = |c: &Option<TimeCol>, key: SortKey| {
+            if keyed == Some(key) {
+                "j.jobtop_sort_at".to_string()
+            } else {
+                c.as_ref()
+                    .map_or("NULL::timestamptz".to_string(), TimeCol::read)
+            }
+        };
+        let finished = if keyed == Some(SortKey::FinishedAt) {
+            "j.jobtop_sort_at".to_string()
+        } else {
+            self.finished_at
+                .clone()
+                .unwrap_or_else(|| "NULL::timestamptz".into())
+        };
+        format!(
+            "({id})::text AS id, substr(({queue})::text, 1, 200) AS queue, \
+             substr(({kind})::text, 1, 200) AS kind, {tenant} AS tenant_id, \
+             {state} AS display_state, {priority} AS priority, {attempts} AS attempts, \
+             {max} AS max_attempts, {run_at} AS run_at, {created} AS created_at, \
+             {started} AS started_at, {finished} AS finished_at, {worker} AS locked_by, \
+             {heartbeat} AS heartbeat_at, NULL::timestamptz AS worker_heartbeat_at, \
+             substr(le.e, 1, {error_chars}) AS last_error, \
+             coalesce(octet_length(le.e), 0)::bigint AS error_bytes",
+            id = t.id,
+            tenant = text(&t.tenant),
+            state = t.display_state(),
+            priority = opt(&self.priority, "int"),
+            attempts = opt(&self.attempts, "int"),
+            max = opt(&self.max_attempts, "int"),
+            run_at = time(&self.run_at, SortKey::RunAt),
+            created = self
+                .created_at
+                .as_ref()
+                .map_or("NULL::timestamptz".to_string(), TimeCol::read),
+            started = time(&self.started_at, SortKey::StartedAt),
+            worker = text(&t.worker),
+            heartbeat = self
+                .heartbeat_at
+                .as_ref()
+                .map_or("NULL::timestamptz".to_string(), TimeCol::read),
+        )
+    }
+
+    /// `CROSS JOIN LATERAL` producing `le.e`, the last error as text, evaluated once.
+    fn last_error_join(&self) -> String {
+        format!(
+            "CROSS JOIN LATERAL (SELECT ({})::text AS e OFFSET 0) le",
+            self.jobs.error.as_deref().unwrap_or("NULL")
+        )
+    }
+
+    /// The `FROM` item that yields the lanes of `range` as `l(p)`, given the scope's
+    /// condition (the queue).
+    fn lanes_from(&self, range: &Range, scope: &str) -> Option<(String, &str)> {
+        let lanes = self.lanes.as_ref()?;
+        let prefix = range.lane_prefix.as_ref()?;
+        let from = match &lanes.values {
+            LaneValues::Fixed(values) => {
+                let items: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+                format!("unnest(ARRAY[{}]::int[]) AS l(p)", items.join(", "))
+            }
+            LaneValues::SkipScan => format!(
+                "(WITH RECURSIVE r(p) AS ( \
+                   SELECT min({c}) FROM {t} WHERE ({prefix}) AND {scope} \
+                   UNION ALL \
+                   SELECT (SELECT min({c}) FROM {t} WHERE ({prefix}) AND {scope} AND {c} > r.p) \
+                   FROM r WHERE r.p IS NOT NULL) \
+                 SELECT r.p FROM r WHERE r.p IS NOT NULL) AS l(p)",
+                c = lanes.column,
+                t = self.jobs.from,
+            ),
+        };
+        Some((from, lanes.column.as_str()))
+    }
+
+    /// What doctor should say about lists no index keeps in order.
+    pub fn findings(&self) -> Vec<Check> {
+        self.lists
+            .iter()
+            .filter(|l| !l.ordered)
+            .map(|l| {
+                let check = Check::new(
+                    format!("job list: {}", l.state.as_str()),
+                    Status::Warn,
+                    format!(
+                        "no index keeps this list in order: each page reads and sorts every {} job",
+                        l.state.as_str()
+                    ),
+                );
+                match &l.fix {
+                    Some(fix) => check.with_fix(fix.clone()),
+                    None => check,
+                }
+            })
+            .collect()
+    }
+
+    /// `jobtop doctor`'s probes for the drill-down reads: a first page of each state's
+    /// list (for a queue named `default`), the dead letters of a day and the kinds of an
+    /// hour, each with the index that would keep it off a whole-table read.
+    pub fn probes(&self) -> Vec<Probe> {
+        let mut probes = Vec::new();
+        for list in &self.lists {
+            let q = JobQuery {
+                scope: JobScope::Queue {
+                    queue: "default".into(),
+                    state: list.state,
+                },
+                filter: Default::default(),
+                order: Order::NewestFirst,
+                after: None,
+                limit: PAGE_SIZE,
+            };
+            if let Ok(Some(sql)) = jobs::page_sql(self, &q) {
+                probes.push(Probe {
+                    name: format!("job list: {}", list.state.as_str()),
+                    sql: sql.inlined().into(),
+                    binds_cap: false,
+                    fix: list.fix.clone(),
+                });
+            }
+        }
+        let dead_fix = self.list(JobState::Dead).and_then(|l| l.fix.clone());
+        if let Some(sql) = dead_letters::dead_sql(
+            self,
+            &DeadLetterQuery {
+                window: DeadWindow::Day,
+                kind: None,
+                limit: 5000,
+            },
+        ) {
+            probes.push(Probe {
+                name: "dead letters".into(),
+                sql: sql.inlined().into(),
+                binds_cap: false,
+                fix: dead_fix,
+            });
+        }
+        if let Some(sql) = kinds::kinds_sql(
+            self,
+            &KindsQuery {
+                window: KindWindow::Hour,
+                limit: 20_000,
+            },
+        ) {
+            let fixes: Vec<String> = [JobState::Succeeded, JobState::Dead]
+                .into_iter()
+                .filter_map(|s| self.list(s).and_then(|l| l.fix.clone()))
+                .collect();
+            probes.push(Probe {
+                name: "per-kind figures".into(),
+                sql: sql.inlined().into(),
+                binds_cap: false,
+                fix: (!fixes.is_empty()).then(|| fixes.join(" ")),
+            });
+        }
+        probes
+    }
+}
+
+/// The transaction every read runs in: the reference schema's (one snapshot and one
+/// `now()`, read-only, no sorts or bitmap scans to choose over an ordered index range),
+/// and no sequential scans either. Someone else's table has the indexes its project made,
+/// and the planner's guesses about them go wrong where columns are correlated (it counts
+/// on discarded jobs without a discard time, and reads the table to find none). Where no
+/// index serves a read at all, the table is still read, as doctor then says.
+async fn begin(
+    pool: &sqlx::PgPool,
+) -> anyhow::Result<(sqlx::Transaction<'static, Postgres>, DateTime<Utc>)> {
+    let (mut tx, now) = super::native::read::begin(pool).await?;
+    sqlx::query("SELECT set_config('enable_seqscan', 'off', true)")
+        .execute(&mut *tx)
+        .await?;
+    Ok((tx, now))
+}
+
+/// `8-4-4-4-12` hex digits, as PostgreSQL writes a uuid (it also reads them without
+/// dashes, or in braces: those are accepted too).
+fn is_uuid(s: &str) -> bool {
+    let s = s.trim();
+    let s = s
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .unwrap_or(s);
+    let hex: String = s.chars().filter(|c| *c != '-').collect();
+    hex.len() == 32
+        && hex.chars().all(|c| c.is_ascii_hexdigit())
+        && (s.len() == 32 || (s.len() == 36 && [8, 13, 18, 23].iter().all(|&i| &s[i..=i] == "-")))
+}
+
+/// A statement under construction: text from trusted fragments, and its bind values.
+pub(super) struct Sql {
+    pub text: String,
+    binds: Vec<Bind>,
+}
+
+#[derive(Debug, Clone)]
+enum Bind {
+    Int4(i32),
+    Int(i64),
+    Text(Option<String>),
+    Texts(Vec<String>),
+    Time(DateTime<Utc>),
+    Secs(f64),
+}
+
+impl Sql {
+    fn new() -> Sql {
+        Sql {
+            text: String::new(),
+            binds: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, fragment: &str) -> &mut Sql {
+        self.text.push_str(fragment);
+        self
+    }
+
+    /// Binds a value; returns its placeholder.
+    fn bind(&mut self, b: Bind) -> String {
+        self.binds.push(b);
+        format!("${}", self.binds.len())
+    }
+
+    fn query(&self) -> Query<'_, Postgres, PgArguments> {
+        // Built from identifiers the catalog or a validated profile gave; values are bound.
+        let mut q = sqlx::query(AssertSqlSafe(self.text.clone()));
+        for b in &self.binds {
+            q = match b.clone() {
+                Bind::Int4(v) => q.bind(v),
+                Bind::Int(v) => q.bind(v),
+                Bind::Text(v) => q.bind(v),
+                Bind::Texts(v) => q.bind(v),
+                Bind::Time(v) => q.bind(v),
+                Bind::Secs(v) => q.bind(v),
+            };
+        }
+        q
+    }
+
+    /// The statement with its values written in as typed literals, for `EXPLAIN` by doctor
+    /// (which binds nothing). Only for the statements doctor probes, whose values are ours.
+    fn inlined(&self) -> String {
+        let mut text = self.text.clone();
+        for (i, b) in self.binds.iter().enumerate().rev() {
+            let value = match b {
+                Bind::Int4(v) => format!("{v}::int4"),
+                Bind::Int(v) => format!("{v}::int8"),
+                Bind::Text(Some(v)) => format!("{}::text", literal(v)),
+                Bind::Text(None) => "NULL::text".into(),
+                Bind::Texts(v) => format!(
+                    "ARRAY[{}]::text[]",
+                    v.iter().map(|s| literal(s)).collect::<Vec<_>>().join(", ")
+                ),
+                Bind::Time(v) => format!("{}::timestamptz", literal(&v.to_rfc3339())),
+                Bind::Secs(v) => format!("{v}::float8"),
+            };
+            text = text.replace(&format!("${}", i + 1), &value);
+        }
+        text
+    }
+}
+
+/// A list row as `row_columns` reads it; `None` for a job in no display state (a status
+/// value the profile does not map).
+fn job_row(row: &PgRow) -> anyhow::Result<Option<JobRow>> {
+    let Some(state) = opt_text(row, "display_state")?
+        .as_deref()
+        .and_then(JobState::parse)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(JobRow {
+        id: JobId::from_db(opt_text(row, "id")?.unwrap_or_default()),
+        queue: opt_text(row, "queue")?.unwrap_or_default(),
+        kind: opt_text(row, "kind")?.unwrap_or_default(),
+        tenant: opt_text(row, "tenant_id")?,
+        state,
+        priority: row.try_get("priority")?,
+        attempts: row.try_get("attempts")?,
+        max_attempts: row.try_get("max_attempts")?,
+        run_at: row.try_get("run_at")?,
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        worker: opt_text(row, "locked_by")?,
+        heartbeat_at: row.try_get("heartbeat_at")?,
+        worker_heartbeat_at: row.try_get("worker_heartbeat_at")?,
+        last_error: opt_text(row, "last_error")?,
+        error_bytes: row.try_get("error_bytes")?,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuids_are_recognised_in_the_forms_postgres_reads() {
+        assert!(is_uuid("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"));
+        assert!(is_uuid("A0EEBC999C0B4EF8BB6D6BB9BD380A11"));
+        assert!(is_uuid("{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}"));
+        assert!(!is_uuid("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1"));
+        assert!(!is_uuid("a0eebc99x9c0b-4ef8-bb6d-6bb9bd380a11"));
+        assert!(!is_uuid("48213"));
+    }
+
+    #[test]
+    fn inlined_values_replace_the_highest_placeholders_first() {
+        let mut sql = Sql::new();
+        let mut phs = Vec::new();
+        for i in 0..11 {
+            phs.push(sql.bind(Bind::Int(i)));
+        }
+        sql.push(&format!("SELECT {} + {}", phs[1], phs[10]));
+        assert_eq!(sql.inlined(), "SELECT 1::int8 + 10::int8");
+        let mut sql = Sql::new();
+        let p = sql.bind(Bind::Text(Some("it's".into())));
+        sql.push(&format!("SELECT {p}"));
+        assert_eq!(sql.inlined(), "SELECT 'it''s'::text");
+    }
+}
