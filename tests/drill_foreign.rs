@@ -1097,3 +1097,116 @@ async fn huge_values_are_cut_in_sql_and_wrappers_pass_reads_through() {
     }
     shared.close().await;
 }
+
+/// Ids the fixture's own SQL finds, in the order a list shows them.
+async fn ids_ordered(pool: &PgPool, sql: &str) -> Vec<JobId> {
+    let ids: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert!(!ids.is_empty(), "no row: {sql}");
+    ids.into_iter().map(JobId::from_db).collect()
+}
+
+#[tokio::test]
+async fn pgboss_lists_by_uuid_with_the_last_error() {
+    use jobtop::backend::pgboss::PgBossBackend;
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    load(pool, include_str!("fixtures/pgboss.sql")).await;
+    let b = PgBossBackend::open(pool.clone(), "pgboss").await.unwrap();
+    let waiting = "FROM pgboss.job WHERE name = 'emails' AND state IN ('created', 'retry') \
+                   AND NOT blocked";
+    let ready = ids_ordered(
+        pool,
+        &format!("SELECT id::text {waiting} AND start_after <= now() ORDER BY start_after, id"),
+    )
+    .await;
+    let retrying = ids_ordered(
+        pool,
+        &format!(
+            "SELECT id::text {waiting} AND state = 'retry' AND start_after > now() \
+             ORDER BY start_after, id"
+        ),
+    )
+    .await;
+    let dead = ids_ordered(
+        pool,
+        "SELECT id::text FROM pgboss.job WHERE name = 'emails' AND state = 'failed' \
+         ORDER BY completed_on, id",
+    )
+    .await;
+    assert!(matches!(ready[0], JobId::Text(_)), "uuid ids: {ready:?}");
+    assert_lists(
+        &b,
+        "emails",
+        &[
+            (JobState::Ready, ready.clone()),
+            (JobState::Retrying, retrying.clone()),
+            (JobState::Dead, dead.clone()),
+        ],
+    )
+    .await;
+    // A retrying job's detail: its attempts and the error pg-boss kept in `output`.
+    let d = b
+        .job(&retrying[0], &DetailLimits::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.job.attempts, Some(1));
+    assert_eq!(d.job.last_error.as_deref(), Some("smtp timeout"));
+    assert!(d.errors.is_empty(), "pg-boss keeps no error history");
+}
+
+#[tokio::test]
+async fn graphile_lists_by_task_and_dead_jobs_by_their_last_failure() {
+    use jobtop::backend::graphile::GraphileBackend;
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    load(pool, include_str!("fixtures/graphile.sql")).await;
+    let b = GraphileBackend::open(pool.clone(), "graphile_worker")
+        .await
+        .unwrap();
+    let of_task = "FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t \
+                   ON t.id = j.task_id WHERE t.identifier = 'send_email'";
+    let ready = ids_ordered(
+        pool,
+        &format!(
+            "SELECT j.id::text {of_task} AND j.locked_at IS NULL AND j.attempts < j.max_attempts \
+             AND j.run_at <= now() ORDER BY j.run_at, j.id"
+        ),
+    )
+    .await;
+    let running = ids_ordered(
+        pool,
+        &format!(
+            "SELECT j.id::text {of_task} AND j.locked_at IS NOT NULL ORDER BY j.locked_at, j.id"
+        ),
+    )
+    .await;
+    let dead = ids_ordered(
+        pool,
+        &format!(
+            "SELECT j.id::text {of_task} AND j.locked_at IS NULL AND j.attempts >= j.max_attempts \
+             ORDER BY j.updated_at, j.id"
+        ),
+    )
+    .await;
+    assert_lists(
+        &b,
+        "send_email",
+        &[
+            (JobState::Ready, ready),
+            (JobState::Running, running),
+            (JobState::Dead, dead.clone()),
+        ],
+    )
+    .await;
+    let d = b
+        .job(&dead[0], &DetailLimits::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.job.kind, "send_email");
+    assert!(d.job.last_error.is_some(), "{:?}", d.job);
+}

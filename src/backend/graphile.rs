@@ -20,22 +20,19 @@ use anyhow::bail;
 use async_trait::async_trait;
 use sqlx::PgPool;
 
-use super::actions::{
-    Action, ActionCapabilities, ActionKind, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep,
-};
+use super::Capabilities;
+use super::actions::{Action, ActionCapabilities, ActionKind, BatchDone, BatchStep};
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
+use super::foreign::{Foreign, ForeignSchema};
 use super::foreign_actions as kit;
+use super::foreign_drill::{DrillTable, Sort, StateList};
 use super::graphile_actions::{self as admin, GraphileActions, Tables};
-use super::model::{JobId, JobState};
-use super::sqlkit::{self, Statements, TableInfo, capped};
-use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
+use super::model::JobState;
+use super::sqlkit::{Statements, TableInfo, TimeCol, capped};
 
 pub struct GraphileBackend {
-    pool: PgPool,
-    statements: Statements,
+    foreign: Foreign,
     actions: GraphileActions,
-    capabilities: Capabilities,
-    plan: Plan,
 }
 
 impl GraphileBackend {
@@ -210,6 +207,9 @@ impl GraphileBackend {
                 write: vec!["UPDATE"],
             });
         }
+        let drill = drill_table(&actions, &jobs);
+        plan.probes.extend(drill.probes());
+        plan.findings.extend(drill.findings());
         let capabilities = Capabilities {
             actions: ActionCapabilities {
                 retry: actions.can(ActionKind::Retry),
@@ -230,50 +230,68 @@ impl GraphileBackend {
             failed_attempts: false,
         };
         Ok(GraphileBackend {
-            pool,
-            statements,
+            foreign: Foreign {
+                name: "graphile-worker",
+                pool,
+                statements,
+                capabilities,
+                doctor: plan,
+                drill,
+                source: None,
+            },
             actions,
-            capabilities,
-            plan,
         })
     }
 }
 
 #[async_trait]
-impl Backend for GraphileBackend {
-    fn name(&self) -> &'static str {
-        "graphile-worker"
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.capabilities
-    }
-
-    async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
-        sqlkit::snapshot(&self.pool, &self.statements, opts).await
-    }
-
-    fn doctor_plan(&self) -> Plan {
-        self.plan.clone()
+impl ForeignSchema for GraphileBackend {
+    fn foreign(&self) -> &Foreign {
+        &self.foreign
     }
 
     async fn plan_action(&self, action: &Action) -> anyhow::Result<super::Plan> {
-        self.actions.plan(&self.pool, action).await
+        self.actions.plan(&self.foreign.pool, action).await
     }
 
     async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
-        self.actions.apply(&self.pool, step).await
+        self.actions.apply(&self.foreign.pool, step).await
     }
+}
 
-    async fn finish_audit(&self, end: &AuditEnd<'_>) -> anyhow::Result<()> {
-        kit::finish_audit(&self.pool, end).await
+impl GraphileBackend {
+    /// How the drill-down reads the jobs (for tests and troubleshooting).
+    pub fn drill_table(&self) -> &DrillTable {
+        &self.foreign.drill
     }
+}
 
-    async fn audit_log(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
-        kit::audit_log(&self.pool, filter).await
-    }
-
-    async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
-        kit::job_states(&self.pool, &self.actions.jobs, ids).await
+/// The jobs table for the drill-down: waiting jobs by their run time, running ones by when
+/// they were locked, dead ones by their last change (the final failure). Completed jobs are
+/// deleted, so nothing is finished; only the last error is kept.
+fn drill_table(actions: &GraphileActions, jobs: &TableInfo) -> DrillTable {
+    let time = |c: &str| {
+        jobs.has(c)
+            .then(|| TimeCol::new(format!("j.{c}"), jobs.is_naive_timestamp(c)))
+    };
+    let sort = |c: &str| time(c).map(|t| Sort::new(t, jobs.nullable(c)));
+    DrillTable {
+        lists: StateList::from_states(&actions.jobs, |s| match s {
+            JobState::Running => sort("locked_at"),
+            JobState::Dead => sort("updated_at"),
+            _ => sort("run_at"),
+        }),
+        jobs: actions.jobs.clone(),
+        priority: jobs.has("priority").then(|| "j.priority".into()),
+        attempts: Some("j.attempts".into()),
+        max_attempts: Some("j.max_attempts".into()),
+        run_at: time("run_at"),
+        created_at: time("created_at"),
+        started_at: time("locked_at"),
+        finished_at: None,
+        heartbeat_at: None,
+        payload: jobs.has("payload").then(|| "j.payload".into()),
+        history: None,
+        lanes: None,
     }
 }

@@ -7,6 +7,7 @@ pub mod connect;
 pub mod detect;
 pub mod doctor;
 pub mod drill;
+mod foreign;
 mod foreign_actions;
 pub mod foreign_drill;
 pub mod graphile;

@@ -18,31 +18,22 @@ use anyhow::bail;
 use async_trait::async_trait;
 use sqlx::PgPool;
 
-use super::actions::{
-    Action, ActionCapabilities, ActionKind, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep,
-};
+use super::Capabilities;
+use super::actions::{Action, ActionCapabilities, ActionKind, BatchDone, BatchStep};
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
-use super::drill::{
-    DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
-    KindsReport,
-};
+use super::foreign::{Foreign, ForeignSchema};
 use super::foreign_actions as kit;
 use super::foreign_drill::{
     self as drill, DrillTable, ErrorHistory, HistoryShape, LaneValues, Range, Sort, StateList,
 };
-use super::model::{JobId, JobState};
+use super::model::JobState;
 use super::oban_actions::ObanActions;
 use super::prioritized::{Lanes, Prioritized};
-use super::sqlkit::{self, Statements, TableInfo, TimeCol};
-use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
+use super::sqlkit::{Statements, TableInfo, TimeCol};
 
 pub struct ObanBackend {
-    pool: PgPool,
+    foreign: Foreign,
     actions: ObanActions,
-    drill: DrillTable,
-    statements: Statements,
-    capabilities: Capabilities,
-    plan: Plan,
 }
 
 impl ObanBackend {
@@ -184,75 +175,39 @@ impl ObanBackend {
             failed_attempts: true,
         };
         Ok(ObanBackend {
-            pool,
+            foreign: Foreign {
+                name: "oban",
+                pool,
+                statements,
+                capabilities,
+                doctor: plan,
+                drill,
+                source: None,
+            },
             actions,
-            drill,
-            statements,
-            capabilities,
-            plan,
         })
     }
 }
 
 #[async_trait]
-impl Backend for ObanBackend {
-    fn name(&self) -> &'static str {
-        "oban"
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.capabilities
-    }
-
-    async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
-        sqlkit::snapshot(&self.pool, &self.statements, opts).await
-    }
-
-    fn doctor_plan(&self) -> Plan {
-        self.plan.clone()
+impl ForeignSchema for ObanBackend {
+    fn foreign(&self) -> &Foreign {
+        &self.foreign
     }
 
     async fn plan_action(&self, action: &Action) -> anyhow::Result<super::Plan> {
-        self.actions.plan(&self.pool, action).await
+        self.actions.plan(&self.foreign.pool, action).await
     }
 
     async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
-        self.actions.apply(&self.pool, step).await
-    }
-
-    async fn finish_audit(&self, end: &AuditEnd<'_>) -> anyhow::Result<()> {
-        kit::finish_audit(&self.pool, end).await
-    }
-
-    async fn audit_log(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
-        kit::audit_log(&self.pool, filter).await
-    }
-
-    async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
-        kit::job_states(&self.pool, &self.actions.jobs, ids).await
-    }
-
-    async fn jobs(&self, query: &JobQuery) -> anyhow::Result<JobPage> {
-        drill::page(&self.pool, &self.drill, query).await
-    }
-
-    async fn job(&self, id: &JobId, limits: &DetailLimits) -> anyhow::Result<Option<JobDetail>> {
-        drill::job(&self.pool, &self.drill, id, limits).await
-    }
-
-    async fn dead_letters(&self, query: &DeadLetterQuery) -> anyhow::Result<DeadLetterReport> {
-        drill::dead_letters(&self.pool, &self.drill, query).await
-    }
-
-    async fn kinds(&self, query: &KindsQuery) -> anyhow::Result<KindsReport> {
-        drill::kinds(&self.pool, &self.drill, query).await
+        self.actions.apply(&self.foreign.pool, step).await
     }
 }
 
 impl ObanBackend {
     /// How the drill-down reads `oban_jobs` (for tests and troubleshooting).
     pub fn drill_table(&self) -> &DrillTable {
-        &self.drill
+        &self.foreign.drill
     }
 }
 

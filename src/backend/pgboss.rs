@@ -21,22 +21,19 @@ use anyhow::bail;
 use async_trait::async_trait;
 use sqlx::PgPool;
 
-use super::actions::{
-    Action, ActionCapabilities, ActionKind, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep,
-};
+use super::Capabilities;
+use super::actions::{Action, ActionCapabilities, ActionKind, BatchDone, BatchStep};
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
+use super::foreign::{Foreign, ForeignSchema};
 use super::foreign_actions as kit;
-use super::model::{JobId, JobState};
+use super::foreign_drill::{DrillTable, Sort, StateList};
+use super::model::JobState;
 use super::pgboss_actions::PgBossActions;
-use super::sqlkit::{self, Statements, TableInfo, WINDOW_START, capped, epoch_minute};
-use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
+use super::sqlkit::{Statements, TableInfo, TimeCol, WINDOW_START, capped, epoch_minute};
 
 pub struct PgBossBackend {
-    pool: PgPool,
+    foreign: Foreign,
     actions: PgBossActions,
-    statements: Statements,
-    capabilities: Capabilities,
-    plan: Plan,
 }
 
 impl PgBossBackend {
@@ -233,6 +230,12 @@ impl PgBossBackend {
             ),
         }
         let actions = PgBossActions::new(&jobs, &queues);
+        let mut drill = drill_table(&actions, &jobs);
+        for list in &mut drill.lists {
+            list.fix = Some(count_fix.clone());
+        }
+        plan.probes.extend(drill.probes());
+        plan.findings.extend(drill.findings());
         let capabilities = Capabilities {
             actions: ActionCapabilities {
                 retry: actions.can(ActionKind::Retry),
@@ -253,50 +256,68 @@ impl PgBossBackend {
             failed_attempts: false,
         };
         Ok(PgBossBackend {
-            pool,
+            foreign: Foreign {
+                name: "pg-boss",
+                pool,
+                statements,
+                capabilities,
+                doctor: plan,
+                drill,
+                source: None,
+            },
             actions,
-            statements,
-            capabilities,
-            plan,
         })
     }
 }
 
 #[async_trait]
-impl Backend for PgBossBackend {
-    fn name(&self) -> &'static str {
-        "pg-boss"
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.capabilities
-    }
-
-    async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
-        sqlkit::snapshot(&self.pool, &self.statements, opts).await
-    }
-
-    fn doctor_plan(&self) -> Plan {
-        self.plan.clone()
+impl ForeignSchema for PgBossBackend {
+    fn foreign(&self) -> &Foreign {
+        &self.foreign
     }
 
     async fn plan_action(&self, action: &Action) -> anyhow::Result<super::Plan> {
-        self.actions.plan(&self.pool, action).await
+        self.actions.plan(&self.foreign.pool, action).await
     }
 
     async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
-        self.actions.apply(&self.pool, step).await
+        self.actions.apply(&self.foreign.pool, step).await
     }
+}
 
-    async fn finish_audit(&self, end: &AuditEnd<'_>) -> anyhow::Result<()> {
-        kit::finish_audit(&self.pool, end).await
+impl PgBossBackend {
+    /// How the drill-down reads the jobs (for tests and troubleshooting).
+    pub fn drill_table(&self) -> &DrillTable {
+        &self.foreign.drill
     }
+}
 
-    async fn audit_log(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
-        kit::audit_log(&self.pool, filter).await
-    }
-
-    async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
-        kit::job_states(&self.pool, &self.actions.jobs, ids).await
+/// `job` for the drill-down: waiting jobs by when they are due, running ones by when they
+/// started, finished ones by when they finished. pg-boss keeps the last error in `output`
+/// and no history; its attempts are `retry_count` of `retry_limit` retries.
+fn drill_table(actions: &PgBossActions, jobs: &TableInfo) -> DrillTable {
+    let time = |c: &str| {
+        jobs.has(c)
+            .then(|| TimeCol::new(format!("j.{c}"), jobs.is_naive_timestamp(c)))
+    };
+    let sort = |c: &str| time(c).map(|t| Sort::new(t, jobs.nullable(c)));
+    DrillTable {
+        lists: StateList::from_states(&actions.jobs, |s| match s {
+            JobState::Ready | JobState::Scheduled | JobState::Retrying => sort("start_after"),
+            JobState::Running => sort("started_on"),
+            _ => sort("completed_on"),
+        }),
+        jobs: actions.jobs.clone(),
+        priority: jobs.has("priority").then(|| "j.priority".into()),
+        attempts: Some("j.retry_count".into()),
+        max_attempts: Some("j.retry_limit + 1".into()),
+        run_at: time("start_after"),
+        created_at: time("created_on"),
+        started_at: time("started_on"),
+        finished_at: time("completed_on").map(|t| t.read()),
+        heartbeat_at: time("heartbeat_on"),
+        payload: Some("j.data".into()),
+        history: None,
+        lanes: None,
     }
 }

@@ -12,36 +12,27 @@ pub mod profile;
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use async_trait::async_trait;
 use sqlx::PgPool;
 use toml::Spanned;
 
-use super::actions::{Action, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep};
+use super::Capabilities;
+use super::actions::{Action, BatchDone, BatchStep};
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
-use super::drill::{
-    DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
-    KindsReport, TenantsQuery, TenantsReport,
-};
+use super::foreign::{Foreign, ForeignSchema};
 use super::foreign_actions as kit;
-use super::foreign_drill::{self as drill, DrillTable};
-use super::model::{JobId, JobState};
+use super::foreign_drill::DrillTable;
 use super::sqlkit::{
-    self, Statements, TableInfo, TimeCol, WINDOW_START, capped, epoch_minute, ident, literal,
+    Statements, TableInfo, TimeCol, WINDOW_START, capped, epoch_minute, ident, literal,
 };
-use super::{Backend, Capabilities, Snapshot, SnapshotOptions};
 use actions::MappedActions;
 pub use profile::{Profile, ProfileError, Target};
 
 pub struct MappedBackend {
-    pool: PgPool,
+    foreign: Foreign,
     actions: MappedActions,
-    drill: DrillTable,
     profile_name: String,
     schema: String,
-    statements: Statements,
-    capabilities: Capabilities,
-    plan: Plan,
 }
 
 /// The column a profile key names, as `j."column"`.
@@ -169,14 +160,18 @@ impl MappedBackend {
             failed_attempts: false,
         };
         Ok(MappedBackend {
-            pool,
+            foreign: Foreign {
+                name: "mapped",
+                pool,
+                statements,
+                capabilities,
+                doctor: plan,
+                drill,
+                source: Some(format!("profile {}", profile.name)),
+            },
             actions,
-            drill,
             profile_name: profile.name.clone(),
             schema: table.schema.clone(),
-            statements,
-            capabilities,
-            plan,
         })
     }
 
@@ -192,7 +187,7 @@ impl MappedBackend {
 
     /// How the drill-down reads the table (for tests and troubleshooting).
     pub fn drill_table(&self) -> &DrillTable {
-        &self.drill
+        &self.foreign.drill
     }
 }
 
@@ -739,65 +734,16 @@ impl Builder<'_> {
 }
 
 #[async_trait]
-impl Backend for MappedBackend {
-    fn name(&self) -> &'static str {
-        "mapped"
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.capabilities
-    }
-
-    async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
-        sqlkit::snapshot(&self.pool, &self.statements, opts)
-            .await
-            .with_context(|| format!("profile {}", self.profile_name))
-    }
-
-    fn doctor_plan(&self) -> Plan {
-        self.plan.clone()
+impl ForeignSchema for MappedBackend {
+    fn foreign(&self) -> &Foreign {
+        &self.foreign
     }
 
     async fn plan_action(&self, action: &Action) -> anyhow::Result<super::Plan> {
-        self.actions.plan(&self.pool, action).await
+        self.actions.plan(&self.foreign.pool, action).await
     }
 
     async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
-        self.actions.apply(&self.pool, step).await
-    }
-
-    async fn finish_audit(&self, end: &AuditEnd<'_>) -> anyhow::Result<()> {
-        kit::finish_audit(&self.pool, end).await
-    }
-
-    async fn audit_log(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
-        kit::audit_log(&self.pool, filter).await
-    }
-
-    async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
-        kit::job_states(&self.pool, &self.actions.jobs, ids).await
-    }
-
-    async fn jobs(&self, query: &JobQuery) -> anyhow::Result<JobPage> {
-        drill::page(&self.pool, &self.drill, query).await
-    }
-
-    async fn job(&self, id: &JobId, limits: &DetailLimits) -> anyhow::Result<Option<JobDetail>> {
-        drill::job(&self.pool, &self.drill, id, limits).await
-    }
-
-    async fn dead_letters(&self, query: &DeadLetterQuery) -> anyhow::Result<DeadLetterReport> {
-        drill::dead_letters(&self.pool, &self.drill, query).await
-    }
-
-    async fn kinds(&self, query: &KindsQuery) -> anyhow::Result<KindsReport> {
-        drill::kinds(&self.pool, &self.drill, query).await
-    }
-
-    async fn tenants(&self, query: &TenantsQuery) -> anyhow::Result<TenantsReport> {
-        if !self.capabilities.tenants {
-            return Err(super::unsupported(self.name(), "tenants"));
-        }
-        drill::tenants(&self.pool, &self.drill, query).await
+        self.actions.apply(&self.foreign.pool, step).await
     }
 }

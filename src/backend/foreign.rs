@@ -1,0 +1,114 @@
+//! What every queue schema other than the reference one is made of, and the `Backend` that
+//! follows from it. A schema module builds its `Foreign` at open and says how it plans and
+//! applies actions; the snapshot, the drill-down reads, the audit and the job states are
+//! then passed on here, once, so no backend can forget one.
+
+use async_trait::async_trait;
+use sqlx::PgPool;
+
+use super::actions::{Action, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep, Plan};
+use super::drill::{
+    DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
+    KindsReport, TenantsQuery, TenantsReport,
+};
+use super::foreign_actions as kit;
+use super::foreign_drill::{self as drill, DrillTable};
+use super::model::{JobId, JobState};
+use super::sqlkit::{self, Statements};
+use super::{Backend, Capabilities, Snapshot, SnapshotOptions, doctor};
+
+pub struct Foreign {
+    /// The backend's name in the header ("river", ...).
+    pub name: &'static str,
+    pub pool: PgPool,
+    pub statements: Statements,
+    pub capabilities: Capabilities,
+    pub doctor: doctor::Plan,
+    /// The job table as the drill-down and the actions read it.
+    pub drill: DrillTable,
+    /// What a failed snapshot names as its source (a profile), besides the database.
+    pub source: Option<String>,
+}
+
+/// A schema's own part: how it plans and carries out actions.
+#[async_trait]
+pub trait ForeignSchema: Send + Sync {
+    fn foreign(&self) -> &Foreign;
+
+    async fn plan_action(&self, action: &Action) -> anyhow::Result<Plan>;
+
+    async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone>;
+}
+
+#[async_trait]
+impl<T: ForeignSchema> Backend for T {
+    fn name(&self) -> &'static str {
+        self.foreign().name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.foreign().capabilities
+    }
+
+    async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
+        let f = self.foreign();
+        let snapshot = sqlkit::snapshot(&f.pool, &f.statements, opts).await;
+        match &f.source {
+            Some(source) => snapshot.map_err(|e| e.context(source.clone())),
+            None => snapshot,
+        }
+    }
+
+    fn doctor_plan(&self) -> doctor::Plan {
+        self.foreign().doctor.clone()
+    }
+
+    async fn jobs(&self, query: &JobQuery) -> anyhow::Result<JobPage> {
+        let f = self.foreign();
+        drill::page(&f.pool, &f.drill, query).await
+    }
+
+    async fn job(&self, id: &JobId, limits: &DetailLimits) -> anyhow::Result<Option<JobDetail>> {
+        let f = self.foreign();
+        drill::job(&f.pool, &f.drill, id, limits).await
+    }
+
+    async fn dead_letters(&self, query: &DeadLetterQuery) -> anyhow::Result<DeadLetterReport> {
+        let f = self.foreign();
+        drill::dead_letters(&f.pool, &f.drill, query).await
+    }
+
+    async fn kinds(&self, query: &KindsQuery) -> anyhow::Result<KindsReport> {
+        let f = self.foreign();
+        drill::kinds(&f.pool, &f.drill, query).await
+    }
+
+    async fn tenants(&self, query: &TenantsQuery) -> anyhow::Result<TenantsReport> {
+        let f = self.foreign();
+        if !f.capabilities.tenants {
+            return Err(super::unsupported(f.name, "tenants"));
+        }
+        drill::tenants(&f.pool, &f.drill, query).await
+    }
+
+    async fn plan_action(&self, action: &Action) -> anyhow::Result<Plan> {
+        ForeignSchema::plan_action(self, action).await
+    }
+
+    async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
+        ForeignSchema::apply_batch(self, step).await
+    }
+
+    async fn finish_audit(&self, end: &AuditEnd<'_>) -> anyhow::Result<()> {
+        kit::finish_audit(&self.foreign().pool, end).await
+    }
+
+    async fn audit_log(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
+        kit::audit_log(&self.foreign().pool, filter).await
+    }
+
+    async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
+        let f = self.foreign();
+        kit::job_states(&f.pool, &f.drill.jobs, ids).await
+    }
+}
