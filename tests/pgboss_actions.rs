@@ -787,3 +787,34 @@ async fn retrying_a_pgboss_queue_from_the_overview_on_a_terminal() {
     term.keys(b"q");
     assert!(term.child.wait().unwrap().success());
 }
+
+/// uuids say nothing of age: "the oldest N" is by creation time.
+#[tokio::test]
+async fn a_limited_action_takes_the_oldest_jobs_by_creation_time() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    let g = gate(pool).await;
+    let dead = uuids(pool, "j.name = 'emails' AND j.state = 'failed'").await;
+    assert_eq!(dead.len(), 2);
+    // Make the larger uuid the older job, so an order by id would pick the other one.
+    let mut by_id = texts(&dead);
+    by_id.sort();
+    exec(
+        pool,
+        &format!(
+            "UPDATE pgboss.job SET created_on = now() - interval '2 days' WHERE id = '{}';
+             UPDATE pgboss.job SET created_on = now() - interval '1 day' WHERE id = '{}'",
+            by_id[1], by_id[0]
+        ),
+    )
+    .await;
+    let plan = g
+        .plan(&Action::Retry(JobTarget::Matching {
+            filter: JobFilter::queue("emails", JobState::Dead),
+            limit: Some(1),
+        }))
+        .await
+        .unwrap();
+    assert_eq!(texts(&plan.ids), vec![by_id[1].clone()]);
+    assert!(plan.truncated);
+}

@@ -37,6 +37,9 @@ pub struct JobTable {
     pub from: String,
     /// The id column.
     pub id: String,
+    /// What orders jobs oldest first where the id does not (a uuid): their creation
+    /// time. `None`: the id does.
+    pub created_at: Option<String>,
     /// Its SQL type (`bigint`, `uuid`, `text`): ids travel as text and are cast to it, so
     /// the comparison stays on the column's own type and its index.
     pub id_type: String,
@@ -195,9 +198,12 @@ async fn fetch(
 /// What a job action (or reset-stuck) would change.
 pub async fn plan(pool: &PgPool, t: &JobTable, action: &Action) -> anyhow::Result<Plan> {
     let kind = action.kind();
-    // Sorted by the id's own type (numbers as numbers), read as text.
+    // Oldest first: by creation time where the table says, then by the id in its own type
+    // (numbers as numbers); the id is read as text.
     let select = format!(
-        "SELECT {id} AS sort_id, ({id})::text AS id, ({queue})::text AS queue, ({k})::text AS kind",
+        "SELECT {age} AS sort_at, {id} AS sort_id, ({id})::text AS id, \
+         ({queue})::text AS queue, ({k})::text AS kind",
+        age = t.created_at.as_deref().unwrap_or("NULL::timestamptz"),
         id = t.id,
         queue = t.queue,
         k = t.kind
@@ -226,7 +232,7 @@ pub async fn plan(pool: &PgPool, t: &JobTable, action: &Action) -> anyhow::Resul
         };
         filter_sql(t, &mut sql, &filter)?;
         sql.text
-            .push_str(&format!(" ORDER BY 1 LIMIT {}", MAX_JOBS_PER_ACTION + 1));
+            .push_str(&format!(" ORDER BY 1, 2 LIMIT {}", MAX_JOBS_PER_ACTION + 1));
         let rows = fetch(pool, sql, None, Some(stale_after.as_secs_f64())).await?;
         return Ok(Plan::from_rows(action.clone(), rows, MAX_JOBS_PER_ACTION));
     }
@@ -243,7 +249,7 @@ pub async fn plan(pool: &PgPool, t: &JobTable, action: &Action) -> anyhow::Resul
                 .collect();
             let sql = Sql::new(
                 format!(
-                    "{select}, {state} AS state FROM {from} WHERE {id} = ANY({ids}) ORDER BY 1",
+                    "{select}, {state} AS state FROM {from} WHERE {id} = ANY({ids}) ORDER BY 1, 2",
                     state = t.display_state(),
                     from = t.from,
                     id = t.id,
@@ -285,12 +291,12 @@ pub async fn plan(pool: &PgPool, t: &JobTable, action: &Action) -> anyhow::Resul
                 ));
                 filter_sql(t, &mut sql, filter)?;
                 sql.text
-                    .push_str(&format!(") s ORDER BY 1 LIMIT {})", take + 1));
+                    .push_str(&format!(") s ORDER BY 1, 2 LIMIT {})", take + 1));
             }
             if first {
                 return Ok(Plan::from_rows(action.clone(), Vec::new(), take));
             }
-            sql.text.push_str(") t ORDER BY 1");
+            sql.text.push_str(") t ORDER BY 1, 2");
             let rows = fetch(pool, sql, None, None).await?;
             Ok(Plan::from_rows(action.clone(), rows, take))
         }

@@ -130,6 +130,7 @@ impl GraphileActions {
                 from,
                 id: "j.id".into(),
                 id_type: "bigint".into(),
+                created_at: None,
                 // The monitor's "queue" is the task identifier (graphile's queues are
                 // serialisation lanes most jobs lack); it is the job's kind as well.
                 queue: "tk.identifier".into(),

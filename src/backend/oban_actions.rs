@@ -122,6 +122,7 @@ impl ObanActions {
                 from: format!("{table} j"),
                 id: "j.id".into(),
                 id_type: "bigint".into(),
+                created_at: None,
                 queue: "j.queue".into(),
                 kind: "j.worker".into(),
                 states,

@@ -140,6 +140,8 @@ impl PgBossActions {
                 from: format!("{queue} q JOIN {job} j ON j.name = q.name"),
                 id: "j.id".into(),
                 id_type,
+                // uuids say nothing of age.
+                created_at: Some("j.created_on".into()),
                 queue: "j.name".into(),
                 // A pg-boss queue is one kind of job.
                 kind: "j.name".into(),

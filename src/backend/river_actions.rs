@@ -52,6 +52,7 @@ impl RiverActions {
             from: format!("{table} j"),
             id: "j.id".into(),
             id_type: "bigint".into(),
+            created_at: None,
             queue: "j.queue".into(),
             kind: "j.kind".into(),
             states: vec![

@@ -210,15 +210,21 @@ impl MappedActions {
             }
             _ => None,
         };
+        let id_type = table
+            .columns
+            .get(c.id.get_ref())
+            .cloned()
+            .unwrap_or_else(|| "text".into());
+        let integer_id = matches!(id_type.as_str(), "bigint" | "integer" | "smallint");
         MappedActions {
             jobs: JobTable {
                 from: format!("{t} j"),
                 id,
-                id_type: table
-                    .columns
-                    .get(c.id.get_ref())
-                    .cloned()
-                    .unwrap_or_else(|| "text".into()),
+                id_type: id_type.clone(),
+                // A uuid or text id says nothing of age; the creation time does.
+                created_at: (!integer_id)
+                    .then(|| c.created_at.as_ref().map(|s| time(s).read()))
+                    .flatten(),
                 queue: match (&c.queue, &profile.queue_name) {
                     (Some(q), _) => col(q),
                     (None, Some(n)) => literal(n),
