@@ -890,7 +890,7 @@ async fn graphile_retry_gives_a_dead_job_one_more_attempt_through_reschedule_job
     assert_eq!(plan.ids, vec![14, 15]);
     assert_eq!(
         plan.question(),
-        "Retry 2 dead jobs of kind `resize_image` in queue `resize_image`?"
+        "Retry 2 dead jobs in queue `resize_image`?"
     );
     assert_eq!((out.changed, out.skipped, out.exit_code()), (2, 0, 0));
     // Attempts and the last error kept; one more attempt; due now.

@@ -348,7 +348,7 @@ async fn graphile_retry_and_cancel_from_the_command_line() {
     );
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
-        stdout.starts_with("Retry 2 dead jobs of kind `resize_image` in queue `resize_image`?"),
+        stdout.starts_with("Retry 2 dead jobs in queue `resize_image`?"),
         "{stdout}"
     );
     assert!(stdout.ends_with("retried 2 jobs\n"), "{stdout}");

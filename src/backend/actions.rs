@@ -488,6 +488,11 @@ impl Plan {
                     String::new()
                 };
                 let of_kind = match self.kinds.as_slice() {
+                    // Where the queue is the kind (pg-boss, graphile-worker's tasks, profiles
+                    // keyed by type), naming it twice says nothing more.
+                    [one] if self.kind_count == 1 && self.queues.as_slice() == [one.clone()] => {
+                        String::new()
+                    }
                     [one] if self.kind_count == 1 => format!(" of kind `{one}`"),
                     _ if self.kind_count > 1 => format!(" of {} kinds", self.kind_count),
                     _ => String::new(),
@@ -1008,6 +1013,21 @@ mod tests {
             "Retry 37 dead jobs of kind `email.send` in queue `mailers`?"
         );
         assert_eq!(plan.typed_confirmation(), None);
+
+        // Where the queue is the kind, it is named once.
+        let same: Vec<_> = (1..=2)
+            .map(|i| {
+                (
+                    JobId::Int(i),
+                    "emails".into(),
+                    "emails".into(),
+                    JobState::Dead,
+                )
+            })
+            .collect();
+        let action = Action::Retry(JobTarget::Ids(vec![JobId::Int(1), JobId::Int(2)]));
+        let plan = Plan::from_rows(action, same, MAX_JOBS_PER_ACTION);
+        assert_eq!(plan.question(), "Retry 2 dead jobs in queue `emails`?");
     }
 
     #[test]

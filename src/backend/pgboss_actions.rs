@@ -164,7 +164,7 @@ impl PgBossActions {
         if !self.can(action.kind()) {
             return Err(super::actions::unsupported("pg-boss", action.kind()));
         }
-        let mut plan = kit::plan(pool, &self.jobs, action).await.map_err(|err| {
+        kit::plan(pool, &self.jobs, action).await.map_err(|err| {
             match (action.job_target(), sql_state(&err).as_deref()) {
                 // 22P02: invalid text representation (of a uuid).
                 (Some(JobTarget::Ids(_)), Some("22P02")) => {
@@ -172,11 +172,7 @@ impl PgBossActions {
                 }
                 _ => err,
             }
-        })?;
-        // The kind is the queue's name: "of kind `emails` in queue `emails`" says it twice.
-        plan.kinds.clear();
-        plan.kind_count = 0;
-        Ok(plan)
+        })
     }
 
     pub async fn apply(&self, pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
