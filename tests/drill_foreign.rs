@@ -13,6 +13,7 @@ use jobtop::backend::drill::{
     DeadLetterQuery, DeadWindow, DetailLimits, JobFilter, JobPage, JobQuery, JobScope, KindStats,
     KindWindow, KindsQuery, Order, TenantsQuery,
 };
+use jobtop::backend::foreign::ForeignSchema;
 use jobtop::backend::foreign_drill;
 use jobtop::backend::mapped::{MappedBackend, Profile};
 use jobtop::backend::oban::ObanBackend;

@@ -1,7 +1,7 @@
 //! What every queue schema other than the reference one is made of, and the `Backend` that
-//! follows from it. A schema module builds its `Foreign` at open and says how it plans and
-//! applies actions; the snapshot, the drill-down reads, the audit and the job states are
-//! then passed on here, once, so no backend can forget one.
+//! follows from it. A schema module builds its `Foreign` at open, its statements, its drill
+//! table and its actions; every read and action is then passed on here, once, so no backend
+//! can forget one.
 
 use async_trait::async_trait;
 use sqlx::PgPool;
@@ -28,16 +28,25 @@ pub struct Foreign {
     pub drill: DrillTable,
     /// What a failed snapshot names as its source (a profile), besides the database.
     pub source: Option<String>,
+    pub actions: Box<dyn SchemaActions>,
 }
 
-/// A schema's own part: how it plans and carries out actions.
+/// How a schema plans and carries out actions, with its project's own semantics.
 #[async_trait]
+pub trait SchemaActions: Send + Sync {
+    async fn plan(&self, pool: &PgPool, action: &Action) -> anyhow::Result<Plan>;
+
+    async fn apply(&self, pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone>;
+}
+
+/// A backend made of a `Foreign`; `Backend` comes with it.
 pub trait ForeignSchema: Send + Sync {
     fn foreign(&self) -> &Foreign;
 
-    async fn plan_action(&self, action: &Action) -> anyhow::Result<Plan>;
-
-    async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone>;
+    /// How the drill-down reads the jobs (for tests and troubleshooting).
+    fn drill_table(&self) -> &DrillTable {
+        &self.foreign().drill
+    }
 }
 
 #[async_trait]
@@ -92,11 +101,13 @@ impl<T: ForeignSchema> Backend for T {
     }
 
     async fn plan_action(&self, action: &Action) -> anyhow::Result<Plan> {
-        ForeignSchema::plan_action(self, action).await
+        let f = self.foreign();
+        f.actions.plan(&f.pool, action).await
     }
 
     async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
-        ForeignSchema::apply_batch(self, step).await
+        let f = self.foreign();
+        f.actions.apply(&f.pool, step).await
     }
 
     async fn finish_audit(&self, end: &AuditEnd<'_>) -> anyhow::Result<()> {

@@ -17,22 +17,20 @@
 use std::sync::Arc;
 
 use anyhow::bail;
-use async_trait::async_trait;
 use sqlx::PgPool;
 
 use super::Capabilities;
-use super::actions::{Action, ActionCapabilities, ActionKind, BatchDone, BatchStep};
+use super::actions::{ActionCapabilities, ActionKind};
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
 use super::foreign::{Foreign, ForeignSchema};
 use super::foreign_actions as kit;
-use super::foreign_drill::{DrillTable, Sort, StateList};
+use super::foreign_drill::{DrillTable, Sort, StateList, time_column};
 use super::graphile_actions::{self as admin, GraphileActions, Tables};
 use super::model::JobState;
-use super::sqlkit::{Statements, TableInfo, TimeCol, capped};
+use super::sqlkit::{Statements, TableInfo, capped};
 
 pub struct GraphileBackend {
     foreign: Foreign,
-    actions: GraphileActions,
 }
 
 impl GraphileBackend {
@@ -238,43 +236,26 @@ impl GraphileBackend {
                 doctor: plan,
                 drill,
                 source: None,
+                actions: Box::new(actions),
             },
-            actions,
         })
     }
 }
 
-#[async_trait]
 impl ForeignSchema for GraphileBackend {
     fn foreign(&self) -> &Foreign {
         &self.foreign
     }
-
-    async fn plan_action(&self, action: &Action) -> anyhow::Result<super::Plan> {
-        self.actions.plan(&self.foreign.pool, action).await
-    }
-
-    async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
-        self.actions.apply(&self.foreign.pool, step).await
-    }
 }
 
-impl GraphileBackend {
-    /// How the drill-down reads the jobs (for tests and troubleshooting).
-    pub fn drill_table(&self) -> &DrillTable {
-        &self.foreign.drill
-    }
-}
+impl GraphileBackend {}
 
 /// The jobs table for the drill-down: waiting jobs by their run time, running ones by when
 /// they were locked, dead ones by their last change (the final failure). Completed jobs are
 /// deleted, so nothing is finished; only the last error is kept.
 fn drill_table(actions: &GraphileActions, jobs: &TableInfo) -> DrillTable {
-    let time = |c: &str| {
-        jobs.has(c)
-            .then(|| TimeCol::new(format!("j.{c}"), jobs.is_naive_timestamp(c)))
-    };
-    let sort = |c: &str| time(c).map(|t| Sort::new(t, jobs.nullable(c)));
+    let time = |c: &str| time_column(jobs, c);
+    let sort = |c: &str| Sort::by(jobs, c);
     DrillTable {
         lists: StateList::from_states(&actions.jobs, |s| match s {
             JobState::Running => sort("locked_at"),

@@ -26,6 +26,9 @@ use std::time::Duration;
 use sqlx::{AssertSqlSafe, PgPool};
 
 use super::actions::{Action, ActionKind, BatchDone, BatchStep, MAX_JOBS_PER_ACTION, Plan};
+use async_trait::async_trait;
+
+use super::foreign::SchemaActions;
 use super::foreign_actions::{self as kit, GUARD, IDS, JobTable};
 use super::model::{JobId, JobState};
 use super::sqlkit::qualified;
@@ -171,30 +174,6 @@ impl GraphileActions {
         self.jobs.statement(kind).is_some()
     }
 
-    pub async fn plan(&self, pool: &PgPool, action: &Action) -> anyhow::Result<Plan> {
-        match action {
-            Action::ResetStuck {
-                queue,
-                worker,
-                stale_after,
-            } if self.can(ActionKind::ResetStuck) => {
-                self.plan_reset(
-                    pool,
-                    action,
-                    queue.as_deref(),
-                    worker.as_deref(),
-                    *stale_after,
-                )
-                .await
-            }
-            _ if !self.can(action.kind()) => Err(super::actions::unsupported(
-                "graphile-worker",
-                action.kind(),
-            )),
-            _ => kit::plan(pool, &self.jobs, action).await,
-        }
-    }
-
     /// Every job held by a worker that has locked nothing for `stale_after`.
     async fn plan_reset(
         &self,
@@ -270,8 +249,35 @@ impl GraphileActions {
         }
         Ok(plan)
     }
+}
 
-    pub async fn apply(&self, pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
+#[async_trait]
+impl SchemaActions for GraphileActions {
+    async fn plan(&self, pool: &PgPool, action: &Action) -> anyhow::Result<Plan> {
+        match action {
+            Action::ResetStuck {
+                queue,
+                worker,
+                stale_after,
+            } if self.can(ActionKind::ResetStuck) => {
+                self.plan_reset(
+                    pool,
+                    action,
+                    queue.as_deref(),
+                    worker.as_deref(),
+                    *stale_after,
+                )
+                .await
+            }
+            _ if !self.can(action.kind()) => Err(super::actions::unsupported(
+                "graphile-worker",
+                action.kind(),
+            )),
+            _ => kit::plan(pool, &self.jobs, action).await,
+        }
+    }
+
+    async fn apply(&self, pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
         kit::apply_jobs(pool, &self.jobs, step).await
     }
 }

@@ -7,7 +7,7 @@ pub mod connect;
 pub mod detect;
 pub mod doctor;
 pub mod drill;
-mod foreign;
+pub mod foreign;
 mod foreign_actions;
 pub mod foreign_drill;
 pub mod graphile;

@@ -15,11 +15,10 @@
 use std::sync::Arc;
 
 use anyhow::bail;
-use async_trait::async_trait;
 use sqlx::PgPool;
 
 use super::Capabilities;
-use super::actions::{Action, ActionCapabilities, ActionKind, BatchDone, BatchStep};
+use super::actions::{ActionCapabilities, ActionKind};
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
 use super::foreign::{Foreign, ForeignSchema};
 use super::foreign_actions as kit;
@@ -33,7 +32,6 @@ use super::sqlkit::{Statements, TableInfo, TimeCol};
 
 pub struct ObanBackend {
     foreign: Foreign,
-    actions: ObanActions,
 }
 
 impl ObanBackend {
@@ -183,33 +181,19 @@ impl ObanBackend {
                 doctor: plan,
                 drill,
                 source: None,
+                actions: Box::new(actions),
             },
-            actions,
         })
     }
 }
 
-#[async_trait]
 impl ForeignSchema for ObanBackend {
     fn foreign(&self) -> &Foreign {
         &self.foreign
     }
-
-    async fn plan_action(&self, action: &Action) -> anyhow::Result<super::Plan> {
-        self.actions.plan(&self.foreign.pool, action).await
-    }
-
-    async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
-        self.actions.apply(&self.foreign.pool, step).await
-    }
 }
 
-impl ObanBackend {
-    /// How the drill-down reads `oban_jobs` (for tests and troubleshooting).
-    pub fn drill_table(&self) -> &DrillTable {
-        &self.foreign.drill
-    }
-}
+impl ObanBackend {}
 
 /// `oban_jobs` for the drill-down: waiting jobs listed one priority at a time (the ones
 /// present, by a skip scan) along Oban's `(state, queue, priority, scheduled_at, id)`;

@@ -15,6 +15,9 @@
 use sqlx::PgPool;
 
 use super::actions::{Action, ActionKind, BatchDone, BatchStep, Plan};
+use async_trait::async_trait;
+
+use super::foreign::SchemaActions;
 use super::foreign_actions::{self as kit, GUARD, IDS, JobTable};
 use super::model::JobState;
 use super::sqlkit::TimeCol;
@@ -140,8 +143,11 @@ impl ObanActions {
     pub fn can(&self, kind: ActionKind) -> bool {
         self.jobs.statement(kind).is_some()
     }
+}
 
-    pub async fn plan(&self, pool: &PgPool, action: &Action) -> anyhow::Result<Plan> {
+#[async_trait]
+impl SchemaActions for ObanActions {
+    async fn plan(&self, pool: &PgPool, action: &Action) -> anyhow::Result<Plan> {
         match action {
             Action::Pause { queue, .. } | Action::Resume { queue } => Ok(kit::queue_plan(
                 action,
@@ -157,7 +163,7 @@ impl ObanActions {
         }
     }
 
-    pub async fn apply(&self, pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
+    async fn apply(&self, pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
         let (signal, queue) = match &step.plan.action {
             Action::Pause { queue, .. } => ("pause", queue),
             Action::Resume { queue } => ("resume", queue),

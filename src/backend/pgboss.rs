@@ -18,22 +18,20 @@
 use std::sync::Arc;
 
 use anyhow::bail;
-use async_trait::async_trait;
 use sqlx::PgPool;
 
 use super::Capabilities;
-use super::actions::{Action, ActionCapabilities, ActionKind, BatchDone, BatchStep};
+use super::actions::{ActionCapabilities, ActionKind};
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
 use super::foreign::{Foreign, ForeignSchema};
 use super::foreign_actions as kit;
-use super::foreign_drill::{DrillTable, Sort, StateList};
+use super::foreign_drill::{DrillTable, Sort, StateList, time_column};
 use super::model::JobState;
 use super::pgboss_actions::PgBossActions;
-use super::sqlkit::{Statements, TableInfo, TimeCol, WINDOW_START, capped, epoch_minute};
+use super::sqlkit::{Statements, TableInfo, WINDOW_START, capped, epoch_minute};
 
 pub struct PgBossBackend {
     foreign: Foreign,
-    actions: PgBossActions,
 }
 
 impl PgBossBackend {
@@ -264,43 +262,26 @@ impl PgBossBackend {
                 doctor: plan,
                 drill,
                 source: None,
+                actions: Box::new(actions),
             },
-            actions,
         })
     }
 }
 
-#[async_trait]
 impl ForeignSchema for PgBossBackend {
     fn foreign(&self) -> &Foreign {
         &self.foreign
     }
-
-    async fn plan_action(&self, action: &Action) -> anyhow::Result<super::Plan> {
-        self.actions.plan(&self.foreign.pool, action).await
-    }
-
-    async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
-        self.actions.apply(&self.foreign.pool, step).await
-    }
 }
 
-impl PgBossBackend {
-    /// How the drill-down reads the jobs (for tests and troubleshooting).
-    pub fn drill_table(&self) -> &DrillTable {
-        &self.foreign.drill
-    }
-}
+impl PgBossBackend {}
 
 /// `job` for the drill-down: waiting jobs by when they are due, running ones by when they
 /// started, finished ones by when they finished. pg-boss keeps the last error in `output`
 /// and no history; its attempts are `retry_count` of `retry_limit` retries.
 fn drill_table(actions: &PgBossActions, jobs: &TableInfo) -> DrillTable {
-    let time = |c: &str| {
-        jobs.has(c)
-            .then(|| TimeCol::new(format!("j.{c}"), jobs.is_naive_timestamp(c)))
-    };
-    let sort = |c: &str| time(c).map(|t| Sort::new(t, jobs.nullable(c)));
+    let time = |c: &str| time_column(jobs, c);
+    let sort = |c: &str| Sort::by(jobs, c);
     DrillTable {
         lists: StateList::from_states(&actions.jobs, |s| match s {
             JobState::Ready | JobState::Scheduled | JobState::Retrying => sort("start_after"),

@@ -45,6 +45,9 @@
 use sqlx::PgPool;
 
 use super::actions::{Action, ActionKind, BatchDone, BatchStep, JobTarget, Plan};
+use async_trait::async_trait;
+
+use super::foreign::SchemaActions;
 use super::foreign_actions::{self as kit, GUARD, IDS, JobTable, QUEUES};
 use super::model::JobState;
 use super::sqlkit::TableInfo;
@@ -159,8 +162,11 @@ impl PgBossActions {
     pub fn can(&self, kind: ActionKind) -> bool {
         self.jobs.statement(kind).is_some()
     }
+}
 
-    pub async fn plan(&self, pool: &PgPool, action: &Action) -> anyhow::Result<Plan> {
+#[async_trait]
+impl SchemaActions for PgBossActions {
+    async fn plan(&self, pool: &PgPool, action: &Action) -> anyhow::Result<Plan> {
         if !self.can(action.kind()) {
             return Err(super::actions::unsupported("pg-boss", action.kind()));
         }
@@ -175,7 +181,7 @@ impl PgBossActions {
         })
     }
 
-    pub async fn apply(&self, pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
+    async fn apply(&self, pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
         kit::apply_jobs(pool, &self.jobs, step)
             .await
             .map_err(|err| match sql_state(&err).as_deref() {

@@ -13,11 +13,10 @@
 use std::sync::Arc;
 
 use anyhow::bail;
-use async_trait::async_trait;
 use sqlx::PgPool;
 
 use super::Capabilities;
-use super::actions::{Action, ActionCapabilities, BatchDone, BatchStep};
+use super::actions::ActionCapabilities;
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
 use super::foreign::{Foreign, ForeignSchema};
 use super::foreign_actions as kit;
@@ -31,7 +30,6 @@ use super::sqlkit::{Statements, TableInfo, TimeCol, qualified};
 
 pub struct RiverBackend {
     foreign: Foreign,
-    actions: RiverActions,
 }
 
 impl RiverBackend {
@@ -206,33 +204,19 @@ impl RiverBackend {
                 doctor: plan,
                 drill,
                 source: None,
+                actions: Box::new(actions),
             },
-            actions,
         })
     }
 }
 
-#[async_trait]
 impl ForeignSchema for RiverBackend {
     fn foreign(&self) -> &Foreign {
         &self.foreign
     }
-
-    async fn plan_action(&self, action: &Action) -> anyhow::Result<super::Plan> {
-        self.actions.plan(&self.foreign.pool, action).await
-    }
-
-    async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
-        self.actions.apply(&self.foreign.pool, step).await
-    }
 }
 
-impl RiverBackend {
-    /// How the drill-down reads `river_job` (for tests and troubleshooting).
-    pub fn drill_table(&self) -> &DrillTable {
-        &self.foreign.drill
-    }
-}
+impl RiverBackend {}
 
 /// `river_job` for the drill-down: waiting jobs are listed one priority at a time along
 /// River's `(state, queue, priority, scheduled_at, id)` index; finished ones along

@@ -18,6 +18,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgPool, Row};
 
 use super::actions::{Action, ActionKind, BatchDone, BatchStep, Plan};
+use async_trait::async_trait;
+
+use super::foreign::SchemaActions;
 use super::foreign_actions::{self as kit, GUARD, IDS, JobTable};
 use super::model::JobState;
 use super::sqlkit::literal;
@@ -123,15 +126,6 @@ impl RiverActions {
         }
     }
 
-    pub async fn plan(&self, pool: &PgPool, action: &Action) -> anyhow::Result<Plan> {
-        match action {
-            Action::Pause { queue, .. } | Action::Resume { queue } => {
-                self.plan_pause(pool, action, queue).await
-            }
-            _ => kit::plan(pool, &self.jobs, action).await,
-        }
-    }
-
     async fn plan_pause(
         &self,
         pool: &PgPool,
@@ -176,8 +170,20 @@ impl RiverActions {
         }
         Ok(plan)
     }
+}
 
-    pub async fn apply(&self, pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
+#[async_trait]
+impl SchemaActions for RiverActions {
+    async fn plan(&self, pool: &PgPool, action: &Action) -> anyhow::Result<Plan> {
+        match action {
+            Action::Pause { queue, .. } | Action::Resume { queue } => {
+                self.plan_pause(pool, action, queue).await
+            }
+            _ => kit::plan(pool, &self.jobs, action).await,
+        }
+    }
+
+    async fn apply(&self, pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
         let (pausing, queue) = match &step.plan.action {
             Action::Pause { queue, .. } => (true, queue),
             Action::Resume { queue } => (false, queue),

@@ -41,7 +41,7 @@ use super::drill::{
 use super::foreign_actions::JobTable;
 use super::model::{JobId, JobState};
 use super::native::text::opt_text;
-use super::sqlkit::{TimeCol, literal};
+use super::sqlkit::{TableInfo, TimeCol, literal};
 
 pub use dead_letters::dead_letters;
 pub use job::job;
@@ -165,6 +165,18 @@ impl Sort {
     pub fn new(col: TimeCol, nullable: bool) -> Sort {
         Sort { col, nullable }
     }
+
+    /// By the table's `column`, where it has one.
+    pub fn by(table: &TableInfo, column: &str) -> Option<Sort> {
+        time_column(table, column).map(|t| Sort::new(t, table.nullable(column)))
+    }
+}
+
+/// The table's `column` (as `j.column`) as a time, where it has one.
+pub fn time_column(table: &TableInfo, column: &str) -> Option<TimeCol> {
+    table
+        .has(column)
+        .then(|| TimeCol::new(format!("j.{column}"), table.is_naive_timestamp(column)))
 }
 
 #[derive(Debug, Clone)]

@@ -11,9 +11,11 @@ use toml::Spanned;
 
 use super::profile::Profile;
 use crate::backend::actions::{Action, ActionCapabilities, ActionKind, BatchDone, BatchStep, Plan};
+use crate::backend::foreign::SchemaActions;
 use crate::backend::foreign_actions::{self as kit, GUARD, IDS, JobTable};
 use crate::backend::model::JobState;
 use crate::backend::sqlkit::{TableInfo, TimeCol, ident, literal};
+use async_trait::async_trait;
 
 fn col(c: &Spanned<String>) -> String {
     format!("j.{}", ident(c.get_ref()))
@@ -243,8 +245,11 @@ impl MappedActions {
             pause,
         }
     }
+}
 
-    pub async fn plan(&self, pool: &PgPool, action: &Action) -> anyhow::Result<Plan> {
+#[async_trait]
+impl SchemaActions for MappedActions {
+    async fn plan(&self, pool: &PgPool, action: &Action) -> anyhow::Result<Plan> {
         let queue = match action {
             Action::Pause { queue, .. } | Action::Resume { queue } => queue,
             _ => return kit::plan(pool, &self.jobs, action).await,
@@ -276,7 +281,7 @@ impl MappedActions {
         Ok(plan)
     }
 
-    pub async fn apply(&self, pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
+    async fn apply(&self, pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
         let (pausing, queue, reason) = match &step.plan.action {
             Action::Pause { queue, reason } => (true, queue, reason.as_deref()),
             Action::Resume { queue } => (false, queue, None),

@@ -12,16 +12,13 @@ pub mod profile;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use sqlx::PgPool;
 use toml::Spanned;
 
 use super::Capabilities;
-use super::actions::{Action, BatchDone, BatchStep};
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
 use super::foreign::{Foreign, ForeignSchema};
 use super::foreign_actions as kit;
-use super::foreign_drill::DrillTable;
 use super::sqlkit::{
     Statements, TableInfo, TimeCol, WINDOW_START, capped, epoch_minute, ident, literal,
 };
@@ -30,7 +27,6 @@ pub use profile::{Profile, ProfileError, Target};
 
 pub struct MappedBackend {
     foreign: Foreign,
-    actions: MappedActions,
     profile_name: String,
     schema: String,
 }
@@ -168,8 +164,8 @@ impl MappedBackend {
                 doctor: plan,
                 drill,
                 source: Some(format!("profile {}", profile.name)),
+                actions: Box::new(actions),
             },
-            actions,
             profile_name: profile.name.clone(),
             schema: table.schema.clone(),
         })
@@ -183,11 +179,6 @@ impl MappedBackend {
     /// The schema the table was found in.
     pub fn schema(&self) -> &str {
         &self.schema
-    }
-
-    /// How the drill-down reads the table (for tests and troubleshooting).
-    pub fn drill_table(&self) -> &DrillTable {
-        &self.foreign.drill
     }
 }
 
@@ -733,17 +724,8 @@ impl Builder<'_> {
     }
 }
 
-#[async_trait]
 impl ForeignSchema for MappedBackend {
     fn foreign(&self) -> &Foreign {
         &self.foreign
-    }
-
-    async fn plan_action(&self, action: &Action) -> anyhow::Result<super::Plan> {
-        self.actions.plan(&self.foreign.pool, action).await
-    }
-
-    async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
-        self.actions.apply(&self.foreign.pool, step).await
     }
 }
