@@ -126,3 +126,39 @@ async fn scheduled_piles_past_100_are_estimated_small_ones_counted() {
     let mail = snap.queues.iter().find(|q| q.name == "mail").unwrap();
     assert_eq!(mail.scheduled, Count::exact(40));
 }
+
+/// After an outage a queue's worth of jobs backs off at once: past 100 they are estimated,
+/// while the ones due now (ready) stay counted exactly.
+#[tokio::test]
+async fn retrying_piles_past_100_are_estimated_ready_ones_counted() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    exec(pool, "INSERT INTO jobtop.queues (name) VALUES ('hooks')").await;
+    exec(
+        pool,
+        "INSERT INTO jobtop.jobs (queue, kind, state, attempts, run_at)
+         SELECT 'hooks', 'hook.deliver', 'retrying', 1, now() + g * interval '1 second'
+         FROM generate_series(1, 3000) g",
+    )
+    .await;
+    exec(
+        pool,
+        "INSERT INTO jobtop.jobs (queue, kind, state, attempts, run_at)
+         SELECT 'hooks', 'hook.deliver', 'retrying', 1, now() - interval '1 minute'
+         FROM generate_series(1, 250)",
+    )
+    .await;
+    exec(pool, "ANALYZE jobtop.jobs").await;
+    let snap = NativeBackend::new(pool.clone())
+        .snapshot(&SnapshotOptions::default())
+        .await
+        .unwrap();
+    let hooks = snap.queues.iter().find(|q| q.name == "hooks").unwrap();
+    assert!(hooks.retrying.estimated, "{:?}", hooks.retrying);
+    assert!(
+        (2700..=3300).contains(&hooks.retrying.value),
+        "about 3,000: {:?}",
+        hooks.retrying
+    );
+    assert_eq!(hooks.ready, Count::exact(250));
+}

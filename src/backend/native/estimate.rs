@@ -1,18 +1,22 @@
 //! Planner estimates for the piles too big to count on every poll: the dead-letter jobs (a
-//! finished state that only grows) and the scheduled ones (due in the future, often many by
-//! design). Each is counted exactly up to `SnapshotOptions::pile_cap` (100 unless an alert
-//! threshold needs more); past that it is shown as the planner's estimate ("~45k"), or as
-//! "100+" while the estimate says less.
+//! finished state that only grows), the scheduled ones (due in the future, often many by
+//! design) and the retrying ones backing off (after an outage, a queue's worth). Each is
+//! counted exactly up to `SnapshotOptions::pile_cap` (100 unless an alert threshold needs
+//! more); past that it is shown as the planner's estimate ("~45k"), or as "100+" while the
+//! estimate says less.
 //!
 //! Counting them would read every index entry on every poll: on a table of 10 M jobs with
-//! 3% of them live, a cap of 10,000 on these two alone costs ~30 ms a poll. The estimate
+//! 3% of them live, a cap of 10,000 on scheduled and dead alone costs ~30 ms a poll; at
+//! 50 M, counting retrying jobs up to 10,000 was 24k of the poll's 30k buffers (the index
+//! entries are few pages, but each checks the visibility map page of a row somewhere in
+//! the table). The estimate
 //! costs the planning of one query, and the planner's statistics (per column, and the
 //! schema's `(queue, state)` statistics object, so a pile in one queue is not spread over
 //! all of them) change only when the table is analyzed: each estimate is kept for a minute,
 //! and at most a few are taken per poll, so no single poll pays for all of them.
 //!
-//! The states an operator acts on right now (ready, running, retrying) stay exact up to the
-//! monitor's count cap.
+//! The states an operator acts on right now (ready, running) stay exact up to the monitor's
+//! count cap.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -34,10 +38,14 @@ const ESTIMATE_DEAD_SQL: &str =
 const ESTIMATE_SCHEDULED_SQL: &str = "EXPLAIN (FORMAT JSON) SELECT 1 FROM jobtop.jobs j \
      WHERE j.state IN ('queued', 'retrying') AND j.queue = $1 \
        AND j.state = 'queued' AND j.run_at > now()";
+const ESTIMATE_RETRYING_SQL: &str = "EXPLAIN (FORMAT JSON) SELECT 1 FROM jobtop.jobs j \
+     WHERE j.state IN ('queued', 'retrying') AND j.queue = $1 \
+       AND j.state = 'retrying' AND j.run_at > now()";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Pile {
     Scheduled,
+    Retrying,
     Dead,
 }
 
@@ -62,7 +70,7 @@ impl EstimateCache {
     }
 }
 
-/// Replaces each scheduled or dead count that reached its cap with the planner's estimate,
+/// Replaces each scheduled, retrying or dead count that reached its cap with the planner's estimate,
 /// when the estimate says more than the cap.
 pub async fn past_the_cap(
     tx: &mut Transaction<'static, Postgres>,
@@ -71,9 +79,10 @@ pub async fn past_the_cap(
 ) -> anyhow::Result<()> {
     let mut budget = PER_POLL;
     for q in queues.iter_mut() {
-        for pile in [Pile::Scheduled, Pile::Dead] {
+        for pile in [Pile::Scheduled, Pile::Retrying, Pile::Dead] {
             let count = match pile {
                 Pile::Scheduled => &mut q.scheduled,
+                Pile::Retrying => &mut q.retrying,
                 Pile::Dead => &mut q.dead,
             };
             if !count.capped {
@@ -85,6 +94,7 @@ pub async fn past_the_cap(
                     budget -= 1;
                     let sql = match pile {
                         Pile::Scheduled => ESTIMATE_SCHEDULED_SQL,
+                        Pile::Retrying => ESTIMATE_RETRYING_SQL,
                         Pile::Dead => ESTIMATE_DEAD_SQL,
                     };
                     let plan: serde_json::Value = sqlx::query_scalar(sql)

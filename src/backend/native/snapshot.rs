@@ -22,8 +22,8 @@ pub const HISTORY_MINUTES: usize = 60;
 /// ranges (queued, retrying) because each is then a tight `(queue, state, run_at)` range.
 /// The longest-running job is the front of the queue's `(queue, started_at)` running range,
 /// and the dead of the last hour the tail of its `(queue, finished_at)` dead range: both
-/// index-only. Scheduled and dead stop at a small cap (`$2`): past it they are estimated
-/// (`estimate.rs`). The outer join keeps one row, and so `now()`, when there is no queue at
+/// index-only. Scheduled, retrying (backing off) and dead stop at a small cap (`$2`): past
+/// it they are estimated (`estimate.rs`). The outer join keeps one row, and so `now()`, when there is no queue at
 /// all.
 pub(super) const QUEUES_SQL: &str = r#"
 SELECT n.db_now, q.name, q.paused_at, q.paused_by, q.pause_reason,
@@ -38,7 +38,7 @@ SELECT n.db_now, q.name, q.paused_at, q.paused_by, q.pause_reason,
        AND j.state = 'queued' AND j.run_at > now() LIMIT $2) c) AS scheduled,
   (SELECT count(*) FROM (SELECT 1 FROM jobtop.jobs j
      WHERE j.state IN ('queued', 'retrying') AND j.queue = q.name
-       AND j.state = 'retrying' AND j.run_at > now() LIMIT $1) c) AS retrying,
+       AND j.state = 'retrying' AND j.run_at > now() LIMIT $2) c) AS retrying,
   (SELECT count(*) FROM (SELECT 1 FROM jobtop.jobs j
      WHERE j.state = 'running' AND j.queue = q.name LIMIT $1) c) AS running,
   (SELECT count(*) FROM (SELECT 1 FROM jobtop.jobs j
@@ -143,7 +143,7 @@ async fn read_queues(
             row.try_get::<i64, _>("ready_queued")? + row.try_get::<i64, _>("ready_retrying")?;
         stats.ready = Count::capped_at(ready, cap);
         stats.scheduled = Count::capped_at(row.try_get::<i64, _>("scheduled")?, small_cap);
-        stats.retrying = count("retrying")?;
+        stats.retrying = Count::capped_at(row.try_get::<i64, _>("retrying")?, small_cap);
         stats.running = count("running")?;
         stats.dead = Count::capped_at(row.try_get::<i64, _>("dead")?, small_cap);
         stats.oldest_ready_at = row.try_get("oldest_ready_at")?;
