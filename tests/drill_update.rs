@@ -604,3 +604,22 @@ fn selected_and_marked_job_ids_for_actions() {
     )));
     assert_eq!(effects, vec![Effect::Quit]);
 }
+
+#[test]
+fn the_alerts_pane_opens_over_a_drill_down_and_esc_returns_to_it() {
+    let mut app = app();
+    answer(&mut app, key('d'), Response::DeadLetters(dead_report()));
+    assert!(matches!(app.top_view(), Some(View::DeadLetters(_))));
+    app.update(key('a'));
+    assert!(app.show_alerts);
+    let screen = ui_data::render(&app, 80, 24);
+    assert!(screen.contains("Alerts"), "{screen}");
+    assert!(!screen.contains("ERROR SIGNATURE"), "{screen}");
+    app.update(code(KeyCode::Esc));
+    assert!(!app.show_alerts);
+    assert!(
+        matches!(app.top_view(), Some(View::DeadLetters(_))),
+        "back on the view it opened from"
+    );
+    assert!(ui_data::render(&app, 80, 24).contains("ERROR SIGNATURE"));
+}

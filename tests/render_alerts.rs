@@ -202,3 +202,41 @@ fn the_default_and_high_contrast_themes_do_use_colour() {
     // High contrast paints its own black background under everything.
     assert!(buf.content().iter().all(|c| c.bg != Color::Reset));
 }
+
+/// During an outage nothing is judged: a pending alert's clock stops at the last data
+/// rather than read past its `for` for an alert that cannot fire.
+#[test]
+fn kiosk_pending_clock_stops_while_the_database_is_away() {
+    let mut app = kiosk(app_with_data(chrono::Duration::zero()));
+    app.update(Msg::Polled {
+        result: Ok(snapshot_at(chrono::Duration::seconds(60))),
+        at: secs(60),
+    });
+    app.update(Msg::Tick(secs(61)));
+    let before = render(&app, 120, 30);
+    let line = before
+        .lines()
+        .find(|l| l.contains("pending:"))
+        .unwrap_or_else(|| panic!("a pending alert: {before}"))
+        .to_string();
+    assert!(line.contains("of 5m00s"), "{line}");
+    for s in [70, 400] {
+        app.update(Msg::Polled {
+            result: Err("error communicating with database: Connection refused".into()),
+            at: secs(s),
+        });
+    }
+    app.update(Msg::Tick(secs(401)));
+    let after = render(&app, 120, 30);
+    assert!(after.contains("DATABASE UNREACHABLE"), "{after}");
+    let line = after
+        .lines()
+        .find(|l| l.contains("pending:"))
+        .unwrap_or_else(|| panic!("still pending: {after}"))
+        .to_string();
+    assert!(
+        !line.contains("6m"),
+        "the clock stopped at the last data: {line}"
+    );
+    assert!(line.contains("of 5m00s"), "{line}");
+}

@@ -277,6 +277,7 @@ impl App {
             // Global keys keep their meaning in every view.
             Command::Quit
             | Command::Help
+            | Command::Alerts
             | Command::Freeze
             | Command::IntervalUp
             | Command::IntervalDown => None,

@@ -274,10 +274,13 @@ fn all_clear_band(app: &App, theme: &Theme) -> Band {
 
 /// `? pending: ready backlog queue mail (1m12s of 5m00s) · …` on one row.
 fn pending_line(app: &App, theme: &Theme) -> Option<Line<'static>> {
+    // Held as of the last data: during an outage nothing is judged, so the clock stops
+    // rather than read "2m of 1m" for an alert that cannot fire.
+    let as_of = app.now - app.data_age().unwrap_or_default();
     let pending: Vec<String> = shown_alerts(app, AlertState::Pending)
         .into_iter()
         .map(|a| {
-            let held = (app.now - a.since).max(chrono::Duration::zero());
+            let held = (as_of - a.since).max(chrono::Duration::zero());
             format!(
                 "{}{} ({} of {})",
                 a.key.rule.title(),

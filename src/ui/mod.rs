@@ -58,7 +58,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
         kiosk::draw(frame, area, app, &theme);
         return;
     }
-    if app.top_view().is_some() {
+    // The alerts pane opens over a drill-down too; Esc goes back to it.
+    if app.top_view().is_some() && !app.show_alerts {
         drill::draw(frame, area, app, &theme);
         let body_area = drill::body_area(area, app);
         overlays(frame, area, body_area, app, &theme);
