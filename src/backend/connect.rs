@@ -144,6 +144,9 @@ fn logged(opts: PgConnectOptions, settings: &SessionSettings) -> PgConnectOption
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1))
 }
 
+/// How long a monitor waits for a session before calling the poll failed.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How sessions get their settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Delivery {
@@ -185,7 +188,7 @@ fn pool_options(settings: &SessionSettings, delivery: Delivery) -> PgPoolOptions
     let options = PgPoolOptions::new()
         .max_connections(3)
         .min_connections(0)
-        .acquire_timeout(Duration::from_secs(5));
+        .acquire_timeout(ACQUIRE_TIMEOUT);
     if delivery == Delivery::Startup {
         return options;
     }
@@ -232,9 +235,14 @@ pub async fn connect(opts: PgConnectOptions, settings: &SessionSettings) -> Resu
 
 /// The same pool, opened without connecting: the first query connects, and a database
 /// that is away is a failed poll, not a failed start (the wall screen starts regardless).
-/// A database that answers now is asked whether a pooler stands in front.
+/// A database that answers now is asked whether a pooler stands in front (for no longer
+/// than the pool would wait for a session).
 pub async fn connect_lazy(opts: PgConnectOptions, settings: &SessionSettings) -> PgPool {
-    let how = delivery(&opts, settings).await.unwrap_or(Delivery::Startup);
+    let asked = tokio::time::timeout(ACQUIRE_TIMEOUT, delivery(&opts, settings)).await;
+    let how = match asked {
+        Ok(Ok(how)) => how,
+        _ => Delivery::Startup,
+    };
     pool_options(settings, how).connect_lazy_with(connect_options(opts, settings, how))
 }
 
