@@ -42,6 +42,7 @@ const COLUMNS: [(Col, ColumnSpec); 12] = [
 ];
 
 const PAUSED: &str = " PAUSED";
+const PAUSED_SHORT: &str = " [P]";
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.pane == Pane::Queues;
@@ -216,11 +217,17 @@ fn name_cell<'a>(q: &QueueStats, width: u16, theme: &Theme) -> Cell<'a> {
     if q.paused.is_none() {
         return Cell::from(text::truncate(&name, width as usize).into_owned());
     }
-    // The marker must survive a narrow column, so the name gives way first.
-    let room = (width as usize).saturating_sub(PAUSED.len());
+    // The marker must survive a narrow column: it shortens before the name gives way.
+    let width = width as usize;
+    let tag = if text::width(&name) + PAUSED.len() <= width {
+        PAUSED
+    } else {
+        PAUSED_SHORT
+    };
+    let room = width.saturating_sub(tag.len());
     Cell::from(Line::from(vec![
         Span::raw(text::truncate(&name, room).into_owned()),
-        Span::styled(PAUSED, theme.notice_banner),
+        Span::styled(tag, theme.notice_banner),
     ]))
 }
 
