@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::ThemeName;
 use crate::app::alerts::Rules;
 use crate::app::alerts::rules::{Num, Secs};
-use crate::backend::connect::redact_url;
+use crate::backend::pg::connect::redact_url;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

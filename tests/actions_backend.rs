@@ -10,8 +10,8 @@ use std::time::Duration;
 use serde_json::Value;
 use sqlx::{PgPool, Row};
 
-use jobtop::backend::connect::{self, SessionSettings};
 use jobtop::backend::native::NativeBackend;
+use jobtop::backend::pg::connect::{self, SessionSettings};
 use jobtop::backend::{
     Action, ActionOutcome, AuditFilter, Backend, JobFilter, JobId, JobState, JobTarget, Outcome,
     Plan,

@@ -13,8 +13,8 @@ use jobtop::backend::drill::{
     DeadLetterQuery, DeadWindow, DetailLimits, JobFilter, JobPage, JobQuery, JobScope, KindStats,
     KindWindow, KindsQuery, Order, TenantsQuery,
 };
-use jobtop::backend::foreign::ForeignSchema;
-use jobtop::backend::foreign_drill;
+use jobtop::backend::engine::drill as foreign_drill;
+use jobtop::backend::engine::foreign::ForeignSchema;
 use jobtop::backend::mapped::{MappedBackend, Profile};
 use jobtop::backend::oban::ObanBackend;
 use jobtop::backend::river::RiverBackend;
@@ -1012,7 +1012,7 @@ async fn mapped_lists_use_the_indexes_doctor_names() {
 /// reported; a River backend behind the shared-snapshot wrapper answers the same reads.
 #[tokio::test(flavor = "multi_thread")]
 async fn huge_values_are_cut_in_sql_and_wrappers_pass_reads_through() {
-    use jobtop::backend::shared::{SharedOptions, SharedSnapshot};
+    use jobtop::backend::wrappers::shared::{SharedOptions, SharedSnapshot};
 
     let db = common::test_db().await;
     let pool = &db.pool;

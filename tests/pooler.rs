@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use jobtop::backend::connect::{self, SessionSettings};
+use jobtop::backend::pg::connect::{self, SessionSettings};
 use nix::unistd::{User, geteuid};
 use sqlx::postgres::PgConnectOptions;
 

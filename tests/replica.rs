@@ -13,7 +13,7 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use jobtop::backend::native::{NativeBackend, migrate};
-use jobtop::backend::replica::{Lag, OnReplica};
+use jobtop::backend::wrappers::replica::{Lag, OnReplica};
 use jobtop::backend::{Backend, Snapshot, SnapshotOptions};
 
 const OPTS: SnapshotOptions = SnapshotOptions {

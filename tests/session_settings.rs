@@ -6,9 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use jobtop::backend::connect::{self, SessionSettings};
 use jobtop::backend::native::NativeBackend;
-use jobtop::backend::shared::{SharedOptions, SharedSnapshot};
+use jobtop::backend::pg::connect::{self, SessionSettings};
+use jobtop::backend::wrappers::shared::{SharedOptions, SharedSnapshot};
 use jobtop::backend::{Backend, SnapshotOptions};
 
 #[tokio::test]

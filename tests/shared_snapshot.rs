@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use jobtop::backend::native::NativeBackend;
-use jobtop::backend::shared::{AloneBecause, Role, SharedOptions, SharedSnapshot};
+use jobtop::backend::wrappers::shared::{AloneBecause, Role, SharedOptions, SharedSnapshot};
 use jobtop::backend::{Backend, Snapshot, SnapshotOptions};
 
 const OPTS: SnapshotOptions = SnapshotOptions {
@@ -223,7 +223,7 @@ async fn wrappers_pass_drill_downs_and_actions_through() {
         DeadLetterQuery, DeadWindow, JobQuery, JobScope, KindWindow, KindsQuery, Order,
         TenantsQuery,
     };
-    use jobtop::backend::replica::OnReplica;
+    use jobtop::backend::wrappers::replica::OnReplica;
     use jobtop::backend::{AuditFilter, JobState};
 
     let db = common::test_db().await;

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::model::{JobId, JobState};
+use crate::backend::model::{JobId, JobState};
 
 /// Rows one statement may change: short transactions, short locks.
 pub const BATCH_SIZE: usize = 1_000;

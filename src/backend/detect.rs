@@ -11,13 +11,13 @@ use anyhow::bail;
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::Backend;
-use super::graphile::GraphileBackend;
-use super::mapped::{MappedBackend, Profile};
-use super::oban::ObanBackend;
-use super::pgboss::PgBossBackend;
-use super::river::RiverBackend;
-use super::sqlkit::TableInfo;
+use crate::backend::Backend;
+use crate::backend::graphile::GraphileBackend;
+use crate::backend::mapped::{MappedBackend, Profile};
+use crate::backend::oban::ObanBackend;
+use crate::backend::pg::catalog::TableInfo;
+use crate::backend::pgboss::PgBossBackend;
+use crate::backend::river::RiverBackend;
 
 /// The queue schemas jobtop can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

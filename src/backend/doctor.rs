@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, PgPool};
 
-use super::Backend;
+use crate::backend::Backend;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -183,12 +183,12 @@ async fn privileges(pool: &PgPool, need: &TableNeed) -> Vec<Check> {
             Err(err) => return vec![Check::new(name, Status::Fail, err.to_string())],
         }
     }
-    let quoted = super::sqlkit::qualified(&need.schema, &need.name);
+    let quoted = crate::backend::pg::sql::qualified(&need.schema, &need.name);
     let role: String = sqlx::query_scalar("SELECT current_user::text")
         .fetch_one(pool)
         .await
         .unwrap_or_else(|_| "your_role".into());
-    let role = super::sqlkit::ident(&role);
+    let role = crate::backend::pg::sql::ident(&role);
     let mut out = Vec::new();
     if missing_read {
         out.push(

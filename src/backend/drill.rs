@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{Backend, Count, JobId, JobState};
+use crate::backend::{Backend, Count, JobId, JobState};
 
 /// Rows per page of a job list. Fixed, so a page is the same set of rows on every screen
 /// size; the table scrolls inside it.

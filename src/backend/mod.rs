@@ -2,31 +2,20 @@
 //! the normalized model (`model`) and carrying out the actions it supports.
 
 pub mod actions;
-pub mod admin;
-pub mod connect;
 pub mod detect;
 pub mod doctor;
 pub mod drill;
-pub mod foreign;
-mod foreign_actions;
-pub mod foreign_drill;
+pub mod engine;
 pub mod graphile;
-mod graphile_actions;
 pub mod mapped;
 pub mod model;
 pub mod native;
-pub mod native_worker;
 pub mod oban;
-mod oban_actions;
+pub mod pg;
 pub mod pgboss;
-mod pgboss_actions;
-mod prioritized;
-pub mod replica;
 pub mod river;
-mod river_actions;
-pub mod shared;
 pub mod signature;
-mod sqlkit;
+pub mod wrappers;
 
 use async_trait::async_trait;
 

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::drill::ErrorGroup;
-use super::model::JobId;
+use crate::backend::drill::ErrorGroup;
+use crate::backend::model::JobId;
 
 /// Characters of the first line that make a signature; the rest of a message (a stack
 /// trace, a dump) rarely tells causes apart and would make every message unique.

@@ -15,11 +15,11 @@ use serde::Serialize;
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use crate::backend::admin;
-use crate::backend::connect::{self, SessionSettings};
 use crate::backend::native::fixture::{self, FixtureCounts, FixtureSpec};
 use crate::backend::native::probe::{self, PlanFigures, Probe};
 use crate::backend::native::{NativeBackend, migrate};
+use crate::backend::pg::admin;
+use crate::backend::pg::connect::{self, SessionSettings};
 use crate::backend::{Backend, SnapshotOptions};
 pub use stats::Summary;
 use watchers::{Mode, WatchFigures};

@@ -13,7 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use super::procstat;
 use super::stats::Summary;
 use crate::backend::native::{NativeBackend, probe};
-use crate::backend::shared::{SharedOptions, SharedSnapshot};
+use crate::backend::wrappers::shared::{SharedOptions, SharedSnapshot};
 use crate::backend::{Backend, SnapshotOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -11,7 +11,7 @@ use clap::Args;
 
 use super::Exit;
 use crate::backend::actions::{Progress, thousands};
-use crate::backend::connect::{self, SessionSettings};
+use crate::backend::pg::connect::{self, SessionSettings};
 use crate::backend::{Action, ActionOutcome, JobState, Plan};
 use crate::gate::Gate;
 use crate::ui::text::sanitize;

@@ -8,7 +8,7 @@ use crate::bench::{self, BenchConfig};
 
 pub async fn run(args: BenchArgs) -> Result<()> {
     let server = if args.ui_only && args.url.is_none() {
-        crate::backend::connect::parse_target(None)?
+        crate::backend::pg::connect::parse_target(None)?
     } else {
         super::target(args.url.as_deref())?
     };

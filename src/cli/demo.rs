@@ -3,7 +3,7 @@
 use anyhow::{Result, bail};
 
 use super::DemoArgs;
-use crate::backend::connect;
+use crate::backend::pg::connect;
 use crate::demo::{self, SimulatorConfig};
 
 pub async fn run(args: DemoArgs) -> Result<()> {

@@ -3,8 +3,8 @@
 use anyhow::Result;
 
 use super::{Exit, GlobalArgs, backend_choice};
-use crate::backend::connect::{self, SessionSettings};
 use crate::backend::doctor::{self, Status};
+use crate::backend::pg::connect::{self, SessionSettings};
 use crate::ui::text::sanitize;
 
 pub async fn run(url: Option<&str>, _global: &GlobalArgs) -> Result<()> {

@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 
-use crate::backend::connect::{self, SessionSettings};
 use crate::backend::native;
+use crate::backend::pg::connect::{self, SessionSettings};
 
 pub async fn run(url: Option<&str>) -> Result<()> {
     let opts = super::target(url)?;

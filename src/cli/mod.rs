@@ -31,7 +31,7 @@ use sqlx::postgres::PgConnectOptions;
 
 pub use exit::Exit;
 
-use crate::backend::connect;
+use crate::backend::pg::connect;
 
 #[derive(Parser, Debug)]
 #[command(

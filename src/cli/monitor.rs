@@ -10,11 +10,11 @@ use sqlx::postgres::PgConnectOptions;
 use super::settings::{self, MonitorSettings};
 use super::{MonitorArgs, backend_choice};
 use crate::app::{App, AppConfig};
-use crate::backend::connect;
 use crate::backend::detect::{self, BackendKind, Detected};
 use crate::backend::native::NativeBackend;
-use crate::backend::replica::OnReplica;
-use crate::backend::shared::{SharedOptions, SharedSnapshot};
+use crate::backend::pg::connect;
+use crate::backend::wrappers::replica::OnReplica;
+use crate::backend::wrappers::shared::{SharedOptions, SharedSnapshot};
 use crate::backend::{Backend, SnapshotOptions};
 use crate::terminal::{self, MonitorOptions};
 

@@ -14,7 +14,7 @@ use crate::app::alerts::rules::Secs;
 use crate::app::alerts::{
     self, Alert, AlertBook, AlertState, Mode, Observation, RuleId, Rules, Subject, Unit,
 };
-use crate::backend::connect::{self, SessionSettings};
+use crate::backend::pg::connect::{self, SessionSettings};
 use crate::backend::{Capabilities, Snapshot, SnapshotOptions};
 
 pub struct OneShot {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::MonitorArgs;
 use crate::app::alerts::Rules;
 use crate::app::{DrillSettings, ThemeName};
-use crate::backend::connect::SessionSettings;
+use crate::backend::pg::connect::SessionSettings;
 use crate::config::{Config, Connection};
 
 #[derive(Debug, Clone)]

@@ -13,7 +13,8 @@ use sqlx::{ConnectOptions, Connection};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::backend::{admin, connect, native};
+use crate::backend::native;
+use crate::backend::pg::{admin, connect};
 pub use cluster::Cluster;
 pub use simulator::{SimulatorConfig, Stats};
 

@@ -24,7 +24,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::backend::native_worker;
+use crate::backend::native::worker as native_worker;
 use catalog::{GENERAL_QUEUES, MAILERS_CAPACITY, QUEUES};
 use worker::WorkerSpec;
 

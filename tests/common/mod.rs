@@ -18,7 +18,7 @@ use std::time::Duration;
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 
-use jobtop::backend::admin;
+use jobtop::backend::pg::admin;
 use jobtop::demo::Cluster;
 
 /// A fresh database for one test; dropped (on its server) when the test ends.

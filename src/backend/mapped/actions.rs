@@ -11,10 +11,11 @@ use toml::Spanned;
 
 use super::profile::Profile;
 use crate::backend::actions::{Action, ActionCapabilities, ActionKind, BatchDone, BatchStep, Plan};
-use crate::backend::foreign::SchemaActions;
-use crate::backend::foreign_actions::{self as kit, GUARD, IDS, JobTable};
+use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable};
+use crate::backend::engine::foreign::SchemaActions;
 use crate::backend::model::JobState;
-use crate::backend::sqlkit::{TableInfo, TimeCol, ident, literal};
+use crate::backend::pg::catalog::TableInfo;
+use crate::backend::pg::sql::{TimeCol, ident, literal};
 use async_trait::async_trait;
 
 fn col(c: &Spanned<String>) -> String {

@@ -6,12 +6,13 @@
 use toml::Spanned;
 
 use super::profile::{Profile, Target};
-use crate::backend::foreign_actions::JobTable;
-use crate::backend::foreign_drill::{
+use crate::backend::engine::actions::JobTable;
+use crate::backend::engine::drill::{
     DrillTable, ErrorHistory, HistoryShape, Range, Sort, StateList,
 };
 use crate::backend::model::JobState;
-use crate::backend::sqlkit::{TableInfo, TimeCol, ident, literal};
+use crate::backend::pg::catalog::TableInfo;
+use crate::backend::pg::sql::{TimeCol, ident, literal};
 
 fn col(c: &Spanned<String>) -> String {
     format!("j.{}", ident(c.get_ref()))

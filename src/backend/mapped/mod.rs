@@ -17,11 +17,10 @@ use toml::Spanned;
 
 use super::Capabilities;
 use super::doctor::{Check, Plan, Probe, Status, TableNeed};
-use super::foreign::{Foreign, ForeignSchema};
-use super::foreign_actions as kit;
-use super::sqlkit::{
-    Statements, TableInfo, TimeCol, WINDOW_START, capped, epoch_minute, ident, literal,
-};
+use crate::backend::engine::foreign::{Foreign, ForeignSchema};
+use crate::backend::engine::snapshot::{Statements, WINDOW_START, capped, epoch_minute};
+use crate::backend::pg::catalog::TableInfo;
+use crate::backend::pg::sql::{TimeCol, ident, literal};
 use actions::MappedActions;
 pub use profile::{Profile, ProfileError, Target};
 
@@ -142,7 +141,7 @@ impl MappedBackend {
         plan.probes.extend(drill.probes());
         plan.findings.extend(drill.findings());
         let mut action_caps = actions.capabilities;
-        action_caps.audit = kit::audit_table(&pool).await?;
+        action_caps.audit = crate::backend::pg::audit::audit_table(&pool).await?;
         let c = &profile.columns;
         let capabilities = Capabilities {
             actions: action_caps,

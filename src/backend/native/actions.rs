@@ -7,16 +7,16 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
-use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::query::Query;
-use sqlx::{AssertSqlSafe, PgPool, Postgres, Row};
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, PgPool, Row};
 
 use crate::backend::actions::{
-    Action, ActionKind, ActionOutcome, AuditEnd, AuditEntry, AuditFilter, BATCH_SIZE, BatchDone,
-    BatchStep, JobFilter, JobTarget, MAX_JOBS_PER_ACTION, Plan, Progress,
+    Action, ActionKind, BATCH_SIZE, BatchDone, BatchStep, JobFilter, JobTarget,
+    MAX_JOBS_PER_ACTION, Plan,
 };
 use crate::backend::model::{JobId, JobState};
+use crate::backend::pg::audit::commit_batch;
+use crate::backend::pg::sql::Sql;
 
 /// A job's display bucket, computed the way the overview counts them.
 const DISPLAY_STATE: &str = "CASE WHEN j.state IN ('queued', 'retrying') AND j.run_at <= now() \
@@ -120,72 +120,9 @@ const PURGE_PLAN_SQL: &str = "WITH c AS (SELECT now() - make_interval(secs => $1
 const QUEUE_SQL: &str =
     "SELECT q.paused_at, q.paused_by, q.pause_reason FROM jobtop.queues q WHERE q.name = $1";
 
-/// The operator and the database role, as one actor string.
-const AUDIT_INSERT_SQL: &str = "INSERT INTO jobtop.audit \
-     (actor, action, queue, job_ids, job_keys, count, params, outcome, detail) \
-     VALUES ($1 || ' (' || current_user || ')', $2, $3, $4, $9, $5, $6, $7, $8) RETURNING id";
-
-const AUDIT_UPDATE_SQL: &str = "UPDATE jobtop.audit a SET \
-     job_ids = CASE WHEN $2::bigint[] IS NULL THEN a.job_ids \
-                    ELSE coalesce(a.job_ids, '{}') || $2 END, \
-     job_keys = CASE WHEN $7::text[] IS NULL THEN a.job_keys \
-                    ELSE coalesce(a.job_keys, '{}') || $7 END, \
-     count = coalesce(a.count, 0) + $3, outcome = $4, detail = $5, params = $6 \
-     WHERE a.id = $1";
-
-const AUDIT_CLOSE_SQL: &str =
-    "UPDATE jobtop.audit a SET outcome = $2, detail = $3, params = $4 WHERE a.id = $1";
-
 const JOB_STATES_SQL: &str = "SELECT j.id, CASE WHEN j.state IN ('queued', 'retrying') \
      AND j.run_at <= now() THEN 'ready' WHEN j.state = 'queued' THEN 'scheduled' \
      ELSE j.state::text END AS state FROM jobtop.jobs j WHERE j.id = ANY($1)";
-
-/// A bind parameter of an assembled statement.
-enum Bind {
-    Text(String),
-    Float(f64),
-    Int(i64),
-    Ids(Vec<i64>),
-}
-
-/// A statement assembled from fixed fragments, with its parameters.
-struct Sql {
-    text: String,
-    binds: Vec<Bind>,
-}
-
-impl Sql {
-    fn new(text: &str) -> Sql {
-        Sql {
-            text: text.to_string(),
-            binds: Vec::new(),
-        }
-    }
-
-    /// Adds a parameter and returns its placeholder.
-    fn param(&mut self, bind: Bind) -> String {
-        self.binds.push(bind);
-        format!("${}", self.binds.len())
-    }
-
-    fn push(&mut self, fragment: &str) {
-        self.text.push_str(fragment);
-    }
-
-    fn query(self) -> Query<'static, Postgres, PgArguments> {
-        // Fixed fragments and placeholders only; values are bound below.
-        let mut q = sqlx::query(AssertSqlSafe(self.text));
-        for b in self.binds {
-            q = match b {
-                Bind::Text(s) => q.bind(s),
-                Bind::Float(f) => q.bind(f),
-                Bind::Int(i) => q.bind(i),
-                Bind::Ids(ids) => q.bind(ids),
-            };
-        }
-        q
-    }
-}
 
 fn parse_state(s: &str) -> anyhow::Result<JobState> {
     JobState::parse(s).ok_or_else(|| anyhow::anyhow!("unknown job state {s:?}"))
@@ -219,20 +156,20 @@ pub async fn plan(pool: &PgPool, action: &Action) -> anyhow::Result<Plan> {
                 "SELECT j.id, j.queue, j.kind, 'running' AS state FROM jobtop.jobs j \
                  LEFT JOIN jobtop.workers w ON w.id = j.locked_by WHERE j.state = 'running'",
             );
-            let stale = sql.param(Bind::Float(stale_after.as_secs_f64()));
+            let stale = sql.bind(stale_after.as_secs_f64());
             sql.push(&format!(
                 " AND coalesce(w.last_heartbeat_at, j.heartbeat_at, j.started_at) \
                  < now() - make_interval(secs => {stale})"
             ));
             if let Some(q) = queue {
-                let p = sql.param(Bind::Text(q.clone()));
+                let p = sql.bind(q.clone());
                 sql.push(&format!(" AND j.queue = {p}"));
             }
             if let Some(w) = worker {
-                let p = sql.param(Bind::Text(w.clone()));
+                let p = sql.bind(w.clone());
                 sql.push(&format!(" AND j.locked_by = {p}"));
             }
-            let lim = sql.param(Bind::Int(MAX_JOBS_PER_ACTION as i64 + 1));
+            let lim = sql.bind(MAX_JOBS_PER_ACTION as i64 + 1);
             sql.push(&format!(" ORDER BY j.id LIMIT {lim}"));
             let rows = sql.query().fetch_all(pool).await?;
             let rows = rows
@@ -289,7 +226,7 @@ async fn plan_jobs(pool: &PgPool, action: &Action, target: &JobTarget) -> anyhow
                 states.push(JobState::Running);
             }
             let mut sql = Sql::new("SELECT * FROM (");
-            let lim = sql.param(Bind::Int(take as i64 + 1));
+            let lim = sql.bind(take as i64 + 1);
             for (i, state) in states.iter().enumerate() {
                 if i > 0 {
                     sql.push(" UNION ALL ");
@@ -322,12 +259,12 @@ fn push_filter(sql: &mut Sql, filter: &JobFilter) {
     ];
     for (column, value) in columns {
         if let Some(v) = value {
-            let p = sql.param(Bind::Text(v.clone()));
+            let p = sql.bind(v.clone());
             sql.push(&format!(" AND {column} = {p}"));
         }
     }
     if let Some(text) = &filter.text {
-        let p = sql.param(Bind::Text(text.to_lowercase()));
+        let p = sql.bind(text.to_lowercase());
         sql.push(&format!(" AND strpos(lower(j.last_error), {p}) > 0"));
     }
 }
@@ -442,9 +379,9 @@ pub async fn apply_batch(pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<
                 anyhow::bail!("the plan names no state to change");
             }
             let mut sql = Sql::new(head);
-            sql.binds.push(Bind::Ids(JobId::ints(step.ids)));
+            sql.bind_index(JobId::ints(step.ids));
             if let Action::ResetStuck { stale_after, .. } = action {
-                sql.binds.push(Bind::Float(stale_after.as_secs_f64()));
+                sql.bind_index(stale_after.as_secs_f64());
             }
             let guards: Vec<&str> = plan.states.iter().map(|s| state_guard(*s)).collect();
             sql.push(&format!(" AND ({}) RETURNING j.id", guards.join(" OR ")));
@@ -457,172 +394,6 @@ pub async fn apply_batch(pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<
         }
     };
     commit_batch(tx, step, changed, changed_ids, attempted, last).await
-}
-
-/// Writes (or updates) the action's audit row in the batch's transaction and commits both:
-/// every backend's batches end here, so no change is committed without its audit row.
-pub(crate) async fn commit_batch(
-    mut tx: sqlx::Transaction<'static, Postgres>,
-    step: &BatchStep<'_>,
-    changed: u64,
-    changed_ids: Vec<JobId>,
-    attempted: u64,
-    last: bool,
-) -> anyhow::Result<BatchDone> {
-    let plan = step.plan;
-    let kind = plan.kind();
-    let after = Progress {
-        attempted: step.before.attempted + attempted,
-        changed: step.before.changed + changed,
-        batches: step.before.batches + 1,
-    };
-    let outcome = ActionOutcome::of(plan, &after, last);
-    // bigint ids in job_ids, uuid and text ids in job_keys; each NULL when it has none.
-    let listed = plan.audit_lists_ids();
-    let ints: Vec<i64> = JobId::ints(&changed_ids);
-    let keys: Vec<String> = changed_ids
-        .iter()
-        .filter(|id| id.as_int().is_none())
-        .map(JobId::to_string)
-        .collect();
-    let listed_ints = (listed && (keys.is_empty() || !ints.is_empty())).then_some(ints);
-    let listed_keys = (listed && !keys.is_empty()).then_some(keys);
-    let audit_id = match step.audit_id {
-        None => {
-            sqlx::query_scalar::<_, i64>(AUDIT_INSERT_SQL)
-                .bind(step.actor)
-                .bind(kind.name())
-                .bind(plan.audit_queue())
-                .bind(listed_ints)
-                .bind(changed as i64)
-                .bind(params_with_progress(plan, &after))
-                .bind(outcome.outcome().as_str())
-                .bind(outcome.summary())
-                .bind(listed_keys)
-                .fetch_one(&mut *tx)
-                .await?
-        }
-        Some(id) => {
-            sqlx::query(AUDIT_UPDATE_SQL)
-                .bind(id)
-                .bind(listed_ints)
-                .bind(changed as i64)
-                .bind(outcome.outcome().as_str())
-                .bind(outcome.summary())
-                .bind(params_with_progress(plan, &after))
-                .bind(listed_keys)
-                .execute(&mut *tx)
-                .await?;
-            id
-        }
-    };
-    tx.commit().await?;
-    Ok(BatchDone {
-        changed,
-        changed_ids,
-        attempted,
-        audit_id,
-        last,
-    })
-}
-
-fn params_with_progress(plan: &Plan, p: &Progress) -> Value {
-    let mut params = plan.audit_params();
-    if let Value::Object(m) = &mut params {
-        m.insert("attempted".into(), p.attempted.into());
-        m.insert("batches".into(), p.batches.into());
-    }
-    params
-}
-
-pub async fn finish_audit(pool: &PgPool, end: &AuditEnd<'_>) -> anyhow::Result<()> {
-    let o = end.outcome;
-    let mut params = end.plan.audit_params();
-    if let Value::Object(m) = &mut params {
-        m.insert("batches".into(), o.batches.into());
-        m.insert("stopped".into(), o.stopped.into());
-        if let Some(err) = &o.error {
-            m.insert("error".into(), err.clone().into());
-        }
-    }
-    match end.audit_id {
-        Some(id) => {
-            sqlx::query(AUDIT_CLOSE_SQL)
-                .bind(id)
-                .bind(o.outcome().as_str())
-                .bind(o.summary())
-                .bind(params)
-                .execute(pool)
-                .await?;
-        }
-        None => {
-            sqlx::query(AUDIT_INSERT_SQL)
-                .bind(end.actor)
-                .bind(end.plan.kind().name())
-                .bind(end.plan.audit_queue())
-                .bind(None::<Vec<i64>>)
-                .bind(o.changed as i64)
-                .bind(params)
-                .bind(o.outcome().as_str())
-                .bind(o.summary())
-                .bind(None::<Vec<String>>)
-                .fetch_one(pool)
-                .await?;
-        }
-    }
-    Ok(())
-}
-
-pub async fn audit_log(pool: &PgPool, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
-    let mut sql = Sql::new(
-        "SELECT a.id, a.at, a.actor, a.action, a.queue, a.job_ids, a.job_keys, a.count, \
-         a.params, a.outcome, a.detail FROM jobtop.audit a WHERE true",
-    );
-    if let Some(q) = &filter.queue {
-        let p = sql.param(Bind::Text(q.clone()));
-        sql.push(&format!(" AND a.queue = {p}"));
-    }
-    if let Some(a) = &filter.action {
-        let p = sql.param(Bind::Text(a.clone()));
-        sql.push(&format!(" AND a.action = {p}"));
-    }
-    if let Some(actor) = &filter.actor {
-        let p = sql.param(Bind::Text(actor.to_lowercase()));
-        sql.push(&format!(" AND strpos(lower(a.actor), {p}) > 0"));
-    }
-    if let Some(o) = &filter.outcome {
-        let p = sql.param(Bind::Text(o.clone()));
-        sql.push(&format!(" AND a.outcome = {p}"));
-    }
-    let limit = sql.param(Bind::Int(filter.limit.clamp(1, 10_000)));
-    sql.push(&format!(" ORDER BY a.at DESC, a.id DESC LIMIT {limit}"));
-    let rows = sql.query().fetch_all(pool).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(AuditEntry {
-                id: r.try_get("id")?,
-                at: r.try_get("at")?,
-                actor: r.try_get("actor")?,
-                action: r.try_get("action")?,
-                queue: r.try_get("queue")?,
-                job_ids: audit_ids(r.try_get("job_ids")?, r.try_get("job_keys")?),
-                count: r.try_get("count")?,
-                params: r.try_get("params")?,
-                outcome: r.try_get("outcome")?,
-                detail: r.try_get("detail")?,
-            })
-        })
-        .collect()
-}
-
-/// The ids an audit row lists, whichever column holds them.
-fn audit_ids(ints: Option<Vec<i64>>, keys: Option<Vec<String>>) -> Option<Vec<JobId>> {
-    if ints.is_none() && keys.is_none() {
-        return None;
-    }
-    let ints = ints.into_iter().flatten().map(JobId::Int);
-    let keys = keys.into_iter().flatten().map(JobId::from_db);
-    Some(ints.chain(keys).collect())
 }
 
 pub async fn job_states(pool: &PgPool, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {

@@ -4,9 +4,9 @@
 
 use sqlx::{PgPool, Row};
 
-use super::text::text;
 use crate::backend::JobId;
 use crate::backend::drill::{DeadLetterQuery, DeadLetterReport};
+use crate::backend::pg::decode::text;
 use crate::backend::signature::{DeadJobs, group_by_signature};
 
 /// Per queue, the newest dead jobs of the window straight off `jobs_dead_idx`
@@ -43,7 +43,7 @@ GROUP BY d.queue, d.kind, d.message
 const MESSAGE_CHARS: i32 = 300;
 
 pub async fn dead_letters(pool: &PgPool, q: &DeadLetterQuery) -> anyhow::Result<DeadLetterReport> {
-    let (mut tx, db_now) = super::read::begin(pool).await?;
+    let (mut tx, db_now) = crate::backend::pg::read::begin(pool).await?;
     let rows = sqlx::query(DEAD_SQL)
         .bind(q.window.duration().as_secs_f64())
         .bind(q.kind.as_deref())

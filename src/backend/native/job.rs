@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 
 use super::jobs::job_row;
-use super::text::{opt_text, text};
 use crate::backend::JobId;
 use crate::backend::drill::{AttemptError, DetailLimits, JobDetail};
+use crate::backend::pg::decode::{opt_text, text};
 
 /// `$1` error length, `$2` id, `$3` payload length. The payload is turned into text once
 /// (OFFSET 0 keeps the subquery from being folded into three conversions).
@@ -59,7 +59,7 @@ pub async fn job(
     let Some(id) = id.as_int() else {
         return Ok(None);
     };
-    let (mut tx, _) = super::read::begin(pool).await?;
+    let (mut tx, _) = crate::backend::pg::read::begin(pool).await?;
     let Some(row) = sqlx::query(JOB_SQL)
         .bind(limits.error_chars)
         .bind(id)

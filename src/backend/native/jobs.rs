@@ -11,16 +11,15 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::query::Query;
-use sqlx::{AssertSqlSafe, PgPool, Postgres, Row};
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Row};
 
-use super::text::{opt_text, text};
 use crate::backend::drill::{
     Cursor, JobFilter, JobPage, JobQuery, JobRow, JobScope, LIST_ERROR_CHARS, Order,
     SCOPE_COUNT_CAP, SortKey,
 };
+use crate::backend::pg::decode::{opt_text, text};
+use crate::backend::pg::sql::{Bind, Sql};
 use crate::backend::{Count, JobId, JobState};
 
 /// What a list row reads. Text that may be huge is cut here, in the database.
@@ -34,58 +33,6 @@ const COLUMNS: &str = "j.id, substr(j.queue, 1, 200) AS queue, substr(j.kind, 1,
     AS worker_heartbeat_at, \
   substr(j.last_error, 1, $1) AS last_error, \
   coalesce(octet_length(j.last_error), 0)::bigint AS error_bytes";
-
-/// A query under construction: SQL text from fixed fragments, and its bind values.
-pub(super) struct Sql {
-    pub text: String,
-    binds: Vec<Bind>,
-}
-
-#[derive(Clone)]
-enum Bind {
-    Int(i64),
-    Int4(i32),
-    Text(String),
-    Time(DateTime<Utc>),
-    Secs(f64),
-    Ids(Vec<i64>),
-}
-
-impl Sql {
-    fn new() -> Sql {
-        Sql {
-            text: String::new(),
-            binds: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, fragment: &'static str) -> &mut Sql {
-        self.text.push_str(fragment);
-        self
-    }
-
-    /// The placeholder of a value bound earlier, to use it again.
-    fn placeholder(&mut self, n: usize) -> &mut Sql {
-        self.text.push_str(&format!("${n}"));
-        self
-    }
-
-    fn query(&self) -> Query<'_, Postgres, PgArguments> {
-        // Built only from the fixed fragments of this module; values are all bound.
-        let mut q = sqlx::query(AssertSqlSafe(self.text.clone()));
-        for b in &self.binds {
-            q = match b.clone() {
-                Bind::Int(v) => q.bind(v),
-                Bind::Int4(v) => q.bind(v),
-                Bind::Text(v) => q.bind(v),
-                Bind::Time(v) => q.bind(v),
-                Bind::Secs(v) => q.bind(v),
-                Bind::Ids(v) => q.bind(v),
-            };
-        }
-        q
-    }
-}
 
 /// The index ranges of a scope: each a WHERE clause (with `$2`, the scope value, where it
 /// needs one). Ready is two ranges.
@@ -124,20 +71,20 @@ fn ranges(scope: &JobScope) -> &'static [&'static str] {
 /// Binds the scope's values as `$2` (and `$3`), right after `$1`.
 fn bind_scope(sql: &mut Sql, scope: &JobScope) {
     let (first, second) = match scope {
-        JobScope::Queue { queue, .. } => (Bind::Text(queue.clone()), None),
-        JobScope::Worker { worker } => (Bind::Text(worker.clone()), None),
-        JobScope::Ids { ids } => (Bind::Ids(JobId::ints(ids)), None),
+        JobScope::Queue { queue, .. } => (Bind::Text(Some(queue.clone())), None),
+        JobScope::Worker { worker } => (Bind::Text(Some(worker.clone())), None),
+        JobScope::Ids { ids } => (Bind::Ints(JobId::ints(ids)), None),
         JobScope::Stuck {
             running_longer_than,
             stale_after,
         } => (
-            Bind::Secs(secs(*running_longer_than)),
-            Some(Bind::Secs(secs(*stale_after))),
+            Bind::Float(secs(*running_longer_than)),
+            Some(Bind::Float(secs(*stale_after))),
         ),
     };
-    sql.binds.push(first);
+    sql.bind_index(first);
     if let Some(second) = second {
-        sql.binds.push(second);
+        sql.bind_index(second);
     }
 }
 
@@ -180,18 +127,15 @@ struct Shared {
 }
 
 fn bind_shared(sql: &mut Sql, filter: &JobFilter, after: Option<&Cursor>, limit: usize) -> Shared {
-    let mut add = |b: Bind| {
-        sql.binds.push(b);
-        sql.binds.len()
-    };
+    let mut add = |b: Bind| sql.bind_index(b);
     Shared {
         id: filter.id.as_ref().map(|v| add(Bind::Int(bigint_id(v)))),
-        kind: filter.kind.clone().map(|v| add(Bind::Text(v))),
-        tenant: filter.tenant.clone().map(|v| add(Bind::Text(v))),
+        kind: filter.kind.clone().map(|v| add(Bind::Text(Some(v)))),
+        tenant: filter.tenant.clone().map(|v| add(Bind::Text(Some(v)))),
         error: filter
             .error_text
             .as_deref()
-            .map(|v| add(Bind::Text(format!("%{}%", escape_like(v))))),
+            .map(|v| add(Bind::from(format!("%{}%", escape_like(v))))),
         cursor_key: after.and_then(|c| c.key).map(|k| add(Bind::Time(k))),
         cursor_id: after.map(|c| add(Bind::Int(bigint_id(&c.id)))),
         limit: add(Bind::Int(limit as i64)),
@@ -272,8 +216,8 @@ fn bigint_id(id: &JobId) -> i64 {
 }
 
 pub(super) fn page_sql(q: &JobQuery) -> Sql {
-    let mut sql = Sql::new();
-    sql.binds.push(Bind::Int4(LIST_ERROR_CHARS));
+    let mut sql = Sql::default();
+    sql.bind_index(Bind::Int4(LIST_ERROR_CHARS));
     bind_scope(&mut sql, &q.scope);
     // One row more than the page tells whether another page follows.
     let shared = bind_shared(&mut sql, &q.filter, q.after.as_ref(), q.limit + 1);
@@ -306,8 +250,8 @@ pub(super) fn page_sql(q: &JobQuery) -> Sql {
 
 /// How many jobs the scope holds, filter aside, counted up to the cap in each range.
 pub(super) fn count_sql(scope: &JobScope) -> Sql {
-    let mut sql = Sql::new();
-    sql.binds.push(Bind::Int(SCOPE_COUNT_CAP + 1));
+    let mut sql = Sql::default();
+    sql.bind_index(Bind::Int(SCOPE_COUNT_CAP + 1));
     bind_scope(&mut sql, scope);
     sql.push("SELECT 0::bigint");
     for range in ranges(scope) {
@@ -345,7 +289,7 @@ pub(super) fn job_row(row: &PgRow) -> anyhow::Result<JobRow> {
 
 /// One page, its scope's size and the database clock, all from one snapshot.
 pub async fn page(pool: &PgPool, q: &JobQuery) -> anyhow::Result<JobPage> {
-    let (mut tx, db_now) = super::read::begin(pool).await?;
+    let (mut tx, db_now) = crate::backend::pg::read::begin(pool).await?;
     let page_sql = page_sql(q);
     let rows = page_sql.query().fetch_all(&mut *tx).await?;
     let count_sql = count_sql(&q.scope);
@@ -369,9 +313,9 @@ pub async fn page(pool: &PgPool, q: &JobQuery) -> anyhow::Result<JobPage> {
 /// The plan PostgreSQL picks for a page query (text `EXPLAIN`, run with the same session
 /// settings as the page itself): for tests and troubleshooting.
 pub async fn explain(pool: &PgPool, q: &JobQuery) -> anyhow::Result<String> {
-    let (mut tx, _) = super::read::begin(pool).await?;
+    let (mut tx, _) = crate::backend::pg::read::begin(pool).await?;
     let mut sql = page_sql(q);
-    sql.text = format!("EXPLAIN {}", sql.text);
+    sql.prepend("EXPLAIN ");
     let rows = sql.query().fetch_all(&mut *tx).await?;
     tx.commit().await?;
     let lines = rows
@@ -384,6 +328,7 @@ pub async fn explain(pool: &PgPool, q: &JobQuery) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{DateTime, Utc};
 
     #[test]
     fn ready_pages_merge_two_ranges_and_bind_every_value() {
@@ -404,12 +349,15 @@ mod tests {
             limit: 100,
         };
         let sql = page_sql(&q);
-        assert!(!sql.text.contains("DROP"), "{}", sql.text);
-        assert!(!sql.text.contains("50%"), "{}", sql.text);
-        assert_eq!(sql.text.matches("UNION ALL").count(), 1);
-        assert_eq!(sql.text.matches("(j.run_at, j.id) < ($4, $5)").count(), 2);
-        assert!(sql.text.ends_with("ORDER BY run_at DESC, id DESC LIMIT $6"));
-        assert_eq!(sql.binds.len(), 6);
+        assert!(!sql.text().contains("DROP"), "{}", sql.text());
+        assert!(!sql.text().contains("50%"), "{}", sql.text());
+        assert_eq!(sql.text().matches("UNION ALL").count(), 1);
+        assert_eq!(sql.text().matches("(j.run_at, j.id) < ($4, $5)").count(), 2);
+        assert!(
+            sql.text()
+                .ends_with("ORDER BY run_at DESC, id DESC LIMIT $6")
+        );
+        assert_eq!(sql.bound(), 6);
         assert_eq!(escape_like("50%_off\\"), "50\\%\\_off\\\\");
     }
 
@@ -429,14 +377,14 @@ mod tests {
         };
         let sql = page_sql(&q);
         assert!(
-            sql.text.contains("j.id = ANY($2) AND j.id > $3"),
+            sql.text().contains("j.id = ANY($2) AND j.id > $3"),
             "{}",
-            sql.text
+            sql.text()
         );
         assert!(
-            sql.text.ends_with("ORDER BY j.id LIMIT $4)"),
+            sql.text().ends_with("ORDER BY j.id LIMIT $4)"),
             "{}",
-            sql.text
+            sql.text()
         );
     }
 }

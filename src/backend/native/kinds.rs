@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 
-use super::text::text;
 use crate::backend::drill::{KindStats, KindsQuery, KindsReport, sort_kinds};
+use crate::backend::pg::decode::text;
 
 /// `$1` window in seconds, `$2` limit. Finished jobs come off `jobs_finished_idx`, failed
 /// ones off `jobs_failed_idx`; a job's failed attempts of the window are the entries of
@@ -65,7 +65,7 @@ FROM f FULL JOIN e ON e.kind = f.kind
 "#;
 
 pub async fn kinds(pool: &PgPool, q: &KindsQuery) -> anyhow::Result<KindsReport> {
-    let (mut tx, db_now) = super::read::begin(pool).await?;
+    let (mut tx, db_now) = crate::backend::pg::read::begin(pool).await?;
     let rows = sqlx::query(KINDS_SQL)
         .bind(q.window.duration().as_secs_f64())
         .bind(q.limit.max(1))

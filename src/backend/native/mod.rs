@@ -10,10 +10,9 @@ mod kinds;
 mod migrate;
 pub mod minutes;
 pub mod probe;
-pub(crate) mod read;
 mod snapshot;
 mod tenants;
-pub(crate) mod text;
+pub mod worker;
 
 use std::sync::Arc;
 
@@ -117,11 +116,11 @@ impl Backend for NativeBackend {
     }
 
     async fn finish_audit(&self, end: &AuditEnd<'_>) -> anyhow::Result<()> {
-        actions::finish_audit(&self.primary, end).await
+        crate::backend::pg::audit::finish_audit(&self.primary, end).await
     }
 
     async fn audit_log(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
-        actions::audit_log(&self.primary, filter).await
+        crate::backend::pg::audit::audit_log(&self.primary, filter).await
     }
 
     async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {

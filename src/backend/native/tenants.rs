@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use sqlx::{PgPool, Row};
 
-use super::text::opt_text;
 use crate::backend::Count;
 use crate::backend::drill::{TenantStats, TenantsQuery, TenantsReport};
+use crate::backend::pg::decode::opt_text;
 
 /// `$1` stale after, in seconds.
 const RUNNING_SQL: &str = r#"
@@ -46,7 +46,7 @@ GROUP BY 1
 "#;
 
 pub async fn tenants(pool: &PgPool, q: &TenantsQuery) -> anyhow::Result<TenantsReport> {
-    let (mut tx, db_now) = super::read::begin(pool).await?;
+    let (mut tx, db_now) = crate::backend::pg::read::begin(pool).await?;
     let running = sqlx::query(RUNNING_SQL)
         .bind(q.stale_after.as_secs_f64())
         .fetch_all(&mut *tx)

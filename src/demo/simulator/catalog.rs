@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use serde_json::{Value, json};
 
-use crate::backend::native_worker::{ClaimedJob, NewJob};
+use crate::backend::native::worker::{ClaimedJob, NewJob};
 
 /// One queue and its share of the overall arrival rate.
 #[derive(Debug, Clone, Copy)]

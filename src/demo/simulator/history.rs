@@ -12,7 +12,7 @@ use sqlx::PgPool;
 
 use super::catalog::{self, MAILERS_CAPACITY, QUEUES};
 use super::{Plan, load_factor, poisson};
-use crate::backend::native_worker::{self, ClaimedJob, PastJob};
+use crate::backend::native::worker::{self as native_worker, ClaimedJob, PastJob};
 
 /// Rows per INSERT: big enough to be quick, small enough to keep statements modest.
 const CHUNK: usize = 2_000;

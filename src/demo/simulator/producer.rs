@@ -14,7 +14,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval};
 
 use super::catalog::{self, QUEUES};
 use super::{Plan, Stats, is_stopping, load_factor, poisson};
-use crate::backend::native_worker::{self, NewJob};
+use crate::backend::native::worker::{self as native_worker, NewJob};
 
 const TICK: Duration = Duration::from_millis(250);
 /// The first burst comes early so that a fresh screen shows one within ten seconds.

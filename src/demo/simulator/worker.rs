@@ -15,7 +15,7 @@ use tokio::time::{Instant, sleep, sleep_until};
 
 use super::catalog;
 use super::{Stats, is_stopping};
-use crate::backend::native_worker;
+use crate::backend::native::worker as native_worker;
 
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 /// How long an idle worker waits before asking for work again.

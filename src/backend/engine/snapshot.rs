@@ -1,19 +1,14 @@
-//! Pieces shared by the backends that read someone else's schema: quoting of the trusted
-//! identifiers their SQL is built from, catalog look-ups made once when a backend opens, and
-//! the one snapshot routine that runs a backend's statements.
-//!
-//! Each backend builds its statements once, at open, from identifiers found in the catalog
-//! (or written in a profile by the operator), never from anything typed at run time; values
-//! that vary per poll are bind parameters.
+//! The one snapshot routine of the schemas built on the engine: runs a backend's statements
+//! (built once at open) in one read-only repeatable-read transaction.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 
-use super::model::{
+use crate::backend::model::{
     Count, MinuteBucket, PauseInfo, QueueStats, Snapshot, SnapshotOptions, WorkerInfo,
 };
 
@@ -23,63 +18,6 @@ pub const HISTORY_MINUTES: usize = 60;
 /// Start of the history window (the minute 59 minutes before the current one), as a
 /// `timestamptz` expression. Epoch arithmetic keeps it independent of the session time zone.
 pub const WINDOW_START: &str = "to_timestamp(floor(extract(epoch FROM now()) / 60) * 60 - 59 * 60)";
-
-/// A double-quoted identifier; safe for any name the catalog can hold.
-pub fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// `"schema"."name"`.
-pub fn qualified(schema: &str, name: &str) -> String {
-    format!("{}.{}", ident(schema), ident(name))
-}
-
-/// A single-quoted literal. Only for values from the catalog or a validated profile (status
-/// values must be literals so the planner can match partial-index predicates).
-pub fn literal(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
-}
-
-/// A timestamp column as the monitor reads it. Ecto (Oban) and some home-grown tables store
-/// UTC in `timestamp without time zone`; comparisons then convert the other side, so that an
-/// index on the column stays usable.
-#[derive(Debug, Clone)]
-pub struct TimeCol {
-    pub expr: String,
-    pub naive: bool,
-}
-
-impl TimeCol {
-    pub fn new(expr: impl Into<String>, naive: bool) -> TimeCol {
-        TimeCol {
-            expr: expr.into(),
-            naive,
-        }
-    }
-
-    /// The column as a `timestamptz`.
-    pub fn read(&self) -> String {
-        if self.naive {
-            format!("({} AT TIME ZONE 'UTC')", self.expr)
-        } else {
-            self.expr.clone()
-        }
-    }
-
-    /// A `timestamptz` expression converted to the column's own type, for comparisons.
-    pub fn value(&self, tz_expr: &str) -> String {
-        if self.naive {
-            format!("timezone('UTC', {tz_expr})")
-        } else {
-            tz_expr.to_string()
-        }
-    }
-
-    /// `column <op> now()`, sargable.
-    pub fn cmp_now(&self, op: &str) -> String {
-        format!("{} {op} {}", self.expr, self.value("now()"))
-    }
-}
 
 /// The statements one snapshot runs, built once when the backend opens.
 #[derive(Debug, Clone)]
@@ -266,124 +204,9 @@ pub fn epoch_minute(tz_expr: &str) -> String {
     format!("floor(extract(epoch FROM {tz_expr}) / 60)::bigint")
 }
 
-/// Catalog facts about one table, read once at open.
-#[derive(Debug, Clone)]
-pub struct TableInfo {
-    pub schema: String,
-    pub name: String,
-    /// Column name -> type as `format_type` spells it.
-    pub columns: HashMap<String, String>,
-    /// Columns declared NOT NULL.
-    pub not_null: HashSet<String>,
-    /// Each index: (key column names in order, predicate text or None).
-    pub indexes: Vec<(Vec<String>, Option<String>)>,
-    /// `p` for a partitioned table.
-    pub relkind: String,
-}
-
-impl TableInfo {
-    pub async fn load(
-        pool: &PgPool,
-        schema: &str,
-        name: &str,
-    ) -> anyhow::Result<Option<TableInfo>> {
-        let rel: Option<(i64, String)> = sqlx::query_as(
-            "SELECT c.oid::bigint, c.relkind::text FROM pg_class c \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
-        )
-        .bind(schema)
-        .bind(name)
-        .fetch_optional(pool)
-        .await?;
-        let Some((oid, relkind)) = rel else {
-            return Ok(None);
-        };
-        let columns: Vec<(String, String, bool)> = sqlx::query_as(
-            "SELECT attname::text, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute \
-             WHERE attrelid = $1::bigint::oid AND attnum > 0 AND NOT attisdropped",
-        )
-        .bind(oid)
-        .fetch_all(pool)
-        .await?;
-        let indexes: Vec<(Vec<String>, Option<String>)> = sqlx::query_as(
-            "SELECT ARRAY(SELECT coalesce(a.attname::text, '') \
-                          FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) \
-                          LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
-                          WHERE k.ord <= i.indnkeyatts ORDER BY k.ord), \
-                    pg_get_expr(i.indpred, i.indrelid) \
-             FROM pg_index i WHERE i.indrelid = $1::bigint::oid AND i.indisvalid",
-        )
-        .bind(oid)
-        .fetch_all(pool)
-        .await?;
-        Ok(Some(TableInfo {
-            schema: schema.to_string(),
-            name: name.to_string(),
-            not_null: columns
-                .iter()
-                .filter(|c| c.2)
-                .map(|c| c.0.clone())
-                .collect(),
-            columns: columns.into_iter().map(|(n, t, _)| (n, t)).collect(),
-            indexes,
-            relkind,
-        }))
-    }
-
-    pub fn has(&self, column: &str) -> bool {
-        self.columns.contains_key(column)
-    }
-
-    /// The column may hold NULL (or is not there).
-    pub fn nullable(&self, column: &str) -> bool {
-        !self.not_null.contains(column)
-    }
-
-    /// The column's type is `timestamp without time zone`.
-    pub fn is_naive_timestamp(&self, column: &str) -> bool {
-        self.columns
-            .get(column)
-            .is_some_and(|t| t.starts_with("timestamp") && t.contains("without"))
-    }
-
-    /// An index that can serve a range on `column`: the column leads the index, or follows
-    /// one of `equality_prefix` (columns the query pins with `=`).
-    pub fn has_index_for(&self, column: &str, equality_prefix: &[&str]) -> bool {
-        self.has_index_where(column, equality_prefix, |_| true)
-    }
-
-    /// Like `has_index_for`, for indexes whose predicate (None: not partial) passes `fits`.
-    pub fn has_index_where(
-        &self,
-        column: &str,
-        equality_prefix: &[&str],
-        fits: impl Fn(Option<&str>) -> bool,
-    ) -> bool {
-        self.indexes.iter().any(|(keys, predicate)| {
-            let lead = keys
-                .iter()
-                .take_while(|k| equality_prefix.contains(&k.as_str()))
-                .count();
-            keys.get(lead).is_some_and(|k| k == column) && fits(predicate.as_deref())
-        })
-    }
-
-    pub fn qualified(&self) -> String {
-        qualified(&self.schema, &self.name)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quoting() {
-        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
-        assert_eq!(qualified("s", "t"), "\"s\".\"t\"");
-        assert_eq!(literal("it's"), "'it''s'");
-    }
 
     #[test]
     fn minute_slots_put_the_current_minute_last() {
@@ -391,14 +214,5 @@ mod tests {
         assert_eq!(minute_slot(1000, 941), Some(0));
         assert_eq!(minute_slot(1000, 940), None);
         assert_eq!(minute_slot(1000, 1001), None);
-    }
-
-    #[test]
-    fn naive_time_columns_compare_in_utc() {
-        let c = TimeCol::new("j.completed_at", true);
-        assert_eq!(c.read(), "(j.completed_at AT TIME ZONE 'UTC')");
-        assert_eq!(c.cmp_now(">="), "j.completed_at >= timezone('UTC', now())");
-        let t = TimeCol::new("j.run_at", false);
-        assert_eq!(t.cmp_now("<="), "j.run_at <= now()");
     }
 }

@@ -8,18 +8,19 @@
 //! elsewhere only jobs that failed for good can be placed in a window, and those are the
 //! failures counted (the capability `failed_attempts` says which).
 
+use crate::backend::pg::sql::{Bind, Sql};
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 
-use super::{Bind, DrillTable, Sql};
 use crate::backend::drill::{KindStats, KindsQuery, KindsReport, sort_kinds};
+use crate::backend::engine::drill::DrillTable;
 use crate::backend::model::JobState;
-use crate::backend::native::text::opt_text;
+use crate::backend::pg::decode::opt_text;
 
 /// The statement, or `None` when the schema can place nothing in a window.
 pub(super) fn kinds_sql(t: &DrillTable, q: &KindsQuery) -> Option<Sql> {
-    let mut sql = Sql::new();
-    let window = sql.bind(Bind::Secs(q.window.duration().as_secs_f64()));
+    let mut sql = Sql::default();
+    let window = sql.bind(Bind::Float(q.window.duration().as_secs_f64()));
     let limit = sql.bind(Bind::Int(q.limit.max(1)));
     let since = format!("now() - make_interval(secs => {window})");
     let from = &t.jobs.from;
@@ -58,7 +59,7 @@ pub(super) fn kinds_sql(t: &DrillTable, q: &KindsQuery) -> Option<Sql> {
             finished.join(" UNION ALL ")
         )
     };
-    let time = |c: &Option<crate::backend::sqlkit::TimeCol>| {
+    let time = |c: &Option<crate::backend::pg::sql::TimeCol>| {
         c.as_ref()
             .map_or("NULL::timestamptz".to_string(), |c| c.read())
     };
@@ -145,7 +146,7 @@ pub(super) fn kinds_sql(t: &DrillTable, q: &KindsQuery) -> Option<Sql> {
 }
 
 pub async fn kinds(pool: &PgPool, t: &DrillTable, q: &KindsQuery) -> anyhow::Result<KindsReport> {
-    let (mut tx, db_now) = super::begin(pool).await?;
+    let (mut tx, db_now) = crate::backend::engine::drill::begin(pool).await?;
     let rows = match kinds_sql(t, q) {
         Some(sql) => sql.query().fetch_all(&mut *tx).await?,
         None => Vec::new(),

@@ -44,13 +44,13 @@
 
 use sqlx::PgPool;
 
-use super::actions::{Action, ActionKind, BatchDone, BatchStep, JobTarget, Plan};
+use crate::backend::actions::{Action, ActionKind, BatchDone, BatchStep, JobTarget, Plan};
 use async_trait::async_trait;
 
-use super::foreign::SchemaActions;
-use super::foreign_actions::{self as kit, GUARD, IDS, JobTable, QUEUES};
-use super::model::JobState;
-use super::sqlkit::TableInfo;
+use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable, QUEUES};
+use crate::backend::engine::foreign::SchemaActions;
+use crate::backend::model::JobState;
+use crate::backend::pg::catalog::TableInfo;
 
 #[derive(Debug, Clone)]
 pub struct PgBossActions {
@@ -168,7 +168,10 @@ impl PgBossActions {
 impl SchemaActions for PgBossActions {
     async fn plan(&self, pool: &PgPool, action: &Action) -> anyhow::Result<Plan> {
         if !self.can(action.kind()) {
-            return Err(super::actions::unsupported("pg-boss", action.kind()));
+            return Err(crate::backend::actions::unsupported(
+                "pg-boss",
+                action.kind(),
+            ));
         }
         kit::plan(pool, &self.jobs, action).await.map_err(|err| {
             match (action.job_target(), sql_state(&err).as_deref()) {

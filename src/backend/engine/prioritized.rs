@@ -7,7 +7,8 @@
 //! priority "lane": a fixed list where the schema bounds priorities (River: 1-4), else the
 //! lanes present, found by a skip scan over the same index.
 
-use super::sqlkit::{TimeCol, WINDOW_START, capped, epoch_minute, literal};
+use crate::backend::engine::snapshot::{WINDOW_START, capped, epoch_minute};
+use crate::backend::pg::sql::{TimeCol, literal};
 
 /// How the priorities of one (state, queue) are enumerated.
 #[derive(Debug, Clone)]

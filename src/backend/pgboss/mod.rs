@@ -15,20 +15,22 @@
 //! the ones pg-boss caches per queue (version 11 on), shown as estimates; completions per
 //! minute need an index on `completed_on`.
 
+mod actions;
+
 use std::sync::Arc;
 
 use anyhow::bail;
 use sqlx::PgPool;
 
-use super::Capabilities;
-use super::actions::{ActionCapabilities, ActionKind};
-use super::doctor::{Check, Plan, Probe, Status, TableNeed};
-use super::foreign::{Foreign, ForeignSchema};
-use super::foreign_actions as kit;
-use super::foreign_drill::{DrillTable, Sort, StateList, time_column};
-use super::model::JobState;
-use super::pgboss_actions::PgBossActions;
-use super::sqlkit::{Statements, TableInfo, WINDOW_START, capped, epoch_minute};
+use crate::backend::Capabilities;
+use crate::backend::actions::{ActionCapabilities, ActionKind};
+use crate::backend::doctor::{Check, Plan, Probe, Status, TableNeed};
+use crate::backend::engine::drill::{DrillTable, Sort, StateList, time_column};
+use crate::backend::engine::foreign::{Foreign, ForeignSchema};
+use crate::backend::engine::snapshot::{Statements, WINDOW_START, capped, epoch_minute};
+use crate::backend::model::JobState;
+use crate::backend::pg::catalog::TableInfo;
+use crate::backend::pgboss::actions::PgBossActions;
 
 pub struct PgBossBackend {
     foreign: Foreign,
@@ -242,7 +244,7 @@ impl PgBossBackend {
                 delete: actions.can(ActionKind::Delete),
                 reset_stuck: false,
                 purge: false,
-                audit: kit::audit_table(&pool).await?,
+                audit: crate::backend::pg::audit::audit_table(&pool).await?,
             },
             pause: false,
             heartbeats: false,

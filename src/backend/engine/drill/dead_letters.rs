@@ -6,13 +6,14 @@
 //! A dead job whose finish time is not set (a home-grown table that does not stamp it)
 //! is placed in time by its start, else its run-at, else its creation.
 
+use crate::backend::pg::sql::{Bind, Sql};
 use sqlx::{PgPool, Row};
 
-use super::{Bind, DrillTable, Sql};
 use crate::backend::JobId;
 use crate::backend::drill::{DeadLetterQuery, DeadLetterReport};
+use crate::backend::engine::drill::DrillTable;
 use crate::backend::model::JobState;
-use crate::backend::native::text::opt_text;
+use crate::backend::pg::decode::opt_text;
 use crate::backend::signature::{DeadJobs, group_by_signature};
 
 /// Characters of a message that are read: enough for its first line.
@@ -21,8 +22,8 @@ const MESSAGE_CHARS: i32 = 300;
 /// The statement, or `None` where the schema has no dead state.
 pub(super) fn dead_sql(t: &DrillTable, q: &DeadLetterQuery) -> Option<Sql> {
     let list = t.list(JobState::Dead)?;
-    let mut sql = Sql::new();
-    let window = sql.bind(Bind::Secs(q.window.duration().as_secs_f64()));
+    let mut sql = Sql::default();
+    let window = sql.bind(Bind::Float(q.window.duration().as_secs_f64()));
     let kind = sql.bind(Bind::Text(q.kind.clone()));
     let limit = sql.bind(Bind::Int(q.limit.max(1)));
     let chars = sql.bind(Bind::Int4(MESSAGE_CHARS));
@@ -91,7 +92,7 @@ pub async fn dead_letters(
     t: &DrillTable,
     q: &DeadLetterQuery,
 ) -> anyhow::Result<DeadLetterReport> {
-    let (mut tx, db_now) = super::begin(pool).await?;
+    let (mut tx, db_now) = crate::backend::engine::drill::begin(pool).await?;
     let rows = match dead_sql(t, q) {
         Some(sql) => sql.query().fetch_all(&mut *tx).await?,
         None => Vec::new(),

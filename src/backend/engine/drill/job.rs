@@ -2,18 +2,19 @@
 //! cut by the database at the detail limits (a 10 MB payload never crosses the wire whole;
 //! its full size is reported).
 
+use crate::backend::pg::sql::{Bind, Sql};
 use sqlx::{PgPool, Row};
 
-use super::{Bind, DrillTable, Sql, job_row};
 use crate::backend::JobId;
 use crate::backend::drill::{AttemptError, DetailLimits, JobDetail};
+use crate::backend::engine::drill::{DrillTable, job_row};
 use crate::backend::native::job::parse_time;
-use crate::backend::native::text::opt_text;
+use crate::backend::pg::decode::opt_text;
 
 /// The job's row. The payload is turned into text once (OFFSET 0 keeps the subquery from
 /// being folded into three conversions).
 fn job_sql(t: &DrillTable, id: &JobId, limits: &DetailLimits) -> Sql {
-    let mut sql = Sql::new();
+    let mut sql = Sql::default();
     let error_chars = sql.bind(Bind::Int4(limits.error_chars));
     let id = sql.bind(Bind::Text(Some(id.to_string())));
     let payload_chars = sql.bind(Bind::Int4(limits.payload_chars));
@@ -47,7 +48,7 @@ fn job_sql(t: &DrillTable, id: &JobId, limits: &DetailLimits) -> Sql {
 /// entry of an unexpected shape shows as what it is instead of failing the query.
 fn errors_sql(t: &DrillTable, id: &JobId, limits: &DetailLimits) -> Option<Sql> {
     let h = t.history.as_ref()?;
-    let mut sql = Sql::new();
+    let mut sql = Sql::default();
     let error_chars = sql.bind(Bind::Int4(limits.error_chars));
     let id = sql.bind(Bind::Text(Some(id.to_string())));
     let entries = sql.bind(Bind::Int4(limits.errors));
@@ -82,7 +83,7 @@ pub async fn job(
     if !t.accepts(id) {
         return Ok(None);
     }
-    let (mut tx, _) = super::begin(pool).await?;
+    let (mut tx, _) = crate::backend::engine::drill::begin(pool).await?;
     let sql = job_sql(t, id, limits);
     let Some(row) = sql.query().fetch_optional(&mut *tx).await? else {
         tx.commit().await?;

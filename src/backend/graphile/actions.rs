@@ -25,13 +25,15 @@ use std::time::Duration;
 
 use sqlx::{AssertSqlSafe, PgPool};
 
-use super::actions::{Action, ActionKind, BatchDone, BatchStep, MAX_JOBS_PER_ACTION, Plan};
+use crate::backend::actions::{
+    Action, ActionKind, BatchDone, BatchStep, MAX_JOBS_PER_ACTION, Plan,
+};
 use async_trait::async_trait;
 
-use super::foreign::SchemaActions;
-use super::foreign_actions::{self as kit, GUARD, IDS, JobTable};
-use super::model::{JobId, JobState};
-use super::sqlkit::qualified;
+use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable};
+use crate::backend::engine::foreign::SchemaActions;
+use crate::backend::model::{JobId, JobState};
+use crate::backend::pg::sql::qualified;
 
 /// The admin functions jobtop calls, each offered only where the schema has it.
 pub const FUNCTIONS: [(&str, ActionKind); 4] = [
@@ -269,7 +271,7 @@ impl SchemaActions for GraphileActions {
                 )
                 .await
             }
-            _ if !self.can(action.kind()) => Err(super::actions::unsupported(
+            _ if !self.can(action.kind()) => Err(crate::backend::actions::unsupported(
                 "graphile-worker",
                 action.kind(),
             )),

@@ -1,13 +1,14 @@
 //! Job lists: keyset pages (never OFFSET) over a state's ranges, lane by lane where the
 //! index puts a priority before the time, and the scope's size counted up to a cap.
 
+use crate::backend::pg::sql::{Bind, Sql};
 use sqlx::PgPool;
 
-use super::{Bind, DrillTable, Range, Sort, Sql, job_row};
 use crate::backend::Count;
 use crate::backend::drill::{
     JobPage, JobQuery, JobScope, LIST_ERROR_CHARS, Order, SCOPE_COUNT_CAP, SortKey,
 };
+use crate::backend::engine::drill::{DrillTable, Range, Sort, job_row};
 use crate::backend::model::{JobId, JobState};
 
 /// Which jobs a scope is, as SQL: ranges, the condition every range gets (with its values
@@ -74,8 +75,8 @@ fn scoped(t: &DrillTable, scope: &JobScope, sql: &mut Sql) -> anyhow::Result<Opt
             stale_after,
         } => {
             let list = running()?;
-            let long = sql.bind(Bind::Secs(running_longer_than.as_secs_f64()));
-            let stale = sql.bind(Bind::Secs(stale_after.as_secs_f64()));
+            let long = sql.bind(Bind::Float(running_longer_than.as_secs_f64()));
+            let stale = sql.bind(Bind::Float(stale_after.as_secs_f64()));
             let mut terms = Vec::new();
             if let Some(s) = &t.started_at {
                 terms.push(format!(
@@ -198,7 +199,7 @@ fn branch(
 
 /// The page query, or `None` when the scope names no job of this table.
 pub(super) fn page_sql(t: &DrillTable, q: &JobQuery) -> anyhow::Result<Option<Sql>> {
-    let mut sql = Sql::new();
+    let mut sql = Sql::default();
     let error_chars = sql.bind(Bind::Int4(LIST_ERROR_CHARS));
     let Some(s) = scoped(t, &q.scope, &mut sql)? else {
         return Ok(None);
@@ -290,7 +291,7 @@ pub(super) fn page_sql(t: &DrillTable, q: &JobQuery) -> anyhow::Result<Option<Sq
 /// stops at the cap (without an order, a LIMIT can look cheap enough to the planner to
 /// find by reading the table).
 fn count_sql(t: &DrillTable, scope: &JobScope) -> anyhow::Result<Option<Sql>> {
-    let mut sql = Sql::new();
+    let mut sql = Sql::default();
     let Some(s) = scoped(t, scope, &mut sql)? else {
         return Ok(None);
     };
@@ -329,7 +330,7 @@ fn count_sql(t: &DrillTable, scope: &JobScope) -> anyhow::Result<Option<Sql>> {
 
 /// One page, its scope's size and the database clock, all from one snapshot.
 pub async fn page(pool: &PgPool, t: &DrillTable, q: &JobQuery) -> anyhow::Result<JobPage> {
-    let (mut tx, db_now) = super::begin(pool).await?;
+    let (mut tx, db_now) = crate::backend::engine::drill::begin(pool).await?;
     let (Some(page_sql), Some(count_sql)) = (page_sql(t, q)?, count_sql(t, &q.scope)?) else {
         tx.commit().await?;
         return Ok(JobPage {
@@ -366,10 +367,10 @@ pub async fn explain(pool: &PgPool, t: &DrillTable, q: &JobQuery) -> anyhow::Res
     let (Some(page), Some(count)) = (page_sql(t, q)?, count_sql(t, &q.scope)?) else {
         return Ok(String::new());
     };
-    let (mut tx, _) = super::begin(pool).await?;
+    let (mut tx, _) = crate::backend::engine::drill::begin(pool).await?;
     let mut lines = Vec::new();
     for (name, mut sql) in [("page", page), ("count", count)] {
-        sql.text = format!("EXPLAIN {}", sql.text);
+        sql.prepend("EXPLAIN ");
         lines.push(format!("-- {name}"));
         for r in &sql.query().fetch_all(&mut *tx).await? {
             lines.push(sqlx::Row::try_get::<String, _>(r, "QUERY PLAN")?);

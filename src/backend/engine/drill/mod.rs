@@ -29,19 +29,19 @@ mod kinds;
 mod tenants;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::query::Query;
-use sqlx::{AssertSqlSafe, Postgres, Row};
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, Row};
 
-use super::doctor::{Check, Probe, Status};
-use super::drill::{
+use crate::backend::doctor::{Check, Probe, Status};
+use crate::backend::drill::{
     DeadLetterQuery, DeadWindow, JobQuery, JobRow, JobScope, KindWindow, KindsQuery, Order,
     PAGE_SIZE, SortKey,
 };
-use super::foreign_actions::JobTable;
-use super::model::{JobId, JobState};
-use super::native::text::opt_text;
-use super::sqlkit::{TableInfo, TimeCol, literal};
+use crate::backend::engine::actions::JobTable;
+use crate::backend::model::{JobId, JobState};
+use crate::backend::pg::catalog::TableInfo;
+use crate::backend::pg::decode::opt_text;
+use crate::backend::pg::sql::TimeCol;
 
 pub use dead_letters::dead_letters;
 pub use job::job;
@@ -494,7 +494,7 @@ impl DrillTable {
 async fn begin(
     pool: &sqlx::PgPool,
 ) -> anyhow::Result<(sqlx::Transaction<'static, Postgres>, DateTime<Utc>)> {
-    let (mut tx, now) = super::native::read::begin(pool).await?;
+    let (mut tx, now) = crate::backend::pg::read::begin(pool).await?;
     sqlx::query("SELECT set_config('enable_seqscan', 'off', true)")
         .execute(&mut *tx)
         .await?;
@@ -513,80 +513,6 @@ fn is_uuid(s: &str) -> bool {
     hex.len() == 32
         && hex.chars().all(|c| c.is_ascii_hexdigit())
         && (s.len() == 32 || (s.len() == 36 && [8, 13, 18, 23].iter().all(|&i| &s[i..=i] == "-")))
-}
-
-/// A statement under construction: text from trusted fragments, and its bind values.
-pub(super) struct Sql {
-    pub text: String,
-    binds: Vec<Bind>,
-}
-
-#[derive(Debug, Clone)]
-enum Bind {
-    Int4(i32),
-    Int(i64),
-    Text(Option<String>),
-    Texts(Vec<String>),
-    Time(DateTime<Utc>),
-    Secs(f64),
-}
-
-impl Sql {
-    fn new() -> Sql {
-        Sql {
-            text: String::new(),
-            binds: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, fragment: &str) -> &mut Sql {
-        self.text.push_str(fragment);
-        self
-    }
-
-    /// Binds a value; returns its placeholder.
-    fn bind(&mut self, b: Bind) -> String {
-        self.binds.push(b);
-        format!("${}", self.binds.len())
-    }
-
-    fn query(&self) -> Query<'_, Postgres, PgArguments> {
-        // Built from identifiers the catalog or a validated profile gave; values are bound.
-        let mut q = sqlx::query(AssertSqlSafe(self.text.clone()));
-        for b in &self.binds {
-            q = match b.clone() {
-                Bind::Int4(v) => q.bind(v),
-                Bind::Int(v) => q.bind(v),
-                Bind::Text(v) => q.bind(v),
-                Bind::Texts(v) => q.bind(v),
-                Bind::Time(v) => q.bind(v),
-                Bind::Secs(v) => q.bind(v),
-            };
-        }
-        q
-    }
-
-    /// The statement with its values written in as typed literals, for `EXPLAIN` by doctor
-    /// (which binds nothing). Only for the statements doctor probes, whose values are ours.
-    fn inlined(&self) -> String {
-        let mut text = self.text.clone();
-        for (i, b) in self.binds.iter().enumerate().rev() {
-            let value = match b {
-                Bind::Int4(v) => format!("{v}::int4"),
-                Bind::Int(v) => format!("{v}::int8"),
-                Bind::Text(Some(v)) => format!("{}::text", literal(v)),
-                Bind::Text(None) => "NULL::text".into(),
-                Bind::Texts(v) => format!(
-                    "ARRAY[{}]::text[]",
-                    v.iter().map(|s| literal(s)).collect::<Vec<_>>().join(", ")
-                ),
-                Bind::Time(v) => format!("{}::timestamptz", literal(&v.to_rfc3339())),
-                Bind::Secs(v) => format!("{v}::float8"),
-            };
-            text = text.replace(&format!("${}", i + 1), &value);
-        }
-        text
-    }
 }
 
 /// A list row as `row_columns` reads it; `None` for a job in no display state (a status
@@ -631,20 +557,5 @@ mod tests {
         assert!(!is_uuid("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1"));
         assert!(!is_uuid("a0eebc99x9c0b-4ef8-bb6d-6bb9bd380a11"));
         assert!(!is_uuid("48213"));
-    }
-
-    #[test]
-    fn inlined_values_replace_the_highest_placeholders_first() {
-        let mut sql = Sql::new();
-        let mut phs = Vec::new();
-        for i in 0..11 {
-            phs.push(sql.bind(Bind::Int(i)));
-        }
-        sql.push(&format!("SELECT {} + {}", phs[1], phs[10]));
-        assert_eq!(sql.inlined(), "SELECT 1::int8 + 10::int8");
-        let mut sql = Sql::new();
-        let p = sql.bind(Bind::Text(Some("it's".into())));
-        sql.push(&format!("SELECT {p}"));
-        assert_eq!(sql.inlined(), "SELECT 'it''s'::text");
     }
 }

@@ -14,20 +14,22 @@
 //! pause, no heartbeats; workers are the `locked_by` ids of running jobs; only the last
 //! error is kept. Actions go through graphile's own admin functions (`graphile_actions`).
 
+mod actions;
+
 use std::sync::Arc;
 
 use anyhow::bail;
 use sqlx::PgPool;
 
-use super::Capabilities;
-use super::actions::{ActionCapabilities, ActionKind};
-use super::doctor::{Check, Plan, Probe, Status, TableNeed};
-use super::foreign::{Foreign, ForeignSchema};
-use super::foreign_actions as kit;
-use super::foreign_drill::{DrillTable, Sort, StateList, time_column};
-use super::graphile_actions::{self as admin, GraphileActions, Tables};
-use super::model::JobState;
-use super::sqlkit::{Statements, TableInfo, capped};
+use crate::backend::Capabilities;
+use crate::backend::actions::{ActionCapabilities, ActionKind};
+use crate::backend::doctor::{Check, Plan, Probe, Status, TableNeed};
+use crate::backend::engine::drill::{DrillTable, Sort, StateList, time_column};
+use crate::backend::engine::foreign::{Foreign, ForeignSchema};
+use crate::backend::engine::snapshot::{Statements, capped};
+use crate::backend::graphile::actions::{self as admin, GraphileActions, Tables};
+use crate::backend::model::JobState;
+use crate::backend::pg::catalog::TableInfo;
 
 pub struct GraphileBackend {
     foreign: Foreign,
@@ -216,7 +218,7 @@ impl GraphileBackend {
                 delete: actions.can(ActionKind::Delete),
                 reset_stuck: actions.can(ActionKind::ResetStuck),
                 purge: false,
-                audit: kit::audit_table(&pool).await?,
+                audit: crate::backend::pg::audit::audit_table(&pool).await?,
             },
             pause: false,
             heartbeats: false,

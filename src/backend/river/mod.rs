@@ -10,23 +10,26 @@
 //! River keeps no worker heartbeats: workers are the clients named last in the running jobs'
 //! `attempted_by`. Pauses live in `river_queue.paused_at`.
 
+mod actions;
+
 use std::sync::Arc;
 
 use anyhow::bail;
 use sqlx::PgPool;
 
-use super::Capabilities;
-use super::actions::ActionCapabilities;
-use super::doctor::{Check, Plan, Probe, Status, TableNeed};
-use super::foreign::{Foreign, ForeignSchema};
-use super::foreign_actions as kit;
-use super::foreign_drill::{
+use crate::backend::Capabilities;
+use crate::backend::actions::ActionCapabilities;
+use crate::backend::doctor::{Check, Plan, Probe, Status, TableNeed};
+use crate::backend::engine::drill::{
     self as drill, DrillTable, ErrorHistory, HistoryShape, LaneValues, Range, Sort, StateList,
 };
-use super::model::JobState;
-use super::prioritized::{Lanes, Prioritized};
-use super::river_actions::RiverActions;
-use super::sqlkit::{Statements, TableInfo, TimeCol, qualified};
+use crate::backend::engine::foreign::{Foreign, ForeignSchema};
+use crate::backend::engine::prioritized::{Lanes, Prioritized};
+use crate::backend::engine::snapshot::Statements;
+use crate::backend::model::JobState;
+use crate::backend::pg::catalog::TableInfo;
+use crate::backend::pg::sql::{TimeCol, qualified};
+use crate::backend::river::actions::RiverActions;
 
 pub struct RiverBackend {
     foreign: Foreign,
@@ -69,13 +72,13 @@ impl RiverBackend {
                 .collect(),
             succeeded: "completed",
         };
-        let audit = kit::audit_table(&pool).await?;
+        let audit = crate::backend::pg::audit::audit_table(&pool).await?;
         // river_queue keeps when, not who or why: a pause made through jobtop says both.
         let (by, why, join) = if audit {
             (
                 "pa.actor",
                 "pa.reason",
-                kit::pause_audit_join("n.name", "rq.paused_at"),
+                crate::backend::pg::audit::pause_audit_join("n.name", "rq.paused_at"),
             )
         } else {
             ("NULL::text", "NULL::text", String::new())

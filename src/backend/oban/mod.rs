@@ -12,23 +12,26 @@
 //! first in the executing jobs' `attempted_by`; there are no heartbeats. `completed_at` has
 //! no index in Oban's own migrations, so completions per minute appear only once one exists.
 
+mod actions;
+
 use std::sync::Arc;
 
 use anyhow::bail;
 use sqlx::PgPool;
 
-use super::Capabilities;
-use super::actions::{ActionCapabilities, ActionKind};
-use super::doctor::{Check, Plan, Probe, Status, TableNeed};
-use super::foreign::{Foreign, ForeignSchema};
-use super::foreign_actions as kit;
-use super::foreign_drill::{
+use crate::backend::Capabilities;
+use crate::backend::actions::{ActionCapabilities, ActionKind};
+use crate::backend::doctor::{Check, Plan, Probe, Status, TableNeed};
+use crate::backend::engine::drill::{
     self as drill, DrillTable, ErrorHistory, HistoryShape, LaneValues, Range, Sort, StateList,
 };
-use super::model::JobState;
-use super::oban_actions::ObanActions;
-use super::prioritized::{Lanes, Prioritized};
-use super::sqlkit::{Statements, TableInfo, TimeCol};
+use crate::backend::engine::foreign::{Foreign, ForeignSchema};
+use crate::backend::engine::prioritized::{Lanes, Prioritized};
+use crate::backend::engine::snapshot::Statements;
+use crate::backend::model::JobState;
+use crate::backend::oban::actions::ObanActions;
+use crate::backend::pg::catalog::TableInfo;
+use crate::backend::pg::sql::TimeCol;
 
 pub struct ObanBackend {
     foreign: Foreign,
@@ -161,7 +164,7 @@ impl ObanBackend {
                 delete: actions.can(ActionKind::Delete),
                 reset_stuck: false,
                 purge: false,
-                audit: kit::audit_table(&pool).await?,
+                audit: crate::backend::pg::audit::audit_table(&pool).await?,
             },
             pause: true,
             heartbeats: false,

@@ -14,13 +14,13 @@
 
 use sqlx::PgPool;
 
-use super::actions::{Action, ActionKind, BatchDone, BatchStep, Plan};
+use crate::backend::actions::{Action, ActionKind, BatchDone, BatchStep, Plan};
 use async_trait::async_trait;
 
-use super::foreign::SchemaActions;
-use super::foreign_actions::{self as kit, GUARD, IDS, JobTable};
-use super::model::JobState;
-use super::sqlkit::TimeCol;
+use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable};
+use crate::backend::engine::foreign::SchemaActions;
+use crate::backend::model::JobState;
+use crate::backend::pg::sql::TimeCol;
 
 #[derive(Debug, Clone)]
 pub struct ObanActions {

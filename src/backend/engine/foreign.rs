@@ -6,16 +6,18 @@
 use async_trait::async_trait;
 use sqlx::PgPool;
 
-use super::actions::{Action, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep, Plan};
-use super::drill::{
+use crate::backend::actions::{
+    Action, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep, Plan,
+};
+use crate::backend::drill::{
     DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
     KindsReport, TenantsQuery, TenantsReport,
 };
-use super::foreign_actions as kit;
-use super::foreign_drill::{self as drill, DrillTable};
-use super::model::{JobId, JobState};
-use super::sqlkit::{self, Statements};
-use super::{Backend, Capabilities, Snapshot, SnapshotOptions, doctor};
+use crate::backend::engine::actions as kit;
+use crate::backend::engine::drill::{self as drill, DrillTable};
+use crate::backend::engine::snapshot::{self as sqlkit, Statements};
+use crate::backend::model::{JobId, JobState};
+use crate::backend::{Backend, Capabilities, Snapshot, SnapshotOptions, doctor};
 
 pub struct Foreign {
     /// The backend's name in the header ("river", ...).
@@ -95,7 +97,7 @@ impl<T: ForeignSchema> Backend for T {
     async fn tenants(&self, query: &TenantsQuery) -> anyhow::Result<TenantsReport> {
         let f = self.foreign();
         if !f.capabilities.tenants {
-            return Err(super::unsupported(f.name, "tenants"));
+            return Err(crate::backend::unsupported(f.name, "tenants"));
         }
         drill::tenants(&f.pool, &f.drill, query).await
     }
@@ -111,11 +113,11 @@ impl<T: ForeignSchema> Backend for T {
     }
 
     async fn finish_audit(&self, end: &AuditEnd<'_>) -> anyhow::Result<()> {
-        kit::finish_audit(&self.foreign().pool, end).await
+        crate::backend::pg::audit::finish_audit(&self.foreign().pool, end).await
     }
 
     async fn audit_log(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
-        kit::audit_log(&self.foreign().pool, filter).await
+        crate::backend::pg::audit::audit_log(&self.foreign().pool, filter).await
     }
 
     async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {

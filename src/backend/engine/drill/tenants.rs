@@ -3,23 +3,24 @@
 //! jobs per range, in its index order, so a huge backlog costs what the cap does (counts
 //! then read "N+").
 
+use crate::backend::pg::sql::{Bind, Sql};
 use std::collections::BTreeMap;
 
 use sqlx::{PgPool, Row};
 
-use super::{Bind, DrillTable, Sql};
 use crate::backend::Count;
 use crate::backend::drill::{TenantStats, TenantsQuery, TenantsReport};
+use crate::backend::engine::drill::DrillTable;
 use crate::backend::model::JobState;
-use crate::backend::native::text::opt_text;
+use crate::backend::pg::decode::opt_text;
 
 /// Running jobs read at most: far more than any fleet runs at once.
 const RUNNING_CAP: i64 = 100_000;
 
 fn running_sql(t: &DrillTable, tenant: &str, q: &TenantsQuery) -> Option<Sql> {
     let list = t.list(JobState::Running)?;
-    let mut sql = Sql::new();
-    let stale = sql.bind(Bind::Secs(q.stale_after.as_secs_f64()));
+    let mut sql = Sql::default();
+    let stale = sql.bind(Bind::Float(q.stale_after.as_secs_f64()));
     let cap = sql.bind(Bind::Int(RUNNING_CAP));
     let heartbeat = t
         .heartbeat_at
@@ -51,7 +52,7 @@ fn running_sql(t: &DrillTable, tenant: &str, q: &TenantsQuery) -> Option<Sql> {
 /// scan that stops at the cap.
 fn ready_sql(t: &DrillTable, tenant: &str, q: &TenantsQuery) -> Option<Sql> {
     let list = t.list(JobState::Ready)?;
-    let mut sql = Sql::new();
+    let mut sql = Sql::default();
     let cap = sql.bind(Bind::Int(q.ready_cap.max(1)));
     let parts: Vec<String> = list
         .ranges
@@ -87,7 +88,7 @@ pub async fn tenants(
     let Some(tenant) = &t.jobs.tenant else {
         anyhow::bail!("this queue schema has no tenants");
     };
-    let (mut tx, db_now) = super::begin(pool).await?;
+    let (mut tx, db_now) = crate::backend::engine::drill::begin(pool).await?;
     let running = match running_sql(t, tenant, q) {
         Some(sql) => sql.query().fetch_all(&mut *tx).await?,
         None => Vec::new(),

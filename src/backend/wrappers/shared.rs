@@ -29,11 +29,11 @@ use serde::Serialize;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use tokio::sync::Mutex;
 
-use super::drill::{
+use crate::backend::drill::{
     DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
     KindsReport, TenantsQuery, TenantsReport,
 };
-use super::{
+use crate::backend::{
     Action, AuditEnd, AuditEntry, AuditFilter, Backend, BatchDone, BatchStep, Capabilities, JobId,
     JobState, Plan, Snapshot, SnapshotOptions, doctor,
 };

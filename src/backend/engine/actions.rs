@@ -14,12 +14,11 @@ use std::collections::BTreeSet;
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 
-use super::actions::{
-    Action, ActionKind, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep, JobFilter,
-    JobTarget, MAX_JOBS_PER_ACTION, Plan,
+use crate::backend::actions::{
+    Action, ActionKind, BatchDone, BatchStep, JobFilter, JobTarget, MAX_JOBS_PER_ACTION, Plan,
 };
-use super::model::{JobId, JobState};
-use super::native::actions as audit;
+use crate::backend::model::{JobId, JobState};
+use crate::backend::pg::sql::Sql;
 
 /// Stands for the plan's state guard in a batch statement.
 pub const GUARD: &str = "{guard}";
@@ -108,28 +107,6 @@ impl JobTable {
     }
 }
 
-/// A statement assembled from fixed fragments, with its text parameters after `$1`.
-struct Sql {
-    text: String,
-    texts: Vec<String>,
-    first: usize,
-}
-
-impl Sql {
-    fn new(text: String, first: usize) -> Sql {
-        Sql {
-            text,
-            texts: Vec::new(),
-            first,
-        }
-    }
-
-    fn param(&mut self, value: String) -> String {
-        self.texts.push(value);
-        format!("${}", self.first + self.texts.len())
-    }
-}
-
 fn row(r: &PgRow) -> anyhow::Result<Option<(JobId, String, String, JobState)>> {
     let state: Option<String> = r.try_get("state")?;
     let Some(state) = state.as_deref().and_then(JobState::parse) else {
@@ -155,37 +132,21 @@ fn filter_sql(t: &JobTable, sql: &mut Sql, filter: &JobFilter) -> anyhow::Result
         let Some(column) = column else {
             anyhow::bail!("this queue schema has no {name} to filter on");
         };
-        let p = sql.param(v.clone());
-        sql.text.push_str(&format!(" AND ({column})::text = {p}"));
+        let p = sql.bind(v.clone());
+        sql.push(&format!(" AND ({column})::text = {p}"));
     }
     if let Some(text) = &filter.text {
         let Some(error) = &t.error else {
             anyhow::bail!("this queue schema keeps no error text to filter on");
         };
-        let p = sql.param(text.to_lowercase());
-        sql.text
-            .push_str(&format!(" AND strpos(lower({error}), {p}) > 0"));
+        let p = sql.bind(text.to_lowercase());
+        sql.push(&format!(" AND strpos(lower({error}), {p}) > 0"));
     }
     Ok(())
 }
 
-async fn fetch(
-    pool: &PgPool,
-    sql: Sql,
-    first: Option<Vec<String>>,
-    float: Option<f64>,
-) -> anyhow::Result<Vec<(JobId, String, String, JobState)>> {
-    let mut q = sqlx::query(AssertSqlSafe(sql.text));
-    if let Some(ids) = first {
-        q = q.bind(ids);
-    }
-    if let Some(f) = float {
-        q = q.bind(f);
-    }
-    for t in sql.texts {
-        q = q.bind(t);
-    }
-    let rows = q.fetch_all(pool).await?;
+async fn fetch(pool: &PgPool, sql: Sql) -> anyhow::Result<Vec<(JobId, String, String, JobState)>> {
+    let rows = sql.query().fetch_all(pool).await?;
     Ok(rows
         .iter()
         .map(row)
@@ -217,23 +178,21 @@ pub async fn plan(pool: &PgPool, t: &JobTable, action: &Action) -> anyhow::Resul
         let (Some(running), Some(alive)) = (t.condition(JobState::Running), &t.alive_at) else {
             anyhow::bail!("this queue schema cannot tell a stuck job from a running one");
         };
-        let mut sql = Sql::new(
-            format!(
-                "{select}, 'running' AS state FROM {from} WHERE {running} \
-                 AND {alive} < now() - make_interval(secs => $1)",
-                from = t.from
-            ),
-            1,
-        );
+        let mut sql = Sql::default();
+        let stale = sql.bind(stale_after.as_secs_f64());
+        sql.push(&format!(
+            "{select}, 'running' AS state FROM {from} WHERE {running} \
+             AND {alive} < now() - make_interval(secs => {stale})",
+            from = t.from
+        ));
         let filter = JobFilter {
             queue: queue.clone(),
             worker: worker.clone(),
             ..JobFilter::default()
         };
         filter_sql(t, &mut sql, &filter)?;
-        sql.text
-            .push_str(&format!(" ORDER BY 1, 2 LIMIT {}", MAX_JOBS_PER_ACTION + 1));
-        let rows = fetch(pool, sql, None, Some(stale_after.as_secs_f64())).await?;
+        sql.push(&format!(" ORDER BY 1, 2 LIMIT {}", MAX_JOBS_PER_ACTION + 1));
+        let rows = fetch(pool, sql).await?;
         return Ok(Plan::from_rows(action.clone(), rows, MAX_JOBS_PER_ACTION));
     }
     let Some(target) = action.job_target() else {
@@ -247,17 +206,16 @@ pub async fn plan(pool: &PgPool, t: &JobTable, action: &Action) -> anyhow::Resul
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            let sql = Sql::new(
-                format!(
-                    "{select}, {state} AS state FROM {from} WHERE {id} = ANY({ids}) ORDER BY 1, 2",
-                    state = t.display_state(),
-                    from = t.from,
-                    id = t.id,
-                    ids = t.ids_param(1),
-                ),
-                1,
-            );
-            let found = fetch(pool, sql, Some(ids.clone()), None).await?;
+            let mut sql = Sql::default();
+            let ids_param = sql.bind_index(ids.clone());
+            sql.push(&format!(
+                "{select}, {state} AS state FROM {from} WHERE {id} = ANY({ids}) ORDER BY 1, 2",
+                state = t.display_state(),
+                from = t.from,
+                id = t.id,
+                ids = t.ids_param(ids_param),
+            ));
+            let found = fetch(pool, sql).await?;
             let missing = ids.len() as u64 - found.len() as u64;
             let mut plan = Plan::from_rows(action.clone(), found, MAX_JOBS_PER_ACTION);
             plan.missing = missing;
@@ -274,30 +232,29 @@ pub async fn plan(pool: &PgPool, t: &JobTable, action: &Action) -> anyhow::Resul
             if filter.state.is_none() && matches!(kind, ActionKind::Cancel | ActionKind::Discard) {
                 states.push(JobState::Running);
             }
-            let mut sql = Sql::new("SELECT * FROM (".to_string(), 0);
+            let mut sql = Sql::new("SELECT * FROM (");
             let mut first = true;
             for state in states {
                 let Some(cond) = t.condition(state) else {
                     continue;
                 };
                 if !first {
-                    sql.text.push_str(" UNION ALL ");
+                    sql.push(" UNION ALL ");
                 }
                 first = false;
-                sql.text.push_str(&format!(
+                sql.push(&format!(
                     "(SELECT * FROM ({select}, '{}' AS state FROM {} WHERE {cond}",
                     state.as_str(),
                     t.from
                 ));
                 filter_sql(t, &mut sql, filter)?;
-                sql.text
-                    .push_str(&format!(") s ORDER BY 1, 2 LIMIT {})", take + 1));
+                sql.push(&format!(") s ORDER BY 1, 2 LIMIT {})", take + 1));
             }
             if first {
                 return Ok(Plan::from_rows(action.clone(), Vec::new(), take));
             }
-            sql.text.push_str(") t ORDER BY 1, 2");
-            let rows = fetch(pool, sql, None, None).await?;
+            sql.push(") t ORDER BY 1, 2");
+            let rows = fetch(pool, sql).await?;
             Ok(Plan::from_rows(action.clone(), rows, take))
         }
     }
@@ -371,15 +328,7 @@ pub async fn commit(
     attempted: u64,
     last: bool,
 ) -> anyhow::Result<BatchDone> {
-    audit::commit_batch(tx, step, changed, changed_ids, attempted, last).await
-}
-
-pub async fn finish_audit(pool: &PgPool, end: &AuditEnd<'_>) -> anyhow::Result<()> {
-    audit::finish_audit(pool, end).await
-}
-
-pub async fn audit_log(pool: &PgPool, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
-    audit::audit_log(pool, filter).await
+    crate::backend::pg::audit::commit_batch(tx, step, changed, changed_ids, attempted, last).await
 }
 
 /// The display state of each job that still exists.
@@ -407,31 +356,6 @@ pub async fn job_states(
         }
     }
     Ok(out)
-}
-
-/// Whether `jobtop.audit` exists in the form this jobtop writes (with `job_keys`, migration
-/// 7): without it no action runs (`Capabilities::refusal`).
-pub async fn audit_table(pool: &PgPool) -> anyhow::Result<bool> {
-    // From the catalog: `to_regclass` fails for a role without USAGE on the schema.
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'job_keys' \
-         AND NOT a.attisdropped \
-         WHERE n.nspname = 'jobtop' AND c.relname = 'audit' AND c.relkind IN ('r', 'p'))",
-    )
-    .fetch_one(pool)
-    .await?)
-}
-
-/// Who paused a queue and why, for a schema that keeps only when: jobtop's own pause row
-/// in the audit, committed in the same transaction as the pause, so stamped with the same
-/// `now()`. A join (alias `pa`, columns `actor` and `reason`) for the queue list.
-pub fn pause_audit_join(queue: &str, paused_at: &str) -> String {
-    format!(
-        "LEFT JOIN LATERAL (SELECT a.actor, a.params->>'reason' AS reason FROM jobtop.audit a \
-         WHERE a.at = {paused_at} AND a.action = 'pause' AND a.queue = {queue} \
-         ORDER BY a.id DESC LIMIT 1) pa ON true"
-    )
 }
 
 /// A plan for a pause or resume that always goes through (the schema cannot say whether

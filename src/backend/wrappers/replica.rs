@@ -10,11 +10,11 @@ use anyhow::Result;
 use async_trait::async_trait;
 use sqlx::PgPool;
 
-use super::drill::{
+use crate::backend::drill::{
     DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
     KindsReport, TenantsQuery, TenantsReport,
 };
-use super::{
+use crate::backend::{
     Action, AuditEnd, AuditEntry, AuditFilter, Backend, BatchDone, BatchStep, Capabilities, JobId,
     JobState, Plan, Snapshot, SnapshotOptions, doctor,
 };

@@ -1,0 +1,115 @@
+//! Catalog facts about a table, read once when a backend opens.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::PgPool;
+
+use super::sql::qualified;
+
+/// Catalog facts about one table, read once at open.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    pub schema: String,
+    pub name: String,
+    /// Column name -> type as `format_type` spells it.
+    pub columns: HashMap<String, String>,
+    /// Columns declared NOT NULL.
+    pub not_null: HashSet<String>,
+    /// Each index: (key column names in order, predicate text or None).
+    pub indexes: Vec<(Vec<String>, Option<String>)>,
+    /// `p` for a partitioned table.
+    pub relkind: String,
+}
+
+impl TableInfo {
+    pub async fn load(
+        pool: &PgPool,
+        schema: &str,
+        name: &str,
+    ) -> anyhow::Result<Option<TableInfo>> {
+        let rel: Option<(i64, String)> = sqlx::query_as(
+            "SELECT c.oid::bigint, c.relkind::text FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
+        )
+        .bind(schema)
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+        let Some((oid, relkind)) = rel else {
+            return Ok(None);
+        };
+        let columns: Vec<(String, String, bool)> = sqlx::query_as(
+            "SELECT attname::text, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute \
+             WHERE attrelid = $1::bigint::oid AND attnum > 0 AND NOT attisdropped",
+        )
+        .bind(oid)
+        .fetch_all(pool)
+        .await?;
+        let indexes: Vec<(Vec<String>, Option<String>)> = sqlx::query_as(
+            "SELECT ARRAY(SELECT coalesce(a.attname::text, '') \
+                          FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) \
+                          LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+                          WHERE k.ord <= i.indnkeyatts ORDER BY k.ord), \
+                    pg_get_expr(i.indpred, i.indrelid) \
+             FROM pg_index i WHERE i.indrelid = $1::bigint::oid AND i.indisvalid",
+        )
+        .bind(oid)
+        .fetch_all(pool)
+        .await?;
+        Ok(Some(TableInfo {
+            schema: schema.to_string(),
+            name: name.to_string(),
+            not_null: columns
+                .iter()
+                .filter(|c| c.2)
+                .map(|c| c.0.clone())
+                .collect(),
+            columns: columns.into_iter().map(|(n, t, _)| (n, t)).collect(),
+            indexes,
+            relkind,
+        }))
+    }
+
+    pub fn has(&self, column: &str) -> bool {
+        self.columns.contains_key(column)
+    }
+
+    /// The column may hold NULL (or is not there).
+    pub fn nullable(&self, column: &str) -> bool {
+        !self.not_null.contains(column)
+    }
+
+    /// The column's type is `timestamp without time zone`.
+    pub fn is_naive_timestamp(&self, column: &str) -> bool {
+        self.columns
+            .get(column)
+            .is_some_and(|t| t.starts_with("timestamp") && t.contains("without"))
+    }
+
+    /// An index that can serve a range on `column`: the column leads the index, or follows
+    /// one of `equality_prefix` (columns the query pins with `=`).
+    pub fn has_index_for(&self, column: &str, equality_prefix: &[&str]) -> bool {
+        self.has_index_where(column, equality_prefix, |_| true)
+    }
+
+    /// Like `has_index_for`, for indexes whose predicate (None: not partial) passes `fits`.
+    pub fn has_index_where(
+        &self,
+        column: &str,
+        equality_prefix: &[&str],
+        fits: impl Fn(Option<&str>) -> bool,
+    ) -> bool {
+        self.indexes.iter().any(|(keys, predicate)| {
+            let lead = keys
+                .iter()
+                .take_while(|k| equality_prefix.contains(&k.as_str()))
+                .count();
+            keys.get(lead).is_some_and(|k| k == column) && fits(predicate.as_deref())
+        })
+    }
+
+    pub fn qualified(&self) -> String {
+        qualified(&self.schema, &self.name)
+    }
+}
