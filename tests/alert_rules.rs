@@ -10,7 +10,7 @@ use jobtop::app::alerts::{
     evaluate, unavailable,
 };
 use jobtop::backend::{
-    Capabilities, Count, KindStats, MinuteBucket, PauseInfo, QueueStats, Snapshot, TenantRunning,
+    Capabilities, Count, KindOutcomes, MinuteBucket, PauseInfo, QueueStats, Snapshot, TenantRunning,
     WorkerInfo,
 };
 
@@ -545,7 +545,7 @@ fn failure_rate_per_kind_with_kind_overrides() {
     );
     let mut run = Run::new(rules);
     let mut mail = queue("mail");
-    let kind = |k: &str, ok: u64, failed: u64| KindStats {
+    let kind = |k: &str, ok: u64, failed: u64| KindOutcomes {
         kind: k.into(),
         succeeded: ok,
         failed,

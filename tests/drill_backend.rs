@@ -11,7 +11,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use jobtop::backend::drill::{
-    DeadLetterQuery, DeadWindow, DetailLimits, JobFilter, JobPage, JobQuery, JobScope, KindWindow,
+    DeadLetterQuery, DeadWindow, DetailLimits, ListFilter, JobPage, JobQuery, JobScope, KindWindow,
     KindsQuery, Order, TenantsQuery,
 };
 use jobtop::backend::native::NativeBackend;
@@ -82,7 +82,7 @@ async fn ensure_queue(pool: &PgPool, name: &str) {
 fn query(scope: JobScope, order: Order) -> JobQuery {
     JobQuery {
         scope,
-        filter: JobFilter::default(),
+        filter: ListFilter::default(),
         order,
         after: None,
         limit: 100,
@@ -358,7 +358,7 @@ async fn filters_narrow_a_list() {
     )
     .await;
     let c = insert(pool, &dead("email.digest", "acme", "100% of quota_used")).await;
-    let list = async |filter: JobFilter| {
+    let list = async |filter: ListFilter| {
         let q = JobQuery {
             filter,
             ..query(queue_scope("mailers", JobState::Dead), Order::OldestFirst)
@@ -366,7 +366,7 @@ async fn filters_narrow_a_list() {
         ids(&backend.jobs(&q).await.unwrap())
     };
     let f =
-        |kind: Option<&str>, tenant: Option<&str>, text: Option<&str>, id: Option<i64>| JobFilter {
+        |kind: Option<&str>, tenant: Option<&str>, text: Option<&str>, id: Option<i64>| ListFilter {
             id: id.map(JobId::Int),
             kind: kind.map(Into::into),
             tenant: tenant.map(Into::into),

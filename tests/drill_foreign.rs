@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use jobtop::backend::Backend;
 use jobtop::backend::drill::{
-    DeadLetterQuery, DeadWindow, DetailLimits, JobFilter, JobPage, JobQuery, JobScope, KindStats,
+    DeadLetterQuery, DeadWindow, DetailLimits, ListFilter, JobPage, JobQuery, JobScope, KindStats,
     KindWindow, KindsQuery, Order, TenantsQuery,
 };
 use jobtop::backend::engine::drill as foreign_drill;
@@ -37,7 +37,7 @@ async fn load(pool: &PgPool, sql: &'static str) {
 fn query(scope: JobScope, order: Order, limit: usize) -> JobQuery {
     JobQuery {
         scope,
-        filter: JobFilter::default(),
+        filter: ListFilter::default(),
         order,
         after: None,
         limit,
@@ -222,16 +222,16 @@ async fn river_lists_pages_detail_dead_letters_and_kinds() {
     let mut q = query(queue("default", JobState::Retrying), Order::OldestFirst, 10);
     q.filter.error_text = Some("REFUS".into());
     assert_eq!(ids(&river.jobs(&q).await.unwrap()), ints(&[9]));
-    q.filter = JobFilter {
+    q.filter = ListFilter {
         id: Some(JobId::Int(8)),
-        ..JobFilter::default()
+        ..ListFilter::default()
     };
     assert_eq!(ids(&river.jobs(&q).await.unwrap()), ints(&[8]));
     q.filter.id = Some(JobId::Text("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".into()));
     assert_eq!(ids(&river.jobs(&q).await.unwrap()), Vec::<JobId>::new());
-    q.filter = JobFilter {
+    q.filter = ListFilter {
         tenant: Some("acme".into()),
-        ..JobFilter::default()
+        ..ListFilter::default()
     };
     let err = river.jobs(&q).await.unwrap_err().to_string();
     assert!(err.contains("no tenant"), "{err}");

@@ -9,7 +9,7 @@ use sqlx::PgPool;
 
 use jobtop::backend::native::NativeBackend;
 use jobtop::backend::{
-    Backend, Count, KindStats, QueueStats, Snapshot, SnapshotOptions, TenantRunning,
+    Backend, Count, KindOutcomes, QueueStats, Snapshot, SnapshotOptions, TenantRunning,
 };
 
 async fn db_now(pool: &PgPool) -> DateTime<Utc> {
@@ -150,13 +150,13 @@ async fn dead_jobs_of_the_last_hour_and_per_kind_totals() {
         mail.kinds.as_deref(),
         Some(
             &[
-                KindStats {
+                KindOutcomes {
                     kind: "digest".into(),
                     succeeded: 2,
                     failed: 1
                 },
                 // The failure two hours ago is outside the window.
-                KindStats {
+                KindOutcomes {
                     kind: "send".into(),
                     succeeded: 0,
                     failed: 2

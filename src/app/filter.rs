@@ -3,12 +3,12 @@
 //! `error:text` or any other words (text in the last error, case-insensitive).
 
 use crate::backend::JobId;
-use crate::backend::drill::JobFilter;
+use crate::backend::drill::ListFilter;
 
 /// Reads what the user typed. Words that are not `key:value` terms are the error text,
 /// joined by single spaces.
-pub fn parse(input: &str) -> Result<JobFilter, String> {
-    let mut filter = JobFilter::default();
+pub fn parse(input: &str) -> Result<ListFilter, String> {
+    let mut filter = ListFilter::default();
     let mut text: Vec<&str> = Vec::new();
     for word in input.split_whitespace() {
         let (key, value) = match word.split_once(':') {
@@ -60,7 +60,7 @@ fn non_empty(value: &str, what: &str) -> Result<String, String> {
 }
 
 /// The filter as the view's title shows it.
-pub fn describe(filter: &JobFilter) -> String {
+pub fn describe(filter: &ListFilter) -> String {
     let mut parts = Vec::new();
     if let Some(id) = &filter.id {
         parts.push(format!("#{id}"));
@@ -78,7 +78,7 @@ pub fn describe(filter: &JobFilter) -> String {
 }
 
 /// The filter as text the prompt starts with, so that `/` edits the active filter.
-pub fn to_input(filter: &JobFilter) -> String {
+pub fn to_input(filter: &ListFilter) -> String {
     let mut parts = Vec::new();
     if let Some(id) = &filter.id {
         parts.push(format!("#{id}"));

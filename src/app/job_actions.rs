@@ -122,7 +122,7 @@ impl App {
 /// The list as a filter the gate can re-evaluate at action time, where one exists.
 fn all_that_match(
     scope: &JobScope,
-    filter: &crate::backend::drill::JobFilter,
+    filter: &crate::backend::drill::ListFilter,
 ) -> Option<JobTarget> {
     if let Some(id) = &filter.id {
         return Some(JobTarget::Ids(vec![id.clone()]));

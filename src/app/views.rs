@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::json::DocLine;
 use crate::backend::drill::{
-    Cursor, DeadLetterReport, DeadWindow, JobDetail, JobFilter, JobPage, JobRow, JobScope,
+    Cursor, DeadLetterReport, DeadWindow, JobDetail, ListFilter, JobPage, JobRow, JobScope,
     KindWindow, KindsReport, Order, TenantsReport,
 };
 use crate::backend::{JobId, JobState};
@@ -117,7 +117,7 @@ pub struct JobsView {
     pub scope: JobScope,
     /// Shown in the breadcrumb for scopes that have no name of their own (a group).
     pub label: Option<String>,
-    pub filter: JobFilter,
+    pub filter: ListFilter,
     pub order: Order,
     /// The start of every page visited, the current one last (`None` = the first page).
     pub pages: Vec<Option<Cursor>>,
@@ -139,7 +139,7 @@ impl JobsView {
         JobsView {
             scope,
             label,
-            filter: JobFilter::default(),
+            filter: ListFilter::default(),
             order: Order::default(),
             pages: vec![None],
             page: None,

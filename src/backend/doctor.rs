@@ -69,7 +69,7 @@ pub struct Probe {
 
 /// What a backend tells doctor about itself.
 #[derive(Debug, Clone, Default)]
-pub struct Plan {
+pub struct DoctorPlan {
     pub tables: Vec<TableNeed>,
     pub probes: Vec<Probe>,
     /// Tables whose whole-table scans matter (partitions are found from the catalog).

@@ -94,7 +94,7 @@ impl Order {
 
 /// Narrows a scope. Every term must match; empty means "everything in the scope".
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub struct JobFilter {
+pub struct ListFilter {
     pub id: Option<JobId>,
     /// Exact kind.
     pub kind: Option<String>,
@@ -104,9 +104,9 @@ pub struct JobFilter {
     pub error_text: Option<String>,
 }
 
-impl JobFilter {
+impl ListFilter {
     pub fn is_empty(&self) -> bool {
-        *self == JobFilter::default()
+        *self == ListFilter::default()
     }
 
     /// Terms that no index answers: on a big scope they mean reading every job in it.
@@ -127,7 +127,7 @@ pub struct Cursor {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct JobQuery {
     pub scope: JobScope,
-    pub filter: JobFilter,
+    pub filter: ListFilter,
     pub order: Order,
     /// `None` for the first page.
     pub after: Option<Cursor>,

@@ -44,8 +44,8 @@ pub trait Backend: Send + Sync {
 
     /// What `jobtop doctor` should check for this backend: tables, privileges, and the
     /// monitoring statements to `EXPLAIN`.
-    fn doctor_plan(&self) -> doctor::Plan {
-        doctor::Plan::default()
+    fn doctor_plan(&self) -> doctor::DoctorPlan {
+        doctor::DoctorPlan::default()
     }
 
     // ---- drill-down reads (jobs, job detail, error groups, kinds, ...) go below ----

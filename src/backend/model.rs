@@ -170,14 +170,14 @@ pub struct MinuteBucket {
 
 /// One job kind of a queue over the completion history window (the last hour).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KindStats {
+pub struct KindOutcomes {
     pub kind: String,
     pub succeeded: u64,
     /// Attempts that ended in failure (retrying or dead).
     pub failed: u64,
 }
 
-impl KindStats {
+impl KindOutcomes {
     /// Failed attempts over all ended attempts; `None` when nothing ended.
     pub fn failure_rate(&self) -> Option<f64> {
         let total = self.succeeded + self.failed;
@@ -213,7 +213,7 @@ pub struct QueueStats {
     /// Jobs that went dead in the last hour; `None` where the backend cannot tell.
     pub dead_last_hour: Option<Count>,
     /// Per job kind over the history window; `None` where the backend cannot tell.
-    pub kinds: Option<Vec<KindStats>>,
+    pub kinds: Option<Vec<KindOutcomes>>,
 }
 
 impl QueueStats {

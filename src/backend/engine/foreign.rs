@@ -25,7 +25,7 @@ pub struct Foreign {
     pub pool: PgPool,
     pub statements: Statements,
     pub capabilities: Capabilities,
-    pub doctor: doctor::Plan,
+    pub doctor: doctor::DoctorPlan,
     /// The job table as the drill-down and the actions read it.
     pub drill: DrillTable,
     /// What a failed snapshot names as its source (a profile), besides the database.
@@ -70,7 +70,7 @@ impl<T: ForeignSchema> Backend for T {
         }
     }
 
-    fn doctor_plan(&self) -> doctor::Plan {
+    fn doctor_plan(&self) -> doctor::DoctorPlan {
         self.foreign().doctor.clone()
     }
 

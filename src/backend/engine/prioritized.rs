@@ -8,14 +8,8 @@
 //! lanes present, found by a skip scan over the same index.
 
 use crate::backend::engine::snapshot::{WINDOW_START, capped, epoch_minute};
+use crate::backend::engine::drill::LaneValues;
 use crate::backend::pg::sql::{TimeCol, literal};
-
-/// How the priorities of one (state, queue) are enumerated.
-#[derive(Debug, Clone)]
-pub enum Lanes {
-    Fixed(Vec<i32>),
-    SkipScan,
-}
 
 /// The table and its state values; every name is already quoted or validated.
 #[derive(Debug, Clone)]
@@ -24,7 +18,7 @@ pub struct Prioritized {
     pub table: String,
     /// `j.scheduled_at`, possibly a naive UTC timestamp.
     pub scheduled_at: TimeCol,
-    pub lanes: Lanes,
+    pub lanes: LaneValues,
     pub available: &'static str,
     pub scheduled: &'static str,
     pub retryable: &'static str,
@@ -49,11 +43,11 @@ impl Prioritized {
 
     fn lanes(&self, state: &str) -> String {
         match &self.lanes {
-            Lanes::Fixed(list) => {
+            LaneValues::Fixed(list) => {
                 let items: Vec<String> = list.iter().map(|p| p.to_string()).collect();
                 format!("unnest(ARRAY[{}]) AS l(p)", items.join(", "))
             }
-            Lanes::SkipScan => {
+            LaneValues::SkipScan => {
                 let sq = self.state_queue(state);
                 let t = &self.table;
                 format!(

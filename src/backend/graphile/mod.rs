@@ -23,7 +23,7 @@ use sqlx::PgPool;
 
 use crate::backend::Capabilities;
 use crate::backend::actions::{ActionCapabilities, ActionKind};
-use crate::backend::doctor::{Check, Plan, Probe, Status, TableNeed};
+use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::drill::{DrillTable, Sort, StateList, time_column};
 use crate::backend::engine::foreign::{Foreign, ForeignSchema};
 use crate::backend::engine::snapshot::{Statements, capped};
@@ -135,7 +135,7 @@ impl GraphileBackend {
             },
             &functions,
         );
-        let mut plan = Plan {
+        let mut plan = DoctorPlan {
             tables: vec![
                 TableNeed {
                     schema: schema.to_string(),

@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use toml::Spanned;
 
 use super::Capabilities;
-use super::doctor::{Check, Plan, Probe, Status, TableNeed};
+use super::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::foreign::{Foreign, ForeignSchema};
 use crate::backend::engine::snapshot::{Statements, WINDOW_START, capped, epoch_minute};
 use crate::backend::pg::catalog::TableInfo;
@@ -626,7 +626,7 @@ impl Builder<'_> {
         )
     }
 
-    fn plan(&self, statements: &Statements) -> Plan {
+    fn plan(&self, statements: &Statements) -> DoctorPlan {
         let p = self.profile;
         let c = &p.columns;
         let t = self.table.qualified();
@@ -655,7 +655,7 @@ impl Builder<'_> {
             ident(c.status.get_ref()),
             in_list(&live)
         );
-        let mut plan = Plan {
+        let mut plan = DoctorPlan {
             tables: vec![TableNeed {
                 schema: self.table.schema.clone(),
                 name: self.table.name.clone(),

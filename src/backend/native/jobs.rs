@@ -15,7 +15,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
 use crate::backend::drill::{
-    Cursor, JobFilter, JobPage, JobQuery, JobRow, JobScope, LIST_ERROR_CHARS, Order,
+    Cursor, ListFilter, JobPage, JobQuery, JobRow, JobScope, LIST_ERROR_CHARS, Order,
     SCOPE_COUNT_CAP, SortKey,
 };
 use crate::backend::pg::decode::{opt_text, text};
@@ -126,7 +126,7 @@ struct Shared {
     limit: usize,
 }
 
-fn bind_shared(sql: &mut Sql, filter: &JobFilter, after: Option<&Cursor>, limit: usize) -> Shared {
+fn bind_shared(sql: &mut Sql, filter: &ListFilter, after: Option<&Cursor>, limit: usize) -> Shared {
     let mut add = |b: Bind| sql.bind_index(b);
     Shared {
         id: filter.id.as_ref().map(|v| add(Bind::Int(bigint_id(v)))),
@@ -337,9 +337,9 @@ mod tests {
                 queue: "mailers'; DROP TABLE x; --".into(),
                 state: JobState::Ready,
             },
-            filter: JobFilter {
+            filter: ListFilter {
                 error_text: Some("50%_off".into()),
-                ..JobFilter::default()
+                ..ListFilter::default()
             },
             order: Order::NewestFirst,
             after: Some(Cursor {
@@ -367,7 +367,7 @@ mod tests {
             scope: JobScope::Ids {
                 ids: [3, 1, 2].map(JobId::Int).to_vec(),
             },
-            filter: JobFilter::default(),
+            filter: ListFilter::default(),
             order: Order::OldestFirst,
             after: Some(Cursor {
                 key: None,

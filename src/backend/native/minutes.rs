@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Row, Transaction};
 
 use super::snapshot::HISTORY_MINUTES;
-use crate::backend::model::{KindStats, MinuteBucket, QueueStats};
+use crate::backend::model::{KindOutcomes, MinuteBucket, QueueStats};
 
 /// Minutes re-read on every poll: the open one and the one before it.
 const REREAD_MINUTES: i64 = 2;
@@ -189,7 +189,7 @@ impl MinuteCache {
                 kinds
                     .into_iter()
                     .filter(|(_, (ok, failed))| ok + failed > 0)
-                    .map(|(kind, (succeeded, failed))| KindStats {
+                    .map(|(kind, (succeeded, failed))| KindOutcomes {
                         kind: kind.to_string(),
                         succeeded,
                         failed,

@@ -21,12 +21,12 @@ use sqlx::PgPool;
 
 use crate::backend::Capabilities;
 use crate::backend::actions::{ActionCapabilities, ActionKind};
-use crate::backend::doctor::{Check, Plan, Probe, Status, TableNeed};
+use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::drill::{
     self as drill, DrillTable, ErrorHistory, HistoryShape, LaneValues, Range, Sort, StateList,
 };
 use crate::backend::engine::foreign::{Foreign, ForeignSchema};
-use crate::backend::engine::prioritized::{Lanes, Prioritized};
+use crate::backend::engine::prioritized::Prioritized;
 use crate::backend::engine::snapshot::Statements;
 use crate::backend::model::JobState;
 use crate::backend::oban::actions::ObanActions;
@@ -56,7 +56,7 @@ impl ObanBackend {
         let shape = Prioritized {
             table: t.clone(),
             scheduled_at: time("scheduled_at"),
-            lanes: Lanes::SkipScan,
+            lanes: LaneValues::SkipScan,
             available: "available",
             scheduled: "scheduled",
             retryable: "retryable",
@@ -101,7 +101,7 @@ impl ObanBackend {
         .bind(prefix)
         .fetch_one(&pool)
         .await?;
-        let mut plan = Plan {
+        let mut plan = DoctorPlan {
             tables: vec![TableNeed {
                 schema: prefix.to_string(),
                 name: "oban_jobs".into(),

@@ -24,7 +24,7 @@ use sqlx::PgPool;
 
 use crate::backend::Capabilities;
 use crate::backend::actions::{ActionCapabilities, ActionKind};
-use crate::backend::doctor::{Check, Plan, Probe, Status, TableNeed};
+use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::drill::{DrillTable, Sort, StateList, time_column};
 use crate::backend::engine::foreign::{Foreign, ForeignSchema};
 use crate::backend::engine::snapshot::{Statements, WINDOW_START, capped, epoch_minute};
@@ -150,7 +150,7 @@ impl PgBossBackend {
             }
             None => None,
         };
-        let mut plan = Plan {
+        let mut plan = DoctorPlan {
             tables: vec![
                 TableNeed {
                     schema: schema.to_string(),

@@ -19,12 +19,12 @@ use sqlx::PgPool;
 
 use crate::backend::Capabilities;
 use crate::backend::actions::ActionCapabilities;
-use crate::backend::doctor::{Check, Plan, Probe, Status, TableNeed};
+use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::drill::{
     self as drill, DrillTable, ErrorHistory, HistoryShape, LaneValues, Range, Sort, StateList,
 };
 use crate::backend::engine::foreign::{Foreign, ForeignSchema};
-use crate::backend::engine::prioritized::{Lanes, Prioritized};
+use crate::backend::engine::prioritized::Prioritized;
 use crate::backend::engine::snapshot::Statements;
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
@@ -54,7 +54,7 @@ impl RiverBackend {
         let shape = Prioritized {
             table: t.clone(),
             scheduled_at: TimeCol::new("j.scheduled_at", jobs.is_naive_timestamp("scheduled_at")),
-            lanes: Lanes::Fixed(vec![1, 2, 3, 4]),
+            lanes: LaneValues::Fixed(vec![1, 2, 3, 4]),
             available: "available",
             scheduled: "scheduled",
             retryable: "retryable",
@@ -111,7 +111,7 @@ impl RiverBackend {
             "CREATE INDEX CONCURRENTLY river_job_state_and_finalized_at_index ON {t} \
              (state, finalized_at) WHERE finalized_at IS NOT NULL;"
         );
-        let mut plan = Plan {
+        let mut plan = DoctorPlan {
             tables: vec![TableNeed {
                 schema: schema.to_string(),
                 name: "river_job".into(),

@@ -85,7 +85,7 @@ impl<B: Backend + ?Sized> Backend for OnReplica<B> {
         self.inner.capabilities()
     }
 
-    fn doctor_plan(&self) -> doctor::Plan {
+    fn doctor_plan(&self) -> doctor::DoctorPlan {
         self.inner.doctor_plan()
     }
 

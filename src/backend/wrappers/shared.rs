@@ -472,7 +472,7 @@ impl<B: Backend + ?Sized> Backend for SharedSnapshot<B> {
         self.inner.capabilities()
     }
 
-    fn doctor_plan(&self) -> doctor::Plan {
+    fn doctor_plan(&self) -> doctor::DoctorPlan {
         self.inner.doctor_plan()
     }
 
