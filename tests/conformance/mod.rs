@@ -1057,6 +1057,10 @@ macro_rules! conformance {
 
 conformance! {
     native,
+    river,
+    oban,
+    pgboss,
+    graphile,
 }
 
 /// Every expectation file is registered above, and every shipped fixture has one.
