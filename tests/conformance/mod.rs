@@ -1061,6 +1061,9 @@ conformance! {
     oban,
     pgboss,
     graphile,
+    job_queue,
+    jobforge,
+    cepro,
 }
 
 /// Every expectation file is registered above, and every shipped fixture has one.
