@@ -761,6 +761,11 @@ async fn running(schema: &str, expect: &Expect, f: &mut Failures) {
             });
         }
         Stale::Ids(want) => {
+            // A list says staleness is evaluated: an empty one is no "not evaluated".
+            f.check(
+                ov.workers.iter().any(|w| w.heartbeat_age_secs.is_some()),
+                || "no worker has a heartbeat: staleness is \"not evaluated\"".to_string(),
+            );
             let mut stale: Vec<&str> = ov
                 .workers
                 .iter()
