@@ -17,6 +17,7 @@ use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 use crate::backend::actions::{
     Action, ActionKind, BatchDone, BatchStep, JobFilter, JobTarget, MAX_JOBS_PER_ACTION, Plan,
 };
+use crate::backend::capabilities::Support;
 use crate::backend::model::{JobId, JobState};
 use crate::backend::pg::sql::Sql;
 
@@ -83,6 +84,11 @@ impl JobTable {
     /// `$n` (a `text[]`) as an array of ids of the column's type.
     pub fn ids_param(&self, n: usize) -> String {
         format!("CAST(${n} AS {}[])", self.id_type)
+    }
+
+    /// Offered when the table has a statement for `kind`; else `why`.
+    pub fn support(&self, kind: ActionKind, why: &'static str) -> Support {
+        Support::when(self.statement(kind).is_some(), why)
     }
 
     pub fn statement(&self, kind: ActionKind) -> Option<&str> {

@@ -7,8 +7,8 @@
 //! priority "lane": a fixed list where the schema bounds priorities (River: 1-4), else the
 //! lanes present, found by a skip scan over the same index.
 
-use crate::backend::engine::snapshot::{WINDOW_START, capped, epoch_minute};
 use crate::backend::engine::drill::LaneValues;
+use crate::backend::engine::snapshot::{WINDOW_START, capped, epoch_minute};
 use crate::backend::pg::sql::{TimeCol, literal};
 
 /// The table and its state values; every name is already quoted or validated.

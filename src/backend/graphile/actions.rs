@@ -28,6 +28,7 @@ use sqlx::{AssertSqlSafe, PgPool};
 use crate::backend::actions::{
     Action, ActionKind, BatchDone, BatchStep, MAX_JOBS_PER_ACTION, Plan,
 };
+use crate::backend::capabilities::Support;
 use async_trait::async_trait;
 
 use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable};
@@ -170,6 +171,21 @@ impl GraphileActions {
             tasks_table: tasks.to_string(),
             queue_lock: t.job_queues.map(|q| queue_lock_sql(q, "$1")),
         }
+    }
+
+    /// Offered where the schema has the admin function the action takes.
+    pub fn support(&self, kind: ActionKind) -> Support {
+        let why = match kind {
+            ActionKind::ResetStuck => {
+                "graphile-worker before 0.16 has no force_unlock_workers; it reclaims locks \
+                 older than 4 hours itself"
+            }
+            _ => {
+                "this graphile-worker schema lacks the admin function it takes \
+                 (reschedule_jobs, permanently_fail_jobs, complete_jobs)"
+            }
+        };
+        Support::when(self.can(kind), why)
     }
 
     pub fn can(&self, kind: ActionKind) -> bool {

@@ -21,8 +21,8 @@ use std::sync::Arc;
 use anyhow::bail;
 use sqlx::PgPool;
 
-use crate::backend::Capabilities;
-use crate::backend::actions::{ActionCapabilities, ActionKind};
+use crate::backend::actions::ActionKind;
+use crate::backend::capabilities::{ActionCapabilities, Capabilities, Support, audit_support};
 use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::drill::{DrillTable, Sort, StateList, time_column};
 use crate::backend::engine::foreign::{Foreign, ForeignSchema};
@@ -212,22 +212,29 @@ impl GraphileBackend {
         plan.findings.extend(drill.findings());
         let capabilities = Capabilities {
             actions: ActionCapabilities {
-                retry: actions.can(ActionKind::Retry),
-                cancel: false,
-                discard: actions.can(ActionKind::Discard),
-                delete: actions.can(ActionKind::Delete),
-                reset_stuck: actions.can(ActionKind::ResetStuck),
-                purge: false,
-                audit: crate::backend::pg::audit::audit_table(&pool).await?,
+                retry: actions.support(ActionKind::Retry),
+                cancel: Support::No(
+                    "graphile-worker has no cancelled state: discard (D, or `jobtop discard`) \
+                     fails the jobs permanently instead",
+                ),
+                discard: actions.support(ActionKind::Discard),
+                delete: actions.support(ActionKind::Delete),
+                reset_stuck: actions.support(ActionKind::ResetStuck),
+                purge: Support::No("graphile-worker deletes completed jobs itself"),
+                audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
             },
-            pause: false,
-            heartbeats: false,
-            workers: true,
-            error_history: false,
-            tenants: false,
-            throughput: false,
-            pause_visible: false,
-            failed_attempts: false,
+            pause: Support::No("graphile-worker has no pause"),
+            heartbeats: Support::No("graphile-worker keeps no worker heartbeats"),
+            workers: Support::Yes,
+            error_history: Support::No("graphile-worker keeps only the last error"),
+            tenants: Support::No("graphile-worker has no tenants"),
+            throughput: Support::No(
+                "graphile-worker deletes jobs when they complete: there is no history to count",
+            ),
+            pause_visible: Support::No("graphile-worker has no pause"),
+            failed_attempts: Support::No(
+                "graphile-worker keeps no time of the attempts that were retried",
+            ),
         };
         Ok(GraphileBackend {
             foreign: Foreign {

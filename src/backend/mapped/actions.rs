@@ -10,7 +10,8 @@ use sqlx::{AssertSqlSafe, PgPool, Row};
 use toml::Spanned;
 
 use super::profile::Profile;
-use crate::backend::actions::{Action, ActionCapabilities, ActionKind, BatchDone, BatchStep, Plan};
+use crate::backend::actions::{Action, ActionKind, BatchDone, BatchStep, Plan};
+use crate::backend::capabilities::{ActionCapabilities, Support};
 use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable};
 use crate::backend::engine::foreign::SchemaActions;
 use crate::backend::model::JobState;
@@ -149,14 +150,20 @@ impl MappedActions {
             ));
         }
         let has = |k: ActionKind| batches.iter().any(|(x, _)| *x == k);
+        let offered = |k: ActionKind| {
+            Support::when(has(k), "the profile's [actions] section does not offer it")
+        };
         let capabilities = ActionCapabilities {
-            retry: has(ActionKind::Retry),
-            cancel: has(ActionKind::Cancel),
-            discard: has(ActionKind::Discard),
-            delete: has(ActionKind::Delete),
-            reset_stuck: has(ActionKind::ResetStuck),
-            purge: false,
-            audit: false,
+            retry: offered(ActionKind::Retry),
+            cancel: offered(ActionKind::Cancel),
+            discard: offered(ActionKind::Discard),
+            delete: offered(ActionKind::Delete),
+            reset_stuck: offered(ActionKind::ResetStuck),
+            purge: Support::No(
+                "purge is offered for the reference schema only; a profile describes no \
+                 cleanup",
+            ),
+            audit: Support::No(crate::backend::actions::AUDIT_REQUIRED),
         };
         let pause = match (&profile.pause, pause) {
             (Some(p), Some(pt)) => {

@@ -15,6 +15,7 @@
 use sqlx::PgPool;
 
 use crate::backend::actions::{Action, ActionKind, BatchDone, BatchStep, Plan};
+use crate::backend::capabilities::Support;
 use async_trait::async_trait;
 
 use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable};
@@ -140,8 +141,11 @@ impl ObanActions {
         }
     }
 
-    pub fn can(&self, kind: ActionKind) -> bool {
-        self.jobs.statement(kind).is_some()
+    pub fn support(&self, kind: ActionKind) -> Support {
+        self.jobs.support(
+            kind,
+            "this Oban schema has no cancelled_at or discarded_at column for it (Oban before 2.x)",
+        )
     }
 }
 

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use anyhow::bail;
 use sqlx::PgPool;
 
-use crate::backend::Capabilities;
-use crate::backend::actions::{ActionCapabilities, ActionKind};
+use crate::backend::actions::ActionKind;
+use crate::backend::capabilities::{ActionCapabilities, Capabilities, Support, audit_support};
 use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::drill::{
     self as drill, DrillTable, ErrorHistory, HistoryShape, LaneValues, Range, Sort, StateList,
@@ -32,6 +32,10 @@ use crate::backend::model::JobState;
 use crate::backend::oban::actions::ObanActions;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::TimeCol;
+
+/// Why Oban shows no throughput as its migrations leave it.
+const NO_COMPLETED_INDEX: &str =
+    "Oban has no index on completed_at: throughput and failure rate are not shown";
 
 pub struct ObanBackend {
     foreign: Foreign,
@@ -158,22 +162,30 @@ impl ObanBackend {
         plan.findings.extend(drill.findings());
         let capabilities = Capabilities {
             actions: ActionCapabilities {
-                retry: actions.can(ActionKind::Retry),
-                cancel: actions.can(ActionKind::Cancel),
-                discard: actions.can(ActionKind::Discard),
-                delete: actions.can(ActionKind::Delete),
-                reset_stuck: false,
-                purge: false,
-                audit: crate::backend::pg::audit::audit_table(&pool).await?,
+                retry: actions.support(ActionKind::Retry),
+                cancel: actions.support(ActionKind::Cancel),
+                discard: actions.support(ActionKind::Discard),
+                delete: actions.support(ActionKind::Delete),
+                reset_stuck: Support::No(
+                    "Oban's Lifeline plugin rescues orphaned executing jobs itself",
+                ),
+                purge: Support::No(
+                    "purge is offered for the reference schema only; Oban's pruner deletes \
+                     finished jobs itself",
+                ),
+                audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
             },
-            pause: true,
-            heartbeats: false,
-            workers: true,
-            error_history: true,
-            tenants: false,
-            throughput,
-            pause_visible: false,
-            failed_attempts: true,
+            pause: Support::Yes,
+            heartbeats: Support::No("Oban keeps no worker heartbeats in the database"),
+            workers: Support::Yes,
+            error_history: Support::Yes,
+            tenants: Support::No("Oban has no tenants"),
+            throughput: Support::when(throughput, NO_COMPLETED_INDEX),
+            pause_visible: Support::No(
+                "Oban keeps pauses in its nodes' memory: the database does not say whether a \
+                 queue is paused",
+            ),
+            failed_attempts: Support::Yes,
         };
         Ok(ObanBackend {
             foreign: Foreign {

@@ -45,6 +45,7 @@
 use sqlx::PgPool;
 
 use crate::backend::actions::{Action, ActionKind, BatchDone, BatchStep, JobTarget, Plan};
+use crate::backend::capabilities::Support;
 use async_trait::async_trait;
 
 use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable, QUEUES};
@@ -157,6 +158,11 @@ impl PgBossActions {
                 discard_message: false,
             },
         }
+    }
+
+    pub fn support(&self, kind: ActionKind) -> Support {
+        self.jobs
+            .support(kind, "not offered on this pg-boss schema")
     }
 
     pub fn can(&self, kind: ActionKind) -> bool {

@@ -17,8 +17,7 @@ use std::sync::Arc;
 use anyhow::bail;
 use sqlx::PgPool;
 
-use crate::backend::Capabilities;
-use crate::backend::actions::ActionCapabilities;
+use crate::backend::capabilities::{ActionCapabilities, Capabilities, Support, audit_support};
 use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::drill::{
     self as drill, DrillTable, ErrorHistory, HistoryShape, LaneValues, Range, Sort, StateList,
@@ -30,6 +29,10 @@ use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::{TimeCol, qualified};
 use crate::backend::river::actions::RiverActions;
+
+/// Why River shows no throughput: what counts completions fast is missing.
+const NO_FINALIZED_INDEX: &str =
+    "no index on (state, finalized_at): throughput and failure rate are not shown";
 
 pub struct RiverBackend {
     foreign: Foreign,
@@ -179,24 +182,32 @@ impl RiverBackend {
         );
         plan.probes.extend(drill.probes());
         plan.findings.extend(drill.findings());
+        let no_river_queue =
+            "this River schema has no river_queue table (River before its migration 4)";
         let capabilities = Capabilities {
             actions: ActionCapabilities {
-                retry: true,
-                cancel: true,
-                discard: true,
-                delete: true,
-                reset_stuck: false,
-                purge: false,
-                audit,
+                retry: Support::Yes,
+                cancel: Support::Yes,
+                discard: Support::Yes,
+                delete: Support::Yes,
+                reset_stuck: Support::No(
+                    "River's rescuer moves stuck running jobs back to retryable (or discarded) \
+                     itself, after RescueStuckJobsAfter (1 hour by default)",
+                ),
+                purge: Support::No(
+                    "purge is offered for the reference schema only; River's job cleaner \
+                     deletes finished jobs itself",
+                ),
+                audit: audit_support(audit),
             },
-            pause: queues.is_some(),
-            heartbeats: false,
-            workers: true,
-            error_history: true,
-            tenants: false,
-            throughput,
-            pause_visible: queues.is_some(),
-            failed_attempts: true,
+            pause: Support::when(queues.is_some(), no_river_queue),
+            heartbeats: Support::No("River keeps no worker heartbeats"),
+            workers: Support::Yes,
+            error_history: Support::Yes,
+            tenants: Support::No("River has no tenants"),
+            throughput: Support::when(throughput, NO_FINALIZED_INDEX),
+            pause_visible: Support::when(queues.is_some(), no_river_queue),
+            failed_attempts: Support::Yes,
         };
         Ok(RiverBackend {
             foreign: Foreign {
