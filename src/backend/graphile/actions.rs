@@ -33,6 +33,7 @@ use async_trait::async_trait;
 
 use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable};
 use crate::backend::engine::foreign::SchemaActions;
+use crate::backend::engine::states::StateMap;
 use crate::backend::model::{JobId, JobState};
 use crate::backend::pg::sql::qualified;
 
@@ -71,7 +72,7 @@ fn queue_lock_sql(job_queues: &str, param: &str) -> String {
 
 impl GraphileActions {
     /// `functions`: the admin functions the schema has.
-    pub fn new(t: &Tables<'_>, functions: &[String]) -> GraphileActions {
+    pub fn new(t: &Tables<'_>, functions: &[String], states: StateMap) -> GraphileActions {
         let (jobs, tasks) = (t.jobs, t.tasks);
         let from = format!("{jobs} j JOIN {tasks} tk ON tk.id = j.task_id");
         let call = |name: &str| qualified(t.schema, name);
@@ -130,7 +131,6 @@ impl GraphileActions {
             };
             batches.push((kind, sql));
         }
-        let available = "j.is_available = true";
         GraphileActions {
             jobs: JobTable {
                 from,
@@ -141,25 +141,7 @@ impl GraphileActions {
                 // serialisation lanes most jobs lack); it is the job's kind as well.
                 queue: "tk.identifier".into(),
                 kind: "tk.identifier".into(),
-                states: vec![
-                    (
-                        JobState::Ready,
-                        format!("({available} AND j.run_at <= now())"),
-                    ),
-                    (
-                        JobState::Scheduled,
-                        format!("({available} AND j.run_at > now() AND j.attempts = 0)"),
-                    ),
-                    (
-                        JobState::Retrying,
-                        format!("({available} AND j.run_at > now() AND j.attempts > 0)"),
-                    ),
-                    (JobState::Running, "j.locked_at IS NOT NULL".into()),
-                    (
-                        JobState::Dead,
-                        "(j.locked_at IS NULL AND j.attempts >= j.max_attempts)".into(),
-                    ),
-                ],
+                states,
                 worker: Some("j.locked_by".into()),
                 tenant: None,
                 error: Some("j.last_error".into()),

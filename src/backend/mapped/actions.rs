@@ -14,7 +14,6 @@ use crate::backend::actions::{Action, ActionKind, BatchDone, BatchStep, Plan};
 use crate::backend::capabilities::{ActionCapabilities, Support};
 use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable};
 use crate::backend::engine::foreign::SchemaActions;
-use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::{TimeCol, ident, literal};
 use async_trait::async_trait;
@@ -67,12 +66,8 @@ impl MappedActions {
         let t = table.qualified();
         let time =
             |s: &Spanned<String>| TimeCol::new(col(s), table.is_naive_timestamp(s.get_ref()));
-        // Each state's conditions, one per status value, joined: the drill-down lists the
-        // same rows range by range.
-        let states: Vec<(JobState, String)> = super::lists::state_ranges(profile, table)
-            .into_iter()
-            .map(|(s, parts)| (s, format!("({})", parts.join(" OR "))))
-            .collect();
+        // The drill-down lists the same rows range by range.
+        let states = super::lists::state_map(profile, table);
 
         let name = |s: &Option<Spanned<String>>| s.as_ref().map(|c| ident(c.get_ref()));
         let now_of = |s: &Spanned<String>| time(s).value("now()");

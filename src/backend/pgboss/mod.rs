@@ -16,6 +16,7 @@
 //! minute need an index on `completed_on`.
 
 mod actions;
+mod states;
 
 use std::sync::Arc;
 
@@ -25,10 +26,9 @@ use sqlx::PgPool;
 use crate::backend::actions::ActionKind;
 use crate::backend::capabilities::{ActionCapabilities, Capabilities, Support, audit_support};
 use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
-use crate::backend::engine::drill::{DrillTable, Sort, StateList, time_column};
+use crate::backend::engine::drill::{DrillTable, Sort, time_column};
 use crate::backend::engine::foreign::{Foreign, ForeignSchema};
 use crate::backend::engine::snapshot::{Statements, WINDOW_START, capped, epoch_minute};
-use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pgboss::actions::PgBossActions;
 
@@ -233,11 +233,8 @@ impl PgBossBackend {
                 .with_fix(completed_fix),
             ),
         }
-        let actions = PgBossActions::new(&jobs, &queues);
-        let mut drill = drill_table(&actions, &jobs);
-        for list in &mut drill.lists {
-            list.fix = Some(count_fix.clone());
-        }
+        let actions = PgBossActions::new(&jobs, &queues, states::state_map(&jobs, &count_fix));
+        let drill = drill_table(&actions, &jobs);
         plan.probes.extend(drill.probes());
         plan.findings.extend(drill.findings());
         let no_pause =
@@ -300,13 +297,8 @@ impl PgBossBackend {}
 /// and no history; its attempts are `retry_count` of `retry_limit` retries.
 fn drill_table(actions: &PgBossActions, jobs: &TableInfo) -> DrillTable {
     let time = |c: &str| time_column(jobs, c);
-    let sort = |c: &str| Sort::by(jobs, c);
+    let _sort = |c: &str| Sort::by(jobs, c);
     DrillTable {
-        lists: StateList::from_states(&actions.jobs, |s| match s {
-            JobState::Ready | JobState::Scheduled | JobState::Retrying => sort("start_after"),
-            JobState::Running => sort("started_on"),
-            _ => sort("completed_on"),
-        }),
         jobs: actions.jobs.clone(),
         priority: jobs.has("priority").then(|| "j.priority".into()),
         attempts: Some("j.retry_count".into()),
