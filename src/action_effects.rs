@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::mpsc;
 
 use crate::app::{Effect, Msg};
-use crate::gate::{Gate, StopFlag};
+use crate::backend::gate::{Gate, StopFlag};
 
 pub struct ActionEffects {
     gate: Arc<Gate>,
@@ -72,6 +72,7 @@ impl ActionEffects {
                 tokio::spawn(async move {
                     let result = gate
                         .backend()
+                        .reads()
                         .job_states(&ids)
                         .await
                         .map_err(|e| format!("{e:#}"));
@@ -82,6 +83,7 @@ impl ActionEffects {
                 tokio::spawn(async move {
                     let result = gate
                         .backend()
+                        .reads()
                         .audit_log(&filter)
                         .await
                         .map_err(|e| format!("{e:#}"));

@@ -8,7 +8,6 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod error_text;
-pub mod gate;
 pub mod osc52;
 pub mod poller;
 pub mod terminal;

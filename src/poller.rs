@@ -7,7 +7,7 @@ use chrono::Utc;
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::app::Msg;
-use crate::backend::{Backend, SnapshotOptions};
+use crate::backend::{Overview, SnapshotOptions};
 
 /// Longest wait between retries while polls keep failing.
 const MAX_BACKOFF: Duration = Duration::from_secs(15);
@@ -41,7 +41,7 @@ pub fn backoff(interval: Duration, failures: u32) -> Duration {
 
 /// Starts polling; results arrive as `Msg::Polled`. Stops when the receiver is dropped.
 pub fn spawn(
-    backend: Arc<dyn Backend>,
+    overview: Arc<dyn Overview>,
     opts: SnapshotOptions,
     interval: Duration,
     poll_timeout: Duration,
@@ -59,7 +59,7 @@ pub fn spawn(
         loop {
             // Polls run one after another, never overlapping: a slow database slows the
             // refresh rather than piling up queries.
-            let result = match tokio::time::timeout(poll_timeout, backend.snapshot(&opts)).await {
+            let result = match tokio::time::timeout(poll_timeout, overview.snapshot(&opts)).await {
                 Ok(Ok(snapshot)) => Ok(snapshot),
                 Ok(Err(err)) => Err(crate::error_text::one_line(&err)),
                 Err(_) => Err(format!(
@@ -74,7 +74,7 @@ pub fn spawn(
                     tracing::warn!(failures, "poll failed: {message}");
                 }
             }
-            let now_source = backend.source();
+            let now_source = overview.source();
             if now_source != source {
                 source = now_source.clone();
                 if tx.send(Msg::Source(now_source)).await.is_err() {

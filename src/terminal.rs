@@ -17,8 +17,8 @@ use tokio::sync::mpsc;
 use crate::action_effects::ActionEffects;
 use crate::app::{App, Effect, Msg};
 use crate::backend::drill::{self, Request};
-use crate::backend::{Backend, SnapshotOptions};
-use crate::gate::Gate;
+use crate::backend::gate::Gate;
+use crate::backend::{Backend, Reads, SnapshotOptions};
 use crate::poller;
 
 /// How often the clock ticks so "updated 0.5s ago" and ages keep moving. Every tick draws a
@@ -33,7 +33,7 @@ pub struct MonitorOptions {
 
 /// Runs the monitor until the user quits. The terminal is restored on every way out:
 /// return, error, and panic (ratatui's hook).
-pub async fn run(app: App, backend: Arc<dyn Backend>, opts: MonitorOptions) -> Result<()> {
+pub async fn run(app: App, backend: Backend, opts: MonitorOptions) -> Result<()> {
     let mut terminal = ratatui::try_init()?;
     let result = event_loop(&mut terminal, app, backend, opts).await;
     ratatui::restore();
@@ -43,14 +43,14 @@ pub async fn run(app: App, backend: Arc<dyn Backend>, opts: MonitorOptions) -> R
 async fn event_loop(
     terminal: &mut DefaultTerminal,
     mut app: App,
-    backend: Arc<dyn Backend>,
+    backend: Backend,
     opts: MonitorOptions,
 ) -> Result<()> {
     let (tx, mut rx) = mpsc::channel::<Msg>(64);
     let gate = Arc::new(Gate::new(backend.clone(), app.config.read_only));
     let mut actions = ActionEffects::new(gate, tx.clone());
     let poller = poller::spawn(
-        backend.clone(),
+        backend.overview().clone(),
         opts.snapshot,
         app.interval,
         opts.poll_timeout,
@@ -93,7 +93,7 @@ async fn event_loop(
                 // with the next frame's flush.
                 Effect::Bell => terminal.backend_mut().write_all(b"\x07")?,
                 Effect::Load { ticket, request } => spawn_load(
-                    backend.clone(),
+                    backend.reads().clone(),
                     ticket,
                     request,
                     opts.poll_timeout,
@@ -116,14 +116,14 @@ async fn event_loop(
 /// may overlap the poll (the pool has room), never each other for one view: a view asks
 /// again only after its answer came.
 fn spawn_load(
-    backend: Arc<dyn Backend>,
+    reads: Arc<dyn Reads>,
     ticket: u64,
     request: Request,
     timeout: Duration,
     tx: mpsc::Sender<Msg>,
 ) {
     tokio::spawn(async move {
-        let result = match tokio::time::timeout(timeout, drill::run(&*backend, &request)).await {
+        let result = match tokio::time::timeout(timeout, drill::run(&*reads, &request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(err)) => {
                 tracing::warn!(?request, "drill-down read failed: {err:#}");

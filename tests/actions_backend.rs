@@ -10,19 +10,19 @@ use std::time::Duration;
 use serde_json::Value;
 use sqlx::{PgPool, Row};
 
+use jobtop::backend::gate::{Gate, StopFlag};
 use jobtop::backend::native::NativeBackend;
 use jobtop::backend::pg::connect::{self, SessionSettings};
 use jobtop::backend::{
     Action, ActionOutcome, AuditFilter, Backend, JobFilter, JobId, JobState, JobTarget, Outcome,
-    Plan,
+    Plan, Reads,
 };
-use jobtop::gate::{Gate, StopFlag};
 
 const ACTOR: &str = "alice@jump-1";
 
 fn gate(pool: &PgPool) -> Gate {
     Gate::with_actor(
-        Arc::new(NativeBackend::new(pool.clone())),
+        Backend::new(NativeBackend::new(pool.clone())),
         false,
         ACTOR.to_string(),
     )
@@ -842,7 +842,12 @@ async fn phased_retry_of_a_dead_queue_watches_each_phase() {
                 .unwrap();
         }
     }
-    let watched = gate.backend().job_states(&out.changed_ids).await.unwrap();
+    let watched = gate
+        .backend()
+        .reads()
+        .job_states(&out.changed_ids)
+        .await
+        .unwrap();
     let tally = jobtop::app::phased::Tally::of(watched.iter().map(|(_, s)| *s));
     assert_eq!((tally.succeeded, tally.failed, tally.pending), (7, 3, 0));
 
@@ -886,12 +891,12 @@ async fn read_only_is_refused_by_the_gate_and_by_the_database() {
     let ro_pool = connect::connect(db.options.clone(), &settings)
         .await
         .unwrap();
-    let backend: Arc<dyn Backend> = Arc::new(NativeBackend::new(ro_pool.clone()));
+    let backend = Backend::new(NativeBackend::new(ro_pool.clone()));
     let gate = Gate::with_actor(backend.clone(), true, ACTOR.into());
 
     let action = Action::Retry(ids(&dead));
     let err = gate.plan(&action).await.unwrap_err();
-    assert_eq!(err.to_string(), jobtop::gate::READ_ONLY);
+    assert_eq!(err.to_string(), jobtop::backend::gate::READ_ONLY);
     // A plan made elsewhere is refused too.
     let plan = Plan::from_rows(
         action,
@@ -911,26 +916,18 @@ async fn read_only_is_refused_by_the_gate_and_by_the_database() {
         .execute(&plan, &no_stop(), &mut |_| {})
         .await
         .unwrap_err();
-    assert_eq!(refused.0, jobtop::gate::READ_ONLY);
+    assert_eq!(refused.0, jobtop::backend::gate::READ_ONLY);
 
-    // Behind the gate, the session itself refuses: a batch straight to the backend, and
-    // a plain UPDATE through the same settings.
-    let progress = Default::default();
-    let err = backend
-        .apply_batch(&jobtop::backend::BatchStep {
-            plan: &plan,
-            actor: ACTOR,
-            ids: &plan.ids,
-            before: &progress,
-            audit_id: None,
-            last: true,
-        })
+    // Past the gate, the session itself refuses: a gate that lets writes through, on the
+    // read-only session, and a plain UPDATE through the same settings.
+    let open_gate = Gate::with_actor(backend.clone(), false, ACTOR.into());
+    let outcome = open_gate
+        .execute(&plan, &no_stop(), &mut |_| {})
         .await
-        .unwrap_err();
-    assert!(
-        format!("{err:#}").contains("read-only transaction"),
-        "{err:#}"
-    );
+        .unwrap();
+    let err = outcome.error.clone().unwrap_or_default();
+    assert!(err.contains("read-only transaction"), "{err}");
+    assert_eq!(outcome.changed, 0);
     let err = sqlx::query("UPDATE jobtop.queues SET paused_at = now()")
         .execute(&ro_pool)
         .await
@@ -941,6 +938,7 @@ async fn read_only_is_refused_by_the_gate_and_by_the_database() {
     // Reads still work: the audit pane and the overview stay available.
     assert!(
         backend
+            .reads()
             .audit_log(&AuditFilter {
                 limit: 5,
                 ..Default::default()
@@ -958,7 +956,7 @@ async fn audit_log_filters_by_queue_action_actor_and_outcome() {
     insert(pool, "b", "k", "ready", 1).await;
     let alice = gate(pool);
     let bob = Gate::with_actor(
-        Arc::new(NativeBackend::new(pool.clone())),
+        Backend::new(NativeBackend::new(pool.clone())),
         false,
         "bob@laptop".into(),
     );

@@ -10,8 +10,8 @@ use jobtop::app::alerts::{
     evaluate, unavailable,
 };
 use jobtop::backend::{
-    Capabilities, Count, KindOutcomes, MinuteBucket, PauseInfo, QueueStats, Snapshot, TenantRunning,
-    WorkerInfo,
+    Capabilities, Count, KindOutcomes, MinuteBucket, PauseInfo, QueueStats, Snapshot, Support,
+    TenantRunning, WorkerInfo,
 };
 
 fn t0() -> DateTime<Utc> {
@@ -22,17 +22,7 @@ fn at(secs: i64) -> DateTime<Utc> {
     t0() + chrono::Duration::seconds(secs)
 }
 
-const CAPS: Capabilities = Capabilities {
-    pause: true,
-    heartbeats: true,
-    workers: true,
-    error_history: true,
-    tenants: true,
-    throughput: true,
-    pause_visible: true,
-    failed_attempts: true,
-    actions: jobtop::backend::ActionCapabilities::ALL,
-};
+const CAPS: Capabilities = Capabilities::FULL;
 
 /// A queue with nothing wrong: history present, nothing dead, nothing running long.
 fn queue(name: &str) -> QueueStats {
@@ -614,8 +604,8 @@ fn worker_down_after_five_minutes_of_silence() {
 
     // Without a worker table, nothing is said about workers, and why is told.
     let caps = Capabilities {
-        workers: false,
-        heartbeats: false,
+        workers: Support::No("no worker table"),
+        heartbeats: Support::No("no heartbeats"),
         ..CAPS
     };
     let (book, _) = evaluate(
@@ -636,8 +626,8 @@ fn worker_down_after_five_minutes_of_silence() {
     // Workers known only from the jobs they hold (River, Oban): an idle one is invisible,
     // so a backlog with nobody running it is not called "no worker".
     let caps = Capabilities {
-        workers: true,
-        heartbeats: false,
+        workers: Support::Yes,
+        heartbeats: Support::No("no heartbeats"),
         ..CAPS
     };
     let mut s = s.clone();

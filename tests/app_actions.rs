@@ -342,7 +342,7 @@ fn read_only_refuses_every_action_in_the_app() {
         assert!(app.actions.dialog.is_none());
         assert_eq!(
             app.visible_toast().unwrap().text,
-            jobtop::gate::READ_ONLY,
+            jobtop::backend::gate::READ_ONLY,
             "{k}"
         );
     }

@@ -13,13 +13,13 @@ use std::time::Duration;
 use sqlx::postgres::PgListener;
 use sqlx::{AssertSqlSafe, PgPool, Row};
 
+use jobtop::backend::gate::{Gate, StopFlag};
 use jobtop::backend::graphile::GraphileBackend;
 use jobtop::backend::oban::ObanBackend;
 use jobtop::backend::river::RiverBackend;
 use jobtop::backend::{
-    Action, ActionOutcome, Backend, JobFilter, JobId, JobState, JobTarget, Plan,
+    Action, ActionOutcome, Backend, JobFilter, JobId, JobState, JobTarget, Plan, Reads, Writes,
 };
-use jobtop::gate::{Gate, StopFlag};
 
 const RIVER: &str = include_str!("fixtures/river.sql");
 const OBAN: &str = include_str!("fixtures/oban.sql");
@@ -41,8 +41,8 @@ async fn exec(pool: &PgPool, sql: &str) {
         .expect("statement runs");
 }
 
-fn gate(backend: impl Backend + 'static) -> Gate {
-    Gate::with_actor(Arc::new(backend), false, ACTOR.to_string())
+fn gate(backend: impl Reads + Writes + 'static) -> Gate {
+    Gate::with_actor(Backend::new(backend), false, ACTOR.to_string())
 }
 
 fn no_stop() -> StopFlag {
@@ -409,7 +409,7 @@ async fn without_the_audit_table_no_action_runs() {
     load(pool, RIVER).await;
     exec(pool, "DROP SCHEMA jobtop CASCADE").await;
     let backend = RiverBackend::open(pool.clone(), "public").await.unwrap();
-    assert!(!backend.capabilities().actions.audit);
+    assert!(!backend.capabilities().actions.audit.yes());
     let g = gate(backend);
     for action in [
         Action::Retry(matching("default", JobState::Dead)),
@@ -530,7 +530,7 @@ async fn oban_pause_is_a_signal_on_its_prefix_channel() {
     let db = common::test_db().await;
     let pool = &db.pool;
     let g = oban(pool).await;
-    assert!(!g.backend().capabilities().pause_visible);
+    assert!(!g.backend().capabilities().pause_visible.yes());
     let mut listener = PgListener::connect_with(pool).await.unwrap();
     listener.listen("public.oban_signal").await.unwrap();
     let (plan, out) = act(
@@ -634,7 +634,7 @@ async fn a_uuid_keyed_table_is_acted_on_by_uuid() {
             .await
             .unwrap(),
     );
-    let caps = g.backend().capabilities();
+    let caps = common::flags(&g.backend().capabilities());
     assert!(caps.actions.retry && caps.actions.cancel && caps.actions.audit);
     assert!(!caps.actions.discard && !caps.pause);
 
@@ -669,7 +669,7 @@ async fn a_uuid_keyed_table_is_acted_on_by_uuid() {
     let mut keys = keys.unwrap();
     keys.sort();
     assert_eq!(keys, failed);
-    let states = g.backend().job_states(&target).await.unwrap();
+    let states = g.backend().reads().job_states(&target).await.unwrap();
     assert!(
         states.iter().all(|(_, s)| *s == JobState::Ready),
         "{states:?}"
@@ -719,7 +719,7 @@ async fn mapped_actions_follow_the_profile() {
     )
     .await;
     let g = mapped(pool, CEPRO_ACTING).await;
-    let caps = g.backend().capabilities();
+    let caps = common::flags(&g.backend().capabilities());
     assert!(caps.actions.retry && caps.actions.discard && caps.actions.delete);
     assert!(caps.actions.reset_stuck && caps.pause && caps.actions.audit);
     assert!(!caps.actions.cancel);
@@ -929,6 +929,7 @@ async fn graphile_retry_gives_a_dead_job_one_more_attempt_through_reschedule_job
     );
     let mut states = int_states(
         g.backend()
+            .reads()
             .job_states(&job_ids(&[7, 11, 14, 15]))
             .await
             .unwrap(),
@@ -977,7 +978,13 @@ async fn graphile_discard_permanently_fails_and_delete_completes_dead_jobs() {
         ]
     );
     assert_eq!(
-        int_states(g.backend().job_states(&job_ids(&[1])).await.unwrap()),
+        int_states(
+            g.backend()
+                .reads()
+                .job_states(&job_ids(&[1]))
+                .await
+                .unwrap()
+        ),
         vec![(1, JobState::Dead)]
     );
 
@@ -1048,7 +1055,7 @@ async fn graphile_a_job_locked_after_the_plan_is_not_counted() {
 async fn graphile_refuses_cancel_pause_and_purge_with_reasons() {
     let db = common::test_db().await;
     let g = graphile(&db.pool).await;
-    let caps = g.backend().capabilities().actions;
+    let caps = common::flags(&g.backend().capabilities()).actions;
     assert_eq!(
         (
             caps.retry,
@@ -1155,7 +1162,13 @@ async fn graphile_reset_stuck_unlocks_whole_gone_workers_only() {
             vec!["images".to_string()]
         )
     );
-    let mut states = int_states(g.backend().job_states(&job_ids(&[9, 16])).await.unwrap());
+    let mut states = int_states(
+        g.backend()
+            .reads()
+            .job_states(&job_ids(&[9, 16]))
+            .await
+            .unwrap(),
+    );
     states.sort();
     assert_eq!(
         states,
@@ -1225,7 +1238,7 @@ async fn graphile_offers_only_the_actions_whose_admin_function_exists() {
     let backend = GraphileBackend::open(pool.clone(), "graphile_worker")
         .await
         .unwrap();
-    let caps = backend.capabilities().actions;
+    let caps = common::flags(&backend.capabilities()).actions;
     assert_eq!((caps.retry, caps.reset_stuck), (true, false));
     let finding = backend
         .doctor_plan()

@@ -14,7 +14,7 @@ use jobtop::backend::mapped::{MappedBackend, Profile};
 use jobtop::backend::oban::ObanBackend;
 use jobtop::backend::pgboss::PgBossBackend;
 use jobtop::backend::river::RiverBackend;
-use jobtop::backend::{Backend, Capabilities, Count, MinuteBucket, Snapshot, SnapshotOptions};
+use jobtop::backend::{Count, MinuteBucket, Overview, Reads, Snapshot, SnapshotOptions};
 use sqlx::{AssertSqlSafe, PgPool};
 
 const RIVER: &str = include_str!("fixtures/river.sql");
@@ -26,7 +26,7 @@ const JOBFORGE: &str = include_str!("fixtures/jobforge.sql");
 const CEPRO: &str = include_str!("fixtures/cepro.sql");
 
 /// Retry, cancel, discard and delete, recorded in jobtop.audit (the harness migrates it).
-const JOB_ACTIONS: jobtop::backend::ActionCapabilities = jobtop::backend::ActionCapabilities {
+const JOB_ACTIONS: common::ActionFlags = common::ActionFlags {
     retry: true,
     cancel: true,
     discard: true,
@@ -37,9 +37,9 @@ const JOB_ACTIONS: jobtop::backend::ActionCapabilities = jobtop::backend::Action
 };
 
 /// No job actions in the profile (or a uuid id), but the audit table is there to read.
-const AUDIT_ONLY: jobtop::backend::ActionCapabilities = jobtop::backend::ActionCapabilities {
+const AUDIT_ONLY: common::ActionFlags = common::ActionFlags {
     audit: true,
-    ..jobtop::backend::ActionCapabilities::NONE
+    ..common::ActionFlags::NONE
 };
 
 async fn load(pool: &PgPool, sql: &'static str) {
@@ -67,7 +67,7 @@ async fn exec(pool: &PgPool, sql: &'static str) {
         .expect("statement runs");
 }
 
-async fn snap(backend: &dyn Backend) -> Snapshot {
+async fn snap(backend: &dyn Reads) -> Snapshot {
     backend
         .snapshot(&SnapshotOptions::default())
         .await
@@ -188,8 +188,8 @@ async fn river_snapshot() {
     let river = RiverBackend::open(db.pool.clone(), "public").await.unwrap();
     assert_eq!(river.name(), "river");
     assert_eq!(
-        river.capabilities(),
-        Capabilities {
+        common::flags(&river.capabilities()),
+        common::Flags {
             actions: JOB_ACTIONS,
             pause: true,
             heartbeats: false,
@@ -282,8 +282,8 @@ async fn oban_snapshot_in_a_prefix_schema() {
         .unwrap();
     // Oban's own indexes do not cover completed_at: no throughput until one does.
     assert_eq!(
-        oban.capabilities(),
-        Capabilities {
+        common::flags(&oban.capabilities()),
+        common::Flags {
             actions: JOB_ACTIONS,
             pause: true,
             heartbeats: false,
@@ -318,7 +318,7 @@ async fn oban_snapshot_in_a_prefix_schema() {
     let oban = ObanBackend::open(db.pool.clone(), "jobs_oban")
         .await
         .unwrap();
-    assert!(oban.capabilities().throughput);
+    assert!(oban.capabilities().throughput.yes());
     let s = snap(&oban).await;
     assert_queues(&s, expected);
     assert_minutes(
@@ -344,9 +344,9 @@ async fn pgboss_snapshot_over_partitions() {
         .await
         .unwrap();
     assert_eq!(
-        boss.capabilities(),
-        Capabilities {
-            actions: jobtop::backend::ActionCapabilities {
+        common::flags(&boss.capabilities()),
+        common::Flags {
+            actions: common::ActionFlags {
                 retry: true,
                 cancel: true,
                 discard: false,
@@ -417,7 +417,7 @@ async fn pgboss_snapshot_over_partitions() {
     let boss = PgBossBackend::open(db.pool.clone(), "pgboss")
         .await
         .unwrap();
-    assert!(boss.capabilities().throughput);
+    assert!(boss.capabilities().throughput.yes());
     assert!(
         boss.doctor_plan()
             .findings
@@ -446,9 +446,9 @@ async fn graphile_snapshot_derives_states_from_columns() {
         .await
         .unwrap();
     assert_eq!(
-        g.capabilities(),
-        Capabilities {
-            actions: jobtop::backend::ActionCapabilities {
+        common::flags(&g.capabilities()),
+        common::Flags {
+            actions: common::ActionFlags {
                 retry: true,
                 cancel: false,
                 discard: true,
@@ -501,9 +501,9 @@ async fn job_queue_profile_snapshot() {
     assert_eq!(b.name(), "mapped");
     assert_eq!(b.profile_name(), "job_queue");
     assert_eq!(
-        b.capabilities(),
-        Capabilities {
-            actions: jobtop::backend::ActionCapabilities {
+        common::flags(&b.capabilities()),
+        common::Flags {
+            actions: common::ActionFlags {
                 retry: true,
                 cancel: true,
                 ..AUDIT_ONLY
@@ -536,9 +536,9 @@ async fn jobforge_profile_snapshot() {
     load(&db.pool, JOBFORGE).await;
     let b = mapped(&db.pool, "jobforge").await;
     assert_eq!(
-        b.capabilities(),
-        Capabilities {
-            actions: jobtop::backend::ActionCapabilities {
+        common::flags(&b.capabilities()),
+        common::Flags {
+            actions: common::ActionFlags {
                 retry: true,
                 reset_stuck: true,
                 ..AUDIT_ONLY
@@ -600,8 +600,8 @@ async fn cepro_profile_snapshot() {
     load(&db.pool, CEPRO).await;
     let b = mapped(&db.pool, "cepro").await;
     assert_eq!(
-        b.capabilities(),
-        Capabilities {
+        common::flags(&b.capabilities()),
+        common::Flags {
             actions: AUDIT_ONLY,
             pause: false,
             heartbeats: false,
@@ -659,7 +659,7 @@ reason = "reason"
     let b = MappedBackend::open(db.pool.clone(), profile, None)
         .await
         .unwrap();
-    assert!(b.capabilities().pause && b.capabilities().pause_visible);
+    assert!(b.capabilities().pause.yes() && b.capabilities().pause_visible.yes());
     let s = snap(&b).await;
     // No attempts column: a pending job not yet due is scheduled, never retrying.
     assert_queues(
@@ -724,7 +724,7 @@ async fn detects_every_schema_in_one_database() {
     // Every one of them opens and reads.
     for d in &got {
         let backend = detect::open(&db.pool, d).await.unwrap();
-        let s = snap(backend.as_ref()).await;
+        let s = snap(backend.reads().as_ref()).await;
         assert!(!s.queues.is_empty(), "{d}");
     }
 }
@@ -784,7 +784,7 @@ async fn resolve_asks_when_several_match_and_opens_the_one_named() {
     let (chosen, backend) = detect::resolve(&db.pool, &by_file).await.unwrap();
     std::fs::remove_file(&dir).ok();
     assert_eq!(chosen, found(BackendKind::Mapped, "public", Some("mine")));
-    let s = snap(backend.as_ref()).await;
+    let s = snap(backend.reads().as_ref()).await;
     assert_eq!(s.queues.len(), 2);
 }
 
@@ -921,7 +921,7 @@ async fn doctor_passes_river_and_flags_whole_table_scans_elsewhere() {
     let db = common::test_db().await;
     all_fixtures(&db.pool).await;
 
-    let river: Arc<dyn Backend> =
+    let river: Arc<dyn Reads> =
         Arc::new(RiverBackend::open(db.pool.clone(), "public").await.unwrap());
     let report = doctor::run(&db.pool, river.as_ref()).await;
     for probe in ["queue counts", "completions per minute", "workers"] {

@@ -13,7 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{Connection, Row};
 
 use jobtop::backend::native::NativeBackend;
-use jobtop::backend::{Backend, SnapshotOptions};
+use jobtop::backend::{Overview, SnapshotOptions};
 use jobtop::demo::{self, Cluster, SimulatorConfig};
 
 async fn start_cluster() -> Cluster {

@@ -11,11 +11,11 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use jobtop::backend::drill::{
-    DeadLetterQuery, DeadWindow, DetailLimits, ListFilter, JobPage, JobQuery, JobScope, KindWindow,
-    KindsQuery, Order, TenantsQuery,
+    DeadLetterQuery, DeadWindow, DetailLimits, JobPage, JobQuery, JobScope, KindWindow, KindsQuery,
+    ListFilter, Order, TenantsQuery,
 };
 use jobtop::backend::native::NativeBackend;
-use jobtop::backend::{Backend, Capabilities, JobId, JobState, Snapshot, SnapshotOptions};
+use jobtop::backend::{JobId, JobState, Reads};
 
 /// A job inserted as it is, times in seconds from now (negative = past).
 #[derive(Clone)]
@@ -365,13 +365,14 @@ async fn filters_narrow_a_list() {
         };
         ids(&backend.jobs(&q).await.unwrap())
     };
-    let f =
-        |kind: Option<&str>, tenant: Option<&str>, text: Option<&str>, id: Option<i64>| ListFilter {
+    let f = |kind: Option<&str>, tenant: Option<&str>, text: Option<&str>, id: Option<i64>| {
+        ListFilter {
             id: id.map(JobId::Int),
             kind: kind.map(Into::into),
             tenant: tenant.map(Into::into),
             error_text: text.map(Into::into),
-        };
+        }
+    };
     assert_eq!(
         list(f(Some("email.send"), None, None, None)).await,
         vec![a, b]
@@ -1011,45 +1012,32 @@ async fn page_queries_read_indexes_only() {
     }
 }
 
-struct Bare;
-
-#[async_trait::async_trait]
-impl Backend for Bare {
-    fn name(&self) -> &'static str {
-        "bare"
-    }
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            pause: false,
-            heartbeats: false,
-            workers: false,
-            error_history: false,
-            tenants: false,
-            throughput: false,
-            pause_visible: false,
-            failed_attempts: false,
-            actions: jobtop::backend::ActionCapabilities::NONE,
-        }
-    }
-    async fn snapshot(&self, _: &SnapshotOptions) -> anyhow::Result<Snapshot> {
-        anyhow::bail!("no")
-    }
-}
-
+/// Every schema offers every drill-down read; the one a schema may lack (tenants) is
+/// refused with the schema's own reason.
 #[tokio::test]
-async fn backends_without_drill_down_say_so() {
-    let err = Bare
-        .jobs(&query(queue_scope("q", JobState::Dead), Order::OldestFirst))
+async fn a_read_the_schema_cannot_serve_says_why() {
+    let db = common::test_db().await;
+    sqlx::raw_sql(include_str!("fixtures/river.sql"))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let river = jobtop::backend::river::RiverBackend::open(db.pool.clone(), "public")
+        .await
+        .unwrap();
+    assert_eq!(
+        river.capabilities().tenants,
+        jobtop::backend::Support::No("River has no tenants")
+    );
+    let err = river
+        .tenants(&jobtop::backend::drill::TenantsQuery {
+            stale_after: std::time::Duration::from_secs(60),
+            ready_cap: 100,
+        })
         .await
         .unwrap_err()
         .to_string();
-    assert_eq!(err, "job lists: not supported by the bare backend");
-    let err = Bare
-        .job(&JobId::Int(1), &DetailLimits::default())
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("not supported by the bare backend")
+    assert_eq!(
+        err,
+        "tenants: not supported by the river backend: River has no tenants"
     );
 }

@@ -8,10 +8,10 @@ mod common;
 
 use std::time::Duration;
 
-use jobtop::backend::Backend;
+use jobtop::backend::Reads;
 use jobtop::backend::drill::{
-    DeadLetterQuery, DeadWindow, DetailLimits, ListFilter, JobPage, JobQuery, JobScope, KindStats,
-    KindWindow, KindsQuery, Order, TenantsQuery,
+    DeadLetterQuery, DeadWindow, DetailLimits, JobPage, JobQuery, JobScope, KindStats, KindWindow,
+    KindsQuery, ListFilter, Order, TenantsQuery,
 };
 use jobtop::backend::engine::drill as foreign_drill;
 use jobtop::backend::engine::foreign::ForeignSchema;
@@ -60,7 +60,7 @@ fn ints(ids: &[i64]) -> Vec<JobId> {
 }
 
 /// Every page of a list, `limit` rows at a time, through the cursor.
-async fn walk(backend: &dyn Backend, mut q: JobQuery) -> Vec<JobId> {
+async fn walk(backend: &dyn Reads, mut q: JobQuery) -> Vec<JobId> {
     let mut seen = Vec::new();
     for _ in 0..1000 {
         let page = backend.jobs(&q).await.unwrap();
@@ -75,7 +75,7 @@ async fn walk(backend: &dyn Backend, mut q: JobQuery) -> Vec<JobId> {
 }
 
 /// Each state's list of a queue, oldest first, in pages of two, and newest first in one.
-async fn assert_lists(backend: &dyn Backend, q: &str, expected: &[(JobState, Vec<JobId>)]) {
+async fn assert_lists(backend: &dyn Reads, q: &str, expected: &[(JobState, Vec<JobId>)]) {
     for (state, want) in expected {
         let first = backend
             .jobs(&query(queue(q, *state), Order::OldestFirst, 100))
@@ -809,7 +809,7 @@ async fn cepro_dead_letters_without_a_finish_time_are_listed_and_grouped() {
 
 /// Every state's list, oldest and newest first, first and second page, with a kind filter.
 async fn list_plans(
-    backend: &dyn Backend,
+    backend: &dyn Reads,
     queue_name: &str,
     explain: impl AsyncFn(&JobQuery) -> String,
 ) -> Vec<(String, String)> {
@@ -1029,18 +1029,20 @@ async fn huge_values_are_cut_in_sql_and_wrappers_pass_reads_through() {
     .fetch_one(pool)
     .await
     .unwrap();
-    let river = std::sync::Arc::new(RiverBackend::open(pool.clone(), "public").await.unwrap());
-    let shared = SharedSnapshot::new(
-        river.clone(),
+    let river = RiverBackend::open(pool.clone(), "public").await.unwrap();
+    let plain = jobtop::backend::Backend::new(river);
+    let shared = std::sync::Arc::new(SharedSnapshot::new(
+        plain.reads().clone(),
         pool,
         SharedOptions {
             interval: Duration::from_millis(400),
             max_wait: Duration::from_millis(400),
             read_only: true,
         },
-    );
+    ));
+    let wrapped = plain.clone().wrap_overview(|_| shared.clone());
     let error_len = "first line\n".len() as i64 + 1_000_000;
-    let backends: [&dyn Backend; 2] = [river.as_ref(), &shared];
+    let backends: [&dyn Reads; 2] = [plain.reads().as_ref(), wrapped.reads().as_ref()];
     for backend in backends {
         let page = backend
             .jobs(&query(

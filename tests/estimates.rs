@@ -7,7 +7,7 @@ mod common;
 use sqlx::PgPool;
 
 use jobtop::backend::native::NativeBackend;
-use jobtop::backend::{Backend, Count, Snapshot, SnapshotOptions};
+use jobtop::backend::{Count, Overview, Snapshot, SnapshotOptions};
 
 async fn exec(pool: &PgPool, sql: &'static str) {
     sqlx::query(sql).execute(pool).await.unwrap();

@@ -7,7 +7,7 @@ mod common;
 use sqlx::PgPool;
 
 use jobtop::backend::native::NativeBackend;
-use jobtop::backend::{Backend, Snapshot, SnapshotOptions};
+use jobtop::backend::{Overview, Snapshot, SnapshotOptions};
 
 const OPTS: SnapshotOptions = SnapshotOptions {
     count_cap: 10_000,

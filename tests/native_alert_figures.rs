@@ -9,7 +9,7 @@ use sqlx::PgPool;
 
 use jobtop::backend::native::NativeBackend;
 use jobtop::backend::{
-    Backend, Count, KindOutcomes, QueueStats, Snapshot, SnapshotOptions, TenantRunning,
+    Count, KindOutcomes, Overview, QueueStats, Snapshot, SnapshotOptions, TenantRunning,
 };
 
 async fn db_now(pool: &PgPool) -> DateTime<Utc> {

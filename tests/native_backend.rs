@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::{PgPool, Row};
 
 use jobtop::backend::native::{NativeBackend, migrate};
-use jobtop::backend::{Backend, Count, QueueStats, Snapshot, SnapshotOptions};
+use jobtop::backend::{Count, Overview, QueueStats, Snapshot, SnapshotOptions};
 
 /// Every count exact up to 10,000 (scheduled and dead too: no estimates here).
 const BIG_CAP: SnapshotOptions = SnapshotOptions {

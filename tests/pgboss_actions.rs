@@ -20,11 +20,12 @@ use sqlx::{AssertSqlSafe, PgPool, Row};
 
 use jobtop::app::actions::{Choice, Dialog, Level};
 use jobtop::app::{App, Msg};
+use jobtop::backend::gate::{Gate, StopFlag};
 use jobtop::backend::pgboss::PgBossBackend;
 use jobtop::backend::{
-    Action, ActionOutcome, JobFilter, JobId, JobState, JobTarget, Outcome, Plan, SnapshotOptions,
+    Action, ActionOutcome, Backend, JobFilter, JobId, JobState, JobTarget, Outcome, Plan,
+    SnapshotOptions,
 };
-use jobtop::gate::{Gate, StopFlag};
 
 use actions_ui::{code, key, planned_request, run_of};
 
@@ -44,7 +45,7 @@ async fn backend(pool: &PgPool) -> PgBossBackend {
 }
 
 async fn gate(pool: &PgPool) -> Gate {
-    Gate::with_actor(Arc::new(backend(pool).await), false, ACTOR.to_string())
+    Gate::with_actor(Backend::new(backend(pool).await), false, ACTOR.to_string())
 }
 
 fn no_stop() -> StopFlag {
@@ -198,7 +199,7 @@ async fn retry_of_failed_jobs_is_pgboss_retry_due_now_with_one_more_attempt() {
         // keep_until slides with start_after: the same retention window from now.
         assert_eq!((j.keep_until - j.start_after).num_seconds(), *window);
     }
-    let states = g.backend().job_states(&failed).await.unwrap();
+    let states = g.backend().reads().job_states(&failed).await.unwrap();
     assert_eq!(states.len(), 2);
     assert!(
         states.iter().all(|(_, s)| *s == JobState::Ready),
@@ -318,12 +319,13 @@ async fn retry_makes_retrying_and_scheduled_jobs_due_and_resumes_cancelled_ones(
     // A job waiting on other jobs still waits for them.
     let j = job(pool, &blocked[0]).await.unwrap();
     assert!(j.blocked);
-    let states = g.backend().job_states(&blocked).await.unwrap();
+    let states = g.backend().reads().job_states(&blocked).await.unwrap();
     assert_eq!(states, vec![(blocked[0].clone(), JobState::Scheduled)]);
     // Left alone: the running one and the ready one.
     assert_eq!(job(pool, &active[0]).await.unwrap().state, "active");
     let snap = g
         .backend()
+        .reads()
         .snapshot(&SnapshotOptions::default())
         .await
         .unwrap();
@@ -484,7 +486,7 @@ async fn discard_pause_reset_stuck_and_purge_are_refused_with_reasons() {
     let db = common::test_db().await;
     let pool = &db.pool;
     let g = gate(pool).await;
-    let caps = g.backend().capabilities().actions;
+    let caps = common::flags(&g.backend().capabilities()).actions;
     assert_eq!(
         (
             caps.retry,
@@ -594,7 +596,11 @@ async fn the_monitor_retries_a_queue_from_the_overview_and_refuses_pause_with_th
     config.capabilities = backend.capabilities();
     let now = db_now(pool).await;
     let mut app = App::new(config, Duration::from_secs(1), now);
-    let snap = backend.snapshot(&SnapshotOptions::default()).await.unwrap();
+    let snap = backend
+        .reads()
+        .snapshot(&SnapshotOptions::default())
+        .await
+        .unwrap();
     app.update(Msg::Polled {
         result: Ok(snap),
         at: now,

@@ -14,7 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use jobtop::backend::native::{NativeBackend, migrate};
 use jobtop::backend::wrappers::replica::{Lag, OnReplica};
-use jobtop::backend::{Backend, Snapshot, SnapshotOptions};
+use jobtop::backend::{Overview, Snapshot, SnapshotOptions};
 
 const OPTS: SnapshotOptions = SnapshotOptions {
     count_cap: 10_000,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use jobtop::backend::native::NativeBackend;
 use jobtop::backend::pg::connect::{self, SessionSettings};
 use jobtop::backend::wrappers::shared::{SharedOptions, SharedSnapshot};
-use jobtop::backend::{Backend, SnapshotOptions};
+use jobtop::backend::{Overview, SnapshotOptions};
 
 #[tokio::test]
 async fn sessions_carry_the_monitor_settings() {

@@ -11,7 +11,9 @@ use sqlx::{AssertSqlSafe, PgConnection};
 
 use jobtop::backend::native::NativeBackend;
 use jobtop::backend::wrappers::shared::{AloneBecause, Role, SharedOptions, SharedSnapshot};
-use jobtop::backend::{Backend, Snapshot, SnapshotOptions};
+use std::sync::Arc;
+
+use jobtop::backend::{Backend, Overview, Reads, Snapshot, SnapshotOptions};
 
 const OPTS: SnapshotOptions = SnapshotOptions {
     count_cap: 10_000,
@@ -228,11 +230,17 @@ async fn wrappers_pass_drill_downs_and_actions_through() {
 
     let db = common::test_db().await;
     enqueue(&db.pool, "mail", 2).await;
-    let native = std::sync::Arc::new(NativeBackend::new(db.pool.clone()));
-    let shared = monitor(&db.options, false).await;
-    let replica = OnReplica::new(native.clone(), db.pool.clone());
-    let backends: [&dyn Backend; 2] = [&shared, &replica];
-    for backend in backends {
+    let native = NativeBackend::new(db.pool.clone());
+    let pool = db.pool.clone();
+    let shared = Backend::new(native.clone())
+        .wrap_overview(|reads| Arc::new(SharedSnapshot::new(reads, &pool, shared_options(false))));
+    let replica = Backend::new(native.clone())
+        .wrap_overview(|reads| Arc::new(OnReplica::new(reads, db.pool.clone())));
+    // A wrapper stands in front of the overview only: every other read of the wrapped
+    // backend is the schema's own.
+    for wrapped in [&shared, &replica] {
+        wrapped.overview().snapshot(&OPTS).await.unwrap();
+        let backend = wrapped.reads();
         assert_eq!(backend.capabilities(), native.capabilities());
         let page = backend
             .jobs(&JobQuery {

@@ -1,6 +1,6 @@
 //! Actions in the monitor: the app's side of the gate, confirmations, the progress of a run,
 //! the phased retry, marks, the result toast and the audit pane. Pure like all of `update`:
-//! the database work happens in the effects returned (run through `crate::gate`).
+//! the database work happens in the effects returned (run through `crate::backend::gate`).
 
 use std::collections::HashMap;
 
@@ -406,7 +406,7 @@ impl App {
     }
 
     pub(super) fn open_audit(&mut self) -> Vec<Effect> {
-        if !self.config.capabilities.actions.audit {
+        if !self.config.capabilities.actions.audit.yes() {
             self.toast(
                 format!("the {} backend keeps no audit log", self.config.backend),
                 Level::Info,

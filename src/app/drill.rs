@@ -234,7 +234,7 @@ impl App {
                 load: Default::default(),
             })),
             Command::Tenants => {
-                if !self.config.capabilities.tenants {
+                if !self.config.capabilities.tenants.yes() {
                     return Some(self.notice(format!(
                         "the {} backend has no tenants",
                         self.config.backend
@@ -245,7 +245,7 @@ impl App {
             _ => None,
         };
         if let Some(view) = opened {
-            if command == Command::Workers && !self.config.capabilities.workers {
+            if command == Command::Workers && !self.config.capabilities.workers.yes() {
                 return Some(self.notice(format!(
                     "the {} backend has no worker table",
                     self.config.backend
@@ -706,7 +706,7 @@ impl App {
                             ),
                         )]);
                     }
-                    v.error_lines = error_lines(d, self.config.capabilities.error_history);
+                    v.error_lines = error_lines(d, self.config.capabilities.error_history.yes());
                     if first && d.errors.is_empty() && d.job.last_error.is_none() {
                         v.pane = DetailPane::Payload;
                     }

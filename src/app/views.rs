@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::json::DocLine;
 use crate::backend::drill::{
-    Cursor, DeadLetterReport, DeadWindow, JobDetail, ListFilter, JobPage, JobRow, JobScope,
-    KindWindow, KindsReport, Order, TenantsReport,
+    Cursor, DeadLetterReport, DeadWindow, JobDetail, JobPage, JobRow, JobScope, KindWindow,
+    KindsReport, ListFilter, Order, TenantsReport,
 };
 use crate::backend::{JobId, JobState};
 

@@ -3,7 +3,7 @@
 //! and what really happened (`ActionOutcome`, shown afterwards and written to the audit).
 //!
 //! Backends carry actions out batch by batch (`Backend::apply_batch`); the only caller is
-//! the gate (`crate::gate`), which refuses everything in read-only mode.
+//! the gate (`crate::backend::gate`), which refuses everything in read-only mode.
 
 use std::time::Duration;
 
@@ -872,40 +872,6 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
-/// What each action needs from a backend; `Capabilities::actions`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct ActionCapabilities {
-    pub retry: bool,
-    pub cancel: bool,
-    pub discard: bool,
-    pub delete: bool,
-    pub reset_stuck: bool,
-    pub purge: bool,
-    /// The backend keeps the audit log (and can show it).
-    pub audit: bool,
-}
-
-impl ActionCapabilities {
-    pub const NONE: ActionCapabilities = ActionCapabilities {
-        retry: false,
-        cancel: false,
-        discard: false,
-        delete: false,
-        reset_stuck: false,
-        purge: false,
-        audit: false,
-    };
-    pub const ALL: ActionCapabilities = ActionCapabilities {
-        retry: true,
-        cancel: true,
-        discard: true,
-        delete: true,
-        reset_stuck: true,
-        purge: true,
-        audit: true,
-    };
-}
-
 /// `5,000`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -930,51 +896,6 @@ pub const READ_ONLY_REFUSAL: &str = "read-only: actions are disabled (started wi
 pub const AUDIT_REQUIRED: &str = "actions need the audit table jobtop.audit, which this database \
      lacks or has in an older form: run `jobtop migrate URL` to create or update it (no action \
      runs without an audit trail)";
-
-/// What a queue schema's own tooling does instead of an action jobtop does not offer there.
-pub fn schema_reason(backend: &str, kind: ActionKind) -> Option<&'static str> {
-    use ActionKind as K;
-    Some(match (backend, kind) {
-        ("river", K::ResetStuck) => {
-            "River's rescuer moves stuck running jobs back to retryable (or discarded) itself, \
-             after RescueStuckJobsAfter (1 hour by default)"
-        }
-        ("river", K::Pause | K::Resume) => {
-            "this River schema has no river_queue table (River before its migration 4)"
-        }
-        ("oban", K::ResetStuck) => "Oban's Lifeline plugin rescues orphaned executing jobs itself",
-        ("pg-boss", K::Pause | K::Resume) => {
-            "pg-boss has no pause in the database (workers stop polling in their own process)"
-        }
-        ("pg-boss", K::ResetStuck) => {
-            "pg-boss's supervisor fails active jobs past their expiry itself"
-        }
-        ("pg-boss", K::Discard) => {
-            "pg-boss's own fail path retries a job that has retries left; cancel it instead"
-        }
-        ("graphile-worker", K::Pause | K::Resume) => "graphile-worker has no pause",
-        ("graphile-worker", K::Cancel) => {
-            "graphile-worker has no cancelled state: discard (D, or `jobtop discard`) fails \
-             the jobs permanently instead"
-        }
-        ("graphile-worker", K::ResetStuck) => {
-            "graphile-worker before 0.16 has no force_unlock_workers; it reclaims locks older \
-             than 4 hours itself"
-        }
-        ("graphile-worker", K::Retry | K::Discard | K::Delete) => {
-            "this graphile-worker schema lacks the admin function it takes (reschedule_jobs, \
-             permanently_fail_jobs, complete_jobs)"
-        }
-        ("graphile-worker", K::Purge) => "graphile-worker deletes completed jobs itself",
-        ("mapped", K::Pause | K::Resume) => "the profile names no [pause] table",
-        ("mapped", _) => "the profile's [actions] section does not offer it",
-        (_, K::Purge) => {
-            "purge is offered for the reference schema only; the queue's own \
-             cleanup (River's job cleaner, Oban's pruner, pg-boss's maintenance) does it"
-        }
-        _ => return None,
-    })
-}
 
 /// The error an action gets from a backend that cannot do it.
 pub fn unsupported(backend: &str, kind: ActionKind) -> anyhow::Error {

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use anyhow::bail;
 use serde::Serialize;
@@ -227,15 +226,15 @@ pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
 }
 
 /// Opens a detected (or explicitly named) schema.
-pub async fn open(pool: &PgPool, choice: &Detected) -> anyhow::Result<Arc<dyn Backend>> {
+pub async fn open(pool: &PgPool, choice: &Detected) -> anyhow::Result<Backend> {
     let pool = pool.clone();
     let schema = choice.schema.as_str();
     Ok(match choice.backend {
         BackendKind::Native => open_native(pool, schema)?,
-        BackendKind::River => Arc::new(RiverBackend::open(pool, schema).await?),
-        BackendKind::Oban => Arc::new(ObanBackend::open(pool, schema).await?),
-        BackendKind::PgBoss => Arc::new(PgBossBackend::open(pool, schema).await?),
-        BackendKind::Graphile => Arc::new(GraphileBackend::open(pool, schema).await?),
+        BackendKind::River => Backend::new(RiverBackend::open(pool, schema).await?),
+        BackendKind::Oban => Backend::new(ObanBackend::open(pool, schema).await?),
+        BackendKind::PgBoss => Backend::new(PgBossBackend::open(pool, schema).await?),
+        BackendKind::Graphile => Backend::new(GraphileBackend::open(pool, schema).await?),
         BackendKind::Mapped => {
             let Some(name) = &choice.profile else {
                 bail!("the mapped backend needs a profile (--profile FILE)");
@@ -243,17 +242,19 @@ pub async fn open(pool: &PgPool, choice: &Detected) -> anyhow::Result<Arc<dyn Ba
             let Some(profile) = Profile::shipped(name) else {
                 bail!("no shipped profile named {name:?}");
             };
-            Arc::new(MappedBackend::open(pool, profile, Some(schema)).await?)
+            Backend::new(MappedBackend::open(pool, profile, Some(schema)).await?)
         }
     })
 }
 
 /// The reference schema's SQL functions name `jobtop.` themselves: it cannot move.
-fn open_native(pool: PgPool, schema: &str) -> anyhow::Result<Arc<dyn Backend>> {
+fn open_native(pool: PgPool, schema: &str) -> anyhow::Result<Backend> {
     if schema != BackendKind::Native.default_schema() {
         bail!("the reference schema lives in schema `jobtop`, not `{schema}`");
     }
-    Ok(Arc::new(crate::backend::native::NativeBackend::new(pool)))
+    Ok(Backend::new(crate::backend::native::NativeBackend::new(
+        pool,
+    )))
 }
 
 /// What the user asked for on the command line.
@@ -305,10 +306,7 @@ impl std::error::Error for ChooseError {}
 /// Picks and opens the backend for a selection: a profile when one is given, else the one
 /// detected schema that matches the flags. A `ChooseError` (inside the `anyhow::Error`) says
 /// when there is none or more than one.
-pub async fn resolve(
-    pool: &PgPool,
-    selection: &Selection,
-) -> anyhow::Result<(Detected, Arc<dyn Backend>)> {
+pub async fn resolve(pool: &PgPool, selection: &Selection) -> anyhow::Result<(Detected, Backend)> {
     if let Some(path) = &selection.profile {
         // A shipped profile by name, unless a file of that name exists.
         let shipped = path
@@ -327,7 +325,7 @@ pub async fn resolve(
             schema: backend.schema().to_string(),
             profile: Some(name),
         };
-        return Ok((detected, Arc::new(backend)));
+        return Ok((detected, Backend::new(backend)));
     }
     let candidates: Vec<Detected> = detect(pool)
         .await?

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, PgPool};
 
-use crate::backend::Backend;
+use crate::backend::Reads;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -81,7 +81,7 @@ pub struct DoctorPlan {
 }
 
 /// Runs every check for `backend` and returns the report, worst problems included, in order.
-pub async fn run(pool: &PgPool, backend: &dyn Backend) -> Vec<Check> {
+pub async fn run(pool: &PgPool, backend: &dyn Reads) -> Vec<Check> {
     let plan = backend.doctor_plan();
     let mut report = vec![server_version(pool).await];
     report.push(Check::new(

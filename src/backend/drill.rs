@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::backend::{Backend, Count, JobId, JobState};
+use crate::backend::{Count, JobId, JobState, Reads};
 
 /// Rows per page of a job list. Fixed, so a page is the same set of rows on every screen
 /// size; the table scrolls inside it.
@@ -448,7 +448,7 @@ pub enum Response {
 }
 
 /// Runs a request against a backend.
-pub async fn run(backend: &dyn Backend, request: &Request) -> anyhow::Result<Response> {
+pub async fn run(backend: &dyn Reads, request: &Request) -> anyhow::Result<Response> {
     Ok(match request {
         Request::Jobs(q) => Response::Jobs(backend.jobs(q).await?),
         Request::Job { id, limits } => Response::Job(backend.job(id, limits).await?.map(Box::new)),

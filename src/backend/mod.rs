@@ -1,11 +1,18 @@
-//! The one seam where SQL lives: a module per queue schema, each mapping its schema onto
+//! The one seam where SQL lives: a folder per queue schema, each mapping its schema onto
 //! the normalized model (`model`) and carrying out the actions it supports.
+//!
+//! A schema is two sides. `Reads` is everything it shows; its overview (`Overview`, the
+//! poller's one read) is what the shared-snapshot and replica wrappers put themselves in
+//! front of. `Writes` changes rows, and only the gate (`gate`) can call it: its methods
+//! take a `gate::WriteKey`, which nothing outside the gate can make.
 
 pub mod actions;
+pub mod capabilities;
 pub mod detect;
 pub mod doctor;
 pub mod drill;
 pub mod engine;
+pub mod gate;
 pub mod graphile;
 pub mod mapped;
 pub mod model;
@@ -17,22 +24,22 @@ pub mod river;
 pub mod signature;
 pub mod wrappers;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 pub use actions::{
-    Action, ActionCapabilities, ActionKind, ActionOutcome, AuditEnd, AuditEntry, AuditFilter,
-    BatchDone, BatchStep, JobFilter, JobTarget, Outcome, Plan,
+    Action, ActionKind, ActionOutcome, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep,
+    JobFilter, JobTarget, Outcome, Plan,
 };
+pub use capabilities::{ActionCapabilities, Capabilities, Support};
 pub use model::*;
 
-/// A queue schema, read through the normalized model.
+use gate::WriteKey;
+
+/// The overview's one read, asked by the poller every interval.
 #[async_trait]
-pub trait Backend: Send + Sync {
-    /// Short name shown in the header ("native", "river", ...).
-    fn name(&self) -> &'static str;
-
-    fn capabilities(&self) -> Capabilities;
-
+pub trait Overview: Send + Sync {
     /// Everything the overview shows, in as few round trips as the schema allows.
     async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot>;
 
@@ -41,87 +48,128 @@ pub trait Backend: Send + Sync {
     fn source(&self) -> Option<String> {
         None
     }
+}
+
+/// Everything a queue schema shows: the overview, the drill-down, the audit.
+#[async_trait]
+pub trait Reads: Overview {
+    /// Short name shown in the header ("native", "river", ...).
+    fn name(&self) -> &'static str;
+
+    /// What the schema can show and do, with the reason for each thing it cannot.
+    fn capabilities(&self) -> Capabilities;
 
     /// What `jobtop doctor` should check for this backend: tables, privileges, and the
     /// monitoring statements to `EXPLAIN`.
-    fn doctor_plan(&self) -> doctor::DoctorPlan {
-        doctor::DoctorPlan::default()
-    }
-
-    // ---- drill-down reads (jobs, job detail, error groups, kinds, ...) go below ----
+    fn doctor_plan(&self) -> doctor::DoctorPlan;
 
     /// One keyset page of a job list.
-    async fn jobs(&self, query: &drill::JobQuery) -> anyhow::Result<drill::JobPage> {
-        let _ = query;
-        Err(unsupported(self.name(), "job lists"))
-    }
+    async fn jobs(&self, query: &drill::JobQuery) -> anyhow::Result<drill::JobPage>;
 
     /// One job in full; `None` when no job has that id.
     async fn job(
         &self,
         id: &JobId,
         limits: &drill::DetailLimits,
-    ) -> anyhow::Result<Option<drill::JobDetail>> {
-        let _ = (id, limits);
-        Err(unsupported(self.name(), "job details"))
-    }
+    ) -> anyhow::Result<Option<drill::JobDetail>>;
 
     /// Dead jobs of a window grouped by error signature (see `signature`).
     async fn dead_letters(
         &self,
         query: &drill::DeadLetterQuery,
-    ) -> anyhow::Result<drill::DeadLetterReport> {
-        let _ = query;
-        Err(unsupported(self.name(), "dead letters"))
-    }
+    ) -> anyhow::Result<drill::DeadLetterReport>;
 
     /// Per-kind outcomes and timings over a window.
-    async fn kinds(&self, query: &drill::KindsQuery) -> anyhow::Result<drill::KindsReport> {
-        let _ = query;
-        Err(unsupported(self.name(), "per-kind figures"))
-    }
+    async fn kinds(&self, query: &drill::KindsQuery) -> anyhow::Result<drill::KindsReport>;
 
-    /// Running and ready jobs per tenant (where the schema has tenants).
-    async fn tenants(&self, query: &drill::TenantsQuery) -> anyhow::Result<drill::TenantsReport> {
-        let _ = query;
-        Err(unsupported(self.name(), "tenants"))
-    }
+    /// Running and ready jobs per tenant, where `capabilities().tenants` says the schema
+    /// has tenants.
+    async fn tenants(&self, query: &drill::TenantsQuery) -> anyhow::Result<drill::TenantsReport>;
 
-    // ---- actions (pause, retry, cancel, ...) go below ----
-    // Only the gate (`crate::gate`) calls these. A backend that cannot do an action keeps
-    // the default, which refuses with the reason, and says so in `capabilities().actions`.
+    /// Recent audit rows, newest first.
+    async fn audit_log(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>>;
 
+    /// The display state of each of these jobs that still exists (to watch a phased retry).
+    async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>>;
+}
+
+/// What changes rows. Only the gate holds the key its methods take; which actions a schema
+/// offers is said by `Capabilities::actions`, and the gate refuses the rest before asking.
+#[async_trait]
+pub trait Writes: Send + Sync {
     /// Looks at what `action` would change, without changing anything: the jobs it names
     /// (resolved to ids, oldest first), their states, and what it cannot touch.
-    async fn plan_action(&self, action: &Action) -> anyhow::Result<Plan> {
-        Err(actions::unsupported(self.name(), action.kind()))
-    }
+    async fn plan_action(&self, key: WriteKey, action: &Action) -> anyhow::Result<Plan>;
 
     /// Carries out one batch of a plan as ONE conditional statement (it changes only the
     /// jobs still in one of `plan.states`), and writes or updates the action's audit row in
     /// the same transaction.
-    async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
-        Err(actions::unsupported(self.name(), step.plan.kind()))
-    }
+    async fn apply_batch(&self, key: WriteKey, step: &BatchStep<'_>) -> anyhow::Result<BatchDone>;
 
     /// Records the end of a run that its batches could not: stopped by the operator, or a
     /// failed batch (after its rollback, in a transaction of its own).
-    async fn finish_audit(&self, end: &AuditEnd<'_>) -> anyhow::Result<()> {
-        Err(actions::unsupported(self.name(), end.plan.kind()))
+    async fn finish_audit(&self, key: WriteKey, end: &AuditEnd<'_>) -> anyhow::Result<()>;
+}
+
+/// An opened queue schema: its read side, the overview as the poller should read it (the
+/// schema itself, or a wrapper in front of it), and its write side, which only
+/// `gate::Gate::new` takes out.
+#[derive(Clone)]
+pub struct Backend {
+    reads: Arc<dyn Reads>,
+    overview: Arc<dyn Overview>,
+    writes: Arc<dyn Writes>,
+}
+
+impl Backend {
+    pub fn new<S: Reads + Writes + 'static>(schema: S) -> Backend {
+        Backend::from_arc(Arc::new(schema))
     }
 
-    /// Recent audit rows, newest first.
-    async fn audit_log(&self, _filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
-        anyhow::bail!("the {} backend keeps no audit log", self.name())
+    pub fn from_arc<S: Reads + Writes + 'static>(schema: Arc<S>) -> Backend {
+        Backend {
+            reads: schema.clone(),
+            overview: schema.clone(),
+            writes: schema,
+        }
     }
 
-    /// The display state of each of these jobs that still exists (to watch a phased retry).
-    async fn job_states(&self, _ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
-        anyhow::bail!("the {} backend cannot look jobs up by id", self.name())
+    pub fn reads(&self) -> &Arc<dyn Reads> {
+        &self.reads
+    }
+
+    /// What the poller reads: the schema's own overview unless a wrapper stands in front.
+    pub fn overview(&self) -> &Arc<dyn Overview> {
+        &self.overview
+    }
+
+    /// Puts a wrapper (the shared snapshot, a replica's lag) in front of the overview; every
+    /// other read still goes straight to the schema.
+    pub fn wrap_overview(
+        mut self,
+        wrap: impl FnOnce(Arc<dyn Reads>) -> Arc<dyn Overview>,
+    ) -> Backend {
+        self.overview = wrap(self.reads.clone());
+        self
+    }
+
+    pub(crate) fn writes(&self) -> &Arc<dyn Writes> {
+        &self.writes
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.reads.name()
+    }
+
+    pub fn capabilities(&self) -> Capabilities {
+        self.reads.capabilities()
     }
 }
 
-/// The error of a read or action a backend does not offer.
-pub fn unsupported(backend: &str, what: &str) -> anyhow::Error {
-    anyhow::anyhow!("{what}: not supported by the {backend} backend")
+/// The error of a read a backend does not offer, with its reason.
+pub fn unsupported(backend: &str, what: &str, why: Option<&str>) -> anyhow::Error {
+    match why {
+        Some(why) => anyhow::anyhow!("{what}: not supported by the {backend} backend: {why}"),
+        None => anyhow::anyhow!("{what}: not supported by the {backend} backend"),
+    }
 }

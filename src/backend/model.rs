@@ -308,66 +308,6 @@ pub struct Snapshot {
     pub running_by_tenant: Option<Vec<TenantRunning>>,
 }
 
-/// What a backend can show and do; the UI hides or explains the rest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Capabilities {
-    pub pause: bool,
-    pub heartbeats: bool,
-    pub workers: bool,
-    pub error_history: bool,
-    pub tenants: bool,
-    pub throughput: bool,
-    /// Which job actions the backend carries out (pausing is `pause` above).
-    pub actions: crate::backend::actions::ActionCapabilities,
-    /// The snapshot shows whether a queue is paused (Oban keeps pauses in its nodes' memory:
-    /// it can be paused, but the database does not say whether it is).
-    pub pause_visible: bool,
-    /// Failed-per-minute counts every failed attempt; when false, only jobs that failed for
-    /// good (the schema keeps no time of the attempts that were retried).
-    pub failed_attempts: bool,
-}
-
-impl Capabilities {
-    /// Whether this backend can carry out `kind` at all.
-    pub fn can(&self, kind: crate::backend::actions::ActionKind) -> bool {
-        use crate::backend::actions::ActionKind as K;
-        let a = &self.actions;
-        match kind {
-            K::Pause | K::Resume => self.pause,
-            K::Retry => a.retry,
-            K::Cancel => a.cancel,
-            K::Discard => a.discard,
-            K::Delete => a.delete,
-            K::ResetStuck => a.reset_stuck,
-            K::Purge => a.purge,
-        }
-    }
-
-    /// Why `backend` refuses `kind`, or None when it may go ahead. The one rule the gate and
-    /// the monitor both apply: only what the schema allows, and never without an audit trail.
-    pub fn refusal(
-        &self,
-        backend: &str,
-        kind: crate::backend::actions::ActionKind,
-    ) -> Option<String> {
-        use crate::backend::actions;
-        if !self.can(kind) {
-            let mut why = format!(
-                "the {backend} backend cannot {}",
-                kind.verb().to_lowercase()
-            );
-            if let Some(reason) = actions::schema_reason(backend, kind) {
-                why.push_str(&format!(": {reason}"));
-            }
-            return Some(why);
-        }
-        if !self.actions.audit {
-            return Some(actions::AUDIT_REQUIRED.to_string());
-        }
-        None
-    }
-}
-
 /// Options that shape a snapshot query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SnapshotOptions {

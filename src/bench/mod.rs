@@ -20,7 +20,7 @@ use crate::backend::native::probe::{self, PlanFigures, Probe};
 use crate::backend::native::{NativeBackend, migrate};
 use crate::backend::pg::admin;
 use crate::backend::pg::connect::{self, SessionSettings};
-use crate::backend::{Backend, SnapshotOptions};
+use crate::backend::{Overview, Reads, SnapshotOptions};
 pub use stats::Summary;
 use watchers::{Mode, WatchFigures};
 

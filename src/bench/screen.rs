@@ -121,17 +121,7 @@ fn busy_app(queues: usize, workers: usize) -> App {
     let config = AppConfig {
         target: "ops@db.internal:5432/app".into(),
         backend: "native".into(),
-        capabilities: Capabilities {
-            pause: true,
-            heartbeats: true,
-            workers: true,
-            error_history: true,
-            tenants: true,
-            throughput: true,
-            pause_visible: true,
-            failed_attempts: true,
-            actions: crate::backend::ActionCapabilities::ALL,
-        },
+        capabilities: Capabilities::FULL,
         read_only: false,
         stale_after: Duration::from_secs(60),
         oldest_warn: Duration::from_secs(60),

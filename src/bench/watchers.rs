@@ -14,7 +14,7 @@ use super::procstat;
 use super::stats::Summary;
 use crate::backend::native::{NativeBackend, probe};
 use crate::backend::wrappers::shared::{SharedOptions, SharedSnapshot};
-use crate::backend::{Backend, SnapshotOptions};
+use crate::backend::{Overview, SnapshotOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -64,7 +64,7 @@ enum Watcher {
 }
 
 impl Watcher {
-    fn backend(&self) -> &dyn Backend {
+    fn overview(&self) -> &dyn Overview {
         match self {
             Watcher::Alone(b) => b,
             Watcher::Shared(b) => b.as_ref(),
@@ -157,7 +157,7 @@ pub async fn watch(
     };
     // Sessions open, leader elected, minute caches warm: then measure.
     for w in &watchers {
-        w.backend().snapshot(&snapshot_opts).await?;
+        w.overview().snapshot(&snapshot_opts).await?;
     }
     let warm_up = counters(&watchers);
     let pids = probe::pids_of(monitor_pool, &app).await?;
@@ -179,7 +179,7 @@ pub async fn watch(
             while Instant::now() < deadline {
                 let waited = w.waited();
                 let started = Instant::now();
-                match w.backend().snapshot(&snapshot_opts).await {
+                match w.overview().snapshot(&snapshot_opts).await {
                     Ok(_) => {
                         let took = started.elapsed();
                         polls.push(took);

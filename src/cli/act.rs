@@ -11,9 +11,9 @@ use clap::Args;
 
 use super::Exit;
 use crate::backend::actions::{Progress, thousands};
+use crate::backend::gate::Gate;
 use crate::backend::pg::connect::{self, SessionSettings};
 use crate::backend::{Action, ActionOutcome, JobState, Plan};
-use crate::gate::Gate;
 use crate::ui::text::sanitize;
 
 pub const EXIT_STATUS_HELP: &str = "\

@@ -2,7 +2,7 @@
 //! detection finds; several matches are listed (and, on a terminal, one is asked for).
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use sqlx::PgPool;
@@ -22,7 +22,7 @@ pub fn selection() -> Selection {
 }
 
 /// Opens the backend the flags and the database's catalog name.
-pub async fn open(pool: &PgPool, described: &str) -> Result<Arc<dyn Backend>> {
+pub async fn open(pool: &PgPool, described: &str) -> Result<Backend> {
     let selection = selection();
     match detect::resolve(pool, &selection).await {
         Ok((found, backend)) => {

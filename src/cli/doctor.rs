@@ -17,7 +17,7 @@ pub async fn run(url: Option<&str>, _global: &GlobalArgs) -> Result<()> {
     let pool = connect::connect(opts, &settings).await?;
     let backend = backend_choice::open(&pool, &described).await?;
     println!("jobtop doctor: {described}");
-    let report = doctor::run(&pool, backend.as_ref()).await;
+    let report = doctor::run(&pool, backend.reads().as_ref()).await;
     for check in &report {
         let mark = match check.status {
             Status::Ok => "ok  ",

@@ -56,7 +56,7 @@ pub async fn run_with(opts: PgConnectOptions, settings: &MonitorSettings) -> Res
             if settings.share {
                 let shared =
                     SharedOptions::new(settings.interval, poll_timeout, settings.session.read_only);
-                Arc::new(SharedSnapshot::new(backend, &pool, shared))
+                backend.wrap_overview(|reads| Arc::new(SharedSnapshot::new(reads, &pool, shared)))
             } else {
                 backend
             }
@@ -103,7 +103,7 @@ async fn open_kiosk(
     opts: PgConnectOptions,
     settings: &MonitorSettings,
     described: &str,
-) -> Result<Arc<dyn Backend>> {
+) -> Result<Backend> {
     let pool = connect::connect_lazy(opts, &settings.session).await;
     let reachable = pool.acquire().await.map(drop);
     match reachable {
@@ -132,7 +132,7 @@ async fn open_on_replica(
     replica: PgConnectOptions,
     settings: &MonitorSettings,
     described: &str,
-) -> Result<Arc<dyn Backend>> {
+) -> Result<Backend> {
     // A replica refuses writes anyway; saying so keeps even a bug from trying.
     let replica_session = connect::SessionSettings {
         read_only: true,
@@ -149,5 +149,5 @@ async fn open_on_replica(
     }
     let primary = connect::connect(primary, &settings.session).await?;
     let native = NativeBackend::with_replica(primary, replica.clone());
-    Ok(Arc::new(OnReplica::new(Arc::new(native), replica)))
+    Ok(Backend::new(native).wrap_overview(|reads| Arc::new(OnReplica::new(reads, replica))))
 }

@@ -78,6 +78,7 @@ pub async fn take(
         let pool = connect::connect(opts, &session).await?;
         let backend = super::backend_choice::open(&pool, &target).await?;
         let snapshot = backend
+            .reads()
             .snapshot(&snapshot_opts)
             .await
             .with_context(|| format!("cannot read {target}"))?;

@@ -156,10 +156,10 @@ pub fn document(shot: &OneShot) -> SnapshotDoc {
         oldest_ready_at,
         oldest_ready_age_seconds: oldest_ready_at.map(|at| secs(now - at).max(0.0)),
     };
-    let workers = shot.capabilities.workers.then(|| {
+    let workers = shot.capabilities.workers.yes().then(|| {
         snap.workers
             .iter()
-            .map(|w| worker_doc(w, now, shot.stale_after, shot.capabilities.heartbeats))
+            .map(|w| worker_doc(w, now, shot.stale_after, shot.capabilities.heartbeats.yes()))
             .collect()
     });
     SnapshotDoc {

@@ -154,7 +154,7 @@ fn totals_line<'a>(app: &App, theme: &Theme) -> Line<'a> {
 
     let mut spans = vec![Span::raw(" ")];
     spans.extend(alerts);
-    if app.config.capabilities.workers {
+    if app.config.capabilities.workers.yes() {
         let stale: Vec<_> = snap
             .workers
             .iter()

@@ -97,7 +97,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
     // Where the schema keeps no time per failed attempt, only jobs that failed for good
     // can be counted in a window.
     title.push(Span::styled(
-        if app.config.capabilities.failed_attempts {
+        if app.config.capabilities.failed_attempts.yes() {
             "  worst first · failed = attempts · run = succeeded · wait = due → start"
         } else {
             "  worst first · failed = jobs that failed for good · run = succeeded · wait = due → start"

@@ -108,7 +108,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     // The queues, then, in the room left, the workers (a dead one is on its row there).
     let rest = footer_y.saturating_sub(y);
-    let queues_height = if app.config.capabilities.workers && rest >= queue_rows + 3 + 5 {
+    let queues_height = if app.config.capabilities.workers.yes() && rest >= queue_rows + 3 + 5 {
         queue_rows + 3
     } else {
         rest

@@ -109,7 +109,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &TenantsView, theme:
     let right = |s: String| Cell::from(Line::from(s).right_aligned());
     // A schema without heartbeats cannot say which running jobs beat: a dash, not a zero.
     let beats = |s: String| {
-        if app.config.capabilities.heartbeats {
+        if app.config.capabilities.heartbeats.yes() {
             s
         } else {
             "–".to_string()

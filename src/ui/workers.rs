@@ -51,7 +51,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         })
         .title(Span::styled(title, theme.title));
 
-    if !app.config.capabilities.workers {
+    if !app.config.capabilities.workers.yes() {
         frame.render_widget(
             Table::new(
                 vec![

@@ -178,3 +178,71 @@ pub fn url_for(db: &TestDb) -> String {
         ),
     }
 }
+
+/// What a backend offers, yes or no: `flags` checks on the way that everything it does not
+/// offer says why, so tests can state the offer compactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flags {
+    pub pause: bool,
+    pub heartbeats: bool,
+    pub workers: bool,
+    pub error_history: bool,
+    pub tenants: bool,
+    pub throughput: bool,
+    pub actions: ActionFlags,
+    pub pause_visible: bool,
+    pub failed_attempts: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActionFlags {
+    pub retry: bool,
+    pub cancel: bool,
+    pub discard: bool,
+    pub delete: bool,
+    pub reset_stuck: bool,
+    pub purge: bool,
+    pub audit: bool,
+}
+
+impl ActionFlags {
+    pub const NONE: ActionFlags = ActionFlags {
+        retry: false,
+        cancel: false,
+        discard: false,
+        delete: false,
+        reset_stuck: false,
+        purge: false,
+        audit: false,
+    };
+}
+
+pub fn flags(c: &jobtop::backend::Capabilities) -> Flags {
+    use jobtop::backend::Support;
+    let yes = |s: Support| {
+        if let Support::No(why) = s {
+            assert!(why.len() > 10, "a refusal without a reason: {why:?}");
+        }
+        s.yes()
+    };
+    let a = &c.actions;
+    Flags {
+        pause: yes(c.pause),
+        heartbeats: yes(c.heartbeats),
+        workers: yes(c.workers),
+        error_history: yes(c.error_history),
+        tenants: yes(c.tenants),
+        throughput: yes(c.throughput),
+        actions: ActionFlags {
+            retry: yes(a.retry),
+            cancel: yes(a.cancel),
+            discard: yes(a.discard),
+            delete: yes(a.delete),
+            reset_stuck: yes(a.reset_stuck),
+            purge: yes(a.purge),
+            audit: yes(a.audit),
+        },
+        pause_visible: yes(c.pause_visible),
+        failed_attempts: yes(c.failed_attempts),
+    }
+}

@@ -1,8 +1,7 @@
 //! The only file of the conformance suite that calls jobtop's backend API: opening a
 //! database as a bare URL would, the overview, job lists, one job, the stuck list, and
 //! actions planned and run through the gate. Everything comes back as the plain values
-//! below, so a change to the API (the `Backend` trait is being split into a read side and a
-//! write side) is a change here only.
+//! below, so a change to the API is a change here only.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,10 +12,10 @@ use sqlx::PgPool;
 
 use jobtop::backend::detect::{self, Selection};
 use jobtop::backend::drill::{DetailLimits, JobQuery, JobScope, ListFilter, Order, PAGE_SIZE};
+use jobtop::backend::gate::{Gate, StopFlag};
 use jobtop::backend::{
     Action, AuditFilter, Backend, JobFilter, JobId, JobState, JobTarget, Plan, SnapshotOptions,
 };
-use jobtop::gate::Gate;
 
 /// Who the audit rows name.
 const ACTOR: &str = "conformance@suite";
@@ -32,7 +31,7 @@ pub const COUNTED: [JobState; 5] = [
 
 /// A backend opened the way `jobtop URL` opens one: detection, no flags.
 pub struct Opened {
-    backend: Arc<dyn Backend>,
+    backend: Backend,
     gate: Gate,
     /// `Backend::name()`.
     pub name: String,
@@ -168,6 +167,7 @@ impl Opened {
     pub async fn overview(&self) -> Overview {
         let s = self
             .backend
+            .overview()
             .snapshot(&SnapshotOptions::default())
             .await
             .unwrap_or_else(|e| panic!("snapshot: {e:#}"));
@@ -228,6 +228,7 @@ impl Opened {
         for _ in 0..1_000 {
             let page = self
                 .backend
+                .reads()
                 .jobs(&query)
                 .await
                 .map_err(|e| format!("{e:#}"))?;
@@ -271,6 +272,7 @@ impl Opened {
     pub async fn detail(&self, id: &JobId) -> Option<Detail> {
         let d = self
             .backend
+            .reads()
             .job(id, &DetailLimits::default())
             .await
             .unwrap_or_else(|e| panic!("job {id}: {e:#}"))?;
@@ -329,7 +331,7 @@ impl Opened {
 
     /// Runs a plan to its end.
     pub async fn run(&self, planned: &Planned) -> Result<Ran, String> {
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop: StopFlag = Arc::new(AtomicBool::new(false));
         let outcome = self
             .gate
             .execute(&planned.plan, &stop, &mut |_| {})
@@ -345,6 +347,7 @@ impl Opened {
     /// The audit log, newest first.
     pub async fn audit(&self) -> Vec<AuditRow> {
         self.backend
+            .reads()
             .audit_log(&AuditFilter {
                 limit: 1_000,
                 ..AuditFilter::default()

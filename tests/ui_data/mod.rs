@@ -18,17 +18,7 @@ pub fn config() -> AppConfig {
     AppConfig {
         target: "ops@db.internal:5432/app".to_string(),
         backend: "native".to_string(),
-        capabilities: Capabilities {
-            pause: true,
-            heartbeats: true,
-            workers: true,
-            error_history: true,
-            tenants: true,
-            throughput: true,
-            pause_visible: true,
-            failed_attempts: true,
-            actions: jobtop::backend::ActionCapabilities::ALL,
-        },
+        capabilities: Capabilities::FULL,
         read_only: false,
         stale_after: Duration::from_secs(60),
         oldest_warn: Duration::from_secs(60),

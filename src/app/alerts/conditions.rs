@@ -104,8 +104,8 @@ pub fn from_snapshot(
                 out.extend(above_baseline(rules, name, r, q.ready, b));
             }
             // Without heartbeats an idle worker is invisible: "no worker" would be a guess.
-            if caps.workers
-                && caps.heartbeats
+            if caps.workers.yes()
+                && caps.heartbeats.yes()
                 && let Some(r) = rules.no_worker(name)
                 && count_exceeds(q.ready, r.threshold)
                 && !has_live_worker(rules, snap, name)
@@ -173,7 +173,7 @@ pub fn from_snapshot(
             }
         }
     }
-    if caps.workers && caps.heartbeats {
+    if caps.workers.yes() && caps.heartbeats.yes() {
         out.extend(workers_down(rules, snap));
     }
     out.extend(heartbeat_budgets(rules, snap));

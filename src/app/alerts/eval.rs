@@ -230,7 +230,7 @@ pub fn unavailable(
             "this backend gives no per-kind figures",
         ));
     }
-    if !(caps.workers && caps.heartbeats) {
+    if !(caps.workers.yes() && caps.heartbeats.yes()) {
         if rules.worker_down.enabled {
             out.push((RuleId::WorkerDown, "this backend has no worker heartbeats"));
         }

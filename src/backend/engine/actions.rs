@@ -17,6 +17,8 @@ use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 use crate::backend::actions::{
     Action, ActionKind, BatchDone, BatchStep, JobFilter, JobTarget, MAX_JOBS_PER_ACTION, Plan,
 };
+use crate::backend::capabilities::Support;
+use crate::backend::engine::states::StateMap;
 use crate::backend::model::{JobId, JobState};
 use crate::backend::pg::sql::Sql;
 
@@ -44,8 +46,8 @@ pub struct JobTable {
     pub id_type: String,
     pub queue: String,
     pub kind: String,
-    /// The condition for each display state a job of this table can be in; disjoint.
-    pub states: Vec<(JobState, String)>,
+    /// The schema's state map: the condition of each display state, as its lists read it.
+    pub states: StateMap,
     pub worker: Option<String>,
     pub tenant: Option<String>,
     /// The last error as text.
@@ -63,26 +65,14 @@ pub struct JobTable {
 }
 
 impl JobTable {
-    fn condition(&self, state: JobState) -> Option<&str> {
-        self.states
-            .iter()
-            .find(|(s, _)| *s == state)
-            .map(|(_, c)| c.as_str())
-    }
-
-    /// A job's display state, as a `text` expression (NULL for a job in none).
-    pub fn display_state(&self) -> String {
-        let arms: Vec<String> = self
-            .states
-            .iter()
-            .map(|(s, c)| format!("WHEN {c} THEN '{}'", s.as_str()))
-            .collect();
-        format!("CASE {} END", arms.join(" "))
-    }
-
     /// `$n` (a `text[]`) as an array of ids of the column's type.
     pub fn ids_param(&self, n: usize) -> String {
         format!("CAST(${n} AS {}[])", self.id_type)
+    }
+
+    /// Offered when the table has a statement for `kind`; else `why`.
+    pub fn support(&self, kind: ActionKind, why: &'static str) -> Support {
+        Support::when(self.statement(kind).is_some(), why)
     }
 
     pub fn statement(&self, kind: ActionKind) -> Option<&str> {
@@ -90,20 +80,6 @@ impl JobTable {
             .iter()
             .find(|(k, _)| *k == kind)
             .map(|(_, s)| s.as_str())
-    }
-
-    /// The plan's states as one condition; a state this table has no condition for matches
-    /// nothing.
-    pub fn guard(&self, states: &[JobState]) -> String {
-        let parts: Vec<String> = states
-            .iter()
-            .map(|s| format!("({})", self.condition(*s).unwrap_or("false")))
-            .collect();
-        if parts.is_empty() {
-            "false".into()
-        } else {
-            format!("({})", parts.join(" OR "))
-        }
     }
 }
 
@@ -175,7 +151,8 @@ pub async fn plan(pool: &PgPool, t: &JobTable, action: &Action) -> anyhow::Resul
         stale_after,
     } = action
     {
-        let (Some(running), Some(alive)) = (t.condition(JobState::Running), &t.alive_at) else {
+        let (Some(running), Some(alive)) = (t.states.condition(JobState::Running), &t.alive_at)
+        else {
             anyhow::bail!("this queue schema cannot tell a stuck job from a running one");
         };
         let mut sql = Sql::default();
@@ -210,7 +187,7 @@ pub async fn plan(pool: &PgPool, t: &JobTable, action: &Action) -> anyhow::Resul
             let ids_param = sql.bind_index(ids.clone());
             sql.push(&format!(
                 "{select}, {state} AS state FROM {from} WHERE {id} = ANY({ids}) ORDER BY 1, 2",
-                state = t.display_state(),
+                state = t.states.display_state(),
                 from = t.from,
                 id = t.id,
                 ids = t.ids_param(ids_param),
@@ -235,7 +212,7 @@ pub async fn plan(pool: &PgPool, t: &JobTable, action: &Action) -> anyhow::Resul
             let mut sql = Sql::new("SELECT * FROM (");
             let mut first = true;
             for state in states {
-                let Some(cond) = t.condition(state) else {
+                let Some(cond) = t.states.condition(state) else {
                     continue;
                 };
                 if !first {
@@ -281,7 +258,7 @@ pub async fn job_batch(
     let message = (kind == ActionKind::Discard && t.discard_message)
         .then(|| format!("discarded by jobtop ({})", step.actor));
     let sql = statement
-        .replace(GUARD, &t.guard(&plan.states))
+        .replace(GUARD, &t.states.guard(&plan.states))
         .replace(IDS, &t.ids_param(1));
     // After the ids and the statement's own `$2`, if it has one.
     let queues = sql
@@ -340,7 +317,7 @@ pub async fn job_states(
     let sql = format!(
         "SELECT ({id})::text AS id, {state} AS state FROM {from} WHERE {id} = ANY({ids})",
         id = t.id,
-        state = t.display_state(),
+        state = t.states.display_state(),
         from = t.from,
         ids = t.ids_param(1),
     );

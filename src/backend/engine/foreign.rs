@@ -15,9 +15,13 @@ use crate::backend::drill::{
 };
 use crate::backend::engine::actions as kit;
 use crate::backend::engine::drill::{self as drill, DrillTable};
-use crate::backend::engine::snapshot::{self as sqlkit, Statements};
+use crate::backend::engine::snapshot::{self, Statements};
+use crate::backend::gate::WriteKey;
 use crate::backend::model::{JobId, JobState};
-use crate::backend::{Backend, Capabilities, Snapshot, SnapshotOptions, doctor};
+use crate::backend::pg::audit;
+use crate::backend::{
+    Capabilities, Overview, Reads, Snapshot, SnapshotOptions, Writes, doctor, unsupported,
+};
 
 pub struct Foreign {
     /// The backend's name in the header ("river", ...).
@@ -52,22 +56,25 @@ pub trait ForeignSchema: Send + Sync {
 }
 
 #[async_trait]
-impl<T: ForeignSchema> Backend for T {
+impl<T: ForeignSchema> Overview for T {
+    async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
+        let f = self.foreign();
+        let snapshot = snapshot::snapshot(&f.pool, &f.statements, opts).await;
+        match &f.source {
+            Some(source) => snapshot.map_err(|e| e.context(source.clone())),
+            None => snapshot,
+        }
+    }
+}
+
+#[async_trait]
+impl<T: ForeignSchema> Reads for T {
     fn name(&self) -> &'static str {
         self.foreign().name
     }
 
     fn capabilities(&self) -> Capabilities {
         self.foreign().capabilities
-    }
-
-    async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
-        let f = self.foreign();
-        let snapshot = sqlkit::snapshot(&f.pool, &f.statements, opts).await;
-        match &f.source {
-            Some(source) => snapshot.map_err(|e| e.context(source.clone())),
-            None => snapshot,
-        }
     }
 
     fn doctor_plan(&self) -> doctor::DoctorPlan {
@@ -96,32 +103,35 @@ impl<T: ForeignSchema> Backend for T {
 
     async fn tenants(&self, query: &TenantsQuery) -> anyhow::Result<TenantsReport> {
         let f = self.foreign();
-        if !f.capabilities.tenants {
-            return Err(crate::backend::unsupported(f.name, "tenants"));
+        if let Some(why) = f.capabilities.tenants.reason() {
+            return Err(unsupported(f.name, "tenants", Some(why)));
         }
         drill::tenants(&f.pool, &f.drill, query).await
     }
 
-    async fn plan_action(&self, action: &Action) -> anyhow::Result<Plan> {
-        let f = self.foreign();
-        f.actions.plan(&f.pool, action).await
-    }
-
-    async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
-        let f = self.foreign();
-        f.actions.apply(&f.pool, step).await
-    }
-
-    async fn finish_audit(&self, end: &AuditEnd<'_>) -> anyhow::Result<()> {
-        crate::backend::pg::audit::finish_audit(&self.foreign().pool, end).await
-    }
-
     async fn audit_log(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
-        crate::backend::pg::audit::audit_log(&self.foreign().pool, filter).await
+        audit::audit_log(&self.foreign().pool, filter).await
     }
 
     async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
         let f = self.foreign();
         kit::job_states(&f.pool, &f.drill.jobs, ids).await
+    }
+}
+
+#[async_trait]
+impl<T: ForeignSchema> Writes for T {
+    async fn plan_action(&self, _: WriteKey, action: &Action) -> anyhow::Result<Plan> {
+        let f = self.foreign();
+        f.actions.plan(&f.pool, action).await
+    }
+
+    async fn apply_batch(&self, _: WriteKey, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
+        let f = self.foreign();
+        f.actions.apply(&f.pool, step).await
+    }
+
+    async fn finish_audit(&self, _: WriteKey, end: &AuditEnd<'_>) -> anyhow::Result<()> {
+        audit::finish_audit(&self.foreign().pool, end).await
     }
 }

@@ -6,3 +6,4 @@ pub mod drill;
 pub mod foreign;
 pub mod prioritized;
 pub mod snapshot;
+pub mod states;

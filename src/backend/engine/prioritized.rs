@@ -7,8 +7,10 @@
 //! priority "lane": a fixed list where the schema bounds priorities (River: 1-4), else the
 //! lanes present, found by a skip scan over the same index.
 
-use crate::backend::engine::snapshot::{WINDOW_START, capped, epoch_minute};
 use crate::backend::engine::drill::LaneValues;
+use crate::backend::engine::snapshot::{WINDOW_START, capped, epoch_minute};
+use crate::backend::engine::states::{Range, Sort, StateList};
+use crate::backend::model::JobState;
 use crate::backend::pg::sql::{TimeCol, literal};
 
 /// The table and its state values; every name is already quoted or validated.
@@ -33,6 +35,57 @@ pub struct Prioritized {
 }
 
 impl Prioritized {
+    /// The waiting and running buckets of the state map, from the same state values the
+    /// overview counts: ready is `available` plus due `scheduled` and due `retryable`;
+    /// scheduled is the rest of `scheduled` plus the states that wait on something other
+    /// than time; retrying the rest of `retryable`. Each is read lane by lane along the
+    /// fetch index (`fix`). The finished buckets differ by schema and are added by it.
+    pub fn live_lists(
+        &self,
+        run_at: Option<Sort>,
+        started: Option<Sort>,
+        fix: Option<String>,
+    ) -> Vec<StateList> {
+        let (due, later) = (
+            self.scheduled_at.cmp_now("<="),
+            self.scheduled_at.cmp_now(">"),
+        );
+        let laned = |state: &str, extra: Option<&str>| {
+            let pin = format!("j.state = {}", literal(state));
+            match extra {
+                Some(extra) => Range::laned(format!("{pin} AND {extra}"), pin),
+                None => Range::laned(pin.clone(), pin),
+            }
+        };
+        let mut scheduled = vec![laned(self.scheduled, Some(&later))];
+        scheduled.extend(self.waiting.iter().map(|w| laned(w, None)));
+        vec![
+            StateList::new(
+                JobState::Ready,
+                vec![
+                    laned(self.available, None),
+                    laned(self.scheduled, Some(&due)),
+                    laned(self.retryable, Some(&due)),
+                ],
+                run_at.clone(),
+            )
+            .with_fix(fix.clone()),
+            StateList::new(JobState::Scheduled, scheduled, run_at.clone()).with_fix(fix.clone()),
+            StateList::new(
+                JobState::Retrying,
+                vec![laned(self.retryable, Some(&later))],
+                run_at,
+            )
+            .with_fix(fix.clone()),
+            StateList::new(
+                JobState::Running,
+                vec![Range::plain(format!("j.state = {}", literal(self.running)))],
+                started,
+            )
+            .with_fix(fix),
+        ]
+    }
+
     fn state_queue(&self, state: &str) -> String {
         format!("j.state = {} AND j.queue = q.name", literal(state))
     }

@@ -28,10 +28,12 @@ use sqlx::{AssertSqlSafe, PgPool};
 use crate::backend::actions::{
     Action, ActionKind, BatchDone, BatchStep, MAX_JOBS_PER_ACTION, Plan,
 };
+use crate::backend::capabilities::Support;
 use async_trait::async_trait;
 
 use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable};
 use crate::backend::engine::foreign::SchemaActions;
+use crate::backend::engine::states::StateMap;
 use crate::backend::model::{JobId, JobState};
 use crate::backend::pg::sql::qualified;
 
@@ -70,7 +72,7 @@ fn queue_lock_sql(job_queues: &str, param: &str) -> String {
 
 impl GraphileActions {
     /// `functions`: the admin functions the schema has.
-    pub fn new(t: &Tables<'_>, functions: &[String]) -> GraphileActions {
+    pub fn new(t: &Tables<'_>, functions: &[String], states: StateMap) -> GraphileActions {
         let (jobs, tasks) = (t.jobs, t.tasks);
         let from = format!("{jobs} j JOIN {tasks} tk ON tk.id = j.task_id");
         let call = |name: &str| qualified(t.schema, name);
@@ -129,7 +131,6 @@ impl GraphileActions {
             };
             batches.push((kind, sql));
         }
-        let available = "j.is_available = true";
         GraphileActions {
             jobs: JobTable {
                 from,
@@ -140,25 +141,7 @@ impl GraphileActions {
                 // serialisation lanes most jobs lack); it is the job's kind as well.
                 queue: "tk.identifier".into(),
                 kind: "tk.identifier".into(),
-                states: vec![
-                    (
-                        JobState::Ready,
-                        format!("({available} AND j.run_at <= now())"),
-                    ),
-                    (
-                        JobState::Scheduled,
-                        format!("({available} AND j.run_at > now() AND j.attempts = 0)"),
-                    ),
-                    (
-                        JobState::Retrying,
-                        format!("({available} AND j.run_at > now() AND j.attempts > 0)"),
-                    ),
-                    (JobState::Running, "j.locked_at IS NOT NULL".into()),
-                    (
-                        JobState::Dead,
-                        "(j.locked_at IS NULL AND j.attempts >= j.max_attempts)".into(),
-                    ),
-                ],
+                states,
                 worker: Some("j.locked_by".into()),
                 tenant: None,
                 error: Some("j.last_error".into()),
@@ -170,6 +153,21 @@ impl GraphileActions {
             tasks_table: tasks.to_string(),
             queue_lock: t.job_queues.map(|q| queue_lock_sql(q, "$1")),
         }
+    }
+
+    /// Offered where the schema has the admin function the action takes.
+    pub fn support(&self, kind: ActionKind) -> Support {
+        let why = match kind {
+            ActionKind::ResetStuck => {
+                "graphile-worker before 0.16 has no force_unlock_workers; it reclaims locks \
+                 older than 4 hours itself"
+            }
+            _ => {
+                "this graphile-worker schema lacks the admin function it takes \
+                 (reschedule_jobs, permanently_fail_jobs, complete_jobs)"
+            }
+        };
+        Support::when(self.can(kind), why)
     }
 
     pub fn can(&self, kind: ActionKind) -> bool {

@@ -15,18 +15,19 @@
 //! error is kept. Actions go through graphile's own admin functions (`graphile_actions`).
 
 mod actions;
+mod states;
 
 use std::sync::Arc;
 
 use anyhow::bail;
 use sqlx::PgPool;
 
-use crate::backend::Capabilities;
-use crate::backend::actions::{ActionCapabilities, ActionKind};
+use crate::backend::actions::ActionKind;
+use crate::backend::capabilities::{ActionCapabilities, Capabilities, Support, audit_support};
 use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
-use crate::backend::engine::drill::{DrillTable, Sort, StateList, time_column};
+use crate::backend::engine::drill::{DrillTable, Sort, time_column};
 use crate::backend::engine::foreign::{Foreign, ForeignSchema};
-use crate::backend::engine::snapshot::{Statements, capped};
+use crate::backend::engine::snapshot::Statements;
 use crate::backend::graphile::actions::{self as admin, GraphileActions, Tables};
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
@@ -61,8 +62,16 @@ impl GraphileBackend {
         };
         let t = jobs.qualified();
         let from = format!("{t} j");
-        // `is_available = true` is the literal predicate of graphile's own job indexes.
-        let available = "j.is_available = true AND j.task_id = q.id";
+        let states = states::state_map(&jobs);
+        // Waiting jobs are counted by the state map's ranges; running and dead, the jobs
+        // that are not available, in one pass over them (its two conditions are those of
+        // the state map's running and dead buckets: graphile's `is_available` is "not
+        // locked and attempts left").
+        let count = |state| {
+            states
+                .capped_count(state, &from, "j.task_id = q.id")
+                .unwrap_or_else(|| "0::bigint".into())
+        };
         let queues_sql = format!(
             "WITH held AS MATERIALIZED ( \
                SELECT j.task_id, \
@@ -73,18 +82,15 @@ impl GraphileBackend {
                NULL::text AS pause_reason, \
                {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
                coalesce(h.running, 0) AS running, coalesce(h.dead, 0) AS dead, \
-               (SELECT min(j.run_at) FROM {from} WHERE {available} AND j.run_at <= now()) \
+               (SELECT min(j.run_at) FROM {from} WHERE {ready_cond} AND j.task_id = q.id) \
                  AS oldest_ready_at \
              FROM {tasks} q LEFT JOIN held h ON h.task_id = q.id ORDER BY q.identifier",
-            ready = capped(&from, &format!("{available} AND j.run_at <= now()")),
-            scheduled = capped(
-                &from,
-                &format!("{available} AND j.run_at > now() AND j.attempts = 0")
-            ),
-            retrying = capped(
-                &from,
-                &format!("{available} AND j.run_at > now() AND j.attempts > 0")
-            ),
+            ready = count(JobState::Ready),
+            scheduled = count(JobState::Scheduled),
+            retrying = count(JobState::Retrying),
+            ready_cond = states
+                .condition(JobState::Ready)
+                .unwrap_or_else(|| "false".into()),
             tasks = tasks.qualified(),
         );
         let workers_sql = format!(
@@ -134,6 +140,7 @@ impl GraphileBackend {
                 job_queues: job_queues.as_ref().map(|q| q.qualified()).as_deref(),
             },
             &functions,
+            states,
         );
         let mut plan = DoctorPlan {
             tables: vec![
@@ -212,22 +219,29 @@ impl GraphileBackend {
         plan.findings.extend(drill.findings());
         let capabilities = Capabilities {
             actions: ActionCapabilities {
-                retry: actions.can(ActionKind::Retry),
-                cancel: false,
-                discard: actions.can(ActionKind::Discard),
-                delete: actions.can(ActionKind::Delete),
-                reset_stuck: actions.can(ActionKind::ResetStuck),
-                purge: false,
-                audit: crate::backend::pg::audit::audit_table(&pool).await?,
+                retry: actions.support(ActionKind::Retry),
+                cancel: Support::No(
+                    "graphile-worker has no cancelled state: discard (D, or `jobtop discard`) \
+                     fails the jobs permanently instead",
+                ),
+                discard: actions.support(ActionKind::Discard),
+                delete: actions.support(ActionKind::Delete),
+                reset_stuck: actions.support(ActionKind::ResetStuck),
+                purge: Support::No("graphile-worker deletes completed jobs itself"),
+                audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
             },
-            pause: false,
-            heartbeats: false,
-            workers: true,
-            error_history: false,
-            tenants: false,
-            throughput: false,
-            pause_visible: false,
-            failed_attempts: false,
+            pause: Support::No("graphile-worker has no pause"),
+            heartbeats: Support::No("graphile-worker keeps no worker heartbeats"),
+            workers: Support::Yes,
+            error_history: Support::No("graphile-worker keeps only the last error"),
+            tenants: Support::No("graphile-worker has no tenants"),
+            throughput: Support::No(
+                "graphile-worker deletes jobs when they complete: there is no history to count",
+            ),
+            pause_visible: Support::No("graphile-worker has no pause"),
+            failed_attempts: Support::No(
+                "graphile-worker keeps no time of the attempts that were retried",
+            ),
         };
         Ok(GraphileBackend {
             foreign: Foreign {
@@ -257,13 +271,8 @@ impl GraphileBackend {}
 /// deleted, so nothing is finished; only the last error is kept.
 fn drill_table(actions: &GraphileActions, jobs: &TableInfo) -> DrillTable {
     let time = |c: &str| time_column(jobs, c);
-    let sort = |c: &str| Sort::by(jobs, c);
+    let _sort = |c: &str| Sort::by(jobs, c);
     DrillTable {
-        lists: StateList::from_states(&actions.jobs, |s| match s {
-            JobState::Running => sort("locked_at"),
-            JobState::Dead => sort("updated_at"),
-            _ => sort("run_at"),
-        }),
         jobs: actions.jobs.clone(),
         priority: jobs.has("priority").then(|| "j.priority".into()),
         attempts: Some("j.attempts".into()),

@@ -10,10 +10,10 @@ use sqlx::{AssertSqlSafe, PgPool, Row};
 use toml::Spanned;
 
 use super::profile::Profile;
-use crate::backend::actions::{Action, ActionCapabilities, ActionKind, BatchDone, BatchStep, Plan};
+use crate::backend::actions::{Action, ActionKind, BatchDone, BatchStep, Plan};
+use crate::backend::capabilities::{ActionCapabilities, Support};
 use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable};
 use crate::backend::engine::foreign::SchemaActions;
-use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::{TimeCol, ident, literal};
 use async_trait::async_trait;
@@ -66,12 +66,8 @@ impl MappedActions {
         let t = table.qualified();
         let time =
             |s: &Spanned<String>| TimeCol::new(col(s), table.is_naive_timestamp(s.get_ref()));
-        // Each state's conditions, one per status value, joined: the drill-down lists the
-        // same rows range by range.
-        let states: Vec<(JobState, String)> = super::lists::state_ranges(profile, table)
-            .into_iter()
-            .map(|(s, parts)| (s, format!("({})", parts.join(" OR "))))
-            .collect();
+        // The drill-down lists the same rows range by range.
+        let states = super::lists::state_map(profile, table);
 
         let name = |s: &Option<Spanned<String>>| s.as_ref().map(|c| ident(c.get_ref()));
         let now_of = |s: &Spanned<String>| time(s).value("now()");
@@ -149,14 +145,20 @@ impl MappedActions {
             ));
         }
         let has = |k: ActionKind| batches.iter().any(|(x, _)| *x == k);
+        let offered = |k: ActionKind| {
+            Support::when(has(k), "the profile's [actions] section does not offer it")
+        };
         let capabilities = ActionCapabilities {
-            retry: has(ActionKind::Retry),
-            cancel: has(ActionKind::Cancel),
-            discard: has(ActionKind::Discard),
-            delete: has(ActionKind::Delete),
-            reset_stuck: has(ActionKind::ResetStuck),
-            purge: false,
-            audit: false,
+            retry: offered(ActionKind::Retry),
+            cancel: offered(ActionKind::Cancel),
+            discard: offered(ActionKind::Discard),
+            delete: offered(ActionKind::Delete),
+            reset_stuck: offered(ActionKind::ResetStuck),
+            purge: Support::No(
+                "purge is offered for the reference schema only; a profile describes no \
+                 cleanup",
+            ),
+            audit: Support::No(crate::backend::actions::AUDIT_REQUIRED),
         };
         let pause = match (&profile.pause, pause) {
             (Some(p), Some(pt)) => {

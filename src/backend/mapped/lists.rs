@@ -1,14 +1,14 @@
-//! A profile's table for the drill-down (`foreign_drill`): which rows make each display
-//! state, one condition per status value (and run-at part) so that each is one index range
-//! on an index leading with the status column; what each list is ordered by; and the
-//! optional columns the profile names. The same conditions, joined, are the actions'.
+//! A profile's state map (which rows make each display state, one condition per status
+//! value and run-at part, so that each is one index range on an index leading with the
+//! status column, and what each list is ordered by) and its table for the drill-down.
+//! The actions' guards are the same state map's conditions, joined.
 
 use toml::Spanned;
 
 use super::profile::{Profile, Target};
 use crate::backend::engine::actions::JobTable;
 use crate::backend::engine::drill::{
-    DrillTable, ErrorHistory, HistoryShape, Range, Sort, StateList,
+    DrillTable, ErrorHistory, HistoryShape, Range, Sort, StateList, StateMap,
 };
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
@@ -19,7 +19,7 @@ fn col(c: &Spanned<String>) -> String {
 }
 
 /// Per display state, in the profile's order of values, the conditions whose union is it.
-pub(super) fn state_ranges(profile: &Profile, table: &TableInfo) -> Vec<(JobState, Vec<String>)> {
+fn state_ranges(profile: &Profile, table: &TableInfo) -> Vec<(JobState, Vec<String>)> {
     let c = &profile.columns;
     let status = col(&c.status);
     let run_at = c
@@ -75,11 +75,11 @@ pub(super) fn state_ranges(profile: &Profile, table: &TableInfo) -> Vec<(JobStat
     by_state
 }
 
-/// The drill-down's view of the table; `jobs` is the actions' description of it.
-pub(super) fn drill_table(profile: &Profile, table: &TableInfo, jobs: JobTable) -> DrillTable {
+/// The profile's state map: one range per status value (and run-at part), each ordered by
+/// the time the profile names for its state.
+pub(super) fn state_map(profile: &Profile, table: &TableInfo) -> StateMap {
     let c = &profile.columns;
     let time = |s: &Spanned<String>| TimeCol::new(col(s), table.is_naive_timestamp(s.get_ref()));
-    let opt_time = |s: &Option<Spanned<String>>| s.as_ref().map(time);
     let sort = |s: &Option<Spanned<String>>| {
         s.as_ref()
             .map(|s| Sort::new(time(s), table.nullable(s.get_ref())))
@@ -101,7 +101,7 @@ pub(super) fn drill_table(profile: &Profile, table: &TableInfo, jobs: JobTable) 
             keys.join(", ")
         ))
     };
-    let lists = state_ranges(profile, table)
+    let lists: Vec<StateList> = state_ranges(profile, table)
         .into_iter()
         .map(|(state, conds)| {
             let by = match state {
@@ -124,6 +124,14 @@ pub(super) fn drill_table(profile: &Profile, table: &TableInfo, jobs: JobTable) 
             .ordered(ordered)
         })
         .collect();
+    StateMap::new(lists)
+}
+
+/// The drill-down's view of the table; `jobs` is the actions' description of it.
+pub(super) fn drill_table(profile: &Profile, table: &TableInfo, jobs: JobTable) -> DrillTable {
+    let c = &profile.columns;
+    let time = |s: &Spanned<String>| TimeCol::new(col(s), table.is_naive_timestamp(s.get_ref()));
+    let opt_time = |s: &Option<Spanned<String>>| s.as_ref().map(time);
     let history = c.errors.as_ref().map(|e| {
         let is_array = table
             .columns
@@ -149,7 +157,6 @@ pub(super) fn drill_table(profile: &Profile, table: &TableInfo, jobs: JobTable) 
         heartbeat_at: opt_time(&c.heartbeat_at),
         payload: c.payload.as_ref().map(col),
         history,
-        lists,
         lanes: None,
     }
 }

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use toml::Spanned;
 
-use super::Capabilities;
 use super::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
+use crate::backend::capabilities::{Capabilities, Support, audit_support};
 use crate::backend::engine::foreign::{Foreign, ForeignSchema};
 use crate::backend::engine::snapshot::{Statements, WINDOW_START, capped, epoch_minute};
 use crate::backend::pg::catalog::TableInfo;
@@ -141,18 +141,30 @@ impl MappedBackend {
         plan.probes.extend(drill.probes());
         plan.findings.extend(drill.findings());
         let mut action_caps = actions.capabilities;
-        action_caps.audit = crate::backend::pg::audit::audit_table(&pool).await?;
+        action_caps.audit = audit_support(crate::backend::pg::audit::audit_table(&pool).await?);
         let c = &profile.columns;
+        let no_pause = "the profile names no [pause] table";
         let capabilities = Capabilities {
             actions: action_caps,
-            pause: profile.pause.is_some(),
-            heartbeats: c.heartbeat_at.is_some(),
-            workers: c.worker.is_some(),
-            error_history: c.errors.is_some(),
-            tenants: c.tenant.is_some(),
-            throughput: statements.minutes.is_some(),
-            pause_visible: profile.pause.is_some(),
-            failed_attempts: false,
+            pause: Support::when(profile.pause.is_some(), no_pause),
+            heartbeats: Support::when(
+                c.heartbeat_at.is_some(),
+                "the profile names no heartbeat column",
+            ),
+            workers: Support::when(c.worker.is_some(), "the profile names no worker column"),
+            error_history: Support::when(
+                c.errors.is_some(),
+                "the profile names no error history column",
+            ),
+            tenants: Support::when(c.tenant.is_some(), "the profile names no tenant column"),
+            throughput: Support::when(
+                statements.minutes.is_some(),
+                "the profile names no finish time with an index to count completions by",
+            ),
+            pause_visible: Support::when(profile.pause.is_some(), no_pause),
+            failed_attempts: Support::No(
+                "a profile keeps no time of the attempts that were retried",
+            ),
         };
         Ok(MappedBackend {
             foreign: Foreign {

@@ -15,7 +15,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
 use crate::backend::drill::{
-    Cursor, ListFilter, JobPage, JobQuery, JobRow, JobScope, LIST_ERROR_CHARS, Order,
+    Cursor, JobPage, JobQuery, JobRow, JobScope, LIST_ERROR_CHARS, ListFilter, Order,
     SCOPE_COUNT_CAP, SortKey,
 };
 use crate::backend::pg::decode::{opt_text, text};

@@ -19,13 +19,16 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sqlx::PgPool;
 
+use super::doctor::DoctorPlan;
 use super::drill::{
     DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
     KindsReport, TenantsQuery, TenantsReport,
 };
+use super::gate::WriteKey;
+use super::pg::audit;
 use super::{
-    Action, ActionCapabilities, AuditEnd, AuditEntry, AuditFilter, Backend, BatchDone, BatchStep,
-    Capabilities, JobId, JobState, Plan, Snapshot, SnapshotOptions,
+    Action, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep, Capabilities, JobId, JobState,
+    Overview, Plan, Reads, Snapshot, SnapshotOptions, Writes,
 };
 use estimate::EstimateCache;
 use minutes::MinuteCache;
@@ -81,50 +84,24 @@ impl NativeBackend {
 }
 
 #[async_trait]
-impl Backend for NativeBackend {
+impl Overview for NativeBackend {
+    async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
+        snapshot::snapshot(&self.pool, opts, &self.caches).await
+    }
+}
+
+#[async_trait]
+impl Reads for NativeBackend {
     fn name(&self) -> &'static str {
         "native"
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            pause: true,
-            heartbeats: true,
-            workers: true,
-            error_history: true,
-            tenants: true,
-            throughput: true,
-            pause_visible: true,
-            failed_attempts: true,
-            actions: ActionCapabilities::ALL,
-        }
+        Capabilities::FULL
     }
 
-    async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
-        snapshot::snapshot(&self.pool, opts, &self.caches).await
-    }
-
-    // Actions, and the reads that must see their effect at once (the audit log, a phased
-    // retry's progress), go to the primary even when monitoring reads go to a replica.
-
-    async fn plan_action(&self, action: &Action) -> anyhow::Result<Plan> {
-        actions::plan(&self.primary, action).await
-    }
-
-    async fn apply_batch(&self, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
-        actions::apply_batch(&self.primary, step).await
-    }
-
-    async fn finish_audit(&self, end: &AuditEnd<'_>) -> anyhow::Result<()> {
-        crate::backend::pg::audit::finish_audit(&self.primary, end).await
-    }
-
-    async fn audit_log(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
-        crate::backend::pg::audit::audit_log(&self.primary, filter).await
-    }
-
-    async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
-        actions::job_states(&self.primary, ids).await
+    fn doctor_plan(&self) -> DoctorPlan {
+        DoctorPlan::default()
     }
 
     async fn jobs(&self, query: &JobQuery) -> anyhow::Result<JobPage> {
@@ -145,5 +122,32 @@ impl Backend for NativeBackend {
 
     async fn tenants(&self, query: &TenantsQuery) -> anyhow::Result<TenantsReport> {
         tenants::tenants(&self.pool, query).await
+    }
+
+    // The reads that must see an action's effect at once (the audit log, a phased retry's
+    // progress) go to the primary even when monitoring reads go to a replica.
+
+    async fn audit_log(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
+        audit::audit_log(&self.primary, filter).await
+    }
+
+    async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
+        actions::job_states(&self.primary, ids).await
+    }
+}
+
+/// Actions always go to the primary.
+#[async_trait]
+impl Writes for NativeBackend {
+    async fn plan_action(&self, _: WriteKey, action: &Action) -> anyhow::Result<Plan> {
+        actions::plan(&self.primary, action).await
+    }
+
+    async fn apply_batch(&self, _: WriteKey, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
+        actions::apply_batch(&self.primary, step).await
+    }
+
+    async fn finish_audit(&self, _: WriteKey, end: &AuditEnd<'_>) -> anyhow::Result<()> {
+        audit::finish_audit(&self.primary, end).await
     }
 }

@@ -15,11 +15,12 @@
 use sqlx::PgPool;
 
 use crate::backend::actions::{Action, ActionKind, BatchDone, BatchStep, Plan};
+use crate::backend::capabilities::Support;
 use async_trait::async_trait;
 
 use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable};
 use crate::backend::engine::foreign::SchemaActions;
-use crate::backend::model::JobState;
+use crate::backend::engine::states::StateMap;
 use crate::backend::pg::sql::TimeCol;
 
 #[derive(Debug, Clone)]
@@ -38,35 +39,11 @@ impl ObanActions {
         scheduled_at: &TimeCol,
         labels: &[String],
         has: impl Fn(&str) -> bool,
+        states: StateMap,
     ) -> ObanActions {
         let label = |l: &str| labels.iter().any(|x| x == l);
-        let due = scheduled_at.cmp_now("<=");
-        let later = scheduled_at.cmp_now(">");
         let now = scheduled_at.value("now()");
-        let mut scheduled = format!("(j.state = 'scheduled' AND {later})");
-        if label("suspended") {
-            scheduled = format!("({scheduled} OR j.state = 'suspended')");
-        }
-        let mut states = vec![
-            (
-                JobState::Ready,
-                format!(
-                    "(j.state = 'available' OR (j.state IN ('scheduled', 'retryable') AND {due}))"
-                ),
-            ),
-            (JobState::Scheduled, scheduled),
-            (
-                JobState::Retrying,
-                format!("(j.state = 'retryable' AND {later})"),
-            ),
-            (JobState::Running, "j.state = 'executing'".into()),
-            (JobState::Dead, "j.state = 'discarded'".into()),
-            (JobState::Succeeded, "j.state = 'completed'".into()),
-        ];
         let cancelled = label("cancelled");
-        if cancelled {
-            states.push((JobState::Cancelled, "j.state = 'cancelled'".into()));
-        }
         let mut cleared = vec!["completed_at = NULL".to_string()];
         for column in ["cancelled_at", "discarded_at"] {
             if has(column) {
@@ -140,8 +117,11 @@ impl ObanActions {
         }
     }
 
-    pub fn can(&self, kind: ActionKind) -> bool {
-        self.jobs.statement(kind).is_some()
+    pub fn support(&self, kind: ActionKind) -> Support {
+        self.jobs.support(
+            kind,
+            "this Oban schema has no cancelled_at or discarded_at column for it (Oban before 2.x)",
+        )
     }
 }
 

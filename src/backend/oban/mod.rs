@@ -13,25 +13,29 @@
 //! no index in Oban's own migrations, so completions per minute appear only once one exists.
 
 mod actions;
+mod states;
 
 use std::sync::Arc;
 
 use anyhow::bail;
 use sqlx::PgPool;
 
-use crate::backend::Capabilities;
-use crate::backend::actions::{ActionCapabilities, ActionKind};
+use crate::backend::actions::ActionKind;
+use crate::backend::capabilities::{ActionCapabilities, Capabilities, Support, audit_support};
 use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::drill::{
-    self as drill, DrillTable, ErrorHistory, HistoryShape, LaneValues, Range, Sort, StateList,
+    self as drill, DrillTable, ErrorHistory, HistoryShape, LaneValues,
 };
 use crate::backend::engine::foreign::{Foreign, ForeignSchema};
 use crate::backend::engine::prioritized::Prioritized;
 use crate::backend::engine::snapshot::Statements;
-use crate::backend::model::JobState;
 use crate::backend::oban::actions::ObanActions;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::TimeCol;
+
+/// Why Oban shows no throughput as its migrations leave it.
+const NO_COMPLETED_INDEX: &str =
+    "Oban has no index on completed_at: throughput and failure rate are not shown";
 
 pub struct ObanBackend {
     foreign: Foreign,
@@ -152,28 +156,44 @@ impl ObanBackend {
             Status::Warn,
             "Oban keeps pauses in its nodes' memory: whether a queue is paused is not shown",
         ));
-        let actions = ObanActions::new(prefix, &t, &time("scheduled_at"), &labels, |c| jobs.has(c));
-        let drill = drill_table(&actions, &jobs, &labels, &t);
+        let states = states::state_map(&shape, &jobs, &labels, &t);
+        let actions = ObanActions::new(
+            prefix,
+            &t,
+            &time("scheduled_at"),
+            &labels,
+            |c| jobs.has(c),
+            states,
+        );
+        let drill = drill_table(&actions, &jobs);
         plan.probes.extend(drill.probes());
         plan.findings.extend(drill.findings());
         let capabilities = Capabilities {
             actions: ActionCapabilities {
-                retry: actions.can(ActionKind::Retry),
-                cancel: actions.can(ActionKind::Cancel),
-                discard: actions.can(ActionKind::Discard),
-                delete: actions.can(ActionKind::Delete),
-                reset_stuck: false,
-                purge: false,
-                audit: crate::backend::pg::audit::audit_table(&pool).await?,
+                retry: actions.support(ActionKind::Retry),
+                cancel: actions.support(ActionKind::Cancel),
+                discard: actions.support(ActionKind::Discard),
+                delete: actions.support(ActionKind::Delete),
+                reset_stuck: Support::No(
+                    "Oban's Lifeline plugin rescues orphaned executing jobs itself",
+                ),
+                purge: Support::No(
+                    "purge is offered for the reference schema only; Oban's pruner deletes \
+                     finished jobs itself",
+                ),
+                audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
             },
-            pause: true,
-            heartbeats: false,
-            workers: true,
-            error_history: true,
-            tenants: false,
-            throughput,
-            pause_visible: false,
-            failed_attempts: true,
+            pause: Support::Yes,
+            heartbeats: Support::No("Oban keeps no worker heartbeats in the database"),
+            workers: Support::Yes,
+            error_history: Support::Yes,
+            tenants: Support::No("Oban has no tenants"),
+            throughput: Support::when(throughput, NO_COMPLETED_INDEX),
+            pause_visible: Support::No(
+                "Oban keeps pauses in its nodes' memory: the database does not say whether a \
+                 queue is paused",
+            ),
+            failed_attempts: Support::Yes,
         };
         Ok(ObanBackend {
             foreign: Foreign {
@@ -198,88 +218,18 @@ impl ForeignSchema for ObanBackend {
 
 impl ObanBackend {}
 
-/// `oban_jobs` for the drill-down: waiting jobs listed one priority at a time (the ones
-/// present, by a skip scan) along Oban's `(state, queue, priority, scheduled_at, id)`;
-/// discarded and cancelled ones along Oban's `(state, discarded_at)` and
-/// `(state, cancelled_at)`; completed ones along `(state, completed_at)` where someone made
-/// it (Oban prunes completed jobs, so the pile is usually small). Every time is naive UTC.
-/// `attempted_by` names only the node of the latest attempt, so error entries have no worker.
-fn drill_table(actions: &ObanActions, jobs: &TableInfo, labels: &[String], t: &str) -> DrillTable {
-    let has_label = |l: &str| labels.iter().any(|x| x == l);
+/// `oban_jobs` for the drill-down: the job table of the actions (its state map included).
+/// Every time is naive UTC. `attempted_by` names only the node of the latest attempt, so
+/// error entries have no worker.
+fn drill_table(actions: &ObanActions, jobs: &TableInfo) -> DrillTable {
     let time = |c: &str| TimeCol::new(format!("j.{c}"), jobs.is_naive_timestamp(c));
     let col = |c: &str| jobs.has(c).then(|| time(c));
-    let sort = |c: &str| col(c).map(|tc| Sort::new(tc, jobs.nullable(c)));
-    let ordered = |c: &str| jobs.has_index_for(c, &["state", "queue"]);
-    let index = |c: &str| {
-        Some(format!(
-            "CREATE INDEX CONCURRENTLY oban_jobs_state_{c}_index ON {t} (state, {c});"
-        ))
-    };
-    let fetch = Some(format!(
-        "CREATE INDEX CONCURRENTLY oban_jobs_state_queue_priority_scheduled_at_id_index ON {t} \
-         (state, queue, priority, scheduled_at, id);"
-    ));
     let run_at = time("scheduled_at");
-    let (due, later) = (run_at.cmp_now("<="), run_at.cmp_now(">"));
-    let laned = |state: &str, extra: Option<&str>| {
-        let pin = format!("j.state = '{state}'");
-        match extra {
-            Some(extra) => Range::laned(format!("{pin} AND {extra}"), pin),
-            None => Range::laned(pin.clone(), pin),
-        }
-    };
-    let plain = |state: &str| vec![Range::plain(format!("j.state = '{state}'"))];
-    let mut scheduled = vec![laned("scheduled", Some(&later))];
-    if has_label("suspended") {
-        scheduled.push(laned("suspended", None));
-    }
     let finished: Vec<String> = ["completed_at", "discarded_at", "cancelled_at"]
         .into_iter()
         .filter_map(col)
         .map(|c| c.read())
         .collect();
-    let mut lists = vec![
-        StateList::new(
-            JobState::Ready,
-            vec![
-                laned("available", None),
-                laned("scheduled", Some(&due)),
-                laned("retryable", Some(&due)),
-            ],
-            sort("scheduled_at"),
-        )
-        .with_fix(fetch.clone()),
-        StateList::new(JobState::Scheduled, scheduled, sort("scheduled_at"))
-            .with_fix(fetch.clone()),
-        StateList::new(
-            JobState::Retrying,
-            vec![laned("retryable", Some(&later))],
-            sort("scheduled_at"),
-        )
-        .with_fix(fetch.clone()),
-        StateList::new(JobState::Running, plain("executing"), sort("attempted_at")).with_fix(fetch),
-        StateList::new(JobState::Dead, plain("discarded"), sort("discarded_at"))
-            .with_fix(index("discarded_at"))
-            .ordered(ordered("discarded_at")),
-        StateList::new(
-            JobState::Succeeded,
-            plain("completed"),
-            sort("completed_at"),
-        )
-        .with_fix(index("completed_at"))
-        .ordered(ordered("completed_at")),
-    ];
-    if has_label("cancelled") {
-        lists.push(
-            StateList::new(
-                JobState::Cancelled,
-                plain("cancelled"),
-                sort("cancelled_at"),
-            )
-            .with_fix(index("cancelled_at"))
-            .ordered(ordered("cancelled_at")),
-        );
-    }
     DrillTable {
         jobs: actions.jobs.clone(),
         priority: Some("j.priority".into()),
@@ -295,7 +245,6 @@ fn drill_table(actions: &ObanActions, jobs: &TableInfo, labels: &[String], t: &s
             worker: None,
             ..ErrorHistory::json("j.errors", HistoryShape::PgArray, true)
         }),
-        lists,
         lanes: Some(drill::Lanes {
             column: "j.priority".into(),
             values: LaneValues::SkipScan,

@@ -45,11 +45,12 @@
 use sqlx::PgPool;
 
 use crate::backend::actions::{Action, ActionKind, BatchDone, BatchStep, JobTarget, Plan};
+use crate::backend::capabilities::Support;
 use async_trait::async_trait;
 
 use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable, QUEUES};
 use crate::backend::engine::foreign::SchemaActions;
-use crate::backend::model::JobState;
+use crate::backend::engine::states::StateMap;
 use crate::backend::pg::catalog::TableInfo;
 
 #[derive(Debug, Clone)]
@@ -59,37 +60,9 @@ pub struct PgBossActions {
 
 impl PgBossActions {
     /// `jobs` and `queues` are pg-boss's `job` and `queue` tables.
-    pub fn new(jobs: &TableInfo, queues: &TableInfo) -> PgBossActions {
+    pub fn new(jobs: &TableInfo, queues: &TableInfo, states: StateMap) -> PgBossActions {
         let job = jobs.qualified();
         let queue = queues.qualified();
-        let blocked = jobs.has("blocked");
-        // The fetch index's predicate, spelled as pg-boss spells it, so that the waiting
-        // states can use that index.
-        let waiting = if blocked {
-            "j.state < 'active' AND NOT j.blocked"
-        } else {
-            "j.state < 'active'"
-        };
-        let mut scheduled =
-            format!("({waiting} AND j.state = 'created' AND j.start_after > now())");
-        if blocked {
-            scheduled = format!("({scheduled} OR (j.state < 'active' AND j.blocked))");
-        }
-        let states = vec![
-            (
-                JobState::Ready,
-                format!("({waiting} AND j.start_after <= now())"),
-            ),
-            (JobState::Scheduled, scheduled),
-            (
-                JobState::Retrying,
-                format!("({waiting} AND j.state = 'retry' AND j.start_after > now())"),
-            ),
-            (JobState::Running, "j.state = 'active'".into()),
-            (JobState::Dead, "j.state = 'failed'".into()),
-            (JobState::Succeeded, "j.state = 'completed'".into()),
-            (JobState::Cancelled, "j.state = 'cancelled'".into()),
-        ];
         // Each id under its queue: the plan's queues, or every queue when it saw too many
         // to list.
         let keyed = format!(
@@ -157,6 +130,11 @@ impl PgBossActions {
                 discard_message: false,
             },
         }
+    }
+
+    pub fn support(&self, kind: ActionKind) -> Support {
+        self.jobs
+            .support(kind, "not offered on this pg-boss schema")
     }
 
     pub fn can(&self, kind: ActionKind) -> bool {

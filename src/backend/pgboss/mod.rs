@@ -16,21 +16,25 @@
 //! minute need an index on `completed_on`.
 
 mod actions;
+mod states;
 
 use std::sync::Arc;
 
 use anyhow::bail;
 use sqlx::PgPool;
 
-use crate::backend::Capabilities;
-use crate::backend::actions::{ActionCapabilities, ActionKind};
+use crate::backend::actions::ActionKind;
+use crate::backend::capabilities::{ActionCapabilities, Capabilities, Support, audit_support};
 use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
-use crate::backend::engine::drill::{DrillTable, Sort, StateList, time_column};
+use crate::backend::engine::drill::{DrillTable, Sort, time_column};
 use crate::backend::engine::foreign::{Foreign, ForeignSchema};
 use crate::backend::engine::snapshot::{Statements, WINDOW_START, capped, epoch_minute};
-use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pgboss::actions::PgBossActions;
+
+/// Why pg-boss shows no throughput without the index.
+const NO_COMPLETED_INDEX: &str =
+    "pg-boss has no index on completed_on: throughput and failure rate are not shown";
 
 pub struct PgBossBackend {
     foreign: Foreign,
@@ -229,31 +233,41 @@ impl PgBossBackend {
                 .with_fix(completed_fix),
             ),
         }
-        let actions = PgBossActions::new(&jobs, &queues);
-        let mut drill = drill_table(&actions, &jobs);
-        for list in &mut drill.lists {
-            list.fix = Some(count_fix.clone());
-        }
+        let actions = PgBossActions::new(&jobs, &queues, states::state_map(&jobs, &count_fix));
+        let drill = drill_table(&actions, &jobs);
         plan.probes.extend(drill.probes());
         plan.findings.extend(drill.findings());
+        let no_pause =
+            "pg-boss has no pause in the database (workers stop polling in their own process)";
         let capabilities = Capabilities {
             actions: ActionCapabilities {
-                retry: actions.can(ActionKind::Retry),
-                cancel: actions.can(ActionKind::Cancel),
-                discard: false,
-                delete: actions.can(ActionKind::Delete),
-                reset_stuck: false,
-                purge: false,
-                audit: crate::backend::pg::audit::audit_table(&pool).await?,
+                retry: actions.support(ActionKind::Retry),
+                cancel: actions.support(ActionKind::Cancel),
+                discard: Support::No(
+                    "pg-boss's own fail path retries a job that has retries left; cancel it \
+                     instead",
+                ),
+                delete: actions.support(ActionKind::Delete),
+                reset_stuck: Support::No(
+                    "pg-boss's supervisor fails active jobs past their expiry itself",
+                ),
+                purge: Support::No(
+                    "purge is offered for the reference schema only; pg-boss's maintenance \
+                     deletes finished jobs itself",
+                ),
+                audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
             },
-            pause: false,
-            heartbeats: false,
-            workers: false,
-            error_history: false,
-            tenants: false,
-            throughput,
-            pause_visible: false,
-            failed_attempts: false,
+            pause: Support::No(no_pause),
+            heartbeats: Support::No("pg-boss keeps no worker heartbeats"),
+            workers: Support::No("the pg-boss backend has no worker table"),
+            error_history: Support::No("pg-boss keeps only the last error (its output)"),
+            tenants: Support::No("pg-boss has no tenants"),
+            throughput: Support::when(throughput, NO_COMPLETED_INDEX),
+            pause_visible: Support::No(no_pause),
+            failed_attempts: Support::No(
+                "pg-boss keeps no time of the attempts that were retried: only jobs that \
+                 failed for good are counted",
+            ),
         };
         Ok(PgBossBackend {
             foreign: Foreign {
@@ -283,13 +297,8 @@ impl PgBossBackend {}
 /// and no history; its attempts are `retry_count` of `retry_limit` retries.
 fn drill_table(actions: &PgBossActions, jobs: &TableInfo) -> DrillTable {
     let time = |c: &str| time_column(jobs, c);
-    let sort = |c: &str| Sort::by(jobs, c);
+    let _sort = |c: &str| Sort::by(jobs, c);
     DrillTable {
-        lists: StateList::from_states(&actions.jobs, |s| match s {
-            JobState::Ready | JobState::Scheduled | JobState::Retrying => sort("start_after"),
-            JobState::Running => sort("started_on"),
-            _ => sort("completed_on"),
-        }),
         jobs: actions.jobs.clone(),
         priority: jobs.has("priority").then(|| "j.priority".into()),
         attempts: Some("j.retry_count".into()),

@@ -22,7 +22,7 @@ use async_trait::async_trait;
 
 use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable};
 use crate::backend::engine::foreign::SchemaActions;
-use crate::backend::model::JobState;
+use crate::backend::engine::states::StateMap;
 use crate::backend::pg::sql::literal;
 
 /// The River tables the actions use.
@@ -44,12 +44,8 @@ impl RiverActions {
         table: &str,
         queues: Option<String>,
         labels: &[String],
+        states: StateMap,
     ) -> RiverActions {
-        let has_pending = labels.iter().any(|l| l == "pending");
-        let mut scheduled = "(j.state = 'scheduled' AND j.scheduled_at > now())".to_string();
-        if has_pending {
-            scheduled = format!("({scheduled} OR j.state = 'pending')");
-        }
         let live = "j.state NOT IN ('running', 'cancelled', 'completed', 'discarded')";
         let jobs = JobTable {
             from: format!("{table} j"),
@@ -58,23 +54,7 @@ impl RiverActions {
             created_at: None,
             queue: "j.queue".into(),
             kind: "j.kind".into(),
-            states: vec![
-                (
-                    JobState::Ready,
-                    "(j.state = 'available' OR (j.state IN ('scheduled', 'retryable') \
-                     AND j.scheduled_at <= now()))"
-                        .into(),
-                ),
-                (JobState::Scheduled, scheduled),
-                (
-                    JobState::Retrying,
-                    "(j.state = 'retryable' AND j.scheduled_at > now())".into(),
-                ),
-                (JobState::Running, "j.state = 'running'".into()),
-                (JobState::Dead, "j.state = 'discarded'".into()),
-                (JobState::Succeeded, "j.state = 'completed'".into()),
-                (JobState::Cancelled, "j.state = 'cancelled'".into()),
-            ],
+            states,
             worker: Some("j.attempted_by[array_upper(j.attempted_by, 1)]".into()),
             tenant: None,
             error: Some("(j.errors[array_upper(j.errors, 1)] ->> 'error')".into()),

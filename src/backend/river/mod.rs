@@ -11,25 +11,28 @@
 //! `attempted_by`. Pauses live in `river_queue.paused_at`.
 
 mod actions;
+mod states;
 
 use std::sync::Arc;
 
 use anyhow::bail;
 use sqlx::PgPool;
 
-use crate::backend::Capabilities;
-use crate::backend::actions::ActionCapabilities;
+use crate::backend::capabilities::{ActionCapabilities, Capabilities, Support, audit_support};
 use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::drill::{
-    self as drill, DrillTable, ErrorHistory, HistoryShape, LaneValues, Range, Sort, StateList,
+    self as drill, DrillTable, ErrorHistory, HistoryShape, LaneValues,
 };
 use crate::backend::engine::foreign::{Foreign, ForeignSchema};
 use crate::backend::engine::prioritized::Prioritized;
 use crate::backend::engine::snapshot::Statements;
-use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::{TimeCol, qualified};
 use crate::backend::river::actions::RiverActions;
+
+/// Why River shows no throughput: what counts completions fast is missing.
+const NO_FINALIZED_INDEX: &str =
+    "no index on (state, finalized_at): throughput and failure rate are not shown";
 
 pub struct RiverBackend {
     foreign: Foreign,
@@ -168,35 +171,43 @@ impl RiverBackend {
                 ),
             ));
         }
-        let actions =
-            RiverActions::new(schema, &t, queues.as_ref().map(|q| q.qualified()), &labels);
-        let drill = drill_table(
-            &actions,
-            &jobs,
-            labels.iter().any(|l| l == "pending"),
-            &fetch_index,
-            &finalized_index,
+        let states = states::state_map(&shape, &jobs, &fetch_index, &finalized_index);
+        let actions = RiverActions::new(
+            schema,
+            &t,
+            queues.as_ref().map(|q| q.qualified()),
+            &labels,
+            states,
         );
+        let drill = drill_table(&actions, &jobs);
         plan.probes.extend(drill.probes());
         plan.findings.extend(drill.findings());
+        let no_river_queue =
+            "this River schema has no river_queue table (River before its migration 4)";
         let capabilities = Capabilities {
             actions: ActionCapabilities {
-                retry: true,
-                cancel: true,
-                discard: true,
-                delete: true,
-                reset_stuck: false,
-                purge: false,
-                audit,
+                retry: Support::Yes,
+                cancel: Support::Yes,
+                discard: Support::Yes,
+                delete: Support::Yes,
+                reset_stuck: Support::No(
+                    "River's rescuer moves stuck running jobs back to retryable (or discarded) \
+                     itself, after RescueStuckJobsAfter (1 hour by default)",
+                ),
+                purge: Support::No(
+                    "purge is offered for the reference schema only; River's job cleaner \
+                     deletes finished jobs itself",
+                ),
+                audit: audit_support(audit),
             },
-            pause: queues.is_some(),
-            heartbeats: false,
-            workers: true,
-            error_history: true,
-            tenants: false,
-            throughput,
-            pause_visible: queues.is_some(),
-            failed_attempts: true,
+            pause: Support::when(queues.is_some(), no_river_queue),
+            heartbeats: Support::No("River keeps no worker heartbeats"),
+            workers: Support::Yes,
+            error_history: Support::Yes,
+            tenants: Support::No("River has no tenants"),
+            throughput: Support::when(throughput, NO_FINALIZED_INDEX),
+            pause_visible: Support::when(queues.is_some(), no_river_queue),
+            failed_attempts: Support::Yes,
         };
         Ok(RiverBackend {
             foreign: Foreign {
@@ -221,47 +232,17 @@ impl ForeignSchema for RiverBackend {
 
 impl RiverBackend {}
 
-/// `river_job` for the drill-down: waiting jobs are listed one priority at a time along
-/// River's `(state, queue, priority, scheduled_at, id)` index; finished ones along
-/// `(state, finalized_at)`; an error entry's worker is the client that made that attempt
-/// (`attempted_by` gains one per attempt, and River keeps only its last 100).
-fn drill_table(
-    actions: &RiverActions,
-    jobs: &TableInfo,
-    has_pending: bool,
-    fetch_index: &str,
-    finalized_index: &str,
-) -> DrillTable {
+/// `river_job` for the drill-down: the job table of the actions (its state map included);
+/// an error entry's worker is the client that made that attempt (`attempted_by` gains one
+/// per attempt, and River keeps only its last 100).
+fn drill_table(actions: &RiverActions, jobs: &TableInfo) -> DrillTable {
     let time = |c: &str| TimeCol::new(format!("j.{c}"), jobs.is_naive_timestamp(c));
-    let sort = |c: &str| Sort::new(time(c), jobs.nullable(c));
-    let run_at = time("scheduled_at");
-    let (due, later) = (run_at.cmp_now("<="), run_at.cmp_now(">"));
-    let laned = |state: &str, extra: Option<&str>| {
-        let pin = format!("j.state = '{state}'");
-        match extra {
-            Some(extra) => Range::laned(format!("{pin} AND {extra}"), pin),
-            None => Range::laned(pin.clone(), pin),
-        }
-    };
-    let finished = |state: &str| {
-        vec![Range::plain(format!(
-            "j.state = '{state}' AND j.finalized_at IS NOT NULL"
-        ))]
-    };
-    let mut scheduled = vec![laned("scheduled", Some(&later))];
-    if has_pending {
-        scheduled.push(laned("pending", None));
-    }
-    let fetch = Some(fetch_index.to_string());
-    let finalized = Some(finalized_index.to_string());
-    let by_finish = Some(Sort::new(time("finalized_at"), false));
-    let finish_ordered = jobs.has_index_for("finalized_at", &["state", "queue"]);
     DrillTable {
         jobs: actions.jobs.clone(),
         priority: Some("j.priority".into()),
         attempts: Some("j.attempt".into()),
         max_attempts: Some("j.max_attempts".into()),
-        run_at: Some(run_at.clone()),
+        run_at: Some(time("scheduled_at")),
         created_at: Some(time("created_at")),
         started_at: Some(time("attempted_at")),
         finished_at: Some(time("finalized_at").read()),
@@ -283,45 +264,6 @@ fn drill_table(
             ),
             timed: true,
         }),
-        lists: vec![
-            StateList::new(
-                JobState::Ready,
-                vec![
-                    laned("available", None),
-                    laned("scheduled", Some(&due)),
-                    laned("retryable", Some(&due)),
-                ],
-                Some(sort("scheduled_at")),
-            )
-            .with_fix(fetch.clone()),
-            StateList::new(JobState::Scheduled, scheduled, Some(sort("scheduled_at")))
-                .with_fix(fetch.clone()),
-            StateList::new(
-                JobState::Retrying,
-                vec![laned("retryable", Some(&later))],
-                Some(sort("scheduled_at")),
-            )
-            .with_fix(fetch.clone()),
-            StateList::new(
-                JobState::Running,
-                vec![Range::plain("j.state = 'running'")],
-                Some(sort("attempted_at")),
-            )
-            .with_fix(fetch),
-            StateList::new(JobState::Dead, finished("discarded"), by_finish.clone())
-                .with_fix(finalized.clone())
-                .ordered(finish_ordered),
-            StateList::new(
-                JobState::Succeeded,
-                finished("completed"),
-                by_finish.clone(),
-            )
-            .with_fix(finalized.clone())
-            .ordered(finish_ordered),
-            StateList::new(JobState::Cancelled, finished("cancelled"), by_finish)
-                .with_fix(finalized)
-                .ordered(finish_ordered),
-        ],
         lanes: Some(drill::Lanes {
             column: "j.priority".into(),
             values: LaneValues::Fixed(vec![1, 2, 3, 4]),

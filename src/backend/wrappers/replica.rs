@@ -1,5 +1,6 @@
 //! Monitoring reads from a read replica (`--replica-url`), so that watching costs the primary
-//! nothing; actions still go to the primary (the inner backend holds both pools).
+//! nothing; actions still go to the primary (the schema holds both pools). This wraps the
+//! overview alone: every other read goes straight to the schema.
 //!
 //! A replica's figures are as old as its replay: after each snapshot the replica is asked
 //! how far behind it is, and the header says so.
@@ -10,14 +11,7 @@ use anyhow::Result;
 use async_trait::async_trait;
 use sqlx::PgPool;
 
-use crate::backend::drill::{
-    DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
-    KindsReport, TenantsQuery, TenantsReport,
-};
-use crate::backend::{
-    Action, AuditEnd, AuditEntry, AuditFilter, Backend, BatchDone, BatchStep, Capabilities, JobId,
-    JobState, Plan, Snapshot, SnapshotOptions, doctor,
-};
+use crate::backend::{Overview, Snapshot, SnapshotOptions};
 
 /// Zero while the replica has replayed all the WAL it received (an idle primary sends
 /// none, and `now() - pg_last_xact_replay_timestamp()` would grow without any lag), else
@@ -46,7 +40,7 @@ pub struct OnReplica<B: ?Sized> {
     lag: Mutex<Option<Lag>>,
 }
 
-impl<B: Backend + ?Sized> OnReplica<B> {
+impl<B: Overview + ?Sized> OnReplica<B> {
     /// `inner` must already read from `replica` (and write to the primary).
     pub fn new(inner: Arc<B>, replica: PgPool) -> OnReplica<B> {
         OnReplica {
@@ -76,62 +70,7 @@ pub async fn measure_lag(replica: &PgPool) -> Result<Lag> {
 }
 
 #[async_trait]
-impl<B: Backend + ?Sized> Backend for OnReplica<B> {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-
-    fn doctor_plan(&self) -> doctor::DoctorPlan {
-        self.inner.doctor_plan()
-    }
-
-    // Everything but the overview goes straight to the inner backend, which sends reads to
-    // the replica and actions to the primary.
-
-    async fn jobs(&self, query: &JobQuery) -> Result<JobPage> {
-        self.inner.jobs(query).await
-    }
-
-    async fn job(&self, id: &JobId, limits: &DetailLimits) -> Result<Option<JobDetail>> {
-        self.inner.job(id, limits).await
-    }
-
-    async fn dead_letters(&self, query: &DeadLetterQuery) -> Result<DeadLetterReport> {
-        self.inner.dead_letters(query).await
-    }
-
-    async fn kinds(&self, query: &KindsQuery) -> Result<KindsReport> {
-        self.inner.kinds(query).await
-    }
-
-    async fn tenants(&self, query: &TenantsQuery) -> Result<TenantsReport> {
-        self.inner.tenants(query).await
-    }
-
-    async fn plan_action(&self, action: &Action) -> Result<Plan> {
-        self.inner.plan_action(action).await
-    }
-
-    async fn apply_batch(&self, step: &BatchStep<'_>) -> Result<BatchDone> {
-        self.inner.apply_batch(step).await
-    }
-
-    async fn finish_audit(&self, end: &AuditEnd<'_>) -> Result<()> {
-        self.inner.finish_audit(end).await
-    }
-
-    async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
-        self.inner.audit_log(filter).await
-    }
-
-    async fn job_states(&self, ids: &[JobId]) -> Result<Vec<(JobId, JobState)>> {
-        self.inner.job_states(ids).await
-    }
-
+impl<B: Overview + ?Sized> Overview for OnReplica<B> {
     fn source(&self) -> Option<String> {
         let lag = match self.lag() {
             Some(Lag::Seconds(s)) => format!("replica lag {s:.1}s"),

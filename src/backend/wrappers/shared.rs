@@ -29,14 +29,7 @@ use serde::Serialize;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use tokio::sync::Mutex;
 
-use crate::backend::drill::{
-    DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
-    KindsReport, TenantsQuery, TenantsReport,
-};
-use crate::backend::{
-    Action, AuditEnd, AuditEntry, AuditFilter, Backend, BatchDone, BatchStep, Capabilities, JobId,
-    JobState, Plan, Snapshot, SnapshotOptions, doctor,
-};
+use crate::backend::{Overview, Reads, Snapshot, SnapshotOptions};
 
 /// LISTEN/NOTIFY channel; the payload is the new version.
 pub const CHANNEL: &str = "jobtop_snapshot";
@@ -190,7 +183,7 @@ pub struct SharedSnapshot<B: ?Sized> {
     pub stats: SharedStats,
 }
 
-impl<B: Backend + ?Sized> SharedSnapshot<B> {
+impl<B: Reads + ?Sized> SharedSnapshot<B> {
     /// `pool` is the monitor's pool: the election session is opened with the same settings.
     pub fn new(inner: Arc<B>, pool: &PgPool, opts: SharedOptions) -> SharedSnapshot<B> {
         let alone = opts.read_only.then_some(AloneBecause::ReadOnly);
@@ -463,61 +456,7 @@ fn cache_key(name: &str, opts: &SnapshotOptions) -> String {
 }
 
 #[async_trait]
-impl<B: Backend + ?Sized> Backend for SharedSnapshot<B> {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        self.inner.capabilities()
-    }
-
-    fn doctor_plan(&self) -> doctor::DoctorPlan {
-        self.inner.doctor_plan()
-    }
-
-    // Everything but the overview goes straight to the inner backend.
-
-    async fn jobs(&self, query: &JobQuery) -> Result<JobPage> {
-        self.inner.jobs(query).await
-    }
-
-    async fn job(&self, id: &JobId, limits: &DetailLimits) -> Result<Option<JobDetail>> {
-        self.inner.job(id, limits).await
-    }
-
-    async fn dead_letters(&self, query: &DeadLetterQuery) -> Result<DeadLetterReport> {
-        self.inner.dead_letters(query).await
-    }
-
-    async fn kinds(&self, query: &KindsQuery) -> Result<KindsReport> {
-        self.inner.kinds(query).await
-    }
-
-    async fn tenants(&self, query: &TenantsQuery) -> Result<TenantsReport> {
-        self.inner.tenants(query).await
-    }
-
-    async fn plan_action(&self, action: &Action) -> Result<Plan> {
-        self.inner.plan_action(action).await
-    }
-
-    async fn apply_batch(&self, step: &BatchStep<'_>) -> Result<BatchDone> {
-        self.inner.apply_batch(step).await
-    }
-
-    async fn finish_audit(&self, end: &AuditEnd<'_>) -> Result<()> {
-        self.inner.finish_audit(end).await
-    }
-
-    async fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
-        self.inner.audit_log(filter).await
-    }
-
-    async fn job_states(&self, ids: &[JobId]) -> Result<Vec<(JobId, JobState)>> {
-        self.inner.job_states(ids).await
-    }
-
+impl<B: Reads + ?Sized> Overview for SharedSnapshot<B> {
     fn source(&self) -> Option<String> {
         let role = self.role().describe();
         Some(match self.inner.source() {

@@ -39,9 +39,10 @@ use crate::backend::drill::{
 };
 use crate::backend::engine::actions::JobTable;
 use crate::backend::model::{JobId, JobState};
-use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::decode::opt_text;
 use crate::backend::pg::sql::TimeCol;
+
+pub use crate::backend::engine::states::{Range, Sort, StateList, StateMap, time_column};
 
 pub use dead_letters::dead_letters;
 pub use job::job;
@@ -71,112 +72,8 @@ pub struct DrillTable {
     pub payload: Option<String>,
     /// One entry per failed attempt.
     pub history: Option<ErrorHistory>,
-    /// Per display state, how it is listed. A state without a list shows no jobs.
-    pub lists: Vec<StateList>,
     /// The column the laned ranges pin one value at a time, and where the values come from.
     pub lanes: Option<Lanes>,
-}
-
-/// How one display state is listed.
-#[derive(Debug, Clone)]
-pub struct StateList {
-    pub state: JobState,
-    /// Disjoint conditions whose union is the state; each one an index range once the
-    /// queue (and lane) is pinned.
-    pub ranges: Vec<Range>,
-    /// The time the list is ordered by (with the id): run at for waiting states, started
-    /// for running, the finish time for finished ones. `None`: by id alone.
-    pub sort: Option<Sort>,
-    /// The index that keeps this list off a whole-table read (for `jobtop doctor`).
-    pub fix: Option<String>,
-    /// An index gives the list its order, so a page stops after its rows. Without one a
-    /// page sorts every job of the state (doctor warns, naming `fix`); running jobs are few
-    /// enough to sort.
-    pub ordered: bool,
-}
-
-impl StateList {
-    pub fn new(state: JobState, ranges: Vec<Range>, sort: Option<Sort>) -> StateList {
-        StateList {
-            state,
-            ranges,
-            sort,
-            fix: None,
-            ordered: true,
-        }
-    }
-
-    /// A list for each state `jobs` has a condition for, that condition its one range: for
-    /// tables whose state conditions are index ranges already (pg-boss's fetch index
-    /// predicate, graphile-worker's `is_available`), with the sort time `sort` gives.
-    pub fn from_states(jobs: &JobTable, sort: impl Fn(JobState) -> Option<Sort>) -> Vec<StateList> {
-        jobs.states
-            .iter()
-            .map(|(state, cond)| {
-                StateList::new(*state, vec![Range::plain(cond.clone())], sort(*state))
-            })
-            .collect()
-    }
-
-    pub fn with_fix(mut self, fix: Option<String>) -> StateList {
-        self.fix = fix;
-        self
-    }
-
-    pub fn ordered(mut self, ordered: bool) -> StateList {
-        self.ordered = ordered;
-        self
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Range {
-    pub cond: String,
-    /// For a range read lane by lane: the part of `cond` the index answers before the lane
-    /// column (the state), over which a skip scan finds the lanes present.
-    pub lane_prefix: Option<String>,
-}
-
-impl Range {
-    pub fn plain(cond: impl Into<String>) -> Range {
-        Range {
-            cond: cond.into(),
-            lane_prefix: None,
-        }
-    }
-
-    pub fn laned(cond: impl Into<String>, prefix: impl Into<String>) -> Range {
-        Range {
-            cond: cond.into(),
-            lane_prefix: Some(prefix.into()),
-        }
-    }
-}
-
-/// A list's sort time.
-#[derive(Debug, Clone)]
-pub struct Sort {
-    pub col: TimeCol,
-    /// The column may be NULL in the list's ranges (its NULL rows are read apart).
-    pub nullable: bool,
-}
-
-impl Sort {
-    pub fn new(col: TimeCol, nullable: bool) -> Sort {
-        Sort { col, nullable }
-    }
-
-    /// By the table's `column`, where it has one.
-    pub fn by(table: &TableInfo, column: &str) -> Option<Sort> {
-        time_column(table, column).map(|t| Sort::new(t, table.nullable(column)))
-    }
-}
-
-/// The table's `column` (as `j.column`) as a time, where it has one.
-pub fn time_column(table: &TableInfo, column: &str) -> Option<TimeCol> {
-    table
-        .has(column)
-        .then(|| TimeCol::new(format!("j.{column}"), table.is_naive_timestamp(column)))
 }
 
 #[derive(Debug, Clone)]
@@ -272,7 +169,7 @@ impl ErrorHistory {
 
 impl DrillTable {
     pub fn list(&self, state: JobState) -> Option<&StateList> {
-        self.lists.iter().find(|l| l.state == state)
+        self.jobs.states.list(state)
     }
 
     /// Whether `id` can name a job of this table: the text of an id must cast to the id
@@ -350,7 +247,7 @@ impl DrillTable {
              coalesce(octet_length(le.e), 0)::bigint AS error_bytes",
             id = t.id,
             tenant = text(&t.tenant),
-            state = t.display_state(),
+            state = t.states.display_state(),
             priority = opt(&self.priority, "int"),
             attempts = opt(&self.attempts, "int"),
             max = opt(&self.max_attempts, "int"),
@@ -402,7 +299,9 @@ impl DrillTable {
 
     /// What doctor should say about lists no index keeps in order.
     pub fn findings(&self) -> Vec<Check> {
-        self.lists
+        self.jobs
+            .states
+            .lists()
             .iter()
             .filter(|l| !l.ordered)
             .map(|l| {
@@ -427,7 +326,7 @@ impl DrillTable {
     /// hour, each with the index that would keep it off a whole-table read.
     pub fn probes(&self) -> Vec<Probe> {
         let mut probes = Vec::new();
-        for list in &self.lists {
+        for list in self.jobs.states.lists() {
             let q = JobQuery {
                 scope: JobScope::Queue {
                     queue: "default".into(),

@@ -12,6 +12,11 @@ use crate::backend::{
     Action, ActionKind, ActionOutcome, AuditEnd, Backend, BatchStep, JobId, Plan,
 };
 
+/// Proof that a call to `Writes` comes from the gate: its field is private, so no other
+/// module can make one, and no write can skip the checks below.
+#[derive(Clone, Copy)]
+pub struct WriteKey(());
+
 /// Up to this many jobs a run keeps the ids it changed, to watch them afterwards.
 pub const WATCH_IDS_UP_TO: usize = 10_000;
 
@@ -34,18 +39,18 @@ impl std::error::Error for Refused {}
 pub use crate::backend::actions::READ_ONLY_REFUSAL as READ_ONLY;
 
 pub struct Gate {
-    backend: Arc<dyn Backend>,
+    backend: Backend,
     read_only: bool,
     /// `user@host` of the operator; the backend adds the database role.
     actor: String,
 }
 
 impl Gate {
-    pub fn new(backend: Arc<dyn Backend>, read_only: bool) -> Gate {
+    pub fn new(backend: Backend, read_only: bool) -> Gate {
         Gate::with_actor(backend, read_only, local_actor())
     }
 
-    pub fn with_actor(backend: Arc<dyn Backend>, read_only: bool, actor: String) -> Gate {
+    pub fn with_actor(backend: Backend, read_only: bool, actor: String) -> Gate {
         Gate {
             backend,
             read_only,
@@ -57,7 +62,7 @@ impl Gate {
         &self.actor
     }
 
-    pub fn backend(&self) -> &Arc<dyn Backend> {
+    pub fn backend(&self) -> &Backend {
         &self.backend
     }
 
@@ -80,7 +85,10 @@ impl Gate {
     /// What `action` would change (a read; refused where the action itself would be).
     pub async fn plan(&self, action: &Action) -> anyhow::Result<Plan> {
         self.check(action.kind())?;
-        self.backend.plan_action(action).await
+        self.backend
+            .writes()
+            .plan_action(WriteKey(()), action)
+            .await
     }
 
     /// Runs `plan`: its jobs in batches of at most `BATCH_SIZE`, each batch one conditional
@@ -129,7 +137,7 @@ impl Gate {
                 audit_id,
                 last,
             };
-            match self.backend.apply_batch(&step).await {
+            match self.backend.writes().apply_batch(WriteKey(()), &step).await {
                 Ok(batch) => {
                     done.attempted += batch.attempted;
                     done.changed += batch.changed;
@@ -166,7 +174,7 @@ impl Gate {
                 audit_id,
                 outcome: &outcome,
             };
-            if let Err(err) = self.backend.finish_audit(&end).await {
+            if let Err(err) = self.backend.writes().finish_audit(WriteKey(()), &end).await {
                 tracing::error!(action = kind.name(), "cannot record the audit row: {err:#}");
                 let note = format!("(the audit row could not be written: {err:#})");
                 outcome.error = Some(match outcome.error.take() {
