@@ -80,14 +80,13 @@ fn batch_head(kind: ActionKind) -> Option<&'static str> {
             "DELETE FROM jobtop.jobs j WHERE j.id = ANY($1) AND j.state IN ('dead', 'cancelled')"
         }
         // Still stale when the batch runs: a worker that came back keeps its job.
-        ActionKind::ResetStuck => {
+        ActionKind::ResetStuck => concat!(
             "UPDATE jobtop.jobs j SET state = 'queued', run_at = now(), \
              locked_by = NULL, heartbeat_at = NULL \
-             WHERE j.id = ANY($1) AND j.state IN ('running') \
-             AND coalesce((SELECT w.last_heartbeat_at FROM jobtop.workers w \
-                           WHERE w.id = j.locked_by), j.heartbeat_at, j.started_at) \
-                 < now() - make_interval(secs => $2)"
-        }
+             WHERE j.id = ANY($1) AND j.state IN ('running') AND ",
+            alive_at!(),
+            " < now() - make_interval(secs => $2)"
+        ),
         ActionKind::Pause | ActionKind::Resume | ActionKind::Purge => return None,
     })
 }
@@ -154,12 +153,12 @@ pub async fn plan(pool: &PgPool, action: &Action) -> anyhow::Result<Plan> {
         } => {
             let mut sql = Sql::new(
                 "SELECT j.id, j.queue, j.kind, 'running' AS state FROM jobtop.jobs j \
-                 LEFT JOIN jobtop.workers w ON w.id = j.locked_by WHERE j.state = 'running'",
+                 WHERE j.state = 'running'",
             );
             let stale = sql.bind(stale_after.as_secs_f64());
             sql.push(&format!(
-                " AND coalesce(w.last_heartbeat_at, j.heartbeat_at, j.started_at) \
-                 < now() - make_interval(secs => {stale})"
+                " AND {} < now() - make_interval(secs => {stale})",
+                alive_at!()
             ));
             if let Some(q) = queue {
                 let p = sql.bind(q.clone());

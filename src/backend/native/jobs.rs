@@ -58,13 +58,12 @@ fn ranges(scope: &JobScope) -> &'static [&'static str] {
         },
         JobScope::Worker { .. } => &["j.state = 'running' AND j.locked_by = $2"],
         JobScope::Ids { .. } => &["j.id = ANY($2)"],
-        // A worker's own heartbeat decides; a holder that never registered is judged by
-        // the job's heartbeat.
-        JobScope::Stuck { .. } => &[
-            "j.state = 'running' AND (j.started_at < now() - make_interval(secs => $2) \
-             OR coalesce((SELECT w.last_heartbeat_at FROM jobtop.workers w WHERE w.id = j.locked_by), \
-                         j.heartbeat_at) < now() - make_interval(secs => $3))",
-        ],
+        // Running too long, or not heard from: by `alive_at!`, as reset-stuck judges.
+        JobScope::Stuck { .. } => &[concat!(
+            "j.state = 'running' AND (j.started_at < now() - make_interval(secs => $2) OR ",
+            alive_at!(),
+            " < now() - make_interval(secs => $3))"
+        )],
     }
 }
 

@@ -1,5 +1,17 @@
 //! The project's own reference schema (`migrations/`, schema `jobtop`).
 
+/// When a running job last showed signs of life: its worker's heartbeat; for a holder that
+/// never registered, the job's own heartbeat; for a job with neither, when it started. The
+/// one definition the stuck list (`jobs.rs`) and reset-stuck (`actions.rs`, its plan and
+/// each batch's re-check) judge a job by, so `S` never takes a job the list does not show.
+/// A literal (for `concat!`) over the alias `j`.
+macro_rules! alive_at {
+    () => {
+        "coalesce((SELECT w.last_heartbeat_at FROM jobtop.workers w WHERE w.id = j.locked_by), \
+         j.heartbeat_at, j.started_at)"
+    };
+}
+
 pub(crate) mod actions;
 mod dead_letters;
 pub mod estimate;
