@@ -26,8 +26,10 @@ pub enum JobScope {
     Worker { worker: String },
     /// An explicit set of jobs (a dead-letter group), whatever their state is now.
     Ids { ids: Vec<JobId> },
-    /// Running jobs that ran longer than `running_longer_than`, or whose worker's heartbeat
-    /// is older than `stale_after` (or that no registered worker holds).
+    /// Running jobs that ran longer than `running_longer_than`, or not heard from for
+    /// `stale_after`, judged exactly as reset-stuck judges them (the reference schema: the
+    /// worker's heartbeat, else the job's, else its start; graphile-worker: its worker's
+    /// newest lock; a profile: its heartbeat, else its start).
     Stuck {
         running_longer_than: Duration,
         stale_after: Duration,

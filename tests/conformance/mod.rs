@@ -27,7 +27,7 @@
 //!   of the gate's reason), or `changes = N` jobs of `queue` `from` one state `to` another
 //!   (or "gone"); for pause and resume the queue's `paused_after`. The plan must take
 //!   exactly the jobs the list shows (job actions: the list of `queue` in `state`;
-//!   reset-stuck: the stuck list by heartbeat alone), the run must change N, the overview
+//!   reset-stuck: the stuck list by staleness alone), the run must change N, the overview
 //!   and every list must move by exactly those jobs and nothing else, and one audit row
 //!   must record the N.
 //!
@@ -782,7 +782,8 @@ async fn running(schema: &str, expect: &Expect, f: &mut Failures) {
 
 // ------------------------------------------------------------------ actions
 
-/// A "never" for the stuck list's running-too-long term: only heartbeats decide.
+/// A "never" for the stuck list's running-too-long term: only staleness (the schema's sign
+/// of life, as reset-stuck judges it) decides.
 const NEVER: Duration = Duration::from_secs(10 * 365 * 86_400);
 
 /// Everything an action could move: the overview's counts, every list's ids (every

@@ -26,6 +26,8 @@ use crate::backend::pg::sql::Sql;
 pub const GUARD: &str = "{guard}";
 /// Stands for the batch's ids, as an array of the id column's type, in a batch statement.
 pub const IDS: &str = "{ids}";
+/// Stands for the stale threshold, in seconds, in `JobTable::stale`.
+pub const STALE_SECS: &str = "{stale_secs}";
 /// Stands for the queues the plan's jobs are in, as a `text[]`, or NULL when the plan saw
 /// more queues than it lists (`PLAN_NAMES`), in a batch statement: a table keyed by
 /// (queue, id) looks each id up under those queues only.
@@ -52,9 +54,11 @@ pub struct JobTable {
     pub tenant: Option<String>,
     /// The last error as text.
     pub error: Option<String>,
-    /// When a running job last showed signs of life (for reset-stuck): `$2` is the stale
-    /// threshold in seconds in its statement.
-    pub alive_at: Option<String>,
+    /// A running job whose holder has not been heard from for `{stale_secs}` seconds: the
+    /// one condition reset-stuck takes jobs by (its plan, and each batch's re-check) and
+    /// the stuck list shows them by. `None`: the schema cannot tell. `alive_before` makes
+    /// it from a time of last sign of life.
+    pub stale: Option<String>,
     /// Per action, its statement: `{ids}` is the batch's ids, `{guard}` the plan's states
     /// re-checked; it returns the ids it changed as its first column. Reset-stuck's takes
     /// the stale threshold in seconds as `$2`; discard's takes, as `$2`, the message the
@@ -64,7 +68,17 @@ pub struct JobTable {
     pub discard_message: bool,
 }
 
+/// `JobTable::stale` for a schema that keeps when a running job last showed signs of life.
+pub fn alive_before(alive_at: &str) -> String {
+    format!("{alive_at} < now() - make_interval(secs => {STALE_SECS})")
+}
+
 impl JobTable {
+    /// `stale` with the threshold as `secs` (a placeholder or a value).
+    pub fn stale_condition(&self, secs: &str) -> Option<String> {
+        self.stale.as_ref().map(|c| c.replace(STALE_SECS, secs))
+    }
+
     /// `$n` (a `text[]`) as an array of ids of the column's type.
     pub fn ids_param(&self, n: usize) -> String {
         format!("CAST(${n} AS {}[])", self.id_type)
@@ -151,15 +165,16 @@ pub async fn plan(pool: &PgPool, t: &JobTable, action: &Action) -> anyhow::Resul
         stale_after,
     } = action
     {
-        let (Some(running), Some(alive)) = (t.states.condition(JobState::Running), &t.alive_at)
-        else {
+        let mut sql = Sql::default();
+        let secs = sql.bind(stale_after.as_secs_f64());
+        let (Some(running), Some(stale)) = (
+            t.states.condition(JobState::Running),
+            t.stale_condition(&secs),
+        ) else {
             anyhow::bail!("this queue schema cannot tell a stuck job from a running one");
         };
-        let mut sql = Sql::default();
-        let stale = sql.bind(stale_after.as_secs_f64());
         sql.push(&format!(
-            "{select}, 'running' AS state FROM {from} WHERE {running} \
-             AND {alive} < now() - make_interval(secs => {stale})",
+            "{select}, 'running' AS state FROM {from} WHERE {running} AND {stale}",
             from = t.from
         ));
         let filter = JobFilter {

@@ -15,10 +15,11 @@
 //! - delete (`complete_jobs`, which deletes): dead jobs.
 //! - reset stuck (`force_unlock_workers`): graphile unlocks by worker, never by job, and
 //!   keeps no heartbeats. A worker counts as gone when every lock it holds (jobs and job
-//!   queues) is older than the stale threshold; a stuck job is a job such a worker holds.
-//!   A plan takes all of a gone worker's jobs (a queue filter picks the workers holding a
-//!   job of that task), and a batch unlocks a worker only when every job it holds is in
-//!   that batch and still stale, so nothing the plan did not show is released.
+//!   queues) is older than the stale threshold (`worker_gone`); a stuck job is a job such a
+//!   worker holds, and the stuck list shows exactly those (`JobTable::stale`). A plan takes
+//!   all of a gone worker's jobs (a queue filter picks the workers holding a job of that
+//!   task), and a batch unlocks a worker only when every job it holds is in that batch and
+//!   still gone, so nothing the plan did not show is released.
 //! - cancel: refused (no cancelled state; discard is the nearest); pause: refused (none).
 
 use std::time::Duration;
@@ -31,7 +32,7 @@ use crate::backend::actions::{
 use crate::backend::capabilities::Support;
 use async_trait::async_trait;
 
-use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable};
+use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable, STALE_SECS};
 use crate::backend::engine::foreign::SchemaActions;
 use crate::backend::engine::states::StateMap;
 use crate::backend::model::{JobId, JobState};
@@ -58,16 +59,26 @@ pub struct GraphileActions {
     pub jobs: JobTable,
     jobs_table: String,
     tasks_table: String,
-    /// "no lock of worker `h.locked_by` on a job queue is younger than `$n`", per `$n`.
-    queue_lock: Option<String>,
 }
 
-/// Locks of a worker that are younger than the stale threshold `$param`, on job queues.
-fn queue_lock_sql(job_queues: &str, param: &str) -> String {
-    format!(
-        "NOT EXISTS (SELECT 1 FROM {job_queues} q WHERE q.locked_by = h.locked_by \
-         AND q.locked_at >= now() - make_interval(secs => {param}))"
-    )
+/// Worker `worker` (an expression) is gone: it has locked nothing, no job and no job queue,
+/// for `secs` seconds (a placeholder). The one definition reset-stuck (plan and batch) and
+/// the stuck list judge by. Both sets are read once per statement, not once per job: the
+/// workers' newest job locks in one pass over the locked jobs, as graphile's own
+/// `force_unlock_workers` finds them, and the job queues locked within the threshold.
+fn worker_gone(jobs: &str, job_queues: Option<&str>, worker: &str, secs: &str) -> String {
+    let since = format!("now() - make_interval(secs => {secs})");
+    let mut gone = format!(
+        "{worker} IN (SELECT gx.locked_by FROM {jobs} gx WHERE gx.locked_by IS NOT NULL \
+         GROUP BY gx.locked_by HAVING max(gx.locked_at) < {since})"
+    );
+    if let Some(q) = job_queues {
+        gone.push_str(&format!(
+            " AND {worker} NOT IN (SELECT gq.locked_by FROM {q} gq \
+             WHERE gq.locked_by IS NOT NULL AND gq.locked_at >= {since})"
+        ));
+    }
+    gone
 }
 
 impl GraphileActions {
@@ -82,7 +93,7 @@ impl GraphileActions {
                  WHERE j.id = ANY({IDS}) AND {GUARD}{extra} FOR UPDATE OF j)"
             )
         };
-        let queue_lock = t.job_queues.map(|q| queue_lock_sql(q, "$2"));
+        let gone = |worker: &str, secs: &str| worker_gone(jobs, t.job_queues, worker, secs);
         let mut batches = Vec::new();
         for (name, kind) in FUNCTIONS {
             if !functions.iter().any(|f| f == name) {
@@ -113,20 +124,16 @@ impl GraphileActions {
                 ),
                 _ => format!(
                     "{seen}, \
-                     held AS MATERIALIZED (SELECT x.locked_by, count(*) AS n, \
-                       max(x.locked_at) AS newest FROM {jobs} x \
+                     held AS MATERIALIZED (SELECT x.locked_by, count(*) AS n FROM {jobs} x \
                        WHERE x.locked_by IN (SELECT s.locked_by FROM seen s) GROUP BY x.locked_by), \
                      gone AS MATERIALIZED (SELECT h.locked_by FROM held h \
                        WHERE h.n = (SELECT count(*) FROM seen s WHERE s.locked_by = h.locked_by) \
-                       AND h.newest < now() - make_interval(secs => $2){queues}), \
+                       AND {gone}), \
                      unlocked AS MATERIALIZED (SELECT {f}(ARRAY(SELECT g.locked_by FROM gone g))) \
                      SELECT s.id FROM seen s JOIN gone g ON g.locked_by = s.locked_by \
                      CROSS JOIN unlocked u ORDER BY 1",
                     seen = seen("j.id, j.locked_by", " AND j.locked_by IS NOT NULL"),
-                    queues = queue_lock
-                        .as_ref()
-                        .map(|c| format!(" AND {c}"))
-                        .unwrap_or_default(),
+                    gone = gone("h.locked_by", "$2"),
                 ),
             };
             batches.push((kind, sql));
@@ -145,13 +152,13 @@ impl GraphileActions {
                 worker: Some("j.locked_by".into()),
                 tenant: None,
                 error: Some("j.last_error".into()),
-                alive_at: None,
+                // No heartbeats: a job is stale when its worker is gone.
+                stale: Some(gone("j.locked_by", STALE_SECS)),
                 batches,
                 discard_message: true,
             },
             jobs_table: jobs.to_string(),
             tasks_table: tasks.to_string(),
-            queue_lock: t.job_queues.map(|q| queue_lock_sql(q, "$1")),
         }
     }
 
@@ -183,20 +190,24 @@ impl GraphileActions {
         worker: Option<&str>,
         stale_after: Duration,
     ) -> anyhow::Result<Plan> {
-        let mut gone = vec!["h.newest < now() - make_interval(secs => $1)".to_string()];
-        if let Some(c) = &self.queue_lock {
-            gone.push(c.clone());
-        }
+        // The stuck list's jobs: running, and held by a gone worker.
+        let (Some(running), Some(stale)) = (
+            self.jobs.states.condition(JobState::Running),
+            self.jobs.stale_condition("$1"),
+        ) else {
+            anyhow::bail!("this queue schema cannot tell a stuck job from a running one");
+        };
+        let mut terms = vec![running, stale];
         let mut texts: Vec<&str> = Vec::new();
         if let Some(w) = worker {
             texts.push(w);
-            gone.push(format!("h.locked_by = ${}", texts.len() + 1));
+            terms.push(format!("j.locked_by = ${}", texts.len() + 1));
         }
         if let Some(q) = queue {
             texts.push(q);
-            gone.push(format!(
+            terms.push(format!(
                 "EXISTS (SELECT 1 FROM {jobs} y JOIN {tasks} u ON u.id = y.task_id \
-                 WHERE y.locked_by = h.locked_by AND u.identifier = ${})",
+                 WHERE y.locked_by = j.locked_by AND u.identifier = ${})",
                 texts.len() + 1,
                 jobs = self.jobs_table,
                 tasks = self.tasks_table,
@@ -204,14 +215,9 @@ impl GraphileActions {
         }
         // Ordered by worker, so a worker's jobs share a batch.
         let sql = format!(
-            "WITH held AS MATERIALIZED (SELECT x.locked_by, max(x.locked_at) AS newest \
-               FROM {jobs} x WHERE x.locked_by IS NOT NULL GROUP BY x.locked_by), \
-             gone AS (SELECT h.locked_by FROM held h WHERE {gone}) \
-             SELECT j.id, tk.identifier AS queue, tk.identifier AS kind, j.locked_by AS worker \
-             FROM {from} JOIN gone g ON g.locked_by = j.locked_by \
-             WHERE j.locked_at IS NOT NULL ORDER BY j.locked_by, j.id LIMIT {limit}",
-            jobs = self.jobs_table,
-            gone = gone.join(" AND "),
+            "SELECT j.id, tk.identifier AS queue, tk.identifier AS kind, j.locked_by AS worker \
+             FROM {from} WHERE {terms} ORDER BY j.locked_by, j.id LIMIT {limit}",
+            terms = terms.join(" AND "),
             from = self.jobs.from,
             limit = MAX_JOBS_PER_ACTION + 1,
         );

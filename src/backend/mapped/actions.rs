@@ -12,7 +12,9 @@ use toml::Spanned;
 use super::profile::Profile;
 use crate::backend::actions::{Action, ActionKind, BatchDone, BatchStep, Plan};
 use crate::backend::capabilities::{ActionCapabilities, Support};
-use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable};
+use crate::backend::engine::actions::{
+    self as kit, GUARD, IDS, JobTable, STALE_SECS, alive_before,
+};
 use crate::backend::engine::foreign::SchemaActions;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::{TimeCol, ident, literal};
@@ -129,13 +131,14 @@ impl MappedActions {
             (None, Some(s)) => Some(time(s).read()),
             (None, None) => None,
         };
-        if let (Some(to), Some(alive)) = (&a.reset_stuck, &alive_at) {
+        let stale = alive_at.as_deref().map(alive_before);
+        if let (Some(to), Some(stale)) = (&a.reset_stuck, &stale) {
             let mut set = clear_lock.clone();
             if let Some(r) = &c.run_at {
                 set.push(format!("{} = {}", ident(r.get_ref()), now_of(r)));
             }
             // Still stale when the batch runs: a worker that came back keeps its job.
-            let extra = format!(" AND {alive} < now() - make_interval(secs => $2)");
+            let extra = format!(" AND {}", stale.replace(STALE_SECS, "$2"));
             statement(ActionKind::ResetStuck, to, set, &extra);
         }
         if a.delete {
@@ -240,7 +243,7 @@ impl MappedActions {
                 worker: c.worker.as_ref().map(col),
                 tenant: c.tenant.as_ref().map(col),
                 error: c.error.as_ref().map(|e| error_text(e, table)),
-                alive_at,
+                stale,
                 batches,
                 discard_message: false,
             },

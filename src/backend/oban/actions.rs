@@ -109,7 +109,7 @@ impl ObanActions {
                 worker: Some("j.attempted_by[1]".into()),
                 tenant: None,
                 error: Some("(j.errors[array_upper(j.errors, 1)] ->> 'error')".into()),
-                alive_at: None,
+                stale: None,
                 batches,
                 discard_message: false,
             },

@@ -125,7 +125,7 @@ impl PgBossActions {
                 worker: None,
                 tenant: None,
                 error: Some("coalesce(j.output ->> 'message', j.output::text)".into()),
-                alive_at: None,
+                stale: None,
                 batches,
                 discard_message: false,
             },

@@ -58,7 +58,7 @@ impl RiverActions {
             worker: Some("j.attempted_by[array_upper(j.attempted_by, 1)]".into()),
             tenant: None,
             error: Some("(j.errors[array_upper(j.errors, 1)] ->> 'error')".into()),
-            alive_at: None,
+            stale: None,
             batches: vec![
                 (
                     ActionKind::Retry,

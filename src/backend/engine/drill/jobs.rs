@@ -85,8 +85,9 @@ fn scoped(t: &DrillTable, scope: &JobScope, sql: &mut Sql) -> anyhow::Result<Opt
                     s.value(&format!("now() - make_interval(secs => {long})"))
                 ));
             }
-            if let Some(alive) = &t.jobs.alive_at {
-                terms.push(format!("{alive} < now() - make_interval(secs => {stale})"));
+            // Not heard from: exactly as reset-stuck judges.
+            if let Some(c) = t.jobs.stale_condition(&stale) {
+                terms.push(c);
             }
             if terms.is_empty() {
                 anyhow::bail!("this queue schema cannot tell a stuck job from a running one");
