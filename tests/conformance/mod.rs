@@ -7,6 +7,9 @@
 //! schema's expectation file, `expect/<schema>.toml`. Adding a backend means adding a
 //! fixture, an expectation file, and its name to `conformance!` at the bottom.
 //!
+//! An expectation file may carry `setup`: SQL run after the fixture, for a schema as a user
+//! who followed `jobtop doctor` has it (an index doctor names, say).
+//!
 //! What an expectation file states, and each test checks exactly ("not at least"):
 //! - `overview`: the queues; per queue the counts (ready, scheduled, running, retrying,
 //!   dead), exact; the oldest ready job's age (fixtures set times relative to now(), so
@@ -63,6 +66,8 @@ struct Expect {
     backend: String,
     /// The shipped profile detection picks (mapped backends only).
     profile: Option<String>,
+    /// SQL run after the fixture (an index `jobtop doctor` names).
+    setup: Option<String>,
     /// How far above its figure an age may be (the snapshot comes after the load).
     #[serde(default = "default_tolerance")]
     age_tolerance_secs: f64,
@@ -515,6 +520,12 @@ async fn load_fixture(pool: &PgPool, path: &Path) {
 async fn set_up(schema: &str, expect: &Expect) -> Loaded {
     let db = crate::common::test_db().await;
     load_fixture(&db.pool, &expect.fixture_path(schema)).await;
+    if let Some(sql) = &expect.setup {
+        sqlx::raw_sql(AssertSqlSafe(sql.clone()))
+            .execute(&db.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{schema}: the expectation's setup fails: {e}"));
+    }
     let opened = api::open(&db.pool)
         .await
         .unwrap_or_else(|e| panic!("{schema}: detection opens nothing: {e}"));
