@@ -25,6 +25,8 @@ pub struct Prioritized {
     pub scheduled: &'static str,
     pub retryable: &'static str,
     pub running: &'static str,
+    /// When a running job started (River and Oban: `attempted_at`).
+    pub started_at: TimeCol,
     pub discarded: &'static str,
     /// States that wait on something other than time (River `pending`, Oban `suspended`):
     /// shown as scheduled.
@@ -188,18 +190,31 @@ impl Prioritized {
         } else {
             oldest
         };
+        // The longest-running job: the running jobs of the queue, an index range pinned on
+        // (state, queue) that holds only as many rows as jobs run.
+        let oldest_running = TimeCol::new(
+            format!(
+                "(SELECT min({col}) FROM {t} j WHERE {sq})",
+                col = self.started_at.expr,
+                t = self.table,
+                sq = self.state_queue(self.running),
+            ),
+            self.started_at.naive,
+        )
+        .read();
         format!(
             "WITH RECURSIVE {pairs}, q AS ({queue_list}) \
              SELECT q.name, q.paused_at, q.paused_by, q.pause_reason, \
                c.available + c.scheduled_due + c.retryable_due AS ready, \
                {scheduled} AS scheduled, \
                {retrying} AS retrying, \
-               c.running, c.dead, c.oldest_ready_at \
+               c.running, c.dead, c.oldest_ready_at, c.oldest_running_at \
              FROM q CROSS JOIN LATERAL (SELECT \
                {available} AS available, \
                {scheduled_all} AS scheduled_all, {scheduled_due} AS scheduled_due, \
                {retryable_all} AS retryable_all, {retryable_due} AS retryable_due, \
-               {running} AS running, {dead} AS dead, {oldest} AS oldest_ready_at) c \
+               {running} AS running, {dead} AS dead, {oldest} AS oldest_ready_at, \
+               {oldest_running} AS oldest_running_at) c \
              ORDER BY q.name",
             pairs = self.pairs_cte(),
             scheduled = scheduled.join(" + "),

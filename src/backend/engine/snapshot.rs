@@ -25,7 +25,8 @@ pub struct Statements {
     /// `$1` is the count cap + 1. Columns: name, paused_at, paused_by, pause_reason, ready,
     /// scheduled, retrying, running, dead (bigint), oldest_ready_at (timestamptz); and
     /// optionally `<count>_estimated` (boolean) where a figure may come from a cache or a
-    /// planner estimate instead of a count.
+    /// planner estimate instead of a count, and `oldest_running_at` (timestamptz: when the
+    /// longest-running job started) where the schema keeps a start time.
     pub queues: Arc<str>,
     /// Columns: queue, minute (epoch minute, bigint), succeeded, failed. `None` where the
     /// schema keeps no affordable completion history.
@@ -109,6 +110,12 @@ async fn read_queues(
         stats.running = count("running")?;
         stats.dead = count("dead")?;
         stats.oldest_ready_at = row.try_get("oldest_ready_at")?;
+        stats.oldest_running_started_at =
+            match row.try_get::<Option<DateTime<Utc>>, _>("oldest_running_at") {
+                Ok(at) => at,
+                Err(sqlx::Error::ColumnNotFound(_)) => None,
+                Err(err) => return Err(err.into()),
+            };
         stats.paused = match row.try_get::<Option<DateTime<Utc>>, _>("paused_at")? {
             Some(at) => Some(PauseInfo {
                 at,

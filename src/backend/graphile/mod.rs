@@ -66,7 +66,8 @@ impl GraphileBackend {
         // Waiting jobs are counted by the state map's ranges; running and dead, the jobs
         // that are not available, in one pass over them (its two conditions are those of
         // the state map's running and dead buckets: graphile's `is_available` is "not
-        // locked and attempts left").
+        // locked and attempts left"), which also finds the longest-running job: the oldest
+        // lock.
         let count = |state| {
             states
                 .capped_count(state, &from, "j.task_id = q.id")
@@ -76,14 +77,15 @@ impl GraphileBackend {
             "WITH held AS MATERIALIZED ( \
                SELECT j.task_id, \
                  count(*) FILTER (WHERE j.locked_at IS NOT NULL) AS running, \
-                 count(*) FILTER (WHERE j.locked_at IS NULL) AS dead \
+                 count(*) FILTER (WHERE j.locked_at IS NULL) AS dead, \
+                 min(j.locked_at) AS oldest_running \
                FROM {from} WHERE j.is_available = false GROUP BY j.task_id) \
              SELECT q.identifier AS name, NULL::timestamptz AS paused_at, NULL::text AS paused_by, \
                NULL::text AS pause_reason, \
                {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
                coalesce(h.running, 0) AS running, coalesce(h.dead, 0) AS dead, \
                (SELECT min(j.run_at) FROM {from} WHERE {ready_cond} AND j.task_id = q.id) \
-                 AS oldest_ready_at \
+                 AS oldest_ready_at, h.oldest_running AS oldest_running_at \
              FROM {tasks} q LEFT JOIN held h ON h.task_id = q.id ORDER BY q.identifier",
             ready = count(JobState::Ready),
             scheduled = count(JobState::Scheduled),

@@ -224,6 +224,8 @@ struct Times {
     again: Option<String>,
     /// Where a ready job's wait starts: run-at, else created-at.
     since: Option<TimeCol>,
+    /// When a running job started.
+    started: Option<TimeCol>,
 }
 
 fn join(a: &Option<String>, b: &Option<String>) -> Option<String> {
@@ -297,6 +299,7 @@ impl Builder<'_> {
                 .map(|a| format!("coalesce({}, 0) = 0", col(a))),
             again: c.attempts.as_ref().map(|a| format!("{} > 0", col(a))),
             since,
+            started: c.started_at.as_ref().map(|s| self.time(s)),
         }
     }
 
@@ -346,6 +349,24 @@ impl Builder<'_> {
         ))
     }
 
+    /// When the longest-running job with status `value` in the current queue started: its
+    /// status range where indexed (running jobs are few), else the one pass in `u`.
+    fn first_started(&self, value: &str, times: &Times) -> Option<String> {
+        let started = times.started.as_ref()?;
+        if !self.indexed(value) {
+            return Some(format!(
+                "(SELECT u.first_started FROM u WHERE u.queue = q.queue AND u.status = {})",
+                literal(value)
+            ));
+        }
+        Some(format!(
+            "(SELECT min({read}) FROM {from} WHERE {cond})",
+            read = started.read(),
+            from = self.from(),
+            cond = self.status_in_queue(value),
+        ))
+    }
+
     /// The single pass over the unindexed status values, or None when every value has an index.
     fn unindexed_cte(&self, listed: &[&str], times: &Times) -> Option<String> {
         let values: Vec<&str> = listed
@@ -365,11 +386,15 @@ impl Builder<'_> {
             (Some(s), None) => format!("min({})", s.read()),
             (None, _) => "NULL::timestamptz".into(),
         };
+        let first_started = match &times.started {
+            Some(s) => format!("min({})", s.read()),
+            None => "NULL::timestamptz".into(),
+        };
         Some(format!(
             "u AS MATERIALIZED (SELECT {queue} AS queue, {status}::text AS status, \
                count(*) AS n_all, {due} AS n_due, {future} AS n_future, \
                {future_first} AS n_future_first, {future_again} AS n_future_again, \
-               {first_ready} AS first_ready \
+               {first_ready} AS first_ready, {first_started} AS first_started \
              FROM {from} WHERE {status} IN ({list}) GROUP BY 1, 2)",
             queue = self.queue_expr(),
             status = col(&self.profile.columns.status),
@@ -476,6 +501,18 @@ impl Builder<'_> {
         } else {
             format!("LEAST({})", firsts.join(", "))
         };
+        // Longest running: the earliest start among running statuses; without a start
+        // column, unknown.
+        let started: Vec<String> = p
+            .values(Target::Running)
+            .into_iter()
+            .filter_map(|v| self.first_started(v, &t))
+            .collect();
+        let oldest_running = if started.is_empty() {
+            "NULL::timestamptz".to_string()
+        } else {
+            format!("LEAST({})", started.join(", "))
+        };
 
         // Queue names: those with jobs not yet finished (or dead), those finished in the
         // history window when it is readable, and those the pause table names.
@@ -563,7 +600,8 @@ impl Builder<'_> {
              q AS (SELECT n.queue, pz.paused_at, pz.paused_by, pz.pause_reason FROM n {pause_join}) \
              SELECT q.queue::text AS name, q.paused_at, q.paused_by, q.pause_reason, \
                {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
-               {running} AS running, {dead} AS dead, {oldest} AS oldest_ready_at \
+               {running} AS running, {dead} AS dead, {oldest} AS oldest_ready_at, \
+               {oldest_running} AS oldest_running_at \
              FROM q WHERE q.queue IS NOT NULL ORDER BY 1",
             ready = Self::sum(ready),
             scheduled = Self::sum(scheduled),

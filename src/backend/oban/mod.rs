@@ -65,6 +65,7 @@ impl ObanBackend {
             scheduled: "scheduled",
             retryable: "retryable",
             running: "executing",
+            started_at: time("attempted_at"),
             discarded: "discarded",
             waiting: labels
                 .iter()

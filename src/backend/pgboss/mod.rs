@@ -12,8 +12,9 @@
 //! error). Retry, cancel and delete work as pg-boss's own calls do (`pgboss_actions`). A retried attempt leaves no failure time, so failures per minute are jobs that
 //! failed for good. Its fetch index `(name, start_after) WHERE state < 'active'` serves the
 //! waiting counts. For running and dead jobs it has no index: without one, the counts are
-//! the ones pg-boss caches per queue (version 11 on), shown as estimates; completions per
-//! minute need an index on `completed_on`.
+//! the ones pg-boss caches per queue (version 11 on), shown as estimates, and the
+//! longest-running job (by `started_on`) is not shown; completions per minute need an
+//! index on `completed_on`.
 
 mod actions;
 mod states;
@@ -70,9 +71,12 @@ impl PgBossBackend {
         // Running and dead: exact where an index serves them; else pg-boss's own per-queue
         // counts (refreshed by its supervisor, about once a minute), shown as estimates;
         // else (pg-boss 10, no cache) a count that reads the queue's jobs.
+        let behind_cache = |state: &str, column: &str| {
+            !serves(state) && queues.has(column) && queues.has("monitor_on")
+        };
         let cached = |state: &str, column: &str| -> (String, String) {
             let exact = capped(&from, &format!("j.name = q.name AND j.state = '{state}'"));
-            if serves(state) || !queues.has(column) || !queues.has("monitor_on") {
+            if !behind_cache(state, column) {
                 (exact, "false".into())
             } else {
                 (
@@ -84,6 +88,19 @@ impl PgBossBackend {
             }
         };
         let (running, running_estimated) = cached("active", "active_count");
+        // The longest-running job (`started_on`): read where the running count is, from the
+        // queue's active jobs (few); where pg-boss's cached count stands in for that read,
+        // not shown.
+        let oldest_running = {
+            let read = format!(
+                "(SELECT min(j.started_on) FROM {from} WHERE j.name = q.name AND j.state = 'active')"
+            );
+            if behind_cache("active", "active_count") {
+                format!("CASE WHEN q.monitor_on IS NOT NULL THEN NULL::timestamptz ELSE {read} END")
+            } else {
+                read
+            }
+        };
         let (dead, dead_estimated) = cached("failed", "failed_count");
         let mut scheduled = capped(
             &from,
@@ -105,7 +122,8 @@ impl PgBossBackend {
                {running} AS running, {running_estimated} AS running_estimated, \
                {dead} AS dead, {dead_estimated} AS dead_estimated, \
                (SELECT j.start_after FROM {from} WHERE {waiting} AND j.start_after <= now() \
-                ORDER BY j.start_after LIMIT 1) AS oldest_ready_at \
+                ORDER BY j.start_after LIMIT 1) AS oldest_ready_at, \
+               {oldest_running} AS oldest_running_at \
              FROM {queue_table} q ORDER BY q.name",
             ready = capped(&from, &format!("{waiting} AND j.start_after <= now()")),
             retrying = capped(
@@ -198,7 +216,8 @@ impl PgBossBackend {
                     Status::Warn,
                     if queues.has("active_count") {
                         "no index on (name, state): running and dead counts are pg-boss's own \
-                         cached counts (shown as estimates, about a minute old)"
+                         cached counts (shown as estimates, about a minute old), and the \
+                         longest-running job is not shown (no slow-job alert)"
                     } else {
                         "no index on (name, state): running and dead counts read every job \
                          of the queue"

@@ -62,6 +62,7 @@ impl RiverBackend {
             scheduled: "scheduled",
             retryable: "retryable",
             running: "running",
+            started_at: TimeCol::new("j.attempted_at", jobs.is_naive_timestamp("attempted_at")),
             discarded: "discarded",
             waiting: labels
                 .iter()
