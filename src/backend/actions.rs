@@ -17,6 +17,13 @@ use crate::backend::model::{JobId, JobState};
 pub const BATCH_SIZE: usize = 1_000;
 /// Jobs one action may take; the operator runs it again for the rest.
 pub const MAX_JOBS_PER_ACTION: usize = 100_000;
+
+/// How many jobs a matching action takes: its `--limit`, never more than one action may.
+pub fn take(limit: Option<u64>) -> usize {
+    limit
+        .map(|l| (l as usize).min(MAX_JOBS_PER_ACTION))
+        .unwrap_or(MAX_JOBS_PER_ACTION)
+}
 /// Up to this many jobs the audit row lists their ids; beyond, the filter and the count.
 pub const AUDIT_IDS_UP_TO: usize = 1_000;
 /// Above this many jobs the confirmation asks to type the queue name.
@@ -139,6 +146,23 @@ pub struct JobFilter {
 }
 
 impl JobFilter {
+    /// The states a matching `kind` looks at: where it applies, or the filter's own state
+    /// (looked at even where the action does not apply, so the confirmation can say why
+    /// nothing will happen); cancel and discard look at running jobs too, to say why they
+    /// are left alone.
+    pub fn states_for(&self, kind: ActionKind) -> Vec<JobState> {
+        match self.state {
+            Some(s) => vec![s],
+            None => {
+                let mut states = kind.from_states().to_vec();
+                if matches!(kind, ActionKind::Cancel | ActionKind::Discard) {
+                    states.push(JobState::Running);
+                }
+                states
+            }
+        }
+    }
+
     pub fn queue(queue: &str, state: JobState) -> JobFilter {
         JobFilter {
             queue: Some(queue.to_string()),

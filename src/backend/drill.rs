@@ -370,6 +370,16 @@ impl KindStats {
 /// attempt is a 100% rate, and must not push a kind failing by the thousand off the top.
 pub const KIND_MIN_ATTEMPTS: i64 = 10;
 
+/// Busiest first: the most running, then the most ready, then the name.
+pub fn sort_tenants(tenants: &mut [TenantStats]) {
+    tenants.sort_by(|a, b| {
+        b.running
+            .cmp(&a.running)
+            .then_with(|| b.ready.value.cmp(&a.ready.value))
+            .then_with(|| a.tenant.cmp(&b.tenant))
+    });
+}
+
 /// Worst first: by failure rate, kinds with at least `KIND_MIN_ATTEMPTS` ended attempts
 /// before the rest; then the most failures, then the name.
 pub fn sort_kinds(kinds: &mut [KindStats]) {

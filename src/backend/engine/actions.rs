@@ -15,7 +15,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 
 use crate::backend::actions::{
-    Action, ActionKind, BatchDone, BatchStep, JobFilter, JobTarget, MAX_JOBS_PER_ACTION, Plan,
+    Action, ActionKind, BatchDone, BatchStep, JobFilter, JobTarget, MAX_JOBS_PER_ACTION, Plan, take,
 };
 use crate::backend::capabilities::Support;
 use crate::backend::engine::states::StateMap;
@@ -214,16 +214,8 @@ pub async fn plan(pool: &PgPool, t: &JobTable, action: &Action) -> anyhow::Resul
             Ok(plan)
         }
         JobTarget::Matching { filter, limit } => {
-            let take = limit
-                .map(|l| (l as usize).min(MAX_JOBS_PER_ACTION))
-                .unwrap_or(MAX_JOBS_PER_ACTION);
-            let mut states: Vec<JobState> = match filter.state {
-                Some(s) => vec![s],
-                None => kind.from_states().to_vec(),
-            };
-            if filter.state.is_none() && matches!(kind, ActionKind::Cancel | ActionKind::Discard) {
-                states.push(JobState::Running);
-            }
+            let take = take(*limit);
+            let states = filter.states_for(kind);
             let mut sql = Sql::new("SELECT * FROM (");
             let mut first = true;
             for state in states {

@@ -11,6 +11,7 @@ use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 use crate::backend::model::{
     Count, MinuteBucket, PauseInfo, QueueStats, Snapshot, SnapshotOptions, WorkerInfo,
 };
+use crate::backend::pg::decode;
 
 /// Minutes of completion history per queue; the last one is the current, open minute.
 pub const HISTORY_MINUTES: usize = 60;
@@ -174,17 +175,7 @@ async fn read_workers(
         .fetch_all(&mut **tx)
         .await?;
     rows.into_iter()
-        .map(|row| {
-            Ok(WorkerInfo {
-                id: row.try_get("id")?,
-                host: row.try_get("host")?,
-                pid: row.try_get("pid")?,
-                queues: row.try_get("queues")?,
-                started_at: row.try_get("started_at")?,
-                last_heartbeat_at: row.try_get("last_heartbeat_at")?,
-                running_jobs: row.try_get("running_jobs")?,
-            })
-        })
+        .map(|row| decode::worker_info(&row, "host"))
         .collect()
 }
 

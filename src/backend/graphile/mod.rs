@@ -266,8 +266,6 @@ impl ForeignSchema for GraphileBackend {
     }
 }
 
-impl GraphileBackend {}
-
 /// The jobs table for the drill-down: waiting jobs by their run time, running ones by when
 /// they were locked, dead ones by their last change (the final failure). Completed jobs are
 /// deleted, so nothing is finished; only the last error is kept.

@@ -12,7 +12,7 @@ use sqlx::{AssertSqlSafe, PgPool, Row};
 
 use crate::backend::actions::{
     Action, ActionKind, BATCH_SIZE, BatchDone, BatchStep, JobFilter, JobTarget,
-    MAX_JOBS_PER_ACTION, Plan,
+    MAX_JOBS_PER_ACTION, Plan, take,
 };
 use crate::backend::model::{JobId, JobState};
 use crate::backend::pg::audit::commit_batch;
@@ -212,18 +212,8 @@ async fn plan_jobs(pool: &PgPool, action: &Action, target: &JobTarget) -> anyhow
             Ok(plan)
         }
         JobTarget::Matching { filter, limit } => {
-            let take = limit
-                .map(|l| (l as usize).min(MAX_JOBS_PER_ACTION))
-                .unwrap_or(MAX_JOBS_PER_ACTION);
-            // Look where the action applies; a filter naming another state is looked at too,
-            // so the confirmation can say why nothing will happen.
-            let mut states: Vec<JobState> = match filter.state {
-                Some(s) => vec![s],
-                None => kind.from_states().to_vec(),
-            };
-            if filter.state.is_none() && matches!(kind, ActionKind::Cancel | ActionKind::Discard) {
-                states.push(JobState::Running);
-            }
+            let take = take(*limit);
+            let states = filter.states_for(kind);
             let mut sql = Sql::new("SELECT * FROM (");
             let lim = sql.bind(take as i64 + 1);
             for (i, state) in states.iter().enumerate() {

@@ -2,12 +2,10 @@
 //! queue, kind and (cut) message are identical; the signature grouping (which must be the
 //! same for every backend) happens in `signature`.
 
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
-use crate::backend::JobId;
 use crate::backend::drill::{DeadLetterQuery, DeadLetterReport};
-use crate::backend::pg::decode::text;
-use crate::backend::signature::{DeadJobs, group_by_signature};
+use crate::backend::pg::decode::{self};
 
 /// Per queue, the newest dead jobs of the window straight off `jobs_dead_idx`
 /// (queue, finished_at) WHERE state = 'dead'; the newest `$3` of them overall are grouped.
@@ -53,32 +51,5 @@ pub async fn dead_letters(pool: &PgPool, q: &DeadLetterQuery) -> anyhow::Result<
         .await?;
     tx.commit().await?;
 
-    let mut jobs = 0;
-    let mut oldest = None;
-    let mut read = Vec::with_capacity(rows.len());
-    for row in &rows {
-        jobs = row.try_get("jobs")?;
-        oldest = row.try_get("oldest")?;
-        read.push(DeadJobs {
-            queue: text(row, "queue")?,
-            kind: text(row, "kind")?,
-            message: text(row, "message")?,
-            first_seen: row.try_get("first_seen")?,
-            last_seen: row.try_get("last_seen")?,
-            ids: row
-                .try_get::<Vec<i64>, _>("ids")?
-                .into_iter()
-                .map(JobId::Int)
-                .collect(),
-        });
-    }
-    let capped = jobs >= q.limit.max(1);
-    Ok(DeadLetterReport {
-        db_now,
-        window: q.window,
-        groups: group_by_signature(read),
-        jobs,
-        capped,
-        covered_since: if capped { oldest } else { None },
-    })
+    decode::dead_letter_report(&rows, q, db_now)
 }

@@ -1,13 +1,12 @@
 //! One job in full: every column, the payload and the error history, each cut by the
 //! database at the detail limits so a 10 MB payload never crosses the wire whole.
 
-use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 
 use super::jobs::job_row;
 use crate::backend::JobId;
-use crate::backend::drill::{AttemptError, DetailLimits, JobDetail};
-use crate::backend::pg::decode::{opt_text, text};
+use crate::backend::drill::{DetailLimits, JobDetail};
+use crate::backend::pg::decode::{self, opt_text, text};
 
 /// `$1` error length, `$2` id, `$3` payload length. The payload is turned into text once
 /// (OFFSET 0 keeps the subquery from being folded into three conversions).
@@ -79,15 +78,7 @@ pub async fn job(
 
     let errors = error_rows
         .iter()
-        .map(|r| {
-            Ok(AttemptError {
-                at: opt_text(r, "at")?.as_deref().and_then(parse_time),
-                attempt: opt_text(r, "attempt")?.and_then(|a| a.trim().parse().ok()),
-                worker: opt_text(r, "worker")?,
-                error: text(r, "error")?,
-                error_bytes: r.try_get("error_bytes")?,
-            })
-        })
+        .map(decode::attempt_error)
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Some(JobDetail {
         db_now: row.try_get("db_now")?,
@@ -100,35 +91,4 @@ pub async fn job(
         errors,
         error_count: row.try_get("error_count")?,
     }))
-}
-
-/// Timestamps as `to_json` writes them (`2026-11-22T12:00:00.123456+00:00`), or with a
-/// space instead of the `T`; one without a zone (as some queues write UTC) is UTC.
-pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    let s = s.trim();
-    DateTime::parse_from_rfc3339(s)
-        .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%#z"))
-        .map(|t| t.with_timezone(&Utc))
-        .ok()
-        .or_else(|| {
-            ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
-                .iter()
-                .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok())
-                .map(|t| t.and_utc())
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_the_timestamps_postgres_writes() {
-        let t = parse_time("2026-11-22T12:00:00.123456+00:00").unwrap();
-        assert_eq!(t.timestamp(), 1_795_348_800);
-        assert!(parse_time("2026-11-22 13:00:00+01").is_some());
-        let naive = parse_time("2026-11-22T12:00:00.123456").unwrap();
-        assert_eq!(naive.timestamp(), 1_795_348_800);
-        assert!(parse_time("yesterday").is_none());
-    }
 }

@@ -18,7 +18,7 @@ use crate::backend::drill::{
     Cursor, JobPage, JobQuery, JobRow, JobScope, LIST_ERROR_CHARS, ListFilter, Order,
     SCOPE_COUNT_CAP, SortKey,
 };
-use crate::backend::pg::decode::{opt_text, text};
+use crate::backend::pg::decode::{self, text};
 use crate::backend::pg::sql::{Bind, Sql};
 use crate::backend::{Count, JobId, JobState};
 
@@ -264,26 +264,9 @@ pub(super) fn count_sql(scope: &JobScope) -> Sql {
 
 pub(super) fn job_row(row: &PgRow) -> anyhow::Result<JobRow> {
     let state = text(row, "display_state")?;
-    Ok(JobRow {
-        id: JobId::Int(row.try_get("id")?),
-        queue: text(row, "queue")?,
-        kind: text(row, "kind")?,
-        tenant: opt_text(row, "tenant_id")?,
-        state: JobState::parse(&state)
-            .ok_or_else(|| anyhow::anyhow!("unknown job state {state:?}"))?,
-        priority: row.try_get("priority")?,
-        attempts: row.try_get("attempts")?,
-        max_attempts: row.try_get("max_attempts")?,
-        run_at: row.try_get("run_at")?,
-        created_at: row.try_get("created_at")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
-        worker: opt_text(row, "locked_by")?,
-        heartbeat_at: row.try_get("heartbeat_at")?,
-        worker_heartbeat_at: row.try_get("worker_heartbeat_at")?,
-        last_error: opt_text(row, "last_error")?,
-        error_bytes: row.try_get("error_bytes")?,
-    })
+    let state =
+        JobState::parse(&state).ok_or_else(|| anyhow::anyhow!("unknown job state {state:?}"))?;
+    decode::job_row(row, state)
 }
 
 /// One page, its scope's size and the database clock, all from one snapshot.

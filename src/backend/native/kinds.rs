@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 
-use crate::backend::drill::{KindStats, KindsQuery, KindsReport, sort_kinds};
-use crate::backend::pg::decode::text;
+use crate::backend::drill::{KindsQuery, KindsReport, sort_kinds};
+use crate::backend::pg::decode::{self};
 
 /// `$1` window in seconds, `$2` limit. Finished jobs come off `jobs_finished_idx`, failed
 /// ones off `jobs_failed_idx`; a job's failed attempts of the window are the entries of
@@ -81,15 +81,7 @@ pub async fn kinds(pool: &PgPool, q: &KindsQuery) -> anyhow::Result<KindsReport>
                 covered_since = Some(covered_since.map_or(t, |c| c.max(t)));
             }
         }
-        kinds.push(KindStats {
-            kind: text(row, "kind")?,
-            succeeded: row.try_get("succeeded")?,
-            failed_attempts: row.try_get("failed_attempts")?,
-            dead: row.try_get("dead")?,
-            run_p50: row.try_get("run_p50")?,
-            run_p95: row.try_get("run_p95")?,
-            wait_p50: row.try_get("wait_p50")?,
-        });
+        kinds.push(decode::kind_stats(row)?);
     }
     sort_kinds(&mut kinds);
     Ok(KindsReport {

@@ -14,6 +14,7 @@ use crate::backend::model::{
     Count, MinuteBucket, PauseInfo, QueueStats, Snapshot, SnapshotOptions, TenantRunning,
     WorkerInfo,
 };
+use crate::backend::pg::decode;
 
 /// Minutes of completion history per queue; the last one is the current, open minute.
 pub const HISTORY_MINUTES: usize = 60;
@@ -184,16 +185,6 @@ async fn read_tenants(
 async fn read_workers(tx: &mut Transaction<'static, Postgres>) -> anyhow::Result<Vec<WorkerInfo>> {
     let rows = sqlx::query(WORKERS_SQL).fetch_all(&mut **tx).await?;
     rows.into_iter()
-        .map(|row| {
-            Ok(WorkerInfo {
-                id: row.try_get("id")?,
-                host: row.try_get("hostname")?,
-                pid: row.try_get("pid")?,
-                queues: row.try_get("queues")?,
-                started_at: row.try_get("started_at")?,
-                last_heartbeat_at: row.try_get("last_heartbeat_at")?,
-                running_jobs: row.try_get("running_jobs")?,
-            })
-        })
+        .map(|row| decode::worker_info(&row, "hostname"))
         .collect()
 }

@@ -86,11 +86,6 @@ pub async fn tenants(pool: &PgPool, q: &TenantsQuery) -> anyhow::Result<TenantsR
         by_tenant.insert(tenant, s);
     }
     let mut tenants: Vec<TenantStats> = by_tenant.into_values().collect();
-    tenants.sort_by(|a, b| {
-        b.running
-            .cmp(&a.running)
-            .then_with(|| b.ready.value.cmp(&a.ready.value))
-            .then_with(|| a.tenant.cmp(&b.tenant))
-    });
+    crate::backend::drill::sort_tenants(&mut tenants);
     Ok(TenantsReport { db_now, tenants })
 }

@@ -217,8 +217,6 @@ impl ForeignSchema for ObanBackend {
     }
 }
 
-impl ObanBackend {}
-
 /// `oban_jobs` for the drill-down: the job table of the actions (its state map included).
 /// Every time is naive UTC. `attempted_by` names only the node of the latest attempt, so
 /// error entries have no worker.

@@ -309,8 +309,6 @@ impl ForeignSchema for PgBossBackend {
     }
 }
 
-impl PgBossBackend {}
-
 /// `job` for the drill-down: waiting jobs by when they are due, running ones by when they
 /// started, finished ones by when they finished. pg-boss keeps the last error in `output`
 /// and no history; its attempts are `retry_count` of `retry_limit` retries.

@@ -231,8 +231,6 @@ impl ForeignSchema for RiverBackend {
     }
 }
 
-impl RiverBackend {}
-
 /// `river_job` for the drill-down: the job table of the actions (its state map included);
 /// an error entry's worker is the client that made that attempt (`attempted_by` gains one
 /// per attempt, and River keeps only its last 100).

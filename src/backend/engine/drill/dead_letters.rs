@@ -7,14 +7,12 @@
 //! is placed in time by its start, else its run-at, else its creation.
 
 use crate::backend::pg::sql::{Bind, Sql};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
-use crate::backend::JobId;
 use crate::backend::drill::{DeadLetterQuery, DeadLetterReport};
 use crate::backend::engine::drill::DrillTable;
 use crate::backend::model::JobState;
-use crate::backend::pg::decode::opt_text;
-use crate::backend::signature::{DeadJobs, group_by_signature};
+use crate::backend::pg::decode::{self};
 
 /// Characters of a message that are read: enough for its first line.
 const MESSAGE_CHARS: i32 = 300;
@@ -99,29 +97,5 @@ pub async fn dead_letters(
     };
     tx.commit().await?;
 
-    let mut jobs = 0;
-    let mut oldest = None;
-    let mut read = Vec::with_capacity(rows.len());
-    for row in &rows {
-        jobs = row.try_get("jobs")?;
-        oldest = row.try_get("oldest")?;
-        let ids: Vec<String> = row.try_get("ids")?;
-        read.push(DeadJobs {
-            queue: opt_text(row, "queue")?.unwrap_or_default(),
-            kind: opt_text(row, "kind")?.unwrap_or_default(),
-            message: opt_text(row, "message")?.unwrap_or_default(),
-            first_seen: row.try_get("first_seen")?,
-            last_seen: row.try_get("last_seen")?,
-            ids: ids.into_iter().map(JobId::from_db).collect(),
-        });
-    }
-    let capped = jobs >= q.limit.max(1);
-    Ok(DeadLetterReport {
-        db_now,
-        window: q.window,
-        groups: group_by_signature(read),
-        jobs,
-        capped,
-        covered_since: if capped { oldest } else { None },
-    })
+    decode::dead_letter_report(&rows, q, db_now)
 }

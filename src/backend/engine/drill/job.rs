@@ -6,10 +6,9 @@ use crate::backend::pg::sql::{Bind, Sql};
 use sqlx::{PgPool, Row};
 
 use crate::backend::JobId;
-use crate::backend::drill::{AttemptError, DetailLimits, JobDetail};
+use crate::backend::drill::{DetailLimits, JobDetail};
 use crate::backend::engine::drill::{DrillTable, job_row};
-use crate::backend::native::job::parse_time;
-use crate::backend::pg::decode::opt_text;
+use crate::backend::pg::decode::{self, opt_text};
 
 /// The job's row. The payload is turned into text once (OFFSET 0 keeps the subquery from
 /// being folded into three conversions).
@@ -100,15 +99,7 @@ pub async fn job(
     };
     let errors = error_rows
         .iter()
-        .map(|r| {
-            Ok(AttemptError {
-                at: opt_text(r, "at")?.as_deref().and_then(parse_time),
-                attempt: opt_text(r, "attempt")?.and_then(|a| a.trim().parse().ok()),
-                worker: opt_text(r, "worker")?,
-                error: opt_text(r, "error")?.unwrap_or_default(),
-                error_bytes: r.try_get("error_bytes")?,
-            })
-        })
+        .map(decode::attempt_error)
         .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Some(JobDetail {
         db_now: row.try_get("db_now")?,

@@ -12,10 +12,10 @@ use crate::backend::pg::sql::{Bind, Sql};
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 
-use crate::backend::drill::{KindStats, KindsQuery, KindsReport, sort_kinds};
+use crate::backend::drill::{KindsQuery, KindsReport, sort_kinds};
 use crate::backend::engine::drill::DrillTable;
 use crate::backend::model::JobState;
-use crate::backend::pg::decode::opt_text;
+use crate::backend::pg::decode::{self};
 
 /// The statement, or `None` when the schema can place nothing in a window.
 pub(super) fn kinds_sql(t: &DrillTable, q: &KindsQuery) -> Option<Sql> {
@@ -159,15 +159,7 @@ pub async fn kinds(pool: &PgPool, t: &DrillTable, q: &KindsQuery) -> anyhow::Res
         if let Some(t) = row.try_get::<Option<DateTime<Utc>>, _>("fin_since")? {
             covered_since = Some(covered_since.map_or(t, |c| c.max(t)));
         }
-        kinds.push(KindStats {
-            kind: opt_text(row, "kind")?.unwrap_or_default(),
-            succeeded: row.try_get("succeeded")?,
-            failed_attempts: row.try_get("failed_attempts")?,
-            dead: row.try_get("dead")?,
-            run_p50: row.try_get("run_p50")?,
-            run_p95: row.try_get("run_p95")?,
-            wait_p50: row.try_get("wait_p50")?,
-        });
+        kinds.push(decode::kind_stats(row)?);
     }
     sort_kinds(&mut kinds);
     Ok(KindsReport {

@@ -29,8 +29,8 @@ mod kinds;
 mod tenants;
 
 use chrono::{DateTime, Utc};
+use sqlx::Postgres;
 use sqlx::postgres::PgRow;
-use sqlx::{Postgres, Row};
 
 use crate::backend::doctor::{Check, Probe, Status};
 use crate::backend::drill::{
@@ -39,7 +39,7 @@ use crate::backend::drill::{
 };
 use crate::backend::engine::actions::JobTable;
 use crate::backend::model::{JobId, JobState};
-use crate::backend::pg::decode::opt_text;
+use crate::backend::pg::decode::{self, opt_text};
 use crate::backend::pg::sql::TimeCol;
 
 pub use crate::backend::engine::states::{Range, Sort, StateList, StateMap, time_column};
@@ -423,25 +423,7 @@ fn job_row(row: &PgRow) -> anyhow::Result<Option<JobRow>> {
     else {
         return Ok(None);
     };
-    Ok(Some(JobRow {
-        id: JobId::from_db(opt_text(row, "id")?.unwrap_or_default()),
-        queue: opt_text(row, "queue")?.unwrap_or_default(),
-        kind: opt_text(row, "kind")?.unwrap_or_default(),
-        tenant: opt_text(row, "tenant_id")?,
-        state,
-        priority: row.try_get("priority")?,
-        attempts: row.try_get("attempts")?,
-        max_attempts: row.try_get("max_attempts")?,
-        run_at: row.try_get("run_at")?,
-        created_at: row.try_get("created_at")?,
-        started_at: row.try_get("started_at")?,
-        finished_at: row.try_get("finished_at")?,
-        worker: opt_text(row, "locked_by")?,
-        heartbeat_at: row.try_get("heartbeat_at")?,
-        worker_heartbeat_at: row.try_get("worker_heartbeat_at")?,
-        last_error: opt_text(row, "last_error")?,
-        error_bytes: row.try_get("error_bytes")?,
-    }))
+    decode::job_row(row, state).map(Some)
 }
 
 #[cfg(test)]
