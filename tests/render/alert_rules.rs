@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use jobtop::app::alerts::rules::{Num, Override, Ratio, Secs, Severity};
 use jobtop::app::alerts::{
     AlertBook, AlertKey, AlertState, Mode, Observation, RuleId, Rules, Subject, Transition,
@@ -14,25 +14,13 @@ use jobtop::backend::{
     TenantRunning, WorkerInfo,
 };
 
-fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
-}
+use crate::ui_data::{self, t0};
 
 fn at(secs: i64) -> DateTime<Utc> {
     t0() + chrono::Duration::seconds(secs)
 }
 
-const CAPS: Capabilities = Capabilities {
-    pause: true,
-    heartbeats: true,
-    workers: true,
-    error_history: true,
-    tenants: true,
-    throughput: true,
-    pause_visible: true,
-    failed_attempts: true,
-    actions: jobtop::backend::ActionCapabilities::ALL,
-};
+const CAPS: Capabilities = ui_data::CAPABILITIES;
 
 /// A queue with nothing wrong: history present, nothing dead, nothing running long.
 fn queue(name: &str) -> QueueStats {

@@ -329,11 +329,7 @@ fn nothing_to_do_and_errors_are_notices_and_late_answers_are_ignored() {
 fn read_only_refuses_every_action_in_the_app() {
     let mut config = ui_data::config();
     config.read_only = true;
-    let mut app = App::new(config, Duration::from_secs(1), t0());
-    app.update(Msg::Polled {
-        result: Ok(ui_data::snapshot()),
-        at: t0(),
-    });
+    let mut app = ui_data::app_polled(config, ui_data::snapshot());
     for k in ['p', 'R', 'c', 'D', 'X', 'S', 'v', 'V'] {
         let effects = app.update(key(k));
         assert!(effects.is_empty(), "{k} produced {effects:?}");

@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use chrono::Duration;
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use jobtop::app::{App, Effect, Msg};
 use jobtop::backend::drill::{
     AttemptError, DeadLetterReport, DeadWindow, ErrorGroup, JobDetail, JobPage, JobRow, KindStats,
@@ -11,15 +10,8 @@ use jobtop::backend::drill::{
 };
 use jobtop::backend::{Count, JobId, JobState};
 
+pub use crate::actions_ui::{code, key};
 use crate::ui_data::t0;
-
-pub fn key(c: char) -> Msg {
-    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
-}
-
-pub fn code(code: KeyCode) -> Msg {
-    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
-}
 
 /// The one load among `effects`.
 pub fn load(effects: &[Effect]) -> (u64, Request) {

@@ -70,11 +70,7 @@ fn hostile_names_never_reach_the_terminal_raw() {
     let mut snapshot = ui_data::snapshot();
     snapshot.queues[0].name = "evil\x1b[2J\x1b]0;pwned\x07\u{202e}queue".to_string();
     snapshot.workers[0].id = "w\r\n\x1b[31mred".to_string();
-    let mut app = App::new(ui_data::config(), std::time::Duration::from_secs(1), t0());
-    app.update(Msg::Polled {
-        result: Ok(snapshot),
-        at: t0(),
-    });
+    let app = ui_data::app_polled(ui_data::config(), snapshot);
     for cell in ui_data::buffer(&app, 160, 48).content() {
         assert!(
             !cell

@@ -1,8 +1,6 @@
 //! Action dialogs, the audit pane, the toast and read-only mode drawn into ratatui's
 //! TestBackend and compared with stored snapshots (`tests/render/snapshots/`).
 
-use std::time::Duration;
-
 use crossterm::event::KeyCode;
 use jobtop::app::{App, Msg};
 use jobtop::backend::{Action, AuditEntry, JobId, JobState, JobTarget, Plan};
@@ -310,11 +308,7 @@ fn paused_queue_says_who_since_when_and_why() {
 fn read_only_hides_action_keys_160x48() {
     let mut config = ui_data::config();
     config.read_only = true;
-    let mut app = App::new(config, Duration::from_secs(1), t0());
-    app.update(Msg::Polled {
-        result: Ok(ui_data::snapshot()),
-        at: t0(),
-    });
+    let mut app = ui_data::app_polled(config, ui_data::snapshot());
     let screen = render(&app, 160, 48);
     assert!(
         screen.contains("L audit"),

@@ -78,12 +78,7 @@ fn kiosk_all_clear_160x48() {
     calm.queues
         .retain(|q| q.name == "default" || q.name == "billing");
     calm.workers.retain(|w| w.id != "worker-dead");
-    let mut app = App::new(ui_data::config(), std::time::Duration::from_secs(1), t0());
-    app.update(Msg::Polled {
-        result: Ok(calm),
-        at: t0(),
-    });
-    let app = kiosk(app);
+    let app = kiosk(ui_data::app_polled(ui_data::config(), calm));
     let screen = render(&app, 160, 48);
     assert!(screen.contains("OK · no alert firing"), "{screen}");
     insta::assert_snapshot!(screen);
