@@ -2,7 +2,7 @@
 //! big batches, stopping, atomic audit rows (including failures) and read-only refusal.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -10,13 +10,11 @@ use sqlx::{PgPool, Row};
 
 use jobtop::backend::native::NativeBackend;
 use jobtop::backend::pg::connect::{self, SessionSettings};
-use jobtop::backend::{
-    Action, ActionOutcome, AuditFilter, Backend, JobFilter, JobId, JobState, JobTarget, Outcome,
-    Plan,
-};
-use jobtop::gate::{Gate, StopFlag};
+use jobtop::backend::{Action, AuditFilter, Backend, JobId, JobState, JobTarget, Outcome, Plan};
+use jobtop::gate::Gate;
 
 use crate::common;
+use crate::helpers::{matching, no_stop, run};
 
 const ACTOR: &str = "alice@jump-1";
 
@@ -26,14 +24,6 @@ fn gate(pool: &PgPool) -> Gate {
         false,
         ACTOR.to_string(),
     )
-}
-
-fn no_stop() -> StopFlag {
-    Arc::new(AtomicBool::new(false))
-}
-
-async fn run(gate: &Gate, plan: &Plan) -> ActionOutcome {
-    gate.execute(plan, &no_stop(), &mut |_| {}).await.unwrap()
 }
 
 /// Jobs inserted straight into the table in a given raw state, for fixtures the SQL
@@ -137,13 +127,6 @@ async fn audit(pool: &PgPool) -> Vec<jobtop::backend::AuditEntry> {
 
 fn ids(v: &[i64]) -> JobTarget {
     JobTarget::Ids(v.iter().map(|&id| JobId::Int(id)).collect())
-}
-
-fn matching(queue: &str, state: JobState) -> JobTarget {
-    JobTarget::Matching {
-        filter: JobFilter::queue(queue, state),
-        limit: None,
-    }
 }
 
 #[tokio::test]

@@ -5,7 +5,6 @@
 //! and no action at all where that table is missing.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use sqlx::postgres::PgListener;
@@ -14,56 +13,23 @@ use sqlx::{AssertSqlSafe, PgPool, Row};
 use jobtop::backend::graphile::GraphileBackend;
 use jobtop::backend::oban::ObanBackend;
 use jobtop::backend::river::RiverBackend;
-use jobtop::backend::{
-    Action, ActionOutcome, Backend, JobFilter, JobId, JobState, JobTarget, Plan,
-};
-use jobtop::gate::{Gate, StopFlag};
+use jobtop::backend::{Action, ActionOutcome, Backend, JobId, JobState, JobTarget, Plan};
+use jobtop::gate::Gate;
 
-use crate::common;
-
-const RIVER: &str = include_str!("../fixtures/river.sql");
-const OBAN: &str = include_str!("../fixtures/oban.sql");
-const GRAPHILE: &str = include_str!("../fixtures/graphile.sql");
+use crate::common::fixture::{CEPRO, GRAPHILE, JOB_QUEUE, OBAN, RIVER};
+use crate::common::{self, exec, load};
+use crate::helpers::{audit_rows, matching, run};
 
 const ACTOR: &str = "bob@jump-2";
 
-async fn load(pool: &PgPool, sql: &'static str) {
-    sqlx::raw_sql(sql)
-        .execute(pool)
-        .await
-        .expect("fixture loads");
-}
-
-async fn exec(pool: &PgPool, sql: &str) {
-    sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
-        .execute(pool)
-        .await
-        .expect("statement runs");
-}
-
 fn gate(backend: impl Backend + 'static) -> Gate {
     Gate::with_actor(Arc::new(backend), false, ACTOR.to_string())
-}
-
-fn no_stop() -> StopFlag {
-    Arc::new(AtomicBool::new(false))
-}
-
-async fn run(gate: &Gate, plan: &Plan) -> ActionOutcome {
-    gate.execute(plan, &no_stop(), &mut |_| {}).await.unwrap()
 }
 
 async fn act(gate: &Gate, action: Action) -> (Plan, ActionOutcome) {
     let plan = gate.plan(&action).await.expect("plan");
     let outcome = run(gate, &plan).await;
     (plan, outcome)
-}
-
-fn matching(queue: &str, state: JobState) -> JobTarget {
-    JobTarget::Matching {
-        filter: JobFilter::queue(queue, state),
-        limit: None,
-    }
 }
 
 async fn ids(pool: &PgPool, sql: &str) -> Vec<i64> {
@@ -108,10 +74,6 @@ async fn last_audit(
         r.get("count"),
         r.get("outcome"),
     )
-}
-
-async fn audit_rows(pool: &PgPool) -> i64 {
-    one(pool, "SELECT count(*) FROM jobtop.audit").await
 }
 
 // ---------------------------------------------------------------- River
@@ -571,8 +533,6 @@ async fn oban_pause_is_a_signal_on_its_prefix_channel() {
 
 // ---------------------------------------------------------------- mapped
 
-const CEPRO: &str = include_str!("../fixtures/cepro.sql");
-
 /// The shipped CE Pro profile plus actions and a pause table of its own.
 const CEPRO_ACTING: &str = r#"
 name = "cepro-acting"
@@ -628,7 +588,7 @@ async fn a_uuid_keyed_table_is_acted_on_by_uuid() {
     use jobtop::backend::mapped::{MappedBackend, Profile};
     let db = common::test_db().await;
     let pool = &db.pool;
-    load(pool, include_str!("../fixtures/job_queue.sql")).await;
+    load(pool, JOB_QUEUE).await;
     let g = gate(
         MappedBackend::open(pool.clone(), Profile::shipped("job_queue").unwrap(), None)
             .await

@@ -15,15 +15,8 @@ use jobtop::backend::river::RiverBackend;
 use jobtop::backend::{Backend, Capabilities, Count, MinuteBucket, Snapshot, SnapshotOptions};
 use sqlx::{AssertSqlSafe, PgPool};
 
-use crate::common;
-
-const RIVER: &str = include_str!("../fixtures/river.sql");
-const OBAN: &str = include_str!("../fixtures/oban.sql");
-const PGBOSS: &str = include_str!("../fixtures/pgboss.sql");
-const GRAPHILE: &str = include_str!("../fixtures/graphile.sql");
-const JOB_QUEUE: &str = include_str!("../fixtures/job_queue.sql");
-const JOBFORGE: &str = include_str!("../fixtures/jobforge.sql");
-const CEPRO: &str = include_str!("../fixtures/cepro.sql");
+use crate::common::fixture::{CEPRO, GRAPHILE, JOB_QUEUE, JOBFORGE, OBAN, PGBOSS, RIVER};
+use crate::common::{self, exec, load};
 
 /// Retry, cancel, discard and delete, recorded in jobtop.audit (the harness migrates it).
 const JOB_ACTIONS: jobtop::backend::ActionCapabilities = jobtop::backend::ActionCapabilities {
@@ -42,13 +35,6 @@ const AUDIT_ONLY: jobtop::backend::ActionCapabilities = jobtop::backend::ActionC
     ..jobtop::backend::ActionCapabilities::NONE
 };
 
-async fn load(pool: &PgPool, sql: &'static str) {
-    sqlx::raw_sql(sql)
-        .execute(pool)
-        .await
-        .expect("fixture loads");
-}
-
 /// Loads an unqualified fixture (River, Oban) into a schema of its own, as a prefix would.
 async fn load_into(pool: &PgPool, schema: &str, sql: &str) {
     let script =
@@ -58,13 +44,6 @@ async fn load_into(pool: &PgPool, schema: &str, sql: &str) {
         .execute(&mut *conn)
         .await
         .expect("fixture loads");
-}
-
-async fn exec(pool: &PgPool, sql: &'static str) {
-    sqlx::raw_sql(sql)
-        .execute(pool)
-        .await
-        .expect("statement runs");
 }
 
 async fn snap(backend: &dyn Backend) -> Snapshot {

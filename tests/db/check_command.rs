@@ -5,11 +5,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::cli;
-use crate::common;
-
-async fn exec(pool: &PgPool, sql: &'static str) {
-    sqlx::query(sql).execute(pool).await.unwrap();
-}
+use crate::common::{self, exec};
 
 /// A healthy queue: three fresh ready jobs, one done, a worker with a fresh heartbeat.
 async fn healthy(pool: &PgPool) {

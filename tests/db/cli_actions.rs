@@ -1,32 +1,15 @@
 //! The action commands, run as the built binary against a real PostgreSQL: what they say,
 //! what they change, what they record, and their exit status.
 
-use std::process::{Command, Output, Stdio};
-
 use sqlx::PgPool;
 
-use crate::common;
-use crate::common::TestDb;
+use crate::cli;
+use crate::common::fixture;
+use crate::common::{self, TestDb};
 
-/// A URL for the test database (the harness hands out options, the binary wants a URL).
-/// Runs `jobtop ARGS --url …` with no terminal on stdin.
+/// `jobtop ARGS --url …` as carol with no terminal on stdin: (status, stdout, stderr).
 fn jobtop(db: &TestDb, args: &[&str]) -> (i32, String, String) {
-    let log = std::env::temp_dir().join(format!("jobtop-cli-test-{}.log", std::process::id()));
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_jobtop"))
-        .args(args)
-        .arg("--url")
-        .arg(common::url_for(db))
-        .arg("--log-file")
-        .arg(&log)
-        .env("USER", "carol")
-        .stdin(Stdio::null())
-        .output()
-        .expect("the jobtop binary runs");
-    (
-        out.status.code().expect("exited normally"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    cli::run_as("carol", &common::url_for(db), args)
 }
 
 async fn scalar_i64(pool: &PgPool, sql: &'static str) -> i64 {
@@ -327,10 +310,7 @@ async fn reset_stuck_and_purge() {
 async fn graphile_retry_and_cancel_from_the_command_line() {
     let db = common::test_db().await;
     let pool = &db.pool;
-    sqlx::raw_sql(include_str!("../fixtures/graphile.sql"))
-        .execute(pool)
-        .await
-        .unwrap();
+    common::load(pool, fixture::GRAPHILE).await;
     // Two schemas in one database: without --backend it would have to ask.
     let (code, stdout, stderr) = jobtop(
         &db,

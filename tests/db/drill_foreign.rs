@@ -19,20 +19,8 @@ use jobtop::backend::river::RiverBackend;
 use jobtop::backend::{JobId, JobState};
 use sqlx::PgPool;
 
-use crate::common;
-
-const RIVER: &str = include_str!("../fixtures/river.sql");
-const OBAN: &str = include_str!("../fixtures/oban.sql");
-const JOB_QUEUE: &str = include_str!("../fixtures/job_queue.sql");
-const JOBFORGE: &str = include_str!("../fixtures/jobforge.sql");
-const CEPRO: &str = include_str!("../fixtures/cepro.sql");
-
-async fn load(pool: &PgPool, sql: &'static str) {
-    sqlx::raw_sql(sql)
-        .execute(pool)
-        .await
-        .expect("fixture loads");
-}
+use crate::common::fixture::{CEPRO, GRAPHILE, JOB_QUEUE, JOBFORGE, OBAN, PGBOSS, RIVER};
+use crate::common::{self, load};
 
 fn query(scope: JobScope, order: Order, limit: usize) -> JobQuery {
     JobQuery {
@@ -1114,7 +1102,7 @@ async fn pgboss_lists_by_uuid_with_the_last_error() {
     use jobtop::backend::pgboss::PgBossBackend;
     let db = common::test_db().await;
     let pool = &db.pool;
-    load(pool, include_str!("../fixtures/pgboss.sql")).await;
+    load(pool, PGBOSS).await;
     let b = PgBossBackend::open(pool.clone(), "pgboss").await.unwrap();
     let waiting = "FROM pgboss.job WHERE name = 'emails' AND state IN ('created', 'retry') \
                    AND NOT blocked";
@@ -1164,7 +1152,7 @@ async fn graphile_lists_by_task_and_dead_jobs_by_their_last_failure() {
     use jobtop::backend::graphile::GraphileBackend;
     let db = common::test_db().await;
     let pool = &db.pool;
-    load(pool, include_str!("../fixtures/graphile.sql")).await;
+    load(pool, GRAPHILE).await;
     let b = GraphileBackend::open(pool.clone(), "graphile_worker")
         .await
         .unwrap();

@@ -2,16 +2,10 @@
 //! schema's (queue, state) statistics keep close to the truth even when the pile sits in one
 //! queue.
 
-use sqlx::PgPool;
-
 use jobtop::backend::native::NativeBackend;
 use jobtop::backend::{Backend, Count, Snapshot, SnapshotOptions};
 
-use crate::common;
-
-async fn exec(pool: &PgPool, sql: &'static str) {
-    sqlx::query(sql).execute(pool).await.unwrap();
-}
+use crate::common::{self, exec};
 
 fn dead(snap: &Snapshot, queue: &str) -> Count {
     snap.queues.iter().find(|q| q.name == queue).unwrap().dead

@@ -7,7 +7,8 @@ use sqlx::PgPool;
 use jobtop::backend::native::NativeBackend;
 use jobtop::backend::{Backend, Snapshot, SnapshotOptions};
 
-use crate::common;
+use crate::common::{self, exec};
+use crate::helpers::enqueue_n;
 
 const OPTS: SnapshotOptions = SnapshotOptions {
     count_cap: 10_000,
@@ -15,18 +16,9 @@ const OPTS: SnapshotOptions = SnapshotOptions {
     pile_cap: jobtop::backend::PILE_CAP,
 };
 
-async fn exec(pool: &PgPool, sql: &'static str) {
-    sqlx::query(sql).execute(pool).await.unwrap();
-}
-
 /// `n` jobs of `queue` enqueued, claimed by worker `w` and returned, as ids.
 async fn claimed(pool: &PgPool, queue: &str, n: i32) -> Vec<i64> {
-    sqlx::query("SELECT jobtop.enqueue($1, 'k') FROM generate_series(1, $2)")
-        .bind(queue)
-        .bind(n)
-        .execute(pool)
-        .await
-        .unwrap();
+    enqueue_n(pool, queue, n).await;
     sqlx::query_scalar("SELECT id FROM jobtop.claim('w', ARRAY[$1], $2)")
         .bind(queue)
         .bind(n)

@@ -18,6 +18,8 @@ mod pty;
 #[path = "../ui_data/mod.rs"]
 mod ui_data;
 
+mod helpers;
+
 mod actions_backend;
 mod backend_actions;
 mod backends;

@@ -2,22 +2,14 @@
 //! per queue, new dead jobs of the last hour, per-kind totals of the hour and running jobs
 //! per tenant, against a real PostgreSQL.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use sqlx::PgPool;
 
 use jobtop::backend::native::NativeBackend;
-use jobtop::backend::{
-    Backend, Count, KindOutcomes, QueueStats, Snapshot, SnapshotOptions, TenantRunning,
-};
+use jobtop::backend::{Backend, Count, KindOutcomes, Snapshot, SnapshotOptions, TenantRunning};
 
 use crate::common;
-
-async fn db_now(pool: &PgPool) -> DateTime<Utc> {
-    sqlx::query_scalar("SELECT now()")
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
+use crate::helpers::{db_now, queue};
 
 async fn enqueue(pool: &PgPool, queue: &str, kind: &str, tenant: Option<&str>, max: i32) -> i64 {
     sqlx::query_scalar(
@@ -54,10 +46,6 @@ async fn snapshot(pool: &PgPool, running_by_tenant: bool) -> Snapshot {
         })
         .await
         .unwrap()
-}
-
-fn queue<'a>(snap: &'a Snapshot, name: &str) -> &'a QueueStats {
-    snap.queues.iter().find(|q| q.name == name).unwrap()
 }
 
 #[tokio::test]

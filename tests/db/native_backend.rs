@@ -7,9 +7,10 @@ use serde_json::Value;
 use sqlx::{PgPool, Row};
 
 use jobtop::backend::native::{NativeBackend, migrate};
-use jobtop::backend::{Backend, Count, QueueStats, Snapshot, SnapshotOptions};
+use jobtop::backend::{Backend, Count, Snapshot, SnapshotOptions};
 
 use crate::common;
+use crate::helpers::{db_now, queue};
 
 /// Every count exact up to 10,000 (scheduled and dead too: no estimates here).
 const BIG_CAP: SnapshotOptions = SnapshotOptions {
@@ -17,13 +18,6 @@ const BIG_CAP: SnapshotOptions = SnapshotOptions {
     running_by_tenant: false,
     pile_cap: 10_000,
 };
-
-async fn db_now(pool: &PgPool) -> DateTime<Utc> {
-    sqlx::query_scalar("SELECT now()")
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
 
 async fn enqueue(pool: &PgPool, queue: &str) -> i64 {
     sqlx::query_scalar("SELECT jobtop.enqueue($1, 'task')")
@@ -113,13 +107,6 @@ async fn snapshot(pool: &PgPool, opts: SnapshotOptions) -> Snapshot {
         .snapshot(&opts)
         .await
         .unwrap()
-}
-
-fn queue<'a>(snap: &'a Snapshot, name: &str) -> &'a QueueStats {
-    snap.queues
-        .iter()
-        .find(|q| q.name == name)
-        .unwrap_or_else(|| panic!("queue {name} missing from the snapshot"))
 }
 
 struct JobRow {

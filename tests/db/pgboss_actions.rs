@@ -4,9 +4,7 @@
 //! refusals with their reasons, the uuids in the audit row, the monitor's confirmation and
 //! report (as state, and in the real binary on a terminal), and `jobtop retry|cancel <uuid>`.
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,48 +14,26 @@ use sqlx::{AssertSqlSafe, PgPool, Row};
 use jobtop::app::actions::{Choice, Dialog, Level};
 use jobtop::app::{App, Msg};
 use jobtop::backend::pgboss::PgBossBackend;
-use jobtop::backend::{
-    Action, ActionOutcome, JobFilter, JobId, JobState, JobTarget, Outcome, Plan, SnapshotOptions,
-};
-use jobtop::gate::{Gate, StopFlag};
+use jobtop::backend::{Action, JobFilter, JobId, JobState, JobTarget, Outcome, SnapshotOptions};
+use jobtop::gate::Gate;
 
 use crate::actions_ui::{code, key, planned_request, run_of};
-use crate::common;
+use crate::cli;
+use crate::common::fixture::PGBOSS;
+use crate::common::{self, exec, load};
+use crate::helpers::{audit_rows, db_now, matching, run};
 use crate::pty;
 use crate::ui_data;
 
-const PGBOSS: &str = include_str!("../fixtures/pgboss.sql");
 const ACTOR: &str = "dana@jump-3";
 
-async fn exec(pool: &PgPool, sql: &str) {
-    sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
-        .execute(pool)
-        .await
-        .expect("statement runs");
-}
-
 async fn backend(pool: &PgPool) -> PgBossBackend {
-    exec(pool, PGBOSS).await;
+    load(pool, PGBOSS).await;
     PgBossBackend::open(pool.clone(), "pgboss").await.unwrap()
 }
 
 async fn gate(pool: &PgPool) -> Gate {
     Gate::with_actor(Arc::new(backend(pool).await), false, ACTOR.to_string())
-}
-
-fn no_stop() -> StopFlag {
-    Arc::new(AtomicBool::new(false))
-}
-
-async fn run(gate: &Gate, plan: &Plan) -> ActionOutcome {
-    gate.execute(plan, &no_stop(), &mut |_| {}).await.unwrap()
-}
-
-fn matching(queue: &str, state: JobState) -> JobTarget {
-    JobTarget::Matching {
-        filter: JobFilter::queue(queue, state),
-        limit: None,
-    }
 }
 
 /// The uuids of the jobs `cond` picks (a condition on `j`), oldest start first.
@@ -103,13 +79,6 @@ async fn job(pool: &PgPool, id: &JobId) -> Option<Row_> {
     })
 }
 
-async fn db_now(pool: &PgPool) -> DateTime<Utc> {
-    sqlx::query_scalar("SELECT now()")
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
-
 /// The last audit row: (actor, action, queue, job_keys sorted, job_ids, count, outcome).
 async fn last_audit(
     pool: &PgPool,
@@ -139,13 +108,6 @@ async fn last_audit(
         r.get(5),
         r.get(6),
     )
-}
-
-async fn audit_rows(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM jobtop.audit")
-        .fetch_one(pool)
-        .await
-        .unwrap()
 }
 
 fn sorted(ids: &[JobId]) -> Vec<String> {
@@ -657,23 +619,14 @@ async fn the_monitor_retries_a_queue_from_the_overview_and_refuses_pause_with_th
     assert_eq!(failed, 0);
 }
 
-/// `jobtop ARGS --backend pg-boss --url …` with no terminal: (status, stdout, stderr).
+/// `jobtop ARGS --backend pg-boss --url …` as erin with no terminal: (status, stdout, stderr).
 fn jobtop(db: &common::TestDb, args: &[&str]) -> (i32, String, String) {
-    let log = std::env::temp_dir().join(format!("jobtop-pgboss-test-{}.log", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_jobtop"))
-        .args(args)
-        .args(["--backend", "pg-boss", "--url", &common::url_for(db)])
-        .arg("--log-file")
-        .arg(&log)
-        .env("USER", "erin")
-        .stdin(Stdio::null())
-        .output()
-        .expect("the jobtop binary runs");
-    (
-        out.status.code().expect("exited normally"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let args: Vec<&str> = args
+        .iter()
+        .copied()
+        .chain(["--backend", "pg-boss"])
+        .collect();
+    cli::run_as("erin", &common::url_for(db), &args)
 }
 
 #[tokio::test]
@@ -743,13 +696,9 @@ async fn the_action_commands_take_uuids() {
 async fn retrying_a_pgboss_queue_from_the_overview_on_a_terminal() {
     let db = common::test_db().await;
     let pool = &db.pool;
-    exec(pool, PGBOSS).await;
-    let script = format!(
-        "USER=frank \"{}\" \"$JOBTOP_TEST_URL\" --log-file /dev/null",
-        env!("CARGO_BIN_EXE_jobtop")
-    );
+    load(pool, PGBOSS).await;
     let url = common::url_for(&db);
-    let mut term = pty::Terminal::run(&script, &[("JOBTOP_TEST_URL", &url)], 30, 120);
+    let mut term = pty::Terminal::jobtop(&url, Some("frank"), 30, 120);
     assert!(term.wait_for_text("emails", Duration::from_secs(20)));
     // Queues sort by name: emails first, and selected.
     term.keys(b"p");

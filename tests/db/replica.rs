@@ -16,6 +16,8 @@ use jobtop::backend::native::{NativeBackend, migrate};
 use jobtop::backend::wrappers::replica::{Lag, OnReplica};
 use jobtop::backend::{Backend, Snapshot, SnapshotOptions};
 
+use crate::helpers::ready;
+
 const OPTS: SnapshotOptions = SnapshotOptions {
     count_cap: 10_000,
     running_by_tenant: false,
@@ -145,13 +147,6 @@ async fn pool(options: PgConnectOptions) -> PgPool {
         .connect_with(options)
         .await
         .unwrap()
-}
-
-fn ready(snap: &Snapshot, queue: &str) -> i64 {
-    snap.queues
-        .iter()
-        .find(|q| q.name == queue)
-        .map_or(0, |q| q.ready.value)
 }
 
 /// Polls the replica until it shows `n` ready jobs in `queue`.

@@ -9,9 +9,10 @@ use sqlx::{AssertSqlSafe, PgConnection};
 
 use jobtop::backend::native::NativeBackend;
 use jobtop::backend::wrappers::shared::{AloneBecause, Role, SharedOptions, SharedSnapshot};
-use jobtop::backend::{Backend, Snapshot, SnapshotOptions};
+use jobtop::backend::{Backend, SnapshotOptions};
 
 use crate::common;
+use crate::helpers::{enqueue_n, ready};
 
 const OPTS: SnapshotOptions = SnapshotOptions {
     count_cap: 10_000,
@@ -42,23 +43,6 @@ async fn monitor(options: &PgConnectOptions, read_only: bool) -> SharedSnapshot<
     )
 }
 
-async fn enqueue(pool: &PgPool, queue: &str, n: i32) {
-    sqlx::query("SELECT jobtop.enqueue($1, 'k') FROM generate_series(1, $2)")
-        .bind(queue)
-        .bind(n)
-        .execute(pool)
-        .await
-        .unwrap();
-}
-
-fn ready(snap: &Snapshot, queue: &str) -> i64 {
-    snap.queues
-        .iter()
-        .find(|q| q.name == queue)
-        .map(|q| q.ready.value)
-        .unwrap_or(0)
-}
-
 async fn published_version(pool: &PgPool) -> Option<i64> {
     sqlx::query_scalar("SELECT max(version) FROM jobtop.snapshot_cache")
         .fetch_one(pool)
@@ -69,7 +53,7 @@ async fn published_version(pool: &PgPool) -> Option<i64> {
 #[tokio::test(flavor = "multi_thread")]
 async fn one_leader_publishes_the_other_follows_and_takes_over_when_it_goes() {
     let db = common::test_db().await;
-    enqueue(&db.pool, "mail", 3).await;
+    enqueue_n(&db.pool, "mail", 3).await;
     let a = monitor(&db.options, false).await;
     let b = monitor(&db.options, false).await;
 
@@ -85,7 +69,7 @@ async fn one_leader_publishes_the_other_follows_and_takes_over_when_it_goes() {
     assert_eq!(ready(&from_b, "mail"), 3);
 
     // New work: the follower sees it once the leader has published again.
-    enqueue(&db.pool, "mail", 2).await;
+    enqueue_n(&db.pool, "mail", 2).await;
     let next = tokio::spawn({
         let started = Instant::now();
         async move {
@@ -129,7 +113,7 @@ async fn one_leader_publishes_the_other_follows_and_takes_over_when_it_goes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_follower_polls_alone_while_the_leader_holds_the_lock_but_stops_publishing() {
     let db = common::test_db().await;
-    enqueue(&db.pool, "mail", 1).await;
+    enqueue_n(&db.pool, "mail", 1).await;
     let a = monitor(&db.options, false).await;
     let b = monitor(&db.options, false).await;
     a.snapshot(&OPTS).await.unwrap();
@@ -137,7 +121,7 @@ async fn a_follower_polls_alone_while_the_leader_holds_the_lock_but_stops_publis
     assert_eq!(b.role(), Role::Follower);
 
     // `a` still holds the lock but stops polling (a stopped process, say).
-    enqueue(&db.pool, "mail", 4).await;
+    enqueue_n(&db.pool, "mail", 4).await;
     tokio::time::sleep(2 * INTERVAL + Duration::from_millis(100)).await;
     let snap = b.snapshot(&OPTS).await.unwrap();
     assert_eq!(b.role(), Role::Alone(AloneBecause::LeaderOverdue));
@@ -154,7 +138,7 @@ async fn a_follower_polls_alone_while_the_leader_holds_the_lock_but_stops_publis
 #[tokio::test(flavor = "multi_thread")]
 async fn monitors_that_may_not_write_poll_alone_and_never_take_the_lock() {
     let db = common::test_db().await;
-    enqueue(&db.pool, "mail", 2).await;
+    enqueue_n(&db.pool, "mail", 2).await;
     let plain = NativeBackend::new(db.pool.clone())
         .snapshot(&OPTS)
         .await
@@ -227,7 +211,7 @@ async fn wrappers_pass_drill_downs_and_actions_through() {
     use jobtop::backend::{AuditFilter, JobState};
 
     let db = common::test_db().await;
-    enqueue(&db.pool, "mail", 2).await;
+    enqueue_n(&db.pool, "mail", 2).await;
     let native = std::sync::Arc::new(NativeBackend::new(db.pool.clone()));
     let shared = monitor(&db.options, false).await;
     let replica = OnReplica::new(native.clone(), db.pool.clone());

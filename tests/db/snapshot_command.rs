@@ -5,7 +5,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::cli;
-use crate::common;
+use crate::common::{self, exec};
 
 const SCHEMA: &str = include_str!("../../assets/snapshot.schema.json");
 const DOC: &str = include_str!("../../docs/snapshot-schema.md");
@@ -118,10 +118,6 @@ fn assert_valid(doc: &Value) {
     let mut errors = Vec::new();
     validate(&schema, &schema, doc, "$", &mut errors);
     assert!(errors.is_empty(), "{errors:#?}\n{doc:#}");
-}
-
-async fn exec(pool: &PgPool, sql: &'static str) {
-    sqlx::query(sql).execute(pool).await.unwrap();
 }
 
 async fn seed(pool: &PgPool) {

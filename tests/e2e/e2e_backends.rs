@@ -4,49 +4,35 @@
 use std::time::Duration;
 
 use crate::common;
+use crate::common::fixture::{self, CEPRO, GRAPHILE, JOB_QUEUE, JOBFORGE, OBAN, PGBOSS, RIVER};
 use crate::pty::Terminal;
 
 /// (fixture, backend named in the header, queue, READY SCHED RUN RETRY DEAD as the fixture
 /// sets them up).
 const CASES: [(&str, &str, &str, [&str; 5]); 7] = [
+    (RIVER, "river", "default", ["5", "3", "2", "2", "2"]),
+    (OBAN, "oban", "default", ["4", "3", "2", "1", "1"]),
+    (PGBOSS, "pg-boss", "emails", ["4", "2", "2", "2", "2"]),
     (
-        include_str!("../fixtures/river.sql"),
-        "river",
-        "default",
-        ["5", "3", "2", "2", "2"],
-    ),
-    (
-        include_str!("../fixtures/oban.sql"),
-        "oban",
-        "default",
-        ["4", "3", "2", "1", "1"],
-    ),
-    (
-        include_str!("../fixtures/pgboss.sql"),
-        "pg-boss",
-        "emails",
-        ["4", "2", "2", "2", "2"],
-    ),
-    (
-        include_str!("../fixtures/graphile.sql"),
+        GRAPHILE,
         "graphile-worker",
         "send_email",
         ["4", "2", "2", "2", "1"],
     ),
     (
-        include_str!("../fixtures/job_queue.sql"),
+        JOB_QUEUE,
         "mapped",
         "game_platform_sync",
         ["3", "1", "1", "1", "2"],
     ),
     (
-        include_str!("../fixtures/jobforge.sql"),
+        JOBFORGE,
         "mapped",
         "connector.http",
         ["2", "1", "3", "2", "3"],
     ),
     (
-        include_str!("../fixtures/cepro.sql"),
+        CEPRO,
         "mapped",
         "background_jobs",
         ["4", "1", "2", "2", "2"],
@@ -57,13 +43,9 @@ const CASES: [(&str, &str, &str, [&str; 5]); 7] = [
 async fn a_bare_url_finds_each_schema_and_shows_its_counts() {
     for (fixture, backend, queue, counts) in CASES {
         let db = common::test_db().await;
-        sqlx::raw_sql(fixture).execute(&db.pool).await.unwrap();
+        common::load(&db.pool, fixture).await;
         let url = common::url_for(&db);
-        let script = format!(
-            "\"{}\" \"$JOBTOP_TEST_URL\" --log-file /dev/null",
-            env!("CARGO_BIN_EXE_jobtop")
-        );
-        let mut term = Terminal::run(&script, &[("JOBTOP_TEST_URL", &url)], 30, 120);
+        let mut term = Terminal::jobtop(&url, None, 30, 120);
         let shown = term.wait_for(Duration::from_secs(20), |s| {
             s.contents().contains(queue) && s.contents().contains("updated")
         });
@@ -90,16 +72,9 @@ async fn a_bare_url_finds_each_schema_and_shows_its_counts() {
 #[tokio::test(flavor = "multi_thread")]
 async fn pausing_a_river_queue_from_the_overview() {
     let db = common::test_db().await;
-    sqlx::raw_sql(include_str!("../fixtures/river.sql"))
-        .execute(&db.pool)
-        .await
-        .unwrap();
+    common::load(&db.pool, fixture::RIVER).await;
     let url = common::url_for(&db);
-    let script = format!(
-        "USER=carol \"{}\" \"$JOBTOP_TEST_URL\" --log-file /dev/null",
-        env!("CARGO_BIN_EXE_jobtop")
-    );
-    let mut term = Terminal::run(&script, &[("JOBTOP_TEST_URL", &url)], 30, 120);
+    let mut term = Terminal::jobtop(&url, Some("carol"), 30, 120);
     assert!(term.wait_for_text("default", Duration::from_secs(20)));
     // Queues sort by name: batch, default, …
     term.keys(b"\x1b[B");
