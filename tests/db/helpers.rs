@@ -1,6 +1,6 @@
-//! What several modules of this binary need alike: an action run through the gate to its
-//! end, the database's clock, the audit table's size, a queue's figures in a snapshot, and
-//! jobs enqueued in bulk.
+//! What several modules of this binary need alike: the snapshot options of the tests that
+//! read whole snapshots, an action run through the gate to its end, the database's clock,
+//! the audit table's size, a queue's figures in a snapshot, and jobs enqueued in bulk.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -8,8 +8,18 @@ use std::sync::atomic::AtomicBool;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use jobtop::backend::{ActionOutcome, JobFilter, JobState, JobTarget, Plan, QueueStats, Snapshot};
+use jobtop::backend::{
+    ActionOutcome, JobFilter, JobState, JobTarget, PILE_CAP, Plan, QueueStats, Snapshot,
+    SnapshotOptions,
+};
 use jobtop::gate::{Gate, StopFlag};
+
+/// Counts exact up to 10,000, piles to the usual cap, no running jobs per tenant.
+pub const OPTS: SnapshotOptions = SnapshotOptions {
+    count_cap: 10_000,
+    running_by_tenant: false,
+    pile_cap: PILE_CAP,
+};
 
 /// A stop flag nobody raises.
 pub fn no_stop() -> StopFlag {

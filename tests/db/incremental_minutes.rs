@@ -5,16 +5,10 @@
 use sqlx::PgPool;
 
 use jobtop::backend::native::NativeBackend;
-use jobtop::backend::{Backend, Snapshot, SnapshotOptions};
+use jobtop::backend::{Backend, Snapshot};
 
 use crate::common::{self, exec};
-use crate::helpers::enqueue_n;
-
-const OPTS: SnapshotOptions = SnapshotOptions {
-    count_cap: 10_000,
-    running_by_tenant: false,
-    pile_cap: jobtop::backend::PILE_CAP,
-};
+use crate::helpers::{OPTS, enqueue_n};
 
 /// `n` jobs of `queue` enqueued, claimed by worker `w` and returned, as ids.
 async fn claimed(pool: &PgPool, queue: &str, n: i32) -> Vec<i64> {

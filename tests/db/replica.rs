@@ -14,15 +14,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use jobtop::backend::native::{NativeBackend, migrate};
 use jobtop::backend::wrappers::replica::{Lag, OnReplica};
-use jobtop::backend::{Backend, Snapshot, SnapshotOptions};
+use jobtop::backend::{Backend, Snapshot};
 
-use crate::helpers::ready;
-
-const OPTS: SnapshotOptions = SnapshotOptions {
-    count_cap: 10_000,
-    running_by_tenant: false,
-    pile_cap: jobtop::backend::PILE_CAP,
-};
+use crate::helpers::{OPTS, ready};
 
 fn pg_bin() -> PathBuf {
     PathBuf::from(

@@ -7,18 +7,13 @@ use std::time::{Duration, Instant};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, PgConnection};
 
+use jobtop::backend::Backend;
 use jobtop::backend::native::NativeBackend;
 use jobtop::backend::wrappers::shared::{AloneBecause, Role, SharedOptions, SharedSnapshot};
-use jobtop::backend::{Backend, SnapshotOptions};
 
 use crate::common;
-use crate::helpers::{enqueue_n, ready};
+use crate::helpers::{OPTS, enqueue_n, ready};
 
-const OPTS: SnapshotOptions = SnapshotOptions {
-    count_cap: 10_000,
-    running_by_tenant: false,
-    pile_cap: jobtop::backend::PILE_CAP,
-};
 const INTERVAL: Duration = Duration::from_millis(400);
 
 fn shared_options(read_only: bool) -> SharedOptions {
