@@ -116,6 +116,7 @@ async fn watchdog_removes_the_cluster_when_its_owner_dies() {
 
 #[tokio::test]
 async fn simulator_builds_a_screen_worth_watching() {
+    let _alone = crate::QUIET.write().await;
     let db = common::test_db().await;
     let cfg = SimulatorConfig {
         rate: 20.0,

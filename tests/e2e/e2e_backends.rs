@@ -41,6 +41,7 @@ const CASES: [(&str, &str, &str, [&str; 5]); 7] = [
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bare_url_finds_each_schema_and_shows_its_counts() {
+    let _not_beside_the_timed_test = crate::QUIET.read().await;
     for (fixture, backend, queue, counts) in CASES {
         let db = common::test_db().await;
         common::load(&db.pool, fixture).await;
@@ -71,6 +72,7 @@ async fn a_bare_url_finds_each_schema_and_shows_its_counts() {
 /// row in `river_queue`, the audit row, and the screen saying who paused it and why.
 #[tokio::test(flavor = "multi_thread")]
 async fn pausing_a_river_queue_from_the_overview() {
+    let _not_beside_the_timed_test = crate::QUIET.read().await;
     let db = common::test_db().await;
     common::load(&db.pool, fixture::RIVER).await;
     let url = common::url_for(&db);

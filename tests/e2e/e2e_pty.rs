@@ -19,6 +19,7 @@ async fn seed(db: &common::TestDb) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn overview_in_a_real_terminal_then_quit_restores_it() {
+    let _not_beside_the_timed_test = crate::QUIET.read().await;
     let db = common::test_db().await;
     seed(&db).await;
     let url = common::url_for(&db);
