@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::postgres::PgConnectOptions;
@@ -64,4 +64,25 @@ pub fn stdout(o: &Output) -> String {
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs `jobtop ARGS --url URL` as `user` with no terminal on stdin (the user's own config
+/// applies): (exit status, stdout, stderr).
+pub fn run_as(user: &str, url: &str, args: &[&str]) -> (i32, String, String) {
+    let log = std::env::temp_dir().join(format!("jobtop-cli-test-{}.log", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_jobtop"))
+        .args(args)
+        .arg("--url")
+        .arg(url)
+        .arg("--log-file")
+        .arg(&log)
+        .env("USER", user)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the jobtop binary runs");
+    (
+        out.status.code().expect("exited normally"),
+        stdout(&out),
+        stderr(&out),
+    )
 }

@@ -15,8 +15,8 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, Connection};
 
 use jobtop::backend::pg::admin;
 use jobtop::demo::Cluster;
@@ -177,6 +177,34 @@ pub fn url_for(db: &TestDb) -> String {
             db.name
         ),
     }
+}
+
+/// The queue schemas' fixtures (tests/fixtures/*.sql), written from each project's
+/// documented tables and states.
+pub mod fixture {
+    pub const RIVER: &str = include_str!("../fixtures/river.sql");
+    pub const OBAN: &str = include_str!("../fixtures/oban.sql");
+    pub const PGBOSS: &str = include_str!("../fixtures/pgboss.sql");
+    pub const GRAPHILE: &str = include_str!("../fixtures/graphile.sql");
+    pub const JOB_QUEUE: &str = include_str!("../fixtures/job_queue.sql");
+    pub const JOBFORGE: &str = include_str!("../fixtures/jobforge.sql");
+    pub const CEPRO: &str = include_str!("../fixtures/cepro.sql");
+}
+
+/// Loads a fixture: a script of any number of statements.
+pub async fn load(pool: &PgPool, sql: &str) {
+    sqlx::raw_sql(AssertSqlSafe(sql))
+        .execute(pool)
+        .await
+        .expect("fixture loads");
+}
+
+/// Runs a statement (or several) for its effect; what it returns is dropped.
+pub async fn exec(pool: &PgPool, sql: &str) {
+    sqlx::raw_sql(AssertSqlSafe(sql))
+        .execute(pool)
+        .await
+        .expect("statement runs");
 }
 
 /// What a backend offers, yes or no: `flags` checks on the way that everything it does not

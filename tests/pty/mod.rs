@@ -70,6 +70,17 @@ impl Terminal {
         }
     }
 
+    /// The built jobtop on `url` (as `user` when one is given), logging nowhere, in a
+    /// `rows`×`cols` terminal.
+    pub fn jobtop(url: &str, user: Option<&str>, rows: u16, cols: u16) -> Terminal {
+        let user = user.map(|u| format!("USER={u} ")).unwrap_or_default();
+        let script = format!(
+            "{user}\"{}\" \"$JOBTOP_TEST_URL\" --log-file /dev/null",
+            env!("CARGO_BIN_EXE_jobtop")
+        );
+        Terminal::run(&script, &[("JOBTOP_TEST_URL", url)], rows, cols)
+    }
+
     /// Waits until `done` holds for the screen, or `timeout` passes.
     pub fn wait_for(&self, timeout: Duration, done: impl Fn(&vt100::Screen) -> bool) -> bool {
         let start = Instant::now();

@@ -14,11 +14,14 @@ pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
 }
 
+/// Everything a backend can show and do.
+pub const CAPABILITIES: Capabilities = Capabilities::FULL;
+
 pub fn config() -> AppConfig {
     AppConfig {
         target: "ops@db.internal:5432/app".to_string(),
         backend: "native".to_string(),
-        capabilities: Capabilities::FULL,
+        capabilities: CAPABILITIES,
         read_only: false,
         stale_after: Duration::from_secs(60),
         oldest_warn: Duration::from_secs(60),
@@ -114,13 +117,19 @@ pub fn snapshot_at(offset: chrono::Duration) -> Snapshot {
     s
 }
 
-/// An app that has received `snapshot()` at `t0()`, shown `after` later.
-pub fn app_with_data(after: chrono::Duration) -> App {
-    let mut app = App::new(config(), Duration::from_secs(1), t0());
+/// An app on `config` that has received `snapshot` at `t0()`.
+pub fn app_polled(config: AppConfig, snapshot: Snapshot) -> App {
+    let mut app = App::new(config, Duration::from_secs(1), t0());
     app.update(Msg::Polled {
-        result: Ok(snapshot()),
+        result: Ok(snapshot),
         at: t0(),
     });
+    app
+}
+
+/// An app that has received `snapshot()` at `t0()`, shown `after` later.
+pub fn app_with_data(after: chrono::Duration) -> App {
+    let mut app = app_polled(config(), snapshot());
     app.update(Msg::Tick(t0() + after));
     app
 }

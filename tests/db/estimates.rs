@@ -1,0 +1,158 @@
+//! A dead-letter pile past the count cap is shown as the planner's estimate ("~3k"), which the
+//! schema's (queue, state) statistics keep close to the truth even when the pile sits in one
+//! queue.
+
+use jobtop::backend::native::NativeBackend;
+use jobtop::backend::{Count, Overview, Snapshot, SnapshotOptions};
+
+use crate::common::{self, exec};
+
+fn dead(snap: &Snapshot, queue: &str) -> Count {
+    snap.queues.iter().find(|q| q.name == queue).unwrap().dead
+}
+
+#[tokio::test]
+async fn dead_piles_past_the_cap_show_the_planners_estimate() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    exec(
+        pool,
+        "INSERT INTO jobtop.queues (name) VALUES ('webhooks'), ('mail')",
+    )
+    .await;
+    // 3,000 dead in one queue; the other has 20 dead among 3,000 succeeded. Counted column
+    // by column, half of each queue would look dead.
+    exec(
+        pool,
+        "INSERT INTO jobtop.jobs (queue, kind, state, finished_at)
+         SELECT 'webhooks', 'hook.deliver', 'dead', now() FROM generate_series(1, 3000)",
+    )
+    .await;
+    exec(
+        pool,
+        "INSERT INTO jobtop.jobs (queue, kind, state, finished_at)
+         SELECT 'mail', 'mail.send', CASE WHEN g <= 20 THEN 'dead' ELSE 'succeeded' END::jobtop.job_state,
+                now() - interval '2 hours'
+         FROM generate_series(1, 3020) g",
+    )
+    .await;
+    exec(pool, "ANALYZE jobtop.jobs").await;
+
+    let snap = NativeBackend::new(pool.clone())
+        .snapshot(&SnapshotOptions {
+            count_cap: 100,
+            ..SnapshotOptions::default()
+        })
+        .await
+        .unwrap();
+    let webhooks = dead(&snap, "webhooks");
+    assert!(webhooks.estimated && !webhooks.capped, "{webhooks:?}");
+    assert!(
+        (2850..=3150).contains(&webhooks.value),
+        "within 5% of 3,000: {webhooks:?}"
+    );
+    assert_eq!(
+        dead(&snap, "mail"),
+        Count::exact(20),
+        "under the cap: counted"
+    );
+
+    let snap = NativeBackend::new(pool.clone())
+        .snapshot(&SnapshotOptions {
+            count_cap: 10,
+            ..SnapshotOptions::default()
+        })
+        .await
+        .unwrap();
+    let mail = dead(&snap, "mail");
+    assert!(mail.estimated, "{mail:?}");
+    assert!((15..=25).contains(&mail.value), "about 20: {mail:?}");
+}
+
+#[tokio::test]
+async fn scheduled_piles_past_100_are_estimated_small_ones_counted() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    exec(
+        pool,
+        "INSERT INTO jobtop.queues (name) VALUES ('digest'), ('mail')",
+    )
+    .await;
+    exec(
+        pool,
+        "INSERT INTO jobtop.jobs (queue, kind, run_at)
+         SELECT 'digest', 'digest.weekly', now() + g * interval '1 minute'
+         FROM generate_series(1, 2000) g",
+    )
+    .await;
+    exec(
+        pool,
+        "INSERT INTO jobtop.jobs (queue, kind, run_at)
+         SELECT 'mail', 'mail.send', now() + interval '1 hour' FROM generate_series(1, 40)",
+    )
+    .await;
+    let backend = NativeBackend::new(pool.clone());
+    let opts = SnapshotOptions {
+        count_cap: 1_000,
+        ..SnapshotOptions::default()
+    };
+    // Before ANALYZE the planner knows nothing: the count says "100+", never a guess.
+    let snap = backend.snapshot(&opts).await.unwrap();
+    let digest = snap.queues.iter().find(|q| q.name == "digest").unwrap();
+    assert!(
+        digest.scheduled == Count::capped_at(101, 100) || digest.scheduled.estimated,
+        "{:?}",
+        digest.scheduled
+    );
+
+    exec(pool, "ANALYZE jobtop.jobs").await;
+    let snap = NativeBackend::new(pool.clone())
+        .snapshot(&opts)
+        .await
+        .unwrap();
+    let digest = snap.queues.iter().find(|q| q.name == "digest").unwrap();
+    assert!(digest.scheduled.estimated, "{:?}", digest.scheduled);
+    assert!(
+        (1800..=2200).contains(&digest.scheduled.value),
+        "about 2,000: {:?}",
+        digest.scheduled
+    );
+    let mail = snap.queues.iter().find(|q| q.name == "mail").unwrap();
+    assert_eq!(mail.scheduled, Count::exact(40));
+}
+
+/// After an outage a queue's worth of jobs backs off at once: past 100 they are estimated,
+/// while the ones due now (ready) stay counted exactly.
+#[tokio::test]
+async fn retrying_piles_past_100_are_estimated_ready_ones_counted() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    exec(pool, "INSERT INTO jobtop.queues (name) VALUES ('hooks')").await;
+    exec(
+        pool,
+        "INSERT INTO jobtop.jobs (queue, kind, state, attempts, run_at)
+         SELECT 'hooks', 'hook.deliver', 'retrying', 1, now() + g * interval '1 second'
+         FROM generate_series(1, 3000) g",
+    )
+    .await;
+    exec(
+        pool,
+        "INSERT INTO jobtop.jobs (queue, kind, state, attempts, run_at)
+         SELECT 'hooks', 'hook.deliver', 'retrying', 1, now() - interval '1 minute'
+         FROM generate_series(1, 250)",
+    )
+    .await;
+    exec(pool, "ANALYZE jobtop.jobs").await;
+    let snap = NativeBackend::new(pool.clone())
+        .snapshot(&SnapshotOptions::default())
+        .await
+        .unwrap();
+    let hooks = snap.queues.iter().find(|q| q.name == "hooks").unwrap();
+    assert!(hooks.retrying.estimated, "{:?}", hooks.retrying);
+    assert!(
+        (2700..=3300).contains(&hooks.retrying.value),
+        "about 3,000: {:?}",
+        hooks.retrying
+    );
+    assert_eq!(hooks.ready, Count::exact(250));
+}

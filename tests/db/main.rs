@@ -1,0 +1,39 @@
+//! Everything that needs PostgreSQL, in one test binary: the backends (native and each queue
+//! schema's), actions through the gate, drill-down reads, snapshot figures, the commands run
+//! as the built binary (`check`, `snapshot`, the action commands), sessions, the shared
+//! snapshot, the replica and the pooler.
+//!
+//! One throwaway cluster serves the whole binary (see `common`): each test still gets a
+//! fresh database of its own, copied from a migrated template. `cargo test --test db NAME`
+//! runs a part, e.g. `backends::` for one module.
+
+#[path = "../actions_ui/mod.rs"]
+mod actions_ui;
+#[path = "../cli/mod.rs"]
+mod cli;
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../pty/mod.rs"]
+mod pty;
+#[path = "../ui_data/mod.rs"]
+mod ui_data;
+
+mod helpers;
+
+mod actions_backend;
+mod backend_actions;
+mod backends;
+mod check_command;
+mod cli_actions;
+mod drill_backend;
+mod drill_foreign;
+mod estimates;
+mod incremental_minutes;
+mod native_alert_figures;
+mod native_backend;
+mod pgboss_actions;
+mod pooler;
+mod replica;
+mod session_settings;
+mod shared_snapshot;
+mod snapshot_command;

@@ -1,0 +1,86 @@
+//! The overview drawn into ratatui's TestBackend, compared with stored snapshot files
+//! (`tests/render/snapshots/`; review changes with `cargo insta review`).
+
+use crate::ui_data;
+use crate::ui_data::{app_with_data, render, t0};
+use jobtop::app::{App, Msg};
+
+#[test]
+fn overview_80x24() {
+    let app = app_with_data(chrono::Duration::milliseconds(400));
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn overview_160x48() {
+    let app = app_with_data(chrono::Duration::milliseconds(400));
+    insta::assert_snapshot!(render(&app, 160, 48));
+}
+
+#[test]
+fn stale_and_frozen_160x48() {
+    let mut app = app_with_data(chrono::Duration::zero());
+    app.update(Msg::Key(crossterm::event::KeyEvent::from(
+        crossterm::event::KeyCode::Char(' '),
+    )));
+    app.update(Msg::Polled {
+        result: Err("error communicating with database: Connection refused (os error 111)".into()),
+        at: t0() + chrono::Duration::seconds(3),
+    });
+    app.update(Msg::Tick(t0() + chrono::Duration::seconds(4)));
+    let screen = render(&app, 160, 48);
+    assert!(screen.contains("STALE 4s"), "{screen}");
+    assert!(screen.contains("FROZEN"), "{screen}");
+    assert!(
+        screen.contains("mailers"),
+        "last data stays on screen: {screen}"
+    );
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn help_overlay_80x24() {
+    let mut app = app_with_data(chrono::Duration::zero());
+    app.update(Msg::Key(crossterm::event::KeyEvent::from(
+        crossterm::event::KeyCode::Char('?'),
+    )));
+    insta::assert_snapshot!(render(&app, 80, 24));
+}
+
+#[test]
+fn too_small_terminal_says_so() {
+    let app = app_with_data(chrono::Duration::zero());
+    let screen = render(&app, 40, 10);
+    assert!(
+        screen.contains("terminal too small: need 60×12"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn waiting_for_first_poll() {
+    let app = App::new(ui_data::config(), std::time::Duration::from_secs(1), t0());
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("connecting…"), "{screen}");
+    assert!(screen.contains("waiting for the first poll"), "{screen}");
+}
+
+#[test]
+fn hostile_names_never_reach_the_terminal_raw() {
+    let mut snapshot = ui_data::snapshot();
+    snapshot.queues[0].name = "evil\x1b[2J\x1b]0;pwned\x07\u{202e}queue".to_string();
+    snapshot.workers[0].id = "w\r\n\x1b[31mred".to_string();
+    let app = ui_data::app_polled(ui_data::config(), snapshot);
+    for cell in ui_data::buffer(&app, 160, 48).content() {
+        assert!(
+            !cell
+                .symbol()
+                .chars()
+                .any(|c| c.is_control() || c == '\u{202e}'),
+            "raw control character reached the buffer: {:?}",
+            cell.symbol()
+        );
+    }
+    let screen = render(&app, 160, 48);
+    assert!(screen.contains("evil\\x1b[2J"), "{screen}");
+}
