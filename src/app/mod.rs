@@ -1,12 +1,9 @@
 //! The monitor's state: plain data, changed only by `update` (Elm shape, DESIGN.md).
 
 pub mod actions;
-mod alerting;
 pub mod alerts;
 pub mod display;
-mod drill;
 pub mod filter;
-mod job_actions;
 pub mod json;
 pub mod keymap;
 pub mod msg;
@@ -19,11 +16,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
-pub use display::ThemeName;
-pub use drill::{CHROME_LINES, DETAIL_HEAD_LINES, human_bytes};
+pub use display::{ThemeName, human_bytes};
 pub use msg::{Effect, Msg};
 pub use sort::{QueueColumn, QueueSort};
-pub use views::{Drill, DrillSettings, View};
+pub use views::{CHROME_LINES, DETAIL_HEAD_LINES, Drill, DrillSettings, View};
 
 use crate::backend::{Capabilities, Snapshot};
 

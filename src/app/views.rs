@@ -8,10 +8,16 @@ use chrono::{DateTime, Utc};
 
 use super::json::DocLine;
 use crate::backend::drill::{
-    Cursor, DeadLetterReport, DeadWindow, JobDetail, ListFilter, JobPage, JobRow, JobScope,
-    KindWindow, KindsReport, Order, TenantsReport,
+    Cursor, DeadLetterReport, DeadWindow, JobDetail, JobPage, JobRow, JobScope, KindWindow,
+    KindsReport, ListFilter, Order, TenantsReport,
 };
 use crate::backend::{JobId, JobState};
+
+/// Lines of the job detail above its scrolling pane (fields, timeline, pane tabs); the
+/// UI lays the detail out with the same numbers.
+pub const DETAIL_HEAD_LINES: u16 = 8;
+/// Lines every screen spends on breadcrumb and footer.
+pub const CHROME_LINES: u16 = 2;
 
 /// Start-up settings of the drill-down views.
 #[derive(Debug, Clone, PartialEq)]

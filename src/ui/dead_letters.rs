@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
 
 use super::columns::{ColumnSpec, fit_with_filler};
-use super::drill::load_status;
+use super::load::load_status;
 use super::text::sanitize;
 use super::theme::Theme;
 use super::when;

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use super::columns::{ColumnSpec, fit_with_filler};
-use super::drill::{failure, loading};
+use super::load::{failure, loading};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use super::when;

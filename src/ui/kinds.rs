@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use super::columns::{ColumnSpec, fit};
-use super::drill::{failure, loading};
+use super::load::{failure, loading};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use super::when;

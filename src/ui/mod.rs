@@ -15,6 +15,7 @@ mod job;
 mod jobs;
 mod kinds;
 mod kiosk;
+mod load;
 mod markers;
 mod paused;
 mod progress;

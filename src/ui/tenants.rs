@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 use super::columns::{ColumnSpec, fit};
-use super::drill::load_status;
+use super::load::load_status;
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::App;

@@ -1,10 +1,10 @@
 //! Action keys inside a job list or a job's detail: they act on jobs (the marked ones, all
 //! that match the list, or the selected one), not on the overview's queue.
 
-use super::actions::Level;
-use super::keymap::Command;
-use super::views::View;
-use super::{App, Effect};
+use crate::app::actions::Level;
+use crate::app::keymap::Command;
+use crate::app::views::View;
+use crate::app::{App, Effect};
 use crate::backend::drill::JobScope;
 use crate::backend::{Action, ActionKind, JobFilter, JobState, JobTarget};
 

@@ -5,25 +5,21 @@
 use chrono::DateTime;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::filter;
-use super::json::{self, DocLine, Tone};
-use super::keymap::Command;
-use super::views::{
+use crate::app::display::human_bytes;
+use crate::app::filter;
+use crate::app::json::{self, DocLine, Tone};
+use crate::app::keymap::Command;
+use crate::app::views::{CHROME_LINES, DETAIL_HEAD_LINES};
+use crate::app::views::{
     DeadLettersView, DetailPane, FilterInput, JobView, JobsView, KindsView, Land, Notice,
     TenantsView, View, WorkersView,
 };
-use super::{App, Effect, Pane};
+use crate::app::{App, Effect, Pane};
 use crate::backend::drill::{
     DeadLetterQuery, DeadWindow, DetailLimits, JobDetail, JobQuery, JobScope, KindWindow,
     KindsQuery, Order, PAGE_SIZE, Request, Response, SCOPE_COUNT_CAP, TenantsQuery,
 };
 use crate::backend::{JobId, JobState};
-
-/// Lines of the job detail above its scrolling pane (fields, timeline, pane tabs); the
-/// UI lays the detail out with the same numbers.
-pub const DETAIL_HEAD_LINES: u16 = 8;
-/// Lines every screen spends on breadcrumb and footer.
-pub const CHROME_LINES: u16 = 2;
 
 const NOTICE_SECS: i64 = 4;
 
@@ -836,17 +832,6 @@ fn short(s: &str, max: usize) -> String {
     let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
-}
-
-pub fn human_bytes(n: i64) -> String {
-    let n = n.max(0) as f64;
-    if n < 1024.0 {
-        format!("{n:.0} B")
-    } else if n < 1024.0 * 1024.0 {
-        format!("{:.1} KB", n / 1024.0)
-    } else {
-        format!("{:.1} MB", n / (1024.0 * 1024.0))
-    }
 }
 
 fn time(t: Option<DateTime<chrono::Utc>>) -> String {

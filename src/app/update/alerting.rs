@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::alerts::{self, AlertState, Mode, Observation, Severity, Transition};
-use super::keymap::Command;
-use super::{App, Effect};
+use crate::app::alerts::{self, AlertState, Mode, Observation, Severity, Transition};
+use crate::app::keymap::Command;
+use crate::app::{App, Effect};
 use crate::backend::Snapshot;
 
 impl App {

@@ -1,9 +1,19 @@
-//! `App::update`: the only place state changes. Pure: no I/O, no clock reads.
+//! `App::update`: the only place state changes. Pure: no I/O, no clock reads. One file per
+//! part of the state it changes; they all work on `App` from `crate::app`, which knows none
+//! of them.
+
+mod actions;
+mod alerting;
+mod drill;
+mod job_actions;
 
 use std::time::Duration;
 
-use super::keymap::{BINDINGS, Command, command_for};
-use super::{App, Effect, MAX_INTERVAL, MIN_INTERVAL, Msg, Pane, PollFailure, Received};
+use crate::app::keymap::{BINDINGS, Command, command_for};
+use crate::app::{
+    App, Effect, MAX_INTERVAL, MIN_INTERVAL, Msg, Pane, PollFailure, QueueColumn, QueueSort,
+    Received,
+};
 use crate::backend::ActionKind;
 
 /// The steps `+`/`-` walk; a custom `--interval` joins the ladder at its nearest rung.
@@ -173,8 +183,8 @@ impl App {
         Vec::new()
     }
 
-    fn resorted(&self, column: super::QueueColumn) -> super::QueueSort {
-        super::QueueSort {
+    fn resorted(&self, column: QueueColumn) -> QueueSort {
+        QueueSort {
             column,
             descending: column.natural_descending(),
         }
