@@ -8,7 +8,7 @@ use crate::backend::JobId;
 use crate::backend::actions::{Phase, thousands};
 use crate::backend::{ActionKind, ActionOutcome, AuditEntry, AuditFilter, Plan};
 
-/// Seconds a result stays in the footer.
+/// Seconds a message stays in the footer.
 pub const TOAST_SECS: i64 = 10;
 /// Audit rows the pane reads.
 pub const AUDIT_ROWS: i64 = 200;
@@ -21,7 +21,8 @@ pub enum Level {
     Error,
 }
 
-/// A one-line result in the footer.
+/// A one-line message in the footer: an action's result, or a hint about a key (the only
+/// kind of footer message there is).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Toast {
     pub text: String,
@@ -244,8 +245,5 @@ pub fn parse_audit_filter(text: &str) -> AuditFilter {
 #[derive(Debug, Clone, Default)]
 pub struct ActionsState {
     pub dialog: Option<Dialog>,
-    pub toast: Option<Toast>,
     pub audit: Option<AuditPane>,
-    /// Numbers requests and runs, so that a late answer for a closed dialog is ignored.
-    pub(super) next_id: u64,
 }

@@ -81,9 +81,12 @@ pub struct App {
     pub show_help: bool,
     /// The first line of the help overlay on screen (it scrolls on a short terminal).
     pub help_scroll: usize,
-    pub should_quit: bool,
-    /// Confirmations, runs, marks, the result toast and the audit pane.
+    /// Confirmations, runs and the audit pane.
     pub actions: actions::ActionsState,
+    /// The footer's message (`visible_toast`).
+    pub toast: Option<actions::Toast>,
+    /// The last ticket handed out (`update`'s `ticket`).
+    last_ticket: u64,
     // ---- alerts, wall screen, theme ----
     pub rules: alerts::Rules,
     /// Evaluated on every poll result, never on the shown copy: alerts keep moving while
@@ -100,7 +103,7 @@ pub struct App {
     pub theme: ThemeName,
     /// The local time zone's offset, fixed at start-up, for the clock and "since" times.
     pub utc_offset: FixedOffset,
-    /// The drill-down views over the overview, the `/` prompt, notices.
+    /// The drill-down views over the overview, the `/` prompt.
     pub drill: Drill,
 }
 
@@ -124,8 +127,9 @@ impl App {
             selected_worker: None,
             show_help: false,
             help_scroll: 0,
-            should_quit: false,
             actions: actions::ActionsState::default(),
+            toast: None,
+            last_ticket: 0,
             rules: alerts::Rules::default(),
             alerts: alerts::AlertBook::default(),
             show_alerts: false,
@@ -189,6 +193,13 @@ impl App {
 
     pub fn is_stale(&self, heartbeat_age: Option<chrono::Duration>) -> bool {
         heartbeat_age.is_some_and(|age| age.to_std().unwrap_or_default() > self.config.stale_after)
+    }
+
+    /// The footer's message while it is fresh.
+    pub fn visible_toast(&self) -> Option<&actions::Toast> {
+        self.toast
+            .as_ref()
+            .filter(|t| (self.now - t.at).num_seconds() < actions::TOAST_SECS)
     }
 
     /// The row index of the selection in display order.

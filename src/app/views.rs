@@ -302,20 +302,11 @@ pub struct FilterInput {
     pub confirm: Option<String>,
 }
 
-/// A short message in the breadcrumb line ("copied #48213").
-#[derive(Debug, Clone, PartialEq)]
-pub struct Notice {
-    pub text: String,
-    pub until: DateTime<Utc>,
-}
-
 /// Everything the drill-down adds to the app.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Drill {
     pub stack: Vec<View>,
     pub input: Option<FilterInput>,
-    pub notice: Option<Notice>,
-    pub next_ticket: u64,
     /// Terminal size, for paging and scrolling by a screenful.
     pub screen: (u16, u16),
 }

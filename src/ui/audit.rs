@@ -9,7 +9,6 @@ use super::columns::{ColumnSpec, fit};
 use super::dialog::wrapped;
 use super::text::{self, sanitize};
 use super::theme::Theme;
-use crate::app::App;
 use crate::app::actions::AuditPane;
 use crate::backend::AuditEntry;
 
@@ -75,7 +74,7 @@ const COLUMNS: [(&str, ColumnSpec); 7] = [
 /// Rows under the table that show the selected entry in full.
 const DETAIL_ROWS: u16 = 4;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, pane: &AuditPane, theme: &Theme) {
+pub fn draw(frame: &mut Frame, area: Rect, pane: &AuditPane, theme: &Theme) {
     frame.render_widget(Clear, area);
     let filter = if pane.filter.is_empty() {
         "all".to_string()
@@ -169,7 +168,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, pane: &AuditPane, theme: &
         ]),
         None => Line::styled("/ filter · ↑↓ move · r reload · Esc or L closes", theme.dim),
     };
-    let _ = app;
     frame.render_widget(help, help_area);
 }
 

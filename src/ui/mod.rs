@@ -86,14 +86,6 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
     if app.drill.input.is_some() {
         prompt::draw(frame, footer_area, app, &theme);
-    } else if let Some(n) = app.drill.notice.as_ref().filter(|n| n.until > app.now) {
-        frame.render_widget(
-            Paragraph::new(Line::styled(
-                format!(" {}", text::sanitize(&n.text, 200)),
-                theme.notice_banner,
-            )),
-            footer_area,
-        );
     } else {
         footer::draw(frame, footer_area, app, &theme);
     }
@@ -103,7 +95,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
 /// What opens over any screen: the audit pane, action dialogs, the help.
 fn overlays(frame: &mut Frame, area: Rect, body_area: Rect, app: &App, theme: &Theme) {
     if let Some(pane) = &app.actions.audit {
-        audit::draw(frame, body_area, app, pane, theme);
+        audit::draw(frame, body_area, pane, theme);
     }
     if let Some(dialog) = &app.actions.dialog {
         confirm::draw(frame, area, dialog, theme);

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::app::actions::{
-    AuditPane, Choice, Confirm, Dialog, Level, PhaseResult, PhasedRetry, Running, TOAST_SECS, Toast,
+    AuditPane, Choice, Confirm, Dialog, Level, PhaseResult, PhasedRetry, Running,
 };
 use crate::app::phased::{self, Tally};
 use crate::app::{App, Effect, Msg, Pane};
@@ -42,7 +42,7 @@ impl App {
             self.toast(why, Level::Warn);
             return Vec::new();
         }
-        let request = self.next_id();
+        let request = self.ticket();
         self.actions.dialog = Some(Dialog::Looking {
             request,
             title: format!("{}: looking…", action.kind().verb()),
@@ -67,27 +67,6 @@ impl App {
             _ => return Vec::new(),
         };
         self.request_action(action, phased)
-    }
-
-    /// The toast while it is fresh.
-    pub fn visible_toast(&self) -> Option<&Toast> {
-        self.actions
-            .toast
-            .as_ref()
-            .filter(|t| (self.now - t.at).num_seconds() < TOAST_SECS)
-    }
-
-    pub(super) fn toast(&mut self, text: String, level: Level) {
-        self.actions.toast = Some(Toast {
-            text,
-            level,
-            at: self.now,
-        });
-    }
-
-    fn next_id(&mut self) -> u64 {
-        self.actions.next_id += 1;
-        self.actions.next_id
     }
 
     /// The action keys of the overview: queue-level actions on the selected queue, reset
@@ -326,7 +305,7 @@ impl App {
             }));
             return self.run_next_phase();
         }
-        let run = self.next_id();
+        let run = self.ticket();
         self.actions.dialog = Some(Dialog::Running(Running {
             run,
             plan: plan.clone(),
@@ -340,7 +319,7 @@ impl App {
     }
 
     fn run_next_phase(&mut self) -> Vec<Effect> {
-        let run = self.next_id();
+        let run = self.ticket();
         let Some(Dialog::Phased(flow)) = self.actions.dialog.as_mut() else {
             return Vec::new();
         };
@@ -383,7 +362,6 @@ impl App {
             return Vec::new();
         };
         if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
-            self.should_quit = true;
             return vec![Effect::Quit];
         }
         if let Some(buffer) = pane.editing.as_mut() {
@@ -409,10 +387,7 @@ impl App {
         let last = pane.entries.len().saturating_sub(1);
         match key.code {
             KeyCode::Esc | KeyCode::Char('L') => self.actions.audit = None,
-            KeyCode::Char('q') => {
-                self.should_quit = true;
-                return vec![Effect::Quit];
-            }
+            KeyCode::Char('q') => return vec![Effect::Quit],
             KeyCode::Char('/') => pane.editing = Some(pane.filter.clone()),
             KeyCode::Down | KeyCode::Char('j') => pane.selected = (pane.selected + 1).min(last),
             KeyCode::Up | KeyCode::Char('k') => pane.selected = pane.selected.saturating_sub(1),
@@ -564,11 +539,7 @@ impl App {
                             flow.over = true;
                         }
                         if let Some(e) = &outcome.error {
-                            self.actions.toast = Some(Toast {
-                                text: format!("phase failed: {e}"),
-                                level: Level::Error,
-                                at: self.now,
-                            });
+                            self.toast(format!("phase failed: {e}"), Level::Error);
                         }
                         let phase = running
                             .and_then(|r| r.plan.phase)
@@ -582,11 +553,7 @@ impl App {
                     }
                     Err(refusal) => {
                         flow.over = true;
-                        self.actions.toast = Some(Toast {
-                            text: refusal,
-                            level: Level::Warn,
-                            at: self.now,
-                        });
+                        self.toast(refusal, Level::Warn);
                     }
                 }
                 if flow.results.len() >= flow.phases.len() {

@@ -5,14 +5,15 @@
 use chrono::DateTime;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use crate::app::actions::Level;
 use crate::app::display::human_bytes;
 use crate::app::filter;
 use crate::app::json::{self, DocLine, Tone};
 use crate::app::keymap::Command;
 use crate::app::views::{CHROME_LINES, DETAIL_HEAD_LINES};
 use crate::app::views::{
-    DeadLettersView, DetailPane, FilterInput, JobView, JobsView, KindsView, Land, Notice,
-    TenantsView, View, WorkersView,
+    DeadLettersView, DetailPane, FilterInput, JobView, JobsView, KindsView, Land, TenantsView,
+    View, WorkersView,
 };
 use crate::app::{App, Effect, Pane};
 use crate::backend::drill::{
@@ -20,8 +21,6 @@ use crate::backend::drill::{
     KindsQuery, Order, PAGE_SIZE, Request, Response, SCOPE_COUNT_CAP, TenantsQuery,
 };
 use crate::backend::{JobId, JobState};
-
-const NOTICE_SECS: i64 = 4;
 
 impl App {
     /// The view on top of the stack; `None` on the overview.
@@ -108,10 +107,7 @@ impl App {
         let input = self.drill.input.as_mut()?;
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
-            KeyCode::Char('c') if ctrl => {
-                self.should_quit = true;
-                return Some(vec![Effect::Quit]);
-            }
+            KeyCode::Char('c') if ctrl => return Some(vec![Effect::Quit]),
             KeyCode::Char('u') if ctrl => {
                 input.text.clear();
                 input.error = None;
@@ -290,10 +286,7 @@ impl App {
     }
 
     fn notice(&mut self, text: String) -> Vec<Effect> {
-        self.drill.notice = Some(Notice {
-            text,
-            until: self.now + chrono::Duration::seconds(NOTICE_SECS),
-        });
+        self.toast(text, Level::Info);
         Vec::new()
     }
 
@@ -597,8 +590,7 @@ impl App {
         let Some(request) = self.top_view().and_then(|v| self.request_for(v)) else {
             return Vec::new();
         };
-        self.drill.next_ticket += 1;
-        let ticket = self.drill.next_ticket;
+        let ticket = self.ticket();
         let now = self.now;
         if let Some(load) = self.top_view_mut().and_then(View::load_state_mut) {
             load.pending = Some(ticket);

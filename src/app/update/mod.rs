@@ -9,6 +9,7 @@ mod job_actions;
 
 use std::time::Duration;
 
+use crate::app::actions::{Level, Toast};
 use crate::app::keymap::{BINDINGS, Command, command_for};
 use crate::app::{
     App, Effect, MAX_INTERVAL, MIN_INTERVAL, Msg, Pane, PollFailure, QueueColumn, QueueSort,
@@ -28,7 +29,6 @@ impl App {
                 self.now = now;
                 Vec::new()
             }
-            Msg::Resize => Vec::new(),
             Msg::Polled { result, at } => {
                 self.now = self.now.max(at);
                 self.polls += 1;
@@ -120,7 +120,6 @@ impl App {
         }
         match command {
             Command::Quit => {
-                self.should_quit = true;
                 return vec![Effect::Quit];
             }
             Command::Help => {
@@ -181,6 +180,22 @@ impl App {
             | Command::Right => {}
         }
         Vec::new()
+    }
+
+    /// A one-line message in the footer: an action's result, or a hint about a key.
+    pub(super) fn toast(&mut self, text: String, level: Level) {
+        self.toast = Some(Toast {
+            text,
+            level,
+            at: self.now,
+        });
+    }
+
+    /// Numbers plan requests, runs and loads alike, so that a late answer (for a closed
+    /// dialog, a view left or reloaded) matches nothing and is ignored.
+    pub(super) fn ticket(&mut self) -> u64 {
+        self.last_ticket += 1;
+        self.last_ticket
     }
 
     fn resorted(&self, column: QueueColumn) -> QueueSort {
