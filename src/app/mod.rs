@@ -4,6 +4,7 @@ pub mod actions;
 pub mod alerts;
 pub mod display;
 pub mod filter;
+pub mod focus;
 pub mod json;
 pub mod keymap;
 pub mod msg;

@@ -10,6 +10,7 @@ use super::theme::Theme;
 use super::{
     breadcrumb, dead_letters, header, job, jobs, kinds, prompt, tenants, text, workers_view,
 };
+use crate::app::focus::Focus;
 use crate::app::{App, View};
 use crate::backend::drill::JobScope;
 
@@ -43,7 +44,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         View::Kinds(v) => kinds::draw(frame, body, app, v, theme),
         View::Tenants(v) => tenants::draw(frame, body, app, v, theme),
     }
-    if app.drill.input.is_some() {
+    if app.is_open(Focus::Prompt) {
         prompt::draw(frame, footer_area, app, theme);
     } else if app.visible_toast().is_some() {
         // An action's result outranks the key hints.

@@ -175,18 +175,8 @@ impl App {
         })
     }
 
-    /// Keys while a dialog or the audit pane is open: they take every key.
-    pub(super) fn action_key(&mut self, key: &KeyEvent) -> Option<Vec<Effect>> {
-        if self.actions.dialog.is_some() {
-            return Some(self.dialog_key(key));
-        }
-        if self.actions.audit.is_some() {
-            return Some(self.audit_key(key));
-        }
-        None
-    }
-
-    fn dialog_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+    /// Keys while a dialog is open: it takes every key.
+    pub(super) fn dialog_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
         // Ctrl-C never leaves a run half-way without a word: it acts like Esc here.
         let esc = key.code == KeyCode::Esc
             || (key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c'));
@@ -357,7 +347,8 @@ impl App {
         vec![Effect::RefreshNow]
     }
 
-    fn audit_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+    /// Keys while the audit pane is open: it takes every key.
+    pub(super) fn audit_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
         let Some(pane) = self.actions.audit.as_mut() else {
             return Vec::new();
         };

@@ -102,12 +102,14 @@ impl App {
 
     // ---- keys ----
 
-    /// Keys while the `/` prompt is open go to it. `None` when it is closed.
-    pub(super) fn drill_key(&mut self, key: &KeyEvent) -> Option<Vec<Effect>> {
-        let input = self.drill.input.as_mut()?;
+    /// Keys while the `/` prompt is open: it takes every key.
+    pub(super) fn prompt_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+        let Some(input) = self.drill.input.as_mut() else {
+            return Vec::new();
+        };
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
-            KeyCode::Char('c') if ctrl => return Some(vec![Effect::Quit]),
+            KeyCode::Char('c') if ctrl => return vec![Effect::Quit],
             KeyCode::Char('u') if ctrl => {
                 input.text.clear();
                 input.error = None;
@@ -119,7 +121,7 @@ impl App {
                 input.error = None;
                 input.confirm = None;
             }
-            KeyCode::Enter => return Some(self.submit_filter()),
+            KeyCode::Enter => return self.submit_filter(),
             KeyCode::Char(c) if !ctrl => {
                 if input.text.chars().count() < 200 {
                     input.text.push(c);
@@ -129,7 +131,7 @@ impl App {
             }
             _ => {}
         }
-        Some(Vec::new())
+        Vec::new()
     }
 
     fn submit_filter(&mut self) -> Vec<Effect> {

@@ -9,7 +9,10 @@ mod job_actions;
 
 use std::time::Duration;
 
+use crossterm::event::KeyEvent;
+
 use crate::app::actions::{Level, Toast};
+use crate::app::focus::Focus;
 use crate::app::keymap::{BINDINGS, Command, command_for};
 use crate::app::{
     App, Effect, MAX_INTERVAL, MIN_INTERVAL, Msg, Pane, PollFailure, QueueColumn, QueueSort,
@@ -55,25 +58,7 @@ impl App {
                 effects.extend(self.after_poll());
                 effects
             }
-            Msg::Key(key) => {
-                if self.kiosk {
-                    // The wall screen changes nothing, not even what it shows.
-                    return match command_for(&key) {
-                        Some(Command::Quit) => self.command(Command::Quit),
-                        _ => Vec::new(),
-                    };
-                }
-                if let Some(effects) = self.action_key(&key) {
-                    return effects;
-                }
-                if let Some(effects) = self.drill_key(&key) {
-                    return effects;
-                }
-                match command_for(&key) {
-                    Some(command) => self.command(command),
-                    None => Vec::new(),
-                }
-            }
+            Msg::Key(key) => self.key(&key),
             msg @ (Msg::Planned { .. }
             | Msg::ActionProgress { .. }
             | Msg::ActionDone { .. }
@@ -94,30 +79,65 @@ impl App {
         }
     }
 
+    /// A key goes to the layer that has the focus, and nowhere else.
+    fn key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+        match self.focus() {
+            // The wall screen changes nothing, not even what it shows.
+            Focus::Kiosk => match command_for(key) {
+                Some(Command::Quit) => vec![Effect::Quit],
+                _ => Vec::new(),
+            },
+            // These read keys, not commands: their letters are text or their own choices.
+            Focus::Dialog => self.dialog_key(key),
+            Focus::Audit => self.audit_key(key),
+            Focus::Prompt => self.prompt_key(key),
+            Focus::Help | Focus::Alerts | Focus::View | Focus::Overview => match command_for(key) {
+                Some(command) => self.command(command),
+                None => Vec::new(),
+            },
+        }
+    }
+
+    /// A command for the layer that has the focus.
     pub(super) fn command(&mut self, command: Command) -> Vec<Effect> {
-        if self.show_help && command != Command::Quit {
-            let last = BINDINGS.len() - 1;
-            match command {
-                Command::Help | Command::Back => self.show_help = false,
-                Command::Up => self.help_scroll = self.help_scroll.saturating_sub(1),
-                Command::Down => self.help_scroll = (self.help_scroll + 1).min(last),
-                Command::Top => self.help_scroll = 0,
-                Command::Bottom => self.help_scroll = last,
-                _ => {}
-            }
-            return Vec::new();
+        match self.focus() {
+            Focus::Help => self.help_command(command),
+            Focus::Alerts => match self.alerts_pane_command(command) {
+                Some(effects) => effects,
+                None => self.screen_command(command),
+            },
+            _ => self.screen_command(command),
         }
-        if self.show_alerts
-            && let Some(effects) = self.alerts_pane_command(command)
-        {
-            return effects;
+    }
+
+    /// The help overlay scrolls and closes; every other key but quit waits.
+    fn help_command(&mut self, command: Command) -> Vec<Effect> {
+        let last = BINDINGS.len() - 1;
+        match command {
+            Command::Quit => return vec![Effect::Quit],
+            Command::Help | Command::Back => self.show_help = false,
+            Command::Up => self.help_scroll = self.help_scroll.saturating_sub(1),
+            Command::Down => self.help_scroll = (self.help_scroll + 1).min(last),
+            Command::Top => self.help_scroll = 0,
+            Command::Bottom => self.help_scroll = last,
+            _ => {}
         }
+        Vec::new()
+    }
+
+    /// A command for the screen: the job list or detail's action keys first, then the
+    /// drill-down's, then the overview's (which keep their meaning in every view).
+    fn screen_command(&mut self, command: Command) -> Vec<Effect> {
         if let Some(effects) = self.job_list_command(command) {
             return effects;
         }
         if let Some(effects) = self.drill_command(command) {
             return effects;
         }
+        self.overview_command(command)
+    }
+
+    fn overview_command(&mut self, command: Command) -> Vec<Effect> {
         match command {
             Command::Quit => {
                 return vec![Effect::Quit];
