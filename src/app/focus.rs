@@ -1,7 +1,9 @@
 //! Who has the keys and what is drawn on top: one answer, read by `update` (key dispatch)
 //! and by `ui::draw` (layering), so the two cannot disagree.
 
-use super::App;
+use super::keymap::KeyContext;
+use super::{App, View};
+use crate::backend::drill::JobScope;
 
 /// A layer of the screen, in the order they stack: a later one is drawn over the earlier
 /// ones and has the keys before them.
@@ -75,6 +77,23 @@ impl App {
 
     pub fn is_open(&self, layer: Focus) -> bool {
         self.layers().contains(&layer)
+    }
+
+    /// Where the screen's keys are read: what its footer offers.
+    pub fn screen_keys(&self) -> KeyContext {
+        let view = match (self.screen(), self.top_view()) {
+            (Focus::View, Some(view)) => view,
+            _ => return KeyContext::Overview,
+        };
+        match view {
+            View::Jobs(v) if matches!(v.scope, JobScope::Queue { .. }) => KeyContext::QueueJobs,
+            View::Jobs(_) => KeyContext::Jobs,
+            View::Job(_) => KeyContext::Job,
+            View::DeadLetters(_) => KeyContext::DeadLetters,
+            View::Workers(_) => KeyContext::Workers,
+            View::Kinds(_) => KeyContext::Kinds,
+            View::Tenants(_) => KeyContext::Tenants,
+        }
     }
 }
 

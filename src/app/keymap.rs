@@ -1,4 +1,5 @@
-//! Keys and what they mean: one table that drives both `update` and the help overlay.
+//! Keys and what they mean: one table that drives both `update` and the help overlay, and
+//! the keys each place on screen offers (`hints`): every footer and key line comes from here.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -69,13 +70,11 @@ pub fn visible_bindings(read_only: bool) -> impl Iterator<Item = &'static Bindin
         .filter(move |b| !(read_only && changes_data(b.command)))
 }
 
-/// A key binding as the help overlay and footer list it.
+/// A key binding as the help overlay lists it.
 pub struct Binding {
     pub keys: &'static str,
     pub command: Command,
     pub help: &'static str,
-    /// Shown in the footer, in this order, when there is room.
-    pub footer: Option<&'static str>,
 }
 
 pub const BINDINGS: &[Binding] = &[
@@ -83,188 +82,157 @@ pub const BINDINGS: &[Binding] = &[
         keys: "?",
         command: Command::Help,
         help: "show or hide this help",
-        footer: Some("help"),
     },
     Binding {
         keys: "q",
         command: Command::Quit,
         help: "quit (also Ctrl-C)",
-        footer: Some("quit"),
     },
     Binding {
         keys: "a",
         command: Command::Alerts,
         help: "alerts pane: firing, pending, resolved (1 h)",
-        footer: Some("alerts"),
     },
     Binding {
         keys: "Enter",
         command: Command::Open,
         help: "open the selected queue, job, group or worker",
-        footer: Some("open"),
     },
     Binding {
         keys: "d",
         command: Command::DeadLetters,
         help: "dead letters by error signature",
-        footer: Some("dead"),
     },
     Binding {
         keys: "s",
         command: Command::Stuck,
         help: "stuck jobs (running long, worker silent)",
-        footer: Some("stuck"),
     },
     Binding {
         keys: "w",
         command: Command::Workers,
         help: "workers and the jobs they hold",
-        footer: Some("workers"),
     },
     Binding {
         keys: "t",
         command: Command::Kinds,
         help: "job kinds by failure rate",
-        footer: Some("kinds"),
     },
     Binding {
         keys: "T",
         command: Command::Tenants,
         help: "tenants and their heartbeat budget",
-        footer: None,
     },
     Binding {
         keys: "/",
         command: Command::Filter,
         help: "filter: 48213 kind:K tenant:T error text",
-        footer: Some("filter"),
     },
     Binding {
         keys: "Tab ← →",
         command: Command::Right,
         help: "in a view: next tab, window or pane",
-        footer: None,
     },
     Binding {
         keys: "PgUp PgDn",
         command: Command::PageDown,
         help: "previous / next page (also [ ])",
-        footer: None,
     },
     Binding {
         keys: "o",
         command: Command::ToggleOrder,
         help: "oldest or newest first",
-        footer: None,
     },
     Binding {
         keys: "y",
         command: Command::Copy,
         help: "copy the job id (OSC 52)",
-        footer: None,
     },
     Binding {
         keys: "↑/k ↓/j",
         command: Command::Down,
         help: "move the selection",
-        footer: None,
     },
     Binding {
         keys: "g G",
         command: Command::Top,
         help: "first / last row",
-        footer: None,
     },
     Binding {
         keys: "Tab",
         command: Command::NextPane,
         help: "next pane (queues, workers)",
-        footer: Some("pane"),
     },
     Binding {
         keys: "< >",
         command: Command::SortNext,
         help: "sort by the previous / next column",
-        footer: Some("sort"),
     },
     Binding {
         keys: "I",
         command: Command::SortInvert,
         help: "invert the sort order",
-        footer: None,
     },
     Binding {
         keys: "space",
         command: Command::Freeze,
         help: "freeze the display (data keeps arriving)",
-        footer: Some("freeze"),
     },
     Binding {
         keys: "r",
         command: Command::RefreshNow,
         help: "refresh now",
-        footer: Some("refresh"),
     },
     Binding {
         keys: "+ -",
         command: Command::IntervalUp,
         help: "longer / shorter refresh interval (0.5–60 s)",
-        footer: Some("interval"),
     },
     Binding {
         keys: "Esc",
         command: Command::Back,
         help: "back (a filter first), close the overlay",
-        footer: None,
     },
     // ---- actions ----
     Binding {
         keys: "p",
         command: Command::PauseResume,
         help: "pause / resume the selected queue",
-        footer: Some("pause"),
     },
     Binding {
         keys: "R",
         command: Command::Retry,
         help: "retry the queue's dead jobs (phased) / marked",
-        footer: Some("retry"),
     },
     Binding {
         keys: "c",
         command: Command::CancelJobs,
         help: "cancel marked / selected jobs (not running)",
-        footer: None,
     },
     Binding {
         keys: "D",
         command: Command::Discard,
         help: "discard marked / selected jobs to dead letters",
-        footer: None,
     },
     Binding {
         keys: "X",
         command: Command::Delete,
         help: "delete marked / selected dead or cancelled jobs",
-        footer: None,
     },
     Binding {
         keys: "S",
         command: Command::ResetStuck,
         help: "reset stuck jobs of the queue / worker",
-        footer: Some("stuck"),
     },
     Binding {
         keys: "v V",
         command: Command::Mark,
         help: "mark a job / act on all jobs that match",
-        footer: None,
     },
     Binding {
         keys: "L",
         command: Command::Audit,
         help: "audit log: who did what",
-        footer: Some("audit"),
     },
 ];
 
@@ -319,4 +287,271 @@ pub fn command_for(key: &KeyEvent) -> Option<Command> {
         KeyCode::Right | KeyCode::Char('l') => Command::Right,
         _ => return None,
     })
+}
+
+/// Where keys are read, each with the keys it offers on screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyContext {
+    /// The overview, and the alerts pane over it (keys it does not answer go through).
+    Overview,
+    /// A queue's job list, with its state tabs.
+    QueueJobs,
+    /// Any other job list: a worker's, a dead-letter group's, the stuck jobs.
+    Jobs,
+    Job,
+    DeadLetters,
+    Workers,
+    Kinds,
+    Tenants,
+    /// The alerts pane's title.
+    Alerts,
+    Audit,
+    /// The audit pane's filter being typed.
+    AuditFilter,
+    /// The `/` prompt.
+    Prompt,
+    Confirm,
+    Running,
+    Phased,
+    Notice,
+}
+
+/// A key as a footer or a key line shows it: the key(s), what it does there, and the
+/// command, where it is one (read-only mode hides the hints whose command changes data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hint {
+    pub keys: &'static str,
+    pub label: &'static str,
+    pub command: Option<Command>,
+}
+
+const fn hint(keys: &'static str, label: &'static str, command: Command) -> Hint {
+    Hint {
+        keys,
+        label,
+        command: Some(command),
+    }
+}
+
+/// A key read as a raw key, not a command (dialogs, prompts).
+const fn raw(keys: &'static str, label: &'static str) -> Hint {
+    Hint {
+        keys,
+        label,
+        command: None,
+    }
+}
+
+/// The way back and the job action keys, first in every job list and detail: they are
+/// what a list is opened for.
+const BACK: Hint = hint("Esc", "back", Command::Back);
+const MARK: Hint = hint("v", "mark", Command::Mark);
+const MARK_ALL: Hint = hint("V", "all", Command::MarkAll);
+const JOB_ACTIONS: Hint = hint("R c D X", "retry cancel discard delete", Command::Retry);
+const FILTER: Hint = hint("/", "filter", Command::Filter);
+const PAGE: Hint = hint("PgDn PgUp", "page", Command::PageDown);
+const ORDER: Hint = hint("o", "order", Command::ToggleOrder);
+const COPY_ID: Hint = hint("y", "copy id", Command::Copy);
+const HELP: Hint = hint("?", "help", Command::Help);
+
+const OVERVIEW_KEYS: &[Hint] = &[
+    hint("?", "help", Command::Help),
+    hint("q", "quit", Command::Quit),
+    hint("a", "alerts", Command::Alerts),
+    hint("Enter", "open", Command::Open),
+    hint("d", "dead", Command::DeadLetters),
+    hint("s", "stuck", Command::Stuck),
+    hint("w", "workers", Command::Workers),
+    hint("t", "kinds", Command::Kinds),
+    FILTER,
+    hint("Tab", "pane", Command::NextPane),
+    hint("< >", "sort", Command::SortNext),
+    hint("space", "freeze", Command::Freeze),
+    hint("r", "refresh", Command::RefreshNow),
+    hint("+ -", "interval", Command::IntervalUp),
+    hint("p", "pause", Command::PauseResume),
+    hint("R", "retry", Command::Retry),
+    hint("S", "stuck", Command::ResetStuck),
+    hint("L", "audit", Command::Audit),
+];
+const QUEUE_JOBS_KEYS: &[Hint] = &[
+    BACK,
+    hint("Enter", "job", Command::Open),
+    MARK,
+    MARK_ALL,
+    JOB_ACTIONS,
+    hint("Tab ←→", "state", Command::NextPane),
+    FILTER,
+    PAGE,
+    ORDER,
+    COPY_ID,
+    HELP,
+];
+const JOBS_KEYS: &[Hint] = &[
+    BACK,
+    hint("Enter", "job", Command::Open),
+    MARK,
+    MARK_ALL,
+    JOB_ACTIONS,
+    FILTER,
+    PAGE,
+    ORDER,
+    COPY_ID,
+    HELP,
+];
+const JOB_KEYS: &[Hint] = &[
+    BACK,
+    hint("Tab", "errors/payload", Command::NextPane),
+    JOB_ACTIONS,
+    hint("↑↓ PgUp PgDn", "scroll", Command::Down),
+    hint("←→", "sideways", Command::Right),
+    COPY_ID,
+    HELP,
+];
+const DEAD_LETTERS_KEYS: &[Hint] = &[
+    BACK,
+    hint("Enter", "jobs", Command::Open),
+    hint("Tab ←→", "1h/24h/7d", Command::NextPane),
+    HELP,
+];
+const WORKERS_KEYS: &[Hint] = &[BACK, hint("Enter", "jobs held", Command::Open), HELP];
+const KINDS_KEYS: &[Hint] = &[
+    BACK,
+    hint("Enter", "dead letters", Command::Open),
+    hint("Tab ←→", "1h/1d", Command::NextPane),
+    HELP,
+];
+const TENANTS_KEYS: &[Hint] = &[BACK, hint("r", "refresh", Command::RefreshNow), HELP];
+const ALERTS_KEYS: &[Hint] = &[raw("a or Esc", "closes")];
+const AUDIT_KEYS: &[Hint] = &[
+    raw("/", "filter"),
+    raw("↑↓", "move"),
+    raw("r", "reload"),
+    raw("Esc or L", "closes"),
+];
+const AUDIT_FILTER_KEYS: &[Hint] = &[raw("Enter", "applies"), raw("Esc", "")];
+const PROMPT_KEYS: &[Hint] = &[raw("Enter", "applies"), raw("Esc", "cancels")];
+const CONFIRM_KEYS: &[Hint] = &[
+    raw("←/→", "choose"),
+    raw("Enter", "confirms the highlighted button"),
+    raw("Esc", "cancels"),
+];
+const RUNNING_KEYS: &[Hint] = &[raw(
+    "Esc",
+    "stops after this batch; what is done stays done",
+)];
+const PHASED_KEYS: &[Hint] = &[
+    raw("←/→", "choose"),
+    raw("Enter", ""),
+    raw("Esc", "stops (what was done stays done)"),
+];
+const NOTICE_KEYS: &[Hint] = &[raw("Enter or Esc", "closes")];
+
+/// The keys a place offers, most useful first (a footer shows as many as fit).
+pub fn hints(context: KeyContext) -> &'static [Hint] {
+    match context {
+        KeyContext::Overview => OVERVIEW_KEYS,
+        KeyContext::QueueJobs => QUEUE_JOBS_KEYS,
+        KeyContext::Jobs => JOBS_KEYS,
+        KeyContext::Job => JOB_KEYS,
+        KeyContext::DeadLetters => DEAD_LETTERS_KEYS,
+        KeyContext::Workers => WORKERS_KEYS,
+        KeyContext::Kinds => KINDS_KEYS,
+        KeyContext::Tenants => TENANTS_KEYS,
+        KeyContext::Alerts => ALERTS_KEYS,
+        KeyContext::Audit => AUDIT_KEYS,
+        KeyContext::AuditFilter => AUDIT_FILTER_KEYS,
+        KeyContext::Prompt => PROMPT_KEYS,
+        KeyContext::Confirm => CONFIRM_KEYS,
+        KeyContext::Running => RUNNING_KEYS,
+        KeyContext::Phased => PHASED_KEYS,
+        KeyContext::Notice => NOTICE_KEYS,
+    }
+}
+
+/// The hints a place shows: all of them, less the ones that change data in read-only mode.
+pub fn visible_hints(context: KeyContext, read_only: bool) -> impl Iterator<Item = &'static Hint> {
+    hints(context)
+        .iter()
+        .filter(move |h| !(read_only && h.command.is_some_and(changes_data)))
+}
+
+/// The hints as one line of text: `/ filter · ↑↓ move · Esc or L closes`.
+pub fn hint_line(context: KeyContext) -> String {
+    let parts: Vec<String> = hints(context)
+        .iter()
+        .map(|h| match h.label {
+            "" => h.keys.to_string(),
+            label => format!("{} {label}", h.keys),
+        })
+        .collect();
+    parts.join(" · ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys a hint names, as key codes: `Esc`, `PgDn`, `space`, or one key per
+    /// character (`←→`, `R`).
+    fn codes(keys: &str) -> Vec<KeyCode> {
+        keys.split(' ')
+            .flat_map(|token| match token {
+                "Esc" => vec![KeyCode::Esc],
+                "Enter" => vec![KeyCode::Enter],
+                "Tab" => vec![KeyCode::Tab],
+                "PgUp" => vec![KeyCode::PageUp],
+                "PgDn" => vec![KeyCode::PageDown],
+                "space" => vec![KeyCode::Char(' ')],
+                t => t
+                    .chars()
+                    .map(|c| match c {
+                        '↑' => KeyCode::Up,
+                        '↓' => KeyCode::Down,
+                        '←' => KeyCode::Left,
+                        '→' => KeyCode::Right,
+                        c => KeyCode::Char(c),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_hint_names_a_key_that_does_what_it_says() {
+        let all = [
+            KeyContext::Overview,
+            KeyContext::QueueJobs,
+            KeyContext::Jobs,
+            KeyContext::Job,
+            KeyContext::DeadLetters,
+            KeyContext::Workers,
+            KeyContext::Kinds,
+            KeyContext::Tenants,
+        ];
+        for context in all {
+            for h in hints(context) {
+                let command = h.command.expect("screen keys are commands");
+                let found = codes(h.keys)
+                    .into_iter()
+                    .any(|c| command_for(&KeyEvent::from(c)) == Some(command));
+                assert!(found, "{context:?}: {} does not {command:?}", h.keys);
+            }
+        }
+    }
+
+    #[test]
+    fn read_only_hides_what_changes_data() {
+        let keys: Vec<&str> = visible_hints(KeyContext::QueueJobs, true)
+            .map(|h| h.keys)
+            .collect();
+        assert!(
+            !keys.contains(&"v") && !keys.contains(&"R c D X"),
+            "{keys:?}"
+        );
+        assert_eq!(
+            hint_line(KeyContext::Audit),
+            "/ filter · ↑↓ move · r reload · Esc or L closes"
+        );
+    }
 }

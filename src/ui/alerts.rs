@@ -12,6 +12,7 @@ use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::alerts::{Alert, AlertState, Severity, format};
+use crate::app::keymap::{KeyContext, hint_line};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Col {
@@ -49,10 +50,11 @@ const fn spec(min: u16, max: u16, priority: u8) -> ColumnSpec {
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let tally = app.alerts.tally();
     let title = format!(
-        " Alerts: {} firing, {} pending, {} resolved in the last hour — a or Esc closes ",
+        " Alerts: {} firing, {} pending, {} resolved in the last hour — {} ",
         tally.firing(),
         tally.pending,
-        tally.resolved
+        tally.resolved,
+        hint_line(KeyContext::Alerts)
     );
     let block = Block::default()
         .borders(Borders::TOP)

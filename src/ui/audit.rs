@@ -10,6 +10,7 @@ use super::dialog::wrapped;
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::actions::AuditPane;
+use crate::app::keymap::{KeyContext, hint_line};
 use crate::backend::AuditEntry;
 
 const COLUMNS: [(&str, ColumnSpec); 7] = [
@@ -162,11 +163,14 @@ pub fn draw(frame: &mut Frame, area: Rect, pane: &AuditPane, theme: &Theme) {
             Span::raw(sanitize(buffer, 200).into_owned()),
             Span::styled("▏", theme.header_key),
             Span::styled(
-                "  queue:Q action:A actor:TEXT outcome:ok|partial|failed · Enter applies · Esc",
+                format!(
+                    "  queue:Q action:A actor:TEXT outcome:ok|partial|failed · {}",
+                    hint_line(KeyContext::AuditFilter)
+                ),
                 theme.dim,
             ),
         ]),
-        None => Line::styled("/ filter · ↑↓ move · r reload · Esc or L closes", theme.dim),
+        None => Line::styled(hint_line(KeyContext::Audit), theme.dim),
     };
     frame.render_widget(help, help_area);
 }

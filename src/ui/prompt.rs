@@ -9,6 +9,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::App;
+use crate::app::keymap::{KeyContext, hint_line};
 
 /// Lines the bottom of the screen needs: one, and more for an error or warning (wrapped).
 pub fn height(app: &App, width: u16) -> u16 {
@@ -44,7 +45,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     ];
     if input.text.is_empty() {
         prompt.push(Span::styled(
-            format!("  {hint} · Enter applies · Esc cancels"),
+            format!("  {hint} · {}", hint_line(KeyContext::Prompt)),
             theme.dim,
         ));
     }
