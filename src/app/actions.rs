@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::editor::LineEditor;
 use super::phased::{self, Tally};
 use crate::backend::JobId;
 use crate::backend::actions::{Phase, thousands};
@@ -46,7 +47,7 @@ pub struct Confirm {
     pub choices: Vec<Choice>,
     pub focus: usize,
     /// What the operator typed: the confirmation word, or a pause's reason.
-    pub input: String,
+    pub input: LineEditor,
     /// Said when Enter came before the right word.
     pub hint: Option<String>,
 }
@@ -62,7 +63,7 @@ impl Confirm {
             plan,
             choices,
             focus: 0,
-            input: String::new(),
+            input: LineEditor::default(),
             hint: None,
         }
     }
@@ -206,7 +207,7 @@ pub struct AuditPane {
     /// action or outcome name when they are one, else as actor text.
     pub filter: String,
     /// The filter being typed, while `/` is active.
-    pub editing: Option<String>,
+    pub editing: Option<LineEditor>,
     pub selected: usize,
     pub loading: bool,
     pub loaded: bool,

@@ -3,12 +3,14 @@
 pub mod actions;
 pub mod alerts;
 pub mod display;
+pub mod editor;
 pub mod filter;
 pub mod focus;
 pub mod json;
 pub mod keymap;
 pub mod msg;
 pub mod phased;
+pub mod selection;
 pub mod sort;
 mod update;
 pub mod views;

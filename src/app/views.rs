@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::editor::LineEditor;
 use super::json::DocLine;
 use crate::backend::drill::{
     Cursor, DeadLetterReport, DeadWindow, JobDetail, JobPage, JobRow, JobScope, KindWindow,
@@ -295,7 +296,7 @@ pub struct TenantsView {
 /// The `/` prompt.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FilterInput {
-    pub text: String,
+    pub text: LineEditor,
     /// What is wrong with the text, shown until it changes.
     pub error: Option<String>,
     /// The search needs a scan of a big scope: says so, and waits for a second Enter.

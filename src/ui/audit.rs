@@ -158,9 +158,9 @@ pub fn draw(frame: &mut Frame, area: Rect, pane: &AuditPane, theme: &Theme) {
         frame.render_widget(Paragraph::new(lines), detail_area);
     }
     let help = match &pane.editing {
-        Some(buffer) => Line::from(vec![
+        Some(line) => Line::from(vec![
             Span::styled("filter: ", theme.header_key),
-            Span::raw(sanitize(buffer, 200).into_owned()),
+            Span::raw(sanitize(line.as_str(), 200).into_owned()),
             Span::styled("▏", theme.header_key),
             Span::styled(
                 format!(

@@ -52,7 +52,7 @@ fn draw_confirm(frame: &mut Frame, area: Rect, confirm: &Confirm, theme: &Theme)
     }
     if let Some(label) = confirm.input_label() {
         lines.push(Line::default());
-        let input = sanitize(&confirm.input, 200).into_owned();
+        let input = sanitize(confirm.input.as_str(), 200).into_owned();
         lines.push(Line::from(vec![
             Span::styled(sanitize(&label, 300).into_owned(), theme.header_key),
             Span::raw(" "),

@@ -40,7 +40,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     let mut prompt = vec![
         Span::styled(" / ", theme.header_key),
-        Span::raw(sanitize(&input.text, 400).into_owned()),
+        Span::raw(sanitize(input.text.as_str(), 400).into_owned()),
         Span::styled("█", theme.dim),
     ];
     if input.text.is_empty() {

@@ -9,6 +9,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use crate::app::actions::{
     AuditPane, Choice, Confirm, Dialog, Level, PhaseResult, PhasedRetry, Running,
 };
+use crate::app::editor::LineEditor;
 use crate::app::phased::{self, Tally};
 use crate::app::{App, Effect, Msg, Pane};
 use crate::backend::JobId;
@@ -19,8 +20,6 @@ use crate::backend::{
 
 /// The audit pane re-reads every this many polls while open.
 const AUDIT_EVERY_POLLS: u64 = 5;
-/// Longest text an input takes (a reason, a filter, a confirmation word).
-const INPUT_MAX: usize = 200;
 
 impl App {
     /// The app's side of the gate: every action the monitor starts passes here first.
@@ -208,21 +207,11 @@ impl App {
                 match key.code {
                     KeyCode::Tab | KeyCode::Right => confirm.focus = (confirm.focus + 1) % n,
                     KeyCode::BackTab | KeyCode::Left => confirm.focus = (confirm.focus + n - 1) % n,
-                    KeyCode::Backspace if typing => {
-                        confirm.input.pop();
-                    }
-                    KeyCode::Char(c)
-                        if typing
-                            && !key.modifiers.contains(KeyModifiers::CONTROL)
-                            && confirm.input.chars().count() < INPUT_MAX =>
-                    {
-                        confirm.input.push(c);
-                        confirm.hint = None;
-                    }
                     KeyCode::Enter => {
                         let choice = confirm.choices[confirm.focus];
                         return self.confirmed(choice);
                     }
+                    _ if typing && confirm.input.edit(key) => confirm.hint = None,
                     _ => {}
                 }
                 Vec::new()
@@ -265,7 +254,7 @@ impl App {
             return Vec::new();
         }
         if let Some(word) = confirm.word()
-            && confirm.input.trim() != word
+            && confirm.input.as_str().trim() != word
         {
             if let Some(Dialog::Confirm(c)) = self.actions.dialog.as_mut() {
                 c.hint = Some(format!("type `{word}` exactly to confirm"));
@@ -274,7 +263,7 @@ impl App {
         }
         let mut plan = confirm.plan;
         if let Action::Pause { reason, .. } = &mut plan.action {
-            let typed = confirm.input.trim();
+            let typed = confirm.input.as_str().trim();
             *reason = (!typed.is_empty()).then(|| typed.to_string());
         }
         if let Err(why) = self.may(plan.kind()) {
@@ -355,11 +344,11 @@ impl App {
         if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
             return vec![Effect::Quit];
         }
-        if let Some(buffer) = pane.editing.as_mut() {
+        if let Some(line) = pane.editing.as_mut() {
             match key.code {
                 KeyCode::Esc => pane.editing = None,
                 KeyCode::Enter => {
-                    pane.filter = buffer.trim().to_string();
+                    pane.filter = line.as_str().trim().to_string();
                     pane.editing = None;
                     pane.selected = 0;
                     pane.loading = true;
@@ -367,11 +356,9 @@ impl App {
                         filter: pane.query(),
                     }];
                 }
-                KeyCode::Backspace => {
-                    buffer.pop();
+                _ => {
+                    line.edit(key);
                 }
-                KeyCode::Char(c) if buffer.chars().count() < INPUT_MAX => buffer.push(c),
-                _ => {}
             }
             return Vec::new();
         }
@@ -379,7 +366,7 @@ impl App {
         match key.code {
             KeyCode::Esc | KeyCode::Char('L') => self.actions.audit = None,
             KeyCode::Char('q') => return vec![Effect::Quit],
-            KeyCode::Char('/') => pane.editing = Some(pane.filter.clone()),
+            KeyCode::Char('/') => pane.editing = Some(LineEditor::new(pane.filter.clone())),
             KeyCode::Down | KeyCode::Char('j') => pane.selected = (pane.selected + 1).min(last),
             KeyCode::Up | KeyCode::Char('k') => pane.selected = pane.selected.saturating_sub(1),
             KeyCode::Home | KeyCode::Char('g') => pane.selected = 0,

@@ -7,6 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::app::actions::Level;
 use crate::app::display::human_bytes;
+use crate::app::editor::LineEditor;
 use crate::app::filter;
 use crate::app::json::{self, DocLine, Tone};
 use crate::app::keymap::Command;
@@ -110,22 +111,10 @@ impl App {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
             KeyCode::Char('c') if ctrl => return vec![Effect::Quit],
-            KeyCode::Char('u') if ctrl => {
-                input.text.clear();
-                input.error = None;
-                input.confirm = None;
-            }
             KeyCode::Esc => self.drill.input = None,
-            KeyCode::Backspace => {
-                input.text.pop();
-                input.error = None;
-                input.confirm = None;
-            }
             KeyCode::Enter => return self.submit_filter(),
-            KeyCode::Char(c) if !ctrl => {
-                if input.text.chars().count() < 200 {
-                    input.text.push(c);
-                }
+            // An edit makes the last word about the text stale.
+            _ if input.text.edit(key) => {
                 input.error = None;
                 input.confirm = None;
             }
@@ -138,7 +127,7 @@ impl App {
         let Some(input) = self.drill.input.clone() else {
             return Vec::new();
         };
-        let parsed = match filter::parse(&input.text) {
+        let parsed = match filter::parse(input.text.as_str()) {
             Ok(f) => f,
             Err(e) => {
                 if let Some(i) = self.drill.input.as_mut() {
@@ -256,7 +245,7 @@ impl App {
                 }
             };
             self.drill.input = Some(FilterInput {
-                text,
+                text: LineEditor::new(text),
                 ..FilterInput::default()
             });
             return Some(Vec::new());
