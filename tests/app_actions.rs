@@ -446,7 +446,7 @@ fn audit_pane_loads_filters_and_closes() {
         result: Ok(vec![entry(2, "retry"), entry(1, "pause")]),
     });
     app.update(key('j'));
-    assert_eq!(app.actions.audit.as_ref().unwrap().selected, 1);
+    assert_eq!(app.actions.audit.as_ref().unwrap().selected, Some(1));
     // Keys belong to the pane: R does not start a retry here.
     app.update(key('/'));
     typed(&mut app, "queue:mailers failed R");

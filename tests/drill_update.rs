@@ -244,7 +244,7 @@ fn refreshes_keep_the_selection_on_the_same_job() {
         result: Ok(Response::Jobs(page(2..7, JobState::Ready, false))),
     });
     let selected = |app: &App| match app.top_view() {
-        Some(View::Jobs(v)) => (v.selected.clone(), v.selected_index()),
+        Some(View::Jobs(v)) => (v.selected.key().cloned(), v.selected_index()),
         _ => panic!(),
     };
     assert_eq!(selected(&app), (Some(JobId::Int(3)), Some(1)));

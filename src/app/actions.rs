@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::editor::LineEditor;
 use super::phased::{self, Tally};
+use super::selection::{Selection, rows};
 use crate::backend::JobId;
 use crate::backend::actions::{Phase, thousands};
 use crate::backend::{ActionKind, ActionOutcome, AuditEntry, AuditFilter, Plan};
@@ -200,7 +201,7 @@ pub enum Dialog {
 }
 
 /// The audit pane (`L`).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AuditPane {
     pub entries: Vec<AuditEntry>,
     /// `queue:mailers action:retry actor:alice outcome:failed`; bare words are read as an
@@ -208,13 +209,37 @@ pub struct AuditPane {
     pub filter: String,
     /// The filter being typed, while `/` is active.
     pub editing: Option<LineEditor>,
-    pub selected: usize,
+    /// By row: entries are a log, newest first.
+    pub selected: Selection<usize>,
     pub loading: bool,
     pub loaded: bool,
     pub error: Option<String>,
 }
 
+impl Default for AuditPane {
+    fn default() -> Self {
+        AuditPane {
+            entries: Vec::new(),
+            filter: String::new(),
+            editing: None,
+            selected: Selection::at(0),
+            loading: false,
+            loaded: false,
+            error: None,
+        }
+    }
+}
+
 impl AuditPane {
+    /// The row numbers: the keys of the selection.
+    pub fn keys(&self) -> Vec<usize> {
+        rows(self.entries.len())
+    }
+
+    pub fn selected_index(&self) -> Option<usize> {
+        self.selected.index(&self.keys())
+    }
+
     pub fn query(&self) -> AuditFilter {
         parse_audit_filter(&self.filter)
     }

@@ -21,6 +21,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 pub use display::{ThemeName, human_bytes};
 pub use msg::{Effect, Msg};
+use selection::Selection;
 pub use sort::{QueueColumn, QueueSort};
 pub use views::{CHROME_LINES, DETAIL_HEAD_LINES, Drill, DrillSettings, View};
 
@@ -79,8 +80,8 @@ pub struct App {
     pub pane: Pane,
     pub queue_sort: QueueSort,
     /// Selections follow names, not row numbers, so they survive refreshes and re-sorts.
-    pub selected_queue: Option<String>,
-    pub selected_worker: Option<String>,
+    pub selected_queue: Selection<String>,
+    pub selected_worker: Selection<String>,
     pub show_help: bool,
     /// The first line of the help overlay on screen (it scrolls on a short terminal).
     pub help_scroll: usize,
@@ -97,8 +98,8 @@ pub struct App {
     pub alerts: alerts::AlertBook,
     /// The alerts pane (`a`) covers the queues and workers.
     pub show_alerts: bool,
-    /// The first row of the alerts pane on screen.
-    pub alerts_scroll: usize,
+    /// The selected row of the alerts pane.
+    pub alerts_selected: Selection<usize>,
     /// The wall screen: read-only, one layout, no key but quit.
     pub kiosk: bool,
     /// Ring the terminal bell when a critical alert starts firing.
@@ -126,8 +127,8 @@ impl App {
             polls: 0,
             pane: Pane::Queues,
             queue_sort: QueueSort::default(),
-            selected_queue: None,
-            selected_worker: None,
+            selected_queue: Selection::default(),
+            selected_worker: Selection::default(),
             show_help: false,
             help_scroll: 0,
             actions: actions::ActionsState::default(),
@@ -136,7 +137,7 @@ impl App {
             rules: alerts::Rules::default(),
             alerts: alerts::AlertBook::default(),
             show_alerts: false,
-            alerts_scroll: 0,
+            alerts_selected: Selection::at(0),
             kiosk: false,
             bell: false,
             theme: ThemeName::Default,
@@ -205,20 +206,36 @@ impl App {
             .filter(|t| (self.now - t.at).num_seconds() < actions::TOAST_SECS)
     }
 
+    /// Queue names in display order: the keys of the queues pane.
+    pub fn queue_names(&self) -> Vec<String> {
+        match self.shown() {
+            Some(r) => self
+                .queue_order()
+                .into_iter()
+                .map(|i| r.snapshot.queues[i].name.clone())
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Worker ids in display order: the keys of the workers pane and view.
+    pub fn worker_ids(&self) -> Vec<String> {
+        match self.shown() {
+            Some(r) => self
+                .worker_order()
+                .into_iter()
+                .map(|i| r.snapshot.workers[i].id.clone())
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
     /// The row index of the selection in display order.
     pub fn selected_queue_row(&self) -> Option<usize> {
-        let r = self.shown()?;
-        let name = self.selected_queue.as_ref()?;
-        self.queue_order()
-            .iter()
-            .position(|&i| &r.snapshot.queues[i].name == name)
+        self.selected_queue.index(&self.queue_names())
     }
 
     pub fn selected_worker_row(&self) -> Option<usize> {
-        let r = self.shown()?;
-        let id = self.selected_worker.as_ref()?;
-        self.worker_order()
-            .iter()
-            .position(|&i| &r.snapshot.workers[i].id == id)
+        self.selected_worker.index(&self.worker_ids())
     }
 }

@@ -70,6 +70,11 @@ impl<K: PartialEq + Clone> Selection<K> {
         }
     }
 
+    /// What is selected.
+    pub fn key(&self) -> Option<&K> {
+        self.key.as_ref()
+    }
+
     /// The row it was on last.
     pub fn row(&self) -> usize {
         self.row

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::editor::LineEditor;
 use super::json::DocLine;
+use super::selection::{Selection, rows};
 use crate::backend::drill::{
     Cursor, DeadLetterReport, DeadWindow, JobDetail, JobPage, JobRow, JobScope, KindWindow,
     KindsReport, ListFilter, Order, TenantsReport,
@@ -131,8 +132,7 @@ pub struct JobsView {
     pub page: Option<JobPage>,
     /// Followed by id across refreshes; when the job leaves the list the selection stays
     /// at the same row.
-    pub selected: Option<JobId>,
-    pub selected_row: usize,
+    pub selected: Selection<JobId>,
     pub land: Land,
     /// Jobs marked (`v`) for a bulk action.
     pub marked: BTreeSet<JobId>,
@@ -150,8 +150,7 @@ impl JobsView {
             order: Order::default(),
             pages: vec![None],
             page: None,
-            selected: None,
-            selected_row: 0,
+            selected: Selection::default(),
             land: Land::First,
             marked: BTreeSet::new(),
             all_matching: false,
@@ -163,10 +162,14 @@ impl JobsView {
         self.page.as_ref().map_or(&[], |p| p.rows.as_slice())
     }
 
+    /// The ids of the page's rows: the keys of its selection.
+    pub fn ids(&self) -> Vec<JobId> {
+        self.rows().iter().map(|r| r.id.clone()).collect()
+    }
+
     /// The selected row's index in the page.
     pub fn selected_index(&self) -> Option<usize> {
-        let id = self.selected.as_ref()?;
-        self.rows().iter().position(|r| &r.id == id)
+        self.selected.index(&self.ids())
     }
 
     pub fn selected_job(&self) -> Option<&JobRow> {
@@ -246,51 +249,96 @@ pub struct DeadLettersView {
     pub kind: Option<String>,
     pub report: Option<DeadLetterReport>,
     /// Followed by signature.
-    pub selected: Option<String>,
+    pub selected: Selection<String>,
     pub load: LoadState,
 }
 
 impl DeadLettersView {
+    pub fn new(window: DeadWindow, kind: Option<String>) -> DeadLettersView {
+        DeadLettersView {
+            window,
+            kind,
+            report: None,
+            selected: Selection::default(),
+            load: LoadState::default(),
+        }
+    }
+
+    /// The error signatures listed: the keys of the selection.
+    pub fn keys(&self) -> Vec<String> {
+        self.report.as_ref().map_or(Vec::new(), |r| {
+            r.groups.iter().map(|g| g.signature.clone()).collect()
+        })
+    }
+
     pub fn selected_index(&self) -> Option<usize> {
-        let sig = self.selected.as_ref()?;
-        self.report
-            .as_ref()?
-            .groups
-            .iter()
-            .position(|g| &g.signature == sig)
+        self.selected.index(&self.keys())
     }
 }
 
+/// Its rows are the overview's workers, in the same order (`App::worker_ids`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct WorkersView {
-    pub selected: Option<String>,
+    pub selected: Selection<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KindsView {
     pub window: KindWindow,
     pub report: Option<KindsReport>,
-    pub selected: Option<String>,
+    pub selected: Selection<String>,
     pub load: LoadState,
 }
 
 impl KindsView {
+    pub fn new(window: KindWindow) -> KindsView {
+        KindsView {
+            window,
+            report: None,
+            selected: Selection::default(),
+            load: LoadState::default(),
+        }
+    }
+
+    /// The kinds listed: the keys of the selection.
+    pub fn keys(&self) -> Vec<String> {
+        self.report.as_ref().map_or(Vec::new(), |r| {
+            r.kinds.iter().map(|k| k.kind.clone()).collect()
+        })
+    }
+
     pub fn selected_index(&self) -> Option<usize> {
-        let kind = self.selected.as_ref()?;
-        self.report
-            .as_ref()?
-            .kinds
-            .iter()
-            .position(|k| &k.kind == kind)
+        self.selected.index(&self.keys())
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TenantsView {
     pub report: Option<TenantsReport>,
-    /// Row index (tenants have no stable order worth following).
-    pub selected: usize,
+    /// By row (tenants have no stable order worth following).
+    pub selected: Selection<usize>,
     pub load: LoadState,
+}
+
+impl Default for TenantsView {
+    fn default() -> Self {
+        TenantsView {
+            report: None,
+            selected: Selection::at(0),
+            load: LoadState::default(),
+        }
+    }
+}
+
+impl TenantsView {
+    /// The row numbers: the keys of the selection.
+    pub fn keys(&self) -> Vec<usize> {
+        rows(self.report.as_ref().map_or(0, |r| r.tenants.len()))
+    }
+
+    pub fn selected_index(&self) -> Option<usize> {
+        self.selected.index(&self.keys())
+    }
 }
 
 /// The `/` prompt.

@@ -13,6 +13,7 @@ use super::theme::Theme;
 use crate::app::App;
 use crate::app::alerts::{Alert, AlertState, Severity, format};
 use crate::app::keymap::{KeyContext, hint_line};
+use crate::app::selection;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Col {
@@ -102,7 +103,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .column_spacing(1)
         .block(block)
         .row_highlight_style(theme.selected);
-    let selected = (!alerts.is_empty()).then_some(app.alerts_scroll.min(alerts.len() - 1));
+    let selected = app.alerts_selected.index(&selection::rows(alerts.len()));
     let mut state = TableState::default().with_selected(selected);
     frame.render_stateful_widget(table, table_area, &mut state);
     if alerts.is_empty() && table_area.height > 3 {

@@ -117,8 +117,7 @@ pub fn draw(frame: &mut Frame, area: Rect, pane: &AuditPane, theme: &Theme) {
         .header(header)
         .column_spacing(1)
         .row_highlight_style(theme.selected);
-    let mut state =
-        TableState::default().with_selected((!pane.entries.is_empty()).then_some(pane.selected));
+    let mut state = TableState::default().with_selected(pane.selected_index());
     frame.render_stateful_widget(table, table_area, &mut state);
     if table_area.height > 2 {
         let message = if let Some(err) = &pane.error {
@@ -148,7 +147,7 @@ pub fn draw(frame: &mut Frame, area: Rect, pane: &AuditPane, theme: &Theme) {
         }
     }
     if detail_rows > 0
-        && let Some(entry) = pane.entries.get(pane.selected)
+        && let Some(entry) = pane.selected_index().map(|i| &pane.entries[i])
     {
         let text = full_entry(entry);
         let lines: Vec<Line> = wrapped(&text, detail_area.width as usize, theme.dim)

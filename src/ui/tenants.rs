@@ -155,7 +155,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &TenantsView, theme:
     frame.render_stateful_widget(
         table,
         table_area,
-        &mut TableState::default().with_selected(Some(view.selected)),
+        &mut TableState::default().with_selected(view.selected_index()),
     );
     if empty {
         frame.render_widget(

@@ -11,6 +11,7 @@ use crate::app::actions::{
 };
 use crate::app::editor::LineEditor;
 use crate::app::phased::{self, Tally};
+use crate::app::selection::{Fallback, Selection};
 use crate::app::{App, Effect, Msg, Pane};
 use crate::backend::JobId;
 use crate::backend::actions::READ_ONLY_REFUSAL;
@@ -76,7 +77,7 @@ impl App {
             return Vec::new();
         }
         match (self.pane, kind) {
-            (Pane::Workers, ActionKind::ResetStuck) => match self.selected_worker.clone() {
+            (Pane::Workers, ActionKind::ResetStuck) => match self.selected_worker.key().cloned() {
                 Some(worker) => self.request_action(
                     Action::ResetStuck {
                         queue: None,
@@ -95,7 +96,7 @@ impl App {
                 Vec::new()
             }
             (Pane::Queues, ActionKind::Pause | ActionKind::Retry | ActionKind::ResetStuck) => {
-                let Some(queue) = self.selected_queue.clone() else {
+                let Some(queue) = self.selected_queue.key().cloned() else {
                     return self.nothing_selected("queue");
                 };
                 let action = match kind {
@@ -350,7 +351,7 @@ impl App {
                 KeyCode::Enter => {
                     pane.filter = line.as_str().trim().to_string();
                     pane.editing = None;
-                    pane.selected = 0;
+                    pane.selected = Selection::at(0);
                     pane.loading = true;
                     return vec![Effect::LoadAudit {
                         filter: pane.query(),
@@ -362,15 +363,15 @@ impl App {
             }
             return Vec::new();
         }
-        let last = pane.entries.len().saturating_sub(1);
+        let rows = pane.keys();
         match key.code {
             KeyCode::Esc | KeyCode::Char('L') => self.actions.audit = None,
             KeyCode::Char('q') => return vec![Effect::Quit],
             KeyCode::Char('/') => pane.editing = Some(LineEditor::new(pane.filter.clone())),
-            KeyCode::Down | KeyCode::Char('j') => pane.selected = (pane.selected + 1).min(last),
-            KeyCode::Up | KeyCode::Char('k') => pane.selected = pane.selected.saturating_sub(1),
-            KeyCode::Home | KeyCode::Char('g') => pane.selected = 0,
-            KeyCode::End | KeyCode::Char('G') => pane.selected = last,
+            KeyCode::Down | KeyCode::Char('j') => pane.selected.step(&rows, 1),
+            KeyCode::Up | KeyCode::Char('k') => pane.selected.step(&rows, -1),
+            KeyCode::Home | KeyCode::Char('g') => pane.selected.select(&rows, 0),
+            KeyCode::End | KeyCode::Char('G') => pane.selected.select(&rows, usize::MAX),
             KeyCode::Char('r') => {
                 pane.loading = true;
                 return vec![Effect::LoadAudit {
@@ -418,8 +419,9 @@ impl App {
                     pane.loaded = true;
                     match result {
                         Ok(entries) => {
-                            pane.selected = pane.selected.min(entries.len().saturating_sub(1));
                             pane.entries = entries;
+                            let rows = pane.keys();
+                            pane.selected.settle(&rows, Fallback::SameRow);
                             pane.error = None;
                         }
                         Err(e) => pane.error = Some(e),

@@ -11,6 +11,7 @@ use crate::app::editor::LineEditor;
 use crate::app::filter;
 use crate::app::json::{self, DocLine, Tone};
 use crate::app::keymap::Command;
+use crate::app::selection::{Fallback, Selection};
 use crate::app::views::{CHROME_LINES, DETAIL_HEAD_LINES};
 use crate::app::views::{
     DeadLettersView, DetailPane, FilterInput, JobView, JobsView, KindsView, Land, TenantsView,
@@ -189,13 +190,10 @@ impl App {
     pub(super) fn drill_command(&mut self, command: Command) -> Option<Vec<Effect>> {
         // Views that open from anywhere.
         let opened = match command {
-            Command::DeadLetters => Some(View::DeadLetters(DeadLettersView {
-                window: DeadWindow::default(),
-                kind: None,
-                report: None,
-                selected: None,
-                load: Default::default(),
-            })),
+            Command::DeadLetters => Some(View::DeadLetters(DeadLettersView::new(
+                DeadWindow::default(),
+                None,
+            ))),
             Command::Stuck => {
                 let mut v = JobsView::new(
                     JobScope::Stuck {
@@ -210,12 +208,7 @@ impl App {
             Command::Workers => Some(View::Workers(WorkersView {
                 selected: self.selected_worker.clone(),
             })),
-            Command::Kinds => Some(View::Kinds(KindsView {
-                window: KindWindow::default(),
-                report: None,
-                selected: None,
-                load: Default::default(),
-            })),
+            Command::Kinds => Some(View::Kinds(KindsView::new(KindWindow::default()))),
             Command::Tenants => {
                 if !self.config.capabilities.tenants {
                     return Some(self.notice(format!(
@@ -302,7 +295,7 @@ impl App {
     fn open_from_overview(&mut self) -> Vec<Effect> {
         match self.pane {
             Pane::Queues => {
-                let Some(queue) = self.selected_queue.clone() else {
+                let Some(queue) = self.selected_queue.key().cloned() else {
                     return Vec::new();
                 };
                 let state = self.first_busy_tab(&queue);
@@ -311,7 +304,7 @@ impl App {
                     None,
                 )))
             }
-            Pane::Workers => match self.selected_worker.clone() {
+            Pane::Workers => match self.selected_worker.key().cloned() {
                 Some(worker) => {
                     self.push(View::Jobs(JobsView::new(JobScope::Worker { worker }, None)))
                 }
@@ -361,19 +354,15 @@ impl App {
             }),
             Some(View::Workers(v)) => v
                 .selected
-                .clone()
+                .key()
+                .cloned()
                 .map(|worker| View::Jobs(JobsView::new(JobScope::Worker { worker }, None))),
-            Some(View::Kinds(v)) => v.selected.clone().map(|kind| {
-                View::DeadLetters(DeadLettersView {
-                    window: match v.window {
-                        KindWindow::Hour => DeadWindow::Hour,
-                        KindWindow::Day => DeadWindow::Day,
-                    },
-                    kind: Some(kind),
-                    report: None,
-                    selected: None,
-                    load: Default::default(),
-                })
+            Some(View::Kinds(v)) => v.selected.key().cloned().map(|kind| {
+                let window = match v.window {
+                    KindWindow::Hour => DeadWindow::Hour,
+                    KindWindow::Day => DeadWindow::Day,
+                };
+                View::DeadLetters(DeadLettersView::new(window, Some(kind)))
             }),
             _ => None,
         };
@@ -403,7 +392,7 @@ impl App {
     fn view_command(&mut self, command: Command) -> Vec<Effect> {
         let screenful = self.screenful();
         let body = self.detail_body_height();
-        let workers = self.worker_ids_in_order();
+        let workers = self.worker_ids();
         let Some(view) = self.top_view_mut() else {
             return Vec::new();
         };
@@ -427,13 +416,7 @@ impl App {
                 }
                 Command::Up if v.selected_index() == Some(0) => prev_page(v),
                 Command::Up | Command::Down | Command::Top | Command::Bottom => {
-                    let by = step(command).unwrap_or(0);
-                    let ids: Vec<JobId> = v.rows().iter().map(|r| r.id.clone()).collect();
-                    let at = v.selected_index();
-                    if let Some(i) = move_index(ids.len(), at, by) {
-                        v.selected = Some(ids[i].clone());
-                        v.selected_row = i;
-                    }
+                    v.selected.step(&v.ids(), step(command).unwrap_or(0));
                     false
                 }
                 Command::NextPane | Command::Right => switch_tab(v, 1),
@@ -482,11 +465,8 @@ impl App {
                     true
                 }
                 c => {
-                    if let (Some(by), Some(r)) = (step(c), v.report.as_ref()) {
-                        let keys: Vec<&String> = r.groups.iter().map(|g| &g.signature).collect();
-                        if let Some(i) = move_index(keys.len(), v.selected_index(), by) {
-                            v.selected = Some(keys[i].clone());
-                        }
+                    if let Some(by) = step(c) {
+                        v.selected.step(&v.keys(), by);
                     }
                     false
                 }
@@ -499,48 +479,26 @@ impl App {
                     true
                 }
                 c => {
-                    if let (Some(by), Some(r)) = (step(c), v.report.as_ref()) {
-                        let keys: Vec<&String> = r.kinds.iter().map(|k| &k.kind).collect();
-                        if let Some(i) = move_index(keys.len(), v.selected_index(), by) {
-                            v.selected = Some(keys[i].clone());
-                        }
+                    if let Some(by) = step(c) {
+                        v.selected.step(&v.keys(), by);
                     }
                     false
                 }
             },
             View::Workers(v) => {
                 if let Some(by) = step(command) {
-                    let at = v
-                        .selected
-                        .as_ref()
-                        .and_then(|s| workers.iter().position(|w| w == s));
-                    if let Some(i) = move_index(workers.len(), at, by) {
-                        v.selected = Some(workers[i].clone());
-                    }
+                    v.selected.step(&workers, by);
                 }
                 false
             }
             View::Tenants(v) => {
-                if let (Some(by), Some(r)) = (step(command), v.report.as_ref())
-                    && let Some(i) = move_index(r.tenants.len(), Some(v.selected), by)
-                {
-                    v.selected = i;
+                if let Some(by) = step(command) {
+                    v.selected.step(&v.keys(), by);
                 }
                 false
             }
         };
         if reload { self.load_top() } else { Vec::new() }
-    }
-
-    fn worker_ids_in_order(&self) -> Vec<String> {
-        match self.shown() {
-            Some(r) => self
-                .worker_order()
-                .into_iter()
-                .map(|i| r.snapshot.workers[i].id.clone())
-                .collect(),
-            None => Vec::new(),
-        }
     }
 
     // ---- loads ----
@@ -650,19 +608,13 @@ impl App {
         };
         match (&mut *view, response) {
             (View::Jobs(v), Response::Jobs(page)) => {
-                let previous_row = v.selected_index().unwrap_or(v.selected_row);
                 v.page = Some(page);
-                let len = v.rows().len();
-                let keep = v.land == Land::Keep && v.selected_index().is_some();
-                if !keep && len > 0 {
-                    let row = match v.land {
-                        Land::First => 0,
-                        Land::Last => len - 1,
-                        Land::Keep => previous_row.min(len - 1),
-                    };
-                    v.selected = Some(v.rows()[row].id.clone());
+                let ids = v.ids();
+                match v.land {
+                    Land::Keep => v.selected.settle(&ids, Fallback::SameRow),
+                    Land::First => v.selected.select(&ids, 0),
+                    Land::Last => v.selected.select(&ids, usize::MAX),
                 }
-                v.selected_row = v.selected_index().unwrap_or(0);
                 v.land = Land::Keep;
             }
             (View::Job(v), Response::Job(detail)) => {
@@ -693,24 +645,16 @@ impl App {
                 v.detail = Some(detail);
             }
             (View::DeadLetters(v), Response::DeadLetters(report)) => {
-                if v.selected_index_in(&report).is_none() {
-                    v.selected = report.groups.first().map(|g| g.signature.clone());
-                }
                 v.report = Some(report);
+                v.selected.settle(&v.keys(), Fallback::First);
             }
             (View::Kinds(v), Response::Kinds(report)) => {
-                if !report
-                    .kinds
-                    .iter()
-                    .any(|k| Some(&k.kind) == v.selected.as_ref())
-                {
-                    v.selected = report.kinds.first().map(|k| k.kind.clone());
-                }
                 v.report = Some(report);
+                v.selected.settle(&v.keys(), Fallback::First);
             }
             (View::Tenants(v), Response::Tenants(report)) => {
-                v.selected = v.selected.min(report.tenants.len().saturating_sub(1));
                 v.report = Some(report);
+                v.selected.settle(&v.keys(), Fallback::SameRow);
             }
             _ => {}
         }
@@ -723,21 +667,12 @@ impl App {
 
     /// Keeps the workers view's selection on a worker that still exists.
     pub(super) fn drill_keep_selection(&mut self) {
-        let ids = self.worker_ids_in_order();
+        let ids = self.worker_ids();
         for view in &mut self.drill.stack {
-            if let View::Workers(v) = view
-                && v.selected.as_ref().is_none_or(|s| !ids.contains(s))
-            {
-                v.selected = ids.first().cloned();
+            if let View::Workers(v) = view {
+                v.selected.settle(&ids, Fallback::First);
             }
         }
-    }
-}
-
-impl DeadLettersView {
-    fn selected_index_in(&self, report: &crate::backend::drill::DeadLetterReport) -> Option<usize> {
-        let sig = self.selected.as_ref()?;
-        report.groups.iter().position(|g| &g.signature == sig)
     }
 }
 
@@ -755,8 +690,7 @@ fn reset_pages(v: &mut JobsView) {
     v.pages = vec![None];
     v.page = None;
     v.land = Land::First;
-    v.selected = None;
-    v.selected_row = 0;
+    v.selected = Selection::default();
 }
 
 /// Moves to the page after the last row shown; `true` when there is one to load.
@@ -792,15 +726,6 @@ fn switch_tab(v: &mut JobsView, by: isize) -> bool {
 fn cycle<T: Copy + PartialEq>(all: &[T], current: T, by: isize) -> T {
     let at = all.iter().position(|x| *x == current).unwrap_or(0) as isize;
     all[(at + by).rem_euclid(all.len() as isize) as usize]
-}
-
-/// The row `by` away from `at` (or the first), kept inside `len` rows.
-fn move_index(len: usize, at: Option<usize>, by: isize) -> Option<usize> {
-    if len == 0 {
-        return None;
-    }
-    let at = at.unwrap_or(0) as isize;
-    Some(at.saturating_add(by).clamp(0, len as isize - 1) as usize)
 }
 
 fn clamp_add(v: usize, by: isize, max: usize) -> usize {

@@ -14,6 +14,7 @@ use crossterm::event::KeyEvent;
 use crate::app::actions::{Level, Toast};
 use crate::app::focus::Focus;
 use crate::app::keymap::{BINDINGS, Command, command_for};
+use crate::app::selection::{Fallback, Selection};
 use crate::app::{
     App, Effect, MAX_INTERVAL, MIN_INTERVAL, Msg, Pane, PollFailure, QueueColumn, QueueSort,
     Received,
@@ -182,7 +183,7 @@ impl App {
             Command::Audit => return self.open_audit(),
             Command::Alerts => {
                 self.show_alerts = true;
-                self.alerts_scroll = 0;
+                self.alerts_selected = Selection::at(0);
             }
             // The drill-down's keys that mean nothing on the overview.
             Command::Open
@@ -247,28 +248,12 @@ impl App {
     fn move_selection(&mut self, by: isize) {
         match self.pane {
             Pane::Queues => {
-                let order = self.queue_order();
-                let names: Vec<String> = match self.shown() {
-                    Some(r) => order
-                        .iter()
-                        .map(|&i| r.snapshot.queues[i].name.clone())
-                        .collect(),
-                    None => return,
-                };
-                let at = self.selected_queue_row();
-                self.selected_queue = step(&names, at, by);
+                let names = self.queue_names();
+                self.selected_queue.step(&names, by);
             }
             Pane::Workers => {
-                let order = self.worker_order();
-                let ids: Vec<String> = match self.shown() {
-                    Some(r) => order
-                        .iter()
-                        .map(|&i| r.snapshot.workers[i].id.clone())
-                        .collect(),
-                    None => return,
-                };
-                let at = self.selected_worker_row();
-                self.selected_worker = step(&ids, at, by);
+                let ids = self.worker_ids();
+                self.selected_worker.step(&ids, by);
             }
         }
     }
@@ -276,28 +261,9 @@ impl App {
     /// A selection whose row vanished moves to the first row; an empty table selects nothing.
     fn keep_selection_valid(&mut self) {
         self.drill_keep_selection();
-        if self.selected_queue_row().is_none() {
-            self.selected_queue = self.shown().and_then(|r| {
-                self.queue_order()
-                    .first()
-                    .map(|&i| r.snapshot.queues[i].name.clone())
-            });
-        }
-        if self.selected_worker_row().is_none() {
-            self.selected_worker = self.shown().and_then(|r| {
-                self.worker_order()
-                    .first()
-                    .map(|&i| r.snapshot.workers[i].id.clone())
-            });
-        }
+        let names = self.queue_names();
+        self.selected_queue.settle(&names, Fallback::First);
+        let ids = self.worker_ids();
+        self.selected_worker.settle(&ids, Fallback::First);
     }
-}
-
-fn step(names: &[String], at: Option<usize>, by: isize) -> Option<String> {
-    if names.is_empty() {
-        return None;
-    }
-    let at = at.unwrap_or(0) as isize;
-    let to = at.saturating_add(by).clamp(0, names.len() as isize - 1);
-    Some(names[to as usize].clone())
 }
