@@ -3,73 +3,36 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row};
 
-use super::columns::{ColumnSpec, fit};
 use super::dialog::wrapped;
+use super::table::{Column, Fitted, SelectableTable, left};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::actions::AuditPane;
 use crate::app::keymap::{KeyContext, hint_line};
 use crate::backend::AuditEntry;
 
-const COLUMNS: [(&str, ColumnSpec); 7] = [
-    (
-        "AT (UTC)",
-        ColumnSpec {
-            min: 14,
-            max: 14,
-            priority: 0,
-        },
-    ),
-    (
-        "ACTION",
-        ColumnSpec {
-            min: 11,
-            max: 11,
-            priority: 0,
-        },
-    ),
-    (
-        "QUEUE",
-        ColumnSpec {
-            min: 10,
-            max: 20,
-            priority: 1,
-        },
-    ),
-    (
-        "COUNT",
-        ColumnSpec {
-            min: 6,
-            max: 7,
-            priority: 3,
-        },
-    ),
-    (
-        "OUTCOME",
-        ColumnSpec {
-            min: 7,
-            max: 7,
-            priority: 0,
-        },
-    ),
-    (
-        "ACTOR",
-        ColumnSpec {
-            min: 26,
-            max: 26,
-            priority: 4,
-        },
-    ),
-    (
-        "DETAIL",
-        ColumnSpec {
-            min: 20,
-            max: 200,
-            priority: 2,
-        },
-    ),
+#[derive(Clone, Copy)]
+enum AuditCol {
+    At,
+    Action,
+    Queue,
+    Count,
+    Outcome,
+    Actor,
+    Detail,
+}
+
+#[rustfmt::skip]
+const COLUMNS: [Column<AuditCol>; 7] = [
+    left(AuditCol::At,      "AT (UTC)", 14, 14, 0),
+    left(AuditCol::Action,  "ACTION",   11, 11, 0),
+    left(AuditCol::Queue,   "QUEUE",    10, 20, 1),
+    left(AuditCol::Count,   "COUNT",    6, 7, 3),
+    left(AuditCol::Outcome, "OUTCOME",  7, 7, 0),
+    left(AuditCol::Actor,   "ACTOR",    26, 26, 4),
+    left(AuditCol::Detail,  "DETAIL",   20, 200, 2),
 ];
 
 /// Rows under the table that show the selected entry in full.
@@ -97,55 +60,31 @@ pub fn draw(frame: &mut Frame, area: Rect, pane: &AuditPane, theme: &Theme) {
     ])
     .areas(inner);
 
-    let specs: Vec<ColumnSpec> = COLUMNS.iter().map(|(_, s)| *s).collect();
-    let widths = fit(&specs, table_area.width, 1);
-    let shown: Vec<(usize, u16)> = widths
-        .iter()
-        .enumerate()
-        .filter(|(_, w)| **w > 0)
-        .map(|(i, w)| (i, *w))
-        .collect();
-    let header =
-        Row::new(shown.iter().map(|(i, _)| Cell::from(COLUMNS[*i].0))).style(theme.column_header);
+    let columns = Fitted::new(&COLUMNS, table_area.width);
     let rows: Vec<Row> = pane
         .entries
         .iter()
-        .map(|e| Row::new(shown.iter().map(|(i, w)| cell(*i, *w, e, theme))))
+        .map(|e| columns.row(|col, width| cell(col, width, e, theme)))
         .collect();
-    let empty = rows.is_empty();
-    let table = Table::new(rows, shown.iter().map(|(_, w)| Constraint::Length(*w)))
-        .header(header)
-        .column_spacing(1)
-        .row_highlight_style(theme.selected);
-    let mut state = TableState::default().with_selected(pane.selected_index());
-    frame.render_stateful_widget(table, table_area, &mut state);
-    if table_area.height > 2 {
-        let message = if let Some(err) = &pane.error {
-            Some(Line::styled(
-                format!(" cannot read the audit log: {}", sanitize(err, 300)),
-                theme.critical,
-            ))
-        } else if !pane.loaded {
-            Some(Line::styled(" reading…", theme.dim))
-        } else if empty {
-            Some(Line::styled(
-                " no action recorded (with this filter)",
-                theme.dim,
-            ))
-        } else {
-            None
-        };
-        if let Some(m) = message {
-            frame.render_widget(
-                m,
-                Rect {
-                    y: table_area.y + 1,
-                    height: 1,
-                    ..table_area
-                },
-            );
-        }
-    }
+    let message = if let Some(err) = &pane.error {
+        Some(Line::styled(
+            format!(" cannot read the audit log: {}", sanitize(err, 300)),
+            theme.critical,
+        ))
+    } else if !pane.loaded {
+        Some(Line::styled(" reading…", theme.dim))
+    } else if rows.is_empty() {
+        Some(Line::styled(
+            " no action recorded (with this filter)",
+            theme.dim,
+        ))
+    } else {
+        None
+    };
+    SelectableTable::new(&columns, rows, theme)
+        .selected(pane.selected_index())
+        .message(message)
+        .render(frame, table_area);
     if detail_rows > 0
         && let Some(entry) = pane.selected_index().map(|i| &pane.entries[i])
     {
@@ -174,13 +113,13 @@ pub fn draw(frame: &mut Frame, area: Rect, pane: &AuditPane, theme: &Theme) {
     frame.render_widget(help, help_area);
 }
 
-fn cell<'a>(column: usize, width: u16, e: &AuditEntry, theme: &Theme) -> Cell<'a> {
+fn cell<'a>(column: AuditCol, width: u16, e: &AuditEntry, theme: &Theme) -> Cell<'a> {
     let fitted = |s: &str| text::truncate(&sanitize(s, 500), width as usize).into_owned();
     match column {
-        0 => Cell::from(e.at.format("%m-%d %H:%M:%S").to_string()),
-        1 => Cell::from(fitted(&e.action)),
-        2 => Cell::from(fitted(e.queue.as_deref().unwrap_or("–"))),
-        3 => Cell::from(
+        AuditCol::At => Cell::from(e.at.format("%m-%d %H:%M:%S").to_string()),
+        AuditCol::Action => Cell::from(fitted(&e.action)),
+        AuditCol::Queue => Cell::from(fitted(e.queue.as_deref().unwrap_or("–"))),
+        AuditCol::Count => Cell::from(
             Line::from(
                 e.count
                     .map(text::human_number)
@@ -188,7 +127,7 @@ fn cell<'a>(column: usize, width: u16, e: &AuditEntry, theme: &Theme) -> Cell<'a
             )
             .right_aligned(),
         ),
-        4 => {
+        AuditCol::Outcome => {
             let style = match e.outcome.as_str() {
                 "ok" => theme.ok,
                 "partial" => theme.warn,
@@ -196,8 +135,8 @@ fn cell<'a>(column: usize, width: u16, e: &AuditEntry, theme: &Theme) -> Cell<'a
             };
             Cell::from(fitted(&e.outcome)).style(style)
         }
-        5 => Cell::from(fitted(&e.actor)),
-        _ => Cell::from(fitted(e.detail.as_deref().unwrap_or(""))),
+        AuditCol::Actor => Cell::from(fitted(&e.actor)),
+        AuditCol::Detail => Cell::from(fitted(e.detail.as_deref().unwrap_or(""))),
     }
 }
 

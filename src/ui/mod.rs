@@ -21,6 +21,7 @@ mod paused;
 mod progress;
 mod prompt;
 mod queues;
+mod table;
 mod tenants;
 pub mod text;
 pub mod theme;
