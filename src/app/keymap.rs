@@ -353,6 +353,7 @@ const PAGE: Hint = hint("PgDn PgUp", "page", Command::PageDown);
 const ORDER: Hint = hint("o", "order", Command::ToggleOrder);
 const COPY_ID: Hint = hint("y", "copy id", Command::Copy);
 const HELP: Hint = hint("?", "help", Command::Help);
+const STATE_TABS: Hint = hint("Tab ←→", "state", Command::NextPane);
 
 const OVERVIEW_KEYS: &[Hint] = &[
     hint("?", "help", Command::Help),
@@ -374,25 +375,14 @@ const OVERVIEW_KEYS: &[Hint] = &[
     hint("S", "stuck", Command::ResetStuck),
     hint("L", "audit", Command::Audit),
 ];
-const QUEUE_JOBS_KEYS: &[Hint] = &[
+/// A job list's keys; lists that are not a queue's have no state tabs (`hints`).
+const JOB_LIST_KEYS: &[Hint] = &[
     BACK,
     hint("Enter", "job", Command::Open),
     MARK,
     MARK_ALL,
     JOB_ACTIONS,
-    hint("Tab ←→", "state", Command::NextPane),
-    FILTER,
-    PAGE,
-    ORDER,
-    COPY_ID,
-    HELP,
-];
-const JOBS_KEYS: &[Hint] = &[
-    BACK,
-    hint("Enter", "job", Command::Open),
-    MARK,
-    MARK_ALL,
-    JOB_ACTIONS,
+    STATE_TABS,
     FILTER,
     PAGE,
     ORDER,
@@ -448,11 +438,11 @@ const PHASED_KEYS: &[Hint] = &[
 const NOTICE_KEYS: &[Hint] = &[raw("Enter or Esc", "closes")];
 
 /// The keys a place offers, most useful first (a footer shows as many as fit).
-pub fn hints(context: KeyContext) -> &'static [Hint] {
-    match context {
+pub fn hints(context: KeyContext) -> impl Iterator<Item = &'static Hint> {
+    let tabs = context == KeyContext::QueueJobs;
+    let keys = match context {
         KeyContext::Overview => OVERVIEW_KEYS,
-        KeyContext::QueueJobs => QUEUE_JOBS_KEYS,
-        KeyContext::Jobs => JOBS_KEYS,
+        KeyContext::QueueJobs | KeyContext::Jobs => JOB_LIST_KEYS,
         KeyContext::Job => JOB_KEYS,
         KeyContext::DeadLetters => DEAD_LETTERS_KEYS,
         KeyContext::Workers => WORKERS_KEYS,
@@ -466,20 +456,18 @@ pub fn hints(context: KeyContext) -> &'static [Hint] {
         KeyContext::Running => RUNNING_KEYS,
         KeyContext::Phased => PHASED_KEYS,
         KeyContext::Notice => NOTICE_KEYS,
-    }
+    };
+    keys.iter().filter(move |h| tabs || **h != STATE_TABS)
 }
 
 /// The hints a place shows: all of them, less the ones that change data in read-only mode.
 pub fn visible_hints(context: KeyContext, read_only: bool) -> impl Iterator<Item = &'static Hint> {
-    hints(context)
-        .iter()
-        .filter(move |h| !(read_only && h.command.is_some_and(changes_data)))
+    hints(context).filter(move |h| !(read_only && h.command.is_some_and(changes_data)))
 }
 
 /// The hints as one line of text: `/ filter · ↑↓ move · Esc or L closes`.
 pub fn hint_line(context: KeyContext) -> String {
     let parts: Vec<String> = hints(context)
-        .iter()
         .map(|h| match h.label {
             "" => h.keys.to_string(),
             label => format!("{} {label}", h.keys),

@@ -3,11 +3,11 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Row};
+use ratatui::text::Line;
+use ratatui::widgets::{Cell, Row};
 
 use super::markers;
-use super::table::{Column, Fitted, SelectableTable, left};
+use super::table::{Column, Fitted, SelectableTable, left, pane_block};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::App;
@@ -53,10 +53,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         tally.resolved,
         hint_line(KeyContext::Alerts)
     );
-    let block = Block::default()
-        .borders(Borders::TOP)
-        .border_style(theme.border_focused)
-        .title(Span::styled(title, theme.title));
+    let block = pane_block(title, true, theme);
     let inner_height = area.height.saturating_sub(1);
     let [table_area, legend_area] = if inner_height >= 4 {
         let table = Rect {
@@ -88,7 +85,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         None => "  no alerts yet: rules are evaluated on each poll",
     };
     SelectableTable::new(&columns, rows, theme)
-        .block(block)
+        .pane(block, true, theme)
         .selected(app.alerts_selected.index(&selection::rows(alerts.len())))
         .empty(Line::styled(empty, theme.ok))
         .render(frame, table_area);

@@ -3,9 +3,9 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row};
+use ratatui::widgets::{Cell, Paragraph, Row};
 
-use super::dialog::wrapped;
+use super::dialog::{self, wrapped};
 use super::table::{Column, Fitted, SelectableTable, left};
 use super::text::{self, sanitize};
 use super::theme::Theme;
@@ -39,19 +39,13 @@ const COLUMNS: [Column<AuditCol>; 7] = [
 const DETAIL_ROWS: u16 = 4;
 
 pub fn draw(frame: &mut Frame, area: Rect, pane: &AuditPane, theme: &Theme) {
-    frame.render_widget(Clear, area);
     let filter = if pane.filter.is_empty() {
         "all".to_string()
     } else {
         sanitize(&pane.filter, 200).into_owned()
     };
     let title = format!(" Audit log — newest first — filter: {filter} ");
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.border_focused)
-        .title(Span::styled(title, theme.title));
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let inner = dialog::overlay(frame, area, title, theme);
     let detail_rows = if inner.height > 10 { DETAIL_ROWS } else { 0 };
     let [table_area, detail_area, help_area] = Layout::vertical([
         Constraint::Min(2),

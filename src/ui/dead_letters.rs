@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Wrap};
 
-use super::load::load_status;
+use super::load::{first_load, load_status};
 use super::table::{Column, Fitted, SelectableTable, left};
 use super::text::sanitize;
 use super::theme::Theme;
@@ -48,14 +48,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
     frame.render_widget(Paragraph::new(title(view, app.now, theme)), title_area);
 
     let Some(report) = &view.report else {
-        frame.render_widget(
-            Line::styled("  loading…", theme.dim),
-            Rect {
-                height: 1,
-                ..table_area
-            },
-        );
-        return;
+        return first_load(frame, table_area, theme);
     };
     let now = report.db_now;
     let columns = Fitted::with_filler(&COLUMNS, table_area.width, 1);

@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row};
 
-use super::load::{failure, loading};
+use super::load::{failure, first_load, loading};
 use super::table::{Column, Fitted, SelectableTable, left, right};
 use super::text::{self, sanitize};
 use super::theme::Theme;
@@ -78,14 +78,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
     frame.render_widget(Paragraph::new(Line::from(title)), title_area);
 
     let Some(report) = &view.report else {
-        frame.render_widget(
-            Line::styled("  loading…", theme.dim),
-            Rect {
-                height: 1,
-                ..table_area
-            },
-        );
-        return;
+        return first_load(frame, table_area, theme);
     };
     let columns = Fitted::new(&COLUMNS, table_area.width);
     let right = |s: String| Cell::from(Line::from(s).right_aligned());

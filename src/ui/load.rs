@@ -2,11 +2,19 @@
 //! Shared by the drill-down views (kept apart from `drill`, which draws them).
 
 use chrono::{DateTime, Utc};
-use ratatui::text::Span;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
 
 use super::text;
 use super::theme::Theme;
 use crate::app::views::LoadState;
+
+/// Where a view's table goes, before its first data.
+pub fn first_load(frame: &mut Frame, area: Rect, theme: &Theme) {
+    let first_line = Rect { height: 1, ..area };
+    frame.render_widget(Line::styled("  loading…", theme.dim), first_line);
+}
 
 /// A refresh quicker than this is not worth a "loading…" flickering every second.
 const SHOW_LOADING_AFTER_MS: i64 = 300;

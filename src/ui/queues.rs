@@ -6,10 +6,10 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Row, Table};
+use ratatui::widgets::{Cell, Row, Table};
 
 use super::markers;
-use super::table::{Column, Fitted, SelectableTable, left};
+use super::table::{Column, Fitted, SelectableTable, left, pane_block};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::sort::RATE_WINDOW_MINUTES;
@@ -51,14 +51,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Some(r) => format!(" Queues ({}) ", r.snapshot.queues.len()),
         None => " Queues ".to_string(),
     };
-    let block = Block::default()
-        .borders(Borders::TOP)
-        .border_style(if focused {
-            theme.border_focused
-        } else {
-            theme.border
-        })
-        .title(Span::styled(title, theme.title));
+    let block = pane_block(title, focused, theme);
 
     let Some(received) = app.shown() else {
         let waiting = Table::new(
@@ -86,21 +79,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             columns.row(|col, width| cell(col, width, q, now, app, theme))
         })
         .collect();
-    // The wall screen has no selection to show.
-    let selected = if app.kiosk {
-        None
-    } else {
-        app.selected_queue_row()
-    };
     SelectableTable::new(&columns, rows, theme)
         .header(header)
-        .block(block)
-        .highlight(if focused {
-            theme.selected
-        } else {
-            theme.selected_unfocused
-        })
-        .selected(selected)
+        .pane(block, focused, theme)
+        // The wall screen has no selection to show.
+        .selected(app.selected_queue_row().filter(|_| !app.kiosk))
         .empty(Line::styled(
             "  no queues yet: nothing has been enqueued",
             theme.dim,

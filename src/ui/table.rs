@@ -5,8 +5,8 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
-use ratatui::text::Line;
-use ratatui::widgets::{Block, Cell, Row, Table, TableState};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
 
 use super::columns::{ColumnSpec, fit, fit_with_filler};
 use super::theme::Theme;
@@ -93,6 +93,18 @@ impl<C: Copy> Fitted<C> {
     }
 }
 
+/// A pane's frame: a top border and its title, brighter while it has the focus.
+pub fn pane_block(title: String, focused: bool, theme: &Theme) -> Block<'static> {
+    Block::default()
+        .borders(Borders::TOP)
+        .border_style(if focused {
+            theme.border_focused
+        } else {
+            theme.border
+        })
+        .title(Span::styled(title, theme.title))
+}
+
 fn specs<C>(columns: &[Column<C>]) -> Vec<ColumnSpec> {
     columns.iter().map(|c| c.spec).collect()
 }
@@ -132,14 +144,12 @@ impl<'a> SelectableTable<'a> {
         self
     }
 
-    /// The selection's style (a pane without the focus shows it dimmer).
-    pub fn highlight(mut self, style: Style) -> Self {
-        self.highlight = style;
-        self
-    }
-
-    pub fn block(mut self, block: Block<'a>) -> Self {
+    /// Drawn in a pane's frame; a pane without the focus shows its selection dimmer.
+    pub fn pane(mut self, block: Block<'a>, focused: bool, theme: &Theme) -> Self {
         self.block = Some(block);
+        if !focused {
+            self.highlight = theme.selected_unfocused;
+        }
         self
     }
 

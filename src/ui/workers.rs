@@ -2,11 +2,11 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Row, Table};
+use ratatui::text::Line;
+use ratatui::widgets::{Cell, Row, Table};
 
 use super::markers;
-use super::table::{Column, Fitted, SelectableTable, left};
+use super::table::{Column, Fitted, SelectableTable, left, pane_block};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::{App, Pane};
@@ -42,14 +42,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Some(r) => format!(" Workers ({}) ", r.snapshot.workers.len()),
         None => " Workers ".to_string(),
     };
-    let block = Block::default()
-        .borders(Borders::TOP)
-        .border_style(if focused {
-            theme.border_focused
-        } else {
-            theme.border
-        })
-        .title(Span::styled(title, theme.title));
+    let block = pane_block(title, focused, theme);
 
     if !app.config.capabilities.workers {
         frame.render_widget(
@@ -86,19 +79,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             })
         })
         .collect();
-    let selected = if app.kiosk {
-        None
-    } else {
-        app.selected_worker_row()
-    };
     SelectableTable::new(&columns, rows, theme)
-        .block(block)
-        .highlight(if focused {
-            theme.selected
-        } else {
-            theme.selected_unfocused
-        })
-        .selected(selected)
+        .pane(block, focused, theme)
+        .selected(app.selected_worker_row().filter(|_| !app.kiosk))
         .empty(Line::styled("  no workers have registered", theme.dim))
         .render(frame, area);
 }

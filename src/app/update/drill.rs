@@ -457,45 +457,23 @@ impl App {
                 }
                 false
             }
-            View::DeadLetters(v) => match command {
-                Command::NextPane | Command::Right | Command::Left => {
-                    let by = if command == Command::Left { -1 } else { 1 };
-                    v.window = cycle(&DeadWindow::ALL, v.window, by);
-                    v.report = None;
-                    true
-                }
-                c => {
-                    if let Some(by) = step(c) {
-                        v.selected.step(&v.keys(), by);
-                    }
-                    false
-                }
-            },
-            View::Kinds(v) => match command {
-                Command::NextPane | Command::Right | Command::Left => {
-                    let by = if command == Command::Left { -1 } else { 1 };
-                    v.window = cycle(&KindWindow::ALL, v.window, by);
-                    v.report = None;
-                    true
-                }
-                c => {
-                    if let Some(by) = step(c) {
-                        v.selected.step(&v.keys(), by);
-                    }
-                    false
-                }
-            },
-            View::Workers(v) => {
-                if let Some(by) = step(command) {
-                    v.selected.step(&workers, by);
-                }
-                false
+            View::DeadLetters(v) => {
+                let keys = v.keys();
+                let moved = report_key(command, &mut v.window, &DeadWindow::ALL);
+                // A new window is a new report: the old one would mislead while it loads.
+                v.report = v.report.take().filter(|_| !moved);
+                moved || step_selection(&mut v.selected, &keys, step(command))
             }
+            View::Kinds(v) => {
+                let keys = v.keys();
+                let moved = report_key(command, &mut v.window, &KindWindow::ALL);
+                v.report = v.report.take().filter(|_| !moved);
+                moved || step_selection(&mut v.selected, &keys, step(command))
+            }
+            View::Workers(v) => step_selection(&mut v.selected, &workers, step(command)),
             View::Tenants(v) => {
-                if let Some(by) = step(command) {
-                    v.selected.step(&v.keys(), by);
-                }
-                false
+                let keys = v.keys();
+                step_selection(&mut v.selected, &keys, step(command))
             }
         };
         if reload { self.load_top() } else { Vec::new() }
@@ -721,6 +699,30 @@ fn switch_tab(v: &mut JobsView, by: isize) -> bool {
     v.marked.clear();
     reset_pages(v);
     true
+}
+
+/// Tab and ←→ in a report view switch its time window; `true` when they did (the report
+/// is read again).
+fn report_key<W: Copy + PartialEq>(command: Command, window: &mut W, all: &[W]) -> bool {
+    let by = match command {
+        Command::NextPane | Command::Right => 1,
+        Command::Left => -1,
+        _ => return false,
+    };
+    *window = cycle(all, *window, by);
+    true
+}
+
+/// Moves a selection by `by` rows, when the key was a move; never asks for a reload.
+fn step_selection<K: PartialEq + Clone>(
+    selection: &mut Selection<K>,
+    keys: &[K],
+    by: Option<isize>,
+) -> bool {
+    if let Some(by) = by {
+        selection.step(keys, by);
+    }
+    false
 }
 
 fn cycle<T: Copy + PartialEq>(all: &[T], current: T, by: isize) -> T {

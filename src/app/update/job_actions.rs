@@ -3,7 +3,7 @@
 
 use crate::app::actions::Level;
 use crate::app::keymap::Command;
-use crate::app::views::View;
+use crate::app::views::{JobsView, View};
 use crate::app::{App, Effect};
 use crate::backend::drill::JobScope;
 use crate::backend::{Action, ActionKind, JobFilter, JobState, JobTarget};
@@ -48,12 +48,20 @@ impl App {
         target
     }
 
-    fn toggle_job_mark(&mut self) -> Vec<Effect> {
+    /// The job list on top, when marks may be made (they prepare an action).
+    fn list_to_mark(&mut self) -> Option<&mut JobsView> {
         if let Err(why) = self.may(ActionKind::Retry) {
             self.toast(why, Level::Warn);
-            return Vec::new();
+            return None;
         }
-        let Some(View::Jobs(v)) = self.top_view_mut() else {
+        match self.top_view_mut() {
+            Some(View::Jobs(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn toggle_job_mark(&mut self) -> Vec<Effect> {
+        let Some(v) = self.list_to_mark() else {
             return Vec::new();
         };
         let Some(id) = v.selected_job().map(|r| r.id.clone()) else {
@@ -68,11 +76,7 @@ impl App {
     }
 
     fn toggle_all_matching(&mut self) -> Vec<Effect> {
-        if let Err(why) = self.may(ActionKind::Retry) {
-            self.toast(why, Level::Warn);
-            return Vec::new();
-        }
-        let Some(View::Jobs(v)) = self.top_view_mut() else {
+        let Some(v) = self.list_to_mark() else {
             return Vec::new();
         };
         if all_that_match(&v.scope, &v.filter).is_none() {
