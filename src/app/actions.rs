@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::editor::LineEditor;
 use super::phased::{self, Tally};
-use super::selection::{Selection, rows};
+use super::selection::{ListSelection, rows};
 use crate::backend::JobId;
 use crate::backend::actions::{Phase, thousands};
 use crate::backend::{ActionKind, ActionOutcome, AuditEntry, AuditFilter, Plan};
@@ -210,7 +210,7 @@ pub struct AuditPane {
     /// The filter being typed, while `/` is active.
     pub editing: Option<LineEditor>,
     /// By row: entries are a log, newest first.
-    pub selected: Selection<usize>,
+    pub selected: ListSelection<usize>,
     pub loading: bool,
     pub loaded: bool,
     pub error: Option<String>,
@@ -222,7 +222,7 @@ impl Default for AuditPane {
             entries: Vec::new(),
             filter: String::new(),
             editing: None,
-            selected: Selection::at(0),
+            selected: ListSelection::at(0),
             loading: false,
             loaded: false,
             error: None,

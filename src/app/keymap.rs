@@ -4,7 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
+pub enum KeyCommand {
     Quit,
     Help,
     Up,
@@ -49,17 +49,17 @@ pub enum Command {
 
 /// Keys that change data (or prepare to): hidden from the footer and the help in
 /// read-only mode, and refused there.
-pub fn changes_data(command: Command) -> bool {
+pub fn changes_data(command: KeyCommand) -> bool {
     matches!(
         command,
-        Command::PauseResume
-            | Command::Retry
-            | Command::CancelJobs
-            | Command::Discard
-            | Command::Delete
-            | Command::ResetStuck
-            | Command::Mark
-            | Command::MarkAll
+        KeyCommand::PauseResume
+            | KeyCommand::Retry
+            | KeyCommand::CancelJobs
+            | KeyCommand::Discard
+            | KeyCommand::Delete
+            | KeyCommand::ResetStuck
+            | KeyCommand::Mark
+            | KeyCommand::MarkAll
     )
 }
 
@@ -73,218 +73,218 @@ pub fn visible_bindings(read_only: bool) -> impl Iterator<Item = &'static Bindin
 /// A key binding as the help overlay lists it.
 pub struct Binding {
     pub keys: &'static str,
-    pub command: Command,
+    pub command: KeyCommand,
     pub help: &'static str,
 }
 
 pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "?",
-        command: Command::Help,
+        command: KeyCommand::Help,
         help: "show or hide this help",
     },
     Binding {
         keys: "q",
-        command: Command::Quit,
+        command: KeyCommand::Quit,
         help: "quit (also Ctrl-C)",
     },
     Binding {
         keys: "a",
-        command: Command::Alerts,
+        command: KeyCommand::Alerts,
         help: "alerts pane: firing, pending, resolved (1 h)",
     },
     Binding {
         keys: "Enter",
-        command: Command::Open,
+        command: KeyCommand::Open,
         help: "open the selected queue, job, group or worker",
     },
     Binding {
         keys: "d",
-        command: Command::DeadLetters,
+        command: KeyCommand::DeadLetters,
         help: "dead letters by error signature",
     },
     Binding {
         keys: "s",
-        command: Command::Stuck,
+        command: KeyCommand::Stuck,
         help: "stuck jobs (running long, worker silent)",
     },
     Binding {
         keys: "w",
-        command: Command::Workers,
+        command: KeyCommand::Workers,
         help: "workers and the jobs they hold",
     },
     Binding {
         keys: "t",
-        command: Command::Kinds,
+        command: KeyCommand::Kinds,
         help: "job kinds by failure rate",
     },
     Binding {
         keys: "T",
-        command: Command::Tenants,
+        command: KeyCommand::Tenants,
         help: "tenants and their heartbeat budget",
     },
     Binding {
         keys: "/",
-        command: Command::Filter,
+        command: KeyCommand::Filter,
         help: "filter: 48213 kind:K tenant:T error text",
     },
     Binding {
         keys: "Tab ← →",
-        command: Command::Right,
+        command: KeyCommand::Right,
         help: "in a view: next tab, window or pane",
     },
     Binding {
         keys: "PgUp PgDn",
-        command: Command::PageDown,
+        command: KeyCommand::PageDown,
         help: "previous / next page (also [ ])",
     },
     Binding {
         keys: "o",
-        command: Command::ToggleOrder,
+        command: KeyCommand::ToggleOrder,
         help: "oldest or newest first",
     },
     Binding {
         keys: "y",
-        command: Command::Copy,
+        command: KeyCommand::Copy,
         help: "copy the job id (OSC 52)",
     },
     Binding {
         keys: "↑/k ↓/j",
-        command: Command::Down,
+        command: KeyCommand::Down,
         help: "move the selection",
     },
     Binding {
         keys: "g G",
-        command: Command::Top,
+        command: KeyCommand::Top,
         help: "first / last row",
     },
     Binding {
         keys: "Tab",
-        command: Command::NextPane,
+        command: KeyCommand::NextPane,
         help: "next pane (queues, workers)",
     },
     Binding {
         keys: "< >",
-        command: Command::SortNext,
+        command: KeyCommand::SortNext,
         help: "sort by the previous / next column",
     },
     Binding {
         keys: "I",
-        command: Command::SortInvert,
+        command: KeyCommand::SortInvert,
         help: "invert the sort order",
     },
     Binding {
         keys: "space",
-        command: Command::Freeze,
+        command: KeyCommand::Freeze,
         help: "freeze the display (data keeps arriving)",
     },
     Binding {
         keys: "r",
-        command: Command::RefreshNow,
+        command: KeyCommand::RefreshNow,
         help: "refresh now",
     },
     Binding {
         keys: "+ -",
-        command: Command::IntervalUp,
+        command: KeyCommand::IntervalUp,
         help: "longer / shorter refresh interval (0.5–60 s)",
     },
     Binding {
         keys: "Esc",
-        command: Command::Back,
+        command: KeyCommand::Back,
         help: "back (a filter first), close the overlay",
     },
     // ---- actions ----
     Binding {
         keys: "p",
-        command: Command::PauseResume,
+        command: KeyCommand::PauseResume,
         help: "pause / resume the selected queue",
     },
     Binding {
         keys: "R",
-        command: Command::Retry,
+        command: KeyCommand::Retry,
         help: "retry the queue's dead jobs (phased) / marked",
     },
     Binding {
         keys: "c",
-        command: Command::CancelJobs,
+        command: KeyCommand::CancelJobs,
         help: "cancel marked / selected jobs (not running)",
     },
     Binding {
         keys: "D",
-        command: Command::Discard,
+        command: KeyCommand::Discard,
         help: "discard marked / selected jobs to dead letters",
     },
     Binding {
         keys: "X",
-        command: Command::Delete,
+        command: KeyCommand::Delete,
         help: "delete marked / selected dead or cancelled jobs",
     },
     Binding {
         keys: "S",
-        command: Command::ResetStuck,
+        command: KeyCommand::ResetStuck,
         help: "reset stuck jobs of the queue / worker",
     },
     Binding {
         keys: "v V",
-        command: Command::Mark,
+        command: KeyCommand::Mark,
         help: "mark a job / act on all jobs that match",
     },
     Binding {
         keys: "L",
-        command: Command::Audit,
+        command: KeyCommand::Audit,
         help: "audit log: who did what",
     },
 ];
 
-pub fn command_for(key: &KeyEvent) -> Option<Command> {
+pub fn command_for(key: &KeyEvent) -> Option<KeyCommand> {
     if key.modifiers.contains(KeyModifiers::CONTROL) {
         return match key.code {
-            KeyCode::Char('c') => Some(Command::Quit),
-            KeyCode::Char('l') => Some(Command::RefreshNow),
-            KeyCode::Char('f') => Some(Command::PageDown),
-            KeyCode::Char('b') => Some(Command::PageUp),
+            KeyCode::Char('c') => Some(KeyCommand::Quit),
+            KeyCode::Char('l') => Some(KeyCommand::RefreshNow),
+            KeyCode::Char('f') => Some(KeyCommand::PageDown),
+            KeyCode::Char('b') => Some(KeyCommand::PageUp),
             _ => None,
         };
     }
     Some(match key.code {
-        KeyCode::Char('q') => Command::Quit,
-        KeyCode::Char('?') | KeyCode::F(1) => Command::Help,
-        KeyCode::Up | KeyCode::Char('k') => Command::Up,
-        KeyCode::Down | KeyCode::Char('j') => Command::Down,
-        KeyCode::Home | KeyCode::Char('g') => Command::Top,
-        KeyCode::End | KeyCode::Char('G') => Command::Bottom,
-        KeyCode::Tab | KeyCode::BackTab => Command::NextPane,
-        KeyCode::Char('+') | KeyCode::Char('=') => Command::IntervalUp,
-        KeyCode::Char('-') | KeyCode::Char('_') => Command::IntervalDown,
-        KeyCode::Char(' ') => Command::Freeze,
-        KeyCode::Char('r') => Command::RefreshNow,
-        KeyCode::Char('>') | KeyCode::Char('.') => Command::SortNext,
-        KeyCode::Char('<') | KeyCode::Char(',') => Command::SortPrev,
-        KeyCode::Char('I') => Command::SortInvert,
-        KeyCode::Char('a') => Command::Alerts,
-        KeyCode::Esc => Command::Back,
-        KeyCode::Char('p') => Command::PauseResume,
-        KeyCode::Char('R') => Command::Retry,
-        KeyCode::Char('c') => Command::CancelJobs,
-        KeyCode::Char('D') => Command::Discard,
-        KeyCode::Char('X') => Command::Delete,
-        KeyCode::Char('S') => Command::ResetStuck,
-        KeyCode::Char('v') => Command::Mark,
-        KeyCode::Char('V') => Command::MarkAll,
-        KeyCode::Char('L') => Command::Audit,
-        KeyCode::Enter => Command::Open,
-        KeyCode::Char('d') => Command::DeadLetters,
-        KeyCode::Char('s') => Command::Stuck,
-        KeyCode::Char('w') => Command::Workers,
-        KeyCode::Char('t') => Command::Kinds,
-        KeyCode::Char('T') => Command::Tenants,
-        KeyCode::Char('/') => Command::Filter,
-        KeyCode::Char('y') => Command::Copy,
-        KeyCode::Char('o') => Command::ToggleOrder,
-        KeyCode::PageDown | KeyCode::Char(']') => Command::PageDown,
-        KeyCode::PageUp | KeyCode::Char('[') => Command::PageUp,
-        KeyCode::Left | KeyCode::Char('h') => Command::Left,
-        KeyCode::Right | KeyCode::Char('l') => Command::Right,
+        KeyCode::Char('q') => KeyCommand::Quit,
+        KeyCode::Char('?') | KeyCode::F(1) => KeyCommand::Help,
+        KeyCode::Up | KeyCode::Char('k') => KeyCommand::Up,
+        KeyCode::Down | KeyCode::Char('j') => KeyCommand::Down,
+        KeyCode::Home | KeyCode::Char('g') => KeyCommand::Top,
+        KeyCode::End | KeyCode::Char('G') => KeyCommand::Bottom,
+        KeyCode::Tab | KeyCode::BackTab => KeyCommand::NextPane,
+        KeyCode::Char('+') | KeyCode::Char('=') => KeyCommand::IntervalUp,
+        KeyCode::Char('-') | KeyCode::Char('_') => KeyCommand::IntervalDown,
+        KeyCode::Char(' ') => KeyCommand::Freeze,
+        KeyCode::Char('r') => KeyCommand::RefreshNow,
+        KeyCode::Char('>') | KeyCode::Char('.') => KeyCommand::SortNext,
+        KeyCode::Char('<') | KeyCode::Char(',') => KeyCommand::SortPrev,
+        KeyCode::Char('I') => KeyCommand::SortInvert,
+        KeyCode::Char('a') => KeyCommand::Alerts,
+        KeyCode::Esc => KeyCommand::Back,
+        KeyCode::Char('p') => KeyCommand::PauseResume,
+        KeyCode::Char('R') => KeyCommand::Retry,
+        KeyCode::Char('c') => KeyCommand::CancelJobs,
+        KeyCode::Char('D') => KeyCommand::Discard,
+        KeyCode::Char('X') => KeyCommand::Delete,
+        KeyCode::Char('S') => KeyCommand::ResetStuck,
+        KeyCode::Char('v') => KeyCommand::Mark,
+        KeyCode::Char('V') => KeyCommand::MarkAll,
+        KeyCode::Char('L') => KeyCommand::Audit,
+        KeyCode::Enter => KeyCommand::Open,
+        KeyCode::Char('d') => KeyCommand::DeadLetters,
+        KeyCode::Char('s') => KeyCommand::Stuck,
+        KeyCode::Char('w') => KeyCommand::Workers,
+        KeyCode::Char('t') => KeyCommand::Kinds,
+        KeyCode::Char('T') => KeyCommand::Tenants,
+        KeyCode::Char('/') => KeyCommand::Filter,
+        KeyCode::Char('y') => KeyCommand::Copy,
+        KeyCode::Char('o') => KeyCommand::ToggleOrder,
+        KeyCode::PageDown | KeyCode::Char(']') => KeyCommand::PageDown,
+        KeyCode::PageUp | KeyCode::Char('[') => KeyCommand::PageUp,
+        KeyCode::Left | KeyCode::Char('h') => KeyCommand::Left,
+        KeyCode::Right | KeyCode::Char('l') => KeyCommand::Right,
         _ => return None,
     })
 }
@@ -322,10 +322,10 @@ pub enum KeyContext {
 pub struct Hint {
     pub keys: &'static str,
     pub label: &'static str,
-    pub command: Option<Command>,
+    pub command: Option<KeyCommand>,
 }
 
-const fn hint(keys: &'static str, label: &'static str, command: Command) -> Hint {
+const fn hint(keys: &'static str, label: &'static str, command: KeyCommand) -> Hint {
     Hint {
         keys,
         label,
@@ -344,41 +344,41 @@ const fn raw(keys: &'static str, label: &'static str) -> Hint {
 
 /// The way back and the job action keys, first in every job list and detail: they are
 /// what a list is opened for.
-const BACK: Hint = hint("Esc", "back", Command::Back);
-const MARK: Hint = hint("v", "mark", Command::Mark);
-const MARK_ALL: Hint = hint("V", "all", Command::MarkAll);
-const JOB_ACTIONS: Hint = hint("R c D X", "retry cancel discard delete", Command::Retry);
-const FILTER: Hint = hint("/", "filter", Command::Filter);
-const PAGE: Hint = hint("PgDn PgUp", "page", Command::PageDown);
-const ORDER: Hint = hint("o", "order", Command::ToggleOrder);
-const COPY_ID: Hint = hint("y", "copy id", Command::Copy);
-const HELP: Hint = hint("?", "help", Command::Help);
-const STATE_TABS: Hint = hint("Tab ←→", "state", Command::NextPane);
+const BACK: Hint = hint("Esc", "back", KeyCommand::Back);
+const MARK: Hint = hint("v", "mark", KeyCommand::Mark);
+const MARK_ALL: Hint = hint("V", "all", KeyCommand::MarkAll);
+const JOB_ACTIONS: Hint = hint("R c D X", "retry cancel discard delete", KeyCommand::Retry);
+const FILTER: Hint = hint("/", "filter", KeyCommand::Filter);
+const PAGE: Hint = hint("PgDn PgUp", "page", KeyCommand::PageDown);
+const ORDER: Hint = hint("o", "order", KeyCommand::ToggleOrder);
+const COPY_ID: Hint = hint("y", "copy id", KeyCommand::Copy);
+const HELP: Hint = hint("?", "help", KeyCommand::Help);
+const STATE_TABS: Hint = hint("Tab ←→", "state", KeyCommand::NextPane);
 
 const OVERVIEW_KEYS: &[Hint] = &[
-    hint("?", "help", Command::Help),
-    hint("q", "quit", Command::Quit),
-    hint("a", "alerts", Command::Alerts),
-    hint("Enter", "open", Command::Open),
-    hint("d", "dead", Command::DeadLetters),
-    hint("s", "stuck", Command::Stuck),
-    hint("w", "workers", Command::Workers),
-    hint("t", "kinds", Command::Kinds),
+    hint("?", "help", KeyCommand::Help),
+    hint("q", "quit", KeyCommand::Quit),
+    hint("a", "alerts", KeyCommand::Alerts),
+    hint("Enter", "open", KeyCommand::Open),
+    hint("d", "dead", KeyCommand::DeadLetters),
+    hint("s", "stuck", KeyCommand::Stuck),
+    hint("w", "workers", KeyCommand::Workers),
+    hint("t", "kinds", KeyCommand::Kinds),
     FILTER,
-    hint("Tab", "pane", Command::NextPane),
-    hint("< >", "sort", Command::SortNext),
-    hint("space", "freeze", Command::Freeze),
-    hint("r", "refresh", Command::RefreshNow),
-    hint("+ -", "interval", Command::IntervalUp),
-    hint("p", "pause", Command::PauseResume),
-    hint("R", "retry", Command::Retry),
-    hint("S", "stuck", Command::ResetStuck),
-    hint("L", "audit", Command::Audit),
+    hint("Tab", "pane", KeyCommand::NextPane),
+    hint("< >", "sort", KeyCommand::SortNext),
+    hint("space", "freeze", KeyCommand::Freeze),
+    hint("r", "refresh", KeyCommand::RefreshNow),
+    hint("+ -", "interval", KeyCommand::IntervalUp),
+    hint("p", "pause", KeyCommand::PauseResume),
+    hint("R", "retry", KeyCommand::Retry),
+    hint("S", "stuck", KeyCommand::ResetStuck),
+    hint("L", "audit", KeyCommand::Audit),
 ];
 /// A job list's keys; lists that are not a queue's have no state tabs (`hints`).
 const JOB_LIST_KEYS: &[Hint] = &[
     BACK,
-    hint("Enter", "job", Command::Open),
+    hint("Enter", "job", KeyCommand::Open),
     MARK,
     MARK_ALL,
     JOB_ACTIONS,
@@ -391,27 +391,27 @@ const JOB_LIST_KEYS: &[Hint] = &[
 ];
 const JOB_KEYS: &[Hint] = &[
     BACK,
-    hint("Tab", "errors/payload", Command::NextPane),
+    hint("Tab", "errors/payload", KeyCommand::NextPane),
     JOB_ACTIONS,
-    hint("↑↓ PgUp PgDn", "scroll", Command::Down),
-    hint("←→", "sideways", Command::Right),
+    hint("↑↓ PgUp PgDn", "scroll", KeyCommand::Down),
+    hint("←→", "sideways", KeyCommand::Right),
     COPY_ID,
     HELP,
 ];
 const DEAD_LETTERS_KEYS: &[Hint] = &[
     BACK,
-    hint("Enter", "jobs", Command::Open),
-    hint("Tab ←→", "1h/24h/7d", Command::NextPane),
+    hint("Enter", "jobs", KeyCommand::Open),
+    hint("Tab ←→", "1h/24h/7d", KeyCommand::NextPane),
     HELP,
 ];
-const WORKERS_KEYS: &[Hint] = &[BACK, hint("Enter", "jobs held", Command::Open), HELP];
+const WORKERS_KEYS: &[Hint] = &[BACK, hint("Enter", "jobs held", KeyCommand::Open), HELP];
 const KINDS_KEYS: &[Hint] = &[
     BACK,
-    hint("Enter", "dead letters", Command::Open),
-    hint("Tab ←→", "1h/1d", Command::NextPane),
+    hint("Enter", "dead letters", KeyCommand::Open),
+    hint("Tab ←→", "1h/1d", KeyCommand::NextPane),
     HELP,
 ];
-const TENANTS_KEYS: &[Hint] = &[BACK, hint("r", "refresh", Command::RefreshNow), HELP];
+const TENANTS_KEYS: &[Hint] = &[BACK, hint("r", "refresh", KeyCommand::RefreshNow), HELP];
 const ALERTS_KEYS: &[Hint] = &[raw("a or Esc", "closes")];
 const AUDIT_KEYS: &[Hint] = &[
     raw("/", "filter"),

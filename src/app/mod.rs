@@ -21,7 +21,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 
 pub use display::{ThemeName, human_bytes};
 pub use msg::{Effect, Msg};
-use selection::Selection;
+use selection::ListSelection;
 pub use sort::{QueueColumn, QueueSort};
 pub use views::{CHROME_LINES, DETAIL_HEAD_LINES, Drill, DrillSettings, View};
 
@@ -80,8 +80,8 @@ pub struct App {
     pub pane: Pane,
     pub queue_sort: QueueSort,
     /// Selections follow names, not row numbers, so they survive refreshes and re-sorts.
-    pub selected_queue: Selection<String>,
-    pub selected_worker: Selection<String>,
+    pub selected_queue: ListSelection<String>,
+    pub selected_worker: ListSelection<String>,
     pub show_help: bool,
     /// The first line of the help overlay on screen (it scrolls on a short terminal).
     pub help_scroll: usize,
@@ -99,7 +99,7 @@ pub struct App {
     /// The alerts pane (`a`) covers the queues and workers.
     pub show_alerts: bool,
     /// The selected row of the alerts pane.
-    pub alerts_selected: Selection<usize>,
+    pub alerts_selected: ListSelection<usize>,
     /// The wall screen: read-only, one layout, no key but quit.
     pub kiosk: bool,
     /// Ring the terminal bell when a critical alert starts firing.
@@ -127,8 +127,8 @@ impl App {
             polls: 0,
             pane: Pane::Queues,
             queue_sort: QueueSort::default(),
-            selected_queue: Selection::default(),
-            selected_worker: Selection::default(),
+            selected_queue: ListSelection::default(),
+            selected_worker: ListSelection::default(),
             show_help: false,
             help_scroll: 0,
             actions: actions::ActionsState::default(),
@@ -137,7 +137,7 @@ impl App {
             rules: alerts::Rules::default(),
             alerts: alerts::AlertBook::default(),
             show_alerts: false,
-            alerts_selected: Selection::at(0),
+            alerts_selected: ListSelection::at(0),
             kiosk: false,
             bell: false,
             theme: ThemeName::Default,

@@ -11,14 +11,14 @@ use std::ops::Deref;
 /// No scroll offset is kept: drawing is a function of the state, and a table scrolls to
 /// show its selection each time it is drawn.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selection<K> {
+pub struct ListSelection<K> {
     key: Option<K>,
     row: usize,
 }
 
-impl<K> Default for Selection<K> {
+impl<K> Default for ListSelection<K> {
     fn default() -> Self {
-        Selection { key: None, row: 0 }
+        ListSelection { key: None, row: 0 }
     }
 }
 
@@ -31,12 +31,7 @@ pub enum Fallback {
     SameRow,
 }
 
-impl<K: PartialEq + Clone> Selection<K> {
-    /// A selection of `key`, before it is seen in a list.
-    pub fn of(key: Option<K>) -> Selection<K> {
-        Selection { key, row: 0 }
-    }
-
+impl<K: PartialEq + Clone> ListSelection<K> {
     /// The row of the selection in `keys`, while its key is there.
     pub fn index(&self, keys: &[K]) -> Option<usize> {
         let key = self.key.as_ref()?;
@@ -62,7 +57,7 @@ impl<K: PartialEq + Clone> Selection<K> {
     pub fn settle(&mut self, keys: &[K], fallback: Fallback) {
         match self.index(keys) {
             Some(i) => self.row = i,
-            None if keys.is_empty() => *self = Selection::default(),
+            None if keys.is_empty() => *self = ListSelection::default(),
             None => match fallback {
                 Fallback::First => self.select(keys, 0),
                 Fallback::SameRow => self.select(keys, self.row),
@@ -74,17 +69,12 @@ impl<K: PartialEq + Clone> Selection<K> {
     pub fn key(&self) -> Option<&K> {
         self.key.as_ref()
     }
-
-    /// The row it was on last.
-    pub fn row(&self) -> usize {
-        self.row
-    }
 }
 
-impl Selection<usize> {
+impl ListSelection<usize> {
     /// Row `row` of a list that selects by row number.
-    pub fn at(row: usize) -> Selection<usize> {
-        Selection {
+    pub fn at(row: usize) -> ListSelection<usize> {
+        ListSelection {
             key: Some(row),
             row,
         }
@@ -97,7 +87,7 @@ pub fn rows(len: usize) -> Vec<usize> {
 }
 
 /// A selection reads as the key it holds.
-impl<K> Deref for Selection<K> {
+impl<K> Deref for ListSelection<K> {
     type Target = Option<K>;
 
     fn deref(&self) -> &Option<K> {
@@ -105,7 +95,7 @@ impl<K> Deref for Selection<K> {
     }
 }
 
-impl<K: PartialEq> PartialEq<Option<K>> for Selection<K> {
+impl<K: PartialEq> PartialEq<Option<K>> for ListSelection<K> {
     fn eq(&self, other: &Option<K>) -> bool {
         self.key == *other
     }
@@ -118,7 +108,7 @@ mod tests {
     #[test]
     fn follows_its_key_and_lands_when_it_leaves() {
         let keys = ["a", "b", "c"].map(String::from);
-        let mut s = Selection::default();
+        let mut s = ListSelection::default();
         assert_eq!(s.index(&keys), None);
         s.step(&keys, 1);
         assert_eq!(*s, Some("b".to_string()));
@@ -126,13 +116,13 @@ mod tests {
         assert_eq!(s.index(&keys), Some(2));
         let reordered = ["c", "a", "b"].map(String::from);
         s.settle(&reordered, Fallback::First);
-        assert_eq!((s.index(&reordered), s.row()), (Some(0), 0));
+        assert_eq!((s.index(&reordered), s.row), (Some(0), 0));
         let shorter = ["a", "b"].map(String::from);
         s.settle(&shorter, Fallback::SameRow);
         assert_eq!(*s, Some("a".to_string()));
         s.settle(&[], Fallback::First);
         assert_eq!(*s, None);
-        let mut by_row = Selection::at(5);
+        let mut by_row = ListSelection::at(5);
         by_row.settle(&rows(3), Fallback::SameRow);
         assert_eq!(*by_row, Some(2));
     }

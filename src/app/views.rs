@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::editor::LineEditor;
 use super::json::DocLine;
-use super::selection::{Selection, rows};
+use super::selection::{ListSelection, rows};
 use crate::backend::drill::{
     Cursor, DeadLetterReport, DeadWindow, JobDetail, JobPage, JobRow, JobScope, KindWindow,
     KindsReport, ListFilter, Order, TenantsReport,
@@ -132,7 +132,7 @@ pub struct JobsView {
     pub page: Option<JobPage>,
     /// Followed by id across refreshes; when the job leaves the list the selection stays
     /// at the same row.
-    pub selected: Selection<JobId>,
+    pub selected: ListSelection<JobId>,
     pub land: Land,
     /// Jobs marked (`v`) for a bulk action.
     pub marked: BTreeSet<JobId>,
@@ -150,7 +150,7 @@ impl JobsView {
             order: Order::default(),
             pages: vec![None],
             page: None,
-            selected: Selection::default(),
+            selected: ListSelection::default(),
             land: Land::First,
             marked: BTreeSet::new(),
             all_matching: false,
@@ -249,7 +249,7 @@ pub struct DeadLettersView {
     pub kind: Option<String>,
     pub report: Option<DeadLetterReport>,
     /// Followed by signature.
-    pub selected: Selection<String>,
+    pub selected: ListSelection<String>,
     pub load: LoadState,
 }
 
@@ -259,7 +259,7 @@ impl DeadLettersView {
             window,
             kind,
             report: None,
-            selected: Selection::default(),
+            selected: ListSelection::default(),
             load: LoadState::default(),
         }
     }
@@ -279,14 +279,14 @@ impl DeadLettersView {
 /// Its rows are the overview's workers, in the same order (`App::worker_ids`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct WorkersView {
-    pub selected: Selection<String>,
+    pub selected: ListSelection<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KindsView {
     pub window: KindWindow,
     pub report: Option<KindsReport>,
-    pub selected: Selection<String>,
+    pub selected: ListSelection<String>,
     pub load: LoadState,
 }
 
@@ -295,7 +295,7 @@ impl KindsView {
         KindsView {
             window,
             report: None,
-            selected: Selection::default(),
+            selected: ListSelection::default(),
             load: LoadState::default(),
         }
     }
@@ -316,7 +316,7 @@ impl KindsView {
 pub struct TenantsView {
     pub report: Option<TenantsReport>,
     /// By row (tenants have no stable order worth following).
-    pub selected: Selection<usize>,
+    pub selected: ListSelection<usize>,
     pub load: LoadState,
 }
 
@@ -324,7 +324,7 @@ impl Default for TenantsView {
     fn default() -> Self {
         TenantsView {
             report: None,
-            selected: Selection::at(0),
+            selected: ListSelection::at(0),
             load: LoadState::default(),
         }
     }

@@ -11,7 +11,7 @@ use crate::app::actions::{
 };
 use crate::app::editor::LineEditor;
 use crate::app::phased::{self, Tally};
-use crate::app::selection::{Fallback, Selection};
+use crate::app::selection::{Fallback, ListSelection};
 use crate::app::{App, Effect, Msg, Pane};
 use crate::backend::JobId;
 use crate::backend::actions::READ_ONLY_REFUSAL;
@@ -351,7 +351,7 @@ impl App {
                 KeyCode::Enter => {
                     pane.filter = line.as_str().trim().to_string();
                     pane.editing = None;
-                    pane.selected = Selection::at(0);
+                    pane.selected = ListSelection::at(0);
                     pane.loading = true;
                     return vec![Effect::LoadAudit {
                         filter: pane.query(),

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::app::alerts::{self, AlertState, Mode, Observation, Severity, Transition};
-use crate::app::keymap::Command;
+use crate::app::keymap::KeyCommand;
 use crate::app::selection::{Fallback, rows};
 use crate::app::{App, Effect};
 use crate::backend::Snapshot;
@@ -46,17 +46,17 @@ impl App {
     }
 
     /// Keys that mean something else while the alerts pane is open; `None`: the usual meaning.
-    pub(super) fn alerts_pane_command(&mut self, command: Command) -> Option<Vec<Effect>> {
+    pub(super) fn alerts_pane_command(&mut self, command: KeyCommand) -> Option<Vec<Effect>> {
         let rows = rows(self.alerts.active.len() + self.alerts.resolved.len());
         let by = match command {
-            Command::Back | Command::Alerts => {
+            KeyCommand::Back | KeyCommand::Alerts => {
                 self.show_alerts = false;
                 return Some(Vec::new());
             }
-            Command::Up => -1,
-            Command::Down => 1,
-            Command::Top => isize::MIN / 2,
-            Command::Bottom => isize::MAX / 2,
+            KeyCommand::Up => -1,
+            KeyCommand::Down => 1,
+            KeyCommand::Top => isize::MIN / 2,
+            KeyCommand::Bottom => isize::MAX / 2,
             _ => return None,
         };
         self.alerts_selected.step(&rows, by);

@@ -10,8 +10,8 @@ use crate::app::display::human_bytes;
 use crate::app::editor::LineEditor;
 use crate::app::filter;
 use crate::app::json::{self, DocLine, Tone};
-use crate::app::keymap::Command;
-use crate::app::selection::{Fallback, Selection};
+use crate::app::keymap::KeyCommand;
+use crate::app::selection::{Fallback, ListSelection};
 use crate::app::views::{CHROME_LINES, DETAIL_HEAD_LINES};
 use crate::app::views::{
     DeadLettersView, DetailPane, FilterInput, JobView, JobsView, KindsView, Land, TenantsView,
@@ -187,14 +187,14 @@ impl App {
     }
 
     /// A command for the drill-down, or `None` to let the overview have it.
-    pub(super) fn drill_command(&mut self, command: Command) -> Option<Vec<Effect>> {
+    pub(super) fn drill_command(&mut self, command: KeyCommand) -> Option<Vec<Effect>> {
         // Views that open from anywhere.
         let opened = match command {
-            Command::DeadLetters => Some(View::DeadLetters(DeadLettersView::new(
+            KeyCommand::DeadLetters => Some(View::DeadLetters(DeadLettersView::new(
                 DeadWindow::default(),
                 None,
             ))),
-            Command::Stuck => {
+            KeyCommand::Stuck => {
                 let mut v = JobsView::new(
                     JobScope::Stuck {
                         running_longer_than: self.config.drill.stuck_after,
@@ -205,11 +205,11 @@ impl App {
                 v.order = Order::OldestFirst;
                 Some(View::Jobs(v))
             }
-            Command::Workers => Some(View::Workers(WorkersView {
+            KeyCommand::Workers => Some(View::Workers(WorkersView {
                 selected: self.selected_worker.clone(),
             })),
-            Command::Kinds => Some(View::Kinds(KindsView::new(KindWindow::default()))),
-            Command::Tenants => {
+            KeyCommand::Kinds => Some(View::Kinds(KindsView::new(KindWindow::default()))),
+            KeyCommand::Tenants => {
                 if !self.config.capabilities.tenants {
                     return Some(self.notice(format!(
                         "the {} backend has no tenants",
@@ -221,7 +221,7 @@ impl App {
             _ => None,
         };
         if let Some(view) = opened {
-            if command == Command::Workers && !self.config.capabilities.workers {
+            if command == KeyCommand::Workers && !self.config.capabilities.workers {
                 return Some(self.notice(format!(
                     "the {} backend has no worker table",
                     self.config.backend
@@ -229,7 +229,7 @@ impl App {
             }
             return Some(self.push(view));
         }
-        if command == Command::Filter {
+        if command == KeyCommand::Filter {
             let text = match self.top_view() {
                 None => String::new(),
                 Some(View::Jobs(v)) => filter::to_input(&v.filter),
@@ -245,26 +245,26 @@ impl App {
         }
         if self.drill.stack.is_empty() {
             return match command {
-                Command::Open => Some(self.open_from_overview()),
+                KeyCommand::Open => Some(self.open_from_overview()),
                 _ => None,
             };
         }
         match command {
             // Global keys keep their meaning in every view.
-            Command::Quit
-            | Command::Help
-            | Command::Alerts
-            | Command::Freeze
-            | Command::IntervalUp
-            | Command::IntervalDown => None,
-            Command::RefreshNow => {
+            KeyCommand::Quit
+            | KeyCommand::Help
+            | KeyCommand::Alerts
+            | KeyCommand::Freeze
+            | KeyCommand::IntervalUp
+            | KeyCommand::IntervalDown => None,
+            KeyCommand::RefreshNow => {
                 let mut effects = vec![Effect::RefreshNow];
                 effects.extend(self.load_top());
                 Some(effects)
             }
-            Command::Back => Some(self.back()),
-            Command::Open => Some(self.open()),
-            Command::Copy => Some(self.copy()),
+            KeyCommand::Back => Some(self.back()),
+            KeyCommand::Open => Some(self.open()),
+            KeyCommand::Copy => Some(self.copy()),
             _ => Some(self.view_command(command)),
         }
     }
@@ -389,39 +389,41 @@ impl App {
     }
 
     /// Moving, paging, tabs and order inside the view on top.
-    fn view_command(&mut self, command: Command) -> Vec<Effect> {
+    fn view_command(&mut self, command: KeyCommand) -> Vec<Effect> {
         let screenful = self.screenful();
         let body = self.detail_body_height();
         let workers = self.worker_ids();
         let Some(view) = self.top_view_mut() else {
             return Vec::new();
         };
-        let step = |c: Command| -> Option<isize> {
+        let step = |c: KeyCommand| -> Option<isize> {
             match c {
-                Command::Up => Some(-1),
-                Command::Down => Some(1),
-                Command::Top => Some(isize::MIN / 2),
-                Command::Bottom => Some(isize::MAX / 2),
-                Command::PageUp => Some(-screenful),
-                Command::PageDown => Some(screenful),
+                KeyCommand::Up => Some(-1),
+                KeyCommand::Down => Some(1),
+                KeyCommand::Top => Some(isize::MIN / 2),
+                KeyCommand::Bottom => Some(isize::MAX / 2),
+                KeyCommand::PageUp => Some(-screenful),
+                KeyCommand::PageDown => Some(screenful),
                 _ => None,
             }
         };
         let reload = match view {
             View::Jobs(v) => match command {
-                Command::PageDown => next_page(v),
-                Command::PageUp => prev_page(v),
-                Command::Down if v.selected_index() == Some(v.rows().len().saturating_sub(1)) => {
+                KeyCommand::PageDown => next_page(v),
+                KeyCommand::PageUp => prev_page(v),
+                KeyCommand::Down
+                    if v.selected_index() == Some(v.rows().len().saturating_sub(1)) =>
+                {
                     next_page(v)
                 }
-                Command::Up if v.selected_index() == Some(0) => prev_page(v),
-                Command::Up | Command::Down | Command::Top | Command::Bottom => {
+                KeyCommand::Up if v.selected_index() == Some(0) => prev_page(v),
+                KeyCommand::Up | KeyCommand::Down | KeyCommand::Top | KeyCommand::Bottom => {
                     v.selected.step(&v.ids(), step(command).unwrap_or(0));
                     false
                 }
-                Command::NextPane | Command::Right => switch_tab(v, 1),
-                Command::Left => switch_tab(v, -1),
-                Command::ToggleOrder => {
+                KeyCommand::NextPane | KeyCommand::Right => switch_tab(v, 1),
+                KeyCommand::Left => switch_tab(v, -1),
+                KeyCommand::ToggleOrder => {
                     v.order = v.order.toggled();
                     reset_pages(v);
                     true
@@ -433,16 +435,16 @@ impl App {
                 let max = len.saturating_sub(body);
                 let pane = v.pane as usize;
                 match command {
-                    Command::NextPane => {
+                    KeyCommand::NextPane => {
                         v.pane = match v.pane {
                             DetailPane::Errors => DetailPane::Payload,
                             DetailPane::Payload => DetailPane::Errors,
                         };
                     }
-                    Command::Left => v.hscroll = v.hscroll.saturating_sub(8),
-                    Command::Right => v.hscroll = (v.hscroll + 8).min(10_000),
-                    Command::PageDown | Command::PageUp => {
-                        let by = if command == Command::PageDown {
+                    KeyCommand::Left => v.hscroll = v.hscroll.saturating_sub(8),
+                    KeyCommand::Right => v.hscroll = (v.hscroll + 8).min(10_000),
+                    KeyCommand::PageDown | KeyCommand::PageUp => {
+                        let by = if command == KeyCommand::PageDown {
                             body as isize
                         } else {
                             -(body as isize)
@@ -668,7 +670,7 @@ fn reset_pages(v: &mut JobsView) {
     v.pages = vec![None];
     v.page = None;
     v.land = Land::First;
-    v.selected = Selection::default();
+    v.selected = ListSelection::default();
 }
 
 /// Moves to the page after the last row shown; `true` when there is one to load.
@@ -703,10 +705,10 @@ fn switch_tab(v: &mut JobsView, by: isize) -> bool {
 
 /// Tab and ←→ in a report view switch its time window; `true` when they did (the report
 /// is read again).
-fn report_key<W: Copy + PartialEq>(command: Command, window: &mut W, all: &[W]) -> bool {
+fn report_key<W: Copy + PartialEq>(command: KeyCommand, window: &mut W, all: &[W]) -> bool {
     let by = match command {
-        Command::NextPane | Command::Right => 1,
-        Command::Left => -1,
+        KeyCommand::NextPane | KeyCommand::Right => 1,
+        KeyCommand::Left => -1,
         _ => return false,
     };
     *window = cycle(all, *window, by);
@@ -715,7 +717,7 @@ fn report_key<W: Copy + PartialEq>(command: Command, window: &mut W, all: &[W]) 
 
 /// Moves a selection by `by` rows, when the key was a move; never asks for a reload.
 fn step_selection<K: PartialEq + Clone>(
-    selection: &mut Selection<K>,
+    selection: &mut ListSelection<K>,
     keys: &[K],
     by: Option<isize>,
 ) -> bool {

@@ -2,7 +2,7 @@
 //! that match the list, or the selected one), not on the overview's queue.
 
 use crate::app::actions::Level;
-use crate::app::keymap::Command;
+use crate::app::keymap::KeyCommand;
 use crate::app::views::{JobsView, View};
 use crate::app::{App, Effect};
 use crate::backend::drill::JobScope;
@@ -10,20 +10,22 @@ use crate::backend::{Action, ActionKind, JobFilter, JobState, JobTarget};
 
 impl App {
     /// `None` when no job list or job detail is on top, or the key is not an action key.
-    pub(super) fn job_list_command(&mut self, command: Command) -> Option<Vec<Effect>> {
+    pub(super) fn job_list_command(&mut self, command: KeyCommand) -> Option<Vec<Effect>> {
         if !matches!(self.top_view(), Some(View::Jobs(_) | View::Job(_))) {
             return None;
         }
         let in_list = matches!(self.top_view(), Some(View::Jobs(_)));
         let kind = match command {
             // Space marks in a list, as `v` does; elsewhere it still freezes the display.
-            Command::Mark | Command::Freeze if in_list => return Some(self.toggle_job_mark()),
-            Command::MarkAll => return Some(self.toggle_all_matching()),
-            Command::Retry => ActionKind::Retry,
-            Command::CancelJobs => ActionKind::Cancel,
-            Command::Discard => ActionKind::Discard,
-            Command::Delete => ActionKind::Delete,
-            Command::ResetStuck => return Some(self.reset_stuck_in_view()),
+            KeyCommand::Mark | KeyCommand::Freeze if in_list => {
+                return Some(self.toggle_job_mark());
+            }
+            KeyCommand::MarkAll => return Some(self.toggle_all_matching()),
+            KeyCommand::Retry => ActionKind::Retry,
+            KeyCommand::CancelJobs => ActionKind::Cancel,
+            KeyCommand::Discard => ActionKind::Discard,
+            KeyCommand::Delete => ActionKind::Delete,
+            KeyCommand::ResetStuck => return Some(self.reset_stuck_in_view()),
             _ => return None,
         };
         let target = self.job_target()?;
@@ -72,7 +74,7 @@ impl App {
             v.marked.insert(id);
         }
         // Marking walks down the list, as in a file manager.
-        self.command(Command::Down)
+        self.command(KeyCommand::Down)
     }
 
     fn toggle_all_matching(&mut self) -> Vec<Effect> {

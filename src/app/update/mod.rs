@@ -13,8 +13,8 @@ use crossterm::event::KeyEvent;
 
 use crate::app::actions::{Level, Toast};
 use crate::app::focus::Focus;
-use crate::app::keymap::{BINDINGS, Command, command_for};
-use crate::app::selection::{Fallback, Selection};
+use crate::app::keymap::{BINDINGS, KeyCommand, command_for};
+use crate::app::selection::{Fallback, ListSelection};
 use crate::app::{
     App, Effect, MAX_INTERVAL, MIN_INTERVAL, Msg, Pane, PollFailure, QueueColumn, QueueSort,
     Received,
@@ -85,7 +85,7 @@ impl App {
         match self.focus() {
             // The wall screen changes nothing, not even what it shows.
             Focus::Kiosk => match command_for(key) {
-                Some(Command::Quit) => vec![Effect::Quit],
+                Some(KeyCommand::Quit) => vec![Effect::Quit],
                 _ => Vec::new(),
             },
             // These read keys, not commands: their letters are text or their own choices.
@@ -100,7 +100,7 @@ impl App {
     }
 
     /// A command for the layer that has the focus.
-    pub(super) fn command(&mut self, command: Command) -> Vec<Effect> {
+    pub(super) fn command(&mut self, command: KeyCommand) -> Vec<Effect> {
         match self.focus() {
             Focus::Help => self.help_command(command),
             Focus::Alerts => match self.alerts_pane_command(command) {
@@ -112,15 +112,15 @@ impl App {
     }
 
     /// The help overlay scrolls and closes; every other key but quit waits.
-    fn help_command(&mut self, command: Command) -> Vec<Effect> {
+    fn help_command(&mut self, command: KeyCommand) -> Vec<Effect> {
         let last = BINDINGS.len() - 1;
         match command {
-            Command::Quit => return vec![Effect::Quit],
-            Command::Help | Command::Back => self.show_help = false,
-            Command::Up => self.help_scroll = self.help_scroll.saturating_sub(1),
-            Command::Down => self.help_scroll = (self.help_scroll + 1).min(last),
-            Command::Top => self.help_scroll = 0,
-            Command::Bottom => self.help_scroll = last,
+            KeyCommand::Quit => return vec![Effect::Quit],
+            KeyCommand::Help | KeyCommand::Back => self.show_help = false,
+            KeyCommand::Up => self.help_scroll = self.help_scroll.saturating_sub(1),
+            KeyCommand::Down => self.help_scroll = (self.help_scroll + 1).min(last),
+            KeyCommand::Top => self.help_scroll = 0,
+            KeyCommand::Bottom => self.help_scroll = last,
             _ => {}
         }
         Vec::new()
@@ -128,7 +128,7 @@ impl App {
 
     /// A command for the screen: the job list or detail's action keys first, then the
     /// drill-down's, then the overview's (which keep their meaning in every view).
-    fn screen_command(&mut self, command: Command) -> Vec<Effect> {
+    fn screen_command(&mut self, command: KeyCommand) -> Vec<Effect> {
         if let Some(effects) = self.job_list_command(command) {
             return effects;
         }
@@ -138,67 +138,67 @@ impl App {
         self.overview_command(command)
     }
 
-    fn overview_command(&mut self, command: Command) -> Vec<Effect> {
+    fn overview_command(&mut self, command: KeyCommand) -> Vec<Effect> {
         match command {
-            Command::Quit => {
+            KeyCommand::Quit => {
                 return vec![Effect::Quit];
             }
-            Command::Help => {
+            KeyCommand::Help => {
                 self.show_help = true;
                 self.help_scroll = 0;
             }
-            Command::Back => {}
-            Command::Up => self.move_selection(-1),
-            Command::Down => self.move_selection(1),
-            Command::Top => self.move_selection(isize::MIN / 2),
-            Command::Bottom => self.move_selection(isize::MAX / 2),
-            Command::NextPane => {
+            KeyCommand::Back => {}
+            KeyCommand::Up => self.move_selection(-1),
+            KeyCommand::Down => self.move_selection(1),
+            KeyCommand::Top => self.move_selection(isize::MIN / 2),
+            KeyCommand::Bottom => self.move_selection(isize::MAX / 2),
+            KeyCommand::NextPane => {
                 self.pane = match self.pane {
                     Pane::Queues => Pane::Workers,
                     Pane::Workers => Pane::Queues,
                 };
                 self.keep_selection_valid();
             }
-            Command::IntervalUp => return self.step_interval(1),
-            Command::IntervalDown => return self.step_interval(-1),
-            Command::Freeze => {
+            KeyCommand::IntervalUp => return self.step_interval(1),
+            KeyCommand::IntervalDown => return self.step_interval(-1),
+            KeyCommand::Freeze => {
                 self.frozen = match self.frozen {
                     Some(_) => None,
                     None => Some(self.latest.clone()),
                 };
                 self.keep_selection_valid();
             }
-            Command::RefreshNow => return vec![Effect::RefreshNow],
-            Command::SortNext => self.queue_sort = self.resorted(self.queue_sort.column.next()),
-            Command::SortPrev => self.queue_sort = self.resorted(self.queue_sort.column.prev()),
-            Command::SortInvert => self.queue_sort.descending = !self.queue_sort.descending,
-            Command::PauseResume => return self.action_command(ActionKind::Pause),
-            Command::Retry => return self.action_command(ActionKind::Retry),
-            Command::CancelJobs => return self.action_command(ActionKind::Cancel),
-            Command::Discard => return self.action_command(ActionKind::Discard),
-            Command::Delete => return self.action_command(ActionKind::Delete),
-            Command::ResetStuck => return self.action_command(ActionKind::ResetStuck),
-            Command::Mark => return self.mark_command(false),
-            Command::MarkAll => return self.mark_command(true),
-            Command::Audit => return self.open_audit(),
-            Command::Alerts => {
+            KeyCommand::RefreshNow => return vec![Effect::RefreshNow],
+            KeyCommand::SortNext => self.queue_sort = self.resorted(self.queue_sort.column.next()),
+            KeyCommand::SortPrev => self.queue_sort = self.resorted(self.queue_sort.column.prev()),
+            KeyCommand::SortInvert => self.queue_sort.descending = !self.queue_sort.descending,
+            KeyCommand::PauseResume => return self.action_command(ActionKind::Pause),
+            KeyCommand::Retry => return self.action_command(ActionKind::Retry),
+            KeyCommand::CancelJobs => return self.action_command(ActionKind::Cancel),
+            KeyCommand::Discard => return self.action_command(ActionKind::Discard),
+            KeyCommand::Delete => return self.action_command(ActionKind::Delete),
+            KeyCommand::ResetStuck => return self.action_command(ActionKind::ResetStuck),
+            KeyCommand::Mark => return self.mark_command(false),
+            KeyCommand::MarkAll => return self.mark_command(true),
+            KeyCommand::Audit => return self.open_audit(),
+            KeyCommand::Alerts => {
                 self.show_alerts = true;
-                self.alerts_selected = Selection::at(0);
+                self.alerts_selected = ListSelection::at(0);
             }
             // The drill-down's keys that mean nothing on the overview.
-            Command::Open
-            | Command::DeadLetters
-            | Command::Stuck
-            | Command::Workers
-            | Command::Kinds
-            | Command::Tenants
-            | Command::Filter
-            | Command::Copy
-            | Command::ToggleOrder
-            | Command::PageUp
-            | Command::PageDown
-            | Command::Left
-            | Command::Right => {}
+            KeyCommand::Open
+            | KeyCommand::DeadLetters
+            | KeyCommand::Stuck
+            | KeyCommand::Workers
+            | KeyCommand::Kinds
+            | KeyCommand::Tenants
+            | KeyCommand::Filter
+            | KeyCommand::Copy
+            | KeyCommand::ToggleOrder
+            | KeyCommand::PageUp
+            | KeyCommand::PageDown
+            | KeyCommand::Left
+            | KeyCommand::Right => {}
         }
         Vec::new()
     }
