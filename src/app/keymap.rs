@@ -342,8 +342,8 @@ const fn raw(keys: &'static str, label: &'static str) -> Hint {
     }
 }
 
-/// The way back and the job action keys, first in every job list and detail: they are
-/// what a list is opened for.
+// Keys several views offer. In job lists and the detail the action keys come right after
+// the way back (and Enter): they are what a list is opened for.
 const BACK: Hint = hint("Esc", "back", KeyCommand::Back);
 const MARK: Hint = hint("v", "mark", KeyCommand::Mark);
 const MARK_ALL: Hint = hint("V", "all", KeyCommand::MarkAll);
