@@ -1,29 +1,19 @@
-//! Actions in the monitor: the app's side of the gate, confirmations, the progress of a run,
-//! the phased retry, marks, the result toast and the audit pane. Pure like all of `update`:
-//! the database work happens in the effects returned (run through `crate::backend::gate`).
-
-use std::collections::HashMap;
+//! The state of actions in the monitor: confirmations, the progress of a run, the phased
+//! retry and the audit pane. `update::actions` changes it.
 
 use chrono::{DateTime, Utc};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::editor::LineEditor;
 use super::phased::{self, Tally};
-use super::{App, Effect, Msg, Pane};
+use super::selection::{ListSelection, rows};
 use crate::backend::JobId;
-use crate::backend::actions::{Phase, READ_ONLY_REFUSAL, thousands};
-use crate::backend::{
-    Action, ActionKind, ActionOutcome, AuditEntry, AuditFilter, JobFilter, JobState, JobTarget,
-    Outcome, Plan,
-};
+use crate::backend::actions::{Phase, thousands};
+use crate::backend::{ActionKind, ActionOutcome, AuditEntry, AuditFilter, Plan};
 
-/// Seconds a result stays in the footer.
+/// Seconds a message stays in the footer.
 pub const TOAST_SECS: i64 = 10;
 /// Audit rows the pane reads.
 pub const AUDIT_ROWS: i64 = 200;
-/// The audit pane re-reads every this many polls while open.
-const AUDIT_EVERY_POLLS: u64 = 5;
-/// Longest text an input takes (a reason, a filter, a confirmation word).
-const INPUT_MAX: usize = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -33,7 +23,8 @@ pub enum Level {
     Error,
 }
 
-/// A one-line result in the footer.
+/// A one-line message in the footer: an action's result, or a hint about a key (the only
+/// kind of footer message there is).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Toast {
     pub text: String,
@@ -57,13 +48,13 @@ pub struct Confirm {
     pub choices: Vec<Choice>,
     pub focus: usize,
     /// What the operator typed: the confirmation word, or a pause's reason.
-    pub input: String,
+    pub input: LineEditor,
     /// Said when Enter came before the right word.
     pub hint: Option<String>,
 }
 
 impl Confirm {
-    fn new(plan: Plan, phased: bool) -> Confirm {
+    pub(super) fn new(plan: Plan, phased: bool) -> Confirm {
         let mut choices = vec![Choice::Cancel];
         if phased && plan.kind() == ActionKind::Retry && plan.ids.len() > phased::PHASE_ABOVE {
             choices.push(Choice::Phased);
@@ -73,7 +64,7 @@ impl Confirm {
             plan,
             choices,
             focus: 0,
-            input: String::new(),
+            input: LineEditor::default(),
             hint: None,
         }
     }
@@ -155,7 +146,7 @@ impl PhasedRetry {
         self.phases.get(self.results.len())
     }
 
-    fn watched_ids(&self) -> Vec<JobId> {
+    pub(super) fn watched_ids(&self) -> Vec<JobId> {
         self.results
             .iter()
             .flat_map(|r| r.outcome.changed_ids.iter().cloned())
@@ -210,21 +201,45 @@ pub enum Dialog {
 }
 
 /// The audit pane (`L`).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AuditPane {
     pub entries: Vec<AuditEntry>,
     /// `queue:mailers action:retry actor:alice outcome:failed`; bare words are read as an
     /// action or outcome name when they are one, else as actor text.
     pub filter: String,
     /// The filter being typed, while `/` is active.
-    pub editing: Option<String>,
-    pub selected: usize,
+    pub editing: Option<LineEditor>,
+    /// By row: entries are a log, newest first.
+    pub selected: ListSelection<usize>,
     pub loading: bool,
     pub loaded: bool,
     pub error: Option<String>,
 }
 
+impl Default for AuditPane {
+    fn default() -> Self {
+        AuditPane {
+            entries: Vec::new(),
+            filter: String::new(),
+            editing: None,
+            selected: ListSelection::at(0),
+            loading: false,
+            loaded: false,
+            error: None,
+        }
+    }
+}
+
 impl AuditPane {
+    /// The row numbers: the keys of the selection.
+    pub fn keys(&self) -> Vec<usize> {
+        rows(self.entries.len())
+    }
+
+    pub fn selected_index(&self) -> Option<usize> {
+        self.selected.index(&self.keys())
+    }
+
     pub fn query(&self) -> AuditFilter {
         parse_audit_filter(&self.filter)
     }
@@ -256,625 +271,5 @@ pub fn parse_audit_filter(text: &str) -> AuditFilter {
 #[derive(Debug, Clone, Default)]
 pub struct ActionsState {
     pub dialog: Option<Dialog>,
-    pub toast: Option<Toast>,
     pub audit: Option<AuditPane>,
-    /// Numbers requests and runs, so that a late answer for a closed dialog is ignored.
-    next_id: u64,
-}
-
-impl App {
-    /// The app's side of the gate: every action the monitor starts passes here first.
-    /// Refused in read-only mode and for what the backend cannot do.
-    pub fn may(&self, kind: ActionKind) -> Result<(), String> {
-        if self.config.read_only {
-            return Err(READ_ONLY_REFUSAL.to_string());
-        }
-        match self.config.capabilities.refusal(&self.config.backend, kind) {
-            Some(why) => Err(why),
-            None => Ok(()),
-        }
-    }
-
-    /// Starts an action: look at what it would do, then confirm. `phased` offers a phased
-    /// retry when the set is large enough.
-    pub fn request_action(&mut self, action: Action, phased: bool) -> Vec<Effect> {
-        if let Err(why) = self.may(action.kind()) {
-            self.toast(why, Level::Warn);
-            return Vec::new();
-        }
-        let request = self.next_id();
-        self.actions.dialog = Some(Dialog::Looking {
-            request,
-            title: format!("{}: looking…", action.kind().verb()),
-            phased,
-        });
-        vec![Effect::PlanAction {
-            request,
-            action: Box::new(action),
-        }]
-    }
-
-    /// For the job list (drill-down): R, c, D, X on `target`. Retrying a set of dead jobs
-    /// named by a filter offers the phased flow.
-    pub fn job_action(&mut self, kind: ActionKind, target: JobTarget) -> Vec<Effect> {
-        let phased = matches!(&target, JobTarget::Matching { filter, .. }
-            if filter.state == Some(JobState::Dead));
-        let action = match kind {
-            ActionKind::Retry => Action::Retry(target),
-            ActionKind::Cancel => Action::Cancel(target),
-            ActionKind::Discard => Action::Discard(target),
-            ActionKind::Delete => Action::Delete(target),
-            _ => return Vec::new(),
-        };
-        self.request_action(action, phased)
-    }
-
-    /// The toast while it is fresh.
-    pub fn visible_toast(&self) -> Option<&Toast> {
-        self.actions
-            .toast
-            .as_ref()
-            .filter(|t| (self.now - t.at).num_seconds() < TOAST_SECS)
-    }
-
-    pub(super) fn toast(&mut self, text: String, level: Level) {
-        self.actions.toast = Some(Toast {
-            text,
-            level,
-            at: self.now,
-        });
-    }
-
-    fn next_id(&mut self) -> u64 {
-        self.actions.next_id += 1;
-        self.actions.next_id
-    }
-
-    /// The action keys of the overview: queue-level actions on the selected queue, reset
-    /// stuck on the selected worker.
-    pub(super) fn action_command(&mut self, kind: ActionKind) -> Vec<Effect> {
-        if let Err(why) = self.may(kind) {
-            self.toast(why, Level::Warn);
-            return Vec::new();
-        }
-        match (self.pane, kind) {
-            (Pane::Workers, ActionKind::ResetStuck) => match self.selected_worker.clone() {
-                Some(worker) => self.request_action(
-                    Action::ResetStuck {
-                        queue: None,
-                        worker: Some(worker),
-                        stale_after: self.config.stale_after,
-                    },
-                    false,
-                ),
-                None => self.nothing_selected("worker"),
-            },
-            (Pane::Workers, ActionKind::Pause | ActionKind::Retry) => {
-                self.toast(
-                    "p and R act on a queue: Tab to the queues".to_string(),
-                    Level::Info,
-                );
-                Vec::new()
-            }
-            (Pane::Queues, ActionKind::Pause | ActionKind::Retry | ActionKind::ResetStuck) => {
-                let Some(queue) = self.selected_queue.clone() else {
-                    return self.nothing_selected("queue");
-                };
-                let action = match kind {
-                    ActionKind::Pause if self.queue_is_paused(&queue) => Action::Resume { queue },
-                    ActionKind::Pause => Action::Pause {
-                        queue,
-                        reason: None,
-                    },
-                    ActionKind::Retry => Action::Retry(JobTarget::Matching {
-                        filter: JobFilter::queue(&queue, JobState::Dead),
-                        limit: None,
-                    }),
-                    _ => Action::ResetStuck {
-                        queue: Some(queue),
-                        worker: None,
-                        stale_after: self.config.stale_after,
-                    },
-                };
-                self.request_action(action, kind == ActionKind::Retry)
-            }
-            _ => {
-                self.toast(
-                    format!(
-                        "{} acts on jobs: mark them (v) in a queue's job list",
-                        kind.verb()
-                    ),
-                    Level::Info,
-                );
-                Vec::new()
-            }
-        }
-    }
-
-    pub(super) fn mark_command(&mut self, all: bool) -> Vec<Effect> {
-        if let Err(why) = self.may(ActionKind::Retry) {
-            self.toast(why, Level::Warn);
-            return Vec::new();
-        }
-        let what = if all {
-            "V acts on all jobs that match"
-        } else {
-            "v marks jobs"
-        };
-        self.toast(format!("{what} in a queue's job list"), Level::Info);
-        Vec::new()
-    }
-
-    pub(super) fn open_audit(&mut self) -> Vec<Effect> {
-        if !self.config.capabilities.actions.audit.yes() {
-            self.toast(
-                format!("the {} backend keeps no audit log", self.config.backend),
-                Level::Info,
-            );
-            return Vec::new();
-        }
-        let pane = AuditPane {
-            loading: true,
-            ..AuditPane::default()
-        };
-        let filter = pane.query();
-        self.actions.audit = Some(pane);
-        vec![Effect::LoadAudit { filter }]
-    }
-
-    fn nothing_selected(&mut self, what: &str) -> Vec<Effect> {
-        self.toast(format!("no {what} selected"), Level::Info);
-        Vec::new()
-    }
-
-    fn queue_is_paused(&self, name: &str) -> bool {
-        self.shown().is_some_and(|r| {
-            r.snapshot
-                .queues
-                .iter()
-                .any(|q| q.name == name && q.paused.is_some())
-        })
-    }
-
-    /// Keys while a dialog or the audit pane is open: they take every key.
-    pub(super) fn action_key(&mut self, key: &KeyEvent) -> Option<Vec<Effect>> {
-        if self.actions.dialog.is_some() {
-            return Some(self.dialog_key(key));
-        }
-        if self.actions.audit.is_some() {
-            return Some(self.audit_key(key));
-        }
-        None
-    }
-
-    fn dialog_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
-        // Ctrl-C never leaves a run half-way without a word: it acts like Esc here.
-        let esc = key.code == KeyCode::Esc
-            || (key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c'));
-        let Some(dialog) = self.actions.dialog.as_mut() else {
-            return Vec::new();
-        };
-        match dialog {
-            Dialog::Looking { .. } | Dialog::Notice { .. } => {
-                if esc || matches!(key.code, KeyCode::Enter | KeyCode::Char('q')) {
-                    self.actions.dialog = None;
-                }
-                Vec::new()
-            }
-            Dialog::Running(running) => {
-                if esc && !running.stopping {
-                    running.stopping = true;
-                    return vec![Effect::StopAction { run: running.run }];
-                }
-                Vec::new()
-            }
-            Dialog::Confirm(confirm) => {
-                if esc {
-                    self.actions.dialog = None;
-                    self.toast("nothing done".to_string(), Level::Info);
-                    return Vec::new();
-                }
-                let n = confirm.choices.len();
-                let typing = confirm.input_label().is_some();
-                match key.code {
-                    KeyCode::Tab | KeyCode::Right => confirm.focus = (confirm.focus + 1) % n,
-                    KeyCode::BackTab | KeyCode::Left => confirm.focus = (confirm.focus + n - 1) % n,
-                    KeyCode::Backspace if typing => {
-                        confirm.input.pop();
-                    }
-                    KeyCode::Char(c)
-                        if typing
-                            && !key.modifiers.contains(KeyModifiers::CONTROL)
-                            && confirm.input.chars().count() < INPUT_MAX =>
-                    {
-                        confirm.input.push(c);
-                        confirm.hint = None;
-                    }
-                    KeyCode::Enter => {
-                        let choice = confirm.choices[confirm.focus];
-                        return self.confirmed(choice);
-                    }
-                    _ => {}
-                }
-                Vec::new()
-            }
-            Dialog::Phased(flow) => {
-                if let Some(running) = flow.running.as_mut() {
-                    if esc && !running.stopping {
-                        running.stopping = true;
-                        return vec![Effect::StopAction { run: running.run }];
-                    }
-                    return Vec::new();
-                }
-                if flow.over {
-                    if esc || key.code == KeyCode::Enter {
-                        return self.close_phased();
-                    }
-                    return Vec::new();
-                }
-                match key.code {
-                    KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right => {
-                        flow.focus = 1 - flow.focus.min(1)
-                    }
-                    KeyCode::Enter if flow.focus == 1 => return self.run_next_phase(),
-                    KeyCode::Enter => return self.close_phased(),
-                    _ if esc => return self.close_phased(),
-                    _ => {}
-                }
-                Vec::new()
-            }
-        }
-    }
-
-    fn confirmed(&mut self, choice: Choice) -> Vec<Effect> {
-        let Some(Dialog::Confirm(confirm)) = self.actions.dialog.clone() else {
-            return Vec::new();
-        };
-        if choice == Choice::Cancel {
-            self.actions.dialog = None;
-            self.toast("nothing done".to_string(), Level::Info);
-            return Vec::new();
-        }
-        if let Some(word) = confirm.word()
-            && confirm.input.trim() != word
-        {
-            if let Some(Dialog::Confirm(c)) = self.actions.dialog.as_mut() {
-                c.hint = Some(format!("type `{word}` exactly to confirm"));
-            }
-            return Vec::new();
-        }
-        let mut plan = confirm.plan;
-        if let Action::Pause { reason, .. } = &mut plan.action {
-            let typed = confirm.input.trim();
-            *reason = (!typed.is_empty()).then(|| typed.to_string());
-        }
-        if let Err(why) = self.may(plan.kind()) {
-            self.actions.dialog = None;
-            self.toast(why, Level::Warn);
-            return Vec::new();
-        }
-        if choice == Choice::Phased {
-            let phases = phased::split(&plan.ids, phased::DEFAULT_SAMPLE);
-            self.actions.dialog = Some(Dialog::Phased(PhasedRetry {
-                plan,
-                phases,
-                results: Vec::new(),
-                running: None,
-                focus: 0,
-                watching: false,
-                over: false,
-            }));
-            return self.run_next_phase();
-        }
-        let run = self.next_id();
-        self.actions.dialog = Some(Dialog::Running(Running {
-            run,
-            plan: plan.clone(),
-            progress: None,
-            stopping: false,
-        }));
-        vec![Effect::RunAction {
-            run,
-            plan: Box::new(plan),
-        }]
-    }
-
-    fn run_next_phase(&mut self) -> Vec<Effect> {
-        let run = self.next_id();
-        let Some(Dialog::Phased(flow)) = self.actions.dialog.as_mut() else {
-            return Vec::new();
-        };
-        let Some((phase, ids)) = flow.next_phase().cloned() else {
-            return Vec::new();
-        };
-        let plan = flow.plan.phase(ids, phase);
-        flow.running = Some(Running {
-            run,
-            plan: plan.clone(),
-            progress: None,
-            stopping: false,
-        });
-        flow.focus = 0;
-        vec![Effect::RunAction {
-            run,
-            plan: Box::new(plan),
-        }]
-    }
-
-    fn close_phased(&mut self) -> Vec<Effect> {
-        if let Some(Dialog::Phased(flow)) = self.actions.dialog.take() {
-            let level = if flow.results.len() == flow.phases.len() {
-                Level::Ok
-            } else {
-                Level::Warn
-            };
-            let queue = flow
-                .plan
-                .audit_queue()
-                .map(|q| format!("`{q}`: "))
-                .unwrap_or_default();
-            self.toast(format!("{queue}{}", flow.summary()), level);
-        }
-        vec![Effect::RefreshNow]
-    }
-
-    fn audit_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
-        let Some(pane) = self.actions.audit.as_mut() else {
-            return Vec::new();
-        };
-        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
-            self.should_quit = true;
-            return vec![Effect::Quit];
-        }
-        if let Some(buffer) = pane.editing.as_mut() {
-            match key.code {
-                KeyCode::Esc => pane.editing = None,
-                KeyCode::Enter => {
-                    pane.filter = buffer.trim().to_string();
-                    pane.editing = None;
-                    pane.selected = 0;
-                    pane.loading = true;
-                    return vec![Effect::LoadAudit {
-                        filter: pane.query(),
-                    }];
-                }
-                KeyCode::Backspace => {
-                    buffer.pop();
-                }
-                KeyCode::Char(c) if buffer.chars().count() < INPUT_MAX => buffer.push(c),
-                _ => {}
-            }
-            return Vec::new();
-        }
-        let last = pane.entries.len().saturating_sub(1);
-        match key.code {
-            KeyCode::Esc | KeyCode::Char('L') => self.actions.audit = None,
-            KeyCode::Char('q') => {
-                self.should_quit = true;
-                return vec![Effect::Quit];
-            }
-            KeyCode::Char('/') => pane.editing = Some(pane.filter.clone()),
-            KeyCode::Down | KeyCode::Char('j') => pane.selected = (pane.selected + 1).min(last),
-            KeyCode::Up | KeyCode::Char('k') => pane.selected = pane.selected.saturating_sub(1),
-            KeyCode::Home | KeyCode::Char('g') => pane.selected = 0,
-            KeyCode::End | KeyCode::Char('G') => pane.selected = last,
-            KeyCode::Char('r') => {
-                pane.loading = true;
-                return vec![Effect::LoadAudit {
-                    filter: pane.query(),
-                }];
-            }
-            _ => {}
-        }
-        Vec::new()
-    }
-
-    /// Answers to the effects above.
-    pub(super) fn action_msg(&mut self, msg: Msg) -> Vec<Effect> {
-        match msg {
-            Msg::Planned { request, result } => self.planned(request, result),
-            Msg::ActionProgress { run, progress } => {
-                if let Some(r) = self.running_mut(run) {
-                    r.progress = Some(*progress);
-                }
-                Vec::new()
-            }
-            Msg::ActionDone { run, result } => self.action_done(run, result),
-            Msg::Watched { result } => {
-                if let Some(Dialog::Phased(flow)) = self.actions.dialog.as_mut() {
-                    flow.watching = false;
-                    if let Ok(states) = result {
-                        let now: HashMap<JobId, JobState> = states.into_iter().collect();
-                        for r in &mut flow.results {
-                            let seen: Vec<JobState> = r
-                                .outcome
-                                .changed_ids
-                                .iter()
-                                .filter_map(|id| now.get(id).copied())
-                                .collect();
-                            r.gone = r.outcome.changed_ids.len() as u64 - seen.len() as u64;
-                            r.tally = Tally::of(seen);
-                        }
-                    }
-                }
-                Vec::new()
-            }
-            Msg::AuditLoaded { result } => {
-                if let Some(pane) = self.actions.audit.as_mut() {
-                    pane.loading = false;
-                    pane.loaded = true;
-                    match result {
-                        Ok(entries) => {
-                            pane.selected = pane.selected.min(entries.len().saturating_sub(1));
-                            pane.entries = entries;
-                            pane.error = None;
-                        }
-                        Err(e) => pane.error = Some(e),
-                    }
-                }
-                Vec::new()
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    fn planned(&mut self, request: u64, result: Result<Box<Plan>, String>) -> Vec<Effect> {
-        let Some(Dialog::Looking {
-            request: waiting,
-            phased,
-            ..
-        }) = &self.actions.dialog
-        else {
-            return Vec::new();
-        };
-        if *waiting != request {
-            return Vec::new();
-        }
-        let phased = *phased;
-        self.actions.dialog = Some(match result {
-            Ok(plan) if plan.eligible == 0 => {
-                let nothing = ActionOutcome::of(&plan, &Default::default(), true);
-                let mut lines = vec![plan.question()];
-                lines.extend(plan.details());
-                Dialog::Notice {
-                    title: capitalize(&nothing.summary()),
-                    lines,
-                }
-            }
-            Ok(plan) => Dialog::Confirm(Confirm::new(*plan, phased)),
-            Err(e) => Dialog::Notice {
-                title: "Cannot do that".to_string(),
-                lines: vec![e],
-            },
-        });
-        Vec::new()
-    }
-
-    fn running_mut(&mut self, run: u64) -> Option<&mut Running> {
-        match self.actions.dialog.as_mut()? {
-            Dialog::Running(r) if r.run == run => Some(r),
-            Dialog::Phased(PhasedRetry {
-                running: Some(r), ..
-            }) if r.run == run => Some(r),
-            _ => None,
-        }
-    }
-
-    fn action_done(&mut self, run: u64, result: Result<Box<ActionOutcome>, String>) -> Vec<Effect> {
-        if self.running_mut(run).is_none() {
-            return Vec::new();
-        }
-        let mut effects = vec![Effect::RefreshNow];
-        if let Some(pane) = self.actions.audit.as_mut() {
-            pane.loading = true;
-            effects.push(Effect::LoadAudit {
-                filter: pane.query(),
-            });
-        }
-        match self.actions.dialog.take() {
-            Some(Dialog::Running(running)) => {
-                match result {
-                    Ok(outcome) => {
-                        let level = match outcome.outcome() {
-                            Outcome::Ok => Level::Ok,
-                            Outcome::Partial => Level::Warn,
-                            Outcome::Failed => Level::Error,
-                        };
-                        let queue = outcome
-                            .queue
-                            .as_ref()
-                            .filter(|_| {
-                                !matches!(outcome.kind, ActionKind::Pause | ActionKind::Resume)
-                            })
-                            .map(|q| format!("`{q}`: "))
-                            .unwrap_or_default();
-                        self.toast(format!("{queue}{}", outcome.summary()), level);
-                    }
-                    Err(refusal) => self.toast(refusal, Level::Warn),
-                }
-                if running.plan.kind() != ActionKind::Pause {
-                    self.clear_job_marks();
-                }
-            }
-            Some(Dialog::Phased(mut flow)) => {
-                let running = flow.running.take();
-                match result {
-                    Ok(outcome) => {
-                        if outcome.stopped || outcome.error.is_some() {
-                            flow.over = true;
-                        }
-                        if let Some(e) = &outcome.error {
-                            self.actions.toast = Some(Toast {
-                                text: format!("phase failed: {e}"),
-                                level: Level::Error,
-                                at: self.now,
-                            });
-                        }
-                        let phase = running
-                            .and_then(|r| r.plan.phase)
-                            .unwrap_or_else(|| flow.phases[flow.results.len()].0.clone());
-                        flow.results.push(PhaseResult {
-                            phase,
-                            outcome: *outcome,
-                            tally: Tally::default(),
-                            gone: 0,
-                        });
-                    }
-                    Err(refusal) => {
-                        flow.over = true;
-                        self.actions.toast = Some(Toast {
-                            text: refusal,
-                            level: Level::Warn,
-                            at: self.now,
-                        });
-                    }
-                }
-                if flow.results.len() >= flow.phases.len() {
-                    flow.over = true;
-                }
-                flow.focus = 0;
-                let ids = flow.watched_ids();
-                if !ids.is_empty() {
-                    flow.watching = true;
-                    effects.push(Effect::WatchJobs { ids });
-                }
-                self.actions.dialog = Some(Dialog::Phased(flow));
-            }
-            other => self.actions.dialog = other,
-        }
-        effects
-    }
-
-    /// After every poll: keep watching a phased retry's jobs, and keep the audit pane fresh.
-    pub(super) fn after_poll(&mut self) -> Vec<Effect> {
-        let mut effects = Vec::new();
-        if let Some(Dialog::Phased(flow)) = self.actions.dialog.as_mut()
-            && !flow.watching
-        {
-            let ids = flow.watched_ids();
-            if !ids.is_empty() {
-                flow.watching = true;
-                effects.push(Effect::WatchJobs { ids });
-            }
-        }
-        if let Some(pane) = self.actions.audit.as_mut()
-            && !pane.loading
-            && pane.editing.is_none()
-            && self.polls.is_multiple_of(AUDIT_EVERY_POLLS)
-        {
-            pane.loading = true;
-            effects.push(Effect::LoadAudit {
-                filter: pane.query(),
-            });
-        }
-        effects
-    }
-}
-
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(first) => first.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
 }

@@ -1,5 +1,5 @@
-//! Which look the screen has. Chosen once at start-up from the config file, `--kiosk` and
-//! `NO_COLOR`, then carried in `App` for `ui::draw`.
+//! How the screen looks: which theme (chosen once at start-up from the config file, `--kiosk`
+//! and `NO_COLOR`, then carried in `App` for `ui::draw`), and sizes in words.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +27,18 @@ impl ThemeName {
             None if kiosk => ThemeName::HighContrast,
             None => ThemeName::Default,
         }
+    }
+}
+
+/// `512 B`, `3.4 KB`, `1.2 MB`.
+pub fn human_bytes(n: i64) -> String {
+    let n = n.max(0) as f64;
+    if n < 1024.0 {
+        format!("{n:.0} B")
+    } else if n < 1024.0 * 1024.0 {
+        format!("{:.1} KB", n / 1024.0)
+    } else {
+        format!("{:.1} MB", n / (1024.0 * 1024.0))
     }
 }
 

@@ -61,38 +61,25 @@ fn non_empty(value: &str, what: &str) -> Result<String, String> {
 
 /// The filter as the view's title shows it.
 pub fn describe(filter: &ListFilter) -> String {
-    let mut parts = Vec::new();
-    if let Some(id) = &filter.id {
-        parts.push(format!("#{id}"));
-    }
-    if let Some(k) = &filter.kind {
-        parts.push(format!("kind={k}"));
-    }
-    if let Some(t) = &filter.tenant {
-        parts.push(format!("tenant={t}"));
-    }
-    if let Some(e) = &filter.error_text {
-        parts.push(format!("error~\"{e}\""));
-    }
-    parts.join(" ")
+    terms(filter, '=', |e| format!("error~\"{e}\""))
 }
 
 /// The filter as text the prompt starts with, so that `/` edits the active filter.
 pub fn to_input(filter: &ListFilter) -> String {
-    let mut parts = Vec::new();
-    if let Some(id) = &filter.id {
-        parts.push(format!("#{id}"));
-    }
-    if let Some(k) = &filter.kind {
-        parts.push(format!("kind:{k}"));
-    }
-    if let Some(t) = &filter.tenant {
-        parts.push(format!("tenant:{t}"));
-    }
-    if let Some(e) = &filter.error_text {
-        parts.push(e.clone());
-    }
-    parts.join(" ")
+    terms(filter, ':', str::to_string)
+}
+
+/// `#id kind<sep>K tenant<sep>T` and the error text as `error` writes it.
+fn terms(filter: &ListFilter, sep: char, error: impl Fn(&str) -> String) -> String {
+    let id = filter.id.as_ref().map(|id| format!("#{id}"));
+    let kind = filter.kind.as_ref().map(|k| format!("kind{sep}{k}"));
+    let tenant = filter.tenant.as_ref().map(|t| format!("tenant{sep}{t}"));
+    let text = filter.error_text.as_deref().map(error);
+    [id, kind, tenant, text]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
-//! Keys and what they mean: one table that drives both `update` and the help overlay.
+//! Keys and what they mean: one table that drives both `update` and the help overlay, and
+//! the keys each place on screen offers (`hints`): every footer and key line comes from here.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
+pub enum KeyCommand {
     Quit,
     Help,
     Up,
@@ -48,17 +49,17 @@ pub enum Command {
 
 /// Keys that change data (or prepare to): hidden from the footer and the help in
 /// read-only mode, and refused there.
-pub fn changes_data(command: Command) -> bool {
+pub fn changes_data(command: KeyCommand) -> bool {
     matches!(
         command,
-        Command::PauseResume
-            | Command::Retry
-            | Command::CancelJobs
-            | Command::Discard
-            | Command::Delete
-            | Command::ResetStuck
-            | Command::Mark
-            | Command::MarkAll
+        KeyCommand::PauseResume
+            | KeyCommand::Retry
+            | KeyCommand::CancelJobs
+            | KeyCommand::Discard
+            | KeyCommand::Delete
+            | KeyCommand::ResetStuck
+            | KeyCommand::Mark
+            | KeyCommand::MarkAll
     )
 }
 
@@ -69,254 +70,476 @@ pub fn visible_bindings(read_only: bool) -> impl Iterator<Item = &'static Bindin
         .filter(move |b| !(read_only && changes_data(b.command)))
 }
 
-/// A key binding as the help overlay and footer list it.
+/// A key binding as the help overlay lists it.
 pub struct Binding {
     pub keys: &'static str,
-    pub command: Command,
+    pub command: KeyCommand,
     pub help: &'static str,
-    /// Shown in the footer, in this order, when there is room.
-    pub footer: Option<&'static str>,
 }
 
 pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "?",
-        command: Command::Help,
+        command: KeyCommand::Help,
         help: "show or hide this help",
-        footer: Some("help"),
     },
     Binding {
         keys: "q",
-        command: Command::Quit,
+        command: KeyCommand::Quit,
         help: "quit (also Ctrl-C)",
-        footer: Some("quit"),
     },
     Binding {
         keys: "a",
-        command: Command::Alerts,
+        command: KeyCommand::Alerts,
         help: "alerts pane: firing, pending, resolved (1 h)",
-        footer: Some("alerts"),
     },
     Binding {
         keys: "Enter",
-        command: Command::Open,
+        command: KeyCommand::Open,
         help: "open the selected queue, job, group or worker",
-        footer: Some("open"),
     },
     Binding {
         keys: "d",
-        command: Command::DeadLetters,
+        command: KeyCommand::DeadLetters,
         help: "dead letters by error signature",
-        footer: Some("dead"),
     },
     Binding {
         keys: "s",
-        command: Command::Stuck,
+        command: KeyCommand::Stuck,
         help: "stuck jobs (running long, worker silent)",
-        footer: Some("stuck"),
     },
     Binding {
         keys: "w",
-        command: Command::Workers,
+        command: KeyCommand::Workers,
         help: "workers and the jobs they hold",
-        footer: Some("workers"),
     },
     Binding {
         keys: "t",
-        command: Command::Kinds,
+        command: KeyCommand::Kinds,
         help: "job kinds by failure rate",
-        footer: Some("kinds"),
     },
     Binding {
         keys: "T",
-        command: Command::Tenants,
+        command: KeyCommand::Tenants,
         help: "tenants and their heartbeat budget",
-        footer: None,
     },
     Binding {
         keys: "/",
-        command: Command::Filter,
+        command: KeyCommand::Filter,
         help: "filter: 48213 kind:K tenant:T error text",
-        footer: Some("filter"),
     },
     Binding {
         keys: "Tab ← →",
-        command: Command::Right,
+        command: KeyCommand::Right,
         help: "in a view: next tab, window or pane",
-        footer: None,
     },
     Binding {
         keys: "PgUp PgDn",
-        command: Command::PageDown,
+        command: KeyCommand::PageDown,
         help: "previous / next page (also [ ])",
-        footer: None,
     },
     Binding {
         keys: "o",
-        command: Command::ToggleOrder,
+        command: KeyCommand::ToggleOrder,
         help: "oldest or newest first",
-        footer: None,
     },
     Binding {
         keys: "y",
-        command: Command::Copy,
+        command: KeyCommand::Copy,
         help: "copy the job id (OSC 52)",
-        footer: None,
     },
     Binding {
         keys: "↑/k ↓/j",
-        command: Command::Down,
+        command: KeyCommand::Down,
         help: "move the selection",
-        footer: None,
     },
     Binding {
         keys: "g G",
-        command: Command::Top,
+        command: KeyCommand::Top,
         help: "first / last row",
-        footer: None,
     },
     Binding {
         keys: "Tab",
-        command: Command::NextPane,
+        command: KeyCommand::NextPane,
         help: "next pane (queues, workers)",
-        footer: Some("pane"),
     },
     Binding {
         keys: "< >",
-        command: Command::SortNext,
+        command: KeyCommand::SortNext,
         help: "sort by the previous / next column",
-        footer: Some("sort"),
     },
     Binding {
         keys: "I",
-        command: Command::SortInvert,
+        command: KeyCommand::SortInvert,
         help: "invert the sort order",
-        footer: None,
     },
     Binding {
         keys: "space",
-        command: Command::Freeze,
+        command: KeyCommand::Freeze,
         help: "freeze the display (data keeps arriving)",
-        footer: Some("freeze"),
     },
     Binding {
         keys: "r",
-        command: Command::RefreshNow,
+        command: KeyCommand::RefreshNow,
         help: "refresh now",
-        footer: Some("refresh"),
     },
     Binding {
         keys: "+ -",
-        command: Command::IntervalUp,
+        command: KeyCommand::IntervalUp,
         help: "longer / shorter refresh interval (0.5–60 s)",
-        footer: Some("interval"),
     },
     Binding {
         keys: "Esc",
-        command: Command::Back,
+        command: KeyCommand::Back,
         help: "back (a filter first), close the overlay",
-        footer: None,
     },
     // ---- actions ----
     Binding {
         keys: "p",
-        command: Command::PauseResume,
+        command: KeyCommand::PauseResume,
         help: "pause / resume the selected queue",
-        footer: Some("pause"),
     },
     Binding {
         keys: "R",
-        command: Command::Retry,
+        command: KeyCommand::Retry,
         help: "retry the queue's dead jobs (phased) / marked",
-        footer: Some("retry"),
     },
     Binding {
         keys: "c",
-        command: Command::CancelJobs,
+        command: KeyCommand::CancelJobs,
         help: "cancel marked / selected jobs (not running)",
-        footer: None,
     },
     Binding {
         keys: "D",
-        command: Command::Discard,
+        command: KeyCommand::Discard,
         help: "discard marked / selected jobs to dead letters",
-        footer: None,
     },
     Binding {
         keys: "X",
-        command: Command::Delete,
+        command: KeyCommand::Delete,
         help: "delete marked / selected dead or cancelled jobs",
-        footer: None,
     },
     Binding {
         keys: "S",
-        command: Command::ResetStuck,
+        command: KeyCommand::ResetStuck,
         help: "reset stuck jobs of the queue / worker",
-        footer: Some("stuck"),
     },
     Binding {
         keys: "v V",
-        command: Command::Mark,
+        command: KeyCommand::Mark,
         help: "mark a job / act on all jobs that match",
-        footer: None,
     },
     Binding {
         keys: "L",
-        command: Command::Audit,
+        command: KeyCommand::Audit,
         help: "audit log: who did what",
-        footer: Some("audit"),
     },
 ];
 
-pub fn command_for(key: &KeyEvent) -> Option<Command> {
+pub fn command_for(key: &KeyEvent) -> Option<KeyCommand> {
     if key.modifiers.contains(KeyModifiers::CONTROL) {
         return match key.code {
-            KeyCode::Char('c') => Some(Command::Quit),
-            KeyCode::Char('l') => Some(Command::RefreshNow),
-            KeyCode::Char('f') => Some(Command::PageDown),
-            KeyCode::Char('b') => Some(Command::PageUp),
+            KeyCode::Char('c') => Some(KeyCommand::Quit),
+            KeyCode::Char('l') => Some(KeyCommand::RefreshNow),
+            KeyCode::Char('f') => Some(KeyCommand::PageDown),
+            KeyCode::Char('b') => Some(KeyCommand::PageUp),
             _ => None,
         };
     }
     Some(match key.code {
-        KeyCode::Char('q') => Command::Quit,
-        KeyCode::Char('?') | KeyCode::F(1) => Command::Help,
-        KeyCode::Up | KeyCode::Char('k') => Command::Up,
-        KeyCode::Down | KeyCode::Char('j') => Command::Down,
-        KeyCode::Home | KeyCode::Char('g') => Command::Top,
-        KeyCode::End | KeyCode::Char('G') => Command::Bottom,
-        KeyCode::Tab | KeyCode::BackTab => Command::NextPane,
-        KeyCode::Char('+') | KeyCode::Char('=') => Command::IntervalUp,
-        KeyCode::Char('-') | KeyCode::Char('_') => Command::IntervalDown,
-        KeyCode::Char(' ') => Command::Freeze,
-        KeyCode::Char('r') => Command::RefreshNow,
-        KeyCode::Char('>') | KeyCode::Char('.') => Command::SortNext,
-        KeyCode::Char('<') | KeyCode::Char(',') => Command::SortPrev,
-        KeyCode::Char('I') => Command::SortInvert,
-        KeyCode::Char('a') => Command::Alerts,
-        KeyCode::Esc => Command::Back,
-        KeyCode::Char('p') => Command::PauseResume,
-        KeyCode::Char('R') => Command::Retry,
-        KeyCode::Char('c') => Command::CancelJobs,
-        KeyCode::Char('D') => Command::Discard,
-        KeyCode::Char('X') => Command::Delete,
-        KeyCode::Char('S') => Command::ResetStuck,
-        KeyCode::Char('v') => Command::Mark,
-        KeyCode::Char('V') => Command::MarkAll,
-        KeyCode::Char('L') => Command::Audit,
-        KeyCode::Enter => Command::Open,
-        KeyCode::Char('d') => Command::DeadLetters,
-        KeyCode::Char('s') => Command::Stuck,
-        KeyCode::Char('w') => Command::Workers,
-        KeyCode::Char('t') => Command::Kinds,
-        KeyCode::Char('T') => Command::Tenants,
-        KeyCode::Char('/') => Command::Filter,
-        KeyCode::Char('y') => Command::Copy,
-        KeyCode::Char('o') => Command::ToggleOrder,
-        KeyCode::PageDown | KeyCode::Char(']') => Command::PageDown,
-        KeyCode::PageUp | KeyCode::Char('[') => Command::PageUp,
-        KeyCode::Left | KeyCode::Char('h') => Command::Left,
-        KeyCode::Right | KeyCode::Char('l') => Command::Right,
+        KeyCode::Char('q') => KeyCommand::Quit,
+        KeyCode::Char('?') | KeyCode::F(1) => KeyCommand::Help,
+        KeyCode::Up | KeyCode::Char('k') => KeyCommand::Up,
+        KeyCode::Down | KeyCode::Char('j') => KeyCommand::Down,
+        KeyCode::Home | KeyCode::Char('g') => KeyCommand::Top,
+        KeyCode::End | KeyCode::Char('G') => KeyCommand::Bottom,
+        KeyCode::Tab | KeyCode::BackTab => KeyCommand::NextPane,
+        KeyCode::Char('+') | KeyCode::Char('=') => KeyCommand::IntervalUp,
+        KeyCode::Char('-') | KeyCode::Char('_') => KeyCommand::IntervalDown,
+        KeyCode::Char(' ') => KeyCommand::Freeze,
+        KeyCode::Char('r') => KeyCommand::RefreshNow,
+        KeyCode::Char('>') | KeyCode::Char('.') => KeyCommand::SortNext,
+        KeyCode::Char('<') | KeyCode::Char(',') => KeyCommand::SortPrev,
+        KeyCode::Char('I') => KeyCommand::SortInvert,
+        KeyCode::Char('a') => KeyCommand::Alerts,
+        KeyCode::Esc => KeyCommand::Back,
+        KeyCode::Char('p') => KeyCommand::PauseResume,
+        KeyCode::Char('R') => KeyCommand::Retry,
+        KeyCode::Char('c') => KeyCommand::CancelJobs,
+        KeyCode::Char('D') => KeyCommand::Discard,
+        KeyCode::Char('X') => KeyCommand::Delete,
+        KeyCode::Char('S') => KeyCommand::ResetStuck,
+        KeyCode::Char('v') => KeyCommand::Mark,
+        KeyCode::Char('V') => KeyCommand::MarkAll,
+        KeyCode::Char('L') => KeyCommand::Audit,
+        KeyCode::Enter => KeyCommand::Open,
+        KeyCode::Char('d') => KeyCommand::DeadLetters,
+        KeyCode::Char('s') => KeyCommand::Stuck,
+        KeyCode::Char('w') => KeyCommand::Workers,
+        KeyCode::Char('t') => KeyCommand::Kinds,
+        KeyCode::Char('T') => KeyCommand::Tenants,
+        KeyCode::Char('/') => KeyCommand::Filter,
+        KeyCode::Char('y') => KeyCommand::Copy,
+        KeyCode::Char('o') => KeyCommand::ToggleOrder,
+        KeyCode::PageDown | KeyCode::Char(']') => KeyCommand::PageDown,
+        KeyCode::PageUp | KeyCode::Char('[') => KeyCommand::PageUp,
+        KeyCode::Left | KeyCode::Char('h') => KeyCommand::Left,
+        KeyCode::Right | KeyCode::Char('l') => KeyCommand::Right,
         _ => return None,
     })
+}
+
+/// Where keys are read, each with the keys it offers on screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyContext {
+    /// The overview, and the alerts pane over it (keys it does not answer go through).
+    Overview,
+    /// A queue's job list, with its state tabs.
+    QueueJobs,
+    /// Any other job list: a worker's, a dead-letter group's, the stuck jobs.
+    Jobs,
+    Job,
+    DeadLetters,
+    Workers,
+    Kinds,
+    Tenants,
+    /// The alerts pane's title.
+    Alerts,
+    Audit,
+    /// The audit pane's filter being typed.
+    AuditFilter,
+    /// The `/` prompt.
+    Prompt,
+    Confirm,
+    Running,
+    Phased,
+    Notice,
+}
+
+/// A key as a footer or a key line shows it: the key(s), what it does there, and the
+/// command, where it is one (read-only mode hides the hints whose command changes data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hint {
+    pub keys: &'static str,
+    pub label: &'static str,
+    pub command: Option<KeyCommand>,
+}
+
+const fn hint(keys: &'static str, label: &'static str, command: KeyCommand) -> Hint {
+    Hint {
+        keys,
+        label,
+        command: Some(command),
+    }
+}
+
+/// A key read as a raw key, not a command (dialogs, prompts).
+const fn raw(keys: &'static str, label: &'static str) -> Hint {
+    Hint {
+        keys,
+        label,
+        command: None,
+    }
+}
+
+// Keys several views offer. In job lists and the detail the action keys come right after
+// the way back (and Enter): they are what a list is opened for.
+const BACK: Hint = hint("Esc", "back", KeyCommand::Back);
+const MARK: Hint = hint("v", "mark", KeyCommand::Mark);
+const MARK_ALL: Hint = hint("V", "all", KeyCommand::MarkAll);
+const JOB_ACTIONS: Hint = hint("R c D X", "retry cancel discard delete", KeyCommand::Retry);
+const FILTER: Hint = hint("/", "filter", KeyCommand::Filter);
+const PAGE: Hint = hint("PgDn PgUp", "page", KeyCommand::PageDown);
+const ORDER: Hint = hint("o", "order", KeyCommand::ToggleOrder);
+const COPY_ID: Hint = hint("y", "copy id", KeyCommand::Copy);
+const HELP: Hint = hint("?", "help", KeyCommand::Help);
+const STATE_TABS: Hint = hint("Tab ←→", "state", KeyCommand::NextPane);
+
+const OVERVIEW_KEYS: &[Hint] = &[
+    hint("?", "help", KeyCommand::Help),
+    hint("q", "quit", KeyCommand::Quit),
+    hint("a", "alerts", KeyCommand::Alerts),
+    hint("Enter", "open", KeyCommand::Open),
+    hint("d", "dead", KeyCommand::DeadLetters),
+    hint("s", "stuck", KeyCommand::Stuck),
+    hint("w", "workers", KeyCommand::Workers),
+    hint("t", "kinds", KeyCommand::Kinds),
+    FILTER,
+    hint("Tab", "pane", KeyCommand::NextPane),
+    hint("< >", "sort", KeyCommand::SortNext),
+    hint("space", "freeze", KeyCommand::Freeze),
+    hint("r", "refresh", KeyCommand::RefreshNow),
+    hint("+ -", "interval", KeyCommand::IntervalUp),
+    hint("p", "pause", KeyCommand::PauseResume),
+    hint("R", "retry", KeyCommand::Retry),
+    hint("S", "stuck", KeyCommand::ResetStuck),
+    hint("L", "audit", KeyCommand::Audit),
+];
+/// A job list's keys; lists that are not a queue's have no state tabs (`hints`).
+const JOB_LIST_KEYS: &[Hint] = &[
+    BACK,
+    hint("Enter", "job", KeyCommand::Open),
+    MARK,
+    MARK_ALL,
+    JOB_ACTIONS,
+    STATE_TABS,
+    FILTER,
+    PAGE,
+    ORDER,
+    COPY_ID,
+    HELP,
+];
+const JOB_KEYS: &[Hint] = &[
+    BACK,
+    hint("Tab", "errors/payload", KeyCommand::NextPane),
+    JOB_ACTIONS,
+    hint("↑↓ PgUp PgDn", "scroll", KeyCommand::Down),
+    hint("←→", "sideways", KeyCommand::Right),
+    COPY_ID,
+    HELP,
+];
+const DEAD_LETTERS_KEYS: &[Hint] = &[
+    BACK,
+    hint("Enter", "jobs", KeyCommand::Open),
+    hint("Tab ←→", "1h/24h/7d", KeyCommand::NextPane),
+    HELP,
+];
+const WORKERS_KEYS: &[Hint] = &[BACK, hint("Enter", "jobs held", KeyCommand::Open), HELP];
+const KINDS_KEYS: &[Hint] = &[
+    BACK,
+    hint("Enter", "dead letters", KeyCommand::Open),
+    hint("Tab ←→", "1h/1d", KeyCommand::NextPane),
+    HELP,
+];
+const TENANTS_KEYS: &[Hint] = &[BACK, hint("r", "refresh", KeyCommand::RefreshNow), HELP];
+const ALERTS_KEYS: &[Hint] = &[raw("a or Esc", "closes")];
+const AUDIT_KEYS: &[Hint] = &[
+    raw("/", "filter"),
+    raw("↑↓", "move"),
+    raw("r", "reload"),
+    raw("Esc or L", "closes"),
+];
+const AUDIT_FILTER_KEYS: &[Hint] = &[raw("Enter", "applies"), raw("Esc", "")];
+const PROMPT_KEYS: &[Hint] = &[raw("Enter", "applies"), raw("Esc", "cancels")];
+const CONFIRM_KEYS: &[Hint] = &[
+    raw("←/→", "choose"),
+    raw("Enter", "confirms the highlighted button"),
+    raw("Esc", "cancels"),
+];
+const RUNNING_KEYS: &[Hint] = &[raw(
+    "Esc",
+    "stops after this batch; what is done stays done",
+)];
+const PHASED_KEYS: &[Hint] = &[
+    raw("←/→", "choose"),
+    raw("Enter", ""),
+    raw("Esc", "stops (what was done stays done)"),
+];
+const NOTICE_KEYS: &[Hint] = &[raw("Enter or Esc", "closes")];
+
+/// The keys a place offers, most useful first (a footer shows as many as fit).
+pub fn hints(context: KeyContext) -> impl Iterator<Item = &'static Hint> {
+    let tabs = context == KeyContext::QueueJobs;
+    let keys = match context {
+        KeyContext::Overview => OVERVIEW_KEYS,
+        KeyContext::QueueJobs | KeyContext::Jobs => JOB_LIST_KEYS,
+        KeyContext::Job => JOB_KEYS,
+        KeyContext::DeadLetters => DEAD_LETTERS_KEYS,
+        KeyContext::Workers => WORKERS_KEYS,
+        KeyContext::Kinds => KINDS_KEYS,
+        KeyContext::Tenants => TENANTS_KEYS,
+        KeyContext::Alerts => ALERTS_KEYS,
+        KeyContext::Audit => AUDIT_KEYS,
+        KeyContext::AuditFilter => AUDIT_FILTER_KEYS,
+        KeyContext::Prompt => PROMPT_KEYS,
+        KeyContext::Confirm => CONFIRM_KEYS,
+        KeyContext::Running => RUNNING_KEYS,
+        KeyContext::Phased => PHASED_KEYS,
+        KeyContext::Notice => NOTICE_KEYS,
+    };
+    keys.iter().filter(move |h| tabs || **h != STATE_TABS)
+}
+
+/// The hints a place shows: all of them, less the ones that change data in read-only mode.
+pub fn visible_hints(context: KeyContext, read_only: bool) -> impl Iterator<Item = &'static Hint> {
+    hints(context).filter(move |h| !(read_only && h.command.is_some_and(changes_data)))
+}
+
+/// The hints as one line of text: `/ filter · ↑↓ move · Esc or L closes`.
+pub fn hint_line(context: KeyContext) -> String {
+    let parts: Vec<String> = hints(context)
+        .map(|h| match h.label {
+            "" => h.keys.to_string(),
+            label => format!("{} {label}", h.keys),
+        })
+        .collect();
+    parts.join(" · ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys a hint names, as key codes: `Esc`, `PgDn`, `space`, or one key per
+    /// character (`←→`, `R`).
+    fn codes(keys: &str) -> Vec<KeyCode> {
+        keys.split(' ')
+            .flat_map(|token| match token {
+                "Esc" => vec![KeyCode::Esc],
+                "Enter" => vec![KeyCode::Enter],
+                "Tab" => vec![KeyCode::Tab],
+                "PgUp" => vec![KeyCode::PageUp],
+                "PgDn" => vec![KeyCode::PageDown],
+                "space" => vec![KeyCode::Char(' ')],
+                t => t
+                    .chars()
+                    .map(|c| match c {
+                        '↑' => KeyCode::Up,
+                        '↓' => KeyCode::Down,
+                        '←' => KeyCode::Left,
+                        '→' => KeyCode::Right,
+                        c => KeyCode::Char(c),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_hint_names_a_key_that_does_what_it_says() {
+        let all = [
+            KeyContext::Overview,
+            KeyContext::QueueJobs,
+            KeyContext::Jobs,
+            KeyContext::Job,
+            KeyContext::DeadLetters,
+            KeyContext::Workers,
+            KeyContext::Kinds,
+            KeyContext::Tenants,
+        ];
+        for context in all {
+            for h in hints(context) {
+                let command = h.command.expect("screen keys are commands");
+                let found = codes(h.keys)
+                    .into_iter()
+                    .any(|c| command_for(&KeyEvent::from(c)) == Some(command));
+                assert!(found, "{context:?}: {} does not {command:?}", h.keys);
+            }
+        }
+    }
+
+    #[test]
+    fn read_only_hides_what_changes_data() {
+        let keys: Vec<&str> = visible_hints(KeyContext::QueueJobs, true)
+            .map(|h| h.keys)
+            .collect();
+        assert!(
+            !keys.contains(&"v") && !keys.contains(&"R c D X"),
+            "{keys:?}"
+        );
+        assert_eq!(
+            hint_line(KeyContext::Audit),
+            "/ filter · ↑↓ move · r reload · Esc or L closes"
+        );
+    }
 }

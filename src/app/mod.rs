@@ -1,16 +1,16 @@
 //! The monitor's state: plain data, changed only by `update` (Elm shape, DESIGN.md).
 
 pub mod actions;
-mod alerting;
 pub mod alerts;
 pub mod display;
-mod drill;
+pub mod editor;
 pub mod filter;
-mod job_actions;
+pub mod focus;
 pub mod json;
 pub mod keymap;
 pub mod msg;
 pub mod phased;
+pub mod selection;
 pub mod sort;
 mod update;
 pub mod views;
@@ -19,11 +19,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
 
-pub use display::ThemeName;
-pub use drill::{CHROME_LINES, DETAIL_HEAD_LINES, human_bytes};
+pub use display::{ThemeName, human_bytes};
 pub use msg::{Effect, Msg};
+use selection::ListSelection;
 pub use sort::{QueueColumn, QueueSort};
-pub use views::{Drill, DrillSettings, View};
+pub use views::{CHROME_LINES, DETAIL_HEAD_LINES, Drill, DrillSettings, View};
 
 use crate::backend::{Capabilities, Snapshot};
 
@@ -80,14 +80,17 @@ pub struct App {
     pub pane: Pane,
     pub queue_sort: QueueSort,
     /// Selections follow names, not row numbers, so they survive refreshes and re-sorts.
-    pub selected_queue: Option<String>,
-    pub selected_worker: Option<String>,
+    pub selected_queue: ListSelection<String>,
+    pub selected_worker: ListSelection<String>,
     pub show_help: bool,
     /// The first line of the help overlay on screen (it scrolls on a short terminal).
     pub help_scroll: usize,
-    pub should_quit: bool,
-    /// Confirmations, runs, marks, the result toast and the audit pane.
+    /// Confirmations, runs and the audit pane.
     pub actions: actions::ActionsState,
+    /// The footer's message (`visible_toast`).
+    pub toast: Option<actions::Toast>,
+    /// The last ticket handed out (`update`'s `ticket`).
+    last_ticket: u64,
     // ---- alerts, wall screen, theme ----
     pub rules: alerts::Rules,
     /// Evaluated on every poll result, never on the shown copy: alerts keep moving while
@@ -95,8 +98,8 @@ pub struct App {
     pub alerts: alerts::AlertBook,
     /// The alerts pane (`a`) covers the queues and workers.
     pub show_alerts: bool,
-    /// The first row of the alerts pane on screen.
-    pub alerts_scroll: usize,
+    /// The selected row of the alerts pane.
+    pub alerts_selected: ListSelection<usize>,
     /// The wall screen: read-only, one layout, no key but quit.
     pub kiosk: bool,
     /// Ring the terminal bell when a critical alert starts firing.
@@ -104,7 +107,7 @@ pub struct App {
     pub theme: ThemeName,
     /// The local time zone's offset, fixed at start-up, for the clock and "since" times.
     pub utc_offset: FixedOffset,
-    /// The drill-down views over the overview, the `/` prompt, notices.
+    /// The drill-down views over the overview, the `/` prompt.
     pub drill: Drill,
 }
 
@@ -124,16 +127,17 @@ impl App {
             polls: 0,
             pane: Pane::Queues,
             queue_sort: QueueSort::default(),
-            selected_queue: None,
-            selected_worker: None,
+            selected_queue: ListSelection::default(),
+            selected_worker: ListSelection::default(),
             show_help: false,
             help_scroll: 0,
-            should_quit: false,
             actions: actions::ActionsState::default(),
+            toast: None,
+            last_ticket: 0,
             rules: alerts::Rules::default(),
             alerts: alerts::AlertBook::default(),
             show_alerts: false,
-            alerts_scroll: 0,
+            alerts_selected: ListSelection::at(0),
             kiosk: false,
             bell: false,
             theme: ThemeName::Default,
@@ -195,20 +199,43 @@ impl App {
         heartbeat_age.is_some_and(|age| age.to_std().unwrap_or_default() > self.config.stale_after)
     }
 
+    /// The footer's message while it is fresh.
+    pub fn visible_toast(&self) -> Option<&actions::Toast> {
+        self.toast
+            .as_ref()
+            .filter(|t| (self.now - t.at).num_seconds() < actions::TOAST_SECS)
+    }
+
+    /// Queue names in display order: the keys of the queues pane.
+    pub fn queue_names(&self) -> Vec<String> {
+        match self.shown() {
+            Some(r) => self
+                .queue_order()
+                .into_iter()
+                .map(|i| r.snapshot.queues[i].name.clone())
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Worker ids in display order: the keys of the workers pane and view.
+    pub fn worker_ids(&self) -> Vec<String> {
+        match self.shown() {
+            Some(r) => self
+                .worker_order()
+                .into_iter()
+                .map(|i| r.snapshot.workers[i].id.clone())
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
     /// The row index of the selection in display order.
     pub fn selected_queue_row(&self) -> Option<usize> {
-        let r = self.shown()?;
-        let name = self.selected_queue.as_ref()?;
-        self.queue_order()
-            .iter()
-            .position(|&i| &r.snapshot.queues[i].name == name)
+        self.selected_queue.index(&self.queue_names())
     }
 
     pub fn selected_worker_row(&self) -> Option<usize> {
-        let r = self.shown()?;
-        let id = self.selected_worker.as_ref()?;
-        self.worker_order()
-            .iter()
-            .position(|&i| &r.snapshot.workers[i].id == id)
+        self.selected_worker.index(&self.worker_ids())
     }
 }

@@ -12,8 +12,6 @@ use crate::backend::{ActionOutcome, AuditEntry, AuditFilter, JobId, JobState, Pl
 #[derive(Debug, Clone)]
 pub enum Msg {
     Key(KeyEvent),
-    /// The terminal was resized; the next frame lays itself out again.
-    Resize,
     /// Time passes: every age on screen is measured against this clock.
     Tick(DateTime<Utc>),
     /// A poll ended, at `at` by the local clock.

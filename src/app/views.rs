@@ -6,12 +6,20 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::editor::LineEditor;
 use super::json::DocLine;
+use super::selection::{ListSelection, rows};
 use crate::backend::drill::{
     Cursor, DeadLetterReport, DeadWindow, JobDetail, JobPage, JobRow, JobScope, KindWindow,
     KindsReport, ListFilter, Order, TenantsReport,
 };
 use crate::backend::{JobId, JobState};
+
+/// Lines of the job detail above its scrolling pane (fields, timeline, pane tabs); the
+/// UI lays the detail out with the same numbers.
+pub const DETAIL_HEAD_LINES: u16 = 8;
+/// Lines every screen spends on breadcrumb and footer.
+pub const CHROME_LINES: u16 = 2;
 
 /// Start-up settings of the drill-down views.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,8 +132,7 @@ pub struct JobsView {
     pub page: Option<JobPage>,
     /// Followed by id across refreshes; when the job leaves the list the selection stays
     /// at the same row.
-    pub selected: Option<JobId>,
-    pub selected_row: usize,
+    pub selected: ListSelection<JobId>,
     pub land: Land,
     /// Jobs marked (`v`) for a bulk action.
     pub marked: BTreeSet<JobId>,
@@ -143,8 +150,7 @@ impl JobsView {
             order: Order::default(),
             pages: vec![None],
             page: None,
-            selected: None,
-            selected_row: 0,
+            selected: ListSelection::default(),
             land: Land::First,
             marked: BTreeSet::new(),
             all_matching: false,
@@ -156,10 +162,14 @@ impl JobsView {
         self.page.as_ref().map_or(&[], |p| p.rows.as_slice())
     }
 
+    /// The ids of the page's rows: the keys of its selection.
+    pub fn ids(&self) -> Vec<JobId> {
+        self.rows().iter().map(|r| r.id.clone()).collect()
+    }
+
     /// The selected row's index in the page.
     pub fn selected_index(&self) -> Option<usize> {
-        let id = self.selected.as_ref()?;
-        self.rows().iter().position(|r| &r.id == id)
+        self.selected.index(&self.ids())
     }
 
     pub fn selected_job(&self) -> Option<&JobRow> {
@@ -239,68 +249,106 @@ pub struct DeadLettersView {
     pub kind: Option<String>,
     pub report: Option<DeadLetterReport>,
     /// Followed by signature.
-    pub selected: Option<String>,
+    pub selected: ListSelection<String>,
     pub load: LoadState,
 }
 
 impl DeadLettersView {
+    pub fn new(window: DeadWindow, kind: Option<String>) -> DeadLettersView {
+        DeadLettersView {
+            window,
+            kind,
+            report: None,
+            selected: ListSelection::default(),
+            load: LoadState::default(),
+        }
+    }
+
+    /// The error signatures listed: the keys of the selection.
+    pub fn keys(&self) -> Vec<String> {
+        self.report.as_ref().map_or(Vec::new(), |r| {
+            r.groups.iter().map(|g| g.signature.clone()).collect()
+        })
+    }
+
     pub fn selected_index(&self) -> Option<usize> {
-        let sig = self.selected.as_ref()?;
-        self.report
-            .as_ref()?
-            .groups
-            .iter()
-            .position(|g| &g.signature == sig)
+        self.selected.index(&self.keys())
     }
 }
 
+/// Its rows are the overview's workers, in the same order (`App::worker_ids`).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct WorkersView {
-    pub selected: Option<String>,
+    pub selected: ListSelection<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KindsView {
     pub window: KindWindow,
     pub report: Option<KindsReport>,
-    pub selected: Option<String>,
+    pub selected: ListSelection<String>,
     pub load: LoadState,
 }
 
 impl KindsView {
+    pub fn new(window: KindWindow) -> KindsView {
+        KindsView {
+            window,
+            report: None,
+            selected: ListSelection::default(),
+            load: LoadState::default(),
+        }
+    }
+
+    /// The kinds listed: the keys of the selection.
+    pub fn keys(&self) -> Vec<String> {
+        self.report.as_ref().map_or(Vec::new(), |r| {
+            r.kinds.iter().map(|k| k.kind.clone()).collect()
+        })
+    }
+
     pub fn selected_index(&self) -> Option<usize> {
-        let kind = self.selected.as_ref()?;
-        self.report
-            .as_ref()?
-            .kinds
-            .iter()
-            .position(|k| &k.kind == kind)
+        self.selected.index(&self.keys())
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TenantsView {
     pub report: Option<TenantsReport>,
-    /// Row index (tenants have no stable order worth following).
-    pub selected: usize,
+    /// By row (tenants have no stable order worth following).
+    pub selected: ListSelection<usize>,
     pub load: LoadState,
+}
+
+impl Default for TenantsView {
+    fn default() -> Self {
+        TenantsView {
+            report: None,
+            selected: ListSelection::at(0),
+            load: LoadState::default(),
+        }
+    }
+}
+
+impl TenantsView {
+    /// The row numbers: the keys of the selection.
+    pub fn keys(&self) -> Vec<usize> {
+        rows(self.report.as_ref().map_or(0, |r| r.tenants.len()))
+    }
+
+    pub fn selected_index(&self) -> Option<usize> {
+        self.selected.index(&self.keys())
+    }
 }
 
 /// The `/` prompt.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FilterInput {
-    pub text: String,
+    pub text: LineEditor,
     /// What is wrong with the text, shown until it changes.
     pub error: Option<String>,
     /// The search needs a scan of a big scope: says so, and waits for a second Enter.
     pub confirm: Option<String>,
-}
-
-/// A short message in the breadcrumb line ("copied #48213").
-#[derive(Debug, Clone, PartialEq)]
-pub struct Notice {
-    pub text: String,
-    pub until: DateTime<Utc>,
 }
 
 /// Everything the drill-down adds to the app.
@@ -308,8 +356,6 @@ pub struct Notice {
 pub struct Drill {
     pub stack: Vec<View>,
     pub input: Option<FilterInput>,
-    pub notice: Option<Notice>,
-    pub next_ticket: u64,
     /// Terminal size, for paging and scrolling by a screenful.
     pub screen: (u16, u16),
 }

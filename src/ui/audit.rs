@@ -3,92 +3,49 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row};
 
-use super::columns::{ColumnSpec, fit};
-use super::dialog::wrapped;
+use super::dialog::{self, wrapped};
+use super::table::{Column, Fitted, SelectableTable, left};
 use super::text::{self, sanitize};
 use super::theme::Theme;
-use crate::app::App;
 use crate::app::actions::AuditPane;
+use crate::app::keymap::{KeyContext, hint_line};
 use crate::backend::AuditEntry;
 
-const COLUMNS: [(&str, ColumnSpec); 7] = [
-    (
-        "AT (UTC)",
-        ColumnSpec {
-            min: 14,
-            max: 14,
-            priority: 0,
-        },
-    ),
-    (
-        "ACTION",
-        ColumnSpec {
-            min: 11,
-            max: 11,
-            priority: 0,
-        },
-    ),
-    (
-        "QUEUE",
-        ColumnSpec {
-            min: 10,
-            max: 20,
-            priority: 1,
-        },
-    ),
-    (
-        "COUNT",
-        ColumnSpec {
-            min: 6,
-            max: 7,
-            priority: 3,
-        },
-    ),
-    (
-        "OUTCOME",
-        ColumnSpec {
-            min: 7,
-            max: 7,
-            priority: 0,
-        },
-    ),
-    (
-        "ACTOR",
-        ColumnSpec {
-            min: 26,
-            max: 26,
-            priority: 4,
-        },
-    ),
-    (
-        "DETAIL",
-        ColumnSpec {
-            min: 20,
-            max: 200,
-            priority: 2,
-        },
-    ),
+#[derive(Clone, Copy)]
+enum AuditCol {
+    At,
+    Action,
+    Queue,
+    Count,
+    Outcome,
+    Actor,
+    Detail,
+}
+
+#[rustfmt::skip]
+const COLUMNS: [Column<AuditCol>; 7] = [
+    left(AuditCol::At,      "AT (UTC)", 14, 14, 0),
+    left(AuditCol::Action,  "ACTION",   11, 11, 0),
+    left(AuditCol::Queue,   "QUEUE",    10, 20, 1),
+    left(AuditCol::Count,   "COUNT",    6, 7, 3),
+    left(AuditCol::Outcome, "OUTCOME",  7, 7, 0),
+    left(AuditCol::Actor,   "ACTOR",    26, 26, 4),
+    left(AuditCol::Detail,  "DETAIL",   20, 200, 2),
 ];
 
 /// Rows under the table that show the selected entry in full.
 const DETAIL_ROWS: u16 = 4;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, pane: &AuditPane, theme: &Theme) {
-    frame.render_widget(Clear, area);
+pub fn draw(frame: &mut Frame, area: Rect, pane: &AuditPane, theme: &Theme) {
     let filter = if pane.filter.is_empty() {
         "all".to_string()
     } else {
         sanitize(&pane.filter, 200).into_owned()
     };
     let title = format!(" Audit log — newest first — filter: {filter} ");
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.border_focused)
-        .title(Span::styled(title, theme.title));
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let inner = dialog::overlay(frame, area, title, theme);
     let detail_rows = if inner.height > 10 { DETAIL_ROWS } else { 0 };
     let [table_area, detail_area, help_area] = Layout::vertical([
         Constraint::Min(2),
@@ -97,58 +54,33 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, pane: &AuditPane, theme: &
     ])
     .areas(inner);
 
-    let specs: Vec<ColumnSpec> = COLUMNS.iter().map(|(_, s)| *s).collect();
-    let widths = fit(&specs, table_area.width, 1);
-    let shown: Vec<(usize, u16)> = widths
-        .iter()
-        .enumerate()
-        .filter(|(_, w)| **w > 0)
-        .map(|(i, w)| (i, *w))
-        .collect();
-    let header =
-        Row::new(shown.iter().map(|(i, _)| Cell::from(COLUMNS[*i].0))).style(theme.column_header);
+    let columns = Fitted::new(&COLUMNS, table_area.width);
     let rows: Vec<Row> = pane
         .entries
         .iter()
-        .map(|e| Row::new(shown.iter().map(|(i, w)| cell(*i, *w, e, theme))))
+        .map(|e| columns.row(|col, width| cell(col, width, e, theme)))
         .collect();
-    let empty = rows.is_empty();
-    let table = Table::new(rows, shown.iter().map(|(_, w)| Constraint::Length(*w)))
-        .header(header)
-        .column_spacing(1)
-        .row_highlight_style(theme.selected);
-    let mut state =
-        TableState::default().with_selected((!pane.entries.is_empty()).then_some(pane.selected));
-    frame.render_stateful_widget(table, table_area, &mut state);
-    if table_area.height > 2 {
-        let message = if let Some(err) = &pane.error {
-            Some(Line::styled(
-                format!(" cannot read the audit log: {}", sanitize(err, 300)),
-                theme.critical,
-            ))
-        } else if !pane.loaded {
-            Some(Line::styled(" reading…", theme.dim))
-        } else if empty {
-            Some(Line::styled(
-                " no action recorded (with this filter)",
-                theme.dim,
-            ))
-        } else {
-            None
-        };
-        if let Some(m) = message {
-            frame.render_widget(
-                m,
-                Rect {
-                    y: table_area.y + 1,
-                    height: 1,
-                    ..table_area
-                },
-            );
-        }
-    }
+    let message = if let Some(err) = &pane.error {
+        Some(Line::styled(
+            format!(" cannot read the audit log: {}", sanitize(err, 300)),
+            theme.critical,
+        ))
+    } else if !pane.loaded {
+        Some(Line::styled(" reading…", theme.dim))
+    } else if rows.is_empty() {
+        Some(Line::styled(
+            " no action recorded (with this filter)",
+            theme.dim,
+        ))
+    } else {
+        None
+    };
+    SelectableTable::new(&columns, rows, theme)
+        .selected(pane.selected_index())
+        .message(message)
+        .render(frame, table_area);
     if detail_rows > 0
-        && let Some(entry) = pane.entries.get(pane.selected)
+        && let Some(entry) = pane.selected_index().map(|i| &pane.entries[i])
     {
         let text = full_entry(entry);
         let lines: Vec<Line> = wrapped(&text, detail_area.width as usize, theme.dim)
@@ -158,28 +90,30 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, pane: &AuditPane, theme: &
         frame.render_widget(Paragraph::new(lines), detail_area);
     }
     let help = match &pane.editing {
-        Some(buffer) => Line::from(vec![
+        Some(line) => Line::from(vec![
             Span::styled("filter: ", theme.header_key),
-            Span::raw(sanitize(buffer, 200).into_owned()),
+            Span::raw(sanitize(line.as_str(), 200).into_owned()),
             Span::styled("▏", theme.header_key),
             Span::styled(
-                "  queue:Q action:A actor:TEXT outcome:ok|partial|failed · Enter applies · Esc",
+                format!(
+                    "  queue:Q action:A actor:TEXT outcome:ok|partial|failed · {}",
+                    hint_line(KeyContext::AuditFilter)
+                ),
                 theme.dim,
             ),
         ]),
-        None => Line::styled("/ filter · ↑↓ move · r reload · Esc or L closes", theme.dim),
+        None => Line::styled(hint_line(KeyContext::Audit), theme.dim),
     };
-    let _ = app;
     frame.render_widget(help, help_area);
 }
 
-fn cell<'a>(column: usize, width: u16, e: &AuditEntry, theme: &Theme) -> Cell<'a> {
+fn cell<'a>(column: AuditCol, width: u16, e: &AuditEntry, theme: &Theme) -> Cell<'a> {
     let fitted = |s: &str| text::truncate(&sanitize(s, 500), width as usize).into_owned();
     match column {
-        0 => Cell::from(e.at.format("%m-%d %H:%M:%S").to_string()),
-        1 => Cell::from(fitted(&e.action)),
-        2 => Cell::from(fitted(e.queue.as_deref().unwrap_or("–"))),
-        3 => Cell::from(
+        AuditCol::At => Cell::from(e.at.format("%m-%d %H:%M:%S").to_string()),
+        AuditCol::Action => Cell::from(fitted(&e.action)),
+        AuditCol::Queue => Cell::from(fitted(e.queue.as_deref().unwrap_or("–"))),
+        AuditCol::Count => Cell::from(
             Line::from(
                 e.count
                     .map(text::human_number)
@@ -187,7 +121,7 @@ fn cell<'a>(column: usize, width: u16, e: &AuditEntry, theme: &Theme) -> Cell<'a
             )
             .right_aligned(),
         ),
-        4 => {
+        AuditCol::Outcome => {
             let style = match e.outcome.as_str() {
                 "ok" => theme.ok,
                 "partial" => theme.warn,
@@ -195,8 +129,8 @@ fn cell<'a>(column: usize, width: u16, e: &AuditEntry, theme: &Theme) -> Cell<'a
             };
             Cell::from(fitted(&e.outcome)).style(style)
         }
-        5 => Cell::from(fitted(&e.actor)),
-        _ => Cell::from(fitted(e.detail.as_deref().unwrap_or(""))),
+        AuditCol::Actor => Cell::from(fitted(&e.actor)),
+        AuditCol::Detail => Cell::from(fitted(e.detail.as_deref().unwrap_or(""))),
     }
 }
 

@@ -1,8 +1,8 @@
 //! The line under the header that says where the screen is:
-//! `overview › mailers › dead › #48213`, and a short notice on the right.
+//! `overview › mailers › dead › #48213`.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -13,18 +13,8 @@ use crate::app::App;
 const SEP: &str = " › ";
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let notice = app
-        .drill
-        .notice
-        .as_ref()
-        .filter(|n| n.until > app.now)
-        .map(|n| format!(" {} ", sanitize(&n.text, 200)));
-    let notice_width = notice.as_deref().map_or(0, text::width) as u16;
-    let [left, right] =
-        Layout::horizontal([Constraint::Fill(1), Constraint::Length(notice_width)]).areas(area);
-
     // The last steps matter most: on a narrow line the first ones give way to `…`.
-    let room = left.width.saturating_sub(1) as usize;
+    let room = area.width.saturating_sub(1) as usize;
     let mut parts: Vec<String> = app
         .breadcrumb()
         .iter()
@@ -57,8 +47,5 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         };
         spans.push(Span::styled(part.clone(), style));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), left);
-    if let Some(n) = notice {
-        frame.render_widget(Paragraph::new(Span::styled(n, theme.notice_banner)), right);
-    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

@@ -10,6 +10,7 @@ use super::dialog::{self, wrapped};
 use super::text::sanitize;
 use super::theme::Theme;
 use crate::app::actions::{Confirm, Dialog};
+use crate::app::keymap::{KeyContext, hint_line};
 use crate::backend::ActionKind;
 
 pub fn draw(frame: &mut Frame, area: Rect, dialog: &Dialog, theme: &Theme) {
@@ -25,7 +26,7 @@ pub fn draw(frame: &mut Frame, area: Rect, dialog: &Dialog, theme: &Theme) {
                 body.extend(wrapped(l, width, theme.text));
             }
             body.push(Line::default());
-            body.push(Line::styled("Enter or Esc closes", theme.dim));
+            body.push(Line::styled(hint_line(KeyContext::Notice), theme.dim));
             dialog::draw(frame, area, &sanitize(title, 200), theme.warn, body);
         }
         Dialog::Confirm(confirm) => draw_confirm(frame, area, confirm, theme),
@@ -51,7 +52,7 @@ fn draw_confirm(frame: &mut Frame, area: Rect, confirm: &Confirm, theme: &Theme)
     }
     if let Some(label) = confirm.input_label() {
         lines.push(Line::default());
-        let input = sanitize(&confirm.input, 200).into_owned();
+        let input = sanitize(confirm.input.as_str(), 200).into_owned();
         lines.push(Line::from(vec![
             Span::styled(sanitize(&label, 300).into_owned(), theme.header_key),
             Span::raw(" "),
@@ -65,10 +66,7 @@ fn draw_confirm(frame: &mut Frame, area: Rect, confirm: &Confirm, theme: &Theme)
     lines.push(Line::default());
     let labels: Vec<String> = confirm.choices.iter().map(|c| confirm.label(*c)).collect();
     lines.extend(dialog::buttons(&labels, confirm.focus, width, theme));
-    lines.push(Line::styled(
-        "←/→ choose · Enter confirms the highlighted button · Esc cancels",
-        theme.dim,
-    ));
+    lines.push(Line::styled(hint_line(KeyContext::Confirm), theme.dim));
     let title = format!("{} — confirm", plan.kind().verb());
     dialog::draw(frame, area, &title, border(plan.kind(), theme), lines);
 }

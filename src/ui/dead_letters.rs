@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Wrap};
 
-use super::columns::{ColumnSpec, fit_with_filler};
-use super::drill::load_status;
+use super::load::{first_load, load_status};
+use super::table::{Column, Fitted, SelectableTable, left};
 use super::text::sanitize;
 use super::theme::Theme;
 use super::when;
@@ -16,55 +16,25 @@ use crate::app::App;
 use crate::app::views::DeadLettersView;
 use crate::backend::drill::{DeadWindow, ErrorGroup};
 
-const COLUMNS: [(&str, ColumnSpec); 6] = [
-    (
-        "JOBS",
-        ColumnSpec {
-            min: 6,
-            max: 7,
-            priority: 0,
-        },
-    ),
-    (
-        "ERROR SIGNATURE",
-        ColumnSpec {
-            min: 30,
-            max: 200,
-            priority: 0,
-        },
-    ),
-    (
-        "KINDS",
-        ColumnSpec {
-            min: 12,
-            max: 40,
-            priority: 1,
-        },
-    ),
-    (
-        "QUEUES",
-        ColumnSpec {
-            min: 10,
-            max: 30,
-            priority: 3,
-        },
-    ),
-    (
-        "FIRST",
-        ColumnSpec {
-            min: 10,
-            max: 10,
-            priority: 4,
-        },
-    ),
-    (
-        "LAST",
-        ColumnSpec {
-            min: 10,
-            max: 10,
-            priority: 2,
-        },
-    ),
+#[derive(Clone, Copy)]
+enum DeadCol {
+    Jobs,
+    Signature,
+    Kinds,
+    Queues,
+    First,
+    Last,
+}
+
+/// Every title left-aligned, the counts too: the signature is what is read first.
+#[rustfmt::skip]
+const COLUMNS: [Column<DeadCol>; 6] = [
+    left(DeadCol::Jobs,      "JOBS",            6, 7, 0),
+    left(DeadCol::Signature, "ERROR SIGNATURE", 30, 200, 0),
+    left(DeadCol::Kinds,     "KINDS",           12, 40, 1),
+    left(DeadCol::Queues,    "QUEUES",          10, 30, 3),
+    left(DeadCol::First,     "FIRST",           10, 10, 4),
+    left(DeadCol::Last,      "LAST",            10, 10, 2),
 ];
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, theme: &Theme) {
@@ -78,78 +48,41 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
     frame.render_widget(Paragraph::new(title(view, app.now, theme)), title_area);
 
     let Some(report) = &view.report else {
-        frame.render_widget(
-            Line::styled("  loading…", theme.dim),
-            Rect {
-                height: 1,
-                ..table_area
-            },
-        );
-        return;
+        return first_load(frame, table_area, theme);
     };
     let now = report.db_now;
-    let specs: Vec<ColumnSpec> = COLUMNS.iter().map(|(_, s)| *s).collect();
-    let widths = fit_with_filler(&specs, table_area.width, 1, 1);
-    let header = Row::new(
-        COLUMNS
-            .iter()
-            .zip(&widths)
-            .filter(|(_, w)| **w > 0)
-            .map(|((t, _), _)| Cell::from(*t)),
-    )
-    .style(theme.column_header);
+    let columns = Fitted::with_filler(&COLUMNS, table_area.width, 1);
     let rows: Vec<Row> = report
         .groups
         .iter()
         .map(|g| {
-            let cells = [
-                Cell::from(Line::from(g.count.to_string()).right_aligned()).style(theme.critical),
-                Cell::from(sanitize(&g.signature, 500).into_owned()),
-                Cell::from(tally(&g.kinds)),
-                Cell::from(tally(&g.queues)),
-                Cell::from(Line::from(when::relative(Some(g.first_seen), now)).right_aligned()),
-                Cell::from(Line::from(when::relative(Some(g.last_seen), now)).right_aligned()),
-            ];
-            Row::new(
-                cells
-                    .into_iter()
-                    .zip(&widths)
-                    .filter(|(_, w)| **w > 0)
-                    .map(|(c, _)| c),
-            )
+            columns.row(|col, _| match col {
+                DeadCol::Jobs => Cell::from(Line::from(g.count.to_string()).right_aligned())
+                    .style(theme.critical),
+                DeadCol::Signature => Cell::from(sanitize(&g.signature, 500).into_owned()),
+                DeadCol::Kinds => Cell::from(tally(&g.kinds)),
+                DeadCol::Queues => Cell::from(tally(&g.queues)),
+                DeadCol::First => {
+                    Cell::from(Line::from(when::relative(Some(g.first_seen), now)).right_aligned())
+                }
+                DeadCol::Last => {
+                    Cell::from(Line::from(when::relative(Some(g.last_seen), now)).right_aligned())
+                }
+            })
         })
         .collect();
-    let empty = rows.is_empty();
-    let table = Table::new(
-        rows,
-        widths
-            .iter()
-            .filter(|w| **w > 0)
-            .map(|w| Constraint::Length(*w)),
-    )
-    .header(header)
-    .column_spacing(1)
-    .row_highlight_style(theme.selected);
-    let mut state = TableState::default().with_selected(view.selected_index());
-    frame.render_stateful_widget(table, table_area, &mut state);
-    if empty {
-        let msg = match &view.kind {
-            Some(kind) => format!(
-                "  no dead jobs of kind {} in the last {}",
-                sanitize(kind, 100),
-                view.window.label()
-            ),
-            None => format!("  no dead jobs in the last {}", view.window.label()),
-        };
-        frame.render_widget(
-            Line::styled(msg, theme.dim),
-            Rect {
-                y: table_area.y + 1,
-                height: 1,
-                ..table_area
-            },
-        );
-    }
+    let empty = match &view.kind {
+        Some(kind) => format!(
+            "  no dead jobs of kind {} in the last {}",
+            sanitize(kind, 100),
+            view.window.label()
+        ),
+        None => format!("  no dead jobs in the last {}", view.window.label()),
+    };
+    SelectableTable::new(&columns, rows, theme)
+        .selected(view.selected_index())
+        .empty(Line::styled(empty, theme.dim))
+        .render(frame, table_area);
     if let Some(i) = view.selected_index() {
         sample(frame, sample_area, &report.groups[i], theme);
     }

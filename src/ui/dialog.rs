@@ -25,12 +25,7 @@ fn dialog_width(area: Rect) -> u16 {
 pub fn draw(frame: &mut Frame, area: Rect, title: &str, border: Style, lines: Vec<Line>) {
     let width = dialog_width(area);
     let height = (lines.len() as u16 + 2).min(area.height);
-    let [row] = Layout::vertical([Constraint::Length(height)])
-        .flex(Flex::Center)
-        .areas(area);
-    let [popup] = Layout::horizontal([Constraint::Length(width)])
-        .flex(Flex::Center)
-        .areas(row);
+    let popup = centred(area, width, height);
     frame.render_widget(Clear, popup);
     let block = Block::default()
         .borders(Borders::ALL)
@@ -44,6 +39,30 @@ pub fn draw(frame: &mut Frame, area: Rect, title: &str, border: Style, lines: Ve
         ..inner
     };
     frame.render_widget(Paragraph::new(lines), padded);
+}
+
+/// An overlay's frame (the help, the audit pane): `area` cleared, a focused border, the
+/// title. Returns the inside.
+pub fn overlay(frame: &mut Frame, area: Rect, title: String, theme: &Theme) -> Rect {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border_focused)
+        .title(Span::styled(title, theme.title));
+    let inner = block.inner(area);
+    frame.render_widget(Clear, area);
+    frame.render_widget(block, area);
+    inner
+}
+
+/// A `width` × `height` rectangle in the middle of `area`.
+pub fn centred(area: Rect, width: u16, height: u16) -> Rect {
+    let [row] = Layout::vertical([Constraint::Length(height)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [popup] = Layout::horizontal([Constraint::Length(width)])
+        .flex(Flex::Center)
+        .areas(row);
+    popup
 }
 
 /// Database text, sanitized and wrapped at word boundaries to `width` cells, one `Line`

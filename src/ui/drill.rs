@@ -3,15 +3,13 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
 use super::{
-    breadcrumb, dead_letters, header, job, jobs, kinds, prompt, tenants, text, workers_view,
+    breadcrumb, dead_letters, footer, header, job, jobs, kinds, prompt, tenants, workers_view,
 };
+use crate::app::focus::Focus;
 use crate::app::{App, View};
-use crate::backend::drill::JobScope;
 
 fn areas(area: Rect, app: &App) -> [Rect; 4] {
     Layout::vertical([
@@ -43,132 +41,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         View::Kinds(v) => kinds::draw(frame, body, app, v, theme),
         View::Tenants(v) => tenants::draw(frame, body, app, v, theme),
     }
-    if app.drill.input.is_some() {
+    if app.is_open(Focus::Prompt) {
         prompt::draw(frame, footer_area, app, theme);
-    } else if app.visible_toast().is_some() {
-        // An action's result outranks the key hints.
-        super::footer::draw(frame, footer_area, app, theme);
     } else {
-        footer(frame, footer_area, view, app.config.read_only, theme);
+        footer::draw(frame, footer_area, app, theme);
     }
-}
-
-/// The keys of the view on top, most useful first, as many as fit.
-fn footer(frame: &mut Frame, area: Rect, view: &View, read_only: bool, theme: &Theme) {
-    let mut keys: Vec<(&str, &str)> = view_keys(view).to_vec();
-    if !read_only && matches!(view, View::Jobs(_) | View::Job(_)) {
-        // Action keys come right after the way back: they are what a list is opened for.
-        let at = keys.len().min(2);
-        let acts: &[(&str, &str)] = match view {
-            View::Jobs(_) => &[
-                ("v", "mark"),
-                ("V", "all"),
-                ("R c D X", "retry cancel discard delete"),
-            ],
-            _ => &[("R c D X", "retry cancel discard delete")],
-        };
-        for (i, k) in acts.iter().enumerate() {
-            keys.insert(at + i, *k);
-        }
-    }
-    let mut spans = vec![Span::raw(" ")];
-    let mut used = 1;
-    for (key, label) in keys {
-        let cost = text::width(key) + text::width(label) + 3;
-        if used + cost > area.width as usize {
-            break;
-        }
-        used += cost;
-        spans.push(Span::styled(key, theme.header_key));
-        spans.push(Span::raw(format!(" {label}  ")));
-    }
-    frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.dim), area);
-}
-
-/// The keys of each view, most useful first.
-fn view_keys(view: &View) -> &'static [(&'static str, &'static str)] {
-    match view {
-        View::Jobs(v) => match v.scope {
-            JobScope::Queue { .. } => &[
-                ("Esc", "back"),
-                ("Enter", "job"),
-                ("Tab ←→", "state"),
-                ("/", "filter"),
-                ("PgDn PgUp", "page"),
-                ("o", "order"),
-                ("y", "copy id"),
-                ("?", "help"),
-            ],
-            _ => &[
-                ("Esc", "back"),
-                ("Enter", "job"),
-                ("/", "filter"),
-                ("PgDn PgUp", "page"),
-                ("o", "order"),
-                ("y", "copy id"),
-                ("?", "help"),
-            ],
-        },
-        View::Job(_) => &[
-            ("Esc", "back"),
-            ("Tab", "errors/payload"),
-            ("↑↓ PgUp PgDn", "scroll"),
-            ("←→", "sideways"),
-            ("y", "copy id"),
-            ("?", "help"),
-        ],
-        View::DeadLetters(_) => &[
-            ("Esc", "back"),
-            ("Enter", "jobs"),
-            ("Tab ←→", "1h/24h/7d"),
-            ("?", "help"),
-        ],
-        View::Workers(_) => &[("Esc", "back"), ("Enter", "jobs held"), ("?", "help")],
-        View::Kinds(_) => &[
-            ("Esc", "back"),
-            ("Enter", "dead letters"),
-            ("Tab ←→", "1h/1d"),
-            ("?", "help"),
-        ],
-        View::Tenants(_) => &[("Esc", "back"), ("r", "refresh"), ("?", "help")],
-    }
-}
-
-/// A refresh quicker than this is not worth a "loading…" flickering every second.
-const SHOW_LOADING_AFTER_MS: i64 = 300;
-
-/// The status of a view's data: the last error (while the last good rows stay), then
-/// "loading…" for a first load or a slow one.
-pub fn load_status<'a>(
-    load: &crate::app::views::LoadState,
-    now: chrono::DateTime<chrono::Utc>,
-    theme: &Theme,
-) -> Vec<Span<'a>> {
-    failure(load, theme)
-        .into_iter()
-        .chain(loading(load, now, theme))
-        .collect()
-}
-
-pub fn failure<'a>(load: &crate::app::views::LoadState, theme: &Theme) -> Option<Span<'a>> {
-    let err = load.error.as_ref()?;
-    let message = if err.contains("statement timeout") {
-        "failed: took longer than the statement timeout (narrow it, or r to try again)".to_string()
-    } else {
-        let first = err.lines().next().unwrap_or_default();
-        format!("failed: {}", text::sanitize(first, 300))
-    };
-    Some(Span::styled(format!(" {message} "), theme.critical))
-}
-
-pub fn loading<'a>(
-    load: &crate::app::views::LoadState,
-    now: chrono::DateTime<chrono::Utc>,
-    theme: &Theme,
-) -> Option<Span<'a>> {
-    let slow = load
-        .pending_since
-        .is_some_and(|at| (now - at).num_milliseconds() >= SHOW_LOADING_AFTER_MS);
-    (load.is_loading() && (load.loaded_at.is_none() || slow))
-        .then(|| Span::styled(" loading…", theme.dim))
 }

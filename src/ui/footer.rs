@@ -1,4 +1,4 @@
-//! The footer: the main keys, as many as fit.
+//! The footer: the message of the moment, else the keys the screen offers, as many as fit.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -9,7 +9,7 @@ use super::text;
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::actions::Level;
-use crate::app::keymap::visible_bindings;
+use crate::app::keymap::visible_hints;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     if let Some(toast) = app.visible_toast() {
@@ -26,21 +26,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     let mut spans = vec![Span::raw(" ")];
     let mut used = 1;
-    for b in visible_bindings(app.config.read_only) {
-        let Some(label) = b.footer else { continue };
-        let key = b.keys.split(' ').next().unwrap_or(b.keys);
-        let key = if b.keys == "+ -" || b.keys == "< >" {
-            b.keys
-        } else {
-            key
-        };
-        let cost = text::width(key) + text::width(label) + 3;
+    for hint in visible_hints(app.screen_keys(), app.config.read_only) {
+        let cost = text::width(hint.keys) + text::width(hint.label) + 3;
         if used + cost > area.width as usize {
             break;
         }
         used += cost;
-        spans.push(Span::styled(key.to_string(), theme.header_key));
-        spans.push(Span::raw(format!(" {label}  ")));
+        spans.push(Span::styled(hint.keys, theme.header_key));
+        spans.push(Span::raw(format!(" {}  ", hint.label)));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.dim), area);
 }

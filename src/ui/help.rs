@@ -2,12 +2,12 @@
 //! the screen is wide; one that scrolls (↑↓) where it is not.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::Paragraph;
 
-use super::text;
 use super::theme::Theme;
+use super::{dialog, text};
 use crate::app::App;
 use crate::app::keymap::visible_bindings;
 
@@ -39,12 +39,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let visible = per_column.min(room);
     let height = (visible as u16 + 2).min(area.height);
     let width = (COLUMN_WIDTH * columns as u16 + 2).min(area.width);
-    let [row] = Layout::vertical([Constraint::Length(height)])
-        .flex(Flex::Center)
-        .areas(area);
-    let [popup] = Layout::horizontal([Constraint::Length(width)])
-        .flex(Flex::Center)
-        .areas(row);
+    let popup = dialog::centred(area, width, height);
     let title = if per_column > room {
         format!(
             " Keys {}–{} of {} — ↑↓ scroll, Esc closes ",
@@ -55,13 +50,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     } else {
         " Keys — Esc or ? closes ".to_string()
     };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.border_focused)
-        .title(Span::styled(title, theme.title));
-    let inner = block.inner(popup);
-    frame.render_widget(Clear, popup);
-    frame.render_widget(block, popup);
+    let inner = dialog::overlay(frame, popup, title, theme);
     let parts = Layout::horizontal(vec![Constraint::Length(COLUMN_WIDTH); columns]).split(inner);
     for (i, part) in parts.iter().enumerate() {
         let column: Vec<Line> = lines

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthChar;
 
-use super::drill::load_status;
+use super::load::load_status;
 use super::text::sanitize;
 use super::theme::Theme;
 use super::when;

@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row};
 
-use super::columns::{ColumnSpec, fit_with_filler};
-use super::drill::{failure, loading};
+use super::load::{failure, loading};
+use super::table::{Column, Fitted, SelectableTable, left, right};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use super::when;
@@ -19,7 +19,7 @@ use crate::backend::drill::{JobRow, JobScope, SortKey};
 use crate::backend::{Count, JobState};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Col {
+enum JobCol {
     Mark,
     Id,
     State,
@@ -36,8 +36,7 @@ enum Col {
 /// The columns a list shows, in order. The last error comes last and takes what is left;
 /// on a narrow screen the tenant of a queue's jobs gives way to it, and in lists of
 /// running jobs the queue and worker matter more than the error.
-fn columns(scope: &JobScope, width: u16) -> Vec<(Col, &'static str, ColumnSpec)> {
-    let spec = |min, max, priority| ColumnSpec { min, max, priority };
+fn columns(scope: &JobScope, width: u16) -> Vec<Column<JobCol>> {
     let running = matches!(
         scope,
         JobScope::Queue {
@@ -54,30 +53,30 @@ fn columns(scope: &JobScope, width: u16) -> Vec<(Col, &'static str, ColumnSpec)>
         (_, SortKey::Id) => "CHANGED",
     };
     let mut cols = vec![
-        (Col::Mark, "", spec(1, 1, 0)),
-        (Col::Id, "ID", spec(8, 10, 0)),
+        left(JobCol::Mark, "", 1, 1, 0),
+        right(JobCol::Id, "ID", 8, 10, 0),
     ];
     if mixed_states {
-        cols.push((Col::State, "STATE", spec(9, 9, 1)));
+        cols.push(left(JobCol::State, "STATE", 9, 9, 1));
     }
     if !matches!(scope, JobScope::Queue { .. }) {
         let priority = if running { 3 } else { 6 };
-        cols.push((Col::Queue, "QUEUE", spec(8, 16, priority)));
+        cols.push(left(JobCol::Queue, "QUEUE", 8, 16, priority));
     }
-    cols.push((Col::Kind, "KIND", spec(10, 24, 1)));
+    cols.push(left(JobCol::Kind, "KIND", 10, 24, 1));
     if width >= 100 || !matches!(scope, JobScope::Queue { .. }) {
-        cols.push((Col::Tenant, "TENANT", spec(8, 14, 7)));
+        cols.push(left(JobCol::Tenant, "TENANT", 8, 14, 7));
     }
-    cols.push((Col::Attempts, "TRY", spec(5, 5, 3)));
-    cols.push((Col::When, when_title, spec(10, 10, 2)));
+    cols.push(left(JobCol::Attempts, "TRY", 5, 5, 3));
+    cols.push(left(JobCol::When, when_title, 10, 10, 2));
     if running || mixed_states {
         let priority = if running { 4 } else { 8 };
-        cols.push((Col::Worker, "WORKER", spec(10, 18, priority)));
+        cols.push(left(JobCol::Worker, "WORKER", 10, 18, priority));
     }
     if matches!(scope, JobScope::Stuck { .. } | JobScope::Worker { .. }) {
-        cols.push((Col::Beat, "W.BEAT", spec(8, 8, 2)));
+        cols.push(left(JobCol::Beat, "W.BEAT", 8, 8, 2));
     }
-    cols.push((Col::Error, "LAST ERROR", spec(16, 400, 5)));
+    cols.push(left(JobCol::Error, "LAST ERROR", 16, 400, 5));
     cols
 }
 
@@ -104,57 +103,27 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &JobsView, theme: &T
         .or_else(|| app.db_now())
         .unwrap_or(app.now);
     let cols = columns(&view.scope, table_area.width);
-    let specs: Vec<ColumnSpec> = cols.iter().map(|(_, _, s)| *s).collect();
-    let widths = fit_with_filler(&specs, table_area.width, 1, cols.len() - 1);
-    let shown: Vec<(Col, &str, u16)> = cols
-        .iter()
-        .zip(&widths)
-        .filter(|(_, w)| **w > 0)
-        .map(|((c, t, _), w)| (*c, *t, *w))
-        .collect();
-    let header = Row::new(shown.iter().map(|(c, t, _)| match c {
-        Col::Id => Cell::from(Line::from(*t).right_aligned()),
-        _ => Cell::from(*t),
-    }))
-    .style(theme.column_header);
+    // The last error comes last and takes what is left.
+    let columns = Fitted::with_filler(&cols, table_area.width, cols.len() - 1);
     let rows: Vec<Row> = view
         .rows()
         .iter()
-        .map(|r| {
-            Row::new(
-                shown
-                    .iter()
-                    .map(|(c, _, w)| cell(*c, *w, r, view, app, now, theme)),
-            )
-        })
+        .map(|r| columns.row(|c, w| cell(c, w, r, view, app, now, theme)))
         .collect();
-    let empty = rows.is_empty();
-    let table = Table::new(rows, shown.iter().map(|(_, _, w)| Constraint::Length(*w)))
-        .header(header)
-        .column_spacing(1)
-        .row_highlight_style(theme.selected);
-    let mut state = TableState::default().with_selected(view.selected_index());
-    frame.render_stateful_widget(table, table_area, &mut state);
-    if empty && table_area.height > 1 {
-        let msg = match (&view.page, view.load.is_loading()) {
-            (_, true) => "loading…",
-            (None, false) => "no data",
-            (Some(_), false) if view.filter.id.is_some() => {
-                "no such job in this list (on the overview, / and an id opens any job)"
-            }
-            (Some(_), false) if !view.filter.is_empty() => "no job matches the filter",
-            (Some(_), false) if view.pages.len() > 1 => "no more jobs (PgUp goes back)",
-            (Some(_), false) => "no jobs",
-        };
-        frame.render_widget(
-            Line::styled(format!("  {msg}"), theme.dim),
-            Rect {
-                y: table_area.y + 1,
-                height: 1,
-                ..table_area
-            },
-        );
-    }
+    let empty = match (&view.page, view.load.is_loading()) {
+        (_, true) => "loading…",
+        (None, false) => "no data",
+        (Some(_), false) if view.filter.id.is_some() => {
+            "no such job in this list (on the overview, / and an id opens any job)"
+        }
+        (Some(_), false) if !view.filter.is_empty() => "no job matches the filter",
+        (Some(_), false) if view.pages.len() > 1 => "no more jobs (PgUp goes back)",
+        (Some(_), false) => "no jobs",
+    };
+    SelectableTable::new(&columns, rows, theme)
+        .selected(view.selected_index())
+        .empty(Line::styled(format!("  {empty}"), theme.dim))
+        .render(frame, table_area);
 }
 
 /// The state tabs of a queue with their counts; the overview's counts for live states,
@@ -277,7 +246,7 @@ fn status_line<'a>(app: &App, view: &JobsView, theme: &Theme) -> Line<'a> {
 }
 
 fn cell<'a>(
-    col: Col,
+    col: JobCol,
     width: u16,
     r: &JobRow,
     view: &JobsView,
@@ -287,13 +256,13 @@ fn cell<'a>(
 ) -> Cell<'a> {
     let fit = |s: &str| text::truncate(&sanitize(s, 500), width as usize).into_owned();
     match col {
-        Col::Mark => Cell::from(if view.marked.contains(&r.id) {
+        JobCol::Mark => Cell::from(if view.marked.contains(&r.id) {
             "•"
         } else {
             " "
         }),
-        Col::Id => Cell::from(Line::from(r.id.to_string()).right_aligned()),
-        Col::State => {
+        JobCol::Id => Cell::from(Line::from(r.id.to_string()).right_aligned()),
+        JobCol::State => {
             let style = match r.state {
                 JobState::Dead => theme.critical,
                 JobState::Retrying => theme.warn,
@@ -302,11 +271,11 @@ fn cell<'a>(
             };
             Cell::from(r.state.as_str()).style(style)
         }
-        Col::Queue => Cell::from(fit(&r.queue)),
-        Col::Kind => Cell::from(fit(&r.kind)),
-        Col::Tenant => Cell::from(fit(r.tenant.as_deref().unwrap_or("–"))),
-        Col::Attempts => Cell::from(Line::from(attempts(r)).right_aligned()),
-        Col::When => {
+        JobCol::Queue => Cell::from(fit(&r.queue)),
+        JobCol::Kind => Cell::from(fit(&r.kind)),
+        JobCol::Tenant => Cell::from(fit(r.tenant.as_deref().unwrap_or("–"))),
+        JobCol::Attempts => Cell::from(Line::from(attempts(r)).right_aligned()),
+        JobCol::When => {
             let t = match (&view.scope, view.scope.sort_key()) {
                 (JobScope::Worker { .. }, _) | (_, SortKey::StartedAt) => r.started_at,
                 (_, SortKey::RunAt) => r.run_at,
@@ -315,8 +284,8 @@ fn cell<'a>(
             };
             Cell::from(Line::from(when::relative(t, now)).right_aligned())
         }
-        Col::Worker => Cell::from(fit(r.worker.as_deref().unwrap_or("–"))),
-        Col::Beat => {
+        JobCol::Worker => Cell::from(fit(r.worker.as_deref().unwrap_or("–"))),
+        JobCol::Beat => {
             let beat = r.worker_heartbeat_at.or(r.heartbeat_at);
             let stale = app.is_stale(beat.map(|b| (now - b).max(chrono::Duration::zero())));
             let c = Cell::from(
@@ -324,7 +293,7 @@ fn cell<'a>(
             );
             if stale { c.style(theme.critical) } else { c }
         }
-        Col::Error => {
+        JobCol::Error => {
             let first = r
                 .last_error
                 .as_deref()

@@ -3,10 +3,10 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row};
 
-use super::columns::{ColumnSpec, fit};
-use super::drill::{failure, loading};
+use super::load::{failure, first_load, loading};
+use super::table::{Column, Fitted, SelectableTable, left, right};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use super::when;
@@ -14,71 +14,28 @@ use crate::app::App;
 use crate::app::views::KindsView;
 use crate::backend::drill::KindWindow;
 
-const COLUMNS: [(&str, ColumnSpec); 8] = [
-    (
-        "KIND",
-        ColumnSpec {
-            min: 12,
-            max: 40,
-            priority: 0,
-        },
-    ),
-    (
-        "OK",
-        ColumnSpec {
-            min: 7,
-            max: 7,
-            priority: 1,
-        },
-    ),
-    (
-        "FAILED",
-        ColumnSpec {
-            min: 7,
-            max: 7,
-            priority: 1,
-        },
-    ),
-    (
-        "DEAD",
-        ColumnSpec {
-            min: 6,
-            max: 6,
-            priority: 1,
-        },
-    ),
-    (
-        "FAIL%",
-        ColumnSpec {
-            min: 6,
-            max: 6,
-            priority: 0,
-        },
-    ),
-    (
-        "RUN p50",
-        ColumnSpec {
-            min: 7,
-            max: 8,
-            priority: 2,
-        },
-    ),
-    (
-        "RUN p95",
-        ColumnSpec {
-            min: 7,
-            max: 8,
-            priority: 3,
-        },
-    ),
-    (
-        "WAIT p50",
-        ColumnSpec {
-            min: 8,
-            max: 8,
-            priority: 2,
-        },
-    ),
+#[derive(Clone, Copy)]
+enum KindCol {
+    Kind,
+    Ok,
+    Failed,
+    Dead,
+    FailureRate,
+    RunP50,
+    RunP95,
+    WaitP50,
+}
+
+#[rustfmt::skip]
+const COLUMNS: [Column<KindCol>; 8] = [
+    left(KindCol::Kind,         "KIND",     12, 40, 0),
+    right(KindCol::Ok,          "OK",       7, 7, 1),
+    right(KindCol::Failed,      "FAILED",   7, 7, 1),
+    right(KindCol::Dead,        "DEAD",     6, 6, 1),
+    right(KindCol::FailureRate, "FAIL%",    6, 6, 0),
+    right(KindCol::RunP50,      "RUN p50",  7, 8, 2),
+    right(KindCol::RunP95,      "RUN p95",  7, 8, 3),
+    right(KindCol::WaitP50,     "WAIT p50", 8, 8, 2),
 ];
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &Theme) {
@@ -121,27 +78,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
     frame.render_widget(Paragraph::new(Line::from(title)), title_area);
 
     let Some(report) = &view.report else {
-        frame.render_widget(
-            Line::styled("  loading…", theme.dim),
-            Rect {
-                height: 1,
-                ..table_area
-            },
-        );
-        return;
+        return first_load(frame, table_area, theme);
     };
-    let specs: Vec<ColumnSpec> = COLUMNS.iter().map(|(_, s)| *s).collect();
-    let widths = fit(&specs, table_area.width, 1);
-    let header = Row::new(COLUMNS.iter().zip(&widths).filter(|(_, w)| **w > 0).map(
-        |((t, _), _)| {
-            if *t == "KIND" {
-                Cell::from(*t)
-            } else {
-                Cell::from(Line::from(*t).right_aligned())
-            }
-        },
-    ))
-    .style(theme.column_header);
+    let columns = Fitted::new(&COLUMNS, table_area.width);
     let right = |s: String| Cell::from(Line::from(s).right_aligned());
     let rows: Vec<Row> = report
         .kinds
@@ -153,61 +92,30 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
                 Some(r) if r > 0.0 => theme.warn,
                 _ => theme.text,
             };
-            let cells = [
-                Cell::from(
-                    text::truncate(&sanitize(&k.kind, 300), widths[0] as usize).into_owned(),
-                ),
-                right(text::human_number(k.succeeded)),
-                right(text::human_number(k.failed_attempts)),
-                right(text::human_number(k.dead)).style(if k.dead > 0 {
+            columns.row(|col, width| match col {
+                KindCol::Kind => {
+                    Cell::from(text::truncate(&sanitize(&k.kind, 300), width as usize).into_owned())
+                }
+                KindCol::Ok => right(text::human_number(k.succeeded)),
+                KindCol::Failed => right(text::human_number(k.failed_attempts)),
+                KindCol::Dead => right(text::human_number(k.dead)).style(if k.dead > 0 {
                     theme.warn
                 } else {
                     theme.text
                 }),
-                right(text::percent(rate)).style(rate_style),
-                right(when::secs(k.run_p50)),
-                right(when::secs(k.run_p95)),
-                right(when::secs(k.wait_p50)),
-            ];
-            Row::new(
-                cells
-                    .into_iter()
-                    .zip(&widths)
-                    .filter(|(_, w)| **w > 0)
-                    .map(|(c, _)| c),
-            )
+                KindCol::FailureRate => right(text::percent(rate)).style(rate_style),
+                KindCol::RunP50 => right(when::secs(k.run_p50)),
+                KindCol::RunP95 => right(when::secs(k.run_p95)),
+                KindCol::WaitP50 => right(when::secs(k.wait_p50)),
+            })
         })
         .collect();
-    let empty = rows.is_empty();
-    let table = Table::new(
-        rows,
-        widths
-            .iter()
-            .filter(|w| **w > 0)
-            .map(|w| Constraint::Length(*w)),
-    )
-    .header(header)
-    .column_spacing(1)
-    .row_highlight_style(theme.selected);
-    frame.render_stateful_widget(
-        table,
-        table_area,
-        &mut TableState::default().with_selected(view.selected_index()),
+    let empty = format!(
+        "  no job finished or failed in the last {}",
+        view.window.label()
     );
-    if empty {
-        frame.render_widget(
-            Line::styled(
-                format!(
-                    "  no job finished or failed in the last {}",
-                    view.window.label()
-                ),
-                theme.dim,
-            ),
-            Rect {
-                y: table_area.y + 1,
-                height: 1,
-                ..table_area
-            },
-        );
-    }
+    SelectableTable::new(&columns, rows, theme)
+        .selected(view.selected_index())
+        .empty(Line::styled(empty, theme.dim))
+        .render(frame, table_area);
 }

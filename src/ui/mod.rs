@@ -15,11 +15,13 @@ mod job;
 mod jobs;
 mod kinds;
 mod kiosk;
+mod load;
 mod markers;
 mod paused;
 mod progress;
 mod prompt;
 mod queues;
+mod table;
 mod tenants;
 pub mod text;
 pub mod theme;
@@ -33,6 +35,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph};
 
 use crate::app::App;
+use crate::app::focus::Focus;
 use theme::Theme;
 
 /// Below this the screen cannot say anything useful.
@@ -54,61 +57,62 @@ pub fn draw(frame: &mut Frame, app: &App) {
         );
         return;
     }
-    if app.kiosk {
-        kiosk::draw(frame, area, app, &theme);
-        return;
+    // One order for what is drawn on top and what has the keys: `App::layers`.
+    let body_area = match app.screen() {
+        Focus::Kiosk => return kiosk::draw(frame, area, app, &theme),
+        Focus::View => {
+            drill::draw(frame, area, app, &theme);
+            drill::body_area(area, app)
+        }
+        // The alerts pane opens over a drill-down too, in the overview's frame; Esc goes
+        // back to the view.
+        _ => overview(frame, area, app, &theme),
+    };
+    for layer in app.layers() {
+        match layer {
+            Focus::Help => help::draw(frame, area, app, &theme),
+            Focus::Audit => {
+                if let Some(pane) = &app.actions.audit {
+                    audit::draw(frame, body_area, pane, &theme);
+                }
+            }
+            Focus::Dialog => {
+                if let Some(dialog) = &app.actions.dialog {
+                    confirm::draw(frame, area, dialog, &theme);
+                    progress::draw(frame, area, dialog, &theme);
+                }
+            }
+            // Screens are drawn above; the prompt is their bottom line.
+            Focus::Overview | Focus::View | Focus::Alerts | Focus::Prompt | Focus::Kiosk => {}
+        }
     }
-    // The alerts pane opens over a drill-down too; Esc goes back to it.
-    if app.top_view().is_some() && !app.show_alerts {
-        drill::draw(frame, area, app, &theme);
-        let body_area = drill::body_area(area, app);
-        overlays(frame, area, body_area, app, &theme);
-        return;
-    }
+}
+
+/// The overview's frame: header, the queues and workers (or the alerts pane), the bottom
+/// line. Returns the body's area.
+fn overview(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) -> Rect {
     let [header_area, body_area, footer_area] = Layout::vertical([
         Constraint::Length(header::height(app)),
         Constraint::Min(8),
         Constraint::Length(prompt::height(app, area.width)),
     ])
     .areas(area);
-    header::draw(frame, header_area, app, &theme);
-    if app.show_alerts {
-        alerts::draw(frame, body_area, app, &theme);
+    header::draw(frame, header_area, app, theme);
+    if app.screen() == Focus::Alerts {
+        alerts::draw(frame, body_area, app, theme);
     } else {
         let workers_height = (body_area.height * 2 / 5).clamp(4, 16);
         let [queues_area, workers_area] =
             Layout::vertical([Constraint::Min(4), Constraint::Length(workers_height)])
                 .areas(body_area);
-        queues::draw(frame, queues_area, app, &theme);
-        paused::draw(frame, queues_area, app, &theme);
-        workers::draw(frame, workers_area, app, &theme);
+        queues::draw(frame, queues_area, app, theme);
+        paused::draw(frame, queues_area, app, theme);
+        workers::draw(frame, workers_area, app, theme);
     }
-    if app.drill.input.is_some() {
-        prompt::draw(frame, footer_area, app, &theme);
-    } else if let Some(n) = app.drill.notice.as_ref().filter(|n| n.until > app.now) {
-        frame.render_widget(
-            Paragraph::new(Line::styled(
-                format!(" {}", text::sanitize(&n.text, 200)),
-                theme.notice_banner,
-            )),
-            footer_area,
-        );
+    if app.is_open(Focus::Prompt) {
+        prompt::draw(frame, footer_area, app, theme);
     } else {
-        footer::draw(frame, footer_area, app, &theme);
+        footer::draw(frame, footer_area, app, theme);
     }
-    overlays(frame, area, body_area, app, &theme);
-}
-
-/// What opens over any screen: the audit pane, action dialogs, the help.
-fn overlays(frame: &mut Frame, area: Rect, body_area: Rect, app: &App, theme: &Theme) {
-    if let Some(pane) = &app.actions.audit {
-        audit::draw(frame, body_area, app, pane, theme);
-    }
-    if let Some(dialog) = &app.actions.dialog {
-        confirm::draw(frame, area, dialog, theme);
-        progress::draw(frame, area, dialog, theme);
-    }
-    if app.show_help {
-        help::draw(frame, area, app, theme);
-    }
+    body_area
 }

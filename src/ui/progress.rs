@@ -9,6 +9,7 @@ use super::confirm::border;
 use super::dialog::{self, wrapped};
 use super::theme::Theme;
 use crate::app::actions::{Dialog, PhasedRetry, Running};
+use crate::app::keymap::{KeyContext, hint_line};
 use crate::app::phased::Tally;
 use crate::backend::actions::thousands;
 
@@ -69,10 +70,7 @@ fn stop_line(running: &Running, theme: &Theme) -> Line<'static> {
     if running.stopping {
         Line::styled("stopping after this batch…", theme.warn)
     } else {
-        Line::styled(
-            "Esc stops after this batch; what is done stays done",
-            theme.dim,
-        )
+        Line::styled(hint_line(KeyContext::Running), theme.dim)
     }
 }
 
@@ -141,10 +139,7 @@ fn draw_phased(frame: &mut Frame, area: Rect, flow: &PhasedRetry, theme: &Theme)
             .unwrap_or_default();
         let labels = vec!["Stop here".to_string(), next];
         lines.extend(dialog::buttons(&labels, flow.focus, width, theme));
-        lines.push(Line::styled(
-            "←/→ choose · Enter · Esc stops (what was done stays done)",
-            theme.dim,
-        ));
+        lines.push(Line::styled(hint_line(KeyContext::Phased), theme.dim));
     }
     dialog::draw(frame, area, "Phased retry", theme.warn, lines);
 }

@@ -9,6 +9,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::App;
+use crate::app::keymap::{KeyContext, hint_line};
 
 /// Lines the bottom of the screen needs: one, and more for an error or warning (wrapped).
 pub fn height(app: &App, width: u16) -> u16 {
@@ -39,12 +40,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
     let mut prompt = vec![
         Span::styled(" / ", theme.header_key),
-        Span::raw(sanitize(&input.text, 400).into_owned()),
+        Span::raw(sanitize(input.text.as_str(), 400).into_owned()),
         Span::styled("█", theme.dim),
     ];
     if input.text.is_empty() {
         prompt.push(Span::styled(
-            format!("  {hint} · Enter applies · Esc cancels"),
+            format!("  {hint} · {}", hint_line(KeyContext::Prompt)),
             theme.dim,
         ));
     }

@@ -6,10 +6,10 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row, Table};
 
-use super::columns::{ColumnSpec, fit};
 use super::markers;
+use super::table::{Column, Fitted, SelectableTable, left, pane_block};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::sort::RATE_WINDOW_MINUTES;
@@ -17,28 +17,29 @@ use crate::app::{App, Pane, QueueColumn};
 use crate::backend::QueueStats;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Col {
+enum QueueCol {
     /// The alert marker: `!!` critical, `! ` warning, `? ` pending.
     Marker,
     Sorted(QueueColumn),
     Trend,
 }
 
-/// Every column, in display order, with how much it matters on a narrow screen.
+/// Every column, in display order, with how much it matters on a narrow screen. The titles
+/// are `header_cell`'s: the sorted column is marked.
 #[rustfmt::skip]
-const COLUMNS: [(Col, ColumnSpec); 12] = [
-    (Col::Marker,                               ColumnSpec { min: 2, max: 2, priority: 0 }),
-    (Col::Sorted(QueueColumn::Name),            ColumnSpec { min: 12, max: 20, priority: 0 }),
-    (Col::Sorted(QueueColumn::Ready),           ColumnSpec { min: 6, max: 7, priority: 1 }),
-    (Col::Sorted(QueueColumn::Scheduled),       ColumnSpec { min: 6, max: 7, priority: 7 }),
-    (Col::Sorted(QueueColumn::Running),         ColumnSpec { min: 5, max: 6, priority: 3 }),
-    (Col::Sorted(QueueColumn::Retrying),        ColumnSpec { min: 6, max: 6, priority: 6 }),
-    (Col::Sorted(QueueColumn::Dead),            ColumnSpec { min: 6, max: 6, priority: 4 }),
-    (Col::Sorted(QueueColumn::OldestReady),     ColumnSpec { min: 9, max: 9, priority: 2 }),
-    (Col::Sorted(QueueColumn::SucceededPerMin), ColumnSpec { min: 6, max: 6, priority: 8 }),
-    (Col::Sorted(QueueColumn::FailedPerMin),    ColumnSpec { min: 6, max: 6, priority: 9 }),
-    (Col::Sorted(QueueColumn::FailureRate),     ColumnSpec { min: 6, max: 6, priority: 5 }),
-    (Col::Trend,                                ColumnSpec { min: 12, max: 60, priority: 10 }),
+const COLUMNS: [Column<QueueCol>; 12] = [
+    left(QueueCol::Marker,                               "", 2, 2, 0),
+    left(QueueCol::Sorted(QueueColumn::Name),            "", 12, 20, 0),
+    left(QueueCol::Sorted(QueueColumn::Ready),           "", 6, 7, 1),
+    left(QueueCol::Sorted(QueueColumn::Scheduled),       "", 6, 7, 7),
+    left(QueueCol::Sorted(QueueColumn::Running),         "", 5, 6, 3),
+    left(QueueCol::Sorted(QueueColumn::Retrying),        "", 6, 6, 6),
+    left(QueueCol::Sorted(QueueColumn::Dead),            "", 6, 6, 4),
+    left(QueueCol::Sorted(QueueColumn::OldestReady),     "", 9, 9, 2),
+    left(QueueCol::Sorted(QueueColumn::SucceededPerMin), "", 6, 6, 8),
+    left(QueueCol::Sorted(QueueColumn::FailedPerMin),    "", 6, 6, 9),
+    left(QueueCol::Sorted(QueueColumn::FailureRate),     "", 6, 6, 5),
+    left(QueueCol::Trend,                                "", 12, 60, 10),
 ];
 
 const PAUSED: &str = " PAUSED";
@@ -50,14 +51,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Some(r) => format!(" Queues ({}) ", r.snapshot.queues.len()),
         None => " Queues ".to_string(),
     };
-    let block = Block::default()
-        .borders(Borders::TOP)
-        .border_style(if focused {
-            theme.border_focused
-        } else {
-            theme.border
-        })
-        .title(Span::styled(title, theme.title));
+    let block = pane_block(title, focused, theme);
 
     let Some(received) = app.shown() else {
         let waiting = Table::new(
@@ -70,67 +64,38 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let now = app.db_now().unwrap_or(received.snapshot.db_now);
 
-    let specs: Vec<ColumnSpec> = COLUMNS.iter().map(|(_, s)| *s).collect();
-    let widths = fit(&specs, area.width, 1);
-    let shown: Vec<(Col, u16)> = COLUMNS
-        .iter()
-        .zip(&widths)
-        .filter(|(_, w)| **w > 0)
-        .map(|((c, _), w)| (*c, *w))
-        .collect();
-
-    let header = Row::new(shown.iter().map(|(col, _)| header_cell(*col, app, theme)))
-        .style(theme.column_header);
+    let columns = Fitted::new(&COLUMNS, area.width);
+    let header = Row::new(
+        columns
+            .columns()
+            .map(|(col, _)| header_cell(col, app, theme)),
+    )
+    .style(theme.column_header);
     let rows: Vec<Row> = app
         .queue_order()
         .into_iter()
         .map(|i| {
             let q = &received.snapshot.queues[i];
-            Row::new(
-                shown
-                    .iter()
-                    .map(|(col, w)| cell(*col, *w, q, now, app, theme)),
-            )
+            columns.row(|col, width| cell(col, width, q, now, app, theme))
         })
         .collect();
-    let empty = rows.is_empty();
-
-    let table = Table::new(rows, shown.iter().map(|(_, w)| Constraint::Length(*w)))
+    SelectableTable::new(&columns, rows, theme)
         .header(header)
-        .column_spacing(1)
-        .flex(ratatui::layout::Flex::Start)
-        .block(block)
-        .row_highlight_style(if focused {
-            theme.selected
-        } else {
-            theme.selected_unfocused
-        });
-    // The wall screen has no selection to show.
-    let selected = if app.kiosk {
-        None
-    } else {
-        app.selected_queue_row()
-    };
-    let mut state = TableState::default().with_selected(selected);
-    frame.render_stateful_widget(table, area, &mut state);
-    if empty && area.height > 3 {
-        let msg = Line::styled("  no queues yet: nothing has been enqueued", theme.dim);
-        frame.render_widget(
-            msg,
-            Rect {
-                y: area.y + 2,
-                height: 1,
-                ..area
-            },
-        );
-    }
+        .pane(block, focused, theme)
+        // The wall screen has no selection to show.
+        .selected(app.selected_queue_row().filter(|_| !app.kiosk))
+        .empty(Line::styled(
+            "  no queues yet: nothing has been enqueued",
+            theme.dim,
+        ))
+        .render(frame, area);
 }
 
-fn header_cell<'a>(col: Col, app: &App, theme: &Theme) -> Cell<'a> {
+fn header_cell<'a>(col: QueueCol, app: &App, theme: &Theme) -> Cell<'a> {
     let c = match col {
-        Col::Sorted(c) => c,
-        Col::Marker => return Cell::from(""),
-        Col::Trend => return Cell::from("DONE/min, 1h"),
+        QueueCol::Sorted(c) => c,
+        QueueCol::Marker => return Cell::from(""),
+        QueueCol::Trend => return Cell::from("DONE/min, 1h"),
     };
     let title = if app.queue_sort.column == c {
         let arrow = if app.queue_sort.descending {
@@ -159,7 +124,7 @@ fn align_right(title: String, c: QueueColumn) -> Line<'static> {
 }
 
 fn cell<'a>(
-    col: Col,
+    col: QueueCol,
     width: u16,
     q: &QueueStats,
     now: chrono::DateTime<chrono::Utc>,
@@ -169,13 +134,13 @@ fn cell<'a>(
     let right = |s: String| Cell::from(Line::from(s).right_aligned());
     let (ok_rate, fail_rate) = q.per_minute(RATE_WINDOW_MINUTES);
     match col {
-        Col::Marker => markers::cell(app.alerts.worst_for_queue(&q.name), theme),
-        Col::Sorted(QueueColumn::Name) => name_cell(q, width, theme),
-        Col::Sorted(QueueColumn::Ready) => right(text::count(q.ready)),
-        Col::Sorted(QueueColumn::Scheduled) => right(text::count(q.scheduled)),
-        Col::Sorted(QueueColumn::Running) => right(text::count(q.running)),
-        Col::Sorted(QueueColumn::Retrying) => right(text::count(q.retrying)),
-        Col::Sorted(QueueColumn::Dead) => {
+        QueueCol::Marker => markers::cell(app.alerts.worst_for_queue(&q.name), theme),
+        QueueCol::Sorted(QueueColumn::Name) => name_cell(q, width, theme),
+        QueueCol::Sorted(QueueColumn::Ready) => right(text::count(q.ready)),
+        QueueCol::Sorted(QueueColumn::Scheduled) => right(text::count(q.scheduled)),
+        QueueCol::Sorted(QueueColumn::Running) => right(text::count(q.running)),
+        QueueCol::Sorted(QueueColumn::Retrying) => right(text::count(q.retrying)),
+        QueueCol::Sorted(QueueColumn::Dead) => {
             let c = right(text::count(q.dead));
             if q.dead.value > 0 {
                 c.style(theme.warn)
@@ -183,9 +148,9 @@ fn cell<'a>(
                 c
             }
         }
-        Col::Sorted(QueueColumn::OldestReady) => oldest_cell(q, now, app, theme),
-        Col::Sorted(QueueColumn::SucceededPerMin) => right(text::rate(ok_rate)),
-        Col::Sorted(QueueColumn::FailedPerMin) => {
+        QueueCol::Sorted(QueueColumn::OldestReady) => oldest_cell(q, now, app, theme),
+        QueueCol::Sorted(QueueColumn::SucceededPerMin) => right(text::rate(ok_rate)),
+        QueueCol::Sorted(QueueColumn::FailedPerMin) => {
             let c = right(text::rate(fail_rate));
             if fail_rate > 0.0 {
                 c.style(theme.warn)
@@ -193,7 +158,7 @@ fn cell<'a>(
                 c
             }
         }
-        Col::Sorted(QueueColumn::FailureRate) => {
+        QueueCol::Sorted(QueueColumn::FailureRate) => {
             let rate = q.failure_rate();
             let c = right(text::percent(rate));
             match rate {
@@ -202,7 +167,7 @@ fn cell<'a>(
                 _ => c,
             }
         }
-        Col::Trend => {
+        QueueCol::Trend => {
             if q.minutes.is_empty() {
                 return Cell::from("no history").style(theme.dim);
             }

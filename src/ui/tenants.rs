@@ -4,56 +4,31 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row};
 
-use super::columns::{ColumnSpec, fit};
-use super::drill::load_status;
+use super::load::{first_load, load_status};
+use super::table::{Column, Fitted, SelectableTable, left, right};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::views::TenantsView;
 
-const COLUMNS: [(&str, ColumnSpec); 5] = [
-    (
-        "TENANT",
-        ColumnSpec {
-            min: 12,
-            max: 40,
-            priority: 0,
-        },
-    ),
-    (
-        "RUNNING",
-        ColumnSpec {
-            min: 7,
-            max: 7,
-            priority: 0,
-        },
-    ),
-    (
-        "BEATING",
-        ColumnSpec {
-            min: 7,
-            max: 7,
-            priority: 2,
-        },
-    ),
-    (
-        "READY",
-        ColumnSpec {
-            min: 7,
-            max: 7,
-            priority: 1,
-        },
-    ),
-    (
-        "BEATS/MIN",
-        ColumnSpec {
-            min: 9,
-            max: 9,
-            priority: 0,
-        },
-    ),
+#[derive(Clone, Copy)]
+enum TenantCol {
+    Tenant,
+    Running,
+    Beating,
+    Ready,
+    BeatsPerMinute,
+}
+
+#[rustfmt::skip]
+const COLUMNS: [Column<TenantCol>; 5] = [
+    left(TenantCol::Tenant,          "TENANT",    12, 40, 0),
+    right(TenantCol::Running,        "RUNNING",   7, 7, 0),
+    right(TenantCol::Beating,        "BEATING",   7, 7, 2),
+    right(TenantCol::Ready,          "READY",     7, 7, 1),
+    right(TenantCol::BeatsPerMinute, "BEATS/MIN", 9, 9, 0),
 ];
 
 /// Heartbeats per minute that `jobs` running jobs send at `interval` seconds.
@@ -85,27 +60,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &TenantsView, theme:
     frame.render_widget(Paragraph::new(Line::from(title)), title_area);
 
     let Some(report) = &view.report else {
-        frame.render_widget(
-            Line::styled("  loading…", theme.dim),
-            Rect {
-                height: 1,
-                ..table_area
-            },
-        );
-        return;
+        return first_load(frame, table_area, theme);
     };
-    let specs: Vec<ColumnSpec> = COLUMNS.iter().map(|(_, s)| *s).collect();
-    let widths = fit(&specs, table_area.width, 1);
-    let header = Row::new(COLUMNS.iter().zip(&widths).filter(|(_, w)| **w > 0).map(
-        |((t, _), _)| {
-            if *t == "TENANT" {
-                Cell::from(*t)
-            } else {
-                Cell::from(Line::from(*t).right_aligned())
-            }
-        },
-    ))
-    .style(theme.column_header);
+    let columns = Fitted::new(&COLUMNS, table_area.width);
     let right = |s: String| Cell::from(Line::from(s).right_aligned());
     // A schema without heartbeats cannot say which running jobs beat: a dash, not a zero.
     let beats = |s: String| {
@@ -119,54 +76,26 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &TenantsView, theme:
         .tenants
         .iter()
         .map(|t| {
-            let name = match &t.tenant {
-                Some(name) => Cell::from(
-                    text::truncate(&sanitize(name, 300), widths[0] as usize).into_owned(),
-                ),
-                None => Cell::from("(no tenant)").style(theme.dim),
-            };
-            let cells = [
-                name,
-                right(text::human_number(t.running)),
-                right(beats(text::human_number(t.beating))),
-                right(text::count(t.ready)),
-                right(beats(trim(beats_per_minute(t.beating, interval)))),
-            ];
-            Row::new(
-                cells
-                    .into_iter()
-                    .zip(&widths)
-                    .filter(|(_, w)| **w > 0)
-                    .map(|(c, _)| c),
-            )
+            columns.row(|col, width| match col {
+                TenantCol::Tenant => match &t.tenant {
+                    Some(name) => Cell::from(
+                        text::truncate(&sanitize(name, 300), width as usize).into_owned(),
+                    ),
+                    None => Cell::from("(no tenant)").style(theme.dim),
+                },
+                TenantCol::Running => right(text::human_number(t.running)),
+                TenantCol::Beating => right(beats(text::human_number(t.beating))),
+                TenantCol::Ready => right(text::count(t.ready)),
+                TenantCol::BeatsPerMinute => {
+                    right(beats(trim(beats_per_minute(t.beating, interval))))
+                }
+            })
         })
         .collect();
-    let empty = rows.is_empty();
-    let table = Table::new(
-        rows,
-        widths
-            .iter()
-            .filter(|w| **w > 0)
-            .map(|w| Constraint::Length(*w)),
-    )
-    .header(header)
-    .column_spacing(1)
-    .row_highlight_style(theme.selected);
-    frame.render_stateful_widget(
-        table,
-        table_area,
-        &mut TableState::default().with_selected(Some(view.selected)),
-    );
-    if empty {
-        frame.render_widget(
-            Line::styled("  no running or ready jobs", theme.dim),
-            Rect {
-                y: table_area.y + 1,
-                height: 1,
-                ..table_area
-            },
-        );
-    }
+    SelectableTable::new(&columns, rows, theme)
+        .selected(view.selected_index())
+        .empty(Line::styled("  no running or ready jobs", theme.dim))
+        .render(frame, table_area);
 }
 
 /// `2`, `2.5`, `0.33`.

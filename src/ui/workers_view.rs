@@ -4,80 +4,37 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row};
 
-use super::columns::{ColumnSpec, fit};
+use super::table::{Column, Fitted, SelectableTable, left};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use super::when;
 use crate::app::App;
 use crate::app::views::WorkersView;
 
-const COLUMNS: [(&str, ColumnSpec); 8] = [
-    (
-        "WORKER",
-        ColumnSpec {
-            min: 12,
-            max: 30,
-            priority: 0,
-        },
-    ),
-    (
-        "STATUS",
-        ColumnSpec {
-            min: 17,
-            max: 17,
-            priority: 0,
-        },
-    ),
-    (
-        "JOBS",
-        ColumnSpec {
-            min: 4,
-            max: 5,
-            priority: 1,
-        },
-    ),
-    (
-        "BEAT",
-        ColumnSpec {
-            min: 7,
-            max: 7,
-            priority: 1,
-        },
-    ),
-    (
-        "HOST",
-        ColumnSpec {
-            min: 10,
-            max: 24,
-            priority: 3,
-        },
-    ),
-    (
-        "PID",
-        ColumnSpec {
-            min: 7,
-            max: 7,
-            priority: 5,
-        },
-    ),
-    (
-        "STARTED",
-        ColumnSpec {
-            min: 10,
-            max: 10,
-            priority: 4,
-        },
-    ),
-    (
-        "QUEUES",
-        ColumnSpec {
-            min: 8,
-            max: 80,
-            priority: 2,
-        },
-    ),
+#[derive(Clone, Copy)]
+enum WorkerDetailCol {
+    Worker,
+    Status,
+    Jobs,
+    Beat,
+    Host,
+    Pid,
+    Started,
+    Queues,
+}
+
+#[rustfmt::skip]
+const COLUMNS: [Column<WorkerDetailCol>; 8] = [
+    left(WorkerDetailCol::Worker,  "WORKER",  12, 30, 0),
+    left(WorkerDetailCol::Status,  "STATUS",  17, 17, 0),
+    left(WorkerDetailCol::Jobs,    "JOBS",    4, 5, 1),
+    left(WorkerDetailCol::Beat,    "BEAT",    7, 7, 1),
+    left(WorkerDetailCol::Host,    "HOST",    10, 24, 3),
+    left(WorkerDetailCol::Pid,     "PID",     7, 7, 5),
+    left(WorkerDetailCol::Started, "STARTED", 10, 10, 4),
+    left(WorkerDetailCol::Queues,  "QUEUES",  8, 80, 2),
 ];
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &WorkersView, theme: &Theme) {
@@ -122,83 +79,50 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &WorkersView, theme:
     ));
     frame.render_widget(Paragraph::new(Line::from(title)), title_area);
 
-    let specs: Vec<ColumnSpec> = COLUMNS.iter().map(|(_, s)| *s).collect();
-    let widths = fit(&specs, table_area.width, 1);
-    let header = Row::new(
-        COLUMNS
-            .iter()
-            .zip(&widths)
-            .filter(|(_, w)| **w > 0)
-            .map(|((t, _), _)| Cell::from(*t)),
-    )
-    .style(theme.column_header);
+    let columns = Fitted::new(&COLUMNS, table_area.width);
     let rows: Vec<Row> = order
         .iter()
         .map(|&i| {
             let w = &workers[i];
-            let fit = |s: &str, col: usize| {
-                text::truncate(&sanitize(s, 500), widths[col] as usize).into_owned()
-            };
-            let status = match (stale[i], w.running_jobs) {
-                (true, n) if n > 0 => {
-                    Cell::from(format!("CRASHED holds {n}")).style(theme.alarm_banner)
+            columns.row(|col, width| {
+                let fit = |s: &str| text::truncate(&sanitize(s, 500), width as usize).into_owned();
+                match col {
+                    WorkerDetailCol::Worker => Cell::from(fit(&w.id)),
+                    WorkerDetailCol::Status => match (stale[i], w.running_jobs) {
+                        (true, n) if n > 0 => {
+                            Cell::from(format!("CRASHED holds {n}")).style(theme.alarm_banner)
+                        }
+                        (true, _) => Cell::from("STALE").style(theme.warn),
+                        (false, _) => Cell::from("ok").style(theme.ok),
+                    },
+                    WorkerDetailCol::Jobs => {
+                        Cell::from(Line::from(w.running_jobs.to_string()).right_aligned())
+                    }
+                    WorkerDetailCol::Beat => {
+                        let beat = Cell::from(
+                            Line::from(w.heartbeat_age(now).map_or("–".into(), text::age))
+                                .right_aligned(),
+                        );
+                        if stale[i] {
+                            beat.style(theme.critical)
+                        } else {
+                            beat
+                        }
+                    }
+                    WorkerDetailCol::Host => Cell::from(fit(w.host.as_deref().unwrap_or("–"))),
+                    WorkerDetailCol::Pid => Cell::from(
+                        Line::from(w.pid.map_or("–".into(), |p| p.to_string())).right_aligned(),
+                    ),
+                    WorkerDetailCol::Started => {
+                        Cell::from(Line::from(when::relative(w.started_at, now)).right_aligned())
+                    }
+                    WorkerDetailCol::Queues => Cell::from(fit(&w.queues.join(","))),
                 }
-                (true, _) => Cell::from("STALE").style(theme.warn),
-                (false, _) => Cell::from("ok").style(theme.ok),
-            };
-            let beat = Cell::from(
-                Line::from(w.heartbeat_age(now).map_or("–".into(), text::age)).right_aligned(),
-            );
-            let cells = [
-                Cell::from(fit(&w.id, 0)),
-                status,
-                Cell::from(Line::from(w.running_jobs.to_string()).right_aligned()),
-                if stale[i] {
-                    beat.style(theme.critical)
-                } else {
-                    beat
-                },
-                Cell::from(fit(w.host.as_deref().unwrap_or("–"), 4)),
-                Cell::from(Line::from(w.pid.map_or("–".into(), |p| p.to_string())).right_aligned()),
-                Cell::from(Line::from(when::relative(w.started_at, now)).right_aligned()),
-                Cell::from(fit(&w.queues.join(","), 7)),
-            ];
-            Row::new(
-                cells
-                    .into_iter()
-                    .zip(&widths)
-                    .filter(|(_, w)| **w > 0)
-                    .map(|(c, _)| c),
-            )
+            })
         })
         .collect();
-    let selected = view
-        .selected
-        .as_ref()
-        .and_then(|id| order.iter().position(|&i| &workers[i].id == id));
-    let table = Table::new(
-        rows,
-        widths
-            .iter()
-            .filter(|w| **w > 0)
-            .map(|w| Constraint::Length(*w)),
-    )
-    .header(header)
-    .column_spacing(1)
-    .row_highlight_style(theme.selected);
-    frame.render_stateful_widget(
-        table,
-        table_area,
-        &mut TableState::default().with_selected(selected),
-    );
-    if workers.is_empty() {
-        frame.render_widget(
-            Line::styled("  no workers have registered", theme.dim),
-            Rect {
-                y: table_area.y + 1,
-                height: 1,
-                ..table_area
-            },
-        );
-    }
+    SelectableTable::new(&columns, rows, theme)
+        .selected(view.selected.index(&app.worker_ids()))
+        .empty(Line::styled("  no workers have registered", theme.dim))
+        .render(frame, table_area);
 }

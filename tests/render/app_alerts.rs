@@ -174,20 +174,20 @@ fn a_opens_the_alerts_pane_keys_scroll_it_and_esc_closes_it() {
     assert!(app.show_alerts);
     app.update(key('j'));
     app.update(key('j'));
-    assert_eq!(app.alerts_scroll, 2);
+    assert_eq!(app.alerts_selected, Some(2));
     assert_eq!(
         app.selected_queue.as_deref(),
         Some("billing"),
         "the queues keep theirs"
     );
     app.update(key('G'));
-    assert_eq!(app.alerts_scroll, 3);
+    assert_eq!(app.alerts_selected, Some(3));
     app.update(key('j'));
-    assert_eq!(app.alerts_scroll, 3, "stays on the last row");
+    assert_eq!(app.alerts_selected, Some(3), "stays on the last row");
     app.update(Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
     assert!(!app.show_alerts);
     app.update(key('a'));
-    assert_eq!(app.alerts_scroll, 0);
+    assert_eq!(app.alerts_selected, Some(0));
     app.update(key('a'));
     assert!(!app.show_alerts, "a toggles");
 }

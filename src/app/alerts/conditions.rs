@@ -5,15 +5,15 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::baseline::Baseline;
+use super::book::{AlertKey, RuleId, Subject, Unit};
 use super::rules::{Resolved, Rules};
-use super::{AlertKey, RuleId, Subject, Unit};
 use crate::backend::{Capabilities, Count, Snapshot};
 
 /// A rule whose condition holds for one subject.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Condition {
     pub key: AlertKey,
-    pub severity: super::Severity,
+    pub severity: super::rules::Severity,
     pub value: Option<f64>,
     pub at_least: bool,
     pub threshold: f64,

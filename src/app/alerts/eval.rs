@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::baseline::Baseline;
+use super::book::{
+    Alert, AlertBook, AlertKey, AlertState, RESOLVED_RETENTION, RuleId, Subject, Transition, Unit,
+};
 use super::conditions::{self, Condition};
 use super::rules::Rules;
-use super::{
-    Alert, AlertBook, AlertKey, AlertState, Baseline, RESOLVED_RETENTION, RuleId, Subject,
-    Transition, Unit,
-};
 use crate::backend::{Capabilities, Snapshot};
 
 /// What one poll brought.

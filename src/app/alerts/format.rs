@@ -1,10 +1,6 @@
 //! Alert figures as text, the same on screen, in `check` lines and in logs.
 
-use std::time::Duration;
-
-use serde::Serializer;
-
-use super::{Alert, Unit};
+use super::book::{Alert, Unit};
 
 /// `7m00s`, `45s`, `2h05m`, `3d04h`.
 pub fn age(secs: f64) -> String {
@@ -61,10 +57,6 @@ impl Alert {
             self.threshold_text()
         )
     }
-}
-
-pub fn serialize_secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
 }
 
 #[cfg(test)]

@@ -3,9 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::alerts::{self, AlertState, Mode, Observation, Severity, Transition};
-use super::keymap::Command;
-use super::{App, Effect};
+use crate::app::alerts::{self, AlertState, Mode, Observation, Severity, Transition};
+use crate::app::keymap::KeyCommand;
+use crate::app::selection::{Fallback, rows};
+use crate::app::{App, Effect};
 use crate::backend::Snapshot;
 
 impl App {
@@ -34,6 +35,9 @@ impl App {
         let (book, transitions) =
             alerts::evaluate(&self.rules, &self.alerts, observation, at, Mode::Continuous);
         self.alerts = book;
+        // Alerts come and go under the pane's selection.
+        let rows = rows(self.alerts.active.len() + self.alerts.resolved.len());
+        self.alerts_selected.settle(&rows, Fallback::SameRow);
         if self.bell && transitions.iter().any(is_new_critical) {
             vec![Effect::Bell]
         } else {
@@ -42,17 +46,20 @@ impl App {
     }
 
     /// Keys that mean something else while the alerts pane is open; `None`: the usual meaning.
-    pub(super) fn alerts_pane_command(&mut self, command: Command) -> Option<Vec<Effect>> {
-        let rows = self.alerts.active.len() + self.alerts.resolved.len();
-        let last = rows.saturating_sub(1);
-        match command {
-            Command::Back | Command::Alerts => self.show_alerts = false,
-            Command::Up => self.alerts_scroll = self.alerts_scroll.saturating_sub(1),
-            Command::Down => self.alerts_scroll = (self.alerts_scroll + 1).min(last),
-            Command::Top => self.alerts_scroll = 0,
-            Command::Bottom => self.alerts_scroll = last,
+    pub(super) fn alerts_pane_command(&mut self, command: KeyCommand) -> Option<Vec<Effect>> {
+        let rows = rows(self.alerts.active.len() + self.alerts.resolved.len());
+        let by = match command {
+            KeyCommand::Back | KeyCommand::Alerts => {
+                self.show_alerts = false;
+                return Some(Vec::new());
+            }
+            KeyCommand::Up => -1,
+            KeyCommand::Down => 1,
+            KeyCommand::Top => isize::MIN / 2,
+            KeyCommand::Bottom => isize::MAX / 2,
             _ => return None,
-        }
+        };
+        self.alerts_selected.step(&rows, by);
         Some(Vec::new())
     }
 }

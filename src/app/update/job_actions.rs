@@ -1,29 +1,31 @@
 //! Action keys inside a job list or a job's detail: they act on jobs (the marked ones, all
 //! that match the list, or the selected one), not on the overview's queue.
 
-use super::actions::Level;
-use super::keymap::Command;
-use super::views::View;
-use super::{App, Effect};
+use crate::app::actions::Level;
+use crate::app::keymap::KeyCommand;
+use crate::app::views::{JobsView, View};
+use crate::app::{App, Effect};
 use crate::backend::drill::JobScope;
 use crate::backend::{Action, ActionKind, JobFilter, JobState, JobTarget};
 
 impl App {
     /// `None` when no job list or job detail is on top, or the key is not an action key.
-    pub(super) fn job_list_command(&mut self, command: Command) -> Option<Vec<Effect>> {
+    pub(super) fn job_list_command(&mut self, command: KeyCommand) -> Option<Vec<Effect>> {
         if !matches!(self.top_view(), Some(View::Jobs(_) | View::Job(_))) {
             return None;
         }
         let in_list = matches!(self.top_view(), Some(View::Jobs(_)));
         let kind = match command {
             // Space marks in a list, as `v` does; elsewhere it still freezes the display.
-            Command::Mark | Command::Freeze if in_list => return Some(self.toggle_job_mark()),
-            Command::MarkAll => return Some(self.toggle_all_matching()),
-            Command::Retry => ActionKind::Retry,
-            Command::CancelJobs => ActionKind::Cancel,
-            Command::Discard => ActionKind::Discard,
-            Command::Delete => ActionKind::Delete,
-            Command::ResetStuck => return Some(self.reset_stuck_in_view()),
+            KeyCommand::Mark | KeyCommand::Freeze if in_list => {
+                return Some(self.toggle_job_mark());
+            }
+            KeyCommand::MarkAll => return Some(self.toggle_all_matching()),
+            KeyCommand::Retry => ActionKind::Retry,
+            KeyCommand::CancelJobs => ActionKind::Cancel,
+            KeyCommand::Discard => ActionKind::Discard,
+            KeyCommand::Delete => ActionKind::Delete,
+            KeyCommand::ResetStuck => return Some(self.reset_stuck_in_view()),
             _ => return None,
         };
         let target = self.job_target()?;
@@ -48,12 +50,20 @@ impl App {
         target
     }
 
-    fn toggle_job_mark(&mut self) -> Vec<Effect> {
+    /// The job list on top, when marks may be made (they prepare an action).
+    fn list_to_mark(&mut self) -> Option<&mut JobsView> {
         if let Err(why) = self.may(ActionKind::Retry) {
             self.toast(why, Level::Warn);
-            return Vec::new();
+            return None;
         }
-        let Some(View::Jobs(v)) = self.top_view_mut() else {
+        match self.top_view_mut() {
+            Some(View::Jobs(v)) => Some(v),
+            _ => None,
+        }
+    }
+
+    fn toggle_job_mark(&mut self) -> Vec<Effect> {
+        let Some(v) = self.list_to_mark() else {
             return Vec::new();
         };
         let Some(id) = v.selected_job().map(|r| r.id.clone()) else {
@@ -64,15 +74,11 @@ impl App {
             v.marked.insert(id);
         }
         // Marking walks down the list, as in a file manager.
-        self.command(Command::Down)
+        self.command(KeyCommand::Down)
     }
 
     fn toggle_all_matching(&mut self) -> Vec<Effect> {
-        if let Err(why) = self.may(ActionKind::Retry) {
-            self.toast(why, Level::Warn);
-            return Vec::new();
-        }
-        let Some(View::Jobs(v)) = self.top_view_mut() else {
+        let Some(v) = self.list_to_mark() else {
             return Vec::new();
         };
         if all_that_match(&v.scope, &v.filter).is_none() {

@@ -5,27 +5,24 @@
 use chrono::DateTime;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::filter;
-use super::json::{self, DocLine, Tone};
-use super::keymap::Command;
-use super::views::{
-    DeadLettersView, DetailPane, FilterInput, JobView, JobsView, KindsView, Land, Notice,
-    TenantsView, View, WorkersView,
+use crate::app::actions::Level;
+use crate::app::display::human_bytes;
+use crate::app::editor::LineEditor;
+use crate::app::filter;
+use crate::app::json::{self, DocLine, Tone};
+use crate::app::keymap::KeyCommand;
+use crate::app::selection::{Fallback, ListSelection};
+use crate::app::views::{CHROME_LINES, DETAIL_HEAD_LINES};
+use crate::app::views::{
+    DeadLettersView, DetailPane, FilterInput, JobView, JobsView, KindsView, Land, TenantsView,
+    View, WorkersView,
 };
-use super::{App, Effect, Pane};
+use crate::app::{App, Effect, Pane};
 use crate::backend::drill::{
     DeadLetterQuery, DeadWindow, DetailLimits, JobDetail, JobQuery, JobScope, KindWindow,
     KindsQuery, Order, PAGE_SIZE, Request, Response, SCOPE_COUNT_CAP, TenantsQuery,
 };
 use crate::backend::{JobId, JobState};
-
-/// Lines of the job detail above its scrolling pane (fields, timeline, pane tabs); the
-/// UI lays the detail out with the same numbers.
-pub const DETAIL_HEAD_LINES: u16 = 8;
-/// Lines every screen spends on breadcrumb and footer.
-pub const CHROME_LINES: u16 = 2;
-
-const NOTICE_SECS: i64 = 4;
 
 impl App {
     /// The view on top of the stack; `None` on the overview.
@@ -107,44 +104,31 @@ impl App {
 
     // ---- keys ----
 
-    /// Keys while the `/` prompt is open go to it. `None` when it is closed.
-    pub(super) fn drill_key(&mut self, key: &KeyEvent) -> Option<Vec<Effect>> {
-        let input = self.drill.input.as_mut()?;
+    /// Keys while the `/` prompt is open: it takes every key.
+    pub(super) fn prompt_key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+        let Some(input) = self.drill.input.as_mut() else {
+            return Vec::new();
+        };
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
-            KeyCode::Char('c') if ctrl => {
-                self.should_quit = true;
-                return Some(vec![Effect::Quit]);
-            }
-            KeyCode::Char('u') if ctrl => {
-                input.text.clear();
-                input.error = None;
-                input.confirm = None;
-            }
+            KeyCode::Char('c') if ctrl => return vec![Effect::Quit],
             KeyCode::Esc => self.drill.input = None,
-            KeyCode::Backspace => {
-                input.text.pop();
-                input.error = None;
-                input.confirm = None;
-            }
-            KeyCode::Enter => return Some(self.submit_filter()),
-            KeyCode::Char(c) if !ctrl => {
-                if input.text.chars().count() < 200 {
-                    input.text.push(c);
-                }
+            KeyCode::Enter => return self.submit_filter(),
+            // An edit makes the last word about the text stale.
+            _ if input.text.edit(key) => {
                 input.error = None;
                 input.confirm = None;
             }
             _ => {}
         }
-        Some(Vec::new())
+        Vec::new()
     }
 
     fn submit_filter(&mut self) -> Vec<Effect> {
         let Some(input) = self.drill.input.clone() else {
             return Vec::new();
         };
-        let parsed = match filter::parse(&input.text) {
+        let parsed = match filter::parse(input.text.as_str()) {
             Ok(f) => f,
             Err(e) => {
                 if let Some(i) = self.drill.input.as_mut() {
@@ -203,17 +187,14 @@ impl App {
     }
 
     /// A command for the drill-down, or `None` to let the overview have it.
-    pub(super) fn drill_command(&mut self, command: Command) -> Option<Vec<Effect>> {
+    pub(super) fn drill_command(&mut self, command: KeyCommand) -> Option<Vec<Effect>> {
         // Views that open from anywhere.
         let opened = match command {
-            Command::DeadLetters => Some(View::DeadLetters(DeadLettersView {
-                window: DeadWindow::default(),
-                kind: None,
-                report: None,
-                selected: None,
-                load: Default::default(),
-            })),
-            Command::Stuck => {
+            KeyCommand::DeadLetters => Some(View::DeadLetters(DeadLettersView::new(
+                DeadWindow::default(),
+                None,
+            ))),
+            KeyCommand::Stuck => {
                 let mut v = JobsView::new(
                     JobScope::Stuck {
                         running_longer_than: self.config.drill.stuck_after,
@@ -224,16 +205,11 @@ impl App {
                 v.order = Order::OldestFirst;
                 Some(View::Jobs(v))
             }
-            Command::Workers => Some(View::Workers(WorkersView {
+            KeyCommand::Workers => Some(View::Workers(WorkersView {
                 selected: self.selected_worker.clone(),
             })),
-            Command::Kinds => Some(View::Kinds(KindsView {
-                window: KindWindow::default(),
-                report: None,
-                selected: None,
-                load: Default::default(),
-            })),
-            Command::Tenants => {
+            KeyCommand::Kinds => Some(View::Kinds(KindsView::new(KindWindow::default()))),
+            KeyCommand::Tenants => {
                 if !self.config.capabilities.tenants.yes() {
                     return Some(self.notice(format!(
                         "the {} backend has no tenants",
@@ -245,7 +221,7 @@ impl App {
             _ => None,
         };
         if let Some(view) = opened {
-            if command == Command::Workers && !self.config.capabilities.workers.yes() {
+            if command == KeyCommand::Workers && !self.config.capabilities.workers.yes() {
                 return Some(self.notice(format!(
                     "the {} backend has no worker table",
                     self.config.backend
@@ -253,7 +229,7 @@ impl App {
             }
             return Some(self.push(view));
         }
-        if command == Command::Filter {
+        if command == KeyCommand::Filter {
             let text = match self.top_view() {
                 None => String::new(),
                 Some(View::Jobs(v)) => filter::to_input(&v.filter),
@@ -262,42 +238,39 @@ impl App {
                 }
             };
             self.drill.input = Some(FilterInput {
-                text,
+                text: LineEditor::new(text),
                 ..FilterInput::default()
             });
             return Some(Vec::new());
         }
         if self.drill.stack.is_empty() {
             return match command {
-                Command::Open => Some(self.open_from_overview()),
+                KeyCommand::Open => Some(self.open_from_overview()),
                 _ => None,
             };
         }
         match command {
             // Global keys keep their meaning in every view.
-            Command::Quit
-            | Command::Help
-            | Command::Alerts
-            | Command::Freeze
-            | Command::IntervalUp
-            | Command::IntervalDown => None,
-            Command::RefreshNow => {
+            KeyCommand::Quit
+            | KeyCommand::Help
+            | KeyCommand::Alerts
+            | KeyCommand::Freeze
+            | KeyCommand::IntervalUp
+            | KeyCommand::IntervalDown => None,
+            KeyCommand::RefreshNow => {
                 let mut effects = vec![Effect::RefreshNow];
                 effects.extend(self.load_top());
                 Some(effects)
             }
-            Command::Back => Some(self.back()),
-            Command::Open => Some(self.open()),
-            Command::Copy => Some(self.copy()),
+            KeyCommand::Back => Some(self.back()),
+            KeyCommand::Open => Some(self.open()),
+            KeyCommand::Copy => Some(self.copy()),
             _ => Some(self.view_command(command)),
         }
     }
 
     fn notice(&mut self, text: String) -> Vec<Effect> {
-        self.drill.notice = Some(Notice {
-            text,
-            until: self.now + chrono::Duration::seconds(NOTICE_SECS),
-        });
+        self.toast(text, Level::Info);
         Vec::new()
     }
 
@@ -322,7 +295,7 @@ impl App {
     fn open_from_overview(&mut self) -> Vec<Effect> {
         match self.pane {
             Pane::Queues => {
-                let Some(queue) = self.selected_queue.clone() else {
+                let Some(queue) = self.selected_queue.key().cloned() else {
                     return Vec::new();
                 };
                 let state = self.first_busy_tab(&queue);
@@ -331,7 +304,7 @@ impl App {
                     None,
                 )))
             }
-            Pane::Workers => match self.selected_worker.clone() {
+            Pane::Workers => match self.selected_worker.key().cloned() {
                 Some(worker) => {
                     self.push(View::Jobs(JobsView::new(JobScope::Worker { worker }, None)))
                 }
@@ -381,19 +354,15 @@ impl App {
             }),
             Some(View::Workers(v)) => v
                 .selected
-                .clone()
+                .key()
+                .cloned()
                 .map(|worker| View::Jobs(JobsView::new(JobScope::Worker { worker }, None))),
-            Some(View::Kinds(v)) => v.selected.clone().map(|kind| {
-                View::DeadLetters(DeadLettersView {
-                    window: match v.window {
-                        KindWindow::Hour => DeadWindow::Hour,
-                        KindWindow::Day => DeadWindow::Day,
-                    },
-                    kind: Some(kind),
-                    report: None,
-                    selected: None,
-                    load: Default::default(),
-                })
+            Some(View::Kinds(v)) => v.selected.key().cloned().map(|kind| {
+                let window = match v.window {
+                    KindWindow::Hour => DeadWindow::Hour,
+                    KindWindow::Day => DeadWindow::Day,
+                };
+                View::DeadLetters(DeadLettersView::new(window, Some(kind)))
             }),
             _ => None,
         };
@@ -420,45 +389,41 @@ impl App {
     }
 
     /// Moving, paging, tabs and order inside the view on top.
-    fn view_command(&mut self, command: Command) -> Vec<Effect> {
+    fn view_command(&mut self, command: KeyCommand) -> Vec<Effect> {
         let screenful = self.screenful();
         let body = self.detail_body_height();
-        let workers = self.worker_ids_in_order();
+        let workers = self.worker_ids();
         let Some(view) = self.top_view_mut() else {
             return Vec::new();
         };
-        let step = |c: Command| -> Option<isize> {
+        let step = |c: KeyCommand| -> Option<isize> {
             match c {
-                Command::Up => Some(-1),
-                Command::Down => Some(1),
-                Command::Top => Some(isize::MIN / 2),
-                Command::Bottom => Some(isize::MAX / 2),
-                Command::PageUp => Some(-screenful),
-                Command::PageDown => Some(screenful),
+                KeyCommand::Up => Some(-1),
+                KeyCommand::Down => Some(1),
+                KeyCommand::Top => Some(isize::MIN / 2),
+                KeyCommand::Bottom => Some(isize::MAX / 2),
+                KeyCommand::PageUp => Some(-screenful),
+                KeyCommand::PageDown => Some(screenful),
                 _ => None,
             }
         };
         let reload = match view {
             View::Jobs(v) => match command {
-                Command::PageDown => next_page(v),
-                Command::PageUp => prev_page(v),
-                Command::Down if v.selected_index() == Some(v.rows().len().saturating_sub(1)) => {
+                KeyCommand::PageDown => next_page(v),
+                KeyCommand::PageUp => prev_page(v),
+                KeyCommand::Down
+                    if v.selected_index() == Some(v.rows().len().saturating_sub(1)) =>
+                {
                     next_page(v)
                 }
-                Command::Up if v.selected_index() == Some(0) => prev_page(v),
-                Command::Up | Command::Down | Command::Top | Command::Bottom => {
-                    let by = step(command).unwrap_or(0);
-                    let ids: Vec<JobId> = v.rows().iter().map(|r| r.id.clone()).collect();
-                    let at = v.selected_index();
-                    if let Some(i) = move_index(ids.len(), at, by) {
-                        v.selected = Some(ids[i].clone());
-                        v.selected_row = i;
-                    }
+                KeyCommand::Up if v.selected_index() == Some(0) => prev_page(v),
+                KeyCommand::Up | KeyCommand::Down | KeyCommand::Top | KeyCommand::Bottom => {
+                    v.selected.step(&v.ids(), step(command).unwrap_or(0));
                     false
                 }
-                Command::NextPane | Command::Right => switch_tab(v, 1),
-                Command::Left => switch_tab(v, -1),
-                Command::ToggleOrder => {
+                KeyCommand::NextPane | KeyCommand::Right => switch_tab(v, 1),
+                KeyCommand::Left => switch_tab(v, -1),
+                KeyCommand::ToggleOrder => {
                     v.order = v.order.toggled();
                     reset_pages(v);
                     true
@@ -470,16 +435,16 @@ impl App {
                 let max = len.saturating_sub(body);
                 let pane = v.pane as usize;
                 match command {
-                    Command::NextPane => {
+                    KeyCommand::NextPane => {
                         v.pane = match v.pane {
                             DetailPane::Errors => DetailPane::Payload,
                             DetailPane::Payload => DetailPane::Errors,
                         };
                     }
-                    Command::Left => v.hscroll = v.hscroll.saturating_sub(8),
-                    Command::Right => v.hscroll = (v.hscroll + 8).min(10_000),
-                    Command::PageDown | Command::PageUp => {
-                        let by = if command == Command::PageDown {
+                    KeyCommand::Left => v.hscroll = v.hscroll.saturating_sub(8),
+                    KeyCommand::Right => v.hscroll = (v.hscroll + 8).min(10_000),
+                    KeyCommand::PageDown | KeyCommand::PageUp => {
+                        let by = if command == KeyCommand::PageDown {
                             body as isize
                         } else {
                             -(body as isize)
@@ -494,73 +459,26 @@ impl App {
                 }
                 false
             }
-            View::DeadLetters(v) => match command {
-                Command::NextPane | Command::Right | Command::Left => {
-                    let by = if command == Command::Left { -1 } else { 1 };
-                    v.window = cycle(&DeadWindow::ALL, v.window, by);
-                    v.report = None;
-                    true
-                }
-                c => {
-                    if let (Some(by), Some(r)) = (step(c), v.report.as_ref()) {
-                        let keys: Vec<&String> = r.groups.iter().map(|g| &g.signature).collect();
-                        if let Some(i) = move_index(keys.len(), v.selected_index(), by) {
-                            v.selected = Some(keys[i].clone());
-                        }
-                    }
-                    false
-                }
-            },
-            View::Kinds(v) => match command {
-                Command::NextPane | Command::Right | Command::Left => {
-                    let by = if command == Command::Left { -1 } else { 1 };
-                    v.window = cycle(&KindWindow::ALL, v.window, by);
-                    v.report = None;
-                    true
-                }
-                c => {
-                    if let (Some(by), Some(r)) = (step(c), v.report.as_ref()) {
-                        let keys: Vec<&String> = r.kinds.iter().map(|k| &k.kind).collect();
-                        if let Some(i) = move_index(keys.len(), v.selected_index(), by) {
-                            v.selected = Some(keys[i].clone());
-                        }
-                    }
-                    false
-                }
-            },
-            View::Workers(v) => {
-                if let Some(by) = step(command) {
-                    let at = v
-                        .selected
-                        .as_ref()
-                        .and_then(|s| workers.iter().position(|w| w == s));
-                    if let Some(i) = move_index(workers.len(), at, by) {
-                        v.selected = Some(workers[i].clone());
-                    }
-                }
-                false
+            View::DeadLetters(v) => {
+                let keys = v.keys();
+                let moved = report_key(command, &mut v.window, &DeadWindow::ALL);
+                // A new window is a new report: the old one would mislead while it loads.
+                v.report = v.report.take().filter(|_| !moved);
+                moved || step_selection(&mut v.selected, &keys, step(command))
             }
+            View::Kinds(v) => {
+                let keys = v.keys();
+                let moved = report_key(command, &mut v.window, &KindWindow::ALL);
+                v.report = v.report.take().filter(|_| !moved);
+                moved || step_selection(&mut v.selected, &keys, step(command))
+            }
+            View::Workers(v) => step_selection(&mut v.selected, &workers, step(command)),
             View::Tenants(v) => {
-                if let (Some(by), Some(r)) = (step(command), v.report.as_ref())
-                    && let Some(i) = move_index(r.tenants.len(), Some(v.selected), by)
-                {
-                    v.selected = i;
-                }
-                false
+                let keys = v.keys();
+                step_selection(&mut v.selected, &keys, step(command))
             }
         };
         if reload { self.load_top() } else { Vec::new() }
-    }
-
-    fn worker_ids_in_order(&self) -> Vec<String> {
-        match self.shown() {
-            Some(r) => self
-                .worker_order()
-                .into_iter()
-                .map(|i| r.snapshot.workers[i].id.clone())
-                .collect(),
-            None => Vec::new(),
-        }
     }
 
     // ---- loads ----
@@ -601,8 +519,7 @@ impl App {
         let Some(request) = self.top_view().and_then(|v| self.request_for(v)) else {
             return Vec::new();
         };
-        self.drill.next_ticket += 1;
-        let ticket = self.drill.next_ticket;
+        let ticket = self.ticket();
         let now = self.now;
         if let Some(load) = self.top_view_mut().and_then(View::load_state_mut) {
             load.pending = Some(ticket);
@@ -671,19 +588,13 @@ impl App {
         };
         match (&mut *view, response) {
             (View::Jobs(v), Response::Jobs(page)) => {
-                let previous_row = v.selected_index().unwrap_or(v.selected_row);
                 v.page = Some(page);
-                let len = v.rows().len();
-                let keep = v.land == Land::Keep && v.selected_index().is_some();
-                if !keep && len > 0 {
-                    let row = match v.land {
-                        Land::First => 0,
-                        Land::Last => len - 1,
-                        Land::Keep => previous_row.min(len - 1),
-                    };
-                    v.selected = Some(v.rows()[row].id.clone());
+                let ids = v.ids();
+                match v.land {
+                    Land::Keep => v.selected.settle(&ids, Fallback::SameRow),
+                    Land::First => v.selected.select(&ids, 0),
+                    Land::Last => v.selected.select(&ids, usize::MAX),
                 }
-                v.selected_row = v.selected_index().unwrap_or(0);
                 v.land = Land::Keep;
             }
             (View::Job(v), Response::Job(detail)) => {
@@ -714,24 +625,16 @@ impl App {
                 v.detail = Some(detail);
             }
             (View::DeadLetters(v), Response::DeadLetters(report)) => {
-                if v.selected_index_in(&report).is_none() {
-                    v.selected = report.groups.first().map(|g| g.signature.clone());
-                }
                 v.report = Some(report);
+                v.selected.settle(&v.keys(), Fallback::First);
             }
             (View::Kinds(v), Response::Kinds(report)) => {
-                if !report
-                    .kinds
-                    .iter()
-                    .any(|k| Some(&k.kind) == v.selected.as_ref())
-                {
-                    v.selected = report.kinds.first().map(|k| k.kind.clone());
-                }
                 v.report = Some(report);
+                v.selected.settle(&v.keys(), Fallback::First);
             }
             (View::Tenants(v), Response::Tenants(report)) => {
-                v.selected = v.selected.min(report.tenants.len().saturating_sub(1));
                 v.report = Some(report);
+                v.selected.settle(&v.keys(), Fallback::SameRow);
             }
             _ => {}
         }
@@ -744,21 +647,12 @@ impl App {
 
     /// Keeps the workers view's selection on a worker that still exists.
     pub(super) fn drill_keep_selection(&mut self) {
-        let ids = self.worker_ids_in_order();
+        let ids = self.worker_ids();
         for view in &mut self.drill.stack {
-            if let View::Workers(v) = view
-                && v.selected.as_ref().is_none_or(|s| !ids.contains(s))
-            {
-                v.selected = ids.first().cloned();
+            if let View::Workers(v) = view {
+                v.selected.settle(&ids, Fallback::First);
             }
         }
-    }
-}
-
-impl DeadLettersView {
-    fn selected_index_in(&self, report: &crate::backend::drill::DeadLetterReport) -> Option<usize> {
-        let sig = self.selected.as_ref()?;
-        report.groups.iter().position(|g| &g.signature == sig)
     }
 }
 
@@ -776,8 +670,7 @@ fn reset_pages(v: &mut JobsView) {
     v.pages = vec![None];
     v.page = None;
     v.land = Land::First;
-    v.selected = None;
-    v.selected_row = 0;
+    v.selected = ListSelection::default();
 }
 
 /// Moves to the page after the last row shown; `true` when there is one to load.
@@ -810,18 +703,33 @@ fn switch_tab(v: &mut JobsView, by: isize) -> bool {
     true
 }
 
+/// Tab and ←→ in a report view switch its time window; `true` when they did (the report
+/// is read again).
+fn report_key<W: Copy + PartialEq>(command: KeyCommand, window: &mut W, all: &[W]) -> bool {
+    let by = match command {
+        KeyCommand::NextPane | KeyCommand::Right => 1,
+        KeyCommand::Left => -1,
+        _ => return false,
+    };
+    *window = cycle(all, *window, by);
+    true
+}
+
+/// Moves a selection by `by` rows, when the key was a move; never asks for a reload.
+fn step_selection<K: PartialEq + Clone>(
+    selection: &mut ListSelection<K>,
+    keys: &[K],
+    by: Option<isize>,
+) -> bool {
+    if let Some(by) = by {
+        selection.step(keys, by);
+    }
+    false
+}
+
 fn cycle<T: Copy + PartialEq>(all: &[T], current: T, by: isize) -> T {
     let at = all.iter().position(|x| *x == current).unwrap_or(0) as isize;
     all[(at + by).rem_euclid(all.len() as isize) as usize]
-}
-
-/// The row `by` away from `at` (or the first), kept inside `len` rows.
-fn move_index(len: usize, at: Option<usize>, by: isize) -> Option<usize> {
-    if len == 0 {
-        return None;
-    }
-    let at = at.unwrap_or(0) as isize;
-    Some(at.saturating_add(by).clamp(0, len as isize - 1) as usize)
 }
 
 fn clamp_add(v: usize, by: isize, max: usize) -> usize {
@@ -836,17 +744,6 @@ fn short(s: &str, max: usize) -> String {
     let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
-}
-
-pub fn human_bytes(n: i64) -> String {
-    let n = n.max(0) as f64;
-    if n < 1024.0 {
-        format!("{n:.0} B")
-    } else if n < 1024.0 * 1024.0 {
-        format!("{:.1} KB", n / 1024.0)
-    } else {
-        format!("{:.1} MB", n / (1024.0 * 1024.0))
-    }
 }
 
 fn time(t: Option<DateTime<chrono::Utc>>) -> String {

@@ -1,0 +1,313 @@
+//! The alert book: which alert is which (rule and subject), its state, and the book of
+//! alerts that evaluation turns into the next book. Types only; `eval` moves them.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Serialize, Serializer};
+
+use super::baseline::Baseline;
+use super::rules::Severity;
+
+/// How long a resolved alert stays listed.
+pub const RESOLVED_RETENTION: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleId {
+    OldestReady,
+    Backlog,
+    BacklogBaseline,
+    DeadLetter,
+    DeadSpike,
+    FailureRate,
+    KindFailureRate,
+    WorkerDown,
+    NoWorker,
+    SlowJob,
+    DbUnreachable,
+    TenantHeartbeatBudget,
+    HeartbeatBudget,
+}
+
+impl RuleId {
+    pub const ALL: [RuleId; 13] = [
+        RuleId::OldestReady,
+        RuleId::Backlog,
+        RuleId::BacklogBaseline,
+        RuleId::DeadLetter,
+        RuleId::DeadSpike,
+        RuleId::FailureRate,
+        RuleId::KindFailureRate,
+        RuleId::WorkerDown,
+        RuleId::NoWorker,
+        RuleId::SlowJob,
+        RuleId::DbUnreachable,
+        RuleId::TenantHeartbeatBudget,
+        RuleId::HeartbeatBudget,
+    ];
+
+    /// The id used in the config file, `check` output and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleId::OldestReady => "oldest_ready",
+            RuleId::Backlog => "backlog",
+            RuleId::BacklogBaseline => "backlog_baseline",
+            RuleId::DeadLetter => "dead_letter",
+            RuleId::DeadSpike => "dead_spike",
+            RuleId::FailureRate => "failure_rate",
+            RuleId::KindFailureRate => "kind_failure_rate",
+            RuleId::WorkerDown => "worker_down",
+            RuleId::NoWorker => "no_worker",
+            RuleId::SlowJob => "slow_job",
+            RuleId::DbUnreachable => "db_unreachable",
+            RuleId::TenantHeartbeatBudget => "tenant_heartbeat_budget",
+            RuleId::HeartbeatBudget => "heartbeat_budget",
+        }
+    }
+
+    /// What a person reads on screen.
+    pub fn title(self) -> &'static str {
+        match self {
+            RuleId::OldestReady => "oldest ready job",
+            RuleId::Backlog => "ready backlog",
+            RuleId::BacklogBaseline => "backlog above normal",
+            RuleId::DeadLetter => "dead jobs",
+            RuleId::DeadSpike => "new dead jobs, 1h",
+            RuleId::FailureRate => "failure rate, 1h",
+            RuleId::KindFailureRate => "kind failure rate, 1h",
+            RuleId::WorkerDown => "worker down",
+            RuleId::NoWorker => "no live worker",
+            RuleId::SlowJob => "job running long",
+            RuleId::DbUnreachable => "database unreachable",
+            RuleId::TenantHeartbeatBudget => "tenant heartbeats/min",
+            RuleId::HeartbeatBudget => "heartbeats/min",
+        }
+    }
+}
+
+/// What an alert is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Subject {
+    /// The monitored database itself.
+    Database,
+    /// Everything at once (the overall heartbeat budget).
+    All,
+    Queue {
+        name: String,
+    },
+    Kind {
+        queue: String,
+        kind: String,
+    },
+    Worker {
+        id: String,
+    },
+    /// `None`: the jobs without a tenant.
+    Tenant {
+        id: Option<String>,
+    },
+}
+
+impl Subject {
+    pub fn queue(name: &str) -> Subject {
+        Subject::Queue {
+            name: name.to_string(),
+        }
+    }
+
+    /// Not about one thing: the label adds nothing to the rule's title.
+    pub fn is_global(&self) -> bool {
+        matches!(self, Subject::Database | Subject::All)
+    }
+
+    /// The queue whose row the alert marks, if any.
+    pub fn queue_name(&self) -> Option<&str> {
+        match self {
+            Subject::Queue { name } => Some(name),
+            Subject::Kind { queue, .. } => Some(queue),
+            _ => None,
+        }
+    }
+
+    pub fn worker_id(&self) -> Option<&str> {
+        match self {
+            Subject::Worker { id } => Some(id),
+            _ => None,
+        }
+    }
+
+    /// `queue mail`, `kind mail/send`, `worker w-1`, `tenant acme`, `database`. Raw text
+    /// from the database: sanitize before showing it.
+    pub fn label(&self) -> String {
+        match self {
+            Subject::Database => "database".to_string(),
+            Subject::All => "all jobs".to_string(),
+            Subject::Queue { name } => format!("queue {name}"),
+            Subject::Kind { queue, kind } => format!("kind {queue}/{kind}"),
+            Subject::Worker { id } => format!("worker {id}"),
+            Subject::Tenant { id: Some(id) } => format!("tenant {id}"),
+            Subject::Tenant { id: None } => "jobs without tenant".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct AlertKey {
+    pub rule: RuleId,
+    pub subject: Subject,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    Firing,
+    Pending,
+    Resolved,
+}
+
+impl AlertState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Firing => "firing",
+            AlertState::Pending => "pending",
+            AlertState::Resolved => "resolved",
+        }
+    }
+}
+
+/// What a value and its threshold measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    Seconds,
+    Jobs,
+    /// A fraction, 0 to 1.
+    Ratio,
+    PerMinute,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    pub key: AlertKey,
+    pub severity: Severity,
+    pub state: AlertState,
+    /// The latest measured value; `None` when there is no figure (a worker that never
+    /// sent a heartbeat).
+    pub value: Option<f64>,
+    pub threshold: f64,
+    pub unit: Unit,
+    /// The value is a lower bound (a capped count).
+    pub at_least: bool,
+    /// More to say, such as the normal a backlog is compared with.
+    pub detail: Option<String>,
+    /// When the condition began to hold, by the monitor's clock (from the database's own
+    /// timestamps where the rule allows).
+    pub since: DateTime<Utc>,
+    #[serde(serialize_with = "serialize_secs")]
+    pub for_: Duration,
+    pub fired_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// A change of state, for the bell and for logs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub key: AlertKey,
+    pub severity: Severity,
+    pub from: Option<AlertState>,
+    pub to: AlertState,
+}
+
+/// The alert states carried from one evaluation to the next.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AlertBook {
+    /// Pending and firing, by key.
+    pub active: BTreeMap<AlertKey, Alert>,
+    /// Resolved in the last hour, newest first.
+    pub resolved: Vec<Alert>,
+    /// Each queue's normal backlog, learned over the polls.
+    pub baselines: BTreeMap<String, Baseline>,
+    pub evaluated_at: Option<DateTime<Utc>>,
+}
+
+/// How many alerts are in which state, for the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AlertTally {
+    pub firing_critical: usize,
+    pub firing_warning: usize,
+    pub pending: usize,
+    pub resolved: usize,
+}
+
+impl AlertTally {
+    pub fn firing(&self) -> usize {
+        self.firing_critical + self.firing_warning
+    }
+}
+
+impl AlertBook {
+    pub fn firing(&self) -> impl Iterator<Item = &Alert> {
+        self.active
+            .values()
+            .filter(|a| a.state == AlertState::Firing)
+    }
+
+    pub fn tally(&self) -> AlertTally {
+        let mut t = AlertTally {
+            resolved: self.resolved.len(),
+            ..AlertTally::default()
+        };
+        for a in self.active.values() {
+            match (a.state, a.severity) {
+                (AlertState::Firing, Severity::Critical) => t.firing_critical += 1,
+                (AlertState::Firing, Severity::Warning) => t.firing_warning += 1,
+                _ => t.pending += 1,
+            }
+        }
+        t
+    }
+
+    /// Firing (critical first, longest first), then pending, then resolved (newest first).
+    pub fn display_order(&self) -> Vec<&Alert> {
+        let mut active: Vec<&Alert> = self.active.values().collect();
+        active.sort_by(|a, b| {
+            (a.state, std::cmp::Reverse(a.severity), a.since, &a.key).cmp(&(
+                b.state,
+                std::cmp::Reverse(b.severity),
+                b.since,
+                &b.key,
+            ))
+        });
+        active.extend(self.resolved.iter());
+        active
+    }
+
+    /// The most urgent active alert on a queue's row (its own or its kinds').
+    pub fn worst_for_queue(&self, queue: &str) -> Option<(AlertState, Severity)> {
+        self.worst(|s| s.queue_name() == Some(queue))
+    }
+
+    pub fn worst_for_worker(&self, worker: &str) -> Option<(AlertState, Severity)> {
+        self.worst(|s| s.worker_id() == Some(worker))
+    }
+
+    fn worst(&self, on: impl Fn(&Subject) -> bool) -> Option<(AlertState, Severity)> {
+        self.active
+            .values()
+            .filter(|a| on(&a.key.subject))
+            .map(|a| (a.state, a.severity))
+            .min_by_key(|&(state, severity)| (state, std::cmp::Reverse(severity)))
+    }
+
+    /// The worst firing severity, for an exit code.
+    pub fn worst_firing(&self) -> Option<Severity> {
+        self.firing().map(|a| a.severity).max()
+    }
+}
+
+fn serialize_secs<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
