@@ -3,6 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// Minutes of completion history per queue; the last one is the current, open minute.
+pub const HISTORY_MINUTES: usize = 60;
+
 /// Display buckets: each job is in exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

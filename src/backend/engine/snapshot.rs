@@ -9,12 +9,10 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 
 use crate::backend::model::{
-    Count, MinuteBucket, PauseInfo, QueueStats, Snapshot, SnapshotOptions, WorkerInfo,
+    Count, HISTORY_MINUTES, MinuteBucket, PauseInfo, QueueStats, Snapshot, SnapshotOptions,
+    WorkerInfo,
 };
 use crate::backend::pg::decode;
-
-/// Minutes of completion history per queue; the last one is the current, open minute.
-pub const HISTORY_MINUTES: usize = 60;
 
 /// Start of the history window (the minute 59 minutes before the current one), as a
 /// `timestamptz` expression. Epoch arithmetic keeps it independent of the session time zone.

@@ -25,7 +25,7 @@ use sqlx::PgPool;
 use crate::backend::actions::ActionKind;
 use crate::backend::capabilities::{ActionCapabilities, Capabilities, Support, audit_support};
 use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
-use crate::backend::engine::drill::{DrillTable, Sort, time_column};
+use crate::backend::engine::drill::{DrillTable, time_column};
 use crate::backend::engine::foreign::{Foreign, ForeignSchema};
 use crate::backend::engine::snapshot::Statements;
 use crate::backend::graphile::actions::{self as admin, GraphileActions, Tables};
@@ -271,7 +271,6 @@ impl ForeignSchema for GraphileBackend {
 /// deleted, so nothing is finished; only the last error is kept.
 fn drill_table(actions: &GraphileActions, jobs: &TableInfo) -> DrillTable {
     let time = |c: &str| time_column(jobs, c);
-    let _sort = |c: &str| Sort::by(jobs, c);
     DrillTable {
         jobs: actions.jobs.clone(),
         priority: jobs.has("priority").then(|| "j.priority".into()),

@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Row, Transaction};
 
-use super::snapshot::HISTORY_MINUTES;
+use crate::backend::model::HISTORY_MINUTES;
 use crate::backend::model::{KindOutcomes, MinuteBucket, QueueStats};
 
 /// Minutes re-read on every poll: the open one and the one before it.

@@ -11,13 +11,10 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::Caches;
 use crate::backend::model::{
-    Count, MinuteBucket, PauseInfo, QueueStats, Snapshot, SnapshotOptions, TenantRunning,
-    WorkerInfo,
+    Count, HISTORY_MINUTES, MinuteBucket, PauseInfo, QueueStats, Snapshot, SnapshotOptions,
+    TenantRunning, WorkerInfo,
 };
 use crate::backend::pg::decode;
-
-/// Minutes of completion history per queue; the last one is the current, open minute.
-pub const HISTORY_MINUTES: usize = 60;
 
 /// Per queue: its pause, six capped counts and the oldest ready job. Ready is counted in two
 /// ranges (queued, retrying) because each is then a tight `(queue, state, run_at)` range.

@@ -27,7 +27,7 @@ use sqlx::PgPool;
 use crate::backend::actions::ActionKind;
 use crate::backend::capabilities::{ActionCapabilities, Capabilities, Support, audit_support};
 use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
-use crate::backend::engine::drill::{DrillTable, Sort, time_column};
+use crate::backend::engine::drill::{DrillTable, time_column};
 use crate::backend::engine::foreign::{Foreign, ForeignSchema};
 use crate::backend::engine::snapshot::{Statements, WINDOW_START, capped, epoch_minute};
 use crate::backend::pg::catalog::TableInfo;
@@ -314,7 +314,6 @@ impl ForeignSchema for PgBossBackend {
 /// and no history; its attempts are `retry_count` of `retry_limit` retries.
 fn drill_table(actions: &PgBossActions, jobs: &TableInfo) -> DrillTable {
     let time = |c: &str| time_column(jobs, c);
-    let _sort = |c: &str| Sort::by(jobs, c);
     DrillTable {
         jobs: actions.jobs.clone(),
         priority: jobs.has("priority").then(|| "j.priority".into()),
