@@ -146,15 +146,16 @@ pub struct JobFilter {
 }
 
 impl JobFilter {
-    /// The states a matching `kind` looks at: where it applies, or the filter's own state
-    /// (looked at even where the action does not apply, so the confirmation can say why
-    /// nothing will happen); cancel and discard look at running jobs too, to say why they
-    /// are left alone.
-    pub fn states_for(&self, kind: ActionKind) -> Vec<JobState> {
+    /// The states a matching `kind` looks at: those it applies to (`applies`: its
+    /// `from_states`, or fewer where the schema's own tool takes fewer), or the filter's own
+    /// state (looked at even where the action does not apply, so the confirmation can say
+    /// why nothing will happen); cancel and discard look at running jobs too, to say why
+    /// they are left alone.
+    pub fn states_for(&self, kind: ActionKind, applies: &[JobState]) -> Vec<JobState> {
         match self.state {
             Some(s) => vec![s],
             None => {
-                let mut states = kind.from_states().to_vec();
+                let mut states = applies.to_vec();
                 if matches!(kind, ActionKind::Cancel | ActionKind::Discard) {
                     states.push(JobState::Running);
                 }
@@ -375,7 +376,18 @@ impl Plan {
         rows: Vec<(JobId, String, String, JobState)>,
         limit: usize,
     ) -> Plan {
-        let kind = action.kind();
+        let states = action.kind().from_states();
+        Plan::from_rows_in(action, rows, limit, states)
+    }
+
+    /// `from_rows` for a schema whose own tools take only `from_states` for this action
+    /// (fewer than `ActionKind::from_states`): jobs in any other state are left alone.
+    pub fn from_rows_in(
+        action: Action,
+        rows: Vec<(JobId, String, String, JobState)>,
+        limit: usize,
+        from_states: &[JobState],
+    ) -> Plan {
         let narrowed: Option<JobState> = match action.job_target() {
             Some(JobTarget::Matching { filter, .. }) => filter.state,
             _ => None,
@@ -386,8 +398,7 @@ impl Plan {
         let mut queues = std::collections::BTreeSet::new();
         let mut kinds = std::collections::BTreeSet::new();
         for (id, queue, job_kind, state) in rows {
-            let allowed =
-                kind.from_states().contains(&state) && narrowed.is_none_or(|n| n == state);
+            let allowed = from_states.contains(&state) && narrowed.is_none_or(|n| n == state);
             if !allowed {
                 *blocked.entry(state).or_default() += 1;
                 continue;

@@ -16,6 +16,7 @@ use crate::backend::mapped::{MappedBackend, Profile};
 use crate::backend::oban::ObanBackend;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pgboss::PgBossBackend;
+use crate::backend::procrastinate::ProcrastinateBackend;
 use crate::backend::river::RiverBackend;
 
 /// The queue schemas jobtop can read.
@@ -27,16 +28,18 @@ pub enum BackendKind {
     Oban,
     PgBoss,
     Graphile,
+    Procrastinate,
     Mapped,
 }
 
 impl BackendKind {
-    pub const ALL: [BackendKind; 6] = [
+    pub const ALL: [BackendKind; 7] = [
         BackendKind::Native,
         BackendKind::River,
         BackendKind::Oban,
         BackendKind::PgBoss,
         BackendKind::Graphile,
+        BackendKind::Procrastinate,
         BackendKind::Mapped,
     ];
 
@@ -48,6 +51,7 @@ impl BackendKind {
             BackendKind::Oban => "oban",
             BackendKind::PgBoss => "pg-boss",
             BackendKind::Graphile => "graphile-worker",
+            BackendKind::Procrastinate => "procrastinate",
             BackendKind::Mapped => "mapped",
         }
     }
@@ -56,7 +60,10 @@ impl BackendKind {
     pub fn default_schema(self) -> &'static str {
         match self {
             BackendKind::Native => "jobtop",
-            BackendKind::River | BackendKind::Oban | BackendKind::Mapped => "public",
+            BackendKind::River
+            | BackendKind::Oban
+            | BackendKind::Procrastinate
+            | BackendKind::Mapped => "public",
             BackendKind::PgBoss => "pgboss",
             BackendKind::Graphile => "graphile_worker",
         }
@@ -80,6 +87,7 @@ impl FromStr for BackendKind {
             "oban" => Ok(BackendKind::Oban),
             "pg-boss" | "pgboss" => Ok(BackendKind::PgBoss),
             "graphile-worker" | "graphile" => Ok(BackendKind::Graphile),
+            "procrastinate" => Ok(BackendKind::Procrastinate),
             "mapped" | "profile" => Ok(BackendKind::Mapped),
             _ => Err(format!(
                 "unknown backend {s:?}: expected one of {}",
@@ -124,7 +132,8 @@ impl fmt::Display for Detected {
 /// What detection looks for, in words (for "nothing found").
 pub const LOOKED_FOR: &str = "jobtop.jobs (native), river_job (River), oban_jobs (Oban, any prefix), \
 pgboss job + queue + version (pg-boss 10+), graphile_worker _private_jobs or jobs + tasks \
-(graphile-worker), and the tables of the shipped profiles (job_queue, jobforge_jobs, background_jobs)";
+(graphile-worker), procrastinate_jobs + its procrastinate_job_status type (procrastinate, any \
+schema), and the tables of the shipped profiles (job_queue, jobforge_jobs, background_jobs)";
 
 /// Every queue schema in the database, in a stable order.
 pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
@@ -142,6 +151,7 @@ pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
         "tasks",
         "job_queues",
         "migrations",
+        "procrastinate_jobs",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -160,7 +170,7 @@ pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
          UNION ALL \
          SELECT n.nspname::text, 'type:' || t.typname, 't' \
          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
-         WHERE t.typname = 'job_state' AND t.typtype = 'e'",
+         WHERE t.typname IN ('job_state', 'procrastinate_job_status') AND t.typtype = 'e'",
     )
     .bind(&wanted)
     .fetch_all(pool)
@@ -199,6 +209,9 @@ pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
         if graphile_new || graphile_old {
             add(BackendKind::Graphile, schema, None);
         }
+        if has("procrastinate_jobs") && has("type:procrastinate_job_status") {
+            add(BackendKind::Procrastinate, schema, None);
+        }
         for p in &profiles {
             if !has(p.table.get_ref()) {
                 continue;
@@ -235,6 +248,7 @@ pub async fn open(pool: &PgPool, choice: &Detected) -> anyhow::Result<Backend> {
         BackendKind::Oban => Backend::new(ObanBackend::open(pool, schema).await?),
         BackendKind::PgBoss => Backend::new(PgBossBackend::open(pool, schema).await?),
         BackendKind::Graphile => Backend::new(GraphileBackend::open(pool, schema).await?),
+        BackendKind::Procrastinate => Backend::new(ProcrastinateBackend::open(pool, schema).await?),
         BackendKind::Mapped => {
             let Some(name) = &choice.profile else {
                 bail!("the mapped backend needs a profile (--profile FILE)");

@@ -189,6 +189,87 @@ pub mod fixture {
     pub const JOB_QUEUE: &str = include_str!("../fixtures/job_queue.sql");
     pub const JOBFORGE: &str = include_str!("../fixtures/jobforge.sql");
     pub const CEPRO: &str = include_str!("../fixtures/cepro.sql");
+    /// Rows only: the schema comes from the real package first (`pypi::schema`).
+    pub const PROCRASTINATE: &str = include_str!("../fixtures/procrastinate.sql");
+}
+
+/// Schemas that come from a queue project's real package rather than from a copy in this
+/// repository: the package is installed from its registry (`.ci/run` does it) and its own
+/// schema is applied before our fixture's rows.
+pub mod pypi {
+    use std::path::PathBuf;
+    use std::process::Command;
+    use std::sync::OnceLock;
+
+    /// The version `.ci/run` installs and the fixtures were made with.
+    pub const PROCRASTINATE_VERSION: &str = "3.10.0";
+
+    /// The schema SQL a `schema_from` source names (`"pypi:procrastinate"`), or `None` when
+    /// the package is not importable and the test is to be skipped: it then prints
+    /// `SKIPPED (...)`, unless `JOBTOP_REQUIRE_PYPI=1` is set, which makes the absence a
+    /// failure. Python is `$JOBTOP_PYTHON`, else `python3`.
+    pub fn schema(source: &str) -> Option<String> {
+        match source {
+            "pypi:procrastinate" => procrastinate_schema(),
+            other => panic!("unknown schema source {other:?} (known: \"pypi:procrastinate\")"),
+        }
+    }
+
+    /// procrastinate's `schema.sql`, as the installed package ships it. procrastinate's own
+    /// `procrastinate schema --apply` would need an app and a connector configured; it
+    /// executes this same file, so reading the file and applying it is equivalent.
+    pub fn procrastinate_schema() -> Option<String> {
+        static SQL: OnceLock<Result<String, String>> = OnceLock::new();
+        let found = SQL.get_or_init(|| {
+            locate(
+                "import procrastinate, pathlib; \
+                 print(pathlib.Path(procrastinate.__file__).parent / 'sql' / 'schema.sql')",
+            )
+            .and_then(|path| {
+                std::fs::read_to_string(&path).map_err(|e| {
+                    format!(
+                        "procrastinate is importable but its schema {} cannot be read: {e}",
+                        path.display()
+                    )
+                })
+            })
+        });
+        match found {
+            Ok(sql) => Some(sql.clone()),
+            Err(why) => {
+                let install = format!("pip install procrastinate=={PROCRASTINATE_VERSION}");
+                assert!(
+                    std::env::var("JOBTOP_REQUIRE_PYPI").as_deref() != Ok("1"),
+                    "JOBTOP_REQUIRE_PYPI=1 is set but procrastinate is not usable ({why}); \
+                     {install} into the Python JOBTOP_PYTHON names"
+                );
+                eprintln!("SKIPPED (procrastinate not installed: {install})");
+                None
+            }
+        }
+    }
+
+    /// Runs Python on `code`, which prints a path; an error says why there is none.
+    fn locate(code: &str) -> Result<PathBuf, String> {
+        let python = std::env::var("JOBTOP_PYTHON")
+            .ok()
+            .filter(|p| !p.trim().is_empty())
+            .unwrap_or_else(|| "python3".to_string());
+        let out = Command::new(&python)
+            .args(["-c", code])
+            .output()
+            .map_err(|e| format!("cannot run {python}: {e}"))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let last = err.lines().last().unwrap_or("").trim().to_string();
+            return Err(format!("{python}: {last}"));
+        }
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if path.is_empty() {
+            return Err(format!("{python} printed no path"));
+        }
+        Ok(PathBuf::from(path))
+    }
 }
 
 /// Loads a fixture: a script of any number of statements.

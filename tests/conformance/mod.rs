@@ -10,6 +10,11 @@
 //! An expectation file may carry `setup`: SQL run after the fixture, for a schema as a user
 //! who followed `jobtop doctor` has it (an index doctor names, say).
 //!
+//! It may carry `schema_from`: where the schema comes from when the fixture holds only our
+//! rows, the project's real package (`"pypi:procrastinate"`: procrastinate's schema as the
+//! installed PyPI package ships it, `common::pypi`), applied before the fixture. Without the
+//! package the schema's tests print SKIPPED and pass, unless `JOBTOP_REQUIRE_PYPI=1`.
+//!
 //! What an expectation file states, and each test checks exactly ("not at least"):
 //! - `overview`: the queues; per queue the counts (ready, scheduled, running, retrying,
 //!   dead), exact; the oldest ready job's age (fixtures set times relative to now(), so
@@ -66,6 +71,12 @@ struct Expect {
     backend: String,
     /// The shipped profile detection picks (mapped backends only).
     profile: Option<String>,
+    /// Where the schema itself comes from when the fixture holds only rows: the real
+    /// package's (`"pypi:procrastinate"`, see `common::pypi`), applied before the fixture.
+    schema_from: Option<String>,
+    /// `schema_from`'s SQL, resolved by `check` (not part of the file).
+    #[serde(skip)]
+    schema_sql: Option<String>,
     /// SQL run after the fixture (an index `jobtop doctor` names).
     setup: Option<String>,
     /// How far above its figure an age may be (the snapshot comes after the load).
@@ -519,6 +530,12 @@ async fn load_fixture(pool: &PgPool, path: &Path) {
 /// A fresh database with the schema's fixture, opened through detection.
 async fn set_up(schema: &str, expect: &Expect) -> Loaded {
     let db = crate::common::test_db().await;
+    if let Some(sql) = &expect.schema_sql {
+        sqlx::raw_sql(AssertSqlSafe(sql.clone()))
+            .execute(&db.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{schema}: the schema from schema_from fails: {e}"));
+    }
     load_fixture(&db.pool, &expect.fixture_path(schema)).await;
     if let Some(sql) = &expect.setup {
         sqlx::raw_sql(AssertSqlSafe(sql.clone()))
@@ -549,7 +566,14 @@ pub enum Part {
 }
 
 pub async fn check(schema: &str, part: Part) {
-    let expect = Expect::load(schema);
+    let mut expect = Expect::load(schema);
+    if let Some(source) = &expect.schema_from {
+        // Not installed: skipped (printed), or a failure under JOBTOP_REQUIRE_PYPI=1.
+        let Some(sql) = crate::common::pypi::schema(source) else {
+            return;
+        };
+        expect.schema_sql = Some(sql);
+    }
     let mut f = Failures::new(format!("{schema} {part:?}"));
     match part {
         Part::Overview => overview(schema, &expect, &mut f).await,
@@ -1078,6 +1102,7 @@ conformance! {
     oban,
     pgboss,
     graphile,
+    procrastinate,
     job_queue,
     jobforge,
     cepro,

@@ -1,7 +1,7 @@
 //! Everything that needs PostgreSQL, in one test binary: the backends (native and each queue
 //! schema's), actions through the gate, drill-down reads, snapshot figures, the commands run
 //! as the built binary (`check`, `snapshot`, the action commands), sessions, the shared
-//! snapshot, the replica and the pooler.
+//! snapshot, the replica, the pooler, and procrastinate on its real schema.
 //!
 //! One throwaway cluster serves the whole binary (see `common`): each test still gets a
 //! fresh database of its own, copied from a migrated template. `cargo test --test db NAME`
@@ -33,6 +33,7 @@ mod native_alert_figures;
 mod native_backend;
 mod pgboss_actions;
 mod pooler;
+mod procrastinate;
 mod replica;
 mod session_settings;
 mod shared_snapshot;

@@ -66,6 +66,10 @@ pub struct JobTable {
     /// comes after those.
     pub batches: Vec<(ActionKind, String)>,
     pub discard_message: bool,
+    /// Where the project's own tools take fewer states than the action does elsewhere
+    /// (procrastinate retries failed jobs only): per action, the states it takes. A plan
+    /// leaves jobs in the others alone. Absent: `ActionKind::from_states`.
+    pub from_states: Vec<(ActionKind, Vec<JobState>)>,
 }
 
 /// `JobTable::stale` for a schema that keeps when a running job last showed signs of life.
@@ -87,6 +91,14 @@ impl JobTable {
     /// Offered when the table has a statement for `kind`; else `why`.
     pub fn support(&self, kind: ActionKind, why: &'static str) -> Support {
         Support::when(self.statement(kind).is_some(), why)
+    }
+
+    /// The states `kind` takes on this table.
+    pub fn from_states(&self, kind: ActionKind) -> &[JobState] {
+        self.from_states
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(kind.from_states(), |(_, states)| states.as_slice())
     }
 
     pub fn statement(&self, kind: ActionKind) -> Option<&str> {
@@ -209,13 +221,19 @@ pub async fn plan(pool: &PgPool, t: &JobTable, action: &Action) -> anyhow::Resul
             ));
             let found = fetch(pool, sql).await?;
             let missing = ids.len() as u64 - found.len() as u64;
-            let mut plan = Plan::from_rows(action.clone(), found, MAX_JOBS_PER_ACTION);
+            let mut plan = Plan::from_rows_in(
+                action.clone(),
+                found,
+                MAX_JOBS_PER_ACTION,
+                t.from_states(kind),
+            );
             plan.missing = missing;
             Ok(plan)
         }
         JobTarget::Matching { filter, limit } => {
             let take = take(*limit);
-            let states = filter.states_for(kind);
+            // The schema's own tool may take fewer states than `ActionKind::from_states`.
+            let states = filter.states_for(kind, t.from_states(kind));
             let mut sql = Sql::new("SELECT * FROM (");
             let mut first = true;
             for state in states {
@@ -235,11 +253,21 @@ pub async fn plan(pool: &PgPool, t: &JobTable, action: &Action) -> anyhow::Resul
                 sql.push(&format!(") s ORDER BY 1, 2 LIMIT {})", take + 1));
             }
             if first {
-                return Ok(Plan::from_rows(action.clone(), Vec::new(), take));
+                return Ok(Plan::from_rows_in(
+                    action.clone(),
+                    Vec::new(),
+                    take,
+                    t.from_states(kind),
+                ));
             }
             sql.push(") t ORDER BY 1, 2");
             let rows = fetch(pool, sql).await?;
-            Ok(Plan::from_rows(action.clone(), rows, take))
+            Ok(Plan::from_rows_in(
+                action.clone(),
+                rows,
+                take,
+                t.from_states(kind),
+            ))
         }
     }
 }

@@ -105,6 +105,11 @@ pub struct StateList {
     /// page sorts every job of the state (doctor warns, naming `fix`); running jobs are few
     /// enough to sort.
     pub ordered: bool,
+    /// The rows a page reads in id order (a list without a sort time, or a sort time's NULL
+    /// rows) come off an index in that order once the queue is pinned, so such a page stops
+    /// after its rows. Without it those rows are read whole and sorted, which suits the few
+    /// a running list holds.
+    pub id_ordered: bool,
 }
 
 impl StateList {
@@ -115,6 +120,7 @@ impl StateList {
             sort,
             fix: None,
             ordered: true,
+            id_ordered: false,
         }
     }
 
@@ -125,6 +131,11 @@ impl StateList {
 
     pub fn ordered(mut self, ordered: bool) -> StateList {
         self.ordered = ordered;
+        self
+    }
+
+    pub fn id_ordered(mut self, id_ordered: bool) -> StateList {
+        self.id_ordered = id_ordered;
         self
     }
 }

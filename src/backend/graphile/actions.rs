@@ -156,6 +156,7 @@ impl GraphileActions {
                 stale: Some(gone("j.locked_by", STALE_SECS)),
                 batches,
                 discard_message: true,
+                from_states: Vec::new(),
             },
             jobs_table: jobs.to_string(),
             tasks_table: tasks.to_string(),

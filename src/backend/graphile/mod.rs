@@ -255,6 +255,7 @@ impl GraphileBackend {
                 drill,
                 source: None,
                 actions: Box::new(actions),
+                kinds: None,
             },
         })
     }

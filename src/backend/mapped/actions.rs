@@ -246,6 +246,7 @@ impl MappedActions {
                 stale,
                 batches,
                 discard_message: false,
+                from_states: Vec::new(),
             },
             capabilities,
             pause,

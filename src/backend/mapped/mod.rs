@@ -176,6 +176,7 @@ impl MappedBackend {
                 drill,
                 source: Some(format!("profile {}", profile.name)),
                 actions: Box::new(actions),
+                kinds: None,
             },
             profile_name: profile.name.clone(),
             schema: table.schema.clone(),

@@ -213,7 +213,7 @@ async fn plan_jobs(pool: &PgPool, action: &Action, target: &JobTarget) -> anyhow
         }
         JobTarget::Matching { filter, limit } => {
             let take = take(*limit);
-            let states = filter.states_for(kind);
+            let states = filter.states_for(kind, kind.from_states());
             let mut sql = Sql::new("SELECT * FROM (");
             let lim = sql.bind(take as i64 + 1);
             for (i, state) in states.iter().enumerate() {

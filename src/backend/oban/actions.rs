@@ -112,6 +112,7 @@ impl ObanActions {
                 stale: None,
                 batches,
                 discard_message: false,
+                from_states: Vec::new(),
             },
             channel: format!("{prefix}.oban_signal"),
         }

@@ -206,6 +206,7 @@ impl ObanBackend {
                 drill,
                 source: None,
                 actions: Box::new(actions),
+                kinds: None,
             },
         })
     }

@@ -128,6 +128,7 @@ impl PgBossActions {
                 stale: None,
                 batches,
                 discard_message: false,
+                from_states: Vec::new(),
             },
         }
     }

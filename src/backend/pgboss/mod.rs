@@ -298,6 +298,7 @@ impl PgBossBackend {
                 drill,
                 source: None,
                 actions: Box::new(actions),
+                kinds: None,
             },
         })
     }

@@ -92,6 +92,7 @@ impl RiverActions {
                 ),
             ],
             discard_message: false,
+            from_states: Vec::new(),
         };
         RiverActions {
             jobs,

@@ -220,6 +220,7 @@ impl RiverBackend {
                 drill,
                 source: None,
                 actions: Box::new(actions),
+                kinds: None,
             },
         })
     }

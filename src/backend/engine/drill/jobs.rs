@@ -19,6 +19,8 @@ struct Scoped {
     sort: Option<Sort>,
     /// Lanes apply: the queue is pinned.
     laned: bool,
+    /// Rows read in id order come off an index in that order (`StateList::id_ordered`).
+    id_ordered: bool,
 }
 
 /// `None`: the scope names no job of this table (a state it has no list for, ids that
@@ -39,6 +41,7 @@ fn scoped(t: &DrillTable, scope: &JobScope, sql: &mut Sql) -> anyhow::Result<Opt
                 cond: format!("({})::text = {p}", t.jobs.queue),
                 sort: list.sort.clone(),
                 laned: true,
+                id_ordered: list.id_ordered,
             }
         }
         JobScope::Worker { worker } => {
@@ -51,6 +54,7 @@ fn scoped(t: &DrillTable, scope: &JobScope, sql: &mut Sql) -> anyhow::Result<Opt
                 cond: format!("({w})::text = {p}"),
                 sort: None,
                 laned: false,
+                id_ordered: false,
             }
         }
         JobScope::Ids { ids } => {
@@ -68,6 +72,7 @@ fn scoped(t: &DrillTable, scope: &JobScope, sql: &mut Sql) -> anyhow::Result<Opt
                 cond: format!("{} = ANY(CAST({p} AS {}[]))", t.jobs.id, t.jobs.id_type),
                 sort: None,
                 laned: false,
+                id_ordered: false,
             }
         }
         JobScope::Stuck {
@@ -97,6 +102,7 @@ fn scoped(t: &DrillTable, scope: &JobScope, sql: &mut Sql) -> anyhow::Result<Opt
                 cond: format!("({})", terms.join(" OR ")),
                 sort: list.sort.clone(),
                 laned: false,
+                id_ordered: false,
             }
         }
     }))
@@ -165,7 +171,7 @@ fn branch(
         "({}) AND {}{null_split}{filters}{extra}",
         range.cond, s.cond
     );
-    if !keyed {
+    if !keyed && !s.id_ordered {
         // Rows read in id order are few (a worker's, a set of ids, those without a sort
         // time): the fence keeps the planner from walking the whole primary key in id
         // order to avoid sorting them.
