@@ -326,6 +326,15 @@ macro_rules! rule {
             $( $(#[$fdoc])* pub $field: $fty, )*
         }
 
+        impl $name {
+            /// The rule as it applies after `overrides` (a queue's, a kind's), in order. Rules
+            /// that resolve some other way (per worker, per tenant) leave it unused.
+            #[allow(dead_code)]
+            fn resolved(&self, overrides: &[Option<&Override<$threshold>>]) -> Option<Resolved> {
+                resolve(self.enabled, self.severity, self.threshold, self.for_, overrides)
+            }
+        }
+
         impl Default for $name {
             fn default() -> Self {
                 $name {
@@ -481,113 +490,53 @@ pub const NO_TENANT: &str = "-";
 impl Rules {
     pub fn oldest_ready(&self, queue: &str) -> Option<Resolved> {
         let r = &self.oldest_ready;
-        resolve(
-            r.enabled,
-            r.severity,
-            r.threshold,
-            r.for_,
-            &[r.queues.get(queue)],
-        )
+        r.resolved(&[r.queues.get(queue)])
     }
 
     pub fn backlog(&self, queue: &str) -> Option<Resolved> {
         let r = &self.backlog;
-        resolve(
-            r.enabled,
-            r.severity,
-            r.threshold,
-            r.for_,
-            &[r.queues.get(queue)],
-        )
+        r.resolved(&[r.queues.get(queue)])
     }
 
     pub fn backlog_baseline(&self, queue: &str) -> Option<Resolved> {
         let r = &self.backlog_baseline;
-        resolve(
-            r.enabled,
-            r.severity,
-            r.threshold,
-            r.for_,
-            &[r.queues.get(queue)],
-        )
+        r.resolved(&[r.queues.get(queue)])
     }
 
     pub fn dead_letter(&self, queue: &str) -> Option<Resolved> {
         let r = &self.dead_letter;
-        resolve(
-            r.enabled,
-            r.severity,
-            r.threshold,
-            r.for_,
-            &[r.queues.get(queue)],
-        )
+        r.resolved(&[r.queues.get(queue)])
     }
 
     pub fn dead_spike(&self, queue: &str) -> Option<Resolved> {
         let r = &self.dead_spike;
-        resolve(
-            r.enabled,
-            r.severity,
-            r.threshold,
-            r.for_,
-            &[r.queues.get(queue)],
-        )
+        r.resolved(&[r.queues.get(queue)])
     }
 
     pub fn failure_rate(&self, queue: &str) -> Option<Resolved> {
         let r = &self.failure_rate;
-        resolve(
-            r.enabled,
-            r.severity,
-            r.threshold,
-            r.for_,
-            &[r.queues.get(queue)],
-        )
+        r.resolved(&[r.queues.get(queue)])
     }
 
     /// A kind's own override wins over its queue's.
     pub fn kind_failure_rate(&self, queue: &str, kind: &str) -> Option<Resolved> {
         let r = &self.kind_failure_rate;
-        resolve(
-            r.enabled,
-            r.severity,
-            r.threshold,
-            r.for_,
-            &[r.queues.get(queue), r.kinds.get(kind)],
-        )
+        r.resolved(&[r.queues.get(queue), r.kinds.get(kind)])
     }
 
     pub fn worker_down(&self, worker: &str) -> Option<Resolved> {
         let r = &self.worker_down;
-        resolve(
-            r.enabled,
-            r.severity,
-            r.threshold,
-            r.for_,
-            &[r.workers.get(worker)],
-        )
+        r.resolved(&[r.workers.get(worker)])
     }
 
     pub fn no_worker(&self, queue: &str) -> Option<Resolved> {
         let r = &self.no_worker;
-        resolve(
-            r.enabled,
-            r.severity,
-            r.threshold,
-            r.for_,
-            &[r.queues.get(queue)],
-        )
+        r.resolved(&[r.queues.get(queue)])
     }
 
     pub fn slow_job(&self, queue: &str) -> Option<Resolved> {
         let r = &self.slow_job;
-        resolve(
-            r.enabled,
-            r.severity,
-            r.threshold,
-            r.for_,
-            &[r.queues.get(queue)],
-        )
+        r.resolved(&[r.queues.get(queue)])
     }
 
     pub fn db_unreachable(&self) -> Option<Resolved> {
@@ -598,13 +547,7 @@ impl Rules {
     pub fn tenant_heartbeat_budget(&self, tenant: Option<&str>) -> Option<Resolved> {
         let r = &self.tenant_heartbeat_budget;
         let key = tenant.unwrap_or(NO_TENANT);
-        resolve(
-            r.enabled,
-            r.severity,
-            r.threshold,
-            r.for_,
-            &[r.tenants.get(key)],
-        )
+        r.resolved(&[r.tenants.get(key)])
     }
 
     pub fn heartbeat_budget(&self) -> Option<Resolved> {
