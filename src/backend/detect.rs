@@ -10,14 +10,9 @@ use anyhow::bail;
 use serde::Serialize;
 use sqlx::PgPool;
 
-use crate::backend::Backend;
-use crate::backend::graphile::GraphileBackend;
-use crate::backend::mapped::{MappedBackend, Profile};
-use crate::backend::oban::ObanBackend;
+use crate::backend::mapped::Profile;
 use crate::backend::pg::catalog::TableInfo;
-use crate::backend::pgboss::PgBossBackend;
-use crate::backend::procrastinate::ProcrastinateBackend;
-use crate::backend::river::RiverBackend;
+use crate::backend::{Backend, graphile, mapped, oban, pgboss, procrastinate, river};
 
 /// The queue schemas jobtop can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -244,11 +239,11 @@ pub async fn open(pool: &PgPool, choice: &Detected) -> anyhow::Result<Backend> {
     let schema = choice.schema.as_str();
     Ok(match choice.backend {
         BackendKind::Native => open_native(pool, schema)?,
-        BackendKind::River => Backend::new(RiverBackend::open(pool, schema).await?),
-        BackendKind::Oban => Backend::new(ObanBackend::open(pool, schema).await?),
-        BackendKind::PgBoss => Backend::new(PgBossBackend::open(pool, schema).await?),
-        BackendKind::Graphile => Backend::new(GraphileBackend::open(pool, schema).await?),
-        BackendKind::Procrastinate => Backend::new(ProcrastinateBackend::open(pool, schema).await?),
+        BackendKind::River => Backend::new(river::open(pool, schema).await?),
+        BackendKind::Oban => Backend::new(oban::open(pool, schema).await?),
+        BackendKind::PgBoss => Backend::new(pgboss::open(pool, schema).await?),
+        BackendKind::Graphile => Backend::new(graphile::open(pool, schema).await?),
+        BackendKind::Procrastinate => Backend::new(procrastinate::open(pool, schema).await?),
         BackendKind::Mapped => {
             let Some(name) = &choice.profile else {
                 bail!("the mapped backend needs a profile (--profile FILE)");
@@ -256,7 +251,7 @@ pub async fn open(pool: &PgPool, choice: &Detected) -> anyhow::Result<Backend> {
             let Some(profile) = Profile::shipped(name) else {
                 bail!("no shipped profile named {name:?}");
             };
-            Backend::new(MappedBackend::open(pool, profile, Some(schema)).await?)
+            Backend::new(mapped::open(pool, profile, Some(schema)).await?)
         }
     })
 }
@@ -332,11 +327,10 @@ pub async fn resolve(pool: &PgPool, selection: &Selection) -> anyhow::Result<(De
             None => Profile::load(path)?,
         };
         let name = profile.name.clone();
-        let backend =
-            MappedBackend::open(pool.clone(), profile, selection.schema.as_deref()).await?;
+        let backend = mapped::open(pool.clone(), profile, selection.schema.as_deref()).await?;
         let detected = Detected {
             backend: BackendKind::Mapped,
-            schema: backend.schema().to_string(),
+            schema: backend.schema.clone(),
             profile: Some(name),
         };
         return Ok((detected, Backend::new(backend)));

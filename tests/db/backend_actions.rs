@@ -10,9 +10,9 @@ use sqlx::postgres::PgListener;
 use sqlx::{AssertSqlSafe, PgPool, Row};
 
 use jobtop::backend::gate::Gate;
-use jobtop::backend::graphile::GraphileBackend;
-use jobtop::backend::oban::ObanBackend;
-use jobtop::backend::river::RiverBackend;
+use jobtop::backend::graphile;
+use jobtop::backend::oban;
+use jobtop::backend::river;
 use jobtop::backend::{
     Action, ActionOutcome, Backend, JobId, JobState, JobTarget, Plan, Reads, Writes,
 };
@@ -81,7 +81,7 @@ async fn last_audit(
 
 async fn river(pool: &PgPool) -> Gate {
     load(pool, RIVER).await;
-    gate(RiverBackend::open(pool.clone(), "public").await.unwrap())
+    gate(river::open(pool.clone(), "public").await.unwrap())
 }
 
 #[tokio::test]
@@ -371,7 +371,7 @@ async fn without_the_audit_table_no_action_runs() {
     let pool = &db.pool;
     load(pool, RIVER).await;
     exec(pool, "DROP SCHEMA jobtop CASCADE").await;
-    let backend = RiverBackend::open(pool.clone(), "public").await.unwrap();
+    let backend = river::open(pool.clone(), "public").await.unwrap();
     assert!(!backend.capabilities().actions.audit.yes());
     let g = gate(backend);
     for action in [
@@ -399,7 +399,7 @@ async fn without_the_audit_table_no_action_runs() {
 
 async fn oban(pool: &PgPool) -> Gate {
     load(pool, OBAN).await;
-    gate(ObanBackend::open(pool.clone(), "public").await.unwrap())
+    gate(oban::open(pool.clone(), "public").await.unwrap())
 }
 
 #[tokio::test]
@@ -574,24 +574,20 @@ reason = "reason"
 "#;
 
 async fn mapped(pool: &PgPool, text: &str) -> Gate {
-    use jobtop::backend::mapped::{MappedBackend, Profile};
+    use jobtop::backend::mapped::{self, Profile};
     let profile = Profile::parse("test.toml", text).unwrap();
-    gate(
-        MappedBackend::open(pool.clone(), profile, None)
-            .await
-            .unwrap(),
-    )
+    gate(mapped::open(pool.clone(), profile, None).await.unwrap())
 }
 
 /// The shipped `job_queue` profile: a table keyed by uuid, acted on by uuid.
 #[tokio::test]
 async fn a_uuid_keyed_table_is_acted_on_by_uuid() {
-    use jobtop::backend::mapped::{MappedBackend, Profile};
+    use jobtop::backend::mapped::{self, Profile};
     let db = common::test_db().await;
     let pool = &db.pool;
     load(pool, JOB_QUEUE).await;
     let g = gate(
-        MappedBackend::open(pool.clone(), Profile::shipped("job_queue").unwrap(), None)
+        mapped::open(pool.clone(), Profile::shipped("job_queue").unwrap(), None)
             .await
             .unwrap(),
     );
@@ -823,7 +819,7 @@ async fn profile_actions_must_name_a_status_of_the_right_state() {
 async fn graphile(pool: &PgPool) -> Gate {
     load(pool, GRAPHILE).await;
     gate(
-        GraphileBackend::open(pool.clone(), "graphile_worker")
+        graphile::open(pool.clone(), "graphile_worker")
             .await
             .unwrap(),
     )
@@ -1196,7 +1192,7 @@ async fn graphile_offers_only_the_actions_whose_admin_function_exists() {
     load(pool, GRAPHILE).await;
     // As before graphile-worker 0.16: no force_unlock_workers.
     exec(pool, "DROP FUNCTION graphile_worker.force_unlock_workers").await;
-    let backend = GraphileBackend::open(pool.clone(), "graphile_worker")
+    let backend = graphile::open(pool.clone(), "graphile_worker")
         .await
         .unwrap();
     let caps = common::flags(&backend.capabilities()).actions;

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use jobtop::backend::detect::{self, BackendKind, ChooseError, Detected, Selection};
 use jobtop::backend::doctor::{self, Status};
-use jobtop::backend::graphile::GraphileBackend;
-use jobtop::backend::mapped::{MappedBackend, Profile};
-use jobtop::backend::oban::ObanBackend;
-use jobtop::backend::pgboss::PgBossBackend;
-use jobtop::backend::river::RiverBackend;
+use jobtop::backend::engine::foreign::Foreign;
+use jobtop::backend::graphile;
+use jobtop::backend::mapped::{self, Profile};
+use jobtop::backend::oban;
+use jobtop::backend::pgboss;
+use jobtop::backend::river;
 use jobtop::backend::{Count, MinuteBucket, Overview, Reads, Snapshot, SnapshotOptions};
 use sqlx::{AssertSqlSafe, PgPool};
 
@@ -164,7 +165,7 @@ fn assert_minutes(snapshot: &Snapshot, queue: &str, events: &[(usize, u32, u32)]
 async fn river_snapshot() {
     let db = common::test_db().await;
     load(&db.pool, RIVER).await;
-    let river = RiverBackend::open(db.pool.clone(), "public").await.unwrap();
+    let river = river::open(db.pool.clone(), "public").await.unwrap();
     assert_eq!(river.name(), "river");
     assert_eq!(
         common::flags(&river.capabilities()),
@@ -222,7 +223,7 @@ async fn river_snapshot() {
 async fn river_counts_stop_at_the_cap() {
     let db = common::test_db().await;
     load(&db.pool, RIVER).await;
-    let river = RiverBackend::open(db.pool.clone(), "public").await.unwrap();
+    let river = river::open(db.pool.clone(), "public").await.unwrap();
     let s = river
         .snapshot(&SnapshotOptions {
             count_cap: 2,
@@ -256,9 +257,7 @@ async fn river_counts_stop_at_the_cap() {
 async fn oban_snapshot_in_a_prefix_schema() {
     let db = common::test_db().await;
     load_into(&db.pool, "jobs_oban", OBAN).await;
-    let oban = ObanBackend::open(db.pool.clone(), "jobs_oban")
-        .await
-        .unwrap();
+    let oban = oban::open(db.pool.clone(), "jobs_oban").await.unwrap();
     // Oban's own indexes do not cover completed_at: no throughput until one does.
     assert_eq!(
         common::flags(&oban.capabilities()),
@@ -294,9 +293,7 @@ async fn oban_snapshot_in_a_prefix_schema() {
         "CREATE INDEX jobtop_completed ON jobs_oban.oban_jobs (state, completed_at)",
     )
     .await;
-    let oban = ObanBackend::open(db.pool.clone(), "jobs_oban")
-        .await
-        .unwrap();
+    let oban = oban::open(db.pool.clone(), "jobs_oban").await.unwrap();
     assert!(oban.capabilities().throughput.yes());
     let s = snap(&oban).await;
     assert_queues(&s, expected);
@@ -319,9 +316,7 @@ async fn oban_snapshot_in_a_prefix_schema() {
 async fn pgboss_snapshot_over_partitions() {
     let db = common::test_db().await;
     load(&db.pool, PGBOSS).await;
-    let boss = PgBossBackend::open(db.pool.clone(), "pgboss")
-        .await
-        .unwrap();
+    let boss = pgboss::open(db.pool.clone(), "pgboss").await.unwrap();
     assert_eq!(
         common::flags(&boss.capabilities()),
         common::Flags {
@@ -393,9 +388,7 @@ async fn pgboss_snapshot_over_partitions() {
            WHERE state IN ('completed', 'failed')",
     )
     .await;
-    let boss = PgBossBackend::open(db.pool.clone(), "pgboss")
-        .await
-        .unwrap();
+    let boss = pgboss::open(db.pool.clone(), "pgboss").await.unwrap();
     assert!(boss.capabilities().throughput.yes());
     assert!(
         boss.doctor_plan()
@@ -421,7 +414,7 @@ async fn pgboss_snapshot_over_partitions() {
 async fn graphile_snapshot_derives_states_from_columns() {
     let db = common::test_db().await;
     load(&db.pool, GRAPHILE).await;
-    let g = GraphileBackend::open(db.pool.clone(), "graphile_worker")
+    let g = graphile::open(db.pool.clone(), "graphile_worker")
         .await
         .unwrap();
     assert_eq!(
@@ -466,8 +459,8 @@ async fn graphile_snapshot_derives_states_from_columns() {
     );
 }
 
-async fn mapped(pool: &PgPool, profile: &str) -> MappedBackend {
-    MappedBackend::open(pool.clone(), Profile::shipped(profile).unwrap(), None)
+async fn mapped(pool: &PgPool, profile: &str) -> Foreign {
+    mapped::open(pool.clone(), Profile::shipped(profile).unwrap(), None)
         .await
         .unwrap()
 }
@@ -478,7 +471,7 @@ async fn job_queue_profile_snapshot() {
     load(&db.pool, JOB_QUEUE).await;
     let b = mapped(&db.pool, "job_queue").await;
     assert_eq!(b.name(), "mapped");
-    assert_eq!(b.profile_name(), "job_queue");
+    assert_eq!(b.profile.as_deref().unwrap_or_default(), "job_queue");
     assert_eq!(
         common::flags(&b.capabilities()),
         common::Flags {
@@ -635,9 +628,7 @@ paused_by = "paused_by"
 reason = "reason"
 "#;
     let profile = Profile::parse("pauses.toml", text).unwrap();
-    let b = MappedBackend::open(db.pool.clone(), profile, None)
-        .await
-        .unwrap();
+    let b = mapped::open(db.pool.clone(), profile, None).await.unwrap();
     assert!(b.capabilities().pause.yes() && b.capabilities().pause_visible.yes());
     let s = snap(&b).await;
     // No attempts column: a pending job not yet due is scheduled, never retrying.
@@ -858,7 +849,7 @@ async fn profile_names_checked_against_the_database_point_at_the_profile() {
     let db = common::test_db().await;
     load(&db.pool, JOB_QUEUE).await;
     let text = "table = \"job_queue\"\n[columns]\nid = \"id\"\nstatus = \"status\"\nqueue = \"task_kind\"\n[statuses]\npending = \"queued\"\nrunning = \"running\"\n";
-    let err = MappedBackend::open(
+    let err = mapped::open(
         db.pool.clone(),
         Profile::parse("p.toml", text).unwrap(),
         None,
@@ -873,7 +864,7 @@ async fn profile_names_checked_against_the_database_point_at_the_profile() {
     assert!(err.message.contains("task_kind"), "{err}");
 
     let text = "table = \"job_q\"\n[columns]\nid = \"id\"\nstatus = \"status\"\n[statuses]\npending = \"queued\"\nrunning = \"running\"\n";
-    let err = MappedBackend::open(
+    let err = mapped::open(
         db.pool.clone(),
         Profile::parse("p.toml", text).unwrap(),
         None,
@@ -900,8 +891,7 @@ async fn doctor_passes_river_and_flags_whole_table_scans_elsewhere() {
     let db = common::test_db().await;
     all_fixtures(&db.pool).await;
 
-    let river: Arc<dyn Reads> =
-        Arc::new(RiverBackend::open(db.pool.clone(), "public").await.unwrap());
+    let river: Arc<dyn Reads> = Arc::new(river::open(db.pool.clone(), "public").await.unwrap());
     let report = doctor::run(&db.pool, river.as_ref()).await;
     for probe in ["queue counts", "completions per minute", "workers"] {
         assert_eq!(plan_status(&report, probe), Status::Ok, "{report:#?}");
@@ -918,7 +908,7 @@ async fn doctor_passes_river_and_flags_whole_table_scans_elsewhere() {
 
     // graphile-worker has no index for locked and dead jobs: doctor names one, and with it
     // the plan no longer reads the whole table.
-    let g = GraphileBackend::open(db.pool.clone(), "graphile_worker")
+    let g = graphile::open(db.pool.clone(), "graphile_worker")
         .await
         .unwrap();
     let report = doctor::run(&db.pool, &g).await;
@@ -947,9 +937,7 @@ async fn doctor_passes_river_and_flags_whole_table_scans_elsewhere() {
     assert_eq!(plan_status(&report, "workers"), Status::Ok, "{report:#?}");
 
     // pg-boss: running and dead counts need an index pg-boss does not make.
-    let boss = PgBossBackend::open(db.pool.clone(), "pgboss")
-        .await
-        .unwrap();
+    let boss = pgboss::open(db.pool.clone(), "pgboss").await.unwrap();
     let report = doctor::run(&db.pool, &boss).await;
     let counts = report
         .iter()
@@ -1009,7 +997,7 @@ async fn doctor_reports_missing_privileges() {
         .connect_with(db.options.clone().username(&role))
         .await
         .unwrap();
-    let river = RiverBackend::open(reader.clone(), "public").await.unwrap();
+    let river = river::open(reader.clone(), "public").await.unwrap();
     let report = doctor::run(&reader, &river).await;
     let jobs: Vec<_> = report
         .iter()

@@ -1021,7 +1021,7 @@ async fn a_read_the_schema_cannot_serve_says_why() {
         .execute(&db.pool)
         .await
         .unwrap();
-    let river = jobtop::backend::river::RiverBackend::open(db.pool.clone(), "public")
+    let river = jobtop::backend::river::open(db.pool.clone(), "public")
         .await
         .unwrap();
     assert_eq!(

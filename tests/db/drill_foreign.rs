@@ -11,10 +11,10 @@ use jobtop::backend::drill::{
     KindsQuery, ListFilter, Order, TenantsQuery,
 };
 use jobtop::backend::engine::drill as foreign_drill;
-use jobtop::backend::engine::foreign::ForeignSchema;
-use jobtop::backend::mapped::{MappedBackend, Profile};
-use jobtop::backend::oban::ObanBackend;
-use jobtop::backend::river::RiverBackend;
+use jobtop::backend::engine::foreign::Foreign;
+use jobtop::backend::mapped::{self, Profile};
+use jobtop::backend::oban;
+use jobtop::backend::river;
 use jobtop::backend::{JobId, JobState, Reads};
 use sqlx::PgPool;
 
@@ -116,7 +116,7 @@ fn assert_kinds(kinds: &[KindStats], expected: &[K]) {
 async fn river_lists_pages_detail_dead_letters_and_kinds() {
     let db = common::test_db().await;
     load(&db.pool, RIVER).await;
-    let river = RiverBackend::open(db.pool.clone(), "public").await.unwrap();
+    let river = river::open(db.pool.clone(), "public").await.unwrap();
 
     // Ids in the fixture's insertion order (see tests/fixtures/river.sql).
     assert_lists(
@@ -339,7 +339,7 @@ async fn oban_lists_detail_dead_letters_and_kinds_in_naive_utc() {
         .connect_with(db.options.clone())
         .await
         .unwrap();
-    let oban = ObanBackend::open(pool.clone(), "public").await.unwrap();
+    let oban = oban::open(pool.clone(), "public").await.unwrap();
 
     // Ids in the fixture's insertion order (see tests/fixtures/oban.sql). The executing
     // jobs have no attempted_at in the fixture: they are listed by id.
@@ -453,8 +453,8 @@ async fn oban_lists_detail_dead_letters_and_kinds_in_naive_utc() {
     pool.close().await;
 }
 
-async fn mapped(pool: &PgPool, profile: &str) -> MappedBackend {
-    MappedBackend::open(pool.clone(), Profile::shipped(profile).unwrap(), None)
+async fn mapped(pool: &PgPool, profile: &str) -> Foreign {
+    mapped::open(pool.clone(), Profile::shipped(profile).unwrap(), None)
         .await
         .unwrap()
 }
@@ -839,7 +839,7 @@ async fn river_and_oban_lists_read_indexes_only() {
     .execute(pool)
     .await
     .unwrap();
-    let river = RiverBackend::open(pool.clone(), "public").await.unwrap();
+    let river = river::open(pool.clone(), "public").await.unwrap();
     let plans = list_plans(&river, "mailers", async |q| {
         foreign_drill::explain(pool, river.drill_table(), q)
             .await
@@ -870,7 +870,7 @@ async fn river_and_oban_lists_read_indexes_only() {
     .execute(pool)
     .await
     .unwrap();
-    let oban = ObanBackend::open(pool.clone(), "public").await.unwrap();
+    let oban = oban::open(pool.clone(), "public").await.unwrap();
     let plans = list_plans(&oban, "mail", async |q| {
         foreign_drill::explain(pool, oban.drill_table(), q)
             .await
@@ -935,7 +935,7 @@ async fn mapped_lists_use_the_indexes_doctor_names() {
             "{what}:\n{plan}"
         );
     }
-    let unordered = |b: &MappedBackend| -> Vec<String> {
+    let unordered = |b: &Foreign| -> Vec<String> {
         b.doctor_plan()
             .findings
             .into_iter()
@@ -1016,7 +1016,7 @@ async fn huge_values_are_cut_in_sql_and_wrappers_pass_reads_through() {
     .fetch_one(pool)
     .await
     .unwrap();
-    let river = RiverBackend::open(pool.clone(), "public").await.unwrap();
+    let river = river::open(pool.clone(), "public").await.unwrap();
     let plain = jobtop::backend::Backend::new(river);
     let shared = std::sync::Arc::new(SharedSnapshot::new(
         plain.reads().clone(),
@@ -1100,11 +1100,11 @@ async fn ids_ordered(pool: &PgPool, sql: &str) -> Vec<JobId> {
 
 #[tokio::test]
 async fn pgboss_lists_by_uuid_with_the_last_error() {
-    use jobtop::backend::pgboss::PgBossBackend;
+    use jobtop::backend::pgboss;
     let db = common::test_db().await;
     let pool = &db.pool;
     load(pool, PGBOSS).await;
-    let b = PgBossBackend::open(pool.clone(), "pgboss").await.unwrap();
+    let b = pgboss::open(pool.clone(), "pgboss").await.unwrap();
     let waiting = "FROM pgboss.job WHERE name = 'emails' AND state IN ('created', 'retry') \
                    AND NOT blocked";
     let ready = ids_ordered(
@@ -1150,11 +1150,11 @@ async fn pgboss_lists_by_uuid_with_the_last_error() {
 
 #[tokio::test]
 async fn graphile_lists_by_task_and_dead_jobs_by_their_last_failure() {
-    use jobtop::backend::graphile::GraphileBackend;
+    use jobtop::backend::graphile;
     let db = common::test_db().await;
     let pool = &db.pool;
     load(pool, GRAPHILE).await;
-    let b = GraphileBackend::open(pool.clone(), "graphile_worker")
+    let b = graphile::open(pool.clone(), "graphile_worker")
         .await
         .unwrap();
     let of_task = "FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t \

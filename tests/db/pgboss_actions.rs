@@ -12,8 +12,9 @@ use sqlx::{AssertSqlSafe, PgPool, Row};
 
 use jobtop::app::actions::{Choice, Dialog, Level};
 use jobtop::app::{App, Msg};
+use jobtop::backend::engine::foreign::Foreign;
 use jobtop::backend::gate::Gate;
-use jobtop::backend::pgboss::PgBossBackend;
+use jobtop::backend::pgboss;
 use jobtop::backend::{
     Action, Backend, JobFilter, JobId, JobState, JobTarget, Outcome, SnapshotOptions,
 };
@@ -28,9 +29,9 @@ use crate::ui_data;
 
 const ACTOR: &str = "dana@jump-3";
 
-async fn backend(pool: &PgPool) -> PgBossBackend {
+async fn backend(pool: &PgPool) -> Foreign {
     load(pool, PGBOSS).await;
-    PgBossBackend::open(pool.clone(), "pgboss").await.unwrap()
+    pgboss::open(pool.clone(), "pgboss").await.unwrap()
 }
 
 async fn gate(pool: &PgPool) -> Gate {

@@ -25,8 +25,9 @@ use jobtop::backend::drill::{
     DeadLetterQuery, DeadWindow, DetailLimits, JobQuery, JobScope, KindWindow, KindsQuery,
     ListFilter, Order,
 };
+use jobtop::backend::engine::foreign::Foreign;
 use jobtop::backend::gate::Gate;
-use jobtop::backend::procrastinate::ProcrastinateBackend;
+use jobtop::backend::procrastinate;
 use jobtop::backend::{
     Action, Backend, JobFilter, JobId, JobState, JobTarget, MinuteBucket, Outcome, Reads, Snapshot,
     SnapshotOptions,
@@ -52,13 +53,11 @@ fn fixture() -> Option<String> {
     Some(format!("{schema}\n{PROCRASTINATE}"))
 }
 
-async fn open(pool: &PgPool) -> ProcrastinateBackend {
-    ProcrastinateBackend::open(pool.clone(), "public")
-        .await
-        .unwrap()
+async fn open(pool: &PgPool) -> Foreign {
+    procrastinate::open(pool.clone(), "public").await.unwrap()
 }
 
-async fn loaded(pool: &PgPool, fixture: &str) -> ProcrastinateBackend {
+async fn loaded(pool: &PgPool, fixture: &str) -> Foreign {
     exec(pool, fixture).await;
     open(pool).await
 }

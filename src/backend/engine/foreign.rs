@@ -1,7 +1,7 @@
-//! What every queue schema other than the reference one is made of, and the `Backend` that
-//! follows from it. A schema module builds its `Foreign` at open, its statements, its drill
-//! table and its actions; every read and action is then passed on here, once, so no backend
-//! can forget one.
+//! What every queue schema other than the reference one is made of: a schema folder's
+//! `open` returns a `Foreign` (its statements, capabilities, doctor plan, drill table and
+//! actions), and every read and action is carried out here, once, so no schema can forget
+//! one.
 
 use async_trait::async_trait;
 use sqlx::PgPool;
@@ -32,8 +32,11 @@ pub struct Foreign {
     pub doctor: doctor::DoctorPlan,
     /// The job table as the drill-down and the actions read it.
     pub drill: DrillTable,
-    /// What a failed snapshot names as its source (a profile), besides the database.
-    pub source: Option<String>,
+    /// The database schema the tables are in.
+    pub schema: String,
+    /// The profile that describes the table (mapped schemas only): a failed snapshot names
+    /// it besides the database.
+    pub profile: Option<String>,
     pub actions: Box<dyn SchemaActions>,
     /// The per-kind figures read the schema's own way, where the drill table cannot place
     /// finished jobs in time (procrastinate keeps finish times in its events table, not on
@@ -55,59 +58,56 @@ pub trait SchemaActions: Send + Sync {
     async fn apply(&self, pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone>;
 }
 
-/// A backend made of a `Foreign`; `Backend` comes with it.
-pub trait ForeignSchema: Send + Sync {
-    fn foreign(&self) -> &Foreign;
-
+impl Foreign {
     /// How the drill-down reads the jobs (for tests and troubleshooting).
-    fn drill_table(&self) -> &DrillTable {
-        &self.foreign().drill
+    pub fn drill_table(&self) -> &DrillTable {
+        &self.drill
     }
 }
 
 #[async_trait]
-impl<T: ForeignSchema> Overview for T {
+impl Overview for Foreign {
     async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
-        let f = self.foreign();
+        let f = self;
         let snapshot = snapshot::snapshot(&f.pool, &f.statements, opts).await;
-        match &f.source {
-            Some(source) => snapshot.map_err(|e| e.context(source.clone())),
+        match &f.profile {
+            Some(profile) => snapshot.map_err(|e| e.context(format!("profile {profile}"))),
             None => snapshot,
         }
     }
 }
 
 #[async_trait]
-impl<T: ForeignSchema> Reads for T {
+impl Reads for Foreign {
     fn name(&self) -> &'static str {
-        self.foreign().name
+        self.name
     }
 
     fn capabilities(&self) -> Capabilities {
-        self.foreign().capabilities
+        self.capabilities
     }
 
     fn doctor_plan(&self) -> doctor::DoctorPlan {
-        self.foreign().doctor.clone()
+        self.doctor.clone()
     }
 
     async fn jobs(&self, query: &JobQuery) -> anyhow::Result<JobPage> {
-        let f = self.foreign();
+        let f = self;
         drill::page(&f.pool, &f.drill, query).await
     }
 
     async fn job(&self, id: &JobId, limits: &DetailLimits) -> anyhow::Result<Option<JobDetail>> {
-        let f = self.foreign();
+        let f = self;
         drill::job(&f.pool, &f.drill, id, limits).await
     }
 
     async fn dead_letters(&self, query: &DeadLetterQuery) -> anyhow::Result<DeadLetterReport> {
-        let f = self.foreign();
+        let f = self;
         drill::dead_letters(&f.pool, &f.drill, query).await
     }
 
     async fn kinds(&self, query: &KindsQuery) -> anyhow::Result<KindsReport> {
-        let f = self.foreign();
+        let f = self;
         match &f.kinds {
             Some(kinds) => kinds.kinds(&f.pool, query).await,
             None => drill::kinds(&f.pool, &f.drill, query).await,
@@ -115,7 +115,7 @@ impl<T: ForeignSchema> Reads for T {
     }
 
     async fn tenants(&self, query: &TenantsQuery) -> anyhow::Result<TenantsReport> {
-        let f = self.foreign();
+        let f = self;
         if let Some(why) = f.capabilities.tenants.reason() {
             return Err(unsupported(f.name, "tenants", Some(why)));
         }
@@ -123,28 +123,28 @@ impl<T: ForeignSchema> Reads for T {
     }
 
     async fn audit_log(&self, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
-        audit::audit_log(&self.foreign().pool, filter).await
+        audit::audit_log(&self.pool, filter).await
     }
 
     async fn job_states(&self, ids: &[JobId]) -> anyhow::Result<Vec<(JobId, JobState)>> {
-        let f = self.foreign();
+        let f = self;
         kit::job_states(&f.pool, &f.drill.jobs, ids).await
     }
 }
 
 #[async_trait]
-impl<T: ForeignSchema> Writes for T {
+impl Writes for Foreign {
     async fn plan_action(&self, _: WriteKey, action: &Action) -> anyhow::Result<Plan> {
-        let f = self.foreign();
+        let f = self;
         f.actions.plan(&f.pool, action).await
     }
 
     async fn apply_batch(&self, _: WriteKey, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
-        let f = self.foreign();
+        let f = self;
         f.actions.apply(&f.pool, step).await
     }
 
     async fn finish_audit(&self, _: WriteKey, end: &AuditEnd<'_>) -> anyhow::Result<()> {
-        audit::finish_audit(&self.foreign().pool, end).await
+        audit::finish_audit(&self.pool, end).await
     }
 }

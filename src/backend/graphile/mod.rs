@@ -26,245 +26,231 @@ use crate::backend::actions::ActionKind;
 use crate::backend::capabilities::{ActionCapabilities, Capabilities, Support, audit_support};
 use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::drill::{DrillTable, time_column};
-use crate::backend::engine::foreign::{Foreign, ForeignSchema};
+use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::Statements;
 use crate::backend::graphile::actions::{self as admin, GraphileActions, Tables};
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
 
-pub struct GraphileBackend {
-    foreign: Foreign,
-}
-
-impl GraphileBackend {
-    /// Opens the graphile-worker tables in `schema` (`graphile_worker` by default).
-    pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<GraphileBackend> {
-        let (jobs_name, tasks_name, queues_name) =
-            if TableInfo::load(&pool, schema, "_private_jobs")
-                .await?
-                .is_some()
-            {
-                ("_private_jobs", "_private_tasks", "_private_job_queues")
-            } else {
-                ("jobs", "tasks", "job_queues")
-            };
-        let Some(jobs) = TableInfo::load(&pool, schema, jobs_name).await? else {
-            bail!("no graphile-worker jobs table in schema {schema}");
-        };
-        if !jobs.has("is_available") || !jobs.has("task_id") {
-            bail!(
-                "{schema}.{jobs_name} predates graphile-worker 0.13 (no task_id / is_available); \
-                 upgrade graphile-worker or describe the table with a profile"
-            );
+/// Opens the graphile-worker tables in `schema` (`graphile_worker` by default).
+pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
+    let (jobs_name, tasks_name, queues_name) = if TableInfo::load(&pool, schema, "_private_jobs")
+        .await?
+        .is_some()
+    {
+        ("_private_jobs", "_private_tasks", "_private_job_queues")
+    } else {
+        ("jobs", "tasks", "job_queues")
+    };
+    let Some(jobs) = TableInfo::load(&pool, schema, jobs_name).await? else {
+        bail!("no graphile-worker jobs table in schema {schema}");
+    };
+    if !jobs.has("is_available") || !jobs.has("task_id") {
+        bail!(
+            "{schema}.{jobs_name} predates graphile-worker 0.13 (no task_id / is_available); \
+             upgrade graphile-worker or describe the table with a profile"
+        );
+    }
+    let Some(tasks) = TableInfo::load(&pool, schema, tasks_name).await? else {
+        bail!("no {tasks_name} table in schema {schema}");
+    };
+    let t = jobs.qualified();
+    let from = format!("{t} j");
+    let states = states::state_map(&jobs);
+    // Waiting jobs are counted by the state map's ranges; running and dead, the jobs
+    // that are not available, in one pass over them (its two conditions are those of
+    // the state map's running and dead buckets: graphile's `is_available` is "not
+    // locked and attempts left"), which also finds the longest-running job: the oldest
+    // lock.
+    let count = |state| {
+        states
+            .capped_count(state, &from, "j.task_id = q.id")
+            .unwrap_or_else(|| "0::bigint".into())
+    };
+    let queues_sql = format!(
+        "WITH held AS MATERIALIZED ( \
+           SELECT j.task_id, \
+             count(*) FILTER (WHERE j.locked_at IS NOT NULL) AS running, \
+             count(*) FILTER (WHERE j.locked_at IS NULL) AS dead, \
+             min(j.locked_at) AS oldest_running \
+           FROM {from} WHERE j.is_available = false GROUP BY j.task_id) \
+         SELECT q.identifier AS name, NULL::timestamptz AS paused_at, NULL::text AS paused_by, \
+           NULL::text AS pause_reason, \
+           {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
+           coalesce(h.running, 0) AS running, coalesce(h.dead, 0) AS dead, \
+           (SELECT min(j.run_at) FROM {from} WHERE {ready_cond} AND j.task_id = q.id) \
+             AS oldest_ready_at, h.oldest_running AS oldest_running_at \
+         FROM {tasks} q LEFT JOIN held h ON h.task_id = q.id ORDER BY q.identifier",
+        ready = count(JobState::Ready),
+        scheduled = count(JobState::Scheduled),
+        retrying = count(JobState::Retrying),
+        ready_cond = states
+            .condition(JobState::Ready)
+            .unwrap_or_else(|| "false".into()),
+        tasks = tasks.qualified(),
+    );
+    let workers_sql = format!(
+        "SELECT j.locked_by AS id, NULL::text AS host, NULL::int AS pid, \
+           array_agg(DISTINCT q.identifier ORDER BY q.identifier) AS queues, \
+           NULL::timestamptz AS started_at, NULL::timestamptz AS last_heartbeat_at, \
+           count(*) AS running_jobs \
+         FROM {from} JOIN {tasks} q ON q.id = j.task_id \
+         WHERE j.is_available = false AND j.locked_at IS NOT NULL AND j.locked_by IS NOT NULL \
+         GROUP BY j.locked_by ORDER BY j.locked_by",
+        tasks = tasks.qualified(),
+    );
+    let statements = Statements {
+        queues: Arc::from(queues_sql),
+        minutes: None,
+        workers: Some(Arc::from(workers_sql)),
+    };
+    let held_fix = format!(
+        "CREATE INDEX CONCURRENTLY jobs_jobtop_held ON {t} (task_id) WHERE is_available = false;"
+    );
+    let version: Option<i32> = match TableInfo::load(&pool, schema, "migrations").await? {
+        Some(m) => {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT max(id) FROM {}",
+                m.qualified()
+            )))
+            .fetch_one(&pool)
+            .await?
         }
-        let Some(tasks) = TableInfo::load(&pool, schema, tasks_name).await? else {
-            bail!("no {tasks_name} table in schema {schema}");
-        };
-        let t = jobs.qualified();
-        let from = format!("{t} j");
-        let states = states::state_map(&jobs);
-        // Waiting jobs are counted by the state map's ranges; running and dead, the jobs
-        // that are not available, in one pass over them (its two conditions are those of
-        // the state map's running and dead buckets: graphile's `is_available` is "not
-        // locked and attempts left"), which also finds the longest-running job: the oldest
-        // lock.
-        let count = |state| {
-            states
-                .capped_count(state, &from, "j.task_id = q.id")
-                .unwrap_or_else(|| "0::bigint".into())
-        };
-        let queues_sql = format!(
-            "WITH held AS MATERIALIZED ( \
-               SELECT j.task_id, \
-                 count(*) FILTER (WHERE j.locked_at IS NOT NULL) AS running, \
-                 count(*) FILTER (WHERE j.locked_at IS NULL) AS dead, \
-                 min(j.locked_at) AS oldest_running \
-               FROM {from} WHERE j.is_available = false GROUP BY j.task_id) \
-             SELECT q.identifier AS name, NULL::timestamptz AS paused_at, NULL::text AS paused_by, \
-               NULL::text AS pause_reason, \
-               {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
-               coalesce(h.running, 0) AS running, coalesce(h.dead, 0) AS dead, \
-               (SELECT min(j.run_at) FROM {from} WHERE {ready_cond} AND j.task_id = q.id) \
-                 AS oldest_ready_at, h.oldest_running AS oldest_running_at \
-             FROM {tasks} q LEFT JOIN held h ON h.task_id = q.id ORDER BY q.identifier",
-            ready = count(JobState::Ready),
-            scheduled = count(JobState::Scheduled),
-            retrying = count(JobState::Retrying),
-            ready_cond = states
-                .condition(JobState::Ready)
-                .unwrap_or_else(|| "false".into()),
-            tasks = tasks.qualified(),
-        );
-        let workers_sql = format!(
-            "SELECT j.locked_by AS id, NULL::text AS host, NULL::int AS pid, \
-               array_agg(DISTINCT q.identifier ORDER BY q.identifier) AS queues, \
-               NULL::timestamptz AS started_at, NULL::timestamptz AS last_heartbeat_at, \
-               count(*) AS running_jobs \
-             FROM {from} JOIN {tasks} q ON q.id = j.task_id \
-             WHERE j.is_available = false AND j.locked_at IS NOT NULL AND j.locked_by IS NOT NULL \
-             GROUP BY j.locked_by ORDER BY j.locked_by",
-            tasks = tasks.qualified(),
-        );
-        let statements = Statements {
-            queues: Arc::from(queues_sql),
-            minutes: None,
-            workers: Some(Arc::from(workers_sql)),
-        };
-        let held_fix = format!(
-            "CREATE INDEX CONCURRENTLY jobs_jobtop_held ON {t} (task_id) WHERE is_available = false;"
-        );
-        let version: Option<i32> = match TableInfo::load(&pool, schema, "migrations").await? {
-            Some(m) => {
-                sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                    "SELECT max(id) FROM {}",
-                    m.qualified()
-                )))
-                .fetch_one(&pool)
-                .await?
-            }
-            None => None,
-        };
-        let job_queues = TableInfo::load(&pool, schema, queues_name).await?;
-        let functions: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT p.proname::text FROM pg_proc p \
-             JOIN pg_namespace n ON n.oid = p.pronamespace \
-             WHERE n.nspname = $1 AND p.proname = ANY($2)",
-        )
-        .bind(schema)
-        .bind(admin::FUNCTIONS.map(|(name, _)| name).to_vec())
-        .fetch_all(&pool)
-        .await?;
-        let actions = GraphileActions::new(
-            &Tables {
-                schema,
-                jobs: &t,
-                tasks: &tasks.qualified(),
-                job_queues: job_queues.as_ref().map(|q| q.qualified()).as_deref(),
-            },
-            &functions,
-            states,
-        );
-        let mut plan = DoctorPlan {
-            tables: vec![
-                TableNeed {
-                    schema: schema.to_string(),
-                    name: jobs_name.into(),
-                    write: vec!["UPDATE", "DELETE"],
-                },
-                TableNeed {
-                    schema: schema.to_string(),
-                    name: tasks_name.into(),
-                    write: vec![],
-                },
-            ],
-            probes: vec![
-                Probe {
-                    name: "queue counts".into(),
-                    sql: statements.queues.clone(),
-                    binds_cap: true,
-                    fix: Some(held_fix.clone()),
-                },
-                Probe {
-                    name: "workers".into(),
-                    sql: statements.workers.clone().expect("workers statement"),
-                    binds_cap: false,
-                    fix: Some(held_fix),
-                },
-            ],
-            jobs_tables: vec![(schema.to_string(), jobs_name.into())],
-            state_column: Some("is_available".into()),
-            findings: vec![
-                Check::new(
-                    "schema version",
-                    Status::Ok,
-                    format!(
-                        "graphile-worker migration {}",
-                        version
-                            .map(|v| v.to_string())
-                            .unwrap_or_else(|| "unknown".into())
-                    ),
-                ),
-                Check::new(
-                    "completions per minute",
-                    Status::Ok,
-                    "graphile-worker deletes completed jobs: no throughput history to show",
-                ),
-            ],
-        };
-        let missing: Vec<&str> = admin::FUNCTIONS
-            .iter()
-            .filter(|(_, kind)| !actions.can(*kind))
-            .map(|(name, _)| *name)
-            .collect();
-        if !missing.is_empty() {
-            plan.findings.push(Check::new(
-                "admin functions",
-                Status::Warn,
-                format!(
-                    "no {} in schema {schema} (graphile-worker older than 0.16?): \
-                     the actions that need them are not offered",
-                    missing.join(", ")
-                ),
-            ));
-        }
-        if actions.can(ActionKind::ResetStuck)
-            && let Some(q) = &job_queues
-        {
-            plan.tables.push(TableNeed {
+        None => None,
+    };
+    let job_queues = TableInfo::load(&pool, schema, queues_name).await?;
+    let functions: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT p.proname::text FROM pg_proc p \
+         JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE n.nspname = $1 AND p.proname = ANY($2)",
+    )
+    .bind(schema)
+    .bind(admin::FUNCTIONS.map(|(name, _)| name).to_vec())
+    .fetch_all(&pool)
+    .await?;
+    let actions = GraphileActions::new(
+        &Tables {
+            schema,
+            jobs: &t,
+            tasks: &tasks.qualified(),
+            job_queues: job_queues.as_ref().map(|q| q.qualified()).as_deref(),
+        },
+        &functions,
+        states,
+    );
+    let mut plan = DoctorPlan {
+        tables: vec![
+            TableNeed {
                 schema: schema.to_string(),
-                name: q.name.clone(),
-                write: vec!["UPDATE"],
-            });
-        }
-        let drill = drill_table(&actions, &jobs);
-        plan.probes.extend(drill.probes());
-        plan.findings.extend(drill.findings());
-        let capabilities = Capabilities {
-            actions: ActionCapabilities {
-                retry: actions.support(ActionKind::Retry),
-                cancel: Support::No(
-                    "graphile-worker has no cancelled state: discard (D, or `jobtop discard`) \
-                     fails the jobs permanently instead",
+                name: jobs_name.into(),
+                write: vec!["UPDATE", "DELETE"],
+            },
+            TableNeed {
+                schema: schema.to_string(),
+                name: tasks_name.into(),
+                write: vec![],
+            },
+        ],
+        probes: vec![
+            Probe {
+                name: "queue counts".into(),
+                sql: statements.queues.clone(),
+                binds_cap: true,
+                fix: Some(held_fix.clone()),
+            },
+            Probe {
+                name: "workers".into(),
+                sql: statements.workers.clone().expect("workers statement"),
+                binds_cap: false,
+                fix: Some(held_fix),
+            },
+        ],
+        jobs_tables: vec![(schema.to_string(), jobs_name.into())],
+        state_column: Some("is_available".into()),
+        findings: vec![
+            Check::new(
+                "schema version",
+                Status::Ok,
+                format!(
+                    "graphile-worker migration {}",
+                    version
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "unknown".into())
                 ),
-                discard: actions.support(ActionKind::Discard),
-                delete: actions.support(ActionKind::Delete),
-                reset_stuck: actions.support(ActionKind::ResetStuck),
-                purge: Support::No("graphile-worker deletes completed jobs itself"),
-                audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
-            },
-            pause: Support::No("graphile-worker has no pause"),
-            heartbeats: Support::No("graphile-worker keeps no worker heartbeats"),
-            workers: Support::Yes,
-            error_history: Support::No("graphile-worker keeps only the last error"),
-            tenants: Support::No("graphile-worker has no tenants"),
-            throughput: Support::No(
-                "graphile-worker deletes jobs when they complete: there is no history to count",
             ),
-            pause_visible: Support::No("graphile-worker has no pause"),
-            failed_attempts: Support::No(
-                "graphile-worker keeps no time of the attempts that were retried",
+            Check::new(
+                "completions per minute",
+                Status::Ok,
+                "graphile-worker deletes completed jobs: no throughput history to show",
             ),
-        };
-        Ok(GraphileBackend {
-            foreign: Foreign {
-                name: "graphile-worker",
-                pool,
-                statements,
-                capabilities,
-                doctor: plan,
-                drill,
-                source: None,
-                actions: Box::new(actions),
-                kinds: None,
-            },
-        })
+        ],
+    };
+    let missing: Vec<&str> = admin::FUNCTIONS
+        .iter()
+        .filter(|(_, kind)| !actions.can(*kind))
+        .map(|(name, _)| *name)
+        .collect();
+    if !missing.is_empty() {
+        plan.findings.push(Check::new(
+            "admin functions",
+            Status::Warn,
+            format!(
+                "no {} in schema {schema} (graphile-worker older than 0.16?): \
+                 the actions that need them are not offered",
+                missing.join(", ")
+            ),
+        ));
     }
-}
-
-impl ForeignSchema for GraphileBackend {
-    fn foreign(&self) -> &Foreign {
-        &self.foreign
+    if actions.can(ActionKind::ResetStuck)
+        && let Some(q) = &job_queues
+    {
+        plan.tables.push(TableNeed {
+            schema: schema.to_string(),
+            name: q.name.clone(),
+            write: vec!["UPDATE"],
+        });
     }
+    let drill = drill_table(&actions, &jobs);
+    plan.probes.extend(drill.probes());
+    plan.findings.extend(drill.findings());
+    let capabilities = Capabilities {
+        actions: ActionCapabilities {
+            retry: actions.support(ActionKind::Retry),
+            cancel: Support::No(
+                "graphile-worker has no cancelled state: discard (D, or `jobtop discard`) \
+                 fails the jobs permanently instead",
+            ),
+            discard: actions.support(ActionKind::Discard),
+            delete: actions.support(ActionKind::Delete),
+            reset_stuck: actions.support(ActionKind::ResetStuck),
+            purge: Support::No("graphile-worker deletes completed jobs itself"),
+            audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
+        },
+        pause: Support::No("graphile-worker has no pause"),
+        heartbeats: Support::No("graphile-worker keeps no worker heartbeats"),
+        workers: Support::Yes,
+        error_history: Support::No("graphile-worker keeps only the last error"),
+        tenants: Support::No("graphile-worker has no tenants"),
+        throughput: Support::No(
+            "graphile-worker deletes jobs when they complete: there is no history to count",
+        ),
+        pause_visible: Support::No("graphile-worker has no pause"),
+        failed_attempts: Support::No(
+            "graphile-worker keeps no time of the attempts that were retried",
+        ),
+    };
+    Ok(Foreign {
+        name: "graphile-worker",
+        pool,
+        statements,
+        capabilities,
+        doctor: plan,
+        drill,
+        actions: Box::new(actions),
+        kinds: None,
+        schema: schema.to_string(),
+        profile: None,
+    })
 }
 
 /// The jobs table for the drill-down: waiting jobs by their run time, running ones by when

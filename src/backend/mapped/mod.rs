@@ -17,18 +17,12 @@ use toml::Spanned;
 
 use super::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::capabilities::{Capabilities, Support, audit_support};
-use crate::backend::engine::foreign::{Foreign, ForeignSchema};
+use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::{Statements, WINDOW_START, capped, epoch_minute};
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::{TimeCol, ident, literal};
 use actions::MappedActions;
 pub use profile::{Profile, ProfileError, Target};
-
-pub struct MappedBackend {
-    foreign: Foreign,
-    profile_name: String,
-    schema: String,
-}
 
 /// The column a profile key names, as `j."column"`.
 fn col(c: &Spanned<String>) -> String {
@@ -43,155 +37,134 @@ fn in_list(values: &[&str]) -> String {
         .join(", ")
 }
 
-impl MappedBackend {
-    /// Opens the table `profile` describes, in `schema` when given (else the profile's
-    /// schema, else the first one on the search path that has the table).
-    pub async fn open(
-        pool: PgPool,
-        profile: Profile,
-        schema: Option<&str>,
-    ) -> anyhow::Result<MappedBackend> {
-        let schema = match schema.or(profile.schema.as_ref().map(|s| s.get_ref().as_str())) {
-            Some(s) => s.to_string(),
-            None => {
-                let found: Option<String> = sqlx::query_scalar(
-                    "SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE c.oid = to_regclass(format('%I', $1::text))",
+/// Opens the table `profile` describes, in `schema` when given (else the profile's
+/// schema, else the first one on the search path that has the table).
+pub async fn open(pool: PgPool, profile: Profile, schema: Option<&str>) -> anyhow::Result<Foreign> {
+    let schema = match schema.or(profile.schema.as_ref().map(|s| s.get_ref().as_str())) {
+        Some(s) => s.to_string(),
+        None => {
+            let found: Option<String> = sqlx::query_scalar(
+                "SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.oid = to_regclass(format('%I', $1::text))",
+            )
+            .bind(profile.table.get_ref())
+            .fetch_optional(&pool)
+            .await?;
+            found.ok_or_else(|| {
+                profile.error_at(
+                    &profile.table,
+                    format!(
+                        "table {:?} not found on the search path (set `schema`)",
+                        profile.table.get_ref()
+                    ),
                 )
-                .bind(profile.table.get_ref())
-                .fetch_optional(&pool)
-                .await?;
-                found.ok_or_else(|| {
-                    profile.error_at(
-                        &profile.table,
-                        format!(
-                            "table {:?} not found on the search path (set `schema`)",
-                            profile.table.get_ref()
-                        ),
-                    )
-                })?
-            }
-        };
-        let Some(table) = TableInfo::load(&pool, &schema, profile.table.get_ref()).await? else {
+            })?
+        }
+    };
+    let Some(table) = TableInfo::load(&pool, &schema, profile.table.get_ref()).await? else {
+        return Err(profile
+            .error_at(
+                &profile.table,
+                format!("table {schema}.{} not found", profile.table.get_ref()),
+            )
+            .into());
+    };
+    for (key, column) in profile.columns.named() {
+        if !table.has(column.get_ref()) {
             return Err(profile
                 .error_at(
-                    &profile.table,
-                    format!("table {schema}.{} not found", profile.table.get_ref()),
+                    column,
+                    format!(
+                        "column {:?} (for `{key}`) not found in {schema}.{}",
+                        column.get_ref(),
+                        table.name
+                    ),
                 )
                 .into());
-        };
-        for (key, column) in profile.columns.named() {
-            if !table.has(column.get_ref()) {
+        }
+    }
+    let pause_table = match &profile.pause {
+        None => None,
+        Some(p) => {
+            let ps = p
+                .schema
+                .as_ref()
+                .map(|s| s.get_ref().clone())
+                .unwrap_or_else(|| schema.clone());
+            let Some(info) = TableInfo::load(&pool, &ps, p.table.get_ref()).await? else {
                 return Err(profile
                     .error_at(
-                        column,
-                        format!(
-                            "column {:?} (for `{key}`) not found in {schema}.{}",
-                            column.get_ref(),
-                            table.name
-                        ),
+                        &p.table,
+                        format!("pause table {ps}.{} not found", p.table.get_ref()),
                     )
                     .into());
-            }
-        }
-        let pause_table = match &profile.pause {
-            None => None,
-            Some(p) => {
-                let ps = p
-                    .schema
-                    .as_ref()
-                    .map(|s| s.get_ref().clone())
-                    .unwrap_or_else(|| schema.clone());
-                let Some(info) = TableInfo::load(&pool, &ps, p.table.get_ref()).await? else {
+            };
+            let cols = [
+                Some(&p.queue),
+                Some(&p.paused_at),
+                p.paused_by.as_ref(),
+                p.reason.as_ref(),
+            ];
+            for c in cols.into_iter().flatten() {
+                if !info.has(c.get_ref()) {
                     return Err(profile
                         .error_at(
-                            &p.table,
-                            format!("pause table {ps}.{} not found", p.table.get_ref()),
+                            c,
+                            format!("column {:?} not found in {ps}.{}", c.get_ref(), info.name),
                         )
                         .into());
-                };
-                let cols = [
-                    Some(&p.queue),
-                    Some(&p.paused_at),
-                    p.paused_by.as_ref(),
-                    p.reason.as_ref(),
-                ];
-                for c in cols.into_iter().flatten() {
-                    if !info.has(c.get_ref()) {
-                        return Err(profile
-                            .error_at(
-                                c,
-                                format!("column {:?} not found in {ps}.{}", c.get_ref(), info.name),
-                            )
-                            .into());
-                    }
                 }
-                Some(info)
             }
-        };
-        let built = Builder {
-            profile: &profile,
-            table: &table,
-            pause: pause_table.as_ref(),
-        };
-        let statements = built.statements();
-        let mut plan = built.plan(&statements);
-        let actions = MappedActions::new(&profile, &table, pause_table.as_ref());
-        let drill = lists::drill_table(&profile, &table, actions.jobs.clone());
-        plan.probes.extend(drill.probes());
-        plan.findings.extend(drill.findings());
-        let mut action_caps = actions.capabilities;
-        action_caps.audit = audit_support(crate::backend::pg::audit::audit_table(&pool).await?);
-        let c = &profile.columns;
-        let no_pause = "the profile names no [pause] table";
-        let capabilities = Capabilities {
-            actions: action_caps,
-            pause: Support::when(profile.pause.is_some(), no_pause),
-            heartbeats: Support::when(
-                c.heartbeat_at.is_some(),
-                "the profile names no heartbeat column",
-            ),
-            workers: Support::when(c.worker.is_some(), "the profile names no worker column"),
-            error_history: Support::when(
-                c.errors.is_some(),
-                "the profile names no error history column",
-            ),
-            tenants: Support::when(c.tenant.is_some(), "the profile names no tenant column"),
-            throughput: Support::when(
-                statements.minutes.is_some(),
-                "the profile names no finish time with an index to count completions by",
-            ),
-            pause_visible: Support::when(profile.pause.is_some(), no_pause),
-            failed_attempts: Support::No(
-                "a profile keeps no time of the attempts that were retried",
-            ),
-        };
-        Ok(MappedBackend {
-            foreign: Foreign {
-                name: "mapped",
-                pool,
-                statements,
-                capabilities,
-                doctor: plan,
-                drill,
-                source: Some(format!("profile {}", profile.name)),
-                actions: Box::new(actions),
-                kinds: None,
-            },
-            profile_name: profile.name.clone(),
-            schema: table.schema.clone(),
-        })
-    }
-
-    /// The profile's name (shown next to the backend name).
-    pub fn profile_name(&self) -> &str {
-        &self.profile_name
-    }
-
-    /// The schema the table was found in.
-    pub fn schema(&self) -> &str {
-        &self.schema
-    }
+            Some(info)
+        }
+    };
+    let built = Builder {
+        profile: &profile,
+        table: &table,
+        pause: pause_table.as_ref(),
+    };
+    let statements = built.statements();
+    let mut plan = built.plan(&statements);
+    let actions = MappedActions::new(&profile, &table, pause_table.as_ref());
+    let drill = lists::drill_table(&profile, &table, actions.jobs.clone());
+    plan.probes.extend(drill.probes());
+    plan.findings.extend(drill.findings());
+    let mut action_caps = actions.capabilities;
+    action_caps.audit = audit_support(crate::backend::pg::audit::audit_table(&pool).await?);
+    let c = &profile.columns;
+    let no_pause = "the profile names no [pause] table";
+    let capabilities = Capabilities {
+        actions: action_caps,
+        pause: Support::when(profile.pause.is_some(), no_pause),
+        heartbeats: Support::when(
+            c.heartbeat_at.is_some(),
+            "the profile names no heartbeat column",
+        ),
+        workers: Support::when(c.worker.is_some(), "the profile names no worker column"),
+        error_history: Support::when(
+            c.errors.is_some(),
+            "the profile names no error history column",
+        ),
+        tenants: Support::when(c.tenant.is_some(), "the profile names no tenant column"),
+        throughput: Support::when(
+            statements.minutes.is_some(),
+            "the profile names no finish time with an index to count completions by",
+        ),
+        pause_visible: Support::when(profile.pause.is_some(), no_pause),
+        failed_attempts: Support::No("a profile keeps no time of the attempts that were retried"),
+    };
+    Ok(Foreign {
+        name: "mapped",
+        pool,
+        statements,
+        capabilities,
+        doctor: plan,
+        drill,
+        actions: Box::new(actions),
+        kinds: None,
+        schema: table.schema.clone(),
+        profile: Some(profile.name.clone()),
+    })
 }
 
 /// Which jobs of a status value a count takes, by their run-at time and attempts.
@@ -771,11 +744,5 @@ impl Builder<'_> {
             });
         }
         plan
-    }
-}
-
-impl ForeignSchema for MappedBackend {
-    fn foreign(&self) -> &Foreign {
-        &self.foreign
     }
 }

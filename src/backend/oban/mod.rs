@@ -26,7 +26,7 @@ use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::drill::{
     self as drill, DrillTable, ErrorHistory, HistoryShape, LaneValues,
 };
-use crate::backend::engine::foreign::{Foreign, ForeignSchema};
+use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::prioritized::Prioritized;
 use crate::backend::engine::snapshot::Statements;
 use crate::backend::oban::actions::ObanActions;
@@ -37,185 +37,171 @@ use crate::backend::pg::sql::TimeCol;
 const NO_COMPLETED_INDEX: &str =
     "Oban has no index on completed_at: throughput and failure rate are not shown";
 
-pub struct ObanBackend {
-    foreign: Foreign,
-}
-
-impl ObanBackend {
-    /// Opens `oban_jobs` in the prefix schema `prefix`.
-    pub async fn open(pool: PgPool, prefix: &str) -> anyhow::Result<ObanBackend> {
-        let Some(jobs) = TableInfo::load(&pool, prefix, "oban_jobs").await? else {
-            bail!("no oban_jobs table in schema {prefix}");
-        };
-        let t = jobs.qualified();
-        let labels: Vec<String> = sqlx::query_scalar(
-            "SELECT e.enumlabel::text FROM pg_attribute a JOIN pg_enum e ON e.enumtypid = a.atttypid \
-             WHERE a.attrelid = format('%I.%I', $1::text, 'oban_jobs')::regclass AND a.attname = 'state'",
-        )
-        .bind(prefix)
-        .fetch_all(&pool)
-        .await?;
-        let time =
-            |column: &str| TimeCol::new(format!("j.{column}"), jobs.is_naive_timestamp(column));
-        let shape = Prioritized {
-            table: t.clone(),
-            scheduled_at: time("scheduled_at"),
-            lanes: LaneValues::SkipScan,
-            available: "available",
-            scheduled: "scheduled",
-            retryable: "retryable",
-            running: "executing",
-            started_at: time("attempted_at"),
-            discarded: "discarded",
-            waiting: labels
-                .iter()
-                .any(|l| l == "suspended")
-                .then_some("suspended")
-                .into_iter()
-                .collect(),
-            // Older Oban lacks `discarded_at` / `cancelled_at` (and the `cancelled` state).
-            finished: [
-                ("completed", "completed_at"),
-                ("discarded", "discarded_at"),
-                ("cancelled", "cancelled_at"),
-            ]
+/// Opens `oban_jobs` in the prefix schema `prefix`.
+pub async fn open(pool: PgPool, prefix: &str) -> anyhow::Result<Foreign> {
+    let Some(jobs) = TableInfo::load(&pool, prefix, "oban_jobs").await? else {
+        bail!("no oban_jobs table in schema {prefix}");
+    };
+    let t = jobs.qualified();
+    let labels: Vec<String> = sqlx::query_scalar(
+        "SELECT e.enumlabel::text FROM pg_attribute a JOIN pg_enum e ON e.enumtypid = a.atttypid \
+         WHERE a.attrelid = format('%I.%I', $1::text, 'oban_jobs')::regclass AND a.attname = 'state'",
+    )
+    .bind(prefix)
+    .fetch_all(&pool)
+    .await?;
+    let time = |column: &str| TimeCol::new(format!("j.{column}"), jobs.is_naive_timestamp(column));
+    let shape = Prioritized {
+        table: t.clone(),
+        scheduled_at: time("scheduled_at"),
+        lanes: LaneValues::SkipScan,
+        available: "available",
+        scheduled: "scheduled",
+        retryable: "retryable",
+        running: "executing",
+        started_at: time("attempted_at"),
+        discarded: "discarded",
+        waiting: labels
+            .iter()
+            .any(|l| l == "suspended")
+            .then_some("suspended")
             .into_iter()
-            .filter(|(state, column)| jobs.has(column) && labels.iter().any(|l| l == state))
-            .map(|(state, column)| (state, time(column)))
             .collect(),
-            succeeded: "completed",
-        };
-        let queue_list = "SELECT DISTINCT p.queue AS name, NULL::timestamptz AS paused_at, \
-                          NULL::text AS paused_by, NULL::text AS pause_reason FROM pairs p";
-        let throughput = jobs.has_index_for("completed_at", &["state"]);
-        let statements = Statements {
-            queues: Arc::from(shape.queues_sql(queue_list)),
-            minutes: throughput.then(|| Arc::from(shape.minutes_sql())),
-            workers: Some(Arc::from(shape.workers_sql("j.attempted_by[1]"))),
-        };
-        let fetch_index = format!(
-            "CREATE INDEX CONCURRENTLY oban_jobs_state_queue_priority_scheduled_at_id_index ON {t} \
-             (state, queue, priority, scheduled_at, id);"
-        );
-        let completed_index = format!(
-            "CREATE INDEX CONCURRENTLY oban_jobs_state_completed_at_index ON {t} (state, completed_at);"
-        );
-        let version: Option<String> = sqlx::query_scalar(
-            "SELECT obj_description(format('%I.%I', $1::text, 'oban_jobs')::regclass, 'pg_class')",
-        )
-        .bind(prefix)
-        .fetch_one(&pool)
-        .await?;
-        let mut plan = DoctorPlan {
-            tables: vec![TableNeed {
-                schema: prefix.to_string(),
-                name: "oban_jobs".into(),
-                write: vec!["UPDATE", "DELETE"],
-            }],
-            probes: vec![
-                Probe {
-                    name: "queue counts".into(),
-                    sql: statements.queues.clone(),
-                    binds_cap: true,
-                    fix: Some(fetch_index.clone()),
-                },
-                Probe {
-                    name: "workers".into(),
-                    sql: statements.workers.clone().expect("workers statement"),
-                    binds_cap: false,
-                    fix: Some(fetch_index),
-                },
-            ],
-            jobs_tables: vec![(prefix.to_string(), "oban_jobs".into())],
-            state_column: Some("state".into()),
-            findings: vec![Check::new(
-                "schema version",
-                Status::Ok,
-                format!("Oban migration {}", version.as_deref().unwrap_or("unknown")),
-            )],
-        };
-        match &statements.minutes {
-            Some(sql) => plan.probes.push(Probe {
-                name: "completions per minute".into(),
-                sql: sql.clone(),
+        // Older Oban lacks `discarded_at` / `cancelled_at` (and the `cancelled` state).
+        finished: [
+            ("completed", "completed_at"),
+            ("discarded", "discarded_at"),
+            ("cancelled", "cancelled_at"),
+        ]
+        .into_iter()
+        .filter(|(state, column)| jobs.has(column) && labels.iter().any(|l| l == state))
+        .map(|(state, column)| (state, time(column)))
+        .collect(),
+        succeeded: "completed",
+    };
+    let queue_list = "SELECT DISTINCT p.queue AS name, NULL::timestamptz AS paused_at, \
+                      NULL::text AS paused_by, NULL::text AS pause_reason FROM pairs p";
+    let throughput = jobs.has_index_for("completed_at", &["state"]);
+    let statements = Statements {
+        queues: Arc::from(shape.queues_sql(queue_list)),
+        minutes: throughput.then(|| Arc::from(shape.minutes_sql())),
+        workers: Some(Arc::from(shape.workers_sql("j.attempted_by[1]"))),
+    };
+    let fetch_index = format!(
+        "CREATE INDEX CONCURRENTLY oban_jobs_state_queue_priority_scheduled_at_id_index ON {t} \
+         (state, queue, priority, scheduled_at, id);"
+    );
+    let completed_index = format!(
+        "CREATE INDEX CONCURRENTLY oban_jobs_state_completed_at_index ON {t} (state, completed_at);"
+    );
+    let version: Option<String> = sqlx::query_scalar(
+        "SELECT obj_description(format('%I.%I', $1::text, 'oban_jobs')::regclass, 'pg_class')",
+    )
+    .bind(prefix)
+    .fetch_one(&pool)
+    .await?;
+    let mut plan = DoctorPlan {
+        tables: vec![TableNeed {
+            schema: prefix.to_string(),
+            name: "oban_jobs".into(),
+            write: vec!["UPDATE", "DELETE"],
+        }],
+        probes: vec![
+            Probe {
+                name: "queue counts".into(),
+                sql: statements.queues.clone(),
+                binds_cap: true,
+                fix: Some(fetch_index.clone()),
+            },
+            Probe {
+                name: "workers".into(),
+                sql: statements.workers.clone().expect("workers statement"),
                 binds_cap: false,
-                fix: Some(format!(
-                    "{completed_index} -- and Oban's own (state, discarded_at), (state, cancelled_at)"
-                )),
-            }),
-            None => plan.findings.push(
-                Check::new(
-                    "completions per minute",
-                    Status::Warn,
-                    "Oban has no index on completed_at: throughput and failure rate are not shown",
-                )
-                .with_fix(completed_index),
-            ),
-        }
-        plan.findings.push(Check::new(
-            "pauses",
-            Status::Warn,
-            "Oban keeps pauses in its nodes' memory: whether a queue is paused is not shown",
-        ));
-        let states = states::state_map(&shape, &jobs, &labels, &t);
-        let actions = ObanActions::new(
-            prefix,
-            &t,
-            &time("scheduled_at"),
-            &labels,
-            |c| jobs.has(c),
-            states,
-        );
-        let drill = drill_table(&actions, &jobs);
-        plan.probes.extend(drill.probes());
-        plan.findings.extend(drill.findings());
-        let capabilities = Capabilities {
-            actions: ActionCapabilities {
-                retry: actions.support(ActionKind::Retry),
-                cancel: actions.support(ActionKind::Cancel),
-                discard: actions.support(ActionKind::Discard),
-                delete: actions.support(ActionKind::Delete),
-                reset_stuck: Support::No(
-                    "Oban's Lifeline plugin rescues orphaned executing jobs itself",
-                ),
-                purge: Support::No(
-                    "purge is offered for the reference schema only; Oban's pruner deletes \
-                     finished jobs itself",
-                ),
-                audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
+                fix: Some(fetch_index),
             },
-            pause: Support::Yes,
-            heartbeats: Support::No("Oban keeps no worker heartbeats in the database"),
-            workers: Support::Yes,
-            error_history: Support::Yes,
-            tenants: Support::No("Oban has no tenants"),
-            throughput: Support::when(throughput, NO_COMPLETED_INDEX),
-            pause_visible: Support::No(
-                "Oban keeps pauses in its nodes' memory: the database does not say whether a \
-                 queue is paused",
+        ],
+        jobs_tables: vec![(prefix.to_string(), "oban_jobs".into())],
+        state_column: Some("state".into()),
+        findings: vec![Check::new(
+            "schema version",
+            Status::Ok,
+            format!("Oban migration {}", version.as_deref().unwrap_or("unknown")),
+        )],
+    };
+    match &statements.minutes {
+        Some(sql) => plan.probes.push(Probe {
+            name: "completions per minute".into(),
+            sql: sql.clone(),
+            binds_cap: false,
+            fix: Some(format!(
+                "{completed_index} -- and Oban's own (state, discarded_at), (state, cancelled_at)"
+            )),
+        }),
+        None => plan.findings.push(
+            Check::new(
+                "completions per minute",
+                Status::Warn,
+                "Oban has no index on completed_at: throughput and failure rate are not shown",
+            )
+            .with_fix(completed_index),
+        ),
+    }
+    plan.findings.push(Check::new(
+        "pauses",
+        Status::Warn,
+        "Oban keeps pauses in its nodes' memory: whether a queue is paused is not shown",
+    ));
+    let states = states::state_map(&shape, &jobs, &labels, &t);
+    let actions = ObanActions::new(
+        prefix,
+        &t,
+        &time("scheduled_at"),
+        &labels,
+        |c| jobs.has(c),
+        states,
+    );
+    let drill = drill_table(&actions, &jobs);
+    plan.probes.extend(drill.probes());
+    plan.findings.extend(drill.findings());
+    let capabilities = Capabilities {
+        actions: ActionCapabilities {
+            retry: actions.support(ActionKind::Retry),
+            cancel: actions.support(ActionKind::Cancel),
+            discard: actions.support(ActionKind::Discard),
+            delete: actions.support(ActionKind::Delete),
+            reset_stuck: Support::No(
+                "Oban's Lifeline plugin rescues orphaned executing jobs itself",
             ),
-            failed_attempts: Support::Yes,
-        };
-        Ok(ObanBackend {
-            foreign: Foreign {
-                name: "oban",
-                pool,
-                statements,
-                capabilities,
-                doctor: plan,
-                drill,
-                source: None,
-                actions: Box::new(actions),
-                kinds: None,
-            },
-        })
-    }
-}
-
-impl ForeignSchema for ObanBackend {
-    fn foreign(&self) -> &Foreign {
-        &self.foreign
-    }
+            purge: Support::No(
+                "purge is offered for the reference schema only; Oban's pruner deletes \
+                 finished jobs itself",
+            ),
+            audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
+        },
+        pause: Support::Yes,
+        heartbeats: Support::No("Oban keeps no worker heartbeats in the database"),
+        workers: Support::Yes,
+        error_history: Support::Yes,
+        tenants: Support::No("Oban has no tenants"),
+        throughput: Support::when(throughput, NO_COMPLETED_INDEX),
+        pause_visible: Support::No(
+            "Oban keeps pauses in its nodes' memory: the database does not say whether a \
+             queue is paused",
+        ),
+        failed_attempts: Support::Yes,
+    };
+    Ok(Foreign {
+        name: "oban",
+        pool,
+        statements,
+        capabilities,
+        doctor: plan,
+        drill,
+        actions: Box::new(actions),
+        kinds: None,
+        schema: prefix.to_string(),
+        profile: None,
+    })
 }
 
 /// `oban_jobs` for the drill-down: the job table of the actions (its state map included).

@@ -28,7 +28,7 @@ use crate::backend::actions::ActionKind;
 use crate::backend::capabilities::{ActionCapabilities, Capabilities, Support, audit_support};
 use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::drill::{DrillTable, time_column};
-use crate::backend::engine::foreign::{Foreign, ForeignSchema};
+use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::{Statements, WINDOW_START, capped, epoch_minute};
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pgboss::actions::PgBossActions;
@@ -37,277 +37,263 @@ use crate::backend::pgboss::actions::PgBossActions;
 const NO_COMPLETED_INDEX: &str =
     "pg-boss has no index on completed_on: throughput and failure rate are not shown";
 
-pub struct PgBossBackend {
-    foreign: Foreign,
-}
-
-impl PgBossBackend {
-    /// Opens the pg-boss tables in `schema` (`pgboss` by default).
-    pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<PgBossBackend> {
-        let Some(jobs) = TableInfo::load(&pool, schema, "job").await? else {
-            bail!("no job table in schema {schema}");
-        };
-        let Some(queues) = TableInfo::load(&pool, schema, "queue").await? else {
-            bail!("no queue table in schema {schema} (pg-boss older than version 10?)");
-        };
-        let t = jobs.qualified();
-        let from = format!("{t} j");
-        let blocked = jobs.has("blocked");
-        // The fetch index's predicate, repeated literally so the planner can use it.
-        let waiting = if blocked {
-            "j.name = q.name AND j.state < 'active' AND NOT j.blocked"
-        } else {
-            "j.name = q.name AND j.state < 'active'"
-        };
-        // An index on (name, state), or (state, ...), whose predicate (if any) keeps `state`.
-        let serves = |state: &str| {
-            jobs.has_index_where("state", &["name"], |p| {
-                p.is_none_or(|p| p.contains(&format!("'{state}'")))
-            })
-        };
-        let blocked_indexed = jobs.has_index_where("name", &[], |p| {
-            p.is_some_and(|p| p.contains("blocked") && !p.contains("NOT blocked"))
-        });
-        // Running and dead: exact where an index serves them; else pg-boss's own per-queue
-        // counts (refreshed by its supervisor, about once a minute), shown as estimates;
-        // else (pg-boss 10, no cache) a count that reads the queue's jobs.
-        let behind_cache = |state: &str, column: &str| {
-            !serves(state) && queues.has(column) && queues.has("monitor_on")
-        };
-        let cached = |state: &str, column: &str| -> (String, String) {
-            let exact = capped(&from, &format!("j.name = q.name AND j.state = '{state}'"));
-            if !behind_cache(state, column) {
-                (exact, "false".into())
-            } else {
-                (
-                    format!(
-                        "CASE WHEN q.monitor_on IS NOT NULL THEN q.{column}::bigint ELSE {exact} END"
-                    ),
-                    "q.monitor_on IS NOT NULL".into(),
-                )
-            }
-        };
-        let (running, running_estimated) = cached("active", "active_count");
-        // The longest-running job (`started_on`): read where the running count is, from the
-        // queue's active jobs (few); where pg-boss's cached count stands in for that read,
-        // not shown.
-        let oldest_running = {
-            let read = format!(
-                "(SELECT min(j.started_on) FROM {from} WHERE j.name = q.name AND j.state = 'active')"
-            );
-            if behind_cache("active", "active_count") {
-                format!("CASE WHEN q.monitor_on IS NOT NULL THEN NULL::timestamptz ELSE {read} END")
-            } else {
-                read
-            }
-        };
-        let (dead, dead_estimated) = cached("failed", "failed_count");
-        let mut scheduled = capped(
-            &from,
-            &format!("{waiting} AND j.state = 'created' AND j.start_after > now()"),
-        );
-        if blocked && blocked_indexed {
-            scheduled = format!(
-                "{scheduled} + {}",
-                capped(
-                    &from,
-                    "j.name = q.name AND j.state < 'active' AND j.blocked"
-                )
-            );
-        }
-        let queues_sql = format!(
-            "SELECT q.name, NULL::timestamptz AS paused_at, NULL::text AS paused_by, \
-               NULL::text AS pause_reason, \
-               {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
-               {running} AS running, {running_estimated} AS running_estimated, \
-               {dead} AS dead, {dead_estimated} AS dead_estimated, \
-               (SELECT j.start_after FROM {from} WHERE {waiting} AND j.start_after <= now() \
-                ORDER BY j.start_after LIMIT 1) AS oldest_ready_at, \
-               {oldest_running} AS oldest_running_at \
-             FROM {queue_table} q ORDER BY q.name",
-            ready = capped(&from, &format!("{waiting} AND j.start_after <= now()")),
-            retrying = capped(
-                &from,
-                &format!("{waiting} AND j.state = 'retry' AND j.start_after > now()")
-            ),
-            queue_table = queues.qualified(),
-        );
-        let throughput = jobs.has_index_for("completed_on", &["state", "name"]);
-        let minutes_sql = format!(
-            "SELECT j.name AS queue, {minute} AS minute, \
-               count(*) FILTER (WHERE j.state = 'completed') AS succeeded, \
-               count(*) FILTER (WHERE j.state = 'failed') AS failed \
-             FROM {from} WHERE j.state IN ('completed', 'failed') \
-               AND j.completed_on >= {WINDOW_START} GROUP BY 1, 2",
-            minute = epoch_minute("j.completed_on"),
-        );
-        let statements = Statements {
-            queues: Arc::from(queues_sql),
-            minutes: throughput.then(|| Arc::from(minutes_sql)),
-            workers: None,
-        };
-        let partitioned = jobs.relkind == "p";
-        // CONCURRENTLY is refused on a partitioned parent; there the index is built in one go.
-        let how = if partitioned {
-            "CREATE INDEX"
-        } else {
-            "CREATE INDEX CONCURRENTLY"
-        };
-        let count_fix = format!(
-            "{how} job_jobtop_live ON {t} (name, state) WHERE state IN ('active', 'failed');"
-        );
-        let blocked_fix =
-            format!("{how} job_jobtop_blocked ON {t} (name) WHERE state < 'active' AND blocked;");
-        let completed_fix = format!(
-            "{how} job_jobtop_completed ON {t} (state, completed_on) WHERE state IN ('completed', 'failed');"
-        );
-        let version: Option<i32> = match TableInfo::load(&pool, schema, "version").await? {
-            Some(v) => {
-                sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                    "SELECT max(version) FROM {}",
-                    v.qualified()
-                )))
-                .fetch_one(&pool)
-                .await?
-            }
-            None => None,
-        };
-        let mut plan = DoctorPlan {
-            tables: vec![
-                TableNeed {
-                    schema: schema.to_string(),
-                    name: "job".into(),
-                    write: vec!["UPDATE", "DELETE"],
-                },
-                TableNeed {
-                    schema: schema.to_string(),
-                    name: "queue".into(),
-                    write: vec![],
-                },
-            ],
-            probes: vec![Probe {
-                name: "queue counts".into(),
-                sql: statements.queues.clone(),
-                binds_cap: true,
-                fix: Some(count_fix.clone()),
-            }],
-            jobs_tables: vec![(schema.to_string(), "job".into())],
-            state_column: Some("state".into()),
-            findings: vec![Check::new(
-                "schema version",
-                Status::Ok,
-                format!(
-                    "pg-boss schema {}{}",
-                    version
-                        .map(|v| v.to_string())
-                        .unwrap_or_else(|| "unknown".into()),
-                    if partitioned {
-                        ", partitioned job table"
-                    } else {
-                        ""
-                    }
-                ),
-            )],
-        };
-        if !(serves("active") && serves("failed")) {
-            plan.findings.push(
-                Check::new(
-                    "running and dead counts",
-                    Status::Warn,
-                    if queues.has("active_count") {
-                        "no index on (name, state): running and dead counts are pg-boss's own \
-                         cached counts (shown as estimates, about a minute old), and the \
-                         longest-running job is not shown (no slow-job alert)"
-                    } else {
-                        "no index on (name, state): running and dead counts read every job \
-                         of the queue"
-                    },
-                )
-                .with_fix(count_fix.clone()),
-            );
-        }
-        if blocked && !blocked_indexed {
-            plan.findings.push(
-                Check::new(
-                    "blocked jobs",
-                    Status::Warn,
-                    "jobs waiting on other jobs (blocked) are not counted: no index finds them",
-                )
-                .with_fix(blocked_fix),
-            );
-        }
-        match &statements.minutes {
-            Some(sql) => plan.probes.push(Probe {
-                name: "completions per minute".into(),
-                sql: sql.clone(),
-                binds_cap: false,
-                fix: Some(completed_fix),
-            }),
-            None => plan.findings.push(
-                Check::new(
-                    "completions per minute",
-                    Status::Warn,
-                    "pg-boss has no index on completed_on: throughput and failure rate are not shown",
-                )
-                .with_fix(completed_fix),
-            ),
-        }
-        let actions = PgBossActions::new(&jobs, &queues, states::state_map(&jobs, &count_fix));
-        let drill = drill_table(&actions, &jobs);
-        plan.probes.extend(drill.probes());
-        plan.findings.extend(drill.findings());
-        let no_pause =
-            "pg-boss has no pause in the database (workers stop polling in their own process)";
-        let capabilities = Capabilities {
-            actions: ActionCapabilities {
-                retry: actions.support(ActionKind::Retry),
-                cancel: actions.support(ActionKind::Cancel),
-                discard: Support::No(
-                    "pg-boss's own fail path retries a job that has retries left; cancel it \
-                     instead",
-                ),
-                delete: actions.support(ActionKind::Delete),
-                reset_stuck: Support::No(
-                    "pg-boss's supervisor fails active jobs past their expiry itself",
-                ),
-                purge: Support::No(
-                    "purge is offered for the reference schema only; pg-boss's maintenance \
-                     deletes finished jobs itself",
-                ),
-                audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
-            },
-            pause: Support::No(no_pause),
-            heartbeats: Support::No("pg-boss keeps no worker heartbeats"),
-            workers: Support::No("the pg-boss backend has no worker table"),
-            error_history: Support::No("pg-boss keeps only the last error (its output)"),
-            tenants: Support::No("pg-boss has no tenants"),
-            throughput: Support::when(throughput, NO_COMPLETED_INDEX),
-            pause_visible: Support::No(no_pause),
-            failed_attempts: Support::No(
-                "pg-boss keeps no time of the attempts that were retried: only jobs that \
-                 failed for good are counted",
-            ),
-        };
-        Ok(PgBossBackend {
-            foreign: Foreign {
-                name: "pg-boss",
-                pool,
-                statements,
-                capabilities,
-                doctor: plan,
-                drill,
-                source: None,
-                actions: Box::new(actions),
-                kinds: None,
-            },
+/// Opens the pg-boss tables in `schema` (`pgboss` by default).
+pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
+    let Some(jobs) = TableInfo::load(&pool, schema, "job").await? else {
+        bail!("no job table in schema {schema}");
+    };
+    let Some(queues) = TableInfo::load(&pool, schema, "queue").await? else {
+        bail!("no queue table in schema {schema} (pg-boss older than version 10?)");
+    };
+    let t = jobs.qualified();
+    let from = format!("{t} j");
+    let blocked = jobs.has("blocked");
+    // The fetch index's predicate, repeated literally so the planner can use it.
+    let waiting = if blocked {
+        "j.name = q.name AND j.state < 'active' AND NOT j.blocked"
+    } else {
+        "j.name = q.name AND j.state < 'active'"
+    };
+    // An index on (name, state), or (state, ...), whose predicate (if any) keeps `state`.
+    let serves = |state: &str| {
+        jobs.has_index_where("state", &["name"], |p| {
+            p.is_none_or(|p| p.contains(&format!("'{state}'")))
         })
+    };
+    let blocked_indexed = jobs.has_index_where("name", &[], |p| {
+        p.is_some_and(|p| p.contains("blocked") && !p.contains("NOT blocked"))
+    });
+    // Running and dead: exact where an index serves them; else pg-boss's own per-queue
+    // counts (refreshed by its supervisor, about once a minute), shown as estimates;
+    // else (pg-boss 10, no cache) a count that reads the queue's jobs.
+    let behind_cache = |state: &str, column: &str| {
+        !serves(state) && queues.has(column) && queues.has("monitor_on")
+    };
+    let cached = |state: &str, column: &str| -> (String, String) {
+        let exact = capped(&from, &format!("j.name = q.name AND j.state = '{state}'"));
+        if !behind_cache(state, column) {
+            (exact, "false".into())
+        } else {
+            (
+                format!(
+                    "CASE WHEN q.monitor_on IS NOT NULL THEN q.{column}::bigint ELSE {exact} END"
+                ),
+                "q.monitor_on IS NOT NULL".into(),
+            )
+        }
+    };
+    let (running, running_estimated) = cached("active", "active_count");
+    // The longest-running job (`started_on`): read where the running count is, from the
+    // queue's active jobs (few); where pg-boss's cached count stands in for that read,
+    // not shown.
+    let oldest_running = {
+        let read = format!(
+            "(SELECT min(j.started_on) FROM {from} WHERE j.name = q.name AND j.state = 'active')"
+        );
+        if behind_cache("active", "active_count") {
+            format!("CASE WHEN q.monitor_on IS NOT NULL THEN NULL::timestamptz ELSE {read} END")
+        } else {
+            read
+        }
+    };
+    let (dead, dead_estimated) = cached("failed", "failed_count");
+    let mut scheduled = capped(
+        &from,
+        &format!("{waiting} AND j.state = 'created' AND j.start_after > now()"),
+    );
+    if blocked && blocked_indexed {
+        scheduled = format!(
+            "{scheduled} + {}",
+            capped(
+                &from,
+                "j.name = q.name AND j.state < 'active' AND j.blocked"
+            )
+        );
     }
-}
-
-impl ForeignSchema for PgBossBackend {
-    fn foreign(&self) -> &Foreign {
-        &self.foreign
+    let queues_sql = format!(
+        "SELECT q.name, NULL::timestamptz AS paused_at, NULL::text AS paused_by, \
+           NULL::text AS pause_reason, \
+           {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
+           {running} AS running, {running_estimated} AS running_estimated, \
+           {dead} AS dead, {dead_estimated} AS dead_estimated, \
+           (SELECT j.start_after FROM {from} WHERE {waiting} AND j.start_after <= now() \
+            ORDER BY j.start_after LIMIT 1) AS oldest_ready_at, \
+           {oldest_running} AS oldest_running_at \
+         FROM {queue_table} q ORDER BY q.name",
+        ready = capped(&from, &format!("{waiting} AND j.start_after <= now()")),
+        retrying = capped(
+            &from,
+            &format!("{waiting} AND j.state = 'retry' AND j.start_after > now()")
+        ),
+        queue_table = queues.qualified(),
+    );
+    let throughput = jobs.has_index_for("completed_on", &["state", "name"]);
+    let minutes_sql = format!(
+        "SELECT j.name AS queue, {minute} AS minute, \
+           count(*) FILTER (WHERE j.state = 'completed') AS succeeded, \
+           count(*) FILTER (WHERE j.state = 'failed') AS failed \
+         FROM {from} WHERE j.state IN ('completed', 'failed') \
+           AND j.completed_on >= {WINDOW_START} GROUP BY 1, 2",
+        minute = epoch_minute("j.completed_on"),
+    );
+    let statements = Statements {
+        queues: Arc::from(queues_sql),
+        minutes: throughput.then(|| Arc::from(minutes_sql)),
+        workers: None,
+    };
+    let partitioned = jobs.relkind == "p";
+    // CONCURRENTLY is refused on a partitioned parent; there the index is built in one go.
+    let how = if partitioned {
+        "CREATE INDEX"
+    } else {
+        "CREATE INDEX CONCURRENTLY"
+    };
+    let count_fix =
+        format!("{how} job_jobtop_live ON {t} (name, state) WHERE state IN ('active', 'failed');");
+    let blocked_fix =
+        format!("{how} job_jobtop_blocked ON {t} (name) WHERE state < 'active' AND blocked;");
+    let completed_fix = format!(
+        "{how} job_jobtop_completed ON {t} (state, completed_on) WHERE state IN ('completed', 'failed');"
+    );
+    let version: Option<i32> = match TableInfo::load(&pool, schema, "version").await? {
+        Some(v) => {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT max(version) FROM {}",
+                v.qualified()
+            )))
+            .fetch_one(&pool)
+            .await?
+        }
+        None => None,
+    };
+    let mut plan = DoctorPlan {
+        tables: vec![
+            TableNeed {
+                schema: schema.to_string(),
+                name: "job".into(),
+                write: vec!["UPDATE", "DELETE"],
+            },
+            TableNeed {
+                schema: schema.to_string(),
+                name: "queue".into(),
+                write: vec![],
+            },
+        ],
+        probes: vec![Probe {
+            name: "queue counts".into(),
+            sql: statements.queues.clone(),
+            binds_cap: true,
+            fix: Some(count_fix.clone()),
+        }],
+        jobs_tables: vec![(schema.to_string(), "job".into())],
+        state_column: Some("state".into()),
+        findings: vec![Check::new(
+            "schema version",
+            Status::Ok,
+            format!(
+                "pg-boss schema {}{}",
+                version
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "unknown".into()),
+                if partitioned {
+                    ", partitioned job table"
+                } else {
+                    ""
+                }
+            ),
+        )],
+    };
+    if !(serves("active") && serves("failed")) {
+        plan.findings.push(
+            Check::new(
+                "running and dead counts",
+                Status::Warn,
+                if queues.has("active_count") {
+                    "no index on (name, state): running and dead counts are pg-boss's own \
+                     cached counts (shown as estimates, about a minute old), and the \
+                     longest-running job is not shown (no slow-job alert)"
+                } else {
+                    "no index on (name, state): running and dead counts read every job \
+                     of the queue"
+                },
+            )
+            .with_fix(count_fix.clone()),
+        );
     }
+    if blocked && !blocked_indexed {
+        plan.findings.push(
+            Check::new(
+                "blocked jobs",
+                Status::Warn,
+                "jobs waiting on other jobs (blocked) are not counted: no index finds them",
+            )
+            .with_fix(blocked_fix),
+        );
+    }
+    match &statements.minutes {
+        Some(sql) => plan.probes.push(Probe {
+            name: "completions per minute".into(),
+            sql: sql.clone(),
+            binds_cap: false,
+            fix: Some(completed_fix),
+        }),
+        None => plan.findings.push(
+            Check::new(
+                "completions per minute",
+                Status::Warn,
+                "pg-boss has no index on completed_on: throughput and failure rate are not shown",
+            )
+            .with_fix(completed_fix),
+        ),
+    }
+    let actions = PgBossActions::new(&jobs, &queues, states::state_map(&jobs, &count_fix));
+    let drill = drill_table(&actions, &jobs);
+    plan.probes.extend(drill.probes());
+    plan.findings.extend(drill.findings());
+    let no_pause =
+        "pg-boss has no pause in the database (workers stop polling in their own process)";
+    let capabilities = Capabilities {
+        actions: ActionCapabilities {
+            retry: actions.support(ActionKind::Retry),
+            cancel: actions.support(ActionKind::Cancel),
+            discard: Support::No(
+                "pg-boss's own fail path retries a job that has retries left; cancel it \
+                 instead",
+            ),
+            delete: actions.support(ActionKind::Delete),
+            reset_stuck: Support::No(
+                "pg-boss's supervisor fails active jobs past their expiry itself",
+            ),
+            purge: Support::No(
+                "purge is offered for the reference schema only; pg-boss's maintenance \
+                 deletes finished jobs itself",
+            ),
+            audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
+        },
+        pause: Support::No(no_pause),
+        heartbeats: Support::No("pg-boss keeps no worker heartbeats"),
+        workers: Support::No("the pg-boss backend has no worker table"),
+        error_history: Support::No("pg-boss keeps only the last error (its output)"),
+        tenants: Support::No("pg-boss has no tenants"),
+        throughput: Support::when(throughput, NO_COMPLETED_INDEX),
+        pause_visible: Support::No(no_pause),
+        failed_attempts: Support::No(
+            "pg-boss keeps no time of the attempts that were retried: only jobs that \
+             failed for good are counted",
+        ),
+    };
+    Ok(Foreign {
+        name: "pg-boss",
+        pool,
+        statements,
+        capabilities,
+        doctor: plan,
+        drill,
+        actions: Box::new(actions),
+        kinds: None,
+        schema: schema.to_string(),
+        profile: None,
+    })
 }
 
 /// `job` for the drill-down: waiting jobs by when they are due, running ones by when they

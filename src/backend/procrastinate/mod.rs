@@ -40,7 +40,7 @@ use crate::backend::capabilities::{ActionCapabilities, Capabilities, Support, au
 use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::drill::{KindWindow, KindsQuery};
 use crate::backend::engine::drill::{DrillTable, time_column};
-use crate::backend::engine::foreign::{Foreign, ForeignSchema};
+use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::{Statements, WINDOW_START, epoch_minute};
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
@@ -54,10 +54,6 @@ const NO_EVENTS_INDEX: &str = "procrastinate's events have no index on (type, at
 
 const NO_PAUSE: &str =
     "procrastinate 3 has no pause: each worker takes the queues it was started with";
-
-pub struct ProcrastinateBackend {
-    foreign: Foreign,
-}
 
 /// An enum column's type, qualified, and its labels in order.
 async fn enum_of(
@@ -99,309 +95,300 @@ fn label_list(labels: &[String], wanted: &[&str]) -> String {
     }
 }
 
-impl ProcrastinateBackend {
-    /// Opens procrastinate's tables in `schema`.
-    pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<ProcrastinateBackend> {
-        let Some(jobs) = TableInfo::load(&pool, schema, "procrastinate_jobs").await? else {
-            bail!("no procrastinate_jobs table in schema {schema}");
-        };
-        let Some(events) = TableInfo::load(&pool, schema, "procrastinate_events").await? else {
-            bail!("no procrastinate_events table in schema {schema}");
-        };
-        if !jobs.has("status") || !jobs.has("queue_name") || !jobs.has("scheduled_at") {
-            bail!(
-                "{schema}.procrastinate_jobs lacks status, queue_name or scheduled_at: not a \
-                 procrastinate schema jobtop can read"
-            );
-        }
-        // procrastinate 3.1 added the workers and the jobs' pointer to them.
-        let workers = match TableInfo::load(&pool, schema, "procrastinate_workers").await? {
-            Some(w) if jobs.has("worker_id") && w.has("last_heartbeat") => Some(w),
-            _ => None,
-        };
-        let (status_type, statuses) = enum_of(&pool, &jobs, "status").await?;
-        let (_, event_types) = enum_of(&pool, &events, "type").await?;
-        let functions: Vec<String> = sqlx::query_scalar(
-            "SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-             WHERE n.nspname = $1 AND p.proname LIKE 'procrastinate\\_%' ORDER BY 1",
-        )
-        .bind(schema)
-        .fetch_all(&pool)
-        .await?;
-        let has_function = |name: &str| functions.iter().any(|f| f == name);
+/// Opens procrastinate's tables in `schema`.
+pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
+    let Some(jobs) = TableInfo::load(&pool, schema, "procrastinate_jobs").await? else {
+        bail!("no procrastinate_jobs table in schema {schema}");
+    };
+    let Some(events) = TableInfo::load(&pool, schema, "procrastinate_events").await? else {
+        bail!("no procrastinate_events table in schema {schema}");
+    };
+    if !jobs.has("status") || !jobs.has("queue_name") || !jobs.has("scheduled_at") {
+        bail!(
+            "{schema}.procrastinate_jobs lacks status, queue_name or scheduled_at: not a \
+             procrastinate schema jobtop can read"
+        );
+    }
+    // procrastinate 3.1 added the workers and the jobs' pointer to them.
+    let workers = match TableInfo::load(&pool, schema, "procrastinate_workers").await? {
+        Some(w) if jobs.has("worker_id") && w.has("last_heartbeat") => Some(w),
+        _ => None,
+    };
+    let (status_type, statuses) = enum_of(&pool, &jobs, "status").await?;
+    let (_, event_types) = enum_of(&pool, &events, "type").await?;
+    let functions: Vec<String> = sqlx::query_scalar(
+        "SELECT p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE n.nspname = $1 AND p.proname LIKE 'procrastinate\\_%' ORDER BY 1",
+    )
+    .bind(schema)
+    .fetch_all(&pool)
+    .await?;
+    let has_function = |name: &str| functions.iter().any(|f| f == name);
 
-        let t = jobs.qualified();
-        let ev = events.qualified();
-        let from = format!("{t} j");
-        let count_fix = format!(
-            "CREATE INDEX CONCURRENTLY procrastinate_jobs_jobtop_queue_status ON {t} \
-             (queue_name, status, scheduled_at, id);"
-        );
-        let events_fix = format!(
-            "CREATE INDEX CONCURRENTLY procrastinate_events_jobtop_type_at ON {ev} (type, at);"
-        );
-        let dead_fix = format!(
-            "CREATE INDEX CONCURRENTLY procrastinate_jobs_jobtop_failed ON {t} (id) \
-             WHERE status = 'failed';"
-        );
-        let states = states::state_map(&jobs, &statuses, &count_fix, &dead_fix);
-        let count = |state| {
-            states
-                .capped_count(state, &from, "j.queue_name = q.name")
-                .unwrap_or_else(|| "0::bigint".into())
-        };
-        // When the longest-running job started: the earliest last `started` of the running
-        // jobs, one range at a time (doing, aborting) so that each stays an index range.
-        let running_since: Vec<String> = states
-            .list(JobState::Running)
-            .map(|l| l.ranges.as_slice())
-            .unwrap_or_default()
-            .iter()
-            .map(|r| {
-                format!(
-                    "(SELECT min(s.at) FROM {from} CROSS JOIN LATERAL ( \
-                       SELECT max(e.at) AS at FROM {ev} e \
-                       WHERE e.job_id = j.id AND e.type = 'started') s \
-                     WHERE {cond} AND j.queue_name = q.name)",
-                    cond = r.cond
-                )
-            })
-            .collect();
-        let running_since = match running_since.len() {
-            0 => "NULL::timestamptz".to_string(),
-            _ => format!("LEAST({})", running_since.join(", ")),
-        };
-        // The oldest ready job: among those scheduled, the earliest due; among those never
-        // scheduled (due when deferred), the first deferred, whose time only its
-        // `deferred` event keeps.
-        let queues_sql = format!(
-            "WITH RECURSIVE names(name) AS ( \
-               (SELECT j.queue_name FROM {from} ORDER BY j.queue_name LIMIT 1) \
-               UNION ALL \
-               SELECT (SELECT j.queue_name FROM {from} WHERE j.queue_name > n.name \
-                       ORDER BY j.queue_name LIMIT 1) \
-               FROM names n WHERE n.name IS NOT NULL) \
-             SELECT q.name::text AS name, NULL::timestamptz AS paused_at, \
-               NULL::text AS paused_by, NULL::text AS pause_reason, \
-               {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
-               {running} AS running, {dead} AS dead, \
-               LEAST( \
-                 (SELECT min(j.scheduled_at) FROM {from} \
-                  WHERE j.status = 'todo' AND j.scheduled_at <= now() AND j.queue_name = q.name), \
-                 (SELECT min(e.at) FROM {ev} e WHERE e.type = 'deferred' AND e.job_id = \
-                    (SELECT min(j.id) FROM {from} WHERE j.status = 'todo' \
-                     AND j.scheduled_at IS NULL AND j.queue_name = q.name)) \
-               ) AS oldest_ready_at, {running_since} AS oldest_running_at \
-             FROM names q WHERE q.name IS NOT NULL ORDER BY q.name",
-            ready = count(JobState::Ready),
-            scheduled = count(JobState::Scheduled),
-            retrying = count(JobState::Retrying),
-            running = count(JobState::Running),
-            dead = count(JobState::Dead),
-        );
-        // A worker's queues are not recorded (it listens to those it was started with):
-        // they are left empty, "any", so that a live worker running one queue's jobs is
-        // not taken for one that cannot serve the others.
-        let workers_sql = workers.as_ref().map(|w| {
+    let t = jobs.qualified();
+    let ev = events.qualified();
+    let from = format!("{t} j");
+    let count_fix = format!(
+        "CREATE INDEX CONCURRENTLY procrastinate_jobs_jobtop_queue_status ON {t} \
+         (queue_name, status, scheduled_at, id);"
+    );
+    let events_fix = format!(
+        "CREATE INDEX CONCURRENTLY procrastinate_events_jobtop_type_at ON {ev} (type, at);"
+    );
+    let dead_fix = format!(
+        "CREATE INDEX CONCURRENTLY procrastinate_jobs_jobtop_failed ON {t} (id) \
+         WHERE status = 'failed';"
+    );
+    let states = states::state_map(&jobs, &statuses, &count_fix, &dead_fix);
+    let count = |state| {
+        states
+            .capped_count(state, &from, "j.queue_name = q.name")
+            .unwrap_or_else(|| "0::bigint".into())
+    };
+    // When the longest-running job started: the earliest last `started` of the running
+    // jobs, one range at a time (doing, aborting) so that each stays an index range.
+    let running_since: Vec<String> = states
+        .list(JobState::Running)
+        .map(|l| l.ranges.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
             format!(
-                "SELECT w.id::text AS id, NULL::text AS host, NULL::int AS pid, \
-                   ARRAY[]::text[] AS queues, \
-                   NULL::timestamptz AS started_at, w.last_heartbeat AS last_heartbeat_at, \
-                   (SELECT count(*) FROM {from} WHERE j.worker_id = w.id AND j.status = 'doing') \
-                     AS running_jobs \
-                 FROM {workers} w ORDER BY w.id",
-                workers = w.qualified(),
+                "(SELECT min(s.at) FROM {from} CROSS JOIN LATERAL ( \
+                   SELECT max(e.at) AS at FROM {ev} e \
+                   WHERE e.job_id = j.id AND e.type = 'started') s \
+                 WHERE {cond} AND j.queue_name = q.name)",
+                cond = r.cond
             )
-        });
-        let failed_types = label_list(&event_types, &["failed", "deferred_for_retry"]);
-        let throughput = events.has_index_for("at", &["type"]);
-        let minutes_sql = format!(
-            "SELECT j.queue_name::text AS queue, {minute} AS minute, \
-               count(*) FILTER (WHERE e.type = 'succeeded') AS succeeded, \
-               count(*) FILTER (WHERE e.type <> 'succeeded') AS failed \
-             FROM {ev} e JOIN {from} ON j.id = e.job_id \
-             WHERE e.type IN ('succeeded', {failed_types}) AND e.at >= {WINDOW_START} \
-             GROUP BY 1, 2",
-            minute = epoch_minute("e.at"),
-        );
-        let statements = Statements {
-            queues: Arc::from(queues_sql),
-            minutes: throughput.then(|| Arc::from(minutes_sql)),
-            workers: workers_sql.map(Arc::from),
-        };
-
-        let workers_table = workers.as_ref().map(|w| w.qualified());
-        let actions = ProcrastinateActions::new(
-            &Tables {
-                jobs: &t,
-                workers: workers_table.as_deref(),
-                status_type: &status_type,
-                retry_failed: has_function("procrastinate_retry_job_v2"),
-            },
-            states,
-        );
-        let kinds = EventKinds {
-            jobs: t.clone(),
-            events: ev.clone(),
-            due_types: label_list(
-                &event_types,
-                &["deferred", "deferred_for_retry", "retried", "scheduled"],
-            ),
-            failed_types: failed_types.clone(),
-        };
-        let drill = drill_table(&actions, &jobs, &ev, workers_table.as_deref(), &event_types);
-
-        let version = if has_function("procrastinate_retry_job_v2") {
-            "3.4 or later (procrastinate_retry_job_v2)"
-        } else if workers.is_some() {
-            "3.1 to 3.3 (workers, no procrastinate_retry_job_v2)"
-        } else {
-            "before 3.1 (no procrastinate_workers)"
-        };
-        let mut plan = DoctorPlan {
-            tables: vec![
-                TableNeed {
-                    schema: schema.to_string(),
-                    name: "procrastinate_jobs".into(),
-                    write: vec!["UPDATE", "DELETE"],
-                },
-                // procrastinate's triggers write each status change here as the role that
-                // changes the job (and its sequence needs USAGE, which is not checked).
-                TableNeed {
-                    schema: schema.to_string(),
-                    name: "procrastinate_events".into(),
-                    write: vec!["INSERT"],
-                },
-            ],
-            probes: vec![Probe {
-                name: "queue counts".into(),
-                sql: statements.queues.clone(),
-                binds_cap: true,
-                fix: Some(count_fix.clone()),
-            }],
-            jobs_tables: vec![
-                (schema.to_string(), "procrastinate_jobs".into()),
-                (schema.to_string(), "procrastinate_events".into()),
-            ],
-            state_column: Some("status".into()),
-            findings: vec![Check::new(
-                "schema version",
-                Status::Ok,
-                format!("procrastinate {version}"),
-            )],
-        };
-        if let Some(w) = &workers {
-            plan.tables.push(TableNeed {
-                schema: schema.to_string(),
-                name: w.name.clone(),
-                write: vec![],
-            });
-            plan.probes.push(Probe {
-                name: "workers".into(),
-                sql: statements.workers.clone().expect("workers statement"),
-                binds_cap: false,
-                fix: None,
-            });
-        }
-        if TableInfo::load(&pool, schema, "procrastinate_periodic_defers")
-            .await?
-            .is_some()
-        {
-            // Its trigger unlinks a deleted job's periodic defers.
-            plan.tables.push(TableNeed {
-                schema: schema.to_string(),
-                name: "procrastinate_periodic_defers".into(),
-                write: vec!["UPDATE"],
-            });
-        }
-        if !jobs.has_index_for("status", &["queue_name"]) {
-            plan.findings.push(
-                Check::new(
-                    "queue counts",
-                    Status::Warn,
-                    "procrastinate has no index on (queue_name, status): each count, the oldest \
-                     ready job and the job lists read the queue's jobs, finished ones included",
-                )
-                .with_fix(count_fix.clone()),
-            );
-        }
-        match &statements.minutes {
-            Some(sql) => plan.probes.push(Probe {
-                name: "completions per minute".into(),
-                sql: sql.clone(),
-                binds_cap: false,
-                fix: Some(events_fix.clone()),
-            }),
-            None => plan.findings.push(
-                Check::new("completions per minute", Status::Warn, NO_EVENTS_INDEX)
-                    .with_fix(events_fix.clone()),
-            ),
-        }
-        plan.probes.extend(drill.probes());
-        plan.probes.push(Probe {
-            name: "per-kind figures".into(),
-            sql: kinds
-                .sql(&KindsQuery {
-                    window: KindWindow::Hour,
-                    limit: 20_000,
-                })
-                .inlined()
-                .into(),
-            binds_cap: false,
-            fix: Some(events_fix),
-        });
-        plan.findings.extend(drill.findings());
-
-        let heartbeats = Support::when(workers.is_some(), actions::NO_WORKERS);
-        let capabilities = Capabilities {
-            actions: ActionCapabilities {
-                retry: actions.support(ActionKind::Retry),
-                cancel: actions.support(ActionKind::Cancel),
-                discard: Support::No(
-                    "procrastinate's tools cannot fail a job that has not run: cancel it instead",
-                ),
-                delete: actions.support(ActionKind::Delete),
-                reset_stuck: actions.support(ActionKind::ResetStuck),
-                purge: Support::No(
-                    "purge is offered for the reference schema only; procrastinate deletes old \
-                     finished jobs with its own remove_old_jobs task",
-                ),
-                audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
-            },
-            pause: Support::No(NO_PAUSE),
-            heartbeats,
-            workers: heartbeats,
-            error_history: Support::No(
-                "procrastinate keeps no error text: its events say when an attempt failed, not why",
-            ),
-            tenants: Support::No("procrastinate has no tenants"),
-            throughput: Support::when(throughput, NO_EVENTS_INDEX),
-            pause_visible: Support::No(NO_PAUSE),
-            // Every failed attempt has its event (`failed`, or `deferred_for_retry` when it
-            // will be retried): the per-kind figures count them, and so do completions per
-            // minute wherever they are shown.
-            failed_attempts: Support::Yes,
-        };
-        Ok(ProcrastinateBackend {
-            foreign: Foreign {
-                name: "procrastinate",
-                pool,
-                statements,
-                capabilities,
-                doctor: plan,
-                drill,
-                source: None,
-                actions: Box::new(actions),
-                kinds: Some(Box::new(kinds)),
-            },
         })
-    }
-}
+        .collect();
+    let running_since = match running_since.len() {
+        0 => "NULL::timestamptz".to_string(),
+        _ => format!("LEAST({})", running_since.join(", ")),
+    };
+    // The oldest ready job: among those scheduled, the earliest due; among those never
+    // scheduled (due when deferred), the first deferred, whose time only its
+    // `deferred` event keeps.
+    let queues_sql = format!(
+        "WITH RECURSIVE names(name) AS ( \
+           (SELECT j.queue_name FROM {from} ORDER BY j.queue_name LIMIT 1) \
+           UNION ALL \
+           SELECT (SELECT j.queue_name FROM {from} WHERE j.queue_name > n.name \
+                   ORDER BY j.queue_name LIMIT 1) \
+           FROM names n WHERE n.name IS NOT NULL) \
+         SELECT q.name::text AS name, NULL::timestamptz AS paused_at, \
+           NULL::text AS paused_by, NULL::text AS pause_reason, \
+           {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
+           {running} AS running, {dead} AS dead, \
+           LEAST( \
+             (SELECT min(j.scheduled_at) FROM {from} \
+              WHERE j.status = 'todo' AND j.scheduled_at <= now() AND j.queue_name = q.name), \
+             (SELECT min(e.at) FROM {ev} e WHERE e.type = 'deferred' AND e.job_id = \
+                (SELECT min(j.id) FROM {from} WHERE j.status = 'todo' \
+                 AND j.scheduled_at IS NULL AND j.queue_name = q.name)) \
+           ) AS oldest_ready_at, {running_since} AS oldest_running_at \
+         FROM names q WHERE q.name IS NOT NULL ORDER BY q.name",
+        ready = count(JobState::Ready),
+        scheduled = count(JobState::Scheduled),
+        retrying = count(JobState::Retrying),
+        running = count(JobState::Running),
+        dead = count(JobState::Dead),
+    );
+    // A worker's queues are not recorded (it listens to those it was started with):
+    // they are left empty, "any", so that a live worker running one queue's jobs is
+    // not taken for one that cannot serve the others.
+    let workers_sql = workers.as_ref().map(|w| {
+        format!(
+            "SELECT w.id::text AS id, NULL::text AS host, NULL::int AS pid, \
+               ARRAY[]::text[] AS queues, \
+               NULL::timestamptz AS started_at, w.last_heartbeat AS last_heartbeat_at, \
+               (SELECT count(*) FROM {from} WHERE j.worker_id = w.id AND j.status = 'doing') \
+                 AS running_jobs \
+             FROM {workers} w ORDER BY w.id",
+            workers = w.qualified(),
+        )
+    });
+    let failed_types = label_list(&event_types, &["failed", "deferred_for_retry"]);
+    let throughput = events.has_index_for("at", &["type"]);
+    let minutes_sql = format!(
+        "SELECT j.queue_name::text AS queue, {minute} AS minute, \
+           count(*) FILTER (WHERE e.type = 'succeeded') AS succeeded, \
+           count(*) FILTER (WHERE e.type <> 'succeeded') AS failed \
+         FROM {ev} e JOIN {from} ON j.id = e.job_id \
+         WHERE e.type IN ('succeeded', {failed_types}) AND e.at >= {WINDOW_START} \
+         GROUP BY 1, 2",
+        minute = epoch_minute("e.at"),
+    );
+    let statements = Statements {
+        queues: Arc::from(queues_sql),
+        minutes: throughput.then(|| Arc::from(minutes_sql)),
+        workers: workers_sql.map(Arc::from),
+    };
 
-impl ForeignSchema for ProcrastinateBackend {
-    fn foreign(&self) -> &Foreign {
-        &self.foreign
+    let workers_table = workers.as_ref().map(|w| w.qualified());
+    let actions = ProcrastinateActions::new(
+        &Tables {
+            jobs: &t,
+            workers: workers_table.as_deref(),
+            status_type: &status_type,
+            retry_failed: has_function("procrastinate_retry_job_v2"),
+        },
+        states,
+    );
+    let kinds = EventKinds {
+        jobs: t.clone(),
+        events: ev.clone(),
+        due_types: label_list(
+            &event_types,
+            &["deferred", "deferred_for_retry", "retried", "scheduled"],
+        ),
+        failed_types: failed_types.clone(),
+    };
+    let drill = drill_table(&actions, &jobs, &ev, workers_table.as_deref(), &event_types);
+
+    let version = if has_function("procrastinate_retry_job_v2") {
+        "3.4 or later (procrastinate_retry_job_v2)"
+    } else if workers.is_some() {
+        "3.1 to 3.3 (workers, no procrastinate_retry_job_v2)"
+    } else {
+        "before 3.1 (no procrastinate_workers)"
+    };
+    let mut plan = DoctorPlan {
+        tables: vec![
+            TableNeed {
+                schema: schema.to_string(),
+                name: "procrastinate_jobs".into(),
+                write: vec!["UPDATE", "DELETE"],
+            },
+            // procrastinate's triggers write each status change here as the role that
+            // changes the job (and its sequence needs USAGE, which is not checked).
+            TableNeed {
+                schema: schema.to_string(),
+                name: "procrastinate_events".into(),
+                write: vec!["INSERT"],
+            },
+        ],
+        probes: vec![Probe {
+            name: "queue counts".into(),
+            sql: statements.queues.clone(),
+            binds_cap: true,
+            fix: Some(count_fix.clone()),
+        }],
+        jobs_tables: vec![
+            (schema.to_string(), "procrastinate_jobs".into()),
+            (schema.to_string(), "procrastinate_events".into()),
+        ],
+        state_column: Some("status".into()),
+        findings: vec![Check::new(
+            "schema version",
+            Status::Ok,
+            format!("procrastinate {version}"),
+        )],
+    };
+    if let Some(w) = &workers {
+        plan.tables.push(TableNeed {
+            schema: schema.to_string(),
+            name: w.name.clone(),
+            write: vec![],
+        });
+        plan.probes.push(Probe {
+            name: "workers".into(),
+            sql: statements.workers.clone().expect("workers statement"),
+            binds_cap: false,
+            fix: None,
+        });
     }
+    if TableInfo::load(&pool, schema, "procrastinate_periodic_defers")
+        .await?
+        .is_some()
+    {
+        // Its trigger unlinks a deleted job's periodic defers.
+        plan.tables.push(TableNeed {
+            schema: schema.to_string(),
+            name: "procrastinate_periodic_defers".into(),
+            write: vec!["UPDATE"],
+        });
+    }
+    if !jobs.has_index_for("status", &["queue_name"]) {
+        plan.findings.push(
+            Check::new(
+                "queue counts",
+                Status::Warn,
+                "procrastinate has no index on (queue_name, status): each count, the oldest \
+                 ready job and the job lists read the queue's jobs, finished ones included",
+            )
+            .with_fix(count_fix.clone()),
+        );
+    }
+    match &statements.minutes {
+        Some(sql) => plan.probes.push(Probe {
+            name: "completions per minute".into(),
+            sql: sql.clone(),
+            binds_cap: false,
+            fix: Some(events_fix.clone()),
+        }),
+        None => plan.findings.push(
+            Check::new("completions per minute", Status::Warn, NO_EVENTS_INDEX)
+                .with_fix(events_fix.clone()),
+        ),
+    }
+    plan.probes.extend(drill.probes());
+    plan.probes.push(Probe {
+        name: "per-kind figures".into(),
+        sql: kinds
+            .sql(&KindsQuery {
+                window: KindWindow::Hour,
+                limit: 20_000,
+            })
+            .inlined()
+            .into(),
+        binds_cap: false,
+        fix: Some(events_fix),
+    });
+    plan.findings.extend(drill.findings());
+
+    let heartbeats = Support::when(workers.is_some(), actions::NO_WORKERS);
+    let capabilities = Capabilities {
+        actions: ActionCapabilities {
+            retry: actions.support(ActionKind::Retry),
+            cancel: actions.support(ActionKind::Cancel),
+            discard: Support::No(
+                "procrastinate's tools cannot fail a job that has not run: cancel it instead",
+            ),
+            delete: actions.support(ActionKind::Delete),
+            reset_stuck: actions.support(ActionKind::ResetStuck),
+            purge: Support::No(
+                "purge is offered for the reference schema only; procrastinate deletes old \
+                 finished jobs with its own remove_old_jobs task",
+            ),
+            audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
+        },
+        pause: Support::No(NO_PAUSE),
+        heartbeats,
+        workers: heartbeats,
+        error_history: Support::No(
+            "procrastinate keeps no error text: its events say when an attempt failed, not why",
+        ),
+        tenants: Support::No("procrastinate has no tenants"),
+        throughput: Support::when(throughput, NO_EVENTS_INDEX),
+        pause_visible: Support::No(NO_PAUSE),
+        // Every failed attempt has its event (`failed`, or `deferred_for_retry` when it
+        // will be retried): the per-kind figures count them, and so do completions per
+        // minute wherever they are shown.
+        failed_attempts: Support::Yes,
+    };
+    Ok(Foreign {
+        name: "procrastinate",
+        pool,
+        statements,
+        capabilities,
+        doctor: plan,
+        drill,
+        actions: Box::new(actions),
+        kinds: Some(Box::new(kinds)),
+        schema: schema.to_string(),
+        profile: None,
+    })
 }
 
 /// The jobs for the drill-down. procrastinate keeps a job's times in its events: created is

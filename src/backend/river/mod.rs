@@ -23,7 +23,7 @@ use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::drill::{
     self as drill, DrillTable, ErrorHistory, HistoryShape, LaneValues,
 };
-use crate::backend::engine::foreign::{Foreign, ForeignSchema};
+use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::prioritized::Prioritized;
 use crate::backend::engine::snapshot::Statements;
 use crate::backend::pg::catalog::TableInfo;
@@ -34,202 +34,189 @@ use crate::backend::river::actions::RiverActions;
 const NO_FINALIZED_INDEX: &str =
     "no index on (state, finalized_at): throughput and failure rate are not shown";
 
-pub struct RiverBackend {
-    foreign: Foreign,
-}
-
-impl RiverBackend {
-    /// Opens the River tables in `schema` (`public` unless River was migrated elsewhere).
-    pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<RiverBackend> {
-        let Some(jobs) = TableInfo::load(&pool, schema, "river_job").await? else {
-            bail!("no river_job table in schema {schema}");
-        };
-        let queues = TableInfo::load(&pool, schema, "river_queue").await?;
-        let t = jobs.qualified();
-        // `pending` arrived with River's migration 4; naming a label the enum lacks is an error.
-        let labels: Vec<String> = sqlx::query_scalar(
-            "SELECT e.enumlabel::text FROM pg_attribute a JOIN pg_enum e ON e.enumtypid = a.atttypid \
-             WHERE a.attrelid = format('%I.%I', $1::text, 'river_job')::regclass AND a.attname = 'state'",
+/// Opens the River tables in `schema` (`public` unless River was migrated elsewhere).
+pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
+    let Some(jobs) = TableInfo::load(&pool, schema, "river_job").await? else {
+        bail!("no river_job table in schema {schema}");
+    };
+    let queues = TableInfo::load(&pool, schema, "river_queue").await?;
+    let t = jobs.qualified();
+    // `pending` arrived with River's migration 4; naming a label the enum lacks is an error.
+    let labels: Vec<String> = sqlx::query_scalar(
+        "SELECT e.enumlabel::text FROM pg_attribute a JOIN pg_enum e ON e.enumtypid = a.atttypid \
+         WHERE a.attrelid = format('%I.%I', $1::text, 'river_job')::regclass AND a.attname = 'state'",
+    )
+    .bind(schema)
+    .fetch_all(&pool)
+    .await?;
+    let shape = Prioritized {
+        table: t.clone(),
+        scheduled_at: TimeCol::new("j.scheduled_at", jobs.is_naive_timestamp("scheduled_at")),
+        lanes: LaneValues::Fixed(vec![1, 2, 3, 4]),
+        available: "available",
+        scheduled: "scheduled",
+        retryable: "retryable",
+        running: "running",
+        started_at: TimeCol::new("j.attempted_at", jobs.is_naive_timestamp("attempted_at")),
+        discarded: "discarded",
+        waiting: labels
+            .iter()
+            .any(|l| l == "pending")
+            .then_some("pending")
+            .into_iter()
+            .collect(),
+        finished: ["completed", "discarded", "cancelled"]
+            .into_iter()
+            .map(|s| (s, TimeCol::new("j.finalized_at", false)))
+            .collect(),
+        succeeded: "completed",
+    };
+    let audit = crate::backend::pg::audit::audit_table(&pool).await?;
+    // river_queue keeps when, not who or why: a pause made through jobtop says both.
+    let (by, why, join) = if audit {
+        (
+            "pa.actor",
+            "pa.reason",
+            crate::backend::pg::audit::pause_audit_join("n.name", "rq.paused_at"),
         )
-        .bind(schema)
-        .fetch_all(&pool)
-        .await?;
-        let shape = Prioritized {
-            table: t.clone(),
-            scheduled_at: TimeCol::new("j.scheduled_at", jobs.is_naive_timestamp("scheduled_at")),
-            lanes: LaneValues::Fixed(vec![1, 2, 3, 4]),
-            available: "available",
-            scheduled: "scheduled",
-            retryable: "retryable",
-            running: "running",
-            started_at: TimeCol::new("j.attempted_at", jobs.is_naive_timestamp("attempted_at")),
-            discarded: "discarded",
-            waiting: labels
-                .iter()
-                .any(|l| l == "pending")
-                .then_some("pending")
-                .into_iter()
-                .collect(),
-            finished: ["completed", "discarded", "cancelled"]
-                .into_iter()
-                .map(|s| (s, TimeCol::new("j.finalized_at", false)))
-                .collect(),
-            succeeded: "completed",
-        };
-        let audit = crate::backend::pg::audit::audit_table(&pool).await?;
-        // river_queue keeps when, not who or why: a pause made through jobtop says both.
-        let (by, why, join) = if audit {
-            (
-                "pa.actor",
-                "pa.reason",
-                crate::backend::pg::audit::pause_audit_join("n.name", "rq.paused_at"),
-            )
-        } else {
-            ("NULL::text", "NULL::text", String::new())
-        };
-        let queue_list = match &queues {
-            Some(q) => format!(
-                "SELECT n.name, rq.paused_at, {by} AS paused_by, {why} AS pause_reason \
-                 FROM (SELECT DISTINCT p.queue AS name FROM pairs p \
-                       UNION SELECT name FROM {rq}) n \
-                 LEFT JOIN {rq} rq ON rq.name = n.name {join}",
-                rq = q.qualified()
-            ),
-            None => "SELECT DISTINCT p.queue AS name, NULL::timestamptz AS paused_at, \
-                     NULL::text AS paused_by, NULL::text AS pause_reason FROM pairs p"
-                .to_string(),
-        };
-        let throughput = jobs.has_index_for("finalized_at", &["state"]);
-        let statements = Statements {
-            queues: Arc::from(shape.queues_sql(&queue_list)),
-            minutes: throughput.then(|| Arc::from(shape.minutes_sql())),
-            workers: Some(Arc::from(
-                shape.workers_sql("j.attempted_by[array_upper(j.attempted_by, 1)]"),
-            )),
-        };
-        let fetch_index = format!(
-            "CREATE INDEX CONCURRENTLY river_job_prioritized_fetching_index ON {t} \
-             (state, queue, priority, scheduled_at, id);"
-        );
-        let finalized_index = format!(
-            "CREATE INDEX CONCURRENTLY river_job_state_and_finalized_at_index ON {t} \
-             (state, finalized_at) WHERE finalized_at IS NOT NULL;"
-        );
-        let mut plan = DoctorPlan {
-            tables: vec![TableNeed {
-                schema: schema.to_string(),
-                name: "river_job".into(),
-                write: vec!["UPDATE", "DELETE"],
-            }],
-            probes: vec![Probe {
-                name: "queue counts".into(),
-                sql: statements.queues.clone(),
-                binds_cap: true,
-                fix: Some(fetch_index.clone()),
-            }],
-            jobs_tables: vec![(schema.to_string(), "river_job".into())],
-            state_column: Some("state".into()),
-            findings: Vec::new(),
-        };
-        if let Some(sql) = &statements.minutes {
-            plan.probes.push(Probe {
-                name: "completions per minute".into(),
-                sql: sql.clone(),
-                binds_cap: false,
-                fix: Some(finalized_index.clone()),
-            });
-        } else {
-            plan.findings.push(
-                Check::new(
-                    "completions per minute",
-                    Status::Warn,
-                    "no index on (state, finalized_at): throughput and failure rate are not shown",
-                )
-                .with_fix(finalized_index.clone()),
-            );
-        }
-        if let Some(sql) = &statements.workers {
-            plan.probes.push(Probe {
-                name: "workers".into(),
-                sql: sql.clone(),
-                binds_cap: false,
-                fix: Some(fetch_index.clone()),
-            });
-        }
-        if queues.is_some() {
-            plan.tables.push(TableNeed {
-                schema: schema.to_string(),
-                name: "river_queue".into(),
-                write: vec!["UPDATE", "INSERT"],
-            });
-        } else {
-            plan.findings.push(Check::new(
-                "pauses",
+    } else {
+        ("NULL::text", "NULL::text", String::new())
+    };
+    let queue_list = match &queues {
+        Some(q) => format!(
+            "SELECT n.name, rq.paused_at, {by} AS paused_by, {why} AS pause_reason \
+             FROM (SELECT DISTINCT p.queue AS name FROM pairs p \
+                   UNION SELECT name FROM {rq}) n \
+             LEFT JOIN {rq} rq ON rq.name = n.name {join}",
+            rq = q.qualified()
+        ),
+        None => "SELECT DISTINCT p.queue AS name, NULL::timestamptz AS paused_at, \
+                 NULL::text AS paused_by, NULL::text AS pause_reason FROM pairs p"
+            .to_string(),
+    };
+    let throughput = jobs.has_index_for("finalized_at", &["state"]);
+    let statements = Statements {
+        queues: Arc::from(shape.queues_sql(&queue_list)),
+        minutes: throughput.then(|| Arc::from(shape.minutes_sql())),
+        workers: Some(Arc::from(
+            shape.workers_sql("j.attempted_by[array_upper(j.attempted_by, 1)]"),
+        )),
+    };
+    let fetch_index = format!(
+        "CREATE INDEX CONCURRENTLY river_job_prioritized_fetching_index ON {t} \
+         (state, queue, priority, scheduled_at, id);"
+    );
+    let finalized_index = format!(
+        "CREATE INDEX CONCURRENTLY river_job_state_and_finalized_at_index ON {t} \
+         (state, finalized_at) WHERE finalized_at IS NOT NULL;"
+    );
+    let mut plan = DoctorPlan {
+        tables: vec![TableNeed {
+            schema: schema.to_string(),
+            name: "river_job".into(),
+            write: vec!["UPDATE", "DELETE"],
+        }],
+        probes: vec![Probe {
+            name: "queue counts".into(),
+            sql: statements.queues.clone(),
+            binds_cap: true,
+            fix: Some(fetch_index.clone()),
+        }],
+        jobs_tables: vec![(schema.to_string(), "river_job".into())],
+        state_column: Some("state".into()),
+        findings: Vec::new(),
+    };
+    if let Some(sql) = &statements.minutes {
+        plan.probes.push(Probe {
+            name: "completions per minute".into(),
+            sql: sql.clone(),
+            binds_cap: false,
+            fix: Some(finalized_index.clone()),
+        });
+    } else {
+        plan.findings.push(
+            Check::new(
+                "completions per minute",
                 Status::Warn,
-                format!(
-                    "no {} table (River older than its migration 4): pauses are not shown",
-                    qualified(schema, "river_queue")
-                ),
-            ));
-        }
-        let states = states::state_map(&shape, &jobs, &fetch_index, &finalized_index);
-        let actions = RiverActions::new(
-            schema,
-            &t,
-            queues.as_ref().map(|q| q.qualified()),
-            &labels,
-            states,
+                "no index on (state, finalized_at): throughput and failure rate are not shown",
+            )
+            .with_fix(finalized_index.clone()),
         );
-        let drill = drill_table(&actions, &jobs);
-        plan.probes.extend(drill.probes());
-        plan.findings.extend(drill.findings());
-        let no_river_queue =
-            "this River schema has no river_queue table (River before its migration 4)";
-        let capabilities = Capabilities {
-            actions: ActionCapabilities {
-                retry: Support::Yes,
-                cancel: Support::Yes,
-                discard: Support::Yes,
-                delete: Support::Yes,
-                reset_stuck: Support::No(
-                    "River's rescuer moves stuck running jobs back to retryable (or discarded) \
-                     itself, after RescueStuckJobsAfter (1 hour by default)",
-                ),
-                purge: Support::No(
-                    "purge is offered for the reference schema only; River's job cleaner \
-                     deletes finished jobs itself",
-                ),
-                audit: audit_support(audit),
-            },
-            pause: Support::when(queues.is_some(), no_river_queue),
-            heartbeats: Support::No("River keeps no worker heartbeats"),
-            workers: Support::Yes,
-            error_history: Support::Yes,
-            tenants: Support::No("River has no tenants"),
-            throughput: Support::when(throughput, NO_FINALIZED_INDEX),
-            pause_visible: Support::when(queues.is_some(), no_river_queue),
-            failed_attempts: Support::Yes,
-        };
-        Ok(RiverBackend {
-            foreign: Foreign {
-                name: "river",
-                pool,
-                statements,
-                capabilities,
-                doctor: plan,
-                drill,
-                source: None,
-                actions: Box::new(actions),
-                kinds: None,
-            },
-        })
     }
-}
-
-impl ForeignSchema for RiverBackend {
-    fn foreign(&self) -> &Foreign {
-        &self.foreign
+    if let Some(sql) = &statements.workers {
+        plan.probes.push(Probe {
+            name: "workers".into(),
+            sql: sql.clone(),
+            binds_cap: false,
+            fix: Some(fetch_index.clone()),
+        });
     }
+    if queues.is_some() {
+        plan.tables.push(TableNeed {
+            schema: schema.to_string(),
+            name: "river_queue".into(),
+            write: vec!["UPDATE", "INSERT"],
+        });
+    } else {
+        plan.findings.push(Check::new(
+            "pauses",
+            Status::Warn,
+            format!(
+                "no {} table (River older than its migration 4): pauses are not shown",
+                qualified(schema, "river_queue")
+            ),
+        ));
+    }
+    let states = states::state_map(&shape, &jobs, &fetch_index, &finalized_index);
+    let actions = RiverActions::new(
+        schema,
+        &t,
+        queues.as_ref().map(|q| q.qualified()),
+        &labels,
+        states,
+    );
+    let drill = drill_table(&actions, &jobs);
+    plan.probes.extend(drill.probes());
+    plan.findings.extend(drill.findings());
+    let no_river_queue =
+        "this River schema has no river_queue table (River before its migration 4)";
+    let capabilities = Capabilities {
+        actions: ActionCapabilities {
+            retry: Support::Yes,
+            cancel: Support::Yes,
+            discard: Support::Yes,
+            delete: Support::Yes,
+            reset_stuck: Support::No(
+                "River's rescuer moves stuck running jobs back to retryable (or discarded) \
+                 itself, after RescueStuckJobsAfter (1 hour by default)",
+            ),
+            purge: Support::No(
+                "purge is offered for the reference schema only; River's job cleaner \
+                 deletes finished jobs itself",
+            ),
+            audit: audit_support(audit),
+        },
+        pause: Support::when(queues.is_some(), no_river_queue),
+        heartbeats: Support::No("River keeps no worker heartbeats"),
+        workers: Support::Yes,
+        error_history: Support::Yes,
+        tenants: Support::No("River has no tenants"),
+        throughput: Support::when(throughput, NO_FINALIZED_INDEX),
+        pause_visible: Support::when(queues.is_some(), no_river_queue),
+        failed_attempts: Support::Yes,
+    };
+    Ok(Foreign {
+        name: "river",
+        pool,
+        statements,
+        capabilities,
+        doctor: plan,
+        drill,
+        actions: Box::new(actions),
+        kinds: None,
+        schema: schema.to_string(),
+        profile: None,
+    })
 }
 
 /// `river_job` for the drill-down: the job table of the actions (its state map included);
