@@ -79,19 +79,6 @@ impl ActionCapabilities {
         purge: Support::Yes,
         audit: Support::Yes,
     };
-
-    /// Nothing offered, for one reason.
-    pub const fn none(why: &'static str) -> ActionCapabilities {
-        ActionCapabilities {
-            retry: Support::No(why),
-            cancel: Support::No(why),
-            discard: Support::No(why),
-            delete: Support::No(why),
-            reset_stuck: Support::No(why),
-            purge: Support::No(why),
-            audit: Support::No(why),
-        }
-    }
 }
 
 /// Whether the database has `jobtop.audit` as this jobtop writes it.
@@ -126,11 +113,6 @@ impl Capabilities {
             K::ResetStuck => a.reset_stuck,
             K::Purge => a.purge,
         }
-    }
-
-    /// Whether this backend can carry out `kind` at all.
-    pub fn can(&self, kind: ActionKind) -> bool {
-        self.support(kind).yes()
     }
 
     /// Why `backend` refuses `kind`, or None when it may go ahead. The one rule the gate and

@@ -124,10 +124,7 @@ pub struct Backend {
 
 impl Backend {
     pub fn new<S: Reads + Writes + 'static>(schema: S) -> Backend {
-        Backend::from_arc(Arc::new(schema))
-    }
-
-    pub fn from_arc<S: Reads + Writes + 'static>(schema: Arc<S>) -> Backend {
+        let schema = Arc::new(schema);
         Backend {
             reads: schema.clone(),
             overview: schema.clone(),

@@ -24,10 +24,6 @@ impl StateMap {
         &self.lists
     }
 
-    pub fn lists_mut(&mut self) -> impl Iterator<Item = &mut StateList> {
-        self.lists.iter_mut()
-    }
-
     pub fn list(&self, state: JobState) -> Option<&StateList> {
         self.lists.iter().find(|l| l.state == state)
     }
