@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
-use sqlx::{Row, ValueRef};
+use sqlx::{Row, TypeInfo, ValueRef};
 
 use crate::backend::drill::{AttemptError, DeadLetterQuery, DeadLetterReport, JobRow, KindStats};
 use crate::backend::model::{JobId, JobState, WorkerInfo};
@@ -30,10 +30,17 @@ pub fn text(row: &PgRow, column: &str) -> anyhow::Result<String> {
 /// A job id: a `bigint` column as a number, any other as text (a uuid, or a number read as
 /// text, which `JobId::from_db` turns back into one).
 pub fn job_id(row: &PgRow, column: &str) -> anyhow::Result<JobId> {
-    match row.try_get::<i64, _>(column) {
-        Ok(n) => Ok(JobId::Int(n)),
-        Err(_) => Ok(JobId::from_db(text(row, column)?)),
+    if is_type(row, column, "INT8")? {
+        Ok(JobId::Int(row.try_get(column)?))
+    } else {
+        Ok(JobId::from_db(text(row, column)?))
     }
+}
+
+/// Whether the column's type is `type_name` (as PostgreSQL names it): asked of the column,
+/// so that a row of another type is not first decoded into an error.
+fn is_type(row: &PgRow, column: &str, type_name: &str) -> anyhow::Result<bool> {
+    Ok(row.try_get_raw(column)?.type_info().name() == type_name)
 }
 
 /// A job list row: the columns every list statement selects (`id`, `queue`, `kind`,
@@ -101,13 +108,12 @@ pub fn worker_info(row: &PgRow, host_column: &str) -> anyhow::Result<WorkerInfo>
 
 /// Dead jobs sharing a queue, kind and message; their ids a `bigint[]` or a `text[]`.
 fn dead_jobs(row: &PgRow) -> anyhow::Result<DeadJobs> {
-    let ids = match row.try_get::<Vec<i64>, _>("ids") {
-        Ok(ids) => ids.into_iter().map(JobId::Int).collect(),
-        Err(_) => row
-            .try_get::<Vec<String>, _>("ids")?
-            .into_iter()
-            .map(JobId::from_db)
-            .collect(),
+    let ids = if is_type(row, "ids", "INT8[]")? {
+        let ids: Vec<i64> = row.try_get("ids")?;
+        ids.into_iter().map(JobId::Int).collect()
+    } else {
+        let ids: Vec<String> = row.try_get("ids")?;
+        ids.into_iter().map(JobId::from_db).collect()
     };
     Ok(DeadJobs {
         queue: text(row, "queue")?,
