@@ -929,8 +929,8 @@ pub const READ_ONLY_REFUSAL: &str = "read-only: actions are disabled (started wi
 
 /// Every action writes its row to `jobtop.audit`; a schema without that table gets none.
 pub const AUDIT_REQUIRED: &str = "actions need the audit table jobtop.audit, which this database \
-     lacks or has in an older form: run `jobtop migrate URL` to create or update it (no action \
-     runs without an audit trail)";
+     lacks or has in an older form: run `jobtop migrate --side-tables URL` to create or update \
+     it next to your queue's tables (no action runs without an audit trail)";
 
 /// The error an action gets from a backend that cannot do it.
 pub fn unsupported(backend: &str, kind: ActionKind) -> anyhow::Error {

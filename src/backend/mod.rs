@@ -57,6 +57,10 @@ pub trait Reads: Overview {
     /// Short name shown in the header ("native", "river", ...).
     fn name(&self) -> &'static str;
 
+    /// The database schema its tables are in: two installs of one system in one database
+    /// (pg-boss 10 beside 12) are two queues to watch, and two shared snapshots.
+    fn schema(&self) -> &str;
+
     /// What the schema can show and do, with the reason for each thing it cannot.
     fn capabilities(&self) -> Capabilities;
 

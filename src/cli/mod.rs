@@ -177,10 +177,15 @@ pub struct GlobalArgs {
 pub enum Command {
     /// A throwaway local PostgreSQL with a live simulated workload, and the monitor on it.
     Demo(DemoArgs),
-    /// Apply the reference schema (schema `jobtop`) to a database.
+    /// Apply the reference schema (schema `jobtop`) to a database, or only jobtop's side tables.
     Migrate {
         #[arg(env = "DATABASE_URL", hide_env_values = true)]
         url: Option<String>,
+        /// Only jobtop's side tables (the audit trail actions need and the shared snapshot's
+        /// cache), next to another system's queue (River, Oban, pg-boss, ...); not the
+        /// reference schema.
+        #[arg(long)]
+        side_tables: bool,
     },
     /// Pause a queue: workers stop claiming from it; its backlog stays.
     Pause(pause::PauseArgs),
@@ -319,7 +324,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         profile: cli.global.profile.clone(),
     });
     match cli.command {
-        Some(Command::Migrate { url }) => migrate::run(url.as_deref()).await,
+        Some(Command::Migrate { url, side_tables }) => {
+            migrate::run(url.as_deref(), side_tables).await
+        }
         Some(Command::Demo(args)) => demo::run(args).await,
         Some(Command::Pause(args)) => pause::run(args).await,
         Some(Command::Resume(args)) => resume::run(args).await,

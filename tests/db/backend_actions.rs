@@ -383,7 +383,8 @@ async fn without_the_audit_table_no_action_runs() {
     ] {
         let err = g.plan(&action).await.unwrap_err();
         assert!(
-            err.to_string().contains("run `jobtop migrate URL`"),
+            err.to_string()
+                .contains("run `jobtop migrate --side-tables URL`"),
             "{err}"
         );
     }

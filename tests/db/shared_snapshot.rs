@@ -278,3 +278,62 @@ async fn wrappers_pass_drill_downs_and_actions_through() {
             .unwrap();
     }
 }
+
+/// Next to another system's queue, `jobtop migrate --side-tables` installs only jobtop's
+/// audit and snapshot cache: River monitors, alone before, then share one snapshot and may
+/// act; the reference schema refuses to be laid over the side tables.
+#[tokio::test(flavor = "multi_thread")]
+async fn side_tables_next_to_river_let_its_monitors_share_and_act() {
+    use jobtop::backend::capabilities::Support;
+    use jobtop::backend::pg::side_tables;
+    use jobtop::backend::river;
+
+    let db = common::test_db().await;
+    common::exec(&db.pool, "DROP SCHEMA jobtop CASCADE").await;
+    common::load(&db.pool, common::fixture::RIVER).await;
+    let river_monitor = || async {
+        let pool = PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(db.options.clone())
+            .await
+            .unwrap();
+        let reads = Arc::new(river::open(pool.clone(), "public").await.unwrap());
+        SharedSnapshot::new(reads, &pool, shared_options(false))
+    };
+
+    let before = river_monitor().await;
+    let alone = before.snapshot(&OPTS).await.unwrap();
+    assert_eq!(before.role(), Role::Alone(AloneBecause::NoCacheTable));
+    assert!(before.inner().capabilities().actions.audit != Support::Yes);
+
+    side_tables::install(&db.pool).await.unwrap();
+    side_tables::install(&db.pool).await.unwrap();
+    let reference: Option<String> = sqlx::query_scalar("SELECT to_regclass('jobtop.jobs')::text")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        reference, None,
+        "only the side tables, not the reference schema"
+    );
+
+    let a = river_monitor().await;
+    let b = river_monitor().await;
+    let from_a = a.snapshot(&OPTS).await.unwrap();
+    let from_b = b.snapshot(&OPTS).await.unwrap();
+    assert_eq!((a.role(), b.role()), (Role::Leader, Role::Follower));
+    assert_eq!(from_b, from_a);
+    assert_eq!(from_a.queues, alone.queues);
+    assert_eq!(a.inner().capabilities().actions.audit, Support::Yes);
+    let key: String = sqlx::query_scalar("SELECT key FROM jobtop.snapshot_cache")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(key.starts_with("river@public:"), "{key}");
+
+    let err = jobtop::backend::native::migrate(&db.pool)
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("--side-tables"), "{err:#}");
+    a.close().await;
+}

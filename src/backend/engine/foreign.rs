@@ -83,6 +83,10 @@ impl Reads for Foreign {
         self.name
     }
 
+    fn schema(&self) -> &str {
+        &self.schema
+    }
+
     fn capabilities(&self) -> Capabilities {
         self.capabilities
     }

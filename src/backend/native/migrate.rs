@@ -1,8 +1,11 @@
-//! Applies the embedded reference schema (`migrations/`).
+//! Applies the embedded reference schema (`migrations/`), then jobtop's side tables
+//! (`migrations/side/`, shared with every other queue schema).
 
 use anyhow::Context;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
+
+use crate::backend::pg::side_tables;
 
 /// Where applied migrations are recorded. Not sqlx's default `public._sqlx_migrations`:
 /// an application that keeps its own queue in the same database very likely uses sqlx's
@@ -13,11 +16,13 @@ const MIGRATIONS_TABLE: &str = "jobtop._sqlx_migrations";
 /// migrator holds a database-wide advisory lock while it works, so latecomers wait, then
 /// find nothing left to apply.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    side_tables::check_reference_can_follow(pool).await?;
     let mut migrator: Migrator = sqlx::migrate!("./migrations");
     migrator.create_schema("jobtop");
     migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
     migrator
         .run(pool)
         .await
-        .context("cannot apply the jobtop schema migrations")
+        .context("cannot apply the jobtop schema migrations")?;
+    side_tables::install(pool).await
 }

@@ -108,6 +108,10 @@ impl Reads for NativeBackend {
         "native"
     }
 
+    fn schema(&self) -> &str {
+        "jobtop"
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities::FULL
     }

@@ -7,4 +7,5 @@ pub mod catalog;
 pub mod connect;
 pub mod decode;
 pub mod read;
+pub mod side_tables;
 pub mod sql;

@@ -140,7 +140,8 @@ impl Role {
                     AloneBecause::ReadOnly => "read-only",
                     AloneBecause::NoWriteAccess => "no write access",
                     AloneBecause::Standby => "standby",
-                    AloneBecause::NoCacheTable => "schema has no snapshot_cache",
+                    AloneBecause::NoCacheTable =>
+                        "no jobtop.snapshot_cache: jobtop migrate --side-tables",
                     AloneBecause::SessionLost => "no session",
                     AloneBecause::LeaderOverdue => "leader overdue",
                 }
@@ -447,10 +448,10 @@ impl<B: Reads + ?Sized> SharedSnapshot<B> {
 }
 
 /// Snapshots taken with different options are different rows; so are different schemas
-/// (the backend's name).
-fn cache_key(name: &str, opts: &SnapshotOptions) -> String {
+/// (the backend's name and the database schema it reads).
+fn cache_key(name: &str, schema: &str, opts: &SnapshotOptions) -> String {
     format!(
-        "{name}:cap={}:piles={}:tenants={}",
+        "{name}@{schema}:cap={}:piles={}:tenants={}",
         opts.count_cap, opts.pile_cap, opts.running_by_tenant
     )
 }
@@ -466,7 +467,7 @@ impl<B: Reads + ?Sized> Overview for SharedSnapshot<B> {
     }
 
     async fn snapshot(&self, opts: &SnapshotOptions) -> Result<Snapshot> {
-        let key = cache_key(self.inner.name(), opts);
+        let key = cache_key(self.inner.name(), self.inner.schema(), opts);
         let mut st = self.state.lock().await;
         if let Some(why) = st.alone {
             drop(st);
