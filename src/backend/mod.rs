@@ -15,6 +15,7 @@ pub mod engine;
 pub mod gate;
 pub mod graphile;
 pub mod mapped;
+pub mod minute_cache;
 pub mod model;
 pub mod native;
 pub mod oban;

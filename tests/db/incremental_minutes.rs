@@ -171,3 +171,55 @@ async fn closed_minutes_are_not_read_again() {
     let again = warm.snapshot(&OPTS).await.unwrap();
     assert_eq!(minutes_of(&again), minutes_of(&c));
 }
+
+/// The engine's schemas read their history the same way: River's closed minutes come from
+/// the cache on the next poll (a completion slipped 20 minutes back is not seen), the open
+/// minute is read again, and the minutes carry each job's kind, so the per-kind failure
+/// rule can be evaluated.
+#[tokio::test]
+async fn river_reads_closed_minutes_once_and_by_kind() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    common::load(pool, common::fixture::RIVER).await;
+    exec(pool, "DELETE FROM river_job").await;
+    let finish = |kind: &str, state: &str, ago_minutes: i32| {
+        format!(
+            "INSERT INTO river_job (state, kind, queue, attempt, attempted_at, finalized_at, errors) \
+             VALUES ('{state}', '{kind}', 'default', 1, now(), now() - interval '{ago_minutes} minutes', \
+               CASE WHEN '{state}' = 'discarded' THEN ARRAY[jsonb_build_object('at', \
+                 now() - interval '{ago_minutes} minutes', 'attempt', 1, 'error', 'boom')] \
+               ELSE '{{}}'::jsonb[] END)"
+        )
+    };
+    exec(pool, &finish("mail", "completed", 10)).await;
+    exec(pool, &finish("sms", "discarded", 10)).await;
+    let river = jobtop::backend::river::open(pool.clone(), "public")
+        .await
+        .unwrap();
+    let first = river.snapshot(&OPTS).await.unwrap();
+    assert_eq!(total(&first), (1, 1));
+    let kinds: Vec<_> = first.queues[0]
+        .kinds
+        .as_ref()
+        .expect("per-kind figures")
+        .iter()
+        .map(|k| (k.kind.as_str(), k.succeeded, k.failed))
+        .collect();
+    assert_eq!(kinds, [("mail", 1, 0), ("sms", 0, 1)]);
+
+    exec(pool, &finish("mail", "completed", 20)).await;
+    exec(pool, &finish("mail", "completed", 0)).await;
+    let second = river.snapshot(&OPTS).await.unwrap();
+    assert_eq!(
+        total(&second),
+        (2, 1),
+        "the closed minute 20 back is not read again"
+    );
+    let fresh = jobtop::backend::river::open(pool.clone(), "public")
+        .await
+        .unwrap()
+        .snapshot(&OPTS)
+        .await
+        .unwrap();
+    assert_eq!(total(&fresh), (3, 1), "a new monitor reads the whole hour");
+}

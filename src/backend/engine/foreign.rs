@@ -15,7 +15,7 @@ use crate::backend::drill::{
 };
 use crate::backend::engine::actions as kit;
 use crate::backend::engine::drill::{self as drill, DrillTable};
-use crate::backend::engine::snapshot::{self, Statements};
+use crate::backend::engine::snapshot::{self, SnapshotCaches, Statements};
 use crate::backend::gate::WriteKey;
 use crate::backend::model::{JobId, JobState};
 use crate::backend::pg::audit;
@@ -42,6 +42,8 @@ pub struct Foreign {
     /// finished jobs in time (procrastinate keeps finish times in its events table, not on
     /// the job). `None`: from the drill table.
     pub kinds: Option<Box<dyn SchemaKinds>>,
+    /// What the polls keep for the next ones (`Default::default()` at open).
+    pub caches: SnapshotCaches,
 }
 
 /// Per-kind figures a schema reads its own way (`Foreign::kinds`).
@@ -69,7 +71,7 @@ impl Foreign {
 impl Overview for Foreign {
     async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
         let f = self;
-        let snapshot = snapshot::snapshot(&f.pool, &f.statements, opts).await;
+        let snapshot = snapshot::snapshot(&f.pool, &f.statements, &f.caches, opts).await;
         match &f.profile {
             Some(profile) => snapshot.map_err(|e| e.context(format!("profile {profile}"))),
             None => snapshot,

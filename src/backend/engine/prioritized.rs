@@ -8,7 +8,7 @@
 //! lanes present, found by a skip scan over the same index.
 
 use crate::backend::engine::drill::LaneValues;
-use crate::backend::engine::snapshot::{WINDOW_START, capped, epoch_minute};
+use crate::backend::engine::snapshot::{MINUTES_FROM, capped, epoch_minute};
 use crate::backend::engine::states::{Range, Sort, StateList};
 use crate::backend::model::JobState;
 use crate::backend::pg::sql::{TimeCol, literal};
@@ -34,6 +34,8 @@ pub struct Prioritized {
     /// Finished states and the column holding each one's finish time.
     pub finished: Vec<(&'static str, TimeCol)>,
     pub succeeded: &'static str,
+    /// The job's kind (River `kind`, Oban `worker`).
+    pub kind: &'static str,
 }
 
 impl Prioritized {
@@ -235,7 +237,8 @@ impl Prioritized {
     /// would cost a pass over the backlog.
     pub fn minutes_sql(&self) -> String {
         let t = &self.table;
-        let ws = WINDOW_START;
+        let ws = MINUTES_FROM;
+        let kind = self.kind;
         let succeeded_time = self
             .finished
             .iter()
@@ -243,9 +246,10 @@ impl Prioritized {
             .map(|(_, c)| c.clone())
             .expect("the succeeded state has a finish time");
         let mut parts = vec![format!(
-            "SELECT j.queue, {minute} AS minute, count(*) AS succeeded, 0::bigint AS failed \
+            "SELECT j.queue, {kind}::text AS kind, {minute} AS minute, count(*) AS succeeded, \
+               0::bigint AS failed \
              FROM {t} j WHERE j.state = {state} AND {col} IS NOT NULL AND {col} >= {since} \
-             GROUP BY 1, 2",
+             GROUP BY 1, 2, 3",
             minute = epoch_minute(&succeeded_time.read()),
             state = literal(self.succeeded),
             col = succeeded_time.expr,
@@ -254,10 +258,10 @@ impl Prioritized {
         let error_at = "(e.entry ->> 'at')::timestamptz";
         for (state, col) in &self.finished {
             parts.push(format!(
-                "SELECT j.queue, {minute} AS minute, 0::bigint, count(*) \
+                "SELECT j.queue, {kind}::text, {minute} AS minute, 0::bigint, count(*) \
                  FROM {t} j CROSS JOIN LATERAL unnest(j.errors) AS e(entry) \
                  WHERE j.state = {state} AND {c} IS NOT NULL AND {c} >= {since} \
-                   AND {error_at} >= {ws} GROUP BY 1, 2",
+                   AND {error_at} >= {ws} GROUP BY 1, 2, 3",
                 minute = epoch_minute(error_at),
                 state = literal(state),
                 c = col.expr,
@@ -265,9 +269,9 @@ impl Prioritized {
             ));
         }
         parts.push(format!(
-            "SELECT j.queue, {minute} AS minute, 0::bigint, count(*) \
+            "SELECT j.queue, {kind}::text, {minute} AS minute, 0::bigint, count(*) \
              FROM {t} j CROSS JOIN LATERAL unnest(j.errors) AS e(entry) \
-             WHERE j.state IN ({retryable}, {running}) AND {error_at} >= {ws} GROUP BY 1, 2",
+             WHERE j.state IN ({retryable}, {running}) AND {error_at} >= {ws} GROUP BY 1, 2, 3",
             minute = epoch_minute(error_at),
             retryable = literal(self.retryable),
             running = literal(self.running),

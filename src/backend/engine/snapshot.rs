@@ -1,37 +1,86 @@
 //! The one snapshot routine of the schemas built on the engine: runs a backend's statements
 //! (built once at open) in one read-only repeatable-read transaction.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 
-use crate::backend::model::{
-    Count, HISTORY_MINUTES, MinuteBucket, PauseInfo, QueueStats, Snapshot, SnapshotOptions,
-    WorkerInfo,
-};
+use crate::backend::minute_cache::{self, MinuteCache};
+use crate::backend::model::{Count, PauseInfo, QueueStats, Snapshot, SnapshotOptions, WorkerInfo};
 use crate::backend::pg::decode;
 
 /// Start of the history window (the minute 59 minutes before the current one), as a
 /// `timestamptz` expression. Epoch arithmetic keeps it independent of the session time zone.
 pub const WINDOW_START: &str = "to_timestamp(floor(extract(epoch FROM now()) / 60) * 60 - 59 * 60)";
 
+/// The first minute a minutes statement reads, as a `timestamptz` expression: `$1` is an
+/// epoch minute (the cache's `read_from`), so the hour is read once and then only its last
+/// minutes.
+pub const MINUTES_FROM: &str = "to_timestamp($1::float8 * 60)";
+
+/// The minutes statement as doctor explains it: the whole hour, as a new monitor's first
+/// poll reads it, with no parameter to bind.
+pub fn minutes_probe(sql: &str) -> Arc<str> {
+    Arc::from(sql.replace(MINUTES_FROM, WINDOW_START))
+}
+
+/// How often the queue list is read again where the schema lists queues by a statement of
+/// its own (`Statements::queue_names`): queues come and go rarely, and enumerating them
+/// over the finished jobs' index on every poll was the largest cost of a River poll.
+pub const QUEUE_LIST_EVERY: Duration = Duration::from_secs(30);
+
 /// The statements one snapshot runs, built once when the backend opens.
 #[derive(Debug, Clone)]
 pub struct Statements {
-    /// `$1` is the count cap + 1. Columns: name, paused_at, paused_by, pause_reason, ready,
-    /// scheduled, retrying, running, dead (bigint), oldest_ready_at (timestamptz); and
-    /// optionally `<count>_estimated` (boolean) where a figure may come from a cache or a
-    /// planner estimate instead of a count, and `oldest_running_at` (timestamptz: when the
+    /// `$1` is the count cap + 1 (and `$2` the queue names, `text[]`, when `queue_names` is
+    /// set). Columns: name, paused_at, paused_by, pause_reason, ready, scheduled, retrying,
+    /// running, dead (bigint), oldest_ready_at (timestamptz); and optionally
+    /// `<count>_estimated` (boolean) where a figure may come from a cache or a planner
+    /// estimate instead of a count, and `oldest_running_at` (timestamptz: when the
     /// longest-running job started) where the schema keeps a start time.
     pub queues: Arc<str>,
-    /// Columns: queue, minute (epoch minute, bigint), succeeded, failed. `None` where the
-    /// schema keeps no affordable completion history.
+    /// Column: name. Every queue to show, read every `QUEUE_LIST_EVERY` and handed to
+    /// `queues` as `$2`; `None` where `queues` finds the queues itself, cheaply.
+    pub queue_names: Option<Arc<str>>,
+    /// Columns: queue, kind, minute (epoch minute, bigint), succeeded, failed, from the epoch
+    /// minute `$1` on (`MINUTES_FROM`). `None` where the schema keeps no affordable
+    /// completion history.
     pub minutes: Option<Arc<str>>,
     /// Columns: id, host, pid, queues (text[]), started_at, last_heartbeat_at, running_jobs.
     pub workers: Option<Arc<str>>,
+}
+
+/// What a backend's polls keep for the next ones: the closed minutes of the throughput
+/// history and the queue list.
+#[derive(Debug, Default)]
+pub struct SnapshotCaches {
+    minutes: MinuteCache,
+    queue_names: StdMutex<Option<(Instant, Vec<String>)>>,
+}
+
+impl SnapshotCaches {
+    /// The cached queue list, unless it is due for a new read.
+    fn queue_names(&self) -> Option<Vec<String>> {
+        let names = self.queue_names.lock().unwrap_or_else(|e| e.into_inner());
+        names
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < QUEUE_LIST_EVERY)
+            .map(|(_, names)| names.clone())
+    }
+
+    fn keep_queue_names(&self, names: &[String]) {
+        *self.queue_names.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), names.to_vec()));
+    }
+
+    /// Reads the queue list again on the next poll (after an action that may have made a
+    /// queue, or to see a new one at once).
+    pub fn forget_queue_names(&self) {
+        *self.queue_names.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
 }
 
 /// Runs a backend's statements in one read-only repeatable-read transaction, so every figure
@@ -39,6 +88,7 @@ pub struct Statements {
 pub async fn snapshot(
     pool: &PgPool,
     statements: &Statements,
+    caches: &SnapshotCaches,
     opts: &SnapshotOptions,
 ) -> anyhow::Result<Snapshot> {
     let cap = opts.count_cap.max(0);
@@ -48,11 +98,25 @@ pub async fn snapshot(
     let db_now: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
         .fetch_one(&mut *tx)
         .await?;
-    let mut queues = read_queues(&mut tx, &statements.queues, cap)
+    let names = match &statements.queue_names {
+        Some(sql) => Some(match caches.queue_names() {
+            Some(names) => names,
+            None => {
+                let names: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql.clone()))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .context("listing the queues")?;
+                caches.keep_queue_names(&names);
+                names
+            }
+        }),
+        None => None,
+    };
+    let mut queues = read_queues(&mut tx, &statements.queues, cap, names)
         .await
         .context("reading queue counts")?;
     if let Some(sql) = &statements.minutes {
-        read_minutes(&mut tx, sql, db_now, &mut queues)
+        minute_cache::read(&mut tx, sql, db_now, &mut queues, &caches.minutes)
             .await
             .context("reading completions per minute")?;
     }
@@ -76,11 +140,14 @@ async fn read_queues(
     tx: &mut Transaction<'static, Postgres>,
     sql: &Arc<str>,
     cap: i64,
+    names: Option<Vec<String>>,
 ) -> anyhow::Result<Vec<QueueStats>> {
-    let rows = sqlx::query(AssertSqlSafe(sql.clone()))
-        .bind(cap.saturating_add(1))
-        .fetch_all(&mut **tx)
-        .await?;
+    let query = sqlx::query(AssertSqlSafe(sql.clone())).bind(cap.saturating_add(1));
+    let query = match names {
+        Some(names) => query.bind(names),
+        None => query,
+    };
+    let rows = query.fetch_all(&mut **tx).await?;
     let mut queues = Vec::with_capacity(rows.len());
     for row in rows {
         // Each count is a sum of ranges capped at cap + 1: any sum above the cap is "at least".
@@ -128,43 +195,6 @@ async fn read_queues(
     Ok(queues)
 }
 
-async fn read_minutes(
-    tx: &mut Transaction<'static, Postgres>,
-    sql: &Arc<str>,
-    db_now: DateTime<Utc>,
-    queues: &mut [QueueStats],
-) -> anyhow::Result<()> {
-    for q in queues.iter_mut() {
-        q.minutes = vec![MinuteBucket::default(); HISTORY_MINUTES];
-    }
-    let rows = sqlx::query(AssertSqlSafe(sql.clone()))
-        .fetch_all(&mut **tx)
-        .await?;
-    let index: HashMap<String, usize> = queues
-        .iter()
-        .enumerate()
-        .map(|(i, q)| (q.name.clone(), i))
-        .collect();
-    let current = db_now.timestamp().div_euclid(60);
-    for row in rows {
-        let queue: String = row.try_get("queue")?;
-        let Some(&qi) = index.get(&queue) else {
-            continue;
-        };
-        let Some(slot) = minute_slot(current, row.try_get("minute")?) else {
-            continue;
-        };
-        let bucket = &mut queues[qi].minutes[slot];
-        bucket.succeeded = bucket
-            .succeeded
-            .saturating_add(clamp_u32(row.try_get("succeeded")?));
-        bucket.failed = bucket
-            .failed
-            .saturating_add(clamp_u32(row.try_get("failed")?));
-    }
-    Ok(())
-}
-
 async fn read_workers(
     tx: &mut Transaction<'static, Postgres>,
     sql: &Arc<str>,
@@ -177,18 +207,6 @@ async fn read_workers(
         .collect()
 }
 
-/// Position of an epoch minute in the history: the current minute is the last slot.
-pub fn minute_slot(current_minute: i64, minute: i64) -> Option<usize> {
-    let back = current_minute - minute;
-    (0..HISTORY_MINUTES as i64)
-        .contains(&back)
-        .then(|| HISTORY_MINUTES - 1 - back as usize)
-}
-
-fn clamp_u32(v: i64) -> u32 {
-    v.clamp(0, u32::MAX as i64) as u32
-}
-
 /// `(SELECT count(*) FROM (SELECT 1 FROM <from> WHERE <cond> LIMIT $1) c)`: a count that stops
 /// at the cap + 1.
 pub fn capped(from: &str, cond: &str) -> String {
@@ -198,17 +216,4 @@ pub fn capped(from: &str, cond: &str) -> String {
 /// The epoch minute of a `timestamptz` expression.
 pub fn epoch_minute(tz_expr: &str) -> String {
     format!("floor(extract(epoch FROM {tz_expr}) / 60)::bigint")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn minute_slots_put_the_current_minute_last() {
-        assert_eq!(minute_slot(1000, 1000), Some(59));
-        assert_eq!(minute_slot(1000, 941), Some(0));
-        assert_eq!(minute_slot(1000, 940), None);
-        assert_eq!(minute_slot(1000, 1001), None);
-    }
 }

@@ -101,6 +101,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     );
     let statements = Statements {
         queues: Arc::from(queues_sql),
+        queue_names: None,
         minutes: None,
         workers: Some(Arc::from(workers_sql)),
     };
@@ -250,6 +251,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         kinds: None,
         schema: schema.to_string(),
         profile: None,
+        caches: Default::default(),
     })
 }
 

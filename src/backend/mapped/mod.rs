@@ -18,7 +18,9 @@ use toml::Spanned;
 use super::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::capabilities::{Capabilities, Support, audit_support};
 use crate::backend::engine::foreign::Foreign;
-use crate::backend::engine::snapshot::{Statements, WINDOW_START, capped, epoch_minute};
+use crate::backend::engine::snapshot::{
+    MINUTES_FROM, Statements, WINDOW_START, capped, epoch_minute,
+};
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::{TimeCol, ident, literal};
 use actions::MappedActions;
@@ -164,6 +166,7 @@ pub async fn open(pool: PgPool, profile: Profile, schema: Option<&str>) -> anyho
         kinds: None,
         schema: table.schema.clone(),
         profile: Some(profile.name.clone()),
+        caches: Default::default(),
     })
 }
 
@@ -392,6 +395,7 @@ impl Builder<'_> {
     fn statements(&self) -> Statements {
         Statements {
             queues: Arc::from(self.queues_sql()),
+            queue_names: None,
             minutes: self.throughput().then(|| Arc::from(self.minutes_sql())),
             workers: self
                 .profile
@@ -615,16 +619,20 @@ impl Builder<'_> {
             format!("count(*) FILTER (WHERE {status} IN ({}))", in_list(&failed))
         };
         format!(
-            "SELECT {queue}::text AS queue, {minute} AS minute, \
+            "SELECT {queue}::text AS queue, {kind} AS kind, {minute} AS minute, \
                count(*) FILTER (WHERE {status} IN ({ok})) AS succeeded, {failed_count} AS failed \
-             FROM {from} WHERE {status} IN ({ended}) AND {f} >= {since} GROUP BY 1, 2",
+             FROM {from} WHERE {status} IN ({ended}) AND {f} >= {since} GROUP BY 1, 2, 3",
             queue = self.queue_expr(),
+            kind = c
+                .kind
+                .as_ref()
+                .map_or("NULL::text".to_string(), |k| format!("{}::text", col(k))),
             minute = epoch_minute(&fin.read()),
             ok = in_list(&ok),
             ended = in_list(&ended),
             from = self.from(),
             f = fin.expr,
-            since = fin.value(WINDOW_START),
+            since = fin.value(MINUTES_FROM),
         )
     }
 
@@ -716,7 +724,7 @@ impl Builder<'_> {
         match (&statements.minutes, &finished_fix) {
             (Some(sql), _) => plan.probes.push(Probe {
                 name: "completions per minute".into(),
-                sql: sql.clone(),
+                sql: crate::backend::engine::snapshot::minutes_probe(sql),
                 binds_cap: false,
                 fix: finished_fix.clone(),
             }),

@@ -42,8 +42,8 @@ use super::{
     Action, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep, Capabilities, JobId, JobState,
     Overview, Plan, Reads, Snapshot, SnapshotOptions, Writes,
 };
+use crate::backend::minute_cache::MinuteCache;
 use estimate::EstimateCache;
-use minutes::MinuteCache;
 
 pub use migrate::migrate;
 

@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::Caches;
+use super::minutes::MINUTES_SQL;
+use crate::backend::minute_cache;
 use crate::backend::model::{
     Count, HISTORY_MINUTES, MinuteBucket, PauseInfo, QueueStats, Snapshot, SnapshotOptions,
     TenantRunning, WorkerInfo,
@@ -98,7 +100,7 @@ pub async fn snapshot(
     let pile_cap = cap.min(opts.pile_cap.max(0));
     let (db_now, mut queues) = read_queues(&mut tx, cap, pile_cap).await?;
     super::estimate::past_the_cap(&mut tx, &mut queues, &caches.estimates).await?;
-    super::minutes::read(&mut tx, db_now, &mut queues, &caches.minutes).await?;
+    minute_cache::read(&mut tx, MINUTES_SQL, db_now, &mut queues, &caches.minutes).await?;
     let workers = read_workers(&mut tx).await?;
     let running_by_tenant = if opts.running_by_tenant {
         Some(read_tenants(&mut tx).await?)

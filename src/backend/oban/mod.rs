@@ -78,12 +78,14 @@ pub async fn open(pool: PgPool, prefix: &str) -> anyhow::Result<Foreign> {
         .map(|(state, column)| (state, time(column)))
         .collect(),
         succeeded: "completed",
+        kind: "j.worker",
     };
     let queue_list = "SELECT DISTINCT p.queue AS name, NULL::timestamptz AS paused_at, \
                       NULL::text AS paused_by, NULL::text AS pause_reason FROM pairs p";
     let throughput = jobs.has_index_for("completed_at", &["state"]);
     let statements = Statements {
         queues: Arc::from(shape.queues_sql(queue_list)),
+        queue_names: None,
         minutes: throughput.then(|| Arc::from(shape.minutes_sql())),
         workers: Some(Arc::from(shape.workers_sql("j.attempted_by[1]"))),
     };
@@ -131,7 +133,7 @@ pub async fn open(pool: PgPool, prefix: &str) -> anyhow::Result<Foreign> {
     match &statements.minutes {
         Some(sql) => plan.probes.push(Probe {
             name: "completions per minute".into(),
-            sql: sql.clone(),
+            sql: crate::backend::engine::snapshot::minutes_probe(sql),
             binds_cap: false,
             fix: Some(format!(
                 "{completed_index} -- and Oban's own (state, discarded_at), (state, cancelled_at)"
@@ -201,6 +203,7 @@ pub async fn open(pool: PgPool, prefix: &str) -> anyhow::Result<Foreign> {
         kinds: None,
         schema: prefix.to_string(),
         profile: None,
+        caches: Default::default(),
     })
 }
 

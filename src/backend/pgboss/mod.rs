@@ -29,7 +29,7 @@ use crate::backend::capabilities::{ActionCapabilities, Capabilities, Support, au
 use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::drill::{DrillTable, time_column};
 use crate::backend::engine::foreign::Foreign;
-use crate::backend::engine::snapshot::{Statements, WINDOW_START, capped, epoch_minute};
+use crate::backend::engine::snapshot::{MINUTES_FROM, Statements, capped, epoch_minute};
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pgboss::actions::PgBossActions;
 
@@ -129,15 +129,16 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     );
     let throughput = jobs.has_index_for("completed_on", &["state", "name"]);
     let minutes_sql = format!(
-        "SELECT j.name AS queue, {minute} AS minute, \
+        "SELECT j.name AS queue, j.name AS kind, {minute} AS minute, \
            count(*) FILTER (WHERE j.state = 'completed') AS succeeded, \
            count(*) FILTER (WHERE j.state = 'failed') AS failed \
          FROM {from} WHERE j.state IN ('completed', 'failed') \
-           AND j.completed_on >= {WINDOW_START} GROUP BY 1, 2",
+           AND j.completed_on >= {MINUTES_FROM} GROUP BY 1, 2, 3",
         minute = epoch_minute("j.completed_on"),
     );
     let statements = Statements {
         queues: Arc::from(queues_sql),
+        queue_names: None,
         minutes: throughput.then(|| Arc::from(minutes_sql)),
         workers: None,
     };
@@ -233,7 +234,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     match &statements.minutes {
         Some(sql) => plan.probes.push(Probe {
             name: "completions per minute".into(),
-            sql: sql.clone(),
+            sql: crate::backend::engine::snapshot::minutes_probe(sql),
             binds_cap: false,
             fix: Some(completed_fix),
         }),
@@ -293,6 +294,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         kinds: None,
         schema: schema.to_string(),
         profile: None,
+        caches: Default::default(),
     })
 }
 

@@ -41,7 +41,7 @@ use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::drill::{KindWindow, KindsQuery};
 use crate::backend::engine::drill::{DrillTable, time_column};
 use crate::backend::engine::foreign::Foreign;
-use crate::backend::engine::snapshot::{Statements, WINDOW_START, epoch_minute};
+use crate::backend::engine::snapshot::{MINUTES_FROM, Statements, epoch_minute};
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::{TimeCol, literal};
@@ -211,16 +211,17 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     let failed_types = label_list(&event_types, &["failed", "deferred_for_retry"]);
     let throughput = events.has_index_for("at", &["type"]);
     let minutes_sql = format!(
-        "SELECT j.queue_name::text AS queue, {minute} AS minute, \
+        "SELECT j.queue_name::text AS queue, j.task_name::text AS kind, {minute} AS minute, \
            count(*) FILTER (WHERE e.type = 'succeeded') AS succeeded, \
            count(*) FILTER (WHERE e.type <> 'succeeded') AS failed \
          FROM {ev} e JOIN {from} ON j.id = e.job_id \
-         WHERE e.type IN ('succeeded', {failed_types}) AND e.at >= {WINDOW_START} \
-         GROUP BY 1, 2",
+         WHERE e.type IN ('succeeded', {failed_types}) AND e.at >= {MINUTES_FROM} \
+         GROUP BY 1, 2, 3",
         minute = epoch_minute("e.at"),
     );
     let statements = Statements {
         queues: Arc::from(queues_sql),
+        queue_names: None,
         minutes: throughput.then(|| Arc::from(minutes_sql)),
         workers: workers_sql.map(Arc::from),
     };
@@ -323,7 +324,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     match &statements.minutes {
         Some(sql) => plan.probes.push(Probe {
             name: "completions per minute".into(),
-            sql: sql.clone(),
+            sql: crate::backend::engine::snapshot::minutes_probe(sql),
             binds_cap: false,
             fix: Some(events_fix.clone()),
         }),
@@ -388,6 +389,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         kinds: Some(Box::new(kinds)),
         schema: schema.to_string(),
         profile: None,
+        caches: Default::default(),
     })
 }
 

@@ -70,6 +70,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             .map(|s| (s, TimeCol::new("j.finalized_at", false)))
             .collect(),
         succeeded: "completed",
+        kind: "j.kind",
     };
     let audit = crate::backend::pg::audit::audit_table(&pool).await?;
     // river_queue keeps when, not who or why: a pause made through jobtop says both.
@@ -97,6 +98,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     let throughput = jobs.has_index_for("finalized_at", &["state"]);
     let statements = Statements {
         queues: Arc::from(shape.queues_sql(&queue_list)),
+        queue_names: None,
         minutes: throughput.then(|| Arc::from(shape.minutes_sql())),
         workers: Some(Arc::from(
             shape.workers_sql("j.attempted_by[array_upper(j.attempted_by, 1)]"),
@@ -129,7 +131,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     if let Some(sql) = &statements.minutes {
         plan.probes.push(Probe {
             name: "completions per minute".into(),
-            sql: sql.clone(),
+            sql: crate::backend::engine::snapshot::minutes_probe(sql),
             binds_cap: false,
             fix: Some(finalized_index.clone()),
         });
@@ -216,6 +218,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         kinds: None,
         schema: schema.to_string(),
         profile: None,
+        caches: Default::default(),
     })
 }
 
