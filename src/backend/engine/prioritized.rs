@@ -168,8 +168,17 @@ impl Prioritized {
         )
     }
 
-    /// The queues statement. `queue_list` is a CTE body over `pairs` producing
-    /// (name, paused_at, paused_by, pause_reason).
+    /// Every queue with jobs in any state (the statement `Statements::queue_names` runs on
+    /// its slower clock).
+    pub fn names_sql(&self) -> String {
+        format!(
+            "WITH RECURSIVE {pairs} SELECT DISTINCT p.queue AS name FROM pairs p",
+            pairs = self.pairs_cte()
+        )
+    }
+
+    /// The queues statement. `queue_list` is a statement producing (name, paused_at,
+    /// paused_by, pause_reason) for the names in `QUEUE_NAMES` (`$2`).
     ///
     /// Scheduled and retryable jobs are counted once per state (one capped range), and only
     /// their due part per lane (a range that ends at now); the not-yet-due part is the
@@ -205,7 +214,7 @@ impl Prioritized {
         )
         .read();
         format!(
-            "WITH RECURSIVE {pairs}, q AS ({queue_list}) \
+            "WITH q AS ({queue_list}) \
              SELECT q.name, q.paused_at, q.paused_by, q.pause_reason, \
                c.available + c.scheduled_due + c.retryable_due AS ready, \
                {scheduled} AS scheduled, \
@@ -218,7 +227,6 @@ impl Prioritized {
                {running} AS running, {dead} AS dead, {oldest} AS oldest_ready_at, \
                {oldest_running} AS oldest_running_at) c \
              ORDER BY q.name",
-            pairs = self.pairs_cte(),
             scheduled = scheduled.join(" + "),
             retrying = not_due("retryable_all", "retryable_due"),
             available = self.count(self.available),

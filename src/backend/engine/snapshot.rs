@@ -32,6 +32,10 @@ pub fn minutes_probe(sql: &str) -> Arc<str> {
 /// over the finished jobs' index on every poll was the largest cost of a River poll.
 pub const QUEUE_LIST_EVERY: Duration = Duration::from_secs(30);
 
+/// The queue names a queues statement reads when the schema lists them on the slower clock
+/// (`Statements::queue_names`).
+pub const QUEUE_NAMES: &str = "$2::text[]";
+
 /// The statements one snapshot runs, built once when the backend opens.
 #[derive(Debug, Clone)]
 pub struct Statements {
@@ -51,6 +55,17 @@ pub struct Statements {
     pub minutes: Option<Arc<str>>,
     /// Columns: id, host, pid, queues (text[]), started_at, last_heartbeat_at, running_jobs.
     pub workers: Option<Arc<str>>,
+}
+
+impl Statements {
+    /// The queues statement as doctor explains it: the queue list inlined where the
+    /// statement takes it as a parameter.
+    pub fn queues_probe(&self) -> Arc<str> {
+        match &self.queue_names {
+            Some(names) => Arc::from(self.queues.replace(QUEUE_NAMES, &format!("ARRAY({names})"))),
+            None => self.queues.clone(),
+        }
+    }
 }
 
 /// What a backend's polls keep for the next ones: the closed minutes of the throughput

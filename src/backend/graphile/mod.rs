@@ -155,7 +155,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         probes: vec![
             Probe {
                 name: "queue counts".into(),
-                sql: statements.queues.clone(),
+                sql: statements.queues_probe(),
                 binds_cap: true,
                 fix: Some(held_fix.clone()),
             },

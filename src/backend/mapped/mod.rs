@@ -695,7 +695,7 @@ impl Builder<'_> {
             }],
             probes: vec![Probe {
                 name: "queue counts".into(),
-                sql: statements.queues.clone(),
+                sql: statements.queues_probe(),
                 binds_cap: true,
                 fix: Some(live_fix.clone()),
             }],

@@ -28,7 +28,7 @@ use crate::backend::engine::drill::{
 };
 use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::prioritized::Prioritized;
-use crate::backend::engine::snapshot::Statements;
+use crate::backend::engine::snapshot::{QUEUE_NAMES, Statements};
 use crate::backend::oban::actions::ObanActions;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::TimeCol;
@@ -80,12 +80,14 @@ pub async fn open(pool: PgPool, prefix: &str) -> anyhow::Result<Foreign> {
         succeeded: "completed",
         kind: "j.worker",
     };
-    let queue_list = "SELECT DISTINCT p.queue AS name, NULL::timestamptz AS paused_at, \
-                      NULL::text AS paused_by, NULL::text AS pause_reason FROM pairs p";
+    let queue_list = format!(
+        "SELECT unnest({QUEUE_NAMES}) AS name, NULL::timestamptz AS paused_at, \
+         NULL::text AS paused_by, NULL::text AS pause_reason"
+    );
     let throughput = jobs.has_index_for("completed_at", &["state"]);
     let statements = Statements {
-        queues: Arc::from(shape.queues_sql(queue_list)),
-        queue_names: None,
+        queues: Arc::from(shape.queues_sql(&queue_list)),
+        queue_names: Some(Arc::from(shape.names_sql())),
         minutes: throughput.then(|| Arc::from(shape.minutes_sql())),
         workers: Some(Arc::from(shape.workers_sql("j.attempted_by[1]"))),
     };
@@ -111,7 +113,7 @@ pub async fn open(pool: PgPool, prefix: &str) -> anyhow::Result<Foreign> {
         probes: vec![
             Probe {
                 name: "queue counts".into(),
-                sql: statements.queues.clone(),
+                sql: statements.queues_probe(),
                 binds_cap: true,
                 fix: Some(fetch_index.clone()),
             },

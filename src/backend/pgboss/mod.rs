@@ -182,7 +182,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         ],
         probes: vec![Probe {
             name: "queue counts".into(),
-            sql: statements.queues.clone(),
+            sql: statements.queues_probe(),
             binds_cap: true,
             fix: Some(count_fix.clone()),
         }],

@@ -25,7 +25,7 @@ use crate::backend::engine::drill::{
 };
 use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::prioritized::Prioritized;
-use crate::backend::engine::snapshot::Statements;
+use crate::backend::engine::snapshot::{QUEUE_NAMES, Statements};
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::{TimeCol, qualified};
 use crate::backend::river::actions::RiverActions;
@@ -83,22 +83,24 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     } else {
         ("NULL::text", "NULL::text", String::new())
     };
+    // The names read on the slower clock, and the queues River's clients registered (a
+    // small table, read on every poll, so a queue a client starts working shows at once).
     let queue_list = match &queues {
         Some(q) => format!(
             "SELECT n.name, rq.paused_at, {by} AS paused_by, {why} AS pause_reason \
-             FROM (SELECT DISTINCT p.queue AS name FROM pairs p \
-                   UNION SELECT name FROM {rq}) n \
+             FROM (SELECT unnest({QUEUE_NAMES}) AS name UNION SELECT name FROM {rq}) n \
              LEFT JOIN {rq} rq ON rq.name = n.name {join}",
             rq = q.qualified()
         ),
-        None => "SELECT DISTINCT p.queue AS name, NULL::timestamptz AS paused_at, \
-                 NULL::text AS paused_by, NULL::text AS pause_reason FROM pairs p"
-            .to_string(),
+        None => format!(
+            "SELECT unnest({QUEUE_NAMES}) AS name, NULL::timestamptz AS paused_at, \
+             NULL::text AS paused_by, NULL::text AS pause_reason"
+        ),
     };
     let throughput = jobs.has_index_for("finalized_at", &["state"]);
     let statements = Statements {
         queues: Arc::from(shape.queues_sql(&queue_list)),
-        queue_names: None,
+        queue_names: Some(Arc::from(shape.names_sql())),
         minutes: throughput.then(|| Arc::from(shape.minutes_sql())),
         workers: Some(Arc::from(
             shape.workers_sql("j.attempted_by[array_upper(j.attempted_by, 1)]"),
@@ -120,7 +122,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         }],
         probes: vec![Probe {
             name: "queue counts".into(),
-            sql: statements.queues.clone(),
+            sql: statements.queues_probe(),
             binds_cap: true,
             fix: Some(fetch_index.clone()),
         }],
