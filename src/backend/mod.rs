@@ -21,6 +21,7 @@ pub mod native;
 pub mod oban;
 pub mod pg;
 pub mod pgboss;
+pub mod pile_estimates;
 pub mod procrastinate;
 pub mod river;
 pub mod signature;

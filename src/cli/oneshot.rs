@@ -204,6 +204,8 @@ pub struct AlertDoc {
     pub threshold_text: String,
     pub unit: Unit,
     pub at_least: bool,
+    /// `value` is a planner estimate, not a count.
+    pub estimated: bool,
     pub detail: Option<String>,
     pub since: DateTime<Utc>,
     pub fired_at: Option<DateTime<Utc>>,
@@ -225,6 +227,7 @@ impl AlertDoc {
             threshold_text: a.threshold_text(),
             unit: a.unit,
             at_least: a.at_least,
+            estimated: a.estimated,
             detail: a.detail.clone(),
             since: a.since,
             fired_at: a.fired_at,

@@ -51,6 +51,8 @@ pub struct Totals {
     pub dead_letter: i64,
     /// Some count stopped at `count_cap`: the sums are lower bounds.
     pub capped: bool,
+    /// Some count is a planner estimate (a pile past the pile cap): the sums are too.
+    pub estimated: bool,
     pub paused_queues: usize,
     pub oldest_ready_at: Option<DateTime<Utc>>,
     pub oldest_ready_age_seconds: Option<f64>,
@@ -71,8 +73,11 @@ pub struct QueueDoc {
     pub pending: i64,
     pub processing: i64,
     pub dead_letter: i64,
-    /// Which of the counts stopped at `count_cap` (each is then "at least").
+    /// Which of the counts stopped at their cap (each is then "at least"), `dead_last_hour`
+    /// included.
     pub capped: Vec<&'static str>,
+    /// Which of the counts are planner estimates, not counts.
+    pub estimated: Vec<&'static str>,
     pub oldest_ready_at: Option<DateTime<Utc>>,
     pub oldest_ready_age_seconds: Option<f64>,
     pub oldest_running_started_at: Option<DateTime<Utc>>,
@@ -152,6 +157,7 @@ pub fn document(shot: &OneShot) -> SnapshotDoc {
         processing: sum(|q| q.processing),
         dead_letter: sum(|q| q.dead_letter),
         capped: queues.iter().any(|q| !q.capped.is_empty()),
+        estimated: queues.iter().any(|q| !q.estimated.is_empty()),
         paused_queues: queues.iter().filter(|q| q.paused).count(),
         oldest_ready_at,
         oldest_ready_age_seconds: oldest_ready_at.map(|at| secs(now - at).max(0.0)),
@@ -233,6 +239,16 @@ fn queue_doc(q: &QueueStats, now: DateTime<Utc>) -> QueueDoc {
         capped: counts
             .iter()
             .filter(|(_, c)| c.capped)
+            .map(|(name, _)| *name)
+            .chain(
+                q.dead_last_hour
+                    .filter(|c| c.capped)
+                    .map(|_| "dead_last_hour"),
+            )
+            .collect(),
+        estimated: counts
+            .iter()
+            .filter(|(_, c)| c.estimated)
             .map(|(name, _)| *name)
             .collect(),
         oldest_ready_at: q.oldest_ready_at,

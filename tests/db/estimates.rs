@@ -156,3 +156,66 @@ async fn retrying_piles_past_100_are_estimated_ready_ones_counted() {
     );
     assert_eq!(hooks.ready, Count::exact(250));
 }
+
+/// The case a new user hit: 672 dead jobs shown as the planner's `~680`, then
+/// `retry --limit 300`; the statistics lag until the next analyze, so the queue acted on is
+/// counted exactly from the next poll on, on the reference schema and on River alike.
+#[tokio::test]
+async fn after_a_retry_the_dead_pile_is_counted_exactly_until_the_next_analyze() {
+    use jobtop::backend::gate::Gate;
+    use jobtop::backend::{Action, Backend, JobFilter, JobState, JobTarget};
+
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    exec(pool, "INSERT INTO jobtop.queues (name) VALUES ('webhooks')").await;
+    exec(
+        pool,
+        "INSERT INTO jobtop.jobs (queue, kind, state, finished_at)
+         SELECT 'webhooks', 'hook.deliver', 'dead', now() FROM generate_series(1, 672)",
+    )
+    .await;
+    common::load(pool, common::fixture::RIVER).await;
+    exec(
+        pool,
+        "INSERT INTO river_job (state, kind, queue, attempt, max_attempts, attempted_at, finalized_at, args)
+         SELECT 'discarded', 'hook', 'hooks', 3, 3, now(), now(), '{}' FROM generate_series(1, 672)",
+    )
+    .await;
+    exec(pool, "ANALYZE jobtop.jobs; ANALYZE river_job").await;
+
+    let native = Backend::new(jobtop::backend::native::NativeBackend::new(pool.clone()));
+    let river = Backend::new(
+        jobtop::backend::river::open(pool.clone(), "public")
+            .await
+            .unwrap(),
+    );
+    // One audit table serves both: each acts on a queue of its own.
+    for (backend, queue) in [(native, "webhooks"), (river, "hooks")] {
+        let name = backend.name();
+        let opts = crate::helpers::OPTS;
+        let before = backend.overview().snapshot(&opts).await.unwrap();
+        let shown = dead(&before, queue);
+        assert!(
+            shown.estimated,
+            "{name}: past the pile cap, estimated: {shown:?}"
+        );
+
+        let gate = Gate::with_actor(backend.clone(), false, "test".into());
+        let plan = gate
+            .plan(&Action::Retry(JobTarget::Matching {
+                filter: JobFilter::queue(queue, JobState::Dead),
+                limit: Some(300),
+            }))
+            .await
+            .unwrap();
+        let done = crate::helpers::run(&gate, &plan).await;
+        assert_eq!(done.changed, 300, "{name}");
+
+        let after = backend.overview().snapshot(&opts).await.unwrap();
+        assert_eq!(
+            dead(&after, queue),
+            Count::exact(372),
+            "{name}: the next poll reads right"
+        );
+    }
+}

@@ -356,3 +356,40 @@ fn the_schema_and_its_document_agree() {
         assert!(schema["$defs"]["queue"]["properties"].get(field).is_some());
     }
 }
+
+/// A pile past the count cap is the planner's estimate, and the document says so, per
+/// queue and in the totals, and on the alert it raises.
+#[tokio::test]
+async fn snapshot_json_marks_estimates() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    exec(pool, "INSERT INTO jobtop.queues (name) VALUES ('webhooks')").await;
+    exec(
+        pool,
+        "INSERT INTO jobtop.jobs (queue, kind, state, finished_at)
+         SELECT 'webhooks', 'hook', 'dead', now() - interval '2 hours' FROM generate_series(1, 3000);
+         ANALYZE jobtop.jobs",
+    )
+    .await;
+    let url = cli::url(&db.options);
+    let config = "count_cap = 100\n[rules.dead_letter]\nenabled = true\nthreshold = 50\n";
+    let out = cli::jobtop(config, &["snapshot", &url, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", cli::stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_valid(&doc);
+    let webhooks = &doc["queues"][0];
+    assert_eq!(webhooks["estimated"], serde_json::json!(["dead"]));
+    assert_eq!(webhooks["capped"], serde_json::json!([]));
+    assert_eq!(doc["totals"]["estimated"], true);
+    let alert = doc["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["rule"] == "dead_letter")
+        .expect("the dead-letter alert");
+    assert_eq!(alert["estimated"], true);
+    assert!(
+        alert["value_text"].as_str().unwrap().starts_with('~'),
+        "{alert}"
+    );
+}

@@ -201,6 +201,8 @@ pub struct Alert {
     pub unit: Unit,
     /// The value is a lower bound (a capped count).
     pub at_least: bool,
+    /// The value is a planner estimate, not a count.
+    pub estimated: bool,
     /// More to say, such as the normal a backlog is compared with.
     pub detail: Option<String>,
     /// When the condition began to hold, by the monitor's clock (from the database's own

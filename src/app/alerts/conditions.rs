@@ -16,6 +16,8 @@ pub struct Condition {
     pub severity: super::rules::Severity,
     pub value: Option<f64>,
     pub at_least: bool,
+    /// The value is a planner estimate (a pile past the pile cap).
+    pub estimated: bool,
     pub threshold: f64,
     pub unit: Unit,
     pub for_: Duration,
@@ -35,6 +37,7 @@ impl Condition {
             severity: r.severity,
             value: Some(value),
             at_least: false,
+            estimated: false,
             threshold: r.threshold,
             unit,
             for_: r.for_,
@@ -66,6 +69,7 @@ fn count_exceeds(c: Count, threshold: f64) -> bool {
 fn count_condition(rule: RuleId, queue: &str, r: Resolved, c: Count) -> Option<Condition> {
     count_exceeds(c, r.threshold).then(|| Condition {
         at_least: c.capped,
+        estimated: c.estimated,
         ..Condition::new(rule, Subject::queue(queue), r, Unit::Jobs, c.value as f64)
     })
 }

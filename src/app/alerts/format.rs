@@ -40,6 +40,7 @@ impl Alert {
         match self.value {
             None => "never".to_string(),
             Some(v) if self.at_least => format!("{}+", measure(v, self.unit)),
+            Some(v) if self.estimated => format!("~{}", measure(v, self.unit)),
             Some(v) => measure(v, self.unit),
         }
     }

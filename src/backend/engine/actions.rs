@@ -78,6 +78,11 @@ pub fn alive_before(alive_at: &str) -> String {
 }
 
 impl JobTable {
+    /// The table itself, without the alias `from` gives it.
+    pub fn table(&self) -> &str {
+        self.from.strip_suffix(" j").unwrap_or(&self.from)
+    }
+
     /// `stale` with the threshold as `secs` (a placeholder or a value).
     pub fn stale_condition(&self, secs: &str) -> Option<String> {
         self.stale.as_ref().map(|c| c.replace(STALE_SECS, secs))

@@ -19,6 +19,7 @@ use crate::backend::engine::snapshot::{self, SnapshotCaches, Statements};
 use crate::backend::gate::WriteKey;
 use crate::backend::model::{JobId, JobState};
 use crate::backend::pg::audit;
+use crate::backend::pile_estimates::{Pile, PileSql, Piles};
 use crate::backend::{
     Capabilities, Overview, Reads, Snapshot, SnapshotOptions, Writes, doctor, unsupported,
 };
@@ -65,13 +66,31 @@ impl Foreign {
     pub fn drill_table(&self) -> &DrillTable {
         &self.drill
     }
+
+    /// The big piles as the state map defines them, the same rows the lists show.
+    fn piles(&self) -> Piles {
+        let jobs = &self.drill.jobs;
+        let sql = Pile::ALL
+            .into_iter()
+            .filter_map(|pile| {
+                let condition = jobs.states.condition(pile.state())?;
+                Some((pile, PileSql::new(&jobs.from, &condition, &jobs.queue)))
+            })
+            .collect();
+        Piles {
+            table: jobs.table().to_string(),
+            sql,
+            audit: self.capabilities.actions.audit.yes(),
+        }
+    }
 }
 
 #[async_trait]
 impl Overview for Foreign {
     async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
         let f = self;
-        let snapshot = snapshot::snapshot(&f.pool, &f.statements, &f.caches, opts).await;
+        let piles = f.caches.piles(|| f.piles());
+        let snapshot = snapshot::snapshot(&f.pool, &f.statements, piles, &f.caches, opts).await;
         match &f.profile {
             Some(profile) => snapshot.map_err(|e| e.context(format!("profile {profile}"))),
             None => snapshot,

@@ -8,7 +8,9 @@
 //! lanes present, found by a skip scan over the same index.
 
 use crate::backend::engine::drill::LaneValues;
-use crate::backend::engine::snapshot::{MINUTES_FROM, capped, epoch_minute};
+use crate::backend::engine::snapshot::{
+    MINUTES_FROM, PILE_LIMIT, capped, capped_pile, epoch_minute,
+};
 use crate::backend::engine::states::{Range, Sort, StateList};
 use crate::backend::model::JobState;
 use crate::backend::pg::sql::{TimeCol, literal};
@@ -96,6 +98,11 @@ impl Prioritized {
 
     fn count(&self, state: &str) -> String {
         capped(&format!("{} j", self.table), &self.state_queue(state))
+    }
+
+    /// A state that makes up a pile (scheduled, retrying, dead): counted to the pile cap.
+    fn pile(&self, state: &str) -> String {
+        capped_pile(&format!("{} j", self.table), &self.state_queue(state))
     }
 
     fn lanes(&self, state: &str) -> String {
@@ -186,10 +193,12 @@ impl Prioritized {
     /// too: it may then include the few due jobs the stager has not moved yet.
     pub fn queues_sql(&self, queue_list: &str) -> String {
         let not_due = |total: &str, due: &str| {
-            format!("CASE WHEN c.{total} >= $1 THEN c.{total} ELSE c.{total} - c.{due} END")
+            format!(
+                "CASE WHEN c.{total} >= {PILE_LIMIT} THEN c.{total} ELSE c.{total} - c.{due} END"
+            )
         };
         let mut scheduled = vec![not_due("scheduled_all", "scheduled_due")];
-        scheduled.extend(self.waiting.iter().map(|s| self.count(s)));
+        scheduled.extend(self.waiting.iter().map(|s| self.pile(s)));
         let oldest = format!(
             "LEAST({}, {}, {})",
             self.lane_first(self.available, false),
@@ -230,12 +239,12 @@ impl Prioritized {
             scheduled = scheduled.join(" + "),
             retrying = not_due("retryable_all", "retryable_due"),
             available = self.count(self.available),
-            scheduled_all = self.count(self.scheduled),
+            scheduled_all = self.pile(self.scheduled),
             scheduled_due = self.lane_due(self.scheduled),
-            retryable_all = self.count(self.retryable),
+            retryable_all = self.pile(self.retryable),
             retryable_due = self.lane_due(self.retryable),
             running = self.count(self.running),
-            dead = self.count(self.discarded),
+            dead = self.pile(self.discarded),
         )
     }
 

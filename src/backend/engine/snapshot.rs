@@ -1,7 +1,7 @@
 //! The one snapshot routine of the schemas built on the engine: runs a backend's statements
 //! (built once at open) in one read-only repeatable-read transaction.
 
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::{Arc, Mutex as StdMutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -9,8 +9,11 @@ use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 
 use crate::backend::minute_cache::{self, MinuteCache};
-use crate::backend::model::{Count, PauseInfo, QueueStats, Snapshot, SnapshotOptions, WorkerInfo};
+use crate::backend::model::{
+    Count, PILE_CAP, PauseInfo, QueueStats, Snapshot, SnapshotOptions, WorkerInfo,
+};
 use crate::backend::pg::decode;
+use crate::backend::pile_estimates::{self, EstimateCache, Piles};
 
 /// Start of the history window (the minute 59 minutes before the current one), as a
 /// `timestamptz` expression. Epoch arithmetic keeps it independent of the session time zone.
@@ -32,15 +35,21 @@ pub fn minutes_probe(sql: &str) -> Arc<str> {
 /// over the finished jobs' index on every poll was the largest cost of a River poll.
 pub const QUEUE_LIST_EVERY: Duration = Duration::from_secs(30);
 
+/// The limit of a pile's count (scheduled, retrying, dead): the pile cap + 1. Past it the
+/// engine estimates the pile (`pile_estimates`).
+pub const PILE_LIMIT: &str = "$2";
+
 /// The queue names a queues statement reads when the schema lists them on the slower clock
 /// (`Statements::queue_names`).
-pub const QUEUE_NAMES: &str = "$2::text[]";
+pub const QUEUE_NAMES: &str = "$3::text[]";
 
 /// The statements one snapshot runs, built once when the backend opens.
 #[derive(Debug, Clone)]
 pub struct Statements {
-    /// `$1` is the count cap + 1 (and `$2` the queue names, `text[]`, when `queue_names` is
-    /// set). Columns: name, paused_at, paused_by, pause_reason, ready, scheduled, retrying,
+    /// `$1` is the count cap + 1; `$2` (`PILE_LIMIT`, `capped_pile`) the pile cap + 1 where
+    /// the statement counts its scheduled, retrying and dead piles up to it (then they are
+    /// estimated past it); `$3` (`QUEUE_NAMES`) the queue names when `queue_names` is set,
+    /// which needs `$2` too. Columns: name, paused_at, paused_by, pause_reason, ready, scheduled, retrying,
     /// running, dead (bigint), oldest_ready_at (timestamptz); and optionally
     /// `<count>_estimated` (boolean) where a figure may come from a cache or a planner
     /// estimate instead of a count, and `oldest_running_at` (timestamptz: when the
@@ -59,12 +68,14 @@ pub struct Statements {
 
 impl Statements {
     /// The queues statement as doctor explains it: the queue list inlined where the
-    /// statement takes it as a parameter.
+    /// statement takes it as a parameter, and the default pile cap for `$2`; only the count
+    /// cap (`$1`) is left to bind.
     pub fn queues_probe(&self) -> Arc<str> {
-        match &self.queue_names {
-            Some(names) => Arc::from(self.queues.replace(QUEUE_NAMES, &format!("ARRAY({names})"))),
-            None => self.queues.clone(),
-        }
+        let sql = match &self.queue_names {
+            Some(names) => self.queues.replace(QUEUE_NAMES, &format!("ARRAY({names})")),
+            None => self.queues.to_string(),
+        };
+        Arc::from(sql.replace(PILE_LIMIT, &(PILE_CAP + 1).to_string()))
     }
 }
 
@@ -74,9 +85,16 @@ impl Statements {
 pub struct SnapshotCaches {
     minutes: MinuteCache,
     queue_names: StdMutex<Option<(Instant, Vec<String>)>>,
+    estimates: EstimateCache,
+    piles: OnceLock<Piles>,
 }
 
 impl SnapshotCaches {
+    /// The schema's piles, built on the first poll.
+    pub fn piles(&self, build: impl FnOnce() -> Piles) -> &Piles {
+        self.piles.get_or_init(build)
+    }
+
     /// The cached queue list, unless it is due for a new read.
     fn queue_names(&self) -> Option<Vec<String>> {
         let names = self.queue_names.lock().unwrap_or_else(|e| e.into_inner());
@@ -100,13 +118,19 @@ impl SnapshotCaches {
 
 /// Runs a backend's statements in one read-only repeatable-read transaction, so every figure
 /// and every age is measured at the same `now()`.
+/// `piles` tells how to count and estimate a pile that reached its cap.
 pub async fn snapshot(
     pool: &PgPool,
     statements: &Statements,
+    piles: &Piles,
     caches: &SnapshotCaches,
     opts: &SnapshotOptions,
 ) -> anyhow::Result<Snapshot> {
     let cap = opts.count_cap.max(0);
+    let pile_cap = statements
+        .queues
+        .contains(PILE_LIMIT)
+        .then(|| cap.min(opts.pile_cap.max(0)));
     let mut tx = pool
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await?;
@@ -127,9 +151,12 @@ pub async fn snapshot(
         }),
         None => None,
     };
-    let mut queues = read_queues(&mut tx, &statements.queues, cap, names)
+    let mut queues = read_queues(&mut tx, &statements.queues, cap, pile_cap, names)
         .await
         .context("reading queue counts")?;
+    pile_estimates::past_the_cap(&mut tx, &mut queues, piles, &caches.estimates, cap)
+        .await
+        .context("estimating the big piles")?;
     if let Some(sql) = &statements.minutes {
         minute_cache::read(&mut tx, sql, db_now, &mut queues, &caches.minutes)
             .await
@@ -155,18 +182,21 @@ async fn read_queues(
     tx: &mut Transaction<'static, Postgres>,
     sql: &Arc<str>,
     cap: i64,
+    pile_cap: Option<i64>,
     names: Option<Vec<String>>,
 ) -> anyhow::Result<Vec<QueueStats>> {
-    let query = sqlx::query(AssertSqlSafe(sql.clone())).bind(cap.saturating_add(1));
-    let query = match names {
-        Some(names) => query.bind(names),
-        None => query,
-    };
+    let mut query = sqlx::query(AssertSqlSafe(sql.clone())).bind(cap.saturating_add(1));
+    if let Some(pile_cap) = pile_cap {
+        query = query.bind(pile_cap.saturating_add(1));
+    }
+    if let Some(names) = names {
+        query = query.bind(names);
+    }
     let rows = query.fetch_all(&mut **tx).await?;
     let mut queues = Vec::with_capacity(rows.len());
     for row in rows {
         // Each count is a sum of ranges capped at cap + 1: any sum above the cap is "at least".
-        let count = |column: &str| -> anyhow::Result<Count> {
+        let count = |column: &str, cap: i64| -> anyhow::Result<Count> {
             let value = row.try_get::<i64, _>(column)?;
             let estimated =
                 match row.try_get::<Option<bool>, _>(format!("{column}_estimated").as_str()) {
@@ -185,11 +215,12 @@ async fn read_queues(
             })
         };
         let mut stats = QueueStats::new(row.try_get::<String, _>("name")?);
-        stats.ready = count("ready")?;
-        stats.scheduled = count("scheduled")?;
-        stats.retrying = count("retrying")?;
-        stats.running = count("running")?;
-        stats.dead = count("dead")?;
+        let pile = pile_cap.unwrap_or(cap);
+        stats.ready = count("ready", cap)?;
+        stats.scheduled = count("scheduled", pile)?;
+        stats.retrying = count("retrying", pile)?;
+        stats.running = count("running", cap)?;
+        stats.dead = count("dead", pile)?;
         stats.oldest_ready_at = row.try_get("oldest_ready_at")?;
         stats.oldest_running_started_at =
             match row.try_get::<Option<DateTime<Utc>>, _>("oldest_running_at") {
@@ -220,6 +251,11 @@ async fn read_workers(
     rows.into_iter()
         .map(|row| decode::worker_info(&row, "host"))
         .collect()
+}
+
+/// A pile's count, stopping at the pile cap + 1 (`PILE_LIMIT`).
+pub fn capped_pile(from: &str, cond: &str) -> String {
+    format!("(SELECT count(*) FROM (SELECT 1 FROM {from} WHERE {cond} LIMIT {PILE_LIMIT}) c)")
 }
 
 /// `(SELECT count(*) FROM (SELECT 1 FROM <from> WHERE <cond> LIMIT $1) c)`: a count that stops

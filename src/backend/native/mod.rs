@@ -14,7 +14,6 @@ macro_rules! alive_at {
 
 pub(crate) mod actions;
 mod dead_letters;
-pub mod estimate;
 pub mod fixture;
 pub(crate) mod job;
 mod jobs;
@@ -43,7 +42,7 @@ use super::{
     Overview, Plan, Reads, Snapshot, SnapshotOptions, Writes,
 };
 use crate::backend::minute_cache::MinuteCache;
-use estimate::EstimateCache;
+use crate::backend::pile_estimates::EstimateCache;
 
 pub use migrate::migrate;
 

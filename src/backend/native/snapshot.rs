@@ -6,6 +6,8 @@
 //! state, and the literal predicate of the index is repeated in each WHERE (the planner
 //! uses a partial index only when it can prove the predicate from the query).
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
@@ -17,6 +19,7 @@ use crate::backend::model::{
     TenantRunning, WorkerInfo,
 };
 use crate::backend::pg::decode;
+use crate::backend::pile_estimates::{self, Pile, PileSql, Piles};
 
 /// Per queue: its pause, six capped counts and the oldest ready job. Ready is counted in two
 /// ranges (queued, retrying) because each is then a tight `(queue, state, run_at)` range.
@@ -61,6 +64,28 @@ LEFT JOIN jobtop.queues q ON true
 ORDER BY q.name
 "#;
 
+/// The piles past the pile cap, with the same predicates as the counts above (and the
+/// indexes they use).
+static PILES: LazyLock<Piles> = LazyLock::new(|| {
+    let waiting = "j.state IN ('queued', 'retrying') AND j.run_at > now()";
+    let pile = |cond: &str| PileSql::new("jobtop.jobs j", cond, "j.queue");
+    Piles {
+        table: "jobtop.jobs".into(),
+        sql: vec![
+            (
+                Pile::Scheduled,
+                pile(&format!("{waiting} AND j.state = 'queued'")),
+            ),
+            (
+                Pile::Retrying,
+                pile(&format!("{waiting} AND j.state = 'retrying'")),
+            ),
+            (Pile::Dead, pile("j.state = 'dead'")),
+        ],
+        audit: true,
+    }
+});
+
 /// Running jobs per tenant, index-only on `jobs_running_tenant_idx` (migration 0003).
 const TENANTS_SQL: &str = r#"
 SELECT j.tenant_id, count(*) AS running
@@ -99,7 +124,7 @@ pub async fn snapshot(
         .await?;
     let pile_cap = cap.min(opts.pile_cap.max(0));
     let (db_now, mut queues) = read_queues(&mut tx, cap, pile_cap).await?;
-    super::estimate::past_the_cap(&mut tx, &mut queues, &caches.estimates).await?;
+    pile_estimates::past_the_cap(&mut tx, &mut queues, &PILES, &caches.estimates, cap).await?;
     minute_cache::read(&mut tx, MINUTES_SQL, db_now, &mut queues, &caches.minutes).await?;
     let workers = read_workers(&mut tx).await?;
     let running_by_tenant = if opts.running_by_tenant {
