@@ -308,11 +308,19 @@ async fn explain(pool: &PgPool, probe: &Probe, jobs: &JobsTables) -> Check {
             "every read of the jobs table is bounded by an index",
         );
     }
+    let cost = match measure(pool, probe).await {
+        Ok((ms, buffers)) => format!(
+            "measured here: {ms:.1} ms and {buffers} buffers each time",
+            buffers = crate::backend::actions::thousands(buffers.max(0) as u64)
+        ),
+        Err(_) => format!("measured here: more than {} s", MEASURE_TIMEOUT.as_secs()),
+    };
     let check = Check::new(
         name,
         Status::Warn,
         format!(
-            "reads all of {} (or all its jobs of a queue) on every refresh; slow on a big table",
+            "reads all of {} (or all its jobs of a queue) on every refresh; slow on a big \
+             table ({cost})",
             scans.join(", ")
         ),
     );
@@ -320,6 +328,40 @@ async fn explain(pool: &PgPool, probe: &Probe, jobs: &JobsTables) -> Check {
         Some(fix) => check.with_fix(fix.clone()),
         None => check,
     }
+}
+
+/// How long doctor lets one statement run to measure it.
+const MEASURE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What a statement that scans the whole table costs on this database: run once under
+/// `EXPLAIN (ANALYZE, BUFFERS)`, read-only, bounded by `MEASURE_TIMEOUT`, and rolled back.
+async fn measure(pool: &PgPool, probe: &Probe) -> anyhow::Result<(f64, i64)> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(AssertSqlSafe(format!(
+        "SET LOCAL statement_timeout = {}",
+        MEASURE_TIMEOUT.as_millis()
+    )))
+    .execute(&mut *tx)
+    .await?;
+    let sql = format!("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {}", probe.sql);
+    let query = sqlx::query_scalar::<_, serde_json::Value>(AssertSqlSafe(sql));
+    let query = if probe.binds_cap {
+        query.bind(10_001_i64)
+    } else {
+        query
+    };
+    let plan = query.fetch_one(&mut *tx).await?;
+    tx.rollback().await?;
+    let ms = plan[0]["Execution Time"].as_f64().unwrap_or(0.0);
+    let top = &plan[0]["Plan"];
+    let buffers = ["Shared Hit Blocks", "Shared Read Blocks"]
+        .iter()
+        .filter_map(|k| top[*k].as_i64())
+        .sum();
+    Ok((ms, buffers))
 }
 
 async fn explain_json(pool: &PgPool, probe: &Probe) -> anyhow::Result<serde_json::Value> {

@@ -921,6 +921,11 @@ async fn doctor_passes_river_and_flags_whole_table_scans_elsewhere() {
         counts.message.contains("graphile_worker._private_jobs"),
         "{counts:?}"
     );
+    // The cost of going without the index, measured on this database.
+    assert!(
+        counts.message.contains("measured here: ") && counts.message.contains(" buffers"),
+        "{counts:?}"
+    );
     let fix = counts.fix.clone().unwrap();
     assert!(fix.contains("WHERE is_available = false"), "{fix}");
     let fix = fix.replace(" CONCURRENTLY", "");

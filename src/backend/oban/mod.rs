@@ -141,14 +141,23 @@ pub async fn open(pool: PgPool, prefix: &str) -> anyhow::Result<Foreign> {
                 "{completed_index} -- and Oban's own (state, discarded_at), (state, cancelled_at)"
             )),
         }),
-        None => plan.findings.push(
-            Check::new(
-                "completions per minute",
-                Status::Warn,
-                "Oban has no index on completed_at: throughput and failure rate are not shown",
-            )
-            .with_fix(completed_index),
-        ),
+        None => {
+            plan.findings.push(
+                Check::new(
+                    "completions per minute",
+                    Status::Warn,
+                    "Oban has no index on completed_at: throughput and failure rate are not shown",
+                )
+                .with_fix(completed_index.clone()),
+            );
+            // What reading them would cost without the index, measured by doctor.
+            plan.probes.push(Probe {
+                name: "completions per minute, were they read without the index".into(),
+                sql: crate::backend::engine::snapshot::minutes_probe(&shape.minutes_sql()),
+                binds_cap: false,
+                fix: Some(completed_index),
+            });
+        }
     }
     plan.findings.push(Check::new(
         "pauses",

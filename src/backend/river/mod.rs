@@ -146,6 +146,13 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             )
             .with_fix(finalized_index.clone()),
         );
+        // What reading them would cost without the index, measured by doctor.
+        plan.probes.push(Probe {
+            name: "completions per minute, were they read without the index".into(),
+            sql: crate::backend::engine::snapshot::minutes_probe(&shape.minutes_sql()),
+            binds_cap: false,
+            fix: Some(finalized_index.clone()),
+        });
     }
     if let Some(sql) = &statements.workers {
         plan.probes.push(Probe {
