@@ -20,6 +20,7 @@ pub mod native;
 pub mod oban;
 pub mod pg;
 pub mod pgboss;
+pub mod pgqueuer;
 pub mod procrastinate;
 pub mod river;
 pub mod signature;

@@ -1103,6 +1103,7 @@ conformance! {
     pgboss,
     graphile,
     procrastinate,
+    pgqueuer,
     job_queue,
     jobforge,
     cepro,
