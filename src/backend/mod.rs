@@ -20,6 +20,7 @@ pub mod native;
 pub mod oban;
 pub mod pg;
 pub mod pgboss;
+pub mod pgmq;
 pub mod pgqueuer;
 pub mod procrastinate;
 pub mod river;

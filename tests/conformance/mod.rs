@@ -1104,6 +1104,7 @@ conformance! {
     graphile,
     procrastinate,
     pgqueuer,
+    pgmq,
     job_queue,
     jobforge,
     cepro,
