@@ -28,7 +28,7 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 
 use crate::backend::actions::{Action, BatchStep, Plan};
-use crate::backend::actions::{ActionKind, AuditEnd, AuditEntry, AuditFilter, BatchDone};
+use crate::backend::actions::{AuditEnd, AuditEntry, AuditFilter, BatchDone};
 use crate::backend::capabilities::{ActionCapabilities, Capabilities, Support, audit_support};
 use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::drill::{
@@ -299,12 +299,12 @@ async fn build(pool: &PgPool, schema: &str, queues: &[String]) -> anyhow::Result
     plan.probes.extend(drill.probes());
     plan.findings.extend(drill.findings());
 
-    let offered = |kind| Support::when(PgmqActions::offers(kind), "");
+    // Retry, cancel and discard: `actions::FROM_STATES`.
     let capabilities = Capabilities {
         actions: ActionCapabilities {
-            retry: offered(ActionKind::Retry),
-            cancel: offered(ActionKind::Cancel),
-            discard: offered(ActionKind::Discard),
+            retry: Support::Yes,
+            cancel: Support::Yes,
+            discard: Support::Yes,
             delete: Support::No(
                 "pgmq has no dead or cancelled messages to delete: cancel deletes a waiting \
                  message (pgmq.delete)",
