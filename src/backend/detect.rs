@@ -12,7 +12,9 @@ use sqlx::PgPool;
 
 use crate::backend::mapped::Profile;
 use crate::backend::pg::catalog::TableInfo;
-use crate::backend::{Backend, graphile, mapped, oban, pgboss, procrastinate, river};
+use crate::backend::{
+    Backend, graphile, mapped, oban, pgboss, pgmq, pgqueuer, procrastinate, river,
+};
 
 /// The queue schemas jobtop can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -24,17 +26,21 @@ pub enum BackendKind {
     PgBoss,
     Graphile,
     Procrastinate,
+    PgQueuer,
+    Pgmq,
     Mapped,
 }
 
 impl BackendKind {
-    pub const ALL: [BackendKind; 7] = [
+    pub const ALL: [BackendKind; 9] = [
         BackendKind::Native,
         BackendKind::River,
         BackendKind::Oban,
         BackendKind::PgBoss,
         BackendKind::Graphile,
         BackendKind::Procrastinate,
+        BackendKind::PgQueuer,
+        BackendKind::Pgmq,
         BackendKind::Mapped,
     ];
 
@@ -47,6 +53,8 @@ impl BackendKind {
             BackendKind::PgBoss => "pg-boss",
             BackendKind::Graphile => "graphile-worker",
             BackendKind::Procrastinate => "procrastinate",
+            BackendKind::PgQueuer => "pgqueuer",
+            BackendKind::Pgmq => "pgmq",
             BackendKind::Mapped => "mapped",
         }
     }
@@ -58,9 +66,11 @@ impl BackendKind {
             BackendKind::River
             | BackendKind::Oban
             | BackendKind::Procrastinate
+            | BackendKind::PgQueuer
             | BackendKind::Mapped => "public",
             BackendKind::PgBoss => "pgboss",
             BackendKind::Graphile => "graphile_worker",
+            BackendKind::Pgmq => "pgmq",
         }
     }
 }
@@ -83,6 +93,8 @@ impl FromStr for BackendKind {
             "pg-boss" | "pgboss" => Ok(BackendKind::PgBoss),
             "graphile-worker" | "graphile" => Ok(BackendKind::Graphile),
             "procrastinate" => Ok(BackendKind::Procrastinate),
+            "pgqueuer" | "pgq" => Ok(BackendKind::PgQueuer),
+            "pgmq" | "supabase-queues" => Ok(BackendKind::Pgmq),
             "mapped" | "profile" => Ok(BackendKind::Mapped),
             _ => Err(format!(
                 "unknown backend {s:?}: expected one of {}",
@@ -128,7 +140,8 @@ impl fmt::Display for Detected {
 pub const LOOKED_FOR: &str = "jobtop.jobs (native), river_job (River), oban_jobs (Oban, any prefix), \
 pgboss job + queue + version (pg-boss 10+), graphile_worker _private_jobs or jobs + tasks \
 (graphile-worker), procrastinate_jobs + its procrastinate_job_status type (procrastinate, any \
-schema), and the tables of the shipped profiles (job_queue, jobforge_jobs, background_jobs)";
+schema), pgqueuer + pgqueuer_log + its pgqueuer_status type (PgQueuer, any schema), pgmq.meta (pgmq, \
+Supabase Queues), and the tables of the shipped profiles (job_queue, jobforge_jobs, background_jobs)";
 
 /// Every queue schema in the database, in a stable order.
 pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
@@ -147,6 +160,9 @@ pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
         "job_queues",
         "migrations",
         "procrastinate_jobs",
+        "pgqueuer",
+        "pgqueuer_log",
+        "meta",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -165,7 +181,7 @@ pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
          UNION ALL \
          SELECT n.nspname::text, 'type:' || t.typname, 't' \
          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
-         WHERE t.typname IN ('job_state', 'procrastinate_job_status') AND t.typtype = 'e'",
+         WHERE t.typname IN ('job_state', 'procrastinate_job_status', 'pgqueuer_status') AND t.typtype = 'e'",
     )
     .bind(&wanted)
     .fetch_all(pool)
@@ -207,6 +223,13 @@ pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
         if has("procrastinate_jobs") && has("type:procrastinate_job_status") {
             add(BackendKind::Procrastinate, schema, None);
         }
+        if has("pgqueuer") && has("pgqueuer_log") && has("type:pgqueuer_status") {
+            add(BackendKind::PgQueuer, schema, None);
+        }
+        // pgmq's install script names its schema itself.
+        if schema == "pgmq" && has("meta") {
+            add(BackendKind::Pgmq, schema, None);
+        }
         for p in &profiles {
             if !has(p.table.get_ref()) {
                 continue;
@@ -244,6 +267,8 @@ pub async fn open(pool: &PgPool, choice: &Detected) -> anyhow::Result<Backend> {
         BackendKind::PgBoss => Backend::new(pgboss::open(pool, schema).await?),
         BackendKind::Graphile => Backend::new(graphile::open(pool, schema).await?),
         BackendKind::Procrastinate => Backend::new(procrastinate::open(pool, schema).await?),
+        BackendKind::PgQueuer => Backend::new(pgqueuer::open(pool, schema).await?),
+        BackendKind::Pgmq => Backend::new(pgmq::open(pool, schema).await?),
         BackendKind::Mapped => {
             let Some(name) = &choice.profile else {
                 bail!("the mapped backend needs a profile (--profile FILE)");

@@ -21,6 +21,8 @@ pub mod native;
 pub mod oban;
 pub mod pg;
 pub mod pgboss;
+pub mod pgmq;
+pub mod pgqueuer;
 pub mod pile_estimates;
 pub mod procrastinate;
 pub mod river;

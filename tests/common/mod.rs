@@ -191,6 +191,8 @@ pub mod fixture {
     pub const CEPRO: &str = include_str!("../fixtures/cepro.sql");
     /// Rows only: the schema comes from the real package first (`pypi::schema`).
     pub const PROCRASTINATE: &str = include_str!("../fixtures/procrastinate.sql");
+    /// Rows only: the schema comes from the real package first (`pypi::schema`).
+    pub const PGQUEUER: &str = include_str!("../fixtures/pgqueuer.sql");
 }
 
 /// Schemas that come from a queue project's real package rather than from a copy in this
@@ -204,15 +206,95 @@ pub mod pypi {
     /// The version `.ci/run` installs and the fixtures were made with.
     pub const PROCRASTINATE_VERSION: &str = "3.10.0";
 
-    /// The schema SQL a `schema_from` source names (`"pypi:procrastinate"`), or `None` when
-    /// the package is not importable and the test is to be skipped: it then prints
-    /// `SKIPPED (...)`, unless `JOBTOP_REQUIRE_PYPI=1` is set, which makes the absence a
-    /// failure. Python is `$JOBTOP_PYTHON`, else `python3`.
+    /// The PgQueuer version `.ci/run` installs and the tests were written against.
+    pub const PGQUEUER_VERSION: &str = "1.6.0";
+
+    /// The pgmq client version `.ci/run` installs: it ships pgmq's SQL install file
+    /// (`pgmq/sql/pgmq.sql`, pgmq 1.13.0 for this release).
+    pub const PGMQ_VERSION: &str = "1.1.4";
+
+    /// The schema SQL a `schema_from` source names (`"pypi:procrastinate"`,
+    /// `"pypi:pgqueuer"`, `"pypi:pgmq"`), or `None` when the package is not importable and
+    /// the test is to be skipped: it then prints `SKIPPED (...)`, unless
+    /// `JOBTOP_REQUIRE_PYPI=1` is set, which makes the absence a failure. Python is
+    /// `$JOBTOP_PYTHON`, else `python3`.
     pub fn schema(source: &str) -> Option<String> {
         match source {
             "pypi:procrastinate" => procrastinate_schema(),
-            other => panic!("unknown schema source {other:?} (known: \"pypi:procrastinate\")"),
+            "pypi:pgqueuer" => pgqueuer_schema(),
+            "pypi:pgmq" => pgmq_schema(),
+            other => panic!(
+                "unknown schema source {other:?} (known: \"pypi:procrastinate\", \
+                 \"pypi:pgqueuer\", \"pypi:pgmq\")"
+            ),
         }
+    }
+
+    /// The SQL `pgq install` runs, as the installed PgQueuer renders it (its `Queries.install`
+    /// executes this same text; tests/db/pgqueuer.rs runs the command itself).
+    pub fn pgqueuer_schema() -> Option<String> {
+        static SQL: OnceLock<Result<String, String>> = OnceLock::new();
+        let found = SQL.get_or_init(|| {
+            printed(
+                "from pgqueuer.adapters.persistence.qb import QueryBuilderEnvironment; \
+                 print(QueryBuilderEnvironment().build_install_query())",
+            )
+        });
+        usable(found, "pgqueuer", PGQUEUER_VERSION)
+    }
+
+    /// pgmq's SQL install file as the pgmq client ships it, the text its
+    /// `install_pgmq_from_sql` executes.
+    pub fn pgmq_schema() -> Option<String> {
+        static SQL: OnceLock<Result<String, String>> = OnceLock::new();
+        let found = SQL.get_or_init(|| {
+            printed("from pgmq.install import get_embedded_install_sql; print(get_embedded_install_sql())")
+        });
+        usable(found, "pgmq", PGMQ_VERSION)
+    }
+
+    /// Python, as the tests run it: `$JOBTOP_PYTHON`, else `python3`.
+    pub fn python() -> String {
+        std::env::var("JOBTOP_PYTHON")
+            .ok()
+            .filter(|p| !p.trim().is_empty())
+            .unwrap_or_else(|| "python3".to_string())
+    }
+
+    /// The package's SQL, or `None` (skipped, or a panic under `JOBTOP_REQUIRE_PYPI=1`).
+    pub fn usable(found: &Result<String, String>, package: &str, version: &str) -> Option<String> {
+        match found {
+            Ok(sql) => Some(sql.clone()),
+            Err(why) => {
+                let install = format!("pip install {package}=={version}");
+                assert!(
+                    std::env::var("JOBTOP_REQUIRE_PYPI").as_deref() != Ok("1"),
+                    "JOBTOP_REQUIRE_PYPI=1 is set but {package} is not usable ({why}); \
+                     {install} into the Python JOBTOP_PYTHON names"
+                );
+                eprintln!("SKIPPED ({package} not installed: {install})");
+                None
+            }
+        }
+    }
+
+    /// What Python prints running `code`; an error says why there is nothing.
+    fn printed(code: &str) -> Result<String, String> {
+        let python = python();
+        let out = Command::new(&python)
+            .args(["-c", code])
+            .output()
+            .map_err(|e| format!("cannot run {python}: {e}"))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let last = err.lines().last().unwrap_or("").trim().to_string();
+            return Err(format!("{python}: {last}"));
+        }
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if text.trim().is_empty() {
+            return Err(format!("{python} printed nothing"));
+        }
+        Ok(text)
     }
 
     /// procrastinate's `schema.sql`, as the installed package ships it. procrastinate's own
@@ -234,41 +316,12 @@ pub mod pypi {
                 })
             })
         });
-        match found {
-            Ok(sql) => Some(sql.clone()),
-            Err(why) => {
-                let install = format!("pip install procrastinate=={PROCRASTINATE_VERSION}");
-                assert!(
-                    std::env::var("JOBTOP_REQUIRE_PYPI").as_deref() != Ok("1"),
-                    "JOBTOP_REQUIRE_PYPI=1 is set but procrastinate is not usable ({why}); \
-                     {install} into the Python JOBTOP_PYTHON names"
-                );
-                eprintln!("SKIPPED (procrastinate not installed: {install})");
-                None
-            }
-        }
+        usable(found, "procrastinate", PROCRASTINATE_VERSION)
     }
 
     /// Runs Python on `code`, which prints a path; an error says why there is none.
     fn locate(code: &str) -> Result<PathBuf, String> {
-        let python = std::env::var("JOBTOP_PYTHON")
-            .ok()
-            .filter(|p| !p.trim().is_empty())
-            .unwrap_or_else(|| "python3".to_string());
-        let out = Command::new(&python)
-            .args(["-c", code])
-            .output()
-            .map_err(|e| format!("cannot run {python}: {e}"))?;
-        if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let last = err.lines().last().unwrap_or("").trim().to_string();
-            return Err(format!("{python}: {last}"));
-        }
-        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if path.is_empty() {
-            return Err(format!("{python} printed no path"));
-        }
-        Ok(PathBuf::from(path))
+        printed(code).map(|path| PathBuf::from(path.trim()))
     }
 }
 

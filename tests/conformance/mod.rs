@@ -1103,6 +1103,8 @@ conformance! {
     pgboss,
     graphile,
     procrastinate,
+    pgqueuer,
+    pgmq,
     job_queue,
     jobforge,
     cepro,

@@ -32,6 +32,8 @@ mod incremental_minutes;
 mod native_alert_figures;
 mod native_backend;
 mod pgboss_actions;
+mod pgmq;
+mod pgqueuer;
 mod pooler;
 mod procrastinate;
 mod queue_list;

@@ -113,3 +113,28 @@ impl TableInfo {
         qualified(&self.schema, &self.name)
     }
 }
+
+/// An enum column's type, qualified, and its labels in order.
+pub async fn enum_of(
+    pool: &PgPool,
+    table: &TableInfo,
+    column: &str,
+) -> anyhow::Result<(String, Vec<String>)> {
+    let row: Option<(String, Vec<String>)> = sqlx::query_as(
+        "SELECT format('%I.%I', n.nspname, t.typname), \
+           ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid \
+                 ORDER BY e.enumsortorder) \
+         FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+         JOIN pg_namespace n ON n.oid = t.typnamespace \
+         WHERE a.attrelid = format('%I.%I', $1::text, $2::text)::regclass AND a.attname = $3",
+    )
+    .bind(&table.schema)
+    .bind(&table.name)
+    .bind(column)
+    .fetch_optional(pool)
+    .await?;
+    match row {
+        Some(r) => Ok(r),
+        None => anyhow::bail!("{}.{} has no {column} column", table.schema, table.name),
+    }
+}

@@ -43,7 +43,7 @@ use crate::backend::engine::drill::{DrillTable, time_column};
 use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::{MINUTES_FROM, Statements, epoch_minute};
 use crate::backend::model::JobState;
-use crate::backend::pg::catalog::TableInfo;
+use crate::backend::pg::catalog::{TableInfo, enum_of};
 use crate::backend::pg::sql::{TimeCol, literal};
 use crate::backend::procrastinate::actions::{ProcrastinateActions, Tables};
 use crate::backend::procrastinate::kinds::EventKinds;
@@ -54,31 +54,6 @@ const NO_EVENTS_INDEX: &str = "procrastinate's events have no index on (type, at
 
 const NO_PAUSE: &str =
     "procrastinate 3 has no pause: each worker takes the queues it was started with";
-
-/// An enum column's type, qualified, and its labels in order.
-async fn enum_of(
-    pool: &PgPool,
-    table: &TableInfo,
-    column: &str,
-) -> anyhow::Result<(String, Vec<String>)> {
-    let row: Option<(String, Vec<String>)> = sqlx::query_as(
-        "SELECT format('%I.%I', n.nspname, t.typname), \
-           ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid \
-                 ORDER BY e.enumsortorder) \
-         FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
-         JOIN pg_namespace n ON n.oid = t.typnamespace \
-         WHERE a.attrelid = format('%I.%I', $1::text, $2::text)::regclass AND a.attname = $3",
-    )
-    .bind(&table.schema)
-    .bind(&table.name)
-    .bind(column)
-    .fetch_optional(pool)
-    .await?;
-    match row {
-        Some(r) => Ok(r),
-        None => bail!("{}.{} has no {column} column", table.schema, table.name),
-    }
-}
 
 /// `'a', 'b'` of the labels `wanted` that `labels` holds (`NULL` when none: an empty IN list
 /// is not SQL).
