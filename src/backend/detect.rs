@@ -12,7 +12,9 @@ use sqlx::PgPool;
 
 use crate::backend::mapped::Profile;
 use crate::backend::pg::catalog::TableInfo;
-use crate::backend::{Backend, graphile, mapped, oban, pgboss, procrastinate, river};
+use crate::backend::{
+    Backend, goodjob, graphile, mapped, oban, pgboss, procrastinate, river, solidqueue,
+};
 
 /// The queue schemas jobtop can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -24,17 +26,21 @@ pub enum BackendKind {
     PgBoss,
     Graphile,
     Procrastinate,
+    SolidQueue,
+    GoodJob,
     Mapped,
 }
 
 impl BackendKind {
-    pub const ALL: [BackendKind; 7] = [
+    pub const ALL: [BackendKind; 9] = [
         BackendKind::Native,
         BackendKind::River,
         BackendKind::Oban,
         BackendKind::PgBoss,
         BackendKind::Graphile,
         BackendKind::Procrastinate,
+        BackendKind::SolidQueue,
+        BackendKind::GoodJob,
         BackendKind::Mapped,
     ];
 
@@ -47,6 +53,8 @@ impl BackendKind {
             BackendKind::PgBoss => "pg-boss",
             BackendKind::Graphile => "graphile-worker",
             BackendKind::Procrastinate => "procrastinate",
+            BackendKind::SolidQueue => "solid-queue",
+            BackendKind::GoodJob => "good-job",
             BackendKind::Mapped => "mapped",
         }
     }
@@ -58,6 +66,8 @@ impl BackendKind {
             BackendKind::River
             | BackendKind::Oban
             | BackendKind::Procrastinate
+            | BackendKind::SolidQueue
+            | BackendKind::GoodJob
             | BackendKind::Mapped => "public",
             BackendKind::PgBoss => "pgboss",
             BackendKind::Graphile => "graphile_worker",
@@ -83,6 +93,8 @@ impl FromStr for BackendKind {
             "pg-boss" | "pgboss" => Ok(BackendKind::PgBoss),
             "graphile-worker" | "graphile" => Ok(BackendKind::Graphile),
             "procrastinate" => Ok(BackendKind::Procrastinate),
+            "solid-queue" | "solidqueue" => Ok(BackendKind::SolidQueue),
+            "good-job" | "goodjob" => Ok(BackendKind::GoodJob),
             "mapped" | "profile" => Ok(BackendKind::Mapped),
             _ => Err(format!(
                 "unknown backend {s:?}: expected one of {}",
@@ -128,7 +140,8 @@ impl fmt::Display for Detected {
 pub const LOOKED_FOR: &str = "jobtop.jobs (native), river_job (River), oban_jobs (Oban, any prefix), \
 pgboss job + queue + version (pg-boss 10+), graphile_worker _private_jobs or jobs + tasks \
 (graphile-worker), procrastinate_jobs + its procrastinate_job_status type (procrastinate, any \
-schema), and the tables of the shipped profiles (job_queue, jobforge_jobs, background_jobs)";
+schema), solid_queue_jobs + solid_queue_ready_executions (Solid Queue), good_jobs + \
+good_job_executions (good_job), and the tables of the shipped profiles (job_queue, jobforge_jobs, background_jobs)";
 
 /// Every queue schema in the database, in a stable order.
 pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
@@ -147,6 +160,10 @@ pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
         "job_queues",
         "migrations",
         "procrastinate_jobs",
+        "solid_queue_jobs",
+        "solid_queue_ready_executions",
+        "good_jobs",
+        "good_job_executions",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -207,6 +224,14 @@ pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
         if has("procrastinate_jobs") && has("type:procrastinate_job_status") {
             add(BackendKind::Procrastinate, schema, None);
         }
+        // Solid Queue 1.x (and 0.x, whose tables these are too); the version is read at open.
+        if has("solid_queue_jobs") && has("solid_queue_ready_executions") {
+            add(BackendKind::SolidQueue, schema, None);
+        }
+        // good_job with its executions table (3.x's split, kept in 4.x).
+        if has("good_jobs") && has("good_job_executions") {
+            add(BackendKind::GoodJob, schema, None);
+        }
         for p in &profiles {
             if !has(p.table.get_ref()) {
                 continue;
@@ -244,6 +269,8 @@ pub async fn open(pool: &PgPool, choice: &Detected) -> anyhow::Result<Backend> {
         BackendKind::PgBoss => Backend::new(pgboss::open(pool, schema).await?),
         BackendKind::Graphile => Backend::new(graphile::open(pool, schema).await?),
         BackendKind::Procrastinate => Backend::new(procrastinate::open(pool, schema).await?),
+        BackendKind::SolidQueue => Backend::new(solidqueue::open(pool, schema).await?),
+        BackendKind::GoodJob => Backend::new(goodjob::open(pool, schema).await?),
         BackendKind::Mapped => {
             let Some(name) = &choice.profile else {
                 bail!("the mapped backend needs a profile (--profile FILE)");

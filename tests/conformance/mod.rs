@@ -1103,6 +1103,8 @@ conformance! {
     pgboss,
     graphile,
     procrastinate,
+    solidqueue,
+    goodjob,
     job_queue,
     jobforge,
     cepro,
