@@ -98,6 +98,12 @@ async fn retry_moves_a_failed_execution_to_ready_or_blocked_with_its_audit_row()
         .await
         .unwrap();
     assert_eq!(plan.ids, vec![JobId::Int(8)]);
+    // The confirmation says the error goes (Solid Queue keeps none once retried).
+    assert!(
+        plan.details()[0].contains("its error with it"),
+        "{:?}",
+        plan.details()
+    );
     let out = run(&g, &plan).await;
     assert_eq!((out.changed, out.outcome()), (1, Outcome::Ok));
     assert_eq!(held_by(pool, 8).await, ["ready"]);

@@ -23,6 +23,11 @@ use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable};
 use crate::backend::engine::foreign::SchemaActions;
 use crate::backend::model::JobState;
 
+/// What a retry does, said in its confirmation.
+const RETRY_EFFECT: &str = "They become ready now (a job with a concurrency key waits for its \
+     semaphore, blocked); their failed execution goes, and its error with it, as Mission \
+     Control's retry does.";
+
 /// The qualified tables the statements write.
 pub struct Tables<'a> {
     pub jobs: &'a str,
@@ -136,6 +141,9 @@ impl SchemaActions for SolidQueueActions {
             ),
             _ => {
                 let mut plan = kit::plan(pool, &self.jobs, action).await?;
+                if action.kind() == ActionKind::Retry {
+                    plan.effect = Some(RETRY_EFFECT.into());
+                }
                 if !plan.blocked.is_empty() {
                     plan.note = Some(
                         "Solid Queue (and Mission Control) retry and discard failed jobs only: \

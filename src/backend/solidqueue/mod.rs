@@ -108,14 +108,22 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     };
     let states = states::state_map(&e);
 
-    // Per queue, from the execution tables (each small; ready ones on Solid Queue's
-    // poll_by_queue index). Claimed and failed executions carry no queue: their job does.
-    let by_job_queue = |table: &str| {
-        capped(
-            &format!("{table} x JOIN {t} j ON j.id = x.job_id"),
-            "j.queue_name = q.name AND j.finished_at IS NULL",
-        )
-    };
+    // Per queue, from the execution tables (ready ones on Solid Queue's poll_by_queue
+    // index). Claimed and failed executions carry no queue: their job does. Claimed ones
+    // are as few as the workers' threads: each looks its job up by id (a join would walk
+    // the jobs' primary key). Failed ones pile up: the planner joins them to the queue's
+    // unfinished jobs, capped.
+    let job_queue = format!(
+        "(SELECT j.queue_name FROM {from} WHERE j.id = x.job_id AND j.finished_at IS NULL)"
+    );
+    let count_running = capped(&format!("{claimed} x"), &format!("{job_queue} = q.name"));
+    let count_dead = capped(
+        &format!("{failed} x JOIN {t} j ON j.id = x.job_id"),
+        "j.queue_name = q.name AND j.finished_at IS NULL",
+    );
+    // The oldest ready job is Solid Queue's own latency (its earliest ready execution),
+    // read over at most the cap's rows in its poll order (priority, job id): a backlog
+    // beyond the cap is not read whole for it.
     let by_own_queue = |table: &str| capped(&format!("{table} x"), "x.queue_name = q.name");
     let queues_sql = format!(
         "WITH RECURSIVE names(name) AS ( \
@@ -134,17 +142,15 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
            ({count_scheduled} + {count_blocked}) AS scheduled, \
            0::bigint AS retrying, \
            {count_running} AS running, {count_dead} AS dead, \
-           (SELECT min({ready_at}) FROM {ready} x WHERE x.queue_name = q.name) \
-             AS oldest_ready_at, \
-           (SELECT min({claimed_at}) FROM {claimed} x JOIN {t} j ON j.id = x.job_id \
-            WHERE j.queue_name = q.name AND j.finished_at IS NULL) AS oldest_running_at \
+           (SELECT min(r.at) FROM (SELECT {ready_at} AS at FROM {ready} x \
+              WHERE x.queue_name = q.name LIMIT $1) r) AS oldest_ready_at, \
+           (SELECT min({claimed_at}) FROM {claimed} x WHERE {job_queue} = q.name) \
+             AS oldest_running_at \
          FROM q ORDER BY q.name",
         paused_at = utc("p.created_at"),
         count_ready = by_own_queue(ready),
         count_scheduled = by_own_queue(scheduled),
         count_blocked = by_own_queue(blocked),
-        count_running = by_job_queue(claimed),
-        count_dead = by_job_queue(failed),
         ready_at = utc("x.created_at"),
         claimed_at = utc("x.created_at"),
     );
@@ -236,10 +242,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         max_attempts: None,
         run_at: Some(TimeCol::new("j.scheduled_at", true)),
         created_at: Some(TimeCol::new("j.created_at", true)),
-        started_at: Some(TimeCol::new(
-            format!("(SELECT c.created_at FROM {claimed} c WHERE c.job_id = j.id)"),
-            true,
-        )),
+        started_at: Some(states::claimed_at(claimed)),
         finished_at: Some(format!(
             "coalesce({}, {})",
             utc("j.finished_at"),

@@ -36,6 +36,14 @@ pub fn failed_at(failed: &str) -> TimeCol {
     )
 }
 
+/// When the job was claimed (started), a naive UTC time.
+pub fn claimed_at(claimed: &str) -> TimeCol {
+    TimeCol::new(
+        format!("(SELECT c.created_at FROM {claimed} c WHERE c.job_id = j.id)"),
+        true,
+    )
+}
+
 pub fn state_map(e: &Executions<'_>) -> StateMap {
     let naive = |c: &str| TimeCol::new(format!("j.{c}"), true);
     StateMap::new(vec![
@@ -51,11 +59,13 @@ pub fn state_map(e: &Executions<'_>) -> StateMap {
             Some(Sort::new(naive("scheduled_at"), true)),
         )
         .ordered(false),
+        // Running jobs are few: read whole and sorted by when they were claimed.
         StateList::new(
             JobState::Running,
             vec![Range::plain(held_by(e.claimed))],
-            None,
-        ),
+            Some(Sort::new(claimed_at(e.claimed), false)),
+        )
+        .ordered(false),
         StateList::new(
             JobState::Dead,
             vec![Range::plain(held_by(e.failed))],
