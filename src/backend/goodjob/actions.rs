@@ -22,7 +22,7 @@ use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, PgPool, Row};
 
 use crate::backend::actions::{Action, ActionKind, BatchDone, BatchStep, Plan};
-use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable};
+use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable, SEVERAL_TABLES};
 use crate::backend::engine::foreign::SchemaActions;
 
 /// good_job's `error_event` values (its `ErrorEvents` enum).
@@ -88,7 +88,7 @@ impl GoodJobActions {
             (
                 ActionKind::Delete,
                 format!(
-                    "WITH gone AS ( \
+                    "{SEVERAL_TABLES}WITH gone AS ( \
                        DELETE FROM {table} j WHERE {ids} AND {discarded} AND {GUARD} \
                        RETURNING j.id), \
                      execs AS ( \

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, PgPool, Row};
 
 use crate::backend::actions::{Action, ActionKind, BatchDone, BatchStep, Plan};
-use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable};
+use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable, SEVERAL_TABLES};
 use crate::backend::engine::foreign::SchemaActions;
 use crate::backend::model::JobState;
 
@@ -41,7 +41,7 @@ pub struct Tables<'a> {
 /// (the condition), and the dispatch inserts one execution per job it deleted.
 pub fn retry_statement(t: &Tables<'_>) -> String {
     format!(
-        "WITH failed AS ( \
+        "{SEVERAL_TABLES}WITH failed AS ( \
            DELETE FROM {failed} d USING {jobs} j \
            WHERE d.job_id = j.id AND j.id = ANY({IDS}) AND {GUARD} \
            RETURNING j.id, j.queue_name, j.priority, j.concurrency_key), \
