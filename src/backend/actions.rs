@@ -341,6 +341,10 @@ pub struct Plan {
     pub cutoff: Option<DateTime<Utc>>,
     /// Something the confirmation should say ("already paused by … since …").
     pub note: Option<String>,
+    /// What the action does to the jobs on this schema, where that differs from what the
+    /// confirmation says of it elsewhere (Solid Queue's retry drops the error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effect: Option<String>,
     pub phase: Option<Phase>,
 }
 
@@ -365,6 +369,7 @@ impl Plan {
             kind_count: 0,
             cutoff: None,
             note: None,
+            effect: None,
             phase: None,
         }
     }
@@ -572,6 +577,7 @@ impl Plan {
         let kind = self.kind();
         let mut out = Vec::new();
         match kind {
+            _ if self.effect.is_some() => out.extend(self.effect.clone()),
             ActionKind::Retry => out.push(
                 "They become ready now; their error history is kept; an exhausted job gets \
                  one more attempt."

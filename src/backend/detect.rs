@@ -13,7 +13,8 @@ use sqlx::PgPool;
 use crate::backend::mapped::Profile;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::{
-    Backend, graphile, mapped, oban, pgboss, pgmq, pgqueuer, procrastinate, river,
+    Backend, goodjob, graphile, mapped, oban, pgboss, pgmq, pgqueuer, procrastinate, river,
+    solidqueue,
 };
 
 /// The queue schemas jobtop can read.
@@ -28,11 +29,13 @@ pub enum BackendKind {
     Procrastinate,
     PgQueuer,
     Pgmq,
+    SolidQueue,
+    GoodJob,
     Mapped,
 }
 
 impl BackendKind {
-    pub const ALL: [BackendKind; 9] = [
+    pub const ALL: [BackendKind; 11] = [
         BackendKind::Native,
         BackendKind::River,
         BackendKind::Oban,
@@ -41,6 +44,8 @@ impl BackendKind {
         BackendKind::Procrastinate,
         BackendKind::PgQueuer,
         BackendKind::Pgmq,
+        BackendKind::SolidQueue,
+        BackendKind::GoodJob,
         BackendKind::Mapped,
     ];
 
@@ -55,6 +60,8 @@ impl BackendKind {
             BackendKind::Procrastinate => "procrastinate",
             BackendKind::PgQueuer => "pgqueuer",
             BackendKind::Pgmq => "pgmq",
+            BackendKind::SolidQueue => "solid-queue",
+            BackendKind::GoodJob => "good-job",
             BackendKind::Mapped => "mapped",
         }
     }
@@ -67,6 +74,8 @@ impl BackendKind {
             | BackendKind::Oban
             | BackendKind::Procrastinate
             | BackendKind::PgQueuer
+            | BackendKind::SolidQueue
+            | BackendKind::GoodJob
             | BackendKind::Mapped => "public",
             BackendKind::PgBoss => "pgboss",
             BackendKind::Graphile => "graphile_worker",
@@ -95,6 +104,8 @@ impl FromStr for BackendKind {
             "procrastinate" => Ok(BackendKind::Procrastinate),
             "pgqueuer" | "pgq" => Ok(BackendKind::PgQueuer),
             "pgmq" | "supabase-queues" => Ok(BackendKind::Pgmq),
+            "solid-queue" | "solidqueue" => Ok(BackendKind::SolidQueue),
+            "good-job" | "goodjob" => Ok(BackendKind::GoodJob),
             "mapped" | "profile" => Ok(BackendKind::Mapped),
             _ => Err(format!(
                 "unknown backend {s:?}: expected one of {}",
@@ -141,7 +152,8 @@ pub const LOOKED_FOR: &str = "jobtop.jobs (native), river_job (River), oban_jobs
 pgboss job + queue + version (pg-boss 10+), graphile_worker _private_jobs or jobs + tasks \
 (graphile-worker), procrastinate_jobs + its procrastinate_job_status type (procrastinate, any \
 schema), pgqueuer + pgqueuer_log + its pgqueuer_status type (PgQueuer, any schema), pgmq.meta (pgmq, \
-Supabase Queues), and the tables of the shipped profiles (job_queue, jobforge_jobs, background_jobs)";
+Supabase Queues), solid_queue_jobs + solid_queue_ready_executions (Solid Queue), good_jobs + \
+good_job_executions (good_job), and the tables of the shipped profiles (job_queue, jobforge_jobs, background_jobs)";
 
 /// Every queue schema in the database, in a stable order.
 pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
@@ -163,6 +175,10 @@ pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
         "pgqueuer",
         "pgqueuer_log",
         "meta",
+        "solid_queue_jobs",
+        "solid_queue_ready_executions",
+        "good_jobs",
+        "good_job_executions",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -230,6 +246,14 @@ pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
         if schema == "pgmq" && has("meta") {
             add(BackendKind::Pgmq, schema, None);
         }
+        // Solid Queue 1.x (and 0.x, whose tables these are too); the version is read at open.
+        if has("solid_queue_jobs") && has("solid_queue_ready_executions") {
+            add(BackendKind::SolidQueue, schema, None);
+        }
+        // good_job with its executions table (3.x's split, kept in 4.x).
+        if has("good_jobs") && has("good_job_executions") {
+            add(BackendKind::GoodJob, schema, None);
+        }
         for p in &profiles {
             if !has(p.table.get_ref()) {
                 continue;
@@ -269,6 +293,8 @@ pub async fn open(pool: &PgPool, choice: &Detected) -> anyhow::Result<Backend> {
         BackendKind::Procrastinate => Backend::new(procrastinate::open(pool, schema).await?),
         BackendKind::PgQueuer => Backend::new(pgqueuer::open(pool, schema).await?),
         BackendKind::Pgmq => Backend::new(pgmq::open(pool, schema).await?),
+        BackendKind::SolidQueue => Backend::new(solidqueue::open(pool, schema).await?),
+        BackendKind::GoodJob => Backend::new(goodjob::open(pool, schema).await?),
         BackendKind::Mapped => {
             let Some(name) = &choice.profile else {
                 bail!("the mapped backend needs a profile (--profile FILE)");

@@ -50,7 +50,8 @@ struct CacheState {
     /// The database clock of the read that filled the cache: an older read (two polls
     /// overlapping) must not overwrite a newer one.
     read_at: Option<DateTime<Utc>>,
-    /// A read had rows without a kind (a profile with no kind column): no per-kind figures.
+    /// A read had rows without a kind (the table has no kind column: the statement says so
+    /// with a NULL kind; a NULL in a kind column is read as 'unknown'): no per-kind figures.
     kindless: bool,
     /// Per queue, kind and minute.
     buckets: HashMap<String, ByKind>,

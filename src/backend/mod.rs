@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod drill;
 pub mod engine;
 pub mod gate;
+pub mod goodjob;
 pub mod graphile;
 pub mod mapped;
 pub mod minute_cache;
@@ -27,6 +28,7 @@ pub mod pile_estimates;
 pub mod procrastinate;
 pub mod river;
 pub mod signature;
+pub mod solidqueue;
 pub mod wrappers;
 
 use std::sync::Arc;

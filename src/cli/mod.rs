@@ -151,7 +151,7 @@ pub struct MonitorArgs {
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
     /// Read this queue schema instead of detecting one: native, river, oban, pg-boss,
-    /// graphile-worker, procrastinate, pgqueuer, pgmq.
+    /// graphile-worker, procrastinate, pgqueuer, pgmq, solid-queue, good-job.
     #[arg(long, global = true, value_name = "NAME")]
     pub backend: Option<crate::backend::detect::BackendKind>,
 

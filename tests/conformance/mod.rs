@@ -1105,6 +1105,8 @@ conformance! {
     procrastinate,
     pgqueuer,
     pgmq,
+    solidqueue,
+    goodjob,
     job_queue,
     jobforge,
     cepro,

@@ -33,6 +33,11 @@ pub const STALE_SECS: &str = "{stale_secs}";
 /// (queue, id) looks each id up under those queues only.
 pub const QUEUES: &str = "{queues}";
 
+/// Starts a batch statement that writes several tables at once: one `WITH` of
+/// data-modifying parts whose final `SELECT` returns the changed ids as text. Such a
+/// statement cannot be nested in another `WITH`, so the engine runs it as it is.
+pub const SEVERAL_TABLES: &str = "/* several tables */ ";
+
 /// A job table as the actions see it. Expressions use the alias `j`.
 #[derive(Debug, Clone)]
 pub struct JobTable {
@@ -63,7 +68,8 @@ pub struct JobTable {
     /// re-checked; it returns the ids it changed as its first column. Reset-stuck's takes
     /// the stale threshold in seconds as `$2`; discard's takes, as `$2`, the message the
     /// discarded jobs keep as their last error, when `discard_message` says so; `{queues}`
-    /// comes after those.
+    /// comes after those. A statement that writes several tables starts with
+    /// `SEVERAL_TABLES`.
     pub batches: Vec<(ActionKind, String)>,
     pub discard_message: bool,
     /// Where the project's own tools take fewer states than the action does elsewhere
@@ -306,8 +312,12 @@ pub async fn job_batch(
         .then(|| (plan.queues.len() as u64 == plan.queue_count).then(|| plan.queues.clone()));
     let next = 2 + usize::from(reset.is_some() || message.is_some());
     let sql = sql.replace(QUEUES, &format!("CAST(${next} AS text[])"));
-    // The changed ids come back as text whatever the column's type.
-    let sql = format!("WITH changed(id) AS ({sql}) SELECT id::text FROM changed");
+    // The changed ids come back as text whatever the column's type; a statement writing
+    // several tables cannot be nested and returns text itself.
+    let sql = match sql.strip_prefix(SEVERAL_TABLES) {
+        Some(own) => own.to_string(),
+        None => format!("WITH changed(id) AS ({sql}) SELECT id::text FROM changed"),
+    };
     let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).bind(JobId::texts(step.ids));
     if let Some(secs) = reset {
         q = q.bind(secs);

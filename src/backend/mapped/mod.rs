@@ -623,10 +623,9 @@ impl Builder<'_> {
                count(*) FILTER (WHERE {status} IN ({ok})) AS succeeded, {failed_count} AS failed \
              FROM {from} WHERE {status} IN ({ended}) AND {f} >= {since} GROUP BY 1, 2, 3",
             queue = self.queue_expr(),
-            kind = c
-                .kind
-                .as_ref()
-                .map_or("NULL::text".to_string(), |k| format!("{}::text", col(k))),
+            kind = c.kind.as_ref().map_or("NULL::text".to_string(), |k| {
+                format!("coalesce({}::text, 'unknown')", col(k))
+            }),
             minute = epoch_minute(&fin.read()),
             ok = in_list(&ok),
             ended = in_list(&ended),
