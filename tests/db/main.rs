@@ -34,6 +34,7 @@ mod native_backend;
 mod pgboss_actions;
 mod pooler;
 mod procrastinate;
+mod real_clients;
 mod replica;
 mod session_settings;
 mod shared_snapshot;
