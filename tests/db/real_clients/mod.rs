@@ -3,6 +3,7 @@
 //! and after a jobtop action its worker takes the job. Skipped where the client cannot be
 //! installed, unless its registry's `JOBTOP_REQUIRE_*` is set.
 
+mod graphile;
 mod pgboss;
 
 use jobtop::backend::{Count, Snapshot};
