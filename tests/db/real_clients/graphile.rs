@@ -16,7 +16,7 @@ use jobtop::backend::gate::Gate;
 use jobtop::backend::graphile;
 use jobtop::backend::{Action, Backend, JobState, Reads, Snapshot, SnapshotOptions};
 
-use super::{counts, expect};
+use super::{counts, expect, not_evaluated};
 use crate::common::clients::{self, Running, npm};
 use crate::common::{self, TestDb};
 use crate::helpers::{matching, run};
@@ -101,6 +101,20 @@ async fn graphile_worker_018_read_from_its_own_schema_and_retried_into_the_real_
     let hold = s.queues.iter().find(|q| q.name == "hold").unwrap();
     assert!(hold.oldest_running_started_at.is_some(), "locked_at");
     assert_eq!(s.workers.len(), 1, "the killed worker, by its lock");
+    // The slow-job rule is judged (locked_at); what graphile-worker does not keep is listed.
+    use jobtop::app::alerts::RuleId::*;
+    assert_eq!(
+        not_evaluated(&s, &g.capabilities()),
+        [
+            BacklogBaseline,
+            DeadSpike,
+            FailureRate,
+            KindFailureRate,
+            WorkerDown,
+            NoWorker,
+            DbUnreachable
+        ]
+    );
 
     // graphile-worker's own cleanup (the parts that keep jobs): the task with no jobs left
     // is gone, every other figure stands.

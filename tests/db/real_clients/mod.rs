@@ -44,3 +44,15 @@ pub fn finished(snap: &Snapshot, queue: &str) -> (u32, u32) {
 pub fn expect(expected: &[(&str, [i64; 5])]) -> Vec<(String, [i64; 5])> {
     expected.iter().map(|(n, c)| (n.to_string(), *c)).collect()
 }
+
+/// The alert rules (defaults, as `jobtop check` runs them) this snapshot cannot judge.
+pub fn not_evaluated(
+    snap: &Snapshot,
+    caps: &jobtop::backend::Capabilities,
+) -> Vec<jobtop::app::alerts::RuleId> {
+    use jobtop::app::alerts::{Mode, Rules, unavailable};
+    unavailable(&Rules::default(), snap, caps, Mode::OneShot)
+        .into_iter()
+        .map(|(rule, _)| rule)
+        .collect()
+}

@@ -17,7 +17,7 @@ use jobtop::backend::gate::Gate;
 use jobtop::backend::pgboss;
 use jobtop::backend::{Action, Backend, JobState, Reads, Snapshot, SnapshotOptions};
 
-use super::{counts, expect, finished};
+use super::{counts, expect, finished, not_evaluated};
 use crate::common::clients::{self, Running, npm};
 use crate::common::{self, TestDb};
 use crate::helpers::{matching, run};
@@ -165,6 +165,32 @@ async fn pgboss_12_beside_10_read_from_the_rows_and_retried_into_the_real_worker
         "a retried attempt is not a failure"
     );
     assert!(!b10.capabilities().throughput.yes());
+    // The slow-job rule is judged on both (started_on); failure rate where there is
+    // throughput.
+    use jobtop::app::alerts::RuleId::*;
+    assert_eq!(
+        not_evaluated(&s12, &b12.capabilities()),
+        [
+            BacklogBaseline,
+            DeadSpike,
+            KindFailureRate,
+            WorkerDown,
+            NoWorker,
+            DbUnreachable
+        ]
+    );
+    assert_eq!(
+        not_evaluated(&s10, &b10.capabilities()),
+        [
+            BacklogBaseline,
+            DeadSpike,
+            FailureRate,
+            KindFailureRate,
+            WorkerDown,
+            NoWorker,
+            DbUnreachable
+        ]
+    );
     let findings = b12.doctor_plan().findings;
     assert!(
         findings.iter().all(|c| c.status == doctor_ok()),
