@@ -97,19 +97,37 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     if blocked && blocked_indexed {
         scheduled = format!(
             "{scheduled} + {}",
-            capped(
-                &from,
-                "j.name = q.name AND j.state < 'active' AND j.blocked"
-            )
+            capped(&from, &format!("j.name = q.name AND {}", states::BLOCKED))
         );
     }
+    // The longest-waiting ready job. pg-boss 12's fetch index is ordered by priority and
+    // creation, not by start_after: there the oldest is the first of each waiting state on
+    // its live index (name, state, blocked, start_after), read twice, not a sort of every
+    // ready job of the queue.
+    let by_state = blocked
+        && jobs.has_index_where("start_after", &["name", "state", "blocked"], |p| {
+            p.is_some_and(|p| p.contains("'created'") && p.contains("'retry'"))
+        });
+    let oldest_ready = if by_state {
+        let first = |state: &str| {
+            format!(
+                "(SELECT min(j.start_after) FROM {from} WHERE j.name = q.name \
+                 AND j.state = '{state}' AND NOT j.blocked AND j.start_after <= now())"
+            )
+        };
+        format!("least({}, {})", first("created"), first("retry"))
+    } else {
+        format!(
+            "(SELECT j.start_after FROM {from} WHERE {waiting} AND j.start_after <= now() \
+             ORDER BY j.start_after LIMIT 1)"
+        )
+    };
     let queues_sql = format!(
         "SELECT q.name, NULL::timestamptz AS paused_at, NULL::text AS paused_by, \
            NULL::text AS pause_reason, \
            {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
            {running} AS running, {dead} AS dead, \
-           (SELECT j.start_after FROM {from} WHERE {waiting} AND j.start_after <= now() \
-            ORDER BY j.start_after LIMIT 1) AS oldest_ready_at, \
+           {oldest_ready} AS oldest_ready_at, \
            {oldest_running} AS oldest_running_at \
          FROM {queue_table} q ORDER BY q.name",
         ready = capped(&from, &format!("{waiting} AND j.start_after <= now()")),
