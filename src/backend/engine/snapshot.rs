@@ -25,7 +25,8 @@ pub struct Statements {
     /// scheduled, retrying, running, dead (bigint), oldest_ready_at (timestamptz); and
     /// optionally `<count>_estimated` (boolean) where a figure may come from a cache or a
     /// planner estimate instead of a count, and `oldest_running_at` (timestamptz: when the
-    /// longest-running job started) where the schema keeps a start time.
+    /// longest-running job started) where the schema keeps a start time, and
+    /// `dead_last_hour` (bigint, capped like the counts) where it keeps when jobs died.
     pub queues: Arc<str>,
     /// Columns: queue, minute (epoch minute, bigint), succeeded, failed. `None` where the
     /// schema keeps no affordable completion history.
@@ -115,6 +116,11 @@ async fn read_queues(
                 Err(sqlx::Error::ColumnNotFound(_)) => None,
                 Err(err) => return Err(err.into()),
             };
+        stats.dead_last_hour = match row.try_get::<Option<i64>, _>("dead_last_hour") {
+            Ok(n) => n.map(|n| Count::capped_at(n, cap)),
+            Err(sqlx::Error::ColumnNotFound(_)) => None,
+            Err(err) => return Err(err.into()),
+        };
         stats.paused = match row.try_get::<Option<DateTime<Utc>>, _>("paused_at")? {
             Some(at) => Some(PauseInfo {
                 at,

@@ -122,13 +122,24 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
              ORDER BY j.start_after LIMIT 1)"
         )
     };
+    // Jobs that failed for good in the last hour (the dead-spike alert), on the (name,
+    // completed_on) index where there is one (pg-boss 12).
+    let finished_by_queue = jobs.has_index_for("completed_on", &["name"]);
+    let dead_last_hour = if finished_by_queue {
+        capped(
+            &from,
+            "j.name = q.name AND j.completed_on >= now() - interval '1 hour' AND j.state = 'failed'",
+        )
+    } else {
+        "NULL::bigint".into()
+    };
     let queues_sql = format!(
         "SELECT q.name, NULL::timestamptz AS paused_at, NULL::text AS paused_by, \
            NULL::text AS pause_reason, \
            {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
            {running} AS running, {dead} AS dead, \
            {oldest_ready} AS oldest_ready_at, \
-           {oldest_running} AS oldest_running_at \
+           {oldest_running} AS oldest_running_at, {dead_last_hour} AS dead_last_hour \
          FROM {queue_table} q ORDER BY q.name",
         ready = capped(&from, &format!("{waiting} AND j.start_after <= now()")),
         retrying = capped(
@@ -140,7 +151,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     // Completions per minute, per queue through pg-boss 12's (name, completed_on) index
     // (one range per queue, each on its partition), or over the window of a (state,
     // completed_on) index.
-    let per_queue = jobs.has_index_for("completed_on", &["name"]);
+    let per_queue = finished_by_queue;
     let throughput = per_queue || jobs.has_index_for("completed_on", &["state"]);
     let per_minute = |filter: &str| {
         format!(

@@ -15,7 +15,7 @@ use jobtop::backend::drill::{JobQuery, JobScope, ListFilter, Order};
 use jobtop::backend::engine::foreign::Foreign;
 use jobtop::backend::gate::Gate;
 use jobtop::backend::pgboss;
-use jobtop::backend::{Action, Backend, JobState, Reads, Snapshot, SnapshotOptions};
+use jobtop::backend::{Action, Backend, Count, JobState, Reads, Snapshot, SnapshotOptions};
 
 use super::{counts, expect, finished, not_evaluated};
 use crate::common::clients::{self, Running, npm};
@@ -165,20 +165,22 @@ async fn pgboss_12_beside_10_read_from_the_rows_and_retried_into_the_real_worker
         "a retried attempt is not a failure"
     );
     assert!(!b10.capabilities().throughput.yes());
-    // The slow-job rule is judged on both (started_on); failure rate where there is
-    // throughput.
+    // The slow-job rule is judged on both (started_on); failure rate and dead spikes where
+    // pg-boss's (name, completed_on) index is (12).
     use jobtop::app::alerts::RuleId::*;
     assert_eq!(
         not_evaluated(&s12, &b12.capabilities()),
         [
             BacklogBaseline,
-            DeadSpike,
             KindFailureRate,
             WorkerDown,
             NoWorker,
             DbUnreachable
         ]
     );
+    // When jobs died (completed_on of failed ones), for the dead-spike alert, on 12.
+    let fails = s12.queues.iter().find(|q| q.name == "fails").unwrap();
+    assert_eq!(fails.dead_last_hour, Some(Count::exact(1)));
     assert_eq!(
         not_evaluated(&s10, &b10.capabilities()),
         [
