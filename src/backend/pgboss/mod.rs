@@ -8,8 +8,8 @@
 //! other jobs (`blocked`): those count as scheduled where an index finds them, else not at
 //! all (doctor says so and names the index).
 //!
-//! pg-boss has no pause, no worker table and no error history (`output` keeps the last
-//! error). Retry, cancel and delete work as pg-boss's own calls do (`pgboss_actions`). A
+//! pg-boss has no pause and no error history (`output` keeps the last error); its workers
+//! are known from 12's `instance` table (one row per PgBoss object, with heartbeats). Retry, cancel and delete work as pg-boss's own calls do (`pgboss_actions`). A
 //! retried attempt leaves no failure time, so failures per minute are jobs that failed for
 //! good.
 //!
@@ -176,7 +176,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     let statements = Statements {
         queues: Arc::from(queues_sql),
         minutes: throughput.then(|| Arc::from(minutes_sql)),
-        workers: None,
+        workers: workers_sql(&pool, schema).await?.map(Arc::from),
     };
     // Partitioned (pg-boss 10 on, unless installed without partitioning): pg-boss puts
     // its indexes on each partition, which `TableInfo` finds.
@@ -280,6 +280,10 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     let drill = drill_table(&actions, &jobs);
     plan.probes.extend(drill.probes());
     plan.findings.extend(drill.findings());
+    let instances = Support::when(
+        statements.workers.is_some(),
+        "pg-boss keeps no instance table before 12 (no workers or heartbeats to show)",
+    );
     let no_pause =
         "pg-boss has no pause in the database (workers stop polling in their own process)";
     let capabilities = Capabilities {
@@ -301,8 +305,8 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
         },
         pause: Support::No(no_pause),
-        heartbeats: Support::No("pg-boss keeps no worker heartbeats"),
-        workers: Support::No("the pg-boss backend has no worker table"),
+        heartbeats: instances.clone(),
+        workers: instances,
         error_history: Support::No("pg-boss keeps only the last error (its output)"),
         tenants: Support::No("pg-boss has no tenants"),
         throughput: Support::when(throughput, NO_COMPLETED_INDEX),
@@ -324,6 +328,41 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         schema: schema.to_string(),
         profile: None,
     })
+}
+
+/// pg-boss 12's `instance` table as workers: one row per running PgBoss object, its
+/// heartbeat every `heartbeat_seconds`, and per `work()` call the queue and the jobs in
+/// hand (`workers`). A stopped instance is not a worker; a crashed one (never stopped, its
+/// heartbeat silent) shows as a stale worker for an hour, then is history (pg-boss keeps its
+/// row for days).
+async fn workers_sql(pool: &PgPool, schema: &str) -> anyhow::Result<Option<String>> {
+    let Some(instance) = TableInfo::load(pool, schema, "instance").await? else {
+        return Ok(None);
+    };
+    let needed = [
+        "id",
+        "host",
+        "pid",
+        "started_on",
+        "heartbeat_on",
+        "stopped_on",
+        "workers",
+    ];
+    if !needed.iter().all(|c| instance.has(c)) {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "SELECT i.id::text AS id, i.host, i.pid, \
+           ARRAY(SELECT DISTINCT w ->> 'queue' FROM jsonb_array_elements(i.workers) w \
+                 WHERE w ->> 'queue' IS NOT NULL ORDER BY 1) AS queues, \
+           i.started_on AS started_at, i.heartbeat_on AS last_heartbeat_at, \
+           coalesce((SELECT sum((w ->> 'active')::bigint) FROM jsonb_array_elements(i.workers) w), \
+                    0)::bigint AS running_jobs \
+         FROM {} i \
+         WHERE i.stopped_on IS NULL AND i.heartbeat_on >= now() - interval '1 hour' \
+         ORDER BY i.started_on, i.id",
+        instance.qualified()
+    )))
 }
 
 /// `job` for the drill-down: waiting jobs by when they are due, running ones by when they

@@ -85,6 +85,10 @@ impl Running {
         Running { child, lines, what }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The rest of the first line that starts with `prefix`.
     pub fn wait_for(&self, prefix: &str, timeout: Duration) -> String {
         let deadline = std::time::Instant::now() + timeout;
