@@ -305,7 +305,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
         },
         pause: Support::No(no_pause),
-        heartbeats: instances.clone(),
+        heartbeats: instances,
         workers: instances,
         error_history: Support::No("pg-boss keeps only the last error (its output)"),
         tenants: Support::No("pg-boss has no tenants"),
