@@ -79,7 +79,8 @@ switch (command) {
     await new Promise(() => {})
     break
   case 'supervise':
-    if (major >= 12) await boss.supervise()
+    // 10's supervise() only starts a timer; maintain() is its one pass.
+    if (major >= 11) await boss.supervise()
     else await boss.maintain()
     break
   case 'work': {

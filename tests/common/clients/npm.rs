@@ -1,5 +1,5 @@
-//! The npm clients: pg-boss (12, and 10 under the alias `pgboss10`, for a second schema
-//! beside it) and graphile-worker, installed once into a cache directory with npm and run
+//! The npm clients: pg-boss (12, and 11 and 10 under the aliases `pgboss11` and `pgboss10`,
+//! for schemas beside it) and graphile-worker, installed once into a cache directory with npm and run
 //! with Node.js 22 or later (pg-boss 11+ and graphile-worker 0.18 need it).
 //!
 //! Node is `$JOBTOP_NODE`, else the one `.ci/run` installs from the npm registry's `node`
@@ -13,8 +13,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The versions the tests were written against; `.ci/run` needs nothing else.
-pub const PACKAGES: [&str; 3] = [
+pub const PACKAGES: [&str; 4] = [
     "pg-boss@12.38.1",
+    "pgboss11@npm:pg-boss@11.1.2",
     "pgboss10@npm:pg-boss@10.4.2",
     "graphile-worker@0.18.0",
 ];
