@@ -21,9 +21,9 @@ use std::time::Duration;
 pub fn missing<T>(require_var: &str, what: &str, why: &str, fix: &str) -> Option<T> {
     assert!(
         std::env::var(require_var).as_deref() != Ok("1"),
-        "{require_var}=1 is set but {what} is not usable ({why}); {fix}"
+        "{require_var}=1 is set but {what}: not usable ({why}); {fix}"
     );
-    eprintln!("SKIPPED ({what} not usable: {why}; {fix})");
+    eprintln!("SKIPPED ({what}: not usable: {why}; {fix})");
     None
 }
 
