@@ -149,7 +149,7 @@ impl fmt::Display for Detected {
 
 /// What detection looks for, in words (for "nothing found").
 pub const LOOKED_FOR: &str = "jobtop.jobs (native), river_job (River), oban_jobs (Oban, any prefix), \
-pgboss job + queue + version (pg-boss 10+), graphile_worker _private_jobs or jobs + tasks \
+job + queue + version + its job_state type (pg-boss 10+, any schema), graphile_worker _private_jobs or jobs + tasks \
 (graphile-worker), procrastinate_jobs + its procrastinate_job_status type (procrastinate, any \
 schema), pgqueuer + pgqueuer_log + its pgqueuer_status type (PgQueuer, any schema), pgmq.meta (pgmq, \
 Supabase Queues), solid_queue_jobs + solid_queue_ready_executions (Solid Queue), good_jobs + \

@@ -441,11 +441,14 @@ fn whole_table_scans(
             // range (a time window) bounds the rows by itself: a filter on the state then
             // only splits them (created / retry, say).
             let partial = index.is_some_and(|i| i.partial);
-            let ranged = text("Index Cond").is_some_and(|c| {
-                [" > ", " >= ", " < ", " <= "]
-                    .iter()
-                    .any(|op| c.contains(op))
-            });
+            // A bitmap heap scan carries its index's condition as "Recheck Cond".
+            let ranged = text("Index Cond")
+                .or(text("Recheck Cond"))
+                .is_some_and(|c| {
+                    [" > ", " >= ", " < ", " <= "]
+                        .iter()
+                        .any(|op| c.contains(op))
+                });
             if on_jobs
                 && !partial
                 && !ranged

@@ -179,6 +179,8 @@ pub fn url_for(db: &TestDb) -> String {
     }
 }
 
+pub mod clients;
+
 /// The queue schemas' fixtures (tests/fixtures/*.sql), written from each project's
 /// documented tables and states.
 pub mod fixture {

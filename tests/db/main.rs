@@ -38,6 +38,7 @@ mod pgqueuer;
 mod pooler;
 mod procrastinate;
 mod queue_list;
+mod real_clients;
 mod replica;
 mod session_settings;
 mod shared_snapshot;

@@ -728,6 +728,66 @@ fn slow_jobs_past_an_hour() {
     assert_eq!(a.comparison(), "job running long 1h01m > 1h00m");
 }
 
+/// A backend that keeps no start time (a profile without one): running jobs and no
+/// longest-running figure, so the slow-job rule cannot fire and says why; with a start
+/// time, or with nothing running, it is evaluated.
+#[test]
+fn slow_job_not_evaluated_where_running_jobs_have_no_start_time() {
+    let slow = |running: i64, started: Option<DateTime<Utc>>| {
+        let mut q = queue("a");
+        q.running = Count::exact(running);
+        q.oldest_running_started_at = started;
+        let s = snap(t0(), vec![q]);
+        unavailable(&Rules::default(), &s, &CAPS, Mode::Continuous)
+            .into_iter()
+            .find(|(r, _)| *r == RuleId::SlowJob)
+    };
+    assert_eq!(
+        slow(2, None),
+        Some((
+            RuleId::SlowJob,
+            "this backend keeps no start time of running jobs"
+        ))
+    );
+    assert_eq!(slow(2, Some(t0())), None);
+    assert_eq!(slow(0, None), None, "nothing running: nothing to judge");
+}
+
+/// Every rule, on a backend that keeps the least (no history, no workers, no start times,
+/// no per-kind figures, no dead times): the rules it cannot judge are listed, each with a
+/// reason, and the rest are the ones every backend's counts feed.
+#[test]
+fn every_rule_is_evaluated_or_listed_with_its_reason() {
+    let mut q = QueueStats::new("a");
+    q.running = Count::exact(1);
+    let s = snap(t0(), vec![q]);
+    let caps = Capabilities {
+        workers: Support::No("no worker table"),
+        heartbeats: Support::No("no heartbeats"),
+        ..CAPS
+    };
+    let listed: Vec<RuleId> = unavailable(&Rules::default(), &s, &caps, Mode::OneShot)
+        .into_iter()
+        .map(|(r, why)| {
+            assert!(!why.is_empty(), "{r:?} says why");
+            r
+        })
+        .collect();
+    let from_counts = [
+        RuleId::OldestReady,
+        RuleId::Backlog,
+        RuleId::DeadLetter,
+        RuleId::HeartbeatBudget,
+    ];
+    for rule in RuleId::ALL {
+        let tenants = rule == RuleId::TenantHeartbeatBudget && !Rules::default().needs_tenants();
+        assert!(
+            from_counts.contains(&rule) != listed.contains(&rule) || tenants,
+            "{rule:?}: evaluated from the counts, or listed as not evaluated: {listed:?}"
+        );
+    }
+}
+
 #[test]
 fn database_unreachable_pending_then_firing_after_two_minutes_and_other_alerts_kept() {
     let mut run = Run::new(Rules::default());

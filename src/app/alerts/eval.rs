@@ -232,6 +232,14 @@ pub fn unavailable(
             "this backend gives no per-kind figures",
         ));
     }
+    if rules.slow_job.enabled
+        && any(&|q| q.running.value > 0 && q.oldest_running_started_at.is_none())
+    {
+        out.push((
+            RuleId::SlowJob,
+            "this backend keeps no start time of running jobs",
+        ));
+    }
     if !(caps.workers.yes() && caps.heartbeats.yes()) {
         if rules.worker_down.enabled {
             out.push((RuleId::WorkerDown, "this backend has no worker heartbeats"));

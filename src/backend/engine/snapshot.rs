@@ -49,11 +49,12 @@ pub struct Statements {
     /// `$1` is the count cap + 1; `$2` (`PILE_LIMIT`, `capped_pile`) the pile cap + 1 where
     /// the statement counts its scheduled, retrying and dead piles up to it (then they are
     /// estimated past it); `$3` (`QUEUE_NAMES`) the queue names when `queue_names` is set,
-    /// which needs `$2` too. Columns: name, paused_at, paused_by, pause_reason, ready, scheduled, retrying,
-    /// running, dead (bigint), oldest_ready_at (timestamptz); and optionally
-    /// `<count>_estimated` (boolean) where a figure may come from a cache or a planner
-    /// estimate instead of a count, and `oldest_running_at` (timestamptz: when the
-    /// longest-running job started) where the schema keeps a start time.
+    /// which needs `$2` too. Columns: name, paused_at, paused_by, pause_reason, ready,
+    /// scheduled, retrying, running, dead (bigint), oldest_ready_at (timestamptz); and
+    /// optionally `<count>_estimated` (boolean) where a figure may come from a cache or a
+    /// planner estimate instead of a count, `oldest_running_at` (timestamptz: when the
+    /// longest-running job started) where the schema keeps a start time, and
+    /// `dead_last_hour` (bigint, capped like the counts) where it keeps when jobs died.
     pub queues: Arc<str>,
     /// Column: name. Every queue to show, read every `QUEUE_LIST_EVERY` and handed to
     /// `queues` as `$2`; `None` where `queues` finds the queues itself, cheaply.
@@ -228,6 +229,11 @@ async fn read_queues(
                 Err(sqlx::Error::ColumnNotFound(_)) => None,
                 Err(err) => return Err(err.into()),
             };
+        stats.dead_last_hour = match row.try_get::<Option<i64>, _>("dead_last_hour") {
+            Ok(n) => n.map(|n| Count::capped_at(n, cap)),
+            Err(sqlx::Error::ColumnNotFound(_)) => None,
+            Err(err) => return Err(err.into()),
+        };
         stats.paused = match row.try_get::<Option<DateTime<Utc>>, _>("paused_at")? {
             Some(at) => Some(PauseInfo {
                 at,

@@ -15,10 +15,60 @@ pub struct TableInfo {
     pub columns: HashMap<String, String>,
     /// Columns declared NOT NULL.
     pub not_null: HashSet<String>,
-    /// Each index: (key column names in order, predicate text or None).
-    pub indexes: Vec<(Vec<String>, Option<String>)>,
+    /// Each index: (key column names in order, predicate text or None); for a partitioned
+    /// table, also those on every partition.
+    pub indexes: Vec<IndexShape>,
     /// `p` for a partitioned table.
     pub relkind: String,
+}
+
+/// One index's shape: key column names in order, predicate text or None.
+type IndexShape = (Vec<String>, Option<String>);
+
+/// The indexes that serve reads of the table: its own, and where it is partitioned, those
+/// every leaf partition carries (pg-boss creates its indexes on each partition, not on the
+/// parent; a shape some partition lacks cannot keep a read of the parent on an index).
+async fn load_indexes(pool: &PgPool, oid: i64) -> anyhow::Result<Vec<IndexShape>> {
+    let rows: Vec<(i64, bool, Vec<String>, Option<String>)> = sqlx::query_as(
+        "WITH RECURSIVE tree(oid) AS ( \
+           SELECT $1::bigint::oid \
+           UNION ALL \
+           SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.oid) \
+         SELECT c.oid::bigint, c.oid = $1::bigint::oid, \
+                ARRAY(SELECT coalesce(a.attname::text, '') \
+                      FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) \
+                      LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+                      WHERE k.ord <= i.indnkeyatts ORDER BY k.ord), \
+                pg_get_expr(i.indpred, i.indrelid) \
+         FROM tree t JOIN pg_class c ON c.oid = t.oid \
+         LEFT JOIN pg_index i ON i.indrelid = c.oid AND i.indisvalid \
+         WHERE c.oid = $1::bigint::oid OR c.relkind = 'r'",
+    )
+    .bind(oid)
+    .fetch_all(pool)
+    .await?;
+    let mut own = Vec::new();
+    let mut by_leaf: HashMap<i64, HashSet<IndexShape>> = HashMap::new();
+    for (rel, is_table, keys, predicate) in rows {
+        // The LEFT JOIN's row for a relation without an index: keys come back empty.
+        let shape = (!keys.is_empty()).then_some((keys, predicate));
+        if is_table {
+            own.extend(shape);
+        } else {
+            by_leaf.entry(rel).or_default().extend(shape);
+        }
+    }
+    let mut leaves = by_leaf.into_values();
+    if let Some(first) = leaves.next() {
+        let common = leaves.fold(first, |acc, leaf| &acc & &leaf);
+        own.extend(
+            common
+                .into_iter()
+                .filter(|s| !own.contains(s))
+                .collect::<Vec<_>>(),
+        );
+    }
+    Ok(own)
 }
 
 impl TableInfo {
@@ -46,17 +96,7 @@ impl TableInfo {
         .bind(oid)
         .fetch_all(pool)
         .await?;
-        let indexes: Vec<(Vec<String>, Option<String>)> = sqlx::query_as(
-            "SELECT ARRAY(SELECT coalesce(a.attname::text, '') \
-                          FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) \
-                          LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
-                          WHERE k.ord <= i.indnkeyatts ORDER BY k.ord), \
-                    pg_get_expr(i.indpred, i.indrelid) \
-             FROM pg_index i WHERE i.indrelid = $1::bigint::oid AND i.indisvalid",
-        )
-        .bind(oid)
-        .fetch_all(pool)
-        .await?;
+        let indexes = load_indexes(pool, oid).await?;
         Ok(Some(TableInfo {
             schema: schema.to_string(),
             name: name.to_string(),

@@ -125,7 +125,7 @@ impl PgBossActions {
                 worker: None,
                 tenant: None,
                 error: Some("coalesce(j.output ->> 'message', j.output::text)".into()),
-                stale: None,
+                stale: heartbeat_stale(jobs),
                 batches,
                 discard_message: false,
                 from_states: Vec::new(),
@@ -177,6 +177,18 @@ impl SchemaActions for PgBossActions {
                 _ => err,
             })
     }
+}
+
+/// A running job that asked for heartbeats (pg-boss 12.12 on: `heartbeat_seconds` set) and
+/// sent none for the stale threshold; until its first beat, its start counts as one. A job
+/// without heartbeats cannot be told stuck from slow.
+fn heartbeat_stale(jobs: &TableInfo) -> Option<String> {
+    (jobs.has("heartbeat_on") && jobs.has("heartbeat_seconds")).then(|| {
+        format!(
+            "j.state = 'active' AND j.heartbeat_seconds IS NOT NULL AND {}",
+            kit::alive_before("coalesce(j.heartbeat_on, j.started_on)")
+        )
+    })
 }
 
 fn database_error(err: &anyhow::Error) -> Option<&dyn sqlx::error::DatabaseError> {

@@ -8,13 +8,27 @@
 //! other jobs (`blocked`): those count as scheduled where an index finds them, else not at
 //! all (doctor says so and names the index).
 //!
-//! pg-boss has no pause, no worker table and no error history (`output` keeps the last
-//! error). Retry, cancel and delete work as pg-boss's own calls do (`pgboss_actions`). A retried attempt leaves no failure time, so failures per minute are jobs that
-//! failed for good. Its fetch index `(name, start_after) WHERE state < 'active'` serves the
-//! waiting counts. For running and dead jobs it has no index: without one, the counts are
-//! the ones pg-boss caches per queue (version 11 on), shown as estimates, and the
-//! longest-running job (by `started_on`) is not shown; completions per minute need an
-//! index on `completed_on`.
+//! pg-boss has no pause and no error history (`output` keeps the last error); its workers
+//! are known from 12's `instance` table (one row per PgBoss object, with heartbeats). Retry, cancel and delete work as pg-boss's own calls do (`pgboss_actions`). A
+//! retried attempt leaves no failure time, so failures per minute are jobs that failed for
+//! good.
+//!
+//! Versions: 10 partitions `job` by queue name, a partition per queue; 11 and 12 keep
+//! ordinary queues in the shared default partition `job_common` and give a queue created
+//! with `partition: true` its own; 12.20 on can be installed unpartitioned. pg-boss creates
+//! its indexes on each partition, never on the parent (`TableInfo` finds them there). Its
+//! fetch index `(name, start_after) WHERE state < 'active'` (10, 11) or `(name, priority,
+//! created_on, start_after)` (12) serves the waiting counts; 12's live index `(name, state,
+//! blocked, start_after)` serves running, dead and blocked counts, and its `(name,
+//! completed_on)` the completions per minute. Before 12 doctor names the indexes to add.
+//! Every figure is counted from the rows: pg-boss 11 on also caches per-queue counts in
+//! `queue`, refreshed by its supervisor about once a minute, which jobtop never reads (they
+//! would show an action's effect a minute late). 12.12 on keeps per-job heartbeats
+//! (`heartbeat_on` every `heartbeat_seconds`, where the queue asks for them): a running job
+//! not heard from is stuck, and pg-boss's supervisor fails it itself.
+//!
+//! Several pg-boss schemas may live in one database (12 installed beside 10, which it
+//! cannot migrate): detection finds each by its tables and `job_state` enum.
 
 mod actions;
 mod states;
@@ -60,43 +74,22 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             p.is_none_or(|p| p.contains(&format!("'{state}'")))
         })
     };
-    let blocked_indexed = jobs.has_index_where("name", &[], |p| {
-        p.is_some_and(|p| p.contains("blocked") && !p.contains("NOT blocked"))
-    });
-    // Running and dead: exact where an index serves them; else pg-boss's own per-queue
-    // counts (refreshed by its supervisor, about once a minute), shown as estimates;
-    // else (pg-boss 10, no cache) a count that reads the queue's jobs.
-    let behind_cache = |state: &str, column: &str| {
-        !serves(state) && queues.has(column) && queues.has("monitor_on")
-    };
-    let cached = |state: &str, column: &str| -> (String, String) {
-        let exact = capped(&from, &format!("j.name = q.name AND j.state = '{state}'"));
-        if !behind_cache(state, column) {
-            (exact, "false".into())
-        } else {
-            (
-                format!(
-                    "CASE WHEN q.monitor_on IS NOT NULL THEN q.{column}::bigint ELSE {exact} END"
-                ),
-                "q.monitor_on IS NOT NULL".into(),
-            )
-        }
-    };
-    let (running, running_estimated) = cached("active", "active_count");
-    // The longest-running job (`started_on`): read where the running count is, from the
-    // queue's active jobs (few); where pg-boss's cached count stands in for that read,
-    // not shown.
-    let oldest_running = {
-        let read = format!(
-            "(SELECT min(j.started_on) FROM {from} WHERE j.name = q.name AND j.state = 'active')"
-        );
-        if behind_cache("active", "active_count") {
-            format!("CASE WHEN q.monitor_on IS NOT NULL THEN NULL::timestamptz ELSE {read} END")
-        } else {
-            read
-        }
-    };
-    let (dead, dead_estimated) = cached("failed", "failed_count");
+    // Jobs waiting on others: counted where an index finds them, pg-boss 12's live index
+    // (name, state, blocked, ...) or doctor's own.
+    let blocked_indexed = serves("created")
+        || jobs.has_index_where("name", &[], |p| {
+            p.is_some_and(|p| p.contains("blocked") && !p.contains("NOT blocked"))
+        });
+    // Every figure is counted from the rows. pg-boss's supervisor also caches per-queue
+    // counts in `queue` (refreshed about once a minute): read after an action, they would
+    // show a retried job as still dead.
+    let count = |state: &str| capped(&from, &format!("j.name = q.name AND j.state = '{state}'"));
+    let running = count("active");
+    let dead = count("failed");
+    // The longest-running job, by `started_on`, from the queue's active jobs.
+    let oldest_running = format!(
+        "(SELECT min(j.started_on) FROM {from} WHERE j.name = q.name AND j.state = 'active')"
+    );
     let mut scheduled = capped(
         &from,
         &format!("{waiting} AND j.state = 'created' AND j.start_after > now()"),
@@ -104,21 +97,49 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     if blocked && blocked_indexed {
         scheduled = format!(
             "{scheduled} + {}",
-            capped(
-                &from,
-                "j.name = q.name AND j.state < 'active' AND j.blocked"
-            )
+            capped(&from, &format!("j.name = q.name AND {}", states::BLOCKED))
         );
     }
+    // The longest-waiting ready job. pg-boss 12's fetch index is ordered by priority and
+    // creation, not by start_after: there the oldest is the first of each waiting state on
+    // its live index (name, state, blocked, start_after), read twice, not a sort of every
+    // ready job of the queue.
+    let by_state = blocked
+        && jobs.has_index_where("start_after", &["name", "state", "blocked"], |p| {
+            p.is_some_and(|p| p.contains("'created'") && p.contains("'retry'"))
+        });
+    let oldest_ready = if by_state {
+        let first = |state: &str| {
+            format!(
+                "(SELECT min(j.start_after) FROM {from} WHERE j.name = q.name \
+                 AND j.state = '{state}' AND NOT j.blocked AND j.start_after <= now())"
+            )
+        };
+        format!("least({}, {})", first("created"), first("retry"))
+    } else {
+        format!(
+            "(SELECT j.start_after FROM {from} WHERE {waiting} AND j.start_after <= now() \
+             ORDER BY j.start_after LIMIT 1)"
+        )
+    };
+    // Jobs that failed for good in the last hour (the dead-spike alert), on the (name,
+    // completed_on) index where there is one (pg-boss 12).
+    let finished_by_queue = jobs.has_index_for("completed_on", &["name"]);
+    let dead_last_hour = if finished_by_queue {
+        capped(
+            &from,
+            "j.name = q.name AND j.completed_on >= now() - interval '1 hour' AND j.state = 'failed'",
+        )
+    } else {
+        "NULL::bigint".into()
+    };
     let queues_sql = format!(
         "SELECT q.name, NULL::timestamptz AS paused_at, NULL::text AS paused_by, \
            NULL::text AS pause_reason, \
            {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
-           {running} AS running, {running_estimated} AS running_estimated, \
-           {dead} AS dead, {dead_estimated} AS dead_estimated, \
-           (SELECT j.start_after FROM {from} WHERE {waiting} AND j.start_after <= now() \
-            ORDER BY j.start_after LIMIT 1) AS oldest_ready_at, \
-           {oldest_running} AS oldest_running_at \
+           {running} AS running, {dead} AS dead, \
+           {oldest_ready} AS oldest_ready_at, \
+           {oldest_running} AS oldest_running_at, {dead_last_hour} AS dead_last_hour \
          FROM {queue_table} q ORDER BY q.name",
         ready = capped(&from, &format!("{waiting} AND j.start_after <= now()")),
         retrying = capped(
@@ -127,21 +148,42 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         ),
         queue_table = queues.qualified(),
     );
-    let throughput = jobs.has_index_for("completed_on", &["state", "name"]);
-    let minutes_sql = format!(
-        "SELECT j.name AS queue, j.name AS kind, {minute} AS minute, \
-           count(*) FILTER (WHERE j.state = 'completed') AS succeeded, \
-           count(*) FILTER (WHERE j.state = 'failed') AS failed \
-         FROM {from} WHERE j.state IN ('completed', 'failed') \
-           AND j.completed_on >= {MINUTES_FROM} GROUP BY 1, 2, 3",
-        minute = epoch_minute("j.completed_on"),
-    );
+    // Completions per minute, per queue through pg-boss 12's (name, completed_on) index
+    // (one range per queue, each on its partition), or over the window of a (state,
+    // completed_on) index.
+    let per_queue = finished_by_queue;
+    let throughput = per_queue || jobs.has_index_for("completed_on", &["state"]);
+    let per_minute = |filter: &str| {
+        format!(
+            "{minute} AS minute, \
+               count(*) FILTER (WHERE j.state = 'completed') AS succeeded, \
+               count(*) FILTER (WHERE j.state = 'failed') AS failed \
+             FROM {from} WHERE {filter}j.state IN ('completed', 'failed') \
+               AND j.completed_on >= {MINUTES_FROM}",
+            minute = epoch_minute("j.completed_on"),
+        )
+    };
+    let minutes_sql = if per_queue {
+        format!(
+            "SELECT q.name AS queue, q.name AS kind, m.minute, m.succeeded, m.failed \
+             FROM {queue_table} q CROSS JOIN LATERAL (SELECT {} GROUP BY 1) m",
+            per_minute("j.name = q.name AND "),
+            queue_table = queues.qualified(),
+        )
+    } else {
+        format!(
+            "SELECT j.name AS queue, j.name AS kind, {} GROUP BY 1, 2, 3",
+            per_minute("")
+        )
+    };
     let statements = Statements {
         queues: Arc::from(queues_sql),
         queue_names: None,
         minutes: throughput.then(|| Arc::from(minutes_sql)),
-        workers: None,
+        workers: workers_sql(&pool, schema).await?.map(Arc::from),
     };
+    // Partitioned (pg-boss 10 on, unless installed without partitioning): pg-boss puts
+    // its indexes on each partition, which `TableInfo` finds.
     let partitioned = jobs.relkind == "p";
     // CONCURRENTLY is refused on a partitioned parent; there the index is built in one go.
     let how = if partitioned {
@@ -153,8 +195,9 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         format!("{how} job_jobtop_live ON {t} (name, state) WHERE state IN ('active', 'failed');");
     let blocked_fix =
         format!("{how} job_jobtop_blocked ON {t} (name) WHERE state < 'active' AND blocked;");
+    // The shape of pg-boss 12's own job_i16, for the versions before it.
     let completed_fix = format!(
-        "{how} job_jobtop_completed ON {t} (state, completed_on) WHERE state IN ('completed', 'failed');"
+        "{how} job_jobtop_completed ON {t} (name, completed_on) WHERE completed_on IS NOT NULL;"
     );
     let version: Option<i32> = match TableInfo::load(&pool, schema, "version").await? {
         Some(v) => {
@@ -209,14 +252,8 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             Check::new(
                 "running and dead counts",
                 Status::Warn,
-                if queues.has("active_count") {
-                    "no index on (name, state): running and dead counts are pg-boss's own \
-                     cached counts (shown as estimates, about a minute old), and the \
-                     longest-running job is not shown (no slow-job alert)"
-                } else {
-                    "no index on (name, state): running and dead counts read every job \
-                     of the queue"
-                },
+                "no index on (name, state): running and dead counts read every job of \
+                 the queue",
             )
             .with_fix(count_fix.clone()),
         );
@@ -239,18 +276,18 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             fix: Some(completed_fix),
         }),
         None => plan.findings.push(
-            Check::new(
-                "completions per minute",
-                Status::Warn,
-                "pg-boss has no index on completed_on: throughput and failure rate are not shown",
-            )
-            .with_fix(completed_fix),
+            Check::new("completions per minute", Status::Warn, NO_COMPLETED_INDEX)
+                .with_fix(completed_fix),
         ),
     }
     let actions = PgBossActions::new(&jobs, &queues, states::state_map(&jobs, &count_fix));
     let drill = drill_table(&actions, &jobs);
     plan.probes.extend(drill.probes());
     plan.findings.extend(drill.findings());
+    let instances = Support::when(
+        statements.workers.is_some(),
+        "pg-boss keeps no instance table before 12 (no workers or heartbeats to show)",
+    );
     let no_pause =
         "pg-boss has no pause in the database (workers stop polling in their own process)";
     let capabilities = Capabilities {
@@ -272,8 +309,8 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
         },
         pause: Support::No(no_pause),
-        heartbeats: Support::No("pg-boss keeps no worker heartbeats"),
-        workers: Support::No("the pg-boss backend has no worker table"),
+        heartbeats: instances,
+        workers: instances,
         error_history: Support::No("pg-boss keeps only the last error (its output)"),
         tenants: Support::No("pg-boss has no tenants"),
         throughput: Support::when(throughput, NO_COMPLETED_INDEX),
@@ -296,6 +333,41 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         profile: None,
         caches: Default::default(),
     })
+}
+
+/// pg-boss 12's `instance` table as workers: one row per running PgBoss object, its
+/// heartbeat every `heartbeat_seconds`, and per `work()` call the queue and the jobs in
+/// hand (`workers`). A stopped instance is not a worker; a crashed one (never stopped, its
+/// heartbeat silent) shows as a stale worker for an hour, then is history (pg-boss keeps its
+/// row for days).
+async fn workers_sql(pool: &PgPool, schema: &str) -> anyhow::Result<Option<String>> {
+    let Some(instance) = TableInfo::load(pool, schema, "instance").await? else {
+        return Ok(None);
+    };
+    let needed = [
+        "id",
+        "host",
+        "pid",
+        "started_on",
+        "heartbeat_on",
+        "stopped_on",
+        "workers",
+    ];
+    if !needed.iter().all(|c| instance.has(c)) {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "SELECT i.id::text AS id, i.host, i.pid, \
+           ARRAY(SELECT DISTINCT w ->> 'queue' FROM jsonb_array_elements(i.workers) w \
+                 WHERE w ->> 'queue' IS NOT NULL ORDER BY 1) AS queues, \
+           i.started_on AS started_at, i.heartbeat_on AS last_heartbeat_at, \
+           coalesce((SELECT sum((w ->> 'active')::bigint) FROM jsonb_array_elements(i.workers) w), \
+                    0)::bigint AS running_jobs \
+         FROM {} i \
+         WHERE i.stopped_on IS NULL AND i.heartbeat_on >= now() - interval '1 hour' \
+         ORDER BY i.started_on, i.id",
+        instance.qualified()
+    )))
 }
 
 /// `job` for the drill-down: waiting jobs by when they are due, running ones by when they

@@ -8,6 +8,12 @@ use crate::backend::engine::states::{Range, Sort, StateList, StateMap};
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
 
+/// Jobs waiting on others. The states spelled twice: `< 'active'` as doctor's own blocked
+/// index's predicate, `IN ('created', 'retry')` (the same jobs) so that the planner can
+/// prove pg-boss 12's live index (`state IN ('created', 'retry', 'active', 'failed')`)
+/// holds them.
+pub const BLOCKED: &str = "j.state < 'active' AND j.state IN ('created', 'retry') AND j.blocked";
+
 /// `fix`: the index that keeps every list on a range (pg-boss's own per-state indexes).
 pub fn state_map(jobs: &TableInfo, fix: &str) -> StateMap {
     let blocked = jobs.has("blocked");
@@ -20,8 +26,21 @@ pub fn state_map(jobs: &TableInfo, fix: &str) -> StateMap {
         "{waiting} AND j.state = 'created' AND j.start_after > now()"
     ))];
     if blocked {
-        scheduled.push(Range::plain("j.state < 'active' AND j.blocked"));
+        scheduled.push(Range::plain(BLOCKED));
     }
+    // A finished job (pg-boss sets completed_on as it completes, fails or cancels one):
+    // spelled with pg-boss 12's (name, completed_on) WHERE completed_on IS NOT NULL index's
+    // predicate where that index exists, so the finished lists read it in order.
+    let finished_index = jobs.has_index_where("completed_on", &["name"], |p| {
+        p.is_some_and(|p| p.contains("completed_on IS NOT NULL"))
+    });
+    let finished = |state: &str| {
+        if finished_index {
+            format!("(j.state = '{state}' AND j.completed_on IS NOT NULL)")
+        } else {
+            format!("j.state = '{state}'")
+        }
+    };
     let sort = |c: &str| Sort::by(jobs, c);
     let list = |state: JobState, cond: String, by: &str| {
         StateList::new(state, vec![Range::plain(cond)], sort(by)).with_fix(Some(fix.to_string()))
@@ -40,16 +59,8 @@ pub fn state_map(jobs: &TableInfo, fix: &str) -> StateMap {
             "start_after",
         ),
         list(JobState::Running, "j.state = 'active'".into(), "started_on"),
-        list(JobState::Dead, "j.state = 'failed'".into(), "completed_on"),
-        list(
-            JobState::Succeeded,
-            "j.state = 'completed'".into(),
-            "completed_on",
-        ),
-        list(
-            JobState::Cancelled,
-            "j.state = 'cancelled'".into(),
-            "completed_on",
-        ),
+        list(JobState::Dead, finished("failed"), "completed_on"),
+        list(JobState::Succeeded, finished("completed"), "completed_on"),
+        list(JobState::Cancelled, finished("cancelled"), "completed_on"),
     ])
 }
