@@ -94,7 +94,7 @@ pub struct Piles {
 const ACTED_ON_SQL: &str = "SELECT DISTINCT a.queue FROM jobtop.audit a \
      WHERE a.queue IS NOT NULL AND a.at > coalesce( \
        (SELECT greatest(s.last_analyze, s.last_autoanalyze) FROM pg_stat_all_tables s \
-        WHERE s.relid = $1::regclass), '-infinity')";
+        WHERE s.relid = to_regclass($1)), '-infinity')";
 
 /// Estimates per queue and pile, with when they were taken.
 #[derive(Debug, Default)]

@@ -3,7 +3,7 @@
 //! display state are the same ranges joined, so the rows listed under a state and the rows
 //! an action on that state may touch cannot disagree.
 
-use crate::backend::engine::snapshot::capped;
+use crate::backend::engine::snapshot::{capped, capped_pile};
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::TimeCol;
@@ -45,11 +45,27 @@ impl StateMap {
     /// (`capped`, `$1`) with `pin` (the queue condition) added, summed. `None` where the
     /// schema has no such bucket.
     pub fn capped_count(&self, state: JobState, from: &str, pin: &str) -> Option<String> {
+        self.count_with(capped, state, from, pin)
+    }
+
+    /// The same for a pile (scheduled, retrying, dead): each range counted up to the pile
+    /// cap (`capped_pile`, `$2`), past which the engine estimates it.
+    pub fn pile_count(&self, state: JobState, from: &str, pin: &str) -> Option<String> {
+        self.count_with(capped_pile, state, from, pin)
+    }
+
+    fn count_with(
+        &self,
+        count: fn(&str, &str) -> String,
+        state: JobState,
+        from: &str,
+        pin: &str,
+    ) -> Option<String> {
         let list = self.list(state)?;
         let parts: Vec<String> = list
             .ranges
             .iter()
-            .map(|r| capped(from, &format!("{} AND {pin}", r.cond)))
+            .map(|r| count(from, &format!("{} AND {pin}", r.cond)))
             .collect();
         Some(match parts.len() {
             0 => "0::bigint".to_string(),

@@ -84,6 +84,11 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             .capped_count(state, &from, "j.queue_name = q.name")
             .unwrap_or_else(|| "0::bigint".into())
     };
+    let pile = |state| {
+        states
+            .pile_count(state, &from, "j.queue_name = q.name")
+            .unwrap_or_else(|| "0::bigint".into())
+    };
     let settings_t = settings.as_ref().map(|s| s.qualified());
     // A queue is paused while its name is in the `pauses` setting's list; the setting's
     // last change is as close to "since when" as good_job records.
@@ -128,10 +133,10 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
               AND j.queue_name = q.name) AS oldest_running_at \
          FROM q ORDER BY q.name",
         ready = count(JobState::Ready),
-        scheduled = count(JobState::Scheduled),
-        retrying = count(JobState::Retrying),
+        scheduled = pile(JobState::Scheduled),
+        retrying = pile(JobState::Retrying),
         running = count(JobState::Running),
-        dead = count(JobState::Dead),
+        dead = pile(JobState::Dead),
         sched = utc("j.scheduled_at"),
         created = utc("j.created_at"),
         performed = utc("j.performed_at"),

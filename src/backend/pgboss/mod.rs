@@ -43,7 +43,9 @@ use crate::backend::capabilities::{ActionCapabilities, Capabilities, Support, au
 use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::drill::{DrillTable, time_column};
 use crate::backend::engine::foreign::Foreign;
-use crate::backend::engine::snapshot::{MINUTES_FROM, Statements, capped, epoch_minute};
+use crate::backend::engine::snapshot::{
+    MINUTES_FROM, Statements, capped, capped_pile, epoch_minute,
+};
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pgboss::actions::PgBossActions;
 
@@ -85,19 +87,19 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     // show a retried job as still dead.
     let count = |state: &str| capped(&from, &format!("j.name = q.name AND j.state = '{state}'"));
     let running = count("active");
-    let dead = count("failed");
+    let dead = capped_pile(&from, &format!("j.name = q.name AND j.state = 'failed'"));
     // The longest-running job, by `started_on`, from the queue's active jobs.
     let oldest_running = format!(
         "(SELECT min(j.started_on) FROM {from} WHERE j.name = q.name AND j.state = 'active')"
     );
-    let mut scheduled = capped(
+    let mut scheduled = capped_pile(
         &from,
         &format!("{waiting} AND j.state = 'created' AND j.start_after > now()"),
     );
     if blocked && blocked_indexed {
         scheduled = format!(
             "{scheduled} + {}",
-            capped(&from, &format!("j.name = q.name AND {}", states::BLOCKED))
+            capped_pile(&from, &format!("j.name = q.name AND {}", states::BLOCKED))
         );
     }
     // The longest-waiting ready job. pg-boss 12's fetch index is ordered by priority and
@@ -142,7 +144,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
            {oldest_running} AS oldest_running_at, {dead_last_hour} AS dead_last_hour \
          FROM {queue_table} q ORDER BY q.name",
         ready = capped(&from, &format!("{waiting} AND j.start_after <= now()")),
-        retrying = capped(
+        retrying = capped_pile(
             &from,
             &format!("{waiting} AND j.state = 'retry' AND j.start_after > now()")
         ),

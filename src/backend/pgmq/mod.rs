@@ -175,7 +175,9 @@ async fn build(pool: &PgPool, schema: &str, queues: &[String]) -> anyhow::Result
                    (SELECT min(j.last_read_at) FROM {q} j WHERE {flying}) AS oldest_running_at",
                 lit = literal(name),
                 ready = count(JobState::Ready, &q),
-                delayed = count(JobState::Scheduled, &q),
+                delayed = states
+                    .pile_count(JobState::Scheduled, &format!("{q} j"), "true")
+                    .unwrap_or_else(|| "0::bigint".into()),
                 in_flight = count(JobState::Running, &q),
                 visible = states::READY,
                 flying = states::IN_FLIGHT,

@@ -95,6 +95,11 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             .capped_count(state, &from, "j.entrypoint = q.name")
             .unwrap_or_else(|| "0::bigint".into())
     };
+    let pile = |state| {
+        states
+            .pile_count(state, &from, "j.entrypoint = q.name")
+            .unwrap_or_else(|| "0::bigint".into())
+    };
     // A failed attempt is logged `exception` (deleted), `failed` (held), or `queued` with
     // its traceback (put back by its retry executor).
     let tracebacks = log.has("traceback");
@@ -157,10 +162,10 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         ctes = ctes.join(", "),
         names = names.join(" UNION "),
         ready = count(JobState::Ready),
-        scheduled = count(JobState::Scheduled),
-        retrying = count(JobState::Retrying),
+        scheduled = pile(JobState::Scheduled),
+        retrying = pile(JobState::Retrying),
         running = count(JobState::Running),
-        dead = count(JobState::Dead),
+        dead = pile(JobState::Dead),
     );
     // A worker is the queue manager its picked jobs name, beating as its freshest job; the
     // entrypoints it serves are not recorded ("any").

@@ -120,6 +120,11 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             .capped_count(state, &from, "j.queue_name = q.name")
             .unwrap_or_else(|| "0::bigint".into())
     };
+    let pile = |state| {
+        states
+            .pile_count(state, &from, "j.queue_name = q.name")
+            .unwrap_or_else(|| "0::bigint".into())
+    };
     // When the longest-running job started: the earliest last `started` of the running
     // jobs, one range at a time (doing, aborting) so that each stays an index range.
     let running_since: Vec<String> = states
@@ -164,10 +169,10 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
            ) AS oldest_ready_at, {running_since} AS oldest_running_at \
          FROM names q WHERE q.name IS NOT NULL ORDER BY q.name",
         ready = count(JobState::Ready),
-        scheduled = count(JobState::Scheduled),
-        retrying = count(JobState::Retrying),
+        scheduled = pile(JobState::Scheduled),
+        retrying = pile(JobState::Retrying),
         running = count(JobState::Running),
-        dead = count(JobState::Dead),
+        dead = pile(JobState::Dead),
     );
     // A worker's queues are not recorded (it listens to those it was started with):
     // they are left empty, "any", so that a live worker running one queue's jobs is

@@ -35,7 +35,7 @@ use crate::backend::engine::actions::{JobTable, alive_before};
 use crate::backend::engine::drill::DrillTable;
 use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::{
-    MINUTES_FROM, Statements, capped, epoch_minute, minutes_probe,
+    MINUTES_FROM, Statements, capped, capped_pile, epoch_minute, minutes_probe,
 };
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::TimeCol;
@@ -119,7 +119,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         "(SELECT j.queue_name FROM {from} WHERE j.id = x.job_id AND j.finished_at IS NULL)"
     );
     let count_running = capped(&format!("{claimed} x"), &format!("{job_queue} = q.name"));
-    let count_dead = capped(
+    let count_dead = capped_pile(
         &format!("{failed} x JOIN {t} j ON j.id = x.job_id"),
         "j.queue_name = q.name AND j.finished_at IS NULL",
     );
@@ -127,6 +127,8 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     // read over at most the cap's rows in its poll order (priority, job id): a backlog
     // beyond the cap is not read whole for it.
     let by_own_queue = |table: &str| capped(&format!("{table} x"), "x.queue_name = q.name");
+    let pile_by_own_queue =
+        |table: &str| capped_pile(&format!("{table} x"), "x.queue_name = q.name");
     let queues_sql = format!(
         "WITH RECURSIVE names(name) AS ( \
            (SELECT j.queue_name FROM {from} ORDER BY j.queue_name LIMIT 1) \
@@ -151,8 +153,8 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
          FROM q ORDER BY q.name",
         paused_at = utc("p.created_at"),
         count_ready = by_own_queue(ready),
-        count_scheduled = by_own_queue(scheduled),
-        count_blocked = by_own_queue(blocked),
+        count_scheduled = pile_by_own_queue(scheduled),
+        count_blocked = pile_by_own_queue(blocked),
         ready_at = utc("x.created_at"),
         claimed_at = utc("x.created_at"),
     );
