@@ -87,7 +87,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     // show a retried job as still dead.
     let count = |state: &str| capped(&from, &format!("j.name = q.name AND j.state = '{state}'"));
     let running = count("active");
-    let dead = capped_pile(&from, &format!("j.name = q.name AND j.state = 'failed'"));
+    let dead = capped_pile(&from, "j.name = q.name AND j.state = 'failed'");
     // The longest-running job, by `started_on`, from the queue's active jobs.
     let oldest_running = format!(
         "(SELECT min(j.started_on) FROM {from} WHERE j.name = q.name AND j.state = 'active')"
