@@ -1,10 +1,13 @@
-//! jobtop against the queue projects' real clients (`common::clients`): each client's own
+//! jobtop against the queue projects' real clients (`common::clients`): pg-boss and
+//! graphile-worker from npm, procrastinate from PyPI (PgQueuer's, older, is
+//! `tests/db/pgqueuer.rs`). Each client's own
 //! migration creates its schema, its own workers make the states, its own maintenance runs,
 //! and after a jobtop action its worker takes the job. Skipped where the client cannot be
 //! installed, unless its registry's `JOBTOP_REQUIRE_*` is set.
 
 mod graphile;
 mod pgboss;
+mod procrastinate;
 
 use jobtop::backend::{Count, Snapshot};
 
