@@ -517,6 +517,36 @@ mod tests {
     }
 
     #[test]
+    fn nulls_and_workers_are_checked_where_written() {
+        let base = "table = \"t\"\n[columns]\nid = \"id\"\nstatus = \"s\"\n";
+        let statuses = "[statuses]\np = \"queued\"\nr = \"running\"\n";
+        let parse = |extra_cols: &str, rest: &str| {
+            Profile::parse("p.toml", &format!("{base}{extra_cols}{statuses}{rest}"))
+        };
+        let p = parse("run_at = \"run_at\"\n", "[nulls]\nrun_at = \"now\"\n").unwrap();
+        assert!(p.null_run_at_is_now);
+        let err = parse("", "[nulls]\nrun_at = \"now\"\n").unwrap_err();
+        assert!(err.message.contains("needs `columns.run_at`"), "{err}");
+        let err = parse("run_at = \"run_at\"\n", "[nulls]\nrun_at = \"later\"\n").unwrap_err();
+        assert_eq!(
+            (err.line, err.message.contains("\"now\"")),
+            (10, true),
+            "{err}"
+        );
+        let workers = "[workers]\ntable = \"w\"\nid = \"id\"\nheartbeat = \"seen\"\n";
+        let err = parse("", workers).unwrap_err();
+        assert!(err.message.contains("needs `columns.worker`"), "{err}");
+        let both = "worker = \"w\"\nheartbeat_at = \"hb\"\n";
+        let err = parse(both, workers).unwrap_err();
+        assert!(err.message.contains("keep one"), "{err}");
+        let p = parse(
+            "worker = \"w\"\n",
+            &format!("{workers}[actions]\nreset_stuck = \"p\"\n"),
+        );
+        assert!(p.unwrap().workers.is_some());
+    }
+
+    #[test]
     fn shipped_profiles_parse() {
         for name in Profile::shipped_names() {
             let p = Profile::shipped(name).unwrap();

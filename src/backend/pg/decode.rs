@@ -227,6 +227,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn binary_payloads_decode_to_json_text_or_hex() {
+        use crate::backend::drill::PayloadForm;
+        assert_eq!(
+            payload(b"{\"a\": 1}", false),
+            ("{\"a\": 1}".into(), PayloadForm::Json)
+        );
+        assert_eq!(
+            payload(b"hello", false),
+            ("hello".into(), PayloadForm::Text)
+        );
+        // Cut inside a character (é is two bytes) and inside the JSON: still JSON text.
+        let cut = &"{\"name\": \"é\"}".as_bytes()[..10];
+        assert_eq!(
+            payload(cut, true),
+            ("{\"name\": \"".into(), PayloadForm::Json)
+        );
+        let (dump, form) = payload(&[0, 1, b'A'], false);
+        assert_eq!(form, PayloadForm::Hex);
+        assert_eq!(dump, format!("00000000  {:<47}  |..A|\n", "00 01 41"));
+        assert_eq!(payload(&[0xff, 0xfe], false).1, PayloadForm::Hex);
+    }
+
+    #[test]
     fn parses_the_timestamps_postgres_writes() {
         let t = parse_time("2026-11-22T12:00:00.123456+00:00").unwrap();
         assert_eq!(t.timestamp(), 1_795_348_800);
