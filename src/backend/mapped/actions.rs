@@ -3,7 +3,8 @@
 //! the rest follows from the columns it names: a retried or reset job is due now with its
 //! worker and heartbeat cleared, a cancelled or discarded one gets its finish time, a
 //! retried one loses it and, when attempts and max attempts are known, gets one more
-//! attempt if it has used them all. The error columns are kept.
+//! attempt if it has used them all. The error columns are kept. A column declared NOT NULL,
+//! or listed in `[nulls] never_null`, is never cleared: it keeps its value.
 
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgPool, Row};

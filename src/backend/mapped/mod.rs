@@ -4,7 +4,9 @@
 //! The profile is checked against the catalog when the backend opens: a table or column that
 //! does not exist is reported at the line and column of the profile that names it. What the
 //! profile leaves out, the monitor does not show (no worker column: no workers pane; no
-//! heartbeat column: no heartbeat ages; no pause table: the queue cannot be paused).
+//! heartbeat column or [workers] table: no heartbeat ages; no pause table: the queue cannot
+//! be paused). A NULL run-at is due now where `[nulls] run_at = "now"` says so: a range of
+//! its own beside `run_at <= now()`, waiting since created-at.
 
 mod actions;
 pub mod draft;
