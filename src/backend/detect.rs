@@ -346,8 +346,9 @@ impl fmt::Display for ChooseError {
                 writeln!(f, "Looked for: {LOOKED_FOR}.")?;
                 write!(
                     f,
-                    "For a home-grown queue table, write a profile (table, columns, status values; \
-                     see assets/profiles/*.toml) and pass it with --profile FILE."
+                    "For a home-grown queue table, draft a profile with \
+                     `jobtop profile new URL TABLE --out FILE`, check its guesses, and pass it \
+                     with --profile FILE."
                 )
             }
             ChooseError::Ambiguous(found) => {

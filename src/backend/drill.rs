@@ -225,6 +225,16 @@ pub struct AttemptError {
     pub error_bytes: i64,
 }
 
+/// What a payload's text is: JSON (json, jsonb and text columns are shown as JSON, laid
+/// out as far as they go), or, from a binary column, the text it decodes to, or a hex dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PayloadForm {
+    #[default]
+    Json,
+    Text,
+    Hex,
+}
+
 /// Every field of one job. Big values are cut at `DetailLimits` by the database.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobDetail {
@@ -235,9 +245,11 @@ pub struct JobDetail {
     /// The payload as JSON text (cut at `payload_chars`, so possibly not valid JSON);
     /// `None` where the schema keeps no payload.
     pub payload: Option<String>,
-    /// The size of the whole payload as text.
+    /// The size of the whole payload as text (bytes, for a binary column).
     pub payload_bytes: i64,
     pub payload_truncated: bool,
+    /// How the payload text is laid out.
+    pub payload_form: PayloadForm,
     /// Newest attempt first.
     pub errors: Vec<AttemptError>,
     /// How many entries the history holds (more than `errors.len()` when cut).

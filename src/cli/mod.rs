@@ -15,6 +15,7 @@ pub mod monitor;
 mod oneshot;
 mod output;
 mod pause;
+mod profile;
 mod purge;
 mod reset_stuck;
 mod resume;
@@ -214,6 +215,11 @@ pub enum Command {
         #[arg(env = "DATABASE_URL", hide_env_values = true)]
         url: Option<String>,
     },
+    /// Profiles for home-grown queue tables: `profile new URL TABLE` drafts one.
+    Profile {
+        #[command(subcommand)]
+        command: profile::ProfileCommand,
+    },
     /// Measure what watching costs: a generated table, the overview against the naive
     /// count, many watchers, the terminal side. Prints a table, optionally writes JSON.
     Bench(BenchArgs),
@@ -340,6 +346,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Config) => config::run(&cli.global),
         Some(Command::Doctor { url }) => doctor::run(url.as_deref(), &cli.global).await,
         Some(Command::Bench(args)) => bench::run(args).await,
+        Some(Command::Profile { command }) => profile::run(command).await,
         None => {
             let loaded = crate::config::load(cli.global.config.as_deref())?;
             let (opts, connection) = resolve_target(cli.url.as_deref(), &loaded)?;

@@ -17,7 +17,7 @@ use crate::app::json::{DocLine, Tone};
 use crate::app::views::{DetailPane, JobView};
 use crate::app::{App, DETAIL_HEAD_LINES, human_bytes};
 use crate::backend::JobState;
-use crate::backend::drill::JobDetail;
+use crate::backend::drill::{JobDetail, PayloadForm};
 
 /// Characters of one line drawn at most (lines are cut, and scrolled sideways).
 const LINE_CHARS: usize = 20_000;
@@ -206,7 +206,15 @@ fn pane_tabs<'a>(d: &JobDetail, view: &JobView, theme: &Theme) -> Line<'a> {
         tab(
             DetailPane::Payload,
             match d.payload {
-                Some(_) => format!(" Payload ({}) ", human_bytes(d.payload_bytes)),
+                Some(_) => format!(
+                    " Payload ({}{}) ",
+                    match d.payload_form {
+                        PayloadForm::Json => "",
+                        PayloadForm::Text => "binary, as text, ",
+                        PayloadForm::Hex => "binary, hex, ",
+                    },
+                    human_bytes(d.payload_bytes)
+                ),
                 None => " Payload (none kept) ".into(),
             },
         ),

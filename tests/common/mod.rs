@@ -191,6 +191,7 @@ pub mod fixture {
     pub const JOB_QUEUE: &str = include_str!("../fixtures/job_queue.sql");
     pub const JOBFORGE: &str = include_str!("../fixtures/jobforge.sql");
     pub const CEPRO: &str = include_str!("../fixtures/cepro.sql");
+    pub const HOMEGROWN: &str = include_str!("../fixtures/homegrown.sql");
     pub const SOLIDQUEUE: &str = include_str!("../fixtures/solidqueue.sql");
     pub const GOODJOB: &str = include_str!("../fixtures/goodjob.sql");
     /// Rows only: the schema comes from the real package first (`pypi::schema`).

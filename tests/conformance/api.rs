@@ -146,8 +146,13 @@ pub struct AuditRow {
 }
 
 /// Opens what detection finds in the database, as a bare URL would.
-pub async fn open(pool: &PgPool) -> Result<Opened, String> {
-    let (detected, backend) = detect::resolve(pool, &Selection::default())
+/// Opens what detection finds, or the table `profile` (a file) describes.
+pub async fn open(pool: &PgPool, profile: Option<std::path::PathBuf>) -> Result<Opened, String> {
+    let selection = Selection {
+        profile,
+        ..Selection::default()
+    };
+    let (detected, backend) = detect::resolve(pool, &selection)
         .await
         .map_err(|e| format!("{e:#}"))?;
     let gate = Gate::with_actor(backend.clone(), false, ACTOR.to_string());

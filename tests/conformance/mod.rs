@@ -69,8 +69,12 @@ struct Expect {
     fixture: String,
     /// `Backend::name()` of what detection opens.
     backend: String,
-    /// The shipped profile detection picks (mapped backends only).
+    /// The shipped profile detection picks, or the name of `profile_file` (mapped backends
+    /// only).
     profile: Option<String>,
+    /// A profile file passed as `--profile` (relative to the expectation file), for a
+    /// table no shipped profile describes.
+    profile_file: Option<String>,
     /// Where the schema itself comes from when the fixture holds only rows: the real
     /// package's (`"pypi:procrastinate"`, see `common::pypi`), applied before the fixture.
     schema_from: Option<String>,
@@ -543,7 +547,11 @@ async fn set_up(schema: &str, expect: &Expect) -> Loaded {
             .await
             .unwrap_or_else(|e| panic!("{schema}: the expectation's setup fails: {e}"));
     }
-    let opened = api::open(&db.pool)
+    let profile = expect
+        .profile_file
+        .as_ref()
+        .map(|f| Expect::path(schema).parent().expect("a folder").join(f));
+    let opened = api::open(&db.pool, profile)
         .await
         .unwrap_or_else(|e| panic!("{schema}: detection opens nothing: {e}"));
     assert_eq!(
@@ -1110,6 +1118,7 @@ conformance! {
     job_queue,
     jobforge,
     cepro,
+    homegrown,
 }
 
 /// Every expectation file is registered above, and every shipped fixture has one.

@@ -29,6 +29,7 @@ mod drill_backend;
 mod drill_foreign;
 mod estimates;
 mod goodjob;
+mod homegrown;
 mod incremental_minutes;
 mod native_alert_figures;
 mod native_backend;

@@ -86,6 +86,7 @@ pub fn detail(id: i64) -> JobDetail {
         payload: Some(r#"{"to": "alice@example.com", "user_id": 48213, "vars": {"name": "Alice", "tags": ["new", "eu"]}, "opt_in": true, "coupon": null}"#.into()),
         payload_bytes: 118,
         payload_truncated: false,
+        payload_form: Default::default(),
         errors: (1..=3)
             .rev()
             .map(|n| AttemptError {

@@ -20,7 +20,7 @@ use crate::app::views::{
 use crate::app::{App, Effect, Pane};
 use crate::backend::drill::{
     DeadLetterQuery, DeadWindow, DetailLimits, JobDetail, JobQuery, JobScope, KindWindow,
-    KindsQuery, Order, PAGE_SIZE, Request, Response, SCOPE_COUNT_CAP, TenantsQuery,
+    KindsQuery, Order, PAGE_SIZE, PayloadForm, Request, Response, SCOPE_COUNT_CAP, TenantsQuery,
 };
 use crate::backend::{JobId, JobState};
 
@@ -601,7 +601,14 @@ impl App {
                 let first = v.detail.is_none();
                 if let Some(d) = &detail {
                     v.payload_lines = match &d.payload {
-                        Some(payload) => json::pretty_lines(payload),
+                        Some(payload) if d.payload_form == PayloadForm::Json => {
+                            json::pretty_lines(payload)
+                        }
+                        // Decoded text and hex dumps keep their own lines and spacing.
+                        Some(payload) => payload
+                            .lines()
+                            .map(|l| vec![(Tone::Plain, l.to_string())])
+                            .collect(),
                         None => vec![vec![(
                             Tone::Dim,
                             format!("the {} backend keeps no payload", self.config.backend),

@@ -249,6 +249,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             _ => None,
         },
         payload: Some("j.serialized_params".into()),
+        payload_binary: false,
         history: Some(history),
         lanes: None,
     };

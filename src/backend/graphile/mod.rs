@@ -271,6 +271,7 @@ fn drill_table(actions: &GraphileActions, jobs: &TableInfo) -> DrillTable {
         finished_at: None,
         heartbeat_at: None,
         payload: jobs.has("payload").then(|| "j.payload".into()),
+        payload_binary: false,
         history: None,
         lanes: None,
     }

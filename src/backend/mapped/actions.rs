@@ -3,7 +3,8 @@
 //! the rest follows from the columns it names: a retried or reset job is due now with its
 //! worker and heartbeat cleared, a cancelled or discarded one gets its finish time, a
 //! retried one loses it and, when attempts and max attempts are known, gets one more
-//! attempt if it has used them all. The error columns are kept.
+//! attempt if it has used them all. The error columns are kept. A column declared NOT NULL,
+//! or listed in `[nulls] never_null`, is never cleared: it keeps its value.
 
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgPool, Row};
@@ -63,7 +64,14 @@ pub struct MappedActions {
 }
 
 impl MappedActions {
-    pub fn new(profile: &Profile, table: &TableInfo, pause: Option<&TableInfo>) -> MappedActions {
+    /// `heartbeat` is when a running job's worker last showed signs of life, from the job's
+    /// row or the profile's [workers] table.
+    pub fn new(
+        profile: &Profile,
+        table: &TableInfo,
+        pause: Option<&TableInfo>,
+        heartbeat: Option<&TimeCol>,
+    ) -> MappedActions {
         let c = &profile.columns;
         let t = table.qualified();
         let time =
@@ -71,12 +79,25 @@ impl MappedActions {
         // The drill-down lists the same rows range by range.
         let states = super::lists::state_map(profile, table);
 
-        let name = |s: &Option<Spanned<String>>| s.as_ref().map(|c| ident(c.get_ref()));
+        // A column declared NOT NULL, or one the profile keeps from NULL, is left as it is
+        // where an action would clear it.
+        let clearable = |s: &&Spanned<String>| {
+            table.nullable(s.get_ref())
+                && !profile
+                    .nulls
+                    .never_null
+                    .iter()
+                    .any(|k| k.get_ref() == s.get_ref())
+        };
+        let clear = |s: &Option<Spanned<String>>| {
+            s.as_ref()
+                .filter(clearable)
+                .map(|c| format!("{} = NULL", ident(c.get_ref())))
+        };
         let now_of = |s: &Spanned<String>| time(s).value("now()");
         let clear_lock: Vec<String> = [&c.worker, &c.heartbeat_at]
             .into_iter()
-            .filter_map(name)
-            .map(|n| format!("{n} = NULL"))
+            .filter_map(clear)
             .collect();
         let a = &profile.actions;
         let id = col(&c.id);
@@ -100,9 +121,7 @@ impl MappedActions {
             if let Some(r) = &c.run_at {
                 set.push(format!("{} = {}", ident(r.get_ref()), now_of(r)));
             }
-            if let Some(f) = &c.finished_at {
-                set.push(format!("{} = NULL", ident(f.get_ref())));
-            }
+            set.extend(clear(&c.finished_at));
             if let (Some(at), Some(max)) = (&c.attempts, &c.max_attempts) {
                 set.push(format!(
                     "{m} = greatest({mc}, coalesce({ac}, 0) + 1)",
@@ -125,9 +144,9 @@ impl MappedActions {
                 statement(kind, to, set, "");
             }
         }
-        let alive_at = match (&c.heartbeat_at, &c.started_at) {
-            (Some(h), Some(s)) => Some(format!("coalesce({}, {})", time(h).read(), time(s).read())),
-            (Some(h), None) => Some(time(h).read()),
+        let alive_at = match (heartbeat, &c.started_at) {
+            (Some(h), Some(s)) => Some(format!("coalesce({}, {})", h.read(), time(s).read())),
+            (Some(h), None) => Some(h.read()),
             (None, Some(s)) => Some(time(s).read()),
             (None, None) => None,
         };

@@ -50,6 +50,10 @@ fn state_ranges(profile: &Profile, table: &TableInfo) -> Vec<(JobState, Vec<Stri
                 };
                 let (due, later) = (r.cmp_now("<="), r.cmp_now(">"));
                 put(JobState::Ready, format!("{is} AND {due}"));
+                // A range of its own, so that each stays one index range.
+                if profile.null_run_at_is_now {
+                    put(JobState::Ready, format!("{is} AND {} IS NULL", r.expr));
+                }
                 match (target, &again) {
                     (Target::Queued, Some(again)) => {
                         put(
@@ -127,8 +131,39 @@ pub(super) fn state_map(profile: &Profile, table: &TableInfo) -> StateMap {
     StateMap::new(lists)
 }
 
+/// When a job's worker last showed signs of life: the job's heartbeat column, or the
+/// heartbeat of its worker's row in the profile's [workers] table (found by its primary
+/// key or whatever index leads with the id column).
+pub(super) fn heartbeat(
+    profile: &Profile,
+    table: &TableInfo,
+    workers: Option<&TableInfo>,
+) -> Option<TimeCol> {
+    let c = &profile.columns;
+    if let Some(h) = &c.heartbeat_at {
+        return Some(TimeCol::new(col(h), table.is_naive_timestamp(h.get_ref())));
+    }
+    let (w, info, worker) = (profile.workers.as_ref()?, workers?, c.worker.as_ref()?);
+    let hb = w.heartbeat.get_ref();
+    Some(TimeCol::new(
+        format!(
+            "(SELECT w.{} FROM {} w WHERE w.{} = {})",
+            ident(hb),
+            info.qualified(),
+            ident(w.id.get_ref()),
+            col(worker)
+        ),
+        info.is_naive_timestamp(hb),
+    ))
+}
+
 /// The drill-down's view of the table; `jobs` is the actions' description of it.
-pub(super) fn drill_table(profile: &Profile, table: &TableInfo, jobs: JobTable) -> DrillTable {
+pub(super) fn drill_table(
+    profile: &Profile,
+    table: &TableInfo,
+    heartbeat: Option<TimeCol>,
+    jobs: JobTable,
+) -> DrillTable {
     let c = &profile.columns;
     let time = |s: &Spanned<String>| TimeCol::new(col(s), table.is_naive_timestamp(s.get_ref()));
     let opt_time = |s: &Option<Spanned<String>>| s.as_ref().map(time);
@@ -154,8 +189,12 @@ pub(super) fn drill_table(profile: &Profile, table: &TableInfo, jobs: JobTable) 
         created_at: opt_time(&c.created_at),
         started_at: opt_time(&c.started_at),
         finished_at: opt_time(&c.finished_at).map(|f| f.read()),
-        heartbeat_at: opt_time(&c.heartbeat_at),
+        heartbeat_at: heartbeat,
         payload: c.payload.as_ref().map(col),
+        payload_binary: c
+            .payload
+            .as_ref()
+            .is_some_and(|p| table.columns.get(p.get_ref()).is_some_and(|t| t == "bytea")),
         history,
         lanes: None,
     }

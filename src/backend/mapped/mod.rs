@@ -4,9 +4,12 @@
 //! The profile is checked against the catalog when the backend opens: a table or column that
 //! does not exist is reported at the line and column of the profile that names it. What the
 //! profile leaves out, the monitor does not show (no worker column: no workers pane; no
-//! heartbeat column: no heartbeat ages; no pause table: the queue cannot be paused).
+//! heartbeat column or [workers] table: no heartbeat ages; no pause table: the queue cannot
+//! be paused). A NULL run-at is due now where `[nulls] run_at = "now"` says so: a range of
+//! its own beside `run_at <= now()`, waiting since created-at.
 
 mod actions;
+pub mod draft;
 mod lists;
 pub mod profile;
 
@@ -85,6 +88,50 @@ pub async fn open(pool: PgPool, profile: Profile, schema: Option<&str>) -> anyho
                 .into());
         }
     }
+    for column in &profile.nulls.never_null {
+        if !table.has(column.get_ref()) {
+            return Err(profile
+                .error_at(
+                    column,
+                    format!(
+                        "column {:?} (in `never_null`) not found in {schema}.{}",
+                        column.get_ref(),
+                        table.name
+                    ),
+                )
+                .into());
+        }
+    }
+    let workers_table = match &profile.workers {
+        None => None,
+        Some(w) => {
+            let ws = w
+                .schema
+                .as_ref()
+                .map(|s| s.get_ref().clone())
+                .unwrap_or_else(|| schema.clone());
+            let Some(info) = TableInfo::load(&pool, &ws, w.table.get_ref()).await? else {
+                return Err(profile
+                    .error_at(
+                        &w.table,
+                        format!("workers table {ws}.{} not found", w.table.get_ref()),
+                    )
+                    .into());
+            };
+            for c in [&w.id, &w.heartbeat] {
+                if !info.has(c.get_ref()) {
+                    return Err(profile
+                        .error_at(
+                            c,
+                            format!("column {:?} not found in {ws}.{}", c.get_ref(), info.name),
+                        )
+                        .into());
+                }
+            }
+            Some(info)
+        }
+    };
+    let heartbeat = lists::heartbeat(&profile, &table, workers_table.as_ref());
     let pause_table = match &profile.pause {
         None => None,
         Some(p) => {
@@ -124,11 +171,13 @@ pub async fn open(pool: PgPool, profile: Profile, schema: Option<&str>) -> anyho
         profile: &profile,
         table: &table,
         pause: pause_table.as_ref(),
+        workers: workers_table.as_ref(),
+        heartbeat: heartbeat.as_ref(),
     };
     let statements = built.statements();
     let mut plan = built.plan(&statements);
-    let actions = MappedActions::new(&profile, &table, pause_table.as_ref());
-    let drill = lists::drill_table(&profile, &table, actions.jobs.clone());
+    let actions = MappedActions::new(&profile, &table, pause_table.as_ref(), heartbeat.as_ref());
+    let drill = lists::drill_table(&profile, &table, heartbeat.clone(), actions.jobs.clone());
     plan.probes.extend(drill.probes());
     plan.findings.extend(drill.findings());
     let mut action_caps = actions.capabilities;
@@ -139,8 +188,8 @@ pub async fn open(pool: PgPool, profile: Profile, schema: Option<&str>) -> anyho
         actions: action_caps,
         pause: Support::when(profile.pause.is_some(), no_pause),
         heartbeats: Support::when(
-            c.heartbeat_at.is_some(),
-            "the profile names no heartbeat column",
+            heartbeat.is_some(),
+            "the profile names no heartbeat column and no [workers] table",
         ),
         workers: Support::when(c.worker.is_some(), "the profile names no worker column"),
         error_history: Support::when(
@@ -175,6 +224,8 @@ pub async fn open(pool: PgPool, profile: Profile, schema: Option<&str>) -> anyho
 enum Part {
     All,
     Due,
+    /// Due because its run-at time is NULL (`[nulls] run_at = "now"`).
+    DueNull,
     Future,
     FutureFirst,
     FutureAgain,
@@ -186,6 +237,7 @@ impl Part {
         match self {
             Part::All => "n_all",
             Part::Due => "n_due",
+            Part::DueNull => "n_due_null",
             Part::Future => "n_future",
             Part::FutureFirst => "n_future_first",
             Part::FutureAgain => "n_future_again",
@@ -196,11 +248,15 @@ impl Part {
 /// Conditions on a job's run-at time and attempts (None where the profile has no column).
 struct Times {
     due: Option<String>,
+    /// Due as well: run-at NULL, where the profile says that means now.
+    due_null: Option<String>,
     future: Option<String>,
     first: Option<String>,
     again: Option<String>,
     /// Where a ready job's wait starts: run-at, else created-at.
     since: Option<TimeCol>,
+    /// Where the wait of a ready job without a run-at time starts: created-at.
+    null_since: Option<TimeCol>,
     /// When a running job started.
     started: Option<TimeCol>,
 }
@@ -218,6 +274,9 @@ struct Builder<'a> {
     profile: &'a Profile,
     table: &'a TableInfo,
     pause: Option<&'a TableInfo>,
+    workers: Option<&'a TableInfo>,
+    /// When a running job's worker last showed signs of life.
+    heartbeat: Option<&'a TimeCol>,
 }
 
 impl Builder<'_> {
@@ -267,8 +326,17 @@ impl Builder<'_> {
         let since = run_at
             .clone()
             .or_else(|| c.created_at.as_ref().map(|ca| self.time(ca)));
+        let due_null = run_at
+            .as_ref()
+            .filter(|_| self.profile.null_run_at_is_now)
+            .map(|r| format!("{} IS NULL", r.expr));
         Times {
             due: run_at.as_ref().map(|r| r.cmp_now("<=")),
+            null_since: due_null
+                .as_ref()
+                .and(c.created_at.as_ref())
+                .map(|ca| self.time(ca)),
+            due_null,
             future: run_at.as_ref().map(|r| r.cmp_now(">")),
             first: c
                 .attempts
@@ -294,6 +362,7 @@ impl Builder<'_> {
         let extra = match part {
             Part::All => None,
             Part::Due => times.due.clone(),
+            Part::DueNull => times.due_null.clone(),
             Part::Future => times.future.clone(),
             Part::FutureFirst => join(&times.future, &times.first),
             Part::FutureAgain => join(&times.future, &times.again),
@@ -318,12 +387,22 @@ impl Builder<'_> {
             Some(d) => format!("{} AND {d}", self.status_in_queue(value)),
             None => self.status_in_queue(value),
         };
-        Some(format!(
+        let first = format!(
             "(SELECT {read} FROM {from} WHERE {cond} ORDER BY {expr} LIMIT 1)",
             read = since.read(),
             from = self.from(),
             expr = since.expr,
-        ))
+        );
+        // Jobs due because their run-at is NULL have waited since they were created.
+        match (&times.due_null, &times.null_since) {
+            (Some(null), Some(created)) => Some(format!(
+                "LEAST({first}, (SELECT min({read}) FROM {from} WHERE {cond} AND {null}))",
+                read = created.read(),
+                from = self.from(),
+                cond = self.status_in_queue(value),
+            )),
+            _ => Some(first),
+        }
     }
 
     /// When the longest-running job with status `value` in the current queue started: its
@@ -359,7 +438,14 @@ impl Builder<'_> {
             None => "0::bigint".into(),
         };
         let first_ready = match (&times.since, &times.due) {
-            (Some(s), Some(d)) => format!("min({}) FILTER (WHERE {d})", s.read()),
+            (Some(s), Some(d)) => match (&times.due_null, &times.null_since) {
+                (Some(null), Some(created)) => format!(
+                    "LEAST(min({}) FILTER (WHERE {d}), min({}) FILTER (WHERE {null}))",
+                    s.read(),
+                    created.read()
+                ),
+                _ => format!("min({}) FILTER (WHERE {d})", s.read()),
+            },
             (Some(s), None) => format!("min({})", s.read()),
             (None, _) => "NULL::timestamptz".into(),
         };
@@ -369,13 +455,14 @@ impl Builder<'_> {
         };
         Some(format!(
             "u AS MATERIALIZED (SELECT {queue} AS queue, {status}::text AS status, \
-               count(*) AS n_all, {due} AS n_due, {future} AS n_future, \
+               count(*) AS n_all, {due} AS n_due, {due_null} AS n_due_null, {future} AS n_future, \
                {future_first} AS n_future_first, {future_again} AS n_future_again, \
                {first_ready} AS first_ready, {first_started} AS first_started \
              FROM {from} WHERE {status} IN ({list}) GROUP BY 1, 2)",
             queue = self.queue_expr(),
             status = col(&self.profile.columns.status),
             due = filtered(&times.due),
+            due_null = filtered(&times.due_null),
             future = filtered(&times.future),
             future_first = filtered(&join(&times.future, &times.first)),
             future_again = filtered(&join(&times.future, &times.again)),
@@ -440,6 +527,9 @@ impl Builder<'_> {
                 ready.push(self.count(v, Part::All, &t));
             } else {
                 ready.push(self.count(v, Part::Due, &t));
+                if t.due_null.is_some() {
+                    ready.push(self.count(v, Part::DueNull, &t));
+                }
                 if attempts {
                     scheduled.push(self.count(v, Part::FutureFirst, &t));
                     retrying.push(self.count(v, Part::FutureAgain, &t));
@@ -453,6 +543,9 @@ impl Builder<'_> {
                 retrying.push(self.count(v, Part::All, &t));
             } else {
                 ready.push(self.count(v, Part::Due, &t));
+                if t.due_null.is_some() {
+                    ready.push(self.count(v, Part::DueNull, &t));
+                }
                 retrying.push(self.count(v, Part::Future, &t));
             }
         }
@@ -638,8 +731,8 @@ impl Builder<'_> {
     fn workers_sql(&self, worker: &Spanned<String>) -> String {
         let p = self.profile;
         let c = &p.columns;
-        let heartbeat = match &c.heartbeat_at {
-            Some(h) => format!("max({})", self.time(h).read()),
+        let heartbeat = match self.heartbeat {
+            Some(h) => format!("max({})", h.read()),
             None => "NULL::timestamptz".into(),
         };
         format!(
@@ -706,6 +799,13 @@ impl Builder<'_> {
                 format!("{} ({})", p.name, p.origin()),
             )],
         };
+        if let Some(wt) = self.workers {
+            plan.tables.push(TableNeed {
+                schema: wt.schema.clone(),
+                name: wt.name.clone(),
+                write: vec![],
+            });
+        }
         if let Some(pt) = self.pause {
             plan.tables.push(TableNeed {
                 schema: pt.schema.clone(),

@@ -120,6 +120,30 @@ pub struct Pause {
     pub reason: Option<Spanned<String>>,
 }
 
+/// What NULL means where the table allows it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nulls {
+    /// `"now"`: a waiting job without a run-at time is due now (ready, waiting since its
+    /// creation). Left out, such a job is in no bucket.
+    pub run_at: Option<Spanned<String>>,
+    /// Columns the actions never set to NULL (those declared NOT NULL are found in the
+    /// catalog): an action that would clear one leaves it as it is.
+    #[serde(default)]
+    pub never_null: Vec<Spanned<String>>,
+}
+
+/// A table of its own that keeps the workers' heartbeats: the job's `worker` column holds
+/// the `id` of its row there.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workers {
+    pub schema: Option<Spanned<String>>,
+    pub table: Spanned<String>,
+    pub id: Spanned<String>,
+    pub heartbeat: Spanned<String>,
+}
+
 /// Which job actions the table allows, each as the status value a changed job gets. What a
 /// change also sets follows from the columns the profile names (run-at now on retry, the
 /// finish time, the worker and heartbeat cleared); no SQL comes from the file.
@@ -152,6 +176,9 @@ struct Raw {
     queue_name: Option<Spanned<String>>,
     columns: Columns,
     statuses: Spanned<BTreeMap<Spanned<String>, Spanned<String>>>,
+    #[serde(default)]
+    nulls: Nulls,
+    workers: Option<Workers>,
     pause: Option<Pause>,
     actions: Option<Actions>,
 }
@@ -168,6 +195,10 @@ pub struct Profile {
     pub columns: Columns,
     /// Status value -> how it is shown, in the profile's order of values.
     pub statuses: Vec<(String, Target)>,
+    pub nulls: Nulls,
+    /// Whether a waiting job with a NULL run-at time is due now (`[nulls] run_at = "now"`).
+    pub null_run_at_is_now: bool,
+    pub workers: Option<Workers>,
     pub pause: Option<Pause>,
     pub actions: Actions,
     origin: String,
@@ -252,6 +283,11 @@ impl Profile {
             names.extend([&p.table, &p.queue, &p.paused_at]);
             names.extend(p.schema.iter().chain(&p.paused_by).chain(&p.reason));
         }
+        if let Some(w) = &raw.workers {
+            names.extend([&w.table, &w.id, &w.heartbeat]);
+            names.extend(w.schema.iter());
+        }
+        names.extend(raw.nulls.never_null.iter());
         for name in names {
             if name.get_ref().is_empty() || name.get_ref().contains('\0') {
                 return Err(fail(name.span(), "a name cannot be empty".into()));
@@ -270,6 +306,41 @@ impl Profile {
                 "`heartbeat_at` needs `worker`: a heartbeat belongs to a worker".into(),
             ));
         }
+        if let Some(w) = &raw.workers {
+            if raw.columns.worker.is_none() {
+                return Err(fail(
+                    w.table.span(),
+                    "[workers] needs `columns.worker`: the job's worker id joins the two".into(),
+                ));
+            }
+            if let Some(hb) = &raw.columns.heartbeat_at {
+                return Err(fail(
+                    hb.span(),
+                    "`heartbeat_at` and [workers] both give heartbeats: keep one".into(),
+                ));
+            }
+        }
+        let null_run_at_is_now = match &raw.nulls.run_at {
+            None => false,
+            Some(v) if v.get_ref() == "now" => {
+                if raw.columns.run_at.is_none() {
+                    return Err(fail(
+                        v.span(),
+                        "`[nulls] run_at` needs `columns.run_at`".into(),
+                    ));
+                }
+                true
+            }
+            Some(v) => {
+                return Err(fail(
+                    v.span(),
+                    format!(
+                        "`[nulls] run_at` is {:?}: the one value it takes is \"now\"",
+                        v.get_ref()
+                    ),
+                ));
+            }
+        };
         let mut statuses = Vec::new();
         for (value, target) in raw.statuses.get_ref() {
             if !plain_value(value.get_ref()) {
@@ -337,15 +408,16 @@ impl Profile {
                 ));
             }
         }
-        if let (Some(r), None, None) = (
+        if let (Some(r), None, None, None) = (
             &actions.reset_stuck,
             &raw.columns.heartbeat_at,
+            &raw.workers,
             &raw.columns.started_at,
         ) {
             return Err(fail(
                 r.span(),
-                "`reset_stuck` needs `heartbeat_at` or `started_at`: a stuck job is one \
-                 that stopped showing signs of life"
+                "`reset_stuck` needs `heartbeat_at`, [workers] or `started_at`: a stuck job \
+                 is one that stopped showing signs of life"
                     .into(),
             ));
         }
@@ -367,6 +439,9 @@ impl Profile {
             queue_name,
             columns: raw.columns,
             statuses,
+            nulls: raw.nulls,
+            null_run_at_is_now,
+            workers: raw.workers,
             pause: raw.pause,
             actions,
             origin: origin.to_string(),
@@ -439,6 +514,36 @@ mod tests {
         let p = Profile::parse("README.md", &readme[start..end]).unwrap();
         assert_eq!(p.name, "billing");
         assert_eq!(p.values(Target::Dead), vec!["failed"]);
+    }
+
+    #[test]
+    fn nulls_and_workers_are_checked_where_written() {
+        let base = "table = \"t\"\n[columns]\nid = \"id\"\nstatus = \"s\"\n";
+        let statuses = "[statuses]\np = \"queued\"\nr = \"running\"\n";
+        let parse = |extra_cols: &str, rest: &str| {
+            Profile::parse("p.toml", &format!("{base}{extra_cols}{statuses}{rest}"))
+        };
+        let p = parse("run_at = \"run_at\"\n", "[nulls]\nrun_at = \"now\"\n").unwrap();
+        assert!(p.null_run_at_is_now);
+        let err = parse("", "[nulls]\nrun_at = \"now\"\n").unwrap_err();
+        assert!(err.message.contains("needs `columns.run_at`"), "{err}");
+        let err = parse("run_at = \"run_at\"\n", "[nulls]\nrun_at = \"later\"\n").unwrap_err();
+        assert_eq!(
+            (err.line, err.message.contains("\"now\"")),
+            (10, true),
+            "{err}"
+        );
+        let workers = "[workers]\ntable = \"w\"\nid = \"id\"\nheartbeat = \"seen\"\n";
+        let err = parse("", workers).unwrap_err();
+        assert!(err.message.contains("needs `columns.worker`"), "{err}");
+        let both = "worker = \"w\"\nheartbeat_at = \"hb\"\n";
+        let err = parse(both, workers).unwrap_err();
+        assert!(err.message.contains("keep one"), "{err}");
+        let p = parse(
+            "worker = \"w\"\n",
+            &format!("{workers}[actions]\nreset_stuck = \"p\"\n"),
+        );
+        assert!(p.unwrap().workers.is_some());
     }
 
     #[test]

@@ -88,6 +88,7 @@ pub async fn job(
         payload: Some(text(&row, "payload")?),
         payload_bytes: row.try_get("payload_bytes")?,
         payload_truncated: row.try_get("payload_truncated")?,
+        payload_form: Default::default(),
         errors,
         error_count: row.try_get("error_count")?,
     }))

@@ -241,6 +241,7 @@ fn drill_table(actions: &ObanActions, jobs: &TableInfo) -> DrillTable {
         finished_at: (!finished.is_empty()).then(|| format!("coalesce({})", finished.join(", "))),
         heartbeat_at: None,
         payload: Some("j.args".into()),
+        payload_binary: false,
         history: Some(ErrorHistory {
             worker: None,
             ..ErrorHistory::json("j.errors", HistoryShape::PgArray, true)

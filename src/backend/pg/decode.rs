@@ -8,9 +8,63 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{Row, TypeInfo, ValueRef};
 
-use crate::backend::drill::{AttemptError, DeadLetterQuery, DeadLetterReport, JobRow, KindStats};
+use crate::backend::drill::{
+    AttemptError, DeadLetterQuery, DeadLetterReport, JobRow, KindStats, PayloadForm,
+};
 use crate::backend::model::{JobId, JobState, WorkerInfo};
 use crate::backend::signature::{DeadJobs, group_by_signature};
+
+/// A binary payload (cut at `truncated`) as something to read: its text where it is UTF-8
+/// without control characters (JSON when it parses, or is JSON cut short), else a hex dump.
+pub fn payload(bytes: &[u8], truncated: bool) -> (String, PayloadForm) {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => Some(t),
+        // The cut may fall inside a character.
+        Err(e) if truncated && e.error_len().is_none() => {
+            std::str::from_utf8(&bytes[..e.valid_up_to()]).ok()
+        }
+        Err(_) => None,
+    };
+    let readable = text.filter(|t| {
+        !t.chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    });
+    if let Some(t) = readable {
+        let json = serde_json::from_str::<serde_json::Value>(t).is_ok()
+            || (truncated && t.trim_start().starts_with(['{', '[']));
+        let form = if json {
+            PayloadForm::Json
+        } else {
+            PayloadForm::Text
+        };
+        return (t.to_string(), form);
+    }
+    (hex_dump(bytes), PayloadForm::Hex)
+}
+
+/// Offset, 16 bytes in hex, and the printable ASCII among them.
+fn hex_dump(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for (n, chunk) in bytes.chunks(16).enumerate() {
+        let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
+        let ascii: String = chunk
+            .iter()
+            .map(|&b| {
+                if b.is_ascii_graphic() || b == b' ' {
+                    b as char
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        out.push_str(&format!(
+            "{:08x}  {:<47}  |{ascii}|\n",
+            n * 16,
+            hex.join(" ")
+        ));
+    }
+    out
+}
 
 pub fn opt_text(row: &PgRow, column: &str) -> anyhow::Result<Option<String>> {
     let value = row.try_get_raw(column)?;
@@ -171,6 +225,29 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binary_payloads_decode_to_json_text_or_hex() {
+        use crate::backend::drill::PayloadForm;
+        assert_eq!(
+            payload(b"{\"a\": 1}", false),
+            ("{\"a\": 1}".into(), PayloadForm::Json)
+        );
+        assert_eq!(
+            payload(b"hello", false),
+            ("hello".into(), PayloadForm::Text)
+        );
+        // Cut inside a character (é is two bytes) and inside the JSON: still JSON text.
+        let cut = &"{\"name\": \"é\"}".as_bytes()[..10];
+        assert_eq!(
+            payload(cut, true),
+            ("{\"name\": \"".into(), PayloadForm::Json)
+        );
+        let (dump, form) = payload(&[0, 1, b'A'], false);
+        assert_eq!(form, PayloadForm::Hex);
+        assert_eq!(dump, format!("00000000  {:<47}  |..A|\n", "00 01 41"));
+        assert_eq!(payload(&[0xff, 0xfe], false).1, PayloadForm::Hex);
+    }
 
     #[test]
     fn parses_the_timestamps_postgres_writes() {

@@ -388,6 +388,7 @@ fn drill_table(actions: &PgBossActions, jobs: &TableInfo) -> DrillTable {
         finished_at: time("completed_on").map(|t| t.read()),
         heartbeat_at: time("heartbeat_on"),
         payload: Some("j.data".into()),
+        payload_binary: false,
         history: None,
         lanes: None,
     }

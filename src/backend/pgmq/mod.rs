@@ -246,6 +246,7 @@ async fn build(pool: &PgPool, schema: &str, queues: &[String]) -> anyhow::Result
         finished_at: Some("j.archived_at".into()),
         heartbeat_at: None,
         payload: Some("j.message".into()),
+        payload_binary: false,
         history: None,
         lanes: None,
     };

@@ -356,6 +356,7 @@ fn drill_table(actions: &PgQueuerActions, jobs: &TableInfo, log: &str) -> DrillT
         payload: jobs
             .has("payload")
             .then(|| "encode(j.payload, 'escape')".into()),
+        payload_binary: false,
         history: None,
         lanes: None,
     }

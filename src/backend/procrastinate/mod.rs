@@ -416,6 +416,7 @@ fn drill_table(
             )
         }),
         payload: Some("j.args".into()),
+        payload_binary: false,
         history: None,
         lanes: None,
     }

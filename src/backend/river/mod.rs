@@ -247,6 +247,7 @@ fn drill_table(actions: &RiverActions, jobs: &TableInfo) -> DrillTable {
         finished_at: Some(time("finalized_at").read()),
         heartbeat_at: None,
         payload: Some("j.args".into()),
+        payload_binary: false,
         history: Some(ErrorHistory {
             column: "j.errors".into(),
             shape: HistoryShape::PgArray,

@@ -261,6 +261,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             true,
         )),
         payload: Some("j.arguments".into()),
+        payload_binary: false,
         history: None,
         lanes: None,
     };

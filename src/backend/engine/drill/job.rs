@@ -6,21 +6,27 @@ use crate::backend::pg::sql::{Bind, Sql};
 use sqlx::{PgPool, Row};
 
 use crate::backend::JobId;
-use crate::backend::drill::{DetailLimits, JobDetail};
+use crate::backend::drill::{DetailLimits, JobDetail, PayloadForm};
 use crate::backend::engine::drill::{DrillTable, job_row};
 use crate::backend::pg::decode::{self, opt_text};
 
 /// The job's row. The payload is turned into text once (OFFSET 0 keeps the subquery from
-/// being folded into three conversions).
+/// being folded into three conversions); a binary one is cut as bytes and decoded here.
 fn job_sql(t: &DrillTable, id: &JobId, limits: &DetailLimits) -> Sql {
     let mut sql = Sql::default();
     let error_chars = sql.bind(Bind::Int4(limits.error_chars));
     let id = sql.bind(Bind::Text(Some(id.to_string())));
     let payload_chars = sql.bind(Bind::Int4(limits.payload_chars));
-    let payload = t
-        .payload
-        .as_ref()
-        .map_or("NULL::text".to_string(), |p| format!("({p})::text"));
+    let payload = match (&t.payload, t.payload_binary) {
+        (Some(p), true) => format!("({p})::bytea"),
+        (Some(p), false) => format!("({p})::text"),
+        (None, _) => "NULL::text".to_string(),
+    };
+    let (size, cut) = if t.payload_binary {
+        ("octet_length(p.t)", "octet_length(p.t)")
+    } else {
+        ("octet_length(p.t)", "char_length(p.t)")
+    };
     let error_count = t
         .history
         .as_ref()
@@ -28,8 +34,8 @@ fn job_sql(t: &DrillTable, id: &JobId, limits: &DetailLimits) -> Sql {
     sql.push(&format!(
         "SELECT now() AS db_now, {columns}, \
            substr(p.t, 1, {payload_chars}) AS payload, \
-           coalesce(octet_length(p.t), 0)::bigint AS payload_bytes, \
-           coalesce(char_length(p.t) > {payload_chars}, false) AS payload_truncated, \
+           coalesce({size}, 0)::bigint AS payload_bytes, \
+           coalesce({cut} > {payload_chars}, false) AS payload_truncated, \
            {error_count} AS error_count \
          FROM {from} {last_error} \
          CROSS JOIN LATERAL (SELECT {payload} AS t OFFSET 0) p \
@@ -93,6 +99,18 @@ pub async fn job(
         None => Vec::new(),
     };
     tx.commit().await?;
+    let truncated: bool = row.try_get("payload_truncated")?;
+    let payload = match (&t.payload, t.payload_binary) {
+        (None, _) => None,
+        (Some(_), true) => Some(match row.try_get::<Option<Vec<u8>>, _>("payload")? {
+            Some(bytes) => decode::payload(&bytes, truncated),
+            None => ("null".into(), PayloadForm::Json),
+        }),
+        (Some(_), false) => Some((
+            opt_text(&row, "payload")?.unwrap_or_else(|| "null".into()),
+            PayloadForm::Json,
+        )),
+    };
     let Some(job) = job_row(&row)? else {
         // A status value the profile does not map: not a job the monitor can show.
         return Ok(None);
@@ -106,12 +124,10 @@ pub async fn job(
         job,
         failed_at: None,
         idempotency_key: None,
-        payload: match t.payload {
-            Some(_) => Some(opt_text(&row, "payload")?.unwrap_or_else(|| "null".into())),
-            None => None,
-        },
+        payload: payload.as_ref().map(|(text, _)| text.clone()),
         payload_bytes: row.try_get("payload_bytes")?,
-        payload_truncated: row.try_get("payload_truncated")?,
+        payload_truncated: truncated,
+        payload_form: payload.map_or(PayloadForm::Json, |(_, form)| form),
         errors,
         error_count: row.try_get("error_count")?,
     }))

@@ -68,8 +68,10 @@ pub struct DrillTable {
     /// When a job in any finished state finished, as a `timestamptz` expression.
     pub finished_at: Option<String>,
     pub heartbeat_at: Option<TimeCol>,
-    /// The payload: json, jsonb or text.
+    /// The payload: json, jsonb or text; bytea where `payload_binary`.
     pub payload: Option<String>,
+    /// The payload is bytea: read as bytes and decoded by `pg::decode::payload`.
+    pub payload_binary: bool,
     /// One entry per failed attempt.
     pub history: Option<ErrorHistory>,
     /// The column the laned ranges pin one value at a time, and where the values come from.
