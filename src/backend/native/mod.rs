@@ -15,7 +15,6 @@ macro_rules! alive_at {
 pub(crate) mod actions;
 mod dead_letters;
 pub mod estimate;
-pub mod fixture;
 pub(crate) mod job;
 mod jobs;
 mod kinds;
