@@ -43,6 +43,10 @@ async fn bench_runs_end_to_end(backend: BackendKind) {
     } else {
         assert!(generated.succeeded > generated.dead);
     }
+    assert!(
+        report.table_size_mb.is_some_and(|mb| mb > 0.0),
+        "partitions counted too"
+    );
     let overview = report.overview.as_ref().expect("overview figures");
     assert!(overview.time.median_ms > 0.0 && overview.plan.buffers() > 0);
     assert!(!report.overview_parts.is_empty());

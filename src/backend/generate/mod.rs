@@ -375,8 +375,10 @@ pub async fn generate(
 /// The job tables' size on disk (partitions, indexes and TOAST included).
 pub async fn tables_bytes(pool: &PgPool, generator: &Generator) -> Result<i64> {
     Ok(sqlx::query_scalar(
-        "SELECT coalesce(sum(pg_total_relation_size(p.relid)), 0)::bigint
-         FROM unnest($1::text[]) AS t, pg_partition_tree(t::regclass) AS p",
+        "SELECT coalesce(sum(pg_total_relation_size(r)), 0)::bigint
+         FROM (SELECT t::regclass AS r FROM unnest($1::text[]) AS t
+               UNION SELECT p.relid FROM unnest($1::text[]) AS t,
+                                         pg_partition_tree(t::regclass) AS p) AS rels",
     )
     .bind(strings(&generator.tables))
     .fetch_one(pool)
