@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod drill;
 pub mod engine;
 pub mod gate;
+pub mod generate;
 pub mod goodjob;
 pub mod graphile;
 pub mod mapped;

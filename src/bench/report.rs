@@ -45,13 +45,15 @@ pub fn table(r: &Report) -> String {
     if r.database != "-" {
         let _ = writeln!(
             out,
-            "jobtop bench: {} rows{} in jobtop.jobs ({:.0} MB with indexes), PostgreSQL {}, {} cores, count cap {}",
+            "jobtop bench, {}: {} rows{} in {} ({:.0} MB with indexes), PostgreSQL {}, {} cores, count cap {}",
+            r.backend,
             thousands(r.rows),
             if r.backlog > 0 {
                 format!(" + {} backlog", thousands(r.backlog))
             } else {
                 String::new()
             },
+            r.tables.join(", "),
             r.table_size_mb.unwrap_or(0.0),
             r.server_version,
             r.cores,
@@ -128,6 +130,10 @@ pub fn table(r: &Report) -> String {
                 w.polls_followed,
                 w.polls_alone
             );
+        }
+        // Why shared watchers could not share, in the wrapper's own words.
+        if let Some(why) = r.watchers.iter().find_map(|w| w.alone_because.as_ref()) {
+            let _ = writeln!(out, "\nshared snapshot unavailable: {why}");
         }
     }
     if let Some(f) = &r.frames {

@@ -12,9 +12,10 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use super::procstat;
 use super::stats::Summary;
-use crate::backend::native::{NativeBackend, probe};
-use crate::backend::wrappers::shared::{SharedOptions, SharedSnapshot};
-use crate::backend::{Overview, SnapshotOptions};
+use crate::backend::detect::{self, BackendKind, Detected};
+use crate::backend::native::probe;
+use crate::backend::wrappers::shared::{Role, SharedOptions, SharedSnapshot};
+use crate::backend::{Backend, Overview, Reads, SnapshotOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -46,6 +47,8 @@ pub struct WatchFigures {
     pub polls_followed: u64,
     pub polls_alone: u64,
     pub sessions: usize,
+    /// Shared watchers that polled on their own for good, and why (the wrapper's words).
+    pub alone_because: Option<String>,
 }
 
 impl WatchFigures {
@@ -58,23 +61,26 @@ impl WatchFigures {
     }
 }
 
+/// A monitor: its session's pool and the overview its poller reads.
 enum Watcher {
-    Alone(NativeBackend),
-    Shared(Box<SharedSnapshot<NativeBackend>>),
+    Alone(PgPool, Backend),
+    Shared(PgPool, Box<SharedSnapshot<dyn Reads>>),
 }
 
 impl Watcher {
     fn overview(&self) -> &dyn Overview {
         match self {
-            Watcher::Alone(b) => b,
-            Watcher::Shared(b) => b.as_ref(),
+            Watcher::Alone(_, b) => b.overview().as_ref(),
+            Watcher::Shared(_, b) => b.as_ref(),
         }
     }
 
     fn waited(&self) -> Duration {
         match self {
-            Watcher::Alone(_) => Duration::ZERO,
-            Watcher::Shared(b) => Duration::from_micros(b.stats.waited_us.load(Ordering::Relaxed)),
+            Watcher::Alone(..) => Duration::ZERO,
+            Watcher::Shared(_, b) => {
+                Duration::from_micros(b.stats.waited_us.load(Ordering::Relaxed))
+            }
         }
     }
 }
@@ -82,6 +88,9 @@ impl Watcher {
 /// How many watchers of which kind, polling how often, for how long.
 #[derive(Debug, Clone, Copy)]
 pub struct Scenario {
+    /// The schema watched, opened as the monitor opens it.
+    pub backend: BackendKind,
+    pub schema: &'static str,
     pub mode: Mode,
     pub watchers: usize,
     pub interval: Duration,
@@ -93,7 +102,7 @@ pub struct Scenario {
 fn counters(watchers: &[Arc<Watcher>]) -> (u64, u64, u64) {
     let (mut led, mut followed, mut alone) = (0, 0, 0);
     for w in watchers {
-        if let Watcher::Shared(s) = w.as_ref() {
+        if let Watcher::Shared(_, s) = w.as_ref() {
             led += s.stats.led.load(Ordering::Relaxed);
             followed += s.stats.followed.load(Ordering::Relaxed);
             alone += s.stats.alone.load(Ordering::Relaxed);
@@ -112,6 +121,8 @@ pub async fn watch(
     postmaster: Option<i32>,
 ) -> Result<WatchFigures> {
     let Scenario {
+        backend,
+        schema,
         mode,
         watchers: n,
         interval,
@@ -137,18 +148,29 @@ pub async fn watch(
             .idle_timeout(None)
             .acquire_timeout(Duration::from_secs(30))
             .connect_lazy_with(opts.clone());
-        let native = NativeBackend::new(pool.clone());
+        let opened = detect::open(
+            &pool,
+            &Detected {
+                backend,
+                schema: schema.to_string(),
+                profile: None,
+            },
+        )
+        .await?;
         watchers.push(Arc::new(match mode {
-            Mode::Alone => Watcher::Alone(native),
-            Mode::Shared => Watcher::Shared(Box::new(SharedSnapshot::new(
-                std::sync::Arc::new(native),
-                &pool,
-                SharedOptions {
-                    interval,
-                    max_wait: interval,
-                    read_only: false,
-                },
-            ))),
+            Mode::Alone => Watcher::Alone(pool, opened),
+            Mode::Shared => {
+                let shared = SharedSnapshot::new(
+                    opened.reads().clone(),
+                    &pool,
+                    SharedOptions {
+                        interval,
+                        max_wait: interval,
+                        read_only: false,
+                    },
+                );
+                Watcher::Shared(pool, Box::new(shared))
+            }
         }));
     }
     let snapshot_opts = SnapshotOptions {
@@ -217,13 +239,20 @@ pub async fn watch(
     if mode == Mode::Alone {
         alone = polls.len() as u64;
     }
+    let alone_because = watchers.iter().find_map(|w| match w.as_ref() {
+        Watcher::Shared(_, s) => match s.role() {
+            role @ Role::Alone(_) => Some(role.describe()),
+            _ => None,
+        },
+        Watcher::Alone(..) => None,
+    });
     for w in &watchers {
         match w.as_ref() {
-            Watcher::Shared(s) => {
+            Watcher::Shared(pool, s) => {
                 s.close().await;
-                s.inner().pool.close().await;
+                pool.close().await;
             }
-            Watcher::Alone(b) => b.pool.close().await,
+            Watcher::Alone(pool, _) => pool.close().await,
         }
     }
     Ok(WatchFigures {
@@ -245,5 +274,6 @@ pub async fn watch(
         polls_followed: followed,
         polls_alone: alone,
         sessions: pids.len(),
+        alone_because,
     })
 }

@@ -2,11 +2,21 @@
 
 use anyhow::Result;
 
-use super::BenchArgs;
-use crate::backend::native::fixture::FixtureSpec;
+use super::{BenchArgs, backend_choice};
+use crate::backend::detect::BackendKind;
+use crate::backend::generate::FixtureSpec;
 use crate::bench::{self, BenchConfig};
 
 pub async fn run(args: BenchArgs) -> Result<()> {
+    // The schema to generate: `--backend` (the reference schema unless given).
+    let selection = backend_choice::selection();
+    if let Some(profile) = &selection.profile {
+        anyhow::bail!(
+            "bench --profile {}: profiles have no table generator yet; --backend takes native, river, oban, pg-boss, graphile-worker, procrastinate",
+            profile.display()
+        );
+    }
+    let backend = selection.backend.unwrap_or(BackendKind::Native);
     let server = if args.ui_only && args.url.is_none() {
         crate::backend::pg::connect::parse_target(None)?
     } else {
@@ -14,6 +24,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     };
     bench::run(BenchConfig {
         server,
+        backend,
         spec: FixtureSpec {
             rows: args.rows.max(1_000),
             backlog: if args.backlog { args.backlog_jobs } else { 0 },

@@ -221,14 +221,15 @@ pub enum Command {
         command: profile::ProfileCommand,
     },
     /// Measure what watching costs: a generated table, the overview against the naive
-    /// count, many watchers, the terminal side. Prints a table, optionally writes JSON.
+    /// count, many watchers, the terminal side, on the reference schema or (`--backend`) a
+    /// queue system's own. Prints a table, optionally writes JSON.
     Bench(BenchArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// The server to measure on: the benchmark creates its own database there
-    /// (jobtop_bench_<rows>[_backlog]) and leaves the URL's database alone.
+    /// (jobtop_bench_<backend>_<rows>[_backlog]; `--backend` picks the schema) and leaves the URL's database alone.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub url: Option<String>,
     /// Jobs in the generated table (about 97% finished over 30 days).

@@ -334,28 +334,28 @@ async fn pgboss_snapshot_over_partitions() {
             workers: false,
             error_history: false,
             tenants: false,
-            throughput: false,
+            throughput: true,
             pause_visible: false,
             failed_attempts: false,
         }
     );
-    // pg-boss's own indexes: the blocked job (waiting on a parent) cannot be found cheaply,
-    // so it is not counted (doctor says so); the cache was never filled, so running and
-    // dead are counted.
+    // pg-boss 12's own indexes (the fixture has them all): the blocked job (waiting on a
+    // parent) is found and shown as scheduled, completions per minute are read per queue,
+    // and running and dead are counted from the rows.
     let s = snap(&boss).await;
     assert_queues(
         &s,
         &[
-            ("emails", [4, 2, 2, 2, 2], Some(360), false),
+            ("emails", [4, 3, 2, 2, 2], Some(360), false),
             ("reports", [1, 0, 0, 1, 1], Some(30), false),
             ("reports_dlq", [1, 0, 0, 0, 0], Some(300), false),
         ],
     );
     assert!(s.workers.is_empty());
-    assert!(s.queues.iter().all(|q| q.minutes.is_empty()));
+    assert!(s.queues.iter().all(|q| q.minutes.len() == 60));
     let findings = boss.doctor_plan().findings;
     assert!(
-        findings
+        !findings
             .iter()
             .any(|c| c.name == "blocked jobs" && c.status == Status::Warn),
         "{findings:#?}"
@@ -949,25 +949,19 @@ async fn doctor_passes_river_and_flags_whole_table_scans_elsewhere() {
     );
     assert_eq!(plan_status(&report, "workers"), Status::Ok, "{report:#?}");
 
-    // pg-boss: running and dead counts need an index pg-boss does not make.
+    // pg-boss 12 with the indexes pg-boss itself builds on each partition: the queue
+    // counts run on them, and completions per minute are read (on the fixture's few rows
+    // the planner may still prefer a filter; tests/db/real_clients checks doctor at size).
     let boss = pgboss::open(db.pool.clone(), "pgboss").await.unwrap();
-    let report = doctor::run(&db.pool, &boss).await;
-    let counts = report
-        .iter()
-        .find(|c| c.name == "query plan: queue counts")
-        .unwrap();
-    assert_eq!(counts.status, Status::Warn, "{report:#?}");
-    assert!(report.iter().any(|c| c.name == "completions per minute"
-        && c.status == Status::Warn
-        && c.fix.as_deref().is_some_and(|f| f.contains("completed_on"))));
-    sqlx::raw_sql(AssertSqlSafe(counts.fix.clone().unwrap()))
-        .execute(&db.pool)
-        .await
-        .unwrap();
     let report = doctor::run(&db.pool, &boss).await;
     assert_eq!(
         plan_status(&report, "queue counts"),
         Status::Ok,
+        "{report:#?}"
+    );
+    assert_ne!(
+        plan_status(&report, "completions per minute"),
+        Status::Fail,
         "{report:#?}"
     );
 

@@ -821,9 +821,9 @@ async fn river_and_oban_lists_read_indexes_only() {
     let pool = &db.pool;
     load(pool, RIVER).await;
     sqlx::raw_sql(
-        "INSERT INTO river_job (state, kind, queue, priority, scheduled_at, attempt, attempted_at, \
-           attempted_by, finalized_at) \
-         SELECT s.state, 'kind.' || (g % 7), (ARRAY['default', 'mailers', 'batch'])[1 + g % 3], \
+        "INSERT INTO river_job (args, state, kind, queue, priority, scheduled_at, attempt, \
+           attempted_at, attempted_by, finalized_at) \
+         SELECT '{}', s.state, 'kind.' || (g % 7), (ARRAY['default', 'mailers', 'batch'])[1 + g % 3], \
            1 + g % 4, now() + make_interval(mins => (g % 200) - 100), 1, \
            CASE WHEN s.state <> 'available' THEN now() - make_interval(secs => g) END, \
            ARRAY['client-' || (g % 5)], \

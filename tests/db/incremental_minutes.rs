@@ -184,8 +184,8 @@ async fn river_reads_closed_minutes_once_and_by_kind() {
     exec(pool, "DELETE FROM river_job").await;
     let finish = |kind: &str, state: &str, ago_minutes: i32| {
         format!(
-            "INSERT INTO river_job (state, kind, queue, attempt, attempted_at, finalized_at, errors) \
-             VALUES ('{state}', '{kind}', 'default', 1, now(), now() - interval '{ago_minutes} minutes', \
+            "INSERT INTO river_job (state, kind, queue, attempt, attempted_at, finalized_at, args, errors) \
+             VALUES ('{state}', '{kind}', 'default', 1, now(), now() - interval '{ago_minutes} minutes', '{{}}', \
                CASE WHEN '{state}' = 'discarded' THEN ARRAY[jsonb_build_object('at', \
                  now() - interval '{ago_minutes} minutes', 'attempt', 1, 'error', 'boom')] \
                ELSE '{{}}'::jsonb[] END)"

@@ -23,6 +23,7 @@ mod helpers;
 mod actions_backend;
 mod backend_actions;
 mod backends;
+mod bench;
 mod check_command;
 mod cli_actions;
 mod drill_backend;

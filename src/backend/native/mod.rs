@@ -14,7 +14,6 @@ macro_rules! alive_at {
 
 pub(crate) mod actions;
 mod dead_letters;
-pub mod fixture;
 pub(crate) mod job;
 mod jobs;
 mod kinds;

@@ -1,5 +1,5 @@
 //! What the benchmark measures besides the overview poll itself: each overview query on its
-//! own under `EXPLAIN (ANALYZE, BUFFERS)`, the runbooks' naive count, and which server
+//! own under `EXPLAIN (ANALYZE, BUFFERS)` (another schema's statements too), and which server
 //! processes serve a given application.
 
 use std::time::{Duration, Instant};
@@ -10,9 +10,6 @@ use sqlx::{AssertSqlSafe, PgPool};
 
 use super::minutes::MINUTES_SQL;
 use super::snapshot::{QUEUES_SQL, WORKERS_SQL};
-
-/// The runbooks' way to count jobs: every row of the table, every time.
-const NAIVE_SQL: &str = "SELECT queue, state, count(*) FROM jobtop.jobs GROUP BY 1, 2";
 
 const CURRENT_MINUTE_SQL: &str = "SELECT floor(extract(epoch FROM now()) / 60)::bigint";
 
@@ -30,7 +27,6 @@ pub enum Probe {
         from: i64,
     },
     Workers,
-    Naive,
 }
 
 enum Bind {
@@ -51,7 +47,6 @@ impl Probe {
             ),
             Probe::Minutes { from } => (MINUTES_SQL, Bind::Int(*from)),
             Probe::Workers => (WORKERS_SQL, Bind::None),
-            Probe::Naive => (NAIVE_SQL, Bind::None),
         }
     }
 
@@ -76,6 +71,30 @@ impl PlanFigures {
     pub fn buffers(&self) -> i64 {
         self.buffers_hit + self.buffers_read
     }
+}
+
+/// Runs a monitoring statement (`cap`: it binds `$1`) under `EXPLAIN (ANALYZE, BUFFERS)`;
+/// for another schema's statements, which doctor lists.
+pub async fn explain_text(pool: &PgPool, sql: &str, cap: Option<i64>) -> Result<PlanFigures> {
+    let text = AssertSqlSafe(format!("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}"));
+    let query = sqlx::query_scalar::<_, serde_json::Value>(text);
+    let query = match cap {
+        Some(cap) => query.bind(cap),
+        None => query,
+    };
+    Ok(plan_figures(&query.fetch_one(pool).await?))
+}
+
+/// Runs a monitoring statement and fetches every row; the wall time seen by the client.
+pub async fn run_text(pool: &PgPool, sql: &str, cap: Option<i64>) -> Result<Duration> {
+    let query = sqlx::query(AssertSqlSafe(sql.to_string()));
+    let query = match cap {
+        Some(cap) => query.bind(cap),
+        None => query,
+    };
+    let started = Instant::now();
+    query.fetch_all(pool).await?;
+    Ok(started.elapsed())
 }
 
 /// Runs `probe` under `EXPLAIN (ANALYZE, BUFFERS)`.

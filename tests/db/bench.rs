@@ -1,0 +1,103 @@
+//! `jobtop bench --backend NAME` end to end on a small table: each schema's table is
+//! generated from its DDL, opened the way the monitor opens it, and every figure is there.
+
+use jobtop::backend::detect::BackendKind;
+use jobtop::backend::generate::FixtureSpec;
+use jobtop::backend::pg::admin;
+use jobtop::bench::{self, BenchConfig};
+use sqlx::{ConnectOptions, Connection};
+
+use crate::common;
+
+async fn bench_runs_end_to_end(backend: BackendKind) {
+    let db = common::test_db().await;
+    let spec = FixtureSpec {
+        rows: 10_000,
+        backlog: 0,
+    };
+    let report = bench::run(BenchConfig {
+        server: db.options.clone(),
+        backend,
+        spec,
+        regenerate: true,
+        polls: 3,
+        naive_runs: 1,
+        seconds: 1,
+        alone_watchers: 2,
+        shared_watchers: vec![2],
+        count_cap: 10_000,
+        ui: false,
+        ui_only: false,
+        monitor_seconds: 1,
+        json_out: None,
+    })
+    .await
+    .unwrap_or_else(|err| panic!("bench --backend {backend}: {err:#}"));
+
+    let generated = report.generated.expect("the table was generated");
+    assert!(generated.ready > 0 && generated.running > 0 && generated.dead > 0);
+    if backend == BackendKind::Graphile {
+        // graphile-worker deletes what succeeds, and says so.
+        assert_eq!(generated.succeeded, 0);
+        assert!(report.notes.iter().any(|n| n.contains("deletes")));
+    } else {
+        assert!(generated.succeeded > generated.dead);
+    }
+    assert!(
+        report.table_size_mb.is_some_and(|mb| mb > 0.0),
+        "partitions counted too"
+    );
+    let overview = report.overview.as_ref().expect("overview figures");
+    assert!(overview.time.median_ms > 0.0 && overview.plan.buffers() > 0);
+    assert!(!report.overview_parts.is_empty());
+    let naive = report.naive.as_ref().expect("naive figures");
+    assert!(naive.time.median_ms > 0.0 && naive.plan.buffers() > 0);
+    assert!(report.naive_ratio.is_some_and(|r| r > 0.0));
+    assert!(report.overview_first_poll_ms.is_some_and(|ms| ms > 0.0));
+    assert_eq!(
+        report.drill.len(),
+        4,
+        "jobs page, dead letters 1 h and 24 h, kinds"
+    );
+    assert!(report.drill.iter().all(|d| d.time.median_ms > 0.0));
+    assert_eq!(report.watchers.len(), 2);
+    assert!(report.watchers.iter().all(|w| w.polls > 0 && w.errors == 0));
+    let shared = &report.watchers[1];
+    if backend == BackendKind::Native {
+        assert!(shared.alone_because.is_none());
+    } else {
+        // No side tables next to a foreign schema yet: the wrapper says why it polls alone.
+        assert!(
+            shared
+                .alone_because
+                .as_deref()
+                .is_some_and(|why| why.contains("alone"))
+        );
+    }
+
+    let mut conn = db.options.connect().await.expect("admin session");
+    admin::drop_database(&mut conn, &report.database)
+        .await
+        .expect("dropping the bench database");
+    let _ = conn.close().await;
+}
+
+macro_rules! bench_tests {
+    ($($name:ident => $kind:expr),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                bench_runs_end_to_end($kind).await;
+            }
+        )*
+    };
+}
+
+bench_tests! {
+    native_bench_runs => BackendKind::Native,
+    river_bench_runs => BackendKind::River,
+    oban_bench_runs => BackendKind::Oban,
+    pgboss_bench_runs => BackendKind::PgBoss,
+    graphile_bench_runs => BackendKind::Graphile,
+    procrastinate_bench_runs => BackendKind::Procrastinate,
+}
