@@ -40,6 +40,18 @@ pub const QUEUES: &str = "{queues}";
 /// before the cutoff `$1`, in the queue `$2` when one is named), in a purge statement.
 pub const PURGEABLE: &str = "{purgeable}";
 
+/// The `WITH` part of a purge statement that picks one batch's rows, once, as `batch`
+/// (`columns` of `table` as `j`): oldest id first along its index, at most `BATCH_SIZE`,
+/// rows another session holds left for a later batch. (Picked in a subquery of the
+/// `DELETE` instead, a plan that rescans it skips the rows the statement already deleted
+/// and picks the next ones: one batch would take them all.)
+pub fn purge_pick(table: &str, id: &str, columns: &str) -> String {
+    format!(
+        "batch AS MATERIALIZED (SELECT {columns} FROM {table} j WHERE {PURGEABLE} \
+         ORDER BY {id} LIMIT {BATCH_SIZE} FOR UPDATE OF j SKIP LOCKED)"
+    )
+}
+
 /// Starts a batch statement that writes several tables at once: one `WITH` of
 /// data-modifying parts whose final `SELECT` returns the changed ids as text. Such a
 /// statement cannot be nested in another `WITH`, so the engine runs it as it is.
@@ -145,18 +157,18 @@ impl JobTable {
         )
     }
 
-    /// One purge batch: the oldest ids (keyset on the id's index, never more than
-    /// `BATCH_SIZE`, rows another session holds left for a later batch), each re-checked as
-    /// it is deleted.
+    /// One purge batch: the rows `purge_pick` takes, each re-checked as it is deleted.
     fn purge_statement(&self) -> String {
         if let Some(own) = self.statement(ActionKind::Purge) {
             return own.to_string();
         }
         let table = self.table();
         format!(
-            "DELETE FROM {table} j WHERE {id} IN (SELECT {id} FROM {table} j WHERE {PURGEABLE} \
-             ORDER BY {id} LIMIT {BATCH_SIZE} FOR UPDATE OF j SKIP LOCKED) AND {PURGEABLE} \
-             RETURNING {id}",
+            "{SEVERAL_TABLES}WITH {pick}, \
+             gone AS (DELETE FROM {table} j USING batch b WHERE {id} = b.id AND {PURGEABLE} \
+               RETURNING {id} AS id) \
+             SELECT id::text FROM gone",
+            pick = purge_pick(table, &self.id, &format!("{} AS id", self.id)),
             id = self.id,
         )
     }

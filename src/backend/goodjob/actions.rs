@@ -24,7 +24,6 @@
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, PgPool, Row};
 
-use crate::backend::actions::BATCH_SIZE;
 use crate::backend::actions::{Action, ActionKind, BatchDone, BatchStep, Plan};
 use crate::backend::engine::actions::{
     self as kit, GUARD, IDS, JobTable, PURGEABLE, SEVERAL_TABLES,
@@ -108,14 +107,13 @@ impl GoodJobActions {
             (
                 ActionKind::Purge,
                 format!(
-                    "{SEVERAL_TABLES}WITH gone AS ( \
-                       DELETE FROM {table} j WHERE j.id IN (SELECT j.id FROM {table} j \
-                         WHERE {PURGEABLE} ORDER BY j.id LIMIT {BATCH_SIZE} \
-                         FOR UPDATE OF j SKIP LOCKED) \
-                       AND {PURGEABLE} RETURNING j.id), \
+                    "{SEVERAL_TABLES}WITH {pick}, \
+                     gone AS (DELETE FROM {table} j USING batch b \
+                       WHERE j.id = b.id AND {PURGEABLE} RETURNING j.id), \
                      execs AS ( \
                        DELETE FROM {executions} x USING gone g WHERE x.active_job_id = g.id) \
                      SELECT g.id::text FROM gone g",
+                    pick = kit::purge_pick(table, "j.id", "j.id"),
                     executions = t.executions
                 ),
             ),

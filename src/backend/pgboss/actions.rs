@@ -52,8 +52,9 @@ use crate::backend::actions::{Action, ActionKind, BatchDone, BatchStep, JobTarge
 use crate::backend::capabilities::Support;
 use async_trait::async_trait;
 
-use crate::backend::actions::BATCH_SIZE;
-use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable, PURGEABLE, QUEUES};
+use crate::backend::engine::actions::{
+    self as kit, GUARD, IDS, JobTable, PURGEABLE, QUEUES, SEVERAL_TABLES,
+};
 use crate::backend::engine::foreign::SchemaActions;
 use crate::backend::engine::states::StateMap;
 use crate::backend::engine::states::time_column;
@@ -113,9 +114,11 @@ impl PgBossActions {
             (
                 ActionKind::Purge,
                 format!(
-                    "DELETE FROM {job} j WHERE (j.name, j.id) IN (SELECT j.name, j.id \
-                     FROM {job} j WHERE {PURGEABLE} ORDER BY j.id LIMIT {BATCH_SIZE} \
-                     FOR UPDATE OF j SKIP LOCKED) AND {PURGEABLE} RETURNING j.id"
+                    "{SEVERAL_TABLES}WITH {pick}, \
+                     gone AS (DELETE FROM {job} j USING batch b \
+                       WHERE j.name = b.name AND j.id = b.id AND {PURGEABLE} RETURNING j.id) \
+                     SELECT id::text FROM gone",
+                    pick = kit::purge_pick(&job, "j.id", "j.name, j.id"),
                 ),
             ),
         ];

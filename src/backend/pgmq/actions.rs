@@ -114,9 +114,10 @@ impl PgmqActions {
             }
             let a = qualified(&self.schema, &format!("a_{}", q.to_lowercase()));
             let sql = format!(
-                "DELETE FROM {a} j WHERE j.msg_id IN (SELECT j.msg_id FROM {a} j \
-                 WHERE j.archived_at < $1 ORDER BY j.msg_id LIMIT $2 FOR UPDATE SKIP LOCKED) \
-                 AND j.archived_at < $1 RETURNING j.msg_id"
+                "WITH batch AS MATERIALIZED (SELECT j.msg_id FROM {a} j \
+                   WHERE j.archived_at < $1 ORDER BY j.msg_id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+                 DELETE FROM {a} j USING batch b \
+                 WHERE j.msg_id = b.msg_id AND j.archived_at < $1 RETURNING j.msg_id"
             );
             let done: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
                 .bind(cutoff)
