@@ -157,6 +157,21 @@ impl JobTable {
         )
     }
 
+    /// One purge batch's pick as `jobtop doctor` plans it (a 30-day cutoff, every queue),
+    /// where purge is offered.
+    pub fn purge_probe(&self) -> Option<String> {
+        let at = self.finished_at.as_ref()?;
+        let cond = self
+            .purgeable(at, self.from_states(ActionKind::Purge))
+            .replace("$1", "(now() - interval '30 days')")
+            .replace("$2", "NULL");
+        Some(format!(
+            "SELECT {id} FROM {from} WHERE {cond} ORDER BY {id} LIMIT {BATCH_SIZE}",
+            id = self.id,
+            from = self.from,
+        ))
+    }
+
     /// One purge batch: the rows `purge_pick` takes, each re-checked as it is deleted.
     fn purge_statement(&self) -> String {
         if let Some(own) = self.statement(ActionKind::Purge) {
