@@ -319,7 +319,7 @@ async fn explain(pool: &PgPool, probe: &Probe, jobs: &JobsTables) -> Check {
         name,
         Status::Warn,
         format!(
-            "reads all of {} (or all its jobs of a queue) on every refresh; slow on a big \
+            "reads all of {} (or all its jobs of a queue) each time it runs; slow on a big \
              table ({cost})",
             scans.join(", ")
         ),

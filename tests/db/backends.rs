@@ -19,14 +19,15 @@ use sqlx::{AssertSqlSafe, PgPool};
 use crate::common::fixture::{CEPRO, GRAPHILE, JOB_QUEUE, JOBFORGE, OBAN, PGBOSS, RIVER};
 use crate::common::{self, exec, load};
 
-/// Retry, cancel, discard and delete, recorded in jobtop.audit (the harness migrates it).
+/// Retry, cancel, discard, delete and purge, recorded in jobtop.audit (the harness
+/// migrates it).
 const JOB_ACTIONS: common::ActionFlags = common::ActionFlags {
     retry: true,
     cancel: true,
     discard: true,
     delete: true,
     reset_stuck: false,
-    purge: false,
+    purge: true,
     audit: true,
 };
 
@@ -326,7 +327,7 @@ async fn pgboss_snapshot_over_partitions() {
                 discard: false,
                 delete: true,
                 reset_stuck: false,
-                purge: false,
+                purge: true,
                 audit: true,
             },
             pause: false,
@@ -486,6 +487,7 @@ async fn job_queue_profile_snapshot() {
             actions: common::ActionFlags {
                 retry: true,
                 cancel: true,
+                purge: true,
                 ..AUDIT_ONLY
             },
             pause: false,
@@ -521,6 +523,7 @@ async fn jobforge_profile_snapshot() {
             actions: common::ActionFlags {
                 retry: true,
                 reset_stuck: true,
+                purge: true,
                 ..AUDIT_ONLY
             },
             pause: false,

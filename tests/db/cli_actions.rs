@@ -354,3 +354,105 @@ async fn graphile_retry_and_cancel_from_the_command_line() {
     assert_eq!(actions.len(), 1);
     assert!(actions[0].starts_with("retry:ok:carol@"), "{actions:?}");
 }
+
+/// `jobtop purge` on River and on pg-boss, as the runbooks run it: asks with the exact
+/// count and the cutoff, deletes only the old finished jobs, records one audit row each.
+#[tokio::test]
+async fn purge_from_the_command_line_on_river_and_pg_boss() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    common::load(pool, fixture::RIVER).await;
+    common::load(pool, fixture::PGBOSS).await;
+    common::exec(
+        pool,
+        "UPDATE river_job SET finalized_at = now() - interval '20 days' \
+         WHERE state IN ('completed', 'cancelled'); \
+         UPDATE pgboss.job SET completed_on = completed_on - interval '20 days' \
+         WHERE state = 'completed' AND name = 'emails'",
+    )
+    .await;
+    let river_old = scalar_i64(
+        pool,
+        "SELECT count(*) FROM river_job WHERE state IN ('completed', 'cancelled')",
+    )
+    .await;
+    let river_all = scalar_i64(pool, "SELECT count(*) FROM river_job").await;
+    assert!(river_old > 0 && river_old < river_all);
+    let purge = |backend: &'static str, states: &'static str, yes: bool| {
+        let mut args = vec![
+            "purge",
+            "--backend",
+            backend,
+            "--state",
+            states,
+            "--older-than",
+            "14d",
+        ];
+        if yes {
+            args.push("--yes");
+        }
+        jobtop(&db, &args)
+    };
+
+    let (code, stdout, _) = purge("river", "succeeded,cancelled", false);
+    assert_eq!(code, 2, "asks first, and there is nobody to answer");
+    assert!(
+        stdout.starts_with(&format!(
+            "Delete {river_old} succeeded/cancelled jobs finished before"
+        )),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = purge("river", "succeeded,cancelled", true);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.ends_with(&format!("purged {river_old} jobs\n")),
+        "{stdout}"
+    );
+    assert_eq!(
+        scalar_i64(pool, "SELECT count(*) FROM river_job").await,
+        river_all - river_old
+    );
+    assert_eq!(
+        scalar_i64(
+            pool,
+            "SELECT count(*) FROM river_job WHERE state IN ('completed', 'cancelled')"
+        )
+        .await,
+        0
+    );
+
+    let boss_old = scalar_i64(
+        pool,
+        "SELECT count(*) FROM pgboss.job WHERE state = 'completed' AND name = 'emails'",
+    )
+    .await;
+    let boss_all = scalar_i64(pool, "SELECT count(*) FROM pgboss.job").await;
+    assert!(boss_old > 0 && boss_old < boss_all);
+    let (code, stdout, stderr) = purge("pg-boss", "succeeded,dead", true);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.ends_with(&format!("purged {boss_old} jobs\n")),
+        "{stdout}"
+    );
+    assert_eq!(
+        scalar_i64(pool, "SELECT count(*) FROM pgboss.job").await,
+        boss_all - boss_old
+    );
+
+    let (code, _, stderr) = purge("river", "running", true);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("finished jobs only"), "{stderr}");
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT action || ':' || outcome || ':' || count FROM jobtop.audit ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            format!("purge:ok:{river_old}"),
+            format!("purge:ok:{boss_old}")
+        ]
+    );
+}

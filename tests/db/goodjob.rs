@@ -86,7 +86,7 @@ async fn a_bare_url_finds_good_job() {
             discard: true,
             delete: true,
             reset_stuck: false,
-            purge: false,
+            purge: true,
             audit: true,
         }
     );

@@ -39,6 +39,7 @@ mod pgmq;
 mod pgqueuer;
 mod pooler;
 mod procrastinate;
+mod purge;
 mod queue_list;
 mod real_clients;
 mod replica;

@@ -444,7 +444,7 @@ async fn delete_takes_failed_and_cancelled_jobs_only() {
 }
 
 #[tokio::test]
-async fn discard_pause_reset_stuck_and_purge_are_refused_with_reasons() {
+async fn discard_pause_and_reset_stuck_are_refused_with_reasons() {
     let db = common::test_db().await;
     let pool = &db.pool;
     let g = gate(pool).await;
@@ -459,7 +459,7 @@ async fn discard_pause_reset_stuck_and_purge_are_refused_with_reasons() {
             caps.purge,
             caps.audit
         ),
-        (true, true, true, false, false, false, true)
+        (true, true, true, false, false, true, true)
     );
     let cases: Vec<(Action, &str)> = vec![
         (
@@ -486,14 +486,6 @@ async fn discard_pause_reset_stuck_and_purge_are_refused_with_reasons() {
                 stale_after: Duration::from_secs(60),
             },
             "pg-boss's supervisor fails active jobs past their expiry itself",
-        ),
-        (
-            Action::Purge {
-                states: vec![JobState::Succeeded],
-                older_than: Duration::from_secs(60),
-                queue: None,
-            },
-            "pg-boss's maintenance",
         ),
     ];
     for (action, reason) in cases {

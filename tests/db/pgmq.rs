@@ -72,7 +72,7 @@ async fn a_bare_url_finds_pgmq_and_follows_its_queues_as_they_come_and_go() {
                 discard: true,
                 delete: false,
                 reset_stuck: false,
-                purge: false,
+                purge: true,
                 audit: true,
             },
             pause: false,

@@ -267,7 +267,7 @@ async fn a_bare_url_finds_procrastinate_and_opens_it() {
                 discard: false,
                 delete: true,
                 reset_stuck: true,
-                purge: false,
+                purge: true,
                 audit: true,
             },
             pause: false,
@@ -854,14 +854,6 @@ async fn what_procrastinate_cannot_do_is_refused_with_its_reason() {
         (
             Action::Discard(matching("emails", JobState::Ready)),
             "cancel it instead",
-        ),
-        (
-            Action::Purge {
-                states: vec![JobState::Succeeded],
-                older_than: Duration::from_secs(3600),
-                queue: None,
-            },
-            "remove_old_jobs",
         ),
         (
             Action::Pause {

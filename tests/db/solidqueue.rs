@@ -80,7 +80,7 @@ async fn a_bare_url_finds_solid_queue() {
             discard: false,
             delete: true,
             reset_stuck: false,
-            purge: false,
+            purge: true,
             audit: true,
         }
     );

@@ -11,16 +11,19 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, Utc};
+
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 
 use crate::backend::actions::{
-    Action, ActionKind, BatchDone, BatchStep, JobFilter, JobTarget, MAX_JOBS_PER_ACTION, Plan, take,
+    Action, ActionKind, BATCH_SIZE, BatchDone, BatchStep, JobFilter, JobTarget,
+    MAX_JOBS_PER_ACTION, Plan, take,
 };
 use crate::backend::capabilities::Support;
 use crate::backend::engine::states::StateMap;
 use crate::backend::model::{JobId, JobState};
-use crate::backend::pg::sql::Sql;
+use crate::backend::pg::sql::{Sql, TimeCol};
 
 /// Stands for the plan's state guard in a batch statement.
 pub const GUARD: &str = "{guard}";
@@ -32,6 +35,22 @@ pub const STALE_SECS: &str = "{stale_secs}";
 /// more queues than it lists (`PLAN_NAMES`), in a batch statement: a table keyed by
 /// (queue, id) looks each id up under those queues only.
 pub const QUEUES: &str = "{queues}";
+
+/// Stands for the condition a purge batch deletes by (the plan's finished states, finished
+/// before the cutoff `$1`, in the queue `$2` when one is named), in a purge statement.
+pub const PURGEABLE: &str = "{purgeable}";
+
+/// The `WITH` part of a purge statement that picks one batch's rows, once, as `batch`
+/// (`columns` of `table` as `j`): oldest id first along its index, at most `BATCH_SIZE`,
+/// rows another session holds left for a later batch. (Picked in a subquery of the
+/// `DELETE` instead, a plan that rescans it skips the rows the statement already deleted
+/// and picks the next ones: one batch would take them all.)
+pub fn purge_pick(table: &str, id: &str, columns: &str) -> String {
+    format!(
+        "batch AS MATERIALIZED (SELECT {columns} FROM {table} j WHERE {PURGEABLE} \
+         ORDER BY {id} LIMIT {BATCH_SIZE} FOR UPDATE OF j SKIP LOCKED)"
+    )
+}
 
 /// Starts a batch statement that writes several tables at once: one `WITH` of
 /// data-modifying parts whose final `SELECT` returns the changed ids as text. Such a
@@ -72,6 +91,12 @@ pub struct JobTable {
     /// `SEVERAL_TABLES`.
     pub batches: Vec<(ActionKind, String)>,
     pub discard_message: bool,
+    /// When a finished job finished (an expression over `j`): purge deletes the jobs of
+    /// the finished states it is asked for whose time is before the cutoff. `None`: the
+    /// schema keeps no finished jobs, or no time for them, and purge is not offered. A
+    /// statement for `ActionKind::Purge` in `batches` replaces the plain `DELETE` (a
+    /// project that removes a job's other rows with it), `{purgeable}` its condition.
+    pub finished_at: Option<TimeCol>,
     /// Where the project's own tools take fewer states than the action does elsewhere
     /// (procrastinate retries failed jobs only): per action, the states it takes. A plan
     /// leaves jobs in the others alone. Absent: `ActionKind::from_states`.
@@ -99,9 +124,17 @@ impl JobTable {
         format!("CAST(${n} AS {}[])", self.id_type)
     }
 
-    /// Offered when the table has a statement for `kind`; else `why`.
+    /// Offered when the table has a statement for `kind` (a purge: when it keeps when
+    /// finished jobs finished); else `why`.
     pub fn support(&self, kind: ActionKind, why: &'static str) -> Support {
-        Support::when(self.statement(kind).is_some(), why)
+        Support::when(self.offers(kind), why)
+    }
+
+    pub fn offers(&self, kind: ActionKind) -> bool {
+        match kind {
+            ActionKind::Purge => self.finished_at.is_some(),
+            _ => self.statement(kind).is_some(),
+        }
     }
 
     /// The states `kind` takes on this table.
@@ -110,6 +143,49 @@ impl JobTable {
             .iter()
             .find(|(k, _)| *k == kind)
             .map_or(kind.from_states(), |(_, states)| states.as_slice())
+    }
+
+    /// The jobs a purge takes: in one of `states`, finished before `$1`, in the queue `$2`
+    /// (or any, when NULL).
+    fn purgeable(&self, finished_at: &TimeCol, states: &[JobState]) -> String {
+        format!(
+            "{guard} AND {at} < {cutoff} AND ($2::text IS NULL OR ({queue})::text = $2)",
+            guard = self.states.guard(states),
+            at = finished_at.expr,
+            cutoff = finished_at.value("$1::timestamptz"),
+            queue = self.queue,
+        )
+    }
+
+    /// One purge batch's pick as `jobtop doctor` plans it (a 30-day cutoff, every queue),
+    /// where purge is offered.
+    pub fn purge_probe(&self) -> Option<String> {
+        let at = self.finished_at.as_ref()?;
+        let cond = self
+            .purgeable(at, self.from_states(ActionKind::Purge))
+            .replace("$1", "(now() - interval '30 days')")
+            .replace("$2", "NULL");
+        Some(format!(
+            "SELECT {id} FROM {from} WHERE {cond} ORDER BY {id} LIMIT {BATCH_SIZE}",
+            id = self.id,
+            from = self.from,
+        ))
+    }
+
+    /// One purge batch: the rows `purge_pick` takes, each re-checked as it is deleted.
+    fn purge_statement(&self) -> String {
+        if let Some(own) = self.statement(ActionKind::Purge) {
+            return own.to_string();
+        }
+        let table = self.table();
+        format!(
+            "{SEVERAL_TABLES}WITH {pick}, \
+             gone AS (DELETE FROM {table} j USING batch b WHERE {id} = b.id AND {PURGEABLE} \
+               RETURNING {id} AS id) \
+             SELECT id::text FROM gone",
+            pick = purge_pick(table, &self.id, &format!("{} AS id", self.id)),
+            id = self.id,
+        )
     }
 
     pub fn statement(&self, kind: ActionKind) -> Option<&str> {
@@ -172,6 +248,14 @@ async fn fetch(pool: &PgPool, sql: Sql) -> anyhow::Result<Vec<(JobId, String, St
 /// What a job action (or reset-stuck) would change.
 pub async fn plan(pool: &PgPool, t: &JobTable, action: &Action) -> anyhow::Result<Plan> {
     let kind = action.kind();
+    if let Action::Purge {
+        states,
+        older_than,
+        queue,
+    } = action
+    {
+        return plan_purge(pool, t, action, states, older_than.as_secs_f64(), queue).await;
+    }
     // Oldest first: by creation time where the table says, then by the id in its own type
     // (numbers as numbers); the id is read as text.
     let select = format!(
@@ -283,6 +367,86 @@ pub async fn plan(pool: &PgPool, t: &JobTable, action: &Action) -> anyhow::Resul
     }
 }
 
+/// How many finished jobs a purge would delete, and its cutoff (fixed now, so the run ends).
+async fn plan_purge(
+    pool: &PgPool,
+    t: &JobTable,
+    action: &Action,
+    states: &[JobState],
+    older_than_secs: f64,
+    queue: &Option<String>,
+) -> anyhow::Result<Plan> {
+    let Some(finished_at) = &t.finished_at else {
+        anyhow::bail!("this queue schema keeps no finished jobs to purge");
+    };
+    let takes = t.from_states(ActionKind::Purge);
+    if states.is_empty() {
+        anyhow::bail!("purge needs at least one state");
+    }
+    if let Some(bad) = states.iter().find(|s| !takes.contains(s)) {
+        let names: Vec<&str> = takes.iter().map(|s| s.as_str()).collect();
+        anyhow::bail!(
+            "purge deletes finished jobs only ({}), not {} ones",
+            names.join(", "),
+            bad.as_str()
+        );
+    }
+    let cutoff: DateTime<Utc> = sqlx::query_scalar("SELECT now() - make_interval(secs => $1)")
+        .bind(older_than_secs)
+        .fetch_one(pool)
+        .await?;
+    let sql = format!(
+        "SELECT count(*) FROM {from} WHERE {purgeable}",
+        from = t.from,
+        purgeable = t.purgeable(finished_at, states)
+    );
+    let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(cutoff)
+        .bind(queue.as_deref())
+        .fetch_one(pool)
+        .await?;
+    let mut plan = Plan::empty(action.clone());
+    plan.cutoff = Some(cutoff);
+    plan.eligible = n.max(0) as u64;
+    plan.states = states.to_vec();
+    if let Some(q) = queue {
+        plan.queues = vec![q.clone()];
+        plan.queue_count = 1;
+    }
+    Ok(plan)
+}
+
+/// One purge batch in `tx`: the ids it deleted. The run ends with a batch that comes up
+/// short.
+async fn purge_batch(
+    tx: &mut Transaction<'static, Postgres>,
+    t: &JobTable,
+    step: &BatchStep<'_>,
+) -> anyhow::Result<Vec<JobId>> {
+    let plan = step.plan;
+    let (Some(finished_at), Action::Purge { queue, .. }, Some(cutoff)) =
+        (&t.finished_at, &plan.action, plan.cutoff)
+    else {
+        anyhow::bail!("purge is not offered on this queue schema, or its plan has no cutoff");
+    };
+    if plan.states.is_empty() {
+        anyhow::bail!("the plan names no state to purge");
+    }
+    let sql = t
+        .purge_statement()
+        .replace(PURGEABLE, &t.purgeable(finished_at, &plan.states));
+    let sql = match sql.strip_prefix(SEVERAL_TABLES) {
+        Some(own) => own.to_string(),
+        None => format!("WITH changed(id) AS ({sql}) SELECT id::text FROM changed"),
+    };
+    let ids: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(cutoff)
+        .bind(queue.as_deref())
+        .fetch_all(&mut **tx)
+        .await?;
+    Ok(ids.into_iter().map(JobId::from_db).collect())
+}
+
 /// Runs one batch's statement in `tx`: (changed ids, attempted).
 pub async fn job_batch(
     tx: &mut Transaction<'static, Postgres>,
@@ -342,6 +506,11 @@ pub async fn apply_jobs(
     step: &BatchStep<'_>,
 ) -> anyhow::Result<BatchDone> {
     let mut tx = pool.begin().await?;
+    if step.plan.kind() == ActionKind::Purge {
+        let ids = purge_batch(&mut tx, t, step).await?;
+        let n = ids.len() as u64;
+        return commit(tx, step, n, ids, n, n < BATCH_SIZE as u64).await;
+    }
     let (ids, attempted) = job_batch(&mut tx, t, step).await?;
     commit(tx, step, ids.len() as u64, ids, attempted, step.last).await
 }

@@ -16,13 +16,18 @@
 //!   to / removed from the `queues` list of the `pauses` setting. good_job's workers skip
 //!   paused queues only when `enable_pauses` is on (off by default), which the database
 //!   does not say: the plan notes it.
-//! - cancel, reset stuck, purge: not offered (see `mod.rs`).
+//! - purge (`GoodJob.cleanup_preserved_jobs`): finished jobs, succeeded (and discarded
+//!   when asked, its `include_discarded`), whose `finished_at` is before the cutoff, with
+//!   their executions, in batches along the id.
+//! - cancel, reset stuck: not offered (see `mod.rs`).
 
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, PgPool, Row};
 
 use crate::backend::actions::{Action, ActionKind, BatchDone, BatchStep, Plan};
-use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable, SEVERAL_TABLES};
+use crate::backend::engine::actions::{
+    self as kit, GUARD, IDS, JobTable, PURGEABLE, SEVERAL_TABLES,
+};
 use crate::backend::engine::foreign::SchemaActions;
 
 /// good_job's `error_event` values (its `ErrorEvents` enum).
@@ -94,6 +99,21 @@ impl GoodJobActions {
                      execs AS ( \
                        DELETE FROM {executions} x USING gone g WHERE x.active_job_id = g.id) \
                      SELECT g.id::text FROM gone g",
+                    executions = t.executions
+                ),
+            ),
+            // As `cleanup_preserved_jobs`: finished jobs (discarded ones when asked), the
+            // oldest first in bounded batches, and their executions with them.
+            (
+                ActionKind::Purge,
+                format!(
+                    "{SEVERAL_TABLES}WITH {pick}, \
+                     gone AS (DELETE FROM {table} j USING batch b \
+                       WHERE j.id = b.id AND {PURGEABLE} RETURNING j.id), \
+                     execs AS ( \
+                       DELETE FROM {executions} x USING gone g WHERE x.active_job_id = g.id) \
+                     SELECT g.id::text FROM gone g",
+                    pick = kit::purge_pick(table, "j.id", "j.id"),
                     executions = t.executions
                 ),
             ),

@@ -207,6 +207,10 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         stale,
         batches: Vec::new(),
         discard_message: false,
+        finished_at: Some(TimeCol::new(
+            "j.finished_at",
+            jobs.is_naive_timestamp("finished_at"),
+        )),
         from_states: Vec::new(),
     };
     let actions = GoodJobActions::new(
@@ -351,10 +355,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             discard: actions.jobs.support(ActionKind::Discard, "not offered"),
             delete: actions.jobs.support(ActionKind::Delete, "not offered"),
             reset_stuck: Support::No(NO_STUCK_RESET),
-            purge: Support::No(
-                "purge is offered for the reference schema only; good_job deletes old finished \
-                 jobs itself (cleanup_preserved_jobs_before_seconds_ago)",
-            ),
+            purge: actions.jobs.support(ActionKind::Purge, "not offered"),
             audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
         },
         pause,

@@ -156,6 +156,7 @@ impl GraphileActions {
                 stale: Some(gone("j.locked_by", STALE_SECS)),
                 batches,
                 discard_message: true,
+                finished_at: None,
                 from_states: Vec::new(),
             },
             jobs_table: jobs.to_string(),

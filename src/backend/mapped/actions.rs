@@ -176,9 +176,11 @@ impl MappedActions {
             discard: offered(ActionKind::Discard),
             delete: offered(ActionKind::Delete),
             reset_stuck: offered(ActionKind::ResetStuck),
-            purge: Support::No(
-                "purge is offered for the reference schema only; a profile describes no \
-                 cleanup",
+            // Deleting rows is the profile's to allow; their age is its finished-at column.
+            purge: Support::when(
+                a.purge && c.finished_at.is_some(),
+                "the profile's [actions] section does not offer it (purge = true), or it \
+                 names no finished_at column",
             ),
             audit: Support::No(crate::backend::actions::AUDIT_REQUIRED),
         };
@@ -265,6 +267,7 @@ impl MappedActions {
                 stale,
                 batches,
                 discard_message: false,
+                finished_at: a.purge.then(|| c.finished_at.as_ref().map(time)).flatten(),
                 from_states: Vec::new(),
             },
             capabilities,

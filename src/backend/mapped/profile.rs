@@ -159,6 +159,10 @@ pub struct Actions {
     /// Dead or cancelled rows may be deleted.
     #[serde(default)]
     pub delete: bool,
+    /// Finished rows (the statuses mapped to succeeded, dead, cancelled) whose finished-at
+    /// is older than a cutoff may be deleted in batches (`jobtop purge`).
+    #[serde(default)]
+    pub purge: bool,
     /// Running jobs whose heartbeat (else start) is stale -> this waiting status, due now.
     pub reset_stuck: Option<Spanned<String>>,
 }

@@ -8,6 +8,8 @@
 //!   job is left alone: Oban would signal its node to kill it; jobtop does not).
 //! - discard: ready, scheduled or retrying -> `discarded`, `discarded_at` now.
 //! - delete: discarded or cancelled jobs.
+//! - purge: completed, discarded or cancelled jobs whose own finish time (`completed_at`,
+//!   `discarded_at`, `cancelled_at`) is before the cutoff, as Oban's pruner takes them.
 //! - pause / resume: Oban's signal notification on `<prefix>.oban_signal`, to every node.
 //!   Oban keeps a pause in its nodes' memory: the database cannot say whether a queue is
 //!   paused, and a node started later runs it.
@@ -97,6 +99,22 @@ impl ObanActions {
                 ),
             ));
         }
+        // Each finished state by its own time, as Oban's pruner reads them.
+        let ends: Vec<String> = [
+            ("completed", "completed_at"),
+            ("discarded", "discarded_at"),
+            ("cancelled", "cancelled_at"),
+        ]
+        .into_iter()
+        .filter(|(state, column)| label(state) && has(column))
+        .map(|(state, column)| format!(" WHEN '{state}' THEN j.{column}"))
+        .collect();
+        let finished_at = (!ends.is_empty()).then(|| {
+            TimeCol::new(
+                format!("(CASE j.state::text{} END)", ends.concat()),
+                scheduled_at.naive,
+            )
+        });
         ObanActions {
             jobs: JobTable {
                 from: format!("{table} j"),
@@ -112,6 +130,7 @@ impl ObanActions {
                 stale: None,
                 batches,
                 discard_message: false,
+                finished_at,
                 from_states: Vec::new(),
             },
             channel: format!("{prefix}.oban_signal"),

@@ -185,9 +185,9 @@ pub async fn open(pool: PgPool, prefix: &str) -> anyhow::Result<Foreign> {
             reset_stuck: Support::No(
                 "Oban's Lifeline plugin rescues orphaned executing jobs itself",
             ),
-            purge: Support::No(
-                "purge is offered for the reference schema only; Oban's pruner deletes \
-                 finished jobs itself",
+            purge: actions.jobs.support(
+                ActionKind::Purge,
+                "this Oban schema keeps no time of when a job finished",
             ),
             audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
         },

@@ -20,7 +20,11 @@
 //!   `completed_on = now()`. pg-boss also cancels `active` jobs, in the row only: the worker
 //!   is not told, runs on, and its result is dropped. jobtop refuses running jobs instead.
 //! - delete: dead or cancelled jobs, as `deleteJob` does.
-//! - discard, pause, reset stuck, purge: not offered (see `actions::schema_reason`).
+//! - purge: completed, failed or cancelled jobs whose `completed_on` is before the cutoff,
+//!   as pg-boss's maintenance deletes finished jobs past their retention (11 on; 10 moves
+//!   them to its `archive` table first, which purge does not touch). Through the parent
+//!   `job`, keyed by (name, id), so partitions are included.
+//! - discard, pause, reset stuck: not offered (see `actions::schema_reason`).
 //!
 //! Every statement finds a job by its queue and id, the key of pg-boss's `job` (a table
 //! partitioned by queue name, or a plain table with primary key (name, id)); an id alone
@@ -48,9 +52,12 @@ use crate::backend::actions::{Action, ActionKind, BatchDone, BatchStep, JobTarge
 use crate::backend::capabilities::Support;
 use async_trait::async_trait;
 
-use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable, QUEUES};
+use crate::backend::engine::actions::{
+    self as kit, GUARD, IDS, JobTable, PURGEABLE, QUEUES, SEVERAL_TABLES,
+};
 use crate::backend::engine::foreign::SchemaActions;
 use crate::backend::engine::states::StateMap;
+use crate::backend::engine::states::time_column;
 use crate::backend::pg::catalog::TableInfo;
 
 #[derive(Debug, Clone)]
@@ -103,6 +110,17 @@ impl PgBossActions {
                      AND j.state IN ('failed', 'cancelled') AND {GUARD} RETURNING j.id"
                 ),
             ),
+            // By (name, id), pg-boss's key, so each row is found in its own partition.
+            (
+                ActionKind::Purge,
+                format!(
+                    "{SEVERAL_TABLES}WITH {pick}, \
+                     gone AS (DELETE FROM {job} j USING batch b \
+                       WHERE j.name = b.name AND j.id = b.id AND {PURGEABLE} RETURNING j.id) \
+                     SELECT id::text FROM gone",
+                    pick = kit::purge_pick(&job, "j.id", "j.name, j.id"),
+                ),
+            ),
         ];
         let id_type = jobs
             .columns
@@ -128,6 +146,7 @@ impl PgBossActions {
                 stale: heartbeat_stale(jobs),
                 batches,
                 discard_message: false,
+                finished_at: time_column(jobs, "completed_on"),
                 from_states: Vec::new(),
             },
         }
@@ -139,7 +158,7 @@ impl PgBossActions {
     }
 
     pub fn can(&self, kind: ActionKind) -> bool {
-        self.jobs.statement(kind).is_some()
+        self.jobs.offers(kind)
     }
 }
 

@@ -304,10 +304,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             reset_stuck: Support::No(
                 "pg-boss's supervisor fails active jobs past their expiry itself",
             ),
-            purge: Support::No(
-                "purge is offered for the reference schema only; pg-boss's maintenance \
-                 deletes finished jobs itself",
-            ),
+            purge: actions.support(ActionKind::Purge),
             audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
         },
         pause: Support::No(no_pause),

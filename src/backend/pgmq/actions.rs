@@ -10,24 +10,30 @@
 //! - discard (`pgmq.archive`): a waiting message moves to its queue's archive, columns as
 //!   pgmq copies them, `archived_at` now.
 //! - cancel (`pgmq.delete`): a waiting message is deleted.
-//! - delete, reset stuck, purge, pause: not offered (see `mod.rs`).
+//! - purge: archived messages whose `archived_at` is before the cutoff are deleted from
+//!   their queue's archive (`a_<queue>`, along pgmq's `archived_at` index), oldest msg_id
+//!   first, at most `BATCH_SIZE` a batch across the queues. The queue tables, where live
+//!   messages are, are never touched.
+//! - delete, reset stuck, pause: not offered (see `mod.rs`).
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, PgPool};
 
-use crate::backend::actions::{Action, ActionKind, BatchDone, BatchStep, Plan};
+use crate::backend::actions::{Action, ActionKind, BATCH_SIZE, BatchDone, BatchStep, Plan};
 use crate::backend::engine::actions::{self as kit, JobTable};
 use crate::backend::engine::foreign::SchemaActions;
 use crate::backend::model::{JobId, JobState};
 use crate::backend::pg::sql::qualified;
 
 /// The states each action takes, as pgmq's function would (on a waiting message).
-pub const FROM_STATES: [(ActionKind, &[JobState]); 3] = [
+pub const FROM_STATES: [(ActionKind, &[JobState]); 4] = [
     (ActionKind::Retry, &[JobState::Scheduled, JobState::Running]),
     (ActionKind::Discard, &[JobState::Ready, JobState::Scheduled]),
     (ActionKind::Cancel, &[JobState::Ready, JobState::Scheduled]),
+    // Archived messages: all a queue's archive holds.
+    (ActionKind::Purge, &[JobState::Succeeded]),
 ];
 
 /// A message's id as jobtop shows it: its queue and its msg_id (each queue numbers its own).
@@ -86,6 +92,44 @@ impl PgmqActions {
     pub fn offers(kind: ActionKind) -> bool {
         FROM_STATES.iter().any(|(k, _)| *k == kind)
     }
+
+    /// One purge batch: archived messages finished before the cutoff, queue by queue, at
+    /// most `BATCH_SIZE` in all; the run ends with a batch that comes up short.
+    async fn purge(&self, pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
+        let (Action::Purge { queue, .. }, Some(cutoff)) = (&step.plan.action, step.plan.cutoff)
+        else {
+            anyhow::bail!("a purge plan needs its cutoff");
+        };
+        let queues: Vec<&String> = self
+            .queues
+            .iter()
+            .filter(|q| queue.as_ref().is_none_or(|named| named == *q))
+            .collect();
+        let mut tx = pool.begin().await?;
+        let mut changed = Vec::new();
+        for q in queues {
+            let left = BATCH_SIZE - changed.len();
+            if left == 0 {
+                break;
+            }
+            let a = qualified(&self.schema, &format!("a_{}", q.to_lowercase()));
+            let sql = format!(
+                "WITH batch AS MATERIALIZED (SELECT j.msg_id FROM {a} j \
+                   WHERE j.archived_at < $1 ORDER BY j.msg_id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+                 DELETE FROM {a} j USING batch b \
+                 WHERE j.msg_id = b.msg_id AND j.archived_at < $1 RETURNING j.msg_id"
+            );
+            let done: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(sql))
+                .bind(cutoff)
+                .bind(left as i64)
+                .fetch_all(&mut *tx)
+                .await?;
+            changed.extend(done.into_iter().map(|n| JobId::Text(message_id(q, n))));
+        }
+        let count = changed.len() as u64;
+        let last = changed.len() < BATCH_SIZE;
+        kit::commit(tx, step, count, changed, count, last).await
+    }
 }
 
 #[async_trait]
@@ -107,6 +151,9 @@ impl SchemaActions for PgmqActions {
 
     async fn apply(&self, pool: &PgPool, step: &BatchStep<'_>) -> anyhow::Result<BatchDone> {
         let kind = step.plan.kind();
+        if kind == ActionKind::Purge {
+            return self.purge(pool, step).await;
+        }
         if step.plan.states.is_empty() {
             anyhow::bail!("the plan names no state to change");
         }

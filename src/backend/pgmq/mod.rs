@@ -230,6 +230,7 @@ async fn build(pool: &PgPool, schema: &str, queues: &[String]) -> anyhow::Result
         stale: None,
         batches: Vec::new(),
         discard_message: false,
+        finished_at: Some(TimeCol::new("j.archived_at", false)),
         from_states: actions::FROM_STATES
             .iter()
             .map(|(k, s)| (*k, s.to_vec()))
@@ -314,10 +315,7 @@ async fn build(pool: &PgPool, schema: &str, queues: &[String]) -> anyhow::Result
                  message (pgmq.delete)",
             ),
             reset_stuck: Support::No(NO_WORKERS),
-            purge: Support::No(
-                "purge is offered for the reference schema only; pgmq's archives are pruned \
-                 by pgmq.purge_queue or partition retention",
-            ),
+            purge: Support::Yes,
             audit: audit_support(crate::backend::pg::audit::audit_table(pool).await?),
         },
         pause: Support::No("pgmq has no pause: readers read whenever they call pgmq.read"),

@@ -127,6 +127,7 @@ impl PgQueuerActions {
                 stale: Some(kit::alive_before("j.heartbeat")),
                 batches,
                 discard_message: false,
+                finished_at: None,
                 from_states: vec![
                     (ActionKind::Retry, vec![JobState::Dead]),
                     (ActionKind::Delete, vec![JobState::Dead]),

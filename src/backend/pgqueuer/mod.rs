@@ -294,8 +294,9 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
                  heartbeat_timeout themselves; its tools only list them (pgq stale)",
             ),
             purge: Support::No(
-                "purge is offered for the reference schema only; PgQueuer keeps no finished \
-                 jobs in its table (they are in pgqueuer_log)",
+                "PgQueuer deletes a job's row when it finishes: no finished job is kept to \
+                 purge (pgqueuer_log is its status history, which its statistics and jobtop's \
+                 throughput read, not jobs)",
             ),
             audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
         },

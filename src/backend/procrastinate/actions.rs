@@ -20,7 +20,10 @@
 //!   `retry_job`, i.e. `procrastinate_retry_job_v2` on a `doing` job): a running job whose
 //!   worker stopped beating (or was pruned, leaving `worker_id` NULL) -> `todo`, due now,
 //!   `attempts + 1`; one whose abort was requested -> `failed`, as the function does.
-//! - discard, pause, purge: not offered (see `mod.rs`).
+//! - purge (`delete_old_jobs`, its `remove_old_jobs` task): succeeded, failed, cancelled or
+//!   aborted jobs whose latest event is before the cutoff, with their events (the foreign
+//!   key cascades).
+//! - discard, pause: not offered (see `mod.rs`).
 
 use async_trait::async_trait;
 use sqlx::PgPool;
@@ -33,6 +36,7 @@ use crate::backend::engine::actions::{
 use crate::backend::engine::foreign::SchemaActions;
 use crate::backend::engine::states::StateMap;
 use crate::backend::model::JobState;
+use crate::backend::pg::sql::TimeCol;
 
 /// What the statements need to know of the schema.
 pub struct Tables<'a> {
@@ -40,6 +44,8 @@ pub struct Tables<'a> {
     pub jobs: &'a str,
     /// `"schema"."procrastinate_workers"`, from procrastinate 3.1.
     pub workers: Option<&'a str>,
+    /// `"schema"."procrastinate_events"`.
+    pub events: &'a str,
     /// The status type, qualified (`"schema"."procrastinate_job_status"`).
     pub status_type: &'a str,
     /// `procrastinate_retry_job_v2` is there (procrastinate 3.4 on).
@@ -134,6 +140,15 @@ impl ProcrastinateActions {
                 stale,
                 batches,
                 discard_message: false,
+                // When its last event happened, as procrastinate's `delete_old_jobs` dates a
+                // job (its events go with it: their foreign key cascades).
+                finished_at: Some(TimeCol::new(
+                    format!(
+                        "(SELECT max(e.at) FROM {events} e WHERE e.job_id = j.id)",
+                        events = t.events
+                    ),
+                    false,
+                )),
                 from_states: vec![(ActionKind::Retry, vec![JobState::Dead])],
             },
         }
@@ -149,7 +164,7 @@ impl ProcrastinateActions {
     }
 
     pub fn can(&self, kind: ActionKind) -> bool {
-        self.jobs.statement(kind).is_some()
+        self.jobs.offers(kind)
     }
 }
 

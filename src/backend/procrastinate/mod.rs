@@ -211,6 +211,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         &Tables {
             jobs: &t,
             workers: workers_table.as_deref(),
+            events: &ev,
             status_type: &status_type,
             retry_failed: has_function("procrastinate_retry_job_v2"),
         },
@@ -338,10 +339,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             ),
             delete: actions.support(ActionKind::Delete),
             reset_stuck: actions.support(ActionKind::ResetStuck),
-            purge: Support::No(
-                "purge is offered for the reference schema only; procrastinate deletes old \
-                 finished jobs with its own remove_old_jobs task",
-            ),
+            purge: actions.support(ActionKind::Purge),
             audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
         },
         pause: Support::No(NO_PAUSE),

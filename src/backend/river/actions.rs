@@ -12,6 +12,8 @@
 //! - pause / resume: `river_queue.paused_at` (a row is added for a queue no client has
 //!   registered yet), then a notification on `<schema>.river_control` and on the plain
 //!   `river_control` older clients listen on.
+//! - purge: completed, discarded or cancelled jobs finalized before the cutoff, as River's
+//!   job cleaner deletes them (by `finalized_at`, along its (state, finalized_at) index).
 //! - reset stuck: not offered; River's rescuer does it.
 
 use chrono::{DateTime, Utc};
@@ -23,7 +25,7 @@ use async_trait::async_trait;
 use crate::backend::engine::actions::{self as kit, GUARD, IDS, JobTable};
 use crate::backend::engine::foreign::SchemaActions;
 use crate::backend::engine::states::StateMap;
-use crate::backend::pg::sql::literal;
+use crate::backend::pg::sql::{TimeCol, literal};
 
 /// The River tables the actions use.
 #[derive(Debug, Clone)]
@@ -92,6 +94,7 @@ impl RiverActions {
                 ),
             ],
             discard_message: false,
+            finished_at: Some(TimeCol::new("j.finalized_at", false)),
             from_states: Vec::new(),
         };
         RiverActions {

@@ -201,10 +201,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
                 "River's rescuer moves stuck running jobs back to retryable (or discarded) \
                  itself, after RescueStuckJobsAfter (1 hour by default)",
             ),
-            purge: Support::No(
-                "purge is offered for the reference schema only; River's job cleaner \
-                 deletes finished jobs itself",
-            ),
+            purge: Support::Yes,
             audit: audit_support(audit),
         },
         pause: Support::when(queues.is_some(), no_river_queue),

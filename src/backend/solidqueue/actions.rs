@@ -13,7 +13,10 @@
 //!   row is deleted; its execution rows go with it (Solid Queue's foreign keys cascade).
 //! - pause / resume (`SolidQueue::Queue#pause` / `#resume`): a `solid_queue_pauses` row
 //!   for the queue is inserted (once) / deleted; workers skip paused queues when polling.
-//! - cancel, discard into dead, reset stuck, purge: not offered (see `mod.rs`).
+//! - purge (`SolidQueue::Job.clear_finished_in_batches`): succeeded jobs whose
+//!   `finished_at` is before the cutoff, in batches; their execution rows go with them (the
+//!   foreign keys cascade). Failed jobs keep no `finished_at` and are not purged.
+//! - cancel, discard into dead, reset stuck: not offered (see `mod.rs`).
 
 use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, PgPool, Row};
@@ -85,6 +88,9 @@ impl SolidQueueActions {
         jobs.from_states = vec![
             (ActionKind::Retry, vec![JobState::Dead]),
             (ActionKind::Delete, vec![JobState::Dead]),
+            // `clear_finished_in_batches` takes jobs with a `finished_at`, which only a
+            // success writes; a failed job stays until it is retried or discarded.
+            (ActionKind::Purge, vec![JobState::Succeeded]),
         ];
         SolidQueueActions {
             jobs,
@@ -136,9 +142,10 @@ impl SchemaActions for SolidQueueActions {
             Action::Pause { queue, .. } | Action::Resume { queue } => {
                 self.plan_pause(pool, action, queue).await
             }
-            _ if self.jobs.statement(action.kind()).is_none() => Err(
-                crate::backend::actions::unsupported("solid-queue", action.kind()),
-            ),
+            _ if !self.jobs.offers(action.kind()) => Err(crate::backend::actions::unsupported(
+                "solid-queue",
+                action.kind(),
+            )),
             _ => {
                 let mut plan = kit::plan(pool, &self.jobs, action).await?;
                 if action.kind() == ActionKind::Retry {

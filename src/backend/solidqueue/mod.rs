@@ -225,6 +225,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         stale: Some(alive_before(&alive_at)),
         batches: Vec::new(),
         discard_message: false,
+        finished_at: Some(TimeCol::new("j.finished_at", true)),
         from_states: Vec::new(),
     };
     let actions = SolidQueueActions::new(
@@ -373,10 +374,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             discard: Support::No(NO_CANCEL),
             delete: actions.jobs.support(ActionKind::Delete, "not offered"),
             reset_stuck: Support::No(NO_STUCK_RESET),
-            purge: Support::No(
-                "purge is offered for the reference schema only; Solid Queue deletes finished \
-                 jobs itself (clear_finished_jobs_after)",
-            ),
+            purge: actions.jobs.support(ActionKind::Purge, "not offered"),
             audit: audit_support(crate::backend::pg::audit::audit_table(&pool).await?),
         },
         pause: Support::Yes,

@@ -325,7 +325,8 @@ impl DrillTable {
 
     /// `jobtop doctor`'s probes for the drill-down reads: a first page of each state's
     /// list (for a queue named `default`), the dead letters of a day and the kinds of an
-    /// hour, each with the index that would keep it off a whole-table read.
+    /// hour, each with the index that would keep it off a whole-table read; and one purge
+    /// batch where purge is offered.
     pub fn probes(&self) -> Vec<Probe> {
         let mut probes = Vec::new();
         for list in self.jobs.states.lists() {
@@ -380,6 +381,15 @@ impl DrillTable {
                 sql: sql.inlined().into(),
                 binds_cap: false,
                 fix: (!fixes.is_empty()).then(|| fixes.join(" ")),
+            });
+        }
+        // Run only when someone purges, but on the biggest part of the table.
+        if let Some(sql) = self.jobs.purge_probe() {
+            probes.push(Probe {
+                name: "purge, one batch (only when you purge)".into(),
+                sql: sql.into(),
+                binds_cap: false,
+                fix: self.list(JobState::Succeeded).and_then(|l| l.fix.clone()),
             });
         }
         probes
