@@ -449,6 +449,13 @@ pub async fn draft(pool: &PgPool, schema: Option<&str>, table: &str) -> anyhow::
         w,
         "# delete = true                         # dead and cancelled rows may be deleted"
     )?;
+    // Purge reads when a job finished: offered (commented) only where a column says it.
+    if column("finished_at").is_some() {
+        writeln!(
+            w,
+            "# purge = true                          # finished rows older than a cutoff may be deleted"
+        )?;
+    }
     Ok(out)
 }
 
