@@ -336,25 +336,11 @@ const MEASURE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// What a statement that scans the whole table costs on this database: run once under
 /// `EXPLAIN (ANALYZE, BUFFERS)`, read-only, bounded by `MEASURE_TIMEOUT`, and rolled back.
 async fn measure(pool: &PgPool, probe: &Probe) -> anyhow::Result<(f64, i64)> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION READ ONLY")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(AssertSqlSafe(format!(
+    let timeout = format!(
         "SET LOCAL statement_timeout = {}",
         MEASURE_TIMEOUT.as_millis()
-    )))
-    .execute(&mut *tx)
-    .await?;
-    let sql = format!("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {}", probe.sql);
-    let query = sqlx::query_scalar::<_, serde_json::Value>(AssertSqlSafe(sql));
-    let query = if probe.binds_cap {
-        query.bind(10_001_i64)
-    } else {
-        query
-    };
-    let plan = query.fetch_one(&mut *tx).await?;
-    tx.rollback().await?;
+    );
+    let plan = explain_in(pool, probe, &timeout, "ANALYZE, BUFFERS, FORMAT JSON").await?;
     let ms = plan[0]["Execution Time"].as_f64().unwrap_or(0.0);
     let top = &plan[0]["Plan"];
     let buffers = ["Shared Hit Blocks", "Shared Read Blocks"]
@@ -365,14 +351,31 @@ async fn measure(pool: &PgPool, probe: &Probe) -> anyhow::Result<(f64, i64)> {
 }
 
 async fn explain_json(pool: &PgPool, probe: &Probe) -> anyhow::Result<serde_json::Value> {
+    explain_in(
+        pool,
+        probe,
+        "SET LOCAL enable_seqscan = off",
+        "FORMAT JSON, VERBOSE",
+    )
+    .await
+}
+
+/// `EXPLAIN (<options>)` of a probe in a read-only transaction that `setting` (a `SET
+/// LOCAL`) prepares and that is rolled back.
+async fn explain_in(
+    pool: &PgPool,
+    probe: &Probe,
+    setting: &str,
+    options: &str,
+) -> anyhow::Result<serde_json::Value> {
     let mut tx = pool.begin().await?;
     sqlx::query("SET TRANSACTION READ ONLY")
         .execute(&mut *tx)
         .await?;
-    sqlx::query("SET LOCAL enable_seqscan = off")
+    sqlx::query(AssertSqlSafe(setting.to_string()))
         .execute(&mut *tx)
         .await?;
-    let sql = format!("EXPLAIN (FORMAT JSON, VERBOSE) {}", probe.sql);
+    let sql = format!("EXPLAIN ({options}) {}", probe.sql);
     let query = sqlx::query_scalar::<_, serde_json::Value>(AssertSqlSafe(sql));
     let query = if probe.binds_cap {
         query.bind(10_001_i64)
