@@ -21,6 +21,7 @@ use crate::backend::native::migrate;
 use crate::backend::native::probe::{self, PlanFigures, Probe};
 use crate::backend::pg::admin;
 use crate::backend::pg::connect::{self, SessionSettings};
+use crate::backend::pg::side_tables;
 use crate::backend::{Backend, Reads, SnapshotOptions};
 pub use stats::Summary;
 use watchers::{Mode, WatchFigures};
@@ -379,6 +380,10 @@ pub async fn run(cfg: BenchConfig) -> Result<Report> {
         };
         report.count_cap = cfg.count_cap;
 
+        // jobtop's side tables, as `jobtop migrate --side-tables` installs them next to a
+        // team's queue (a no-op on the reference schema): without them every watcher polls
+        // alone.
+        side_tables::install(&pool).await?;
         eprintln!("overview poll ...");
         // A new monitor: its own session, the schema opened, the first poll.
         {
