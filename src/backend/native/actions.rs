@@ -100,13 +100,17 @@ const RESUME_SQL: &str = "UPDATE jobtop.queues q SET paused_at = NULL, paused_by
 
 /// Oldest finished first, straight off the finished-jobs index; rows another session holds
 /// are left for the next batch rather than waited for.
-const PURGE_SQL: &str = "DELETE FROM jobtop.jobs j WHERE j.id IN ( \
+/// One batch: its rows picked once (a materialized CTE: a `LIMIT … SKIP LOCKED` subquery
+/// that a plan re-ran would take the next rows too, and a batch would become the whole
+/// purge), then deleted with state and age checked again.
+const PURGE_SQL: &str = "WITH picked AS MATERIALIZED ( \
        SELECT k.id FROM jobtop.jobs k \
        WHERE k.finished_at IS NOT NULL AND k.finished_at < $1 \
          AND k.state = ANY($2::text[]::jobtop.job_state[]) \
          AND ($3::text IS NULL OR k.queue = $3) \
        ORDER BY k.finished_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
-     AND j.finished_at < $1 AND j.state = ANY($2::text[]::jobtop.job_state[]) \
+     DELETE FROM jobtop.jobs j USING picked p \
+     WHERE j.id = p.id AND j.finished_at < $1 AND j.state = ANY($2::text[]::jobtop.job_state[]) \
      RETURNING j.id";
 
 const PURGE_PLAN_SQL: &str = "WITH c AS (SELECT now() - make_interval(secs => $1) AS cutoff) \
