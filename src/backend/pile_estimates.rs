@@ -84,17 +84,21 @@ impl PileSql {
 /// come from (its analyze time ends the exact counting after an action).
 #[derive(Debug, Clone)]
 pub struct Piles {
-    pub table: String,
+    /// `None` where the jobs are not one table (pgmq's union): then a queue acted on is
+    /// counted exactly from then on, with no analyze to wait for.
+    pub table: Option<String>,
     pub sql: Vec<(Pile, PileSql)>,
     /// Whether `jobtop.audit` exists to tell which queues were acted on.
     pub audit: bool,
 }
 
-/// Queues with an audit row newer than the table's last analyze.
+/// Queues with an audit row newer than the table's last analyze (`$1`, a relation name, or
+/// NULL).
 const ACTED_ON_SQL: &str = "SELECT DISTINCT a.queue FROM jobtop.audit a \
      WHERE a.queue IS NOT NULL AND a.at > coalesce( \
        (SELECT greatest(s.last_analyze, s.last_autoanalyze) FROM pg_stat_all_tables s \
-        WHERE s.relid = to_regclass($1)), '-infinity')";
+        WHERE s.relid = CASE WHEN $1::text IS NULL THEN NULL ELSE to_regclass($1) END), \
+       '-infinity')";
 
 /// Estimates per queue and pile, with when they were taken.
 #[derive(Debug, Default)]

@@ -109,9 +109,13 @@ pub fn alive_before(alive_at: &str) -> String {
 }
 
 impl JobTable {
-    /// The table itself, without the alias `from` gives it.
-    pub fn table(&self) -> &str {
-        self.from.strip_suffix(" j").unwrap_or(&self.from)
+    /// The jobs table itself: the relation `from` names `j` (pg-boss joins its queue table
+    /// first); `None` where `j` is not a table (pgmq's union of queue tables).
+    pub fn table(&self) -> Option<&str> {
+        let words: Vec<&str> = self.from.split_whitespace().collect();
+        let at = words.iter().position(|w| *w == "j")?;
+        let table = *words.get(at.checked_sub(1)?)?;
+        (!table.contains(['(', ')'])).then_some(table)
     }
 
     /// `stale` with the threshold as `secs` (a placeholder or a value).
@@ -177,7 +181,8 @@ impl JobTable {
         if let Some(own) = self.statement(ActionKind::Purge) {
             return own.to_string();
         }
-        let table = self.table();
+        // A schema whose jobs are not one table (pgmq) declares its own purge statement.
+        let table = self.table().unwrap_or(&self.from);
         format!(
             "{SEVERAL_TABLES}WITH {pick}, \
              gone AS (DELETE FROM {table} j USING batch b WHERE {id} = b.id AND {PURGEABLE} \

@@ -78,7 +78,7 @@ impl Foreign {
             })
             .collect();
         Piles {
-            table: jobs.table().to_string(),
+            table: jobs.table().map(str::to_string),
             sql,
             audit: self.capabilities.actions.audit.yes(),
         }

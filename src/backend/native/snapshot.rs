@@ -70,7 +70,7 @@ static PILES: LazyLock<Piles> = LazyLock::new(|| {
     let waiting = "j.state IN ('queued', 'retrying') AND j.run_at > now()";
     let pile = |cond: &str| PileSql::new("jobtop.jobs j", cond, "j.queue");
     Piles {
-        table: "jobtop.jobs".into(),
+        table: Some("jobtop.jobs".into()),
         sql: vec![
             (
                 Pile::Scheduled,
