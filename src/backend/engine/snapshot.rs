@@ -57,7 +57,8 @@ pub struct Statements {
     /// `dead_last_hour` (bigint, capped like the counts) where it keeps when jobs died.
     pub queues: Arc<str>,
     /// Column: name. Every queue to show, read every `QUEUE_LIST_EVERY` and handed to
-    /// `queues` as `$2`; `None` where `queues` finds the queues itself, cheaply.
+    /// `queues` as `$3` (`QUEUE_NAMES`); `None` where `queues` finds the queues itself,
+    /// cheaply.
     pub queue_names: Option<Arc<str>>,
     /// Columns: queue, kind, minute (epoch minute, bigint), succeeded, failed, from the epoch
     /// minute `$1` on (`MINUTES_FROM`). `None` where the schema keeps no affordable
