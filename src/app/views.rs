@@ -10,7 +10,7 @@ use super::editor::LineEditor;
 use super::json::DocLine;
 use super::selection::{ListSelection, rows};
 use crate::backend::drill::{
-    Cursor, DeadLetterReport, DeadWindow, JobDetail, JobPage, JobRow, JobScope, KindWindow,
+    Cursor, DeadLetterReport, DeadWindow, HistoryWindow, JobDetail, JobPage, JobRow, JobScope,
     KindsReport, ListFilter, Order, TenantsReport,
 };
 use crate::backend::{JobId, JobState};
@@ -284,14 +284,14 @@ pub struct WorkersView {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KindsView {
-    pub window: KindWindow,
+    pub window: HistoryWindow,
     pub report: Option<KindsReport>,
     pub selected: ListSelection<String>,
     pub load: LoadState,
 }
 
 impl KindsView {
-    pub fn new(window: KindWindow) -> KindsView {
+    pub fn new(window: HistoryWindow) -> KindsView {
         KindsView {
             window,
             report: None,

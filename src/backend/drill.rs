@@ -256,34 +256,8 @@ pub struct JobDetail {
     pub error_count: i64,
 }
 
-/// Windows the dead letters are grouped over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum DeadWindow {
-    Hour,
-    #[default]
-    Day,
-    Week,
-}
-
-impl DeadWindow {
-    pub const ALL: [DeadWindow; 3] = [DeadWindow::Hour, DeadWindow::Day, DeadWindow::Week];
-
-    pub fn duration(self) -> Duration {
-        match self {
-            DeadWindow::Hour => Duration::from_secs(3600),
-            DeadWindow::Day => Duration::from_secs(86_400),
-            DeadWindow::Week => Duration::from_secs(7 * 86_400),
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            DeadWindow::Hour => "1h",
-            DeadWindow::Day => "24h",
-            DeadWindow::Week => "7d",
-        }
-    }
-}
+/// The dead letters' windows: the history's three (they open on the last 24 hours).
+pub type DeadWindow = HistoryWindow;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DeadLetterQuery {
@@ -325,33 +299,42 @@ pub struct DeadLetterReport {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum KindWindow {
+pub enum HistoryWindow {
     #[default]
     Hour,
     Day,
+    Week,
 }
 
-impl KindWindow {
-    pub const ALL: [KindWindow; 2] = [KindWindow::Hour, KindWindow::Day];
+impl HistoryWindow {
+    pub const ALL: [HistoryWindow; 3] =
+        [HistoryWindow::Hour, HistoryWindow::Day, HistoryWindow::Week];
 
     pub fn duration(self) -> Duration {
+        Duration::from_secs(self.hours() as u64 * 3600)
+    }
+
+    /// Hours in the window, the open one included.
+    pub fn hours(self) -> i64 {
         match self {
-            KindWindow::Hour => Duration::from_secs(3600),
-            KindWindow::Day => Duration::from_secs(86_400),
+            HistoryWindow::Hour => 1,
+            HistoryWindow::Day => 24,
+            HistoryWindow::Week => 168,
         }
     }
 
     pub fn label(self) -> &'static str {
         match self {
-            KindWindow::Hour => "1h",
-            KindWindow::Day => "1d",
+            HistoryWindow::Hour => "1h",
+            HistoryWindow::Day => "24h",
+            HistoryWindow::Week => "7d",
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KindsQuery {
-    pub window: KindWindow,
+    pub window: HistoryWindow,
     /// At most this many finished jobs (the newest), and as many failed ones, are read.
     pub limit: i64,
 }
@@ -419,7 +402,7 @@ pub fn sort_kinds(kinds: &mut [KindStats]) {
 #[derive(Debug, Clone, PartialEq)]
 pub struct KindsReport {
     pub db_now: DateTime<Utc>,
-    pub window: KindWindow,
+    pub window: HistoryWindow,
     /// Worst first (`sort_kinds`).
     pub kinds: Vec<KindStats>,
     /// The read limit was reached; figures cover the newest jobs only, since this time.

@@ -217,12 +217,29 @@ pub async fn read(
     cache: &MinuteCache,
 ) -> anyhow::Result<()> {
     let from = cache.read_from(db_now.timestamp().div_euclid(60));
+    // Up to now: the open minute is read too.
+    let rows = read_rows(&mut **tx, sql, from, f64::INFINITY).await?;
+    cache.merge_and_fill(db_now, from, rows, queues);
+    Ok(())
+}
+
+/// Runs a minutes statement over the epoch minutes `from..until` (`until` exclusive, a float
+/// so that the live poll can say infinity).
+pub async fn read_rows<'c, E>(
+    executor: E,
+    sql: &str,
+    from: i64,
+    until: f64,
+) -> anyhow::Result<Vec<MinuteRow>>
+where
+    E: sqlx::Executor<'c, Database = Postgres>,
+{
     let rows = sqlx::query(AssertSqlSafe(sql.to_string()))
         .bind(from)
-        .fetch_all(&mut **tx)
+        .bind(until)
+        .fetch_all(executor)
         .await?;
-    let rows = rows
-        .into_iter()
+    rows.into_iter()
         .map(|row| {
             Ok(MinuteRow {
                 queue: row.try_get("queue")?,
@@ -232,9 +249,7 @@ pub async fn read(
                 failed: row.try_get("failed")?,
             })
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    cache.merge_and_fill(db_now, from, rows, queues);
-    Ok(())
+        .collect()
 }
 
 #[cfg(test)]

@@ -198,7 +198,8 @@ where
 /// The drill-down views' own reads, as the views ask for them (default limits).
 async fn drill_views(backend: &dyn Reads) -> Result<Vec<QueryFigures>> {
     use crate::backend::drill::{
-        DeadLetterQuery, DeadWindow, JobQuery, JobScope, KindWindow, KindsQuery, Order, PAGE_SIZE,
+        DeadLetterQuery, DeadWindow, HistoryWindow, JobQuery, JobScope, KindsQuery, Order,
+        PAGE_SIZE,
     };
     let limits = crate::app::DrillSettings::default();
     let dead_page = JobQuery {
@@ -219,7 +220,7 @@ async fn drill_views(backend: &dyn Reads) -> Result<Vec<QueryFigures>> {
     let dead_hour = dead_letters(DeadWindow::Hour);
     let dead_day = dead_letters(DeadWindow::Day);
     let kinds = KindsQuery {
-        window: KindWindow::Hour,
+        window: HistoryWindow::Hour,
         limit: limits.kinds_limit,
     };
     let figures = |name: &str, time: Summary, note: &str| QueryFigures {

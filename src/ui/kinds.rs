@@ -12,7 +12,7 @@ use super::theme::Theme;
 use super::when;
 use crate::app::App;
 use crate::app::views::KindsView;
-use crate::backend::drill::KindWindow;
+use crate::backend::drill::HistoryWindow;
 
 #[derive(Clone, Copy)]
 enum KindCol {
@@ -43,7 +43,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
         Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
     let mut title = vec![Span::raw(" ")];
     title.extend(failure(&view.load, theme));
-    for w in KindWindow::ALL {
+    for w in HistoryWindow::ALL {
         let style = if w == view.window {
             theme.selected
         } else {

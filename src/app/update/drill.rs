@@ -19,7 +19,7 @@ use crate::app::views::{
 };
 use crate::app::{App, Effect, Pane};
 use crate::backend::drill::{
-    DeadLetterQuery, DeadWindow, DetailLimits, JobDetail, JobQuery, JobScope, KindWindow,
+    DeadLetterQuery, DeadWindow, DetailLimits, HistoryWindow, JobDetail, JobQuery, JobScope,
     KindsQuery, Order, PAGE_SIZE, PayloadForm, Request, Response, SCOPE_COUNT_CAP, TenantsQuery,
 };
 use crate::backend::{JobId, JobState};
@@ -191,7 +191,7 @@ impl App {
         // Views that open from anywhere.
         let opened = match command {
             KeyCommand::DeadLetters => Some(View::DeadLetters(DeadLettersView::new(
-                DeadWindow::default(),
+                DeadWindow::Day,
                 None,
             ))),
             KeyCommand::Stuck => {
@@ -208,7 +208,7 @@ impl App {
             KeyCommand::Workers => Some(View::Workers(WorkersView {
                 selected: self.selected_worker.clone(),
             })),
-            KeyCommand::Kinds => Some(View::Kinds(KindsView::new(KindWindow::default()))),
+            KeyCommand::Kinds => Some(View::Kinds(KindsView::new(HistoryWindow::default()))),
             KeyCommand::Tenants => {
                 if !self.config.capabilities.tenants.yes() {
                     return Some(self.notice(format!(
@@ -357,13 +357,11 @@ impl App {
                 .key()
                 .cloned()
                 .map(|worker| View::Jobs(JobsView::new(JobScope::Worker { worker }, None))),
-            Some(View::Kinds(v)) => v.selected.key().cloned().map(|kind| {
-                let window = match v.window {
-                    KindWindow::Hour => DeadWindow::Hour,
-                    KindWindow::Day => DeadWindow::Day,
-                };
-                View::DeadLetters(DeadLettersView::new(window, Some(kind)))
-            }),
+            Some(View::Kinds(v)) => v
+                .selected
+                .key()
+                .cloned()
+                .map(|kind| View::DeadLetters(DeadLettersView::new(v.window, Some(kind)))),
             _ => None,
         };
         match view {
@@ -468,7 +466,7 @@ impl App {
             }
             View::Kinds(v) => {
                 let keys = v.keys();
-                let moved = report_key(command, &mut v.window, &KindWindow::ALL);
+                let moved = report_key(command, &mut v.window, &HistoryWindow::ALL);
                 v.report = v.report.take().filter(|_| !moved);
                 moved || step_selection(&mut v.selected, &keys, step(command))
             }

@@ -9,7 +9,7 @@
 
 use crate::backend::engine::drill::LaneValues;
 use crate::backend::engine::snapshot::{
-    MINUTES_FROM, PILE_LIMIT, capped, capped_pile, epoch_minute,
+    FINISHED_UNTIL, MINUTES_FROM, MINUTES_UNTIL, PILE_LIMIT, capped, capped_pile, epoch_minute,
 };
 use crate::backend::engine::states::{Range, Sort, StateList};
 use crate::backend::model::JobState;
@@ -266,11 +266,12 @@ impl Prioritized {
             "SELECT j.queue, {kind}::text AS kind, {minute} AS minute, count(*) AS succeeded, \
                0::bigint AS failed \
              FROM {t} j WHERE j.state = {state} AND {col} IS NOT NULL AND {col} >= {since} \
-             GROUP BY 1, 2, 3",
+               AND {col} < {until} GROUP BY 1, 2, 3",
             minute = epoch_minute(&succeeded_time.read()),
             state = literal(self.succeeded),
             col = succeeded_time.expr,
             since = succeeded_time.value(ws),
+            until = succeeded_time.value(MINUTES_UNTIL),
         )];
         let error_at = "(e.entry ->> 'at')::timestamptz";
         for (state, col) in &self.finished {
@@ -278,17 +279,20 @@ impl Prioritized {
                 "SELECT j.queue, {kind}::text, {minute} AS minute, 0::bigint, count(*) \
                  FROM {t} j CROSS JOIN LATERAL unnest(j.errors) AS e(entry) \
                  WHERE j.state = {state} AND {c} IS NOT NULL AND {c} >= {since} \
-                   AND {error_at} >= {ws} GROUP BY 1, 2, 3",
+                   AND {c} < {last} AND {error_at} >= {ws} AND {error_at} < {MINUTES_UNTIL} \
+                 GROUP BY 1, 2, 3",
                 minute = epoch_minute(error_at),
                 state = literal(state),
                 c = col.expr,
                 since = col.value(ws),
+                last = col.value(FINISHED_UNTIL),
             ));
         }
         parts.push(format!(
             "SELECT j.queue, {kind}::text, {minute} AS minute, 0::bigint, count(*) \
              FROM {t} j CROSS JOIN LATERAL unnest(j.errors) AS e(entry) \
-             WHERE j.state IN ({retryable}, {running}) AND {error_at} >= {ws} GROUP BY 1, 2, 3",
+             WHERE j.state IN ({retryable}, {running}) AND {error_at} >= {ws} \
+               AND {error_at} < {MINUTES_UNTIL} GROUP BY 1, 2, 3",
             minute = epoch_minute(error_at),
             retryable = literal(self.retryable),
             running = literal(self.running),

@@ -24,10 +24,26 @@ pub const WINDOW_START: &str = "to_timestamp(floor(extract(epoch FROM now()) / 6
 /// minutes.
 pub const MINUTES_FROM: &str = "to_timestamp($1::float8 * 60)";
 
+/// The end (exclusive) of the minutes a minutes statement reads: `$2` is an epoch minute.
+/// The live poll binds infinity (it reads up to now); a history read binds the end of the
+/// closed hours it fills (`backend::history`).
+pub const MINUTES_UNTIL: &str = "to_timestamp($2::float8 * 60)";
+
+/// `MINUTES_UNTIL` an hour later: the bound on a job's *last* failure or finish where the
+/// statement counts its earlier failed attempts by their own time. A job that failed in the
+/// range and then went on for more than an hour is missing from a history read (never from
+/// the live one, whose end is infinity); without this bound a closed hour a week ago would
+/// read every job finished since.
+pub const FINISHED_UNTIL: &str = "(to_timestamp($2::float8 * 60) + interval '1 hour')";
+
 /// The minutes statement as doctor explains it: the whole hour, as a new monitor's first
 /// poll reads it, with no parameter to bind.
 pub fn minutes_probe(sql: &str) -> Arc<str> {
-    Arc::from(sql.replace(MINUTES_FROM, WINDOW_START))
+    Arc::from(
+        sql.replace(FINISHED_UNTIL, "'infinity'::timestamptz")
+            .replace(MINUTES_UNTIL, "'infinity'::timestamptz")
+            .replace(MINUTES_FROM, WINDOW_START),
+    )
 }
 
 /// How often the queue list is read again where the schema lists queues by a statement of
@@ -61,7 +77,7 @@ pub struct Statements {
     /// cheaply.
     pub queue_names: Option<Arc<str>>,
     /// Columns: queue, kind, minute (epoch minute, bigint), succeeded, failed, from the epoch
-    /// minute `$1` on (`MINUTES_FROM`). `None` where the schema keeps no affordable
+    /// minute `$1` (`MINUTES_FROM`) to the epoch minute `$2` (`MINUTES_UNTIL`, exclusive). `None` where the schema keeps no affordable
     /// completion history.
     pub minutes: Option<Arc<str>>,
     /// Columns: id, host, pid, queues (text[]), started_at, last_heartbeat_at, running_jobs.

@@ -30,7 +30,9 @@ use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::actions::{JobTable, alive_before};
 use crate::backend::engine::drill::{DrillTable, ErrorHistory, HistoryShape};
 use crate::backend::engine::foreign::Foreign;
-use crate::backend::engine::snapshot::{MINUTES_FROM, Statements, epoch_minute, minutes_probe};
+use crate::backend::engine::snapshot::{
+    MINUTES_FROM, MINUTES_UNTIL, Statements, epoch_minute, minutes_probe,
+};
 use crate::backend::goodjob::actions::{GoodJobActions, Tables};
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
@@ -151,7 +153,8 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
            count(*) FILTER (WHERE j.error IS NULL) AS succeeded, \
            count(*) FILTER (WHERE j.error IS NOT NULL) AS failed \
          FROM {from} WHERE j.finished_at IS NOT NULL \
-           AND j.finished_at >= timezone('UTC', {MINUTES_FROM}) GROUP BY 1, 2, 3",
+           AND j.finished_at >= timezone('UTC', {MINUTES_FROM}) \
+           AND j.finished_at < timezone('UTC', {MINUTES_UNTIL}) GROUP BY 1, 2, 3",
         minute = epoch_minute(&utc("j.finished_at")),
     );
     // good_job's queue strings ("*", "-excluded", "+ordered", "a,b;c" pools) are not a

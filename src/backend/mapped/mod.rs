@@ -22,7 +22,7 @@ use super::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::capabilities::{Capabilities, Support, audit_support};
 use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::{
-    MINUTES_FROM, Statements, WINDOW_START, capped, epoch_minute,
+    MINUTES_FROM, MINUTES_UNTIL, Statements, WINDOW_START, capped, epoch_minute,
 };
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::{TimeCol, ident, literal};
@@ -714,7 +714,8 @@ impl Builder<'_> {
         format!(
             "SELECT {queue}::text AS queue, {kind} AS kind, {minute} AS minute, \
                count(*) FILTER (WHERE {status} IN ({ok})) AS succeeded, {failed_count} AS failed \
-             FROM {from} WHERE {status} IN ({ended}) AND {f} >= {since} GROUP BY 1, 2, 3",
+             FROM {from} WHERE {status} IN ({ended}) AND {f} >= {since} AND {f} < {until} \
+             GROUP BY 1, 2, 3",
             queue = self.queue_expr(),
             kind = c.kind.as_ref().map_or("NULL::text".to_string(), |k| {
                 format!("coalesce({}::text, 'unknown')", col(k))
@@ -725,6 +726,7 @@ impl Builder<'_> {
             from = self.from(),
             f = fin.expr,
             since = fin.value(MINUTES_FROM),
+            until = fin.value(MINUTES_UNTIL),
         )
     }
 

@@ -2,7 +2,8 @@
 //! shared `MinuteCache` (see `backend::minute_cache` for what is re-read and when).
 
 /// Succeeded jobs and failed attempts per queue, kind and epoch minute (time-zone proof),
-/// from the start of epoch minute `$1` on. Failed attempts are the `errors` entries of the
+/// from the start of epoch minute `$1` to that of `$2` (exclusive; infinity for the live
+/// poll, see `engine::snapshot::MINUTES_UNTIL`). Failed attempts are the `errors` entries of the
 /// jobs whose latest failure (`failed_at`) is in the range: an entry is never later than its
 /// job's `failed_at`, so every entry in the range belongs to such a job. `kind` is in the
 /// covering finished index, and the failed half reads the job rows anyway: the per-kind
@@ -15,6 +16,7 @@ SELECT j.queue, j.kind,
 FROM jobtop.jobs j
 WHERE j.finished_at IS NOT NULL
   AND j.finished_at >= to_timestamp($1::float8 * 60)
+  AND j.finished_at < to_timestamp($2::float8 * 60)
   AND j.state = 'succeeded'
 GROUP BY 1, 2, 3
 UNION ALL
@@ -26,6 +28,8 @@ FROM jobtop.jobs j
 CROSS JOIN LATERAL jsonb_array_elements(j.errors) AS e(entry)
 WHERE j.failed_at IS NOT NULL
   AND j.failed_at >= to_timestamp($1::float8 * 60)
+  AND j.failed_at < (to_timestamp($2::float8 * 60) + interval '1 hour')
   AND (e.entry ->> 'at')::timestamptz >= to_timestamp($1::float8 * 60)
+  AND (e.entry ->> 'at')::timestamptz < to_timestamp($2::float8 * 60)
 GROUP BY 1, 2, 3
 "#;

@@ -31,7 +31,8 @@ pub enum Probe {
 
 enum Bind {
     None,
-    Int(i64),
+    /// A minutes statement's range: from this epoch minute up to now.
+    From(i64),
     Caps(i64, i64),
 }
 
@@ -45,7 +46,7 @@ impl Probe {
                     (*cap).min(crate::backend::PILE_CAP).saturating_add(1),
                 ),
             ),
-            Probe::Minutes { from } => (MINUTES_SQL, Bind::Int(*from)),
+            Probe::Minutes { from } => (MINUTES_SQL, Bind::From(*from)),
             Probe::Workers => (WORKERS_SQL, Bind::None),
         }
     }
@@ -105,7 +106,7 @@ pub async fn explain(pool: &PgPool, probe: &Probe) -> Result<PlanFigures> {
     let query = sqlx::query_scalar::<_, serde_json::Value>(text);
     let query = match bind {
         Bind::None => query,
-        Bind::Int(v) => query.bind(v),
+        Bind::From(v) => query.bind(v).bind(f64::INFINITY),
         Bind::Caps(a, b) => query.bind(a).bind(b),
     };
     let plan = query
@@ -134,7 +135,7 @@ pub async fn run(pool: &PgPool, probe: &Probe) -> Result<Duration> {
     let query = sqlx::query(sql);
     let query = match bind {
         Bind::None => query,
-        Bind::Int(v) => query.bind(v),
+        Bind::From(v) => query.bind(v).bind(f64::INFINITY),
         Bind::Caps(a, b) => query.bind(a).bind(b),
     };
     let started = Instant::now();

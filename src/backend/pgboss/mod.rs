@@ -44,7 +44,7 @@ use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::drill::{DrillTable, time_column};
 use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::{
-    MINUTES_FROM, Statements, capped, capped_pile, epoch_minute,
+    MINUTES_FROM, MINUTES_UNTIL, Statements, capped, capped_pile, epoch_minute,
 };
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pgboss::actions::PgBossActions;
@@ -161,7 +161,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
                count(*) FILTER (WHERE j.state = 'completed') AS succeeded, \
                count(*) FILTER (WHERE j.state = 'failed') AS failed \
              FROM {from} WHERE {filter}j.state IN ('completed', 'failed') \
-               AND j.completed_on >= {MINUTES_FROM}",
+               AND j.completed_on >= {MINUTES_FROM} AND j.completed_on < {MINUTES_UNTIL}",
             minute = epoch_minute("j.completed_on"),
         )
     };

@@ -38,7 +38,9 @@ use crate::backend::drill::{
 use crate::backend::engine::actions::JobTable;
 use crate::backend::engine::drill::DrillTable;
 use crate::backend::engine::foreign::Foreign;
-use crate::backend::engine::snapshot::{MINUTES_FROM, Statements, epoch_minute, minutes_probe};
+use crate::backend::engine::snapshot::{
+    MINUTES_FROM, MINUTES_UNTIL, Statements, epoch_minute, minutes_probe,
+};
 use crate::backend::gate::WriteKey;
 use crate::backend::model::{JobId, JobState};
 use crate::backend::pg::sql::{TimeCol, literal, qualified};
@@ -201,7 +203,8 @@ async fn build(pool: &PgPool, schema: &str, queues: &[String]) -> anyhow::Result
             format!(
                 "SELECT {lit}::text AS queue, NULL::text AS kind, {minute} AS minute, \
                    count(*) AS succeeded, 0::bigint AS failed \
-                 FROM {a} j WHERE j.archived_at >= {MINUTES_FROM} GROUP BY 3",
+                 FROM {a} j WHERE j.archived_at >= {MINUTES_FROM} \
+                   AND j.archived_at < {MINUTES_UNTIL} GROUP BY 3",
                 lit = literal(name),
                 minute = epoch_minute("j.archived_at"),
             )

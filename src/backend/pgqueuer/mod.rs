@@ -38,7 +38,7 @@ use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::drill::{DrillTable, time_column};
 use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::{
-    MINUTES_FROM, Statements, WINDOW_START, epoch_minute, minutes_probe,
+    MINUTES_FROM, MINUTES_UNTIL, Statements, WINDOW_START, epoch_minute, minutes_probe,
 };
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::{TableInfo, enum_of};
@@ -183,7 +183,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
            count(*) FILTER (WHERE l.status = 'successful') AS succeeded, \
            count(*) FILTER (WHERE {failed}) AS failed \
          FROM {lg} l \
-         WHERE l.created >= {MINUTES_FROM} AND (l.status = 'successful' OR {failed}) \
+         WHERE l.created >= {MINUTES_FROM} AND l.created < {MINUTES_UNTIL} AND (l.status = 'successful' OR {failed}) \
          GROUP BY 1, 2, 3",
         minute = epoch_minute("l.created"),
     );

@@ -38,10 +38,10 @@ use sqlx::PgPool;
 use crate::backend::actions::ActionKind;
 use crate::backend::capabilities::{ActionCapabilities, Capabilities, Support, audit_support};
 use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
-use crate::backend::drill::{KindWindow, KindsQuery};
+use crate::backend::drill::{HistoryWindow, KindsQuery};
 use crate::backend::engine::drill::{DrillTable, time_column};
 use crate::backend::engine::foreign::Foreign;
-use crate::backend::engine::snapshot::{MINUTES_FROM, Statements, epoch_minute};
+use crate::backend::engine::snapshot::{MINUTES_FROM, MINUTES_UNTIL, Statements, epoch_minute};
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::{TableInfo, enum_of};
 use crate::backend::pg::sql::{TimeCol, literal};
@@ -195,7 +195,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
            count(*) FILTER (WHERE e.type = 'succeeded') AS succeeded, \
            count(*) FILTER (WHERE e.type <> 'succeeded') AS failed \
          FROM {ev} e JOIN {from} ON j.id = e.job_id \
-         WHERE e.type IN ('succeeded', {failed_types}) AND e.at >= {MINUTES_FROM} \
+         WHERE e.type IN ('succeeded', {failed_types}) AND e.at >= {MINUTES_FROM} AND e.at < {MINUTES_UNTIL} \
          GROUP BY 1, 2, 3",
         minute = epoch_minute("e.at"),
     );
@@ -319,7 +319,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         name: "per-kind figures".into(),
         sql: kinds
             .sql(&KindsQuery {
-                window: KindWindow::Hour,
+                window: HistoryWindow::Hour,
                 limit: 20_000,
             })
             .inlined()

@@ -35,7 +35,7 @@ use crate::backend::engine::actions::{JobTable, alive_before};
 use crate::backend::engine::drill::DrillTable;
 use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::{
-    MINUTES_FROM, Statements, capped, capped_pile, epoch_minute, minutes_probe,
+    MINUTES_FROM, MINUTES_UNTIL, Statements, capped, capped_pile, epoch_minute, minutes_probe,
 };
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::TimeCol;
@@ -164,11 +164,13 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     let minutes_sql = format!(
         "SELECT j.queue_name::text AS queue, j.class_name::text AS kind, {minute} AS minute, \
            count(*) AS succeeded, 0::bigint AS failed \
-         FROM {from} WHERE j.finished_at >= timezone('UTC', {MINUTES_FROM}) GROUP BY 1, 2, 3 \
+         FROM {from} WHERE j.finished_at >= timezone('UTC', {MINUTES_FROM}) \
+           AND j.finished_at < timezone('UTC', {MINUTES_UNTIL}) GROUP BY 1, 2, 3 \
          UNION ALL \
          SELECT j.queue_name::text, j.class_name::text, {failed_minute}, 0::bigint, count(*) \
          FROM {failed} x JOIN {from} ON j.id = x.job_id \
-         WHERE x.created_at >= timezone('UTC', {MINUTES_FROM}) GROUP BY 1, 2, 3",
+         WHERE x.created_at >= timezone('UTC', {MINUTES_FROM}) \
+           AND x.created_at < timezone('UTC', {MINUTES_UNTIL}) GROUP BY 1, 2, 3",
         minute = epoch_minute(&utc("j.finished_at")),
         failed_minute = epoch_minute(&utc("x.created_at")),
     );

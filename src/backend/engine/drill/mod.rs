@@ -34,7 +34,7 @@ use sqlx::postgres::PgRow;
 
 use crate::backend::doctor::{Check, Probe, Status};
 use crate::backend::drill::{
-    DeadLetterQuery, DeadWindow, JobQuery, JobRow, JobScope, KindWindow, KindsQuery, Order,
+    DeadLetterQuery, DeadWindow, HistoryWindow, JobQuery, JobRow, JobScope, KindsQuery, Order,
     PAGE_SIZE, SortKey,
 };
 use crate::backend::engine::actions::JobTable;
@@ -368,7 +368,7 @@ impl DrillTable {
         if let Some(sql) = kinds::kinds_sql(
             self,
             &KindsQuery {
-                window: KindWindow::Hour,
+                window: HistoryWindow::Hour,
                 limit: 20_000,
             },
         ) {
