@@ -38,6 +38,8 @@ pub enum KeyCommand {
     Workers,
     Kinds,
     Tenants,
+    /// The overview chart's window: 1 h, 24 h, 7 d.
+    HistoryWindow,
     Filter,
     Copy,
     ToggleOrder,
@@ -117,6 +119,11 @@ pub const BINDINGS: &[Binding] = &[
         keys: "t",
         command: KeyCommand::Kinds,
         help: "job kinds by failure rate",
+    },
+    Binding {
+        keys: "H",
+        command: KeyCommand::HistoryWindow,
+        help: "throughput chart over 1 h, 24 h or 7 d",
     },
     Binding {
         keys: "T",
@@ -278,6 +285,7 @@ pub fn command_for(key: &KeyEvent) -> Option<KeyCommand> {
         KeyCode::Char('w') => KeyCommand::Workers,
         KeyCode::Char('t') => KeyCommand::Kinds,
         KeyCode::Char('T') => KeyCommand::Tenants,
+        KeyCode::Char('H') => KeyCommand::HistoryWindow,
         KeyCode::Char('/') => KeyCommand::Filter,
         KeyCode::Char('y') => KeyCommand::Copy,
         KeyCode::Char('o') => KeyCommand::ToggleOrder,
@@ -374,6 +382,7 @@ const OVERVIEW_KEYS: &[Hint] = &[
     hint("R", "retry", KeyCommand::Retry),
     hint("S", "stuck", KeyCommand::ResetStuck),
     hint("L", "audit", KeyCommand::Audit),
+    hint("H", "1h/24h/7d", KeyCommand::HistoryWindow),
 ];
 /// A job list's keys; lists that are not a queue's have no state tabs (`hints`).
 const JOB_LIST_KEYS: &[Hint] = &[

@@ -6,6 +6,7 @@ pub mod display;
 pub mod editor;
 pub mod filter;
 pub mod focus;
+pub mod history;
 pub mod json;
 pub mod keymap;
 pub mod msg;
@@ -109,6 +110,8 @@ pub struct App {
     pub utc_offset: FixedOffset,
     /// The drill-down views over the overview, the `/` prompt.
     pub drill: Drill,
+    /// The overview chart's window and, past the hour, its data.
+    pub history: history::HistoryChart,
 }
 
 pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
@@ -143,6 +146,7 @@ impl App {
             theme: ThemeName::Default,
             utc_offset: FixedOffset::east_opt(0).expect("zero offset"),
             drill: Drill::default(),
+            history: history::HistoryChart::default(),
         }
     }
 

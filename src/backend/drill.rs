@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::backend::history::HistoryReport;
 use crate::backend::{Count, JobId, JobState, Reads};
 
 /// Rows per page of a job list. Fixed, so a page is the same set of rows on every screen
@@ -407,6 +408,39 @@ pub struct KindsReport {
     pub kinds: Vec<KindStats>,
     /// The read limit was reached; figures cover the newest jobs only, since this time.
     pub covered_since: Option<DateTime<Utc>>,
+    /// OK and FAILED count every job of the window, from the hourly history
+    /// (`take_counts`); the times and DEAD still come from the jobs read.
+    pub counted_by_hour: bool,
+}
+
+impl KindsReport {
+    /// Past the hour the read limit cuts the window short on a busy queue; the hourly
+    /// history counts all of it. A kind only the history knows joins without times.
+    pub fn take_counts(&mut self, history: &HistoryReport) {
+        if !history.complete() || history.kinds.is_empty() {
+            return;
+        }
+        for k in &mut self.kinds {
+            let (ok, failed) = history.kinds.get(&k.kind).copied().unwrap_or_default();
+            k.succeeded = ok as i64;
+            k.failed_attempts = failed as i64;
+        }
+        for (kind, (ok, failed)) in &history.kinds {
+            if !self.kinds.iter().any(|k| &k.kind == kind) {
+                self.kinds.push(KindStats {
+                    kind: kind.clone(),
+                    succeeded: *ok as i64,
+                    failed_attempts: *failed as i64,
+                    dead: 0,
+                    run_p50: None,
+                    run_p95: None,
+                    wait_p50: None,
+                });
+            }
+        }
+        sort_kinds(&mut self.kinds);
+        self.counted_by_hour = true;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -438,10 +472,15 @@ pub struct TenantsReport {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Request {
     Jobs(JobQuery),
-    Job { id: JobId, limits: DetailLimits },
+    Job {
+        id: JobId,
+        limits: DetailLimits,
+    },
     DeadLetters(DeadLetterQuery),
     Kinds(KindsQuery),
     Tenants(TenantsQuery),
+    /// The overview's chart past the hour.
+    History(HistoryWindow),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -452,6 +491,7 @@ pub enum Response {
     DeadLetters(DeadLetterReport),
     Kinds(KindsReport),
     Tenants(TenantsReport),
+    History(HistoryReport),
 }
 
 /// Runs a request against a backend.
@@ -460,7 +500,18 @@ pub async fn run(backend: &dyn Reads, request: &Request) -> anyhow::Result<Respo
         Request::Jobs(q) => Response::Jobs(backend.jobs(q).await?),
         Request::Job { id, limits } => Response::Job(backend.job(id, limits).await?.map(Box::new)),
         Request::DeadLetters(q) => Response::DeadLetters(backend.dead_letters(q).await?),
-        Request::Kinds(q) => Response::Kinds(backend.kinds(q).await?),
+        Request::Kinds(q) => {
+            let mut report = backend.kinds(q).await?;
+            if q.window != HistoryWindow::Hour {
+                // Without the history the sample stands (and says how far it reaches).
+                match backend.history(q.window).await {
+                    Ok(history) => report.take_counts(&history),
+                    Err(err) => tracing::debug!("kinds without hourly counts: {err:#}"),
+                }
+            }
+            Response::Kinds(report)
+        }
+        Request::History(window) => Response::History(backend.history(*window).await?),
         Request::Tenants(q) => Response::Tenants(backend.tenants(q).await?),
     })
 }

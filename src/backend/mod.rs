@@ -16,6 +16,7 @@ pub mod gate;
 pub mod generate;
 pub mod goodjob;
 pub mod graphile;
+pub mod history;
 pub mod mapped;
 pub mod minute_cache;
 pub mod model;
@@ -93,6 +94,11 @@ pub trait Reads: Overview {
 
     /// Per-kind outcomes and timings over a window.
     async fn kinds(&self, query: &drill::KindsQuery) -> anyhow::Result<drill::KindsReport>;
+
+    /// Completions per queue and hour, and per kind, over the last 24 hours or 7 days
+    /// (`backend::history`); an error where the schema keeps no completion times.
+    async fn history(&self, window: drill::HistoryWindow)
+    -> anyhow::Result<history::HistoryReport>;
 
     /// Running and ready jobs per tenant, where `capabilities().tenants` says the schema
     /// has tenants.

@@ -61,18 +61,27 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
         },
         theme.dim,
     ));
-    if let Some(since) = view
-        .report
-        .as_ref()
-        .and_then(|r| r.covered_since.map(|s| (s, r.db_now)))
+    if let Some(report) = &view.report
+        && let Some(since) = report.covered_since
     {
-        title.push(Span::styled(
-            format!(
-                " · busy: newest jobs only, since {}",
-                when::relative(Some(since.0), since.1)
-            ),
-            theme.warn,
-        ));
+        let since = when::relative(Some(since), report.db_now);
+        // Past the hour the counts may come from the hourly history, whole; the times
+        // and the dead still come from the newest jobs read.
+        let (text, style) = if report.counted_by_hour {
+            (
+                format!(
+                    " · counts: all {}; times and dead: newest since {since}",
+                    view.window.label()
+                ),
+                theme.dim,
+            )
+        } else {
+            (
+                format!(" · busy: newest jobs only, since {since}"),
+                theme.warn,
+            )
+        };
+        title.push(Span::styled(text, style));
     }
     title.extend(loading(&view.load, app.now, theme));
     frame.render_widget(Paragraph::new(Line::from(title)), title_area);

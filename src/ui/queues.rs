@@ -14,6 +14,7 @@ use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::sort::RATE_WINDOW_MINUTES;
 use crate::app::{App, Pane, QueueColumn};
+use crate::backend::drill::HistoryWindow;
 use crate::backend::QueueStats;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -95,7 +96,7 @@ fn header_cell<'a>(col: QueueCol, app: &App, theme: &Theme) -> Cell<'a> {
     let c = match col {
         QueueCol::Sorted(c) => c,
         QueueCol::Marker => return Cell::from(""),
-        QueueCol::Trend => return Cell::from("DONE/min, 1h"),
+        QueueCol::Trend => return trend_header(app, theme),
     };
     let title = if app.queue_sort.column == c {
         let arrow = if app.queue_sort.descending {
@@ -167,14 +168,61 @@ fn cell<'a>(
                 _ => c,
             }
         }
-        QueueCol::Trend => {
-            if q.minutes.is_empty() {
-                return Cell::from("no history").style(theme.dim);
-            }
-            let done: Vec<u32> = q.minutes.iter().map(|m| m.succeeded + m.failed).collect();
-            Cell::from(text::sparkline(&done, width as usize)).style(theme.spark)
-        }
+        QueueCol::Trend => trend_cell(q, width, app, theme),
     }
+}
+
+/// The chart's title names its unit and window, and says when the window is still filling
+/// or could not be read.
+fn trend_header<'a>(app: &App, theme: &Theme) -> Cell<'a> {
+    let chart = &app.history;
+    if chart.window == HistoryWindow::Hour {
+        return Cell::from("DONE/min, 1h");
+    }
+    let title = format!("DONE/h, {}", chart.window.label());
+    let (note, style) = match (chart.shown(), &chart.error) {
+        (_, Some(_)) => (" (unavailable)", theme.warn),
+        (None, None) => (" (loading)", theme.dim),
+        (Some(r), None) if !r.complete() => (" (filling)", theme.dim),
+        _ => ("", theme.text),
+    };
+    Cell::from(Line::from(vec![
+        Span::raw(title),
+        Span::styled(note, style),
+    ]))
+}
+
+fn trend_cell<'a>(q: &QueueStats, width: u16, app: &App, theme: &Theme) -> Cell<'a> {
+    let buckets = if app.history.window == HistoryWindow::Hour {
+        &q.minutes
+    } else {
+        match app.history.shown() {
+            Some(report) => match report.queues.get(&q.name) {
+                Some(hours) => hours,
+                // A queue without a completion in the window has no row in the report.
+                None => {
+                    return Cell::from(format!("none in {}", report.window.label()))
+                        .style(theme.dim);
+                }
+            },
+            None => return Cell::from(""),
+        }
+    };
+    if buckets.is_empty() {
+        return Cell::from("no history").style(theme.dim);
+    }
+    let mut done: Vec<u32> = buckets.iter().map(|m| m.succeeded + m.failed).collect();
+    if app.history.window != HistoryWindow::Hour {
+        // Every hour of the window on screen, as wide as the column allows; the hour's
+        // chart shows its newest minutes.
+        done = text::fit(&done, width as usize);
+        let widen = (width as usize / done.len().max(1)).max(1);
+        done = done
+            .iter()
+            .flat_map(|v| std::iter::repeat_n(*v, widen))
+            .collect();
+    }
+    Cell::from(text::sparkline(&done, width as usize)).style(theme.spark)
 }
 
 fn name_cell<'a>(q: &QueueStats, width: u16, theme: &Theme) -> Cell<'a> {

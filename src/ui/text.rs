@@ -141,6 +141,21 @@ const BARS: [char; 9] = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '
 
 /// The last `width` values as bar characters, scaled to their own maximum; zero stays blank
 /// and any non-zero value shows at least the lowest bar.
+/// Values summed in runs so that all of them fit in `width` bars, the last run ending with
+/// the last value (a week of hours in a 40-column chart: 42 bars of 4 hours, newest right).
+pub fn fit(values: &[u32], width: usize) -> Vec<u32> {
+    if width == 0 || values.len() <= width {
+        return values.to_vec();
+    }
+    let per_bar = values.len().div_ceil(width);
+    let mut bars: Vec<u32> = values
+        .rchunks(per_bar)
+        .map(|run| run.iter().fold(0u32, |a, v| a.saturating_add(*v)))
+        .collect();
+    bars.reverse();
+    bars
+}
+
 pub fn sparkline(values: &[u32], width: usize) -> String {
     let recent = &values[values.len().saturating_sub(width)..];
     let max = recent.iter().copied().max().unwrap_or(0);
@@ -159,6 +174,17 @@ pub fn sparkline(values: &[u32], width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_series_is_summed_into_runs_that_end_with_the_newest_value() {
+        assert_eq!(fit(&[1, 2, 3], 5), vec![1, 2, 3]);
+        assert_eq!(fit(&[1, 2, 3, 4, 5], 2), vec![3, 12]);
+        let week = vec![1u32; 168];
+        let bars = fit(&week, 40);
+        assert!(bars.len() <= 40);
+        assert_eq!(bars.iter().sum::<u32>(), 168);
+        assert_eq!(*bars.last().unwrap(), 5);
+    }
 
     #[test]
     fn escape_sequences_never_pass() {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use jobtop::backend::drill::{
-    DeadLetterQuery, DeadWindow, DetailLimits, JobPage, JobQuery, JobScope, KindWindow, KindsQuery,
-    ListFilter, Order, TenantsQuery,
+    DeadLetterQuery, DeadWindow, DetailLimits, HistoryWindow, JobPage, JobQuery, JobScope,
+    KindsQuery, ListFilter, Order, TenantsQuery,
 };
 use jobtop::backend::native::NativeBackend;
 use jobtop::backend::{JobId, JobState, Reads};
@@ -774,7 +774,7 @@ async fn kinds_report_outcomes_and_timings_worst_first() {
 
     let report = backend
         .kinds(&KindsQuery {
-            window: KindWindow::Hour,
+            window: HistoryWindow::Hour,
             limit: 10_000,
         })
         .await
@@ -800,7 +800,7 @@ async fn kinds_report_outcomes_and_timings_worst_first() {
 
     let day = backend
         .kinds(&KindsQuery {
-            window: KindWindow::Day,
+            window: HistoryWindow::Day,
             limit: 10_000,
         })
         .await
@@ -810,7 +810,7 @@ async fn kinds_report_outcomes_and_timings_worst_first() {
 
     let capped = backend
         .kinds(&KindsQuery {
-            window: KindWindow::Day,
+            window: HistoryWindow::Day,
             limit: 2,
         })
         .await

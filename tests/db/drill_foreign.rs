@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use jobtop::backend::drill::{
-    DeadLetterQuery, DeadWindow, DetailLimits, JobPage, JobQuery, JobScope, KindStats, KindWindow,
-    KindsQuery, ListFilter, Order, TenantsQuery,
+    DeadLetterQuery, DeadWindow, DetailLimits, HistoryWindow, JobPage, JobQuery, JobScope,
+    KindStats, KindsQuery, ListFilter, Order, TenantsQuery,
 };
 use jobtop::backend::engine::drill as foreign_drill;
 use jobtop::backend::engine::foreign::Foreign;
@@ -306,7 +306,7 @@ async fn river_lists_pages_detail_dead_letters_and_kinds() {
     // running sync jobs failed once each in it; the 2000-01-01 failure is not counted.
     let kinds = river
         .kinds(&KindsQuery {
-            window: KindWindow::Hour,
+            window: HistoryWindow::Hour,
             limit: 10_000,
         })
         .await
@@ -437,7 +437,7 @@ async fn oban_lists_detail_dead_letters_and_kinds_in_naive_utc() {
     // not in the fixture, so there are no run or wait times.
     let kinds = oban
         .kinds(&KindsQuery {
-            window: KindWindow::Hour,
+            window: HistoryWindow::Hour,
             limit: 10_000,
         })
         .await
@@ -608,7 +608,7 @@ async fn job_queue_profile_with_uuid_ids() {
     // Without attempt times, failures are the jobs that failed for good.
     let hour = b
         .kinds(&KindsQuery {
-            window: KindWindow::Hour,
+            window: HistoryWindow::Hour,
             limit: 10_000,
         })
         .await
@@ -619,7 +619,7 @@ async fn job_queue_profile_with_uuid_ids() {
     );
     let day = b
         .kinds(&KindsQuery {
-            window: KindWindow::Day,
+            window: HistoryWindow::Day,
             limit: 10_000,
         })
         .await
@@ -633,7 +633,7 @@ async fn job_queue_profile_with_uuid_ids() {
     );
     let capped = b
         .kinds(&KindsQuery {
-            window: KindWindow::Day,
+            window: HistoryWindow::Day,
             limit: 2,
         })
         .await
@@ -1078,7 +1078,7 @@ async fn huge_values_are_cut_in_sql_and_wrappers_pass_reads_through() {
         assert!(dead.groups[0].sample.len() <= 300);
         let kinds = backend
             .kinds(&KindsQuery {
-                window: KindWindow::Hour,
+                window: HistoryWindow::Hour,
                 limit: 100,
             })
             .await

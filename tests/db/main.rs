@@ -30,6 +30,7 @@ mod drill_backend;
 mod drill_foreign;
 mod estimates;
 mod goodjob;
+mod history;
 mod homegrown;
 mod incremental_minutes;
 mod native_alert_figures;

@@ -22,7 +22,7 @@ use sqlx::{AssertSqlSafe, PgPool, Row};
 use jobtop::backend::detect::{self, BackendKind, Selection};
 use jobtop::backend::doctor::Status;
 use jobtop::backend::drill::{
-    DeadLetterQuery, DeadWindow, DetailLimits, JobQuery, JobScope, KindWindow, KindsQuery,
+    DeadLetterQuery, DeadWindow, DetailLimits, HistoryWindow, JobQuery, JobScope, KindsQuery,
     ListFilter, Order,
 };
 use jobtop::backend::engine::foreign::Foreign;
@@ -559,7 +559,7 @@ async fn kinds_and_dead_letters() {
     let p = loaded(&db.pool, &fixture).await;
     let report = p
         .kinds(&KindsQuery {
-            window: KindWindow::Hour,
+            window: HistoryWindow::Hour,
             limit: 20_000,
         })
         .await

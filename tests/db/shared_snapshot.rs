@@ -201,7 +201,7 @@ async fn monitors_that_may_not_write_poll_alone_and_never_take_the_lock() {
 #[tokio::test(flavor = "multi_thread")]
 async fn wrappers_pass_drill_downs_and_actions_through() {
     use jobtop::backend::drill::{
-        DeadLetterQuery, DeadWindow, JobQuery, JobScope, KindWindow, KindsQuery, Order,
+        DeadLetterQuery, DeadWindow, HistoryWindow, JobQuery, JobScope, KindsQuery, Order,
         TenantsQuery,
     };
     use jobtop::backend::wrappers::replica::OnReplica;
@@ -253,7 +253,7 @@ async fn wrappers_pass_drill_downs_and_actions_through() {
             .unwrap();
         backend
             .kinds(&KindsQuery {
-                window: KindWindow::Hour,
+                window: HistoryWindow::Hour,
                 limit: 100,
             })
             .await

@@ -5,8 +5,8 @@
 use chrono::Duration;
 use jobtop::app::{App, Effect, Msg};
 use jobtop::backend::drill::{
-    AttemptError, DeadLetterReport, DeadWindow, ErrorGroup, JobDetail, JobPage, JobRow, KindStats,
-    KindWindow, KindsReport, Request, Response, TenantStats, TenantsReport,
+    AttemptError, DeadLetterReport, DeadWindow, ErrorGroup, HistoryWindow, JobDetail, JobPage,
+    JobRow, KindStats, KindsReport, Request, Response, TenantStats, TenantsReport,
 };
 use jobtop::backend::{Count, JobId, JobState};
 
@@ -176,7 +176,7 @@ pub fn kinds_report() -> KindsReport {
         };
     KindsReport {
         db_now: t0(),
-        window: KindWindow::Hour,
+        window: HistoryWindow::Hour,
         kinds: vec![
             k("webhook.deliver", 410, 190, 21, 0.84, 12.5, 75.0),
             k("email.send", 1200, 62, 30, 0.31, 1.2, 420.0),
@@ -184,6 +184,7 @@ pub fn kinds_report() -> KindsReport {
             k("report.build", 12, 0, 0, 95.0, 240.0, 3.0),
         ],
         covered_since: None,
+        counted_by_hour: false,
     }
 }
 

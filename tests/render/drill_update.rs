@@ -10,7 +10,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use jobtop::app::views::{DetailPane, View};
 use jobtop::app::{App, Effect, Msg, Pane};
 use jobtop::backend::drill::{
-    Cursor, DeadWindow, JobScope, KindWindow, Order, Request, Response, SortKey,
+    Cursor, DeadWindow, HistoryWindow, JobScope, Order, Request, Response, SortKey,
 };
 use jobtop::backend::{JobId, JobState};
 
@@ -293,14 +293,14 @@ fn frozen_views_do_not_refresh_and_reports_refresh_slowly() {
 fn enter_walks_from_kinds_to_dead_letters_to_jobs_to_one_job_and_esc_walks_back() {
     let mut app = app();
     let request = answer(&mut app, key('t'), Response::Kinds(kinds_report()));
-    assert!(matches!(&request, Request::Kinds(q) if q.window == KindWindow::Hour));
+    assert!(matches!(&request, Request::Kinds(q) if q.window == HistoryWindow::Hour));
     // Worst kind first and selected; Tab switches the window.
     let Some(View::Kinds(v)) = app.top_view() else {
         panic!()
     };
     assert_eq!(v.selected.as_deref(), Some("webhook.deliver"));
     let (_, request) = load(&app.update(code(KeyCode::Tab)));
-    assert!(matches!(&request, Request::Kinds(q) if q.window == KindWindow::Day));
+    assert!(matches!(&request, Request::Kinds(q) if q.window == HistoryWindow::Day));
     let (ticket, _) = load(&app.update(key('r')));
     app.update(Msg::Loaded {
         ticket,
@@ -357,7 +357,7 @@ fn enter_walks_from_kinds_to_dead_letters_to_jobs_to_one_job_and_esc_walks_back(
         app.breadcrumb(),
         vec![
             "overview",
-            "kinds 1d",
+            "kinds 24h",
             "dead letters 24h · email.send",
             "SMTP <n> mailbox unavailable for user <n>",
             "#48201"

@@ -57,6 +57,7 @@ impl App {
                     }
                 };
                 effects.extend(self.after_poll());
+                effects.extend(self.ask_history());
                 effects
             }
             Msg::Key(key) => self.key(&key),
@@ -70,7 +71,9 @@ impl App {
                 Vec::new()
             }
             Msg::Loaded { ticket, result } => {
-                self.drill_loaded(ticket, result);
+                if !self.history_loaded(ticket, &result) {
+                    self.drill_loaded(ticket, result);
+                }
                 Vec::new()
             }
             Msg::Source(source) => {
@@ -181,6 +184,7 @@ impl App {
             KeyCommand::Mark => return self.mark_command(false),
             KeyCommand::MarkAll => return self.mark_command(true),
             KeyCommand::Audit => return self.open_audit(),
+            KeyCommand::HistoryWindow => return self.next_history_window(),
             KeyCommand::Alerts => {
                 self.show_alerts = true;
                 self.alerts_selected = ListSelection::at(0);

@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use crate::backend::actions::{
     Action, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep, Plan,
 };
+use crate::backend::drill::HistoryWindow;
 use crate::backend::drill::{
     DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
     KindsReport, TenantsQuery, TenantsReport,
@@ -17,6 +18,7 @@ use crate::backend::engine::actions as kit;
 use crate::backend::engine::drill::{self as drill, DrillTable};
 use crate::backend::engine::snapshot::{self, SnapshotCaches, Statements};
 use crate::backend::gate::WriteKey;
+use crate::backend::history::{self, HistoryReport};
 use crate::backend::model::{JobId, JobState};
 use crate::backend::pg::audit;
 use crate::backend::pile_estimates::{Pile, PileSql, Piles};
@@ -137,6 +139,18 @@ impl Reads for Foreign {
             Some(kinds) => kinds.kinds(&f.pool, query).await,
             None => drill::kinds(&f.pool, &f.drill, query).await,
         }
+    }
+
+    async fn history(&self, window: HistoryWindow) -> anyhow::Result<HistoryReport> {
+        let Some(sql) = &self.statements.minutes else {
+            return Err(unsupported(
+                self.name,
+                "history",
+                Some("the schema keeps no completion times jobtop can read cheaply"),
+            ));
+        };
+        let source = format!("{}@{}", self.name, self.schema);
+        history::read(&self.pool, sql, &source, &self.caches.hours, window).await
     }
 
     async fn tenants(&self, query: &TenantsQuery) -> anyhow::Result<TenantsReport> {

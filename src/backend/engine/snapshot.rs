@@ -8,6 +8,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 
+use crate::backend::history::HourCache;
 use crate::backend::minute_cache::{self, MinuteCache};
 use crate::backend::model::{
     Count, PILE_CAP, PauseInfo, QueueStats, Snapshot, SnapshotOptions, WorkerInfo,
@@ -98,10 +99,11 @@ impl Statements {
 }
 
 /// What a backend's polls keep for the next ones: the closed minutes of the throughput
-/// history and the queue list.
+/// history and the queue list; and the closed hours its history reads keep.
 #[derive(Debug, Default)]
 pub struct SnapshotCaches {
     minutes: MinuteCache,
+    pub hours: HourCache,
     queue_names: StdMutex<Option<(Instant, Vec<String>)>>,
     estimates: EstimateCache,
     piles: OnceLock<Piles>,

@@ -89,5 +89,6 @@ pub async fn kinds(pool: &PgPool, q: &KindsQuery) -> anyhow::Result<KindsReport>
         window: q.window,
         kinds,
         covered_since,
+        counted_by_hour: false,
     })
 }

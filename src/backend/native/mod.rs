@@ -40,6 +40,8 @@ use super::{
     Action, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep, Capabilities, JobId, JobState,
     Overview, Plan, Reads, Snapshot, SnapshotOptions, Writes,
 };
+use crate::backend::drill::HistoryWindow;
+use crate::backend::history::{self, HistoryReport, HourCache};
 use crate::backend::minute_cache::MinuteCache;
 use crate::backend::pile_estimates::EstimateCache;
 
@@ -61,6 +63,7 @@ pub struct NativeBackend {
 #[derive(Debug, Default)]
 pub struct Caches {
     pub minutes: MinuteCache,
+    pub hours: HourCache,
     pub estimates: EstimateCache,
 }
 
@@ -132,6 +135,18 @@ impl Reads for NativeBackend {
 
     async fn kinds(&self, query: &KindsQuery) -> anyhow::Result<KindsReport> {
         kinds::kinds(&self.pool, query).await
+    }
+
+    async fn history(&self, window: HistoryWindow) -> anyhow::Result<HistoryReport> {
+        let source = format!("{}@{}", self.name(), self.schema());
+        history::read(
+            &self.pool,
+            minutes::MINUTES_SQL,
+            &source,
+            &self.caches.hours,
+            window,
+        )
+        .await
     }
 
     async fn tenants(&self, query: &TenantsQuery) -> anyhow::Result<TenantsReport> {

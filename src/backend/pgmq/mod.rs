@@ -31,6 +31,7 @@ use crate::backend::actions::{Action, BatchStep, Plan};
 use crate::backend::actions::{AuditEnd, AuditEntry, AuditFilter, BatchDone};
 use crate::backend::capabilities::{ActionCapabilities, Capabilities, Support, audit_support};
 use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
+use crate::backend::drill::HistoryWindow;
 use crate::backend::drill::{
     DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
     KindsReport, TenantsQuery, TenantsReport,
@@ -42,6 +43,7 @@ use crate::backend::engine::snapshot::{
     MINUTES_FROM, MINUTES_UNTIL, Statements, epoch_minute, minutes_probe,
 };
 use crate::backend::gate::WriteKey;
+use crate::backend::history::HistoryReport;
 use crate::backend::model::{JobId, JobState};
 use crate::backend::pg::sql::{TimeCol, literal, qualified};
 use crate::backend::pgmq::actions::PgmqActions;
@@ -394,6 +396,10 @@ impl Reads for Pgmq {
 
     async fn kinds(&self, query: &KindsQuery) -> anyhow::Result<KindsReport> {
         self.current().kinds(query).await
+    }
+
+    async fn history(&self, window: HistoryWindow) -> anyhow::Result<HistoryReport> {
+        self.current().history(window).await
     }
 
     async fn tenants(&self, query: &TenantsQuery) -> anyhow::Result<TenantsReport> {

@@ -103,6 +103,7 @@ impl SchemaKinds for EventKinds {
             window: q.window,
             kinds,
             covered_since,
+            counted_by_hour: false,
         })
     }
 }

@@ -167,5 +167,6 @@ pub async fn kinds(pool: &PgPool, t: &DrillTable, q: &KindsQuery) -> anyhow::Res
         window: q.window,
         kinds,
         covered_since,
+        counted_by_hour: false,
     })
 }
