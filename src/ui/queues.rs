@@ -14,8 +14,8 @@ use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::sort::RATE_WINDOW_MINUTES;
 use crate::app::{App, Pane, QueueColumn};
-use crate::backend::drill::HistoryWindow;
 use crate::backend::QueueStats;
+use crate::backend::drill::HistoryWindow;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum QueueCol {

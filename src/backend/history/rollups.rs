@@ -15,19 +15,22 @@ const KEEP_HOURS: i64 = 8 * 24;
 /// First half of the advisory lock key ("jobh"); the second is a hash of the source.
 const LOCK_CLASS: i32 = 0x6A6F_6268;
 
+/// hour, and the hour's queue, kind, succeeded and failed (absent for an empty hour).
+type StoredRow = (
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
+
 /// The stored hours among `hours`, an hour read but empty as an empty one.
 pub async fn read(
     pool: &PgPool,
     source: &str,
     hours: &[i64],
 ) -> anyhow::Result<BTreeMap<i64, HourRows>> {
-    let rows: Vec<(
-        i64,
-        Option<String>,
-        Option<String>,
-        Option<i64>,
-        Option<i64>,
-    )> = sqlx::query_as(
+    let rows: Vec<StoredRow> = sqlx::query_as(
         "SELECT r.hour, h.queue, h.kind, h.succeeded, h.failed \
              FROM jobtop.throughput_hours_read r \
              LEFT JOIN jobtop.throughput_hours h ON h.source = r.source AND h.hour = r.hour \
