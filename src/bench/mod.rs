@@ -253,6 +253,79 @@ async fn drill_views(backend: &dyn Reads) -> Result<Vec<QueryFigures>> {
     ])
 }
 
+/// What the chart past the hour costs: a first look at 24 h and 7 d (every closed hour read
+/// from the jobs, a few per request, and stored in the side tables), the same look by the
+/// next monitor (from the stored hours), and a refresh (the open hours only).
+async fn history_reads(
+    pool: &PgPool,
+    kind: BackendKind,
+    schema: &str,
+) -> Result<Vec<QueryFigures>> {
+    use crate::backend::drill::HistoryWindow;
+    let mut out = Vec::new();
+    let source = {
+        let backend = open(pool, kind, schema).await?;
+        format!("{}@{}", backend.name(), backend.reads().schema())
+    };
+    for window in [HistoryWindow::Day, HistoryWindow::Week] {
+        for table in ["jobtop.throughput_hours", "jobtop.throughput_hours_read"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE source = $1"
+            )))
+            .bind(&source)
+            .execute(pool)
+            .await?;
+        }
+        let first = open(pool, kind, schema).await?;
+        let started = Instant::now();
+        let mut requests = 0;
+        let error = loop {
+            requests += 1;
+            match first.reads().history(window).await {
+                Ok(r) if r.complete() || requests >= 500 => break None,
+                Ok(_) => {}
+                Err(err) => break Some(format!("{err:#}")),
+            }
+        };
+        if let Some(error) = error {
+            out.push(QueryFigures {
+                name: format!("history {}", window.label()),
+                time: Summary::default(),
+                plan: PlanFigures::default(),
+                note: format!("not available: {error}"),
+            });
+            continue;
+        }
+        let total = started.elapsed();
+        out.push(QueryFigures {
+            name: format!("history {}, first look", window.label()),
+            time: Summary::of(&[total]),
+            plan: PlanFigures::default(),
+            note: format!(
+                "every closed hour from the jobs, stored: {requests} requests, the chart filling"
+            ),
+        });
+        let next = time_read(5, || async {
+            let fresh = open(pool, kind, schema).await?;
+            fresh.reads().history(window).await
+        })
+        .await?;
+        out.push(QueryFigures {
+            name: format!("history {}, next monitor", window.label()),
+            time: next,
+            plan: PlanFigures::default(),
+            note: "closed hours from the side table, open ones from the jobs".into(),
+        });
+        out.push(QueryFigures {
+            name: format!("history {}, refresh", window.label()),
+            time: time_read(10, || first.reads().history(window)).await?,
+            plan: PlanFigures::default(),
+            note: "the open hours only, once a minute".into(),
+        });
+    }
+    Ok(out)
+}
+
 /// Times a statement of another schema `runs` times (after one warm-up) and explains it once.
 async fn measure_text(
     pool: &PgPool,
@@ -495,6 +568,10 @@ pub async fn run(cfg: BenchConfig) -> Result<Report> {
 
         eprintln!("drill-down views ...");
         report.drill = drill_views(backend.reads().as_ref()).await?;
+        eprintln!("history past the hour ...");
+        report
+            .drill
+            .extend(history_reads(&pool, cfg.backend, generator.schema).await?);
 
         let interval = Duration::from_secs(1);
         let mut scenarios = Vec::new();

@@ -93,14 +93,13 @@ pub fn table(r: &Report) -> String {
             );
         }
         for d in &r.drill {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | | {} |",
-                d.name,
-                ms(d.time.median_ms),
-                ms(d.time.p95_ms),
-                d.note
-            );
+            // A read the schema cannot make was not timed: no figures, the reason instead.
+            let (median, p95) = if d.time.n == 0 {
+                ("–".to_string(), "–".to_string())
+            } else {
+                (ms(d.time.median_ms), ms(d.time.p95_ms))
+            };
+            let _ = writeln!(out, "| {} | {median} | {p95} | | {} |", d.name, d.note);
         }
         let _ = writeln!(out);
         let _ = writeln!(
