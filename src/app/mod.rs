@@ -9,6 +9,7 @@ pub mod focus;
 pub mod history;
 pub mod json;
 pub mod keymap;
+pub mod known_counts;
 pub mod msg;
 pub mod phased;
 pub mod selection;
@@ -112,6 +113,9 @@ pub struct App {
     pub drill: Drill,
     /// The overview chart's window and, past the hour, its data.
     pub history: history::HistoryChart,
+    /// Piles counted exactly by a job list or an action's plan, shown instead of the
+    /// overview's estimate of them.
+    pub known_counts: known_counts::KnownCounts,
 }
 
 pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
@@ -147,6 +151,7 @@ impl App {
             utc_offset: FixedOffset::east_opt(0).expect("zero offset"),
             drill: Drill::default(),
             history: history::HistoryChart::default(),
+            known_counts: known_counts::KnownCounts::default(),
         }
     }
 

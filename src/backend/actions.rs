@@ -352,6 +352,40 @@ pub struct Plan {
 pub const PLAN_NAMES: usize = 5;
 
 impl Plan {
+    /// The whole pile the plan counted, where the action takes every job of one queue in one
+    /// state and nothing cut the count short: (queue, state, jobs in it).
+    pub fn counted_pile(&self) -> Option<(&str, JobState, u64)> {
+        let Some(JobTarget::Matching {
+            filter:
+                JobFilter {
+                    queue: Some(queue),
+                    state: Some(state),
+                    kind: None,
+                    tenant: None,
+                    worker: None,
+                    text: None,
+                },
+            limit: None,
+        }) = self.action.job_target()
+        else {
+            return None;
+        };
+        if self.truncated {
+            return None;
+        }
+        let in_state = |list: &[(JobState, u64)]| {
+            list.iter()
+                .filter(|(s, _)| *s == *state)
+                .map(|(_, n)| n)
+                .sum::<u64>()
+        };
+        Some((
+            queue.as_str(),
+            *state,
+            in_state(&self.eligible_by_state) + in_state(&self.blocked),
+        ))
+    }
+
     /// A plan with nothing found yet; backends fill it in.
     pub fn empty(action: Action) -> Plan {
         Plan {

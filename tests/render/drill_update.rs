@@ -620,3 +620,103 @@ fn the_alerts_pane_opens_over_a_drill_down_and_esc_returns_to_it() {
     );
     assert!(ui_data::render(&app, 80, 24).contains("ERROR SIGNATURE"));
 }
+
+/// The overview with an estimated dead pile in webhooks, as a big pile reads.
+fn estimated_webhooks(value: i64) -> jobtop::backend::Snapshot {
+    let mut snap = snapshot();
+    let webhooks = snap
+        .queues
+        .iter_mut()
+        .find(|q| q.name == "webhooks")
+        .unwrap();
+    webhooks.dead = jobtop::backend::Count {
+        value,
+        capped: false,
+        estimated: true,
+    };
+    snap
+}
+
+#[test]
+fn one_pile_shows_one_number_in_the_header_the_row_the_tab_and_the_dialog() {
+    let mut app = ui_data::app_polled(ui_data::config(), estimated_webhooks(1316));
+    app.update(Msg::ScreenSize {
+        width: 160,
+        height: 48,
+    });
+    assert!(ui_data::render(&app, 160, 48).contains("dead ~1316"));
+    app.update(key('G'));
+    assert_eq!(app.selected_queue.as_deref(), Some("webhooks"));
+    let mut effects = app.update(code(KeyCode::Enter));
+    while !matches!(
+        &load(&effects).1,
+        Request::Jobs(q) if q.scope == JobScope::Queue { queue: "webhooks".into(), state: JobState::Dead }
+    ) {
+        effects = app.update(code(KeyCode::Tab));
+    }
+    let (ticket, _) = load(&effects);
+    let mut dead_page = page(1..4, JobState::Dead, true);
+    dead_page.scope_count = jobtop::backend::Count::exact(1368);
+    app.update(Msg::Loaded {
+        ticket,
+        result: Ok(Response::Jobs(dead_page)),
+    });
+    let screen = ui_data::render(&app, 160, 48);
+    assert!(screen.contains("dead 1368 "), "the tab: {screen}");
+    assert!(screen.contains("│ dead 1368"), "the header: {screen}");
+    assert!(!screen.contains("1316"), "{screen}");
+
+    // The next polls estimate again; the counted figure stands while it is fresh.
+    app.update(Msg::Polled {
+        result: Ok(estimated_webhooks(1320)),
+        at: t0() + chrono::Duration::seconds(5),
+    });
+    app.update(code(KeyCode::Esc));
+    let overview = ui_data::render(&app, 160, 48);
+    assert!(overview.contains("│ dead 1368"), "{overview}");
+    let row = overview.lines().find(|l| l.contains("webhooks")).unwrap();
+    assert!(row.contains("1368") && !row.contains("1320"), "{row}");
+
+    // A minute on, nobody looking: the estimate is back.
+    app.update(Msg::Polled {
+        result: Ok(estimated_webhooks(1320)),
+        at: t0() + chrono::Duration::seconds(90),
+    });
+    assert!(ui_data::render(&app, 160, 48).contains("dead ~1320"));
+}
+
+#[test]
+fn the_retry_dialogs_count_of_a_whole_pile_is_the_one_the_overview_shows() {
+    let mut app = ui_data::app_polled(ui_data::config(), estimated_webhooks(1316));
+    app.update(key('G'));
+    let effects = app.update(key('R'));
+    let (request, action) = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::PlanAction { request, action } => Some((*request, action.clone())),
+            _ => None,
+        })
+        .expect("a plan is asked for");
+    let rows = (0..1371)
+        .map(|id| {
+            (
+                JobId::Int(id),
+                "webhooks".to_string(),
+                "hook.deliver".to_string(),
+                JobState::Dead,
+            )
+        })
+        .collect();
+    let mut plan = jobtop::backend::Plan::from_rows(*action, rows, 10_000);
+    plan.truncated = false;
+    app.update(Msg::Planned {
+        request,
+        result: Ok(Box::new(plan)),
+    });
+    let screen = ui_data::render(&app, 160, 48);
+    assert!(screen.contains("│ dead 1371"), "{screen}");
+    assert!(
+        screen.contains("1,371") || screen.contains("1371 "),
+        "{screen}"
+    );
+}

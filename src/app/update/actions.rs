@@ -446,6 +446,12 @@ impl App {
             return Vec::new();
         }
         let phased = *phased;
+        // The dialog's count of a whole pile is exact: the overview shows the same.
+        if let Ok(plan) = &result
+            && let Some((queue, state, jobs)) = plan.counted_pile()
+        {
+            self.count_known(&queue.to_string(), state, jobs as i64);
+        }
         self.actions.dialog = Some(match result {
             Ok(plan) if plan.eligible == 0 => {
                 let nothing = ActionOutcome::of(&plan, &Default::default(), true);

@@ -584,8 +584,16 @@ impl App {
                 return;
             }
         };
+        let mut known = None;
         match (&mut *view, response) {
             (View::Jobs(v), Response::Jobs(page)) => {
+                // The tab's exact count is the pile's, filter aside: one number everywhere.
+                if let JobScope::Queue { queue, state } = &v.scope
+                    && !page.scope_count.capped
+                    && !page.scope_count.estimated
+                {
+                    known = Some((queue.clone(), *state, page.scope_count.value));
+                }
                 v.page = Some(page);
                 let ids = v.ids();
                 match v.land {
@@ -647,6 +655,9 @@ impl App {
             load.pending = None;
             load.error = None;
             load.loaded_at = Some(now);
+        }
+        if let Some((queue, state, count)) = known {
+            self.count_known(&queue, state, count);
         }
     }
 

@@ -37,7 +37,8 @@ impl App {
                 self.now = self.now.max(at);
                 self.polls += 1;
                 let mut effects = match result {
-                    Ok(snapshot) => {
+                    Ok(mut snapshot) => {
+                        self.known_counts.apply(&mut snapshot, at);
                         let mut effects = self.alert_on_snapshot(&snapshot, at);
                         self.latest = Some(Received { snapshot, at });
                         self.failure = None;
