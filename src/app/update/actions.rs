@@ -450,7 +450,7 @@ impl App {
         if let Ok(plan) = &result
             && let Some((queue, state, jobs)) = plan.counted_pile()
         {
-            self.count_known(&queue.to_string(), state, jobs as i64);
+            self.count_known(queue, state, jobs as i64);
         }
         self.actions.dialog = Some(match result {
             Ok(plan) if plan.eligible == 0 => {
