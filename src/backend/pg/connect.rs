@@ -2,12 +2,14 @@
 //! `~/.pgpass`, TLS modes, unix sockets; and the per-session settings that keep a monitor
 //! cheap and, in read-only mode, unable to write.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
+
+use super::mask::mask_credentials;
+use super::target;
 
 /// How the monitor's sessions are set up.
 #[derive(Debug, Clone)]
@@ -29,20 +31,27 @@ impl Default for SessionSettings {
     }
 }
 
-/// Parses a database URL, or reads the standard `PG*` variables when there is none.
-/// Passwords come from the URL, `PGPASSWORD` or `~/.pgpass` (sqlx reads both).
-/// The error never repeats the URL, which may hold a password.
+/// Parses a database URL (checked as libpq would, `target::parse`), or reads the standard
+/// `PG*` variables when there is none. Passwords come from the URL, `PGPASSWORD` or
+/// `~/.pgpass` (sqlx reads both). The error never repeats a password.
 pub fn parse_target(url: Option<&str>) -> Result<PgConnectOptions> {
-    match url {
-        None => Ok(PgConnectOptions::new()),
-        Some(url) => PgConnectOptions::from_str(url).map_err(|err| {
-            anyhow::anyhow!(
-                "invalid database URL {}: {}",
-                redact_url(url),
-                redact_message(&err.to_string(), url)
-            )
-        }),
+    Ok(parse_target_noted(url)?.options)
+}
+
+/// `parse_target`, with the notes worth telling the user (parameters not applied); they
+/// are logged too.
+pub fn parse_target_noted(url: Option<&str>) -> Result<target::Parsed> {
+    let parsed = match url {
+        None => target::Parsed {
+            options: PgConnectOptions::new(),
+            notes: Vec::new(),
+        },
+        Some(url) => target::parse(url)?,
+    };
+    for note in &parsed.notes {
+        tracing::warn!("{note}");
     }
+    Ok(parsed)
 }
 
 /// `user@host:port/db`, the way the header names a database: never with the password.
@@ -68,49 +77,7 @@ pub fn describe(opts: &PgConnectOptions) -> String {
 
 /// A URL with its password replaced by `***`, for messages and logs.
 pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let redacted = match authority.rfind('@') {
-        Some(at) => {
-            let userinfo = &authority[..at];
-            match userinfo.find(':') {
-                Some(colon) => format!("{}:***{}", &userinfo[..colon], &authority[at..]),
-                None => authority.to_string(),
-            }
-        }
-        None => authority.to_string(),
-    };
-    let mut out = format!(
-        "{}://{}{}",
-        &url[..scheme_end],
-        redacted,
-        &rest[authority_end..]
-    );
-    // A password may also ride in the query string.
-    if let Some(q) = out.find("password=") {
-        let end = out[q..].find('&').map(|e| q + e).unwrap_or(out.len());
-        out.replace_range(q + "password=".len()..end, "***");
-    }
-    out
-}
-
-/// Removes every occurrence of the URL's password from a message.
-fn redact_message(message: &str, url: &str) -> String {
-    match password_of(url) {
-        Some(pw) if !pw.is_empty() => message.replace(&pw, "***"),
-        _ => message.to_string(),
-    }
-}
-
-fn password_of(url: &str) -> Option<String> {
-    let rest = &url[url.find("://")? + 3..];
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    let userinfo = &authority[..authority.rfind('@')?];
-    Some(userinfo[userinfo.find(':')? + 1..].to_string())
+    mask_credentials(url)
 }
 
 /// The settings every monitor session carries, as (name, value).
