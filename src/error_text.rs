@@ -51,6 +51,11 @@ fn cause_text(cause: &(dyn std::error::Error + 'static)) -> String {
 /// What to do about the commonest reasons a database cannot be reached or read.
 fn advice(err: &anyhow::Error) -> Option<&'static str> {
     for cause in err.chain() {
+        if let Some(sqlx::Error::PoolTimedOut) = cause.downcast_ref::<sqlx::Error>() {
+            return Some(
+                "no session could be opened in time: the database is away or not answering",
+            );
+        }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => {

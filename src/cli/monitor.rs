@@ -45,55 +45,70 @@ pub async fn run_with(opts: PgConnectOptions, settings: &MonitorSettings) -> Res
         }
         None => None,
     };
-    let backend = match (settings.kiosk, replica) {
+    let open = open_backend(opts, replica, settings, &described, poll_timeout);
+    let start = |backend: &Backend| {
+        let config = AppConfig {
+            target: described.clone(),
+            backend: backend.name().to_string(),
+            capabilities: backend.capabilities(),
+            read_only: settings.session.read_only,
+            stale_after: settings.stale_after,
+            oldest_warn: Duration::from_secs(60),
+            // The oldest-ready cell turns critical where the alert fires.
+            oldest_critical: settings.rules.oldest_ready.threshold.duration(),
+            drill: settings.drill.clone(),
+        };
+        tracing::info!(
+            target = %config.target,
+            backend = %config.backend,
+            kiosk = settings.kiosk,
+            "monitor starting"
+        );
+        let mut app = App::new(config, settings.interval, Utc::now());
+        app.rules = settings.rules.clone();
+        app.kiosk = settings.kiosk;
+        app.bell = settings.bell;
+        app.theme = settings.theme;
+        app.utc_offset = Local::now().offset().fix();
+        let opts = MonitorOptions {
+            snapshot: SnapshotOptions {
+                count_cap: settings.count_cap,
+                running_by_tenant: settings.rules.needs_tenants(),
+                pile_cap: settings.pile_cap,
+            },
+            poll_timeout,
+        };
+        (app, opts)
+    };
+    terminal::run(&described, settings.theme, open, start).await
+}
+
+/// Connects and opens the schema the monitor watches, with what stands in front of it.
+async fn open_backend(
+    opts: PgConnectOptions,
+    replica: Option<PgConnectOptions>,
+    settings: &MonitorSettings,
+    described: &str,
+    poll_timeout: Duration,
+) -> Result<Backend> {
+    match (settings.kiosk, replica) {
         // The wall screen only reads: with a replica it needs nothing from the primary.
-        (true, Some(replica)) => open_kiosk(replica, settings, &described).await?,
-        (true, None) => open_kiosk(opts, settings, &described).await?,
-        (false, Some(replica)) => open_on_replica(opts, replica, settings, &described).await?,
+        (true, Some(replica)) => open_kiosk(replica, settings, described).await,
+        (true, None) => open_kiosk(opts, settings, described).await,
+        (false, Some(replica)) => open_on_replica(opts, replica, settings, described).await,
         (false, None) => {
             let pool = connect::connect(opts, &settings.session).await?;
-            let backend = backend_choice::open(&pool, &described).await?;
+            let backend = backend_choice::open(&pool, described).await?;
             if settings.share {
                 let shared =
                     SharedOptions::new(settings.interval, poll_timeout, settings.session.read_only);
-                backend.wrap_overview(|reads| Arc::new(SharedSnapshot::new(reads, &pool, shared)))
+                Ok(backend
+                    .wrap_overview(|reads| Arc::new(SharedSnapshot::new(reads, &pool, shared))))
             } else {
-                backend
+                Ok(backend)
             }
         }
-    };
-    let config = AppConfig {
-        target: described,
-        backend: backend.name().to_string(),
-        capabilities: backend.capabilities(),
-        read_only: settings.session.read_only,
-        stale_after: settings.stale_after,
-        oldest_warn: Duration::from_secs(60),
-        // The oldest-ready cell turns critical where the alert fires.
-        oldest_critical: settings.rules.oldest_ready.threshold.duration(),
-        drill: settings.drill.clone(),
-    };
-    tracing::info!(
-        target = %config.target,
-        backend = %config.backend,
-        kiosk = settings.kiosk,
-        "monitor starting"
-    );
-    let mut app = App::new(config, settings.interval, Utc::now());
-    app.rules = settings.rules.clone();
-    app.kiosk = settings.kiosk;
-    app.bell = settings.bell;
-    app.theme = settings.theme;
-    app.utc_offset = Local::now().offset().fix();
-    let opts = MonitorOptions {
-        snapshot: SnapshotOptions {
-            count_cap: settings.count_cap,
-            running_by_tenant: settings.rules.needs_tenants(),
-            pile_cap: settings.pile_cap,
-        },
-        poll_timeout,
-    };
-    terminal::run(app, backend, opts).await
+    }
 }
 
 /// The wall screen starts even while the database is away: the pool connects lazily and

@@ -130,12 +130,34 @@ fn refused_by_pooler(err: &sqlx::Error) -> bool {
     err.to_string().contains("unsupported startup parameter")
 }
 
+/// Longest wait for a new session, handshake and authentication included: a server (or a
+/// stuck pooler, a load balancer) that accepts the connection and never answers must not
+/// hold any command for good. libpq's `connect_timeout` has no default; ours does.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One session, given up after `CONNECT_TIMEOUT` with the reason.
+pub async fn connect_once(opts: &PgConnectOptions) -> Result<sqlx::PgConnection> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, opts.connect()).await {
+        Ok(connected) => Ok(connected?),
+        Err(_) => Err(no_answer()),
+    }
+}
+
+fn no_answer() -> anyhow::Error {
+    anyhow::anyhow!(
+        "no answer within {}s: the server (or a pooler or load balancer in front of it) took the connection but did not respond",
+        CONNECT_TIMEOUT.as_secs()
+    )
+}
+
 /// Tries one session the normal way, to learn whether a pooler stands in front.
 async fn delivery(opts: &PgConnectOptions, settings: &SessionSettings) -> Result<Delivery> {
-    match with_session_settings(opts.clone(), settings)
-        .connect()
-        .await
-    {
+    let first = with_session_settings(opts.clone(), settings);
+    let connected = match tokio::time::timeout(CONNECT_TIMEOUT, first.connect()).await {
+        Ok(connected) => connected,
+        Err(_) => return Err(no_answer()),
+    };
+    match connected {
         Ok(conn) => {
             let _ = conn.close().await;
             Ok(Delivery::Startup)
@@ -194,6 +216,7 @@ pub async fn connect(opts: PgConnectOptions, settings: &SessionSettings) -> Resu
     let how = delivery(&opts, settings)
         .await
         .with_context(|| format!("cannot connect to {target}"))?;
+    // The pool's own attempt is bounded by its acquire timeout.
     pool_options(settings, how)
         .connect_with(connect_options(opts, settings, how))
         .await
