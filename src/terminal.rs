@@ -22,6 +22,7 @@ use crate::backend::gate::Gate;
 use crate::backend::{Backend, Reads, SnapshotOptions};
 use crate::poller;
 use crate::ui::theme::Theme;
+use sqlx::postgres::PgConnectOptions;
 
 /// How often the clock ticks so "updated 0.5s ago" and ages keep moving. Every tick draws a
 /// frame (written only when it differs from the last): at 250 ms an idle monitor at 200×60
@@ -31,24 +32,26 @@ const TICK: Duration = Duration::from_millis(500);
 pub struct MonitorOptions {
     pub snapshot: SnapshotOptions,
     pub poll_timeout: Duration,
+    /// Where the poller asks, cheaply, whether a database that went away is back.
+    pub probe: Option<PgConnectOptions>,
 }
 
 /// Runs the monitor until the user quits. The screen is taken at once and says whom it is
 /// connecting to while `open` runs (a server that accepts and never answers leaves no blank
 /// terminal; `q` and Ctrl-C leave); then `start` makes the app for the opened backend. The
 /// terminal is restored on every way out: return, error, and panic (ratatui's hook).
-pub async fn run<F, S>(target: &str, theme: ThemeName, open: F, start: S) -> Result<()>
+pub async fn run<T, F, S>(target: &str, theme: ThemeName, open: F, start: S) -> Result<()>
 where
-    F: Future<Output = Result<Backend>>,
-    S: FnOnce(&Backend) -> (App, MonitorOptions),
+    F: Future<Output = Result<T>>,
+    S: FnOnce(T) -> (App, Backend, MonitorOptions),
 {
     require_terminal()?;
     let mut terminal = ratatui::try_init()?;
     let result = async {
-        let Some(backend) = while_connecting(&mut terminal, target, theme, open).await? else {
+        let Some(opened) = while_connecting(&mut terminal, target, theme, open).await? else {
             return Ok(());
         };
-        let (app, opts) = start(&backend);
+        let (app, backend, opts) = start(opened);
         event_loop(&mut terminal, app, backend, opts).await
     }
     .await;
@@ -69,14 +72,14 @@ pub fn require_terminal() -> Result<()> {
 }
 
 /// Draws "connecting to … Ns" until `open` is done; `None` when the user left first.
-async fn while_connecting<F>(
+async fn while_connecting<T, F>(
     terminal: &mut DefaultTerminal,
     target: &str,
     theme: ThemeName,
     open: F,
-) -> Result<Option<Backend>>
+) -> Result<Option<T>>
 where
-    F: Future<Output = Result<Backend>>,
+    F: Future<Output = Result<T>>,
 {
     let theme = Theme::named(theme);
     let started = Instant::now();
@@ -124,6 +127,7 @@ async fn event_loop(
         opts.snapshot,
         app.interval,
         opts.poll_timeout,
+        opts.probe,
         tx.clone(),
     );
     let mut events = EventStream::new();

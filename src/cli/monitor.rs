@@ -46,7 +46,7 @@ pub async fn run_with(opts: PgConnectOptions, settings: &MonitorSettings) -> Res
         None => None,
     };
     let open = open_backend(opts, replica, settings, &described, poll_timeout);
-    let start = |backend: &Backend| {
+    let start = |(backend, probe): (Backend, PgConnectOptions)| {
         let config = AppConfig {
             target: described.clone(),
             backend: backend.name().to_string(),
@@ -77,8 +77,9 @@ pub async fn run_with(opts: PgConnectOptions, settings: &MonitorSettings) -> Res
                 pile_cap: settings.pile_cap,
             },
             poll_timeout,
+            probe: Some(probe),
         };
-        (app, opts)
+        (app, backend, opts)
     };
     terminal::run(&described, settings.theme, open, start).await
 }
@@ -90,7 +91,7 @@ async fn open_backend(
     settings: &MonitorSettings,
     described: &str,
     poll_timeout: Duration,
-) -> Result<Backend> {
+) -> Result<(Backend, PgConnectOptions)> {
     match (settings.kiosk, replica) {
         // The wall screen only reads: with a replica it needs nothing from the primary.
         (true, Some(replica)) => open_kiosk(replica, settings, described).await,
@@ -99,13 +100,15 @@ async fn open_backend(
         (false, None) => {
             let pool = connect::connect(opts, &settings.session).await?;
             let backend = backend_choice::open(&pool, described).await?;
+            let probe = (*pool.connect_options()).clone();
             if settings.share {
                 let shared =
                     SharedOptions::new(settings.interval, poll_timeout, settings.session.read_only);
-                Ok(backend
-                    .wrap_overview(|reads| Arc::new(SharedSnapshot::new(reads, &pool, shared))))
+                let backend = backend
+                    .wrap_overview(|reads| Arc::new(SharedSnapshot::new(reads, &pool, shared)));
+                Ok((backend, probe))
             } else {
-                Ok(backend)
+                Ok((backend, probe))
             }
         }
     }
@@ -118,10 +121,11 @@ async fn open_kiosk(
     opts: PgConnectOptions,
     settings: &MonitorSettings,
     described: &str,
-) -> Result<Backend> {
+) -> Result<(Backend, PgConnectOptions)> {
     let pool = connect::connect_lazy(opts, &settings.session).await;
+    let probe = (*pool.connect_options()).clone();
     let reachable = pool.acquire().await.map(drop);
-    match reachable {
+    let backend = match reachable {
         Ok(()) => backend_choice::open(&pool, described).await,
         Err(err) => {
             tracing::warn!("{described} unreachable at start-up, waiting for it: {err:#}");
@@ -136,7 +140,8 @@ async fn open_kiosk(
                 .unwrap_or_else(|| assumed.backend.default_schema().to_string());
             detect::open(&pool, &Detected { schema, ..assumed }).await
         }
-    }
+    }?;
+    Ok((backend, probe))
 }
 
 /// Reads from the replica, actions to the primary (`--replica-url`). Only the reference
@@ -147,7 +152,7 @@ async fn open_on_replica(
     replica: PgConnectOptions,
     settings: &MonitorSettings,
     described: &str,
-) -> Result<Backend> {
+) -> Result<(Backend, PgConnectOptions)> {
     // A replica refuses writes anyway; saying so keeps even a bug from trying.
     let replica_session = connect::SessionSettings {
         read_only: true,
@@ -164,5 +169,8 @@ async fn open_on_replica(
     }
     let primary = connect::connect(primary, &settings.session).await?;
     let native = NativeBackend::with_replica(primary, replica.clone());
-    Ok(Backend::new(native).wrap_overview(|reads| Arc::new(OnReplica::new(reads, replica))))
+    let probe = (*replica.connect_options()).clone();
+    let backend =
+        Backend::new(native).wrap_overview(|reads| Arc::new(OnReplica::new(reads, replica)));
+    Ok((backend, probe))
 }

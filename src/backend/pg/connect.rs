@@ -143,6 +143,16 @@ pub async fn connect_once(opts: &PgConnectOptions) -> Result<sqlx::PgConnection>
     }
 }
 
+/// Whether the database answers at all, as cheaply as that can be asked: a new session
+/// and `SELECT 1`. The error is the cause (refused, no such host, shutting down), which a
+/// pool's "timed out" hides.
+pub async fn probe(opts: &PgConnectOptions) -> Result<()> {
+    let mut conn = connect_once(opts).await?;
+    sqlx::query("SELECT 1").execute(&mut conn).await?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
 fn no_answer() -> anyhow::Error {
     anyhow::anyhow!(
         "no answer within {}s: the server (or a pooler or load balancer in front of it) took the connection but did not respond",
