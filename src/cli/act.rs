@@ -147,7 +147,7 @@ fn clean(s: &str) -> String {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if let Ok(secs) = s.parse::<f64>() {
-        return if secs >= 0.0 && secs <= super::values::LONGEST_SECS {
+        return if (0.0..=super::values::LONGEST_SECS).contains(&secs) {
             Ok(Duration::from_secs_f64(secs))
         } else {
             Err(format!("not a duration: {s}"))

@@ -12,15 +12,26 @@ use crate::pty::Terminal;
 fn run(args: &[&str]) -> (Output, String, f64) {
     let log = cli::temp_file("jobtop.log", "");
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_jobtop"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jobtop"))
         .args(args)
         .arg("--log-file")
         .arg(&log)
         .env_remove("DATABASE_URL")
         .env_remove("JOBTOP_CONFIG")
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("the jobtop binary runs");
+    // A command that hangs fails the test instead of holding it.
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
     let log = std::fs::read_to_string(&log).unwrap_or_default();
     (out, log, started.elapsed().as_secs_f64())
 }
