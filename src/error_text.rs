@@ -44,6 +44,14 @@ fn cause_text(cause: &(dyn std::error::Error + 'static)) -> String {
         });
     match server {
         Some(db) => db.message().to_string(),
+        // "error communicating with database:" adds nothing to its cause, which follows.
+        None if matches!(
+            cause.downcast_ref::<sqlx::Error>(),
+            Some(sqlx::Error::Io(_))
+        ) =>
+        {
+            String::new()
+        }
         None => cause.to_string(),
     }
 }

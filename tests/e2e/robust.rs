@@ -69,7 +69,7 @@ fn a_server_that_never_answers_holds_no_command() {
         let text = all_text(&out);
         assert!(secs < 15.0, "{command}: {secs:.1}s");
         assert!(!out.status.success(), "{command}: {text}");
-        assert!(text.contains("no answer within"), "{command}: {text}");
+        assert!(text.contains("no answer"), "{command}: {text}");
         assert!(
             !text.contains("s3cretPW") && !log.contains("s3cretPW"),
             "{command}: {text}"
