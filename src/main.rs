@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use jobtop::cli::{self, Exit};
+use tracing_subscriber::fmt::MakeWriter;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::parse();
@@ -38,6 +39,21 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// A log line with every credential masked: sqlx and our own messages may quote a URL.
+struct MaskedWriter<W>(W);
+
+impl<W: std::io::Write> std::io::Write for MaskedWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let masked = jobtop::backend::pg::mask::mask_credentials(&String::from_utf8_lossy(buf));
+        self.0.write_all(masked.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// Logs go to a file, never to the terminal the UI owns.
 fn init_logging(path: Option<PathBuf>) -> Result<tracing_appender::non_blocking::WorkerGuard> {
     let path = match path {
@@ -60,7 +76,7 @@ fn init_logging(path: Option<PathBuf>) -> Result<tracing_appender::non_blocking:
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer)
+        .with_writer(move || MaskedWriter(writer.make_writer()))
         .with_ansi(false)
         .init();
     Ok(guard)

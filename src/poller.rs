@@ -7,7 +7,9 @@ use chrono::Utc;
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::app::Msg;
+use crate::backend::pg::connect;
 use crate::backend::{Overview, SnapshotOptions};
+use sqlx::postgres::PgConnectOptions;
 
 /// Longest wait between retries while polls keep failing.
 const MAX_BACKOFF: Duration = Duration::from_secs(15);
@@ -39,12 +41,24 @@ pub fn backoff(interval: Duration, failures: u32) -> Duration {
     (interval * factor).min(MAX_BACKOFF.max(interval))
 }
 
+/// Asks whether the database answers at all (`connect::probe`), as the error's cause.
+async fn probe(target: &PgConnectOptions) -> Result<(), String> {
+    connect::probe(target)
+        .await
+        .map_err(|err| crate::error_text::one_line(&err))
+}
+
 /// Starts polling; results arrive as `Msg::Polled`. Stops when the receiver is dropped.
+/// With a `probe` target, a failed poll is followed by a bare session to it: when that fails
+/// too the database is away, its error is the one shown (the cause, not the pool's
+/// "timed out"), and until a probe answers again the heavy reads wait while a probe runs
+/// every interval, so the monitor is back within one interval of the database.
 pub fn spawn(
     overview: Arc<dyn Overview>,
     opts: SnapshotOptions,
     interval: Duration,
     poll_timeout: Duration,
+    probe_target: Option<PgConnectOptions>,
     tx: mpsc::Sender<Msg>,
 ) -> PollerHandle {
     let refresh = Arc::new(Notify::new());
@@ -56,16 +70,36 @@ pub fn spawn(
     tokio::spawn(async move {
         let mut failures: u32 = 0;
         let mut source = None;
+        let mut away = false;
         loop {
+            let mut probed = None;
+            if let (true, Some(target)) = (away, &probe_target) {
+                probed = Some(probe(target).await);
+            }
             // Polls run one after another, never overlapping: a slow database slows the
             // refresh rather than piling up queries.
-            let result = match tokio::time::timeout(poll_timeout, overview.snapshot(&opts)).await {
-                Ok(Ok(snapshot)) => Ok(snapshot),
-                Ok(Err(err)) => Err(crate::error_text::one_line(&err)),
-                Err(_) => Err(format!(
-                    "poll timed out after {}s",
-                    poll_timeout.as_secs_f32()
-                )),
+            let still_away = matches!(probed, Some(Err(_)));
+            let mut result = match probed {
+                Some(Err(cause)) => Err(cause),
+                _ => match tokio::time::timeout(poll_timeout, overview.snapshot(&opts)).await {
+                    Ok(Ok(snapshot)) => Ok(snapshot),
+                    Ok(Err(err)) => Err(crate::error_text::one_line(&err)),
+                    Err(_) => Err(format!(
+                        "poll timed out after {}s",
+                        poll_timeout.as_secs_f32()
+                    )),
+                },
+            };
+            away = match (&mut result, &probe_target) {
+                (Ok(_), _) | (Err(_), None) => false,
+                (Err(_), Some(_)) if still_away => true,
+                (Err(message), Some(target)) => match probe(target).await {
+                    Ok(()) => false,
+                    Err(cause) => {
+                        *message = cause;
+                        true
+                    }
+                },
             };
             match &result {
                 Ok(_) => failures = 0,
@@ -91,7 +125,11 @@ pub fn spawn(
             {
                 return;
             }
-            let wait = backoff(*interval_rx.borrow(), failures);
+            let wait = if away {
+                *interval_rx.borrow()
+            } else {
+                backoff(*interval_rx.borrow(), failures)
+            };
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = refresh.notified() => {}

@@ -1,12 +1,12 @@
 //! The terminal loop: owns the screen, turns events into `Msg`, runs `Effect`s, draws.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use chrono::Utc;
-use crossterm::event::{Event, EventStream, KeyEventKind};
+use crossterm::event::{Event, EventStream, KeyCode, KeyEventKind, KeyModifiers};
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
 use futures::StreamExt;
 use ratatui::backend::CrosstermBackend;
@@ -15,11 +15,14 @@ use ratatui::{DefaultTerminal, Terminal};
 use tokio::sync::mpsc;
 
 use crate::action_effects::ActionEffects;
+use crate::app::ThemeName;
 use crate::app::{App, Effect, Msg};
 use crate::backend::drill::{self, Request};
 use crate::backend::gate::Gate;
 use crate::backend::{Backend, Reads, SnapshotOptions};
 use crate::poller;
+use crate::ui::theme::Theme;
+use sqlx::postgres::PgConnectOptions;
 
 /// How often the clock ticks so "updated 0.5s ago" and ages keep moving. Every tick draws a
 /// frame (written only when it differs from the last): at 250 ms an idle monitor at 200×60
@@ -29,15 +32,85 @@ const TICK: Duration = Duration::from_millis(500);
 pub struct MonitorOptions {
     pub snapshot: SnapshotOptions,
     pub poll_timeout: Duration,
+    /// Where the poller asks, cheaply, whether a database that went away is back.
+    pub probe: Option<PgConnectOptions>,
 }
 
-/// Runs the monitor until the user quits. The terminal is restored on every way out:
-/// return, error, and panic (ratatui's hook).
-pub async fn run(app: App, backend: Backend, opts: MonitorOptions) -> Result<()> {
+/// Runs the monitor until the user quits. The screen is taken at once and says whom it is
+/// connecting to while `open` runs (a server that accepts and never answers leaves no blank
+/// terminal; `q` and Ctrl-C leave); then `start` makes the app for the opened backend. The
+/// terminal is restored on every way out: return, error, and panic (ratatui's hook).
+pub async fn run<T, F, S>(target: &str, theme: ThemeName, open: F, start: S) -> Result<()>
+where
+    F: Future<Output = Result<T>>,
+    S: FnOnce(T) -> (App, Backend, MonitorOptions),
+{
+    require_terminal()?;
     let mut terminal = ratatui::try_init()?;
-    let result = event_loop(&mut terminal, app, backend, opts).await;
+    let result = async {
+        let Some(opened) = while_connecting(&mut terminal, target, theme, open).await? else {
+            return Ok(());
+        };
+        let (app, backend, opts) = start(opened);
+        event_loop(&mut terminal, app, backend, opts).await
+    }
+    .await;
     ratatui::restore();
     result
+}
+
+/// The monitor draws on a terminal; without one (`ssh host jobtop`, a cron job, a pipe)
+/// it says so and names the commands made for that.
+pub fn require_terminal() -> Result<()> {
+    let has_tty = std::io::stdout().is_terminal() && std::fs::File::open("/dev/tty").is_ok();
+    if !has_tty {
+        anyhow::bail!(
+            "the monitor needs a terminal (ssh -t host jobtop …); for scripts and monitoring systems use `jobtop snapshot URL` or `jobtop check URL`"
+        );
+    }
+    Ok(())
+}
+
+/// Draws "connecting to … Ns" until `open` is done; `None` when the user left first.
+async fn while_connecting<T, F>(
+    terminal: &mut DefaultTerminal,
+    target: &str,
+    theme: ThemeName,
+    open: F,
+) -> Result<Option<T>>
+where
+    F: Future<Output = Result<T>>,
+{
+    let theme = Theme::named(theme);
+    let started = Instant::now();
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let open = std::pin::pin!(open);
+    let mut open = open;
+    loop {
+        tokio::select! {
+            opened = &mut open => return opened.map(Some),
+            event = events.next() => match event {
+                Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
+                    let ctrl_c = key.modifiers.contains(KeyModifiers::CONTROL)
+                        && key.code == KeyCode::Char('c');
+                    if ctrl_c || matches!(key.code, KeyCode::Char('q') | KeyCode::Esc) {
+                        return Ok(None);
+                    }
+                }
+                Some(Err(err)) => return Err(err.into()),
+                None => return Ok(None),
+                Some(Ok(_)) => {}
+            },
+            _ = tick.tick() => {}
+            _ = terminate.recv() => return Ok(None),
+            _ = hangup.recv() => return Ok(None),
+        }
+        terminal
+            .draw(|frame| crate::ui::connecting::draw(frame, target, started.elapsed(), &theme))?;
+    }
 }
 
 async fn event_loop(
@@ -54,6 +127,7 @@ async fn event_loop(
         opts.snapshot,
         app.interval,
         opts.poll_timeout,
+        opts.probe,
         tx.clone(),
     );
     let mut events = EventStream::new();

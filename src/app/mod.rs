@@ -181,6 +181,17 @@ impl App {
             .map(|r| (self.now - r.at).max(chrono::Duration::zero()))
     }
 
+    /// Whether the data on screen is stale: the last poll failed, or the newest data is
+    /// older than two intervals (a poll that hangs, a starved process), whatever the reason.
+    /// The one rule every view's STALE follows.
+    pub fn is_data_stale(&self) -> bool {
+        let too_old = self
+            .latest
+            .as_ref()
+            .is_some_and(|r| (self.now - r.at).to_std().unwrap_or_default() > self.interval * 2);
+        self.failure.is_some() || (too_old && !self.is_frozen())
+    }
+
     /// Queue indices of the shown snapshot in display order.
     pub fn queue_order(&self) -> Vec<usize> {
         match (self.shown(), self.db_now()) {

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::backend::actions::{BATCH_SIZE, Progress};
 use crate::backend::{
@@ -176,7 +177,12 @@ impl Gate {
             };
             if let Err(err) = self.backend.writes().finish_audit(WriteKey(()), &end).await {
                 tracing::error!(action = kind.name(), "cannot record the audit row: {err:#}");
-                let note = format!("(the audit row could not be written: {err:#})");
+                // A batch that failed because the database went away leaves the row saying
+                // "in progress": it is closed once the database is back.
+                close_when_back(&self.backend, plan, &self.actor, audit_id, &outcome);
+                let note = format!(
+                    "(the audit row could not be written yet: {err:#}; it is closed when the database is back)"
+                );
                 outcome.error = Some(match outcome.error.take() {
                     Some(e) => format!("{e} {note}"),
                     None => note,
@@ -191,6 +197,51 @@ impl Gate {
         );
         Ok(outcome)
     }
+}
+
+/// How often, and for how long, a run's end that could not be recorded is tried again.
+const RECORD_RETRY_EVERY: Duration = Duration::from_secs(1);
+const RECORD_RETRY_FOR: Duration = Duration::from_secs(3_600);
+
+/// Records the end of an interrupted run in the background, as soon as the database takes
+/// it (for as long as this process runs: the monitor, or a command still reporting).
+fn close_when_back(
+    backend: &Backend,
+    plan: &Plan,
+    actor: &str,
+    audit_id: Option<i64>,
+    outcome: &ActionOutcome,
+) {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return;
+    }
+    let (backend, plan, actor, outcome) = (
+        backend.clone(),
+        plan.clone(),
+        actor.to_string(),
+        outcome.clone(),
+    );
+    tokio::spawn(async move {
+        let started = Instant::now();
+        while started.elapsed() < RECORD_RETRY_FOR {
+            tokio::time::sleep(RECORD_RETRY_EVERY).await;
+            let end = AuditEnd {
+                plan: &plan,
+                actor: &actor,
+                audit_id,
+                outcome: &outcome,
+            };
+            if backend
+                .writes()
+                .finish_audit(WriteKey(()), &end)
+                .await
+                .is_ok()
+            {
+                tracing::info!(audit_id, "the interrupted run's audit row is closed");
+                return;
+            }
+        }
+    });
 }
 
 /// `user@host` of whoever runs jobtop: the OS account, not the database role.

@@ -27,7 +27,8 @@ recorded in the jobtop.audit table, like the monitor's actions.";
 
 #[derive(Args, Debug, Clone)]
 pub struct ActArgs {
-    /// postgres://user@host:port/db (else DATABASE_URL or the PG* variables).
+    /// postgres://user@host:port/db or @name of the config file (else DATABASE_URL or the
+    /// PG* variables).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
     pub url: Option<String>,
 
@@ -36,7 +37,7 @@ pub struct ActArgs {
     pub yes: bool,
 
     /// Bound on every statement, in seconds.
-    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = super::values::seconds(0.1..=3600.0))]
     pub statement_timeout: f64,
 }
 
@@ -46,7 +47,7 @@ pub async fn run(args: &ActArgs, action: Action) -> Result<()> {
         Ok(0) => Ok(()),
         Ok(code) => Err(Exit(code).into()),
         Err(err) => {
-            eprintln!("jobtop: {}", clean(&format!("{err:#}")));
+            eprintln!("jobtop: {}", clean(&crate::error_text::one_line(&err)));
             Err(Exit(2).into())
         }
     }
@@ -146,7 +147,7 @@ fn clean(s: &str) -> String {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if let Ok(secs) = s.parse::<f64>() {
-        return if secs >= 0.0 && secs.is_finite() {
+        return if (0.0..=super::values::LONGEST_SECS).contains(&secs) {
             Ok(Duration::from_secs_f64(secs))
         } else {
             Err(format!("not a duration: {s}"))
@@ -178,6 +179,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             "not a duration: {s} (a unit is missing: s, m, h, d, w)"
         ));
     }
+    if total > super::values::LONGEST_SECS {
+        return Err(format!("{s} is longer than ten years"));
+    }
     Ok(Duration::from_secs_f64(total))
 }
 
@@ -202,5 +206,8 @@ mod tests {
         assert!(parse_duration("14").is_ok());
         assert!(parse_duration("14x").is_err());
         assert!(parse_duration("1h30").is_err());
+        for huge in ["99999999999999999999w", "1e400", "nan", "inf", "-3"] {
+            assert!(parse_duration(huge).is_err(), "{huge}");
+        }
     }
 }

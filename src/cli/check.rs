@@ -87,7 +87,7 @@ fn unknown(failure: &Failure, json: bool, out: &mut String) -> Status {
         Failure::Config(_) => "bad configuration",
         Failure::Database(_) => "cannot read the database",
     };
-    let message = sanitize(&failure.to_string(), 2000).into_owned();
+    let message = plugin_text(&failure.to_string(), 2000);
     let summary = format!("{what}: {}", first_line(&message));
     if json {
         print_json(
@@ -144,7 +144,7 @@ fn report(shot: &OneShot, json: bool, out: &mut String) -> Status {
             .map(|a| {
                 format!(
                     "{} {}",
-                    sanitize(&a.key.subject.label(), 200),
+                    plugin_text(&a.key.subject.label(), 200),
                     a.comparison()
                 )
             })
@@ -207,13 +207,13 @@ fn report(shot: &OneShot, json: bool, out: &mut String) -> Status {
         let mut line = format!(
             "{word} {} {}: {} > {}, since {}",
             a.key.rule.as_str(),
-            sanitize(&a.key.subject.label(), 200),
+            plugin_text(&a.key.subject.label(), 200),
             a.value_text(),
             a.threshold_text(),
             a.since.format("%Y-%m-%dT%H:%M:%SZ"),
         );
         if let Some(detail) = &a.detail {
-            line.push_str(&format!(" ({})", sanitize(detail, 300)));
+            line.push_str(&format!(" ({})", plugin_text(detail, 300)));
         }
         let _ = writeln!(out, "{line}");
     }
@@ -256,6 +256,13 @@ fn perfdata(shot: &OneShot) -> String {
     out.join(" ")
 }
 
+/// Database text in a plugin's status or long output: control characters escaped (a
+/// newline would start a line of our own), and `|`, where monitoring systems start the
+/// performance data, shown as `¦` so a queue name cannot cut the text or inject figures.
+fn plugin_text(raw: &str, max_chars: usize) -> String {
+    sanitize(raw, max_chars).replace('|', "¦")
+}
+
 /// Plugin labels may not hold quotes, `=` or spaces; control characters never go out.
 fn perf_label(name: &str) -> String {
     name.chars()
@@ -288,5 +295,12 @@ mod tests {
     fn perf_labels_are_plain() {
         assert_eq!(perf_label("mail's = queue\x1b"), "mail_s___queue_");
         assert_eq!(perf_label("billing.v2"), "billing.v2");
+    }
+
+    #[test]
+    fn plugin_text_cannot_inject_performance_data_or_lines() {
+        let text = plugin_text("evil | 'x_ready'=999\nOK fake", 200);
+        assert!(!text.contains('|') && !text.contains('\n'), "{text}");
+        assert_eq!(text, "evil ¦ 'x_ready'=999\\nOK fake");
     }
 }

@@ -1,11 +1,16 @@
 //! `jobtop doctor [URL]`: what the monitor needs from this database, and what to fix.
 
+use std::time::Duration;
+
 use anyhow::Result;
 
 use super::{Exit, GlobalArgs, backend_choice};
 use crate::backend::doctor::{self, Status};
 use crate::backend::pg::connect::{self, SessionSettings};
 use crate::ui::text::sanitize;
+
+/// The longest a doctor run may take once connected.
+const DOCTOR_LIMIT: Duration = Duration::from_secs(60);
 
 pub async fn run(url: Option<&str>, _global: &GlobalArgs) -> Result<()> {
     let opts = super::target(url)?;
@@ -15,9 +20,20 @@ pub async fn run(url: Option<&str>, _global: &GlobalArgs) -> Result<()> {
         ..SessionSettings::default()
     };
     let pool = connect::connect(opts, &settings).await?;
-    let backend = backend_choice::open(&pool, &described).await?;
     println!("jobtop doctor: {described}");
-    let report = doctor::run(&pool, backend.reads().as_ref()).await;
+    let checks = async {
+        let backend = backend_choice::open(&pool, &described).await?;
+        Ok::<_, anyhow::Error>(doctor::run(&pool, backend.reads().as_ref()).await)
+    };
+    // Each statement is bounded by the server; a server that stops answering is bounded here.
+    let report = tokio::time::timeout(DOCTOR_LIMIT, checks)
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "{described} stopped answering: doctor gave up after {}s",
+                DOCTOR_LIMIT.as_secs()
+            )
+        })??;
     for check in &report {
         let mark = match check.status {
             Status::Ok => "ok  ",

@@ -22,6 +22,7 @@ mod resume;
 mod retry;
 mod settings;
 mod snapshot;
+mod values;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -82,8 +83,14 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let matches = Cli::command().get_matches_from(args);
-    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    let args = globals_after_command(args.into_iter().map(Into::into).collect());
+    let matches = Cli::command()
+        .try_get_matches_from(&args)
+        .unwrap_or_else(|err| refuse(err, &args));
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| refuse(err, &args));
+    if let (None, Some(word)) = (&cli.command, &cli.url) {
+        not_a_command(word);
+    }
     for id in matches.ids() {
         let id = id.as_str();
         if matches!(
@@ -96,10 +103,105 @@ where
     cli
 }
 
+/// The options every command takes (`--config`, `--log-file`, ...) moved after the command
+/// when they come before it: clap counts them as the monitor's own arguments there, which
+/// conflict with a command (`jobtop --config f check @demo` was refused).
+fn globals_after_command(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    const GLOBAL: [&str; 5] = [
+        "--config",
+        "--log-file",
+        "--backend",
+        "--schema",
+        "--profile",
+    ];
+    let commands: Vec<String> = Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    let mut i = 1;
+    while let Some(arg) = args.get(i).and_then(|a| a.to_str()) {
+        let name = arg.split('=').next().unwrap_or(arg);
+        if GLOBAL.contains(&name) {
+            i += if arg.contains('=') { 1 } else { 2 };
+        } else if commands.iter().any(|c| c == arg) {
+            if i > 1 {
+                let command = args.remove(i);
+                args.insert(1, command);
+            }
+            break;
+        } else {
+            break;
+        }
+    }
+    args
+}
+
+/// A command-line error, printed with every credential masked (clap repeats the argument
+/// it could not place, a URL with its password among them), and exit status 2; `check`
+/// exits 3 (UNKNOWN) as a monitoring system expects of a plugin that could not run.
+fn refuse(err: clap::Error, args: &[std::ffi::OsString]) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    eprint!(
+        "{}",
+        crate::backend::pg::mask::mask_credentials(&err.render().to_string())
+    );
+    let check = args.iter().skip(1).any(|a| a == "check");
+    std::process::exit(if check { 3 } else { 2 });
+}
+
+/// The monitor's positional argument when it is neither a URL nor `@name`: a mistyped
+/// command, most likely, which is said so rather than tried as a database.
+fn not_a_command(word: &str) {
+    if word.contains(':') || word.starts_with('@') {
+        return;
+    }
+    let command = Cli::command();
+    let near = command
+        .get_subcommands()
+        .map(|c| c.get_name())
+        .filter(|name| edit_distance(name, word) <= 2 || name.starts_with(word))
+        .min_by_key(|name| edit_distance(name, word));
+    let hint = match near {
+        Some(name) => format!(" (did you mean `jobtop {name}`?)"),
+        None => " (see `jobtop --help`)".to_string(),
+    };
+    eprintln!(
+        "jobtop: '{}' is neither a command nor a database URL{hint}; a database is postgres://user@host:port/db or @name",
+        crate::ui::text::sanitize(word, 80)
+    );
+    std::process::exit(2);
+}
+
+/// Levenshtein distance, for suggesting the command a mistyped word meant.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct MonitorArgs {
     /// Seconds between refreshes (0.5 to 60).
-    #[arg(short, long, default_value_t = 1.0, value_name = "SECS")]
+    #[arg(short, long, default_value_t = 1.0, value_name = "SECS", value_parser = values::seconds(0.5..=60.0))]
     pub interval: f64,
 
     /// Refuse every action; the database session itself is read-only.
@@ -107,25 +209,25 @@ pub struct MonitorArgs {
     pub read_only: bool,
 
     /// A worker whose heartbeat is older than this many seconds is stale.
-    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    #[arg(long, default_value_t = 60, value_name = "SECS", value_parser = values::whole(1..=values::LONGEST_SECS as u64))]
     pub stale_after: u64,
 
     /// Ready, running and retrying counts stop at this many jobs per queue ("10k+");
     /// scheduled and dead ones are counted up to 100 (or the dead-letter alert's
     /// threshold), then estimated ("~45k").
-    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = values::whole(1..=1_000_000_000i64))]
     pub count_cap: i64,
 
     /// A running job older than this many seconds is listed as stuck (`s`).
-    #[arg(long, default_value_t = 3600, value_name = "SECS")]
+    #[arg(long, default_value_t = 3600, value_name = "SECS", value_parser = values::whole(1..=values::LONGEST_SECS as u64))]
     pub stuck_after: u64,
 
     /// How often your workers send heartbeats, for the tenants view's heartbeat budget.
-    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = values::seconds(0.1..=3600.0))]
     pub heartbeat_interval: f64,
 
     /// Bound on every monitoring statement, in seconds.
-    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 5.0, value_name = "SECS", value_parser = values::seconds(0.1..=600.0))]
     pub statement_timeout: f64,
 
     /// Read everything the monitor shows from this read replica; actions still go to the
@@ -285,7 +387,7 @@ pub struct CheckArgs {
     #[arg(long)]
     pub json: bool,
     /// Give up (UNKNOWN) after this many seconds.
-    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = values::seconds(0.5..=600.0))]
     pub timeout: f64,
 }
 
@@ -298,14 +400,14 @@ pub struct SnapshotArgs {
     #[arg(long)]
     pub json: bool,
     /// Give up after this many seconds.
-    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = values::seconds(0.5..=600.0))]
     pub timeout: f64,
 }
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Jobs enqueued per second across all queues.
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, value_parser = values::seconds(0.0..=100_000.0))]
     pub rate: f64,
     /// Simulated worker processes.
     #[arg(long, default_value_t = 8)]
@@ -325,6 +427,7 @@ pub struct DemoArgs {
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> Result<()> {
+    let _ = CONFIG_PATH.set(cli.global.config.clone());
     backend_choice::remember(crate::backend::detect::Selection {
         backend: cli.global.backend,
         schema: cli.global.schema.clone(),
@@ -377,12 +480,27 @@ pub fn resolve_target<'a>(
     }
 }
 
-/// The database to watch: a URL, or the standard `PG*` variables.
+/// The config file the command line names (`--config`, `JOBTOP_CONFIG`), for the commands
+/// that resolve `@name` without being handed the global options.
+static CONFIG_PATH: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+
+/// The database to watch: a URL, `@name` of the config file's connections, or the standard
+/// `PG*` variables. A URL's notes (parameters not applied) go to stderr.
 pub fn target(url: Option<&str>) -> Result<PgConnectOptions> {
     if url.is_none() && !std::env::vars().any(|(k, _)| k.starts_with("PG")) {
         bail!(
             "no database given: pass a URL (jobtop postgres://user@host/db), set DATABASE_URL or the PG* variables, or try `jobtop demo`"
         );
     }
-    connect::parse_target(url)
+    if let Some(name) = url.and_then(|u| u.strip_prefix('@')) {
+        let path = CONFIG_PATH.get().cloned().flatten();
+        let loaded = crate::config::load(path.as_deref())?;
+        let conn = loaded.config.connection(name, loaded.path.as_deref())?;
+        return target(Some(&conn.url));
+    }
+    let parsed = connect::parse_target_noted(url)?;
+    for note in &parsed.notes {
+        eprintln!("jobtop: note: {note}");
+    }
+    Ok(parsed.options)
 }

@@ -45,55 +45,73 @@ pub async fn run_with(opts: PgConnectOptions, settings: &MonitorSettings) -> Res
         }
         None => None,
     };
-    let backend = match (settings.kiosk, replica) {
+    let open = open_backend(opts, replica, settings, &described, poll_timeout);
+    let start = |(backend, probe): (Backend, PgConnectOptions)| {
+        let config = AppConfig {
+            target: described.clone(),
+            backend: backend.name().to_string(),
+            capabilities: backend.capabilities(),
+            read_only: settings.session.read_only,
+            stale_after: settings.stale_after,
+            oldest_warn: Duration::from_secs(60),
+            // The oldest-ready cell turns critical where the alert fires.
+            oldest_critical: settings.rules.oldest_ready.threshold.duration(),
+            drill: settings.drill.clone(),
+        };
+        tracing::info!(
+            target = %config.target,
+            backend = %config.backend,
+            kiosk = settings.kiosk,
+            "monitor starting"
+        );
+        let mut app = App::new(config, settings.interval, Utc::now());
+        app.rules = settings.rules.clone();
+        app.kiosk = settings.kiosk;
+        app.bell = settings.bell;
+        app.theme = settings.theme;
+        app.utc_offset = Local::now().offset().fix();
+        let opts = MonitorOptions {
+            snapshot: SnapshotOptions {
+                count_cap: settings.count_cap,
+                running_by_tenant: settings.rules.needs_tenants(),
+                pile_cap: settings.pile_cap,
+            },
+            poll_timeout,
+            probe: Some(probe),
+        };
+        (app, backend, opts)
+    };
+    terminal::run(&described, settings.theme, open, start).await
+}
+
+/// Connects and opens the schema the monitor watches, with what stands in front of it.
+async fn open_backend(
+    opts: PgConnectOptions,
+    replica: Option<PgConnectOptions>,
+    settings: &MonitorSettings,
+    described: &str,
+    poll_timeout: Duration,
+) -> Result<(Backend, PgConnectOptions)> {
+    match (settings.kiosk, replica) {
         // The wall screen only reads: with a replica it needs nothing from the primary.
-        (true, Some(replica)) => open_kiosk(replica, settings, &described).await?,
-        (true, None) => open_kiosk(opts, settings, &described).await?,
-        (false, Some(replica)) => open_on_replica(opts, replica, settings, &described).await?,
+        (true, Some(replica)) => open_kiosk(replica, settings, described).await,
+        (true, None) => open_kiosk(opts, settings, described).await,
+        (false, Some(replica)) => open_on_replica(opts, replica, settings, described).await,
         (false, None) => {
             let pool = connect::connect(opts, &settings.session).await?;
-            let backend = backend_choice::open(&pool, &described).await?;
+            let backend = backend_choice::open(&pool, described).await?;
+            let probe = (*pool.connect_options()).clone();
             if settings.share {
                 let shared =
                     SharedOptions::new(settings.interval, poll_timeout, settings.session.read_only);
-                backend.wrap_overview(|reads| Arc::new(SharedSnapshot::new(reads, &pool, shared)))
+                let backend = backend
+                    .wrap_overview(|reads| Arc::new(SharedSnapshot::new(reads, &pool, shared)));
+                Ok((backend, probe))
             } else {
-                backend
+                Ok((backend, probe))
             }
         }
-    };
-    let config = AppConfig {
-        target: described,
-        backend: backend.name().to_string(),
-        capabilities: backend.capabilities(),
-        read_only: settings.session.read_only,
-        stale_after: settings.stale_after,
-        oldest_warn: Duration::from_secs(60),
-        // The oldest-ready cell turns critical where the alert fires.
-        oldest_critical: settings.rules.oldest_ready.threshold.duration(),
-        drill: settings.drill.clone(),
-    };
-    tracing::info!(
-        target = %config.target,
-        backend = %config.backend,
-        kiosk = settings.kiosk,
-        "monitor starting"
-    );
-    let mut app = App::new(config, settings.interval, Utc::now());
-    app.rules = settings.rules.clone();
-    app.kiosk = settings.kiosk;
-    app.bell = settings.bell;
-    app.theme = settings.theme;
-    app.utc_offset = Local::now().offset().fix();
-    let opts = MonitorOptions {
-        snapshot: SnapshotOptions {
-            count_cap: settings.count_cap,
-            running_by_tenant: settings.rules.needs_tenants(),
-            pile_cap: settings.pile_cap,
-        },
-        poll_timeout,
-    };
-    terminal::run(app, backend, opts).await
+    }
 }
 
 /// The wall screen starts even while the database is away: the pool connects lazily and
@@ -103,10 +121,11 @@ async fn open_kiosk(
     opts: PgConnectOptions,
     settings: &MonitorSettings,
     described: &str,
-) -> Result<Backend> {
+) -> Result<(Backend, PgConnectOptions)> {
     let pool = connect::connect_lazy(opts, &settings.session).await;
+    let probe = (*pool.connect_options()).clone();
     let reachable = pool.acquire().await.map(drop);
-    match reachable {
+    let backend = match reachable {
         Ok(()) => backend_choice::open(&pool, described).await,
         Err(err) => {
             tracing::warn!("{described} unreachable at start-up, waiting for it: {err:#}");
@@ -121,7 +140,8 @@ async fn open_kiosk(
                 .unwrap_or_else(|| assumed.backend.default_schema().to_string());
             detect::open(&pool, &Detected { schema, ..assumed }).await
         }
-    }
+    }?;
+    Ok((backend, probe))
 }
 
 /// Reads from the replica, actions to the primary (`--replica-url`). Only the reference
@@ -132,7 +152,7 @@ async fn open_on_replica(
     replica: PgConnectOptions,
     settings: &MonitorSettings,
     described: &str,
-) -> Result<Backend> {
+) -> Result<(Backend, PgConnectOptions)> {
     // A replica refuses writes anyway; saying so keeps even a bug from trying.
     let replica_session = connect::SessionSettings {
         read_only: true,
@@ -149,5 +169,8 @@ async fn open_on_replica(
     }
     let primary = connect::connect(primary, &settings.session).await?;
     let native = NativeBackend::with_replica(primary, replica.clone());
-    Ok(Backend::new(native).wrap_overview(|reads| Arc::new(OnReplica::new(reads, replica))))
+    let probe = (*replica.connect_options()).clone();
+    let backend =
+        Backend::new(native).wrap_overview(|reads| Arc::new(OnReplica::new(reads, replica)));
+    Ok((backend, probe))
 }

@@ -87,7 +87,7 @@ pub async fn take(
     };
     let (backend, capabilities, snapshot) = match tokio::time::timeout(limit, read).await {
         Ok(Ok(read)) => read,
-        Ok(Err(err)) => return Err(Failure::Database(format!("{err:#}"))),
+        Ok(Err(err)) => return Err(Failure::Database(crate::error_text::one_line(&err))),
         Err(_) => {
             return Err(Failure::Database(format!(
                 "no answer from {target} within {}s",

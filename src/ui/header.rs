@@ -79,7 +79,7 @@ fn freshness_line<'a>(app: &App, theme: &Theme) -> Line<'a> {
         spans.push(Span::styled(" FROZEN ", theme.notice_banner));
         spans.push(Span::raw(" "));
     }
-    if app.failure.is_some() {
+    if app.is_data_stale() {
         let banner = match app.data_age() {
             Some(age) => format!(" STALE {} ", text::age(age)),
             None => " NO DATA ".to_string(),

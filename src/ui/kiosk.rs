@@ -153,7 +153,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 fn title_bar(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let clock = app.now.with_timezone(&app.utc_offset).format("%H:%M:%S");
     let mut right = vec![Span::styled(format!(" {clock} "), theme.title_bar)];
-    match (app.data_age(), app.failure.is_some()) {
+    match (app.data_age(), app.is_data_stale()) {
         (Some(age), false) => right.push(Span::styled(
             format!(" data {} old ", text::age(age)),
             theme.title_bar,

@@ -5,6 +5,7 @@ mod audit;
 mod breadcrumb;
 pub mod columns;
 mod confirm;
+pub mod connecting;
 mod dead_letters;
 pub mod dialog;
 mod drill;

@@ -35,6 +35,7 @@ mod homegrown;
 mod incremental_minutes;
 mod native_alert_figures;
 mod native_backend;
+mod outage;
 mod pgboss_actions;
 mod pgmq;
 mod pgqueuer;

@@ -22,3 +22,4 @@ mod config_file;
 mod demo_cluster;
 mod e2e_backends;
 mod e2e_pty;
+mod robust;

@@ -39,6 +39,20 @@ fn stale_and_frozen_160x48() {
 }
 
 #[test]
+fn data_older_than_two_intervals_is_stale_while_a_poll_hangs() {
+    // The last poll answered at t0; the next has neither answered nor failed.
+    let mut app = app_with_data(chrono::Duration::zero());
+    app.update(Msg::Tick(t0() + chrono::Duration::milliseconds(1_900)));
+    assert!(!app.is_data_stale());
+    let screen = render(&app, 80, 24);
+    assert!(!screen.contains(" STALE 1s"), "{screen}");
+    app.update(Msg::Tick(t0() + chrono::Duration::milliseconds(2_100)));
+    assert!(app.is_data_stale(), "1 s interval, data 2.1 s old");
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("STALE 2s"), "{screen}");
+}
+
+#[test]
 fn help_overlay_80x24() {
     let mut app = app_with_data(chrono::Duration::zero());
     app.update(Msg::Key(crossterm::event::KeyEvent::from(

@@ -2,12 +2,14 @@
 //! `~/.pgpass`, TLS modes, unix sockets; and the per-session settings that keep a monitor
 //! cheap and, in read-only mode, unable to write.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
+
+use super::mask::mask_credentials;
+use super::target;
 
 /// How the monitor's sessions are set up.
 #[derive(Debug, Clone)]
@@ -29,20 +31,27 @@ impl Default for SessionSettings {
     }
 }
 
-/// Parses a database URL, or reads the standard `PG*` variables when there is none.
-/// Passwords come from the URL, `PGPASSWORD` or `~/.pgpass` (sqlx reads both).
-/// The error never repeats the URL, which may hold a password.
+/// Parses a database URL (checked as libpq would, `target::parse`), or reads the standard
+/// `PG*` variables when there is none. Passwords come from the URL, `PGPASSWORD` or
+/// `~/.pgpass` (sqlx reads both). The error never repeats a password.
 pub fn parse_target(url: Option<&str>) -> Result<PgConnectOptions> {
-    match url {
-        None => Ok(PgConnectOptions::new()),
-        Some(url) => PgConnectOptions::from_str(url).map_err(|err| {
-            anyhow::anyhow!(
-                "invalid database URL {}: {}",
-                redact_url(url),
-                redact_message(&err.to_string(), url)
-            )
-        }),
+    Ok(parse_target_noted(url)?.options)
+}
+
+/// `parse_target`, with the notes worth telling the user (parameters not applied); they
+/// are logged too.
+pub fn parse_target_noted(url: Option<&str>) -> Result<target::Parsed> {
+    let parsed = match url {
+        None => target::Parsed {
+            options: PgConnectOptions::new(),
+            notes: Vec::new(),
+        },
+        Some(url) => target::parse(url)?,
+    };
+    for note in &parsed.notes {
+        tracing::warn!("{note}");
     }
+    Ok(parsed)
 }
 
 /// `user@host:port/db`, the way the header names a database: never with the password.
@@ -68,49 +77,7 @@ pub fn describe(opts: &PgConnectOptions) -> String {
 
 /// A URL with its password replaced by `***`, for messages and logs.
 pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let redacted = match authority.rfind('@') {
-        Some(at) => {
-            let userinfo = &authority[..at];
-            match userinfo.find(':') {
-                Some(colon) => format!("{}:***{}", &userinfo[..colon], &authority[at..]),
-                None => authority.to_string(),
-            }
-        }
-        None => authority.to_string(),
-    };
-    let mut out = format!(
-        "{}://{}{}",
-        &url[..scheme_end],
-        redacted,
-        &rest[authority_end..]
-    );
-    // A password may also ride in the query string.
-    if let Some(q) = out.find("password=") {
-        let end = out[q..].find('&').map(|e| q + e).unwrap_or(out.len());
-        out.replace_range(q + "password=".len()..end, "***");
-    }
-    out
-}
-
-/// Removes every occurrence of the URL's password from a message.
-fn redact_message(message: &str, url: &str) -> String {
-    match password_of(url) {
-        Some(pw) if !pw.is_empty() => message.replace(&pw, "***"),
-        _ => message.to_string(),
-    }
-}
-
-fn password_of(url: &str) -> Option<String> {
-    let rest = &url[url.find("://")? + 3..];
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    let userinfo = &authority[..authority.rfind('@')?];
-    Some(userinfo[userinfo.find(':')? + 1..].to_string())
+    mask_credentials(url)
 }
 
 /// The settings every monitor session carries, as (name, value).
@@ -163,12 +130,44 @@ fn refused_by_pooler(err: &sqlx::Error) -> bool {
     err.to_string().contains("unsupported startup parameter")
 }
 
+/// Longest wait for a new session, handshake and authentication included: a server (or a
+/// stuck pooler, a load balancer) that accepts the connection and never answers must not
+/// hold any command for good. libpq's `connect_timeout` has no default; ours does.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One session, given up after `CONNECT_TIMEOUT` with the reason.
+pub async fn connect_once(opts: &PgConnectOptions) -> Result<sqlx::PgConnection> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, opts.connect()).await {
+        Ok(connected) => Ok(connected?),
+        Err(_) => Err(no_answer()),
+    }
+}
+
+/// Whether the database answers at all, as cheaply as that can be asked: a new session
+/// and `SELECT 1`. The error is the cause (refused, no such host, shutting down), which a
+/// pool's "timed out" hides.
+pub async fn probe(opts: &PgConnectOptions) -> Result<()> {
+    let mut conn = connect_once(opts).await?;
+    sqlx::query("SELECT 1").execute(&mut conn).await?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
+fn no_answer() -> anyhow::Error {
+    anyhow::anyhow!(
+        "no answer within {}s: the server (or a pooler or load balancer in front of it) took the connection but did not respond",
+        CONNECT_TIMEOUT.as_secs()
+    )
+}
+
 /// Tries one session the normal way, to learn whether a pooler stands in front.
 async fn delivery(opts: &PgConnectOptions, settings: &SessionSettings) -> Result<Delivery> {
-    match with_session_settings(opts.clone(), settings)
-        .connect()
-        .await
-    {
+    let first = with_session_settings(opts.clone(), settings);
+    let connected = match tokio::time::timeout(CONNECT_TIMEOUT, first.connect()).await {
+        Ok(connected) => connected,
+        Err(_) => return Err(no_answer()),
+    };
+    match connected {
         Ok(conn) => {
             let _ = conn.close().await;
             Ok(Delivery::Startup)
@@ -227,6 +226,7 @@ pub async fn connect(opts: PgConnectOptions, settings: &SessionSettings) -> Resu
     let how = delivery(&opts, settings)
         .await
         .with_context(|| format!("cannot connect to {target}"))?;
+    // The pool's own attempt is bounded by its acquire timeout.
     pool_options(settings, how)
         .connect_with(connect_options(opts, settings, how))
         .await

@@ -6,6 +6,8 @@ pub mod audit;
 pub mod catalog;
 pub mod connect;
 pub mod decode;
+pub mod mask;
 pub mod read;
 pub mod side_tables;
 pub mod sql;
+pub mod target;
