@@ -328,3 +328,101 @@ pub fn encode(families: &[Family], mut encoder: DescriptorEncoder) -> std::fmt::
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use prometheus_client::collector::Collector;
+    use prometheus_client::registry::Registry;
+
+    use super::*;
+    use crate::backend::{Capabilities, MinuteBucket, QueueStats, Snapshot};
+
+    #[derive(Debug)]
+    struct One(std::sync::Mutex<SourceState>);
+
+    impl Collector for One {
+        fn encode(&self, encoder: DescriptorEncoder) -> std::fmt::Result {
+            let s = self.0.lock().unwrap();
+            let now = s.last_ok_at.unwrap();
+            encode(&families(&[&s], now), encoder)
+        }
+    }
+
+    fn state() -> SourceState {
+        let at = Utc.timestamp_opt(6_000_030, 0).unwrap();
+        // A hostile queue name, a dead pile past the pile cap, history.
+        let mut q = QueueStats::new("ma\"il\n{x}");
+        q.ready = Count::exact(7);
+        q.dead = Count {
+            value: 45_000,
+            capped: false,
+            estimated: true,
+        };
+        q.oldest_ready_at = Some(at - chrono::Duration::seconds(90));
+        q.minutes = vec![MinuteBucket {
+            succeeded: 3,
+            failed: 1,
+        }];
+        let snap = Snapshot {
+            db_now: at,
+            queues: vec![q],
+            workers: vec![],
+            count_cap: 10_000,
+            running_by_tenant: None,
+        };
+        let mut s = SourceState::new(
+            "@prod".into(),
+            "u@h:5432/db".into(),
+            "native",
+            Capabilities::FULL,
+            Default::default(),
+            60.0,
+        );
+        s.polled(Ok(snap), at);
+        s
+    }
+
+    fn exposition(openmetrics: bool) -> String {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(One(std::sync::Mutex::new(state()))));
+        let mut out = String::new();
+        if openmetrics {
+            prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
+        } else {
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &registry).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn figures_escaped_labels_and_conventions() {
+        let text = exposition(true);
+        let q = r#"queue="ma\"il\n{x}""#;
+        let line = |prefix: &str| {
+            text.lines()
+                .find(|l| l.starts_with(prefix) && l.contains(q))
+                .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+                .to_string()
+        };
+        assert!(text.contains(&format!(
+            r#"jobtop_jobs{{source="@prod",{q},state="ready"}} 7.0"#
+        )));
+        assert!(text.contains(&format!(
+            r#"jobtop_jobs_estimated{{source="@prod",{q},state="dead"}} 1.0"#
+        )));
+        assert!(text.contains(&format!(
+            r#"jobtop_jobs{{source="@prod",{q},state="dead"}} 45000.0"#
+        )));
+        assert!(line("jobtop_oldest_ready_age_seconds{").ends_with(" 90.0"));
+        // Counters: `_total`, starting at 0 (the hour before start is not counted).
+        assert!(text.contains("# TYPE jobtop_jobs_succeeded counter"));
+        assert!(line("jobtop_jobs_succeeded_total{").ends_with(" 0"));
+        assert!(text.contains("# UNIT jobtop_oldest_ready_age_seconds seconds"));
+        assert!(text.ends_with("# EOF\n"));
+        // Without Accept: the 0.0.4 text format, counters typed under their full name.
+        let classic = exposition(false);
+        assert!(classic.contains("# TYPE jobtop_jobs_succeeded_total counter"));
+        assert!(!classic.contains("# EOF"));
+    }
+}
