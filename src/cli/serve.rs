@@ -32,14 +32,52 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 60.0, value_name = "SECS")]
     pub kinds_every: f64,
 
-    #[command(flatten)]
-    pub monitor: MonitorArgs,
+    /// Seconds between polls of each source (0.5 to 60).
+    #[arg(short, long, default_value_t = 1.0, value_name = "SECS")]
+    pub interval: f64,
+
+    /// A read-only database session (serve never writes a queue either way; read-only, it
+    /// also leaves the shared snapshot and polls on its own).
+    #[arg(long)]
+    pub read_only: bool,
+
+    /// A worker whose heartbeat is older than this many seconds is stale.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub stale_after: u64,
+
+    /// Ready, running and retrying counts stop at this many jobs per queue.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    pub count_cap: i64,
+
+    /// Bound on every statement, in seconds.
+    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    pub statement_timeout: f64,
+
+    /// Poll on our own even when other monitors watch the same database.
+    #[arg(long)]
+    pub no_share: bool,
+}
+
+impl ServeArgs {
+    /// The monitor's options that serve has (the same ids, so the config file yields to
+    /// them in the same way); the terminal's own stay at their defaults.
+    fn monitor(&self) -> MonitorArgs {
+        MonitorArgs {
+            interval: self.interval,
+            read_only: self.read_only,
+            stale_after: self.stale_after,
+            count_cap: self.count_cap,
+            stuck_after: 3600,
+            heartbeat_interval: 30.0,
+            statement_timeout: self.statement_timeout,
+            replica_url: None,
+            no_share: self.no_share,
+            kiosk: false,
+        }
+    }
 }
 
 pub async fn run(args: ServeArgs, global: &GlobalArgs, explicit: &BTreeSet<String>) -> Result<()> {
-    if args.monitor.kiosk {
-        bail!("--kiosk is for the terminal monitor, not for serve");
-    }
     let loaded = crate::config::load(global.config.as_deref())?;
     let urls: Vec<Option<String>> = if args.sources.is_empty() {
         vec![std::env::var("DATABASE_URL").ok()]
@@ -49,7 +87,8 @@ pub async fn run(args: ServeArgs, global: &GlobalArgs, explicit: &BTreeSet<Strin
     let mut sources = Vec::new();
     for url in &urls {
         let (opts, connection) = super::resolve_target(url.as_deref(), &loaded)?;
-        let settings = settings::monitor(&loaded.config, &args.monitor, explicit, connection, None);
+        let settings =
+            settings::monitor(&loaded.config, &args.monitor(), explicit, connection, None);
         let label = match url.as_deref() {
             Some(name) if name.starts_with('@') => name.to_string(),
             _ => label_of(&opts),
