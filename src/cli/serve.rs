@@ -164,3 +164,30 @@ async fn open(
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Command, parse_from};
+
+    #[test]
+    fn flags_given_to_serve_win_over_the_config_file() {
+        let cli = parse_from(["jobtop", "serve", "@a", "@b", "--interval", "5"]);
+        assert!(cli.explicit.contains("interval"));
+        assert!(!cli.explicit.contains("stale_after"));
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("not serve");
+        };
+        assert_eq!(args.sources, ["@a", "@b"]);
+        assert_eq!(args.listen.to_string(), "127.0.0.1:9187");
+        let config = crate::config::parse("refresh = \"7s\"\n", "test").unwrap();
+        let given = super::settings::monitor(&config, &args.monitor(), &cli.explicit, None, None);
+        assert_eq!(given.interval, std::time::Duration::from_secs(5));
+        let cli = parse_from(["jobtop", "serve"]);
+        let Some(Command::Serve(args)) = cli.command else {
+            panic!("not serve");
+        };
+        let from_file =
+            super::settings::monitor(&config, &args.monitor(), &cli.explicit, None, None);
+        assert_eq!(from_file.interval, std::time::Duration::from_secs(7));
+    }
+}
