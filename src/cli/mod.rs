@@ -20,7 +20,13 @@ mod purge;
 mod reset_stuck;
 mod resume;
 mod retry;
+mod serve;
 mod settings;
+pub(crate) mod oneshot_doc {
+    //! What `jobtop serve` borrows from `snapshot --json`: the document and its input.
+    pub use super::oneshot::OneShot;
+    pub use super::snapshot::document;
+}
 mod snapshot;
 mod values;
 
@@ -91,13 +97,19 @@ where
     if let (None, Some(word)) = (&cli.command, &cli.url) {
         not_a_command(word);
     }
-    for id in matches.ids() {
-        let id = id.as_str();
-        if matches!(
-            matches.value_source(id),
-            Some(clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable)
-        ) {
-            cli.explicit.insert(id.to_string());
+    // A subcommand's own monitor flags (`serve --interval 5`) count as given too.
+    let levels = std::iter::once(&matches).chain(matches.subcommand().map(|(_, sub)| sub));
+    for level in levels {
+        for id in level.ids() {
+            let id = id.as_str();
+            if matches!(
+                level.value_source(id),
+                Some(
+                    clap::parser::ValueSource::CommandLine | clap::parser::ValueSource::EnvVariable
+                )
+            ) {
+                cli.explicit.insert(id.to_string());
+            }
         }
     }
     cli
@@ -322,6 +334,10 @@ pub enum Command {
         #[command(subcommand)]
         command: profile::ProfileCommand,
     },
+    /// Serve what jobtop sees over HTTP for Prometheus and monitors: `/metrics`
+    /// (OpenMetrics), `/snapshot` (the JSON of `snapshot --json`), `/healthz`. One poller
+    /// per source, whatever the number of scrapers; read-only.
+    Serve(serve::ServeArgs),
     /// Measure what watching costs: a generated table, the overview against the naive
     /// count, many watchers, the terminal side, on the reference schema or (`--backend`) a
     /// queue system's own. Prints a table, optionally writes JSON.
@@ -450,6 +466,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Config) => config::run(&cli.global),
         Some(Command::Doctor { url }) => doctor::run(url.as_deref(), &cli.global).await,
         Some(Command::Bench(args)) => bench::run(args).await,
+        Some(Command::Serve(args)) => serve::run(args, &cli.global, &cli.explicit).await,
         Some(Command::Profile { command }) => profile::run(command).await,
         None => {
             let loaded = crate::config::load(cli.global.config.as_deref())?;

@@ -45,6 +45,7 @@ mod purge;
 mod queue_list;
 mod real_clients;
 mod replica;
+mod serve;
 mod session_settings;
 mod shared_snapshot;
 mod snapshot_command;
