@@ -53,13 +53,14 @@ pub async fn run_with(opts: PgConnectOptions, settings: &MonitorSettings) -> Res
         (false, None) => {
             let pool = connect::connect(opts, &settings.session).await?;
             let backend = backend_choice::open(&pool, &described).await?;
-            if settings.share {
+            let backend = if settings.share {
                 let shared =
                     SharedOptions::new(settings.interval, poll_timeout, settings.session.read_only);
                 backend.wrap_overview(|reads| Arc::new(SharedSnapshot::new(reads, &pool, shared)))
             } else {
                 backend
-            }
+            };
+            backend.with_schedules(pool)
         }
     };
     let config = AppConfig {
@@ -106,7 +107,7 @@ async fn open_kiosk(
 ) -> Result<Backend> {
     let pool = connect::connect_lazy(opts, &settings.session).await;
     let reachable = pool.acquire().await.map(drop);
-    match reachable {
+    let backend = match reachable {
         Ok(()) => backend_choice::open(&pool, described).await,
         Err(err) => {
             tracing::warn!("{described} unreachable at start-up, waiting for it: {err:#}");
@@ -121,7 +122,8 @@ async fn open_kiosk(
                 .unwrap_or_else(|| assumed.backend.default_schema().to_string());
             detect::open(&pool, &Detected { schema, ..assumed }).await
         }
-    }
+    }?;
+    Ok(backend.with_schedules(pool))
 }
 
 /// Reads from the replica, actions to the primary (`--replica-url`). Only the reference
@@ -149,5 +151,7 @@ async fn open_on_replica(
     }
     let primary = connect::connect(primary, &settings.session).await?;
     let native = NativeBackend::with_replica(primary, replica.clone());
-    Ok(Backend::new(native).wrap_overview(|reads| Arc::new(OnReplica::new(reads, replica))))
+    Ok(Backend::new(native)
+        .wrap_overview(|reads| Arc::new(OnReplica::new(reads, replica.clone())))
+        .with_schedules(replica))
 }

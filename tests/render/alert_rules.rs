@@ -60,6 +60,7 @@ fn snap(now: DateTime<Utc>, queues: Vec<QueueStats>) -> Snapshot {
         workers,
         count_cap: 10_000,
         running_by_tenant: None,
+        schedules: None,
     }
 }
 
