@@ -34,6 +34,7 @@ mod homegrown;
 mod incremental_minutes;
 mod native_alert_figures;
 mod native_backend;
+mod pg_cron;
 mod pgboss_actions;
 mod pgmq;
 mod pgqueuer;
