@@ -38,6 +38,7 @@ pub enum KeyCommand {
     Workers,
     Kinds,
     Tenants,
+    Schedules,
     Filter,
     Copy,
     ToggleOrder,
@@ -122,6 +123,11 @@ pub const BINDINGS: &[Binding] = &[
         keys: "T",
         command: KeyCommand::Tenants,
         help: "tenants and their heartbeat budget",
+    },
+    Binding {
+        keys: "C",
+        command: KeyCommand::Schedules,
+        help: "schedules: pg_cron jobs, their runs, missed and failing",
     },
     Binding {
         keys: "/",
@@ -278,6 +284,7 @@ pub fn command_for(key: &KeyEvent) -> Option<KeyCommand> {
         KeyCode::Char('w') => KeyCommand::Workers,
         KeyCode::Char('t') => KeyCommand::Kinds,
         KeyCode::Char('T') => KeyCommand::Tenants,
+        KeyCode::Char('C') => KeyCommand::Schedules,
         KeyCode::Char('/') => KeyCommand::Filter,
         KeyCode::Char('y') => KeyCommand::Copy,
         KeyCode::Char('o') => KeyCommand::ToggleOrder,
@@ -303,6 +310,9 @@ pub enum KeyContext {
     Workers,
     Kinds,
     Tenants,
+    Schedules,
+    /// One schedule's run history.
+    ScheduleRuns,
     /// The alerts pane's title.
     Alerts,
     Audit,
@@ -364,6 +374,7 @@ const OVERVIEW_KEYS: &[Hint] = &[
     hint("s", "stuck", KeyCommand::Stuck),
     hint("w", "workers", KeyCommand::Workers),
     hint("t", "kinds", KeyCommand::Kinds),
+    hint("C", "schedules", KeyCommand::Schedules),
     FILTER,
     hint("Tab", "pane", KeyCommand::NextPane),
     hint("< >", "sort", KeyCommand::SortNext),
@@ -411,6 +422,8 @@ const KINDS_KEYS: &[Hint] = &[
     hint("Tab ←→", "1h/1d", KeyCommand::NextPane),
     HELP,
 ];
+const SCHEDULES_KEYS: &[Hint] = &[BACK, hint("Enter", "run history", KeyCommand::Open), HELP];
+const SCHEDULE_RUNS_KEYS: &[Hint] = &[BACK, hint("↑↓", "move", KeyCommand::Down), HELP];
 const TENANTS_KEYS: &[Hint] = &[BACK, hint("r", "refresh", KeyCommand::RefreshNow), HELP];
 const ALERTS_KEYS: &[Hint] = &[raw("a or Esc", "closes")];
 const AUDIT_KEYS: &[Hint] = &[
@@ -448,6 +461,8 @@ pub fn hints(context: KeyContext) -> impl Iterator<Item = &'static Hint> {
         KeyContext::Workers => WORKERS_KEYS,
         KeyContext::Kinds => KINDS_KEYS,
         KeyContext::Tenants => TENANTS_KEYS,
+        KeyContext::Schedules => SCHEDULES_KEYS,
+        KeyContext::ScheduleRuns => SCHEDULE_RUNS_KEYS,
         KeyContext::Alerts => ALERTS_KEYS,
         KeyContext::Audit => AUDIT_KEYS,
         KeyContext::AuditFilter => AUDIT_FILTER_KEYS,
@@ -516,6 +531,8 @@ mod tests {
             KeyContext::Workers,
             KeyContext::Kinds,
             KeyContext::Tenants,
+            KeyContext::Schedules,
+            KeyContext::ScheduleRuns,
         ];
         for context in all {
             for h in hints(context) {

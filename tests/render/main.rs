@@ -19,4 +19,5 @@ mod frame_bytes;
 mod render;
 mod render_actions;
 mod render_alerts;
+mod render_schedules;
 mod render_source;
