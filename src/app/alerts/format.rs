@@ -32,7 +32,7 @@ pub fn measure(v: f64, unit: Unit) -> String {
             }
         }
         Unit::PerMinute => format!("{}/min", number(v)),
-        Unit::Runs => format!("{} runs", v.round() as i64),
+        Unit::Runs => format!("{} in a row", v.round() as i64),
     }
 }
 
