@@ -35,6 +35,7 @@ mod incremental_minutes;
 mod native_alert_figures;
 mod native_backend;
 mod pg_cron;
+mod pg_net;
 mod pgboss_actions;
 mod pgmq;
 mod pgqueuer;
