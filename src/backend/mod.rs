@@ -164,12 +164,14 @@ impl Backend {
         self
     }
 
-    /// Adds the database's schedules (pg_cron, pg_net) to every snapshot, in front of
+    /// Adds the database's schedules (pg_cron, pg_net, the queue's own) to every snapshot, in front of
     /// whatever already stands before the overview.
     pub fn with_schedules(mut self, pool: sqlx::PgPool) -> Backend {
         self.overview = Arc::new(wrappers::schedules::WithSchedules::new(
             self.overview.clone(),
             pool,
+            self.reads.name(),
+            self.reads.schema().to_string(),
         ));
         self
     }

@@ -18,7 +18,8 @@ async fn queue_and_last_hour_by_status_class() {
         sources,
         Sources {
             pg_cron: false,
-            pg_net: true
+            pg_net: true,
+            queue: None,
         }
     );
     let found = sources.read(&db.pool).await;

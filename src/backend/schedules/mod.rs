@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use crate::backend::cron::{self, net};
+use crate::backend::solidqueue;
 
 /// Recent runs kept per schedule (the strip and the run history).
 pub const RUNS_PER_SCHEDULE: i64 = 20;
@@ -195,6 +196,17 @@ pub struct Schedules {
 pub struct Sources {
     pub pg_cron: bool,
     pub pg_net: bool,
+    /// The watched queue's own schedules: its backend's name and schema, where that backend
+    /// keeps schedules and the schema holds their tables.
+    pub queue: Option<(&'static str, String)>,
+}
+
+/// The opened queue schema whose own schedules `Sources` reads: its `Reads::name` and
+/// `Reads::schema`.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueSchema<'a> {
+    pub backend: &'static str,
+    pub schema: &'a str,
 }
 
 const DETECT_SQL: &str = r#"
@@ -205,7 +217,25 @@ SELECT to_regclass('cron.job') IS NOT NULL AND to_regclass('cron.job_run_details
 impl Sources {
     pub async fn detect(pool: &PgPool) -> anyhow::Result<Sources> {
         let (pg_cron, pg_net): (bool, bool) = sqlx::query_as(DETECT_SQL).fetch_one(pool).await?;
-        Ok(Sources { pg_cron, pg_net })
+        Ok(Sources {
+            pg_cron,
+            pg_net,
+            queue: None,
+        })
+    }
+
+    /// The database-wide sources, and the queue's own where its backend keeps schedules
+    /// (Solid Queue's recurring tasks).
+    pub async fn detect_with(pool: &PgPool, queue: QueueSchema<'_>) -> anyhow::Result<Sources> {
+        let mut sources = Sources::detect(pool).await?;
+        let keeps = match queue.backend {
+            solidqueue::BACKEND => solidqueue::schedules::present(pool, queue.schema).await?,
+            _ => false,
+        };
+        if keeps {
+            sources.queue = Some((queue.backend, queue.schema.to_string()));
+        }
+        Ok(sources)
     }
 
     /// Reads every source there is; a source that fails is named in `errors`, the others
@@ -221,6 +251,18 @@ impl Sources {
         } else {
             out.absent
                 .push("pg_cron: not installed in this database (cron.job)".into());
+        }
+        if let Some((backend, schema)) = &self.queue {
+            out.present.push(backend.to_string());
+            let now = chrono::Utc::now();
+            let read = match *backend {
+                solidqueue::BACKEND => solidqueue::schedules::read(pool, schema, now).await,
+                other => Err(anyhow::anyhow!("{other} keeps no schedules jobtop reads")),
+            };
+            match read {
+                Ok(found) => out.schedules.extend(found),
+                Err(err) => out.errors.push(format!("{backend}: {err:#}")),
+            }
         }
         if self.pg_net {
             out.present.push("pg_net".into());

@@ -10,20 +10,28 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 use tokio::sync::OnceCell;
 
-use crate::backend::schedules::Sources;
+use crate::backend::schedules::{QueueSchema, Sources};
 use crate::backend::{Overview, Snapshot, SnapshotOptions};
 
 pub struct WithSchedules {
     inner: Arc<dyn Overview>,
     pool: PgPool,
+    /// The watched queue's backend and schema, for its own schedules.
+    queue: (&'static str, String),
     sources: OnceCell<Sources>,
 }
 
 impl WithSchedules {
-    pub fn new(inner: Arc<dyn Overview>, pool: PgPool) -> WithSchedules {
+    pub fn new(
+        inner: Arc<dyn Overview>,
+        pool: PgPool,
+        backend: &'static str,
+        schema: String,
+    ) -> WithSchedules {
         WithSchedules {
             inner,
             pool,
+            queue: (backend, schema),
             sources: OnceCell::new(),
         }
     }
@@ -35,7 +43,15 @@ impl Overview for WithSchedules {
         let mut snapshot = self.inner.snapshot(opts).await?;
         let sources = self
             .sources
-            .get_or_try_init(|| Sources::detect(&self.pool))
+            .get_or_try_init(|| {
+                Sources::detect_with(
+                    &self.pool,
+                    QueueSchema {
+                        backend: self.queue.0,
+                        schema: &self.queue.1,
+                    },
+                )
+            })
             .await?;
         snapshot.schedules = Some(Box::new(sources.read(&self.pool).await));
         Ok(snapshot)
