@@ -127,7 +127,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "C",
         command: KeyCommand::Schedules,
-        help: "schedules: pg_cron jobs, their runs, missed and failing",
+        help: "schedules: last runs, failures, missed runs",
     },
     Binding {
         keys: "/",
@@ -374,7 +374,6 @@ const OVERVIEW_KEYS: &[Hint] = &[
     hint("s", "stuck", KeyCommand::Stuck),
     hint("w", "workers", KeyCommand::Workers),
     hint("t", "kinds", KeyCommand::Kinds),
-    hint("C", "schedules", KeyCommand::Schedules),
     FILTER,
     hint("Tab", "pane", KeyCommand::NextPane),
     hint("< >", "sort", KeyCommand::SortNext),
@@ -385,6 +384,8 @@ const OVERVIEW_KEYS: &[Hint] = &[
     hint("R", "retry", KeyCommand::Retry),
     hint("S", "stuck", KeyCommand::ResetStuck),
     hint("L", "audit", KeyCommand::Audit),
+    // Last: a wide terminal shows it; the overview's schedules line names it when one is wrong.
+    hint("C", "schedules", KeyCommand::Schedules),
 ];
 /// A job list's keys; lists that are not a queue's have no state tabs (`hints`).
 const JOB_LIST_KEYS: &[Hint] = &[

@@ -942,6 +942,9 @@ fn one_shot_takes_for_as_instantaneous_unless_the_database_can_judge_it() {
         "crossed its `for` ten seconds ago"
     );
     assert_eq!(book.worst_firing(), Some(Severity::Critical));
+    // As `check` reads it: schedules read (none there), so their rules are judged.
+    let mut s = s.clone();
+    s.schedules = Some(Box::default());
     let why: Vec<RuleId> = unavailable(&rules, &s, &CAPS, Mode::OneShot)
         .into_iter()
         .map(|(r, _)| r)
