@@ -284,7 +284,7 @@ async fn recurring_tasks_are_schedules() {
         .unwrap();
     let found = snap.schedules.expect("schedules read");
     assert!(found.errors.is_empty(), "{:?}", found.errors);
-    assert_eq!(found.present, ["solid-queue"]);
+    assert_eq!(found.present, ["solid_queue"]);
     let names: Vec<&str> = found.schedules.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["cleanup", "sync_accounts", "weekly_report"]);
 

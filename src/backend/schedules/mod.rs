@@ -253,7 +253,11 @@ impl Sources {
                 .push("pg_cron: not installed in this database (cron.job)".into());
         }
         if let Some((backend, schema)) = &self.queue {
-            out.present.push(backend.to_string());
+            let source = match *backend {
+                solidqueue::BACKEND => solidqueue::schedules::SOURCE,
+                other => other,
+            };
+            out.present.push(source.to_string());
             let now = chrono::Utc::now();
             let read = match *backend {
                 solidqueue::BACKEND => solidqueue::schedules::read(pool, schema, now).await,
@@ -261,7 +265,7 @@ impl Sources {
             };
             match read {
                 Ok(found) => out.schedules.extend(found),
-                Err(err) => out.errors.push(format!("{backend}: {err:#}")),
+                Err(err) => out.errors.push(format!("{source}: {err:#}")),
             }
         }
         if self.pg_net {
