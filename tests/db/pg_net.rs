@@ -7,7 +7,7 @@ use jobtop::backend::schedules::Sources;
 use crate::cli;
 use crate::common::{self, load};
 
-const FIXTURE: &str = include_str!("../fixtures/pg_net.sql");
+const FIXTURE: &str = include_str!("../fixtures/sources/pg_net.sql");
 
 #[tokio::test]
 async fn queue_and_last_hour_by_status_class() {
