@@ -774,11 +774,18 @@ fn every_rule_is_evaluated_or_listed_with_its_reason() {
             r
         })
         .collect();
+    // The schedule rules are judged from the schedules, which say themselves which sources
+    // are absent.
     let from_counts = [
         RuleId::OldestReady,
         RuleId::Backlog,
         RuleId::DeadLetter,
         RuleId::HeartbeatBudget,
+        RuleId::ScheduleMissed,
+        RuleId::ScheduleFailed,
+        RuleId::ScheduleFailing,
+        RuleId::ScheduleOverrun,
+        RuleId::NetFailures,
     ];
     for rule in RuleId::ALL {
         let tenants = rule == RuleId::TenantHeartbeatBudget && !Rules::default().needs_tenants();
@@ -942,9 +949,6 @@ fn one_shot_takes_for_as_instantaneous_unless_the_database_can_judge_it() {
         "crossed its `for` ten seconds ago"
     );
     assert_eq!(book.worst_firing(), Some(Severity::Critical));
-    // As `check` reads it: schedules read (none there), so their rules are judged.
-    let mut s = s.clone();
-    s.schedules = Some(Box::default());
     let why: Vec<RuleId> = unavailable(&rules, &s, &CAPS, Mode::OneShot)
         .into_iter()
         .map(|(r, _)| r)

@@ -254,20 +254,6 @@ pub fn unavailable(
             "this backend does not count running jobs per tenant",
         ));
     }
-    // Where schedules were read, an absent source is said in the schedules themselves.
-    if snap.schedules.is_none() {
-        for (rule, on) in [
-            (RuleId::ScheduleMissed, rules.schedule_missed.enabled),
-            (RuleId::ScheduleFailed, rules.schedule_failed.enabled),
-            (RuleId::ScheduleFailing, rules.schedule_failing.enabled),
-            (RuleId::ScheduleOverrun, rules.schedule_overrun.enabled),
-            (RuleId::NetFailures, rules.net_failures.enabled),
-        ] {
-            if on {
-                out.push((rule, "schedules were not read with this snapshot"));
-            }
-        }
-    }
     if mode == Mode::OneShot && rules.db_unreachable.enabled {
         out.push((
             RuleId::DbUnreachable,

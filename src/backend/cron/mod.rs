@@ -30,11 +30,9 @@ pub const JOBS_LIMIT: i64 = 500;
 /// A run's message is cut to this many characters (its full length is read too).
 pub const MESSAGE_CHARS: i32 = 500;
 
-/// jobid, jobname, schedule, command (cut), active. `database` and `username` tell where
-/// and as whom it runs.
+/// jobid, jobname, schedule, command (cut), active.
 pub const JOBS_SQL: &str = r#"
-SELECT j.jobid, j.jobname, j.schedule, left(j.command, 200) AS command, j.active,
-       j.database, j.username
+SELECT j.jobid, j.jobname, j.schedule, left(j.command, 200) AS command, j.active
 FROM cron.job j
 ORDER BY j.jobid
 LIMIT $1
@@ -80,15 +78,7 @@ SELECT (SELECT min(d.start_time) FROM cron.job_run_details d
                 > (SELECT max(runid) FROM cron.job_run_details) - $1, true) AS whole
 "#;
 
-type JobRow = (
-    i64,
-    Option<String>,
-    String,
-    String,
-    bool,
-    Option<String>,
-    Option<String>,
-);
+type JobRow = (i64, Option<String>, String, String, bool);
 type RunRow = (
     i64,
     i64,
@@ -132,43 +122,40 @@ fn assemble(
     // The window reaches back 24 h when it is the whole table or began before then.
     let covers_day = whole || since.is_some_and(|s| s <= now - chrono::Duration::hours(24));
     jobs.into_iter()
-        .map(
-            |(jobid, name, expression, command, active, database, username)| {
-                let mine: Vec<&RunRow> = runs.iter().filter(|r| r.0 == jobid).collect();
-                let failed = mine.first().map_or(0, |r| r.8);
-                let runs: Vec<ScheduleRun> = mine.iter().map(|r| run(r)).collect();
-                let timing = Timing::parse(&expression);
-                let last_start = runs.first().and_then(|r| r.started_at);
-                let next_due_at = timing.as_ref().and_then(|t| match t {
-                    Timing::Every(_) => t.next_after(last_start.unwrap_or(now)),
-                    Timing::Cron(_) => t.next_after(now),
-                });
-                let _ = (database, username);
-                Schedule {
-                    source: SOURCE.to_string(),
-                    id: jobid.to_string(),
-                    name: name
-                        .filter(|n| !n.is_empty())
-                        .unwrap_or_else(|| command.clone()),
-                    expression,
-                    command: Some(command),
-                    active,
-                    period_seconds: timing
-                        .as_ref()
-                        .and_then(|t| t.period_at(now))
-                        .map(|p| p.num_milliseconds() as f64 / 1000.0),
-                    next_due_at: if active { next_due_at } else { None },
-                    never_ran: whole && runs.is_empty(),
-                    runs,
-                    failures_24h: Count {
-                        value: failed,
-                        capped: !covers_day,
-                        estimated: false,
-                    },
-                    runs_read_since: if whole { None } else { since },
-                }
-            },
-        )
+        .map(|(jobid, name, expression, command, active)| {
+            let mine: Vec<&RunRow> = runs.iter().filter(|r| r.0 == jobid).collect();
+            let failed = mine.first().map_or(0, |r| r.8);
+            let runs: Vec<ScheduleRun> = mine.iter().map(|r| run(r)).collect();
+            let timing = Timing::parse(&expression);
+            let last_start = runs.first().and_then(|r| r.started_at);
+            let next_due_at = timing.as_ref().and_then(|t| match t {
+                Timing::Every(_) => t.next_after(last_start.unwrap_or(now)),
+                Timing::Cron(_) => t.next_after(now),
+            });
+            Schedule {
+                source: SOURCE.to_string(),
+                id: jobid.to_string(),
+                name: name
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| command.clone()),
+                expression,
+                command: Some(command),
+                active,
+                period_seconds: timing
+                    .as_ref()
+                    .and_then(|t| t.period_at(now))
+                    .map(|p| p.num_milliseconds() as f64 / 1000.0),
+                next_due_at: if active { next_due_at } else { None },
+                never_ran: whole && runs.is_empty(),
+                runs,
+                failures_24h: Count {
+                    value: failed,
+                    capped: !covers_day,
+                    estimated: false,
+                },
+                runs_read_since: if whole { None } else { since },
+            }
+        })
         .collect()
 }
 
