@@ -93,6 +93,8 @@ impl App {
             View::Workers(_) => KeyContext::Workers,
             View::Kinds(_) => KeyContext::Kinds,
             View::Tenants(_) => KeyContext::Tenants,
+            View::Schedules(_) => KeyContext::Schedules,
+            View::ScheduleRuns(_) => KeyContext::ScheduleRuns,
         }
     }
 }

@@ -40,6 +40,7 @@ pub enum KeyCommand {
     Tenants,
     /// The overview chart's window: 1 h, 24 h, 7 d.
     HistoryWindow,
+    Schedules,
     Filter,
     Copy,
     ToggleOrder,
@@ -129,6 +130,11 @@ pub const BINDINGS: &[Binding] = &[
         keys: "T",
         command: KeyCommand::Tenants,
         help: "tenants and their heartbeat budget",
+    },
+    Binding {
+        keys: "C",
+        command: KeyCommand::Schedules,
+        help: "schedules: last runs, failures, missed runs",
     },
     Binding {
         keys: "/",
@@ -286,6 +292,7 @@ pub fn command_for(key: &KeyEvent) -> Option<KeyCommand> {
         KeyCode::Char('t') => KeyCommand::Kinds,
         KeyCode::Char('T') => KeyCommand::Tenants,
         KeyCode::Char('H') => KeyCommand::HistoryWindow,
+        KeyCode::Char('C') => KeyCommand::Schedules,
         KeyCode::Char('/') => KeyCommand::Filter,
         KeyCode::Char('y') => KeyCommand::Copy,
         KeyCode::Char('o') => KeyCommand::ToggleOrder,
@@ -311,6 +318,9 @@ pub enum KeyContext {
     Workers,
     Kinds,
     Tenants,
+    Schedules,
+    /// One schedule's run history.
+    ScheduleRuns,
     /// The alerts pane's title.
     Alerts,
     Audit,
@@ -383,6 +393,8 @@ const OVERVIEW_KEYS: &[Hint] = &[
     hint("S", "stuck", KeyCommand::ResetStuck),
     hint("L", "audit", KeyCommand::Audit),
     hint("H", "1h/24h/7d", KeyCommand::HistoryWindow),
+    // Last: a wide terminal shows it; the overview's schedules line names it when one is wrong.
+    hint("C", "schedules", KeyCommand::Schedules),
 ];
 /// A job list's keys; lists that are not a queue's have no state tabs (`hints`).
 const JOB_LIST_KEYS: &[Hint] = &[
@@ -420,6 +432,8 @@ const KINDS_KEYS: &[Hint] = &[
     hint("Tab ←→", "1h/1d", KeyCommand::NextPane),
     HELP,
 ];
+const SCHEDULES_KEYS: &[Hint] = &[BACK, hint("Enter", "run history", KeyCommand::Open), HELP];
+const SCHEDULE_RUNS_KEYS: &[Hint] = &[BACK, hint("↑↓", "move", KeyCommand::Down), HELP];
 const TENANTS_KEYS: &[Hint] = &[BACK, hint("r", "refresh", KeyCommand::RefreshNow), HELP];
 const ALERTS_KEYS: &[Hint] = &[raw("a or Esc", "closes")];
 const AUDIT_KEYS: &[Hint] = &[
@@ -457,6 +471,8 @@ pub fn hints(context: KeyContext) -> impl Iterator<Item = &'static Hint> {
         KeyContext::Workers => WORKERS_KEYS,
         KeyContext::Kinds => KINDS_KEYS,
         KeyContext::Tenants => TENANTS_KEYS,
+        KeyContext::Schedules => SCHEDULES_KEYS,
+        KeyContext::ScheduleRuns => SCHEDULE_RUNS_KEYS,
         KeyContext::Alerts => ALERTS_KEYS,
         KeyContext::Audit => AUDIT_KEYS,
         KeyContext::AuditFilter => AUDIT_FILTER_KEYS,
@@ -525,6 +541,8 @@ mod tests {
             KeyContext::Workers,
             KeyContext::Kinds,
             KeyContext::Tenants,
+            KeyContext::Schedules,
+            KeyContext::ScheduleRuns,
         ];
         for context in all {
             for h in hints(context) {

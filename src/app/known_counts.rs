@@ -74,6 +74,7 @@ mod tests {
             workers: Vec::new(),
             count_cap: 10_000,
             running_by_tenant: None,
+            schedules: None,
         }
     }
 

@@ -250,6 +250,27 @@ impl App {
         }
     }
 
+    /// The schedules of the shown snapshot, in its order.
+    pub fn schedules(&self) -> &[crate::backend::schedules::Schedule] {
+        self.shown()
+            .and_then(|r| r.snapshot.schedules.as_ref())
+            .map_or(&[], |s| s.schedules.as_slice())
+    }
+
+    /// Each schedule's selection key, `source/id`, in the snapshot's order.
+    pub fn schedule_keys(&self) -> Vec<String> {
+        self.schedules()
+            .iter()
+            .map(|s| format!("{}/{}", s.source, s.id))
+            .collect()
+    }
+
+    /// The schedule a key names, if it is still there.
+    pub fn schedule(&self, key: &str) -> Option<&crate::backend::schedules::Schedule> {
+        let i = self.schedule_keys().iter().position(|k| k == key)?;
+        self.schedules().get(i)
+    }
+
     /// The row index of the selection in display order.
     pub fn selected_queue_row(&self) -> Option<usize> {
         self.selected_queue.index(&self.queue_names())

@@ -84,6 +84,8 @@ pub enum View {
     Workers(WorkersView),
     Kinds(KindsView),
     Tenants(TenantsView),
+    Schedules(SchedulesView),
+    ScheduleRuns(ScheduleRunsView),
 }
 
 impl View {
@@ -94,7 +96,7 @@ impl View {
             View::DeadLetters(v) => Some(&v.load),
             View::Kinds(v) => Some(&v.load),
             View::Tenants(v) => Some(&v.load),
-            View::Workers(_) => None,
+            View::Workers(_) | View::Schedules(_) | View::ScheduleRuns(_) => None,
         }
     }
 
@@ -105,7 +107,7 @@ impl View {
             View::DeadLetters(v) => Some(&mut v.load),
             View::Kinds(v) => Some(&mut v.load),
             View::Tenants(v) => Some(&mut v.load),
-            View::Workers(_) => None,
+            View::Workers(_) | View::Schedules(_) | View::ScheduleRuns(_) => None,
         }
     }
 }
@@ -280,6 +282,23 @@ impl DeadLettersView {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct WorkersView {
     pub selected: ListSelection<String>,
+}
+
+/// Its rows are the snapshot's schedules, in the snapshot's order (`App::schedule_keys`):
+/// no load of its own, it moves with every poll.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SchedulesView {
+    /// Followed by `Schedule::key` and id: `pg_cron/7`.
+    pub selected: ListSelection<String>,
+}
+
+/// One schedule's recent runs, newest first, from the snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleRunsView {
+    /// The schedule's selection key (`App::schedule_keys`).
+    pub schedule: String,
+    /// By row: runs move down as new ones come.
+    pub selected: ListSelection<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

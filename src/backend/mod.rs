@@ -8,6 +8,7 @@
 
 pub mod actions;
 pub mod capabilities;
+pub mod cron;
 pub mod detect;
 pub mod doctor;
 pub mod drill;
@@ -29,6 +30,7 @@ pub mod pgqueuer;
 pub mod pile_estimates;
 pub mod procrastinate;
 pub mod river;
+pub mod schedules;
 pub mod signature;
 pub mod solidqueue;
 pub mod wrappers;
@@ -165,6 +167,18 @@ impl Backend {
         wrap: impl FnOnce(Arc<dyn Reads>) -> Arc<dyn Overview>,
     ) -> Backend {
         self.overview = wrap(self.reads.clone());
+        self
+    }
+
+    /// Adds the database's schedules (pg_cron, pg_net, the queue's own) to every snapshot, in front of
+    /// whatever already stands before the overview.
+    pub fn with_schedules(mut self, pool: sqlx::PgPool) -> Backend {
+        self.overview = Arc::new(wrappers::schedules::WithSchedules::new(
+            self.overview.clone(),
+            pool,
+            self.reads.name(),
+            self.reads.schema().to_string(),
+        ));
         self
     }
 

@@ -309,6 +309,10 @@ pub struct Snapshot {
     /// Running jobs per tenant, when asked for (`SnapshotOptions::running_by_tenant`) and
     /// the backend knows tenants; `None` otherwise.
     pub running_by_tenant: Option<Vec<TenantRunning>>,
+    /// The database's schedules (pg_cron, pg_net), where the overview reads them
+    /// (`Backend::with_schedules`); `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedules: Option<Box<crate::backend::schedules::Schedules>>,
 }
 
 /// Options that shape a snapshot query.

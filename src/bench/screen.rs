@@ -114,6 +114,7 @@ pub fn busy_snapshot(queues: usize, workers: usize, bump: i64) -> Snapshot {
         workers,
         count_cap: 10_000,
         running_by_tenant: None,
+        schedules: None,
     }
 }
 

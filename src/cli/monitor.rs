@@ -101,15 +101,14 @@ async fn open_backend(
             let pool = connect::connect(opts, &settings.session).await?;
             let backend = backend_choice::open(&pool, described).await?;
             let probe = (*pool.connect_options()).clone();
-            if settings.share {
+            let backend = if settings.share {
                 let shared =
                     SharedOptions::new(settings.interval, poll_timeout, settings.session.read_only);
-                let backend = backend
-                    .wrap_overview(|reads| Arc::new(SharedSnapshot::new(reads, &pool, shared)));
-                Ok((backend, probe))
+                backend.wrap_overview(|reads| Arc::new(SharedSnapshot::new(reads, &pool, shared)))
             } else {
-                Ok((backend, probe))
-            }
+                backend
+            };
+            Ok((backend.with_schedules(pool), probe))
         }
     }
 }
@@ -141,7 +140,7 @@ async fn open_kiosk(
             detect::open(&pool, &Detected { schema, ..assumed }).await
         }
     }?;
-    Ok((backend, probe))
+    Ok((backend.with_schedules(pool), probe))
 }
 
 /// Reads from the replica, actions to the primary (`--replica-url`). Only the reference
@@ -170,7 +169,8 @@ async fn open_on_replica(
     let primary = connect::connect(primary, &settings.session).await?;
     let native = NativeBackend::with_replica(primary, replica.clone());
     let probe = (*replica.connect_options()).clone();
-    let backend =
-        Backend::new(native).wrap_overview(|reads| Arc::new(OnReplica::new(reads, replica)));
+    let backend = Backend::new(native)
+        .wrap_overview(|reads| Arc::new(OnReplica::new(reads, replica.clone())))
+        .with_schedules(replica);
     Ok((backend, probe))
 }

@@ -76,9 +76,11 @@ pub async fn take(
     let limit = Duration::from_secs_f64(timeout.clamp(0.5, 600.0));
     let read = async {
         let pool = connect::connect(opts, &session).await?;
-        let backend = super::backend_choice::open(&pool, &target).await?;
+        let backend = super::backend_choice::open(&pool, &target)
+            .await?
+            .with_schedules(pool.clone());
         let snapshot = backend
-            .reads()
+            .overview()
             .snapshot(&snapshot_opts)
             .await
             .with_context(|| format!("cannot read {target}"))?;

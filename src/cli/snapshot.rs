@@ -33,6 +33,9 @@ pub struct SnapshotDoc {
     /// Firing alerts, critical first.
     pub alerts: Vec<AlertDoc>,
     pub not_evaluated: Vec<NoteDoc>,
+    /// The database's schedules (pg_cron jobs with their recent runs, pg_net's last hour)
+    /// and the sources looked for but absent; see `docs/snapshot-schema.md`.
+    pub schedules: Option<Box<crate::backend::schedules::Schedules>>,
 }
 
 /// Sums over every queue, with the names of the CE Pro runbook's health snapshot.
@@ -198,6 +201,7 @@ pub fn document(shot: &OneShot) -> SnapshotDoc {
                 reason,
             })
             .collect(),
+        schedules: shot.snapshot.schedules.clone(),
     }
 }
 

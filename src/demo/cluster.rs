@@ -66,6 +66,13 @@ impl Cluster {
     /// Like [`Cluster::start`], but the watchdog removes the cluster when process `owner`
     /// ends rather than this one. Exists so that tests can watch the watchdog work.
     pub fn start_owned_by(owner: u32) -> Result<Cluster> {
+        Cluster::start_with(owner, &[])
+    }
+
+    /// A cluster with settings of its own on top of the usual ones (`shared_preload_libraries`
+    /// for pg_cron, say): the demo's and the tests' opt-in for an extension that must be
+    /// loaded at server start.
+    pub fn start_with(owner: u32, extra: &[(&str, String)]) -> Result<Cluster> {
         let bindir = find_server_binaries()?;
         let run_as = unprivileged_user()?;
         let dir = make_private_dir(run_as.as_ref())?;
@@ -79,7 +86,7 @@ impl Cluster {
         // From here on the folder exists: guard it before anything can fail.
         cluster.watchdog = Some(spawn_watchdog(owner, &cluster.dir)?);
         cluster.version = server_version(&cluster.bindir);
-        cluster.init(run_as.as_ref())?;
+        cluster.init(run_as.as_ref(), extra)?;
         cluster.launch(run_as.as_ref())?;
         Ok(cluster)
     }
@@ -139,7 +146,7 @@ impl Cluster {
         cmd
     }
 
-    fn init(&self, run_as: Option<&User>) -> Result<()> {
+    fn init(&self, run_as: Option<&User>, extra: &[(&str, String)]) -> Result<()> {
         let output = self
             .command("initdb", run_as)
             .arg("-D")
@@ -176,6 +183,9 @@ impl Cluster {
         writeln!(conf, "port = {PORT}")?;
         for (name, value) in SERVER_SETTINGS {
             writeln!(conf, "{name} = {value}")?;
+        }
+        for (name, value) in extra {
+            writeln!(conf, "{name} = '{}'", value.replace('\'', "''"))?;
         }
         Ok(())
     }
@@ -223,6 +233,32 @@ impl Drop for Cluster {
         }
         let _ = fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Whether the server binaries jobtop would start have extension `name` installed (its
+/// control file in `pg_config --sharedir`): pg_cron must be there before a cluster can
+/// preload it.
+pub fn extension_installed(name: &str) -> bool {
+    let Ok(bindir) = find_server_binaries() else {
+        return false;
+    };
+    // PATH may hold links to the binaries: their pg_config is beside the real ones.
+    let bindir = fs::canonicalize(bindir.join("postgres"))
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or(bindir);
+    let Ok(out) = Command::new(bindir.join("pg_config"))
+        .arg("--sharedir")
+        .output()
+    else {
+        return false;
+    };
+    let sharedir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    out.status.success()
+        && Path::new(&sharedir)
+            .join("extension")
+            .join(format!("{name}.control"))
+            .exists()
 }
 
 /// Where `initdb`, `pg_ctl` and `postgres` live: `JOBTOP_PG_BINDIR`, then PATH, then

@@ -32,9 +32,23 @@ pub struct DemoDatabase {
 
 /// Starts a cluster, creates the `jobtop` database in it and applies the migrations.
 pub async fn start_demo_database() -> Result<DemoDatabase> {
-    let cluster = tokio::task::spawn_blocking(Cluster::start)
-        .await
-        .context("the cluster start-up task failed")??;
+    // With pg_cron installed the demo shows schedules too: it must be preloaded.
+    let with_cron = cluster::extension_installed("pg_cron");
+    let cluster = tokio::task::spawn_blocking(move || {
+        let settings: Vec<(&str, String)> = if with_cron {
+            vec![
+                ("shared_preload_libraries", "pg_cron".into()),
+                ("cron.database_name", DEMO_DATABASE.into()),
+                ("cron.use_background_workers", "on".into()),
+                ("max_worker_processes", "32".into()),
+            ]
+        } else {
+            Vec::new()
+        };
+        Cluster::start_with(std::process::id(), &settings)
+    })
+    .await
+    .context("the cluster start-up task failed")??;
     let mut conn = PgConnection::connect_with(&cluster.connect_options("postgres"))
         .await
         .context("cannot connect to the throwaway cluster")?;
@@ -42,6 +56,16 @@ pub async fn start_demo_database() -> Result<DemoDatabase> {
     conn.close().await?;
     let options = cluster.connect_options(DEMO_DATABASE);
     migrate_at(options.clone()).await?;
+    if with_cron {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        if let Err(err) = crate::backend::cron::demo::schedule_jobs(&pool).await {
+            tracing::warn!("the demo's pg_cron jobs were not scheduled: {err:#}");
+        }
+        pool.close().await;
+    }
     Ok(DemoDatabase {
         url: cluster.url(DEMO_DATABASE),
         options,

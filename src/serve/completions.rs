@@ -96,6 +96,7 @@ mod tests {
             workers: vec![],
             count_cap: 100,
             running_by_tenant: None,
+            schedules: None,
         }
     }
 

@@ -370,6 +370,7 @@ mod tests {
             workers: vec![],
             count_cap: 10_000,
             running_by_tenant: None,
+            schedules: None,
         };
         let mut s = SourceState::new(
             "@prod".into(),

@@ -6,7 +6,8 @@ use ratatui::layout::{Constraint, Layout, Rect};
 
 use super::theme::Theme;
 use super::{
-    breadcrumb, dead_letters, footer, header, job, jobs, kinds, prompt, tenants, workers_view,
+    breadcrumb, dead_letters, footer, header, job, jobs, kinds, prompt, schedules, tenants,
+    workers_view,
 };
 use crate::app::focus::Focus;
 use crate::app::{App, View};
@@ -40,6 +41,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         View::Workers(v) => workers_view::draw(frame, body, app, v, theme),
         View::Kinds(v) => kinds::draw(frame, body, app, v, theme),
         View::Tenants(v) => tenants::draw(frame, body, app, v, theme),
+        View::Schedules(v) => schedules::draw(frame, body, app, v, theme),
+        View::ScheduleRuns(v) => schedules::draw_runs(frame, body, app, v, theme),
     }
     if app.is_open(Focus::Prompt) {
         prompt::draw(frame, footer_area, app, theme);

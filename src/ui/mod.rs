@@ -22,6 +22,7 @@ mod paused;
 mod progress;
 mod prompt;
 mod queues;
+mod schedules;
 mod table;
 mod tenants;
 pub mod text;
@@ -102,10 +103,19 @@ fn overview(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) -> Rect {
     if app.screen() == Focus::Alerts {
         alerts::draw(frame, body_area, app, theme);
     } else {
-        let workers_height = (body_area.height * 2 / 5).clamp(4, 16);
+        let schedules_line = schedules::overview_line(app, theme);
+        let [schedules_area, panes_area] = Layout::vertical([
+            Constraint::Length(schedules_line.is_some() as u16),
+            Constraint::Min(4),
+        ])
+        .areas(body_area);
+        if let Some(line) = schedules_line {
+            frame.render_widget(line, schedules_area);
+        }
+        let workers_height = (panes_area.height * 2 / 5).clamp(4, 16);
         let [queues_area, workers_area] =
             Layout::vertical([Constraint::Min(4), Constraint::Length(workers_height)])
-                .areas(body_area);
+                .areas(panes_area);
         queues::draw(frame, queues_area, app, theme);
         paused::draw(frame, queues_area, app, theme);
         workers::draw(frame, workers_area, app, theme);

@@ -180,6 +180,7 @@ pub fn url_for(db: &TestDb) -> String {
 }
 
 pub mod clients;
+pub mod cron;
 pub mod outage;
 
 /// The queue schemas' fixtures (tests/fixtures/*.sql), written from each project's

@@ -36,6 +36,8 @@ mod incremental_minutes;
 mod native_alert_figures;
 mod native_backend;
 mod outage;
+mod pg_cron;
+mod pg_net;
 mod pgboss_actions;
 mod pgmq;
 mod pgqueuer;

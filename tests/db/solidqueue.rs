@@ -238,3 +238,87 @@ async fn pause_and_resume_write_solid_queue_pauses() {
         .is_err()
     );
 }
+
+/// Solid Queue's recurring tasks as schedules: each task's runs are its recurring
+/// executions, their status their jobs' (finished, failed with the error), read through the
+/// snapshot as the monitor reads them.
+#[tokio::test]
+async fn recurring_tasks_are_schedules() {
+    use jobtop::backend::SnapshotOptions;
+    use jobtop::backend::schedules::RunStatus;
+
+    let db = common::test_db().await;
+    exec(&db.pool, SOLIDQUEUE).await;
+    // What Solid Queue's scheduler leaves: tasks from recurring.yml, an execution per run
+    // enqueued (jobs 10 and 11 finished, 8 failed), one task that never ran.
+    exec(
+        &db.pool,
+        "INSERT INTO solid_queue_recurring_tasks
+           (key, schedule, class_name, command, static, created_at, updated_at) VALUES
+           ('sync_accounts', '*/5 * * * *', 'SyncJob', NULL, true, now(), now()),
+           ('weekly_report', 'every week', 'ReportJob', NULL, true, now(), now()),
+           ('cleanup', '0 3 * * *', NULL, 'SolidQueue::Job.clear_finished_in_batches', true,
+            now(), now());
+         INSERT INTO solid_queue_recurring_executions (job_id, task_key, run_at, created_at)
+         SELECT j.id, t.key, j.scheduled_at, j.created_at
+         FROM (VALUES (8, 'sync_accounts'), (10, 'sync_accounts'), (11, 'sync_accounts'),
+                      (12, 'weekly_report')) AS t(id, key)
+         JOIN solid_queue_jobs j ON j.id = t.id",
+    )
+    .await;
+    let backend = detect::open(
+        &db.pool,
+        &detect::Detected {
+            backend: BackendKind::SolidQueue,
+            schema: "public".into(),
+            profile: None,
+        },
+    )
+    .await
+    .unwrap()
+    .with_schedules(db.pool.clone());
+    let snap = backend
+        .overview()
+        .snapshot(&SnapshotOptions::default())
+        .await
+        .unwrap();
+    let found = snap.schedules.expect("schedules read");
+    assert!(found.errors.is_empty(), "{:?}", found.errors);
+    assert_eq!(found.present, ["solid_queue"]);
+    let names: Vec<&str> = found.schedules.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["cleanup", "sync_accounts", "weekly_report"]);
+
+    let cleanup = &found.schedules[0];
+    assert!(cleanup.runs.is_empty());
+    assert_eq!(
+        cleanup.command.as_deref(),
+        Some("SolidQueue::Job.clear_finished_in_batches")
+    );
+    assert_eq!(cleanup.period_seconds, Some(86_400.0));
+
+    let sync = &found.schedules[1];
+    assert_eq!(sync.source, "solid_queue");
+    assert_eq!(sync.period_seconds, Some(300.0));
+    assert!(sync.next_due_at.is_some());
+    let statuses: Vec<RunStatus> = sync.runs.iter().map(|r| r.status).collect();
+    // Newest first: job 10 (due 320 s ago), 8 (400 s), 11 (2 h).
+    assert_eq!(
+        statuses,
+        [
+            RunStatus::Succeeded,
+            RunStatus::Failed,
+            RunStatus::Succeeded
+        ]
+    );
+    assert_eq!(
+        sync.runs[1].message.as_deref(),
+        Some("RuntimeError: upstream said \"no\"")
+    );
+    assert_eq!(sync.failures_24h.value, 1);
+    assert!(!sync.failures_24h.capped);
+
+    // Solid Queue's natural-language schedules are shown as written, without a next run.
+    let weekly = &found.schedules[2];
+    assert_eq!((weekly.period_seconds, weekly.next_due_at), (None, None));
+    assert_eq!(weekly.runs[0].status, RunStatus::Succeeded);
+}

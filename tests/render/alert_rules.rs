@@ -60,6 +60,7 @@ fn snap(now: DateTime<Utc>, queues: Vec<QueueStats>) -> Snapshot {
         workers,
         count_cap: 10_000,
         running_by_tenant: None,
+        schedules: None,
     }
 }
 
@@ -773,11 +774,18 @@ fn every_rule_is_evaluated_or_listed_with_its_reason() {
             r
         })
         .collect();
+    // The schedule rules are judged from the schedules, which say themselves which sources
+    // are absent.
     let from_counts = [
         RuleId::OldestReady,
         RuleId::Backlog,
         RuleId::DeadLetter,
         RuleId::HeartbeatBudget,
+        RuleId::ScheduleMissed,
+        RuleId::ScheduleFailed,
+        RuleId::ScheduleFailing,
+        RuleId::ScheduleOverrun,
+        RuleId::NetFailures,
     ];
     for rule in RuleId::ALL {
         let tenants = rule == RuleId::TenantHeartbeatBudget && !Rules::default().needs_tenants();

@@ -20,4 +20,5 @@ mod render;
 mod render_actions;
 mod render_alerts;
 mod render_history;
+mod render_schedules;
 mod render_source;

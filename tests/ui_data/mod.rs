@@ -100,6 +100,7 @@ pub fn snapshot() -> Snapshot {
         ],
         count_cap: 10_000,
         running_by_tenant: None,
+        schedules: None,
     }
 }
 

@@ -29,10 +29,15 @@ pub enum RuleId {
     DbUnreachable,
     TenantHeartbeatBudget,
     HeartbeatBudget,
+    ScheduleMissed,
+    ScheduleFailed,
+    ScheduleFailing,
+    ScheduleOverrun,
+    NetFailures,
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 13] = [
+    pub const ALL: [RuleId; 18] = [
         RuleId::OldestReady,
         RuleId::Backlog,
         RuleId::BacklogBaseline,
@@ -46,6 +51,11 @@ impl RuleId {
         RuleId::DbUnreachable,
         RuleId::TenantHeartbeatBudget,
         RuleId::HeartbeatBudget,
+        RuleId::ScheduleMissed,
+        RuleId::ScheduleFailed,
+        RuleId::ScheduleFailing,
+        RuleId::ScheduleOverrun,
+        RuleId::NetFailures,
     ];
 
     /// The id used in the config file, `check` output and JSON.
@@ -64,6 +74,11 @@ impl RuleId {
             RuleId::DbUnreachable => "db_unreachable",
             RuleId::TenantHeartbeatBudget => "tenant_heartbeat_budget",
             RuleId::HeartbeatBudget => "heartbeat_budget",
+            RuleId::ScheduleMissed => "schedule_missed",
+            RuleId::ScheduleFailed => "schedule_failed",
+            RuleId::ScheduleFailing => "schedule_failing",
+            RuleId::ScheduleOverrun => "schedule_overrun",
+            RuleId::NetFailures => "net_failures",
         }
     }
 
@@ -83,6 +98,11 @@ impl RuleId {
             RuleId::DbUnreachable => "database unreachable",
             RuleId::TenantHeartbeatBudget => "tenant heartbeats/min",
             RuleId::HeartbeatBudget => "heartbeats/min",
+            RuleId::ScheduleMissed => "schedule missed its run",
+            RuleId::ScheduleFailed => "schedule's last run failed",
+            RuleId::ScheduleFailing => "schedule failing in a row",
+            RuleId::ScheduleOverrun => "run longer than its period",
+            RuleId::NetFailures => "pg_net non-2xx, 1h",
         }
     }
 }
@@ -108,6 +128,15 @@ pub enum Subject {
     /// `None`: the jobs without a tenant.
     Tenant {
         id: Option<String>,
+    },
+    /// A schedule of a source (`pg_cron`, a queue's cron entries).
+    Schedule {
+        source: String,
+        name: String,
+    },
+    /// A database-wide source as a whole (`pg_net`).
+    Source {
+        name: String,
     },
 }
 
@@ -150,6 +179,8 @@ impl Subject {
             Subject::Worker { id } => format!("worker {id}"),
             Subject::Tenant { id: Some(id) } => format!("tenant {id}"),
             Subject::Tenant { id: None } => "jobs without tenant".to_string(),
+            Subject::Schedule { source, name } => format!("schedule {source}/{name}"),
+            Subject::Source { name } => name.clone(),
         }
     }
 }
@@ -187,6 +218,8 @@ pub enum Unit {
     /// A fraction, 0 to 1.
     Ratio,
     PerMinute,
+    /// Runs of a schedule.
+    Runs,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -31,7 +31,13 @@ pub struct Condition {
 }
 
 impl Condition {
-    fn new(rule: RuleId, subject: Subject, r: Resolved, unit: Unit, value: f64) -> Condition {
+    pub(super) fn new(
+        rule: RuleId,
+        subject: Subject,
+        r: Resolved,
+        unit: Unit,
+        value: f64,
+    ) -> Condition {
         Condition {
             key: AlertKey { rule, subject },
             severity: r.severity,
@@ -48,7 +54,7 @@ impl Condition {
     }
 
     /// For an age compared with a duration threshold: it has held since it crossed it.
-    fn aged(mut self, age_secs: f64) -> Condition {
+    pub(super) fn aged(mut self, age_secs: f64) -> Condition {
         self.held_for = Some(chrono::Duration::milliseconds(
             ((age_secs - self.threshold).max(0.0) * 1000.0) as i64,
         ));
@@ -181,6 +187,7 @@ pub fn from_snapshot(
         out.extend(workers_down(rules, snap));
     }
     out.extend(heartbeat_budgets(rules, snap));
+    out.extend(super::schedule_conditions::from_snapshot(rules, snap));
     out
 }
 

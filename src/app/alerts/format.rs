@@ -32,6 +32,7 @@ pub fn measure(v: f64, unit: Unit) -> String {
             }
         }
         Unit::PerMinute => format!("{}/min", number(v)),
+        Unit::Runs => format!("{} in a row", v.round() as i64),
     }
 }
 

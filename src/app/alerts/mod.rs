@@ -12,6 +12,7 @@ mod conditions;
 mod eval;
 pub mod format;
 pub mod rules;
+mod schedule_conditions;
 
 mod book;
 

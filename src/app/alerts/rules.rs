@@ -465,6 +465,50 @@ rule! {
     heartbeat_interval: Secs = Secs(30.0),
 }
 
+rule! {
+    /// A schedule has not started a run that was due more than the threshold (its grace)
+    /// ago: it stopped firing (deactivated, its scheduler down, its database renamed).
+    /// Overrides are by schedule name or `source/name` (`pg_cron/nightly`).
+    ScheduleMissed, Secs,
+    defaults { true, Severity::Critical, Secs(60.0), Secs(0.0) }
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    schedules: Overrides<Secs> = BTreeMap::new(),
+}
+
+rule! {
+    /// More of a schedule's latest runs failed in a row than the threshold (0: its last
+    /// run failed).
+    ScheduleFailed, Num,
+    defaults { true, Severity::Warning, Num(0.0), Secs(0.0) }
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    schedules: Overrides<Num> = BTreeMap::new(),
+}
+
+rule! {
+    /// The same, for a streak that is no accident: more than the threshold in a row.
+    ScheduleFailing, Num,
+    defaults { true, Severity::Critical, Num(2.0), Secs(0.0) }
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    schedules: Overrides<Num> = BTreeMap::new(),
+}
+
+rule! {
+    /// A run has been going for longer than the threshold times its schedule's period
+    /// (the next run is due before it ends), or was left running by a session that is gone.
+    ScheduleOverrun, Num,
+    defaults { true, Severity::Warning, Num(1.0), Secs(0.0) }
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    schedules: Overrides<Num> = BTreeMap::new(),
+}
+
+rule! {
+    /// pg_net: the share of the last hour's HTTP requests that got no 2xx (4xx, 5xx, timed
+    /// out, failed) is above the threshold, once at least `min_responses` ended.
+    NetFailures, Ratio,
+    defaults { true, Severity::Critical, Ratio(0.10), Secs(0.0) }
+    min_responses: Num = Num(10.0),
+}
+
 /// Every rule. Field names are the rule ids used in the config file, `check` and JSON.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -482,6 +526,23 @@ pub struct Rules {
     pub db_unreachable: DbUnreachable,
     pub tenant_heartbeat_budget: TenantHeartbeatBudget,
     pub heartbeat_budget: HeartbeatBudget,
+    pub schedule_missed: ScheduleMissed,
+    pub schedule_failed: ScheduleFailed,
+    pub schedule_failing: ScheduleFailing,
+    pub schedule_overrun: ScheduleOverrun,
+    pub net_failures: NetFailures,
+}
+
+/// A schedule's overrides, the plain name first, `source/name` (more specific) last.
+fn schedule_overrides<'a, T>(
+    overrides: &'a Overrides<T>,
+    source: &str,
+    name: &str,
+) -> [Option<&'a Override<T>>; 2] {
+    [
+        overrides.get(name),
+        overrides.get(&format!("{source}/{name}")),
+    ]
 }
 
 /// The key a tenant's override is found under; jobs without a tenant use `"-"`.
@@ -552,6 +613,32 @@ impl Rules {
 
     pub fn heartbeat_budget(&self) -> Option<Resolved> {
         let r = &self.heartbeat_budget;
+        resolve(r.enabled, r.severity, r.threshold, r.for_, &[])
+    }
+
+    /// A schedule's own override wins over its name's; both by `name` and `source/name`.
+    pub fn schedule_missed(&self, source: &str, name: &str) -> Option<Resolved> {
+        let r = &self.schedule_missed;
+        r.resolved(&schedule_overrides(&r.schedules, source, name))
+    }
+
+    pub fn schedule_failed(&self, source: &str, name: &str) -> Option<Resolved> {
+        let r = &self.schedule_failed;
+        r.resolved(&schedule_overrides(&r.schedules, source, name))
+    }
+
+    pub fn schedule_failing(&self, source: &str, name: &str) -> Option<Resolved> {
+        let r = &self.schedule_failing;
+        r.resolved(&schedule_overrides(&r.schedules, source, name))
+    }
+
+    pub fn schedule_overrun(&self, source: &str, name: &str) -> Option<Resolved> {
+        let r = &self.schedule_overrun;
+        r.resolved(&schedule_overrides(&r.schedules, source, name))
+    }
+
+    pub fn net_failures(&self) -> Option<Resolved> {
+        let r = &self.net_failures;
         resolve(r.enabled, r.severity, r.threshold, r.for_, &[])
     }
 

@@ -14,8 +14,8 @@ use crate::app::keymap::KeyCommand;
 use crate::app::selection::{Fallback, ListSelection};
 use crate::app::views::{CHROME_LINES, DETAIL_HEAD_LINES};
 use crate::app::views::{
-    DeadLettersView, DetailPane, FilterInput, JobView, JobsView, KindsView, Land, TenantsView,
-    View, WorkersView,
+    DeadLettersView, DetailPane, FilterInput, JobView, JobsView, KindsView, Land, ScheduleRunsView,
+    SchedulesView, TenantsView, View, WorkersView,
 };
 use crate::app::{App, Effect, Pane};
 use crate::backend::drill::{
@@ -80,6 +80,11 @@ impl App {
                 View::Workers(_) => out.push("workers".into()),
                 View::Kinds(v) => out.push(format!("kinds {}", v.window.label())),
                 View::Tenants(_) => out.push("tenants".into()),
+                View::Schedules(_) => out.push("schedules".into()),
+                View::ScheduleRuns(v) => out.push(
+                    self.schedule(&v.schedule)
+                        .map_or_else(|| v.schedule.clone(), |s| s.key()),
+                ),
             }
         }
         out
@@ -209,6 +214,7 @@ impl App {
                 selected: self.selected_worker.clone(),
             })),
             KeyCommand::Kinds => Some(View::Kinds(KindsView::new(HistoryWindow::default()))),
+            KeyCommand::Schedules => Some(View::Schedules(SchedulesView::default())),
             KeyCommand::Tenants => {
                 if !self.config.capabilities.tenants.yes() {
                     return Some(self.notice(format!(
@@ -362,6 +368,12 @@ impl App {
                 .key()
                 .cloned()
                 .map(|kind| View::DeadLetters(DeadLettersView::new(v.window, Some(kind)))),
+            Some(View::Schedules(v)) => v.selected.key().cloned().map(|schedule| {
+                View::ScheduleRuns(ScheduleRunsView {
+                    schedule,
+                    selected: ListSelection::at(0),
+                })
+            }),
             _ => None,
         };
         match view {
@@ -391,6 +403,11 @@ impl App {
         let screenful = self.screenful();
         let body = self.detail_body_height();
         let workers = self.worker_ids();
+        let schedules = self.schedule_keys();
+        let runs = match self.top_view() {
+            Some(View::ScheduleRuns(v)) => self.schedule(&v.schedule).map_or(0, |s| s.runs.len()),
+            _ => 0,
+        };
         let Some(view) = self.top_view_mut() else {
             return Vec::new();
         };
@@ -471,6 +488,11 @@ impl App {
                 moved || step_selection(&mut v.selected, &keys, step(command))
             }
             View::Workers(v) => step_selection(&mut v.selected, &workers, step(command)),
+            View::Schedules(v) => step_selection(&mut v.selected, &schedules, step(command)),
+            View::ScheduleRuns(v) => {
+                let keys: Vec<usize> = (0..runs).collect();
+                step_selection(&mut v.selected, &keys, step(command))
+            }
             View::Tenants(v) => {
                 let keys = v.keys();
                 step_selection(&mut v.selected, &keys, step(command))
@@ -508,7 +530,7 @@ impl App {
                 stale_after: self.config.stale_after,
                 ready_cap: SCOPE_COUNT_CAP,
             }),
-            View::Workers(_) => return None,
+            View::Workers(_) | View::Schedules(_) | View::ScheduleRuns(_) => return None,
         })
     }
 
@@ -535,7 +557,10 @@ impl App {
         let now = self.now;
         let settings = &self.config.drill;
         let due = match self.top_view() {
-            None | Some(View::Workers(_)) => false,
+            None
+            | Some(View::Workers(_))
+            | Some(View::Schedules(_))
+            | Some(View::ScheduleRuns(_)) => false,
             Some(view) => {
                 let load = view.load_state().expect("data views have a load state");
                 let every = match view {
@@ -664,9 +689,12 @@ impl App {
     /// Keeps the workers view's selection on a worker that still exists.
     pub(super) fn drill_keep_selection(&mut self) {
         let ids = self.worker_ids();
+        let schedules = self.schedule_keys();
         for view in &mut self.drill.stack {
-            if let View::Workers(v) = view {
-                v.selected.settle(&ids, Fallback::First);
+            match view {
+                View::Workers(v) => v.selected.settle(&ids, Fallback::First),
+                View::Schedules(v) => v.selected.settle(&schedules, Fallback::First),
+                _ => {}
             }
         }
     }

@@ -195,6 +195,7 @@ impl App {
             | KeyCommand::DeadLetters
             | KeyCommand::Stuck
             | KeyCommand::Workers
+            | KeyCommand::Schedules
             | KeyCommand::Kinds
             | KeyCommand::Tenants
             | KeyCommand::Filter

@@ -195,6 +195,7 @@ pub async fn snapshot(
         workers,
         count_cap: cap,
         running_by_tenant: None,
+        schedules: None,
     })
 }
 

@@ -139,6 +139,7 @@ pub async fn snapshot(
         workers,
         count_cap: cap,
         running_by_tenant,
+        schedules: None,
     })
 }
 

@@ -20,6 +20,10 @@
 //! Lists read a queue's unfinished jobs along (queue_name, finished_at) and keep those the
 //! execution table holds; succeeded ones come off the same index in finish order.
 
+pub mod schedules;
+
+/// The backend's name (`Reads::name`).
+pub const BACKEND: &str = "solid-queue";
 mod actions;
 mod states;
 
@@ -394,7 +398,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         ),
     };
     Ok(Foreign {
-        name: "solid-queue",
+        name: BACKEND,
         pool,
         statements,
         capabilities,
