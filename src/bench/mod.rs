@@ -33,6 +33,8 @@ pub struct BenchConfig {
     pub server: PgConnectOptions,
     /// The queue schema whose table is generated and watched.
     pub backend: BackendKind,
+    /// A shipped profile's table instead (`--profile NAME`; `backend` is then `Mapped`).
+    pub profile: Option<String>,
     pub spec: FixtureSpec,
     pub regenerate: bool,
     /// Overview polls timed back to back.
@@ -89,8 +91,11 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
-fn db_name(backend: BackendKind, spec: FixtureSpec) -> String {
-    let schema = backend.as_str().replace('-', "_");
+fn db_name(generator: &Generator, spec: FixtureSpec) -> String {
+    let schema = generator
+        .profile
+        .unwrap_or(generator.backend.as_str())
+        .replace('-', "_");
     if spec.backlog > 0 {
         format!("jobtop_bench_{schema}_{}_backlog", spec.rows)
     } else {
@@ -104,7 +109,7 @@ async fn prepare(
     generator: &Generator,
     report: &mut Report,
 ) -> Result<(PgConnectOptions, PgPool)> {
-    let name = db_name(cfg.backend, cfg.spec);
+    let name = db_name(generator, cfg.spec);
     let mut admin = cfg
         .server
         .connect()
@@ -160,7 +165,7 @@ async fn prepare(
         } else {
             String::new()
         },
-        cfg.backend
+        generator.profile.unwrap_or(cfg.backend.as_str())
     );
     let started = Instant::now();
     let counts =
@@ -170,6 +175,15 @@ async fn prepare(
     report.generated = Some(counts);
     report.generated_seconds = Some(seconds);
     Ok((options, pool))
+}
+
+/// A statement as a table row names it: pgmq's naive count has a branch per queue table.
+fn shortened(sql: &str) -> String {
+    const SHOWN: usize = 160;
+    match sql.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{} … ({} characters)", &sql[..cut], sql.len()),
+        None => sql.to_string(),
+    }
 }
 
 /// Whether a timing loop has enough: `runs` samples, or at least three once they add up to
@@ -278,13 +292,13 @@ async fn measure_text(
 const POLL_STATEMENTS: [&str; 3] = ["queue counts", "completions per minute", "workers"];
 
 /// Opens the schema the way the monitor does.
-async fn open(pool: &PgPool, backend: BackendKind, schema: &str) -> Result<Backend> {
+async fn open(pool: &PgPool, generator: &Generator) -> Result<Backend> {
     detect::open(
         pool,
         &Detected {
-            backend,
-            schema: schema.to_string(),
-            profile: None,
+            backend: generator.backend,
+            schema: generator.schema.to_string(),
+            profile: generator.profile.map(String::from),
         },
     )
     .await
@@ -312,12 +326,19 @@ async fn measure(
 }
 
 pub async fn run(cfg: BenchConfig) -> Result<Report> {
-    let Some(generator) = generate::generator(cfg.backend) else {
-        anyhow::bail!("no table generator for {} yet", cfg.backend);
+    let generator = match &cfg.profile {
+        Some(name) => generate::profile_generator(name).with_context(|| {
+            format!(
+                "no table generator for profile {name}; shipped profiles with one: {}",
+                generate::PROFILES.join(", ")
+            )
+        })?,
+        None => generate::generator(cfg.backend)
+            .with_context(|| format!("no table generator for {}", cfg.backend))?,
     };
     let mut report = Report {
         backend: cfg.backend,
-        database: db_name(cfg.backend, cfg.spec),
+        database: db_name(&generator, cfg.spec),
         tables: generator.tables.iter().map(|t| t.to_string()).collect(),
         server_version: String::new(),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -388,13 +409,13 @@ pub async fn run(cfg: BenchConfig) -> Result<Report> {
         // A new monitor: its own session, the schema opened, the first poll.
         {
             let fresh = connect().await?;
-            let backend = open(&fresh, cfg.backend, generator.schema).await?;
+            let backend = open(&fresh, &generator).await?;
             let started = Instant::now();
             backend.overview().snapshot(&opts).await?;
             report.overview_first_poll_ms = Some(started.elapsed().as_secs_f64() * 1e3);
             fresh.close().await;
         }
-        let backend = open(&pool, cfg.backend, generator.schema).await?;
+        let backend = open(&pool, &generator).await?;
         for _ in 0..2 {
             backend.overview().snapshot(&opts).await?;
         }
@@ -479,8 +500,8 @@ pub async fn run(cfg: BenchConfig) -> Result<Report> {
         eprintln!("naive count ...");
         let naive = measure_text(
             &pool,
-            &format!("naive: {}", generator.naive),
-            generator.naive,
+            &format!("naive: {}", shortened(&generator.naive)),
+            &generator.naive,
             None,
             cfg.naive_runs,
             "the runbooks' way: the whole table",
@@ -530,6 +551,7 @@ pub async fn run(cfg: BenchConfig) -> Result<Report> {
                     watchers::Scenario {
                         backend: cfg.backend,
                         schema: generator.schema,
+                        profile: generator.profile,
                         mode,
                         watchers: n,
                         interval,
