@@ -144,7 +144,12 @@ fn secs(d: chrono::Duration) -> f64 {
 pub fn document(shot: &OneShot) -> SnapshotDoc {
     let snap = &shot.snapshot;
     let now = snap.db_now;
-    let queues: Vec<QueueDoc> = snap.queues.iter().map(|q| queue_doc(q, now)).collect();
+    let failures = shot.capabilities.failures.yes();
+    let queues: Vec<QueueDoc> = snap
+        .queues
+        .iter()
+        .map(|q| queue_doc(q, now, failures))
+        .collect();
     let sum = |f: fn(&QueueDoc) -> i64| queues.iter().map(f).sum::<i64>();
     let oldest_ready_at = snap.queues.iter().filter_map(|q| q.oldest_ready_at).min();
     let totals = Totals {
@@ -201,7 +206,8 @@ pub fn document(shot: &OneShot) -> SnapshotDoc {
     }
 }
 
-fn queue_doc(q: &QueueStats, now: DateTime<Utc>) -> QueueDoc {
+/// `failures`: the schema keeps failures; where not, no failure rate is claimed.
+fn queue_doc(q: &QueueStats, now: DateTime<Utc>, failures: bool) -> QueueDoc {
     let counts: [(&'static str, Count); 5] = [
         ("ready", q.ready),
         ("scheduled", q.scheduled),
@@ -219,7 +225,7 @@ fn queue_doc(q: &QueueStats, now: DateTime<Utc>) -> QueueDoc {
             failed_per_minute: failed_rate,
             succeeded,
             failed,
-            failure_rate: q.failure_rate(),
+            failure_rate: q.failure_rate().filter(|_| failures),
         }
     });
     QueueDoc {
@@ -263,7 +269,7 @@ fn queue_doc(q: &QueueStats, now: DateTime<Utc>) -> QueueDoc {
                     kind: k.kind.clone(),
                     succeeded: k.succeeded,
                     failed: k.failed,
-                    failure_rate: k.failure_rate(),
+                    failure_rate: k.failure_rate().filter(|_| failures),
                 })
                 .collect()
         }),

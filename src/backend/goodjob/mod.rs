@@ -286,7 +286,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         ],
         probes: vec![Probe {
             name: "queue counts".into(),
-            sql: statements.queues.clone(),
+            sql: statements.queues_probe(),
             binds_cap: true,
             fix: Some(format!("{dead_fix} {running_fix}")),
         }],
@@ -369,6 +369,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             "good_job's executions, which keep each failed attempt, have no index on their \
              time: failures per minute count discarded jobs only",
         ),
+        failures: Support::Yes,
     };
     Ok(Foreign {
         name: "good_job",

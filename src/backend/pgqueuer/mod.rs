@@ -86,6 +86,16 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     );
     let log_fix =
         format!("CREATE INDEX CONCURRENTLY pgqueuer_log_jobtop_created ON {lg} (created);");
+    // PgQueuer's index on queued jobs does not tell a retry from a job scheduled for later:
+    // a queue's retrying count reads its later jobs until it has the pile cap's worth of
+    // retries (all of them, where retries are few among many scheduled jobs).
+    let retrying_fix = format!(
+        "CREATE INDEX CONCURRENTLY pgqueuer_jobtop_retrying ON {t} (entrypoint, execute_after) \
+         WHERE status = 'queued' AND attempts > 0;"
+    );
+    let retrying_indexed = jobs.has_index_where("entrypoint", &[], |p| {
+        p.is_some_and(|p| p.contains("attempts"))
+    });
     let dead_indexed = jobs.has_index_where("entrypoint", &[], |p| {
         p.is_some_and(|p| p.contains("'failed'"))
     });
@@ -228,7 +238,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         ],
         probes: vec![Probe {
             name: "queue counts".into(),
-            sql: statements.queues.clone(),
+            sql: statements.queues_probe(),
             binds_cap: true,
             fix: Some(dead_fix.clone()),
         }],
@@ -250,6 +260,18 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             binds_cap: false,
             fix: None,
         });
+    }
+    if jobs.has("attempts") && !retrying_indexed {
+        plan.findings.push(
+            Check::new(
+                "retrying jobs",
+                Status::Warn,
+                "PgQueuer's index on queued jobs does not tell a retry from a job scheduled \
+                 for later: each queue's retrying count reads its scheduled jobs to find its \
+                 retries, a cost that grows with the scheduled pile",
+            )
+            .with_fix(retrying_fix),
+        );
     }
     if held && !dead_indexed {
         plan.findings.push(
@@ -314,6 +336,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             tracebacks,
             "this PgQueuer log keeps no tracebacks: a retried attempt is not told from a requeue",
         ),
+        failures: Support::Yes,
     };
     Ok(Foreign {
         name: "pgqueuer",
