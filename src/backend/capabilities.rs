@@ -53,6 +53,9 @@ pub struct Capabilities {
     /// Failed-per-minute counts every failed attempt; when not, only jobs that failed for
     /// good (the schema keeps no time of the attempts that were retried).
     pub failed_attempts: Support,
+    /// The schema keeps failures at all, so a failure rate is a figure; where not (pgmq),
+    /// FAIL/m and FAIL% show "–" rather than a 0 that was never measured.
+    pub failures: Support,
 }
 
 /// The job actions, each offered or not; `Capabilities::actions`.
@@ -98,6 +101,7 @@ impl Capabilities {
         actions: ActionCapabilities::ALL,
         pause_visible: Support::Yes,
         failed_attempts: Support::Yes,
+        failures: Support::Yes,
     };
 
     /// Whether and why this backend can carry out `kind`.

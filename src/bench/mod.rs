@@ -33,6 +33,8 @@ pub struct BenchConfig {
     pub server: PgConnectOptions,
     /// The queue schema whose table is generated and watched.
     pub backend: BackendKind,
+    /// A shipped profile's table instead (`--profile NAME`; `backend` is then `Mapped`).
+    pub profile: Option<String>,
     pub spec: FixtureSpec,
     pub regenerate: bool,
     /// Overview polls timed back to back.
@@ -89,8 +91,11 @@ pub struct Report {
     pub notes: Vec<String>,
 }
 
-fn db_name(backend: BackendKind, spec: FixtureSpec) -> String {
-    let schema = backend.as_str().replace('-', "_");
+fn db_name(generator: &Generator, spec: FixtureSpec) -> String {
+    let schema = generator
+        .profile
+        .unwrap_or(generator.backend.as_str())
+        .replace('-', "_");
     if spec.backlog > 0 {
         format!("jobtop_bench_{schema}_{}_backlog", spec.rows)
     } else {
@@ -104,7 +109,7 @@ async fn prepare(
     generator: &Generator,
     report: &mut Report,
 ) -> Result<(PgConnectOptions, PgPool)> {
-    let name = db_name(cfg.backend, cfg.spec);
+    let name = db_name(generator, cfg.spec);
     let mut admin = cfg
         .server
         .connect()
@@ -160,7 +165,7 @@ async fn prepare(
         } else {
             String::new()
         },
-        cfg.backend
+        generator.profile.unwrap_or(cfg.backend.as_str())
     );
     let started = Instant::now();
     let counts =
@@ -170,6 +175,15 @@ async fn prepare(
     report.generated = Some(counts);
     report.generated_seconds = Some(seconds);
     Ok((options, pool))
+}
+
+/// A statement as a table row names it: pgmq's naive count has a branch per queue table.
+fn shortened(sql: &str) -> String {
+    const SHOWN: usize = 160;
+    match sql.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{} … ({} characters)", &sql[..cut], sql.len()),
+        None => sql.to_string(),
+    }
 }
 
 /// Whether a timing loop has enough: `runs` samples, or at least three once they add up to
@@ -256,15 +270,11 @@ async fn drill_views(backend: &dyn Reads) -> Result<Vec<QueryFigures>> {
 /// What the chart past the hour costs: a first look at 24 h and 7 d (every closed hour read
 /// from the jobs, a few per request, and stored in the side tables), the same look by the
 /// next monitor (from the stored hours), and a refresh (the open hours only).
-async fn history_reads(
-    pool: &PgPool,
-    kind: BackendKind,
-    schema: &str,
-) -> Result<Vec<QueryFigures>> {
+async fn history_reads(pool: &PgPool, generator: &Generator) -> Result<Vec<QueryFigures>> {
     use crate::backend::drill::HistoryWindow;
     let mut out = Vec::new();
     let source = {
-        let backend = open(pool, kind, schema).await?;
+        let backend = open(pool, generator).await?;
         format!("{}@{}", backend.name(), backend.reads().schema())
     };
     for window in [HistoryWindow::Day, HistoryWindow::Week] {
@@ -276,7 +286,7 @@ async fn history_reads(
             .execute(pool)
             .await?;
         }
-        let first = open(pool, kind, schema).await?;
+        let first = open(pool, generator).await?;
         let started = Instant::now();
         let mut requests = 0;
         let error = loop {
@@ -306,7 +316,7 @@ async fn history_reads(
             ),
         });
         let next = time_read(5, || async {
-            let fresh = open(pool, kind, schema).await?;
+            let fresh = open(pool, generator).await?;
             fresh.reads().history(window).await
         })
         .await?;
@@ -352,13 +362,13 @@ async fn measure_text(
 const POLL_STATEMENTS: [&str; 3] = ["queue counts", "completions per minute", "workers"];
 
 /// Opens the schema the way the monitor does.
-async fn open(pool: &PgPool, backend: BackendKind, schema: &str) -> Result<Backend> {
+async fn open(pool: &PgPool, generator: &Generator) -> Result<Backend> {
     detect::open(
         pool,
         &Detected {
-            backend,
-            schema: schema.to_string(),
-            profile: None,
+            backend: generator.backend,
+            schema: generator.schema.to_string(),
+            profile: generator.profile.map(String::from),
         },
     )
     .await
@@ -386,12 +396,19 @@ async fn measure(
 }
 
 pub async fn run(cfg: BenchConfig) -> Result<Report> {
-    let Some(generator) = generate::generator(cfg.backend) else {
-        anyhow::bail!("no table generator for {} yet", cfg.backend);
+    let generator = match &cfg.profile {
+        Some(name) => generate::profile_generator(name).with_context(|| {
+            format!(
+                "no table generator for profile {name}; shipped profiles with one: {}",
+                generate::PROFILES.join(", ")
+            )
+        })?,
+        None => generate::generator(cfg.backend)
+            .with_context(|| format!("no table generator for {}", cfg.backend))?,
     };
     let mut report = Report {
         backend: cfg.backend,
-        database: db_name(cfg.backend, cfg.spec),
+        database: db_name(&generator, cfg.spec),
         tables: generator.tables.iter().map(|t| t.to_string()).collect(),
         server_version: String::new(),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -462,13 +479,13 @@ pub async fn run(cfg: BenchConfig) -> Result<Report> {
         // A new monitor: its own session, the schema opened, the first poll.
         {
             let fresh = connect().await?;
-            let backend = open(&fresh, cfg.backend, generator.schema).await?;
+            let backend = open(&fresh, &generator).await?;
             let started = Instant::now();
             backend.overview().snapshot(&opts).await?;
             report.overview_first_poll_ms = Some(started.elapsed().as_secs_f64() * 1e3);
             fresh.close().await;
         }
-        let backend = open(&pool, cfg.backend, generator.schema).await?;
+        let backend = open(&pool, &generator).await?;
         for _ in 0..2 {
             backend.overview().snapshot(&opts).await?;
         }
@@ -553,8 +570,8 @@ pub async fn run(cfg: BenchConfig) -> Result<Report> {
         eprintln!("naive count ...");
         let naive = measure_text(
             &pool,
-            &format!("naive: {}", generator.naive),
-            generator.naive,
+            &format!("naive: {}", shortened(&generator.naive)),
+            &generator.naive,
             None,
             cfg.naive_runs,
             "the runbooks' way: the whole table",
@@ -569,9 +586,7 @@ pub async fn run(cfg: BenchConfig) -> Result<Report> {
         eprintln!("drill-down views ...");
         report.drill = drill_views(backend.reads().as_ref()).await?;
         eprintln!("history past the hour ...");
-        report
-            .drill
-            .extend(history_reads(&pool, cfg.backend, generator.schema).await?);
+        report.drill.extend(history_reads(&pool, &generator).await?);
 
         let interval = Duration::from_secs(1);
         let mut scenarios = Vec::new();
@@ -608,6 +623,7 @@ pub async fn run(cfg: BenchConfig) -> Result<Report> {
                     watchers::Scenario {
                         backend: cfg.backend,
                         schema: generator.schema,
+                        profile: generator.profile,
                         mode,
                         watchers: n,
                         interval,

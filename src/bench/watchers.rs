@@ -91,6 +91,8 @@ pub struct Scenario {
     /// The schema watched, opened as the monitor opens it.
     pub backend: BackendKind,
     pub schema: &'static str,
+    /// The shipped profile describing the table (`BackendKind::Mapped`).
+    pub profile: Option<&'static str>,
     pub mode: Mode,
     pub watchers: usize,
     pub interval: Duration,
@@ -123,6 +125,7 @@ pub async fn watch(
     let Scenario {
         backend,
         schema,
+        profile,
         mode,
         watchers: n,
         interval,
@@ -153,7 +156,7 @@ pub async fn watch(
             &Detected {
                 backend,
                 schema: schema.to_string(),
-                profile: None,
+                profile: profile.map(String::from),
             },
         )
         .await?;

@@ -8,15 +8,18 @@ use crate::backend::generate::FixtureSpec;
 use crate::bench::{self, BenchConfig};
 
 pub async fn run(args: BenchArgs) -> Result<()> {
-    // The schema to generate: `--backend` (the reference schema unless given).
+    // The schema to generate: `--backend` (the reference schema unless given), or a shipped
+    // profile's table (`--profile NAME`).
     let selection = backend_choice::selection();
-    if let Some(profile) = &selection.profile {
-        anyhow::bail!(
-            "bench --profile {}: profiles have no table generator yet; --backend takes native, river, oban, pg-boss, graphile-worker, procrastinate",
-            profile.display()
-        );
-    }
-    let backend = selection.backend.unwrap_or(BackendKind::Native);
+    let profile = selection
+        .profile
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned());
+    let backend = if profile.is_some() {
+        BackendKind::Mapped
+    } else {
+        selection.backend.unwrap_or(BackendKind::Native)
+    };
     let server = if args.ui_only && args.url.is_none() {
         crate::backend::pg::connect::parse_target(None)?
     } else {
@@ -25,6 +28,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     bench::run(BenchConfig {
         server,
         backend,
+        profile,
         spec: FixtureSpec {
             rows: args.rows.max(1_000),
             backlog: if args.backlog { args.backlog_jobs } else { 0 },

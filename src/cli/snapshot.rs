@@ -147,7 +147,12 @@ fn secs(d: chrono::Duration) -> f64 {
 pub fn document(shot: &OneShot) -> SnapshotDoc {
     let snap = &shot.snapshot;
     let now = snap.db_now;
-    let queues: Vec<QueueDoc> = snap.queues.iter().map(|q| queue_doc(q, now)).collect();
+    let failures = shot.capabilities.failures.yes();
+    let queues: Vec<QueueDoc> = snap
+        .queues
+        .iter()
+        .map(|q| queue_doc(q, now, failures))
+        .collect();
     let sum = |f: fn(&QueueDoc) -> i64| queues.iter().map(f).sum::<i64>();
     let oldest_ready_at = snap.queues.iter().filter_map(|q| q.oldest_ready_at).min();
     let totals = Totals {
@@ -205,7 +210,8 @@ pub fn document(shot: &OneShot) -> SnapshotDoc {
     }
 }
 
-fn queue_doc(q: &QueueStats, now: DateTime<Utc>) -> QueueDoc {
+/// `failures`: the schema keeps failures; where not, no failure rate is claimed.
+fn queue_doc(q: &QueueStats, now: DateTime<Utc>, failures: bool) -> QueueDoc {
     let counts: [(&'static str, Count); 5] = [
         ("ready", q.ready),
         ("scheduled", q.scheduled),
@@ -223,7 +229,7 @@ fn queue_doc(q: &QueueStats, now: DateTime<Utc>) -> QueueDoc {
             failed_per_minute: failed_rate,
             succeeded,
             failed,
-            failure_rate: q.failure_rate(),
+            failure_rate: q.failure_rate().filter(|_| failures),
         }
     });
     QueueDoc {
@@ -267,7 +273,7 @@ fn queue_doc(q: &QueueStats, now: DateTime<Utc>) -> QueueDoc {
                     kind: k.kind.clone(),
                     succeeded: k.succeeded,
                     failed: k.failed,
-                    failure_rate: k.failure_rate(),
+                    failure_rate: k.failure_rate().filter(|_| failures),
                 })
                 .collect()
         }),

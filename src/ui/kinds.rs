@@ -95,7 +95,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
         .kinds
         .iter()
         .map(|k| {
-            let rate = k.failure_rate();
+            let rate = k
+                .failure_rate()
+                .filter(|_| app.config.capabilities.failures.yes());
             let rate_style = match rate {
                 Some(r) if r >= 0.2 => theme.critical,
                 Some(r) if r > 0.0 => theme.warn,

@@ -134,6 +134,8 @@ fn cell<'a>(
 ) -> Cell<'a> {
     let right = |s: String| Cell::from(Line::from(s).right_aligned());
     let (ok_rate, fail_rate) = q.per_minute(RATE_WINDOW_MINUTES);
+    // A schema that keeps no failures has no failure figures to show, not zeros.
+    let failures = app.config.capabilities.failures.yes();
     match col {
         QueueCol::Marker => markers::cell(app.alerts.worst_for_queue(&q.name), theme),
         QueueCol::Sorted(QueueColumn::Name) => name_cell(q, width, theme),
@@ -151,6 +153,7 @@ fn cell<'a>(
         }
         QueueCol::Sorted(QueueColumn::OldestReady) => oldest_cell(q, now, app, theme),
         QueueCol::Sorted(QueueColumn::SucceededPerMin) => right(text::rate(ok_rate)),
+        QueueCol::Sorted(QueueColumn::FailedPerMin) if !failures => right("–".into()),
         QueueCol::Sorted(QueueColumn::FailedPerMin) => {
             let c = right(text::rate(fail_rate));
             if fail_rate > 0.0 {
@@ -160,7 +163,7 @@ fn cell<'a>(
             }
         }
         QueueCol::Sorted(QueueColumn::FailureRate) => {
-            let rate = q.failure_rate();
+            let rate = q.failure_rate().filter(|_| failures);
             let c = right(text::percent(rate));
             match rate {
                 Some(r) if r >= 0.10 => c.style(theme.critical),

@@ -1,9 +1,10 @@
 //! `jobtop bench --backend NAME` end to end on a small table: each schema's table is
 //! generated from its DDL, opened the way the monitor opens it, and every figure is there.
 
-use jobtop::backend::detect::BackendKind;
-use jobtop::backend::generate::FixtureSpec;
+use jobtop::backend::detect::{self, BackendKind, Detected};
+use jobtop::backend::generate::{self, FixtureSpec, Generator};
 use jobtop::backend::pg::admin;
+use jobtop::backend::{Count, SnapshotOptions};
 use jobtop::bench::{self, BenchConfig};
 use sqlx::{ConnectOptions, Connection};
 
@@ -18,6 +19,7 @@ async fn bench_runs_end_to_end(backend: BackendKind) {
     let report = bench::run(BenchConfig {
         server: db.options.clone(),
         backend,
+        profile: None,
         spec,
         regenerate: true,
         polls: 3,
@@ -120,4 +122,96 @@ bench_tests! {
     pgboss_bench_runs => BackendKind::PgBoss,
     graphile_bench_runs => BackendKind::Graphile,
     procrastinate_bench_runs => BackendKind::Procrastinate,
+}
+
+/// A generator's table, small, read back the way the monitor reads it: every live bucket it
+/// says it wrote is what jobtop counts (exactly: caps above the table's size), the backlog
+/// counted as ready.
+async fn generated_counts_read_back(generator: Generator) {
+    let db = common::test_db().await;
+    let spec = FixtureSpec {
+        rows: 20_000,
+        backlog: 500,
+    };
+    let name = generator.profile.unwrap_or(generator.backend.as_str());
+    let generated = generate::generate(&db.pool, &generator, spec, |_| {})
+        .await
+        .unwrap_or_else(|err| panic!("generating {name}: {err:#}"));
+    let backend = detect::open(
+        &db.pool,
+        &Detected {
+            backend: generator.backend,
+            schema: generator.schema.to_string(),
+            profile: generator.profile.map(String::from),
+        },
+    )
+    .await
+    .unwrap_or_else(|err| panic!("opening {name}: {err:#}"));
+    let snapshot = backend
+        .overview()
+        .snapshot(&SnapshotOptions {
+            count_cap: 1_000_000,
+            pile_cap: 1_000_000,
+            ..SnapshotOptions::default()
+        })
+        .await
+        .unwrap_or_else(|err| panic!("snapshot of {name}: {err:#}"));
+    let sum = |f: fn(&jobtop::backend::QueueStats) -> Count| {
+        snapshot.queues.iter().map(|q| f(q).value).sum::<i64>()
+    };
+    let read = [
+        ("ready", sum(|q| q.ready)),
+        ("scheduled", sum(|q| q.scheduled)),
+        ("running", sum(|q| q.running)),
+        ("retrying", sum(|q| q.retrying)),
+    ];
+    let written = [
+        ("ready", generated.ready + generated.backlog),
+        ("scheduled", generated.scheduled),
+        ("running", generated.running),
+        ("retrying", generated.retrying),
+    ];
+    assert_eq!(read, written, "{name}: live counts read back");
+    // Dead jobs are finished ones where the schema keeps them with the rest: the churn's
+    // retention pass then trims the oldest half-day of the month (about 1 in 60, a few
+    // more by chance), and nothing else.
+    let dead = sum(|q| q.dead);
+    assert!(
+        dead <= generated.dead && generated.dead - dead <= generated.dead / 30 + 3,
+        "{name}: {dead} dead read, {} generated",
+        generated.dead
+    );
+    assert!(generated.ready > 0 && generated.running > 0, "{name}");
+    assert_eq!(
+        snapshot.queues.len(),
+        generate::QUEUES.len(),
+        "{name}: every queue"
+    );
+    // The finished jobs of the last hour are the throughput the monitor reads.
+    let done: u64 = snapshot
+        .queues
+        .iter()
+        .flat_map(|q| &q.minutes)
+        .map(|m| m.succeeded as u64)
+        .sum();
+    assert!(done > 0, "{name}: the last hour's completions are read");
+}
+
+macro_rules! read_back_tests {
+    ($($name:ident => $generator:expr),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                generated_counts_read_back($generator).await;
+            }
+        )*
+    };
+}
+
+read_back_tests! {
+    pgqueuer_generated_counts_read_back => generate::pgqueuer::generator(),
+    pgmq_generated_counts_read_back => generate::pgmq::generator(),
+    solidqueue_generated_counts_read_back => generate::solidqueue::generator(),
+    goodjob_generated_counts_read_back => generate::goodjob::generator(),
+    jobforge_profile_generated_counts_read_back => generate::jobforge::generator(),
 }

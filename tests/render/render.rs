@@ -98,3 +98,30 @@ fn hostile_names_never_reach_the_terminal_raw() {
     let screen = render(&app, 160, 48);
     assert!(screen.contains("evil\\x1b[2J"), "{screen}");
 }
+
+#[test]
+fn a_schema_that_keeps_no_failures_shows_no_failure_figures() {
+    // pgmq keeps no failures: its FAIL/m and FAIL% were never measured, so not 0 and 0.0%.
+    let line = |caps: jobtop::backend::Capabilities, queue: &str| {
+        let mut config = ui_data::config();
+        config.capabilities = caps;
+        let screen = render(&ui_data::app_polled(config, ui_data::snapshot()), 160, 48);
+        let line = screen
+            .lines()
+            .find(|l| l.contains(queue))
+            .map(str::to_string);
+        line.unwrap_or_else(|| panic!("no {queue} row: {screen}"))
+    };
+    let kept = ui_data::CAPABILITIES;
+    let none = jobtop::backend::Capabilities {
+        failures: jobtop::backend::Support::No("pgmq keeps no failures"),
+        ..kept
+    };
+    assert!(line(kept, "default").contains("0.0%"));
+    assert!(line(kept, "webhooks").contains("6.7%"));
+    for queue in ["default", "webhooks"] {
+        let row = line(none, queue);
+        assert!(!row.contains('%'), "{row}");
+        assert_eq!(row.matches('–').count(), 2, "FAIL/m and FAIL% say –: {row}");
+    }
+}

@@ -24,11 +24,12 @@ pub fn generator() -> Generator {
     Generator {
         backend: BackendKind::Graphile,
         schema: "graphile_worker",
+        profile: None,
         ddl: Some(schema_part(FIXTURE)),
         setup: vec![
             "INSERT INTO graphile_worker._private_tasks (identifier) SELECT unnest($2::text[])",
         ],
-        tables: vec!["graphile_worker._private_jobs"],
+        tables: vec!["graphile_worker._private_jobs".into()],
         buckets: [
             None,
             bucket(
@@ -68,7 +69,8 @@ pub fn generator() -> Generator {
         ],
         naive: "SELECT task_identifier, locked_at IS NOT NULL AS running, \
                 attempts >= max_attempts AS dead, count(*) FROM graphile_worker.jobs \
-                GROUP BY 1, 2, 3",
+                GROUP BY 1, 2, 3"
+            .into(),
         note: Some(
             "graphile-worker deletes a job when it succeeds: the table holds the live and dead \
              jobs of the month (no succeeded or cancelled rows), so there is no throughput to \

@@ -14,12 +14,17 @@
 //! (index-only scans over finished rows fetch heap pages, as they do in production), and a
 //! last `ANALYZE`.
 
+pub mod goodjob;
 pub mod graphile;
+pub mod jobforge;
 pub mod native;
 pub mod oban;
 pub mod pgboss;
+pub mod pgmq;
+pub mod pgqueuer;
 pub mod procrastinate;
 pub mod river;
+pub mod solidqueue;
 
 use std::time::Instant;
 
@@ -198,26 +203,27 @@ pub struct Generator {
     pub backend: BackendKind,
     /// The database schema the project installs into.
     pub schema: &'static str,
+    /// The shipped profile that describes the table (`BackendKind::Mapped`).
+    pub profile: Option<&'static str>,
     /// The project's DDL (`None`: the reference schema, which `jobtop migrate` creates).
     pub ddl: Option<&'static str>,
     /// Rows the jobs refer to, written first; each statement binds `$1` the queues and `$2`
     /// the kinds.
     pub setup: Vec<&'static str>,
     /// The job tables (schema-qualified): indexes rebuilt, vacuumed, measured.
-    pub tables: Vec<&'static str>,
+    pub tables: Vec<String>,
     /// One statement per bucket (`BUCKETS` order) reading `{rows}`; `None` where the schema
     /// keeps no such jobs.
     pub buckets: [Option<String>; 8],
     /// What a live queue does to the table between two vacuums.
     pub churn: Vec<&'static str>,
     /// The runbooks' count for this schema: every row, grouped by queue and state.
-    pub naive: &'static str,
+    pub naive: String,
     /// What the benchmark measures instead, where the schema keeps no finished jobs.
     pub note: Option<&'static str>,
 }
 
-/// The generator for `backend` (`None`: profiles, PgQueuer, pgmq, Solid Queue and good_job,
-/// which have no generator yet).
+/// The generator for `backend` (`None`: profiles, see `profile_generator`).
 pub fn generator(backend: BackendKind) -> Option<Generator> {
     match backend {
         BackendKind::Native => Some(native::generator()),
@@ -226,11 +232,22 @@ pub fn generator(backend: BackendKind) -> Option<Generator> {
         BackendKind::PgBoss => Some(pgboss::generator()),
         BackendKind::Graphile => Some(graphile::generator()),
         BackendKind::Procrastinate => Some(procrastinate::generator()),
-        BackendKind::PgQueuer
-        | BackendKind::Pgmq
-        | BackendKind::SolidQueue
-        | BackendKind::GoodJob
-        | BackendKind::Mapped => None,
+        BackendKind::PgQueuer => Some(pgqueuer::generator()),
+        BackendKind::Pgmq => Some(pgmq::generator()),
+        BackendKind::SolidQueue => Some(solidqueue::generator()),
+        BackendKind::GoodJob => Some(goodjob::generator()),
+        BackendKind::Mapped => None,
+    }
+}
+
+/// Shipped profiles with a generator.
+pub const PROFILES: [&str; 1] = ["jobforge"];
+
+/// The generator for the shipped profile `name`.
+pub fn profile_generator(name: &str) -> Option<Generator> {
+    match name {
+        "jobforge" => Some(jobforge::generator()),
+        _ => None,
     }
 }
 
@@ -288,9 +305,9 @@ pub async fn generate(
             .context("writing queues, tasks and workers")?;
     }
 
-    let tables = strings(&generator.tables);
+    let tables = &generator.tables;
     let detached: Vec<(String, String)> = sqlx::query_as(DETACHABLE_SQL)
-        .bind(&tables)
+        .bind(tables)
         .fetch_all(&mut *conn)
         .await?;
     for (drop_sql, _) in &detached {
@@ -385,7 +402,7 @@ pub async fn tables_bytes(pool: &PgPool, generator: &Generator) -> Result<i64> {
                UNION SELECT p.relid FROM unnest($1::text[]) AS t,
                                          pg_partition_tree(t::regclass) AS p) AS rels",
     )
-    .bind(strings(&generator.tables))
+    .bind(&generator.tables)
     .fetch_one(pool)
     .await?)
 }
@@ -473,6 +490,9 @@ mod tests {
             oban::generator(),
             pgboss::generator(),
             graphile::generator(),
+            solidqueue::generator(),
+            goodjob::generator(),
+            jobforge::generator(),
         ] {
             let ddl = g.ddl.expect("a foreign schema carries its DDL");
             assert!(
@@ -480,8 +500,18 @@ mod tests {
                 "{}",
                 g.backend
             );
+            let rows = [
+                "river_job",
+                "oban_jobs",
+                "solid_queue_jobs",
+                "good_jobs",
+                "jobforge_jobs",
+            ];
             assert!(
-                !ddl.contains("INSERT INTO river_job") && !ddl.contains("INSERT INTO oban_jobs")
+                rows.iter()
+                    .all(|t| !ddl.contains(&format!("INSERT INTO {t}"))),
+                "{}",
+                g.backend
             );
         }
     }

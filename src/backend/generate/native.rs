@@ -110,9 +110,14 @@ pub fn generator() -> Generator {
     Generator {
         backend: BackendKind::Native,
         schema: "jobtop",
+        profile: None,
         ddl: None,
         setup: vec![QUEUES_SQL, WORKERS_SQL],
-        tables: vec!["jobtop.jobs", "jobtop.queues", "jobtop.workers"],
+        tables: vec![
+            "jobtop.jobs".into(),
+            "jobtop.queues".into(),
+            "jobtop.workers".into(),
+        ],
         buckets: [
             bucket(SUCCEEDED_SELECT),
             bucket(DEAD_SELECT),
@@ -131,7 +136,7 @@ pub fn generator() -> Generator {
             "UPDATE jobtop.jobs SET heartbeat_at = now() - random() * interval '10 seconds' \
              WHERE state = 'running'",
         ],
-        naive: NAIVE_SQL,
+        naive: NAIVE_SQL.into(),
         note: None,
     }
 }

@@ -107,9 +107,10 @@ pub fn generator() -> Generator {
     Generator {
         backend: BackendKind::Oban,
         schema: "public",
+        profile: None,
         ddl: Some(schema_part(FIXTURE)),
         setup: vec![PEERS_SQL],
-        tables: vec!["public.oban_jobs"],
+        tables: vec!["public.oban_jobs".into()],
         buckets: [
             bucket(SUCCEEDED),
             bucket(DEAD),
@@ -128,7 +129,7 @@ pub fn generator() -> Generator {
             "UPDATE oban_jobs SET attempted_at = timezone('UTC', now()) - random() * interval '2 minutes' \
              WHERE state = 'executing'",
         ],
-        naive: "SELECT queue, state, count(*) FROM oban_jobs GROUP BY 1, 2",
+        naive: "SELECT queue, state, count(*) FROM oban_jobs GROUP BY 1, 2".into(),
         note: None,
     }
 }

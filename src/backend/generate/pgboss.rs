@@ -60,9 +60,10 @@ pub fn generator() -> Generator {
     Generator {
         backend: BackendKind::PgBoss,
         schema: "pgboss",
+        profile: None,
         ddl: Some(schema_part(FIXTURE)),
         setup: vec![QUEUES_SQL],
-        tables: vec!["pgboss.job_common"],
+        tables: vec!["pgboss.job_common".into()],
         buckets: [
             bucket(SUCCEEDED, "s.fin"),
             bucket(DEAD, "s.fin"),
@@ -80,7 +81,7 @@ pub fn generator() -> Generator {
             "UPDATE pgboss.job SET heartbeat_on = now() - random() * interval '10 seconds' \
              WHERE state = 'active'",
         ],
-        naive: "SELECT name, state, count(*) FROM pgboss.job GROUP BY 1, 2",
+        naive: "SELECT name, state, count(*) FROM pgboss.job GROUP BY 1, 2".into(),
         note: None,
     }
 }

@@ -30,13 +30,17 @@ pub fn generator() -> Generator {
     Generator {
         backend: BackendKind::Procrastinate,
         schema: "public",
+        profile: None,
         ddl: Some(DDL),
         setup: vec![
             "INSERT INTO procrastinate_workers (last_heartbeat) \
              SELECT CASE WHEN w % 50 = 0 THEN now() - interval '10 minutes' ELSE now() END \
              FROM generate_series(1, 200) w WHERE cardinality($1::text[]) > 0",
         ],
-        tables: vec!["public.procrastinate_jobs", "public.procrastinate_events"],
+        tables: vec![
+            "public.procrastinate_jobs".into(),
+            "public.procrastinate_events".into(),
+        ],
         buckets: [
             Some(bucket(
                 "succeeded",
@@ -109,7 +113,7 @@ pub fn generator() -> Generator {
                             AND e.at < now() - interval '29 days 12 hours')",
             "UPDATE procrastinate_workers SET last_heartbeat = now() WHERE id % 50 <> 0",
         ],
-        naive: "SELECT queue_name, status, count(*) FROM procrastinate_jobs GROUP BY 1, 2",
+        naive: "SELECT queue_name, status, count(*) FROM procrastinate_jobs GROUP BY 1, 2".into(),
         note: None,
     }
 }

@@ -71,9 +71,10 @@ pub fn generator() -> Generator {
     Generator {
         backend: BackendKind::River,
         schema: "public",
+        profile: None,
         ddl: Some(schema_part(FIXTURE)),
         setup: vec![QUEUES_SQL],
-        tables: vec!["public.river_job"],
+        tables: vec!["public.river_job".into()],
         buckets: [
             bucket(SUCCEEDED),
             bucket(DEAD),
@@ -90,7 +91,7 @@ pub fn generator() -> Generator {
             "UPDATE river_job SET attempted_at = now() - random() * interval '2 minutes' \
              WHERE state = 'running'",
         ],
-        naive: "SELECT queue, state, count(*) FROM river_job GROUP BY 1, 2",
+        naive: "SELECT queue, state, count(*) FROM river_job GROUP BY 1, 2".into(),
         note: None,
     }
 }

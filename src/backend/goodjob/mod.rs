@@ -31,7 +31,7 @@ use crate::backend::engine::actions::{JobTable, alive_before};
 use crate::backend::engine::drill::{DrillTable, ErrorHistory, HistoryShape};
 use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::{
-    MINUTES_FROM, MINUTES_UNTIL, Statements, epoch_minute, minutes_probe,
+    MINUTES_FROM, MINUTES_UNTIL, Statements, capped, epoch_minute, minutes_probe,
 };
 use crate::backend::goodjob::actions::{GoodJobActions, Tables};
 use crate::backend::model::JobState;
@@ -113,6 +113,8 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         .list(JobState::Ready)
         .map(|l| l.ranges.iter().map(|r| r.cond.clone()).collect())
         .unwrap_or_default();
+    // Running jobs are found once a poll (along doctor's index when it is there), not once
+    // per queue: per queue, each count walked the queue's unfinished jobs twice.
     let queues_sql = format!(
         "WITH RECURSIVE names(name) AS ( \
            (SELECT j.queue_name FROM {from} WHERE j.queue_name IS NOT NULL \
@@ -121,7 +123,10 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
            SELECT (SELECT j.queue_name FROM {from} WHERE j.queue_name > n.name \
                    ORDER BY j.queue_name LIMIT 1) \
            FROM names n WHERE n.name IS NOT NULL), \
-         q(name) AS (SELECT n.name FROM names n WHERE n.name IS NOT NULL{paused_names}) \
+         q(name) AS (SELECT n.name FROM names n WHERE n.name IS NOT NULL{paused_names}), \
+         running(queue_name, performed_at) AS MATERIALIZED ( \
+           SELECT j.queue_name, j.performed_at FROM {from} \
+           WHERE j.finished_at IS NULL AND j.performed_at IS NOT NULL) \
          SELECT q.name::text AS name, {paused_at} AS paused_at, \
            NULL::text AS paused_by, NULL::text AS pause_reason, \
            {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
@@ -130,14 +135,13 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
              (SELECT min({sched}) FROM {from} WHERE {due} AND j.queue_name = q.name), \
              (SELECT min({created}) FROM {from} WHERE {unscheduled} AND j.queue_name = q.name) \
            ) AS oldest_ready_at, \
-           (SELECT min({performed}) FROM {from} \
-            WHERE j.finished_at IS NULL AND j.performed_at IS NOT NULL \
-              AND j.queue_name = q.name) AS oldest_running_at \
+           (SELECT min({performed}) FROM running j WHERE j.queue_name = q.name) \
+             AS oldest_running_at \
          FROM q ORDER BY q.name",
         ready = count(JobState::Ready),
         scheduled = pile(JobState::Scheduled),
         retrying = pile(JobState::Retrying),
-        running = count(JobState::Running),
+        running = capped("running x", "x.queue_name = q.name"),
         dead = pile(JobState::Dead),
         sched = utc("j.scheduled_at"),
         created = utc("j.created_at"),
@@ -274,6 +278,14 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         "CREATE INDEX CONCURRENTLY good_jobs_jobtop_queue_running ON {t} \
          (queue_name, performed_at) WHERE finished_at IS NULL AND performed_at IS NOT NULL;"
     );
+    // good_job's waiting-job indexes do not tell a retry (its error kept) from a job
+    // scheduled for later: a queue's retrying count reads its scheduled jobs to find them.
+    let retrying_fix = format!(
+        "CREATE INDEX CONCURRENTLY good_jobs_jobtop_queue_retrying ON {t} \
+         (queue_name, scheduled_at) WHERE finished_at IS NULL AND performed_at IS NULL \
+         AND error IS NOT NULL;"
+    );
+    let fixes = format!("{dead_fix} {running_fix} {retrying_fix}");
     let mut plan = DoctorPlan {
         tables: vec![
             TableNeed {
@@ -289,9 +301,9 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         ],
         probes: vec![Probe {
             name: "queue counts".into(),
-            sql: statements.queues.clone(),
+            sql: statements.queues_probe(),
             binds_cap: true,
-            fix: Some(format!("{dead_fix} {running_fix}")),
+            fix: Some(fixes.clone()),
         }],
         jobs_tables: vec![
             (schema.to_string(), "good_jobs".into()),
@@ -301,13 +313,13 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         findings: vec![
             Check::new("schema version", Status::Ok, format!("good_job {version}")),
             Check::new(
-                "dead and running counts",
+                "dead, running and retrying counts",
                 Status::Warn,
-                "good_job has no index on discarded or running jobs by queue: a queue's dead \
-                 count walks every queue's discarded jobs (capped), its running count the \
-                 queue's unfinished jobs",
+                "good_job has no index on discarded, running or retrying jobs by queue: a \
+                 queue's dead count walks every queue's discarded jobs (capped), its running \
+                 count the queue's unfinished jobs, its retrying count its scheduled ones",
             )
-            .with_fix(format!("{dead_fix} {running_fix}")),
+            .with_fix(fixes),
         ],
     };
     if let Some(sql) = &statements.minutes {
@@ -372,6 +384,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             "good_job's executions, which keep each failed attempt, have no index on their \
              time: failures per minute count discarded jobs only",
         ),
+        failures: Support::Yes,
     };
     Ok(Foreign {
         name: "good_job",

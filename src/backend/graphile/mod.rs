@@ -239,6 +239,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         failed_attempts: Support::No(
             "graphile-worker keeps no time of the attempts that were retried",
         ),
+        failures: Support::Yes,
     };
     Ok(Foreign {
         name: "graphile-worker",

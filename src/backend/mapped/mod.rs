@@ -203,6 +203,7 @@ pub async fn open(pool: PgPool, profile: Profile, schema: Option<&str>) -> anyho
         ),
         pause_visible: Support::when(profile.pause.is_some(), no_pause),
         failed_attempts: Support::No("a profile keeps no time of the attempts that were retried"),
+        failures: Support::Yes,
     };
     Ok(Foreign {
         name: "mapped",

@@ -202,6 +202,7 @@ pub async fn open(pool: PgPool, prefix: &str) -> anyhow::Result<Foreign> {
              queue is paused",
         ),
         failed_attempts: Support::Yes,
+        failures: Support::Yes,
     };
     Ok(Foreign {
         name: "oban",

@@ -318,6 +318,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             "pg-boss keeps no time of the attempts that were retried: only jobs that \
              failed for good are counted",
         ),
+        failures: Support::Yes,
     };
     Ok(Foreign {
         name: "pg-boss",

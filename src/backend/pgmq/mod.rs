@@ -266,7 +266,7 @@ async fn build(pool: &PgPool, schema: &str, queues: &[String]) -> anyhow::Result
         }],
         probes: vec![Probe {
             name: "queue counts".into(),
-            sql: statements.queues.clone(),
+            sql: statements.queues_probe(),
             binds_cap: true,
             fix: None,
         }],
@@ -332,6 +332,9 @@ async fn build(pool: &PgPool, schema: &str, queues: &[String]) -> anyhow::Result
         pause_visible: Support::No("pgmq has no pause"),
         failed_attempts: Support::No(
             "pgmq keeps no failures: a message read again after its timeout only counts a read",
+        ),
+        failures: Support::No(
+            "pgmq keeps no failures: a message is visible, delayed, in flight or archived",
         ),
     };
     Ok(Foreign {

@@ -355,6 +355,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         // will be retried): the per-kind figures count them, and so do completions per
         // minute wherever they are shown.
         failed_attempts: Support::Yes,
+        failures: Support::Yes,
     };
     Ok(Foreign {
         name: "procrastinate",

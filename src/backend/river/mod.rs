@@ -212,6 +212,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         throughput: Support::when(throughput, NO_FINALIZED_INDEX),
         pause_visible: Support::when(queues.is_some(), no_river_queue),
         failed_attempts: Support::Yes,
+        failures: Support::Yes,
     };
     Ok(Foreign {
         name: "river",
