@@ -10,5 +10,6 @@ pub mod demo;
 pub mod error_text;
 pub mod osc52;
 pub mod poller;
+pub mod source_runtime;
 pub mod terminal;
 pub mod ui;

@@ -8,14 +8,17 @@ use chrono::{Local, Offset, Utc};
 use sqlx::postgres::PgConnectOptions;
 
 use super::settings::{self, MonitorSettings};
+use super::sources::SourceSpec;
 use super::{MonitorArgs, backend_choice};
+use crate::app::sources::Sources;
 use crate::app::{App, AppConfig};
-use crate::backend::detect::{self, BackendKind, Detected};
+use crate::backend::detect::{self, BackendKind, Detected, Selection};
 use crate::backend::native::NativeBackend;
 use crate::backend::pg::connect;
 use crate::backend::wrappers::replica::OnReplica;
 use crate::backend::wrappers::shared::{SharedOptions, SharedSnapshot};
-use crate::backend::{Backend, SnapshotOptions};
+use crate::backend::{Backend, Capabilities, SnapshotOptions};
+use crate::source_runtime::SourceSetup;
 use crate::terminal::{self, MonitorOptions};
 
 /// The monitor with the command line's settings alone (no config file): for `jobtop demo`.
@@ -31,10 +34,14 @@ pub async fn run(opts: PgConnectOptions, args: &MonitorArgs) -> Result<()> {
         None,
         std::env::var("NO_COLOR").ok().as_deref(),
     );
-    run_with(opts, &settings).await
+    run_with(opts, &settings, &backend_choice::selection()).await
 }
 
-pub async fn run_with(opts: PgConnectOptions, settings: &MonitorSettings) -> Result<()> {
+pub async fn run_with(
+    opts: PgConnectOptions,
+    settings: &MonitorSettings,
+    selection: &Selection,
+) -> Result<()> {
     let mut described = connect::describe(&opts);
     let poll_timeout = settings.session.statement_timeout + Duration::from_secs(2);
     let replica = match &settings.replica_url {
@@ -47,12 +54,14 @@ pub async fn run_with(opts: PgConnectOptions, settings: &MonitorSettings) -> Res
     };
     let backend = match (settings.kiosk, replica) {
         // The wall screen only reads: with a replica it needs nothing from the primary.
-        (true, Some(replica)) => open_kiosk(replica, settings, &described).await?,
-        (true, None) => open_kiosk(opts, settings, &described).await?,
-        (false, Some(replica)) => open_on_replica(opts, replica, settings, &described).await?,
+        (true, Some(replica)) => open_kiosk(replica, settings, &described, selection).await?,
+        (true, None) => open_kiosk(opts, settings, &described, selection).await?,
+        (false, Some(replica)) => {
+            open_on_replica(opts, replica, settings, &described, selection).await?
+        }
         (false, None) => {
             let pool = connect::connect(opts, &settings.session).await?;
-            let backend = backend_choice::open(&pool, &described).await?;
+            let backend = backend_choice::open_with(&pool, &described, selection).await?;
             if settings.share {
                 let shared =
                     SharedOptions::new(settings.interval, poll_timeout, settings.session.read_only);
@@ -62,10 +71,30 @@ pub async fn run_with(opts: PgConnectOptions, settings: &MonitorSettings) -> Res
             }
         }
     };
+    let app = new_app(
+        settings,
+        described,
+        backend.name().to_string(),
+        backend.capabilities(),
+    );
+    let opts = MonitorOptions {
+        snapshot: snapshot_options(settings),
+        poll_timeout,
+    };
+    terminal::run(app, backend, opts).await
+}
+
+/// The screen's state for one source, before its first poll.
+fn new_app(
+    settings: &MonitorSettings,
+    target: String,
+    backend: String,
+    capabilities: Capabilities,
+) -> App {
     let config = AppConfig {
-        target: described,
-        backend: backend.name().to_string(),
-        capabilities: backend.capabilities(),
+        target,
+        backend,
+        capabilities,
         read_only: settings.session.read_only,
         stale_after: settings.stale_after,
         oldest_warn: Duration::from_secs(60),
@@ -85,15 +114,44 @@ pub async fn run_with(opts: PgConnectOptions, settings: &MonitorSettings) -> Res
     app.bell = settings.bell;
     app.theme = settings.theme;
     app.utc_offset = Local::now().offset().fix();
-    let opts = MonitorOptions {
-        snapshot: SnapshotOptions {
-            count_cap: settings.count_cap,
-            running_by_tenant: settings.rules.needs_tenants(),
-            pile_cap: settings.pile_cap,
-        },
-        poll_timeout,
-    };
-    terminal::run(app, backend, opts).await
+    app
+}
+
+fn snapshot_options(settings: &MonitorSettings) -> SnapshotOptions {
+    SnapshotOptions {
+        count_cap: settings.count_cap,
+        running_by_tenant: settings.rules.needs_tenants(),
+        pile_cap: settings.pile_cap,
+    }
+}
+
+/// `jobtop @billing @web ...`: every source on one screen, each opened, polled and acted
+/// on by its own tasks. A source that cannot be reached at start shows why on its row and
+/// is tried again; the others do not wait for it.
+pub async fn run_sources(sources: Vec<(SourceSpec, MonitorSettings, Selection)>) -> Result<()> {
+    if sources.iter().any(|(_, s, _)| s.replica_url.is_some()) {
+        anyhow::bail!("--replica-url names one primary's replica: give one source with it");
+    }
+    let mut apps = Vec::new();
+    let mut setups = Vec::new();
+    for (spec, settings, selection) in sources {
+        let described = connect::describe(&spec.opts);
+        let poll_timeout = settings.session.statement_timeout + Duration::from_secs(2);
+        let assumed = selection.backend.map_or("…", |b| b.as_str()).to_string();
+        let app = new_app(&settings, described.clone(), assumed, Capabilities::FULL);
+        apps.push((spec.label, app));
+        setups.push(SourceSetup {
+            opts: spec.opts,
+            described,
+            session: settings.session.clone(),
+            selection,
+            share: settings.share,
+            interval: settings.interval,
+            poll_timeout,
+            snapshot: snapshot_options(&settings),
+        });
+    }
+    terminal::run_sources(Sources::new(apps, Utc::now()), setups).await
 }
 
 /// The wall screen starts even while the database is away: the pool connects lazily and
@@ -103,14 +161,15 @@ async fn open_kiosk(
     opts: PgConnectOptions,
     settings: &MonitorSettings,
     described: &str,
+    selection: &Selection,
 ) -> Result<Backend> {
     let pool = connect::connect_lazy(opts, &settings.session).await;
     let reachable = pool.acquire().await.map(drop);
     match reachable {
-        Ok(()) => backend_choice::open(&pool, described).await,
+        Ok(()) => backend_choice::open_with(&pool, described, selection).await,
         Err(err) => {
             tracing::warn!("{described} unreachable at start-up, waiting for it: {err:#}");
-            let mut selection = backend_choice::selection();
+            let mut selection = selection.clone();
             let assumed = Detected {
                 backend: selection.backend.take().unwrap_or(BackendKind::Native),
                 schema: String::new(),
@@ -132,6 +191,7 @@ async fn open_on_replica(
     replica: PgConnectOptions,
     settings: &MonitorSettings,
     described: &str,
+    selection: &Selection,
 ) -> Result<Backend> {
     // A replica refuses writes anyway; saying so keeps even a bug from trying.
     let replica_session = connect::SessionSettings {
@@ -139,7 +199,7 @@ async fn open_on_replica(
         ..settings.session.clone()
     };
     let replica = connect::connect(replica, &replica_session).await?;
-    let (found, _) = detect::resolve(&replica, &backend_choice::selection())
+    let (found, _) = detect::resolve(&replica, selection)
         .await
         .map_err(|err| anyhow::anyhow!("{described}: {err:#}"))?;
     if found.backend != BackendKind::Native {

@@ -446,6 +446,10 @@ impl App {
             return Vec::new();
         }
         let phased = *phased;
+        let result = result.map(|mut plan| {
+            plan.source = self.source_label.clone();
+            plan
+        });
         self.actions.dialog = Some(match result {
             Ok(plan) if plan.eligible == 0 => {
                 let nothing = ActionOutcome::of(&plan, &Default::default(), true);

@@ -1,0 +1,403 @@
+//! Several sources on one screen: a line per source in the header (its schema, totals,
+//! alerts and how fresh its data is, or why it has none), then every queue of every
+//! source in one table with a SOURCE column. A source's own views and dialogs are drawn
+//! by the one-source code, over this screen or in its place.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph};
+
+use super::queues::{self, QueueCol};
+use super::table::{Column, Fitted, SelectableTable, left, pane_block};
+use super::text::{self, sanitize};
+use super::theme::Theme;
+use crate::app::App;
+use crate::app::actions::Level;
+use crate::app::alerts::AlertState;
+use crate::app::sources::{Row, Sources};
+use crate::backend::Count;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Source,
+    Queue(QueueCol),
+}
+
+/// The one-source columns with SOURCE after the alert marker; on a narrow screen it keeps
+/// a short width, as the queue name does.
+fn columns() -> Vec<Column<Col>> {
+    let mut out = Vec::with_capacity(queues::COLUMNS.len() + 1);
+    for (i, c) in queues::COLUMNS.iter().enumerate() {
+        if i == 1 {
+            out.push(left(Col::Source, "SOURCE", 7, 14, 0));
+        }
+        out.push(Column {
+            id: Col::Queue(c.id),
+            title: c.title,
+            spec: c.spec,
+            right: c.right,
+        });
+    }
+    out
+}
+
+/// Header lines for the sources: at most a third of the screen, the rest summed up.
+fn source_lines(screen: &Sources, height: u16) -> usize {
+    screen.sources.len().min((height / 3).max(2) as usize)
+}
+
+pub fn draw(frame: &mut Frame, screen: &Sources) {
+    let theme = Theme::named(screen.theme);
+    let area = frame.area();
+    if let Some(app) = screen.covering() {
+        return super::draw(frame, app);
+    }
+    frame.render_widget(Block::default().style(theme.base), area);
+    if area.width < super::MIN_WIDTH || area.height < super::MIN_HEIGHT {
+        let msg = format!(
+            "terminal too small: need {}×{}, have {}×{}",
+            super::MIN_WIDTH,
+            super::MIN_HEIGHT,
+            area.width,
+            area.height
+        );
+        frame.render_widget(Paragraph::new(Line::from(msg)), area);
+        return;
+    }
+    let shown = source_lines(screen, area.height);
+    let hidden = screen.sources.len() - shown;
+    let header_height = 1 + shown as u16 + u16::from(hidden > 0);
+    let [header_area, body_area, footer_area] = Layout::vertical([
+        Constraint::Length(header_height),
+        Constraint::Min(6),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    header(frame, header_area, screen, shown, &theme);
+    if screen.kiosk {
+        let firing = firing_lines(screen, &theme);
+        let alerts_height = (firing.len() as u16).min(body_area.height / 2);
+        let [alerts_area, queues_area] =
+            Layout::vertical([Constraint::Length(alerts_height), Constraint::Min(4)])
+                .areas(body_area);
+        frame.render_widget(Paragraph::new(firing), alerts_area);
+        queues_table(frame, queues_area, screen, &theme);
+    } else if screen.show_alerts {
+        alerts_pane(frame, body_area, screen, &theme);
+    } else {
+        queues_table(frame, body_area, screen, &theme);
+    }
+    footer(frame, footer_area, screen, &theme);
+    if let Some(app) = screen.overlaying() {
+        super::overlays(frame, area, body_area, app, &theme);
+    }
+}
+
+fn header(frame: &mut Frame, area: Rect, screen: &Sources, shown: usize, theme: &Theme) {
+    let stale = screen
+        .sources
+        .iter()
+        .filter(|s| s.app.failure.is_some())
+        .count();
+    let mut first = vec![
+        Span::styled(" jobtop ", theme.title),
+        Span::raw(format!("{} sources", screen.sources.len())),
+    ];
+    if stale > 0 {
+        first.push(Span::raw(" · "));
+        first.push(Span::styled(format!(" {stale} STALE "), theme.alarm_banner));
+    }
+    if let Some(app) = screen.sources.first().map(|s| &s.app) {
+        if app.is_frozen() {
+            first.push(Span::raw(" "));
+            first.push(Span::styled(" FROZEN ", theme.notice_banner));
+        }
+        first.push(Span::raw(format!(
+            " · every {}",
+            text::age(chrono::Duration::from_std(app.interval).unwrap_or_default())
+        )));
+    }
+    let mut lines = vec![Line::from(first)];
+    let label_width = screen
+        .sources
+        .iter()
+        .map(|s| text::width(&s.label))
+        .max()
+        .unwrap_or(0)
+        .min(16);
+    for s in screen.sources.iter().take(shown) {
+        lines.push(source_line(&s.label, label_width, &s.app, theme));
+    }
+    if screen.sources.len() > shown {
+        let rest = &screen.sources[shown..];
+        let stale = rest.iter().filter(|s| s.app.failure.is_some()).count();
+        lines.push(Line::styled(
+            format!(
+                " … {} more sources ({stale} stale): Tab shows one at a time",
+                rest.len()
+            ),
+            theme.dim,
+        ));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// `● billing  river rw  5 queues  ready 12  dead 3  !! 1 CRIT  0.4s ago`, or the error.
+fn source_line<'a>(label: &str, label_width: usize, app: &App, theme: &Theme) -> Line<'a> {
+    let label = text::truncate(&sanitize(label, 100), label_width).into_owned();
+    let pad = " ".repeat(label_width.saturating_sub(text::width(&label)));
+    let (mark, mark_style) = match (&app.failure, app.shown()) {
+        (Some(_), _) => ("✗", theme.critical),
+        (None, Some(_)) => ("●", theme.ok),
+        (None, None) => ("…", theme.dim),
+    };
+    let mut spans = vec![
+        Span::styled(format!(" {mark} "), mark_style),
+        Span::styled(format!("{label}{pad} "), theme.header_key),
+    ];
+    // How fresh comes first: on a narrow screen the end of the line is what gets cut.
+    if let Some(failure) = &app.failure {
+        let age = match app.data_age() {
+            Some(age) => format!(" STALE {} ", text::age(age)),
+            None => " NO DATA ".to_string(),
+        };
+        spans.push(Span::styled(age, theme.alarm_banner));
+        spans.push(Span::raw(format!(" {}", app.config.backend)));
+        let first_line = failure.message.lines().next().unwrap_or_default();
+        spans.push(Span::styled(
+            format!(" {} ", sanitize(first_line, 300)),
+            theme.critical,
+        ));
+        spans.push(Span::styled(
+            format!(
+                "({}× since {})",
+                failure.failures,
+                failure.since.format("%H:%M:%S")
+            ),
+            theme.dim,
+        ));
+        return Line::from(spans);
+    }
+    let Some(received) = app.shown() else {
+        spans.push(Span::styled("connecting…", theme.dim));
+        return Line::from(spans);
+    };
+    if let Some(age) = app.data_age() {
+        spans.push(Span::styled(format!("{:>5} ", text::age(age)), theme.dim));
+    }
+    spans.push(Span::raw(format!("{} ", app.config.backend)));
+    spans.push(if app.config.read_only {
+        Span::styled("ro  ", theme.warn)
+    } else {
+        Span::styled("rw  ", theme.dim)
+    });
+    let queues = &received.snapshot.queues;
+    let sum = |f: fn(&crate::backend::QueueStats) -> Count| {
+        queues.iter().fold(Count::default(), |acc, q| {
+            let c = f(q);
+            Count {
+                value: acc.value + c.value,
+                capped: acc.capped || c.capped,
+                estimated: acc.estimated || c.estimated,
+            }
+        })
+    };
+    let dead = sum(|q| q.dead);
+    spans.push(Span::raw(format!(
+        "{}q  ready {}  run {}  ",
+        queues.len(),
+        text::count(sum(|q| q.ready)),
+        text::count(sum(|q| q.running)),
+    )));
+    spans.push(Span::styled(
+        format!("dead {}  ", text::count(dead)),
+        if dead.value > 0 {
+            theme.warn
+        } else {
+            theme.text
+        },
+    ));
+    let tally = app.alerts.tally();
+    if tally.firing_critical > 0 {
+        spans.push(Span::styled(
+            format!("!! {} CRIT ", tally.firing_critical),
+            theme.alarm_banner,
+        ));
+        spans.push(Span::raw(" "));
+    }
+    if tally.firing_warning > 0 {
+        spans.push(Span::styled(
+            format!("! {} WARN ", tally.firing_warning),
+            theme.notice_banner,
+        ));
+        spans.push(Span::raw(" "));
+    }
+    Line::from(spans)
+}
+
+fn queues_table(frame: &mut Frame, area: Rect, screen: &Sources, theme: &Theme) {
+    let rows = screen.rows();
+    let queue_count = rows
+        .iter()
+        .filter(|r| matches!(r, Row::Queue { .. }))
+        .count();
+    let mut title = format!(" Queues ({queue_count}) ");
+    if let Some(only) = screen.only {
+        title = format!(" Queues of {} ({queue_count}) ", screen.sources[only].label);
+    }
+    if !screen.filter.is_empty() {
+        title = format!("{title}matching “{}” ", sanitize(&screen.filter, 40));
+    }
+    let block = pane_block(title, true, theme);
+    let all = columns();
+    let columns = Fitted::new(&all, area.width);
+    let first_app = &screen.sources[0].app;
+    let header = ratatui::widgets::Row::new(columns.columns().map(|(col, _)| match col {
+        Col::Source => Cell::from("SOURCE"),
+        Col::Queue(c) => queues::header_cell(c, first_app, theme),
+    }))
+    .style(theme.column_header);
+    let table_rows = rows
+        .iter()
+        .map(|&row| {
+            let source = &screen.sources[row.source()];
+            let app = &source.app;
+            columns.row(|col, width| match (col, row) {
+                (Col::Source, _) => source_cell(&source.label, width, app, theme),
+                (Col::Queue(c), Row::Queue { queue, .. }) => {
+                    let shown = app.shown().expect("a queue row has data");
+                    let now = app.db_now().unwrap_or(shown.snapshot.db_now);
+                    queues::cell(c, width, &shown.snapshot.queues[queue], now, app, theme)
+                }
+                (
+                    Col::Queue(QueueCol::Sorted(crate::app::QueueColumn::Name)),
+                    Row::NoData { .. },
+                ) => no_data_cell(app, theme),
+                (Col::Queue(_), Row::NoData { .. }) => Cell::from(""),
+            })
+        })
+        .collect();
+    SelectableTable::new(&columns, table_rows, theme)
+        .header(header)
+        .pane(block, true, theme)
+        .selected(screen.selected_row().filter(|_| !screen.kiosk))
+        .empty(Line::styled("  no queue matches", theme.dim))
+        .render(frame, area);
+}
+
+/// The source's label; a source whose polls fail says STALE on every one of its rows.
+fn source_cell<'a>(label: &str, width: u16, app: &App, theme: &Theme) -> Cell<'a> {
+    let label = sanitize(label, 100);
+    if app.failure.is_some() {
+        let tag = " STALE";
+        let room = (width as usize).saturating_sub(tag.len());
+        return Cell::from(Line::from(vec![
+            Span::raw(text::truncate(&label, room).into_owned()),
+            Span::styled(tag, theme.critical),
+        ]));
+    }
+    Cell::from(text::truncate(&label, width as usize).into_owned()).style(theme.header_key)
+}
+
+fn no_data_cell<'a>(app: &App, theme: &Theme) -> Cell<'a> {
+    match &app.failure {
+        Some(f) => Cell::from(format!(
+            "✗ {}",
+            sanitize(f.message.lines().next().unwrap_or_default(), 300)
+        ))
+        .style(theme.critical),
+        None => Cell::from("connecting…").style(theme.dim),
+    }
+}
+
+/// Firing alerts of every source, critical first, each naming its source.
+fn firing_lines<'a>(screen: &Sources, theme: &Theme) -> Vec<Line<'a>> {
+    let mut firing: Vec<(&str, &crate::app::alerts::Alert)> = screen
+        .sources
+        .iter()
+        .flat_map(|s| s.app.alerts.firing().map(move |a| (s.label.as_str(), a)))
+        .collect();
+    firing.sort_by_key(|(_, a)| std::cmp::Reverse(a.severity));
+    firing
+        .into_iter()
+        .map(|(label, a)| alert_line(label, a, theme))
+        .collect()
+}
+
+fn alert_line<'a>(label: &str, a: &crate::app::alerts::Alert, theme: &Theme) -> Line<'a> {
+    let style = match (a.state, a.severity) {
+        (AlertState::Firing, crate::app::alerts::Severity::Critical) => theme.critical,
+        (AlertState::Firing, _) => theme.warn,
+        _ => theme.dim,
+    };
+    Line::from(vec![
+        Span::styled(
+            format!(
+                " {:<8} {:<4} ",
+                a.state.as_str().to_uppercase(),
+                a.severity.as_str()
+            ),
+            style,
+        ),
+        Span::styled(format!("{} ", sanitize(label, 40)), theme.header_key),
+        Span::raw(format!(
+            "› {}  {}  {} (limit {})",
+            sanitize(&a.key.subject.label(), 80),
+            a.key.rule.title(),
+            a.value_text(),
+            a.threshold_text()
+        )),
+    ])
+}
+
+/// `a`: every source's alerts (firing, pending, resolved lately), each naming its source.
+fn alerts_pane(frame: &mut Frame, area: Rect, screen: &Sources, theme: &Theme) {
+    let mut lines = Vec::new();
+    for s in &screen.sources {
+        for a in s.app.alerts.display_order() {
+            lines.push(alert_line(&s.label, a, theme));
+        }
+    }
+    if lines.is_empty() {
+        lines.push(Line::styled("  no alerts in any source", theme.dim));
+    }
+    let block = pane_block(
+        " Alerts of every source — a/Esc close ".to_string(),
+        true,
+        theme,
+    );
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+const HINTS: &str = "↑↓ select  ⏎ open  Tab source  / filter  < > sort  a alerts  R retry  p pause  L audit  ? help  q quit";
+
+fn footer(frame: &mut Frame, area: Rect, screen: &Sources, theme: &Theme) {
+    let line = if let Some(input) = &screen.filter_input {
+        Line::from(vec![
+            Span::styled(" filter: ", theme.header_key),
+            Span::raw(format!("{}▏", sanitize(input.as_str(), 200))),
+            Span::styled("  ⏎ keep  Esc clear", theme.dim),
+        ])
+    } else if let Some(toast) = screen.visible_toast() {
+        let (mark, style) = match toast.level {
+            Level::Ok => ("✓", theme.ok),
+            Level::Warn => ("!", theme.warn),
+            Level::Error => ("✗", theme.critical),
+            Level::Info => ("·", theme.text),
+        };
+        let line = format!(" {mark} {}", sanitize(&toast.text, 2_000));
+        Line::styled(
+            text::truncate(&line, area.width as usize).into_owned(),
+            style,
+        )
+    } else if screen.kiosk {
+        Line::styled(" q quit", theme.dim)
+    } else {
+        Line::styled(
+            text::truncate(&format!(" {HINTS}"), area.width as usize).into_owned(),
+            theme.dim,
+        )
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
