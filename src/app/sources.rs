@@ -118,6 +118,17 @@ impl Sources {
     /// Effects come out tagged with the source whose runtime carries them out; quit, bell
     /// and copy are the terminal's whichever source asked.
     pub fn update(&mut self, msg: SourcesMsg) -> Vec<(usize, Effect)> {
+        let effects = self.fold(msg);
+        // A source whose last layer closed (a run ended, Esc) gives the keys back.
+        if let Some(i) = self.active
+            && self.sources[i].app.focus() == Focus::Overview
+        {
+            self.active = None;
+        }
+        effects
+    }
+
+    fn fold(&mut self, msg: SourcesMsg) -> Vec<(usize, Effect)> {
         match msg {
             SourcesMsg::Tick(now) => {
                 self.now = now;
@@ -251,11 +262,7 @@ impl Sources {
 
     fn key(&mut self, key: KeyEvent) -> Vec<(usize, Effect)> {
         if let Some(i) = self.active {
-            let effects = tag(i, self.sources[i].app.update(Msg::Key(key)));
-            if self.sources[i].app.focus() == Focus::Overview {
-                self.active = None;
-            }
-            return effects;
+            return tag(i, self.sources[i].app.update(Msg::Key(key)));
         }
         if let Some(input) = self.filter_input.as_mut() {
             match key.code {

@@ -163,7 +163,6 @@ fn source_line<'a>(label: &str, label_width: usize, app: &App, theme: &Theme) ->
             None => " NO DATA ".to_string(),
         };
         spans.push(Span::styled(age, theme.alarm_banner));
-        spans.push(Span::raw(format!(" {}", app.config.backend)));
         let first_line = failure.message.lines().next().unwrap_or_default();
         spans.push(Span::styled(
             format!(" {} ", sanitize(first_line, 300)),
@@ -171,9 +170,10 @@ fn source_line<'a>(label: &str, label_width: usize, app: &App, theme: &Theme) ->
         ));
         spans.push(Span::styled(
             format!(
-                "({}× since {})",
+                "({}× since {}) {}",
                 failure.failures,
-                failure.since.format("%H:%M:%S")
+                failure.since.format("%H:%M:%S"),
+                app.config.backend
             ),
             theme.dim,
         ));

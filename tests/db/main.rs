@@ -47,3 +47,4 @@ mod session_settings;
 mod shared_snapshot;
 mod snapshot_command;
 mod solidqueue;
+mod sources;

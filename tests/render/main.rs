@@ -20,3 +20,4 @@ mod render;
 mod render_actions;
 mod render_alerts;
 mod render_source;
+mod render_sources;
