@@ -334,7 +334,7 @@ fn alert_line<'a>(label: &str, a: &crate::app::alerts::Alert, theme: &Theme) -> 
     Line::from(vec![
         Span::styled(
             format!(
-                " {:<8} {:<4} ",
+                " {:<8} {:<8} ",
                 a.state.as_str().to_uppercase(),
                 a.severity.as_str()
             ),
@@ -353,12 +353,30 @@ fn alert_line<'a>(label: &str, a: &crate::app::alerts::Alert, theme: &Theme) -> 
 
 /// `a`: every source's alerts (firing, pending, resolved lately), each naming its source.
 fn alerts_pane(frame: &mut Frame, area: Rect, screen: &Sources, theme: &Theme) {
-    let mut lines = Vec::new();
-    for s in &screen.sources {
-        for a in s.app.alerts.display_order() {
-            lines.push(alert_line(&s.label, a, theme));
-        }
-    }
+    let mut alerts: Vec<(&str, &crate::app::alerts::Alert)> = screen
+        .sources
+        .iter()
+        .flat_map(|s| {
+            s.app
+                .alerts
+                .display_order()
+                .into_iter()
+                .map(move |a| (s.label.as_str(), a))
+        })
+        .collect();
+    // Firing before pending before resolved, critical first, across sources.
+    alerts.sort_by_key(|(_, a)| {
+        let state = match a.state {
+            AlertState::Firing => 0,
+            AlertState::Pending => 1,
+            _ => 2,
+        };
+        (state, std::cmp::Reverse(a.severity))
+    });
+    let mut lines: Vec<Line> = alerts
+        .into_iter()
+        .map(|(label, a)| alert_line(label, a, theme))
+        .collect();
     if lines.is_empty() {
         lines.push(Line::styled("  no alerts in any source", theme.dim));
     }

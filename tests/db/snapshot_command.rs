@@ -113,7 +113,7 @@ fn validate(schema: &Value, root: &Value, value: &Value, path: &str, errors: &mu
     }
 }
 
-fn assert_valid(doc: &Value) {
+pub(crate) fn assert_valid(doc: &Value) {
     let schema: Value = serde_json::from_str(SCHEMA).unwrap();
     let mut errors = Vec::new();
     validate(&schema, &schema, doc, "$", &mut errors);

@@ -440,6 +440,14 @@ async fn snapshot_over_several_sources_lists_every_source() {
             .contains("cannot connect")
     );
     assert!(sources[2].get("queues").is_none());
+    // Each source read is today's document beside its `source` and `error`.
+    for source in &sources[..2] {
+        let mut one = source.clone();
+        let map = one.as_object_mut().unwrap();
+        map.remove("source");
+        map.remove("error");
+        crate::snapshot_command::assert_valid(&one);
+    }
 
     // One source keeps today's document.
     let out = cli::jobtop(&config, &["snapshot", "@billing", "--json"]);
