@@ -42,9 +42,50 @@ fn columns() -> Vec<Column<Col>> {
     out
 }
 
-/// Header lines for the sources: at most a third of the screen, the rest summed up.
-fn source_lines(screen: &Sources, height: u16) -> usize {
-    screen.sources.len().min((height / 3).max(2) as usize)
+/// Width a source's header line needs to say everything.
+const SOURCE_LINE_WIDTH: u16 = 80;
+
+/// Side by side on a wide screen (a wall screen holds two or more columns of sources).
+fn header_columns(width: u16) -> usize {
+    (width / SOURCE_LINE_WIDTH).max(1) as usize
+}
+
+/// Which source goes where in the header: sources without fresh data first, each on a
+/// whole line (their error needs the room; on a screen too short for every source they are
+/// the ones that must show), then the others in columns, then a count of those left out.
+struct HeaderPlan {
+    full: Vec<usize>,
+    columns: Vec<Vec<usize>>,
+    hidden: Vec<usize>,
+    /// Lines the sources take (the count of hidden ones not included).
+    rows: usize,
+}
+
+/// At most a third of the screen goes to the sources.
+fn header_plan(screen: &Sources, width: u16, height: u16) -> HeaderPlan {
+    let cap = (height / 3).max(2) as usize;
+    let (failing, fresh): (Vec<usize>, Vec<usize>) =
+        (0..screen.sources.len()).partition(|&i| screen.sources[i].app.failure.is_some());
+    let full_rows = failing.len().min(cap);
+    let per_row = header_columns(width);
+    let column_rows = fresh.len().div_ceil(per_row).min(cap - full_rows);
+    let mut hidden: Vec<usize> = failing[full_rows..].to_vec();
+    let in_columns = fresh.len().min(column_rows * per_row);
+    hidden.extend(&fresh[in_columns..]);
+    let columns = if column_rows == 0 {
+        Vec::new()
+    } else {
+        fresh[..in_columns]
+            .chunks(column_rows)
+            .map(<[usize]>::to_vec)
+            .collect()
+    };
+    HeaderPlan {
+        full: failing[..full_rows].to_vec(),
+        columns,
+        hidden,
+        rows: full_rows + column_rows,
+    }
 }
 
 pub fn draw(frame: &mut Frame, screen: &Sources) {
@@ -65,16 +106,15 @@ pub fn draw(frame: &mut Frame, screen: &Sources) {
         frame.render_widget(Paragraph::new(Line::from(msg)), area);
         return;
     }
-    let shown = source_lines(screen, area.height);
-    let hidden = screen.sources.len() - shown;
-    let header_height = 1 + shown as u16 + u16::from(hidden > 0);
+    let plan = header_plan(screen, area.width, area.height);
+    let header_height = 1 + plan.rows as u16 + u16::from(!plan.hidden.is_empty());
     let [header_area, body_area, footer_area] = Layout::vertical([
         Constraint::Length(header_height),
         Constraint::Min(6),
         Constraint::Length(1),
     ])
     .areas(area);
-    header(frame, header_area, screen, shown, &theme);
+    header(frame, header_area, screen, &plan, &theme);
     if screen.kiosk {
         let firing = firing_lines(screen, &theme);
         let alerts_height = (firing.len() as u16).min(body_area.height / 2);
@@ -94,7 +134,7 @@ pub fn draw(frame: &mut Frame, screen: &Sources) {
     }
 }
 
-fn header(frame: &mut Frame, area: Rect, screen: &Sources, shown: usize, theme: &Theme) {
+fn header(frame: &mut Frame, area: Rect, screen: &Sources, plan: &HeaderPlan, theme: &Theme) {
     let stale = screen
         .sources
         .iter()
@@ -118,7 +158,7 @@ fn header(frame: &mut Frame, area: Rect, screen: &Sources, shown: usize, theme: 
             text::age(chrono::Duration::from_std(app.interval).unwrap_or_default())
         )));
     }
-    let mut lines = vec![Line::from(first)];
+    let lines = vec![Line::from(first)];
     let label_width = screen
         .sources
         .iter()
@@ -126,21 +166,46 @@ fn header(frame: &mut Frame, area: Rect, screen: &Sources, shown: usize, theme: 
         .max()
         .unwrap_or(0)
         .min(16);
-    for s in screen.sources.iter().take(shown) {
-        lines.push(source_line(&s.label, label_width, &s.app, theme));
+    frame.render_widget(Paragraph::new(lines), Rect { height: 1, ..area });
+    let line = |i: usize| {
+        let s = &screen.sources[i];
+        source_line(&s.label, label_width, &s.app, theme)
+    };
+    let full: Vec<Line> = plan.full.iter().map(|&i| line(i)).collect();
+    let full_rows = full.len() as u16;
+    let below = |y: u16, height: u16| Rect {
+        y: area.y + 1 + y,
+        height,
+        ..area
+    };
+    frame.render_widget(Paragraph::new(full), below(0, full_rows));
+    let column_rows = plan.rows as u16 - full_rows;
+    let column_width = area.width / header_columns(area.width) as u16;
+    for (n, column) in plan.columns.iter().enumerate() {
+        let lines: Vec<Line> = column.iter().map(|&i| line(i)).collect();
+        let x = area.x + n as u16 * column_width;
+        let place = Rect {
+            x,
+            width: column_width.min(area.right().saturating_sub(x)),
+            ..below(full_rows, column_rows)
+        };
+        frame.render_widget(Paragraph::new(lines), place);
     }
-    if screen.sources.len() > shown {
-        let rest = &screen.sources[shown..];
-        let stale = rest.iter().filter(|s| s.app.failure.is_some()).count();
-        lines.push(Line::styled(
-            format!(
-                " … {} more sources ({stale} stale): Tab shows one at a time",
-                rest.len()
-            ),
-            theme.dim,
-        ));
+    if !plan.hidden.is_empty() {
+        let stale = plan
+            .hidden
+            .iter()
+            .filter(|&&i| screen.sources[i].app.failure.is_some())
+            .count();
+        let text = format!(
+            " … {} more sources ({stale} stale): Tab shows one at a time",
+            plan.hidden.len()
+        );
+        frame.render_widget(
+            Paragraph::new(Line::styled(text, theme.dim)),
+            below(plan.rows as u16, 1),
+        );
     }
-    frame.render_widget(Paragraph::new(lines), area);
 }
 
 /// `● billing  river rw  5 queues  ready 12  dead 3  !! 1 CRIT  0.4s ago`, or the error.
