@@ -127,6 +127,10 @@ pub async fn run_sources(screen: Sources, setups: Vec<SourceSetup>) -> Result<()
 /// cost one frame, not twenty.
 const FOLD_BEFORE_DRAW: usize = 64;
 
+/// New data is drawn at most this often: twenty sources polling each second, each frame
+/// drawn as its answer came, spent ~4% of a core drawing; keys are drawn at once.
+const DATA_FRAME: Duration = Duration::from_millis(250);
+
 async fn sources_loop(
     terminal: &mut DefaultTerminal,
     mut screen: Sources,
@@ -150,8 +154,18 @@ async fn sources_loop(
     }
     let mut last_frame = None;
     draw_sources(terminal, &screen, &mut last_frame)?;
+    let mut drawn_at = tokio::time::Instant::now();
+    // Data that came since the last frame, drawn by this time.
+    let mut pending: Option<tokio::time::Instant> = None;
     loop {
+        let due = pending.unwrap_or_else(tokio::time::Instant::now);
         let first = tokio::select! {
+            _ = tokio::time::sleep_until(due), if pending.is_some() => {
+                pending = None;
+                drawn_at = tokio::time::Instant::now();
+                draw_sources(terminal, &screen, &mut last_frame)?;
+                continue;
+            }
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => SourcesMsg::Key(key),
                 Some(Ok(Event::Resize(width, height))) => SourcesMsg::ScreenSize { width, height },
@@ -164,6 +178,7 @@ async fn sources_loop(
             _ = terminate.recv() => return Ok(()),
             _ = hangup.recv() => return Ok(()),
         };
+        let from_source = matches!(first, SourcesMsg::Source(..) | SourcesMsg::Opened { .. });
         let mut msgs = vec![first];
         while msgs.len() < FOLD_BEFORE_DRAW {
             match rx.try_recv() {
@@ -190,6 +205,13 @@ async fn sources_loop(
                 }
             }
         }
+        let now = tokio::time::Instant::now();
+        if from_source && now < drawn_at + DATA_FRAME {
+            pending.get_or_insert(drawn_at + DATA_FRAME);
+            continue;
+        }
+        pending = None;
+        drawn_at = now;
         draw_sources(terminal, &screen, &mut last_frame)?;
     }
 }
