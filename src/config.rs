@@ -35,6 +35,8 @@ pub struct Config {
     pub bell: Option<bool>,
     /// `jobtop @name` connects to `connections.name`.
     pub connections: BTreeMap<String, Connection>,
+    /// `jobtop @name` shows every source of `screens.name` on one screen.
+    pub screens: BTreeMap<String, Screen>,
     pub rules: Rules,
 }
 
@@ -48,6 +50,7 @@ impl Default for Config {
             theme: None,
             bell: None,
             connections: BTreeMap::new(),
+            screens: BTreeMap::new(),
             rules: Rules::default(),
         }
     }
@@ -62,6 +65,29 @@ pub struct Connection {
     /// Open this connection read-only, as `--read-only` does.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+    /// What the screen calls this source when it shows several (default: the name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The queue schema to read, as `--backend` says it (default: detected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+    /// As `--schema`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// As `--profile`: a home-grown table's profile file or shipped name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<PathBuf>,
+    /// This source's own alert rules and thresholds, in place of the file's `[rules]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Rules>,
+}
+
+/// Several sources on one screen: `[screens.oncall] sources = ["billing", "web"]`, each
+/// a connection's name (with or without `@`) or a URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Screen {
+    pub sources: Vec<String>,
 }
 
 /// A config file that could not be used, said the way editors and compilers say it.
@@ -195,6 +221,13 @@ impl Config {
         let mut masked = self.clone();
         for conn in masked.connections.values_mut() {
             conn.url = redact_url(&conn.url);
+        }
+        for screen in masked.screens.values_mut() {
+            for source in &mut screen.sources {
+                if !source.starts_with('@') && source.contains("://") {
+                    *source = redact_url(source);
+                }
+            }
         }
         toml::to_string_pretty(&masked).unwrap_or_else(|err| format!("# cannot print: {err}\n"))
     }

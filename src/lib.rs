@@ -11,5 +11,6 @@ pub mod error_text;
 pub mod osc52;
 pub mod poller;
 pub mod serve;
+pub mod source_runtime;
 pub mod terminal;
 pub mod ui;

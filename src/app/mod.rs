@@ -14,6 +14,7 @@ pub mod msg;
 pub mod phased;
 pub mod selection;
 pub mod sort;
+pub mod sources;
 mod update;
 pub mod views;
 
@@ -78,6 +79,9 @@ pub struct App {
     pub failure: Option<PollFailure>,
     /// Where the data comes from, when the backend says (`Backend::source`).
     pub source: Option<String>,
+    /// The source's name when the screen shows several databases (`app::sources`): the
+    /// breadcrumb and every confirmation name it.
+    pub source_label: Option<String>,
     pub polls: u64,
     pub pane: Pane,
     pub queue_sort: QueueSort,
@@ -131,6 +135,7 @@ impl App {
             frozen: None,
             failure: None,
             source: None,
+            source_label: None,
             polls: 0,
             pane: Pane::Queues,
             queue_sort: QueueSort::default(),

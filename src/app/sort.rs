@@ -117,6 +117,24 @@ fn compare(a: &QueueStats, b: &QueueStats, column: QueueColumn, now: DateTime<Ut
     }
 }
 
+/// Two queues of different sources, each aged by its own database's clock; ties by name.
+pub fn compare_across(
+    a: (&QueueStats, DateTime<Utc>),
+    b: (&QueueStats, DateTime<Utc>),
+    sort: QueueSort,
+) -> Ordering {
+    let primary = match sort.column {
+        QueueColumn::OldestReady => a.0.oldest_ready_age(a.1).cmp(&b.0.oldest_ready_age(b.1)),
+        column => compare(a.0, b.0, column, a.1),
+    };
+    let primary = if sort.descending {
+        primary.reverse()
+    } else {
+        primary
+    };
+    primary.then_with(|| a.0.name.cmp(&b.0.name))
+}
+
 /// Indices of `queues` in display order; ties fall back to the name so rows never jump.
 pub fn sorted_indices(queues: &[QueueStats], sort: QueueSort, now: DateTime<Utc>) -> Vec<usize> {
     let mut order: Vec<usize> = (0..queues.len()).collect();

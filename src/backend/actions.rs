@@ -345,6 +345,10 @@ pub struct Plan {
     /// confirmation says of it elsewhere (Solid Queue's retry drops the error).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub effect: Option<String>,
+    /// The source the plan acts on, named in the question when the screen shows several
+    /// databases ("in `web` › `mailers`"); set by the screen, not the backend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     pub phase: Option<Phase>,
 }
 
@@ -404,6 +408,7 @@ impl Plan {
             cutoff: None,
             note: None,
             effect: None,
+            source: None,
             phase: None,
         }
     }
@@ -464,6 +469,14 @@ impl Plan {
 
     pub fn kind(&self) -> ActionKind {
         self.action.kind()
+    }
+
+    /// "queue `mailers`", or "`web` › `mailers`" when the plan names its source.
+    fn queue_place(&self, queue: &str) -> String {
+        match &self.source {
+            Some(source) => format!("`{source}` › `{queue}`"),
+            None => format!("queue `{queue}`"),
+        }
     }
 
     /// The queue the audit row is filed under: the one the action names, else the one
@@ -534,20 +547,23 @@ impl Plan {
         let kind = self.kind();
         match &self.action {
             Action::Pause { queue, reason } => match reason {
-                Some(r) if !r.is_empty() => format!("Pause queue `{queue}` (reason: {r})?"),
-                _ => format!("Pause queue `{queue}`?"),
+                Some(r) if !r.is_empty() => {
+                    format!("Pause {} (reason: {r})?", self.queue_place(queue))
+                }
+                _ => format!("Pause {}?", self.queue_place(queue)),
             },
-            Action::Resume { queue } => format!("Resume queue `{queue}`?"),
+            Action::Resume { queue } => format!("Resume {}?", self.queue_place(queue)),
             Action::Purge { states, queue, .. } => {
                 let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
                 let before = self
                     .cutoff
                     .map(|c| format!(" finished before {}", c.format("%Y-%m-%d %H:%M UTC")))
                     .unwrap_or_default();
-                let place = queue
-                    .as_ref()
-                    .map(|q| format!(" in queue `{q}`"))
-                    .unwrap_or_default();
+                let place = match (queue, &self.source) {
+                    (Some(q), _) => format!(" in {}", self.queue_place(q)),
+                    (None, Some(source)) => format!(" in `{source}`"),
+                    (None, None) => String::new(),
+                };
                 format!(
                     "Delete {} {} {}{before}{place} for good?",
                     thousands(self.eligible),
@@ -571,10 +587,16 @@ impl Plan {
                     _ if self.kind_count > 1 => format!(" of {} kinds", self.kind_count),
                     _ => String::new(),
                 };
+                let in_source = match &self.source {
+                    Some(source) => format!(" of `{source}`"),
+                    None => String::new(),
+                };
                 let in_queue = match self.queues.as_slice() {
-                    [one] if self.queue_count == 1 => format!(" in queue `{one}`"),
-                    _ if self.queue_count > 1 => format!(" in {} queues", self.queue_count),
-                    _ => String::new(),
+                    [one] if self.queue_count == 1 => format!(" in {}", self.queue_place(one)),
+                    _ if self.queue_count > 1 => {
+                        format!(" in {} queues{in_source}", self.queue_count)
+                    }
+                    _ => in_source,
                 };
                 let worker = match &self.action {
                     Action::ResetStuck {
@@ -1009,6 +1031,12 @@ mod tests {
             "Retry 37 dead jobs of kind `email.send` in queue `mailers`?"
         );
         assert_eq!(plan.typed_confirmation(), None);
+        let mut in_web = plan.clone();
+        in_web.source = Some("web".into());
+        assert_eq!(
+            in_web.question(),
+            "Retry 37 dead jobs of kind `email.send` in `web` › `mailers`?"
+        );
 
         // Where the queue is the kind, it is named once.
         let same: Vec<_> = (1..=2)

@@ -23,8 +23,12 @@ pub fn selection() -> Selection {
 
 /// Opens the backend the flags and the database's catalog name.
 pub async fn open(pool: &PgPool, described: &str) -> Result<Backend> {
-    let selection = selection();
-    match detect::resolve(pool, &selection).await {
+    open_with(pool, described, &selection()).await
+}
+
+/// `open` with a source's own choice (a config connection's `backend`, `schema`, `profile`).
+pub async fn open_with(pool: &PgPool, described: &str, selection: &Selection) -> Result<Backend> {
+    match detect::resolve(pool, selection).await {
         Ok((found, backend)) => {
             tracing::info!(%found, "backend chosen");
             Ok(backend)

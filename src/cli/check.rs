@@ -71,8 +71,12 @@ struct Instantaneous {
 
 pub async fn run(args: &CheckArgs, global: &GlobalArgs) -> Result<()> {
     let mut out = String::new();
-    let status = match oneshot::take(args.url.as_deref(), global, args.timeout).await {
-        Ok(shot) => report(&shot, args.json, &mut out),
+    let status = match oneshot::take_all(&args.urls, global, args.timeout).await {
+        Ok(mut shots) if shots.len() == 1 => match shots.remove(0).1 {
+            Ok(shot) => report(&shot, args.json, &mut out),
+            Err(failure) => unknown(&failure, args.json, &mut out),
+        },
+        Ok(shots) => several(&shots, args.json, &mut out),
         Err(failure) => unknown(&failure, args.json, &mut out),
     };
     output::print(&out)?;
@@ -80,6 +84,82 @@ pub async fn run(args: &CheckArgs, global: &GlobalArgs) -> Result<()> {
         Status::Ok => Ok(()),
         other => Err(Exit(other.code()).into()),
     }
+}
+
+/// Worst first for the exit status: a critical alert outranks a database that cannot be
+/// read, which outranks a warning (Nagios's own ordering for aggregated checks).
+fn severity_rank(status: Status) -> u8 {
+    match status {
+        Status::Ok => 0,
+        Status::Warning => 1,
+        Status::Unknown => 2,
+        Status::Critical => 3,
+    }
+}
+
+/// Several sources: a summary line, then one line per source (`label: STATUS - ...`); with
+/// `--json`, `{"status", "exit_code", "summary", "sources": [each source's report with its
+/// "source"]}`. Exits with the worst status.
+fn several(shots: &[(String, Result<OneShot, Failure>)], json: bool, out: &mut String) -> Status {
+    let mut statuses = Vec::new();
+    let mut lines = Vec::new();
+    let mut docs = Vec::new();
+    for (label, shot) in shots {
+        let mut one = String::new();
+        let status = match shot {
+            Ok(shot) => report(shot, json, &mut one),
+            Err(failure) => unknown(failure, json, &mut one),
+        };
+        statuses.push(status);
+        let label = sanitize(label, 100).into_owned();
+        if json {
+            let mut doc: serde_json::Value =
+                serde_json::from_str(&one).unwrap_or(serde_json::Value::Null);
+            if let Some(map) = doc.as_object_mut() {
+                map.insert("source".into(), serde_json::Value::String(label));
+            }
+            docs.push(doc);
+        } else {
+            let first = first_line(&one);
+            lines.push(format!(
+                "{label}: {}",
+                first.strip_prefix("JOBTOP ").unwrap_or(first)
+            ));
+        }
+    }
+    let worst = statuses
+        .iter()
+        .copied()
+        .max_by_key(|s| severity_rank(*s))
+        .unwrap_or(Status::Unknown);
+    let count = |want: Status| statuses.iter().filter(|s| **s == want).count();
+    let summary = format!(
+        "{} sources: {} critical, {} unknown, {} warning, {} ok",
+        statuses.len(),
+        count(Status::Critical),
+        count(Status::Unknown),
+        count(Status::Warning),
+        count(Status::Ok)
+    );
+    if json {
+        let doc = serde_json::json!({
+            "status": worst,
+            "exit_code": worst.code(),
+            "summary": summary,
+            "sources": docs,
+        });
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        );
+    } else {
+        let _ = writeln!(out, "JOBTOP {} - {summary}", worst.word());
+        for line in lines {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    worst
 }
 
 fn unknown(failure: &Failure, json: bool, out: &mut String) -> Status {

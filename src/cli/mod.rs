@@ -28,6 +28,7 @@ pub(crate) mod oneshot_doc {
     pub use super::snapshot::document;
 }
 mod snapshot;
+pub mod sources;
 mod values;
 
 use std::collections::BTreeSet;
@@ -52,10 +53,11 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// postgres://user@host:port/db?sslmode=require, or @name for a connection of the
-    /// config file (else the PG* variables are used).
-    #[arg(env = "DATABASE_URL", hide_env_values = true)]
-    pub url: Option<String>,
+    /// postgres://user@host:port/db?sslmode=require, or @name for a connection (or a
+    /// screen of several) of the config file (else the PG* variables are used). Several
+    /// put every source on one screen.
+    #[arg(env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub urls: Vec<String>,
 
     #[command(flatten)]
     pub monitor: MonitorArgs,
@@ -70,6 +72,11 @@ pub struct Cli {
 }
 
 impl Cli {
+    /// The one source, when one is given.
+    pub fn url(&self) -> Option<&str> {
+        self.urls.first().map(String::as_str)
+    }
+
     /// Commands that run without a log file when it cannot be opened.
     pub fn logs_optional(&self) -> bool {
         matches!(
@@ -94,7 +101,7 @@ where
         .try_get_matches_from(&args)
         .unwrap_or_else(|err| refuse(err, &args));
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| refuse(err, &args));
-    if let (None, Some(word)) = (&cli.command, &cli.url) {
+    if let (None, Some(word)) = (&cli.command, cli.url()) {
         not_a_command(word);
     }
     // A subcommand's own monitor flags (`serve --interval 5`) count as given too.
@@ -396,9 +403,10 @@ pub struct BenchArgs {
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// A database URL or @name (else DATABASE_URL, else the PG* variables).
-    #[arg(env = "DATABASE_URL", hide_env_values = true)]
-    pub url: Option<String>,
+    /// Database URLs or @names (else DATABASE_URL, else the PG* variables); with several,
+    /// one line per source and the worst status.
+    #[arg(env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub urls: Vec<String>,
     /// One JSON document instead of the plugin's lines.
     #[arg(long)]
     pub json: bool,
@@ -409,9 +417,10 @@ pub struct CheckArgs {
 
 #[derive(Args, Debug)]
 pub struct SnapshotArgs {
-    /// A database URL or @name (else DATABASE_URL, else the PG* variables).
-    #[arg(env = "DATABASE_URL", hide_env_values = true)]
-    pub url: Option<String>,
+    /// Database URLs or @names (else DATABASE_URL, else the PG* variables); with several,
+    /// every source (`{"sources": [...]}` in JSON).
+    #[arg(env = "DATABASE_URL", hide_env_values = true, value_name = "URL")]
+    pub urls: Vec<String>,
     /// JSON in the documented schema (docs/snapshot-schema.md); without it, a short table.
     #[arg(long)]
     pub json: bool,
@@ -470,15 +479,28 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Profile { command }) => profile::run(command).await,
         None => {
             let loaded = crate::config::load(cli.global.config.as_deref())?;
-            let (opts, connection) = resolve_target(cli.url.as_deref(), &loaded)?;
-            let settings = settings::monitor(
-                &loaded.config,
-                &cli.monitor,
-                &cli.explicit,
-                connection,
-                std::env::var("NO_COLOR").ok().as_deref(),
-            );
-            monitor::run_with(opts, &settings).await
+            let specs = sources::resolve(&cli.urls, &loaded)?;
+            let global = backend_choice::selection();
+            let no_color = std::env::var("NO_COLOR").ok();
+            let mut opened = Vec::new();
+            for spec in specs {
+                let settings = settings::monitor(
+                    &loaded.config,
+                    &cli.monitor,
+                    &cli.explicit,
+                    spec.connection.as_ref(),
+                    no_color.as_deref(),
+                );
+                let selection = spec.selection(&global)?;
+                opened.push((spec, settings, selection));
+            }
+            match opened.len() {
+                1 => {
+                    let (spec, settings, selection) = opened.remove(0);
+                    monitor::run_with(spec.opts, &settings, &selection).await
+                }
+                _ => monitor::run_sources(opened).await,
+            }
         }
     }
 }

@@ -8,14 +8,17 @@ use chrono::{Local, Offset, Utc};
 use sqlx::postgres::PgConnectOptions;
 
 use super::settings::{self, MonitorSettings};
+use super::sources::SourceSpec;
 use super::{MonitorArgs, backend_choice};
+use crate::app::sources::Sources;
 use crate::app::{App, AppConfig};
-use crate::backend::detect::{self, BackendKind, Detected};
+use crate::backend::detect::{self, BackendKind, Detected, Selection};
 use crate::backend::native::NativeBackend;
 use crate::backend::pg::connect;
 use crate::backend::wrappers::replica::OnReplica;
 use crate::backend::wrappers::shared::{SharedOptions, SharedSnapshot};
-use crate::backend::{Backend, SnapshotOptions};
+use crate::backend::{Backend, Capabilities, SnapshotOptions};
+use crate::source_runtime::SourceSetup;
 use crate::terminal::{self, MonitorOptions};
 
 /// The monitor with the command line's settings alone (no config file): for `jobtop demo`.
@@ -31,10 +34,14 @@ pub async fn run(opts: PgConnectOptions, args: &MonitorArgs) -> Result<()> {
         None,
         std::env::var("NO_COLOR").ok().as_deref(),
     );
-    run_with(opts, &settings).await
+    run_with(opts, &settings, &backend_choice::selection()).await
 }
 
-pub async fn run_with(opts: PgConnectOptions, settings: &MonitorSettings) -> Result<()> {
+pub async fn run_with(
+    opts: PgConnectOptions,
+    settings: &MonitorSettings,
+    selection: &Selection,
+) -> Result<()> {
     let mut described = connect::describe(&opts);
     let poll_timeout = settings.session.statement_timeout + Duration::from_secs(2);
     let replica = match &settings.replica_url {
@@ -45,37 +52,16 @@ pub async fn run_with(opts: PgConnectOptions, settings: &MonitorSettings) -> Res
         }
         None => None,
     };
-    let open = open_backend(opts, replica, settings, &described, poll_timeout);
+    let open = open_backend(opts, replica, settings, &described, poll_timeout, selection);
     let start = |(backend, probe): (Backend, PgConnectOptions)| {
-        let config = AppConfig {
-            target: described.clone(),
-            backend: backend.name().to_string(),
-            capabilities: backend.capabilities(),
-            read_only: settings.session.read_only,
-            stale_after: settings.stale_after,
-            oldest_warn: Duration::from_secs(60),
-            // The oldest-ready cell turns critical where the alert fires.
-            oldest_critical: settings.rules.oldest_ready.threshold.duration(),
-            drill: settings.drill.clone(),
-        };
-        tracing::info!(
-            target = %config.target,
-            backend = %config.backend,
-            kiosk = settings.kiosk,
-            "monitor starting"
+        let app = new_app(
+            settings,
+            described.clone(),
+            backend.name().to_string(),
+            backend.capabilities(),
         );
-        let mut app = App::new(config, settings.interval, Utc::now());
-        app.rules = settings.rules.clone();
-        app.kiosk = settings.kiosk;
-        app.bell = settings.bell;
-        app.theme = settings.theme;
-        app.utc_offset = Local::now().offset().fix();
         let opts = MonitorOptions {
-            snapshot: SnapshotOptions {
-                count_cap: settings.count_cap,
-                running_by_tenant: settings.rules.needs_tenants(),
-                pile_cap: settings.pile_cap,
-            },
+            snapshot: snapshot_options(settings),
             poll_timeout,
             probe: Some(probe),
         };
@@ -91,15 +77,18 @@ async fn open_backend(
     settings: &MonitorSettings,
     described: &str,
     poll_timeout: Duration,
+    selection: &Selection,
 ) -> Result<(Backend, PgConnectOptions)> {
     match (settings.kiosk, replica) {
         // The wall screen only reads: with a replica it needs nothing from the primary.
-        (true, Some(replica)) => open_kiosk(replica, settings, described).await,
-        (true, None) => open_kiosk(opts, settings, described).await,
-        (false, Some(replica)) => open_on_replica(opts, replica, settings, described).await,
+        (true, Some(replica)) => open_kiosk(replica, settings, described, selection).await,
+        (true, None) => open_kiosk(opts, settings, described, selection).await,
+        (false, Some(replica)) => {
+            open_on_replica(opts, replica, settings, described, selection).await
+        }
         (false, None) => {
             let pool = connect::connect(opts, &settings.session).await?;
-            let backend = backend_choice::open(&pool, described).await?;
+            let backend = backend_choice::open_with(&pool, described, selection).await?;
             let probe = (*pool.connect_options()).clone();
             let backend = if settings.share {
                 let shared =
@@ -120,15 +109,16 @@ async fn open_kiosk(
     opts: PgConnectOptions,
     settings: &MonitorSettings,
     described: &str,
+    selection: &Selection,
 ) -> Result<(Backend, PgConnectOptions)> {
     let pool = connect::connect_lazy(opts, &settings.session).await;
     let probe = (*pool.connect_options()).clone();
     let reachable = pool.acquire().await.map(drop);
     let backend = match reachable {
-        Ok(()) => backend_choice::open(&pool, described).await,
+        Ok(()) => backend_choice::open_with(&pool, described, selection).await,
         Err(err) => {
             tracing::warn!("{described} unreachable at start-up, waiting for it: {err:#}");
-            let mut selection = backend_choice::selection();
+            let mut selection = selection.clone();
             let assumed = Detected {
                 backend: selection.backend.take().unwrap_or(BackendKind::Native),
                 schema: String::new(),
@@ -151,6 +141,7 @@ async fn open_on_replica(
     replica: PgConnectOptions,
     settings: &MonitorSettings,
     described: &str,
+    selection: &Selection,
 ) -> Result<(Backend, PgConnectOptions)> {
     // A replica refuses writes anyway; saying so keeps even a bug from trying.
     let replica_session = connect::SessionSettings {
@@ -158,7 +149,7 @@ async fn open_on_replica(
         ..settings.session.clone()
     };
     let replica = connect::connect(replica, &replica_session).await?;
-    let (found, _) = detect::resolve(&replica, &backend_choice::selection())
+    let (found, _) = detect::resolve(&replica, selection)
         .await
         .map_err(|err| anyhow::anyhow!("{described}: {err:#}"))?;
     if found.backend != BackendKind::Native {
@@ -173,4 +164,74 @@ async fn open_on_replica(
         .wrap_overview(|reads| Arc::new(OnReplica::new(reads, replica.clone())))
         .with_schedules(replica);
     Ok((backend, probe))
+}
+
+/// The screen's state for one source, before its first poll.
+fn new_app(
+    settings: &MonitorSettings,
+    target: String,
+    backend: String,
+    capabilities: Capabilities,
+) -> App {
+    let config = AppConfig {
+        target,
+        backend,
+        capabilities,
+        read_only: settings.session.read_only,
+        stale_after: settings.stale_after,
+        oldest_warn: Duration::from_secs(60),
+        // The oldest-ready cell turns critical where the alert fires.
+        oldest_critical: settings.rules.oldest_ready.threshold.duration(),
+        drill: settings.drill.clone(),
+    };
+    tracing::info!(
+        target = %config.target,
+        backend = %config.backend,
+        kiosk = settings.kiosk,
+        "monitor starting"
+    );
+    let mut app = App::new(config, settings.interval, Utc::now());
+    app.rules = settings.rules.clone();
+    app.kiosk = settings.kiosk;
+    app.bell = settings.bell;
+    app.theme = settings.theme;
+    app.utc_offset = Local::now().offset().fix();
+    app
+}
+
+fn snapshot_options(settings: &MonitorSettings) -> SnapshotOptions {
+    SnapshotOptions {
+        count_cap: settings.count_cap,
+        running_by_tenant: settings.rules.needs_tenants(),
+        pile_cap: settings.pile_cap,
+    }
+}
+
+/// `jobtop @billing @web ...`: every source on one screen, each opened, polled and acted
+/// on by its own tasks. A source that cannot be reached at start shows why on its row and
+/// is tried again; the others do not wait for it.
+pub async fn run_sources(sources: Vec<(SourceSpec, MonitorSettings, Selection)>) -> Result<()> {
+    if sources.iter().any(|(_, s, _)| s.replica_url.is_some()) {
+        anyhow::bail!("--replica-url names one primary's replica: give one source with it");
+    }
+    let mut apps = Vec::new();
+    let mut setups = Vec::new();
+    for (spec, settings, selection) in sources {
+        let described = connect::describe(&spec.opts);
+        let poll_timeout = settings.session.statement_timeout + Duration::from_secs(2);
+        let assumed = selection.backend.map_or("…", |b| b.as_str()).to_string();
+        let app = new_app(&settings, described.clone(), assumed, Capabilities::FULL);
+        apps.push((spec.label, app));
+        setups.push(SourceSetup {
+            opts: spec.opts,
+            described,
+            session: settings.session.clone(),
+            selection,
+            share: settings.share,
+            interval: settings.interval,
+            poll_timeout,
+            snapshot: snapshot_options(&settings),
+        });
+    }
+    terminal::run_sources(Sources::new(apps, Utc::now()), setups).await
 }

@@ -45,17 +45,36 @@ impl std::fmt::Display for Failure {
     }
 }
 
-pub async fn take(
-    url: Option<&str>,
+/// Every source `urls` names (none: the `PG*` variables' database), each taken at the
+/// same time as the others and labelled; a source that fails fails alone.
+pub async fn take_all(
+    urls: &[String],
     global: &GlobalArgs,
     timeout: f64,
-) -> std::result::Result<OneShot, Failure> {
+) -> std::result::Result<Vec<(String, std::result::Result<OneShot, Failure>)>, Failure> {
     let loaded = crate::config::load(global.config.as_deref())
         .map_err(|e| Failure::Config(e.to_string()))?;
-    let (opts, _) =
-        super::resolve_target(url, &loaded).map_err(|e| Failure::Config(format!("{e:#}")))?;
+    let specs =
+        super::sources::resolve(urls, &loaded).map_err(|e| Failure::Config(format!("{e:#}")))?;
+    let selection = super::backend_choice::selection();
+    let shots = specs
+        .iter()
+        .map(|spec| take_source(spec, &loaded.config, &selection, timeout));
+    let shots = futures::future::join_all(shots).await;
+    Ok(specs.into_iter().map(|s| s.label).zip(shots).collect())
+}
+
+async fn take_source(
+    spec: &super::sources::SourceSpec,
+    config: &crate::config::Config,
+    selection: &crate::backend::detect::Selection,
+    timeout: f64,
+) -> std::result::Result<OneShot, Failure> {
+    let opts = spec.opts.clone();
+    let selection = spec
+        .selection(selection)
+        .map_err(|e| Failure::Config(format!("{e:#}")))?;
     let target = connect::describe(&opts);
-    let config = loaded.config;
     let session = SessionSettings {
         statement_timeout: config
             .statement_timeout
@@ -65,7 +84,12 @@ pub async fn take(
         read_only: true,
         ..SessionSettings::default()
     };
-    let rules = config.rules.clone();
+    // A connection's own rules are that source's thresholds.
+    let rules = spec
+        .connection
+        .as_ref()
+        .and_then(|c| c.rules.clone())
+        .unwrap_or_else(|| config.rules.clone());
     let count_cap = settings::count_cap(config.count_cap.0, &rules);
     let snapshot_opts = SnapshotOptions {
         count_cap,
@@ -76,7 +100,7 @@ pub async fn take(
     let limit = Duration::from_secs_f64(timeout.clamp(0.5, 600.0));
     let read = async {
         let pool = connect::connect(opts, &session).await?;
-        let backend = super::backend_choice::open(&pool, &target)
+        let backend = super::backend_choice::open_with(&pool, &target, &selection)
             .await?
             .with_schedules(pool.clone());
         let snapshot = backend

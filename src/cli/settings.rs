@@ -47,6 +47,10 @@ pub fn monitor(
     let stale_after = pick("stale_after", args.stale_after as f64, config.stale_after.0);
     let cap = pick("count_cap", args.count_cap as f64, config.count_cap.0);
     let kiosk = args.kiosk;
+    // A connection with rules of its own (a source's thresholds) replaces the file's.
+    let rules = connection
+        .and_then(|c| c.rules.clone())
+        .unwrap_or_else(|| config.rules.clone());
     MonitorSettings {
         interval: Duration::from_secs_f64(interval.clamp(0.5, 60.0)),
         session: SessionSettings {
@@ -55,14 +59,14 @@ pub fn monitor(
             ..SessionSettings::default()
         },
         stale_after: Duration::from_secs_f64(stale_after.max(1.0)),
-        count_cap: count_cap(cap, &config.rules),
-        pile_cap: pile_cap(&config.rules),
+        count_cap: count_cap(cap, &rules),
+        pile_cap: pile_cap(&rules),
         replica_url: args.replica_url.clone(),
         share: !args.no_share,
         kiosk,
         theme: ThemeName::choose(config.theme, kiosk, no_color),
         bell: config.bell.unwrap_or(kiosk),
-        rules: config.rules.clone(),
+        rules,
         drill: DrillSettings {
             stuck_after: Duration::from_secs(args.stuck_after.max(1)),
             heartbeat_interval: Duration::from_secs_f64(args.heartbeat_interval.clamp(0.1, 3600.0)),
@@ -98,8 +102,7 @@ mod tests {
         let cli = super::super::parse_from(argv);
         let config = parse(file, "test").unwrap();
         let conn = cli
-            .url
-            .as_deref()
+            .url()
             .and_then(|u| u.strip_prefix('@'))
             .and_then(|name| config.connections.get(name));
         monitor(&config, &cli.monitor, &cli.explicit, conn, None)

@@ -297,7 +297,14 @@ fn worker_doc(w: &WorkerInfo, now: DateTime<Utc>, stale_after: f64, heartbeats: 
 }
 
 pub async fn run(args: &SnapshotArgs, global: &GlobalArgs) -> Result<()> {
-    let shot = match oneshot::take(args.url.as_deref(), global, args.timeout).await {
+    let mut shots = match oneshot::take_all(&args.urls, global, args.timeout).await {
+        Ok(shots) => shots,
+        Err(Failure::Config(m)) | Err(Failure::Database(m)) => bail!(m),
+    };
+    if shots.len() > 1 {
+        return several(&shots, args.json);
+    }
+    let shot = match shots.remove(0).1 {
         Ok(shot) => shot,
         Err(Failure::Config(m)) | Err(Failure::Database(m)) => bail!(m),
     };
@@ -308,6 +315,62 @@ pub async fn run(args: &SnapshotArgs, global: &GlobalArgs) -> Result<()> {
         text(&doc)
     };
     output::print(&text)?;
+    Ok(())
+}
+
+/// One source of several (`{"sources": [...]}`): its label, and today's document
+/// flattened beside it, or the error that kept it from being read.
+#[derive(Debug, Serialize)]
+pub struct SourceDoc {
+    pub source: String,
+    /// Why this source could not be read; its snapshot fields are then absent.
+    pub error: Option<String>,
+    #[serde(flatten)]
+    pub snapshot: Option<SnapshotDoc>,
+}
+
+/// Several sources: every one of them, read at the same time; one that fails is listed
+/// with its error and the others still answer. Fails (exit 1) only when none could be read.
+fn several(shots: &[(String, Result<OneShot, Failure>)], json: bool) -> Result<()> {
+    let docs: Vec<SourceDoc> = shots
+        .iter()
+        .map(|(label, shot)| match shot {
+            Ok(shot) => SourceDoc {
+                source: label.clone(),
+                error: None,
+                snapshot: Some(document(shot)),
+            },
+            Err(failure) => SourceDoc {
+                source: label.clone(),
+                error: Some(failure.to_string()),
+                snapshot: None,
+            },
+        })
+        .collect();
+    let text = if json {
+        let doc = serde_json::json!({
+            "schema_version": SCHEMA_VERSION,
+            "sources": docs,
+        });
+        serde_json::to_string_pretty(&doc)? + "\n"
+    } else {
+        let mut out = String::new();
+        for d in &docs {
+            let _ = writeln!(out, "== {} ==", sanitize(&d.source, 100));
+            match (&d.snapshot, &d.error) {
+                (Some(doc), _) => out.push_str(&text(doc)),
+                (None, Some(err)) => {
+                    let _ = writeln!(out, "cannot read: {}", sanitize(err, 2_000));
+                }
+                (None, None) => {}
+            }
+        }
+        out
+    };
+    output::print(&text)?;
+    if docs.iter().all(|d| d.error.is_some()) {
+        bail!("no source could be read");
+    }
     Ok(())
 }
 

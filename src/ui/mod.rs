@@ -23,6 +23,7 @@ mod progress;
 mod prompt;
 mod queues;
 mod schedules;
+pub mod sources;
 mod table;
 mod tenants;
 pub mod text;
@@ -70,18 +71,23 @@ pub fn draw(frame: &mut Frame, app: &App) {
         // back to the view.
         _ => overview(frame, area, app, &theme),
     };
+    overlays(frame, area, body_area, app, &theme);
+}
+
+/// The layers over a screen: help, the audit pane, a dialog.
+fn overlays(frame: &mut Frame, area: Rect, body_area: Rect, app: &App, theme: &Theme) {
     for layer in app.layers() {
         match layer {
-            Focus::Help => help::draw(frame, area, app, &theme),
+            Focus::Help => help::draw(frame, area, app, theme),
             Focus::Audit => {
                 if let Some(pane) = &app.actions.audit {
-                    audit::draw(frame, body_area, pane, &theme);
+                    audit::draw(frame, body_area, pane, theme);
                 }
             }
             Focus::Dialog => {
                 if let Some(dialog) = &app.actions.dialog {
-                    confirm::draw(frame, area, dialog, &theme);
-                    progress::draw(frame, area, dialog, &theme);
+                    confirm::draw(frame, area, dialog, theme);
+                    progress::draw(frame, area, dialog, theme);
                 }
             }
             // Screens are drawn above; the prompt is their bottom line.

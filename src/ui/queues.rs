@@ -18,7 +18,7 @@ use crate::backend::QueueStats;
 use crate::backend::drill::HistoryWindow;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum QueueCol {
+pub(super) enum QueueCol {
     /// The alert marker: `!!` critical, `! ` warning, `? ` pending.
     Marker,
     Sorted(QueueColumn),
@@ -28,7 +28,7 @@ enum QueueCol {
 /// Every column, in display order, with how much it matters on a narrow screen. The titles
 /// are `header_cell`'s: the sorted column is marked.
 #[rustfmt::skip]
-const COLUMNS: [Column<QueueCol>; 12] = [
+pub(super) const COLUMNS: [Column<QueueCol>; 12] = [
     left(QueueCol::Marker,                               "", 2, 2, 0),
     left(QueueCol::Sorted(QueueColumn::Name),            "", 12, 20, 0),
     left(QueueCol::Sorted(QueueColumn::Ready),           "", 6, 7, 1),
@@ -92,7 +92,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .render(frame, area);
 }
 
-fn header_cell<'a>(col: QueueCol, app: &App, theme: &Theme) -> Cell<'a> {
+pub(super) fn header_cell<'a>(col: QueueCol, app: &App, theme: &Theme) -> Cell<'a> {
     let c = match col {
         QueueCol::Sorted(c) => c,
         QueueCol::Marker => return Cell::from(""),
@@ -124,7 +124,7 @@ fn align_right(title: String, c: QueueColumn) -> Line<'static> {
     }
 }
 
-fn cell<'a>(
+pub(super) fn cell<'a>(
     col: QueueCol,
     width: u16,
     q: &QueueStats,

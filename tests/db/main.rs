@@ -52,3 +52,4 @@ mod session_settings;
 mod shared_snapshot;
 mod snapshot_command;
 mod solidqueue;
+mod sources;

@@ -22,3 +22,4 @@ mod render_alerts;
 mod render_history;
 mod render_schedules;
 mod render_source;
+mod render_sources;

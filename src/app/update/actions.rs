@@ -446,6 +446,10 @@ impl App {
             return Vec::new();
         }
         let phased = *phased;
+        let result = result.map(|mut plan| {
+            plan.source = self.source_label.clone();
+            plan
+        });
         // The dialog's count of a whole pile is exact: the overview shows the same.
         if let Ok(plan) = &result
             && let Some((queue, state, jobs)) = plan.counted_pile()

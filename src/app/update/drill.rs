@@ -57,6 +57,7 @@ impl App {
     /// Where the screen is: `overview › mailers › dead › #48213`, one string per step.
     pub fn breadcrumb(&self) -> Vec<String> {
         let mut out = vec!["overview".to_string()];
+        out.extend(self.source_label.clone());
         for view in &self.drill.stack {
             match view {
                 View::Jobs(v) => match &v.scope {

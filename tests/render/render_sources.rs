@@ -1,0 +1,293 @@
+//! Several sources on one screen (`app::sources`): the merged overview at 80×24 and 160×48
+//! with one source stale, the selection following (source, queue), keys that act going to
+//! the selected queue's source, a read-only source refusing while the others act.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use jobtop::app::sources::{Sources, SourcesMsg};
+use jobtop::app::{App, Effect, Msg};
+use jobtop::backend::{Action, Count, JobId, JobState, Plan, Snapshot};
+
+use crate::ui_data::{config, queue, snapshot, t0};
+
+fn key(code: KeyCode) -> SourcesMsg {
+    SourcesMsg::Key(KeyEvent::from(code))
+}
+
+fn billing() -> Snapshot {
+    snapshot()
+}
+
+fn web() -> Snapshot {
+    let mut s = snapshot();
+    let mut mailers = queue("mailers", 7, Some(30));
+    mailers.dead = Count::exact(12);
+    let mut hooks = queue("hooks", 2, Some(5));
+    hooks.running = Count::exact(1);
+    s.queues = vec![mailers, hooks];
+    s.workers.truncate(1);
+    s
+}
+
+fn legacy() -> Snapshot {
+    let mut s = snapshot();
+    s.queues = vec![queue("default", 3, Some(20)), queue("exports", 0, None)];
+    s
+}
+
+/// Three sources polled at t0; `legacy` (read-only) then fails at t0+3s; shown at t0+4s.
+fn screen() -> Sources {
+    let app = |backend: &str, read_only: bool| {
+        let mut c = config();
+        c.backend = backend.to_string();
+        c.read_only = read_only;
+        c.target = format!("ops@db.internal:5432/{backend}");
+        App::new(c, std::time::Duration::from_secs(1), t0())
+    };
+    let mut screen = Sources::new(
+        vec![
+            ("billing".into(), app("river", false)),
+            ("web".into(), app("pg-boss", false)),
+            ("legacy".into(), app("solid-queue", true)),
+        ],
+        t0(),
+    );
+    for (i, snap) in [billing(), web(), legacy()].into_iter().enumerate() {
+        let backend = screen.sources[i].app.config.backend.clone();
+        screen.update(SourcesMsg::Opened {
+            source: i,
+            backend,
+            capabilities: crate::ui_data::CAPABILITIES,
+        });
+        screen.update(SourcesMsg::Source(
+            i,
+            Msg::Polled {
+                result: Ok(snap),
+                at: t0(),
+            },
+        ));
+    }
+    screen.update(SourcesMsg::Source(
+        2,
+        Msg::Polled {
+            result: Err(
+                "error communicating with database: Connection refused (os error 111)".into(),
+            ),
+            at: t0() + chrono::Duration::seconds(3),
+        },
+    ));
+    screen.update(SourcesMsg::Tick(t0() + chrono::Duration::seconds(4)));
+    screen
+}
+
+fn render(screen: &Sources, width: u16, height: u16) -> String {
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|f| jobtop::ui::sources::draw(f, screen))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..height {
+        let line: String = (0..width).map(|x| buffer[(x, y)].symbol()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The rows of the queues table that name `source`.
+fn rows_of<'a>(screen: &'a str, source: &str) -> Vec<&'a str> {
+    screen
+        .lines()
+        .skip_while(|l| !l.contains("SOURCE"))
+        .filter(|l| l.contains(&format!(" {source} ")))
+        .collect()
+}
+
+#[test]
+fn three_sources_one_stale_80x24() {
+    let s = screen();
+    let screen = render(&s, 80, 24);
+    let legacy_rows = rows_of(&screen, "legacy");
+    assert_eq!(legacy_rows.len(), 2, "{screen}");
+    assert!(legacy_rows.iter().all(|r| r.contains("STALE")), "{screen}");
+    for other in ["billing", "web"] {
+        let rows = rows_of(&screen, other);
+        assert!(!rows.is_empty(), "{screen}");
+        assert!(rows.iter().all(|r| !r.contains("STALE")), "{screen}");
+    }
+    let header_legacy = screen.lines().find(|l| l.contains("✗ legacy")).unwrap();
+    assert!(header_legacy.contains("STALE 4s"), "{screen}");
+    assert!(header_legacy.contains("Connection refused"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn three_sources_one_stale_160x48() {
+    let screen = render(&screen(), 160, 48);
+    assert!(screen.contains("● web"), "{screen}");
+    assert!(
+        screen.contains("DONE/min, 1h"),
+        "the wall screen has room: {screen}"
+    );
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn selection_follows_source_and_queue_across_refreshes() {
+    let mut s = screen();
+    // Sorted by name: billing, default (billing), default (legacy), exports, hooks, mailers
+    // (billing), mailers (web), ...
+    let keys: Vec<_> = s.rows().into_iter().map(|r| s.row_key(r)).collect();
+    let web_mailers = keys
+        .iter()
+        .position(|k| *k == (1, "mailers".to_string()))
+        .unwrap();
+    for _ in 0..web_mailers {
+        s.update(key(KeyCode::Down));
+    }
+    assert_eq!(s.selected.key(), Some(&(1, "mailers".to_string())));
+    // web gains a queue that sorts first; billing loses one.
+    let mut more = web();
+    more.queues.push(queue("aaa", 1, None));
+    s.update(SourcesMsg::Source(
+        1,
+        Msg::Polled {
+            result: Ok(more),
+            at: t0() + chrono::Duration::seconds(5),
+        },
+    ));
+    assert_eq!(s.selected.key(), Some(&(1, "mailers".to_string())));
+    // Tab shows one source at a time; the selection lands on its rows.
+    s.update(key(KeyCode::Tab));
+    assert!(s.rows().iter().all(|r| r.source() == 0));
+    s.update(key(KeyCode::Esc));
+    // `/` filters across sources by "source queue".
+    s.update(key(KeyCode::Char('/')));
+    for c in "web m".chars() {
+        s.update(key(KeyCode::Char(c)));
+    }
+    s.update(key(KeyCode::Enter));
+    let keys: Vec<_> = s.rows().into_iter().map(|r| s.row_key(r)).collect();
+    assert_eq!(keys, vec![(1, "mailers".to_string())]);
+}
+
+#[test]
+fn actions_go_to_the_selected_source_and_name_it() {
+    let mut s = screen();
+    s.update(key(KeyCode::Char('/')));
+    for c in "web mailers".chars() {
+        s.update(key(KeyCode::Char(c)));
+    }
+    s.update(key(KeyCode::Enter));
+    let effects = s.update(key(KeyCode::Char('R')));
+    let request = match effects.as_slice() {
+        [(1, Effect::PlanAction { request, action })] => {
+            assert_eq!(action.queue(), Some("mailers"));
+            *request
+        }
+        other => panic!("a plan for web: {other:?}"),
+    };
+    let rows = (1..=12)
+        .map(|i| {
+            (
+                JobId::Int(i),
+                "mailers".to_string(),
+                "send".to_string(),
+                JobState::Dead,
+            )
+        })
+        .collect();
+    let action = Action::Retry(jobtop::backend::JobTarget::Matching {
+        filter: jobtop::backend::JobFilter::queue("mailers", JobState::Dead),
+        limit: None,
+    });
+    let plan = Plan::from_rows(action, rows, 1000);
+    s.update(SourcesMsg::Source(
+        1,
+        Msg::Planned {
+            request,
+            result: Ok(Box::new(plan)),
+        },
+    ));
+    let screen = render(&s, 80, 24);
+    assert!(
+        screen.contains("Retry 12 dead jobs of kind `send` in `web` › `mailers`?"),
+        "{screen}"
+    );
+    // Esc closes the dialog: the merged overview has the keys again.
+    s.update(key(KeyCode::Esc));
+    assert!(s.active.is_none());
+
+    // The read-only source refuses, and says which source refused.
+    s.update(key(KeyCode::Esc));
+    s.update(key(KeyCode::Char('/')));
+    for c in "legacy default".chars() {
+        s.update(key(KeyCode::Char(c)));
+    }
+    s.update(key(KeyCode::Enter));
+    let effects = s.update(key(KeyCode::Char('R')));
+    assert!(effects.is_empty(), "{effects:?}");
+    let toast = s.visible_toast().expect("a refusal").text.clone();
+    assert!(toast.starts_with("legacy: read-only"), "{toast}");
+}
+
+#[test]
+fn a_drill_down_covers_the_screen_and_names_its_source() {
+    let mut s = screen();
+    s.update(key(KeyCode::Char('/')));
+    for c in "web hooks".chars() {
+        s.update(key(KeyCode::Char(c)));
+    }
+    s.update(key(KeyCode::Enter));
+    let effects = s.update(key(KeyCode::Enter));
+    assert!(
+        effects
+            .iter()
+            .all(|(i, e)| *i == 1 && matches!(e, Effect::Load { .. })),
+        "{effects:?}"
+    );
+    assert_eq!(s.active, Some(1));
+    let breadcrumb = s.covering().expect("web's view").breadcrumb();
+    assert_eq!(breadcrumb[..3], ["overview", "web", "hooks"]);
+    s.update(key(KeyCode::Esc));
+    assert!(s.covering().is_none(), "Esc goes back to every source");
+}
+
+#[test]
+fn a_source_that_never_answered_says_why_on_its_row() {
+    let mut s = Sources::new(
+        vec![
+            (
+                "billing".into(),
+                App::new(config(), std::time::Duration::from_secs(1), t0()),
+            ),
+            (
+                "web".into(),
+                App::new(config(), std::time::Duration::from_secs(1), t0()),
+            ),
+        ],
+        t0(),
+    );
+    s.update(SourcesMsg::Source(
+        0,
+        Msg::Polled {
+            result: Ok(billing()),
+            at: t0(),
+        },
+    ));
+    s.update(SourcesMsg::Source(
+        1,
+        Msg::Polled {
+            result: Err("password authentication failed for user \"ops\"".into()),
+            at: t0(),
+        },
+    ));
+    let screen = render(&s, 80, 24);
+    let row = screen
+        .lines()
+        .find(|l| l.contains(" web ") && l.contains("✗"))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(row.contains("password authentication failed"), "{screen}");
+    assert!(screen.contains("NO DATA"), "{screen}");
+}
