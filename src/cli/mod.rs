@@ -102,6 +102,7 @@ where
         .unwrap_or_else(|err| refuse(err, &args));
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| refuse(err, &args));
     if let (None, Some(word)) = (&cli.command, cli.url()) {
+        command_after_options(word, &cli.urls);
         not_a_command(word);
     }
     // A subcommand's own monitor flags (`serve --interval 5`) count as given too.
@@ -178,6 +179,26 @@ fn refuse(err: clap::Error, args: &[std::ffi::OsString]) -> ! {
 
 /// The monitor's positional argument when it is neither a URL nor `@name`: a mistyped
 /// command, most likely, which is said so rather than tried as a database.
+/// `jobtop --interval 2 check URL`: the monitor's options came first, so the command was
+/// read as a source. Says where the command goes, the URLs masked.
+fn command_after_options(word: &str, urls: &[String]) {
+    if !Cli::command()
+        .get_subcommands()
+        .any(|c| c.get_name() == word)
+    {
+        return;
+    }
+    let rest: Vec<String> = urls[1..]
+        .iter()
+        .map(|u| crate::backend::pg::mask::mask_credentials(u))
+        .collect();
+    eprintln!(
+        "jobtop: `{word}` is a command and comes first, before its options: jobtop {word} {} (the options before it are the monitor's)",
+        crate::ui::text::sanitize(&rest.join(" "), 200)
+    );
+    std::process::exit(2);
+}
+
 fn not_a_command(word: &str) {
     if word.contains(':') || word.starts_with('@') {
         return;

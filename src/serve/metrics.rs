@@ -20,6 +20,7 @@ use prometheus_client::registry::Unit;
 use super::state::SourceState;
 use crate::app::alerts::{AlertState, RuleId};
 use crate::backend::Count;
+use crate::backend::schedules::RunStatus;
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -121,6 +122,25 @@ pub fn families(sources: &[&SourceState], now: DateTime<Utc>) -> Vec<Family> {
         "jobtop_stuck_jobs",
         "Running jobs held by stale workers: what reset-stuck would put back to ready.",
     );
+    let mut schedule_success = Family::new(
+        "jobtop_schedule_last_success_timestamp",
+        "When the newest successful run among those read started (pg_cron, the queue's own schedules).",
+    )
+    .in_seconds();
+    let mut schedule_failure = Family::new(
+        "jobtop_schedule_last_failure_timestamp",
+        "When the newest failed run among those read started.",
+    )
+    .in_seconds();
+    let mut schedule_active = Family::new(
+        "jobtop_schedule_active",
+        "1 while the schedule is active (a deactivated pg_cron job reads 0).",
+    );
+    let mut schedule_next = Family::new(
+        "jobtop_schedule_next_run_timestamp",
+        "When the schedule's next run is due, where its expression is understood.",
+    )
+    .in_seconds();
     let mut alerts = Family::new(
         "jobtop_alerts",
         "Alerts of each of jobtop's rules (its config file's [rules]) by state: how many subjects are pending or firing.",
@@ -263,9 +283,31 @@ pub fn families(sources: &[&SourceState], now: DateTime<Utc>) -> Vec<Family> {
                 stuck.gauge(vec![source()], held as f64);
             }
         }
-        // Schedules (issue 15): their last success and last failure timestamps go here,
-        // as `jobtop_schedule_last_success_timestamp_seconds{source, schedule}` and
-        // `..._last_failure_...`, once the snapshot carries them.
+        // Schedules are few (a database's crontab), named by their source and name: a
+        // bounded label set like queues.
+        for sch in snap.schedules.iter().flat_map(|s| &s.schedules) {
+            let labels = vec![
+                source(),
+                ("origin", sch.source.clone()),
+                ("schedule", sch.name.clone()),
+            ];
+            schedule_active.gauge(labels.clone(), flag(sch.active));
+            if let Some(next) = sch.next_due_at {
+                schedule_next.gauge(labels.clone(), epoch_seconds(next));
+            }
+            let newest = |status: RunStatus| {
+                sch.runs
+                    .iter()
+                    .find(|r| r.status == status)
+                    .and_then(|r| r.started_at)
+            };
+            if let Some(at) = newest(RunStatus::Succeeded) {
+                schedule_success.gauge(labels.clone(), epoch_seconds(at));
+            }
+            if let Some(at) = newest(RunStatus::Failed) {
+                schedule_failure.gauge(labels, epoch_seconds(at));
+            }
+        }
     }
     vec![
         jobs,
@@ -281,6 +323,10 @@ pub fn families(sources: &[&SourceState], now: DateTime<Utc>) -> Vec<Family> {
         wait_time,
         workers,
         stuck,
+        schedule_active,
+        schedule_next,
+        schedule_success,
+        schedule_failure,
         alerts,
         up,
         poll_duration,
@@ -370,7 +416,7 @@ mod tests {
             workers: vec![],
             count_cap: 10_000,
             running_by_tenant: None,
-            schedules: None,
+            schedules: Some(Box::new(nightly(at))),
         };
         let mut s = SourceState::new(
             "@prod".into(),
@@ -382,6 +428,62 @@ mod tests {
         );
         s.polled(Ok(snap), at);
         s
+    }
+
+    /// A pg_cron job whose last run failed after one that succeeded.
+    fn nightly(at: DateTime<Utc>) -> crate::backend::schedules::Schedules {
+        use crate::backend::schedules::{ScheduleRun, Schedules};
+        let run = |id: &str, ago: i64, status: RunStatus| ScheduleRun {
+            id: id.into(),
+            started_at: Some(at - chrono::Duration::seconds(ago)),
+            ended_at: Some(at - chrono::Duration::seconds(ago - 1)),
+            status,
+            message: None,
+            message_len: None,
+        };
+        Schedules {
+            schedules: vec![crate::backend::schedules::Schedule {
+                source: "pg_cron".into(),
+                id: "1".into(),
+                name: "rollup".into(),
+                expression: "* * * * *".into(),
+                command: None,
+                active: true,
+                period_seconds: Some(60.0),
+                next_due_at: Some(at + chrono::Duration::seconds(30)),
+                runs: vec![
+                    run("2", 30, RunStatus::Failed),
+                    run("1", 90, RunStatus::Succeeded),
+                ],
+                failures_24h: Count::exact(1),
+                runs_read_since: None,
+                never_ran: false,
+            }],
+            net: None,
+            present: vec!["pg_cron".into()],
+            absent: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn schedules_give_their_last_success_and_failure() {
+        let text = exposition(true);
+        let labels = r#"{source="@prod",origin="pg_cron",schedule="rollup"}"#;
+        for (name, value) in [
+            (
+                "jobtop_schedule_last_success_timestamp_seconds",
+                "5999940.0",
+            ),
+            (
+                "jobtop_schedule_last_failure_timestamp_seconds",
+                "6000000.0",
+            ),
+            ("jobtop_schedule_active", "1.0"),
+        ] {
+            let line = format!("{name}{labels} {value}");
+            assert!(text.contains(&line), "no {line} in\n{text}");
+        }
     }
 
     fn exposition(openmetrics: bool) -> String {
