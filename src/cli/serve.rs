@@ -138,14 +138,17 @@ async fn open(
         .await
         .with_context(|| format!("source {label}"))?;
     let backend = backend_choice::open(&pool, &target).await?;
-    let reads = backend.reads().clone();
-    let overview = if settings.share {
+    let backend = if settings.share {
         let shared =
             SharedOptions::new(settings.interval, poll_timeout, settings.session.read_only);
-        Arc::new(SharedSnapshot::new(reads.clone(), &pool, shared)) as _
+        backend.wrap_overview(|reads| Arc::new(SharedSnapshot::new(reads, &pool, shared)))
     } else {
-        reads.clone() as _
+        backend
     };
+    // The database's schedules (pg_cron, the queue's own) ride on every snapshot.
+    let backend = backend.with_schedules(pool.clone());
+    let reads = backend.reads().clone();
+    let overview = backend.overview().clone();
     drop(backend);
     tracing::info!(%label, %target, backend = reads.name(), "serve: source opened");
     let probe = Some((*pool.connect_options()).clone());
