@@ -15,7 +15,7 @@ use crate::app::{Effect, Msg};
 use crate::backend::detect::{self, Selection};
 use crate::backend::gate::Gate;
 use crate::backend::pg::connect::{self, SessionSettings};
-use crate::backend::wrappers::shared::{SharedOptions, SharedSnapshot};
+use crate::backend::wrappers::shared::SharedOptions;
 use crate::backend::{Backend, SnapshotOptions};
 use crate::poller::{self, PollerHandle};
 
@@ -84,14 +84,10 @@ async fn open(setup: &SourceSetup) -> anyhow::Result<Backend> {
         .await
         .map_err(|err| anyhow::anyhow!("{}: {err:#}", setup.described))?;
     tracing::info!(source = %setup.described, %found, "backend chosen");
-    let backend = if setup.share {
-        let shared =
-            SharedOptions::new(setup.interval, setup.poll_timeout, setup.session.read_only);
-        backend.wrap_overview(|reads| Arc::new(SharedSnapshot::new(reads, &pool, shared)))
-    } else {
-        backend
-    };
-    Ok(backend.with_schedules(pool))
+    let shared = setup
+        .share
+        .then(|| SharedOptions::new(setup.interval, setup.poll_timeout, setup.session.read_only));
+    Ok(backend.watched(&pool, shared))
 }
 
 /// A source's running parts once its schema is open.

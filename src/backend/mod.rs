@@ -182,6 +182,22 @@ impl Backend {
         self
     }
 
+    /// What a watcher (the monitor, a source of several, `serve`) polls: the shared snapshot
+    /// in front where `shared` is given, the database's schedules on top.
+    pub fn watched(
+        self,
+        pool: &sqlx::PgPool,
+        shared: Option<wrappers::shared::SharedOptions>,
+    ) -> Backend {
+        let backend = match shared {
+            Some(options) => self.wrap_overview(|reads| {
+                Arc::new(wrappers::shared::SharedSnapshot::new(reads, pool, options))
+            }),
+            None => self,
+        };
+        backend.with_schedules(pool.clone())
+    }
+
     pub(crate) fn writes(&self) -> &Arc<dyn Writes> {
         &self.writes
     }

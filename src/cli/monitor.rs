@@ -16,7 +16,7 @@ use crate::backend::detect::{self, BackendKind, Detected, Selection};
 use crate::backend::native::NativeBackend;
 use crate::backend::pg::connect;
 use crate::backend::wrappers::replica::OnReplica;
-use crate::backend::wrappers::shared::{SharedOptions, SharedSnapshot};
+use crate::backend::wrappers::shared::SharedOptions;
 use crate::backend::{Backend, Capabilities, SnapshotOptions};
 use crate::source_runtime::SourceSetup;
 use crate::terminal::{self, MonitorOptions};
@@ -90,14 +90,10 @@ async fn open_backend(
             let pool = connect::connect(opts, &settings.session).await?;
             let backend = backend_choice::open_with(&pool, described, selection).await?;
             let probe = (*pool.connect_options()).clone();
-            let backend = if settings.share {
-                let shared =
-                    SharedOptions::new(settings.interval, poll_timeout, settings.session.read_only);
-                backend.wrap_overview(|reads| Arc::new(SharedSnapshot::new(reads, &pool, shared)))
-            } else {
-                backend
-            };
-            Ok((backend.with_schedules(pool), probe))
+            let shared = settings.share.then(|| {
+                SharedOptions::new(settings.interval, poll_timeout, settings.session.read_only)
+            });
+            Ok((backend.watched(&pool, shared), probe))
         }
     }
 }

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -14,7 +13,7 @@ use sqlx::postgres::PgConnectOptions;
 use super::{GlobalArgs, MonitorArgs, backend_choice, settings};
 use crate::backend::SnapshotOptions;
 use crate::backend::pg::connect;
-use crate::backend::wrappers::shared::{SharedOptions, SharedSnapshot};
+use crate::backend::wrappers::shared::SharedOptions;
 use crate::serve::{ServeOptions, Source};
 
 #[derive(Args, Debug)]
@@ -138,15 +137,10 @@ async fn open(
         .await
         .with_context(|| format!("source {label}"))?;
     let backend = backend_choice::open(&pool, &target).await?;
-    let backend = if settings.share {
-        let shared =
-            SharedOptions::new(settings.interval, poll_timeout, settings.session.read_only);
-        backend.wrap_overview(|reads| Arc::new(SharedSnapshot::new(reads, &pool, shared)))
-    } else {
-        backend
-    };
-    // The database's schedules (pg_cron, the queue's own) ride on every snapshot.
-    let backend = backend.with_schedules(pool.clone());
+    let shared = settings
+        .share
+        .then(|| SharedOptions::new(settings.interval, poll_timeout, settings.session.read_only));
+    let backend = backend.watched(&pool, shared);
     let reads = backend.reads().clone();
     let overview = backend.overview().clone();
     drop(backend);
