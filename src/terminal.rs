@@ -133,10 +133,7 @@ async fn event_loop(
         tx.clone(),
     );
     let mut events = EventStream::new();
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut timers = LoopTimers::new()?;
 
     if let Ok(size) = terminal.size() {
         app.update(Msg::ScreenSize {
@@ -156,18 +153,18 @@ async fn event_loop(
                 None => return Ok(()),
             },
             Some(msg) = rx.recv() => msg,
-            _ = tick.tick() => Msg::Tick(Utc::now()),
-            _ = terminate.recv() => return Ok(()),
-            _ = hangup.recv() => return Ok(()),
+            _ = timers.tick.tick() => Msg::Tick(Utc::now()),
+            _ = timers.terminate.recv() => return Ok(()),
+            _ = timers.hangup.recv() => return Ok(()),
         };
         for effect in app.update(msg) {
+            let Some(effect) = terminal_effect(terminal, effect)? else {
+                continue;
+            };
             match effect {
                 Effect::Quit => return Ok(()),
                 Effect::RefreshNow => poller.refresh_now(),
                 Effect::SetInterval(d) => poller.set_interval(d),
-                // BEL draws nothing: the terminal (or tmux) rings or flashes. It goes out
-                // with the next frame's flush.
-                Effect::Bell => terminal.backend_mut().write_all(b"\x07")?,
                 Effect::Load { ticket, request } => spawn_load(
                     backend.reads().clone(),
                     ticket,
@@ -175,12 +172,6 @@ async fn event_loop(
                     opts.poll_timeout,
                     tx.clone(),
                 ),
-                Effect::Copy(text) => {
-                    let in_tmux = std::env::var_os("TMUX").is_some();
-                    let backend = terminal.backend_mut();
-                    backend.write_all(crate::osc52::sequence(&text, in_tmux).as_bytes())?;
-                    backend.flush()?;
-                }
                 action => actions.run(action),
             }
         }
@@ -217,10 +208,7 @@ async fn sources_loop(
     }
     let mut runtimes: Vec<Option<SourceRuntime>> = setups.iter().map(|_| None).collect();
     let mut events = EventStream::new();
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut timers = LoopTimers::new()?;
     if let Ok(size) = terminal.size() {
         screen.update(SourcesMsg::ScreenSize {
             width: size.width,
@@ -249,9 +237,9 @@ async fn sources_loop(
                 None => return Ok(()),
             },
             Some(event) = rx.recv() => source_msg(event, &mut runtimes, &setups, &tx),
-            _ = tick.tick() => SourcesMsg::Tick(Utc::now()),
-            _ = terminate.recv() => return Ok(()),
-            _ = hangup.recv() => return Ok(()),
+            _ = timers.tick.tick() => SourcesMsg::Tick(Utc::now()),
+            _ = timers.terminate.recv() => return Ok(()),
+            _ = timers.hangup.recv() => return Ok(()),
         };
         let from_source = matches!(first, SourcesMsg::Source(..) | SourcesMsg::Opened { .. });
         let mut msgs = vec![first];
@@ -263,15 +251,11 @@ async fn sources_loop(
         }
         for msg in msgs {
             for (i, effect) in screen.update(msg) {
+                let Some(effect) = terminal_effect(terminal, effect)? else {
+                    continue;
+                };
                 match effect {
                     Effect::Quit => return Ok(()),
-                    Effect::Bell => terminal.backend_mut().write_all(b"\x07")?,
-                    Effect::Copy(text) => {
-                        let in_tmux = std::env::var_os("TMUX").is_some();
-                        let backend = terminal.backend_mut();
-                        backend.write_all(crate::osc52::sequence(&text, in_tmux).as_bytes())?;
-                        backend.flush()?;
-                    }
                     effect => {
                         if let Some(Some(runtime)) = runtimes.get_mut(i) {
                             runtime.run(effect);
@@ -289,6 +273,45 @@ async fn sources_loop(
         drawn_at = now;
         draw_sources(terminal, &screen, &mut last_frame)?;
     }
+}
+
+/// The loop's clock and the signals that end a session (SIGTERM; SIGHUP: the terminal went
+/// away).
+struct LoopTimers {
+    tick: tokio::time::Interval,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl LoopTimers {
+    fn new() -> Result<LoopTimers> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        Ok(LoopTimers {
+            tick,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+}
+
+/// Carries out the effects that belong to the terminal (the bell, the clipboard) and hands
+/// every other one back.
+fn terminal_effect(terminal: &mut DefaultTerminal, effect: Effect) -> Result<Option<Effect>> {
+    match effect {
+        // BEL draws nothing: the terminal (or tmux) rings or flashes. It goes out with the
+        // next frame's flush.
+        Effect::Bell => terminal.backend_mut().write_all(b"\x07")?,
+        Effect::Copy(text) => {
+            let in_tmux = std::env::var_os("TMUX").is_some();
+            let backend = terminal.backend_mut();
+            backend.write_all(crate::osc52::sequence(&text, in_tmux).as_bytes())?;
+            backend.flush()?;
+        }
+        other => return Ok(Some(other)),
+    }
+    Ok(None)
 }
 
 /// A source's event as the screen's message; an opened schema starts its runtime first.
