@@ -62,6 +62,18 @@ pub struct QueryFigures {
     pub note: String,
 }
 
+impl QueryFigures {
+    /// A read timed by the client only (several statements: no single plan to explain).
+    fn wall(name: impl Into<String>, time: Summary, note: impl Into<String>) -> QueryFigures {
+        QueryFigures {
+            name: name.into(),
+            time,
+            plan: PlanFigures::default(),
+            note: note.into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub backend: BackendKind,
@@ -237,29 +249,23 @@ async fn drill_views(backend: &dyn Reads) -> Result<Vec<QueryFigures>> {
         window: HistoryWindow::Hour,
         limit: limits.kinds_limit,
     };
-    let figures = |name: &str, time: Summary, note: &str| QueryFigures {
-        name: name.to_string(),
-        time,
-        plan: PlanFigures::default(),
-        note: note.to_string(),
-    };
     Ok(vec![
-        figures(
+        QueryFigures::wall(
             "dead jobs: first page of the busiest queue",
             time_read(20, || backend.jobs(&dead_page)).await?,
             "jobs view, 100 newest",
         ),
-        figures(
+        QueryFigures::wall(
             "dead letters by error signature, 1 h",
             time_read(10, || backend.dead_letters(&dead_hour)).await?,
             "dead-letters view",
         ),
-        figures(
+        QueryFigures::wall(
             "dead letters by error signature, 24 h",
             time_read(10, || backend.dead_letters(&dead_day)).await?,
             "dead-letters view, its default window",
         ),
-        figures(
+        QueryFigures::wall(
             "kinds over 1 h",
             time_read(10, || backend.kinds(&kinds)).await?,
             "kinds view",
@@ -275,17 +281,10 @@ async fn history_reads(pool: &PgPool, generator: &Generator) -> Result<Vec<Query
     let mut out = Vec::new();
     let source = {
         let backend = open(pool, generator).await?;
-        format!("{}@{}", backend.name(), backend.reads().schema())
+        crate::backend::history::source_key(backend.name(), backend.reads().schema())
     };
     for window in [HistoryWindow::Day, HistoryWindow::Week] {
-        for table in ["jobtop.throughput_hours", "jobtop.throughput_hours_read"] {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DELETE FROM {table} WHERE source = $1"
-            )))
-            .bind(&source)
-            .execute(pool)
-            .await?;
-        }
+        crate::backend::history::forget(pool, &source).await?;
         let first = open(pool, generator).await?;
         let started = Instant::now();
         let mut requests = 0;
@@ -298,40 +297,36 @@ async fn history_reads(pool: &PgPool, generator: &Generator) -> Result<Vec<Query
             }
         };
         if let Some(error) = error {
-            out.push(QueryFigures {
-                name: format!("history {}", window.label()),
-                time: Summary::default(),
-                plan: PlanFigures::default(),
-                note: format!("not available: {error}"),
-            });
+            out.push(QueryFigures::wall(
+                format!("history {}", window.label()),
+                Summary::default(),
+                format!("not available: {error}"),
+            ));
             continue;
         }
         let total = started.elapsed();
-        out.push(QueryFigures {
-            name: format!("history {}, first look", window.label()),
-            time: Summary::of(&[total]),
-            plan: PlanFigures::default(),
-            note: format!(
+        out.push(QueryFigures::wall(
+            format!("history {}, first look", window.label()),
+            Summary::of(&[total]),
+            format!(
                 "every closed hour from the jobs, stored: {requests} requests, the chart filling"
             ),
-        });
+        ));
         let next = time_read(5, || async {
             let fresh = open(pool, generator).await?;
             fresh.reads().history(window).await
         })
         .await?;
-        out.push(QueryFigures {
-            name: format!("history {}, next monitor", window.label()),
-            time: next,
-            plan: PlanFigures::default(),
-            note: "closed hours from the side table, open ones from the jobs".into(),
-        });
-        out.push(QueryFigures {
-            name: format!("history {}, refresh", window.label()),
-            time: time_read(10, || first.reads().history(window)).await?,
-            plan: PlanFigures::default(),
-            note: "the open hours only, once a minute".into(),
-        });
+        out.push(QueryFigures::wall(
+            format!("history {}, next monitor", window.label()),
+            next,
+            "closed hours from the side table, open ones from the jobs",
+        ));
+        out.push(QueryFigures::wall(
+            format!("history {}, refresh", window.label()),
+            time_read(10, || first.reads().history(window)).await?,
+            "the open hours only, once a minute",
+        ));
     }
     Ok(out)
 }

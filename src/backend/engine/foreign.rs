@@ -149,7 +149,7 @@ impl Reads for Foreign {
                 Some("the schema keeps no completion times jobtop can read cheaply"),
             ));
         };
-        let source = format!("{}@{}", self.name, self.schema);
+        let source = history::source_key(self.name, &self.schema);
         history::read(&self.pool, sql, &source, &self.caches.hours, window).await
     }
 

@@ -66,6 +66,20 @@ impl HistoryReport {
     }
 }
 
+/// Whose hours a row of the side table holds: the backend's name and its database schema
+/// ("river@public"), so two queue systems in one database keep two histories.
+pub fn source_key(name: &str, schema: &str) -> String {
+    format!("{name}@{schema}")
+}
+
+/// Forgets every hour stored for `source` (the benchmark's first look starts from none).
+pub async fn forget(pool: &PgPool, source: &str) -> anyhow::Result<()> {
+    let mut tx = pool.begin().await?;
+    rollups::delete_before(&mut tx, source, i64::MAX).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// One row of a statement grouped by hour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct HourRow {

@@ -12,6 +12,9 @@ use super::{HourRow, read_hours};
 /// Stored hours are kept this long: the longest window and a day to spare.
 const KEEP_HOURS: i64 = 8 * 24;
 
+/// The side tables, hours and the record of hours read.
+const TABLES: [&str; 2] = ["jobtop.throughput_hours", "jobtop.throughput_hours_read"];
+
 /// First half of the advisory lock key ("jobh"); the second is a hash of the source.
 const LOCK_CLASS: i32 = 0x6A6F_6268;
 
@@ -104,16 +107,25 @@ pub async fn fill(
     .execute(&mut *tx)
     .await?;
     // The oldest hours go as new ones come: one short range delete per fill.
-    let oldest = hours.end - KEEP_HOURS;
-    for table in ["jobtop.throughput_hours", "jobtop.throughput_hours_read"] {
+    delete_before(&mut tx, source, hours.end - KEEP_HOURS).await?;
+    tx.commit().await?;
+    Ok(Some(HourRows::group(hours, rows)))
+}
+
+/// Forgets the source's stored hours before `hour` (`i64::MAX`: all of them).
+pub(super) async fn delete_before(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    source: &str,
+    hour: i64,
+) -> anyhow::Result<()> {
+    for table in TABLES {
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DELETE FROM {table} WHERE source = $1 AND hour < $2"
         )))
         .bind(source)
-        .bind(oldest)
-        .execute(&mut *tx)
+        .bind(hour)
+        .execute(&mut **tx)
         .await?;
     }
-    tx.commit().await?;
-    Ok(Some(HourRows::group(hours, rows)))
+    Ok(())
 }

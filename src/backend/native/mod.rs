@@ -138,7 +138,7 @@ impl Reads for NativeBackend {
     }
 
     async fn history(&self, window: HistoryWindow) -> anyhow::Result<HistoryReport> {
-        let source = format!("{}@{}", self.name(), self.schema());
+        let source = history::source_key(self.name(), self.schema());
         history::read(
             &self.pool,
             minutes::MINUTES_SQL,
