@@ -171,6 +171,12 @@ const ERRORS: [&str; 8] = [
     "invalid payload: missing field `amount`",
 ];
 
+/// One `INSERT … ` head before every bucket's `SELECT` (in `BUCKETS` order): where a schema
+/// writes all its jobs into one table.
+pub fn into_one_table(insert: &str, selects: [&str; 8]) -> [Option<String>; 8] {
+    selects.map(|select| Some(format!("{insert}{select}")))
+}
+
 /// The line in a fixture that ends its schema and starts its test rows.
 pub const ROWS_MARKER: &str = "-- ---- rows: everything below is test data ----";
 

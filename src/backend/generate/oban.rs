@@ -3,7 +3,7 @@
 //! pruner keeps finished jobs a minute by default; the benchmark keeps 30 days, as a team
 //! that configured `max_age` to look back a month would.
 
-use super::{Generator, schema_part};
+use super::{Generator, into_one_table, schema_part};
 use crate::backend::detect::BackendKind;
 
 const FIXTURE: &str = include_str!("../../../tests/fixtures/oban.sql");
@@ -103,7 +103,6 @@ const PEERS_SQL: &str = "INSERT INTO oban_peers (name, node, started_at, expires
             timezone('UTC', now()) + interval '30 seconds')";
 
 pub fn generator() -> Generator {
-    let bucket = |select: &str| Some(format!("{INSERT}{select}"));
     Generator {
         backend: BackendKind::Oban,
         schema: "public",
@@ -111,16 +110,12 @@ pub fn generator() -> Generator {
         ddl: Some(schema_part(FIXTURE)),
         setup: vec![PEERS_SQL],
         tables: vec!["public.oban_jobs".into()],
-        buckets: [
-            bucket(SUCCEEDED),
-            bucket(DEAD),
-            bucket(CANCELLED),
-            bucket(READY),
-            bucket(SCHEDULED),
-            bucket(RUNNING),
-            bucket(RETRYING),
-            bucket(BACKLOG),
-        ],
+        buckets: into_one_table(
+            INSERT,
+            [
+                SUCCEEDED, DEAD, CANCELLED, READY, SCHEDULED, RUNNING, RETRYING, BACKLOG,
+            ],
+        ),
         churn: vec![
             // Oban's pruner: by the time the job finished (each state has its own column).
             "DELETE FROM oban_jobs WHERE state IN ('completed', 'discarded', 'cancelled') \

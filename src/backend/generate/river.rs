@@ -3,7 +3,7 @@
 //! jobs a day by default; the benchmark keeps 30 days, as a team that raised the retention
 //! to look back a month would.
 
-use super::{Generator, schema_part};
+use super::{Generator, into_one_table, schema_part};
 use crate::backend::detect::BackendKind;
 
 const FIXTURE: &str = include_str!("../../../tests/fixtures/river.sql");
@@ -67,7 +67,6 @@ const QUEUES_SQL: &str = "INSERT INTO river_queue (name, paused_at) \
     SELECT q, CASE WHEN q = 'video' THEN now() - interval '20 minutes' END FROM unnest($1::text[]) q";
 
 pub fn generator() -> Generator {
-    let bucket = |select: &str| Some(format!("{INSERT}{select}"));
     Generator {
         backend: BackendKind::River,
         schema: "public",
@@ -75,16 +74,12 @@ pub fn generator() -> Generator {
         ddl: Some(schema_part(FIXTURE)),
         setup: vec![QUEUES_SQL],
         tables: vec!["public.river_job".into()],
-        buckets: [
-            bucket(SUCCEEDED),
-            bucket(DEAD),
-            bucket(CANCELLED),
-            bucket(READY),
-            bucket(SCHEDULED),
-            bucket(RUNNING),
-            bucket(RETRYING),
-            bucket(BACKLOG),
-        ],
+        buckets: into_one_table(
+            INSERT,
+            [
+                SUCCEEDED, DEAD, CANCELLED, READY, SCHEDULED, RUNNING, RETRYING, BACKLOG,
+            ],
+        ),
         churn: vec![
             "DELETE FROM river_job WHERE state IN ('completed', 'discarded', 'cancelled') \
              AND finalized_at < now() - interval '29 days 12 hours'",
