@@ -102,8 +102,7 @@ where
         .unwrap_or_else(|err| refuse(err, &args));
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| refuse(err, &args));
     if let (None, Some(word)) = (&cli.command, cli.url()) {
-        command_after_options(word, &cli.urls);
-        not_a_command(word);
+        not_a_command(word, &cli.urls[1..]);
     }
     // A subcommand's own monitor flags (`serve --interval 5`) count as given too.
     let levels = std::iter::once(&matches).chain(matches.subcommand().map(|(_, sub)| sub));
@@ -177,33 +176,24 @@ fn refuse(err: clap::Error, args: &[std::ffi::OsString]) -> ! {
     std::process::exit(if check { 3 } else { 2 });
 }
 
-/// The monitor's positional argument when it is neither a URL nor `@name`: a mistyped
-/// command, most likely, which is said so rather than tried as a database.
-/// `jobtop --interval 2 check URL`: the monitor's options came first, so the command was
-/// read as a source. Says where the command goes, the URLs masked.
-fn command_after_options(word: &str, urls: &[String]) {
-    if !Cli::command()
-        .get_subcommands()
-        .any(|c| c.get_name() == word)
-    {
-        return;
-    }
-    let rest: Vec<String> = urls[1..]
-        .iter()
-        .map(|u| crate::backend::pg::mask::mask_credentials(u))
-        .collect();
-    eprintln!(
-        "jobtop: `{word}` is a command and comes first, before its options: jobtop {word} {} (the options before it are the monitor's)",
-        crate::ui::text::sanitize(&rest.join(" "), 200)
-    );
-    std::process::exit(2);
-}
-
-fn not_a_command(word: &str) {
+/// The first word where a source goes is not one: a command after the monitor's options
+/// (`jobtop --interval 2 check URL`: says where it goes, the rest masked), or a mistyped one.
+fn not_a_command(word: &str, rest: &[String]) {
     if word.contains(':') || word.starts_with('@') {
         return;
     }
     let command = Cli::command();
+    if command.get_subcommands().any(|c| c.get_name() == word) {
+        let rest: Vec<String> = rest
+            .iter()
+            .map(|u| crate::backend::pg::mask::mask_credentials(u))
+            .collect();
+        eprintln!(
+            "jobtop: `{word}` is a command and comes first, before its options: jobtop {word} {} (the options before it are the monitor's)",
+            crate::ui::text::sanitize(&rest.join(" "), 200)
+        );
+        std::process::exit(2);
+    }
     let near = command
         .get_subcommands()
         .map(|c| c.get_name())
