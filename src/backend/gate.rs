@@ -104,6 +104,13 @@ impl Gate {
     ) -> Result<ActionOutcome, Refused> {
         let kind = plan.kind();
         self.check(kind)?;
+        // Rows left "in progress" by runs that are gone are closed by the next run, which
+        // may write; a failure here must not stop the action asked for.
+        match self.backend.writes().close_abandoned(WriteKey(())).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(closed = n, "closed the audit rows of abandoned runs"),
+            Err(err) => tracing::warn!("cannot close abandoned audit rows: {err:#}"),
+        }
         let mut done = Progress::default();
         let mut audit_id: Option<i64> = None;
         let mut changed_ids: Vec<JobId> = Vec::new();

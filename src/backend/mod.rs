@@ -129,6 +129,10 @@ pub trait Writes: Send + Sync {
     /// Records the end of a run that its batches could not: stopped by the operator, or a
     /// failed batch (after its rollback, in a transaction of its own).
     async fn finish_audit(&self, key: WriteKey, end: &AuditEnd<'_>) -> anyhow::Result<()>;
+
+    /// Closes the audit rows of runs that ended without a word (`pg::audit::close_abandoned`);
+    /// how many it closed.
+    async fn close_abandoned(&self, key: WriteKey) -> anyhow::Result<u64>;
 }
 
 /// An opened queue schema: its read side, the overview as the poller should read it (the

@@ -9,12 +9,12 @@ use jobtop::app::Msg;
 use jobtop::backend::gate::Gate;
 use jobtop::backend::native::NativeBackend;
 use jobtop::backend::pg::connect::{self, SessionSettings};
-use jobtop::backend::{Action, Backend, JobState};
+use jobtop::backend::{Action, AuditFilter, Backend, JobState};
 use tokio::sync::mpsc;
 
 use crate::common;
 use crate::common::outage::Outage;
-use crate::helpers::{OPTS, matching, no_stop};
+use crate::helpers::{OPTS, matching, no_stop, run};
 
 const INTERVAL: Duration = Duration::from_millis(500);
 
@@ -162,4 +162,124 @@ async fn an_action_cut_off_by_a_lost_database_is_closed_in_the_audit_when_it_is_
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A command that exits while the database is away (the runtime goes with it, and with it
+/// the task that would have closed its audit row) leaves the row "in progress". Once no
+/// batch has come for `ABANDONED_AFTER_MINUTES`, every reader says it was interrupted, and
+/// the next run that may write closes it; a run still going is left alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_whose_command_exited_mid_outage_reads_as_interrupted_and_is_closed_by_the_next_run()
+{
+    let db = common::test_db().await;
+    sqlx::raw_sql(
+        "INSERT INTO jobtop.queues (name) VALUES ('gone'), ('next'); \
+         INSERT INTO jobtop.jobs (queue, kind, state, attempts, max_attempts, run_at, finished_at) \
+         SELECT q, 'k', 'dead', 5, 5, now() - interval '1 hour', now() - interval '1 hour' \
+         FROM unnest(ARRAY['gone', 'gone', 'gone', 'next']) q, generate_series(1, 1200)",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let outage = Arc::new(Mutex::new(Outage::new(&db.options).await));
+    let url = outage.lock().unwrap().url(&db.name);
+    // The "command": its own runtime, dropped when it returns, as a process exit would.
+    let cutter = outage.clone();
+    let cli = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let opts = connect::parse_target(Some(&url)).unwrap();
+            let pool = connect::connect(opts, &SessionSettings::default())
+                .await
+                .unwrap();
+            let gate = Gate::new(Backend::new(NativeBackend::new(pool)), false);
+            let plan = gate
+                .plan(&Action::Retry(matching("gone", JobState::Dead)))
+                .await
+                .unwrap();
+            gate.execute(&plan, &no_stop(), &mut |p| {
+                if p.batches == 1 {
+                    cutter.lock().unwrap().cut();
+                }
+            })
+            .await
+            .unwrap()
+        })
+    });
+    let outcome = cli.join().unwrap();
+    assert!(outcome.error.is_some(), "{}", outcome.summary());
+    Arc::try_unwrap(outage)
+        .ok()
+        .expect("one owner left")
+        .into_inner()
+        .unwrap()
+        .up()
+        .await;
+
+    let row = || async {
+        sqlx::query_as::<_, (i64, String)>(
+            "SELECT id, detail FROM jobtop.audit WHERE action = 'retry' AND queue = 'gone'",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+    };
+    let backend = Backend::new(NativeBackend::new(db.pool.clone()));
+    let shown = |id: i64| {
+        let backend = backend.clone();
+        async move {
+            let log = backend
+                .reads()
+                .audit_log(&AuditFilter {
+                    limit: 10,
+                    ..AuditFilter::default()
+                })
+                .await
+                .unwrap();
+            let entry = log.into_iter().find(|e| e.id == id).unwrap();
+            entry.detail.unwrap()
+        }
+    };
+    let (id, detail) = row().await;
+    assert!(detail.contains("in progress (batch 1 of 4)"), "{detail}");
+    // Recent: it might still be running, so it is shown and kept as it is.
+    assert!(shown(id).await.contains("in progress"));
+    let gate = Gate::new(backend.clone(), false);
+    run(
+        &gate,
+        &gate
+            .plan(&Action::Retry(matching("next", JobState::Dead)))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(row().await.1, detail, "a recent run's row was touched");
+
+    // Its last batch long ago, as after the command's exit plus the bound.
+    sqlx::query(
+        "UPDATE jobtop.audit SET params = jsonb_set(params, '{batch_at}', \
+         to_jsonb(now() - make_interval(mins => $1 + 1))) WHERE id = $2",
+    )
+    .bind(jobtop::backend::pg::audit::ABANDONED_AFTER_MINUTES as i32)
+    .bind(id)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let expected = "retried 1,000 of 3,600 jobs; interrupted after batch 1 of 4: \
+                    its run stopped answering (no batch for 15 minutes)";
+    assert_eq!(shown(id).await, expected, "what a read-only reader shows");
+    assert_eq!(row().await.1, detail, "reading wrote nothing");
+    let plan = gate
+        .plan(&Action::Retry(matching("next", JobState::Dead)))
+        .await
+        .unwrap();
+    run(&gate, &plan).await;
+    assert_eq!(row().await.1, expected, "closed by the next run");
+    let running: Option<bool> =
+        sqlx::query_scalar("SELECT (params->>'running')::boolean FROM jobtop.audit WHERE id = $1")
+            .bind(id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(running, Some(false));
 }

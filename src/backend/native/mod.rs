@@ -179,4 +179,8 @@ impl Writes for NativeBackend {
     async fn finish_audit(&self, _: WriteKey, end: &AuditEnd<'_>) -> anyhow::Result<()> {
         audit::finish_audit(&self.primary, end).await
     }
+
+    async fn close_abandoned(&self, _: WriteKey) -> anyhow::Result<u64> {
+        audit::close_abandoned(&self.primary).await
+    }
 }

@@ -13,15 +13,73 @@ use crate::backend::pg::sql::Sql;
 /// The operator and the database role, as one actor string.
 const AUDIT_INSERT_SQL: &str = "INSERT INTO jobtop.audit \
      (actor, action, queue, job_ids, job_keys, count, params, outcome, detail) \
-     VALUES ($1 || ' (' || current_user || ')', $2, $3, $4, $9, $5, $6, $7, $8) RETURNING id";
+     VALUES ($1 || ' (' || current_user || ')', $2, $3, $4, $9, $5, \
+             $6::jsonb || jsonb_build_object('batch_at', now()), $7, $8) RETURNING id";
 
 const AUDIT_UPDATE_SQL: &str = "UPDATE jobtop.audit a SET \
      job_ids = CASE WHEN $2::bigint[] IS NULL THEN a.job_ids \
                     ELSE coalesce(a.job_ids, '{}') || $2 END, \
      job_keys = CASE WHEN $7::text[] IS NULL THEN a.job_keys \
                     ELSE coalesce(a.job_keys, '{}') || $7 END, \
-     count = coalesce(a.count, 0) + $3, outcome = $4, detail = $5, params = $6 \
+     count = coalesce(a.count, 0) + $3, outcome = $4, detail = $5, \
+     params = $6::jsonb || jsonb_build_object('batch_at', now()) \
      WHERE a.id = $1";
+
+/// A run's row says `running` until its last batch, and `batch_at` is when its latest batch
+/// committed. A batch is bounded by the statement timeout, so a row still running with no
+/// batch for this long belongs to a run that is gone: a command that exited (or was killed)
+/// while the database was away, which no living process will ever close.
+pub const ABANDONED_AFTER_MINUTES: i64 = 15;
+
+fn abandoned(alias: &str) -> String {
+    format!(
+        "(coalesce(({alias}.params->>'running')::boolean, false) \
+         AND ({alias}.params->>'batch_at')::timestamptz \
+             < now() - make_interval(mins => {ABANDONED_AFTER_MINUTES}))"
+    )
+}
+
+/// What an abandoned run's row says: "in progress (batch 1 of 4)" becomes what happened.
+pub fn interrupted_detail(detail: &str) -> String {
+    const OPEN: &str = "in progress (batch ";
+    let reason =
+        format!("its run stopped answering (no batch for {ABANDONED_AFTER_MINUTES} minutes)");
+    if let Some(at) = detail.find(OPEN)
+        && let Some(len) = detail[at..].find(')')
+    {
+        let batches = &detail[at + OPEN.len()..at + len];
+        let (before, after) = (&detail[..at], &detail[at + len + 1..]);
+        return format!("{before}interrupted after batch {batches}: {reason}{after}");
+    }
+    format!("{detail}; interrupted: {reason}")
+}
+
+/// Closes the rows of abandoned runs (`ABANDONED_AFTER_MINUTES`), each by a conditional
+/// update, so two operators closing the same row close it once. Returns how many it closed.
+pub async fn close_abandoned(pool: &PgPool) -> anyhow::Result<u64> {
+    let rows: Vec<(i64, Option<String>)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT a.id, a.detail FROM jobtop.audit a WHERE {}",
+        abandoned("a")
+    )))
+    .fetch_all(pool)
+    .await?;
+    let mut closed = 0;
+    for (id, detail) in rows {
+        let detail = interrupted_detail(detail.as_deref().unwrap_or(""));
+        closed += sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE jobtop.audit a SET detail = $2, \
+             params = a.params || jsonb_build_object('running', false, 'interrupted', true) \
+             WHERE a.id = $1 AND {}",
+            abandoned("a")
+        )))
+        .bind(id)
+        .bind(detail)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    }
+    Ok(closed)
+}
 
 const AUDIT_CLOSE_SQL: &str =
     "UPDATE jobtop.audit a SET outcome = $2, detail = $3, params = $4 WHERE a.id = $1";
@@ -62,7 +120,7 @@ pub async fn commit_batch(
                 .bind(plan.audit_queue())
                 .bind(listed_ints)
                 .bind(changed as i64)
-                .bind(params_with_progress(plan, &after))
+                .bind(params_with_progress(plan, &after, !last))
                 .bind(outcome.outcome().as_str())
                 .bind(outcome.summary())
                 .bind(listed_keys)
@@ -76,7 +134,7 @@ pub async fn commit_batch(
                 .bind(changed as i64)
                 .bind(outcome.outcome().as_str())
                 .bind(outcome.summary())
-                .bind(params_with_progress(plan, &after))
+                .bind(params_with_progress(plan, &after, !last))
                 .bind(listed_keys)
                 .execute(&mut *tx)
                 .await?;
@@ -93,11 +151,12 @@ pub async fn commit_batch(
     })
 }
 
-fn params_with_progress(plan: &Plan, p: &Progress) -> Value {
+fn params_with_progress(plan: &Plan, p: &Progress, running: bool) -> Value {
     let mut params = plan.audit_params();
     if let Value::Object(m) = &mut params {
         m.insert("attempted".into(), p.attempted.into());
         m.insert("batches".into(), p.batches.into());
+        m.insert("running".into(), running.into());
     }
     params
 }
@@ -141,10 +200,11 @@ pub async fn finish_audit(pool: &PgPool, end: &AuditEnd<'_>) -> anyhow::Result<(
 }
 
 pub async fn audit_log(pool: &PgPool, filter: &AuditFilter) -> anyhow::Result<Vec<AuditEntry>> {
-    let mut sql = Sql::new(
+    let mut sql = Sql::new(format!(
         "SELECT a.id, a.at, a.actor, a.action, a.queue, a.job_ids, a.job_keys, a.count, \
-         a.params, a.outcome, a.detail FROM jobtop.audit a WHERE true",
-    );
+         a.params, a.outcome, a.detail, {} AS abandoned FROM jobtop.audit a WHERE true",
+        abandoned("a")
+    ));
     if let Some(q) = &filter.queue {
         let p = sql.bind(q.clone());
         sql.push(&format!(" AND a.queue = {p}"));
@@ -176,7 +236,13 @@ pub async fn audit_log(pool: &PgPool, filter: &AuditFilter) -> anyhow::Result<Ve
                 count: r.try_get("count")?,
                 params: r.try_get("params")?,
                 outcome: r.try_get("outcome")?,
-                detail: r.try_get("detail")?,
+                detail: match r.try_get::<bool, _>("abandoned")? {
+                    // Said as it is even by a read-only session, which cannot close it.
+                    true => r
+                        .try_get::<Option<String>, _>("detail")?
+                        .map(|d| interrupted_detail(&d)),
+                    false => r.try_get("detail")?,
+                },
             })
         })
         .collect()

@@ -431,4 +431,8 @@ impl Writes for Pgmq {
     async fn finish_audit(&self, key: WriteKey, end: &AuditEnd<'_>) -> anyhow::Result<()> {
         self.current().finish_audit(key, end).await
     }
+
+    async fn close_abandoned(&self, key: WriteKey) -> anyhow::Result<u64> {
+        self.current().close_abandoned(key).await
+    }
 }
