@@ -51,6 +51,7 @@ fn status_style(status: RunStatus, theme: &Theme) -> Style {
         RunStatus::Succeeded => theme.ok,
         RunStatus::Failed | RunStatus::Stuck => theme.critical,
         RunStatus::Running => theme.text,
+        RunStatus::Queued | RunStatus::Fired => theme.dim,
     }
 }
 
@@ -60,6 +61,8 @@ fn mark(status: RunStatus) -> char {
         RunStatus::Failed => '✗',
         RunStatus::Running => '▶',
         RunStatus::Stuck => '!',
+        RunStatus::Queued => '·',
+        RunStatus::Fired => '○',
     }
 }
 

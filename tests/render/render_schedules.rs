@@ -38,6 +38,7 @@ fn every_minute(
         id: id.into(),
         name: name.into(),
         expression: "* * * * *".into(),
+        timezone: None,
         command: Some(format!("SELECT {name}()")),
         active,
         period_seconds: Some(60.0),

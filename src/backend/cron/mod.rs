@@ -139,6 +139,7 @@ fn assemble(
                     .filter(|n| !n.is_empty())
                     .unwrap_or_else(|| command.clone()),
                 expression,
+                timezone: None,
                 command: Some(command),
                 active,
                 period_seconds: timing
