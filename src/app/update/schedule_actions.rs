@@ -14,7 +14,12 @@ impl App {
     /// `p` or `R` on the schedules view or a schedule's run history.
     pub(super) fn schedule_command(&mut self, command: KeyCommand) -> Vec<Effect> {
         let key = match self.top_view() {
-            Some(View::Schedules(v)) => v.selected.key().cloned(),
+            // Before the first move the table shows its first row as the selected one.
+            Some(View::Schedules(v)) => v
+                .selected
+                .key()
+                .cloned()
+                .or_else(|| self.schedule_keys().first().cloned()),
             Some(View::ScheduleRuns(v)) => Some(v.schedule.clone()),
             _ => None,
         };
