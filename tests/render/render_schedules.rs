@@ -116,7 +116,7 @@ fn schedules_view_160x48() {
     );
     assert!(screen.contains("MISSED"), "{screen}");
     assert!(
-        screen.contains("ERROR: permission denied for table e"),
+        screen.contains("ERROR: permission denied for table"),
         "{screen}"
     );
     assert!(screen.contains("20.0% not 2xx"), "{screen}");
@@ -128,7 +128,7 @@ fn schedules_view_80x24() {
     let mut app = app();
     key(&mut app, KeyCode::Char('C'));
     let screen = render(&app, 80, 24);
-    assert!(screen.contains("call-worker-endpoi"), "{screen}");
+    assert!(screen.contains("pg_cron call-worker-e"), "{screen}");
     assert!(screen.contains("MISSED"), "{screen}");
     insta::assert_snapshot!(screen);
 }
