@@ -285,7 +285,7 @@ pub struct MonitorArgs {
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
     /// Read this queue schema instead of detecting one: native, river, oban, pg-boss,
-    /// graphile-worker, procrastinate, pgqueuer, pgmq, solid-queue, good-job.
+    /// graphile-worker, procrastinate, pgqueuer, pgmq, solid-queue, good-job; schedules (a database with pg_cron and no queue).
     #[arg(long, global = true, value_name = "NAME")]
     pub backend: Option<crate::backend::detect::BackendKind>,
 
