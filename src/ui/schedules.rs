@@ -37,10 +37,11 @@ const COLUMNS: [Column<Col>; 10] = [
     left(Col::Source,     "SOURCE",  7, 9, 3),
     left(Col::Name,       "NAME",    14, 28, 0),
     left(Col::Expression, "SCHEDULE", 9, 16, 4),
-    right(Col::Last,      "LAST",    9, 10, 1),
+    // "15m48s ago" whole: a right-aligned cell too narrow loses its first digit.
+    right(Col::Last,      "LAST",    10, 10, 1),
     right(Col::Took,      "TOOK",    6, 7, 6),
     left(Col::Status,     "STATUS",  9, 9, 0),
-    right(Col::Next,      "NEXT",    7, 9, 2),
+    right(Col::Next,      "NEXT",    9, 9, 2),
     right(Col::Failures,  "FAIL24H", 7, 7, 5),
     left(Col::Runs,       "RUNS",    8, 20, 2),
     left(Col::Message,    "MESSAGE", 12, 200, 1),
