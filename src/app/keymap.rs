@@ -210,12 +210,12 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "p",
         command: KeyCommand::PauseResume,
-        help: "pause / resume the selected queue",
+        help: "pause / resume the selected queue; in schedules (C): deactivate / activate",
     },
     Binding {
         keys: "R",
         command: KeyCommand::Retry,
-        help: "retry the queue's dead jobs (phased) / marked",
+        help: "retry the queue's dead jobs (phased) / marked; in schedules (C): run now",
     },
     Binding {
         keys: "c",
@@ -432,8 +432,22 @@ const KINDS_KEYS: &[Hint] = &[
     hint("Tab ←→", "1h/1d", KeyCommand::NextPane),
     HELP,
 ];
-const SCHEDULES_KEYS: &[Hint] = &[BACK, hint("Enter", "run history", KeyCommand::Open), HELP];
-const SCHEDULE_RUNS_KEYS: &[Hint] = &[BACK, hint("↑↓", "move", KeyCommand::Down), HELP];
+const SCHEDULE_SWITCH: Hint = hint("p", "on/off", KeyCommand::PauseResume);
+const SCHEDULE_RUN_NOW: Hint = hint("R", "run now", KeyCommand::Retry);
+const SCHEDULES_KEYS: &[Hint] = &[
+    BACK,
+    hint("Enter", "run history", KeyCommand::Open),
+    SCHEDULE_SWITCH,
+    SCHEDULE_RUN_NOW,
+    HELP,
+];
+const SCHEDULE_RUNS_KEYS: &[Hint] = &[
+    BACK,
+    hint("↑↓", "move", KeyCommand::Down),
+    SCHEDULE_SWITCH,
+    SCHEDULE_RUN_NOW,
+    HELP,
+];
 const TENANTS_KEYS: &[Hint] = &[BACK, hint("r", "refresh", KeyCommand::RefreshNow), HELP];
 const ALERTS_KEYS: &[Hint] = &[raw("a or Esc", "closes")];
 const AUDIT_KEYS: &[Hint] = &[

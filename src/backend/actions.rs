@@ -40,10 +40,16 @@ pub enum ActionKind {
     Delete,
     ResetStuck,
     Purge,
+    /// A schedule (pg_cron's job) runs again on its expression.
+    ScheduleActivate,
+    /// A schedule stops running until activated.
+    ScheduleDeactivate,
+    /// A schedule's work is enqueued now, once, as its source would on its next tick.
+    ScheduleRunNow,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 8] = [
+    pub const ALL: [ActionKind; 11] = [
         ActionKind::Pause,
         ActionKind::Resume,
         ActionKind::Retry,
@@ -52,7 +58,25 @@ impl ActionKind {
         ActionKind::Delete,
         ActionKind::ResetStuck,
         ActionKind::Purge,
+        ActionKind::ScheduleActivate,
+        ActionKind::ScheduleDeactivate,
+        ActionKind::ScheduleRunNow,
     ];
+
+    /// Acts on one schedule, not on a queue or its jobs.
+    pub fn on_schedule(self) -> bool {
+        matches!(
+            self,
+            ActionKind::ScheduleActivate
+                | ActionKind::ScheduleDeactivate
+                | ActionKind::ScheduleRunNow
+        )
+    }
+
+    /// One step on one thing (a queue, a schedule): no jobs, no batches.
+    pub fn single_step(self) -> bool {
+        matches!(self, ActionKind::Pause | ActionKind::Resume) || self.on_schedule()
+    }
 
     /// The name in the audit log.
     pub fn name(self) -> &'static str {
@@ -65,6 +89,9 @@ impl ActionKind {
             ActionKind::Delete => "delete",
             ActionKind::ResetStuck => "reset_stuck",
             ActionKind::Purge => "purge",
+            ActionKind::ScheduleActivate => "schedule_activate",
+            ActionKind::ScheduleDeactivate => "schedule_deactivate",
+            ActionKind::ScheduleRunNow => "schedule_run_now",
         }
     }
 
@@ -83,6 +110,9 @@ impl ActionKind {
             ActionKind::Delete => "Delete",
             ActionKind::ResetStuck => "Reset",
             ActionKind::Purge => "Purge",
+            ActionKind::ScheduleActivate => "Activate",
+            ActionKind::ScheduleDeactivate => "Deactivate",
+            ActionKind::ScheduleRunNow => "Run now",
         }
     }
 
@@ -97,6 +127,9 @@ impl ActionKind {
             ActionKind::Delete => "deleted",
             ActionKind::ResetStuck => "reset",
             ActionKind::Purge => "purged",
+            ActionKind::ScheduleActivate => "activated",
+            ActionKind::ScheduleDeactivate => "deactivated",
+            ActionKind::ScheduleRunNow => "enqueued a run of",
         }
     }
 
@@ -115,7 +148,11 @@ impl ActionKind {
             ActionKind::Delete => &[JobState::Dead, JobState::Cancelled],
             ActionKind::ResetStuck => &[JobState::Running],
             ActionKind::Purge => &[JobState::Succeeded, JobState::Cancelled, JobState::Dead],
-            ActionKind::Pause | ActionKind::Resume => &[],
+            ActionKind::Pause
+            | ActionKind::Resume
+            | ActionKind::ScheduleActivate
+            | ActionKind::ScheduleDeactivate
+            | ActionKind::ScheduleRunNow => &[],
         }
     }
 
@@ -230,6 +267,35 @@ pub enum Action {
         older_than: Duration,
         queue: Option<String>,
     },
+    /// Activate, deactivate or run now one schedule of the database's schedules.
+    Schedule {
+        op: ScheduleOp,
+        target: ScheduleTarget,
+    },
+}
+
+/// What is done to a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleOp {
+    Activate,
+    Deactivate,
+    RunNow,
+}
+
+/// A schedule as its source keys it (`backend::schedules::Schedule`'s source, id and name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScheduleTarget {
+    pub source: String,
+    pub id: String,
+    pub name: String,
+}
+
+impl ScheduleTarget {
+    /// `pg_cron/nightly`, as the view and the alerts name it.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.source, self.name)
+    }
 }
 
 impl Action {
@@ -243,6 +309,11 @@ impl Action {
             Action::Delete(_) => ActionKind::Delete,
             Action::ResetStuck { .. } => ActionKind::ResetStuck,
             Action::Purge { .. } => ActionKind::Purge,
+            Action::Schedule { op, .. } => match op {
+                ScheduleOp::Activate => ActionKind::ScheduleActivate,
+                ScheduleOp::Deactivate => ActionKind::ScheduleDeactivate,
+                ScheduleOp::RunNow => ActionKind::ScheduleRunNow,
+            },
         }
     }
 
@@ -297,6 +368,11 @@ impl Action {
                 "states": states.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
                 "older_than_secs": older_than.as_secs_f64(),
                 "queue": queue,
+            }),
+            Action::Schedule { target, .. } => json!({
+                "source": target.source,
+                "schedule_id": target.id,
+                "schedule": target.name,
             }),
         }
     }
@@ -503,7 +579,7 @@ impl Plan {
     /// Batches a run of this plan takes, when known in advance.
     pub fn total_batches(&self) -> Option<u32> {
         match self.kind() {
-            ActionKind::Pause | ActionKind::Resume => Some(1),
+            k if k.single_step() => Some(1),
             ActionKind::Purge => Some(self.eligible.div_ceil(BATCH_SIZE as u64).max(1) as u32),
             _ => Some(self.ids.len().div_ceil(BATCH_SIZE) as u32),
         }
@@ -553,6 +629,13 @@ impl Plan {
                 _ => format!("Pause {}?", self.queue_place(queue)),
             },
             Action::Resume { queue } => format!("Resume {}?", self.queue_place(queue)),
+            Action::Schedule { target, .. } => {
+                let place = match &self.source {
+                    Some(source) => format!(" in `{source}`"),
+                    None => String::new(),
+                };
+                format!("{} schedule `{}`{place}?", kind.verb(), target.key())
+            }
             Action::Purge { states, queue, .. } => {
                 let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
                 let before = self
@@ -656,6 +739,15 @@ impl Plan {
                     .into(),
             ),
             ActionKind::Resume => out.push("Workers claim from it again.".into()),
+            ActionKind::ScheduleActivate => {
+                out.push("It runs again on its expression from its next due time.".into())
+            }
+            ActionKind::ScheduleDeactivate => out.push(
+                "It stays defined but does not run until activated; runs under way finish.".into(),
+            ),
+            ActionKind::ScheduleRunNow => {
+                out.push("One run is enqueued now; its expression is unchanged.".into())
+            }
             ActionKind::Purge => out.push(format!(
                 "Deleted in batches of {}; stopping keeps what was deleted.",
                 thousands(BATCH_SIZE as u64)
@@ -702,7 +794,7 @@ impl Plan {
         if !always && self.eligible <= TYPED_CONFIRMATION_ABOVE {
             return None;
         }
-        if matches!(kind, ActionKind::Pause | ActionKind::Resume) {
+        if kind.single_step() {
             return None;
         }
         let queue = match &self.action {
@@ -770,6 +862,8 @@ pub struct ActionOutcome {
     pub audit_id: Option<i64>,
     pub note: Option<String>,
     pub queue: Option<String>,
+    /// The schedule acted on (`pg_cron/nightly`), for a schedule action.
+    pub schedule: Option<String>,
     /// The phase of a phased retry this run was.
     pub phase: Option<Phase>,
 }
@@ -798,6 +892,10 @@ impl ActionOutcome {
             audit_id: None,
             note: plan.note.clone(),
             queue: plan.audit_queue().map(str::to_string),
+            schedule: match &plan.action {
+                Action::Schedule { target, .. } => Some(target.key()),
+                _ => None,
+            },
             phase: plan.phase.clone(),
         }
     }
@@ -843,6 +941,20 @@ impl ActionOutcome {
                     format!("queue `{queue}` not {past}")
                 }
             }
+            k if k.on_schedule() => {
+                let schedule = self.schedule.as_deref().unwrap_or("?");
+                if self.changed > 0 {
+                    format!("{past} schedule `{schedule}`")
+                } else if let Some(note) = &self.note
+                    && self.error.is_none()
+                {
+                    format!("nothing {past}: {note}")
+                } else if self.error.is_none() {
+                    format!("schedule `{schedule}` not {past}: it had changed since the look")
+                } else {
+                    format!("schedule `{schedule}` not {past}")
+                }
+            }
             _ if self.requested == 0 && self.changed == 0 && self.error.is_none() => {
                 format!("nothing to {}", self.kind.verb().to_lowercase())
             }
@@ -859,7 +971,7 @@ impl ActionOutcome {
                 jobs(self.requested)
             ),
         };
-        let job_action = !matches!(self.kind, ActionKind::Pause | ActionKind::Resume);
+        let job_action = !self.kind.single_step();
         if job_action && self.left_alone > 0 {
             s.push_str(&format!("; {} left alone", thousands(self.left_alone)));
         }

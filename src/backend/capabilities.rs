@@ -116,6 +116,9 @@ impl Capabilities {
             K::Delete => a.delete,
             K::ResetStuck => a.reset_stuck,
             K::Purge => a.purge,
+            // Schedules belong to the database's schedule sources, not to the queue schema:
+            // the source says at plan time what it cannot do.
+            K::ScheduleActivate | K::ScheduleDeactivate | K::ScheduleRunNow => Support::Yes,
         }
     }
 

@@ -32,10 +32,12 @@ pub enum BackendKind {
     SolidQueue,
     GoodJob,
     Mapped,
+    /// No queue, only the database's schedules (pg_cron): opened when nothing else is there.
+    Schedules,
 }
 
 impl BackendKind {
-    pub const ALL: [BackendKind; 11] = [
+    pub const ALL: [BackendKind; 12] = [
         BackendKind::Native,
         BackendKind::River,
         BackendKind::Oban,
@@ -47,6 +49,7 @@ impl BackendKind {
         BackendKind::SolidQueue,
         BackendKind::GoodJob,
         BackendKind::Mapped,
+        BackendKind::Schedules,
     ];
 
     /// The name `--backend` takes.
@@ -63,6 +66,7 @@ impl BackendKind {
             BackendKind::SolidQueue => "solid-queue",
             BackendKind::GoodJob => "good-job",
             BackendKind::Mapped => "mapped",
+            BackendKind::Schedules => "schedules",
         }
     }
 
@@ -78,6 +82,7 @@ impl BackendKind {
             | BackendKind::GoodJob
             | BackendKind::Mapped => "public",
             BackendKind::PgBoss => "pgboss",
+            BackendKind::Schedules => "cron",
             BackendKind::Graphile => "graphile_worker",
             BackendKind::Pgmq => "pgmq",
         }
@@ -107,6 +112,7 @@ impl FromStr for BackendKind {
             "solid-queue" | "solidqueue" => Ok(BackendKind::SolidQueue),
             "good-job" | "goodjob" => Ok(BackendKind::GoodJob),
             "mapped" | "profile" => Ok(BackendKind::Mapped),
+            "schedules" | "pg-cron" => Ok(BackendKind::Schedules),
             _ => Err(format!(
                 "unknown backend {s:?}: expected one of {}",
                 BackendKind::ALL.map(|k| k.as_str()).join(", ")
@@ -153,7 +159,7 @@ job + queue + version + its job_state type (pg-boss 10+, any schema), graphile_w
 (graphile-worker), procrastinate_jobs + its procrastinate_job_status type (procrastinate, any \
 schema), pgqueuer + pgqueuer_log + its pgqueuer_status type (PgQueuer, any schema), pgmq.meta (pgmq, \
 Supabase Queues), solid_queue_jobs + solid_queue_ready_executions (Solid Queue), good_jobs + \
-good_job_executions (good_job), and the tables of the shipped profiles (job_queue, jobforge_jobs, background_jobs)";
+good_job_executions (good_job), cron.job (pg_cron alone: its schedules), and the tables of the shipped profiles (job_queue, jobforge_jobs, background_jobs)";
 
 /// Every queue schema in the database, in a stable order.
 pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
@@ -179,6 +185,7 @@ pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
         "solid_queue_ready_executions",
         "good_jobs",
         "good_job_executions",
+        "job_run_details",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -254,6 +261,10 @@ pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
         if has("good_jobs") && has("good_job_executions") {
             add(BackendKind::GoodJob, schema, None);
         }
+        // pg_cron: watched on its own only where no queue is (below).
+        if schema == "cron" && has("job") && has("job_run_details") {
+            add(BackendKind::Schedules, schema, None);
+        }
         for p in &profiles {
             if !has(p.table.get_ref()) {
                 continue;
@@ -267,6 +278,10 @@ pub async fn detect(pool: &PgPool) -> anyhow::Result<Vec<Detected>> {
         }
     }
     let mut found: Vec<Detected> = found.into_iter().collect();
+    // Schedules beside a queue are read with it (`Backend::with_schedules`): not a choice.
+    if found.iter().any(|d| d.backend != BackendKind::Schedules) {
+        found.retain(|d| d.backend != BackendKind::Schedules);
+    }
     // `jobtop migrate` on another queue's database (to get jobtop.audit for its actions)
     // leaves an empty reference schema: that is not a second queue to choose between.
     if found.len() > 1 && found.iter().any(|d| d.backend == BackendKind::Native) {
@@ -295,6 +310,7 @@ pub async fn open(pool: &PgPool, choice: &Detected) -> anyhow::Result<Backend> {
         BackendKind::Pgmq => Backend::new(pgmq::open(pool, schema).await?),
         BackendKind::SolidQueue => Backend::new(solidqueue::open(pool, schema).await?),
         BackendKind::GoodJob => Backend::new(goodjob::open(pool, schema).await?),
+        BackendKind::Schedules => Backend::new(crate::backend::schedules::only::open(pool).await?),
         BackendKind::Mapped => {
             let Some(name) = &choice.profile else {
                 bail!("the mapped backend needs a profile (--profile FILE)");

@@ -86,6 +86,13 @@ impl Gate {
     /// What `action` would change (a read; refused where the action itself would be).
     pub async fn plan(&self, action: &Action) -> anyhow::Result<Plan> {
         self.check(action.kind())?;
+        if action.kind().on_schedule() {
+            return self
+                .backend
+                .schedule_writes()?
+                .plan(WriteKey(()), action)
+                .await;
+        }
         self.backend
             .writes()
             .plan_action(WriteKey(()), action)
@@ -120,7 +127,7 @@ impl Gate {
         let mut finished = plan.eligible == 0;
 
         let chunks: Vec<&[JobId]> = match kind {
-            ActionKind::Pause | ActionKind::Resume | ActionKind::Purge => Vec::new(),
+            k if k.single_step() || k == ActionKind::Purge => Vec::new(),
             _ => plan.ids.chunks(BATCH_SIZE).collect(),
         };
         let mut index = 0usize;
@@ -130,7 +137,7 @@ impl Gate {
                 break;
             }
             let (ids, last): (&[JobId], bool) = match kind {
-                ActionKind::Pause | ActionKind::Resume => (&[], true),
+                k if k.single_step() => (&[], true),
                 ActionKind::Purge => (&[], false),
                 _ => match chunks.get(index) {
                     Some(ids) => (ids, index + 1 == chunks.len()),
@@ -145,7 +152,15 @@ impl Gate {
                 audit_id,
                 last,
             };
-            match self.backend.writes().apply_batch(WriteKey(()), &step).await {
+            let applied = if kind.on_schedule() {
+                match self.backend.schedule_writes() {
+                    Ok(writes) => writes.apply(WriteKey(()), &step).await,
+                    Err(err) => Err(err),
+                }
+            } else {
+                self.backend.writes().apply_batch(WriteKey(()), &step).await
+            };
+            match applied {
                 Ok(batch) => {
                     done.attempted += batch.attempted;
                     done.changed += batch.changed;

@@ -143,6 +143,8 @@ pub struct Backend {
     reads: Arc<dyn Reads>,
     overview: Arc<dyn Overview>,
     writes: Arc<dyn Writes>,
+    /// The database's schedules' actions, once `with_schedules` gave them a pool.
+    schedule_writes: Option<Arc<schedules::actions::ScheduleWrites>>,
 }
 
 impl Backend {
@@ -152,6 +154,7 @@ impl Backend {
             reads: schema.clone(),
             overview: schema.clone(),
             writes: schema,
+            schedule_writes: None,
         }
     }
 
@@ -179,11 +182,25 @@ impl Backend {
     pub fn with_schedules(mut self, pool: sqlx::PgPool) -> Backend {
         self.overview = Arc::new(wrappers::schedules::WithSchedules::new(
             self.overview.clone(),
-            pool,
+            pool.clone(),
             self.reads.name(),
             self.reads.schema().to_string(),
         ));
+        self.schedule_writes = Some(Arc::new(schedules::actions::ScheduleWrites::new(
+            pool,
+            self.reads.name(),
+            self.reads.schema().to_string(),
+        )));
         self
+    }
+
+    /// The schedules' actions; only the gate calls them (`gate::Gate`).
+    pub(crate) fn schedule_writes(
+        &self,
+    ) -> anyhow::Result<&Arc<schedules::actions::ScheduleWrites>> {
+        self.schedule_writes.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("this connection does not read the database's schedules")
+        })
     }
 
     /// What a watcher (the monitor, a source of several, `serve`) polls: the shared snapshot

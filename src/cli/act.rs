@@ -10,10 +10,12 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::Exit;
+use crate::backend::actions::ScheduleOp;
 use crate::backend::actions::{Progress, thousands};
 use crate::backend::gate::Gate;
 use crate::backend::pg::connect::{self, SessionSettings};
-use crate::backend::{Action, ActionOutcome, JobState, Plan};
+use crate::backend::schedules;
+use crate::backend::{Action, ActionOutcome, Backend, JobState, Plan};
 use crate::ui::text::sanitize;
 
 pub const EXIT_STATUS_HELP: &str = "\
@@ -53,7 +55,37 @@ pub async fn run(args: &ActArgs, action: Action) -> Result<()> {
     }
 }
 
-async fn act(args: &ActArgs, action: Action) -> Result<u8> {
+/// `run` for an action on a schedule named on the command line (`jobtop schedule …`): the
+/// name is looked up among the database's schedules first.
+pub async fn run_on_schedule(args: &ActArgs, op: ScheduleOp, name: &str) -> Result<()> {
+    let result = async {
+        let (pool, backend) = open(args).await?;
+        let target = schedules::find(
+            &pool,
+            backend.reads().name(),
+            backend.reads().schema(),
+            name,
+        )
+        .await?;
+        carry_out(
+            args,
+            backend.with_schedules(pool),
+            Action::Schedule { op, target },
+        )
+        .await
+    };
+    match result.await {
+        Ok(0) => Ok(()),
+        Ok(code) => Err(Exit(code).into()),
+        Err(err) => {
+            eprintln!("jobtop: {}", clean(&crate::error_text::one_line(&err)));
+            Err(Exit(2).into())
+        }
+    }
+}
+
+/// Connects for writing and opens the backend the flags and the catalog name.
+async fn open(args: &ActArgs) -> Result<(sqlx::PgPool, Backend)> {
     let opts = super::target(args.url.as_deref())?;
     let settings = SessionSettings {
         statement_timeout: Duration::from_secs_f64(args.statement_timeout.clamp(0.1, 3600.0)),
@@ -63,6 +95,16 @@ async fn act(args: &ActArgs, action: Action) -> Result<u8> {
     let described = connect::describe(&opts);
     let pool = connect::connect(opts, &settings).await?;
     let backend = super::backend_choice::open(&pool, &described).await?;
+    Ok((pool, backend))
+}
+
+async fn act(args: &ActArgs, action: Action) -> Result<u8> {
+    let (_, backend) = open(args).await?;
+    carry_out(args, backend, action).await
+}
+
+/// Look, say, ask, run through the gate, report.
+async fn carry_out(args: &ActArgs, backend: Backend, action: Action) -> Result<u8> {
     let gate = Gate::new(backend, false);
     let plan = gate.plan(&action).await?;
 

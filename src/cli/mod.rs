@@ -20,6 +20,7 @@ mod purge;
 mod reset_stuck;
 mod resume;
 mod retry;
+mod schedule;
 mod serve;
 mod settings;
 pub(crate) mod oneshot_doc {
@@ -284,7 +285,7 @@ pub struct MonitorArgs {
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
     /// Read this queue schema instead of detecting one: native, river, oban, pg-boss,
-    /// graphile-worker, procrastinate, pgqueuer, pgmq, solid-queue, good-job.
+    /// graphile-worker, procrastinate, pgqueuer, pgmq, solid-queue, good-job; schedules (a database with pg_cron and no queue).
     #[arg(long, global = true, value_name = "NAME")]
     pub backend: Option<crate::backend::detect::BackendKind>,
 
@@ -334,6 +335,8 @@ pub enum Command {
     ResetStuck(reset_stuck::ResetStuckArgs),
     /// Delete old finished jobs in batches.
     Purge(purge::PurgeArgs),
+    /// Activate, deactivate or run now one of the database's schedules (pg_cron, pg-boss).
+    Schedule(schedule::ScheduleArgs),
     /// Evaluate the alert rules once, for monitoring systems: exit 0 OK, 1 WARNING,
     /// 2 CRITICAL, 3 UNKNOWN (the database cannot be reached or read).
     Check(CheckArgs),
@@ -476,6 +479,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Some(Command::Demo(args)) => demo::run(args).await,
         Some(Command::Pause(args)) => pause::run(args).await,
         Some(Command::Resume(args)) => resume::run(args).await,
+        Some(Command::Schedule(args)) => schedule::run(args).await,
         Some(Command::Retry(args)) => retry::run(args).await,
         Some(Command::Cancel(args)) => cancel::run(args).await,
         Some(Command::Discard(args)) => discard::run(args).await,

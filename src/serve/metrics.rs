@@ -447,6 +447,7 @@ mod tests {
                 id: "1".into(),
                 name: "rollup".into(),
                 expression: "* * * * *".into(),
+                timezone: None,
                 command: None,
                 active: true,
                 period_seconds: Some(60.0),

@@ -33,14 +33,16 @@ enum Col {
 
 #[rustfmt::skip]
 const COLUMNS: [Column<Col>; 10] = [
-    left(Col::Source,     "SOURCE",  7, 8, 6),
+    // With several sources (pg_cron beside a queue's own) the source outlives the expression.
+    left(Col::Source,     "SOURCE",  7, 9, 3),
     left(Col::Name,       "NAME",    14, 28, 0),
-    left(Col::Expression, "SCHEDULE", 9, 16, 3),
-    right(Col::Last,      "LAST",    9, 10, 1),
-    right(Col::Took,      "TOOK",    6, 7, 5),
+    left(Col::Expression, "SCHEDULE", 9, 16, 4),
+    // "15m48s ago" whole: a right-aligned cell too narrow loses its first digit.
+    right(Col::Last,      "LAST",    10, 10, 1),
+    right(Col::Took,      "TOOK",    6, 7, 6),
     left(Col::Status,     "STATUS",  9, 9, 0),
-    right(Col::Next,      "NEXT",    7, 9, 2),
-    right(Col::Failures,  "FAIL24H", 7, 7, 4),
+    right(Col::Next,      "NEXT",    9, 9, 2),
+    right(Col::Failures,  "FAIL24H", 7, 7, 5),
     left(Col::Runs,       "RUNS",    8, 20, 2),
     left(Col::Message,    "MESSAGE", 12, 200, 1),
 ];
@@ -51,6 +53,7 @@ fn status_style(status: RunStatus, theme: &Theme) -> Style {
         RunStatus::Succeeded => theme.ok,
         RunStatus::Failed | RunStatus::Stuck => theme.critical,
         RunStatus::Running => theme.text,
+        RunStatus::Queued | RunStatus::Fired => theme.dim,
     }
 }
 
@@ -60,6 +63,8 @@ fn mark(status: RunStatus) -> char {
         RunStatus::Failed => '✗',
         RunStatus::Running => '▶',
         RunStatus::Stuck => '!',
+        RunStatus::Queued => '·',
+        RunStatus::Fired => '○',
     }
 }
 

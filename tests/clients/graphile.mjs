@@ -6,6 +6,8 @@
 //   node graphile.mjs hold         a worker that takes the `hold` job and never finishes it
 //   node graphile.mjs cleanup      graphile-worker's own cleanup (the tasks that keep jobs)
 //   node graphile.mjs work TASK    a worker that completes one due TASK job, then exits
+//   node graphile.mjs crontab      a runner with a crontab (`tick` every minute), until its
+//                                  first firing has run; prints FIRED and the job's id
 //
 // Env: DATABASE_URL; GRAPHILE_SCHEMA.
 
@@ -89,6 +91,21 @@ switch (command) {
     while (done === 0 && Date.now() < deadline) await sleep(100)
     await sleep(300)
     await runner.stop()
+    break
+  }
+  case 'crontab': {
+    let fired = null
+    const runner = await run({
+      ...common,
+      concurrency: 1,
+      crontab: '* * * * * tick ?id=tick_every_minute',
+      taskList: { tick: async (_payload, helpers) => { fired = helpers.job.id } }
+    })
+    const deadline = Date.now() + 90000
+    while (fired === null && Date.now() < deadline) await sleep(100)
+    await sleep(300)
+    await runner.stop()
+    console.log(`FIRED ${fired}`)
     break
   }
   default:

@@ -6,6 +6,8 @@
 //   node pgboss.mjs hold        a worker that takes the `hold` job and never finishes it
 //   node pgboss.mjs supervise   one pass of pg-boss's own supervisor / maintenance
 //   node pgboss.mjs work QUEUE  a worker that completes every due job of QUEUE, then exits
+//   node pgboss.mjs schedule    schedule() the `ok` queue every 5 minutes (its timekeeper
+//                               is not run, so it never fires by itself)
 //
 // Env: DATABASE_URL; PGBOSS_SCHEMA; PGBOSS_PACKAGE (`pg-boss`, or the alias of another major).
 
@@ -94,6 +96,9 @@ switch (command) {
     await sleep(500)
     break
   }
+  case 'schedule':
+    await boss.schedule('ok', '*/5 * * * *', { n: 7 }, { tz: 'UTC' })
+    break
   default:
     throw new Error(`unknown command ${command}`)
 }

@@ -45,6 +45,7 @@ mod pooler;
 mod procrastinate;
 mod purge;
 mod queue_list;
+mod queue_schedules;
 mod real_clients;
 mod replica;
 mod serve;

@@ -136,7 +136,10 @@ async fn succeeding_failing_and_deactivated_jobs() {
     assert_eq!(out.status.code(), Some(0), "{}", cli::stderr(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let schedules = &doc["schedules"];
-    assert_eq!(schedules["present"], serde_json::json!(["pg_cron"]));
+    assert_eq!(
+        schedules["present"],
+        serde_json::json!(["pg_cron", "jobtop"])
+    );
     assert_eq!(
         schedules["absent"],
         serde_json::json!(["pg_net: not installed in this database (net.http_request_queue)"])
@@ -197,4 +200,175 @@ async fn exec_in(tx: &mut sqlx::PgConnection, sql: &str) {
         .execute(tx)
         .await
         .expect("statement runs");
+}
+
+/// Deactivate and activate a pg_cron job through the gate: one row changed each time, with
+/// its audit row; a second press changes nothing and says so; run-now and read-only are
+/// refused; the command line does the same with `--yes`.
+#[tokio::test]
+async fn activate_and_deactivate_through_the_gate() {
+    use jobtop::backend::actions::{Action, ScheduleOp, ScheduleTarget};
+    use jobtop::backend::detect::{Selection, resolve};
+    use jobtop::backend::gate::Gate;
+
+    let Some(pool) = common::cron::pool().await else {
+        return;
+    };
+    let id = schedule(&pool, "t_gate", "* * * * *", "SELECT 3").await;
+    let (_, backend) = resolve(&pool, &Selection::default()).await.unwrap();
+    let backend = backend.with_schedules(pool.clone());
+    let gate = Gate::with_actor(backend.clone(), false, "ana@bastion".into());
+    let target = ScheduleTarget {
+        source: "pg_cron".into(),
+        id: id.to_string(),
+        name: "t_gate".into(),
+    };
+    let action = |op| Action::Schedule {
+        op,
+        target: target.clone(),
+    };
+    let active = || async {
+        sqlx::query_scalar::<_, bool>("SELECT active FROM cron.job WHERE jobid = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+
+    let off = gate.plan(&action(ScheduleOp::Deactivate)).await.unwrap();
+    assert_eq!(off.eligible, 1);
+    assert_eq!(off.question(), "Deactivate schedule `pg_cron/t_gate`?");
+    let done = crate::helpers::run(&gate, &off).await;
+    assert_eq!(done.changed, 1);
+    assert_eq!(done.summary(), "deactivated schedule `pg_cron/t_gate`");
+    assert_eq!(done.exit_code(), 0);
+    assert!(!active().await);
+    let (action_name, count, detail): (String, i64, String) =
+        sqlx::query_as("SELECT action, count, detail FROM jobtop.audit WHERE id = $1")
+            .bind(done.audit_id.expect("audited"))
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (action_name.as_str(), count, detail.as_str()),
+        (
+            "schedule_deactivate",
+            1,
+            "deactivated schedule `pg_cron/t_gate`"
+        )
+    );
+    let s = read(&pool, "t_gate").await.unwrap();
+    assert!(!s.active);
+    assert_eq!(s.next_due_at, None);
+
+    // A second press: the look says it is already off; the old plan run again changes nothing.
+    let again = gate.plan(&action(ScheduleOp::Deactivate)).await.unwrap();
+    assert_eq!(again.eligible, 0);
+    assert_eq!(
+        again.note.as_deref(),
+        Some("`pg_cron/t_gate` is already inactive")
+    );
+    let stale = crate::helpers::run(&gate, &off).await;
+    assert_eq!(stale.changed, 0);
+    assert_eq!(
+        stale.summary(),
+        "schedule `pg_cron/t_gate` not deactivated: it had changed since the look"
+    );
+    assert_eq!(stale.exit_code(), 2);
+
+    let on = gate.plan(&action(ScheduleOp::Activate)).await.unwrap();
+    let done = crate::helpers::run(&gate, &on).await;
+    assert_eq!(done.summary(), "activated schedule `pg_cron/t_gate`");
+    assert!(active().await);
+
+    let err = gate
+        .plan(&action(ScheduleOp::RunNow))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "cannot run now a pg_cron schedule: pg_cron has no run-now; run the job's command yourself"
+    );
+    let read_only = Gate::with_actor(backend, true, "ana@bastion".into());
+    let err = read_only
+        .plan(&action(ScheduleOp::Deactivate))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("read-only"), "{err}");
+    assert!(active().await);
+
+    // The command line, by name.
+    let url = cli::url(&common::cron::options().unwrap());
+    let args = [
+        "schedule",
+        "deactivate",
+        "pg_cron/t_gate",
+        "--url",
+        &url,
+        "--yes",
+    ];
+    let out = cli::jobtop("", &args);
+    assert_eq!(out.status.code(), Some(0), "{}", cli::stderr(&out));
+    assert!(
+        cli::stdout(&out).contains("\ndeactivated schedule `pg_cron/t_gate`\n"),
+        "{}",
+        cli::stdout(&out)
+    );
+    assert!(!active().await);
+    let out = cli::jobtop("", &args);
+    assert_eq!(out.status.code(), Some(0), "{}", cli::stderr(&out));
+    assert!(
+        cli::stdout(&out).contains("nothing deactivated: `pg_cron/t_gate` is already inactive"),
+        "{}",
+        cli::stdout(&out)
+    );
+    exec(&pool, &format!("SELECT cron.unschedule({id})")).await;
+}
+
+/// A database with pg_cron and no queue opens on its schedules: `--backend schedules`
+/// here (the shared cron database also holds the reference schema, which detection would
+/// prefer), `snapshot` with no queues and the pg_cron jobs, `check` judging them.
+#[tokio::test]
+async fn schedules_without_a_queue() {
+    let Some(pool) = common::cron::pool().await else {
+        return;
+    };
+    let id = schedule(&pool, "t_alone", "* * * * *", "SELECT 4").await;
+    let url = cli::url(&common::cron::options().unwrap());
+    let out = cli::jobtop("", &["snapshot", &url, "--json", "--backend", "schedules"]);
+    assert_eq!(out.status.code(), Some(0), "{}", cli::stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["queues"], serde_json::json!([]));
+    assert_eq!(doc["schedules"]["present"], serde_json::json!(["pg_cron"]));
+    assert!(
+        doc["schedules"]["schedules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "t_alone"),
+        "{doc}"
+    );
+    // After its first run it is deactivated: once its next minute passes, `check` finds it
+    // missed and exits critical.
+    until(&pool, "t_alone", "a run", |s| !s.runs.is_empty()).await;
+    exec(
+        &pool,
+        &format!("SELECT cron.alter_job({id}, active := false)"),
+    )
+    .await;
+    let config = "[rules.schedule_missed]\nthreshold = \"1s\"\n";
+    let mut last = String::new();
+    for _ in 0..150 {
+        let out = cli::jobtop(config, &["check", &url, "--backend", "schedules"]);
+        last = cli::stdout(&out);
+        if last.contains("CRITICAL schedule_missed schedule pg_cron/t_alone: ") {
+            assert_eq!(out.status.code(), Some(2), "{last}");
+            exec(&pool, &format!("SELECT cron.unschedule({id})")).await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("t_alone never missed: {last}");
 }

@@ -19,7 +19,7 @@ async fn queue_and_last_hour_by_status_class() {
         Sources {
             pg_cron: false,
             pg_net: true,
-            queue: None,
+            ..Sources::default()
         }
     );
     let found = sources.read(&db.pool).await;

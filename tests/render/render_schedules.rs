@@ -38,6 +38,7 @@ fn every_minute(
         id: id.into(),
         name: name.into(),
         expression: "* * * * *".into(),
+        timezone: None,
         command: Some(format!("SELECT {name}()")),
         active,
         period_seconds: Some(60.0),
@@ -115,7 +116,7 @@ fn schedules_view_160x48() {
     );
     assert!(screen.contains("MISSED"), "{screen}");
     assert!(
-        screen.contains("ERROR: permission denied for table e"),
+        screen.contains("ERROR: permission denied for table"),
         "{screen}"
     );
     assert!(screen.contains("20.0% not 2xx"), "{screen}");
@@ -127,7 +128,7 @@ fn schedules_view_80x24() {
     let mut app = app();
     key(&mut app, KeyCode::Char('C'));
     let screen = render(&app, 80, 24);
-    assert!(screen.contains("call-worker-endpoi"), "{screen}");
+    assert!(screen.contains("pg_cron call-worker-e"), "{screen}");
     assert!(screen.contains("MISSED"), "{screen}");
     insta::assert_snapshot!(screen);
 }
@@ -153,7 +154,64 @@ fn overview_says_when_a_schedule_is_wrong() {
         .find(|l| l.contains("SCHEDULES"))
         .unwrap_or_else(|| panic!("{screen}"));
     assert!(line.contains("schedule pg_cron/"), "{line}");
-    assert!(line.contains("(+3 more)"), "{line}");
+    assert!(line.contains("(+2 more)"), "{line}");
     insta::assert_snapshot!(screen);
     insta::assert_snapshot!("overview_80x24", render(&app, 80, 24));
+}
+
+/// `p` on a pg_cron job asks the gate to plan its deactivation (or activation); `R` on it
+/// says pg_cron has no run-now; read-only refuses both, as it refuses the queue actions.
+#[test]
+fn schedule_keys_ask_the_gate_or_say_why_not() {
+    use jobtop::app::Effect;
+    use jobtop::backend::Action;
+    use jobtop::backend::actions::{ScheduleOp, ScheduleTarget};
+
+    let planned = |effects: Vec<Effect>| -> Option<Action> {
+        effects.into_iter().find_map(|e| match e {
+            Effect::PlanAction { action, .. } => Some(*action),
+            _ => None,
+        })
+    };
+    let mut monitor = app();
+    key(&mut monitor, KeyCode::Char('C'));
+    let effects = monitor.update(Msg::Key(KeyEvent::from(KeyCode::Char('p'))));
+    let screen = render(&monitor, 160, 48);
+    assert_eq!(
+        planned(effects),
+        Some(Action::Schedule {
+            op: ScheduleOp::Deactivate,
+            target: ScheduleTarget {
+                source: "pg_cron".into(),
+                id: "1".into(),
+                name: "refresh_rollups".into(),
+            },
+        }),
+        "{screen}"
+    );
+    key(&mut monitor, KeyCode::Esc);
+    // The deactivated one, third: activate.
+    key(&mut monitor, KeyCode::Down);
+    key(&mut monitor, KeyCode::Down);
+    let effects = monitor.update(Msg::Key(KeyEvent::from(KeyCode::Char('p'))));
+    assert!(matches!(
+        planned(effects),
+        Some(Action::Schedule {
+            op: ScheduleOp::Activate,
+            ..
+        })
+    ));
+    key(&mut monitor, KeyCode::Esc);
+    let effects = monitor.update(Msg::Key(KeyEvent::from(KeyCode::Char('R'))));
+    assert_eq!(planned(effects), None);
+    let screen = render(&monitor, 160, 48);
+    assert!(screen.contains("pg_cron has no run-now"), "{screen}");
+
+    let mut read_only = app();
+    read_only.config.read_only = true;
+    key(&mut read_only, KeyCode::Char('C'));
+    let effects = read_only.update(Msg::Key(KeyEvent::from(KeyCode::Char('p'))));
+    assert_eq!(planned(effects), None);
+    let screen = render(&read_only, 160, 48);
+    assert!(screen.contains("read-only"), "{screen}");
 }

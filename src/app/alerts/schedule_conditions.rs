@@ -36,24 +36,23 @@ pub fn from_snapshot(rules: &Rules, snap: &Snapshot) -> Vec<Condition> {
             .last_run()
             .and_then(|r| r.message.clone())
             .map(|m| format!("last: {}", m.lines().next().unwrap_or("")));
-        for (rule, resolved) in [
-            (
-                RuleId::ScheduleFailed,
-                rules.schedule_failed(&s.source, &s.name),
-            ),
-            (
-                RuleId::ScheduleFailing,
-                rules.schedule_failing(&s.source, &s.name),
-            ),
-        ] {
-            if let Some(r) = resolved
-                && in_a_row > r.threshold
-            {
-                out.push(Condition {
-                    detail: message.clone(),
-                    ..Condition::new(rule, subject(), r, Unit::Runs, in_a_row)
-                });
-            }
+        // One alert per cause: a streak past the failing rule's count is that alert alone,
+        // not also "its last run failed".
+        let failing = rules
+            .schedule_failing(&s.source, &s.name)
+            .filter(|r| in_a_row > r.threshold)
+            .map(|r| (RuleId::ScheduleFailing, r));
+        let fired = failing.or_else(|| {
+            rules
+                .schedule_failed(&s.source, &s.name)
+                .filter(|r| in_a_row > r.threshold)
+                .map(|r| (RuleId::ScheduleFailed, r))
+        });
+        if let Some((rule, r)) = fired {
+            out.push(Condition {
+                detail: message.clone(),
+                ..Condition::new(rule, subject(), r, Unit::Runs, in_a_row)
+            });
         }
         if let (Some(r), Some(run)) = (rules.schedule_overrun(&s.source, &s.name), s.last_run())
             && matches!(run.status, RunStatus::Running | RunStatus::Stuck)

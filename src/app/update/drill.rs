@@ -256,6 +256,9 @@ impl App {
                 _ => None,
             };
         }
+        if self.is_schedule_command(command) {
+            return Some(self.schedule_command(command));
+        }
         match command {
             // Global keys keep their meaning in every view.
             KeyCommand::Quit

@@ -6,6 +6,7 @@ mod actions;
 mod alerting;
 mod drill;
 mod job_actions;
+mod schedule_actions;
 
 use std::time::Duration;
 

@@ -16,7 +16,8 @@ pub const JOBS: [(&str, &str, &str); 2] = [
     (
         "demo_flaky_report",
         "* * * * *",
-        "SELECT CASE WHEN random() < 0.33 THEN 1 / 0 ELSE 1 END",
+        // The divisor is computed per run: a constant `1 / 0` would fail every run.
+        "SELECT 1 / (random() >= 0.33)::int",
     ),
 ];
 

@@ -40,7 +40,8 @@ LIMIT $1
 
 /// The newest `$1` runs by key, the newest `$2` per job of them, with each job's failures
 /// of the last 24 h within the window. A run not ended whose session is gone is stuck (a
-/// restart left it so); one that started in the last seconds may have no session yet.
+/// restart left it so); one that started in the last seconds may have no session yet, and
+/// one still `starting` has no start time at all (not orphaned: NULL would fail the read).
 pub const RUNS_SQL: &str = r#"
 WITH top AS (
   SELECT max(runid) AS runid FROM cron.job_run_details
@@ -60,9 +61,10 @@ WITH top AS (
   FROM win w
 )
 SELECT r.jobid, r.runid, r.status, r.message, r.message_len::int8, r.start_time, r.end_time,
-       r.status NOT IN ('succeeded', 'failed')
-         AND r.start_time < now() - interval '10 seconds'
-         AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.job_pid) AS orphaned,
+       coalesce(r.status NOT IN ('succeeded', 'failed')
+                AND r.start_time < now() - interval '10 seconds'
+                AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.job_pid),
+                false) AS orphaned,
        p.failed_24h
 FROM ranked r
 JOIN per_job p ON p.jobid = r.jobid
@@ -139,6 +141,7 @@ fn assemble(
                     .filter(|n| !n.is_empty())
                     .unwrap_or_else(|| command.clone()),
                 expression,
+                timezone: None,
                 command: Some(command),
                 active,
                 period_seconds: timing

@@ -242,7 +242,8 @@ pub fn generator(backend: BackendKind) -> Option<Generator> {
         BackendKind::Pgmq => Some(pgmq::generator()),
         BackendKind::SolidQueue => Some(solidqueue::generator()),
         BackendKind::GoodJob => Some(goodjob::generator()),
-        BackendKind::Mapped => None,
+        // No queue table to generate.
+        BackendKind::Mapped | BackendKind::Schedules => None,
     }
 }
 

@@ -17,6 +17,7 @@
 //! count reads the queue's unfinished jobs.
 
 mod actions;
+pub mod schedules;
 mod states;
 
 use std::sync::Arc;
@@ -37,6 +38,9 @@ use crate::backend::goodjob::actions::{GoodJobActions, Tables};
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::TimeCol;
+
+/// The backend's name (`Reads::name`).
+pub const BACKEND: &str = "good_job";
 
 const NO_SETTINGS: &str =
     "this good_job schema has no good_job_settings table (added by good_job's 4.x migrations)";
@@ -387,7 +391,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         failures: Support::Yes,
     };
     Ok(Foreign {
-        name: "good_job",
+        name: BACKEND,
         pool,
         statements,
         capabilities,

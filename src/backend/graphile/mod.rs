@@ -15,6 +15,7 @@
 //! error is kept. Actions go through graphile's own admin functions (`graphile_actions`).
 
 mod actions;
+pub mod schedules;
 mod states;
 
 use std::sync::Arc;
@@ -31,6 +32,9 @@ use crate::backend::engine::snapshot::Statements;
 use crate::backend::graphile::actions::{self as admin, GraphileActions, Tables};
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
+
+/// The backend's name (`Reads::name`).
+pub const BACKEND: &str = "graphile-worker";
 
 /// Opens the graphile-worker tables in `schema` (`graphile_worker` by default).
 pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
@@ -242,7 +246,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         failures: Support::Yes,
     };
     Ok(Foreign {
-        name: "graphile-worker",
+        name: BACKEND,
         pool,
         statements,
         capabilities,

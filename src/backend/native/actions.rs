@@ -87,7 +87,8 @@ fn batch_head(kind: ActionKind) -> Option<&'static str> {
             alive_at!(),
             " < now() - make_interval(secs => $2)"
         ),
-        ActionKind::Pause | ActionKind::Resume | ActionKind::Purge => return None,
+        // Pause, resume and purge have statements of their own; schedules are not the queue's.
+        _ => return None,
     })
 }
 

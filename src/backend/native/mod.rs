@@ -20,6 +20,7 @@ mod kinds;
 mod migrate;
 pub mod minutes;
 pub mod probe;
+pub mod schedules;
 mod snapshot;
 mod tenants;
 pub mod worker;
@@ -48,6 +49,9 @@ use crate::backend::pile_estimates::EstimateCache;
 pub use migrate::migrate;
 
 /// Reads (and, through actions, changes) a database holding the `jobtop` schema.
+/// The backend's name (`Reads::name`).
+pub const BACKEND: &str = "native";
+
 #[derive(Debug, Clone)]
 pub struct NativeBackend {
     /// Where monitoring reads go: the primary, or a read replica (`--replica-url`).
@@ -106,7 +110,7 @@ impl Overview for NativeBackend {
 #[async_trait]
 impl Reads for NativeBackend {
     fn name(&self) -> &'static str {
-        "native"
+        BACKEND
     }
 
     fn schema(&self) -> &str {

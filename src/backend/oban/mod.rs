@@ -13,6 +13,7 @@
 //! no index in Oban's own migrations, so completions per minute appear only once one exists.
 
 mod actions;
+pub mod schedules;
 mod states;
 
 use std::sync::Arc;
@@ -32,6 +33,9 @@ use crate::backend::engine::snapshot::{QUEUE_NAMES, Statements};
 use crate::backend::oban::actions::ObanActions;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::TimeCol;
+
+/// The backend's name (`Reads::name`).
+pub const BACKEND: &str = "oban";
 
 /// Why Oban shows no throughput as its migrations leave it.
 const NO_COMPLETED_INDEX: &str =
@@ -205,7 +209,7 @@ pub async fn open(pool: PgPool, prefix: &str) -> anyhow::Result<Foreign> {
         failures: Support::Yes,
     };
     Ok(Foreign {
-        name: "oban",
+        name: BACKEND,
         pool,
         statements,
         capabilities,

@@ -31,6 +31,7 @@
 //! cannot migrate): detection finds each by its tables and `job_state` enum.
 
 mod actions;
+pub mod schedules;
 mod states;
 
 use std::sync::Arc;
@@ -48,6 +49,9 @@ use crate::backend::engine::snapshot::{
 };
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pgboss::actions::PgBossActions;
+
+/// The backend's name (`Reads::name`).
+pub const BACKEND: &str = "pg-boss";
 
 /// Why pg-boss shows no throughput without the index.
 const NO_COMPLETED_INDEX: &str =
@@ -321,7 +325,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         failures: Support::Yes,
     };
     Ok(Foreign {
-        name: "pg-boss",
+        name: BACKEND,
         pool,
         statements,
         capabilities,

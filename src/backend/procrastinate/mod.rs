@@ -28,6 +28,7 @@
 
 mod actions;
 mod kinds;
+pub mod schedules;
 mod states;
 
 use std::sync::Arc;
@@ -47,6 +48,9 @@ use crate::backend::pg::catalog::{TableInfo, enum_of};
 use crate::backend::pg::sql::{TimeCol, literal};
 use crate::backend::procrastinate::actions::{ProcrastinateActions, Tables};
 use crate::backend::procrastinate::kinds::EventKinds;
+
+/// The backend's name (`Reads::name`).
+pub const BACKEND: &str = "procrastinate";
 
 /// Why completions per minute are not shown on procrastinate's own indexes.
 const NO_EVENTS_INDEX: &str = "procrastinate's events have no index on (type, at): throughput and \
@@ -358,7 +362,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         failures: Support::Yes,
     };
     Ok(Foreign {
-        name: "procrastinate",
+        name: BACKEND,
         pool,
         statements,
         capabilities,

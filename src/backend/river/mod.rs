@@ -11,6 +11,7 @@
 //! `attempted_by`. Pauses live in `river_queue.paused_at`.
 
 mod actions;
+pub mod schedules;
 mod states;
 
 use std::sync::Arc;
@@ -29,6 +30,9 @@ use crate::backend::engine::snapshot::{QUEUE_NAMES, Statements};
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::{TimeCol, qualified};
 use crate::backend::river::actions::RiverActions;
+
+/// The backend's name (`Reads::name`).
+pub const BACKEND: &str = "river";
 
 /// Why River shows no throughput: what counts completions fast is missing.
 const NO_FINALIZED_INDEX: &str =
@@ -215,7 +219,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         failures: Support::Yes,
     };
     Ok(Foreign {
-        name: "river",
+        name: BACKEND,
         pool,
         statements,
         capabilities,

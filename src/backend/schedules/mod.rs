@@ -7,6 +7,9 @@
 //! Each source the catalog lacks is said once, in `Schedules::absent`, not shown as an
 //! empty list.
 
+pub mod actions;
+pub mod only;
+pub mod queues;
 pub mod timing;
 
 use chrono::{DateTime, Utc};
@@ -14,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use crate::backend::cron::{self, net};
-use crate::backend::solidqueue;
 
 /// Recent runs kept per schedule (the strip and the run history).
 pub const RUNS_PER_SCHEDULE: i64 = 20;
@@ -29,6 +31,11 @@ pub enum RunStatus {
     Running,
     /// Left "running" by a session that is gone (a server restart): it will never end.
     Stuck,
+    /// Enqueued by the schedule and not started yet (a queue system's job still waiting).
+    Queued,
+    /// The source recorded that it fired, and keeps nothing of how its work ended
+    /// (graphile-worker's `last_execution`).
+    Fired,
 }
 
 impl RunStatus {
@@ -38,6 +45,8 @@ impl RunStatus {
             RunStatus::Failed => "failed",
             RunStatus::Running => "running",
             RunStatus::Stuck => "stuck",
+            RunStatus::Queued => "queued",
+            RunStatus::Fired => "fired",
         }
     }
 }
@@ -72,7 +81,12 @@ pub struct Schedule {
     pub id: String,
     /// Its name, else its command.
     pub name: String,
+    /// Empty where the source keeps no expression (it lives in the application's code).
     pub expression: String,
+    /// The zone the expression is read in, where the source keeps one other than UTC: next
+    /// runs and missed runs are then not computed (jobtop reads expressions in UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
     pub command: Option<String>,
     /// False: deactivated, it will not run until activated again.
     pub active: bool,
@@ -117,6 +131,9 @@ impl Schedule {
         now: DateTime<Utc>,
         grace: chrono::Duration,
     ) -> Option<DateTime<Utc>> {
+        if self.timezone.is_some() {
+            return None;
+        }
         let timing = timing::Timing::parse(&self.expression)?;
         let last_start = self.last_run().and_then(|r| r.started_at);
         // A run under way is not a missed one (a run too long has its own alert).
@@ -199,6 +216,54 @@ pub struct Sources {
     /// The watched queue's own schedules: its backend's name and schema, where that backend
     /// keeps schedules and the schema holds their tables.
     pub queue: Option<(&'static str, String)>,
+    /// The watched queue's backend keeps schedules, but its schema lacks their tables.
+    pub queue_looked: Option<(&'static str, String)>,
+}
+
+/// The schedule a name given on the command line means: its name, `source/name`, or
+/// `source/id`, among every schedule the database has now. Several matches are listed.
+pub async fn find(
+    pool: &PgPool,
+    backend: &'static str,
+    schema: &str,
+    name: &str,
+) -> anyhow::Result<crate::backend::actions::ScheduleTarget> {
+    let sources = Sources::detect_with(pool, QueueSchema { backend, schema }).await?;
+    let read = sources.read(pool).await;
+    if let Some(err) = read.errors.first() {
+        anyhow::bail!("cannot read the schedules: {err}");
+    }
+    let matching: Vec<&Schedule> = read
+        .schedules
+        .iter()
+        .filter(|s| s.name == name || s.key() == name || format!("{}/{}", s.source, s.id) == name)
+        .collect();
+    match matching.as_slice() {
+        [one] => Ok(crate::backend::actions::ScheduleTarget {
+            source: one.source.clone(),
+            id: one.id.clone(),
+            name: one.name.clone(),
+        }),
+        [] => anyhow::bail!(
+            "no schedule named `{name}` (there are {}: {})",
+            read.schedules.len(),
+            read.schedules
+                .iter()
+                .take(10)
+                .map(Schedule::key)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        several => anyhow::bail!(
+            "`{name}` names {} schedules; give one of: {}",
+            several.len(),
+            several
+                .iter()
+                .map(|s| format!("{}/{}", s.source, s.id))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 /// The opened queue schema whose own schedules `Sources` reads: its `Reads::name` and
@@ -220,20 +285,20 @@ impl Sources {
         Ok(Sources {
             pg_cron,
             pg_net,
-            queue: None,
+            ..Sources::default()
         })
     }
 
     /// The database-wide sources, and the queue's own where its backend keeps schedules
-    /// (Solid Queue's recurring tasks).
+    /// (`queues::present`); a backend whose tables for them are missing is said absent once.
     pub async fn detect_with(pool: &PgPool, queue: QueueSchema<'_>) -> anyhow::Result<Sources> {
         let mut sources = Sources::detect(pool).await?;
-        let keeps = match queue.backend {
-            solidqueue::BACKEND => solidqueue::schedules::present(pool, queue.schema).await?,
-            _ => false,
-        };
-        if keeps {
-            sources.queue = Some((queue.backend, queue.schema.to_string()));
+        if queues::source_of(queue.backend).is_some() {
+            if queues::present(pool, queue.backend, queue.schema).await? {
+                sources.queue = Some((queue.backend, queue.schema.to_string()));
+            } else {
+                sources.queue_looked = Some((queue.backend, queue.schema.to_string()));
+            }
         }
         Ok(sources)
     }
@@ -253,20 +318,19 @@ impl Sources {
                 .push("pg_cron: not installed in this database (cron.job)".into());
         }
         if let Some((backend, schema)) = &self.queue {
-            let source = match *backend {
-                solidqueue::BACKEND => solidqueue::schedules::SOURCE,
-                other => other,
-            };
+            let source = queues::source_of(backend).unwrap_or(backend);
             out.present.push(source.to_string());
-            let now = chrono::Utc::now();
-            let read = match *backend {
-                solidqueue::BACKEND => solidqueue::schedules::read(pool, schema, now).await,
-                other => Err(anyhow::anyhow!("{other} keeps no schedules jobtop reads")),
-            };
-            match read {
+            match queues::read(pool, backend, schema, chrono::Utc::now()).await {
                 Ok(found) => out.schedules.extend(found),
                 Err(err) => out.errors.push(format!("{source}: {err:#}")),
             }
+        }
+        if let Some((backend, schema)) = &self.queue_looked {
+            let source = queues::source_of(backend).unwrap_or(backend);
+            out.absent.push(format!(
+                "{source}: no schedules kept in schema {schema} ({})",
+                queues::kept_in(backend)
+            ));
         }
         if self.pg_net {
             out.present.push("pg_net".into());

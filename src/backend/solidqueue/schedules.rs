@@ -85,6 +85,7 @@ pub async fn read(
                     .map(|p| p.num_milliseconds() as f64 / 1000.0),
                 next_due_at: timing.as_ref().and_then(|t| t.next_after(now)),
                 expression,
+                timezone: None,
                 runs: Vec::new(),
                 failures_24h: Count::default(),
                 runs_read_since: None,

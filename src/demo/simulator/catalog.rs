@@ -111,6 +111,26 @@ fn job(queue: &str, kind: &str, payload: Value) -> NewJob {
     }
 }
 
+/// The application's periodic jobs: (name, cron, kind). The scheduler enqueues each when
+/// due, marked in its payload so jobtop's schedules view shows them (`native::schedules`).
+/// `partners.sync` fails about half of its runs, for good: it has one attempt.
+pub const PERIODIC: &[(&str, &str, &str)] = &[
+    ("sessions_cleanup", "* * * * *", "sessions.cleanup"),
+    ("partner_sync", "* * * * *", "partners.sync"),
+    ("search_compact", "*/2 * * * *", "search.compact"),
+];
+
+/// One run of a periodic job, due now.
+pub fn periodic_job(name: &str, cron: &str, kind: &str) -> NewJob {
+    let mut j = job(
+        "default",
+        kind,
+        json!({"periodic": {"name": name, "cron": cron}}),
+    );
+    j.max_attempts = 1;
+    j
+}
+
 /// A fresh job for `queue`, due now unless the kind is one that is scheduled ahead.
 pub fn new_job(queue: &str, rng: &mut StdRng) -> NewJob {
     match queue {
@@ -434,6 +454,16 @@ pub fn perform(job: &ClaimedJob, rng: &mut StdRng, mailer_secs: f64) -> Outcome 
             (rng.random_range(2.0..5.0), f.and_then(|e| fails(e, None)))
         }
         "thumbnail.generate" => (rng.random_range(0.3..0.8), None),
+        "sessions.cleanup" | "search.compact" => (rng.random_range(0.5..2.0), None),
+        "partners.sync" => {
+            let f = rng.random_bool(0.5).then(|| {
+                format!(
+                    "HTTP 502 Bad Gateway from partners-api.example.com/v2/catalog (request {})",
+                    hex(rng, 12)
+                )
+            });
+            (rng.random_range(1.0..3.0), f.and_then(|e| fails(e, None)))
+        }
         "audio.normalize" => (rng.random_range(1.0..2.0), None),
         _ => (rng.random_range(0.1..0.5), None),
     };

@@ -15,6 +15,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval};
 use super::catalog::{self, QUEUES};
 use super::{Plan, Stats, is_stopping, load_factor, poisson};
 use crate::backend::native::worker::{self as native_worker, NewJob};
+use crate::backend::schedules::timing::Timing;
 
 const TICK: Duration = Duration::from_millis(250);
 /// The first burst comes early so that a fresh screen shows one within ten seconds.
@@ -32,6 +33,7 @@ pub async fn run(
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut next_burst = started + FIRST_BURST;
     let mut pending: Vec<NewJob> = Vec::new();
+    let mut periodic = Periodic::start(&mut pending);
 
     loop {
         tokio::select! {
@@ -50,6 +52,7 @@ pub async fn run(
                 pending.push(catalog::new_job(queue.name, &mut rng));
             }
         }
+        periodic.due(chrono::Utc::now(), &mut pending);
         if now >= next_burst {
             pending.extend(burst(&plan, &mut rng));
             next_burst = now + Duration::from_secs_f64(rng.random_range(25.0..35.0));
@@ -68,6 +71,35 @@ pub async fn run(
                 // Keep what was not enqueued (bounded), as an application would retry.
                 tracing::warn!("demo enqueue failed: {err:#}");
                 pending.truncate(10_000);
+            }
+        }
+    }
+}
+
+/// The application's scheduler: each periodic job runs once at start (so a fresh screen
+/// shows it) and then on its cron.
+struct Periodic {
+    next: Vec<Option<chrono::DateTime<chrono::Utc>>>,
+}
+
+impl Periodic {
+    fn start(pending: &mut Vec<NewJob>) -> Periodic {
+        let now = chrono::Utc::now();
+        let next = catalog::PERIODIC
+            .iter()
+            .map(|(name, cron, kind)| {
+                pending.push(catalog::periodic_job(name, cron, kind));
+                Timing::parse(cron).and_then(|t| t.next_after(now))
+            })
+            .collect();
+        Periodic { next }
+    }
+
+    fn due(&mut self, now: chrono::DateTime<chrono::Utc>, pending: &mut Vec<NewJob>) {
+        for ((name, cron, kind), next) in catalog::PERIODIC.iter().zip(&mut self.next) {
+            if next.is_some_and(|at| at <= now) {
+                pending.push(catalog::periodic_job(name, cron, kind));
+                *next = Timing::parse(cron).and_then(|t| t.next_after(now));
             }
         }
     }

@@ -187,3 +187,36 @@ async fn graphile_worker_018_read_from_its_own_schema_and_retried_into_the_real_
         ])
     );
 }
+
+/// A crontab item as graphile-worker's own runner records it: known since the runner met
+/// it, and its last firing (the minute it was due), with no outcome kept.
+#[tokio::test]
+async fn graphile_worker_crontab_as_its_runner_records_it() {
+    use chrono::Timelike;
+    use jobtop::backend::schedules::{RunStatus, queues};
+
+    let Some(npm) = npm::clients() else { return };
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    clients::run(script(npm, &db, &["migrate"]), MINUTE);
+    let out = clients::run(script(npm, &db, &["crontab"]), 2 * MINUTE);
+    let fired = printed(&out, "FIRED ");
+    assert_eq!(fired.len(), 1, "{out}");
+    assert_ne!(fired[0], "null", "{out}");
+
+    let found = queues::read(pool, "graphile-worker", SCHEMA, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    let s = &found[0];
+    assert_eq!(
+        (s.source.as_str(), s.name.as_str()),
+        ("graphile-worker", "tick_every_minute")
+    );
+    assert_eq!(s.expression, "", "the crontab lives in the application");
+    assert_eq!(s.runs.len(), 1);
+    let run = &s.runs[0];
+    assert_eq!(run.status, RunStatus::Fired);
+    assert_eq!(run.started_at.unwrap().second(), 0, "fired for its minute");
+    assert!(!s.never_ran);
+}

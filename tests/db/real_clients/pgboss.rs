@@ -305,3 +305,95 @@ async fn pgboss_12_beside_11_and_10_read_from_the_rows_and_retried_into_the_real
 fn doctor_ok() -> jobtop::backend::doctor::Status {
     jobtop::backend::doctor::Status::Ok
 }
+
+/// pg-boss 12's `schedule()` as jobtop reads it (its `schedule` row: queue, cron, never sent),
+/// run-now through the gate (one job of the schedule's data in its queue, audited) taken by
+/// pg-boss's own worker, and the missed-run alert once the schedule is older than a due
+/// time that its timekeeper (not running here) never sent.
+#[tokio::test]
+async fn pgboss_schedule_read_run_now_and_missed() {
+    use jobtop::backend::actions::{ScheduleOp, ScheduleTarget};
+    use jobtop::backend::schedules::queues;
+
+    let Some(npm) = npm::clients() else { return };
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    V12.run(npm, &db, &["migrate"]);
+    V12.run(npm, &db, &["schedule"]);
+
+    let read = || async {
+        queues::read(pool, "pg-boss", V12.schema, chrono::Utc::now())
+            .await
+            .unwrap()
+    };
+    let found = read().await;
+    assert_eq!(found.len(), 1);
+    let s = &found[0];
+    assert_eq!((s.source.as_str(), s.name.as_str()), ("pg-boss", "ok"));
+    assert_eq!(s.expression, "*/5 * * * *");
+    assert_eq!(s.period_seconds, Some(300.0));
+    assert!(s.never_ran && s.runs.is_empty());
+    assert!(s.next_due_at.unwrap() > chrono::Utc::now());
+
+    let backend = Backend::new(V12.open(pool).await).with_schedules(pool.clone());
+    let gate = Gate::with_actor(backend, false, "ci".into());
+    let plan = gate
+        .plan(&Action::Schedule {
+            op: ScheduleOp::RunNow,
+            target: ScheduleTarget {
+                source: s.source.clone(),
+                id: s.id.clone(),
+                name: s.name.clone(),
+            },
+        })
+        .await
+        .unwrap();
+    assert_eq!(plan.question(), "Run now schedule `pg-boss/ok`?");
+    let out = run(&gate, &plan).await;
+    assert_eq!(out.summary(), "enqueued a run of schedule `pg-boss/ok`");
+    let sent: Vec<String> = sqlx::query_scalar(
+        "SELECT id::text FROM boss12.job WHERE name = 'ok' AND data = '{\"n\": 7}'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(sent.len(), 1);
+    let (action, count): (String, i64) =
+        sqlx::query_as("SELECT action, count FROM jobtop.audit WHERE id = $1")
+            .bind(out.audit_id.unwrap())
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!((action.as_str(), count), ("schedule_run_now", 1));
+    let done = V12.run(npm, &db, &["work", "ok"]);
+    assert!(done.contains(&format!("DONE {}", sent[0])), "{done}");
+
+    // Made 20 minutes ago and never sent since: the last */5 due time before now less the
+    // grace was missed.
+    common::exec(
+        pool,
+        "UPDATE boss12.schedule SET created_on = now() - interval '20 minutes'",
+    )
+    .await;
+    let now = chrono::Utc::now();
+    let grace = chrono::Duration::seconds(30);
+    let s = read().await.remove(0);
+    let due = s.missed_since(now, grace).expect("missed");
+    assert!(due <= now - grace && due > now - grace - chrono::Duration::minutes(5));
+    let url = common::url_for(&db);
+    let out = crate::cli::jobtop(
+        "[rules.schedule_missed]\nthreshold = \"30s\"\n",
+        &["check", &url, "--schema", V12.schema],
+    );
+    let text = crate::cli::stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{text}{}",
+        crate::cli::stderr(&out)
+    );
+    assert!(
+        text.contains("CRITICAL schedule_missed schedule pg-boss/ok: "),
+        "{text}"
+    );
+}
