@@ -139,4 +139,8 @@ impl Writes for ScheduleOnly {
     async fn finish_audit(&self, _: WriteKey, end: &AuditEnd<'_>) -> anyhow::Result<()> {
         audit::finish_audit(&self.pool, end).await
     }
+
+    async fn close_abandoned(&self, _: WriteKey) -> anyhow::Result<u64> {
+        audit::close_abandoned(&self.pool).await
+    }
 }
