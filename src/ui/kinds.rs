@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row};
 
 use super::load::{failure, first_load, loading};
-use super::table::{Column, Fitted, SelectableTable, left, right};
+use super::table::{Column, Fitted, SelectableTable, left, right, widened, widest};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use super::when;
@@ -89,7 +89,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
     let Some(report) = &view.report else {
         return first_load(frame, table_area, theme);
     };
-    let columns = Fitted::new(&COLUMNS, table_area.width);
+    let figures = widened(&COLUMNS, |col| {
+        let figure: fn(&crate::backend::drill::KindStats) -> i64 = match col {
+            KindCol::Ok => |k| k.succeeded,
+            KindCol::Failed => |k| k.failed_attempts,
+            KindCol::Dead => |k| k.dead,
+            _ => return 0,
+        };
+        widest(report.kinds.iter().map(|k| text::human_number(figure(k))))
+    });
+    let columns = Fitted::new(&figures, table_area.width);
     let right = |s: String| Cell::from(Line::from(s).right_aligned());
     let rows: Vec<Row> = report
         .kinds

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table};
 
 use super::markers;
-use super::table::{Column, Fitted, SelectableTable, left, pane_block};
+use super::table::{Column, Fitted, SelectableTable, left, pane_block, widened, widest};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::sort::RATE_WINDOW_MINUTES;
@@ -65,7 +65,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let now = app.db_now().unwrap_or(received.snapshot.db_now);
 
-    let columns = Fitted::new(&COLUMNS, area.width);
+    let columns = Fitted::new(&figure_columns(&received.snapshot.queues), area.width);
     let header = Row::new(
         columns
             .columns()
@@ -90,6 +90,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.dim,
         ))
         .render(frame, area);
+}
+
+/// The columns, each figure column as wide as its widest count: a count is never cut.
+pub(super) fn figure_columns(queues: &[QueueStats]) -> Vec<Column<QueueCol>> {
+    widened(&COLUMNS, |col| {
+        let count: fn(&QueueStats) -> crate::backend::Count = match col {
+            QueueCol::Sorted(QueueColumn::Ready) => |q| q.ready,
+            QueueCol::Sorted(QueueColumn::Scheduled) => |q| q.scheduled,
+            QueueCol::Sorted(QueueColumn::Running) => |q| q.running,
+            QueueCol::Sorted(QueueColumn::Retrying) => |q| q.retrying,
+            QueueCol::Sorted(QueueColumn::Dead) => |q| q.dead,
+            _ => return 0,
+        };
+        widest(queues.iter().map(|q| text::count(count(q))))
+    })
 }
 
 pub(super) fn header_cell<'a>(col: QueueCol, app: &App, theme: &Theme) -> Cell<'a> {

@@ -1,0 +1,205 @@
+//! What is on screen is right and readable (issue 18): the header names the database at
+//! every width, a figure is never cut, invisible characters are shown escaped with the
+//! width the terminal draws, one error is one signature.
+
+use crate::drill_data::{answer, dead_report, key};
+use crate::ui_data::{self, app_polled, buffer, render, t0};
+use jobtop::app::{App, Msg};
+use jobtop::backend::Count;
+use jobtop::backend::drill::Response;
+
+/// The demo's target: a socket directory as long as the throwaway cluster's.
+const SOCKET_TARGET: &str = "postgres@/tmp/jobtop-pg-3f9a2023cabe:5432/jobtop_demo";
+
+fn app_on(target: &str) -> App {
+    let mut config = ui_data::config();
+    config.target = target.to_string();
+    let mut app = app_polled(config, ui_data::snapshot());
+    app.update(Msg::Tick(t0() + chrono::Duration::milliseconds(400)));
+    app
+}
+
+fn line(screen: &str, n: usize) -> &str {
+    screen.lines().nth(n).unwrap_or_default()
+}
+
+#[test]
+fn the_header_names_the_database_at_every_width() {
+    for width in [80u16, 100, 120, 160] {
+        let app = app_on(SOCKET_TARGET);
+        let screen = render(&app, width, 24);
+        let top = line(&screen, 0);
+        // Shortened in the middle: the port and the database stay whole.
+        assert!(top.contains(":5432/jobtop_demo"), "{width}: {top}");
+        assert!(top.contains("postgres@"), "{width}: {top}");
+        assert!(top.contains("ago"), "freshness stays: {width}: {top}");
+    }
+    // Where the whole line fits, nothing is shortened.
+    let top = line(&render(&app_on(SOCKET_TARGET), 160, 24), 0).to_string();
+    assert!(top.contains(SOCKET_TARGET), "{top}");
+    assert!(top.contains("every 1s"), "{top}");
+}
+
+#[test]
+fn a_target_shortens_in_the_middle_of_its_host() {
+    use jobtop::ui::header_target;
+    assert_eq!(
+        header_target("ops@db.internal:5432/app", 40),
+        "ops@db.internal:5432/app"
+    );
+    let short = header_target(SOCKET_TARGET, 36);
+    assert!(short.ends_with(":5432/jobtop_demo"), "{short}");
+    assert!(short.starts_with("postgres@/tmp"), "{short}");
+    assert!(short.contains('…'), "{short}");
+    assert_eq!(jobtop::ui::text::width(&short), 36, "{short}");
+    // Too narrow even for the port and the database: both ends still show.
+    let tiny = header_target(SOCKET_TARGET, 12);
+    assert!(jobtop::ui::text::width(&tiny) <= 12, "{tiny}");
+    assert!(tiny.ends_with("demo"), "{tiny}");
+}
+
+#[test]
+fn header_totals_are_whole_or_absent() {
+    let mut snapshot = ui_data::snapshot();
+    snapshot.queues[2].dead = Count {
+        value: 1409,
+        capped: false,
+        estimated: true,
+    };
+    let mut app = app_polled(ui_data::config(), snapshot);
+    app.update(Msg::Tick(t0()));
+    for width in [80u16, 90, 100, 120, 160] {
+        let screen = render(&app, width, 24);
+        let totals = line(&screen, 1);
+        if let Some(at) = totals.find("dead ") {
+            assert!(
+                totals[at..].starts_with("dead ~1409"),
+                "{width}: a cut figure: {totals}"
+            );
+        }
+        assert!(totals.contains("ready 10k+"), "{width}: {totals}");
+    }
+    let totals = render(&app, 160, 24);
+    assert!(line(&totals, 1).contains("dead ~1409"), "{totals}");
+}
+
+#[test]
+fn a_big_figure_widens_its_column_or_drops_it_never_cut() {
+    let mut snapshot = ui_data::snapshot();
+    snapshot.queues[0].running = Count {
+        value: 123_456_789,
+        capped: false,
+        estimated: true,
+    };
+    let app = app_polled(ui_data::config(), snapshot);
+    for width in [80u16, 120, 160] {
+        let screen = render(&app, width, 24);
+        let row = screen
+            .lines()
+            .find(|l| l.contains("default"))
+            .unwrap_or_default();
+        // ~123M: either whole or its column gave way.
+        assert!(
+            row.contains("~123M") || !screen.contains("RUN"),
+            "{width}: {row}"
+        );
+    }
+}
+
+#[test]
+fn dead_letter_tallies_keep_their_numbers_and_the_signature_takes_the_room() {
+    let mut report = dead_report();
+    report.groups[1].queues = vec![("webhooks".into(), 475)];
+    report.groups[1].count = 475;
+    let long = "upstream rejected request req_<id> with status <n> after <n> attempts because the \
+                remote end closed the connection";
+    report.groups[0].signature = long.into();
+    for (w, h) in [(80u16, 24u16), (160, 48)] {
+        let mut app = app_on("ops@db.internal:5432/app");
+        app.update(Msg::ScreenSize {
+            width: w,
+            height: h,
+        });
+        answer(&mut app, key('d'), Response::DeadLetters(report.clone()));
+        let screen = render(&app, w, h);
+        let row = screen
+            .lines()
+            .find(|l| l.contains("webhook.deliver") || l.contains("HTTP <n>"))
+            .unwrap_or_default();
+        assert!(
+            !row.contains("webhooks 4 ") && !row.ends_with("webhooks 4"),
+            "{row}"
+        );
+        if row.contains("webhooks") || row.contains("webh") {
+            assert!(row.contains("475"), "{w}: {row}");
+        }
+        if w == 160 {
+            let first = screen.lines().find(|l| l.contains("upstream")).unwrap();
+            // Not cut at 58 cells while the tallies take 70: the signature comes first.
+            assert!(first.contains("because the remote end closed"), "{first}");
+        }
+    }
+}
+
+/// Format and invisible characters in a queue name and an error: escaped, one cell each.
+const INVISIBLE: [(char, &str); 12] = [
+    ('\u{00ad}', "\\xad"),
+    ('\u{200b}', "\\u{200b}"),
+    ('\u{200c}', "\\u{200c}"),
+    ('\u{200d}', "\\u{200d}"),
+    ('\u{2028}', "\\u{2028}"),
+    ('\u{2029}', "\\u{2029}"),
+    ('\u{2060}', "\\u{2060}"),
+    ('\u{feff}', "\\u{feff}"),
+    ('\u{fe0f}', "\\u{fe0f}"),
+    ('\u{202e}', "\\u{202e}"),
+    ('\u{2066}', "\\u{2066}"),
+    ('\u{e0041}', "\\u{e0041}"),
+];
+
+fn invisible(c: char) -> bool {
+    INVISIBLE.iter().any(|(i, _)| *i == c)
+}
+
+#[test]
+fn invisible_characters_are_escaped_with_the_width_the_terminal_draws() {
+    let mut snapshot = ui_data::snapshot();
+    snapshot.queues[0].name = INVISIBLE.iter().map(|(c, _)| format!("q{c}")).collect();
+    snapshot.workers[0].host = Some(format!("host{}", '\u{00ad}'));
+    let mut app = app_polled(ui_data::config(), snapshot);
+    app.update(Msg::Tick(t0()));
+    let mut report = dead_report();
+    report.groups[0].signature = format!("boom{}here", '\u{200b}');
+    report.groups[0].sample = "boom\u{2028}here\u{feff}".to_string();
+    let mut dead = app.clone();
+    dead.update(Msg::ScreenSize {
+        width: 160,
+        height: 48,
+    });
+    answer(&mut dead, key('d'), Response::DeadLetters(report));
+    for (app, what) in [(&app, "overview"), (&dead, "dead letters")] {
+        let buffer = buffer(app, 160, 48);
+        for cell in buffer.content() {
+            assert!(
+                !cell.symbol().chars().any(invisible),
+                "{what}: {:?} reached the buffer raw",
+                cell.symbol()
+            );
+            // Every cell the buffer holds is as wide as the terminal will draw it.
+            let drawn = jobtop::ui::text::width(cell.symbol());
+            assert!(drawn <= 2, "{what}: {:?}", cell.symbol());
+        }
+    }
+    for (c, escaped) in INVISIBLE {
+        let mut snapshot = ui_data::snapshot();
+        snapshot.queues[0].name = format!("a{c}b");
+        let screen = render(&app_polled(ui_data::config(), snapshot), 160, 48);
+        assert!(
+            screen.contains(&format!("a{escaped}b")),
+            "{escaped}: {screen}"
+        );
+    }
+    let screen = render(&dead, 160, 48);
+    assert!(screen.contains("boom\\u{200b}here"), "{screen}");
+    assert!(screen.contains("boom\\u{2028}here\\u{feff}"), "{screen}");
+}
