@@ -107,11 +107,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
             let rate = k
                 .failure_rate()
                 .filter(|_| app.config.capabilities.failures.yes());
-            let rate_style = match rate {
-                Some(r) if r >= 0.2 => theme.critical,
-                Some(r) if r > 0.0 => theme.warn,
-                _ => theme.text,
-            };
+            // The view spans every queue: the kind's own override applies, no queue's.
+            let rule = app.rules.kind_failure_rate("", &k.kind);
+            let rate_style = super::markers::rate_style(rate, rule, theme);
             columns.row(|col, width| match col {
                 KindCol::Kind => {
                     Cell::from(text::truncate(&sanitize(&k.kind, 300), width as usize).into_owned())

@@ -203,3 +203,60 @@ fn invisible_characters_are_escaped_with_the_width_the_terminal_draws() {
     assert!(screen.contains("boom\\u{200b}here"), "{screen}");
     assert!(screen.contains("boom\\u{2028}here\\u{feff}"), "{screen}");
 }
+
+fn steady_minutes(ok: u32, failed: u32) -> Vec<jobtop::backend::MinuteBucket> {
+    (0..60)
+        .map(|_| jobtop::backend::MinuteBucket {
+            succeeded: ok,
+            failed,
+        })
+        .collect()
+}
+
+#[test]
+fn the_open_minute_is_not_drawn_as_a_drop() {
+    let mut snapshot = ui_data::snapshot();
+    let mut minutes = steady_minutes(20, 0);
+    // Five seconds into the minute: one job so far.
+    minutes.last_mut().unwrap().succeeded = 1;
+    snapshot.queues[0].minutes = minutes;
+    let app = app_polled(ui_data::config(), snapshot);
+    let screen = render(&app, 160, 48);
+    let row = screen.lines().find(|l| l.contains("default")).unwrap();
+    assert!(row.ends_with("████"), "a steady queue draws steady: {row}");
+    assert!(!row.contains('▁'), "{row}");
+}
+
+/// The style of the cell where `needle` starts on the row of `queue`.
+fn style_of(app: &App, queue: &str, needle: &str) -> ratatui::style::Style {
+    let buffer = buffer(app, 160, 48);
+    let screen = render(app, 160, 48);
+    let (y, line) = screen
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains(queue))
+        .unwrap();
+    let x = line[..line.find(needle).unwrap()].chars().count();
+    buffer[(x as u16, y as u16)].style()
+}
+
+#[test]
+fn failure_rates_are_coloured_by_the_alert_rule_not_by_being_above_zero() {
+    let mut snapshot = ui_data::snapshot();
+    snapshot.queues[0].minutes = steady_minutes(99, 1);
+    snapshot.queues[4].minutes = steady_minutes(80, 20);
+    let app = app_polled(ui_data::config(), snapshot);
+    let plain = style_of(&app, "mailers", "0.0%");
+    assert_eq!(
+        style_of(&app, "default", "1.0%"),
+        plain,
+        "1% is under the 10% rule"
+    );
+    // The default rule: critical above 10%.
+    let theme = jobtop::ui::theme::Theme::named(app.theme);
+    assert_eq!(style_of(&app, "billing", "20.0%").fg, theme.critical.fg);
+    // A stricter rule makes 1% alarming.
+    let mut strict = app.clone();
+    strict.rules.failure_rate.threshold = jobtop::app::alerts::rules::Ratio(0.005);
+    assert_eq!(style_of(&strict, "default", "1.0%").fg, theme.critical.fg);
+}
