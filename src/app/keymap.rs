@@ -114,7 +114,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "w",
         command: KeyCommand::Workers,
-        help: "workers and the jobs they hold",
+        help: "workers; STALE: no heartbeat for --stale-after, its jobs stuck",
     },
     Binding {
         keys: "t",
@@ -235,7 +235,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "S",
         command: KeyCommand::ResetStuck,
-        help: "reset stuck jobs of the queue / worker",
+        help: "reset stuck jobs of the queue / a STALE worker",
     },
     Binding {
         keys: "v V",

@@ -260,3 +260,147 @@ fn failure_rates_are_coloured_by_the_alert_rule_not_by_being_above_zero() {
     strict.rules.failure_rate.threshold = jobtop::app::alerts::rules::Ratio(0.005);
     assert_eq!(style_of(&strict, "default", "1.0%").fg, theme.critical.fg);
 }
+
+/// A fleet on EC2: hosts differ only at their end.
+fn ec2_fleet() -> App {
+    let mut snapshot = ui_data::snapshot();
+    for (i, w) in snapshot.workers.iter_mut().enumerate() {
+        w.host = Some(format!("ip-10-0-1-{}.eu-west-1.compute.internal", 20 + i));
+    }
+    let mut app = app_polled(ui_data::config(), snapshot);
+    app.update(Msg::Tick(t0()));
+    app
+}
+
+#[test]
+fn worker_hosts_get_the_room_there_is_and_shorten_in_the_middle() {
+    let app = ec2_fleet();
+    let screen = render(&app, 160, 48);
+    assert!(
+        screen.contains("ip-10-0-1-22.eu-west-1.compute.internal"),
+        "{screen}"
+    );
+    let mut view = app.clone();
+    view.update(key('w'));
+    let screen = render(&view, 160, 48);
+    assert!(
+        screen.contains("ip-10-0-1-22.eu-west-1.compute.internal"),
+        "{screen}"
+    );
+    // Narrow: both dead workers' hosts still tell apart.
+    let screen = render(&app, 80, 24);
+    let dead = screen.lines().find(|l| l.contains("worker-dead")).unwrap();
+    if dead.contains("ip-") {
+        assert!(dead.contains("ip-10"), "{dead}");
+    }
+}
+
+#[test]
+fn a_worker_whose_heartbeat_stopped_has_one_name_everywhere() {
+    let app = ec2_fleet();
+    let overview = render(&app, 160, 48);
+    let mut view = app.clone();
+    view.update(key('w'));
+    let workers = render(&view, 160, 48);
+    for screen in [&overview, &workers] {
+        let row = screen.lines().find(|l| l.contains("worker-dead")).unwrap();
+        assert!(row.contains("STALE 3 stuck"), "{row}");
+        assert!(!screen.contains("CRASHED"), "{screen}");
+    }
+    // Help explains the word.
+    let mut help = app.clone();
+    help.update(key('?'));
+    assert!(render(&help, 160, 48).contains("STALE: no heartbeat"));
+}
+
+#[test]
+fn s_on_a_worker_resets_its_stuck_jobs_or_says_why_not() {
+    use jobtop::app::Effect;
+    let planned = |effects: &[Effect]| {
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::PlanAction { .. }))
+    };
+    // The workers view: the selected (stale) worker's jobs.
+    let mut app = ec2_fleet();
+    app.update(key('w'));
+    let effects = app.update(key('S'));
+    assert!(planned(&effects), "{effects:?}");
+    // A live worker: no plan, a reason.
+    let mut app = ec2_fleet();
+    app.update(key('w'));
+    app.update(key('j'));
+    let effects = app.update(key('S'));
+    assert!(!planned(&effects), "{effects:?}");
+    let toast = app.visible_toast().expect("S says why");
+    assert!(toast.text.contains("is live"), "{}", toast.text);
+    // Another view: where to go.
+    let mut app = ec2_fleet();
+    answer(&mut app, key('d'), Response::DeadLetters(dead_report()));
+    app.update(key('S'));
+    assert!(app.visible_toast().unwrap().text.contains("stuck list"));
+}
+
+#[test]
+fn the_audit_log_opens_from_every_view() {
+    use jobtop::app::Effect;
+    let mut app = ec2_fleet();
+    let views: Vec<(char, Option<Response>)> = vec![
+        ('w', None),
+        ('d', Some(Response::DeadLetters(dead_report()))),
+        (
+            't',
+            Some(Response::Kinds(crate::drill_data::kinds_report())),
+        ),
+    ];
+    for (k, response) in views {
+        let mut a = app.clone();
+        match response {
+            Some(r) => {
+                answer(&mut a, key(k), r);
+            }
+            None => {
+                a.update(key(k));
+            }
+        }
+        let effects = a.update(key('L'));
+        assert!(
+            matches!(effects.as_slice(), [Effect::LoadAudit { .. }]),
+            "{k}: {effects:?}"
+        );
+        assert!(a.actions.audit.is_some());
+    }
+    app.update(key('L'));
+    assert!(app.actions.audit.is_some());
+}
+
+fn audit_entry(actor: &str, params: serde_json::Value) -> jobtop::backend::AuditEntry {
+    jobtop::backend::AuditEntry {
+        id: 7,
+        at: t0(),
+        actor: actor.into(),
+        action: "pause".into(),
+        queue: Some("reports".into()),
+        job_ids: None,
+        count: None,
+        params,
+        outcome: "ok".into(),
+        detail: None,
+    }
+}
+
+#[test]
+fn the_audit_pane_keeps_the_actor_at_80x24_and_says_the_pause_reason() {
+    let mut app = ec2_fleet();
+    app.update(key('L'));
+    app.update(Msg::AuditLoaded {
+        result: Ok(vec![audit_entry(
+            "alice@jump-1",
+            serde_json::json!({"reason": "deploy of billing v2"}),
+        )]),
+    });
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("ACTOR"), "{screen}");
+    assert!(screen.contains("alice@jump-1"), "{screen}");
+    assert!(screen.contains("reason: deploy of billing v2"), "{screen}");
+}
