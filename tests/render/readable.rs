@@ -404,3 +404,78 @@ fn the_audit_pane_keeps_the_actor_at_80x24_and_says_the_pause_reason() {
     assert!(screen.contains("alice@jump-1"), "{screen}");
     assert!(screen.contains("reason: deploy of billing v2"), "{screen}");
 }
+
+#[test]
+fn help_wraps_its_descriptions_and_never_cuts_them() {
+    use jobtop::app::keymap::visible_bindings;
+    for (w, h) in [(60u16, 15u16), (80, 24), (120, 36), (160, 48), (250, 70)] {
+        let mut app = ec2_fleet();
+        app.update(key('?'));
+        // Every screenful, scrolled to the end.
+        let mut seen = String::new();
+        for _ in 0..40 {
+            seen.push_str(&render(&app, w, h));
+            app.update(crate::drill_data::code(crossterm::event::KeyCode::Down));
+        }
+        let words: String = seen.split_whitespace().collect::<Vec<_>>().join(" ");
+        for b in visible_bindings(false) {
+            // The description's last word shows whole: nothing was cut off the end.
+            let end: Vec<&str> = b.help.split_whitespace().rev().take(2).collect();
+            let end = format!("{} {}", end[1], end[0]);
+            assert!(words.contains(&end), "{w}x{h}: {:?} cut: {seen}", b.help);
+        }
+    }
+}
+
+#[test]
+fn the_footer_shows_whole_hints_by_importance() {
+    let app = ec2_fleet();
+    let footer = |w: u16| render(&app, w, 24).lines().last().unwrap().to_string();
+    let wide = footer(160);
+    for hint in [
+        "? help",
+        "R retry",
+        "L audit",
+        "C schedules",
+        "p pause",
+        "S reset",
+    ] {
+        assert!(wide.contains(hint), "{hint}: {wide}");
+    }
+    let narrow = footer(80);
+    for hint in ["? help", "q quit", "a alerts", "Enter open", "d dead"] {
+        assert!(narrow.contains(hint), "{hint}: {narrow}");
+    }
+    // Never a hint cut at the edge: each word is a whole hint's word.
+    for w in 60..=250u16 {
+        let line = footer(w);
+        assert!(jobtop::ui::text::width(&line) <= w as usize);
+        let last = line.split_whitespace().last().unwrap();
+        assert!(
+            [
+                "help",
+                "quit",
+                "alerts",
+                "open",
+                "dead",
+                "stuck",
+                "workers",
+                "retry",
+                "pause",
+                "audit",
+                "kinds",
+                "filter",
+                "reset",
+                "schedules",
+                "1h/24h/7d",
+                "pane",
+                "sort",
+                "freeze",
+                "refresh",
+                "interval"
+            ]
+            .contains(&last),
+            "{w}: {line}"
+        );
+    }
+}
