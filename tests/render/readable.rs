@@ -479,3 +479,55 @@ fn the_footer_shows_whole_hints_by_importance() {
         );
     }
 }
+
+fn alert_since(
+    app: &App,
+    rule: jobtop::app::alerts::RuleId,
+    queue: &str,
+) -> chrono::DateTime<chrono::Utc> {
+    use jobtop::app::alerts::{AlertKey, Subject};
+    app.alerts
+        .active
+        .get(&AlertKey {
+            rule,
+            subject: Subject::queue(queue),
+        })
+        .unwrap_or_else(|| panic!("no {rule:?} alert on {queue}"))
+        .since
+}
+
+#[test]
+fn a_failure_rate_alert_began_when_the_failures_did_not_when_the_monitor_started() {
+    use jobtop::app::alerts::RuleId;
+    let mut snapshot = ui_data::snapshot();
+    // Healthy for 45 minutes, then half of every minute failing for the last 15.
+    let mut minutes = steady_minutes(40, 0);
+    for m in minutes.iter_mut().skip(45) {
+        m.succeeded = 20;
+        m.failed = 20;
+    }
+    snapshot.queues[0].minutes = minutes;
+    let app = app_polled(ui_data::config(), snapshot);
+    let since = alert_since(&app, RuleId::FailureRate, "default");
+    assert_eq!(since, t0() - chrono::Duration::minutes(14), "{since}");
+}
+
+#[test]
+fn the_oldest_ready_alert_does_not_drift_forward() {
+    use jobtop::app::alerts::RuleId;
+    let mut app = app_polled(ui_data::config(), ui_data::snapshot());
+    let first = alert_since(&app, RuleId::OldestReady, "mailers");
+    // Later polls: the oldest job was taken, a younger one is now the oldest, and the
+    // poll answered late.
+    for s in 1..5 {
+        let mut later = ui_data::snapshot_at(chrono::Duration::seconds(s * 10));
+        later.queues[1].oldest_ready_at = later.queues[1]
+            .oldest_ready_at
+            .map(|t| t + chrono::Duration::seconds(s * 5));
+        app.update(Msg::Polled {
+            result: Ok(later),
+            at: t0() + chrono::Duration::seconds(s * 10 + 1),
+        });
+        assert_eq!(alert_since(&app, RuleId::OldestReady, "mailers"), first);
+    }
+}
