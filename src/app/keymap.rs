@@ -114,7 +114,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "w",
         command: KeyCommand::Workers,
-        help: "workers and the jobs they hold",
+        help: "workers; STALE: no heartbeat for --stale-after, its jobs stuck",
     },
     Binding {
         keys: "t",
@@ -235,7 +235,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "S",
         command: KeyCommand::ResetStuck,
-        help: "reset stuck jobs of the queue / worker",
+        help: "reset stuck jobs of the queue / a STALE worker",
     },
     Binding {
         keys: "v V",
@@ -373,6 +373,7 @@ const COPY_ID: Hint = hint("y", "copy id", KeyCommand::Copy);
 const HELP: Hint = hint("?", "help", KeyCommand::Help);
 const STATE_TABS: Hint = hint("Tab ←→", "state", KeyCommand::NextPane);
 
+/// Most important first: the footer shows those that fit, in this order (`?` lists all).
 const OVERVIEW_KEYS: &[Hint] = &[
     hint("?", "help", KeyCommand::Help),
     hint("q", "quit", KeyCommand::Quit),
@@ -381,20 +382,19 @@ const OVERVIEW_KEYS: &[Hint] = &[
     hint("d", "dead", KeyCommand::DeadLetters),
     hint("s", "stuck", KeyCommand::Stuck),
     hint("w", "workers", KeyCommand::Workers),
+    hint("R", "retry", KeyCommand::Retry),
+    hint("p", "pause", KeyCommand::PauseResume),
+    hint("L", "audit", KeyCommand::Audit),
     hint("t", "kinds", KeyCommand::Kinds),
     FILTER,
+    hint("S", "reset", KeyCommand::ResetStuck),
+    hint("C", "schedules", KeyCommand::Schedules),
+    hint("H", "1h/24h/7d", KeyCommand::HistoryWindow),
     hint("Tab", "pane", KeyCommand::NextPane),
     hint("< >", "sort", KeyCommand::SortNext),
     hint("space", "freeze", KeyCommand::Freeze),
     hint("r", "refresh", KeyCommand::RefreshNow),
     hint("+ -", "interval", KeyCommand::IntervalUp),
-    hint("p", "pause", KeyCommand::PauseResume),
-    hint("R", "retry", KeyCommand::Retry),
-    hint("S", "stuck", KeyCommand::ResetStuck),
-    hint("L", "audit", KeyCommand::Audit),
-    hint("H", "1h/24h/7d", KeyCommand::HistoryWindow),
-    // Last: a wide terminal shows it; the overview's schedules line names it when one is wrong.
-    hint("C", "schedules", KeyCommand::Schedules),
 ];
 /// A job list's keys; lists that are not a queue's have no state tabs (`hints`).
 const JOB_LIST_KEYS: &[Hint] = &[

@@ -268,10 +268,7 @@ fn close_when_back(
 
 /// `user@host` of whoever runs jobtop: the OS account, not the database role.
 pub fn local_actor() -> String {
-    let user = ["USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "unknown".to_string());
+    let user = user_name(|k| std::env::var(k).ok());
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .ok()
@@ -280,4 +277,43 @@ pub fn local_actor() -> String {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "unknown-host".to_string());
     format!("{user}@{host}")
+}
+
+/// The user from the environment, else from the system: never `unknown`.
+fn user_name(env: impl Fn(&str) -> Option<String>) -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|k| env(k).filter(|v| !v.is_empty()))
+        .or_else(account_name)
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// The effective user's name from the system's account database (`getpwuid_r`), for where
+/// `USER` and `LOGNAME` are unset (`kubectl exec`, systemd units, cron); else the uid.
+fn account_name() -> Option<String> {
+    let uid = nix::unistd::geteuid();
+    match nix::unistd::User::from_uid(uid) {
+        Ok(Some(user)) => Some(user.name),
+        _ => Some(format!("uid{uid}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_user_or_logname_the_actor_is_the_system_account() {
+        let system = std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap();
+        let system = String::from_utf8(system.stdout).unwrap().trim().to_string();
+        assert_eq!(user_name(|_| None), system);
+        assert_eq!(user_name(|_| Some(String::new())), system);
+        assert_eq!(
+            user_name(|k| (k == "LOGNAME").then(|| "alice".to_string())),
+            "alice"
+        );
+    }
 }

@@ -50,7 +50,12 @@ pub fn error_signature(message: &str) -> String {
             while i < chars.len() && chars[i].is_alphanumeric() {
                 i += 1;
             }
-            push_word(&mut out, &chars[start..i]);
+            let word = &chars[start..i];
+            if is_prefixed_id(&chars[..start], word) {
+                out.push_str("<id>");
+            } else {
+                push_word(&mut out, word);
+            }
             continue;
         }
         if c.is_whitespace() {
@@ -103,6 +108,27 @@ fn is_uuid_at(chars: &[char], at: usize) -> bool {
         }
     }
     chars.get(i).is_none_or(|c| !c.is_alphanumeric())
+}
+
+/// Shortest token after a prefix that is taken for an id: `req_12` stays `req_<n>`.
+const MIN_PREFIXED_ID: usize = 4;
+
+/// A token after a lettered prefix and `_` or `-` (`req_9cca63bba9`, `cus_K8s7dJ2mQ1xZ`,
+/// `job-2491518528`) is an id whatever its shape: random ids are sometimes all digits, and
+/// one error must not split into `req_<id>` and `req_<n>` by chance.
+fn is_prefixed_id(before: &[char], word: &[char]) -> bool {
+    let [.., prev, sep] = before else {
+        return false;
+    };
+    if !matches!(sep, '_' | '-') || !prev.is_alphanumeric() {
+        return false;
+    }
+    let prefix = before[..before.len() - 1]
+        .iter()
+        .rev()
+        .take_while(|c| c.is_alphanumeric());
+    let lettered = prefix.clone().any(|c| c.is_alphabetic());
+    lettered && word.len() >= MIN_PREFIXED_ID && word.iter().any(|c| c.is_ascii_digit())
 }
 
 /// A token of letters and digits: an id when it looks random (hex of 8 or more, or letters
@@ -251,6 +277,21 @@ mod tests {
             error_signature("sha 8e296a067a37563370ded05f5a3bf3ec missing"),
             "sha <id> missing"
         );
+    }
+
+    #[test]
+    fn one_error_is_one_signature_whatever_the_shape_of_its_ids() {
+        let hex = error_signature("upstream rejected request req_9cca63bba9 (HTTP 429)");
+        let digits = error_signature("upstream rejected request req_2491518528 (HTTP 429)");
+        assert_eq!(hex, "upstream rejected request req_<id> (HTTP <n>)");
+        assert_eq!(hex, digits);
+        assert_eq!(
+            error_signature("lost job-84213a"),
+            error_signature("lost job-842137")
+        );
+        // A short suffix is a number; a date keeps its numbers.
+        assert_eq!(error_signature("shard_12 down"), "shard_<n> down");
+        assert_eq!(error_signature("on 2026-01-05"), "on <n>-<n>-<n>");
     }
 
     #[test]

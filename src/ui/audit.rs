@@ -29,10 +29,11 @@ const COLUMNS: [Column<AuditCol>; 7] = [
     left(AuditCol::At,      "AT (UTC)", 14, 14, 0),
     left(AuditCol::Action,  "ACTION",   11, 11, 0),
     left(AuditCol::Queue,   "QUEUE",    10, 20, 1),
-    left(AuditCol::Count,   "COUNT",    6, 7, 3),
+    left(AuditCol::Count,   "COUNT",    6, 7, 2),
     left(AuditCol::Outcome, "OUTCOME",  7, 7, 0),
-    left(AuditCol::Actor,   "ACTOR",    26, 26, 4),
-    left(AuditCol::Detail,  "DETAIL",   20, 200, 2),
+    // Who did it stays at 80 columns; the detail is under the table for the selected row.
+    left(AuditCol::Actor,   "ACTOR",    16, 26, 1),
+    left(AuditCol::Detail,  "DETAIL",   20, 200, 3),
 ];
 
 /// Rows under the table that show the selected entry in full.
@@ -130,7 +131,17 @@ fn cell<'a>(column: AuditCol, width: u16, e: &AuditEntry, theme: &Theme) -> Cell
             Cell::from(fitted(&e.outcome)).style(style)
         }
         AuditCol::Actor => Cell::from(fitted(&e.actor)),
-        AuditCol::Detail => Cell::from(fitted(e.detail.as_deref().unwrap_or(""))),
+        AuditCol::Detail => Cell::from(fitted(&detail(e))),
+    }
+}
+
+/// The detail, with a pause's reason said in words rather than left inside the JSON.
+fn detail(e: &AuditEntry) -> String {
+    let detail = e.detail.as_deref().unwrap_or("");
+    match e.params.get("reason").and_then(|r| r.as_str()) {
+        Some(reason) if !reason.is_empty() && detail.is_empty() => format!("reason: {reason}"),
+        Some(reason) if !reason.is_empty() => format!("reason: {reason} · {detail}"),
+        _ => detail.to_string(),
     }
 }
 
@@ -153,7 +164,7 @@ fn full_entry(e: &AuditEntry) -> String {
         e.id,
         e.at.format("%Y-%m-%d %H:%M:%S UTC"),
         e.actor,
-        e.detail.as_deref().unwrap_or(""),
+        detail(e),
         e.params
     )
 }

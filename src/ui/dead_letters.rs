@@ -8,8 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Wrap};
 
 use super::load::{first_load, load_status};
-use super::table::{Column, Fitted, SelectableTable, left};
-use super::text::sanitize;
+use super::table::{Column, Fitted, SelectableTable, left, widened, widest};
+use super::text::{self, sanitize};
 use super::theme::Theme;
 use super::when;
 use crate::app::App;
@@ -51,17 +51,37 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
         return first_load(frame, table_area, theme);
     };
     let now = report.db_now;
-    let columns = Fitted::with_filler(&COLUMNS, table_area.width, 1);
+    // The signature is read first: it takes the room it needs before the tallies grow.
+    let mut figures = widened(&COLUMNS, |col| match col {
+        DeadCol::Jobs => widest(report.groups.iter().map(|g| g.count.to_string())),
+        _ => 0,
+    });
+    let signature_width = widest(report.groups.iter().map(|g| sanitize(&g.signature, 500)));
+    let tally_width = |f: fn(&ErrorGroup) -> &[(String, i64)]| {
+        widest(report.groups.iter().map(|g| tally(f(g), usize::MAX)))
+    };
+    for c in &mut figures {
+        let need = match c.id {
+            DeadCol::Signature => signature_width,
+            DeadCol::Kinds => tally_width(|g| &g.kinds),
+            DeadCol::Queues => tally_width(|g| &g.queues),
+            _ => continue,
+        };
+        c.spec.max = u16::try_from(need).unwrap_or(u16::MAX).max(c.spec.min);
+    }
+    let columns = Fitted::new(&figures, table_area.width);
     let rows: Vec<Row> = report
         .groups
         .iter()
         .map(|g| {
-            columns.row(|col, _| match col {
+            columns.row(|col, width| match col {
                 DeadCol::Jobs => Cell::from(Line::from(g.count.to_string()).right_aligned())
                     .style(theme.critical),
-                DeadCol::Signature => Cell::from(sanitize(&g.signature, 500).into_owned()),
-                DeadCol::Kinds => Cell::from(tally(&g.kinds)),
-                DeadCol::Queues => Cell::from(tally(&g.queues)),
+                DeadCol::Signature => Cell::from(
+                    text::truncate(&sanitize(&g.signature, 500), width as usize).into_owned(),
+                ),
+                DeadCol::Kinds => Cell::from(tally(&g.kinds, width as usize)),
+                DeadCol::Queues => Cell::from(tally(&g.queues, width as usize)),
                 DeadCol::First => {
                     Cell::from(Line::from(when::relative(Some(g.first_seen), now)).right_aligned())
                 }
@@ -125,13 +145,45 @@ fn title<'a>(view: &DeadLettersView, clock: DateTime<Utc>, theme: &Theme) -> Lin
     Line::from(spans)
 }
 
-/// `email.send 30, email.digest 7` as far as the column goes.
-fn tally(items: &[(String, i64)]) -> String {
-    let parts: Vec<String> = items
-        .iter()
-        .map(|(name, n)| format!("{} {n}", sanitize(name, 100)))
-        .collect();
-    parts.join(", ")
+/// `email.send 30, email.digest 7` in `width` cells: whole items while they fit, then
+/// `+2` for the rest; a name shortens in the middle, its count never (`webhooks 4` for
+/// 475 would be a wrong figure).
+fn tally(items: &[(String, i64)], width: usize) -> String {
+    let mut out = String::new();
+    for (i, (name, n)) in items.iter().enumerate() {
+        let sep = if i == 0 { "" } else { ", " };
+        let item = format!("{sep}{} {n}", sanitize(name, 100));
+        let rest = items.len() - i - 1;
+        let more = if rest > 0 {
+            format!(", +{rest}")
+        } else {
+            String::new()
+        };
+        if text::width(&out) + text::width(&item) + text::width(&more) <= width {
+            out.push_str(&item);
+            continue;
+        }
+        let left = items.len() - i;
+        if i == 0 {
+            // The first item shortens its name to keep its count and the others' tally.
+            let tail = if left > 1 {
+                format!(" {n}, +{}", left - 1)
+            } else {
+                format!(" {n}")
+            };
+            let room = width.saturating_sub(text::width(&tail));
+            if room >= 2 {
+                return format!(
+                    "{}{tail}",
+                    text::truncate_middle(&sanitize(name, 100), room)
+                );
+            }
+            return format!("+{left}");
+        }
+        out.push_str(&format!(", +{left}"));
+        return out;
+    }
+    out
 }
 
 fn sample(frame: &mut Frame, area: Rect, g: &ErrorGroup, theme: &Theme) {

@@ -28,8 +28,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut used = 1;
     for hint in visible_hints(app.screen_keys(), app.config.read_only) {
         let cost = text::width(hint.keys) + text::width(hint.label) + 3;
+        // In order of importance, each that still fits: a long one gives way to the next.
         if used + cost > area.width as usize {
-            break;
+            continue;
         }
         used += cost;
         spans.push(Span::styled(hint.keys, theme.header_key));

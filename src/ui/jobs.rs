@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row};
 
 use super::load::{failure, loading};
-use super::table::{Column, Fitted, SelectableTable, left, right};
+use super::table::{Column, Fitted, SelectableTable, left, right, widened, widest};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use super::when;
@@ -16,7 +16,7 @@ use crate::app::App;
 use crate::app::filter;
 use crate::app::views::JobsView;
 use crate::backend::drill::{JobRow, JobScope, SortKey};
-use crate::backend::{Count, JobState};
+use crate::backend::{Count, JobId, JobState};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum JobCol {
@@ -102,7 +102,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &JobsView, theme: &T
         .map(|p| p.db_now)
         .or_else(|| app.db_now())
         .unwrap_or(app.now);
-    let cols = columns(&view.scope, table_area.width);
+    // An id is never cut: the ID column is as wide as the widest number on the page.
+    let id_width = widest(view.rows().iter().filter_map(|r| match &r.id {
+        JobId::Int(n) => Some(n.to_string()),
+        JobId::Text(_) => None,
+    }));
+    let cols = widened(&columns(&view.scope, table_area.width), |c| match c {
+        JobCol::Id => id_width,
+        _ => 0,
+    });
     // The last error comes last and takes what is left.
     let columns = Fitted::with_filler(&cols, table_area.width, cols.len() - 1);
     let rows: Vec<Row> = view

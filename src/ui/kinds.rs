@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row};
 
 use super::load::{failure, first_load, loading};
-use super::table::{Column, Fitted, SelectableTable, left, right};
+use super::table::{Column, Fitted, SelectableTable, left, right, widened, widest};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use super::when;
@@ -89,7 +89,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
     let Some(report) = &view.report else {
         return first_load(frame, table_area, theme);
     };
-    let columns = Fitted::new(&COLUMNS, table_area.width);
+    let figures = widened(&COLUMNS, |col| {
+        let figure: fn(&crate::backend::drill::KindStats) -> i64 = match col {
+            KindCol::Ok => |k| k.succeeded,
+            KindCol::Failed => |k| k.failed_attempts,
+            KindCol::Dead => |k| k.dead,
+            _ => return 0,
+        };
+        widest(report.kinds.iter().map(|k| text::human_number(figure(k))))
+    });
+    let columns = Fitted::new(&figures, table_area.width);
     let right = |s: String| Cell::from(Line::from(s).right_aligned());
     let rows: Vec<Row> = report
         .kinds
@@ -98,11 +107,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
             let rate = k
                 .failure_rate()
                 .filter(|_| app.config.capabilities.failures.yes());
-            let rate_style = match rate {
-                Some(r) if r >= 0.2 => theme.critical,
-                Some(r) if r > 0.0 => theme.warn,
-                _ => theme.text,
-            };
+            // The view spans every queue: the kind's own override applies, no queue's.
+            let rule = app.rules.kind_failure_rate("", &k.kind);
+            let rate_style = super::markers::rate_style(rate, rule, theme);
             columns.row(|col, width| match col {
                 KindCol::Kind => {
                     Cell::from(text::truncate(&sanitize(&k.kind, 300), width as usize).into_owned())

@@ -41,6 +41,9 @@ use crate::app::App;
 use crate::app::focus::Focus;
 use theme::Theme;
 
+/// `user@host:port/db` shortened as the header shortens it.
+pub use header::shorten_target as header_target;
+
 /// Below this the screen cannot say anything useful.
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 12;

@@ -9,13 +9,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table};
 
 use super::markers;
-use super::table::{Column, Fitted, SelectableTable, left, pane_block};
+use super::table::{Column, Fitted, SelectableTable, left, pane_block, widened, widest};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::sort::RATE_WINDOW_MINUTES;
 use crate::app::{App, Pane, QueueColumn};
-use crate::backend::QueueStats;
 use crate::backend::drill::HistoryWindow;
+use crate::backend::{MinuteBucket, QueueStats};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum QueueCol {
@@ -65,7 +65,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let now = app.db_now().unwrap_or(received.snapshot.db_now);
 
-    let columns = Fitted::new(&COLUMNS, area.width);
+    let columns = Fitted::new(&figure_columns(&received.snapshot.queues), area.width);
     let header = Row::new(
         columns
             .columns()
@@ -90,6 +90,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.dim,
         ))
         .render(frame, area);
+}
+
+/// The columns, each figure column as wide as its widest count: a count is never cut.
+pub(super) fn figure_columns(queues: &[QueueStats]) -> Vec<Column<QueueCol>> {
+    widened(&COLUMNS, |col| {
+        let count: fn(&QueueStats) -> crate::backend::Count = match col {
+            QueueCol::Sorted(QueueColumn::Ready) => |q| q.ready,
+            QueueCol::Sorted(QueueColumn::Scheduled) => |q| q.scheduled,
+            QueueCol::Sorted(QueueColumn::Running) => |q| q.running,
+            QueueCol::Sorted(QueueColumn::Retrying) => |q| q.retrying,
+            QueueCol::Sorted(QueueColumn::Dead) => |q| q.dead,
+            _ => return 0,
+        };
+        widest(queues.iter().map(|q| text::count(count(q))))
+    })
 }
 
 pub(super) fn header_cell<'a>(col: QueueCol, app: &App, theme: &Theme) -> Cell<'a> {
@@ -165,11 +180,11 @@ pub(super) fn cell<'a>(
         QueueCol::Sorted(QueueColumn::FailureRate) => {
             let rate = q.failure_rate().filter(|_| failures);
             let c = right(text::percent(rate));
-            match rate {
-                Some(r) if r >= 0.10 => c.style(theme.critical),
-                Some(r) if r > 0.0 => c.style(theme.warn),
-                _ => c,
-            }
+            c.style(markers::rate_style(
+                rate,
+                app.rules.failure_rate(&q.name),
+                theme,
+            ))
         }
         QueueCol::Trend => trend_cell(q, width, app, theme),
     }
@@ -197,7 +212,7 @@ fn trend_header<'a>(app: &App, theme: &Theme) -> Cell<'a> {
 
 fn trend_cell<'a>(q: &QueueStats, width: u16, app: &App, theme: &Theme) -> Cell<'a> {
     let buckets = if app.history.window == HistoryWindow::Hour {
-        &q.minutes
+        closed_minutes(&q.minutes)
     } else {
         match app.history.shown() {
             Some(report) => match report.queues.get(&q.name) {
@@ -226,6 +241,14 @@ fn trend_cell<'a>(q: &QueueStats, width: u16, app: &App, theme: &Theme) -> Cell<
             .collect();
     }
     Cell::from(text::sparkline(&done, width as usize)).style(theme.spark)
+}
+
+/// The minutes that are over: the last bucket is the minute still open, a fraction of a
+/// minute's work, so drawn it would make every queue seem to drop once a minute. Scaling it
+/// by its elapsed share would guess from a few seconds (one job at 0:05 reads as 12/min),
+/// so the chart shows only what was measured, a minute late.
+fn closed_minutes(minutes: &[MinuteBucket]) -> &[MinuteBucket] {
+    &minutes[..minutes.len().saturating_sub(1)]
 }
 
 fn name_cell<'a>(q: &QueueStats, width: u16, theme: &Theme) -> Cell<'a> {

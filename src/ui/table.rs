@@ -41,6 +41,31 @@ pub const fn right<C>(id: C, title: &'static str, min: u16, max: u16, priority: 
     }
 }
 
+/// `columns` with each figure column made as wide as its widest value (`widest` gives it,
+/// 0 where a column holds no figures): a number is never cut, its column gives way whole
+/// on a narrow screen instead (`dead ~141` for `~1409` would be a wrong figure).
+pub fn widened<C: Copy>(columns: &[Column<C>], widest: impl Fn(C) -> usize) -> Vec<Column<C>> {
+    columns
+        .iter()
+        .map(|c| {
+            let need = u16::try_from(widest(c.id)).unwrap_or(u16::MAX);
+            let mut c = *c;
+            c.spec.min = c.spec.min.max(need);
+            c.spec.max = c.spec.max.max(c.spec.min);
+            c
+        })
+        .collect()
+}
+
+/// The widest of some texts, in cells.
+pub fn widest<S: AsRef<str>>(texts: impl IntoIterator<Item = S>) -> usize {
+    texts
+        .into_iter()
+        .map(|t| super::text::width(t.as_ref()))
+        .max()
+        .unwrap_or(0)
+}
+
 /// The columns that fit, in their order, each with its width.
 pub struct Fitted<C> {
     shown: Vec<(Column<C>, u16)>,

@@ -40,14 +40,78 @@ pub fn sanitize(raw: &str, max_chars: usize) -> Cow<'_, str> {
 }
 
 fn is_unsafe(c: char) -> bool {
-    c.is_control()
-        // Bidi embeddings, overrides and isolates reorder what follows them on screen.
-        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+    c.is_control() || is_bidi_control(c) || is_invisible(c)
+}
+
+/// Bidi embeddings, overrides, isolates and marks reorder what follows them on screen.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+}
+
+/// Format and invisible characters: terminals disagree on their width (a soft hyphen is
+/// 1 cell here, 0 there; a variation selector widens the character before it), so a
+/// cell count computed here would not match the screen and leave stray characters behind.
+/// Shown escaped, they are visible and one cell each.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00ad}'                       // soft hyphen
+        | '\u{034f}'                     // combining grapheme joiner
+        | '\u{115f}' | '\u{1160}' | '\u{3164}' | '\u{ffa0}' // Hangul fillers
+        | '\u{180b}'..='\u{180f}'         // Mongolian variation selectors and vowel separator
+        | '\u{200b}'..='\u{200d}'         // zero-width space, non-joiner, joiner
+        | '\u{2028}' | '\u{2029}'         // line and paragraph separators
+        | '\u{2060}'..='\u{2064}'         // word joiner, invisible operators
+        | '\u{206a}'..='\u{206f}'         // deprecated format characters
+        | '\u{fe00}'..='\u{fe0f}'         // variation selectors
+        | '\u{feff}'                     // byte order mark, zero-width no-break space
+        | '\u{fff9}'..='\u{fffb}'         // interlinear annotation
+        | '\u{1bca0}'..='\u{1bca3}'       // shorthand format controls
+        | '\u{1d173}'..='\u{1d17a}'       // musical format controls
+        | '\u{e0000}'..='\u{e007f}'       // tag characters
+        | '\u{e0100}'..='\u{e01ef}'       // variation selectors supplement
+    )
 }
 
 /// Display width in terminal cells.
 pub fn width(s: &str) -> usize {
     s.chars().map(|c| c.width().unwrap_or(0)).sum()
+}
+
+/// Cut to at most `max` cells in the middle, keeping both ends (a host's name and its
+/// number, a path's last part): `ip-10-0-1…compute.internal`.
+pub fn truncate_middle(s: &str, max: usize) -> Cow<'_, str> {
+    if width(s) <= max {
+        return Cow::Borrowed(s);
+    }
+    if max <= 1 {
+        return truncate(s, max);
+    }
+    let room = max - 1;
+    let tail_room = room / 2;
+    let head_room = room - tail_room;
+    let mut head = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > head_room {
+            break;
+        }
+        used += w;
+        head.push(c);
+    }
+    let mut tail: Vec<char> = Vec::new();
+    let mut used_tail = 0;
+    for c in s.chars().rev() {
+        let w = c.width().unwrap_or(0);
+        if used_tail + w > room - used {
+            break;
+        }
+        used_tail += w;
+        tail.push(c);
+    }
+    head.push('…');
+    head.extend(tail.into_iter().rev());
+    Cow::Owned(head)
 }
 
 /// Cut to at most `max` cells, marking the cut with an ellipsis.

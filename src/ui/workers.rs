@@ -6,7 +6,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Cell, Row, Table};
 
 use super::markers;
-use super::table::{Column, Fitted, SelectableTable, left, pane_block};
+use super::table::{Column, Fitted, SelectableTable, left, pane_block, widest};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::{App, Pane};
@@ -66,7 +66,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         return;
     };
 
-    let columns = Fitted::new(&COLUMNS, area.width);
+    let columns = Fitted::new(
+        &host_room(
+            &COLUMNS,
+            |c| c == WorkerCol::Host,
+            &received.snapshot.workers,
+        ),
+        area.width,
+    );
     let rows: Vec<Row> = app
         .worker_order()
         .into_iter()
@@ -86,6 +93,46 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .render(frame, area);
 }
 
+/// The host column may grow to the longest host (up to `MAX_HOST`), so where the screen
+/// has room a host is whole rather than cut at 20 cells.
+pub(super) fn host_room<C: Copy>(
+    columns: &[Column<C>],
+    is_host: impl Fn(C) -> bool,
+    workers: &[WorkerInfo],
+) -> Vec<Column<C>> {
+    let longest = widest(
+        workers
+            .iter()
+            .map(|w| sanitize(w.host.as_deref().unwrap_or("–"), 500)),
+    )
+    .min(MAX_HOST);
+    columns
+        .iter()
+        .map(|c| {
+            let mut c = *c;
+            if is_host(c.id) {
+                c.spec.max = c.spec.max.max(longest as u16);
+            }
+            c
+        })
+        .collect()
+}
+
+const MAX_HOST: usize = 48;
+
+/// A host in `width` cells: the domain gives way first, then the machine's own name is
+/// cut in the middle, since hosts of one fleet differ at its end (`ip-10-0-1-23`,
+/// `ip-10-0-1-17`): `ip-10-0-1-23.eu-w…`, then `ip-10…1-23`.
+pub(super) fn host_text(w: &WorkerInfo, width: u16) -> String {
+    let host = sanitize(w.host.as_deref().unwrap_or("–"), 500);
+    let width = width as usize;
+    let name = host.split('.').next().unwrap_or_default();
+    if text::width(&host) <= width || text::width(name) < width {
+        return text::truncate(&host, width).into_owned();
+    }
+    text::truncate_middle(name, width).into_owned()
+}
+
 fn cell<'a>(
     col: WorkerCol,
     width: u16,
@@ -98,7 +145,7 @@ fn cell<'a>(
     match col {
         WorkerCol::Marker => Cell::from(""),
         WorkerCol::Id => Cell::from(fit(&w.id)),
-        WorkerCol::Host => Cell::from(fit(w.host.as_deref().unwrap_or("–"))),
+        WorkerCol::Host => Cell::from(host_text(w, width)),
         WorkerCol::Pid => {
             Cell::from(Line::from(w.pid.map_or("–".into(), |p| p.to_string())).right_aligned())
         }

@@ -1,5 +1,5 @@
 //! Every worker in full: where it runs, since when, its heartbeat, the jobs it holds;
-//! STALE when its heartbeat is old, CRASHED when it went quiet holding jobs.
+//! STALE when its heartbeat is old, with the jobs it holds stuck: the overview's word.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -10,6 +10,7 @@ use super::table::{Column, Fitted, SelectableTable, left};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use super::when;
+use super::workers::{host_room, host_text};
 use crate::app::App;
 use crate::app::views::WorkersView;
 
@@ -31,10 +32,10 @@ const COLUMNS: [Column<WorkerDetailCol>; 8] = [
     left(WorkerDetailCol::Status,  "STATUS",  17, 17, 0),
     left(WorkerDetailCol::Jobs,    "JOBS",    4, 5, 1),
     left(WorkerDetailCol::Beat,    "BEAT",    7, 7, 1),
-    left(WorkerDetailCol::Host,    "HOST",    10, 24, 3),
+    left(WorkerDetailCol::Host,    "HOST",    10, 24, 2),
     left(WorkerDetailCol::Pid,     "PID",     7, 7, 5),
     left(WorkerDetailCol::Started, "STARTED", 10, 10, 4),
-    left(WorkerDetailCol::Queues,  "QUEUES",  8, 80, 2),
+    left(WorkerDetailCol::Queues,  "QUEUES",  8, 80, 3),
 ];
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &WorkersView, theme: &Theme) {
@@ -66,7 +67,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &WorkersView, theme:
     if crashed > 0 {
         title.push(Span::raw(" · "));
         title.push(Span::styled(
-            format!(" {crashed} went quiet holding jobs "),
+            format!(" {crashed} STALE holding jobs: S resets them "),
             theme.alarm_banner,
         ));
     }
@@ -79,7 +80,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &WorkersView, theme:
     ));
     frame.render_widget(Paragraph::new(Line::from(title)), title_area);
 
-    let columns = Fitted::new(&COLUMNS, table_area.width);
+    let columns = Fitted::new(
+        &host_room(&COLUMNS, |c| matches!(c, WorkerDetailCol::Host), workers),
+        table_area.width,
+    );
     let rows: Vec<Row> = order
         .iter()
         .map(|&i| {
@@ -90,7 +94,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &WorkersView, theme:
                     WorkerDetailCol::Worker => Cell::from(fit(&w.id)),
                     WorkerDetailCol::Status => match (stale[i], w.running_jobs) {
                         (true, n) if n > 0 => {
-                            Cell::from(format!("CRASHED holds {n}")).style(theme.alarm_banner)
+                            Cell::from(format!("STALE {n} stuck")).style(theme.alarm_banner)
                         }
                         (true, _) => Cell::from("STALE").style(theme.warn),
                         (false, _) => Cell::from("ok").style(theme.ok),
@@ -109,7 +113,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &WorkersView, theme:
                             beat
                         }
                     }
-                    WorkerDetailCol::Host => Cell::from(fit(w.host.as_deref().unwrap_or("–"))),
+                    WorkerDetailCol::Host => Cell::from(host_text(w, width)),
                     WorkerDetailCol::Pid => Cell::from(
                         Line::from(w.pid.map_or("–".into(), |p| p.to_string())).right_aligned(),
                     ),

@@ -49,7 +49,7 @@ async fn a_bare_url_finds_each_schema_and_shows_its_counts() {
         let url = common::url_for(&db);
         let mut term = Terminal::jobtop(&url, None, 30, 120);
         let shown = term.wait_for(Duration::from_secs(20), |s| {
-            s.contents().contains(queue) && s.contents().contains("updated")
+            s.contents().contains(queue) && s.contents().contains(" ago")
         });
         let text = term.text();
         assert!(shown, "{backend}: {queue} never appeared:\n{text}");

@@ -452,6 +452,13 @@ fn audit_pane_loads_filters_and_closes() {
     assert_eq!(filter.outcome.as_deref(), Some("failed"));
     assert_eq!(filter.actor.as_deref(), Some("R"));
     assert!(app.actions.dialog.is_none());
+    // Esc clears the filter first, then closes.
+    let effects = app.update(code(KeyCode::Esc));
+    let [Effect::LoadAudit { filter }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(filter.queue, None);
+    assert!(app.actions.audit.as_ref().unwrap().filter.is_empty());
     app.update(code(KeyCode::Esc));
     assert!(app.actions.audit.is_none());
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::baseline::Baseline;
 use super::book::{AlertKey, RuleId, Subject, Unit};
 use super::rules::{Resolved, Rules};
-use crate::backend::{Capabilities, Count, Snapshot};
+use crate::backend::{Capabilities, Count, MinuteBucket, Snapshot};
 
 /// A rule whose condition holds for one subject.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +58,24 @@ impl Condition {
         self.held_for = Some(chrono::Duration::milliseconds(
             ((age_secs - self.threshold).max(0.0) * 1000.0) as i64,
         ));
+        self
+    }
+}
+
+impl Condition {
+    /// For a failure rate over the minutes: it began with the newest run of minutes each
+    /// failing above the threshold (an idle minute does not end it), not when the monitor
+    /// started and first saw it. The open minute counts as begun.
+    pub(super) fn rate_held(mut self, minutes: &[MinuteBucket]) -> Condition {
+        let run = minutes
+            .iter()
+            .rev()
+            .take_while(|m| {
+                let total = m.succeeded as u64 + m.failed as u64;
+                total == 0 || m.failed as f64 / total as f64 > self.threshold
+            })
+            .count();
+        self.held_for = Some(chrono::Duration::minutes(run.saturating_sub(1) as i64));
         self
     }
 }
@@ -143,14 +161,17 @@ pub fn from_snapshot(
             && !q.minutes.is_empty()
         {
             let (ok, failed) = q.window_totals();
-            out.extend(rate_condition(
-                RuleId::FailureRate,
-                Subject::queue(name),
-                r,
-                ok,
-                failed,
-                rules.failure_rate.min_attempts.0,
-            ));
+            out.extend(
+                rate_condition(
+                    RuleId::FailureRate,
+                    Subject::queue(name),
+                    r,
+                    ok,
+                    failed,
+                    rules.failure_rate.min_attempts.0,
+                )
+                .map(|c| c.rate_held(&q.minutes)),
+            );
         }
         for k in q.kinds.iter().flatten() {
             if let Some(r) = rules.kind_failure_rate(name, &k.kind) {

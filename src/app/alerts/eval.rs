@@ -113,9 +113,12 @@ pub fn evaluate(
 }
 
 fn advance(c: Condition, before: Option<&Alert>, now: DateTime<Utc>, mode: Mode) -> Alert {
-    let since = match c.held_for {
-        Some(held) => now - held,
-        None => before.map_or(now, |a| a.since),
+    // A condition that goes on holding began when it first did: the oldest-ready age's
+    // start does not drift forward with each poll's timing or as the oldest job changes.
+    let since = match (c.held_for, before) {
+        (Some(held), Some(a)) => (now - held).min(a.since),
+        (Some(held), None) => now - held,
+        (None, a) => a.map_or(now, |a| a.since),
     };
     let for_ = if mode == Mode::OneShot && c.held_for.is_none() {
         Duration::ZERO

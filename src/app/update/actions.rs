@@ -78,14 +78,7 @@ impl App {
         }
         match (self.pane, kind) {
             (Pane::Workers, ActionKind::ResetStuck) => match self.selected_worker.key().cloned() {
-                Some(worker) => self.request_action(
-                    Action::ResetStuck {
-                        queue: None,
-                        worker: Some(worker),
-                        stale_after: self.config.stale_after,
-                    },
-                    false,
-                ),
+                Some(worker) => self.reset_stuck_of(worker),
                 None => self.nothing_selected("worker"),
             },
             (Pane::Workers, ActionKind::Pause | ActionKind::Retry) => {
@@ -159,6 +152,39 @@ impl App {
         let filter = pane.query();
         self.actions.audit = Some(pane);
         vec![Effect::LoadAudit { filter }]
+    }
+
+    /// `S` on a worker: its running jobs go back to ready when its heartbeat stopped;
+    /// a live worker's jobs are not stuck, and the key says so instead of planning nothing.
+    pub(super) fn reset_stuck_of(&mut self, worker: String) -> Vec<Effect> {
+        let beat = self.db_now().and_then(|now| {
+            self.shown()?
+                .snapshot
+                .workers
+                .iter()
+                .find(|w| w.id == worker)
+                .map(|w| w.heartbeat_age(now))
+        });
+        if let Some(age) = beat
+            && !self.is_stale(age)
+        {
+            self.toast(
+                format!(
+                    "S resets the jobs of a STALE worker; {} is live (its heartbeat is fresh)",
+                    worker
+                ),
+                Level::Info,
+            );
+            return Vec::new();
+        }
+        self.request_action(
+            Action::ResetStuck {
+                queue: None,
+                worker: Some(worker),
+                stale_after: self.config.stale_after,
+            },
+            false,
+        )
     }
 
     fn nothing_selected(&mut self, what: &str) -> Vec<Effect> {
@@ -365,6 +391,15 @@ impl App {
         }
         let rows = pane.keys();
         match key.code {
+            // Esc clears a filter before it closes the pane, as in a job list.
+            KeyCode::Esc if !pane.filter.is_empty() => {
+                pane.filter.clear();
+                pane.selected = ListSelection::at(0);
+                pane.loading = true;
+                return vec![Effect::LoadAudit {
+                    filter: pane.query(),
+                }];
+            }
             KeyCode::Esc | KeyCode::Char('L') => self.actions.audit = None,
             KeyCode::Char('q') => return vec![Effect::Quit],
             KeyCode::Char('/') => pane.editing = Some(LineEditor::new(pane.filter.clone())),

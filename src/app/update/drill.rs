@@ -266,7 +266,9 @@ impl App {
             | KeyCommand::Alerts
             | KeyCommand::Freeze
             | KeyCommand::IntervalUp
-            | KeyCommand::IntervalDown => None,
+            | KeyCommand::IntervalDown
+            | KeyCommand::Audit => None,
+            KeyCommand::ResetStuck => Some(self.reset_stuck_in_drill()),
             KeyCommand::RefreshNow => {
                 let mut effects = vec![Effect::RefreshNow];
                 effects.extend(self.load_top());
@@ -277,6 +279,18 @@ impl App {
             KeyCommand::Copy => Some(self.copy()),
             _ => Some(self.view_command(command)),
         }
+    }
+
+    /// `S` outside a job list (which handles it first): on the workers view, the selected
+    /// worker's stuck jobs; elsewhere, where to go for it.
+    fn reset_stuck_in_drill(&mut self) -> Vec<Effect> {
+        if let Some(View::Workers(v)) = self.top_view() {
+            return match v.selected.key().cloned() {
+                Some(worker) => self.reset_stuck_of(worker),
+                None => self.notice("no worker selected".into()),
+            };
+        }
+        self.notice("S resets stuck jobs: open the stuck list (s) or the workers (w)".into())
     }
 
     fn notice(&mut self, text: String) -> Vec<Effect> {

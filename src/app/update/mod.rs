@@ -118,7 +118,8 @@ impl App {
 
     /// The help overlay scrolls and closes; every other key but quit waits.
     fn help_command(&mut self, command: KeyCommand) -> Vec<Effect> {
-        let last = BINDINGS.len() - 1;
+        // Descriptions wrap on a narrow screen; the overlay stops the scroll at its end.
+        let last = BINDINGS.len() * 4;
         match command {
             KeyCommand::Quit => return vec![Effect::Quit],
             KeyCommand::Help | KeyCommand::Back => self.show_help = false,
