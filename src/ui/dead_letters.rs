@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Wrap};
 
 use super::load::{first_load, load_status};
-use super::table::{Column, Fitted, SelectableTable, left};
+use super::table::{Column, Fitted, SelectableTable, left, narrow_note};
 use super::text::sanitize;
 use super::theme::Theme;
 use super::when;
@@ -52,8 +52,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
     };
     let now = report.db_now;
     let columns = Fitted::with_filler(&COLUMNS, table_area.width, 1);
-    let rows: Vec<Row> = report
-        .groups
+    let shown = view.shown();
+    let rows: Vec<Row> = shown
         .iter()
         .map(|g| {
             columns.row(|col, _| match col {
@@ -84,7 +84,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
         .empty(Line::styled(empty, theme.dim))
         .render(frame, table_area);
     if let Some(i) = view.selected_index() {
-        sample(frame, sample_area, &report.groups[i], theme);
+        sample(frame, sample_area, shown[i], theme);
     }
 }
 
@@ -121,6 +121,7 @@ fn title<'a>(view: &DeadLettersView, clock: DateTime<Utc>, theme: &Theme) -> Lin
             ));
         }
     }
+    spans.extend(narrow_note::<ErrorGroup>(&view.narrow, theme));
     spans.extend(load_status(&view.load, clock, theme));
     Line::from(spans)
 }

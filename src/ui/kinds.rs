@@ -6,13 +6,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row};
 
 use super::load::{failure, first_load, loading};
-use super::table::{Column, Fitted, SelectableTable, left, right};
+use super::table::{Column, Fitted, SelectableTable, left, narrow_note, right};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use super::when;
 use crate::app::App;
 use crate::app::views::KindsView;
-use crate::backend::drill::HistoryWindow;
+use crate::backend::drill::{HistoryWindow, KindStats};
 
 #[derive(Clone, Copy)]
 enum KindCol {
@@ -83,17 +83,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
         };
         title.push(Span::styled(text, style));
     }
+    title.extend(narrow_note::<KindStats>(&view.narrow, theme));
     title.extend(loading(&view.load, app.now, theme));
     frame.render_widget(Paragraph::new(Line::from(title)), title_area);
 
-    let Some(report) = &view.report else {
+    if view.report.is_none() {
         return first_load(frame, table_area, theme);
-    };
+    }
     let columns = Fitted::new(&COLUMNS, table_area.width);
     let right = |s: String| Cell::from(Line::from(s).right_aligned());
-    let rows: Vec<Row> = report
-        .kinds
-        .iter()
+    let rows: Vec<Row> = view
+        .shown()
+        .into_iter()
         .map(|k| {
             let rate = k
                 .failure_rate()

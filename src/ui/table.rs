@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
 
 use super::columns::{ColumnSpec, fit, fit_with_filler};
 use super::theme::Theme;
+use crate::app::sort::{Narrow, Sortable};
 
 /// A column a table may show. `C` names it, for the code that fills its cells.
 #[derive(Debug, Clone, Copy)]
@@ -103,6 +104,15 @@ pub fn pane_block(title: String, focused: bool, theme: &Theme) -> Block<'static>
             theme.border
         })
         .title(Span::styled(title, theme.title))
+}
+
+/// What a view's title says about its `/` filter and `<` `>` sort, while set.
+pub fn narrow_note<R: Sortable>(narrow: &Narrow, theme: &Theme) -> Option<Span<'static>> {
+    let text = narrow.describe::<R>()?;
+    Some(Span::styled(
+        format!("  [{}]", super::text::sanitize(&text, 80)),
+        theme.warn,
+    ))
 }
 
 fn specs<C>(columns: &[Column<C>]) -> Vec<ColumnSpec> {

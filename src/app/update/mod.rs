@@ -151,7 +151,11 @@ impl App {
                 self.show_help = true;
                 self.help_scroll = 0;
             }
-            KeyCommand::Back => {}
+            // Esc on the overview clears the queues' filter.
+            KeyCommand::Back => {
+                self.queue_filter = None;
+                self.keep_selection_valid();
+            }
             KeyCommand::Up => self.move_selection(-1),
             KeyCommand::Down => self.move_selection(1),
             KeyCommand::Top => self.move_selection(isize::MIN / 2),
@@ -265,7 +269,7 @@ impl App {
     }
 
     /// A selection whose row vanished moves to the first row; an empty table selects nothing.
-    fn keep_selection_valid(&mut self) {
+    pub(super) fn keep_selection_valid(&mut self) {
         self.drill_keep_selection();
         let names = self.queue_names();
         self.selected_queue.settle(&names, Fallback::First);
