@@ -24,7 +24,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset, Utc};
 
 pub use display::{ThemeName, human_bytes};
-pub use msg::{Effect, Msg};
+pub use msg::{Effect, Mouse, Msg, Table};
 use selection::ListSelection;
 pub use sort::{QueueColumn, QueueSort};
 pub use views::{CHROME_LINES, DETAIL_HEAD_LINES, Drill, DrillSettings, View};
@@ -123,6 +123,8 @@ pub struct App {
     /// Piles counted exactly by a job list or an action's plan, shown instead of the
     /// overview's estimate of them.
     pub known_counts: known_counts::KnownCounts,
+    /// A line the overview keeps at its foot: the demo's URL, to try the CLI beside it.
+    pub note: Option<String>,
 }
 
 pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
@@ -161,6 +163,7 @@ impl App {
             drill: Drill::default(),
             history: history::HistoryChart::default(),
             known_counts: known_counts::KnownCounts::default(),
+            note: None,
         }
     }
 

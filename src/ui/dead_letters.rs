@@ -45,7 +45,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
         Constraint::Length(sample_height),
     ])
     .areas(area);
-    frame.render_widget(Paragraph::new(title(view, app.now, theme)), title_area);
+    let title = title(view, app.now, theme);
+    // A blank, then the windows.
+    super::hits::tabs(title_area, &title, |i| {
+        (1..=DeadWindow::ALL.len()).contains(&i).then(|| i - 1)
+    });
+    frame.render_widget(Paragraph::new(title), title_area);
 
     let Some(report) = &view.report else {
         return first_load(frame, table_area, theme);
@@ -80,6 +85,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
         None => format!("  no dead jobs in the last {}", view.window.label()),
     };
     SelectableTable::new(&columns, rows, theme)
+        .clickable(crate::app::Table::View)
         .selected(view.selected_index())
         .empty(Line::styled(empty, theme.dim))
         .render(frame, table_area);

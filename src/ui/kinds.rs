@@ -43,6 +43,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
         Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
     let mut title = vec![Span::raw(" ")];
     title.extend(failure(&view.load, theme));
+    let first_tab = title.len();
     for w in HistoryWindow::ALL {
         let style = if w == view.window {
             theme.selected
@@ -85,7 +86,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
     }
     title.extend(narrow_note::<KindStats>(&view.narrow, theme));
     title.extend(loading(&view.load, app.now, theme));
-    frame.render_widget(Paragraph::new(Line::from(title)), title_area);
+    let title = Line::from(title);
+    let tabs = first_tab..first_tab + HistoryWindow::ALL.len();
+    super::hits::tabs(title_area, &title, |i| {
+        tabs.contains(&i).then(|| i - first_tab)
+    });
+    frame.render_widget(Paragraph::new(title), title_area);
 
     if view.report.is_none() {
         return first_load(frame, table_area, theme);
@@ -127,6 +133,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
         view.window.label()
     );
     SelectableTable::new(&columns, rows, theme)
+        .clickable(crate::app::Table::View)
         .selected(view.selected_index())
         .empty(Line::styled(empty, theme.dim))
         .render(frame, table_area);

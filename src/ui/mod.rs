@@ -12,6 +12,7 @@ mod drill;
 mod footer;
 mod header;
 mod help;
+pub mod hits;
 mod job;
 mod jobs;
 mod kinds;
@@ -110,11 +111,15 @@ fn overview(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) -> Rect {
         alerts::draw(frame, body_area, app, theme);
     } else {
         let schedules_line = schedules::overview_line(app, theme);
-        let [schedules_area, panes_area] = Layout::vertical([
+        let [schedules_area, panes_area, note_area] = Layout::vertical([
             Constraint::Length(schedules_line.is_some() as u16),
             Constraint::Min(4),
+            Constraint::Length(app.note.is_some() as u16),
         ])
         .areas(body_area);
+        if let Some(note) = &app.note {
+            frame.render_widget(Line::styled(format!(" {note}"), theme.dim), note_area);
+        }
         if let Some(line) = schedules_line {
             frame.render_widget(line, schedules_area);
         }

@@ -89,6 +89,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         })
         .collect();
     SelectableTable::new(&columns, rows, theme)
+        .clickable(crate::app::Table::Queues)
         .header(header)
         .pane(block, focused, theme)
         // The wall screen has no selection to show.

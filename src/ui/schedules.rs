@@ -255,6 +255,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SchedulesView, them
         "  no schedules"
     };
     SelectableTable::new(&columns, rows, theme)
+        .clickable(crate::app::Table::View)
         .selected(
             view.selected
                 .index(&app.schedule_keys_narrowed(&view.narrow)),
@@ -366,6 +367,7 @@ pub fn draw_runs(frame: &mut Frame, area: Rect, app: &App, view: &ScheduleRunsVi
         .collect();
     let keys: Vec<usize> = (0..s.runs.len()).collect();
     SelectableTable::new(&columns, rows, theme)
+        .clickable(crate::app::Table::View)
         .selected(view.selected.index(&keys))
         .empty(Line::styled("  no run among the runs read", theme.dim))
         .render(frame, table_area);

@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
 
 use super::columns::{ColumnSpec, fit, fit_with_filler};
 use super::theme::Theme;
+use crate::app::Table as Clicked;
 use crate::app::sort::{Narrow, Sortable};
 
 /// A column a table may show. `C` names it, for the code that fills its cells.
@@ -128,6 +129,8 @@ pub struct SelectableTable<'a> {
     highlight: Style,
     block: Option<Block<'a>>,
     message: Option<Line<'a>>,
+    /// Which table a click on a row selects in.
+    clickable: Option<Clicked>,
 }
 
 impl<'a> SelectableTable<'a> {
@@ -140,6 +143,7 @@ impl<'a> SelectableTable<'a> {
             highlight: theme.selected,
             block: None,
             message: None,
+            clickable: None,
         }
     }
 
@@ -163,6 +167,12 @@ impl<'a> SelectableTable<'a> {
         self
     }
 
+    /// Rows selected by a click (`ui::hits`), in `table`.
+    pub fn clickable(mut self, table: Clicked) -> Self {
+        self.clickable = Some(table);
+        self
+    }
+
     /// A line drawn on the first row, when there is one below the header.
     pub fn message(mut self, line: Option<Line<'a>>) -> Self {
         self.message = line;
@@ -177,6 +187,7 @@ impl<'a> SelectableTable<'a> {
 
     pub fn render(self, frame: &mut Frame, area: Rect) {
         let inner = self.block.as_ref().map_or(area, |b| b.inner(area));
+        let count = self.rows.len();
         let mut table = Table::new(self.rows, self.widths)
             .header(self.header)
             .column_spacing(1)
@@ -186,6 +197,15 @@ impl<'a> SelectableTable<'a> {
         }
         let mut state = TableState::default().with_selected(self.selected);
         frame.render_stateful_widget(table, area, &mut state);
+        if let Some(clicked) = self.clickable {
+            // Under the header line.
+            let rows = Rect {
+                y: inner.y.saturating_add(1),
+                height: inner.height.saturating_sub(1),
+                ..inner
+            };
+            super::hits::rows(rows, clicked, state.offset(), count);
+        }
         if let Some(line) = self.message
             && inner.height >= 2
         {

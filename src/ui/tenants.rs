@@ -95,6 +95,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &TenantsView, theme:
         })
         .collect();
     SelectableTable::new(&columns, rows, theme)
+        .clickable(crate::app::Table::View)
         .selected(view.selected_index())
         .empty(Line::styled("  no running or ready jobs", theme.dim))
         .render(frame, table_area);

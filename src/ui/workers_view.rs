@@ -124,6 +124,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &WorkersView, theme:
         })
         .collect();
     SelectableTable::new(&columns, rows, theme)
+        .clickable(crate::app::Table::View)
         .selected(view.selected.index(&app.worker_ids_narrowed(&view.narrow)))
         .empty(Line::styled("  no workers have registered", theme.dim))
         .render(frame, table_area);

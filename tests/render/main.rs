@@ -16,6 +16,7 @@ mod app_update;
 mod drill_render;
 mod drill_update;
 mod frame_bytes;
+mod mouse;
 mod narrow_update;
 mod render;
 mod render_actions;

@@ -590,7 +590,7 @@ impl App {
     }
 
     /// Asks for the data of the view on top; a newer ask makes any older answer stale.
-    fn load_top(&mut self) -> Vec<Effect> {
+    pub(super) fn load_top(&mut self) -> Vec<Effect> {
         let Some(request) = self.top_view().and_then(|v| self.request_for(v)) else {
             return Vec::new();
         };

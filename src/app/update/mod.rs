@@ -6,10 +6,11 @@ mod actions;
 mod alerting;
 mod drill;
 mod job_actions;
+mod mouse;
 
 use std::time::Duration;
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::app::actions::{Level, Toast};
 use crate::app::focus::Focus;
@@ -81,11 +82,16 @@ impl App {
                 self.source = source;
                 Vec::new()
             }
+            Msg::Mouse(mouse) => self.mouse(mouse),
         }
     }
 
     /// A key goes to the layer that has the focus, and nowhere else.
     fn key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+        // Ctrl-Z suspends from anywhere, as in any terminal program.
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('z') {
+            return vec![Effect::Suspend];
+        }
         match self.focus() {
             // The wall screen changes nothing, not even what it shows.
             Focus::Kiosk => match command_for(key) {
