@@ -234,7 +234,7 @@ impl Drop for Cluster {
             // SIGQUIT is PostgreSQL's immediate shutdown: no checkpoint, nothing to keep.
             if kill(pid, Signal::SIGQUIT).is_ok() {
                 let deadline = Instant::now() + Duration::from_secs(10);
-                while kill(pid, None).is_ok() && Instant::now() < deadline {
+                while is_running(pid) && Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(20));
                 }
             }
@@ -409,6 +409,18 @@ fn make_private_dir(owner: Option<&User>) -> Result<PathBuf> {
             .with_context(|| format!("cannot hand {} to user {}", dir.display(), user.name))?;
     }
     Ok(dir)
+}
+
+/// Whether `pid` still runs: a server that exited but that its parent (often init, after
+/// pg_ctl left) has not reaped yet is done, not running.
+fn is_running(pid: Pid) -> bool {
+    if kill(pid, None).is_err() {
+        return false;
+    }
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    !status
+        .lines()
+        .any(|l| l.starts_with("State:") && l.contains('Z'))
 }
 
 fn postmaster_pid(data_dir: &Path) -> Result<Pid> {
