@@ -132,12 +132,12 @@ fn chart(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .collect()
     };
     frame.render_widget(
-        Sparkline::default().data(&fit(&done)).style(theme.ok),
+        Sparkline::default().data(fit(&done)).style(theme.ok),
         done_area,
     );
     frame.render_widget(
         Sparkline::default()
-            .data(&fit(&failed))
+            .data(fit(&failed))
             .style(theme.critical),
         failed_area,
     );
