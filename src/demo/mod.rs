@@ -74,6 +74,13 @@ pub async fn start_demo_database() -> Result<DemoDatabase> {
 }
 
 pub async fn migrate_at(options: PgConnectOptions) -> Result<()> {
+    // One bounded session first: its error is the cause (refused, no such host), which a
+    // pool's "timed out" would hide.
+    connect::connect_once(&options)
+        .await
+        .with_context(|| format!("cannot connect to {}", connect::describe(&options)))?
+        .close()
+        .await?;
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(options)
