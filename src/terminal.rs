@@ -6,8 +6,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use chrono::Utc;
-use crossterm::event::{Event, EventStream, KeyCode, KeyEventKind, KeyModifiers};
-use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+use crossterm::event::{
+    DisableMouseCapture, EnableMouseCapture, Event, EventStream, KeyCode, KeyEventKind,
+    KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use crossterm::terminal::{
+    BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen, LeaveAlternateScreen,
+};
 use futures::StreamExt;
 use ratatui::backend::CrosstermBackend;
 use ratatui::buffer::Buffer;
@@ -17,12 +22,13 @@ use tokio::sync::mpsc;
 use crate::action_effects::ActionEffects;
 use crate::app::ThemeName;
 use crate::app::sources::{Sources, SourcesMsg};
-use crate::app::{App, Effect, Msg};
+use crate::app::{App, Effect, Mouse, Msg};
 use crate::backend::drill::{self, Request};
 use crate::backend::gate::Gate;
 use crate::backend::{Backend, Reads, SnapshotOptions};
 use crate::poller;
 use crate::source_runtime::{self, SourceEvent, SourceRuntime, SourceSetup};
+use crate::ui::hits::Hits;
 use crate::ui::theme::Theme;
 use sqlx::postgres::PgConnectOptions;
 
@@ -49,6 +55,7 @@ where
 {
     require_terminal()?;
     let mut terminal = ratatui::try_init()?;
+    crossterm::execute!(std::io::stdout(), EnableMouseCapture)?;
     let result = async {
         let Some(opened) = while_connecting(&mut terminal, target, theme, open).await? else {
             return Ok(());
@@ -57,6 +64,7 @@ where
         event_loop(&mut terminal, app, backend, opts).await
     }
     .await;
+    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     result
 }
@@ -142,12 +150,16 @@ async fn event_loop(
         });
     }
     let mut last_frame = None;
-    draw_frame(terminal, &app, &mut last_frame)?;
+    let mut hits = draw_noting(terminal, &app, &mut last_frame)?;
     loop {
         let msg = tokio::select! {
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => Msg::Key(key),
                 Some(Ok(Event::Resize(width, height))) => Msg::ScreenSize { width, height },
+                Some(Ok(Event::Mouse(mouse))) => match mouse_msg(&mouse, &hits) {
+                    Some(msg) => msg,
+                    None => continue,
+                },
                 Some(Ok(_)) => continue,
                 Some(Err(err)) => return Err(err.into()),
                 None => return Ok(()),
@@ -158,7 +170,7 @@ async fn event_loop(
             _ = timers.hangup.recv() => return Ok(()),
         };
         for effect in app.update(msg) {
-            let Some(effect) = terminal_effect(terminal, effect)? else {
+            let Some(effect) = terminal_effect(terminal, effect, true, &mut last_frame)? else {
                 continue;
             };
             match effect {
@@ -175,7 +187,17 @@ async fn event_loop(
                 action => actions.run(action),
             }
         }
-        draw_frame(terminal, &app, &mut last_frame)?;
+        hits = draw_noting(terminal, &app, &mut last_frame)?;
+    }
+}
+
+/// A mouse event as a message: a left click on what the last frame drew there, the wheel.
+fn mouse_msg(mouse: &MouseEvent, hits: &Hits) -> Option<Msg> {
+    match mouse.kind {
+        MouseEventKind::Down(MouseButton::Left) => hits.at(mouse.column, mouse.row).map(Msg::Mouse),
+        MouseEventKind::ScrollDown => Some(Msg::Mouse(Mouse::Wheel(1))),
+        MouseEventKind::ScrollUp => Some(Msg::Mouse(Mouse::Wheel(-1))),
+        _ => None,
     }
 }
 
@@ -251,7 +273,8 @@ async fn sources_loop(
         }
         for msg in msgs {
             for (i, effect) in screen.update(msg) {
-                let Some(effect) = terminal_effect(terminal, effect)? else {
+                let Some(effect) = terminal_effect(terminal, effect, false, &mut last_frame)?
+                else {
                     continue;
                 };
                 match effect {
@@ -296,10 +319,16 @@ impl LoopTimers {
     }
 }
 
-/// Carries out the effects that belong to the terminal (the bell, the clipboard) and hands
-/// every other one back.
-fn terminal_effect(terminal: &mut DefaultTerminal, effect: Effect) -> Result<Option<Effect>> {
+/// Carries out the effects that belong to the terminal (the bell, the clipboard, Ctrl-Z) and
+/// hands every other one back. `mouse`: the screen captures the mouse.
+fn terminal_effect(
+    terminal: &mut DefaultTerminal,
+    effect: Effect,
+    mouse: bool,
+    last: &mut Option<Buffer>,
+) -> Result<Option<Effect>> {
     match effect {
+        Effect::Suspend => suspend(terminal, mouse, last)?,
         // BEL draws nothing: the terminal (or tmux) rings or flashes. It goes out with the
         // next frame's flush.
         Effect::Bell => terminal.backend_mut().write_all(b"\x07")?,
@@ -312,6 +341,28 @@ fn terminal_effect(terminal: &mut DefaultTerminal, effect: Effect) -> Result<Opt
         other => return Ok(Some(other)),
     }
     Ok(None)
+}
+
+/// Ctrl-Z: the terminal goes back to the shell as it was (no raw mode, the main screen, the
+/// cursor), the process stops as a shell's Ctrl-Z would stop it (SIGTSTP), and after `fg`
+/// the screen is taken again and drawn whole.
+fn suspend(terminal: &mut DefaultTerminal, mouse: bool, last: &mut Option<Buffer>) -> Result<()> {
+    let mut out = std::io::stdout();
+    if mouse {
+        crossterm::execute!(out, DisableMouseCapture)?;
+    }
+    crossterm::execute!(out, LeaveAlternateScreen, crossterm::cursor::Show)?;
+    crossterm::terminal::disable_raw_mode()?;
+    nix::sys::signal::raise(nix::sys::signal::Signal::SIGTSTP)?;
+    // Here again after SIGCONT.
+    crossterm::terminal::enable_raw_mode()?;
+    crossterm::execute!(out, EnterAlternateScreen)?;
+    if mouse {
+        crossterm::execute!(out, EnableMouseCapture)?;
+    }
+    terminal.clear()?;
+    *last = None;
+    Ok(())
 }
 
 /// A source's event as the screen's message; an opened schema starts its runtime first.
@@ -382,6 +433,19 @@ pub fn draw_frame<W: Write>(
     let mut frame = terminal.get_frame();
     crate::ui::draw(&mut frame, app);
     finish_frame(terminal, last)
+}
+
+/// `draw_frame`, and where the frame's tables and tabs are, for the mouse.
+fn draw_noting<W: Write>(
+    terminal: &mut Terminal<CrosstermBackend<W>>,
+    app: &App,
+    last: &mut Option<Buffer>,
+) -> Result<Hits> {
+    terminal.autoresize()?;
+    let mut frame = terminal.get_frame();
+    let hits = crate::ui::hits::draw_with_hits(&mut frame, app);
+    finish_frame(terminal, last)?;
+    Ok(hits)
 }
 
 /// Writes the frame just drawn, when it differs from `last`.

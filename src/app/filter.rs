@@ -1,9 +1,10 @@
 //! The `/` filter of a job list, as typed and as understood:
 //! `48213` or `#48213` or `id:48213` (job id), `kind:email.send`, `tenant:acme`,
+//! `payload.customer_id:4711` (the payload's value at a path; `payload:text` anywhere in it),
 //! `error:text` or any other words (text in the last error, case-insensitive).
 
 use crate::backend::JobId;
-use crate::backend::drill::ListFilter;
+use crate::backend::drill::{ListFilter, PayloadTerm};
 
 /// Reads what the user typed. Words that are not `key:value` terms are the error text,
 /// joined by single spaces.
@@ -13,6 +14,10 @@ pub fn parse(input: &str) -> Result<ListFilter, String> {
     for word in input.split_whitespace() {
         let (key, value) = match word.split_once(':') {
             Some((k, v)) if matches!(k, "id" | "kind" | "tenant" | "error" | "err") => (k, v),
+            Some((k, v)) if k == "payload" || k.starts_with("payload.") => {
+                filter.payload = Some(payload_term(k, v)?);
+                continue;
+            }
             _ => ("", word),
         };
         match key {
@@ -31,6 +36,22 @@ pub fn parse(input: &str) -> Result<ListFilter, String> {
         filter.error_text = Some(text);
     }
     Ok(filter)
+}
+
+/// `payload.customer_id:4711` (the value at a path), `payload.order.id:7` (nested),
+/// `payload:4711` (the text anywhere in the payload).
+fn payload_term(key: &str, value: &str) -> Result<PayloadTerm, String> {
+    let path: Vec<String> = match key.strip_prefix("payload.") {
+        Some(path) => path.split('.').map(str::to_string).collect(),
+        None => Vec::new(),
+    };
+    if value.is_empty() || path.iter().any(String::is_empty) {
+        return Err("payload: write payload.key:value (payload.order.id:7) or payload:text".into());
+    }
+    Ok(PayloadTerm {
+        path,
+        value: value.to_string(),
+    })
 }
 
 fn parse_id(value: &str) -> Result<JobId, String> {
@@ -75,11 +96,23 @@ fn terms(filter: &ListFilter, sep: char, error: impl Fn(&str) -> String) -> Stri
     let kind = filter.kind.as_ref().map(|k| format!("kind{sep}{k}"));
     let tenant = filter.tenant.as_ref().map(|t| format!("tenant{sep}{t}"));
     let text = filter.error_text.as_deref().map(error);
-    [id, kind, tenant, text]
+    let payload = filter.payload.as_ref().map(|p| match p.path.is_empty() {
+        true => format!("payload{sep}{}", p.value),
+        false => format!("payload.{}{sep}{}", p.path.join("."), p.value),
+    });
+    [id, kind, tenant, payload, text]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A table's `/` filter: every word of `needle` appears in `text`, in any case.
+pub fn matches_words(text: &str, needle: &str) -> bool {
+    let text = text.to_lowercase();
+    needle
+        .split_whitespace()
+        .all(|word| text.contains(&word.to_lowercase()))
 }
 
 #[cfg(test)]
@@ -98,6 +131,30 @@ mod tests {
             describe(&f),
             "kind=email.send tenant=acme error~\"connection refused\""
         );
+    }
+
+    #[test]
+    fn payload_terms() {
+        let f = parse("payload.customer_id:4711 kind:order").unwrap();
+        let term = f.payload.clone().unwrap();
+        assert_eq!(
+            (term.path, term.value.as_str()),
+            (vec!["customer_id".to_string()], "4711")
+        );
+        assert!(f.needs_scan());
+        assert_eq!(parse(&to_input(&f)).unwrap(), f);
+        let nested = parse("payload.order.id:7").unwrap().payload.unwrap();
+        assert_eq!(nested.path, ["order", "id"]);
+        assert!(
+            parse("payload:acme")
+                .unwrap()
+                .payload
+                .unwrap()
+                .path
+                .is_empty()
+        );
+        assert!(parse("payload.:1").is_err());
+        assert!(parse("payload.a:").is_err());
     }
 
     #[test]

@@ -139,7 +139,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "/",
         command: KeyCommand::Filter,
-        help: "filter: 48213 kind:K tenant:T error text",
+        help: "filter: 48213 kind:K payload.k:v text; names",
     },
     Binding {
         keys: "Tab ← →",
@@ -149,7 +149,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "PgUp PgDn",
         command: KeyCommand::PageDown,
-        help: "previous / next page (also [ ])",
+        help: "a screen up / down (also [ ])",
     },
     Binding {
         keys: "o",
@@ -371,6 +371,7 @@ const PAGE: Hint = hint("PgDn PgUp", "page", KeyCommand::PageDown);
 const ORDER: Hint = hint("o", "order", KeyCommand::ToggleOrder);
 const COPY_ID: Hint = hint("y", "copy id", KeyCommand::Copy);
 const HELP: Hint = hint("?", "help", KeyCommand::Help);
+const SORT: Hint = hint("< >", "sort", KeyCommand::SortNext);
 const STATE_TABS: Hint = hint("Tab ←→", "state", KeyCommand::NextPane);
 
 /// Most important first: the footer shows those that fit, in this order (`?` lists all).
@@ -423,13 +424,23 @@ const DEAD_LETTERS_KEYS: &[Hint] = &[
     BACK,
     hint("Enter", "jobs", KeyCommand::Open),
     hint("Tab ←→", "1h/24h/7d", KeyCommand::NextPane),
+    FILTER,
+    SORT,
     HELP,
 ];
-const WORKERS_KEYS: &[Hint] = &[BACK, hint("Enter", "jobs held", KeyCommand::Open), HELP];
+const WORKERS_KEYS: &[Hint] = &[
+    BACK,
+    hint("Enter", "jobs held", KeyCommand::Open),
+    FILTER,
+    SORT,
+    HELP,
+];
 const KINDS_KEYS: &[Hint] = &[
     BACK,
     hint("Enter", "dead letters", KeyCommand::Open),
     hint("Tab ←→", "1h/1d", KeyCommand::NextPane),
+    FILTER,
+    SORT,
     HELP,
 ];
 const SCHEDULE_SWITCH: Hint = hint("p", "on/off", KeyCommand::PauseResume);
@@ -439,6 +450,8 @@ const SCHEDULES_KEYS: &[Hint] = &[
     hint("Enter", "run history", KeyCommand::Open),
     SCHEDULE_SWITCH,
     SCHEDULE_RUN_NOW,
+    FILTER,
+    SORT,
     HELP,
 ];
 const SCHEDULE_RUNS_KEYS: &[Hint] = &[
@@ -448,7 +461,13 @@ const SCHEDULE_RUNS_KEYS: &[Hint] = &[
     SCHEDULE_RUN_NOW,
     HELP,
 ];
-const TENANTS_KEYS: &[Hint] = &[BACK, hint("r", "refresh", KeyCommand::RefreshNow), HELP];
+const TENANTS_KEYS: &[Hint] = &[
+    BACK,
+    hint("r", "refresh", KeyCommand::RefreshNow),
+    FILTER,
+    SORT,
+    HELP,
+];
 const ALERTS_KEYS: &[Hint] = &[raw("a or Esc", "closes")];
 const AUDIT_KEYS: &[Hint] = &[
     raw("/", "filter"),

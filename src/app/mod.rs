@@ -12,6 +12,7 @@ pub mod keymap;
 pub mod known_counts;
 pub mod msg;
 pub mod phased;
+pub mod rows;
 pub mod selection;
 pub mod sort;
 pub mod sources;
@@ -23,7 +24,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset, Utc};
 
 pub use display::{ThemeName, human_bytes};
-pub use msg::{Effect, Msg};
+pub use msg::{Effect, Mouse, Msg, Table};
 use selection::ListSelection;
 pub use sort::{QueueColumn, QueueSort};
 pub use views::{CHROME_LINES, DETAIL_HEAD_LINES, Drill, DrillSettings, View};
@@ -85,6 +86,8 @@ pub struct App {
     pub polls: u64,
     pub pane: Pane,
     pub queue_sort: QueueSort,
+    /// The overview's `/`: queues whose name holds every word.
+    pub queue_filter: Option<String>,
     /// Selections follow names, not row numbers, so they survive refreshes and re-sorts.
     pub selected_queue: ListSelection<String>,
     pub selected_worker: ListSelection<String>,
@@ -120,6 +123,8 @@ pub struct App {
     /// Piles counted exactly by a job list or an action's plan, shown instead of the
     /// overview's estimate of them.
     pub known_counts: known_counts::KnownCounts,
+    /// A line the overview keeps at its foot: the demo's URL, to try the CLI beside it.
+    pub note: Option<String>,
 }
 
 pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
@@ -139,6 +144,7 @@ impl App {
             polls: 0,
             pane: Pane::Queues,
             queue_sort: QueueSort::default(),
+            queue_filter: None,
             selected_queue: ListSelection::default(),
             selected_worker: ListSelection::default(),
             show_help: false,
@@ -157,6 +163,7 @@ impl App {
             drill: Drill::default(),
             history: history::HistoryChart::default(),
             known_counts: known_counts::KnownCounts::default(),
+            note: None,
         }
     }
 
@@ -197,10 +204,17 @@ impl App {
         self.failure.is_some() || (too_old && !self.is_frozen())
     }
 
-    /// Queue indices of the shown snapshot in display order.
+    /// Queue indices of the shown snapshot in display order, the `/` filter applied.
     pub fn queue_order(&self) -> Vec<usize> {
         match (self.shown(), self.db_now()) {
-            (Some(r), Some(now)) => sort::sorted_indices(&r.snapshot.queues, self.queue_sort, now),
+            (Some(r), Some(now)) => {
+                let queues = &r.snapshot.queues;
+                let mut order = sort::sorted_indices(queues, self.queue_sort, now);
+                if let Some(f) = &self.queue_filter {
+                    order.retain(|&i| filter::matches_words(&queues[i].name, f));
+                }
+                order
+            }
             _ => Vec::new(),
         }
     }
@@ -243,11 +257,34 @@ impl App {
         }
     }
 
-    /// Worker ids in display order: the keys of the workers pane and view.
+    /// Worker ids in display order: the keys of the workers pane.
     pub fn worker_ids(&self) -> Vec<String> {
+        self.worker_ids_narrowed(&sort::Narrow::default())
+    }
+
+    /// Worker indices as the workers view shows them: its filter and sort over the
+    /// overview's order.
+    pub fn worker_order_narrowed(&self, narrow: &sort::Narrow) -> Vec<usize> {
+        let (Some(r), Some(now)) = (self.shown(), self.db_now()) else {
+            return Vec::new();
+        };
+        let base = self.worker_order();
+        let rows: Vec<crate::backend::WorkerInfo> = base
+            .iter()
+            .map(|&i| r.snapshot.workers[i].clone())
+            .collect();
+        narrow
+            .order(&rows, now)
+            .into_iter()
+            .map(|i| base[i])
+            .collect()
+    }
+
+    /// The keys of the workers view under `narrow`.
+    pub fn worker_ids_narrowed(&self, narrow: &sort::Narrow) -> Vec<String> {
         match self.shown() {
             Some(r) => self
-                .worker_order()
+                .worker_order_narrowed(narrow)
                 .into_iter()
                 .map(|i| r.snapshot.workers[i].id.clone())
                 .collect(),
@@ -264,9 +301,20 @@ impl App {
 
     /// Each schedule's selection key, `source/id`, in the snapshot's order.
     pub fn schedule_keys(&self) -> Vec<String> {
-        self.schedules()
-            .iter()
-            .map(|s| format!("{}/{}", s.source, s.id))
+        self.schedules().iter().map(schedule_key).collect()
+    }
+
+    /// Schedule indices as the schedules view shows them.
+    pub fn schedule_order(&self, narrow: &sort::Narrow) -> Vec<usize> {
+        narrow.order(self.schedules(), self.db_now().unwrap_or(self.now))
+    }
+
+    /// The keys of the schedules view under `narrow`.
+    pub fn schedule_keys_narrowed(&self, narrow: &sort::Narrow) -> Vec<String> {
+        let all = self.schedules();
+        self.schedule_order(narrow)
+            .into_iter()
+            .map(|i| schedule_key(&all[i]))
             .collect()
     }
 
@@ -284,4 +332,8 @@ impl App {
     pub fn selected_worker_row(&self) -> Option<usize> {
         self.selected_worker.index(&self.worker_ids())
     }
+}
+
+fn schedule_key(s: &crate::backend::schedules::Schedule) -> String {
+    format!("{}/{}", s.source, s.id)
 }

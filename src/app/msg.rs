@@ -9,6 +9,27 @@ use crate::backend::Action;
 use crate::backend::drill::{Request, Response};
 use crate::backend::{ActionOutcome, AuditEntry, AuditFilter, JobId, JobState, Plan, Snapshot};
 
+/// A mouse event, as what it landed on (the UI's hit map turns a position into this).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mouse {
+    /// A row of a table: `row` counts the table's rows in display order.
+    Row { table: Table, row: usize },
+    /// The `i`th tab of the view on top (a queue's states, a report's windows, the
+    /// detail's panes).
+    Tab(usize),
+    /// The wheel: rows down (positive) or up.
+    Wheel(isize),
+}
+
+/// Which table a click landed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Queues,
+    Workers,
+    /// The table of the drill-down view on top.
+    View,
+}
+
 #[derive(Debug, Clone)]
 pub enum Msg {
     Key(KeyEvent),
@@ -21,6 +42,8 @@ pub enum Msg {
     },
     /// Where the data comes from changed ("shared: follower", "replica lag 0.4s").
     Source(Option<String>),
+    /// The mouse: a click on what the screen drew there, or the wheel.
+    Mouse(Mouse),
     // ---- drill-down messages go below ----
     /// The terminal's size, at start and after every resize (paging and scrolling move by
     /// a screenful).
@@ -100,4 +123,6 @@ pub enum Effect {
     // ---- alert effects ----
     /// Ring the terminal bell: a critical alert started firing.
     Bell,
+    /// Ctrl-Z: give the terminal back and stop (SIGTSTP) until `fg`, then redraw it all.
+    Suspend,
 }

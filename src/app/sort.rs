@@ -150,3 +150,92 @@ pub fn sorted_indices(queues: &[QueueStats], sort: QueueSort, now: DateTime<Utc>
     });
     order
 }
+
+/// What a table's rows are sorted by: a cell's number or text.
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+pub enum SortValue {
+    /// Missing values (a dash on screen) sort below every number.
+    Num(Option<f64>),
+    Text(String),
+}
+
+/// A row of a drill-down table: the columns `<`/`>` walk, the value of each, and the text
+/// `/` looks in. One implementation per kind of row; the ordering code is shared.
+pub trait Sortable {
+    /// The sortable columns, as their headers read.
+    const COLUMNS: &'static [&'static str];
+    fn sort_value(&self, column: usize, now: DateTime<Utc>) -> SortValue;
+    /// The text the table's `/` filter matches, words anywhere in it.
+    fn filter_text(&self) -> String;
+}
+
+/// A table's sort: `None` keeps the order the data came in (worst first, newest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TableSort {
+    pub column: Option<usize>,
+    pub descending: bool,
+}
+
+impl TableSort {
+    /// `<`/`>`: the previous or next column, through "as it came" between the last and the
+    /// first; a name sorts A to Z, a number largest first.
+    pub fn step<R: Sortable>(self, by: isize) -> TableSort {
+        let stops = R::COLUMNS.len() as isize + 1;
+        let at = self.column.map_or(0, |c| c as isize + 1);
+        let column = match (at + by).rem_euclid(stops) {
+            0 => None,
+            n => Some(n as usize - 1),
+        };
+        TableSort {
+            column,
+            descending: column.is_some_and(|c| c > 0),
+        }
+    }
+
+    /// The column's header and the direction, for a view's title: `FAIL% ↓`.
+    pub fn describe<R: Sortable>(self) -> Option<String> {
+        let title = R::COLUMNS.get(self.column?)?;
+        Some(format!(
+            "{title} {}",
+            if self.descending { "↓" } else { "↑" }
+        ))
+    }
+}
+
+/// A table's `/` filter and sort, as the user set them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Narrow {
+    /// Words that must all appear (any case) in a row's `filter_text`.
+    pub filter: Option<String>,
+    pub sort: TableSort,
+}
+
+impl Narrow {
+    /// Indices of `rows` in display order: those the filter keeps, sorted; ties (and no
+    /// sort) keep the data's order, so rows never jump.
+    pub fn order<R: Sortable>(&self, rows: &[R], now: DateTime<Utc>) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..rows.len())
+            .filter(|&i| {
+                self.filter
+                    .as_deref()
+                    .is_none_or(|f| super::filter::matches_words(&rows[i].filter_text(), f))
+            })
+            .collect();
+        if let Some(column) = self.sort.column {
+            let key = |i: usize| rows[i].sort_value(column, now);
+            order.sort_by(|&a, &b| {
+                let o = key(a).partial_cmp(&key(b)).unwrap_or(Ordering::Equal);
+                if self.sort.descending { o.reverse() } else { o }
+            });
+        }
+        order
+    }
+
+    /// What the view's title says about it: `filter "acme" · sorted by FAIL% ↓`.
+    pub fn describe<R: Sortable>(&self) -> Option<String> {
+        let filter = self.filter.as_ref().map(|f| format!("/{f}"));
+        let sort = self.sort.describe::<R>().map(|s| format!("sorted by {s}"));
+        let parts: Vec<String> = [filter, sort].into_iter().flatten().collect();
+        (!parts.is_empty()).then(|| parts.join(" · "))
+    }
+}

@@ -9,9 +9,10 @@ use chrono::{DateTime, Utc};
 use super::editor::LineEditor;
 use super::json::DocLine;
 use super::selection::{ListSelection, rows};
+use super::sort::Narrow;
 use crate::backend::drill::{
-    Cursor, DeadLetterReport, DeadWindow, HistoryWindow, JobDetail, JobPage, JobRow, JobScope,
-    KindsReport, ListFilter, Order, TenantsReport,
+    Cursor, DeadLetterReport, DeadWindow, ErrorGroup, HistoryWindow, JobDetail, JobPage, JobRow,
+    JobScope, KindStats, KindsReport, ListFilter, Order, TenantStats, TenantsReport,
 };
 use crate::backend::{JobId, JobState};
 
@@ -97,6 +98,29 @@ impl View {
             View::Kinds(v) => Some(&v.load),
             View::Tenants(v) => Some(&v.load),
             View::Workers(_) | View::Schedules(_) | View::ScheduleRuns(_) => None,
+        }
+    }
+
+    /// The `/` filter and `<` `>` sort of a table view (job lists filter in the database).
+    pub fn narrow(&self) -> Option<&Narrow> {
+        match self {
+            View::DeadLetters(v) => Some(&v.narrow),
+            View::Workers(v) => Some(&v.narrow),
+            View::Kinds(v) => Some(&v.narrow),
+            View::Tenants(v) => Some(&v.narrow),
+            View::Schedules(v) => Some(&v.narrow),
+            View::Jobs(_) | View::Job(_) | View::ScheduleRuns(_) => None,
+        }
+    }
+
+    pub fn narrow_mut(&mut self) -> Option<&mut Narrow> {
+        match self {
+            View::DeadLetters(v) => Some(&mut v.narrow),
+            View::Workers(v) => Some(&mut v.narrow),
+            View::Kinds(v) => Some(&mut v.narrow),
+            View::Tenants(v) => Some(&mut v.narrow),
+            View::Schedules(v) => Some(&mut v.narrow),
+            View::Jobs(_) | View::Job(_) | View::ScheduleRuns(_) => None,
         }
     }
 
@@ -252,6 +276,7 @@ pub struct DeadLettersView {
     pub report: Option<DeadLetterReport>,
     /// Followed by signature.
     pub selected: ListSelection<String>,
+    pub narrow: Narrow,
     pub load: LoadState,
 }
 
@@ -262,15 +287,22 @@ impl DeadLettersView {
             kind,
             report: None,
             selected: ListSelection::default(),
+            narrow: Narrow::default(),
             load: LoadState::default(),
         }
     }
 
+    /// The groups on screen, in display order (`/` and `<` `>` applied).
+    pub fn shown(&self) -> Vec<&ErrorGroup> {
+        self.report.as_ref().map_or(Vec::new(), |r| {
+            let order = self.narrow.order(&r.groups, r.db_now);
+            order.into_iter().map(|i| &r.groups[i]).collect()
+        })
+    }
+
     /// The error signatures listed: the keys of the selection.
     pub fn keys(&self) -> Vec<String> {
-        self.report.as_ref().map_or(Vec::new(), |r| {
-            r.groups.iter().map(|g| g.signature.clone()).collect()
-        })
+        self.shown().iter().map(|g| g.signature.clone()).collect()
     }
 
     pub fn selected_index(&self) -> Option<usize> {
@@ -282,6 +314,7 @@ impl DeadLettersView {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct WorkersView {
     pub selected: ListSelection<String>,
+    pub narrow: Narrow,
 }
 
 /// Its rows are the snapshot's schedules, in the snapshot's order (`App::schedule_keys`):
@@ -290,6 +323,7 @@ pub struct WorkersView {
 pub struct SchedulesView {
     /// Followed by `Schedule::key` and id: `pg_cron/7`.
     pub selected: ListSelection<String>,
+    pub narrow: Narrow,
 }
 
 /// One schedule's recent runs, newest first, from the snapshot.
@@ -306,6 +340,7 @@ pub struct KindsView {
     pub window: HistoryWindow,
     pub report: Option<KindsReport>,
     pub selected: ListSelection<String>,
+    pub narrow: Narrow,
     pub load: LoadState,
 }
 
@@ -315,15 +350,22 @@ impl KindsView {
             window,
             report: None,
             selected: ListSelection::default(),
+            narrow: Narrow::default(),
             load: LoadState::default(),
         }
     }
 
+    /// The kinds on screen, in display order.
+    pub fn shown(&self) -> Vec<&KindStats> {
+        self.report.as_ref().map_or(Vec::new(), |r| {
+            let order = self.narrow.order(&r.kinds, r.db_now);
+            order.into_iter().map(|i| &r.kinds[i]).collect()
+        })
+    }
+
     /// The kinds listed: the keys of the selection.
     pub fn keys(&self) -> Vec<String> {
-        self.report.as_ref().map_or(Vec::new(), |r| {
-            r.kinds.iter().map(|k| k.kind.clone()).collect()
-        })
+        self.shown().iter().map(|k| k.kind.clone()).collect()
     }
 
     pub fn selected_index(&self) -> Option<usize> {
@@ -336,6 +378,7 @@ pub struct TenantsView {
     pub report: Option<TenantsReport>,
     /// By row (tenants have no stable order worth following).
     pub selected: ListSelection<usize>,
+    pub narrow: Narrow,
     pub load: LoadState,
 }
 
@@ -344,15 +387,24 @@ impl Default for TenantsView {
         TenantsView {
             report: None,
             selected: ListSelection::at(0),
+            narrow: Narrow::default(),
             load: LoadState::default(),
         }
     }
 }
 
 impl TenantsView {
+    /// The tenants on screen, in display order.
+    pub fn shown(&self) -> Vec<&TenantStats> {
+        self.report.as_ref().map_or(Vec::new(), |r| {
+            let order = self.narrow.order(&r.tenants, r.db_now);
+            order.into_iter().map(|i| &r.tenants[i]).collect()
+        })
+    }
+
     /// The row numbers: the keys of the selection.
     pub fn keys(&self) -> Vec<usize> {
-        rows(self.report.as_ref().map_or(0, |r| r.tenants.len()))
+        rows(self.shown().len())
     }
 
     pub fn selected_index(&self) -> Option<usize> {

@@ -105,6 +105,16 @@ pub struct ListFilter {
     pub tenant: Option<String>,
     /// Case-insensitive substring of the last error.
     pub error_text: Option<String>,
+    pub payload: Option<PayloadTerm>,
+}
+
+/// A term on the payload: the value at a JSON path (`customer_id`, `order.id`) compared as
+/// text, so the number 4711 and the string "4711" both match `4711`; with no path, the
+/// text anywhere in the payload (the only form a bytea payload allows).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PayloadTerm {
+    pub path: Vec<String>,
+    pub value: String,
 }
 
 impl ListFilter {
@@ -114,7 +124,10 @@ impl ListFilter {
 
     /// Terms that no index answers: on a big scope they mean reading every job in it.
     pub fn needs_scan(&self) -> bool {
-        self.kind.is_some() || self.tenant.is_some() || self.error_text.is_some()
+        self.kind.is_some()
+            || self.tenant.is_some()
+            || self.error_text.is_some()
+            || self.payload.is_some()
     }
 }
 

@@ -23,6 +23,15 @@ use crate::terminal::{self, MonitorOptions};
 
 /// The monitor with the command line's settings alone (no config file): for `jobtop demo`.
 pub async fn run(opts: PgConnectOptions, args: &MonitorArgs) -> Result<()> {
+    run_noted(opts, args, None).await
+}
+
+/// `run`, with a line the overview keeps at its foot (the demo's URL).
+pub async fn run_noted(
+    opts: PgConnectOptions,
+    args: &MonitorArgs,
+    note: Option<String>,
+) -> Result<()> {
     let explicit = ["interval", "statement_timeout", "stale_after", "count_cap"]
         .into_iter()
         .map(String::from)
@@ -34,13 +43,22 @@ pub async fn run(opts: PgConnectOptions, args: &MonitorArgs) -> Result<()> {
         None,
         std::env::var("NO_COLOR").ok().as_deref(),
     );
-    run_with(opts, &settings, &backend_choice::selection()).await
+    noted(opts, &settings, &backend_choice::selection(), note).await
 }
 
 pub async fn run_with(
     opts: PgConnectOptions,
     settings: &MonitorSettings,
     selection: &Selection,
+) -> Result<()> {
+    noted(opts, settings, selection, None).await
+}
+
+async fn noted(
+    opts: PgConnectOptions,
+    settings: &MonitorSettings,
+    selection: &Selection,
+    note: Option<String>,
 ) -> Result<()> {
     let mut described = connect::describe(&opts);
     let poll_timeout = settings.session.statement_timeout + Duration::from_secs(2);
@@ -54,12 +72,13 @@ pub async fn run_with(
     };
     let open = open_backend(opts, replica, settings, &described, poll_timeout, selection);
     let start = |(backend, probe): (Backend, PgConnectOptions)| {
-        let app = new_app(
+        let mut app = new_app(
             settings,
             described.clone(),
             backend.name().to_string(),
             backend.capabilities(),
         );
+        app.note = note;
         let opts = MonitorOptions {
             snapshot: snapshot_options(settings),
             poll_timeout,

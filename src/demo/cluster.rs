@@ -126,6 +126,16 @@ impl Cluster {
         )
     }
 
+    /// The shortest URL of a database here that `jobtop` and `psql` take (no host: the
+    /// socket's folder says where), for a person to copy from the screen.
+    pub fn short_url(&self, database: &str) -> String {
+        format!(
+            "postgres://{SUPERUSER}@/{}?host={}",
+            percent_encode(database),
+            percent_encode(&self.dir.to_string_lossy())
+        )
+    }
+
     fn data_dir(&self) -> PathBuf {
         self.dir.join("data")
     }
@@ -217,21 +227,23 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        // The watchdog goes first so that it cannot race us over the folder.
-        if let Some(mut watchdog) = self.watchdog.take() {
-            let _ = watchdog.kill();
-            let _ = watchdog.wait();
-        }
+        // The watchdog stays until the folder is gone: a signal that ends us half-way
+        // through (the terminal closed during shutdown) leaves it to finish the job. It
+        // cannot race us: it acts only once we are gone or the folder is.
         if let Some(pid) = self.postmaster.take() {
             // SIGQUIT is PostgreSQL's immediate shutdown: no checkpoint, nothing to keep.
             if kill(pid, Signal::SIGQUIT).is_ok() {
                 let deadline = Instant::now() + Duration::from_secs(10);
-                while kill(pid, None).is_ok() && Instant::now() < deadline {
+                while is_running(pid) && Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(20));
                 }
             }
         }
         let _ = fs::remove_dir_all(&self.dir);
+        if let Some(mut watchdog) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
     }
 }
 
@@ -399,6 +411,18 @@ fn make_private_dir(owner: Option<&User>) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// Whether `pid` still runs: a server that exited but that its parent (often init, after
+/// pg_ctl left) has not reaped yet is done, not running.
+fn is_running(pid: Pid) -> bool {
+    if kill(pid, None).is_err() {
+        return false;
+    }
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    !status
+        .lines()
+        .any(|l| l.starts_with("State:") && l.contains('Z'))
+}
+
 fn postmaster_pid(data_dir: &Path) -> Result<Pid> {
     let text = fs::read_to_string(data_dir.join("postmaster.pid"))
         .context("the server started but left no postmaster.pid")?;
@@ -413,11 +437,17 @@ fn postmaster_pid(data_dir: &Path) -> Result<Pid> {
 /// Waits while `owner` lives and the folder exists; then stops the server (immediate
 /// shutdown) and removes the folder. It runs as our own user, in its own process group and
 /// deaf to SIGINT/SIGHUP, so a Ctrl-C aimed at us or a closed terminal does not take it down.
+/// An owner that died but was never reaped (its parent, a closed terminal's shell, gone too,
+/// and no init that reaps) still answers `kill -0`: a zombie counts as gone.
 const WATCHDOG: &str = r#"
 trap '' INT HUP QUIT TSTP
 owner=$1
 dir=$2
-while kill -0 "$owner" 2>/dev/null && [ -d "$dir" ]; do sleep 1; done
+alive() {
+    kill -0 "$owner" 2>/dev/null || return 1
+    ! grep -q '^State:[[:space:]]*Z' "/proc/$owner/status" 2>/dev/null
+}
+while alive && [ -d "$dir" ]; do sleep 1; done
 pidfile="$dir/data/postmaster.pid"
 if [ -f "$pidfile" ]; then
     pm=$(head -n 1 "$pidfile")

@@ -74,6 +74,13 @@ pub async fn start_demo_database() -> Result<DemoDatabase> {
 }
 
 pub async fn migrate_at(options: PgConnectOptions) -> Result<()> {
+    // One bounded session first: its error is the cause (refused, no such host), which a
+    // pool's "timed out" would hide.
+    connect::connect_once(&options)
+        .await
+        .with_context(|| format!("cannot connect to {}", connect::describe(&options)))?
+        .close()
+        .await?;
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(options)
@@ -117,8 +124,20 @@ impl RunningSimulator {
     /// Asks the simulator to stop, lets in-flight jobs finish (a few seconds at most), and
     /// returns its set-up error if it had one.
     pub async fn stop(self) -> Result<()> {
+        self.stop_within(Duration::MAX).await
+    }
+
+    /// Like `stop`, but in-flight jobs get only `grace` to finish; then the simulator is
+    /// dropped where it stands (a throwaway cluster about to go needs no tidy end).
+    pub async fn stop_within(mut self, grace: Duration) -> Result<()> {
         let _ = self.stop.send(true);
-        self.task.await.context("the simulator task failed")?
+        match tokio::time::timeout(grace, &mut self.task).await {
+            Ok(joined) => joined.context("the simulator task failed")?,
+            Err(_) => {
+                self.task.abort();
+                Ok(())
+            }
+        }
     }
 }
 
@@ -135,12 +154,11 @@ pub fn spawn_simulator(pool: PgPool, cfg: SimulatorConfig) -> RunningSimulator {
     RunningSimulator { stats, stop, task }
 }
 
-/// `jobtop demo --no-ui`: runs the simulator until Ctrl-C, against `url` (migrated first)
-/// or, without one, a throwaway cluster whose URL it prints for a monitor to watch.
-pub async fn run_no_ui(url: Option<String>, cfg: SimulatorConfig) -> Result<()> {
-    let (options, demo) = match url {
-        Some(url) => {
-            let options = connect::parse_target(Some(&url))?;
+/// `jobtop demo --no-ui`: runs the simulator until Ctrl-C, against `target` (migrated
+/// first) or, without one, a throwaway cluster whose URL it prints for a monitor to watch.
+pub async fn run_no_ui(target: Option<PgConnectOptions>, cfg: SimulatorConfig) -> Result<()> {
+    let (options, demo) = match target {
+        Some(options) => {
             migrate_at(options.clone()).await?;
             println!(
                 "jobtop demo: simulating against {}",
@@ -155,7 +173,10 @@ pub async fn run_no_ui(url: Option<String>, cfg: SimulatorConfig) -> Result<()> 
                 demo.cluster.version(),
                 demo.cluster.dir().display()
             );
-            println!("watch it with:  jobtop '{}'", demo.url);
+            println!(
+                "watch it with:  jobtop '{}'",
+                demo.cluster.short_url(DEMO_DATABASE)
+            );
             (demo.options.clone(), Some(demo))
         }
     };

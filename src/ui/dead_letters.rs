@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Wrap};
 
 use super::load::{first_load, load_status};
-use super::table::{Column, Fitted, SelectableTable, left, widened, widest};
+use super::table::{Column, Fitted, SelectableTable, left, narrow_note, widened, widest};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use super::when;
@@ -45,7 +45,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
         Constraint::Length(sample_height),
     ])
     .areas(area);
-    frame.render_widget(Paragraph::new(title(view, app.now, theme)), title_area);
+    let title = title(view, app.now, theme);
+    // A blank, then the windows.
+    super::hits::tabs(title_area, &title, |i| {
+        (1..=DeadWindow::ALL.len()).contains(&i).then(|| i - 1)
+    });
+    frame.render_widget(Paragraph::new(title), title_area);
 
     let Some(report) = &view.report else {
         return first_load(frame, table_area, theme);
@@ -70,8 +75,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
         c.spec.max = u16::try_from(need).unwrap_or(u16::MAX).max(c.spec.min);
     }
     let columns = Fitted::new(&figures, table_area.width);
-    let rows: Vec<Row> = report
-        .groups
+    let shown = view.shown();
+    let rows: Vec<Row> = shown
         .iter()
         .map(|g| {
             columns.row(|col, width| match col {
@@ -100,11 +105,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
         None => format!("  no dead jobs in the last {}", view.window.label()),
     };
     SelectableTable::new(&columns, rows, theme)
+        .clickable(crate::app::Table::View)
         .selected(view.selected_index())
         .empty(Line::styled(empty, theme.dim))
         .render(frame, table_area);
     if let Some(i) = view.selected_index() {
-        sample(frame, sample_area, &report.groups[i], theme);
+        sample(frame, sample_area, shown[i], theme);
     }
 }
 
@@ -141,6 +147,7 @@ fn title<'a>(view: &DeadLettersView, clock: DateTime<Utc>, theme: &Theme) -> Lin
             ));
         }
     }
+    spans.extend(narrow_note::<ErrorGroup>(&view.narrow, theme));
     spans.extend(load_status(&view.load, clock, theme));
     Line::from(spans)
 }

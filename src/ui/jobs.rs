@@ -89,10 +89,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &JobsView, theme: &T
     ])
     .areas(area);
     if tabs {
-        frame.render_widget(
-            Paragraph::new(tab_line(app, view, area.width, theme)),
-            tabs_area,
-        );
+        let line = tab_line(app, view, area.width, theme);
+        // A blank, then each tab and a bar.
+        super::hits::tabs(tabs_area, &line, |i| (i % 2 == 1).then_some(i / 2));
+        frame.render_widget(Paragraph::new(line), tabs_area);
     }
     frame.render_widget(Paragraph::new(status_line(app, view, theme)), status_area);
 
@@ -129,6 +129,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &JobsView, theme: &T
         (Some(_), false) => "no jobs",
     };
     SelectableTable::new(&columns, rows, theme)
+        .clickable(crate::app::Table::View)
         .selected(view.selected_index())
         .empty(Line::styled(format!("  {empty}"), theme.dim))
         .render(frame, table_area);

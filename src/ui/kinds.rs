@@ -6,13 +6,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row};
 
 use super::load::{failure, first_load, loading};
-use super::table::{Column, Fitted, SelectableTable, left, right, widened, widest};
+use super::table::{Column, Fitted, SelectableTable, left, narrow_note, right, widened, widest};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use super::when;
 use crate::app::App;
 use crate::app::views::KindsView;
-use crate::backend::drill::HistoryWindow;
+use crate::backend::drill::{HistoryWindow, KindStats};
 
 #[derive(Clone, Copy)]
 enum KindCol {
@@ -43,6 +43,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
         Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
     let mut title = vec![Span::raw(" ")];
     title.extend(failure(&view.load, theme));
+    let first_tab = title.len();
     for w in HistoryWindow::ALL {
         let style = if w == view.window {
             theme.selected
@@ -83,8 +84,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
         };
         title.push(Span::styled(text, style));
     }
+    title.extend(narrow_note::<KindStats>(&view.narrow, theme));
     title.extend(loading(&view.load, app.now, theme));
-    frame.render_widget(Paragraph::new(Line::from(title)), title_area);
+    let title = Line::from(title);
+    let tabs = first_tab..first_tab + HistoryWindow::ALL.len();
+    super::hits::tabs(title_area, &title, |i| {
+        tabs.contains(&i).then(|| i - first_tab)
+    });
+    frame.render_widget(Paragraph::new(title), title_area);
 
     let Some(report) = &view.report else {
         return first_load(frame, table_area, theme);
@@ -100,9 +107,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
     });
     let columns = Fitted::new(&figures, table_area.width);
     let right = |s: String| Cell::from(Line::from(s).right_aligned());
-    let rows: Vec<Row> = report
-        .kinds
-        .iter()
+    let rows: Vec<Row> = view
+        .shown()
+        .into_iter()
         .map(|k| {
             let rate = k
                 .failure_rate()
@@ -133,6 +140,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &KindsView, theme: &
         view.window.label()
     );
     SelectableTable::new(&columns, rows, theme)
+        .clickable(crate::app::Table::View)
         .selected(view.selected_index())
         .empty(Line::styled(empty, theme.dim))
         .render(frame, table_area);

@@ -12,6 +12,8 @@ mod drill;
 mod footer;
 mod header;
 mod help;
+pub mod hits;
+mod insights;
 mod job;
 mod jobs;
 mod kinds;
@@ -99,6 +101,33 @@ fn overlays(frame: &mut Frame, area: Rect, body_area: Rect, app: &App, theme: &T
     }
 }
 
+/// The heights of the queues pane and of the firing alerts and chart under it; the workers
+/// take the rest. The queues get the rows they fill; the workers keep room for theirs (up to
+/// two fifths of the screen, as before); rows neither would fill go to the alerts and the
+/// chart when there are enough of them and the screen is wide, else to the workers.
+fn pane_heights(app: &App, area: Rect) -> (u16, u16) {
+    // A pane's title line and column header, then a row each.
+    let chrome = 2;
+    let (queues, workers) = app.shown().map_or((0, 0), |r| {
+        (app.queue_order().len(), r.snapshot.workers.len())
+    });
+    let height = area.height;
+    let workers_need = (workers as u16).saturating_add(chrome);
+    let workers_keep = workers_need.min((height * 2 / 5).clamp(4, 16)).max(4);
+    let queues_room = height.saturating_sub(workers_keep).max(4);
+    let paused_line = paused::wanted(app) as u16;
+    let queues_h = (queues as u16)
+        .max(1)
+        .saturating_add(chrome + paused_line)
+        .min(queues_room);
+    let spare = height.saturating_sub(queues_h + workers_need);
+    let insights = match spare >= insights::MIN_HEIGHT && area.width >= 100 {
+        true => spare.min(insights::MAX_HEIGHT),
+        false => 0,
+    };
+    (queues_h, insights)
+}
+
 /// The overview's frame: header, the queues and workers (or the alerts pane), the bottom
 /// line. Returns the body's area.
 fn overview(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) -> Rect {
@@ -113,20 +142,30 @@ fn overview(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) -> Rect {
         alerts::draw(frame, body_area, app, theme);
     } else {
         let schedules_line = schedules::overview_line(app, theme);
-        let [schedules_area, panes_area] = Layout::vertical([
+        let [schedules_area, panes_area, note_area] = Layout::vertical([
             Constraint::Length(schedules_line.is_some() as u16),
             Constraint::Min(4),
+            Constraint::Length(app.note.is_some() as u16),
         ])
         .areas(body_area);
+        if let Some(note) = &app.note {
+            frame.render_widget(Line::styled(format!(" {note}"), theme.dim), note_area);
+        }
         if let Some(line) = schedules_line {
             frame.render_widget(line, schedules_area);
         }
-        let workers_height = (panes_area.height * 2 / 5).clamp(4, 16);
-        let [queues_area, workers_area] =
-            Layout::vertical([Constraint::Min(4), Constraint::Length(workers_height)])
-                .areas(panes_area);
+        let (queues_h, insights_h) = pane_heights(app, panes_area);
+        let [queues_area, insights_area, workers_area] = Layout::vertical([
+            Constraint::Length(queues_h),
+            Constraint::Length(insights_h),
+            Constraint::Min(4),
+        ])
+        .areas(panes_area);
         queues::draw(frame, queues_area, app, theme);
         paused::draw(frame, queues_area, app, theme);
+        if insights_h > 0 {
+            insights::draw(frame, insights_area, app, theme);
+        }
         workers::draw(frame, workers_area, app, theme);
     }
     if app.is_open(Focus::Prompt) {

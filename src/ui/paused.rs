@@ -8,6 +8,15 @@ use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::App;
 
+/// Whether the selected queue is paused: the queues pane then keeps a row for this line.
+pub fn wanted(app: &App) -> bool {
+    let (Some(received), Some(name)) = (app.shown(), app.selected_queue.as_ref()) else {
+        return false;
+    };
+    let queues = &received.snapshot.queues;
+    queues.iter().any(|q| &q.name == name && q.paused.is_some())
+}
+
 /// Draws on the last row of `area` when the selected queue is paused and the row is free.
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let (Some(received), Some(now), Some(name)) =

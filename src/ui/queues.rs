@@ -49,7 +49,15 @@ const PAUSED_SHORT: &str = " [P]";
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.pane == Pane::Queues;
     let title = match app.shown() {
-        Some(r) => format!(" Queues ({}) ", r.snapshot.queues.len()),
+        Some(r) => match &app.queue_filter {
+            Some(f) => format!(
+                " Queues ({} of {}, /{}) ",
+                app.queue_order().len(),
+                r.snapshot.queues.len(),
+                text::sanitize(f, 40)
+            ),
+            None => format!(" Queues ({}) ", r.snapshot.queues.len()),
+        },
         None => " Queues ".to_string(),
     };
     let block = pane_block(title, focused, theme);
@@ -81,6 +89,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         })
         .collect();
     SelectableTable::new(&columns, rows, theme)
+        .clickable(crate::app::Table::Queues)
         .header(header)
         .pane(block, focused, theme)
         // The wall screen has no selection to show.

@@ -9,7 +9,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row};
 
-use super::table::{Column, Fitted, SelectableTable, left, right};
+use super::table::{Column, Fitted, SelectableTable, left, narrow_note, right};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use super::when;
@@ -193,19 +193,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SchedulesView, them
         Constraint::Length((notes.len() as u16).min(area.height / 4)),
     ])
     .areas(area);
-    frame.render_widget(
-        Paragraph::new(title(app, schedules, now, theme)),
-        title_area,
-    );
+    let mut title_line = title(app, schedules, now, theme);
+    title_line
+        .spans
+        .extend(narrow_note::<Schedule>(&view.narrow, theme));
+    frame.render_widget(Paragraph::new(title_line), title_area);
     if let Some(net) = net {
         frame.render_widget(Paragraph::new(net), net_area);
     }
     frame.render_widget(Paragraph::new(notes), notes_area);
 
     let columns = Fitted::with_filler(&COLUMNS, table_area.width, COLUMNS.len() - 1);
-    let rows: Vec<Row> = schedules
-        .schedules
-        .iter()
+    let rows: Vec<Row> = app
+        .schedule_order(&view.narrow)
+        .into_iter()
+        .map(|i| &schedules.schedules[i])
         .map(|s| {
             let last = s.last_run();
             let missed_at = missed(app, s, now);
@@ -258,7 +260,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SchedulesView, them
         "  no schedules"
     };
     SelectableTable::new(&columns, rows, theme)
-        .selected(view.selected.index(&app.schedule_keys()))
+        .clickable(crate::app::Table::View)
+        .selected(
+            view.selected
+                .index(&app.schedule_keys_narrowed(&view.narrow)),
+        )
         .empty(Line::styled(empty, theme.dim))
         .render(frame, table_area);
 }
@@ -366,6 +372,7 @@ pub fn draw_runs(frame: &mut Frame, area: Rect, app: &App, view: &ScheduleRunsVi
         .collect();
     let keys: Vec<usize> = (0..s.runs.len()).collect();
     SelectableTable::new(&columns, rows, theme)
+        .clickable(crate::app::Table::View)
         .selected(view.selected.index(&keys))
         .empty(Line::styled("  no run among the runs read", theme.dim))
         .render(frame, table_area);

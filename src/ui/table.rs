@@ -10,6 +10,8 @@ use ratatui::widgets::{Block, Borders, Cell, Row, Table, TableState};
 
 use super::columns::{ColumnSpec, fit, fit_with_filler};
 use super::theme::Theme;
+use crate::app::Table as Clicked;
+use crate::app::sort::{Narrow, Sortable};
 
 /// A column a table may show. `C` names it, for the code that fills its cells.
 #[derive(Debug, Clone, Copy)]
@@ -130,6 +132,15 @@ pub fn pane_block(title: String, focused: bool, theme: &Theme) -> Block<'static>
         .title(Span::styled(title, theme.title))
 }
 
+/// What a view's title says about its `/` filter and `<` `>` sort, while set.
+pub fn narrow_note<R: Sortable>(narrow: &Narrow, theme: &Theme) -> Option<Span<'static>> {
+    let text = narrow.describe::<R>()?;
+    Some(Span::styled(
+        format!("  [{}]", super::text::sanitize(&text, 80)),
+        theme.warn,
+    ))
+}
+
 fn specs<C>(columns: &[Column<C>]) -> Vec<ColumnSpec> {
     columns.iter().map(|c| c.spec).collect()
 }
@@ -143,6 +154,8 @@ pub struct SelectableTable<'a> {
     highlight: Style,
     block: Option<Block<'a>>,
     message: Option<Line<'a>>,
+    /// Which table a click on a row selects in.
+    clickable: Option<Clicked>,
 }
 
 impl<'a> SelectableTable<'a> {
@@ -155,6 +168,7 @@ impl<'a> SelectableTable<'a> {
             highlight: theme.selected,
             block: None,
             message: None,
+            clickable: None,
         }
     }
 
@@ -178,6 +192,12 @@ impl<'a> SelectableTable<'a> {
         self
     }
 
+    /// Rows selected by a click (`ui::hits`), in `table`.
+    pub fn clickable(mut self, table: Clicked) -> Self {
+        self.clickable = Some(table);
+        self
+    }
+
     /// A line drawn on the first row, when there is one below the header.
     pub fn message(mut self, line: Option<Line<'a>>) -> Self {
         self.message = line;
@@ -192,6 +212,7 @@ impl<'a> SelectableTable<'a> {
 
     pub fn render(self, frame: &mut Frame, area: Rect) {
         let inner = self.block.as_ref().map_or(area, |b| b.inner(area));
+        let count = self.rows.len();
         let mut table = Table::new(self.rows, self.widths)
             .header(self.header)
             .column_spacing(1)
@@ -201,6 +222,15 @@ impl<'a> SelectableTable<'a> {
         }
         let mut state = TableState::default().with_selected(self.selected);
         frame.render_stateful_widget(table, area, &mut state);
+        if let Some(clicked) = self.clickable {
+            // Under the header line.
+            let rows = Rect {
+                y: inner.y.saturating_add(1),
+                height: inner.height.saturating_sub(1),
+                ..inner
+            };
+            super::hits::rows(rows, clicked, state.offset(), count);
+        }
         if let Some(line) = self.message
             && inner.height >= 2
         {

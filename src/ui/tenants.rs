@@ -7,11 +7,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row};
 
 use super::load::{first_load, load_status};
-use super::table::{Column, Fitted, SelectableTable, left, right};
+use super::table::{Column, Fitted, SelectableTable, left, narrow_note, right};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::views::TenantsView;
+use crate::backend::drill::TenantStats;
 
 #[derive(Clone, Copy)]
 enum TenantCol {
@@ -56,12 +57,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &TenantsView, theme:
         }
     }
     title.push(Span::styled("  (--heartbeat-interval)", theme.dim));
+    title.extend(narrow_note::<TenantStats>(&view.narrow, theme));
     title.extend(load_status(&view.load, app.now, theme));
     frame.render_widget(Paragraph::new(Line::from(title)), title_area);
 
-    let Some(report) = &view.report else {
+    if view.report.is_none() {
         return first_load(frame, table_area, theme);
-    };
+    }
     let columns = Fitted::new(&COLUMNS, table_area.width);
     let right = |s: String| Cell::from(Line::from(s).right_aligned());
     // A schema without heartbeats cannot say which running jobs beat: a dash, not a zero.
@@ -72,9 +74,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &TenantsView, theme:
             "–".to_string()
         }
     };
-    let rows: Vec<Row> = report
-        .tenants
-        .iter()
+    let rows: Vec<Row> = view
+        .shown()
+        .into_iter()
         .map(|t| {
             columns.row(|col, width| match col {
                 TenantCol::Tenant => match &t.tenant {
@@ -93,6 +95,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &TenantsView, theme:
         })
         .collect();
     SelectableTable::new(&columns, rows, theme)
+        .clickable(crate::app::Table::View)
         .selected(view.selected_index())
         .empty(Line::styled("  no running or ready jobs", theme.dim))
         .render(frame, table_area);

@@ -87,6 +87,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         })
         .collect();
     SelectableTable::new(&columns, rows, theme)
+        .clickable(crate::app::Table::Workers)
         .pane(block, focused, theme)
         .selected(app.selected_worker_row().filter(|_| !app.kiosk))
         .empty(Line::styled("  no workers have registered", theme.dim))

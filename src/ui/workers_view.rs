@@ -6,13 +6,14 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row};
 
-use super::table::{Column, Fitted, SelectableTable, left};
+use super::table::{Column, Fitted, SelectableTable, left, narrow_note};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use super::when;
 use super::workers::{host_room, host_text};
 use crate::app::App;
 use crate::app::views::WorkersView;
+use crate::backend::WorkerInfo;
 
 #[derive(Clone, Copy)]
 enum WorkerDetailCol {
@@ -49,7 +50,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &WorkersView, theme:
         return;
     };
     let workers = &received.snapshot.workers;
-    let order = app.worker_order();
+    let order = app.worker_order_narrowed(&view.narrow);
     let stale: Vec<bool> = workers
         .iter()
         .map(|w| app.is_stale(w.heartbeat_age(now)))
@@ -78,6 +79,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &WorkersView, theme:
         ),
         theme.dim,
     ));
+    title.extend(narrow_note::<WorkerInfo>(&view.narrow, theme));
     frame.render_widget(Paragraph::new(Line::from(title)), title_area);
 
     let columns = Fitted::new(
@@ -126,7 +128,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &WorkersView, theme:
         })
         .collect();
     SelectableTable::new(&columns, rows, theme)
-        .selected(view.selected.index(&app.worker_ids()))
+        .clickable(crate::app::Table::View)
+        .selected(view.selected.index(&app.worker_ids_narrowed(&view.narrow)))
         .empty(Line::styled("  no workers have registered", theme.dim))
         .render(frame, table_area);
 }

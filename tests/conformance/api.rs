@@ -221,10 +221,42 @@ impl Opened {
 
     /// Every row of a list, page after page, oldest first.
     async fn list_scope(&self, scope: JobScope) -> Result<Vec<Row>, String> {
+        self.list_filtered(scope, ListFilter::default()).await
+    }
+
+    /// A queue's jobs in one display state that `filter` keeps; `Err` is what the backend
+    /// says when it cannot filter so.
+    pub async fn list_matching(
+        &self,
+        queue: &str,
+        state: JobState,
+        filter: ListFilter,
+    ) -> Result<Vec<Row>, String> {
+        let scope = JobScope::Queue {
+            queue: queue.to_string(),
+            state,
+        };
+        self.list_filtered(scope, filter).await
+    }
+
+    /// A job's payload as the detail shows it (JSON, text, or a hex dump of bytes), and
+    /// whether the schema keeps it as bytes.
+    pub async fn payload(&self, id: &JobId) -> Option<(String, bool)> {
+        let d = self
+            .backend
+            .reads()
+            .job(id, &DetailLimits::default())
+            .await
+            .unwrap_or_else(|e| panic!("job {id}: {e:#}"))?;
+        let binary = d.payload_form != jobtop::backend::drill::PayloadForm::Json;
+        d.payload.map(|p| (p, binary))
+    }
+
+    async fn list_filtered(&self, scope: JobScope, filter: ListFilter) -> Result<Vec<Row>, String> {
         let key = scope.sort_key();
         let mut query = JobQuery {
             scope,
-            filter: ListFilter::default(),
+            filter,
             order: Order::OldestFirst,
             after: None,
             limit: PAGE_SIZE,

@@ -81,6 +81,10 @@ struct Expect {
     /// `schema_from`'s SQL, resolved by `check` (not part of the file).
     #[serde(skip)]
     schema_sql: Option<String>,
+    /// SQL run before the payload filter's test only: values in a fixture whose payloads
+    /// are empty.
+    #[serde(default)]
+    payload_setup: Option<String>,
     /// SQL run after the fixture (an index `jobtop doctor` names).
     setup: Option<String>,
     /// How far above its figure an age may be (the snapshot comes after the load).
@@ -570,6 +574,8 @@ pub enum Part {
     Lists,
     Detail,
     Running,
+    /// `/` with a payload term finds a job by a value in its payload.
+    Payload,
     Action(Kind),
 }
 
@@ -588,6 +594,7 @@ pub async fn check(schema: &str, part: Part) {
         Part::Lists => lists(schema, &expect, &mut f).await,
         Part::Detail => detail(schema, &expect, &mut f).await,
         Part::Running => running(schema, &expect, &mut f).await,
+        Part::Payload => payload_filter(schema, &expect, &mut f).await,
         Part::Action(kind) => {
             for (i, case) in expect.action.iter().filter(|a| a.kind == kind).enumerate() {
                 f.context = format!("[[action]] {} #{}: ", kind.name(), i + 1);
@@ -688,6 +695,146 @@ async fn lists(schema: &str, expect: &Expect, f: &mut Failures) {
             None => f.eq(&format!("{what} length"), rows.len(), l.len()),
         }
     }
+}
+
+/// The scalar values of a JSON payload with their paths (objects only): strings of one
+/// word, and numbers.
+fn payload_leaves(
+    value: &serde_json::Value,
+    path: &mut Vec<String>,
+    out: &mut Vec<(Vec<String>, String)>,
+) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                if k.contains(['.', ':', ' ']) || k.is_empty() {
+                    continue;
+                }
+                path.push(k.clone());
+                payload_leaves(v, path, out);
+                path.pop();
+            }
+        }
+        serde_json::Value::String(s)
+            if !path.is_empty()
+                && !s.is_empty()
+                && s.len() <= 40
+                && !s.contains(char::is_whitespace) =>
+        {
+            out.push((path.clone(), s.clone()))
+        }
+        serde_json::Value::Number(n) if !path.is_empty() => out.push((path.clone(), n.to_string())),
+        _ => {}
+    }
+}
+
+/// Finds a job by a value of its payload: the value at its path (a string, a number, a
+/// nested path where the fixture has one), and the text anywhere; a schema that keeps its
+/// payload as bytes says a path needs JSON and finds the text; one that keeps none says so.
+async fn payload_filter(schema: &str, expect: &Expect, f: &mut Failures) {
+    use jobtop::backend::drill::{ListFilter, PayloadTerm};
+    let loaded = set_up(schema, expect).await;
+    if let Some(sql) = &expect.payload_setup {
+        sqlx::raw_sql(AssertSqlSafe(sql.clone()))
+            .execute(&loaded._db.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{schema}: payload_setup fails: {e}"));
+    }
+    let o = &loaded.opened;
+    let ov = o.overview().await;
+    // Every (queue, state, job, leaves) with a payload, in list order.
+    let mut found = Vec::new();
+    let mut any_payload = false;
+    for q in &ov.queues {
+        for state in COUNTED {
+            for row in o.list(&q.name, state).await.into_iter().take(20) {
+                let Some((text, _)) = o.payload(&row.id).await else {
+                    continue;
+                };
+                any_payload = true;
+                let mut leaves = Vec::new();
+                if let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) {
+                    payload_leaves(&json, &mut Vec::new(), &mut leaves);
+                }
+                if !leaves.is_empty() {
+                    found.push((q.name.clone(), state, row.id.clone(), leaves));
+                }
+            }
+        }
+    }
+    let term = |path: &[String], value: &str| ListFilter {
+        payload: Some(PayloadTerm {
+            path: path.to_vec(),
+            value: value.to_string(),
+        }),
+        ..ListFilter::default()
+    };
+    if !any_payload {
+        let q = &ov.queues[0].name;
+        let err = o
+            .list_matching(q, JobState::Ready, term(&[], "x"))
+            .await
+            .expect_err("a schema without payloads refuses a payload filter");
+        f.check(err.contains("no payload"), || format!("refusal: {err}"));
+        return;
+    }
+    f.check(!found.is_empty(), || {
+        "no job of the fixture has a JSON payload with a value to look for".to_string()
+    });
+    // One of each: a string, a number, a nested path, where the fixture has them.
+    let mut tried: BTreeSet<&str> = BTreeSet::new();
+    for (queue, state, id, leaves) in &found {
+        for (path, value) in leaves {
+            let sort = match (path.len() > 1, value.parse::<f64>().is_ok()) {
+                (true, _) => "nested",
+                (false, true) => "number",
+                (false, false) => "string",
+            };
+            if !tried.insert(sort) {
+                continue;
+            }
+            let what = format!(
+                "{queue} {} #{id} payload.{}:{value}",
+                state.as_str(),
+                path.join(".")
+            );
+            match o.list_matching(queue, *state, term(path, value)).await {
+                Ok(rows) => {
+                    f.check(rows.iter().any(|r| &r.id == id), || {
+                        format!("{what}: not found in {rows:?}")
+                    });
+                    // Every job found holds that value at that path.
+                    for r in &rows {
+                        let (text, _) = o.payload(&r.id).await.unwrap_or_default();
+                        let at = serde_json::from_str::<serde_json::Value>(&text)
+                            .ok()
+                            .and_then(|j| path.iter().try_fold(j, |j, k| j.get(k).cloned()));
+                        let shown = at.map(|v| match v {
+                            serde_json::Value::String(s) => s,
+                            other => other.to_string(),
+                        });
+                        f.check(shown.as_deref() == Some(value.as_str()), || {
+                            format!("{what}: #{} holds {shown:?}", r.id)
+                        });
+                    }
+                }
+                Err(err) => f.check(err.contains("bytes"), || format!("{what}: {err}")),
+            }
+            // The text anywhere finds it too, and a value no job holds finds nothing.
+            match o.list_matching(queue, *state, term(&[], value)).await {
+                Ok(rows) => f.check(rows.iter().any(|r| &r.id == id), || {
+                    format!("{what} as text: not found in {rows:?}")
+                }),
+                Err(err) => f.fail(format!("{what} as text: {err}")),
+            }
+            let none = o
+                .list_matching(queue, *state, term(path, "jobtop-no-such-value-7"))
+                .await
+                .unwrap_or_default();
+            f.eq(&format!("{what}: a value no job holds"), none.len(), 0);
+        }
+    }
+    eprintln!("{schema}: payload filter tried {tried:?}");
 }
 
 async fn detail(schema: &str, expect: &Expect, f: &mut Failures) {
@@ -1058,6 +1205,11 @@ macro_rules! conformance {
                 #[tokio::test]
                 async fn running() {
                     check(SCHEMA, Part::Running).await;
+                }
+
+                #[tokio::test]
+                async fn payload_filter() {
+                    check(SCHEMA, Part::Payload).await;
                 }
 
                 #[tokio::test]

@@ -371,6 +371,7 @@ async fn filters_narrow_a_list() {
             kind: kind.map(Into::into),
             tenant: tenant.map(Into::into),
             error_text: text.map(Into::into),
+            payload: None,
         }
     };
     assert_eq!(

@@ -222,3 +222,41 @@ fn the_shipped_example_is_a_valid_config() {
     defaults.kind_failure_rate.kinds = c.rules.kind_failure_rate.kinds.clone();
     assert_eq!(c.rules, defaults);
 }
+
+/// A named connection works wherever a URL does (the monitor, `check`, the action
+/// commands' `--url`, the demo's `--url`); a mistyped command and a URL of another database
+/// say what is wrong instead of being tried as a database.
+#[test]
+fn named_connections_work_everywhere_a_url_does() {
+    let config = "[connections.staging]\nurl = \"postgres://x@127.0.0.1:1/z\"\n";
+    let tried = |args: &[&str]| {
+        let out = cli::jobtop(config, args);
+        let err = format!("{}{}", cli::stderr(&out), cli::stdout(&out));
+        assert!(
+            err.contains("cannot connect to x@127.0.0.1:1/z"),
+            "{args:?} did not try @staging: {err}"
+        );
+        out
+    };
+    assert_eq!(tried(&["check", "@staging"]).status.code(), Some(3));
+    tried(&["retry", "--url", "@staging", "--queue", "q"]);
+    tried(&["demo", "--url", "@staging", "--no-ui"]);
+    let out = cli::jobtop(config, &["demo", "--url", "@nope", "--no-ui"]);
+    assert!(
+        cli::stderr(&out).contains("no connection named @nope"),
+        "{}",
+        cli::stderr(&out)
+    );
+    let out = cli::jobtop(config, &["chek", "@staging"]);
+    assert!(
+        cli::stderr(&out).contains("did you mean `jobtop check`"),
+        "{}",
+        cli::stderr(&out)
+    );
+    let out = cli::jobtop(config, &["mysql://u@h/db"]);
+    assert!(
+        cli::stderr(&out).contains("jobtop reads PostgreSQL only"),
+        "{}",
+        cli::stderr(&out)
+    );
+}

@@ -354,3 +354,86 @@ async fn each_test_gets_a_fresh_migrated_database_dropped_after_use() {
         "the test database outlived its test"
     );
 }
+
+#[tokio::test]
+async fn watchdog_counts_an_owner_that_nobody_reaped_as_gone() {
+    // A process whose parent is gone too (a closed terminal's shell) and that no init reaps
+    // stays a zombie: `kill -0` still finds it.
+    let mut owner = Command::new("sleep").arg("120").spawn().unwrap();
+    let owner_pid = owner.id();
+    let cluster = tokio::task::spawn_blocking(move || Cluster::start_owned_by(owner_pid))
+        .await
+        .unwrap()
+        .unwrap();
+    let dir = cluster.dir().to_path_buf();
+    std::mem::forget(cluster);
+    owner.kill().unwrap();
+    let gone = wait_until_gone(&dir, Duration::from_secs(10));
+    owner.wait().unwrap();
+    assert!(gone, "{} outlived its (zombie) owner", dir.display());
+}
+
+/// The cluster folder of the demo running as `pid`, once it exists.
+fn demo_folder(pid: u32, within: Duration) -> Option<std::path::PathBuf> {
+    let deadline = Instant::now() + within;
+    let prefix = format!("jobtop-pg-{pid}-");
+    while Instant::now() < deadline {
+        let found = std::fs::read_dir(std::env::temp_dir())
+            .ok()?
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().starts_with(&prefix));
+        if let Some(entry) = found {
+            return Some(entry.path());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// The real demo in a terminal that closes (SIGHUP) or is told to stop (SIGTERM), while it
+/// starts and while it runs: no `/tmp/jobtop-pg-*` folder stays behind, also when nobody
+/// reaps the process (its shell went with the terminal).
+#[tokio::test]
+async fn a_demo_ended_by_a_signal_leaves_no_cluster_behind() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let _alone = crate::QUIET.write().await;
+    let script = format!(
+        "exec \"{}\" demo --log-file /dev/null",
+        env!("CARGO_BIN_EXE_jobtop")
+    );
+    for (signal, running) in [
+        (Signal::SIGHUP, false),
+        (Signal::SIGHUP, true),
+        (Signal::SIGTERM, true),
+    ] {
+        let term = crate::pty::Terminal::run(&script, &[], 24, 80);
+        let pid = term.child.process_id().expect("a pid");
+        let dir = demo_folder(pid, Duration::from_secs(60)).expect("the demo's cluster folder");
+        if running {
+            assert!(
+                term.wait_for_text("Queues", Duration::from_secs(120)),
+                "the demo never showed its queues:\n{}",
+                term.text()
+            );
+            assert!(
+                term.text().contains("jobtop snapshot 'postgres://"),
+                "{}",
+                term.text()
+            );
+        }
+        kill(Pid::from_raw(pid as i32), signal).unwrap();
+        assert!(
+            wait_until_gone(&dir, Duration::from_secs(20)),
+            "{signal} {}: {} stayed",
+            if running {
+                "while running"
+            } else {
+                "while starting"
+            },
+            dir.display()
+        );
+        // Not reaped on purpose until here: a zombie, as after a closed terminal.
+        drop(term);
+    }
+}

@@ -158,7 +158,8 @@ fn paging_moves_by_cursor_and_back() {
         code(KeyCode::Enter),
         Response::Jobs(page(1..101, JobState::Ready, true)),
     );
-    // PageDown: the next page starts after the last row's (run_at, id).
+    // PageDown from the last row: the next page starts after the last row's (run_at, id).
+    app.update(key('G'));
     let request = answer(
         &mut app,
         code(KeyCode::PageDown),
@@ -209,7 +210,8 @@ fn paging_moves_by_cursor_and_back() {
     };
     assert_eq!(v.page_number(), 2);
     assert_eq!(v.selected, Some(JobId::Int(200)));
-    // PageUp to the first page; PageUp there does nothing.
+    // PageUp from the first row to the first page; PageUp there only moves the selection.
+    app.update(key('g'));
     let request = answer(
         &mut app,
         code(KeyCode::PageUp),

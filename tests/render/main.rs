@@ -16,6 +16,8 @@ mod app_update;
 mod drill_render;
 mod drill_update;
 mod frame_bytes;
+mod mouse;
+mod narrow_update;
 mod readable;
 mod render;
 mod render_actions;

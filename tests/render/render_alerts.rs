@@ -234,3 +234,53 @@ fn kiosk_pending_clock_stops_while_the_database_is_away() {
     );
     assert!(line.contains("of 5m00s"), "{line}");
 }
+
+/// Entirely blank rows of a screen.
+fn blank_rows(screen: &str) -> usize {
+    screen.lines().filter(|l| l.trim().is_empty()).count()
+}
+
+/// A big terminal shows the firing alerts and the hour's chart where rows would stay
+/// blank; a small one gives its spare rows to the workers.
+#[test]
+fn overview_uses_a_big_terminal_250x70() {
+    let app = app_with_history();
+    let screen = render(&app, 250, 70);
+    assert!(screen.contains("Firing (3)"), "{screen}");
+    assert!(screen.contains("Last hour:"), "{screen}");
+    assert!(
+        blank_rows(&screen) <= 24,
+        "{} blank rows:\n{screen}",
+        blank_rows(&screen)
+    );
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn overview_shows_firing_alerts_and_the_hour_160x48() {
+    let app = app_with_history();
+    let screen = render(&app, 160, 48);
+    assert!(screen.contains("Firing (3)"), "{screen}");
+    assert!(
+        blank_rows(&screen) <= 8,
+        "{} blank rows:\n{screen}",
+        blank_rows(&screen)
+    );
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn overview_gives_spare_rows_to_the_workers_80x24() {
+    let app = app_with_history();
+    let screen = render(&app, 80, 24);
+    // Every worker is on screen, and no row is wasted.
+    for worker in ["worker-a", "worker-b", "worker-dead", "worker-m"] {
+        assert!(screen.contains(worker), "{worker}:\n{screen}");
+    }
+    assert!(!screen.contains("Firing ("), "no room for more at 80×24");
+    // No blank rows between the queues and the workers: what is left is the workers'.
+    let lines: Vec<&str> = screen.lines().collect();
+    let last_queue = lines.iter().position(|l| l.contains("webhooks")).unwrap();
+    assert!(lines[last_queue + 1].contains("Workers (4)"), "{screen}");
+    insta::assert_snapshot!(screen);
+}

@@ -215,3 +215,30 @@ fn schedule_keys_ask_the_gate_or_say_why_not() {
     let screen = render(&read_only, 160, 48);
     assert!(screen.contains("read-only"), "{screen}");
 }
+
+#[test]
+fn slash_filters_and_sort_keys_order_the_schedules() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('C'));
+    key(&mut app, KeyCode::Char('/'));
+    for c in "vacuum".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Enter);
+    let Some(jobtop::app::views::View::Schedules(v)) = app.top_view() else {
+        panic!("schedules view")
+    };
+    assert_eq!(app.schedule_keys_narrowed(&v.narrow), ["pg_cron/3"]);
+    let screen = render(&app, 120, 30);
+    assert!(screen.contains("nightly_vacuum_report") && !screen.contains("refresh_rollups"));
+    key(&mut app, KeyCode::Esc);
+    // `>`: by name.
+    key(&mut app, KeyCode::Char('>'));
+    let Some(jobtop::app::views::View::Schedules(v)) = app.top_view() else {
+        panic!("schedules view")
+    };
+    assert_eq!(
+        app.schedule_keys_narrowed(&v.narrow),
+        ["pg_cron/2", "pg_cron/3", "pg_cron/1"]
+    );
+}

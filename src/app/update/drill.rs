@@ -12,6 +12,7 @@ use crate::app::filter;
 use crate::app::json::{self, DocLine, Tone};
 use crate::app::keymap::KeyCommand;
 use crate::app::selection::{Fallback, ListSelection};
+use crate::app::sort::TableSort;
 use crate::app::views::{CHROME_LINES, DETAIL_HEAD_LINES};
 use crate::app::views::{
     DeadLettersView, DetailPane, FilterInput, JobView, JobsView, KindsView, Land, ScheduleRunsView,
@@ -143,21 +144,23 @@ impl App {
                 return Vec::new();
             }
         };
+        let words = input.text.as_str().trim();
+        let words = (!words.is_empty()).then(|| words.to_string());
         match self.drill.stack.last_mut() {
             None => {
+                self.drill.input = None;
                 let only_id = parsed.id.is_some() && !parsed.needs_scan();
                 match parsed.id {
-                    Some(id) if only_id => {
-                        self.drill.input = None;
+                    // A job id alone opens the job; other words filter the queues by name.
+                    Some(id)
+                        if only_id
+                            && !self.queue_names().iter().any(|q| Some(q) == words.as_ref()) =>
+                    {
                         self.push(View::Job(JobView::new(id)))
                     }
                     _ => {
-                        if let Some(i) = self.drill.input.as_mut() {
-                            i.error = Some(
-                                "here / opens a job by id; open a queue (Enter) to filter by kind, tenant or error"
-                                    .into(),
-                            );
-                        }
+                        self.queue_filter = words;
+                        self.keep_selection_valid();
                         Vec::new()
                     }
                 }
@@ -175,7 +178,7 @@ impl App {
                             });
                     if let Some(i) = self.drill.input.as_mut() {
                         i.confirm = Some(format!(
-                            "no index on kind, tenant or error text: this reads up to all {count} jobs of this list, page by page, within the statement timeout. Enter: search anyway · Esc: cancel"
+                            "no index on kind, tenant, payload or error text: this reads up to all {count} jobs of this list, page by page, within the statement timeout. Enter: search anyway · Esc: cancel"
                         ));
                     }
                     return Vec::new();
@@ -185,8 +188,12 @@ impl App {
                 self.drill.input = None;
                 self.load_top()
             }
-            Some(_) => {
+            Some(view) => {
+                if let Some(narrow) = view.narrow_mut() {
+                    narrow.filter = words;
+                }
                 self.drill.input = None;
+                self.keep_selection_valid();
                 Vec::new()
             }
         }
@@ -213,6 +220,7 @@ impl App {
             }
             KeyCommand::Workers => Some(View::Workers(WorkersView {
                 selected: self.selected_worker.clone(),
+                narrow: Default::default(),
             })),
             KeyCommand::Kinds => Some(View::Kinds(KindsView::new(HistoryWindow::default()))),
             KeyCommand::Schedules => Some(View::Schedules(SchedulesView::default())),
@@ -238,11 +246,16 @@ impl App {
         }
         if command == KeyCommand::Filter {
             let text = match self.top_view() {
-                None => String::new(),
+                None => self.queue_filter.clone().unwrap_or_default(),
                 Some(View::Jobs(v)) => filter::to_input(&v.filter),
-                Some(_) => {
-                    return Some(self.notice("/ filters job lists: open a queue first".into()));
-                }
+                Some(view) => match view.narrow() {
+                    Some(n) => n.filter.clone().unwrap_or_default(),
+                    None => {
+                        return Some(
+                            self.notice("/ filters lists and tables, not this view".into()),
+                        );
+                    }
+                },
             };
             self.drill.input = Some(FilterInput {
                 text: LineEditor::new(text),
@@ -310,6 +323,14 @@ impl App {
             v.filter = Default::default();
             reset_pages(v);
             return self.load_top();
+        }
+        // Esc clears a table's filter before it leaves the view.
+        if let Some(narrow) = self.top_view_mut().and_then(View::narrow_mut)
+            && narrow.filter.is_some()
+        {
+            narrow.filter = None;
+            self.keep_selection_valid();
+            return Vec::new();
         }
         self.drill.stack.pop();
         // What shows again may be old: fetch it again.
@@ -420,8 +441,19 @@ impl App {
     fn view_command(&mut self, command: KeyCommand) -> Vec<Effect> {
         let screenful = self.screenful();
         let body = self.detail_body_height();
-        let workers = self.worker_ids();
-        let schedules = self.schedule_keys();
+        let (workers, schedules) = match self.top_view() {
+            Some(View::Workers(v)) => (self.worker_ids_narrowed(&v.narrow), Vec::new()),
+            Some(View::Schedules(v)) => (Vec::new(), self.schedule_keys_narrowed(&v.narrow)),
+            _ => (Vec::new(), Vec::new()),
+        };
+        if let Some(by) = sort_step(command)
+            && let Some(view) = self.top_view_mut()
+            && view.narrow().is_some()
+        {
+            sort_view(view, by);
+            self.keep_selection_valid();
+            return Vec::new();
+        }
         let runs = match self.top_view() {
             Some(View::ScheduleRuns(v)) => self.schedule(&v.schedule).map_or(0, |s| s.runs.len()),
             _ => 0,
@@ -442,8 +474,30 @@ impl App {
         };
         let reload = match view {
             View::Jobs(v) => match command {
-                KeyCommand::PageDown => next_page(v),
-                KeyCommand::PageUp => prev_page(v),
+                // A screen at a time; past the page's rows, the next (or previous) page.
+                KeyCommand::PageDown => {
+                    let last = v.rows().len().saturating_sub(1);
+                    match v.selected_index() {
+                        Some(i) if i < last => {
+                            v.selected.step(&v.ids(), screenful);
+                            false
+                        }
+                        _ => next_page(v),
+                    }
+                }
+                KeyCommand::PageUp => match v.selected_index() {
+                    Some(i) if i > 0 => {
+                        v.selected.step(&v.ids(), -screenful);
+                        false
+                    }
+                    _ => prev_page(v),
+                },
+                // `<` `>` and I: job lists are ordered by the database, oldest or newest first.
+                KeyCommand::SortNext | KeyCommand::SortPrev | KeyCommand::SortInvert => {
+                    v.order = v.order.toggled();
+                    reset_pages(v);
+                    true
+                }
                 KeyCommand::Down
                     if v.selected_index() == Some(v.rows().len().saturating_sub(1)) =>
                 {
@@ -553,7 +607,7 @@ impl App {
     }
 
     /// Asks for the data of the view on top; a newer ask makes any older answer stale.
-    fn load_top(&mut self) -> Vec<Effect> {
+    pub(super) fn load_top(&mut self) -> Vec<Effect> {
         let Some(request) = self.top_view().and_then(|v| self.request_for(v)) else {
             return Vec::new();
         };
@@ -704,17 +758,60 @@ impl App {
         }
     }
 
-    /// Keeps the workers view's selection on a worker that still exists.
+    /// Keeps each table view's selection on a row it still shows.
     pub(super) fn drill_keep_selection(&mut self) {
-        let ids = self.worker_ids();
-        let schedules = self.schedule_keys();
-        for view in &mut self.drill.stack {
+        let keys: Vec<Vec<String>> = self
+            .drill
+            .stack
+            .iter()
+            .map(|view| match view {
+                View::Workers(v) => self.worker_ids_narrowed(&v.narrow),
+                View::Schedules(v) => self.schedule_keys_narrowed(&v.narrow),
+                _ => Vec::new(),
+            })
+            .collect();
+        for (view, keys) in self.drill.stack.iter_mut().zip(keys) {
             match view {
-                View::Workers(v) => v.selected.settle(&ids, Fallback::First),
-                View::Schedules(v) => v.selected.settle(&schedules, Fallback::First),
+                View::Workers(v) => v.selected.settle(&keys, Fallback::First),
+                View::Schedules(v) => v.selected.settle(&keys, Fallback::First),
+                View::Kinds(v) => v.selected.settle(&v.keys(), Fallback::First),
+                View::DeadLetters(v) => v.selected.settle(&v.keys(), Fallback::First),
+                View::Tenants(v) => v.selected.settle(&v.keys(), Fallback::SameRow),
                 _ => {}
             }
         }
+    }
+}
+
+/// `<` `>` walk a table's columns; `I` turns its order round (`0`).
+fn sort_step(command: KeyCommand) -> Option<isize> {
+    match command {
+        KeyCommand::SortNext => Some(1),
+        KeyCommand::SortPrev => Some(-1),
+        KeyCommand::SortInvert => Some(0),
+        _ => None,
+    }
+}
+
+/// Sorts a table view by the next or previous column (`by`), or inverts it (`0`).
+fn sort_view(view: &mut View, by: isize) {
+    use crate::app::sort::Narrow;
+    use crate::backend::WorkerInfo;
+    use crate::backend::drill::{ErrorGroup, KindStats, TenantStats};
+    use crate::backend::schedules::Schedule;
+    type Step = fn(TableSort, isize) -> TableSort;
+    let (narrow, step): (&mut Narrow, Step) = match view {
+        View::Kinds(v) => (&mut v.narrow, TableSort::step::<KindStats>),
+        View::DeadLetters(v) => (&mut v.narrow, TableSort::step::<ErrorGroup>),
+        View::Workers(v) => (&mut v.narrow, TableSort::step::<WorkerInfo>),
+        View::Tenants(v) => (&mut v.narrow, TableSort::step::<TenantStats>),
+        View::Schedules(v) => (&mut v.narrow, TableSort::step::<Schedule>),
+        _ => return,
+    };
+    if by == 0 {
+        narrow.sort.descending = !narrow.sort.descending;
+    } else {
+        narrow.sort = step(narrow.sort, by);
     }
 }
 

@@ -6,11 +6,12 @@ mod actions;
 mod alerting;
 mod drill;
 mod job_actions;
+mod mouse;
 mod schedule_actions;
 
 use std::time::Duration;
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::app::actions::{Level, Toast};
 use crate::app::focus::Focus;
@@ -82,11 +83,16 @@ impl App {
                 self.source = source;
                 Vec::new()
             }
+            Msg::Mouse(mouse) => self.mouse(mouse),
         }
     }
 
     /// A key goes to the layer that has the focus, and nowhere else.
     fn key(&mut self, key: &KeyEvent) -> Vec<Effect> {
+        // Ctrl-Z suspends from anywhere, as in any terminal program.
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('z') {
+            return vec![Effect::Suspend];
+        }
         match self.focus() {
             // The wall screen changes nothing, not even what it shows.
             Focus::Kiosk => match command_for(key) {
@@ -153,7 +159,11 @@ impl App {
                 self.show_help = true;
                 self.help_scroll = 0;
             }
-            KeyCommand::Back => {}
+            // Esc on the overview clears the queues' filter.
+            KeyCommand::Back => {
+                self.queue_filter = None;
+                self.keep_selection_valid();
+            }
             KeyCommand::Up => self.move_selection(-1),
             KeyCommand::Down => self.move_selection(1),
             KeyCommand::Top => self.move_selection(isize::MIN / 2),
@@ -267,7 +277,7 @@ impl App {
     }
 
     /// A selection whose row vanished moves to the first row; an empty table selects nothing.
-    fn keep_selection_valid(&mut self) {
+    pub(super) fn keep_selection_valid(&mut self) {
         self.drill_keep_selection();
         let names = self.queue_names();
         self.selected_queue.settle(&names, Fallback::First);

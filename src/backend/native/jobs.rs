@@ -18,6 +18,7 @@ use crate::backend::drill::{
     Cursor, JobPage, JobQuery, JobRow, JobScope, LIST_ERROR_CHARS, ListFilter, Order,
     SCOPE_COUNT_CAP, SortKey,
 };
+use crate::backend::engine::drill::jobs::payload_condition;
 use crate::backend::pg::decode::{self, text};
 use crate::backend::pg::sql::{Bind, Sql};
 use crate::backend::{Count, JobId, JobState};
@@ -120,14 +121,21 @@ struct Shared {
     kind: Option<usize>,
     tenant: Option<usize>,
     error: Option<usize>,
+    /// The payload term's condition, its values bound once.
+    payload: Option<String>,
     cursor_key: Option<usize>,
     cursor_id: Option<usize>,
     limit: usize,
 }
 
 fn bind_shared(sql: &mut Sql, filter: &ListFilter, after: Option<&Cursor>, limit: usize) -> Shared {
+    let payload = filter
+        .payload
+        .as_ref()
+        .map(|term| payload_condition("j.payload", false, term, sql));
     let mut add = |b: Bind| sql.bind_index(b);
     Shared {
+        payload,
         id: filter.id.as_ref().map(|v| add(Bind::Int(bigint_id(v)))),
         kind: filter.kind.clone().map(|v| add(Bind::Text(Some(v)))),
         tenant: filter.tenant.clone().map(|v| add(Bind::Text(Some(v)))),
@@ -165,6 +173,9 @@ fn filter_terms(sql: &mut Sql, shared: &Shared) {
     }
     if let Some(n) = shared.error {
         sql.push(" AND j.last_error ILIKE ").placeholder(n);
+    }
+    if let Some(condition) = &shared.payload {
+        sql.push(condition);
     }
 }
 

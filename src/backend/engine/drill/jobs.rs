@@ -6,7 +6,7 @@ use sqlx::PgPool;
 
 use crate::backend::Count;
 use crate::backend::drill::{
-    JobPage, JobQuery, JobScope, LIST_ERROR_CHARS, Order, SCOPE_COUNT_CAP, SortKey,
+    JobPage, JobQuery, JobScope, LIST_ERROR_CHARS, Order, PayloadTerm, SCOPE_COUNT_CAP, SortKey,
 };
 use crate::backend::engine::drill::{DrillTable, Range, Sort, job_row};
 use crate::backend::model::{JobId, JobState};
@@ -138,7 +138,39 @@ fn filter_terms(t: &DrillTable, q: &JobQuery, sql: &mut Sql) -> anyhow::Result<S
         let p = sql.bind(Bind::Text(Some(text.to_lowercase())));
         out.push_str(&format!(" AND strpos(lower(({error})::text), {p}) > 0"));
     }
+    if let Some(term) = &f.payload {
+        let Some(payload) = &t.payload else {
+            anyhow::bail!("this queue schema keeps no payload to filter on");
+        };
+        if t.payload_binary && !term.path.is_empty() {
+            anyhow::bail!(
+                "this queue schema keeps its payload as bytes: payload:TEXT finds text in them, \
+                 a path (payload.key:value) needs a JSON payload"
+            );
+        }
+        out.push_str(&payload_condition(payload, t.payload_binary, term, sql));
+    }
     Ok(out)
+}
+
+/// ` AND …` for a payload term over the payload expression `payload` (json, jsonb or text
+/// holding JSON; bytea where `binary`, which only the text search suits: the caller refuses
+/// a path there), its values bound.
+pub(crate) fn payload_condition(
+    payload: &str,
+    binary: bool,
+    term: &PayloadTerm,
+    sql: &mut Sql,
+) -> String {
+    let v = sql.bind(Bind::Text(Some(term.value.clone())));
+    if binary {
+        return format!(" AND position(convert_to({v}, 'UTF8') in {payload}) > 0");
+    }
+    if term.path.is_empty() {
+        return format!(" AND strpos(lower(({payload})::text), lower({v})) > 0");
+    }
+    let path = sql.bind(Bind::Texts(term.path.clone()));
+    format!(" AND ({payload})::jsonb #>> CAST({path} AS text[]) = {v}")
 }
 
 /// One branch of a page: the rows of `range` whose sort time is set (`keyed`) or NULL,

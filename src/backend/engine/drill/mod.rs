@@ -24,7 +24,7 @@
 
 mod dead_letters;
 mod job;
-mod jobs;
+pub(crate) mod jobs;
 mod kinds;
 mod tenants;
 
