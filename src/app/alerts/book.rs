@@ -275,11 +275,13 @@ pub struct AlertBook {
     pub(super) marks: Marks,
 }
 
-/// The most urgent (state, severity) per queue and per worker.
+/// The most urgent (state, severity) per queue and per worker, and the active alerts
+/// counted by state (the header's tally, drawn every frame).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(super) struct Marks {
     queues: HashMap<String, (AlertState, Severity)>,
     workers: HashMap<String, (AlertState, Severity)>,
+    active: AlertTally,
 }
 
 /// Firing before pending, critical before warning.
@@ -310,18 +312,10 @@ impl AlertBook {
     }
 
     pub fn tally(&self) -> AlertTally {
-        let mut t = AlertTally {
+        AlertTally {
             resolved: self.resolved.len(),
-            ..AlertTally::default()
-        };
-        for a in self.active.values() {
-            match (a.state, a.severity) {
-                (AlertState::Firing, Severity::Critical) => t.firing_critical += 1,
-                (AlertState::Firing, Severity::Warning) => t.firing_warning += 1,
-                _ => t.pending += 1,
-            }
+            ..self.marks.active
         }
-        t
     }
 
     /// Firing (critical first, longest first), then pending, then resolved (newest first).
@@ -348,10 +342,17 @@ impl AlertBook {
         self.marks.workers.get(worker).copied()
     }
 
-    /// Finds each queue's and worker's most urgent alert: once per evaluation, in one pass.
+    /// Finds each queue's and worker's most urgent alert and counts the active alerts: once
+    /// per evaluation, in one pass.
     pub(super) fn index_marks(&mut self) {
         let mut marks = Marks::default();
         for a in self.active.values() {
+            let t = &mut marks.active;
+            match (a.state, a.severity) {
+                (AlertState::Firing, Severity::Critical) => t.firing_critical += 1,
+                (AlertState::Firing, Severity::Warning) => t.firing_warning += 1,
+                _ => t.pending += 1,
+            }
             let mark = (a.state, a.severity);
             let (map, name) = match (a.key.subject.queue_name(), a.key.subject.worker_id()) {
                 (Some(queue), _) => (&mut marks.queues, queue),
