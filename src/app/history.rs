@@ -30,6 +30,13 @@ pub struct HistoryChart {
 }
 
 impl HistoryChart {
+    /// Forgets a request no runtime carried (asked before its source was open): the next
+    /// poll asks again.
+    pub fn forget_request(&mut self) {
+        self.pending = None;
+        self.asked_at = None;
+    }
+
     /// The report of the window on screen, where one has arrived.
     pub fn shown(&self) -> Option<&HistoryReport> {
         self.report

@@ -19,6 +19,7 @@ pub mod sources;
 mod update;
 pub mod views;
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
@@ -125,7 +126,24 @@ pub struct App {
     pub known_counts: known_counts::KnownCounts,
     /// A line the overview keeps at its foot: the demo's URL, to try the CLI beside it.
     pub note: Option<String>,
+    /// The queues pane's order, sorted when the data or the sort changes, not every frame.
+    queue_rows: QueueRows,
 }
+
+/// The shown snapshot's queues in display order, and the selected queue's row in it, as of
+/// `made_from`. Ten thousand queues take a few milliseconds to sort: once per poll, not once
+/// per frame and per key.
+#[derive(Debug, Clone, Default)]
+struct QueueRows {
+    made_from: Option<OrderKey>,
+    order: Vec<usize>,
+    /// The selected queue's name and its row in `order`.
+    selected: Option<(String, Option<usize>)>,
+}
+
+/// What the order depends on: the data shown (a poll, frozen or not), the sort and the `/`
+/// filter.
+type OrderKey = (u64, bool, QueueSort, Option<String>);
 
 pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
 pub const MAX_INTERVAL: Duration = Duration::from_secs(60);
@@ -164,6 +182,7 @@ impl App {
             history: history::HistoryChart::default(),
             known_counts: known_counts::KnownCounts::default(),
             note: None,
+            queue_rows: QueueRows::default(),
         }
     }
 
@@ -204,8 +223,16 @@ impl App {
         self.failure.is_some() || (too_old && !self.is_frozen())
     }
 
-    /// Queue indices of the shown snapshot in display order, the `/` filter applied.
-    pub fn queue_order(&self) -> Vec<usize> {
+    /// Queue indices of the shown snapshot in display order: kept from the last `update`
+    /// while the data, the sort and the `/` filter are the same, else sorted now.
+    pub fn queue_order(&self) -> Cow<'_, [usize]> {
+        if self.queue_rows.made_from == Some(self.order_key()) {
+            return Cow::Borrowed(&self.queue_rows.order);
+        }
+        Cow::Owned(self.sorted_queues())
+    }
+
+    fn sorted_queues(&self) -> Vec<usize> {
         match (self.shown(), self.db_now()) {
             (Some(r), Some(now)) => {
                 let queues = &r.snapshot.queues;
@@ -217,6 +244,39 @@ impl App {
             }
             _ => Vec::new(),
         }
+    }
+
+    fn order_key(&self) -> OrderKey {
+        (
+            self.polls,
+            self.is_frozen(),
+            self.queue_sort,
+            self.queue_filter.clone(),
+        )
+    }
+
+    /// After a message: sorts again only if the data or the sort changed, and finds the
+    /// selected queue's row only if the order or the selection did.
+    fn refresh_queue_rows(&mut self) {
+        let key = self.order_key();
+        let resorted = self.queue_rows.made_from.as_ref() != Some(&key);
+        if resorted {
+            self.queue_rows.order = self.sorted_queues();
+            self.queue_rows.made_from = Some(key);
+        }
+        let name = self.selected_queue.key();
+        let moved = self.queue_rows.selected.as_ref().map(|(n, _)| n) != name;
+        if resorted || moved {
+            let row = self.find_selected_queue(&self.queue_rows.order);
+            self.queue_rows.selected = name.map(|n| (n.clone(), row));
+        }
+    }
+
+    /// The selection's row in `order`: a comparison per queue, no copies.
+    fn find_selected_queue(&self, order: &[usize]) -> Option<usize> {
+        let name = self.selected_queue.key()?;
+        let queues = &self.shown()?.snapshot.queues;
+        order.iter().position(|&i| queues[i].name == *name)
     }
 
     /// Worker ids in display order: the ones holding jobs while stale first, then by id.
@@ -250,8 +310,8 @@ impl App {
         match self.shown() {
             Some(r) => self
                 .queue_order()
-                .into_iter()
-                .map(|i| r.snapshot.queues[i].name.clone())
+                .iter()
+                .map(|&i| r.snapshot.queues[i].name.clone())
                 .collect(),
             None => Vec::new(),
         }
@@ -326,7 +386,13 @@ impl App {
 
     /// The row index of the selection in display order.
     pub fn selected_queue_row(&self) -> Option<usize> {
-        self.selected_queue.index(&self.queue_names())
+        let order = self.queue_order();
+        if let (Cow::Borrowed(_), Some((name, row))) = (&order, &self.queue_rows.selected)
+            && self.selected_queue.key() == Some(name)
+        {
+            return *row;
+        }
+        self.find_selected_queue(&order)
     }
 
     pub fn selected_worker_row(&self) -> Option<usize> {

@@ -162,6 +162,8 @@ impl Sources {
                     s.app.config.backend = backend;
                     s.app.config.capabilities = capabilities;
                     s.opened = true;
+                    // `H` before it opened asked nobody for its hours.
+                    s.app.history.forget_request();
                 }
                 Vec::new()
             }
@@ -231,6 +233,12 @@ impl Sources {
     pub fn covering(&self) -> Option<&App> {
         let app = &self.sources[self.active?].app;
         (app.screen() != Focus::Overview).then_some(app)
+    }
+
+    /// The source of the selected row, whose workers the overview shows.
+    pub fn selected_source(&self) -> Option<&Source> {
+        let (i, _) = self.selected.key()?;
+        self.sources.get(*i)
     }
 
     /// The source whose dialog, audit, help or prompt lies over the merged overview.
@@ -330,11 +338,13 @@ impl Sources {
                 self.settle();
             }
             KeyCommand::Alerts => self.show_alerts = true,
-            // Every source refreshes, freezes and changes pace together.
+            // Every source refreshes, freezes, changes pace and shows the same chart window
+            // (`H`: the trend column is one column over every source) together.
             KeyCommand::Freeze
             | KeyCommand::RefreshNow
             | KeyCommand::IntervalUp
-            | KeyCommand::IntervalDown => {
+            | KeyCommand::IntervalDown
+            | KeyCommand::HistoryWindow => {
                 let effects = self.broadcast(|_| Some(Msg::Key(key)));
                 self.settle();
                 return effects;

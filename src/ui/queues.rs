@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table};
 
 use super::markers;
-use super::table::{Column, Fitted, SelectableTable, left, pane_block, widened, widest};
+use super::table::{Column, Fitted, SelectableTable, left, pane_block, widened, widest, window};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::sort::RATE_WINDOW_MINUTES;
@@ -80,10 +80,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .map(|(col, _)| header_cell(col, app, theme)),
     )
     .style(theme.column_header);
-    let rows: Vec<Row> = app
-        .queue_order()
-        .into_iter()
-        .map(|i| {
+    let order = app.queue_order();
+    // The wall screen has no selection to show.
+    let shown = window(
+        order.len(),
+        app.selected_queue_row().filter(|_| !app.kiosk),
+        area,
+    );
+    let rows: Vec<Row> = order[shown.rows]
+        .iter()
+        .map(|&i| {
             let q = &received.snapshot.queues[i];
             columns.row(|col, width| cell(col, width, q, now, app, theme))
         })
@@ -92,8 +98,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .clickable(crate::app::Table::Queues)
         .header(header)
         .pane(block, focused, theme)
-        // The wall screen has no selection to show.
-        .selected(app.selected_queue_row().filter(|_| !app.kiosk))
+        .selected(shown.selected)
         .empty(Line::styled(
             "  no queues yet: nothing has been enqueued",
             theme.dim,

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph};
 
 use super::queues::{self, QueueCol};
-use super::table::{Column, Fitted, SelectableTable, left, pane_block};
+use super::table::{Column, Fitted, SelectableTable, left, pane_block, window};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::App;
@@ -126,7 +126,19 @@ pub fn draw(frame: &mut Frame, screen: &Sources) {
     } else if screen.show_alerts {
         alerts_pane(frame, body_area, screen, &theme);
     } else {
-        queues_table(frame, body_area, screen, &theme);
+        // The selected queue's source's workers, under the queues as on one source's screen.
+        let workers_height = (body_area.height * 2 / 5).clamp(4, 16);
+        let [queues_area, workers_area] =
+            Layout::vertical([Constraint::Min(4), Constraint::Length(workers_height)])
+                .areas(body_area);
+        queues_table(frame, queues_area, screen, &theme);
+        match screen.selected_source() {
+            Some(source) => super::workers::draw(frame, workers_area, &source.app, &theme),
+            None => frame.render_widget(
+                pane_block(" Workers ".to_string(), false, &theme),
+                workers_area,
+            ),
+        }
     }
     footer(frame, footer_area, screen, &theme);
     if let Some(app) = screen.overlaying() {
@@ -323,7 +335,12 @@ fn queues_table(frame: &mut Frame, area: Rect, screen: &Sources, theme: &Theme) 
         Col::Queue(c) => queues::header_cell(c, first_app, theme),
     }))
     .style(theme.column_header);
-    let table_rows = rows
+    let shown = window(
+        rows.len(),
+        screen.selected_row().filter(|_| !screen.kiosk),
+        area,
+    );
+    let table_rows = rows[shown.rows]
         .iter()
         .map(|&row| {
             let source = &screen.sources[row.source()];
@@ -346,7 +363,7 @@ fn queues_table(frame: &mut Frame, area: Rect, screen: &Sources, theme: &Theme) 
     SelectableTable::new(&columns, table_rows, theme)
         .header(header)
         .pane(block, true, theme)
-        .selected(screen.selected_row().filter(|_| !screen.kiosk))
+        .selected(shown.selected)
         .empty(Line::styled("  no queue matches", theme.dim))
         .render(frame, area);
 }
@@ -453,7 +470,7 @@ fn alerts_pane(frame: &mut Frame, area: Rect, screen: &Sources, theme: &Theme) {
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-const HINTS: &str = "↑↓ select  ⏎ open  Tab source  / filter  < > sort  a alerts  R retry  p pause  L audit  ? help  q quit";
+const HINTS: &str = "↑↓ select  ⏎ open  Tab source  / filter  < > sort  a alerts  H 1h/24h/7d  R retry  p pause  L audit  ? help  q quit";
 
 fn footer(frame: &mut Frame, area: Rect, screen: &Sources, theme: &Theme) {
     let line = if let Some(input) = &screen.filter_input {

@@ -2,6 +2,8 @@
 //! most important first), a header, a row per item, the selection highlighted, and a line
 //! on the first row when there is something to say instead (nothing to list, an error).
 
+use std::ops::Range;
+
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::Style;
@@ -117,6 +119,35 @@ impl<C: Copy> Fitted<C> {
             .iter()
             .map(|(_, w)| Constraint::Length(*w))
             .collect()
+    }
+}
+
+/// The part of a long list a pane shows: the rows to build and the selection among them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    pub rows: Range<usize>,
+    pub selected: Option<usize>,
+}
+
+/// The rows of a `len`-row table that a pane (`pane_block`'s top border, a header line)
+/// drawn in `area` shows, the selection in view where ratatui's table scrolls it when drawn
+/// from the top (one-line rows, no offset kept): a table of ten thousand rows builds the
+/// few dozen on screen, not all of them.
+pub fn window(len: usize, selected: Option<usize>, area: Rect) -> Window {
+    let body = usize::from(area.height.saturating_sub(2));
+    let Some(last) = len.checked_sub(1) else {
+        return Window {
+            rows: 0..0,
+            selected: None,
+        };
+    };
+    let start = match selected.map(|s| s.min(last)) {
+        Some(s) if s >= body => s + 1 - body,
+        _ => 0,
+    };
+    Window {
+        rows: start..len.min(start + body),
+        selected: selected.map(|s| s.min(last) - start),
     }
 }
 

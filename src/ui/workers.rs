@@ -38,9 +38,15 @@ const COLUMNS: [Column<WorkerCol>; 8] = [
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let focused = app.pane == Pane::Workers;
+    // On the screen of several sources the pane shows one source's workers: it says whose.
+    let of = app
+        .source_label
+        .as_deref()
+        .map(|label| format!(" of {}", sanitize(label, 40)))
+        .unwrap_or_default();
     let title = match app.shown() {
-        Some(r) => format!(" Workers ({}) ", r.snapshot.workers.len()),
-        None => " Workers ".to_string(),
+        Some(r) => format!(" Workers{of} ({}) ", r.snapshot.workers.len()),
+        None => format!(" Workers{of} "),
     };
     let block = pane_block(title, focused, theme);
 

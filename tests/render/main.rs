@@ -16,6 +16,7 @@ mod app_update;
 mod drill_render;
 mod drill_update;
 mod frame_bytes;
+mod many_queues;
 mod mouse;
 mod narrow_update;
 mod readable;

@@ -291,3 +291,130 @@ fn a_source_that_never_answered_says_why_on_its_row() {
     assert!(row.contains("password authentication failed"), "{screen}");
     assert!(screen.contains("NO DATA"), "{screen}");
 }
+
+#[test]
+fn the_workers_pane_shows_the_selected_queues_source() {
+    let mut s = screen();
+    let first = render(&s, 80, 24);
+    let (source, _) = s.selected.key().cloned().expect("a row is selected");
+    let label = s.sources[source].label.clone();
+    assert!(first.contains(&format!("Workers of {label} (")), "{first}");
+    // Down until a row of `web` (one worker) is selected.
+    for _ in 0..10 {
+        if s.selected
+            .key()
+            .is_some_and(|(i, _)| s.sources[*i].label == "web")
+        {
+            break;
+        }
+        s.update(key(KeyCode::Down));
+    }
+    let screen = render(&s, 80, 24);
+    assert!(screen.contains("Workers of web (1)"), "{screen}");
+    assert!(screen.contains("worker-a"), "{screen}");
+    assert!(!screen.contains("worker-dead"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn h_changes_the_chart_window_of_every_source() {
+    use jobtop::backend::drill::{HistoryWindow, Request};
+    let mut s = screen();
+    let effects = s.update(key(KeyCode::Char('H')));
+    for source in &s.sources {
+        assert_eq!(
+            source.app.history.window,
+            HistoryWindow::Day,
+            "{}",
+            source.label
+        );
+    }
+    let mut asked: Vec<usize> = effects
+        .iter()
+        .filter(|(_, e)| {
+            matches!(
+                e,
+                Effect::Load {
+                    request: Request::History(HistoryWindow::Day),
+                    ..
+                }
+            )
+        })
+        .map(|(i, _)| *i)
+        .collect();
+    asked.sort();
+    assert_eq!(asked, vec![0, 1, 2], "each source reads its own hours");
+    let screen = render(&s, 160, 48);
+    assert!(screen.contains("24h"), "{screen}");
+}
+
+#[test]
+fn a_count_read_in_one_source_replaces_its_estimate_on_the_merged_row() {
+    let mut s = screen();
+    // web's mailers: the overview estimates its dead letters.
+    let mut snap = web();
+    snap.queues[0].dead = Count {
+        value: 45_000,
+        capped: false,
+        estimated: true,
+    };
+    s.update(SourcesMsg::Source(
+        1,
+        Msg::Polled {
+            result: Ok(snap),
+            at: t0() + chrono::Duration::seconds(4),
+        },
+    ));
+    let row = |screen: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(" web ") && l.contains("mailers"))
+            .unwrap_or_else(|| panic!("{screen}"))
+            .to_string()
+    };
+    assert!(row(&render(&s, 160, 48)).contains("~45k"));
+    // Retry's plan counts the whole pile in that source: 321 jobs.
+    s.update(key(KeyCode::Char('/')));
+    for c in "web mailers".chars() {
+        s.update(key(KeyCode::Char(c)));
+    }
+    s.update(key(KeyCode::Enter));
+    let effects = s.update(key(KeyCode::Char('R')));
+    let [(1, Effect::PlanAction { request, .. })] = effects.as_slice() else {
+        panic!("a plan for web: {effects:?}");
+    };
+    let rows = (1..=321)
+        .map(|i| {
+            (
+                JobId::Int(i),
+                "mailers".to_string(),
+                "send".to_string(),
+                JobState::Dead,
+            )
+        })
+        .collect();
+    let action = Action::Retry(jobtop::backend::JobTarget::Matching {
+        filter: jobtop::backend::JobFilter::queue("mailers", JobState::Dead),
+        limit: None,
+    });
+    s.update(SourcesMsg::Source(
+        1,
+        Msg::Planned {
+            request: *request,
+            result: Ok(Box::new(Plan::from_rows(action, rows, 1000))),
+        },
+    ));
+    s.update(key(KeyCode::Esc));
+    let screen = render(&s, 160, 48);
+    let mailers = row(&screen);
+    assert!(
+        mailers.contains(" 321 "),
+        "one number for the pile: {screen}"
+    );
+    assert!(!mailers.contains("~45k"), "{screen}");
+    let header = screen.lines().find(|l| l.contains("● web")).unwrap();
+    assert!(
+        header.contains("dead 321"),
+        "the source's totals too: {screen}"
+    );
+}

@@ -1,7 +1,7 @@
 //! The alert book: which alert is which (rule and subject), its state, and the book of
 //! alerts that evaluation turns into the next book. Types only; `eval` moves them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -12,6 +12,10 @@ use super::rules::Severity;
 
 /// How long a resolved alert stays listed.
 pub const RESOLVED_RETENTION: Duration = Duration::from_secs(3600);
+
+/// At most this many resolved alerts are kept (the newest): ten thousand queues whose
+/// alerts come and go would otherwise add ten thousand a poll for an hour.
+pub const RESOLVED_KEPT: usize = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -266,6 +270,23 @@ pub struct AlertBook {
     /// Each queue's normal backlog, learned over the polls.
     pub baselines: BTreeMap<String, Baseline>,
     pub evaluated_at: Option<DateTime<Utc>>,
+    /// The most urgent active alert of each queue and worker, found once per evaluation
+    /// (`index_marks`) so that drawing a row looks one up instead of reading every alert.
+    pub(super) marks: Marks,
+}
+
+/// The most urgent (state, severity) per queue and per worker, and the active alerts
+/// counted by state (the header's tally, drawn every frame).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(super) struct Marks {
+    queues: HashMap<String, (AlertState, Severity)>,
+    workers: HashMap<String, (AlertState, Severity)>,
+    active: AlertTally,
+}
+
+/// Firing before pending, critical before warning.
+fn more_urgent(a: (AlertState, Severity), b: (AlertState, Severity)) -> bool {
+    (a.0, std::cmp::Reverse(a.1)) < (b.0, std::cmp::Reverse(b.1))
 }
 
 /// How many alerts are in which state, for the header.
@@ -291,18 +312,10 @@ impl AlertBook {
     }
 
     pub fn tally(&self) -> AlertTally {
-        let mut t = AlertTally {
+        AlertTally {
             resolved: self.resolved.len(),
-            ..AlertTally::default()
-        };
-        for a in self.active.values() {
-            match (a.state, a.severity) {
-                (AlertState::Firing, Severity::Critical) => t.firing_critical += 1,
-                (AlertState::Firing, Severity::Warning) => t.firing_warning += 1,
-                _ => t.pending += 1,
-            }
+            ..self.marks.active
         }
-        t
     }
 
     /// Firing (critical first, longest first), then pending, then resolved (newest first).
@@ -322,19 +335,39 @@ impl AlertBook {
 
     /// The most urgent active alert on a queue's row (its own or its kinds').
     pub fn worst_for_queue(&self, queue: &str) -> Option<(AlertState, Severity)> {
-        self.worst(|s| s.queue_name() == Some(queue))
+        self.marks.queues.get(queue).copied()
     }
 
     pub fn worst_for_worker(&self, worker: &str) -> Option<(AlertState, Severity)> {
-        self.worst(|s| s.worker_id() == Some(worker))
+        self.marks.workers.get(worker).copied()
     }
 
-    fn worst(&self, on: impl Fn(&Subject) -> bool) -> Option<(AlertState, Severity)> {
-        self.active
-            .values()
-            .filter(|a| on(&a.key.subject))
-            .map(|a| (a.state, a.severity))
-            .min_by_key(|&(state, severity)| (state, std::cmp::Reverse(severity)))
+    /// Finds each queue's and worker's most urgent alert and counts the active alerts: once
+    /// per evaluation, in one pass.
+    pub(super) fn index_marks(&mut self) {
+        let mut marks = Marks::default();
+        for a in self.active.values() {
+            let t = &mut marks.active;
+            match (a.state, a.severity) {
+                (AlertState::Firing, Severity::Critical) => t.firing_critical += 1,
+                (AlertState::Firing, Severity::Warning) => t.firing_warning += 1,
+                _ => t.pending += 1,
+            }
+            let mark = (a.state, a.severity);
+            let (map, name) = match (a.key.subject.queue_name(), a.key.subject.worker_id()) {
+                (Some(queue), _) => (&mut marks.queues, queue),
+                (None, Some(worker)) => (&mut marks.workers, worker),
+                (None, None) => continue,
+            };
+            match map.get_mut(name) {
+                Some(worst) if more_urgent(mark, *worst) => *worst = mark,
+                Some(_) => {}
+                None => {
+                    map.insert(name.to_string(), mark);
+                }
+            }
+        }
+        self.marks = marks;
     }
 
     /// The worst firing severity, for an exit code.

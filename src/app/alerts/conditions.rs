@@ -1,7 +1,7 @@
 //! Which rule conditions hold in one snapshot. Every comparison is strict ("older than",
 //! "above", "more than"): a value exactly at its threshold does not alert.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use super::baseline::Baseline;
@@ -106,6 +106,7 @@ pub fn from_snapshot(
 ) -> Vec<Condition> {
     let now = snap.db_now;
     let mut out = Vec::new();
+    let live = LiveWorkers::of(rules, snap);
     for q in &snap.queues {
         let name = q.name.as_str();
         // A paused queue's backlog grows on purpose: only its failures and dead jobs count.
@@ -136,7 +137,7 @@ pub fn from_snapshot(
                 && caps.heartbeats.yes()
                 && let Some(r) = rules.no_worker(name)
                 && count_exceeds(q.ready, r.threshold)
-                && !has_live_worker(rules, snap, name)
+                && !live.serve(name)
             {
                 out.push(Condition {
                     at_least: q.ready.capped,
@@ -258,18 +259,39 @@ fn rate_condition(
     })
 }
 
+/// The queues that live workers serve, found once per snapshot rather than once per queue.
 /// Live: a heartbeat within the worker-down threshold. A worker that lists no queues may
 /// serve any (some schemas do not record them), so it counts for every queue.
-fn has_live_worker(rules: &Rules, snap: &Snapshot, queue: &str) -> bool {
-    snap.workers.iter().any(|w| {
-        let limit = rules
-            .worker_down(&w.id)
-            .map_or(rules.worker_down.threshold.0, |r| r.threshold);
-        let live = w
-            .heartbeat_age(snap.db_now)
-            .is_some_and(|age| secs(age) <= limit);
-        live && (w.queues.is_empty() || w.queues.iter().any(|q| q == queue))
-    })
+struct LiveWorkers<'a> {
+    any_queue: bool,
+    queues: HashSet<&'a str>,
+}
+
+impl<'a> LiveWorkers<'a> {
+    fn of(rules: &Rules, snap: &'a Snapshot) -> LiveWorkers<'a> {
+        let mut live = LiveWorkers {
+            any_queue: false,
+            queues: HashSet::new(),
+        };
+        for w in &snap.workers {
+            let limit = rules
+                .worker_down(&w.id)
+                .map_or(rules.worker_down.threshold.0, |r| r.threshold);
+            if !w
+                .heartbeat_age(snap.db_now)
+                .is_some_and(|age| secs(age) <= limit)
+            {
+                continue;
+            }
+            live.any_queue |= w.queues.is_empty();
+            live.queues.extend(w.queues.iter().map(String::as_str));
+        }
+        live
+    }
+
+    fn serve(&self, queue: &str) -> bool {
+        self.any_queue || self.queues.contains(queue)
+    }
 }
 
 fn workers_down(rules: &Rules, snap: &Snapshot) -> Vec<Condition> {

@@ -1,13 +1,14 @@
 //! The state machine: conditions of one poll + the previous states -> the new states.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use super::baseline::Baseline;
 use super::book::{
-    Alert, AlertBook, AlertKey, AlertState, RESOLVED_RETENTION, RuleId, Subject, Transition, Unit,
+    Alert, AlertBook, AlertKey, AlertState, RESOLVED_KEPT, RESOLVED_RETENTION, RuleId, Subject,
+    Transition, Unit,
 };
 use super::conditions::{self, Condition};
 use super::rules::Rules;
@@ -34,6 +35,9 @@ pub enum Mode {
 }
 
 /// The new alert states, and what changed. Pure: `now` is the monitor's clock at the poll.
+/// Linear in the conditions and the previous alerts (each a map lookup), and the book it
+/// returns is bounded: the active alerts are the conditions that hold, the resolved ones at
+/// most `RESOLVED_KEPT`, the baselines one per queue of the snapshot.
 pub fn evaluate(
     rules: &Rules,
     prev: &AlertBook,
@@ -42,10 +46,8 @@ pub fn evaluate(
     mode: Mode,
 ) -> (AlertBook, Vec<Transition>) {
     let mut book = AlertBook {
-        active: Default::default(),
-        resolved: prev.resolved.clone(),
-        baselines: prev.baselines.clone(),
         evaluated_at: Some(now),
+        ..AlertBook::default()
     };
     let conditions = match observation {
         Observation::Snapshot {
@@ -65,9 +67,7 @@ pub fn evaluate(
     };
 
     let mut transitions = Vec::new();
-    let mut held: BTreeSet<AlertKey> = BTreeSet::new();
     for c in conditions {
-        held.insert(c.key.clone());
         let before = prev.active.get(&c.key);
         let alert = advance(c, before, now, mode);
         if before.map(|a| a.state) != Some(alert.state) {
@@ -80,20 +80,22 @@ pub fn evaluate(
         }
         book.active.insert(alert.key.clone(), alert);
     }
+    // Newest first: this poll's, then the earlier ones still within the retention.
+    let keep_after = now - chrono::Duration::from_std(RESOLVED_RETENTION).unwrap_or_default();
     for (key, alert) in &prev.active {
-        if held.contains(key) || book.active.contains_key(key) {
+        // Still held (the conditions' keys are all in the new book), or kept while away.
+        if book.active.contains_key(key) {
             continue;
         }
         // A pending alert that stops holding never fired: it is dropped, not resolved.
         if alert.state == AlertState::Firing {
-            book.resolved.insert(
-                0,
-                Alert {
+            if book.resolved.len() < RESOLVED_KEPT {
+                book.resolved.push(Alert {
                     state: AlertState::Resolved,
                     resolved_at: Some(now),
                     ..alert.clone()
-                },
-            );
+                });
+            }
             transitions.push(Transition {
                 key: key.clone(),
                 severity: alert.severity,
@@ -102,13 +104,24 @@ pub fn evaluate(
             });
         }
     }
-    let keep_after = now - chrono::Duration::from_std(RESOLVED_RETENTION).unwrap_or_default();
-    book.resolved
-        .retain(|a| a.resolved_at.is_some_and(|at| at >= keep_after));
+    // Pushed in key order; the previous code's order (each put in front) was the reverse.
+    book.resolved.reverse();
+    let room = RESOLVED_KEPT - book.resolved.len();
+    book.resolved.extend(
+        prev.resolved
+            .iter()
+            .filter(|a| a.resolved_at.is_some_and(|at| at >= keep_after))
+            .take(room)
+            .cloned(),
+    );
 
-    if let Observation::Snapshot { snapshot, .. } = observation {
-        learn_baselines(rules, &mut book, snapshot, now);
-    }
+    book.baselines = match observation {
+        Observation::Snapshot { snapshot, .. } => {
+            learn_baselines(rules, &book, &prev.baselines, snapshot, now)
+        }
+        Observation::PollFailing { .. } => prev.baselines.clone(),
+    };
+    book.index_marks();
     (book, transitions)
 }
 
@@ -183,22 +196,29 @@ fn db_unreachable(rules: &Rules, since: DateTime<Utc>, now: DateTime<Utc>) -> Op
     })
 }
 
-fn learn_baselines(rules: &Rules, book: &mut AlertBook, snap: &Snapshot, now: DateTime<Utc>) {
+/// Each queue of the snapshot's baseline after this poll (a queue gone is forgotten).
+fn learn_baselines(
+    rules: &Rules,
+    book: &AlertBook,
+    prev: &BTreeMap<String, Baseline>,
+    snap: &Snapshot,
+    now: DateTime<Utc>,
+) -> BTreeMap<String, Baseline> {
     let window = rules.backlog_baseline.window.0;
-    let mut next = std::collections::BTreeMap::new();
+    let mut next = BTreeMap::new();
     for q in &snap.queues {
         let sample = q.ready.value as f64;
         let anomalous = book.active.contains_key(&AlertKey {
             rule: RuleId::BacklogBaseline,
             subject: Subject::queue(&q.name),
         });
-        let b = match book.baselines.get(&q.name) {
+        let b = match prev.get(&q.name) {
             Some(b) => b.learn(sample, now, window, anomalous),
             None => Baseline::start(sample, now),
         };
         next.insert(q.name.clone(), b);
     }
-    book.baselines = next;
+    next
 }
 
 /// Rules that are on but cannot be judged from this snapshot, and why: said by `check` and

@@ -18,8 +18,8 @@ mod book;
 
 pub use baseline::Baseline;
 pub use book::{
-    Alert, AlertBook, AlertKey, AlertState, AlertTally, RESOLVED_RETENTION, RuleId, Subject,
-    Transition, Unit,
+    Alert, AlertBook, AlertKey, AlertState, AlertTally, RESOLVED_KEPT, RESOLVED_RETENTION, RuleId,
+    Subject, Transition, Unit,
 };
 pub use eval::{Mode, Observation, evaluate, unavailable};
 pub use rules::{Rules, Severity};

@@ -30,6 +30,12 @@ const INTERVAL_STEPS_MS: [u64; 9] = [
 
 impl App {
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let effects = self.fold(msg);
+        self.refresh_queue_rows();
+        effects
+    }
+
+    fn fold(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
             Msg::Tick(now) => {
                 self.now = now;
