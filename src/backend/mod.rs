@@ -18,6 +18,7 @@ pub mod generate;
 pub mod goodjob;
 pub mod graphile;
 pub mod history;
+pub mod index_advice;
 pub mod mapped;
 pub mod minute_cache;
 pub mod model;

@@ -12,11 +12,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{AssertSqlSafe, ConnectOptions};
 
 use crate::backend::detect::{self, BackendKind, Detected};
+use crate::backend::engine::tally::TALLY_PROBE;
 use crate::backend::generate::{self, FixtureCounts, FixtureSpec, Generator};
+use crate::backend::index_advice;
 use crate::backend::native::migrate;
 use crate::backend::native::probe::{self, PlanFigures, Probe};
 use crate::backend::pg::admin;
@@ -50,6 +52,9 @@ pub struct BenchConfig {
     pub ui_only: bool,
     pub monitor_seconds: u64,
     pub json_out: Option<PathBuf>,
+    /// Build the indexes `jobtop doctor` names (as `migrate --indexes` does) before
+    /// measuring.
+    pub with_indexes: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -369,6 +374,32 @@ async fn open(pool: &PgPool, generator: &Generator) -> Result<Backend> {
     .await
 }
 
+/// `--with-indexes`: the indexes doctor names for the generated schema, built as `jobtop
+/// migrate --indexes` builds them, then the tables analyzed (as autovacuum would soon).
+async fn with_indexes(pool: &PgPool, generator: &Generator, report: &mut Report) -> Result<()> {
+    let backend = open(pool, generator).await?;
+    let advised = index_advice::advised(pool, backend.reads().as_ref()).await;
+    let built = index_advice::build(pool, &advised, |sql| eprintln!("  {sql} ...")).await?;
+    for table in &generator.tables {
+        sqlx::query(AssertSqlSafe(format!("ANALYZE {table}")))
+            .execute(pool)
+            .await?;
+    }
+    let made: Vec<String> = built
+        .iter()
+        .map(|b| format!("{} ({:.0} s)", b.sql, b.took.as_secs_f64()))
+        .collect();
+    report.notes.push(if made.is_empty() {
+        "with the indexes doctor names: it names none here (all present)".to_string()
+    } else {
+        format!(
+            "with the indexes doctor names, built by the bench (`jobtop migrate --indexes`): {}",
+            made.join("; ")
+        )
+    });
+    Ok(())
+}
+
 /// Times `probe` `runs` times (after one warm-up) and explains it once.
 async fn measure(
     pool: &PgPool,
@@ -470,6 +501,9 @@ pub async fn run(cfg: BenchConfig) -> Result<Report> {
         // team's queue (a no-op on the reference schema): without them every watcher polls
         // alone.
         side_tables::install(&pool).await?;
+        if cfg.with_indexes {
+            with_indexes(admin_pool, &generator, &mut report).await?;
+        }
         eprintln!("overview poll ...");
         // A new monitor: its own session, the schema opened, the first poll.
         {
@@ -544,6 +578,8 @@ pub async fn run(cfg: BenchConfig) -> Result<Report> {
                     20,
                     if in_poll {
                         "every poll"
+                    } else if p.name.starts_with(TALLY_PROBE) {
+                        "on the slower clock, not every poll"
                     } else {
                         "drill-down, not in the poll"
                     },

@@ -44,6 +44,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         ui_only: args.ui_only,
         monitor_seconds: args.monitor_seconds.max(1),
         json_out: args.json_out,
+        with_indexes: args.with_indexes,
     })
     .await?;
     Ok(())

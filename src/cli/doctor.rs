@@ -45,6 +45,13 @@ pub async fn run(url: Option<&str>, _global: &GlobalArgs) -> Result<()> {
             println!("       fix: {}", sanitize(fix, 2_000));
         }
     }
+    let indexes = crate::backend::index_advice::named(&report).len();
+    if indexes > 0 {
+        println!(
+            "{indexes} index(es) named above: `jobtop migrate --indexes` builds exactly these \
+             (CONCURRENTLY, each skipped if it exists)"
+        );
+    }
     pool.close().await;
     match doctor::worst(&report) {
         Status::Ok => Ok(()),

@@ -318,8 +318,12 @@ pub enum Command {
         /// Only jobtop's side tables (the audit trail actions need and the shared snapshot's
         /// cache), next to another system's queue (River, Oban, pg-boss, ...); not the
         /// reference schema.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "indexes")]
         side_tables: bool,
+        /// Only the indexes `jobtop doctor` names for the queue schema found there (built
+        /// `CONCURRENTLY`, each skipped if it exists); refused in read-only mode.
+        #[arg(long)]
+        indexes: bool,
     },
     /// Pause a queue: workers stop claiming from it; its backlog stays.
     Pause(pause::PauseArgs),
@@ -413,6 +417,10 @@ pub struct BenchArgs {
     /// Also write the figures as JSON.
     #[arg(long, value_name = "FILE")]
     pub json_out: Option<PathBuf>,
+    /// Build the indexes `jobtop doctor` names (as `jobtop migrate --indexes` does) on the
+    /// generated table before measuring: the schema as doctor would leave it.
+    #[arg(long)]
+    pub with_indexes: bool,
 }
 
 #[derive(Args, Debug)]
@@ -473,8 +481,16 @@ pub async fn run(cli: Cli) -> Result<()> {
         profile: cli.global.profile.clone(),
     });
     match cli.command {
-        Some(Command::Migrate { url, side_tables }) => {
-            migrate::run(url.as_deref(), side_tables).await
+        Some(Command::Migrate {
+            url,
+            side_tables,
+            indexes,
+        }) => {
+            if indexes {
+                migrate::indexes(url.as_deref(), cli.monitor.read_only).await
+            } else {
+                migrate::run(url.as_deref(), side_tables).await
+            }
         }
         Some(Command::Demo(args)) => demo::run(args).await,
         Some(Command::Pause(args)) => pause::run(args).await,

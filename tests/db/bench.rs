@@ -32,6 +32,7 @@ async fn bench_runs_end_to_end(backend: BackendKind) {
         ui_only: false,
         monitor_seconds: 1,
         json_out: None,
+        with_indexes: false,
     })
     .await
     .unwrap_or_else(|err| panic!("bench --backend {backend}: {err:#}"));

@@ -33,6 +33,7 @@ mod goodjob;
 mod history;
 mod homegrown;
 mod incremental_minutes;
+mod migrate_indexes;
 mod native_alert_figures;
 mod native_backend;
 mod outage;

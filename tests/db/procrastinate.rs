@@ -608,6 +608,57 @@ async fn kinds_and_dead_letters() {
     assert_eq!(grouped, vec![4, 5, 20]);
 }
 
+/// As procrastinate ships (no index on (queue_name, status)) the waiting and failed jobs
+/// are counted in passes on a slower clock: exact when counted, "~" until the next pass,
+/// and counted again after an action, so the figure never contradicts it.
+#[tokio::test]
+async fn slow_passes_are_marked_between_counts_and_recounted_after_an_action() {
+    let Some(fixture) = fixture() else { return };
+    let db = common::test_db().await;
+    let g = gate(&db.pool, &fixture).await;
+    let overview = g.backend().overview();
+    let emails = |s: &Snapshot| {
+        s.queues
+            .iter()
+            .find(|q| q.name == "emails")
+            .unwrap()
+            .clone()
+    };
+    let first = emails(
+        &overview
+            .snapshot(&SnapshotOptions::default())
+            .await
+            .unwrap(),
+    );
+    assert_eq!((first.dead.value, first.dead.estimated), (2, false));
+    assert_eq!((first.ready.value, first.ready.estimated), (4, false));
+    assert!(
+        !first.running.estimated,
+        "running jobs are counted each poll"
+    );
+    let between = emails(
+        &overview
+            .snapshot(&SnapshotOptions::default())
+            .await
+            .unwrap(),
+    );
+    assert_eq!((between.dead.value, between.dead.estimated), (2, true));
+    assert_eq!((between.ready.value, between.ready.estimated), (4, true));
+    let plan = g
+        .plan(&Action::Retry(matching("emails", JobState::Dead)))
+        .await
+        .unwrap();
+    assert_eq!(run(&g, &plan).await.changed, 2);
+    let after = emails(
+        &overview
+            .snapshot(&SnapshotOptions::default())
+            .await
+            .unwrap(),
+    );
+    assert_eq!((after.dead.value, after.dead.estimated), (0, false));
+    assert_eq!((after.ready.value, after.ready.estimated), (6, false));
+}
+
 #[tokio::test]
 async fn retry_is_procrastinates_retry_of_failed_jobs_with_an_audit_row() {
     let Some(fixture) = fixture() else { return };

@@ -7,3 +7,4 @@ pub mod foreign;
 pub mod prioritized;
 pub mod snapshot;
 pub mod states;
+pub mod tally;

@@ -7,20 +7,22 @@
 //! A running job points at its process (`locked_by_id`, 4.x); good_job also holds an
 //! advisory lock on it, which only the session holding it can see. A job keeps its last
 //! error; every attempt's error is in its executions, read as the job's error history.
-//! Cron keys (`cron_key`, `cron_at`) are schedules, which jobtop does not show.
+//! Cron keys (`cron_key`, `cron_at`) are schedules (`schedules.rs`).
 //!
 //! Cost: good_job's indexes serve the overview: queues by a skip scan over its
-//! queue_name index, waiting jobs as ranges of (queue_name, scheduled_at, id) on
-//! unfinished jobs, completions per minute along its finished_at index. Two reads have
-//! no index of their own, which doctor names: the dead count per queue walks
-//! `index_good_jobs_on_discarded` (every queue's discarded jobs, capped) and the running
-//! count reads the queue's unfinished jobs.
+//! queue_name index, ready and scheduled jobs as ranges of (queue_name, scheduled_at, id)
+//! on unfinished jobs, completions per minute along its finished_at index. Running,
+//! retrying and discarded jobs have no index by queue: they are counted for every queue in
+//! one pass over its index on unfinished or errored jobs every 30 s (shown with "~" in
+//! between), each one every poll once doctor's index for it exists (`jobtop migrate
+//! --indexes`).
 
 mod actions;
 pub mod schedules;
 mod states;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::bail;
 use sqlx::PgPool;
@@ -34,6 +36,7 @@ use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::{
     MINUTES_FROM, MINUTES_UNTIL, Statements, capped, epoch_minute, minutes_probe,
 };
+use crate::backend::engine::tally::Tally;
 use crate::backend::goodjob::actions::{GoodJobActions, Tables};
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
@@ -41,6 +44,10 @@ use crate::backend::pg::sql::TimeCol;
 
 /// The backend's name (`Reads::name`).
 pub const BACKEND: &str = "good_job";
+
+/// How often what no index holds by queue is counted (`tally`): one pass over good_job's
+/// unfinished and discarded jobs.
+const TALLY_EVERY: Duration = Duration::from_secs(30);
 
 const NO_SETTINGS: &str =
     "this good_job schema has no good_job_settings table (added by good_job's 4.x migrations)";
@@ -117,6 +124,60 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         .list(JobState::Ready)
         .map(|l| l.ranges.iter().map(|r| r.cond.clone()).collect())
         .unwrap_or_default();
+    // What no index holds by queue as good_job ships (running jobs, retries among the
+    // scheduled ones, discarded jobs) is counted for every queue in one pass on the slower
+    // clock (`tally`): over good_job's own index on unfinished or errored jobs, which holds
+    // exactly those rows. With doctor's index for one, it is counted each poll instead.
+    let pinned = |parts: &[&str]| {
+        jobs.has_index_where("queue_name", &[], |p| {
+            p.is_some_and(|p| parts.iter().all(|part| p.contains(part)))
+        })
+    };
+    let tally_running = !pinned(&["performed_at IS NOT NULL"]);
+    let tally_retrying = !pinned(&["error IS NOT NULL", "performed_at IS NULL"]);
+    let tally_dead = !pinned(&["error IS NOT NULL", "finished_at IS NOT NULL"]);
+    let cond = |state| states.condition(state).unwrap_or_else(|| "false".into());
+    let tally = (tally_running || tally_retrying || tally_dead).then(|| {
+        let mut columns = Vec::new();
+        if tally_running {
+            columns.push(format!(
+                "count(*) FILTER (WHERE {running}) AS running, \
+                 min({performed}) FILTER (WHERE {running}) AS oldest_running_at",
+                running = cond(JobState::Running),
+                performed = utc("j.performed_at"),
+            ));
+        }
+        if tally_retrying {
+            columns.push(format!(
+                "count(*) FILTER (WHERE {}) AS retrying",
+                cond(JobState::Retrying)
+            ));
+        }
+        if tally_dead {
+            columns.push(format!(
+                "count(*) FILTER (WHERE {}) AS dead",
+                cond(JobState::Dead)
+            ));
+        }
+        Tally {
+            sql: Arc::from(format!(
+                "SELECT j.queue_name::text AS name, {} FROM {from} \
+                 WHERE (j.finished_at IS NULL OR j.error IS NOT NULL) AND j.queue_name IS NOT NULL \
+                 GROUP BY 1",
+                columns.join(", ")
+            )),
+            every: TALLY_EVERY,
+        }
+    });
+    let running_cte = if tally_running {
+        String::new()
+    } else {
+        format!(
+            ", running(queue_name, performed_at) AS MATERIALIZED ( \
+               SELECT j.queue_name, j.performed_at FROM {from} \
+               WHERE j.finished_at IS NULL AND j.performed_at IS NOT NULL)"
+        )
+    };
     // Running jobs are found once a poll (along doctor's index when it is there), not once
     // per queue: per queue, each count walked the queue's unfinished jobs twice.
     let queues_sql = format!(
@@ -127,10 +188,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
            SELECT (SELECT j.queue_name FROM {from} WHERE j.queue_name > n.name \
                    ORDER BY j.queue_name LIMIT 1) \
            FROM names n WHERE n.name IS NOT NULL), \
-         q(name) AS (SELECT n.name FROM names n WHERE n.name IS NOT NULL{paused_names}), \
-         running(queue_name, performed_at) AS MATERIALIZED ( \
-           SELECT j.queue_name, j.performed_at FROM {from} \
-           WHERE j.finished_at IS NULL AND j.performed_at IS NOT NULL) \
+         q(name) AS (SELECT n.name FROM names n WHERE n.name IS NOT NULL{paused_names}){running_cte} \
          SELECT q.name::text AS name, {paused_at} AS paused_at, \
            NULL::text AS paused_by, NULL::text AS pause_reason, \
            {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
@@ -139,17 +197,35 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
              (SELECT min({sched}) FROM {from} WHERE {due} AND j.queue_name = q.name), \
              (SELECT min({created}) FROM {from} WHERE {unscheduled} AND j.queue_name = q.name) \
            ) AS oldest_ready_at, \
-           (SELECT min({performed}) FROM running j WHERE j.queue_name = q.name) \
-             AS oldest_running_at \
+           {oldest_running} AS oldest_running_at \
          FROM q ORDER BY q.name",
         ready = count(JobState::Ready),
         scheduled = pile(JobState::Scheduled),
-        retrying = pile(JobState::Retrying),
-        running = capped("running x", "x.queue_name = q.name"),
-        dead = pile(JobState::Dead),
+        retrying = if tally_retrying {
+            "0::bigint".into()
+        } else {
+            pile(JobState::Retrying)
+        },
+        running = if tally_running {
+            "0::bigint".into()
+        } else {
+            capped("running x", "x.queue_name = q.name")
+        },
+        dead = if tally_dead {
+            "0::bigint".into()
+        } else {
+            pile(JobState::Dead)
+        },
+        oldest_running = if tally_running {
+            "NULL::timestamptz".to_string()
+        } else {
+            format!(
+                "(SELECT min({performed}) FROM running j WHERE j.queue_name = q.name)",
+                performed = utc("j.performed_at")
+            )
+        },
         sched = utc("j.scheduled_at"),
         created = utc("j.created_at"),
-        performed = utc("j.performed_at"),
         due = ready_conds[0],
         unscheduled = ready_conds[1],
     );
@@ -193,6 +269,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         queue_names: None,
         minutes: Some(Arc::from(minutes_sql)),
         workers: workers_sql.map(Arc::from),
+        tallies: tally.into_iter().collect(),
     };
 
     // A running job lives while the process that locked it refreshes its record.
@@ -289,7 +366,17 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
          (queue_name, scheduled_at) WHERE finished_at IS NULL AND performed_at IS NULL \
          AND error IS NOT NULL;"
     );
-    let fixes = format!("{dead_fix} {running_fix} {retrying_fix}");
+    // The indexes that are missing, each for a figure now on the slower clock.
+    let fixes = [
+        (tally_dead, dead_fix),
+        (tally_running, running_fix),
+        (tally_retrying, retrying_fix),
+    ]
+    .into_iter()
+    .filter(|(missing, _)| *missing)
+    .map(|(_, fix)| fix)
+    .collect::<Vec<_>>()
+    .join(" ");
     let mut plan = DoctorPlan {
         tables: vec![
             TableNeed {
@@ -307,25 +394,32 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             name: "queue counts".into(),
             sql: statements.queues_probe(),
             binds_cap: true,
-            fix: Some(fixes.clone()),
+            fix: (!fixes.is_empty()).then(|| fixes.clone()),
         }],
         jobs_tables: vec![
             (schema.to_string(), "good_jobs".into()),
             (schema.to_string(), "good_job_executions".into()),
         ],
         state_column: None,
-        findings: vec![
-            Check::new("schema version", Status::Ok, format!("good_job {version}")),
+        findings: vec![Check::new(
+            "schema version",
+            Status::Ok,
+            format!("good_job {version}"),
+        )],
+    };
+    if let Some(tally) = statements.tallies.first() {
+        plan.probes.push(tally.probe(Some(fixes.clone())));
+        plan.findings.push(
             Check::new(
                 "dead, running and retrying counts",
                 Status::Warn,
-                "good_job has no index on discarded, running or retrying jobs by queue: a \
-                 queue's dead count walks every queue's discarded jobs (capped), its running \
-                 count the queue's unfinished jobs, its retrying count its scheduled ones",
+                "good_job has no index on discarded, running or retrying jobs by queue: those \
+                 counts are taken for every queue in one pass over its unfinished and \
+                 discarded jobs every 30 s (shown with ~ in between), not each poll",
             )
-            .with_fix(fixes),
-        ],
-    };
+            .with_fix(fixes.clone()),
+        );
+    }
     if let Some(sql) = &statements.minutes {
         plan.probes.push(Probe {
             name: "completions per minute".into(),

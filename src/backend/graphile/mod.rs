@@ -108,6 +108,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         queue_names: None,
         minutes: None,
         workers: Some(Arc::from(workers_sql)),
+        tallies: Vec::new(),
     };
     let held_fix = format!(
         "CREATE INDEX CONCURRENTLY jobs_jobtop_held ON {t} (task_id) WHERE is_available = false;"

@@ -491,6 +491,7 @@ impl Builder<'_> {
                 .worker
                 .as_ref()
                 .map(|w| Arc::from(self.workers_sql(w))),
+            tallies: Vec::new(),
         }
     }
 

@@ -94,6 +94,7 @@ pub async fn open(pool: PgPool, prefix: &str) -> anyhow::Result<Foreign> {
         queue_names: Some(Arc::from(shape.names_sql())),
         minutes: throughput.then(|| Arc::from(shape.minutes_sql())),
         workers: Some(Arc::from(shape.workers_sql("j.attempted_by[1]"))),
+        tallies: Vec::new(),
     };
     let fetch_index = format!(
         "CREATE INDEX CONCURRENTLY oban_jobs_state_queue_priority_scheduled_at_id_index ON {t} \

@@ -187,6 +187,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         queue_names: None,
         minutes: throughput.then(|| Arc::from(minutes_sql)),
         workers: workers_sql(&pool, schema).await?.map(Arc::from),
+        tallies: Vec::new(),
     };
     // Partitioned (pg-boss 10 on, unless installed without partitioning): pg-boss puts
     // its indexes on each partition, which `TableInfo` finds.

@@ -217,6 +217,7 @@ async fn build(pool: &PgPool, schema: &str, queues: &[String]) -> anyhow::Result
         queue_names: None,
         minutes: (!minutes.is_empty()).then(|| Arc::from(minutes.join(" UNION ALL "))),
         workers: None,
+        tallies: Vec::new(),
     };
 
     let from = union(schema, queues);

@@ -19,8 +19,11 @@
 //! Cost: PgQueuer's partial indexes on queued jobs ((entrypoint, execute_after) and
 //! (entrypoint, priority, id)) hold every waiting count, list and queue name as an index
 //! range or a skip scan; picked jobs are few (an index on picked heartbeats); the log's
-//! index on `created` bounds completions per minute to the last hour's rows. Failed jobs
-//! have no index of PgQueuer's: doctor names one on (entrypoint, id) for held failures.
+//! index on `created` bounds completions per minute to the last hour's rows. Held failures
+//! have no index of PgQueuer's, and its queued index does not tell a retry from a later
+//! job: without doctor's indexes for them (`jobtop migrate --indexes`) the dead and
+//! retrying counts are taken for every entrypoint in one read of the table every 30 s
+//! (shown with "~" in between), not per queue each poll.
 //! Not read: pause (PgQueuer has none), tenants, schedules (`pgqueuer_schedules`), and a
 //! table name prefix (`PGQUEUER_PREFIX`): jobtop finds the tables by their default names.
 
@@ -28,6 +31,7 @@ mod actions;
 mod states;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::bail;
 use sqlx::PgPool;
@@ -40,10 +44,15 @@ use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::{
     MINUTES_FROM, MINUTES_UNTIL, Statements, WINDOW_START, capped, epoch_minute, minutes_probe,
 };
+use crate::backend::engine::tally::Tally;
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::{TableInfo, enum_of};
 use crate::backend::pg::sql::TimeCol;
 use crate::backend::pgqueuer::actions::{PgQueuerActions, Tables};
+
+/// How often what no index holds by queue is counted (`tally`): the table holds live
+/// jobs and held failures only, so one read of it is short.
+const TALLY_EVERY: Duration = Duration::from_secs(30);
 
 const NO_PAUSE: &str =
     "PgQueuer has no pause: a worker takes the entrypoints it registered until it stops";
@@ -100,6 +109,8 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         p.is_some_and(|p| p.contains("'failed'"))
     });
     let states = states::state_map(&jobs, &labels, &dead_fix);
+    let tally_retrying = attempts && !retrying_indexed;
+    let tally_dead = held && !dead_indexed;
     let count = |state| {
         states
             .capped_count(state, &from, "j.entrypoint = q.name")
@@ -149,15 +160,11 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         "SELECT name FROM queued WHERE name IS NOT NULL".to_string(),
         "SELECT name FROM picked".to_string(),
     ];
-    if held {
-        if dead_indexed {
-            ctes.push(skip_scan("held", "failed"));
-            names.push("SELECT name FROM held WHERE name IS NOT NULL".into());
-        } else {
-            names.push(format!(
-                "SELECT j.entrypoint FROM {from} WHERE j.status = 'failed'"
-            ));
-        }
+    // Without doctor's index the held failures' queues come from the slower pass, which
+    // finds them anyway (`tally` below).
+    if held && dead_indexed {
+        ctes.push(skip_scan("held", "failed"));
+        names.push("SELECT name FROM held WHERE name IS NOT NULL".into());
     }
     // A queue whose jobs all finished lives on in the log: listed while the last hour
     // has its completions (the rows completions per minute read anyway).
@@ -181,11 +188,55 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         ctes = ctes.join(", "),
         names = names.join(" UNION "),
         ready = count(JobState::Ready),
-        scheduled = pile(JobState::Scheduled),
-        retrying = pile(JobState::Retrying),
+        scheduled = "0::bigint",
+        retrying = if tally_retrying {
+            "0::bigint".into()
+        } else {
+            pile(JobState::Retrying)
+        },
         running = capped("picked x", "x.name = q.name"),
-        dead = pile(JobState::Dead),
+        dead = if tally_dead {
+            "0::bigint".into()
+        } else {
+            pile(JobState::Dead)
+        },
     );
+    // Jobs due later: PgQueuer's index on queued jobs holds them by entrypoint, but not
+    // whether each is a retry; a capped count per queue checks each row's attempts in the
+    // heap (and the planner, expecting the cap's worth soon, reads the table instead:
+    // 68k buffers a poll at 10 M rows). They are counted for every entrypoint in one pass
+    // over that index's range on the slower clock, retries among them where doctor's
+    // index on them is missing; held failures, which no index of PgQueuer's holds, in one
+    // read of the table. Between passes their figures say "~".
+    let cond = |state| states.condition(state).unwrap_or_else(|| "false".into());
+    let mut later = vec![format!(
+        "count(*) FILTER (WHERE {}) AS scheduled",
+        cond(JobState::Scheduled)
+    )];
+    if tally_retrying {
+        later.push(format!(
+            "count(*) FILTER (WHERE {}) AS retrying",
+            cond(JobState::Retrying)
+        ));
+    }
+    let mut tallies = vec![Tally {
+        sql: Arc::from(format!(
+            "SELECT j.entrypoint::text AS name, {} FROM {from} \
+             WHERE j.status = 'queued' AND j.execute_after > now() GROUP BY 1",
+            later.join(", ")
+        )),
+        every: TALLY_EVERY,
+    }];
+    if tally_dead {
+        tallies.push(Tally {
+            sql: Arc::from(format!(
+                "SELECT j.entrypoint::text AS name, count(*) AS dead FROM {from} \
+                 WHERE {} GROUP BY 1",
+                cond(JobState::Dead)
+            )),
+            every: TALLY_EVERY,
+        });
+    }
     // A worker is the queue manager its picked jobs name, beating as its freshest job; the
     // entrypoints it serves are not recorded ("any").
     let workers_sql = jobs.has("queue_manager_id").then(|| {
@@ -211,6 +262,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         queue_names: None,
         minutes: throughput.then(|| Arc::from(minutes_sql)),
         workers: workers_sql.map(Arc::from),
+        tallies,
     };
 
     let actions = PgQueuerActions::new(
@@ -262,6 +314,12 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             format!("PgQueuer {version}"),
         )],
     };
+    // The pass over later jobs is a range of PgQueuer's own index; the held failures'
+    // pass reads the table until doctor's index on them exists.
+    for (i, tally) in statements.tallies.iter().enumerate() {
+        plan.probes
+            .push(tally.probe((i == 1).then(|| dead_fix.clone())));
+    }
     if let Some(sql) = &statements.workers {
         plan.probes.push(Probe {
             name: "workers".into(),

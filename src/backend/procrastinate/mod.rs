@@ -18,13 +18,15 @@
 //! pruned as stalled keeps none. Which queues a worker listens to is not recorded.
 //!
 //! procrastinate's own indexes are for fetching: none holds the status per queue, and the
-//! events have an index on `job_id` only. Counts stay capped, but read a queue's jobs;
-//! completions per minute are shown once an index on the events' (type, at) exists. Doctor
-//! names the indexes: (queue_name, status, scheduled_at, id) for the counts and the waiting
-//! lists, a partial one on failed jobs for the dead list and the dead letters, and the
-//! events' (type, at). At 300,000 jobs with them every statement's plan is on an index
-//! (without them, an overview poll took about ten times as long). No pause in
-//! procrastinate 3: a worker takes the queues it was started with.
+//! events have an index on `job_id` only. Without an index on (queue_name, status) each
+//! poll reads only the queue names and the running jobs; the waiting jobs are counted for
+//! every queue in one pass every 15 s and the failed ones every 5 minutes (`unindexed`,
+//! shown with "~" between passes), where per-queue counts took 169 s a poll at 10 M rows.
+//! Completions per minute are shown once an index on the events' (type, at) exists. Doctor
+//! names the indexes (`jobtop migrate --indexes` builds them): (queue_name, status,
+//! scheduled_at, id) for exact capped counts every poll and the waiting lists, a partial
+//! one on failed jobs for the dead list and the dead letters, and the events' (type, at).
+//! No pause in procrastinate 3: a worker takes the queues it was started with.
 
 mod actions;
 mod kinds;
@@ -32,6 +34,7 @@ pub mod schedules;
 mod states;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::bail;
 use sqlx::PgPool;
@@ -43,6 +46,7 @@ use crate::backend::drill::{HistoryWindow, KindsQuery};
 use crate::backend::engine::drill::{DrillTable, time_column};
 use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::{MINUTES_FROM, MINUTES_UNTIL, Statements, epoch_minute};
+use crate::backend::engine::tally::Tally;
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::{TableInfo, enum_of};
 use crate::backend::pg::sql::{TimeCol, literal};
@@ -153,13 +157,16 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     // The oldest ready job: among those scheduled, the earliest due; among those never
     // scheduled (due when deferred), the first deferred, whose time only its
     // `deferred` event keeps.
-    let queues_sql = format!(
-        "WITH RECURSIVE names(name) AS ( \
+    let names_cte = format!(
+        "names(name) AS ( \
            (SELECT j.queue_name FROM {from} ORDER BY j.queue_name LIMIT 1) \
            UNION ALL \
            SELECT (SELECT j.queue_name FROM {from} WHERE j.queue_name > n.name \
                    ORDER BY j.queue_name LIMIT 1) \
-           FROM names n WHERE n.name IS NOT NULL) \
+           FROM names n WHERE n.name IS NOT NULL)"
+    );
+    let queues_sql = format!(
+        "WITH RECURSIVE {names_cte} \
          SELECT q.name::text AS name, NULL::timestamptz AS paused_at, \
            NULL::text AS paused_by, NULL::text AS pause_reason, \
            {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
@@ -178,6 +185,17 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         running = count(JobState::Running),
         dead = pile(JobState::Dead),
     );
+    // Without an index on (queue_name, status) each count above is a bitmap scan of every
+    // job of the queue, finished ones included (169 s a poll at 10 M rows). Then the live
+    // jobs (todo, doing: procrastinate's own partial index holds them) are counted for
+    // every queue in one pass each poll, and the failed ones, which only a read of the
+    // whole table finds, in one pass on the slower clock (`tally`).
+    let indexed = jobs.has_index_for("status", &["queue_name"]);
+    let (queues_sql, tallies) = if indexed {
+        (queues_sql, Vec::new())
+    } else {
+        unindexed(&names_cte, &t, &ev, &states, &statuses)
+    };
     // A worker's queues are not recorded (it listens to those it was started with):
     // they are left empty, "any", so that a live worker running one queue's jobs is
     // not taken for one that cannot serve the others.
@@ -208,6 +226,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         queue_names: None,
         minutes: throughput.then(|| Arc::from(minutes_sql)),
         workers: workers_sql.map(Arc::from),
+        tallies,
     };
 
     let workers_table = workers.as_ref().map(|w| w.qualified());
@@ -271,6 +290,9 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             format!("procrastinate {version}"),
         )],
     };
+    for tally in &statements.tallies {
+        plan.probes.push(tally.probe(Some(count_fix.clone())));
+    }
     if let Some(w) = &workers {
         plan.tables.push(TableNeed {
             schema: schema.to_string(),
@@ -374,6 +396,85 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         profile: None,
         caches: Default::default(),
     })
+}
+
+/// How often the waiting jobs are counted where no index holds them by queue: one pass
+/// over procrastinate's partial index on `todo` jobs (300,000 at 10 M rows, 10k buffers).
+const WAITING_EVERY: Duration = Duration::from_secs(15);
+
+/// How often the failed jobs are counted where no index holds them by queue: a read of
+/// the whole jobs table (about as long as the naive count), once every five minutes.
+const FAILED_EVERY: Duration = Duration::from_secs(300);
+
+/// The overview on procrastinate's own indexes, where no index holds a status by queue:
+/// each poll only the queue names (a skip scan) and the running jobs (its partial index on
+/// `doing`), for every queue at once; the waiting jobs (`todo`: ready, scheduled, retrying,
+/// the oldest ready) in one pass over its partial index on them every `WAITING_EVERY`; the
+/// failed ones (and any legacy `aborting` one, which 3.x no longer writes) in one read of
+/// the table every `FAILED_EVERY`. Between passes their figures say "~".
+fn unindexed(
+    names_cte: &str,
+    t: &str,
+    ev: &str,
+    states: &crate::backend::engine::states::StateMap,
+    statuses: &[String],
+) -> (String, Vec<Tally>) {
+    let cond = |state| states.condition(state).unwrap_or_else(|| "false".into());
+    let sql = format!(
+        "WITH RECURSIVE {names_cte}, \
+         running AS ( \
+           SELECT j.queue_name AS name, count(*) AS n, min(s.at) AS at \
+           FROM {t} j CROSS JOIN LATERAL ( \
+             SELECT max(e.at) AS at FROM {ev} e WHERE e.job_id = j.id AND e.type = 'started') s \
+           WHERE j.status = 'doing' GROUP BY 1) \
+         SELECT q.name::text AS name, NULL::timestamptz AS paused_at, \
+           NULL::text AS paused_by, NULL::text AS pause_reason, \
+           0::bigint AS ready, 0::bigint AS scheduled, 0::bigint AS retrying, \
+           LEAST(coalesce(r.n, 0), $1) AS running, 0::bigint AS dead, \
+           NULL::timestamptz AS oldest_ready_at, r.at AS oldest_running_at \
+         FROM names q LEFT JOIN running r ON r.name = q.name \
+         WHERE q.name IS NOT NULL ORDER BY q.name"
+    );
+    let waiting = format!(
+        "SELECT w.name, w.ready, w.scheduled, w.retrying, \
+           LEAST(w.due_at, (SELECT min(e.at) FROM {ev} e \
+                            WHERE e.type = 'deferred' AND e.job_id = w.first_unscheduled)) \
+             AS oldest_ready_at \
+         FROM (SELECT j.queue_name::text AS name, \
+                 count(*) FILTER (WHERE {ready}) AS ready, \
+                 count(*) FILTER (WHERE {scheduled}) AS scheduled, \
+                 count(*) FILTER (WHERE {retrying}) AS retrying, \
+                 min(j.scheduled_at) FILTER (WHERE j.scheduled_at <= now()) AS due_at, \
+                 min(j.id) FILTER (WHERE j.scheduled_at IS NULL) AS first_unscheduled \
+               FROM {t} j WHERE j.status = 'todo' GROUP BY 1) w",
+        ready = cond(JobState::Ready),
+        scheduled = cond(JobState::Scheduled),
+        retrying = cond(JobState::Retrying),
+    );
+    let aborting = statuses.iter().any(|l| l == "aborting");
+    let failed = format!(
+        "SELECT j.queue_name::text AS name, count(*) FILTER (WHERE j.status = 'failed') AS dead{also} \
+         FROM {t} j WHERE j.status IN ('failed'{more}) GROUP BY 1",
+        also = if aborting {
+            ", count(*) FILTER (WHERE j.status = 'aborting') AS also_running"
+        } else {
+            ""
+        },
+        more = if aborting { ", 'aborting'" } else { "" },
+    );
+    (
+        sql,
+        vec![
+            Tally {
+                sql: Arc::from(waiting),
+                every: WAITING_EVERY,
+            },
+            Tally {
+                sql: Arc::from(failed),
+                every: FAILED_EVERY,
+            },
+        ],
+    )
 }
 
 /// The jobs for the drill-down. procrastinate keeps a job's times in its events: created is

@@ -109,6 +109,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         workers: Some(Arc::from(
             shape.workers_sql("j.attempted_by[array_upper(j.attempted_by, 1)]"),
         )),
+        tallies: Vec::new(),
     };
     let fetch_index = format!(
         "CREATE INDEX CONCURRENTLY river_job_prioritized_fetching_index ON {t} \

@@ -200,6 +200,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         queue_names: None,
         minutes: Some(Arc::from(minutes_sql)),
         workers: Some(Arc::from(workers_sql)),
+        tallies: Vec::new(),
     };
 
     // A claimed job lives while its process beats; one whose process row is gone has none.
