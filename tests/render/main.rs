@@ -12,6 +12,7 @@ mod ui_data;
 mod alert_rules;
 mod app_actions;
 mod app_alerts;
+mod app_dialogs;
 mod app_update;
 mod drill_render;
 mod drill_update;
