@@ -99,12 +99,12 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "Enter",
         command: KeyCommand::Open,
-        help: "open the selected queue, job, group or worker",
+        help: "open the selection (an alert: its subject)",
     },
     Binding {
         keys: "d",
         command: KeyCommand::DeadLetters,
-        help: "dead letters by error signature",
+        help: "dead letters (in a queue: that queue's)",
     },
     Binding {
         keys: "s",
@@ -435,7 +435,7 @@ const KINDS_KEYS: &[Hint] = &[
 const SCHEDULES_KEYS: &[Hint] = &[BACK, hint("Enter", "run history", KeyCommand::Open), HELP];
 const SCHEDULE_RUNS_KEYS: &[Hint] = &[BACK, hint("↑↓", "move", KeyCommand::Down), HELP];
 const TENANTS_KEYS: &[Hint] = &[BACK, hint("r", "refresh", KeyCommand::RefreshNow), HELP];
-const ALERTS_KEYS: &[Hint] = &[raw("a or Esc", "closes")];
+const ALERTS_KEYS: &[Hint] = &[raw("a or Esc", "closes"), raw("Enter", "opens its subject")];
 const AUDIT_KEYS: &[Hint] = &[
     raw("/", "filter"),
     raw("↑↓", "move"),

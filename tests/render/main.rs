@@ -13,6 +13,7 @@ mod alert_rules;
 mod app_actions;
 mod app_alerts;
 mod app_dialogs;
+mod app_subjects;
 mod app_update;
 mod drill_render;
 mod drill_update;

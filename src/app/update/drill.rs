@@ -6,6 +6,7 @@ use chrono::DateTime;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::app::actions::Level;
+use crate::app::alerts::{Alert, RuleId, Subject};
 use crate::app::display::human_bytes;
 use crate::app::editor::LineEditor;
 use crate::app::filter;
@@ -74,10 +75,16 @@ impl App {
                     JobScope::Stuck { .. } => out.push("stuck".into()),
                 },
                 View::Job(v) => out.push(format!("#{}", v.id)),
-                View::DeadLetters(v) => out.push(match &v.kind {
-                    Some(kind) => format!("dead letters {} · {kind}", v.window.label()),
-                    None => format!("dead letters {}", v.window.label()),
-                }),
+                View::DeadLetters(v) => {
+                    let mut crumb = format!("dead letters {}", v.window.label());
+                    if let Some(kind) = &v.kind {
+                        crumb.push_str(&format!(" · {kind}"));
+                    }
+                    if let Some(queue) = &v.queue {
+                        crumb.push_str(&format!(" in {queue}"));
+                    }
+                    out.push(crumb);
+                }
                 View::Workers(_) => out.push("workers".into()),
                 View::Kinds(v) => out.push(format!("kinds {}", v.window.label())),
                 View::Tenants(_) => out.push("tenants".into()),
@@ -196,10 +203,15 @@ impl App {
     pub(super) fn drill_command(&mut self, command: KeyCommand) -> Option<Vec<Effect>> {
         // Views that open from anywhere.
         let opened = match command {
-            KeyCommand::DeadLetters => Some(View::DeadLetters(DeadLettersView::new(
-                DeadWindow::Day,
-                None,
-            ))),
+            KeyCommand::DeadLetters => {
+                let mut view = DeadLettersView::new(DeadWindow::Day, None);
+                // Inside a queue, its own dead letters: what the breadcrumb names.
+                view.queue = self.jobs_view().and_then(|v| match &v.scope {
+                    JobScope::Queue { queue, .. } => Some(queue.clone()),
+                    _ => None,
+                });
+                Some(View::DeadLetters(view))
+            }
             KeyCommand::Stuck => {
                 let mut v = JobsView::new(
                     JobScope::Stuck {
@@ -274,6 +286,71 @@ impl App {
             KeyCommand::Copy => Some(self.copy()),
             _ => Some(self.view_command(command)),
         }
+    }
+
+    /// Enter in the alerts pane: the pane closes and the alert's subject opens (a queue on
+    /// the tab the rule is about, a kind's jobs, a worker's jobs, the tenants, the
+    /// schedules); an alert about the whole database has nothing to open and says so.
+    pub(super) fn open_alert_subject(&mut self, alert: &Alert) -> Vec<Effect> {
+        let queue_tab = |app: &App, queue: &str| match alert.key.rule {
+            RuleId::DeadLetter | RuleId::DeadSpike => JobState::Dead,
+            RuleId::OldestReady | RuleId::Backlog | RuleId::BacklogBaseline | RuleId::NoWorker => {
+                JobState::Ready
+            }
+            RuleId::SlowJob => JobState::Running,
+            _ => app.first_busy_tab(queue),
+        };
+        let view = match &alert.key.subject {
+            Subject::Queue { name } => {
+                self.selected_queue.select(std::slice::from_ref(name), 0);
+                View::Jobs(JobsView::new(
+                    JobScope::Queue {
+                        queue: name.clone(),
+                        state: queue_tab(self, name),
+                    },
+                    None,
+                ))
+            }
+            Subject::Kind { queue, kind } => {
+                self.selected_queue.select(std::slice::from_ref(queue), 0);
+                let mut v = JobsView::new(
+                    JobScope::Queue {
+                        queue: queue.clone(),
+                        state: queue_tab(self, queue),
+                    },
+                    None,
+                );
+                v.filter.kind = Some(kind.clone());
+                View::Jobs(v)
+            }
+            Subject::Worker { id } => {
+                self.selected_worker.select(std::slice::from_ref(id), 0);
+                View::Jobs(JobsView::new(JobScope::Worker { worker: id.clone() }, None))
+            }
+            Subject::Tenant { .. } if self.config.capabilities.tenants.yes() => {
+                View::Tenants(TenantsView::default())
+            }
+            Subject::Schedule { source, name } => {
+                let key = self
+                    .schedules()
+                    .iter()
+                    .find(|s| &s.source == source && &s.name == name)
+                    .map(|s| format!("{}/{}", s.source, s.id));
+                let mut v = SchedulesView::default();
+                if let Some(key) = key {
+                    v.selected.select(&[key], 0);
+                }
+                View::Schedules(v)
+            }
+            subject => {
+                return self.notice(format!(
+                    "this alert is about {}: there is no list to open",
+                    subject.label()
+                ));
+            }
+        };
+        self.show_alerts = false;
+        self.push(view)
     }
 
     fn notice(&mut self, text: String) -> Vec<Effect> {
@@ -521,6 +598,7 @@ impl App {
             View::DeadLetters(v) => Request::DeadLetters(DeadLetterQuery {
                 window: v.window,
                 kind: v.kind.clone(),
+                queue: v.queue.clone(),
                 limit: drill.dead_letter_limit,
             }),
             View::Kinds(v) => Request::Kinds(KindsQuery {
