@@ -259,11 +259,14 @@ impl PhasedRetry {
                         thousands(planned)
                     )
                 };
+                // Until its jobs are looked up, how they fare is not known: not said.
                 let t = r.tally;
-                text.push_str(&format!(
-                    ", {} succeeded, {} failed again, {} waiting",
-                    t.succeeded, t.failed, t.pending
-                ));
+                if t.total() + r.gone > 0 {
+                    text.push_str(&format!(
+                        ", {} succeeded, {} failed again, {} waiting",
+                        t.succeeded, t.failed, t.pending
+                    ));
+                }
                 if r.outcome.stopped {
                     text.push_str(" (stopped)");
                 }
