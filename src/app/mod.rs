@@ -12,6 +12,7 @@ pub mod keymap;
 pub mod known_counts;
 pub mod msg;
 pub mod phased;
+pub mod redact;
 pub mod selection;
 pub mod sort;
 pub mod sources;
@@ -120,6 +121,10 @@ pub struct App {
     /// Piles counted exactly by a job list or an action's plan, shown instead of the
     /// overview's estimate of them.
     pub known_counts: known_counts::KnownCounts,
+    /// Masks secrets in payloads and errors (the config's `redact`).
+    pub redact: redact::Redactor,
+    /// `U`: masked values shown as they are, on this screen only (never read-only or kiosk).
+    pub revealed: bool,
 }
 
 pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
@@ -157,6 +162,18 @@ impl App {
             drill: Drill::default(),
             history: history::HistoryChart::default(),
             known_counts: known_counts::KnownCounts::default(),
+            redact: redact::Redactor::default(),
+            revealed: false,
+        }
+    }
+
+    /// Job text (a payload, an error, a schedule's command) as this screen may show it:
+    /// secrets masked unless revealed.
+    pub fn masked<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.revealed {
+            std::borrow::Cow::Borrowed(text)
+        } else {
+            self.redact.text(text)
         }
     }
 

@@ -59,7 +59,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
             columns.row(|col, _| match col {
                 DeadCol::Jobs => Cell::from(Line::from(g.count.to_string()).right_aligned())
                     .style(theme.critical),
-                DeadCol::Signature => Cell::from(sanitize(&g.signature, 500).into_owned()),
+                DeadCol::Signature => {
+                    Cell::from(sanitize(&app.masked(&g.signature), 500).into_owned())
+                }
                 DeadCol::Kinds => Cell::from(tally(&g.kinds)),
                 DeadCol::Queues => Cell::from(tally(&g.queues)),
                 DeadCol::First => {
@@ -84,7 +86,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
         .empty(Line::styled(empty, theme.dim))
         .render(frame, table_area);
     if let Some(i) = view.selected_index() {
-        sample(frame, sample_area, &report.groups[i], theme);
+        sample(frame, sample_area, app, &report.groups[i], theme);
     }
 }
 
@@ -134,13 +136,13 @@ fn tally(items: &[(String, i64)]) -> String {
     parts.join(", ")
 }
 
-fn sample(frame: &mut Frame, area: Rect, g: &ErrorGroup, theme: &Theme) {
+fn sample(frame: &mut Frame, area: Rect, app: &App, g: &ErrorGroup, theme: &Theme) {
     let mut lines = vec![Line::styled(
-        sanitize(&g.signature, 2000).into_owned(),
+        sanitize(&app.masked(&g.signature), 2000).into_owned(),
         theme.title,
     )];
     lines.extend(
-        g.sample
+        app.masked(&g.sample)
             .split('\n')
             .map(|l| Line::raw(sanitize(l.trim_end_matches('\r'), 2000).into_owned())),
     );

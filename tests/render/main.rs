@@ -22,6 +22,7 @@ mod render;
 mod render_actions;
 mod render_alerts;
 mod render_history;
+mod render_redact;
 mod render_schedules;
 mod render_source;
 mod render_sources;

@@ -12,13 +12,14 @@ use crate::app::editor::LineEditor;
 use crate::app::filter;
 use crate::app::json::{self, DocLine, Tone};
 use crate::app::keymap::KeyCommand;
+use crate::app::redact::Redactor;
 use crate::app::selection::{Fallback, ListSelection};
 use crate::app::views::{CHROME_LINES, DETAIL_HEAD_LINES};
 use crate::app::views::{
     DeadLettersView, DetailPane, FilterInput, JobView, JobsView, KindsView, Land, ScheduleRunsView,
     SchedulesView, TenantsView, View, WorkersView,
 };
-use crate::app::{App, Effect, Pane};
+use crate::app::{App, AppConfig, Effect, Pane};
 use crate::backend::drill::{
     DeadLetterQuery, DeadWindow, DetailLimits, HistoryWindow, JobDetail, JobQuery, JobScope,
     KindsQuery, Order, PAGE_SIZE, PayloadForm, Request, Response, SCOPE_COUNT_CAP, TenantsQuery,
@@ -351,6 +352,31 @@ impl App {
         };
         self.show_alerts = false;
         self.push(view)
+    }
+
+    /// `U`: masked values shown as they are on this screen, or masked again. Refused where
+    /// the screen is shared by design: read-only sessions and the wall screen.
+    pub(super) fn toggle_reveal(&mut self) -> Vec<Effect> {
+        if self.config.read_only || self.kiosk {
+            return self.notice("secrets stay masked in a read-only session".into());
+        }
+        if self.redact.is_off() {
+            return self.notice("nothing is masked: the config's redact is off".into());
+        }
+        self.revealed = !self.revealed;
+        let mask = (!self.revealed).then_some(&self.redact);
+        for view in &mut self.drill.stack {
+            if let View::Job(v) = view {
+                detail_lines(v, mask, &self.config);
+            }
+        }
+        let text = if self.revealed {
+            "secrets shown on this screen: U masks them again"
+        } else {
+            "secrets masked again"
+        };
+        self.toast(text.to_string(), Level::Warn);
+        Vec::new()
     }
 
     fn notice(&mut self, text: String) -> Vec<Effect> {
@@ -709,37 +735,16 @@ impl App {
             }
             (View::Job(v), Response::Job(detail)) => {
                 let first = v.detail.is_none();
-                if let Some(d) = &detail {
-                    v.payload_lines = match &d.payload {
-                        Some(payload) if d.payload_form == PayloadForm::Json => {
-                            json::pretty_lines(payload)
-                        }
-                        // Decoded text and hex dumps keep their own lines and spacing.
-                        Some(payload) => payload
-                            .lines()
-                            .map(|l| vec![(Tone::Plain, l.to_string())])
-                            .collect(),
-                        None => vec![vec![(
-                            Tone::Dim,
-                            format!("the {} backend keeps no payload", self.config.backend),
-                        )]],
-                    };
-                    if d.payload_truncated {
-                        v.payload_lines.push(vec![(
-                            Tone::Warn,
-                            format!(
-                                "… cut here: the payload is {}, the first {} characters are shown",
-                                human_bytes(d.payload_bytes),
-                                DetailLimits::default().payload_chars
-                            ),
-                        )]);
-                    }
-                    v.error_lines = error_lines(d, self.config.capabilities.error_history.yes());
-                    if first && d.errors.is_empty() && d.job.last_error.is_none() {
-                        v.pane = DetailPane::Payload;
-                    }
-                }
                 v.detail = Some(detail);
+                let mask = (!self.revealed).then_some(&self.redact);
+                detail_lines(v, mask, &self.config);
+                if let Some(Some(d)) = &v.detail
+                    && first
+                    && d.errors.is_empty()
+                    && d.job.last_error.is_none()
+                {
+                    v.pane = DetailPane::Payload;
+                }
             }
             (View::DeadLetters(v), Response::DeadLetters(report)) => {
                 v.report = Some(report);
@@ -877,6 +882,47 @@ fn time(t: Option<DateTime<chrono::Utc>>) -> String {
 
 /// The error history as lines: a header per attempt (newest first), then its message.
 /// `history`: the schema keeps one entry per failed attempt (else only the last error).
+/// The job detail's payload and error lines, from its detail, secrets masked by `mask`
+/// (`None`: revealed).
+pub(super) fn detail_lines(v: &mut JobView, mask: Option<&Redactor>, config: &AppConfig) {
+    let Some(Some(detail)) = &v.detail else {
+        return;
+    };
+    let masked = |s: &str| match mask {
+        Some(r) => r.text(s).into_owned(),
+        None => s.to_string(),
+    };
+    let mut d = (**detail).clone();
+    d.payload = d.payload.as_deref().map(masked);
+    d.job.last_error = d.job.last_error.as_deref().map(masked);
+    for e in &mut d.errors {
+        e.error = masked(&e.error);
+    }
+    v.payload_lines = match &d.payload {
+        Some(payload) if d.payload_form == PayloadForm::Json => json::pretty_lines(payload),
+        // Decoded text and hex dumps keep their own lines and spacing.
+        Some(payload) => payload
+            .lines()
+            .map(|l| vec![(Tone::Plain, l.to_string())])
+            .collect(),
+        None => vec![vec![(
+            Tone::Dim,
+            format!("the {} backend keeps no payload", config.backend),
+        )]],
+    };
+    if d.payload_truncated {
+        v.payload_lines.push(vec![(
+            Tone::Warn,
+            format!(
+                "… cut here: the payload is {}, the first {} characters are shown",
+                human_bytes(d.payload_bytes),
+                DetailLimits::default().payload_chars
+            ),
+        )]);
+    }
+    v.error_lines = error_lines(&d, config.capabilities.error_history.yes());
+}
+
 fn error_lines(d: &JobDetail, history: bool) -> Vec<DocLine> {
     let mut lines: Vec<DocLine> = Vec::new();
     let message = |lines: &mut Vec<DocLine>, text: &str| {
