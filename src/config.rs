@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::ThemeName;
 use crate::app::alerts::Rules;
 use crate::app::alerts::rules::{Num, Secs};
+use crate::app::redact::RedactConfig;
 use crate::backend::pg::connect::redact_url;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +39,8 @@ pub struct Config {
     /// `jobtop @name` shows every source of `screens.name` on one screen.
     pub screens: BTreeMap<String, Screen>,
     pub rules: Rules,
+    /// Secrets masked in payloads and errors, on screen and in every export.
+    pub redact: RedactConfig,
 }
 
 impl Default for Config {
@@ -52,6 +55,7 @@ impl Default for Config {
             connections: BTreeMap::new(),
             screens: BTreeMap::new(),
             rules: Rules::default(),
+            redact: RedactConfig::default(),
         }
     }
 }

@@ -83,21 +83,35 @@ impl Confirm {
         }
     }
 
+    /// Every button names what it does: the way out never shares a word with the action
+    /// ("Cancel 1,489 jobs" next to "Keep them", not "Cancel" next to "Cancel").
     pub fn label(&self, choice: Choice) -> String {
         match choice {
-            Choice::Cancel => "Cancel".to_string(),
+            Choice::Cancel => match self.plan.kind() {
+                ActionKind::Pause => "Keep it running".to_string(),
+                ActionKind::Resume => "Keep it paused".to_string(),
+                ActionKind::Retry => "Don't retry".to_string(),
+                ActionKind::ResetStuck => "Don't reset".to_string(),
+                _ if self.plan.eligible == 1 => "Keep it".to_string(),
+                _ => "Keep them".to_string(),
+            },
             Choice::Phased => {
                 let sizes: Vec<String> = phased::split(&self.plan.ids, phased::DEFAULT_SAMPLE)
                     .iter()
                     .map(|(_, ids)| thousands(ids.len() as u64))
                     .collect();
-                format!("Phased: {}", sizes.join(" → "))
+                format!("Retry in phases: {}", sizes.join(" → "))
             }
             Choice::Proceed if self.choices.contains(&Choice::Phased) => {
-                format!("All {} at once", thousands(self.plan.eligible))
+                format!("Retry all {} at once", thousands(self.plan.eligible))
             }
-            Choice::Proceed => self.plan.kind().verb().to_string(),
+            Choice::Proceed => self.plan.button(),
         }
+    }
+
+    /// The word is typed exactly: Enter may act.
+    pub fn word_typed(&self) -> bool {
+        self.word().is_some_and(|w| self.input.as_str().trim() == w)
     }
 }
 
@@ -123,6 +137,15 @@ pub struct PhaseResult {
     pub gone: u64,
 }
 
+/// The buttons of a phased retry between phases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhasedChoice {
+    Stop,
+    /// Resume the paused queue (through the gate), so the retried jobs can run.
+    Resume,
+    Next,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct PhasedRetry {
     /// The whole set, as confirmed.
@@ -130,8 +153,12 @@ pub struct PhasedRetry {
     pub phases: Vec<(Phase, Vec<JobId>)>,
     pub results: Vec<PhaseResult>,
     pub running: Option<Running>,
-    /// 0 = stop here, 1 = next phase.
+    /// The highlighted button, an index into `choices`.
     pub focus: usize,
+    /// The queue retried into, while the overview says it is paused: its jobs wait.
+    pub paused_queue: Option<String>,
+    /// The ticket of the resume asked from this dialog (its plan, then its run).
+    pub resuming: Option<u64>,
     /// A look-up of the watched jobs is on its way.
     pub watching: bool,
     /// Every phase ran, or a phase stopped or failed: nothing more will run.
@@ -146,6 +173,48 @@ impl PhasedRetry {
         self.phases.get(self.results.len())
     }
 
+    /// The buttons between phases, the way out first.
+    pub fn choices(&self) -> Vec<PhasedChoice> {
+        let mut choices = vec![PhasedChoice::Stop];
+        if self.paused_queue.is_some() && self.resuming.is_none() && !self.over {
+            choices.push(PhasedChoice::Resume);
+        }
+        if self.next_phase().is_some() {
+            choices.push(PhasedChoice::Next);
+        }
+        choices
+    }
+
+    pub fn label(&self, choice: PhasedChoice) -> String {
+        match choice {
+            PhasedChoice::Stop => "Stop here".to_string(),
+            PhasedChoice::Resume => format!(
+                "Resume `{}`",
+                self.paused_queue.as_deref().unwrap_or_default()
+            ),
+            PhasedChoice::Next => {
+                let Some((p, ids)) = self.next_phase() else {
+                    return String::new();
+                };
+                let n = thousands(ids.len() as u64);
+                if self.all_failed_again().is_some() {
+                    format!("Go on anyway: retry phase {} ({n} jobs)", p.number)
+                } else {
+                    format!("Retry phase {}: {n} jobs", p.number)
+                }
+            }
+        }
+    }
+
+    /// The last phase's jobs all failed again (failed, of retried): going on would most
+    /// likely fail the same way.
+    pub fn all_failed_again(&self) -> Option<(u64, u64)> {
+        let last = self.results.last()?;
+        let t = last.tally;
+        (t.failed > 0 && t.succeeded == 0 && t.pending == 0)
+            .then_some((t.failed, last.outcome.changed))
+    }
+
     pub(super) fn watched_ids(&self) -> Vec<JobId> {
         self.results
             .iter()
@@ -153,7 +222,8 @@ impl PhasedRetry {
             .collect()
     }
 
-    /// "retried 30 of 200 jobs in 2 of 3 phases; 170 not retried".
+    /// "retried 30 of 200 jobs in 2 of 3 phases; 170 not retried — phase 1 (sample): 10
+    /// retried, 7 succeeded, …; phase 2 (10%): 20 retried, …; phase 3 (rest): 170 not run".
     pub fn summary(&self) -> String {
         let changed: u64 = self.results.iter().map(|r| r.outcome.changed).sum();
         let mut s = format!(
@@ -170,12 +240,44 @@ impl PhasedRetry {
         if left > 0 {
             s.push_str(&format!("; {} not retried", thousands(left as u64)));
         }
-        if let Some(first) = self.results.first() {
-            s.push_str(&format!(
-                " (sample: {} succeeded, {} failed again)",
-                first.tally.succeeded, first.tally.failed
-            ));
-        }
+        let phases: Vec<String> = self
+            .phases
+            .iter()
+            .enumerate()
+            .map(|(i, (phase, ids))| {
+                let head = format!("phase {} ({})", phase.number, phase.label);
+                let planned = ids.len() as u64;
+                let Some(r) = self.results.get(i) else {
+                    return format!("{head}: {} not run", thousands(planned));
+                };
+                let mut text = if r.outcome.changed == planned {
+                    format!("{head}: {} retried", thousands(planned))
+                } else {
+                    format!(
+                        "{head}: {} of {} retried",
+                        thousands(r.outcome.changed),
+                        thousands(planned)
+                    )
+                };
+                // Until its jobs are looked up, how they fare is not known: not said.
+                let t = r.tally;
+                if t.total() + r.gone > 0 {
+                    text.push_str(&format!(
+                        ", {} succeeded, {} failed again, {} waiting",
+                        t.succeeded, t.failed, t.pending
+                    ));
+                }
+                if r.outcome.stopped {
+                    text.push_str(" (stopped)");
+                }
+                if r.outcome.error.is_some() {
+                    text.push_str(" (failed)");
+                }
+                text
+            })
+            .collect();
+        s.push_str(" — ");
+        s.push_str(&phases.join("; "));
         s
     }
 }

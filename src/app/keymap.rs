@@ -48,6 +48,14 @@ pub enum KeyCommand {
     PageDown,
     Left,
     Right,
+    /// Show or mask again the values `redact` hides (never read-only or kiosk).
+    Reveal,
+}
+
+/// Keys hidden from the footer and the help in read-only mode: those that change data,
+/// and revealing masked values (refused there: a read-only screen is often a shared one).
+pub fn hidden_when_read_only(command: KeyCommand) -> bool {
+    changes_data(command) || command == KeyCommand::Reveal
 }
 
 /// Keys that change data (or prepare to): hidden from the footer and the help in
@@ -70,7 +78,7 @@ pub fn changes_data(command: KeyCommand) -> bool {
 pub fn visible_bindings(read_only: bool) -> impl Iterator<Item = &'static Binding> {
     BINDINGS
         .iter()
-        .filter(move |b| !(read_only && changes_data(b.command)))
+        .filter(move |b| !(read_only && hidden_when_read_only(b.command)))
 }
 
 /// A key binding as the help overlay lists it.
@@ -99,12 +107,12 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "Enter",
         command: KeyCommand::Open,
-        help: "open the selected queue, job, group or worker",
+        help: "open the selection (an alert: its subject)",
     },
     Binding {
         keys: "d",
         command: KeyCommand::DeadLetters,
-        help: "dead letters by error signature",
+        help: "dead letters (in a queue: that queue's)",
     },
     Binding {
         keys: "s",
@@ -160,6 +168,11 @@ pub const BINDINGS: &[Binding] = &[
         keys: "y",
         command: KeyCommand::Copy,
         help: "copy the job id (OSC 52)",
+    },
+    Binding {
+        keys: "U",
+        command: KeyCommand::Reveal,
+        help: "show or mask again redacted secrets",
     },
     Binding {
         keys: "↑/k ↓/j",
@@ -295,6 +308,7 @@ pub fn command_for(key: &KeyEvent) -> Option<KeyCommand> {
         KeyCode::Char('C') => KeyCommand::Schedules,
         KeyCode::Char('/') => KeyCommand::Filter,
         KeyCode::Char('y') => KeyCommand::Copy,
+        KeyCode::Char('U') => KeyCommand::Reveal,
         KeyCode::Char('o') => KeyCommand::ToggleOrder,
         KeyCode::PageDown | KeyCode::Char(']') => KeyCommand::PageDown,
         KeyCode::PageUp | KeyCode::Char('[') => KeyCommand::PageUp,
@@ -418,6 +432,7 @@ const JOB_KEYS: &[Hint] = &[
     hint("↑↓ PgUp PgDn", "scroll", KeyCommand::Down),
     hint("←→", "sideways", KeyCommand::Right),
     COPY_ID,
+    hint("U", "unmask", KeyCommand::Reveal),
     HELP,
 ];
 const DEAD_LETTERS_KEYS: &[Hint] = &[
@@ -468,7 +483,7 @@ const TENANTS_KEYS: &[Hint] = &[
     SORT,
     HELP,
 ];
-const ALERTS_KEYS: &[Hint] = &[raw("a or Esc", "closes")];
+const ALERTS_KEYS: &[Hint] = &[raw("a or Esc", "closes"), raw("Enter", "opens its subject")];
 const AUDIT_KEYS: &[Hint] = &[
     raw("/", "filter"),
     raw("↑↓", "move"),
@@ -520,7 +535,7 @@ pub fn hints(context: KeyContext) -> impl Iterator<Item = &'static Hint> {
 
 /// The hints a place shows: all of them, less the ones that change data in read-only mode.
 pub fn visible_hints(context: KeyContext, read_only: bool) -> impl Iterator<Item = &'static Hint> {
-    hints(context).filter(move |h| !(read_only && h.command.is_some_and(changes_data)))
+    hints(context).filter(move |h| !(read_only && h.command.is_some_and(hidden_when_read_only)))
 }
 
 /// The hints as one line of text: `/ filter · ↑↓ move · Esc or L closes`.

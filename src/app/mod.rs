@@ -12,6 +12,7 @@ pub mod keymap;
 pub mod known_counts;
 pub mod msg;
 pub mod phased;
+pub mod redact;
 pub mod rows;
 pub mod selection;
 pub mod sort;
@@ -128,6 +129,10 @@ pub struct App {
     pub note: Option<String>,
     /// The queues pane's order, sorted when the data or the sort changes, not every frame.
     queue_rows: QueueRows,
+    /// Masks secrets in payloads and errors (the config's `redact`).
+    pub redact: redact::Redactor,
+    /// `U`: masked values shown as they are, on this screen only (never read-only or kiosk).
+    pub revealed: bool,
 }
 
 /// The shown snapshot's queues in display order, and the selected queue's row in it, as of
@@ -183,6 +188,18 @@ impl App {
             known_counts: known_counts::KnownCounts::default(),
             note: None,
             queue_rows: QueueRows::default(),
+            redact: redact::Redactor::default(),
+            revealed: false,
+        }
+    }
+
+    /// Job text (a payload, an error, a schedule's command) as this screen may show it:
+    /// secrets masked unless revealed.
+    pub fn masked<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        if self.revealed {
+            std::borrow::Cow::Borrowed(text)
+        } else {
+            self.redact.text(text)
         }
     }
 

@@ -273,6 +273,8 @@ pub struct DeadLettersView {
     pub window: DeadWindow,
     /// Only the dead jobs of this kind (when opened from the kinds view).
     pub kind: Option<String>,
+    /// Only the dead jobs of this queue (`d` inside a queue).
+    pub queue: Option<String>,
     pub report: Option<DeadLetterReport>,
     /// Followed by signature.
     pub selected: ListSelection<String>,
@@ -285,6 +287,7 @@ impl DeadLettersView {
         DeadLettersView {
             window,
             kind,
+            queue: None,
             report: None,
             selected: ListSelection::default(),
             narrow: Narrow::default(),

@@ -702,12 +702,44 @@ impl Plan {
                     None => String::new(),
                 };
                 format!(
-                    "{} {} {stuck}{}{of_kind}{in_queue}{worker}{tail}{phase}?",
+                    "{} {}{of_kind}{in_queue}{worker}{tail}{phase}?",
                     kind.verb(),
-                    thousands(self.eligible),
-                    jobs(self.eligible),
+                    self.how_many(stuck),
                 )
             }
+        }
+    }
+
+    /// "1,489 dead jobs", or "dead job 4711" when it is one job named by its id: a single
+    /// job is named, so the operator sees which one.
+    fn how_many(&self, state: &str) -> String {
+        match self.ids.as_slice() {
+            [id] if self.eligible == 1 => format!("{state}job {id}"),
+            _ => format!(
+                "{} {state}{}",
+                thousands(self.eligible),
+                jobs(self.eligible)
+            ),
+        }
+    }
+
+    /// What the button that does it says: "Cancel 1,489 jobs", "Delete job 4711",
+    /// "Pause `mailers`". Never the bare verb, which reads like the way out.
+    pub fn button(&self) -> String {
+        let kind = self.kind();
+        match &self.action {
+            Action::Pause { queue, .. } | Action::Resume { queue } => {
+                format!("{} `{queue}`", kind.verb())
+            }
+            _ => match self.ids.as_slice() {
+                [id] if self.eligible == 1 => format!("{} job {id}", kind.verb()),
+                _ => format!(
+                    "{} {} {}",
+                    kind.verb(),
+                    thousands(self.eligible),
+                    jobs(self.eligible)
+                ),
+            },
         }
     }
 

@@ -278,6 +278,8 @@ pub struct DeadLetterQuery {
     pub window: DeadWindow,
     /// Only jobs of this kind.
     pub kind: Option<String>,
+    /// Only jobs of this queue (`d` inside a queue).
+    pub queue: Option<String>,
     /// At most this many dead jobs (the newest) are grouped.
     pub limit: i64,
 }

@@ -246,6 +246,7 @@ async fn drill_views(backend: &dyn Reads) -> Result<Vec<QueryFigures>> {
     let dead_letters = |window| DeadLetterQuery {
         window,
         kind: None,
+        queue: None,
         limit: limits.dead_letter_limit,
     };
     let dead_hour = dead_letters(DeadWindow::Hour);

@@ -209,6 +209,7 @@ fn new_app(
     app.rules = settings.rules.clone();
     app.kiosk = settings.kiosk;
     app.bell = settings.bell;
+    app.redact = settings.redact.clone();
     app.theme = settings.theme;
     app.utc_offset = Local::now().offset().fix();
     app

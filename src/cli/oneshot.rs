@@ -111,7 +111,7 @@ async fn take_source(
         pool.close().await;
         Ok::<_, anyhow::Error>((backend.name().to_string(), backend.capabilities(), snapshot))
     };
-    let (backend, capabilities, snapshot) = match tokio::time::timeout(limit, read).await {
+    let (backend, capabilities, mut snapshot) = match tokio::time::timeout(limit, read).await {
         Ok(Ok(read)) => read,
         Ok(Err(err)) => return Err(Failure::Database(crate::error_text::one_line(&err))),
         Err(_) => {
@@ -121,6 +121,11 @@ async fn take_source(
             )));
         }
     };
+    // What `snapshot --json` exports: job text with its secrets masked.
+    crate::app::redact::snapshot(
+        &crate::app::redact::Redactor::new(&config.redact),
+        &mut snapshot,
+    );
     let (book, _) = alerts::evaluate(
         &rules,
         &AlertBook::default(),

@@ -153,6 +153,7 @@ async fn open(
         reads,
         overview,
         rules: settings.rules.clone(),
+        redact: settings.redact.clone(),
         stale_after: settings.stale_after,
         interval: settings.interval,
         poll_timeout,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::MonitorArgs;
 use crate::app::alerts::Rules;
+use crate::app::redact::Redactor;
 use crate::app::{DrillSettings, ThemeName};
 use crate::backend::pg::connect::SessionSettings;
 use crate::config::{Config, Connection};
@@ -27,6 +28,8 @@ pub struct MonitorSettings {
     pub bell: bool,
     pub rules: Rules,
     pub drill: DrillSettings,
+    /// Secrets masked in payloads and errors (the config's `redact`).
+    pub redact: Redactor,
 }
 
 pub fn monitor(
@@ -67,6 +70,7 @@ pub fn monitor(
         theme: ThemeName::choose(config.theme, kiosk, no_color),
         bell: config.bell.unwrap_or(kiosk),
         rules,
+        redact: Redactor::new(&config.redact),
         drill: DrillSettings {
             stuck_after: Duration::from_secs(args.stuck_after.max(1)),
             heartbeat_interval: Duration::from_secs_f64(args.heartbeat_interval.clamp(0.1, 3600.0)),

@@ -18,6 +18,7 @@ use prometheus_client::registry::Registry;
 use super::metrics;
 use super::state::SourceState;
 use crate::app::alerts::{self, Mode};
+use crate::app::redact;
 use crate::cli::oneshot_doc::{OneShot, document};
 
 pub type Shared = Arc<RwLock<SourceState>>;
@@ -113,13 +114,14 @@ async fn snapshot(
         return (StatusCode::NOT_FOUND, axum::Json(error)).into_response();
     };
     let s = read(source);
-    let Some(snapshot) = s.last.clone() else {
+    let Some(mut snapshot) = s.last.clone() else {
         let error = serde_json::json!({
             "error": "no snapshot yet",
             "last_error": s.last_error,
         });
         return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(error)).into_response();
     };
+    redact::snapshot(&s.redact, &mut snapshot);
     let not_evaluated = alerts::unavailable(&s.rules, &snapshot, &s.capabilities, Mode::Continuous);
     let shot = OneShot {
         target: s.target.clone(),

@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 
 use crate::app::Msg;
 use crate::app::alerts::Rules;
+use crate::app::redact::Redactor;
 use crate::backend::drill::{HistoryWindow, KindsQuery};
 use crate::backend::{Overview, Reads, SnapshotOptions};
 use state::SourceState;
@@ -39,6 +40,8 @@ pub struct Source {
     /// What the poller reads: the shared snapshot, or `reads` itself.
     pub overview: Arc<dyn Overview>,
     pub rules: Rules,
+    /// Masks secrets in what `/snapshot` exports (the config's `redact`).
+    pub redact: Redactor,
     pub stale_after: Duration,
     pub interval: Duration,
     pub poll_timeout: Duration,
@@ -66,14 +69,16 @@ pub async fn run(sources: Vec<Source>, opts: ServeOptions) -> Result<()> {
     // The pollers stop when their handles are dropped: kept for as long as serve runs.
     let mut pollers = Vec::new();
     for source in sources {
-        let state = Arc::new(RwLock::new(SourceState::new(
+        let mut state = SourceState::new(
             source.label.clone(),
             source.target.clone(),
             source.reads.name(),
             source.reads.capabilities(),
             source.rules.clone(),
             source.stale_after.as_secs_f64(),
-        )));
+        );
+        state.redact = source.redact.clone();
+        let state = Arc::new(RwLock::new(state));
         pollers.push(spawn_poller(&source, state.clone()));
         if let Some(every) = opts.kinds_every {
             spawn_kinds(&source, state.clone(), every);

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::completions::Completions;
 use crate::app::alerts::{self, AlertBook, Mode, Observation, Rules};
+use crate::app::redact::Redactor;
 use crate::backend::drill::KindsReport;
 use crate::backend::{Capabilities, Snapshot};
 
@@ -36,6 +37,8 @@ pub struct SourceState {
     pub completions: Completions,
     /// Per-kind run and wait times, read on their own slower clock.
     pub kinds: Option<KindsReport>,
+    /// Masks secrets in what `/snapshot` exports.
+    pub redact: Redactor,
 }
 
 impl SourceState {
@@ -65,6 +68,7 @@ impl SourceState {
             book: AlertBook::default(),
             completions: Completions::default(),
             kinds: None,
+            redact: Redactor::default(),
         }
     }
 

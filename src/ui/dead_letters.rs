@@ -83,7 +83,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
                 DeadCol::Jobs => Cell::from(Line::from(g.count.to_string()).right_aligned())
                     .style(theme.critical),
                 DeadCol::Signature => Cell::from(
-                    text::truncate(&sanitize(&g.signature, 500), width as usize).into_owned(),
+                    text::truncate(&sanitize(&app.masked(&g.signature), 500), width as usize)
+                        .into_owned(),
                 ),
                 DeadCol::Kinds => Cell::from(tally(&g.kinds, width as usize)),
                 DeadCol::Queues => Cell::from(tally(&g.queues, width as usize)),
@@ -110,7 +111,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
         .empty(Line::styled(empty, theme.dim))
         .render(frame, table_area);
     if let Some(i) = view.selected_index() {
-        sample(frame, sample_area, shown[i], theme);
+        sample(frame, sample_area, app, shown[i], theme);
     }
 }
 
@@ -193,13 +194,13 @@ fn tally(items: &[(String, i64)], width: usize) -> String {
     out
 }
 
-fn sample(frame: &mut Frame, area: Rect, g: &ErrorGroup, theme: &Theme) {
+fn sample(frame: &mut Frame, area: Rect, app: &App, g: &ErrorGroup, theme: &Theme) {
     let mut lines = vec![Line::styled(
-        sanitize(&g.signature, 2000).into_owned(),
+        sanitize(&app.masked(&g.signature), 2000).into_owned(),
         theme.title,
     )];
     lines.extend(
-        g.sample
+        app.masked(&g.sample)
             .split('\n')
             .map(|l| Line::raw(sanitize(l.trim_end_matches('\r'), 2000).into_owned())),
     );

@@ -35,10 +35,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &JobView, theme: &Th
         frame.render_widget(Paragraph::new(Line::from(spans)), head);
         return;
     };
-    frame.render_widget(
-        Paragraph::new(head_lines(detail, view, app.now, theme)),
-        head,
-    );
+    frame.render_widget(Paragraph::new(head_lines(detail, view, app, theme)), head);
 
     let lines = view.lines();
     let height = body.height as usize;
@@ -52,12 +49,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &JobView, theme: &Th
     frame.render_widget(Paragraph::new(shown), body);
 }
 
-fn head_lines<'a>(
-    d: &JobDetail,
-    view: &JobView,
-    clock: DateTime<Utc>,
-    theme: &Theme,
-) -> Vec<Line<'a>> {
+fn head_lines<'a>(d: &JobDetail, view: &JobView, app: &App, theme: &Theme) -> Vec<Line<'a>> {
+    let clock = app.now;
     let j = &d.job;
     let now = d.db_now;
     // Times on the day the job was created (else today) are shown without their date.
@@ -133,9 +126,10 @@ fn head_lines<'a>(
         Line::from(vec![
             label(" last error: "),
             Span::styled(
-                s(j.last_error
-                    .as_deref()
-                    .and_then(|e| e.lines().find(|l| !l.trim().is_empty()))
+                s(app
+                    .masked(j.last_error.as_deref().unwrap_or("–"))
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
                     .unwrap_or("–")),
                 theme.warn,
             ),

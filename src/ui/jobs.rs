@@ -303,11 +303,8 @@ fn cell<'a>(
             if stale { c.style(theme.critical) } else { c }
         }
         JobCol::Error => {
-            let first = r
-                .last_error
-                .as_deref()
-                .and_then(|e| e.lines().find(|l| !l.trim().is_empty()))
-                .unwrap_or("");
+            let error = app.masked(r.last_error.as_deref().unwrap_or(""));
+            let first = error.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
             Cell::from(fit(first)).style(theme.dim)
         }
     }

@@ -127,17 +127,25 @@ fn draw_phased(frame: &mut Frame, area: Rect, flow: &PhasedRetry, theme: &Theme)
             "Live: watch the retried jobs; go on when they succeed.",
             theme.dim,
         ));
-        let next = flow
-            .next_phase()
-            .map(|(p, ids)| {
-                format!(
-                    "Retry phase {}: {} jobs",
-                    p.number,
-                    thousands(ids.len() as u64)
-                )
-            })
-            .unwrap_or_default();
-        let labels = vec!["Stop here".to_string(), next];
+        if let Some(queue) = &flow.paused_queue {
+            let text = if flow.resuming.is_some() {
+                format!("Resuming `{queue}`…")
+            } else {
+                format!("`{queue}` is paused: the retried jobs wait there until it is resumed.")
+            };
+            lines.extend(wrapped(&text, width, theme.warn));
+        }
+        if let Some((failed, retried)) = flow.all_failed_again() {
+            lines.extend(wrapped(
+                &format!(
+                    "The last phase failed again {failed} of {retried}: the cause is likely \
+                     still there. Going on retries more jobs into the same failure."
+                ),
+                width,
+                theme.critical,
+            ));
+        }
+        let labels: Vec<String> = flow.choices().iter().map(|c| flow.label(*c)).collect();
         lines.extend(dialog::buttons(&labels, flow.focus, width, theme));
         lines.push(Line::styled(hint_line(KeyContext::Phased), theme.dim));
     }

@@ -127,7 +127,7 @@ fn title(app: &App, schedules: &Schedules, now: DateTime<Utc>, theme: &Theme) ->
 }
 
 /// pg_net's three checks on one line: queued, responses by class, share not 2xx.
-fn net_line(schedules: &Schedules, theme: &Theme) -> Option<Line<'static>> {
+fn net_line(app: &App, schedules: &Schedules, theme: &Theme) -> Option<Line<'static>> {
     let net = schedules.net.as_ref()?;
     let share = net.failure_share();
     let mut spans = vec![
@@ -152,7 +152,7 @@ fn net_line(schedules: &Schedules, theme: &Theme) -> Option<Line<'static>> {
     ];
     if let Some(last) = &net.last_error {
         spans.push(Span::styled(
-            format!(" · last: {}", sanitize(last, 120)),
+            format!(" · last: {}", sanitize(&app.masked(last), 120)),
             theme.dim,
         ));
     }
@@ -174,7 +174,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SchedulesView, them
         );
         return;
     };
-    let net = net_line(schedules, theme);
+    let net = net_line(app, schedules, theme);
     let notes: Vec<Line> = schedules
         .absent
         .iter()
@@ -245,7 +245,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &SchedulesView, them
                             (Some(due), _) => {
                                 format!("missed the run due {}", when::relative(Some(due), now))
                             }
-                            (None, Some(m)) => m.lines().next().unwrap_or("").to_string(),
+                            (None, Some(m)) => {
+                                app.masked(m).lines().next().unwrap_or("").to_string()
+                            }
                             (None, None) => String::new(),
                         };
                         Cell::from(fit(&text))
@@ -335,7 +337,10 @@ pub fn draw_runs(frame: &mut Frame, area: Rect, app: &App, view: &ScheduleRunsVi
             )),
         ]),
         Line::styled(
-            format!(" {}", sanitize(s.command.as_deref().unwrap_or(""), 300)),
+            format!(
+                " {}",
+                sanitize(&app.masked(s.command.as_deref().unwrap_or("")), 300)
+            ),
             theme.dim,
         ),
     ];
@@ -359,7 +364,8 @@ pub fn draw_runs(frame: &mut Frame, area: Rect, app: &App, view: &ScheduleRunsVi
                     Cell::from(r.status.as_str()).style(status_style(r.status, theme))
                 }
                 RunCol::Message => {
-                    let m = r.message.as_deref().unwrap_or("");
+                    let m = app.masked(r.message.as_deref().unwrap_or(""));
+                    let m = m.as_ref();
                     let more = match r.message_len {
                         Some(n) if n as usize > m.chars().count() => format!(" … ({n} chars)"),
                         _ => String::new(),

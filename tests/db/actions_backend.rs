@@ -340,7 +340,7 @@ async fn cancel_and_discard_take_waiting_jobs_and_refuse_running_ones() {
     assert_eq!(discard.ids, vec![ready[1]]);
     assert_eq!(
         discard.question(),
-        "Discard 1 ready job of kind `k` in queue `q`?"
+        format!("Discard ready job {} of kind `k` in queue `q`?", ready[1])
     );
     run(&gate, &discard).await;
     let j = job(pool, ready[1]).await.unwrap();
@@ -460,7 +460,7 @@ async fn reset_stuck_takes_running_jobs_of_stale_workers_only() {
     assert_eq!(plan.ids, vec![other]);
     assert_eq!(
         plan.question(),
-        "Reset 1 stuck job of kind `k` in queue `other` held by `w-dead`?"
+        format!("Reset stuck job {other} of kind `k` in queue `other` held by `w-dead`?")
     );
 
     // The worker comes back between the look and the action: its job stays with it.

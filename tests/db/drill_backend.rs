@@ -650,6 +650,7 @@ async fn dead_letters_group_messages_that_differ_only_in_values() {
         .dead_letters(&DeadLetterQuery {
             window: DeadWindow::Day,
             kind: None,
+            queue: None,
             limit: 1000,
         })
         .await
@@ -684,6 +685,7 @@ async fn dead_letters_group_messages_that_differ_only_in_values() {
         .dead_letters(&DeadLetterQuery {
             window: DeadWindow::Week,
             kind: None,
+            queue: None,
             limit: 1000,
         })
         .await
@@ -695,17 +697,36 @@ async fn dead_letters_group_messages_that_differ_only_in_values() {
         .dead_letters(&DeadLetterQuery {
             window: DeadWindow::Week,
             kind: Some("hook.post".into()),
+            queue: None,
             limit: 1000,
         })
         .await
         .unwrap();
     assert_eq!(hooks.jobs, 3);
 
+    // `d` inside a queue: that queue's dead letters only.
+    let in_mailers = backend
+        .dead_letters(&DeadLetterQuery {
+            window: DeadWindow::Day,
+            kind: None,
+            queue: Some("mailers".into()),
+            limit: 1000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(in_mailers.jobs, 3);
+    assert_eq!(in_mailers.groups.len(), 1);
+    assert_eq!(
+        in_mailers.groups[0].queues,
+        vec![("mailers".to_string(), 3)]
+    );
+
     // Only the newest are grouped past the limit, and the report says so.
     let capped = backend
         .dead_letters(&DeadLetterQuery {
             window: DeadWindow::Week,
             kind: None,
+            queue: None,
             limit: 2,
         })
         .await

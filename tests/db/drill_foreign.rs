@@ -266,6 +266,7 @@ async fn river_lists_pages_detail_dead_letters_and_kinds() {
         .dead_letters(&DeadLetterQuery {
             window: DeadWindow::Day,
             kind: None,
+            queue: None,
             limit: 1000,
         })
         .await
@@ -275,10 +276,28 @@ async fn river_lists_pages_detail_dead_letters_and_kinds() {
     assert_eq!(day.groups[0].signature, "boom");
     assert_eq!(day.groups[0].ids, ints(&[13]));
     assert_eq!(day.groups[0].kinds, vec![("sync".to_string(), 1)]);
+    // Scoped to a queue (`d` inside it): its own dead jobs, none of another's.
+    let scoped = |queue: &str| DeadLetterQuery {
+        window: DeadWindow::Day,
+        kind: None,
+        queue: Some(queue.to_string()),
+        limit: 1000,
+    };
+    let own = day.groups[0].queues[0].0.clone();
+    assert_eq!(river.dead_letters(&scoped(&own)).await.unwrap().jobs, 1);
+    assert_eq!(
+        river
+            .dead_letters(&scoped("no-such-queue"))
+            .await
+            .unwrap()
+            .jobs,
+        0
+    );
     let week = river
         .dead_letters(&DeadLetterQuery {
             window: DeadWindow::Week,
             kind: Some("sync".into()),
+            queue: None,
             limit: 1000,
         })
         .await
@@ -294,6 +313,7 @@ async fn river_lists_pages_detail_dead_letters_and_kinds() {
         .dead_letters(&DeadLetterQuery {
             window: DeadWindow::Week,
             kind: None,
+            queue: None,
             limit: 1,
         })
         .await
@@ -421,6 +441,7 @@ async fn oban_lists_detail_dead_letters_and_kinds_in_naive_utc() {
         .dead_letters(&DeadLetterQuery {
             window: DeadWindow::Hour,
             kind: None,
+            queue: None,
             limit: 1000,
         })
         .await
@@ -576,6 +597,7 @@ async fn job_queue_profile_with_uuid_ids() {
         .dead_letters(&DeadLetterQuery {
             window: DeadWindow::Day,
             kind: None,
+            queue: None,
             limit: 1000,
         })
         .await
@@ -737,6 +759,7 @@ async fn jobforge_profile_tenants_and_json_errors() {
         .dead_letters(&DeadLetterQuery {
             window: DeadWindow::Day,
             kind: None,
+            queue: None,
             limit: 1000,
         })
         .await
@@ -770,6 +793,7 @@ async fn cepro_dead_letters_without_a_finish_time_are_listed_and_grouped() {
         b.dead_letters(&DeadLetterQuery {
             window,
             kind: None,
+            queue: None,
             limit: 1000,
         })
         .await
@@ -1069,6 +1093,7 @@ async fn huge_values_are_cut_in_sql_and_wrappers_pass_reads_through() {
             .dead_letters(&DeadLetterQuery {
                 window: DeadWindow::Hour,
                 kind: Some("huge".into()),
+                queue: None,
                 limit: 100,
             })
             .await

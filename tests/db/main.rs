@@ -26,6 +26,7 @@ mod backends;
 mod bench;
 mod check_command;
 mod cli_actions;
+mod dialogs;
 mod drill_backend;
 mod drill_foreign;
 mod estimates;

@@ -639,7 +639,7 @@ async fn the_action_commands_take_uuids() {
     let (status, out, err) = jobtop(&db, &["retry", &id, "--yes"]);
     assert_eq!(status, 0, "{out}{err}");
     assert!(
-        out.contains("Retry 1 dead job in queue `reports`?"),
+        out.contains(&format!("Retry dead job {id} in queue `reports`?")),
         "{out}"
     );
     assert!(out.contains("retried 1 job"), "{out}");

@@ -594,6 +594,7 @@ async fn kinds_and_dead_letters() {
         .dead_letters(&DeadLetterQuery {
             window: DeadWindow::Day,
             kind: None,
+            queue: None,
             limit: 5000,
         })
         .await

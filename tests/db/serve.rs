@@ -445,3 +445,63 @@ async fn fifty_concurrent_scrapers_add_no_database_reads() {
         "200 scrapes from 50 clients read the database"
     );
 }
+
+/// Secrets in what jobs carry (here a Solid Queue recurring task's command) are masked in
+/// both exports, `snapshot --json` and `/snapshot`, unless the config's `redact` is off.
+#[tokio::test]
+async fn snapshot_exports_mask_secrets() {
+    let db = common::test_db().await;
+    common::exec(&db.pool, crate::common::fixture::SOLIDQUEUE).await;
+    sqlx::query(
+        "INSERT INTO solid_queue_recurring_tasks (key, schedule, command, static, created_at, updated_at) \
+         VALUES ('rotate', 'every hour', 'Rotator.run(api_key: \"sk_live_51Hx\", password=hunter2)', \
+                 true, now(), now())",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let url = cli::url(&db.options);
+    let command = |doc: &Value| {
+        doc["schedules"]["schedules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "rotate")
+            .map(|s| s["command"].as_str().unwrap().to_string())
+            .expect("the recurring task")
+    };
+
+    let args = ["snapshot", &url, "--backend", "solid-queue", "--json"];
+    let out = cli::jobtop("", &args);
+    assert_eq!(out.status.code(), Some(0), "{}", cli::stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        command(&doc),
+        "Rotator.run(api_key: [redacted], password=[redacted])"
+    );
+    let out = cli::jobtop("[redact]\ndefaults = false\n", &args);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(command(&doc).contains("hunter2"), "redact off shows it");
+
+    let port = free_port();
+    let _served = serve(&url, port, &["--backend", "solid-queue", "--interval", "1"]);
+    let (_, body) = wait_for(
+        "serve's first snapshot",
+        Duration::from_secs(30),
+        async || {
+            get(port, "/snapshot")
+                .await
+                .filter(|(status, _)| *status == 200)
+        },
+    )
+    .await;
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        command(&doc),
+        "Rotator.run(api_key: [redacted], password=[redacted])"
+    );
+    assert!(
+        !body.contains("hunter2") && !body.contains("sk_live"),
+        "{body}"
+    );
+}

@@ -247,6 +247,7 @@ async fn wrappers_pass_drill_downs_and_actions_through() {
             .dead_letters(&DeadLetterQuery {
                 window: DeadWindow::Day,
                 kind: None,
+                queue: None,
                 limit: 100,
             })
             .await

@@ -55,8 +55,8 @@ fn retry_on_a_queue_plans_its_dead_jobs_and_confirms_starting_on_cancel() {
         vec![Choice::Cancel, Choice::Phased, Choice::Proceed]
     );
     assert_eq!(c.focus, 0, "starts on Cancel");
-    assert_eq!(c.label(Choice::Phased), "Phased: 10 → 4 → 23");
-    assert_eq!(c.label(Choice::Proceed), "All 37 at once");
+    assert_eq!(c.label(Choice::Phased), "Retry in phases: 10 → 4 → 23");
+    assert_eq!(c.label(Choice::Proceed), "Retry all 37 at once");
     assert_eq!(c.word(), None, "37 jobs need no typing");
 
     // Enter on Cancel does nothing at all.
@@ -203,8 +203,10 @@ fn phased_retry_runs_the_sample_watches_it_and_goes_on_only_when_asked() {
     assert!(app.actions.dialog.is_none());
     assert_eq!(
         app.visible_toast().unwrap().text,
-        "`webhooks`: phased retry: retried 10 of 200 jobs in 2 of 3 phases; 170 not retried \
-         (sample: 7 succeeded, 2 failed again)"
+        "`webhooks`: phased retry: retried 10 of 200 jobs in 2 of 3 phases; 170 not retried — \
+         phase 1 (sample): 10 retried, 7 succeeded, 2 failed again, 1 waiting; \
+         phase 2 (10%): 0 of 20 retried (stopped); \
+         phase 3 (rest): 170 not run"
     );
 }
 

@@ -38,7 +38,10 @@ fn confirm_retry_80x24() {
         screen.contains("Retry 37 dead jobs of kind `email.send` in queue `mailers`?"),
         "{screen}"
     );
-    assert!(screen.contains("[ Cancel ]   [ Retry ]"), "{screen}");
+    assert!(
+        screen.contains("[ Don't retry ]   [ Retry 37 jobs ]"),
+        "{screen}"
+    );
     insta::assert_snapshot!(screen);
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::app::actions::{
-    AuditPane, Choice, Confirm, Dialog, Level, PhaseResult, PhasedRetry, Running,
+    AuditPane, Choice, Confirm, Dialog, Level, PhaseResult, PhasedChoice, PhasedRetry, Running,
 };
 use crate::app::editor::LineEditor;
 use crate::app::phased::{self, Tally};
@@ -238,7 +238,14 @@ impl App {
                         let choice = confirm.choices[confirm.focus];
                         return self.confirmed(choice);
                     }
-                    _ if typing && confirm.input.edit(key) => confirm.hint = None,
+                    _ if typing && confirm.input.edit(key) => {
+                        confirm.hint = None;
+                        // The word typed is the decision: Enter now does what it was
+                        // typed for, not what the first button says.
+                        if confirm.focus == 0 && confirm.word_typed() {
+                            confirm.focus = 1;
+                        }
+                    }
                     _ => {}
                 }
                 Vec::new()
@@ -257,12 +264,18 @@ impl App {
                     }
                     return Vec::new();
                 }
+                let choices = flow.choices();
+                let n = choices.len();
                 match key.code {
-                    KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right => {
-                        flow.focus = 1 - flow.focus.min(1)
+                    KeyCode::Tab | KeyCode::Right => flow.focus = (flow.focus + 1) % n,
+                    KeyCode::BackTab | KeyCode::Left => flow.focus = (flow.focus + n - 1) % n,
+                    KeyCode::Enter => {
+                        return match choices.get(flow.focus) {
+                            Some(PhasedChoice::Next) => self.run_next_phase(),
+                            Some(PhasedChoice::Resume) => self.resume_from_phased(),
+                            _ => self.close_phased(),
+                        };
                     }
-                    KeyCode::Enter if flow.focus == 1 => return self.run_next_phase(),
-                    KeyCode::Enter => return self.close_phased(),
                     _ if esc => return self.close_phased(),
                     _ => {}
                 }
@@ -300,6 +313,7 @@ impl App {
         }
         if choice == Choice::Phased {
             let phases = phased::split(&plan.ids, phased::DEFAULT_SAMPLE);
+            let paused_queue = self.paused_target(&plan);
             self.actions.dialog = Some(Dialog::Phased(PhasedRetry {
                 plan,
                 phases,
@@ -308,6 +322,8 @@ impl App {
                 focus: 0,
                 watching: false,
                 over: false,
+                paused_queue,
+                resuming: None,
             }));
             return self.run_next_phase();
         }
@@ -344,6 +360,78 @@ impl App {
             run,
             plan: Box::new(plan),
         }]
+    }
+
+    /// The queue a plan's jobs go back to, when the overview says it is paused.
+    fn paused_target(&self, plan: &Plan) -> Option<String> {
+        plan.audit_queue()
+            .filter(|q| self.queue_is_paused(q))
+            .map(str::to_string)
+    }
+
+    /// "Resume" in a phased retry: the queue's resume is planned and run through the gate
+    /// like any other (audited), without a second confirmation: the button said it.
+    fn resume_from_phased(&mut self) -> Vec<Effect> {
+        if let Err(why) = self.may(ActionKind::Resume) {
+            self.toast(why, Level::Warn);
+            return Vec::new();
+        }
+        let request = self.ticket();
+        let Some(Dialog::Phased(flow)) = self.actions.dialog.as_mut() else {
+            return Vec::new();
+        };
+        let Some(queue) = flow.paused_queue.clone() else {
+            return Vec::new();
+        };
+        flow.resuming = Some(request);
+        flow.focus = 0;
+        vec![Effect::PlanAction {
+            request,
+            action: Box::new(Action::Resume { queue }),
+        }]
+    }
+
+    /// The plan of a resume asked from a phased retry: run it at once.
+    fn resume_planned(&mut self, result: Result<Box<Plan>, String>) -> Vec<Effect> {
+        let run = self.ticket();
+        let Some(Dialog::Phased(flow)) = self.actions.dialog.as_mut() else {
+            return Vec::new();
+        };
+        match result {
+            Ok(plan) if plan.eligible > 0 => {
+                flow.resuming = Some(run);
+                vec![Effect::RunAction { run, plan }]
+            }
+            Ok(_) => {
+                // Someone resumed it meanwhile.
+                flow.resuming = None;
+                flow.paused_queue = None;
+                vec![Effect::RefreshNow]
+            }
+            Err(e) => {
+                flow.resuming = None;
+                self.toast(e, Level::Warn);
+                Vec::new()
+            }
+        }
+    }
+
+    /// The resume asked from a phased retry is done: the toast says so, the flow goes on.
+    fn resume_done(&mut self, result: Result<Box<ActionOutcome>, String>) -> Vec<Effect> {
+        let Some(Dialog::Phased(flow)) = self.actions.dialog.as_mut() else {
+            return Vec::new();
+        };
+        flow.resuming = None;
+        flow.focus = 0;
+        match result {
+            Ok(outcome) if outcome.error.is_none() => {
+                flow.paused_queue = None;
+                self.toast(capitalize(&outcome.summary()), Level::Ok);
+            }
+            Ok(outcome) => self.toast(outcome.summary(), Level::Error),
+            Err(refusal) => self.toast(refusal, Level::Warn),
+        }
+        vec![Effect::RefreshNow]
     }
 
     fn close_phased(&mut self) -> Vec<Effect> {
@@ -421,7 +509,13 @@ impl App {
     /// Answers to the effects above.
     pub(super) fn action_msg(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
+            Msg::Planned { request, result } if self.phased_resume_is(request) => {
+                self.resume_planned(result)
+            }
             Msg::Planned { request, result } => self.planned(request, result),
+            Msg::ActionDone { run, result } if self.phased_resume_is(run) => {
+                self.resume_done(result)
+            }
             Msg::ActionProgress { run, progress } => {
                 if let Some(r) = self.running_mut(run) {
                     r.progress = Some(*progress);
@@ -508,6 +602,11 @@ impl App {
             },
         });
         Vec::new()
+    }
+
+    fn phased_resume_is(&self, ticket: u64) -> bool {
+        matches!(&self.actions.dialog,
+            Some(Dialog::Phased(flow)) if flow.resuming == Some(ticket))
     }
 
     fn running_mut(&mut self, run: u64) -> Option<&mut Running> {
@@ -600,6 +699,18 @@ impl App {
     /// After every poll: keep watching a phased retry's jobs, and keep the audit pane fresh.
     pub(super) fn after_poll(&mut self) -> Vec<Effect> {
         let mut effects = Vec::new();
+        let paused = match &self.actions.dialog {
+            Some(Dialog::Phased(flow)) => self.paused_target(&flow.plan),
+            _ => None,
+        };
+        if let Some(Dialog::Phased(flow)) = self.actions.dialog.as_mut()
+            && flow.paused_queue != paused
+        {
+            // The buttons change: the highlight goes back to the way out, never onto
+            // another button than the one chosen.
+            flow.paused_queue = paused;
+            flow.focus = 0;
+        }
         if let Some(Dialog::Phased(flow)) = self.actions.dialog.as_mut()
             && !flow.watching
         {

@@ -53,6 +53,17 @@ impl App {
                 self.show_alerts = false;
                 return Some(Vec::new());
             }
+            KeyCommand::Open => {
+                // Never the overview's selection under the pane: the alert's own subject.
+                let alert = self
+                    .alerts_selected
+                    .index(&rows)
+                    .and_then(|i| self.alerts.display_order().get(i).copied().cloned());
+                return Some(match alert {
+                    Some(alert) => self.open_alert_subject(&alert),
+                    None => Vec::new(),
+                });
+            }
             KeyCommand::Up => -1,
             KeyCommand::Down => 1,
             KeyCommand::Top => isize::MIN / 2,

@@ -6,11 +6,13 @@ use chrono::DateTime;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::app::actions::Level;
+use crate::app::alerts::{Alert, RuleId, Subject};
 use crate::app::display::human_bytes;
 use crate::app::editor::LineEditor;
 use crate::app::filter;
 use crate::app::json::{self, DocLine, Tone};
 use crate::app::keymap::KeyCommand;
+use crate::app::redact::Redactor;
 use crate::app::selection::{Fallback, ListSelection};
 use crate::app::sort::TableSort;
 use crate::app::views::{CHROME_LINES, DETAIL_HEAD_LINES};
@@ -18,7 +20,7 @@ use crate::app::views::{
     DeadLettersView, DetailPane, FilterInput, JobView, JobsView, KindsView, Land, ScheduleRunsView,
     SchedulesView, TenantsView, View, WorkersView,
 };
-use crate::app::{App, Effect, Pane};
+use crate::app::{App, AppConfig, Effect, Pane};
 use crate::backend::drill::{
     DeadLetterQuery, DeadWindow, DetailLimits, HistoryWindow, JobDetail, JobQuery, JobScope,
     KindsQuery, Order, PAGE_SIZE, PayloadForm, Request, Response, SCOPE_COUNT_CAP, TenantsQuery,
@@ -75,10 +77,16 @@ impl App {
                     JobScope::Stuck { .. } => out.push("stuck".into()),
                 },
                 View::Job(v) => out.push(format!("#{}", v.id)),
-                View::DeadLetters(v) => out.push(match &v.kind {
-                    Some(kind) => format!("dead letters {} · {kind}", v.window.label()),
-                    None => format!("dead letters {}", v.window.label()),
-                }),
+                View::DeadLetters(v) => {
+                    let mut crumb = format!("dead letters {}", v.window.label());
+                    if let Some(kind) = &v.kind {
+                        crumb.push_str(&format!(" · {kind}"));
+                    }
+                    if let Some(queue) = &v.queue {
+                        crumb.push_str(&format!(" in {queue}"));
+                    }
+                    out.push(crumb);
+                }
                 View::Workers(_) => out.push("workers".into()),
                 View::Kinds(v) => out.push(format!("kinds {}", v.window.label())),
                 View::Tenants(_) => out.push("tenants".into()),
@@ -203,10 +211,15 @@ impl App {
     pub(super) fn drill_command(&mut self, command: KeyCommand) -> Option<Vec<Effect>> {
         // Views that open from anywhere.
         let opened = match command {
-            KeyCommand::DeadLetters => Some(View::DeadLetters(DeadLettersView::new(
-                DeadWindow::Day,
-                None,
-            ))),
+            KeyCommand::DeadLetters => {
+                let mut view = DeadLettersView::new(DeadWindow::Day, None);
+                // Inside a queue, its own dead letters: what the breadcrumb names.
+                view.queue = self.jobs_view().and_then(|v| match &v.scope {
+                    JobScope::Queue { queue, .. } => Some(queue.clone()),
+                    _ => None,
+                });
+                Some(View::DeadLetters(view))
+            }
             KeyCommand::Stuck => {
                 let mut v = JobsView::new(
                     JobScope::Stuck {
@@ -304,6 +317,96 @@ impl App {
             };
         }
         self.notice("S resets stuck jobs: open the stuck list (s) or the workers (w)".into())
+    }
+
+    /// Enter in the alerts pane: the pane closes and the alert's subject opens (a queue on
+    /// the tab the rule is about, a kind's jobs, a worker's jobs, the tenants, the
+    /// schedules); an alert about the whole database has nothing to open and says so.
+    pub(super) fn open_alert_subject(&mut self, alert: &Alert) -> Vec<Effect> {
+        let queue_tab = |app: &App, queue: &str| match alert.key.rule {
+            RuleId::DeadLetter | RuleId::DeadSpike => JobState::Dead,
+            RuleId::OldestReady | RuleId::Backlog | RuleId::BacklogBaseline | RuleId::NoWorker => {
+                JobState::Ready
+            }
+            RuleId::SlowJob => JobState::Running,
+            _ => app.first_busy_tab(queue),
+        };
+        let view = match &alert.key.subject {
+            Subject::Queue { name } => {
+                self.selected_queue.select(std::slice::from_ref(name), 0);
+                View::Jobs(JobsView::new(
+                    JobScope::Queue {
+                        queue: name.clone(),
+                        state: queue_tab(self, name),
+                    },
+                    None,
+                ))
+            }
+            Subject::Kind { queue, kind } => {
+                self.selected_queue.select(std::slice::from_ref(queue), 0);
+                let mut v = JobsView::new(
+                    JobScope::Queue {
+                        queue: queue.clone(),
+                        state: queue_tab(self, queue),
+                    },
+                    None,
+                );
+                v.filter.kind = Some(kind.clone());
+                View::Jobs(v)
+            }
+            Subject::Worker { id } => {
+                self.selected_worker.select(std::slice::from_ref(id), 0);
+                View::Jobs(JobsView::new(JobScope::Worker { worker: id.clone() }, None))
+            }
+            Subject::Tenant { .. } if self.config.capabilities.tenants.yes() => {
+                View::Tenants(TenantsView::default())
+            }
+            Subject::Schedule { source, name } => {
+                let key = self
+                    .schedules()
+                    .iter()
+                    .find(|s| &s.source == source && &s.name == name)
+                    .map(|s| format!("{}/{}", s.source, s.id));
+                let mut v = SchedulesView::default();
+                if let Some(key) = key {
+                    v.selected.select(&[key], 0);
+                }
+                View::Schedules(v)
+            }
+            subject => {
+                return self.notice(format!(
+                    "this alert is about {}: there is no list to open",
+                    subject.label()
+                ));
+            }
+        };
+        self.show_alerts = false;
+        self.push(view)
+    }
+
+    /// `U`: masked values shown as they are on this screen, or masked again. Refused where
+    /// the screen is shared by design: read-only sessions and the wall screen.
+    pub(super) fn toggle_reveal(&mut self) -> Vec<Effect> {
+        if self.config.read_only || self.kiosk {
+            return self.notice("secrets stay masked in a read-only session".into());
+        }
+        if self.redact.is_off() {
+            return self.notice("nothing is masked: the config's redact is off".into());
+        }
+        self.revealed = !self.revealed;
+        let mask = (!self.revealed).then_some(&self.redact);
+        for view in &mut self.drill.stack {
+            if let View::Job(v) = view {
+                detail_lines(v, mask, &self.config);
+            }
+        }
+        let text = if self.revealed {
+            "secrets shown on this screen: U masks them again"
+        } else {
+            "secrets masked again"
+        };
+        self.toast(text.to_string(), Level::Warn);
+        Vec::new()
     }
 
     fn notice(&mut self, text: String) -> Vec<Effect> {
@@ -592,6 +695,7 @@ impl App {
             View::DeadLetters(v) => Request::DeadLetters(DeadLetterQuery {
                 window: v.window,
                 kind: v.kind.clone(),
+                queue: v.queue.clone(),
                 limit: drill.dead_letter_limit,
             }),
             View::Kinds(v) => Request::Kinds(KindsQuery {
@@ -702,37 +806,16 @@ impl App {
             }
             (View::Job(v), Response::Job(detail)) => {
                 let first = v.detail.is_none();
-                if let Some(d) = &detail {
-                    v.payload_lines = match &d.payload {
-                        Some(payload) if d.payload_form == PayloadForm::Json => {
-                            json::pretty_lines(payload)
-                        }
-                        // Decoded text and hex dumps keep their own lines and spacing.
-                        Some(payload) => payload
-                            .lines()
-                            .map(|l| vec![(Tone::Plain, l.to_string())])
-                            .collect(),
-                        None => vec![vec![(
-                            Tone::Dim,
-                            format!("the {} backend keeps no payload", self.config.backend),
-                        )]],
-                    };
-                    if d.payload_truncated {
-                        v.payload_lines.push(vec![(
-                            Tone::Warn,
-                            format!(
-                                "… cut here: the payload is {}, the first {} characters are shown",
-                                human_bytes(d.payload_bytes),
-                                DetailLimits::default().payload_chars
-                            ),
-                        )]);
-                    }
-                    v.error_lines = error_lines(d, self.config.capabilities.error_history.yes());
-                    if first && d.errors.is_empty() && d.job.last_error.is_none() {
-                        v.pane = DetailPane::Payload;
-                    }
-                }
                 v.detail = Some(detail);
+                let mask = (!self.revealed).then_some(&self.redact);
+                detail_lines(v, mask, &self.config);
+                if let Some(Some(d)) = &v.detail
+                    && first
+                    && d.errors.is_empty()
+                    && d.job.last_error.is_none()
+                {
+                    v.pane = DetailPane::Payload;
+                }
             }
             (View::DeadLetters(v), Response::DeadLetters(report)) => {
                 v.report = Some(report);
@@ -913,6 +996,47 @@ fn time(t: Option<DateTime<chrono::Utc>>) -> String {
 
 /// The error history as lines: a header per attempt (newest first), then its message.
 /// `history`: the schema keeps one entry per failed attempt (else only the last error).
+/// The job detail's payload and error lines, from its detail, secrets masked by `mask`
+/// (`None`: revealed).
+pub(super) fn detail_lines(v: &mut JobView, mask: Option<&Redactor>, config: &AppConfig) {
+    let Some(Some(detail)) = &v.detail else {
+        return;
+    };
+    let masked = |s: &str| match mask {
+        Some(r) => r.text(s).into_owned(),
+        None => s.to_string(),
+    };
+    let mut d = (**detail).clone();
+    d.payload = d.payload.as_deref().map(masked);
+    d.job.last_error = d.job.last_error.as_deref().map(masked);
+    for e in &mut d.errors {
+        e.error = masked(&e.error);
+    }
+    v.payload_lines = match &d.payload {
+        Some(payload) if d.payload_form == PayloadForm::Json => json::pretty_lines(payload),
+        // Decoded text and hex dumps keep their own lines and spacing.
+        Some(payload) => payload
+            .lines()
+            .map(|l| vec![(Tone::Plain, l.to_string())])
+            .collect(),
+        None => vec![vec![(
+            Tone::Dim,
+            format!("the {} backend keeps no payload", config.backend),
+        )]],
+    };
+    if d.payload_truncated {
+        v.payload_lines.push(vec![(
+            Tone::Warn,
+            format!(
+                "… cut here: the payload is {}, the first {} characters are shown",
+                human_bytes(d.payload_bytes),
+                DetailLimits::default().payload_chars
+            ),
+        )]);
+    }
+    v.error_lines = error_lines(&d, config.capabilities.error_history.yes());
+}
+
 fn error_lines(d: &JobDetail, history: bool) -> Vec<DocLine> {
     let mut lines: Vec<DocLine> = Vec::new();
     let message = |lines: &mut Vec<DocLine>, text: &str| {

@@ -147,6 +147,9 @@ impl App {
     /// A command for the screen: the job list or detail's action keys first, then the
     /// drill-down's, then the overview's (which keep their meaning in every view).
     fn screen_command(&mut self, command: KeyCommand) -> Vec<Effect> {
+        if command == KeyCommand::Reveal {
+            return self.toggle_reveal();
+        }
         if let Some(effects) = self.job_list_command(command) {
             return effects;
         }
@@ -222,7 +225,8 @@ impl App {
             | KeyCommand::PageUp
             | KeyCommand::PageDown
             | KeyCommand::Left
-            | KeyCommand::Right => {}
+            | KeyCommand::Right
+            | KeyCommand::Reveal => {}
         }
         Vec::new()
     }

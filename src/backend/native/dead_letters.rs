@@ -9,7 +9,8 @@ use crate::backend::pg::decode::{self};
 
 /// Per queue, the newest dead jobs of the window straight off `jobs_dead_idx`
 /// (queue, finished_at) WHERE state = 'dead'; the newest `$3` of them overall are grouped.
-/// `$1` window in seconds, `$2` kind or NULL, `$3` limit, `$4` message length.
+/// `$1` window in seconds, `$2` kind or NULL, `$3` limit, `$4` message length, `$5` queue or
+/// NULL.
 const DEAD_SQL: &str = r#"
 WITH dead AS (
   SELECT d.*
@@ -24,6 +25,7 @@ WITH dead AS (
     ORDER BY j.finished_at DESC
     LIMIT $3
   ) d
+  WHERE ($5::text IS NULL OR q.name = $5)
   ORDER BY d.finished_at DESC
   LIMIT $3
 )
@@ -47,6 +49,7 @@ pub async fn dead_letters(pool: &PgPool, q: &DeadLetterQuery) -> anyhow::Result<
         .bind(q.kind.as_deref())
         .bind(q.limit.max(1))
         .bind(MESSAGE_CHARS)
+        .bind(q.queue.as_deref())
         .fetch_all(&mut *tx)
         .await?;
     tx.commit().await?;

@@ -26,7 +26,12 @@ pub(super) fn dead_sql(t: &DrillTable, q: &DeadLetterQuery) -> Option<Sql> {
     let limit = sql.bind(Bind::Int(q.limit.max(1)));
     let chars = sql.bind(Bind::Int4(MESSAGE_CHARS));
     let since = format!("now() - make_interval(secs => {window})");
-    let kind_term = format!("({kind}::text IS NULL OR ({})::text = {kind})", t.jobs.kind);
+    let queue = sql.bind(Bind::Text(q.queue.clone()));
+    let kind_term = format!(
+        "({kind}::text IS NULL OR ({})::text = {kind}) \
+         AND ({queue}::text IS NULL OR ({})::text = {queue})",
+        t.jobs.kind, t.jobs.queue
+    );
     let from = &t.jobs.from;
     let id = &t.jobs.id;
     let fallback: Vec<String> = [&t.started_at, &t.run_at, &t.created_at]

@@ -355,6 +355,7 @@ impl DrillTable {
             &DeadLetterQuery {
                 window: DeadWindow::Day,
                 kind: None,
+                queue: None,
                 limit: 5000,
             },
         ) {
