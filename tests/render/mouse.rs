@@ -44,10 +44,17 @@ fn find(lines: &[String], text: &str) -> (u16, u16) {
 
 fn click(app: &mut App, text: &str) -> Vec<Effect> {
     let (lines, hits) = frame(app);
-    let (x, y) = find(&lines, text);
-    let mouse = hits
-        .at(x + 1, y)
-        .unwrap_or_else(|| panic!("nothing to click at {text:?} ({x}, {y})"));
+    // The first place `text` is drawn that answers a click (the header's totals name the
+    // same words as the tabs, and are not clickable).
+    let mouse = lines
+        .iter()
+        .enumerate()
+        .flat_map(|(y, line)| {
+            line.match_indices(text)
+                .map(move |(byte, _)| (line[..byte].chars().count() as u16, y as u16))
+        })
+        .find_map(|(x, y)| hits.at(x + 1, y))
+        .unwrap_or_else(|| panic!("nothing to click at {text:?}:\n{}", lines.join("\n")));
     app.update(Msg::Mouse(mouse))
 }
 
