@@ -493,7 +493,7 @@ const AUDIT_KEYS: &[Hint] = &[
 const AUDIT_FILTER_KEYS: &[Hint] = &[raw("Enter", "applies"), raw("Esc", "")];
 const PROMPT_KEYS: &[Hint] = &[raw("Enter", "applies"), raw("Esc", "cancels")];
 const CONFIRM_KEYS: &[Hint] = &[
-    raw("←/→", "choose"),
+    raw("arrows", "choose"),
     raw("Enter", "confirms the highlighted button"),
     raw("Esc", "cancels"),
 ];
@@ -502,7 +502,7 @@ const RUNNING_KEYS: &[Hint] = &[raw(
     "stops after this batch; what is done stays done",
 )];
 const PHASED_KEYS: &[Hint] = &[
-    raw("←/→", "choose"),
+    raw("arrows", "choose"),
     raw("Enter", ""),
     raw("Esc", "stops (what was done stays done)"),
 ];

@@ -182,6 +182,20 @@ fn after_typing_the_queue_name_enter_confirms() {
     app.update(code(KeyCode::Left));
     assert!(app.update(code(KeyCode::Enter)).is_empty());
     assert_eq!(app.visible_toast().unwrap().text, "nothing done");
+
+    // Buttons stacked on a narrow dialog are chosen with Up and Down as well.
+    let mut app = app_with_data(Duration::zero());
+    confirm(&mut app, dead_retry("webhooks", "hook.deliver", 300));
+    typed(&mut app, "webhooks");
+    let focus = |app: &App| match &app.actions.dialog {
+        Some(Dialog::Confirm(c)) => c.choices[c.focus],
+        _ => panic!("no confirmation"),
+    };
+    app.update(code(KeyCode::Down));
+    assert_eq!(focus(&app), Choice::Proceed);
+    app.update(code(KeyCode::Up));
+    app.update(code(KeyCode::Up));
+    assert_eq!(focus(&app), Choice::Cancel);
 }
 
 /// A phased retry of 200 dead jobs into `reports` (paused in the fixture), sample run.

@@ -232,8 +232,12 @@ impl App {
                 let n = confirm.choices.len();
                 let typing = confirm.input_label().is_some();
                 match key.code {
-                    KeyCode::Tab | KeyCode::Right => confirm.focus = (confirm.focus + 1) % n,
-                    KeyCode::BackTab | KeyCode::Left => confirm.focus = (confirm.focus + n - 1) % n,
+                    KeyCode::Tab | KeyCode::Right | KeyCode::Down => {
+                        confirm.focus = (confirm.focus + 1) % n
+                    }
+                    KeyCode::BackTab | KeyCode::Left | KeyCode::Up => {
+                        confirm.focus = (confirm.focus + n - 1) % n
+                    }
                     KeyCode::Enter => {
                         let choice = confirm.choices[confirm.focus];
                         return self.confirmed(choice);
@@ -267,8 +271,12 @@ impl App {
                 let choices = flow.choices();
                 let n = choices.len();
                 match key.code {
-                    KeyCode::Tab | KeyCode::Right => flow.focus = (flow.focus + 1) % n,
-                    KeyCode::BackTab | KeyCode::Left => flow.focus = (flow.focus + n - 1) % n,
+                    KeyCode::Tab | KeyCode::Right | KeyCode::Down => {
+                        flow.focus = (flow.focus + 1) % n
+                    }
+                    KeyCode::BackTab | KeyCode::Left | KeyCode::Up => {
+                        flow.focus = (flow.focus + n - 1) % n
+                    }
                     KeyCode::Enter => {
                         return match choices.get(flow.focus) {
                             Some(PhasedChoice::Next) => self.run_next_phase(),
