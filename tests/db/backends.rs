@@ -10,6 +10,7 @@ use jobtop::backend::doctor::{self, Status};
 use jobtop::backend::engine::foreign::Foreign;
 use jobtop::backend::graphile;
 use jobtop::backend::mapped::{self, Profile};
+use jobtop::backend::native::NativeBackend;
 use jobtop::backend::oban;
 use jobtop::backend::pgboss;
 use jobtop::backend::river;
@@ -1025,6 +1026,55 @@ async fn doctor_reports_missing_privileges() {
     reader.close().await;
     sqlx::raw_sql(AssertSqlSafe(format!(
         "REVOKE ALL ON river_job FROM \"{role}\"; DROP ROLE \"{role}\";"
+    )))
+    .execute(&db.pool)
+    .await
+    .unwrap();
+}
+
+/// The reference schema gets the checks every other schema gets: its tables' privileges
+/// and its statements' plans; a role that can read nothing is a failure, not "ok".
+#[tokio::test]
+async fn doctor_checks_the_reference_schema_and_fails_a_role_that_can_read_nothing() {
+    let db = common::test_db().await;
+    let native = NativeBackend::new(db.pool.clone());
+    let report = doctor::run(&db.pool, &native).await;
+    for probe in ["queue counts", "completions per minute", "workers"] {
+        assert_eq!(plan_status(&report, probe), Status::Ok, "{report:#?}");
+    }
+    for table in ["jobs", "queues", "workers", "audit"] {
+        let check = report
+            .iter()
+            .find(|c| c.name == format!("privileges on jobtop.{table}"))
+            .unwrap_or_else(|| panic!("no privilege check on {table}: {report:#?}"));
+        assert_eq!(check.status, Status::Ok, "{check:?}");
+    }
+    assert_eq!(doctor::worst(&report), Status::Ok, "{report:#?}");
+
+    let role = format!("{}_nobody", db.name);
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "DROP ROLE IF EXISTS \"{role}\"; CREATE ROLE \"{role}\" LOGIN; \
+         GRANT USAGE ON SCHEMA jobtop TO \"{role}\";"
+    )))
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let nobody = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(db.options.clone().username(&role))
+        .await
+        .unwrap();
+    let report = doctor::run(&nobody, &NativeBackend::new(nobody.clone())).await;
+    let jobs = report
+        .iter()
+        .find(|c| c.name == "privileges on jobtop.jobs")
+        .unwrap();
+    assert_eq!(jobs.status, Status::Fail, "{jobs:?}");
+    assert!(jobs.message.contains("cannot read it"), "{jobs:?}");
+    assert_eq!(doctor::worst(&report), Status::Fail);
+    nobody.close().await;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "REVOKE ALL ON SCHEMA jobtop FROM \"{role}\"; DROP ROLE \"{role}\";"
     )))
     .execute(&db.pool)
     .await

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use sqlx::PgPool;
 
-use super::doctor::DoctorPlan;
+use super::doctor::{DoctorPlan, Probe, TableNeed};
 use super::drill::{
     DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
     KindsReport, TenantsQuery, TenantsReport,
@@ -122,7 +122,39 @@ impl Reads for NativeBackend {
     }
 
     fn doctor_plan(&self) -> DoctorPlan {
-        DoctorPlan::default()
+        let need = |name: &str, write: Vec<&'static str>| TableNeed {
+            schema: "jobtop".into(),
+            name: name.into(),
+            write,
+        };
+        let probe = |name: &str, sql: Arc<str>, binds_cap: bool| Probe {
+            name: name.into(),
+            sql,
+            binds_cap,
+            fix: None,
+        };
+        // The queue counts' second cap (`$2`) inlined as the poll binds it by default.
+        let queues = snapshot::QUEUES_SQL.replace("$2", &(super::PILE_CAP + 1).to_string());
+        DoctorPlan {
+            tables: vec![
+                need("jobs", vec!["UPDATE", "DELETE"]),
+                need("queues", vec!["UPDATE"]),
+                need("workers", vec![]),
+                need("audit", vec!["INSERT", "UPDATE"]),
+            ],
+            probes: vec![
+                probe("queue counts", Arc::from(queues), true),
+                probe(
+                    "completions per minute",
+                    super::engine::snapshot::minutes_probe(minutes::MINUTES_SQL),
+                    false,
+                ),
+                probe("workers", Arc::from(snapshot::WORKERS_SQL), false),
+            ],
+            jobs_tables: vec![("jobtop".into(), "jobs".into())],
+            state_column: Some("state".into()),
+            findings: Vec::new(),
+        }
     }
 
     async fn jobs(&self, query: &JobQuery) -> anyhow::Result<JobPage> {
