@@ -9,11 +9,12 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::big_figures::{self, BigFigure};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use super::{markers, queues, workers};
 use crate::app::App;
-use crate::app::alerts::{Alert, AlertState, RuleId, Severity};
+use crate::app::alerts::{Alert, AlertState, RuleId, Severity, Subject};
 
 /// A band: its text and style, drawn `height` rows tall (the text on the middle row).
 struct Band {
@@ -35,10 +36,20 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         theme,
     );
     y += 1;
+    // A screen with room: what matters most in figures large enough to read across a room.
+    if area.width >= BIG_FIGURES_FROM.0 && area.height >= BIG_FIGURES_FROM.1 {
+        let strip = Rect {
+            y: y + 1,
+            height: big_figures::HEIGHT,
+            ..area
+        };
+        big_figures::draw(frame, strip, &headline(app, theme));
+        y += big_figures::HEIGHT + 2;
+    }
     // The footer row is kept, and the queues table gets its border, its column header and
     // its rows (at most half the screen): the alerts take the rest.
     let footer_y = bottom - 1;
-    let body = area.height.saturating_sub(2);
+    let body = footer_y.saturating_sub(y);
     let queue_rows = app.shown().map_or(1, |r| r.snapshot.queues.len()) as u16;
     let budget = body.saturating_sub((queue_rows + 2).clamp(3, body / 2));
 
@@ -182,6 +193,47 @@ fn title_bar(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ..area
         },
     );
+}
+
+/// The smallest screen (columns, rows) that gives the big figures their strip.
+const BIG_FIGURES_FROM: (u16, u16) = (90, 36);
+
+/// The firing alerts and the worst backlog, the two figures an on-call glance needs.
+fn headline(app: &App, theme: &Theme) -> Vec<BigFigure> {
+    let firing = shown_alerts(app, AlertState::Firing);
+    let alert_style = if firing.iter().any(|a| a.severity == Severity::Critical) {
+        theme.critical
+    } else if firing.is_empty() {
+        theme.ok
+    } else {
+        theme.warn
+    };
+    let mut figures = vec![BigFigure {
+        value: firing.len().to_string(),
+        caption: match firing.len() {
+            1 => "alert firing".into(),
+            _ => "alerts firing".into(),
+        },
+        style: alert_style,
+    }];
+    let worst = app
+        .shown()
+        .and_then(|r| r.snapshot.queues.iter().max_by_key(|q| q.ready.value));
+    if let Some(q) = worst {
+        let backlogged = firing
+            .iter()
+            .any(|a| matches!(&a.key.subject, Subject::Queue { name } if *name == q.name));
+        figures.push(BigFigure {
+            value: text::count(q.ready),
+            caption: format!("ready in {} (the longest queue)", sanitize(&q.name, 60)),
+            style: if backlogged {
+                theme.critical
+            } else {
+                theme.text
+            },
+        });
+    }
+    figures
 }
 
 /// Alerts in one state, except the database's own while its band already says so.

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod audit;
+mod big_figures;
 mod breadcrumb;
 pub mod columns;
 mod confirm;
