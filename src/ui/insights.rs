@@ -98,10 +98,14 @@ fn firing(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 /// Completions and failures per minute over the last hour, every queue summed.
 fn chart(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let (done, failed) = hour(app);
-    let peak = done.iter().max().copied().unwrap_or(0);
+    let (mut done, mut failed) = hour(app);
     let total_done: u64 = done.iter().sum();
     let total_failed: u64 = failed.iter().sum();
+    // The bars are the closed minutes, as in the queues' sparklines: the open one holds a
+    // fraction of a minute's work and would read as a drop once a minute.
+    done.pop();
+    failed.pop();
+    let peak = done.iter().max().copied().unwrap_or(0);
     let block = pane_block(
         format!(
             " Last hour: {} done, {} failed · peak {peak}/min ",
