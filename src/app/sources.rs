@@ -150,7 +150,12 @@ impl Sources {
                     let text = format!("{}: {}", source.label, t.text);
                     self.note(text, t.level);
                 }
-                self.settle();
+                // Only this source's rows changed: the selected row of another source is
+                // still there, and re-sorting every source's rows for each of twenty polls
+                // a second was a tenth of a wall screen's cost.
+                if self.selected.key().is_none_or(|(source, _)| *source == i) {
+                    self.settle();
+                }
                 effects
             }
             SourcesMsg::Opened {

@@ -173,6 +173,36 @@ fn selection_follows_source_and_queue_across_refreshes() {
 }
 
 #[test]
+fn another_sources_poll_moves_the_selected_row_and_its_own_poll_settles_it() {
+    let mut s = screen();
+    let keys: Vec<_> = s.rows().into_iter().map(|r| s.row_key(r)).collect();
+    let billing_default = (0, "default".to_string());
+    let at = keys.iter().position(|k| *k == billing_default).unwrap();
+    for _ in 0..at {
+        s.update(key(KeyCode::Down));
+    }
+    assert_eq!(s.selected.key(), Some(&billing_default));
+    assert_eq!(s.selected_row(), Some(at));
+    // web gains a queue sorted first: the same queue stays selected, one row lower.
+    let mut more = web();
+    more.queues.push(queue("aaa", 1, None));
+    let polled = |result| Msg::Polled {
+        result: Ok(result),
+        at: t0() + chrono::Duration::seconds(5),
+    };
+    s.update(SourcesMsg::Source(1, polled(more)));
+    assert_eq!(s.selected.key(), Some(&billing_default));
+    assert_eq!(s.selected_row(), Some(at + 1));
+    // billing loses the selected queue: the selection lands on the first row.
+    let mut fewer = billing();
+    fewer.queues.retain(|q| q.name != "default");
+    s.update(SourcesMsg::Source(0, polled(fewer)));
+    let first = s.rows().into_iter().map(|r| s.row_key(r)).next();
+    assert_eq!(s.selected.key(), first.as_ref());
+    assert_eq!(s.selected_row(), Some(0));
+}
+
+#[test]
 fn actions_go_to_the_selected_source_and_name_it() {
     let mut s = screen();
     s.update(key(KeyCode::Char('/')));
