@@ -177,8 +177,9 @@ fn freshness_line<'a>(app: &App, theme: &Theme, how: Freshness) -> Line<'a> {
     Line::from(spans)
 }
 
-/// The alert tally: critical, warning, pending, or "alerts ok".
-fn alerts_spans<'a>(app: &App, theme: &Theme) -> Vec<Span<'a>> {
+/// The alert tally: critical, warning, pending, or "alerts ok"; a source's line on the
+/// several-sources screen ends with it too.
+pub(super) fn alerts_spans<'a>(app: &App, theme: &Theme) -> Vec<Span<'a>> {
     let t = app.alerts.tally();
     let mut spans = Vec::new();
     if t.firing_critical > 0 {
