@@ -276,16 +276,7 @@ fn source_line<'a>(
         Span::styled("rw  ", theme.dim)
     });
     let queues = &received.snapshot.queues;
-    let sum = |f: fn(&crate::backend::QueueStats) -> Count| {
-        queues.iter().fold(Count::default(), |acc, q| {
-            let c = f(q);
-            Count {
-                value: acc.value + c.value,
-                capped: acc.capped || c.capped,
-                estimated: acc.estimated || c.estimated,
-            }
-        })
-    };
+    let sum = |f: fn(&crate::backend::QueueStats) -> Count| queues.iter().map(f).sum::<Count>();
     let dead = sum(|q| q.dead);
     spans.push(Span::raw(format!(
         "{}q  ready {}  run {}  ",
