@@ -135,6 +135,13 @@ pub fn app_with_data(after: chrono::Duration) -> App {
     app
 }
 
+/// `app_with_data(after)` on a screen of `width`×`height`.
+pub fn app_on_screen(after: chrono::Duration, width: u16, height: u16) -> App {
+    let mut app = app_with_data(after);
+    app.update(Msg::ScreenSize { width, height });
+    app
+}
+
 /// One frame of `app` drawn into ratatui's TestBackend.
 pub fn buffer(app: &App, width: u16, height: u16) -> ratatui::buffer::Buffer {
     let mut terminal =
