@@ -85,14 +85,7 @@ fn render(screen: &Sources, width: u16, height: u16) -> String {
     terminal
         .draw(|f| jobtop::ui::sources::draw(f, screen))
         .unwrap();
-    let buffer = terminal.backend().buffer();
-    let mut out = String::new();
-    for y in 0..height {
-        let line: String = (0..width).map(|x| buffer[(x, y)].symbol()).collect();
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    crate::ui_data::text(terminal.backend().buffer())
 }
 
 /// The rows of the queues table that name `source`.

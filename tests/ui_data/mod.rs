@@ -150,15 +150,19 @@ pub fn buffer(app: &App, width: u16, height: u16) -> ratatui::buffer::Buffer {
     terminal.backend().buffer().clone()
 }
 
-/// The frame as text, one line per row, trailing blanks trimmed: what a snapshot stores.
+/// The frame as text: what a snapshot stores.
 pub fn render(app: &App, width: u16, height: u16) -> String {
-    let buffer = buffer(app, width, height);
+    text(&buffer(app, width, height))
+}
+
+/// A drawn buffer as text, one line per row, trailing blanks trimmed.
+pub fn text(buffer: &ratatui::buffer::Buffer) -> String {
+    let area = buffer.area;
     let mut out = String::new();
-    for y in 0..height {
-        let mut line = String::new();
-        for x in 0..width {
-            line.push_str(buffer[(x, y)].symbol());
-        }
+    for y in area.top()..area.bottom() {
+        let line: String = (area.left()..area.right())
+            .map(|x| buffer[(x, y)].symbol())
+            .collect();
         out.push_str(line.trim_end());
         out.push('\n');
     }
