@@ -292,11 +292,12 @@ fn source_line<'a>(
             theme.text
         },
     ));
-    // The alerts end the line, each whole or left out: never `! 1 WARN ?`.
+    // The alerts end the line, each whole or left out (never `! 1 WARN ?`), and clear of
+    // its last cell: a gap before the next column's line.
     let mut used: usize = spans.iter().map(Span::width).sum();
     for span in super::header::alerts_spans(app, theme) {
         used += span.width();
-        if used > width as usize {
+        if used >= width as usize {
             break;
         }
         spans.push(span);
