@@ -155,6 +155,17 @@ impl Count {
     }
 }
 
+/// A total of counts is "at least" where any of them is, and an estimate where any is.
+impl std::iter::Sum for Count {
+    fn sum<I: Iterator<Item = Count>>(counts: I) -> Count {
+        counts.fold(Count::default(), |acc, c| Count {
+            value: acc.value + c.value,
+            capped: acc.capped || c.capped,
+            estimated: acc.estimated || c.estimated,
+        })
+    }
+}
+
 /// Who paused a queue and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PauseInfo {

@@ -177,8 +177,9 @@ fn freshness_line<'a>(app: &App, theme: &Theme, how: Freshness) -> Line<'a> {
     Line::from(spans)
 }
 
-/// The alert tally: critical, warning, pending, or "alerts ok".
-fn alerts_spans<'a>(app: &App, theme: &Theme) -> Vec<Span<'a>> {
+/// The alert tally: critical, warning, pending, or "alerts ok"; a source's line on the
+/// several-sources screen ends with it too.
+pub(super) fn alerts_spans<'a>(app: &App, theme: &Theme) -> Vec<Span<'a>> {
     let t = app.alerts.tally();
     let mut spans = Vec::new();
     if t.firing_critical > 0 {
@@ -219,16 +220,7 @@ fn totals_line<'a>(app: &App, theme: &Theme, width: usize) -> Line<'a> {
     if let (Some(received), Some(now)) = (app.shown(), app.db_now()) {
         let snap = &received.snapshot;
         let sum = |f: fn(&crate::backend::QueueStats) -> crate::backend::Count| {
-            snap.queues
-                .iter()
-                .fold(crate::backend::Count::default(), |acc, q| {
-                    let c = f(q);
-                    crate::backend::Count {
-                        value: acc.value + c.value,
-                        capped: acc.capped || c.capped,
-                        estimated: acc.estimated || c.estimated,
-                    }
-                })
+            snap.queues.iter().map(f).sum::<crate::backend::Count>()
         };
         let ready = sum(|q| q.ready);
         let dead = sum(|q| q.dead);

@@ -179,11 +179,11 @@ fn header(frame: &mut Frame, area: Rect, screen: &Sources, plan: &HeaderPlan, th
         .unwrap_or(0)
         .min(16);
     frame.render_widget(Paragraph::new(lines), Rect { height: 1, ..area });
-    let line = |i: usize| {
+    let line = |i: usize, width: u16| {
         let s = &screen.sources[i];
-        source_line(&s.label, label_width, &s.app, theme)
+        source_line(&s.label, label_width, width, &s.app, theme)
     };
-    let full: Vec<Line> = plan.full.iter().map(|&i| line(i)).collect();
+    let full: Vec<Line> = plan.full.iter().map(|&i| line(i, area.width)).collect();
     let full_rows = full.len() as u16;
     let below = |y: u16, height: u16| Rect {
         y: area.y + 1 + y,
@@ -194,13 +194,13 @@ fn header(frame: &mut Frame, area: Rect, screen: &Sources, plan: &HeaderPlan, th
     let column_rows = plan.rows as u16 - full_rows;
     let column_width = area.width / header_columns(area.width) as u16;
     for (n, column) in plan.columns.iter().enumerate() {
-        let lines: Vec<Line> = column.iter().map(|&i| line(i)).collect();
         let x = area.x + n as u16 * column_width;
         let place = Rect {
             x,
             width: column_width.min(area.right().saturating_sub(x)),
             ..below(full_rows, column_rows)
         };
+        let lines: Vec<Line> = column.iter().map(|&i| line(i, place.width)).collect();
         frame.render_widget(Paragraph::new(lines), place);
     }
     if !plan.hidden.is_empty() {
@@ -220,8 +220,14 @@ fn header(frame: &mut Frame, area: Rect, screen: &Sources, plan: &HeaderPlan, th
     }
 }
 
-/// `● billing  river rw  5 queues  ready 12  dead 3  !! 1 CRIT  0.4s ago`, or the error.
-fn source_line<'a>(label: &str, label_width: usize, app: &App, theme: &Theme) -> Line<'a> {
+/// `● billing   0.4s river rw  2q  ready 12  run 1  dead 3  !! 1 CRIT`, or the error.
+fn source_line<'a>(
+    label: &str,
+    label_width: usize,
+    width: u16,
+    app: &App,
+    theme: &Theme,
+) -> Line<'a> {
     let label = text::truncate(&sanitize(label, 100), label_width).into_owned();
     let pad = " ".repeat(label_width.saturating_sub(text::width(&label)));
     let (mark, mark_style) = match (&app.failure, app.shown()) {
@@ -270,16 +276,7 @@ fn source_line<'a>(label: &str, label_width: usize, app: &App, theme: &Theme) ->
         Span::styled("rw  ", theme.dim)
     });
     let queues = &received.snapshot.queues;
-    let sum = |f: fn(&crate::backend::QueueStats) -> Count| {
-        queues.iter().fold(Count::default(), |acc, q| {
-            let c = f(q);
-            Count {
-                value: acc.value + c.value,
-                capped: acc.capped || c.capped,
-                estimated: acc.estimated || c.estimated,
-            }
-        })
-    };
+    let sum = |f: fn(&crate::backend::QueueStats) -> Count| queues.iter().map(f).sum::<Count>();
     let dead = sum(|q| q.dead);
     spans.push(Span::raw(format!(
         "{}q  ready {}  run {}  ",
@@ -295,20 +292,15 @@ fn source_line<'a>(label: &str, label_width: usize, app: &App, theme: &Theme) ->
             theme.text
         },
     ));
-    let tally = app.alerts.tally();
-    if tally.firing_critical > 0 {
-        spans.push(Span::styled(
-            format!("!! {} CRIT ", tally.firing_critical),
-            theme.alarm_banner,
-        ));
-        spans.push(Span::raw(" "));
-    }
-    if tally.firing_warning > 0 {
-        spans.push(Span::styled(
-            format!("! {} WARN ", tally.firing_warning),
-            theme.notice_banner,
-        ));
-        spans.push(Span::raw(" "));
+    // The alerts end the line, each whole or left out (never `! 1 WARN ?`), and clear of
+    // its last cell: a gap before the next column's line.
+    let mut used: usize = spans.iter().map(Span::width).sum();
+    for span in super::header::alerts_spans(app, theme) {
+        used += span.width();
+        if used >= width as usize {
+            break;
+        }
+        spans.push(span);
     }
     Line::from(spans)
 }

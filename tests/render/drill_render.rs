@@ -6,7 +6,7 @@ use crate::drill_data;
 use crate::drill_data::{
     answer, code, dead_report, detail, key, kinds_report, page, tenants_report,
 };
-use crate::ui_data::{app_with_data, buffer, render, t0};
+use crate::ui_data::{app_on_screen, buffer, render, t0};
 use crossterm::event::KeyCode;
 use jobtop::app::{App, Msg};
 use jobtop::backend::JobState;
@@ -15,9 +15,7 @@ use jobtop::backend::drill::{JobPage, Response};
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
 
 fn app(width: u16, height: u16) -> App {
-    let mut app = app_with_data(chrono::Duration::milliseconds(400));
-    app.update(Msg::ScreenSize { width, height });
-    app
+    app_on_screen(chrono::Duration::milliseconds(400), width, height)
 }
 
 /// Every size, one snapshot each.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::drill_data::{answer, code, dead_report, detail, key, kinds_report, load, page, row};
 use crate::ui_data;
-use crate::ui_data::{app_with_data, snapshot, t0};
+use crate::ui_data::{snapshot, t0};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use jobtop::app::views::{DetailPane, View};
 use jobtop::app::{App, Effect, Msg, Pane};
@@ -44,12 +44,7 @@ fn poll(app: &mut App, secs: i64) -> Vec<Effect> {
 
 /// The overview (queues by name, `billing` selected) on a screen of 80×24.
 fn app() -> App {
-    let mut app = app_with_data(chrono::Duration::zero());
-    app.update(Msg::ScreenSize {
-        width: 80,
-        height: 24,
-    });
-    app
+    ui_data::app_on_screen(chrono::Duration::zero(), 80, 24)
 }
 
 #[test]

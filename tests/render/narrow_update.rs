@@ -2,21 +2,16 @@
 //! queues, workers, kinds, dead letters, tenants (schedules: `render_schedules`).
 
 use crossterm::event::KeyCode;
+use jobtop::app::App;
 use jobtop::app::views::View;
-use jobtop::app::{App, Msg};
 use jobtop::backend::JobState;
 use jobtop::backend::drill::Response;
 
 use crate::drill_data::{answer, code, dead_report, key, kinds_report, page, tenants_report};
-use crate::ui_data::{app_with_data, render};
+use crate::ui_data::{app_on_screen, render};
 
 fn app() -> App {
-    let mut app = app_with_data(chrono::Duration::zero());
-    app.update(Msg::ScreenSize {
-        width: 80,
-        height: 24,
-    });
-    app
+    app_on_screen(chrono::Duration::zero(), 80, 24)
 }
 
 /// `/`, the words, Enter.

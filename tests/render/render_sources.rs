@@ -85,14 +85,7 @@ fn render(screen: &Sources, width: u16, height: u16) -> String {
     terminal
         .draw(|f| jobtop::ui::sources::draw(f, screen))
         .unwrap();
-    let buffer = terminal.backend().buffer();
-    let mut out = String::new();
-    for y in 0..height {
-        let line: String = (0..width).map(|x| buffer[(x, y)].symbol()).collect();
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    crate::ui_data::text(terminal.backend().buffer())
 }
 
 /// The rows of the queues table that name `source`.
@@ -102,6 +95,40 @@ fn rows_of<'a>(screen: &'a str, source: &str) -> Vec<&'a str> {
         .skip_while(|l| !l.contains("SOURCE"))
         .filter(|l| l.contains(&format!(" {source} ")))
         .collect()
+}
+
+/// Types `/`, `words` and Enter: the merged list narrowed to what matches.
+fn narrow(s: &mut Sources, words: &str) {
+    s.update(key(KeyCode::Char('/')));
+    for c in words.chars() {
+        s.update(key(KeyCode::Char(c)));
+    }
+    s.update(key(KeyCode::Enter));
+}
+
+/// web answers the plan `request` for retrying its `mailers` dead letters: `dead` of them.
+fn plan_web_mailers_retry(s: &mut Sources, request: u64, dead: i64) {
+    let rows = (1..=dead)
+        .map(|i| {
+            (
+                JobId::Int(i),
+                "mailers".to_string(),
+                "send".to_string(),
+                JobState::Dead,
+            )
+        })
+        .collect();
+    let action = Action::Retry(jobtop::backend::JobTarget::Matching {
+        filter: jobtop::backend::JobFilter::queue("mailers", JobState::Dead),
+        limit: None,
+    });
+    s.update(SourcesMsg::Source(
+        1,
+        Msg::Planned {
+            request,
+            result: Ok(Box::new(Plan::from_rows(action, rows, 1000))),
+        },
+    ));
 }
 
 #[test]
@@ -163,11 +190,7 @@ fn selection_follows_source_and_queue_across_refreshes() {
     assert!(s.rows().iter().all(|r| r.source() == 0));
     s.update(key(KeyCode::Esc));
     // `/` filters across sources by "source queue".
-    s.update(key(KeyCode::Char('/')));
-    for c in "web m".chars() {
-        s.update(key(KeyCode::Char(c)));
-    }
-    s.update(key(KeyCode::Enter));
+    narrow(&mut s, "web m");
     let keys: Vec<_> = s.rows().into_iter().map(|r| s.row_key(r)).collect();
     assert_eq!(keys, vec![(1, "mailers".to_string())]);
 }
@@ -205,11 +228,7 @@ fn another_sources_poll_moves_the_selected_row_and_its_own_poll_settles_it() {
 #[test]
 fn actions_go_to_the_selected_source_and_name_it() {
     let mut s = screen();
-    s.update(key(KeyCode::Char('/')));
-    for c in "web mailers".chars() {
-        s.update(key(KeyCode::Char(c)));
-    }
-    s.update(key(KeyCode::Enter));
+    narrow(&mut s, "web mailers");
     let effects = s.update(key(KeyCode::Char('R')));
     let request = match effects.as_slice() {
         [(1, Effect::PlanAction { request, action })] => {
@@ -218,28 +237,7 @@ fn actions_go_to_the_selected_source_and_name_it() {
         }
         other => panic!("a plan for web: {other:?}"),
     };
-    let rows = (1..=12)
-        .map(|i| {
-            (
-                JobId::Int(i),
-                "mailers".to_string(),
-                "send".to_string(),
-                JobState::Dead,
-            )
-        })
-        .collect();
-    let action = Action::Retry(jobtop::backend::JobTarget::Matching {
-        filter: jobtop::backend::JobFilter::queue("mailers", JobState::Dead),
-        limit: None,
-    });
-    let plan = Plan::from_rows(action, rows, 1000);
-    s.update(SourcesMsg::Source(
-        1,
-        Msg::Planned {
-            request,
-            result: Ok(Box::new(plan)),
-        },
-    ));
+    plan_web_mailers_retry(&mut s, request, 12);
     let screen = render(&s, 80, 24);
     assert!(
         screen.contains("Retry 12 dead jobs of kind `send` in `web` › `mailers`?"),
@@ -251,11 +249,7 @@ fn actions_go_to_the_selected_source_and_name_it() {
 
     // The read-only source refuses, and says which source refused.
     s.update(key(KeyCode::Esc));
-    s.update(key(KeyCode::Char('/')));
-    for c in "legacy default".chars() {
-        s.update(key(KeyCode::Char(c)));
-    }
-    s.update(key(KeyCode::Enter));
+    narrow(&mut s, "legacy default");
     let effects = s.update(key(KeyCode::Char('R')));
     assert!(effects.is_empty(), "{effects:?}");
     let toast = s.visible_toast().expect("a refusal").text.clone();
@@ -265,11 +259,7 @@ fn actions_go_to_the_selected_source_and_name_it() {
 #[test]
 fn a_drill_down_covers_the_screen_and_names_its_source() {
     let mut s = screen();
-    s.update(key(KeyCode::Char('/')));
-    for c in "web hooks".chars() {
-        s.update(key(KeyCode::Char(c)));
-    }
-    s.update(key(KeyCode::Enter));
+    narrow(&mut s, "web hooks");
     let effects = s.update(key(KeyCode::Enter));
     assert!(
         effects
@@ -404,36 +394,12 @@ fn a_count_read_in_one_source_replaces_its_estimate_on_the_merged_row() {
     };
     assert!(row(&render(&s, 160, 48)).contains("~45k"));
     // Retry's plan counts the whole pile in that source: 321 jobs.
-    s.update(key(KeyCode::Char('/')));
-    for c in "web mailers".chars() {
-        s.update(key(KeyCode::Char(c)));
-    }
-    s.update(key(KeyCode::Enter));
+    narrow(&mut s, "web mailers");
     let effects = s.update(key(KeyCode::Char('R')));
     let [(1, Effect::PlanAction { request, .. })] = effects.as_slice() else {
         panic!("a plan for web: {effects:?}");
     };
-    let rows = (1..=321)
-        .map(|i| {
-            (
-                JobId::Int(i),
-                "mailers".to_string(),
-                "send".to_string(),
-                JobState::Dead,
-            )
-        })
-        .collect();
-    let action = Action::Retry(jobtop::backend::JobTarget::Matching {
-        filter: jobtop::backend::JobFilter::queue("mailers", JobState::Dead),
-        limit: None,
-    });
-    s.update(SourcesMsg::Source(
-        1,
-        Msg::Planned {
-            request: *request,
-            result: Ok(Box::new(Plan::from_rows(action, rows, 1000))),
-        },
-    ));
+    plan_web_mailers_retry(&mut s, *request, 321);
     s.update(key(KeyCode::Esc));
     let screen = render(&s, 160, 48);
     let mailers = row(&screen);

@@ -135,6 +135,13 @@ pub fn app_with_data(after: chrono::Duration) -> App {
     app
 }
 
+/// `app_with_data(after)` on a screen of `width`×`height`.
+pub fn app_on_screen(after: chrono::Duration, width: u16, height: u16) -> App {
+    let mut app = app_with_data(after);
+    app.update(Msg::ScreenSize { width, height });
+    app
+}
+
 /// One frame of `app` drawn into ratatui's TestBackend.
 pub fn buffer(app: &App, width: u16, height: u16) -> ratatui::buffer::Buffer {
     let mut terminal =
@@ -143,15 +150,19 @@ pub fn buffer(app: &App, width: u16, height: u16) -> ratatui::buffer::Buffer {
     terminal.backend().buffer().clone()
 }
 
-/// The frame as text, one line per row, trailing blanks trimmed: what a snapshot stores.
+/// The frame as text: what a snapshot stores.
 pub fn render(app: &App, width: u16, height: u16) -> String {
-    let buffer = buffer(app, width, height);
+    text(&buffer(app, width, height))
+}
+
+/// A drawn buffer as text, one line per row, trailing blanks trimmed.
+pub fn text(buffer: &ratatui::buffer::Buffer) -> String {
+    let area = buffer.area;
     let mut out = String::new();
-    for y in 0..height {
-        let mut line = String::new();
-        for x in 0..width {
-            line.push_str(buffer[(x, y)].symbol());
-        }
+    for y in area.top()..area.bottom() {
+        let line: String = (area.left()..area.right())
+            .map(|x| buffer[(x, y)].symbol())
+            .collect();
         out.push_str(line.trim_end());
         out.push('\n');
     }

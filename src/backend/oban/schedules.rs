@@ -4,17 +4,17 @@
 //! runs are looked for among the newest `JOBS_WINDOW` jobs by key (an index range), and each
 //! schedule says how far back that reaches.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::backend::pg::sql::ident;
-use crate::backend::schedules::queues::{Found, JOBS_WINDOW, MESSAGE_CHARS, group, zone};
-use crate::backend::schedules::{RunStatus, Schedule, ScheduleRun};
+use crate::backend::schedules::queues::read_periodic;
+use crate::backend::schedules::{RunStatus, Schedule};
 
 pub const SOURCE: &str = "oban";
 
 /// The window's cron jobs, by schedule then newest first; with where the window begins and
-/// whether it is the whole table.
+/// whether it is the whole table. Oban's times are UTC without a zone: read as UTC.
 const CRON_SQL: &str = r#"
 WITH win AS MATERIALIZED (
   SELECT j.id, j.state::text AS state, j.worker, j.meta, j.inserted_at, j.scheduled_at,
@@ -23,29 +23,26 @@ WITH win AS MATERIALIZED (
   ORDER BY j.id DESC
   LIMIT $1
 ), bounds AS (
-  SELECT min(w.inserted_at) AS since, count(*) < $1 AS whole FROM win w
+  SELECT min(w.inserted_at) AT TIME ZONE 'UTC' AS since, count(*) < $1 AS whole FROM win w
 )
-SELECT coalesce(w.meta ->> 'cron_name', w.worker) AS name, w.meta ->> 'cron_expr', w.meta ->> 'cron_tz',
-       w.worker, w.id, w.state, w.scheduled_at, w.ended_at,
-       left(w.errors[array_length(w.errors, 1)] ->> 'error', $2), b.since, b.whole
+SELECT coalesce(w.meta ->> 'cron_name', w.worker) AS name, w.meta ->> 'cron_expr' AS expression,
+       w.meta ->> 'cron_tz' AS timezone, w.worker AS command, w.id, w.state,
+       w.scheduled_at AT TIME ZONE 'UTC' AS started_at, w.ended_at AT TIME ZONE 'UTC' AS ended_at,
+       left(w.errors[array_length(w.errors, 1)] ->> 'error', $2) AS error, b.since, b.whole
 FROM win w CROSS JOIN bounds b
 WHERE w.meta ->> 'cron' = 'true'
 ORDER BY 1, w.id DESC
 "#;
 
-type Row = (
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    i64,
-    String,
-    NaiveDateTime,
-    Option<NaiveDateTime>,
-    Option<String>,
-    Option<NaiveDateTime>,
-    bool,
-);
+fn status(state: &str) -> RunStatus {
+    match state {
+        "completed" => RunStatus::Succeeded,
+        "discarded" | "cancelled" => RunStatus::Failed,
+        "executing" => RunStatus::Running,
+        // available, scheduled, retryable, suspended
+        _ => RunStatus::Queued,
+    }
+}
 
 pub async fn read(
     pool: &PgPool,
@@ -53,46 +50,5 @@ pub async fn read(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<Schedule>> {
     let sql = CRON_SQL.replace("{schema}", &ident(schema));
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(JOBS_WINDOW)
-        .bind(MESSAGE_CHARS)
-        .fetch_all(pool)
-        .await?;
-    let found = group(
-        rows,
-        |r| r.0.clone(),
-        |r| Found {
-            id: r.0.clone(),
-            name: r.0.clone(),
-            expression: r.1.clone().unwrap_or_default(),
-            timezone: zone(r.2.clone()),
-            command: Some(r.3.clone()),
-            active: true,
-            runs_read_since: (!r.10).then(|| r.9.map(|t| t.and_utc())).flatten(),
-            whole: r.10,
-            ..Found::default()
-        },
-        |r| {
-            let status = match r.5.as_str() {
-                "completed" => RunStatus::Succeeded,
-                "discarded" | "cancelled" => RunStatus::Failed,
-                "executing" => RunStatus::Running,
-                // available, scheduled, retryable, suspended
-                _ => RunStatus::Queued,
-            };
-            Some(ScheduleRun {
-                id: r.4.to_string(),
-                started_at: Some(r.6.and_utc()),
-                ended_at: r.7.map(|t| t.and_utc()),
-                status,
-                message: match (status, r.5.as_str()) {
-                    (_, "cancelled") => Some("cancelled".into()),
-                    (RunStatus::Succeeded, _) => None,
-                    _ => r.8.clone(),
-                },
-                message_len: None,
-            })
-        },
-    );
-    Ok(found.into_iter().map(|f| f.finish(SOURCE, now)).collect())
+    read_periodic(pool, sqlx::AssertSqlSafe(sql), SOURCE, status, now).await
 }

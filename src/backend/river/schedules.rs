@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::backend::pg::sql::ident;
-use crate::backend::schedules::queues::{Found, JOBS_WINDOW, MESSAGE_CHARS, group};
-use crate::backend::schedules::{RunStatus, Schedule, ScheduleRun};
+use crate::backend::schedules::queues::read_periodic;
+use crate::backend::schedules::{RunStatus, Schedule};
 
 pub const SOURCE: &str = "river";
 
@@ -23,25 +23,23 @@ WITH win AS MATERIALIZED (
 ), bounds AS (
   SELECT min(w.created_at) AS since, count(*) < $1 AS whole FROM win w
 )
-SELECT coalesce(w.metadata ->> 'river:periodic_job_id', w.kind) AS name, w.kind, w.id, w.state,
-       w.scheduled_at, w.finalized_at,
-       left(w.errors[array_length(w.errors, 1)] ->> 'error', $2), b.since, b.whole
+SELECT coalesce(w.metadata ->> 'river:periodic_job_id', w.kind) AS name, w.kind AS command,
+       w.id, w.state, w.scheduled_at AS started_at, w.finalized_at AS ended_at,
+       left(w.errors[array_length(w.errors, 1)] ->> 'error', $2) AS error, b.since, b.whole
 FROM win w CROSS JOIN bounds b
 WHERE w.metadata ->> 'periodic' = 'true'
 ORDER BY 1, w.id DESC
 "#;
 
-type Row = (
-    String,
-    String,
-    i64,
-    String,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<String>,
-    Option<DateTime<Utc>>,
-    bool,
-);
+fn status(state: &str) -> RunStatus {
+    match state {
+        "completed" => RunStatus::Succeeded,
+        "discarded" | "cancelled" => RunStatus::Failed,
+        "running" => RunStatus::Running,
+        // available, pending, scheduled, retryable
+        _ => RunStatus::Queued,
+    }
+}
 
 pub async fn read(
     pool: &PgPool,
@@ -49,44 +47,5 @@ pub async fn read(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<Schedule>> {
     let sql = PERIODIC_SQL.replace("{schema}", &ident(schema));
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(JOBS_WINDOW)
-        .bind(MESSAGE_CHARS)
-        .fetch_all(pool)
-        .await?;
-    let found = group(
-        rows,
-        |r| r.0.clone(),
-        |r| Found {
-            id: r.0.clone(),
-            name: r.0.clone(),
-            command: Some(r.1.clone()),
-            active: true,
-            runs_read_since: (!r.8).then_some(r.7).flatten(),
-            whole: r.8,
-            ..Found::default()
-        },
-        |r| {
-            let status = match r.3.as_str() {
-                "completed" => RunStatus::Succeeded,
-                "discarded" | "cancelled" => RunStatus::Failed,
-                "running" => RunStatus::Running,
-                // available, pending, scheduled, retryable
-                _ => RunStatus::Queued,
-            };
-            Some(ScheduleRun {
-                id: r.2.to_string(),
-                started_at: Some(r.4),
-                ended_at: r.5,
-                status,
-                message: match (status, r.3.as_str()) {
-                    (_, "cancelled") => Some("cancelled".into()),
-                    (RunStatus::Succeeded, _) => None,
-                    _ => r.6.clone(),
-                },
-                message_len: None,
-            })
-        },
-    );
-    Ok(found.into_iter().map(|f| f.finish(SOURCE, now)).collect())
+    read_periodic(pool, sqlx::AssertSqlSafe(sql), SOURCE, status, now).await
 }

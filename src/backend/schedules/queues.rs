@@ -197,6 +197,81 @@ pub fn group<R>(
     out
 }
 
+/// One run of a job its system marked periodic (Oban's cron jobs, River's periodic jobs, the
+/// reference schema's `"periodic"` payload), as each reader's SQL names its columns. The jobs
+/// are read among the newest `JOBS_WINDOW` by key: `since` and `whole` say how far back that
+/// reaches.
+#[derive(Debug, sqlx::FromRow)]
+pub struct PeriodicRun {
+    /// The schedule's name, its key too.
+    pub name: String,
+    /// Not selected where the system keeps no expression with the job.
+    #[sqlx(default)]
+    pub expression: Option<String>,
+    #[sqlx(default)]
+    pub timezone: Option<String>,
+    /// The job's kind or worker: what the schedule runs.
+    pub command: String,
+    pub id: i64,
+    /// The job's state word, for the system's own map to a `RunStatus`.
+    pub state: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The job's last error, cut to `MESSAGE_CHARS`.
+    pub error: Option<String>,
+    /// The oldest job of the window.
+    pub since: Option<DateTime<Utc>>,
+    /// The window is the whole jobs table.
+    pub whole: bool,
+}
+
+/// The periodic runs `sql` finds (`$1` the window, `$2` the message's length), by schedule
+/// then newest first, as schedules; `status` maps the system's state words.
+pub async fn read_periodic(
+    pool: &PgPool,
+    sql: impl sqlx::SqlSafeStr,
+    source: &str,
+    status: fn(&str) -> RunStatus,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<Schedule>> {
+    let rows: Vec<PeriodicRun> = sqlx::query_as(sql)
+        .bind(JOBS_WINDOW)
+        .bind(MESSAGE_CHARS)
+        .fetch_all(pool)
+        .await?;
+    let found = group(
+        rows,
+        |r| r.name.clone(),
+        |r| Found {
+            id: r.name.clone(),
+            name: r.name.clone(),
+            expression: r.expression.clone().unwrap_or_default(),
+            timezone: zone(r.timezone.clone()),
+            command: Some(r.command.clone()),
+            active: true,
+            runs_read_since: r.since.filter(|_| !r.whole),
+            whole: r.whole,
+            ..Found::default()
+        },
+        |r| {
+            let status = status(&r.state);
+            Some(ScheduleRun {
+                id: r.id.to_string(),
+                started_at: Some(r.started_at),
+                ended_at: r.ended_at,
+                status,
+                message: match (status, r.state.as_str()) {
+                    (_, "cancelled") => Some("cancelled".into()),
+                    (RunStatus::Succeeded, _) => None,
+                    _ => r.error.clone(),
+                },
+                message_len: None,
+            })
+        },
+    );
+    Ok(found.into_iter().map(|f| f.finish(source, now)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
