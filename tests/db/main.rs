@@ -38,6 +38,7 @@ mod migrate_indexes;
 mod native_alert_figures;
 mod native_backend;
 mod outage;
+mod poller;
 mod pg_cron;
 mod pg_net;
 mod pgboss_actions;
