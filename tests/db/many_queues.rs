@@ -122,7 +122,11 @@ async fn river_reads_each_live_state_once_not_27_ranges_per_queue() {
     river_small_queues_and_one_pile(&db.pool, 0).await;
     let river = river::open(db.pool.clone(), "public").await.unwrap();
     let plan = river.doctor_plan();
-    let queues = plan.probes.iter().find(|p| p.name == "queue counts").unwrap();
+    let queues = plan
+        .probes
+        .iter()
+        .find(|p| p.name == "queue counts")
+        .unwrap();
     let figures = probe::explain_text(&db.pool, &queues.sql, Some(10_001))
         .await
         .unwrap();
@@ -146,7 +150,10 @@ async fn river_counts_a_pile_past_the_bound_per_queue_with_the_same_figures() {
     let river = river::open(db.pool.clone(), "public").await.unwrap();
     let s = river.snapshot(&OPTS).await.unwrap();
     let small = s.queues.iter().find(|q| q.name == "q00042").unwrap();
-    assert_eq!((small.ready, small.dead), (Count::exact(1), Count::exact(2)));
+    assert_eq!(
+        (small.ready, small.dead),
+        (Count::exact(1), Count::exact(2))
+    );
     assert!(small.oldest_ready_at.is_some());
     // The fixture's queue keeps its figures whichever way each state was read.
     let default = s.queues.iter().find(|q| q.name == "default").unwrap();
