@@ -1,14 +1,14 @@
 //! The refresh loop: one poll at a time, each bounded, backing off while the database is away.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
-use tokio::sync::{Notify, mpsc, watch};
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, watch};
 
 use crate::app::Msg;
 use crate::backend::pg::connect;
-use crate::backend::{Overview, SnapshotOptions};
+use crate::backend::{Overview, Snapshot, SnapshotOptions};
 use sqlx::postgres::PgConnectOptions;
 
 /// Longest wait between retries while polls keep failing.
@@ -31,6 +31,90 @@ impl PollerHandle {
     }
 }
 
+/// What the poller has for its reader and the reader has not taken yet: at most one poll
+/// result, the newest. A snapshot of 10,000 queues is about 10 MB, so a reader that falls
+/// behind (a UI folding a big poll) must never find a queue of them waiting.
+#[derive(Default)]
+struct Slot {
+    /// Where the data comes from, when it changed since the reader last took it.
+    source: Option<Option<String>>,
+    polled: Option<(Result<Snapshot, String>, DateTime<Utc>)>,
+    /// The reader is gone: the poller stops.
+    closed: bool,
+    /// The poller stopped (its handle was dropped): nothing more will come.
+    ended: bool,
+}
+
+struct Mailbox {
+    slot: Mutex<Slot>,
+    ready: Notify,
+}
+
+impl Mailbox {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Leaves a change for the reader, replacing a poll it has not taken; false once the
+    /// reader is gone.
+    fn put(&self, fill: impl FnOnce(&mut Slot)) -> bool {
+        let mut slot = self.slot();
+        if slot.closed {
+            return false;
+        }
+        fill(&mut slot);
+        drop(slot);
+        self.ready.notify_one();
+        true
+    }
+}
+
+/// Marks the mailbox ended however the poller's task stops.
+struct EndsMailbox(Arc<Mailbox>);
+
+impl Drop for EndsMailbox {
+    fn drop(&mut self) {
+        self.0.slot().ended = true;
+        self.0.ready.notify_one();
+    }
+}
+
+/// The poller's results, newest only: a poll the reader did not take before the next one
+/// ended is dropped, so however slow the reader, one snapshot waits at most. A change of
+/// source comes before the poll that found it.
+pub struct Polls {
+    mailbox: Arc<Mailbox>,
+}
+
+impl Polls {
+    /// The next message: `Msg::Source` when the source changed, else `Msg::Polled`; `None`
+    /// once the poller stopped. Cancel-safe (nothing is taken until it is returned), so it
+    /// can sit in a `select!`.
+    pub async fn next(&mut self) -> Option<Msg> {
+        loop {
+            {
+                let mut slot = self.mailbox.slot();
+                if let Some(source) = slot.source.take() {
+                    return Some(Msg::Source(source));
+                }
+                if let Some((result, at)) = slot.polled.take() {
+                    return Some(Msg::Polled { result, at });
+                }
+                if slot.ended {
+                    return None;
+                }
+            }
+            self.mailbox.ready.notified().await;
+        }
+    }
+}
+
+impl Drop for Polls {
+    fn drop(&mut self) {
+        self.mailbox.slot().closed = true;
+    }
+}
+
 /// The wait after `failures` polls in a row have failed: doubling from the interval,
 /// capped, so a restarting database is found again quickly but not hammered.
 pub fn backoff(interval: Duration, failures: u32) -> Duration {
@@ -48,7 +132,8 @@ async fn probe(target: &PgConnectOptions) -> Result<(), String> {
         .map_err(|err| crate::error_text::one_line(&err))
 }
 
-/// Starts polling; results arrive as `Msg::Polled`. Stops when the receiver is dropped.
+/// Starts polling; results arrive through `Polls` (newest only). Stops when `Polls` is
+/// dropped.
 /// With a `probe` target, a failed poll is followed by a bare session to it: when that fails
 /// too the database is away, its error is the one shown (the cause, not the pool's
 /// "timed out"), and until a probe answers again the heavy reads wait while a probe runs
@@ -59,8 +144,14 @@ pub fn spawn(
     interval: Duration,
     poll_timeout: Duration,
     probe_target: Option<PgConnectOptions>,
-    tx: mpsc::Sender<Msg>,
-) -> PollerHandle {
+) -> (PollerHandle, Polls) {
+    let mailbox = Arc::new(Mailbox {
+        slot: Mutex::new(Slot::default()),
+        ready: Notify::new(),
+    });
+    let polls = Polls {
+        mailbox: mailbox.clone(),
+    };
     let refresh = Arc::new(Notify::new());
     let (interval_tx, mut interval_rx) = watch::channel(interval);
     let handle = PollerHandle {
@@ -68,6 +159,7 @@ pub fn spawn(
         interval: interval_tx,
     };
     tokio::spawn(async move {
+        let _ends = EndsMailbox(mailbox.clone());
         let mut failures: u32 = 0;
         let mut source = None;
         let mut away = false;
@@ -109,20 +201,16 @@ pub fn spawn(
                 }
             }
             let now_source = overview.source();
-            if now_source != source {
-                source = now_source.clone();
-                if tx.send(Msg::Source(now_source)).await.is_err() {
-                    return;
+            let changed = (now_source != source).then(|| now_source.clone());
+            source = now_source;
+            let at = Utc::now();
+            let delivered = mailbox.put(|slot| {
+                if let Some(changed) = changed {
+                    slot.source = Some(changed);
                 }
-            }
-            if tx
-                .send(Msg::Polled {
-                    result,
-                    at: Utc::now(),
-                })
-                .await
-                .is_err()
-            {
+                slot.polled = Some((result, at));
+            });
+            if !delivered {
                 return;
             }
             let wait = if away {
@@ -141,7 +229,7 @@ pub fn spawn(
             }
         }
     });
-    handle
+    (handle, polls)
 }
 
 #[cfg(test)]

@@ -108,6 +108,7 @@ impl SourceRuntime {
         out: mpsc::Sender<(usize, SourceEvent)>,
     ) -> SourceRuntime {
         let (tx, mut rx) = mpsc::channel::<Msg>(64);
+        let polled = out.clone();
         tokio::spawn(async move {
             while let Some(msg) = rx.recv().await {
                 if out.send((index, SourceEvent::Msg(msg))).await.is_err() {
@@ -116,15 +117,23 @@ impl SourceRuntime {
             }
         });
         let gate = Arc::new(Gate::new(backend.clone(), setup.session.read_only));
-        let poller = poller::spawn(
+        let (poller, mut polls) = poller::spawn(
             backend.overview().clone(),
             setup.snapshot,
             setup.interval,
             setup.poll_timeout,
             // While the source is away its poller probes it cheaply.
             Some(setup.opts.clone()),
-            tx.clone(),
         );
+        // A poll leaves the source's mailbox (newest only) once the screen's channel has
+        // room for it; a poll that ends meanwhile replaces the one waiting there.
+        tokio::spawn(async move {
+            while let Some(msg) = polls.next().await {
+                if polled.send((index, SourceEvent::Msg(msg))).await.is_err() {
+                    return;
+                }
+            }
+        });
         SourceRuntime {
             actions: ActionEffects::new(gate, tx.clone()),
             backend,

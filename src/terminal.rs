@@ -132,13 +132,12 @@ async fn event_loop(
     let (tx, mut rx) = mpsc::channel::<Msg>(64);
     let gate = Arc::new(Gate::new(backend.clone(), app.config.read_only));
     let mut actions = ActionEffects::new(gate, tx.clone());
-    let poller = poller::spawn(
+    let (poller, mut polls) = poller::spawn(
         backend.overview().clone(),
         opts.snapshot,
         app.interval,
         opts.poll_timeout,
         opts.probe,
-        tx.clone(),
     );
     let mut events = EventStream::new();
     let mut timers = LoopTimers::new(TICK)?;
@@ -165,6 +164,7 @@ async fn event_loop(
                 None => return Ok(()),
             },
             Some(msg) = rx.recv() => msg,
+            Some(msg) = polls.next() => msg,
             _ = timers.tick.tick() => Msg::Tick(Utc::now()),
             _ = timers.terminate.recv() => return Ok(()),
             _ = timers.hangup.recv() => return Ok(()),

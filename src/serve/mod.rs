@@ -21,7 +21,6 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tokio::sync::mpsc;
 
 use crate::app::Msg;
 use crate::app::alerts::Rules;
@@ -105,18 +104,16 @@ pub async fn run(sources: Vec<Source>, opts: ServeOptions) -> Result<()> {
 }
 
 fn spawn_poller(source: &Source, state: Arc<RwLock<SourceState>>) -> crate::poller::PollerHandle {
-    let (tx, mut rx) = mpsc::channel(4);
     let timed = Arc::new(Timed::new(source.overview.clone()));
-    let handle = crate::poller::spawn(
+    let (handle, mut polls) = crate::poller::spawn(
         timed.clone(),
         source.snapshot,
         source.interval,
         source.poll_timeout,
         source.probe.clone(),
-        tx,
     );
     tokio::spawn(async move {
-        while let Some(msg) = rx.recv().await {
+        while let Some(msg) = polls.next().await {
             let mut s = state.write().unwrap_or_else(|e| e.into_inner());
             match msg {
                 Msg::Polled { result, at } => {

@@ -10,7 +10,7 @@ use jobtop::backend::gate::Gate;
 use jobtop::backend::native::NativeBackend;
 use jobtop::backend::pg::connect::{self, SessionSettings};
 use jobtop::backend::{Action, AuditFilter, Backend, JobState};
-use tokio::sync::mpsc;
+use jobtop::poller::Polls;
 
 use crate::common;
 use crate::common::outage::Outage;
@@ -19,9 +19,9 @@ use crate::helpers::{OPTS, matching, no_stop, run};
 const INTERVAL: Duration = Duration::from_millis(500);
 
 /// The next poll result, and when it came.
-async fn next_poll(rx: &mut mpsc::Receiver<Msg>) -> (Result<(), String>, Instant) {
+async fn next_poll(polls: &mut Polls) -> (Result<(), String>, Instant) {
     loop {
-        match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
+        match tokio::time::timeout(Duration::from_secs(30), polls.next()).await {
             Ok(Some(Msg::Polled { result, .. })) => {
                 return (result.map(drop), Instant::now());
             }
@@ -41,21 +41,19 @@ async fn the_poller_says_why_the_database_is_away_and_is_back_within_one_interva
         .unwrap();
     let probe = (*pool.connect_options()).clone();
     let backend = Backend::new(NativeBackend::new(pool.clone()));
-    let (tx, mut rx) = mpsc::channel(64);
-    let _poller = jobtop::poller::spawn(
+    let (_poller, mut polls) = jobtop::poller::spawn(
         backend.overview().clone(),
         OPTS,
         INTERVAL,
         Duration::from_secs(3),
         Some(probe),
-        tx,
     );
-    assert!(next_poll(&mut rx).await.0.is_ok());
+    assert!(next_poll(&mut polls).await.0.is_ok());
 
     outage.down().await;
     let mut refused = None;
     for _ in 0..20 {
-        if let (Err(message), _) = next_poll(&mut rx).await {
+        if let (Err(message), _) = next_poll(&mut polls).await {
             refused = Some(message);
             break;
         }
@@ -67,12 +65,12 @@ async fn the_poller_says_why_the_database_is_away_and_is_back_within_one_interva
     );
     // Away for a while: a plain backoff would be waiting several intervals by now.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    while rx.try_recv().is_ok() {}
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::ZERO, polls.next()).await {}
 
     outage.up().await;
     let back_at = Instant::now();
     loop {
-        let (result, at) = next_poll(&mut rx).await;
+        let (result, at) = next_poll(&mut polls).await;
         if result.is_ok() {
             let took = at - back_at;
             assert!(

@@ -187,23 +187,42 @@ impl Prioritized {
     /// The queues statement. `queue_list` is a statement producing (name, paused_at,
     /// paused_by, pause_reason) for the names in `QUEUE_NAMES` (`$2`).
     ///
-    /// Scheduled and retryable jobs are counted once per state (one capped range), and only
-    /// their due part per lane (a range that ends at now); the not-yet-due part is the
-    /// difference. When the state's count reached the cap, the difference is shown as capped
-    /// too: it may then include the few due jobs the stager has not moved yet.
+    /// Each live state is read once for every queue when that is cheap (`LivePasses`), else
+    /// per queue: scheduled and retryable jobs are counted once per state (one capped
+    /// range), and only their due part per lane (a range that ends at now); the not-yet-due
+    /// part is the difference. When the state's count reached the cap, the difference is
+    /// shown as capped too: it may then include the few due jobs the stager has not moved
+    /// yet.
     pub fn queues_sql(&self, queue_list: &str) -> String {
+        let passes = LivePasses::new(self);
         let not_due = |total: &str, due: &str| {
             format!(
                 "CASE WHEN c.{total} >= {PILE_LIMIT} THEN c.{total} ELSE c.{total} - c.{due} END"
             )
         };
         let mut scheduled = vec![not_due("scheduled_all", "scheduled_due")];
-        scheduled.extend(self.waiting.iter().map(|s| self.pile(s)));
+        scheduled.extend(
+            self.waiting
+                .iter()
+                .map(|s| passes.count(s, PILE_LIMIT, &self.pile(s))),
+        );
         let oldest = format!(
             "LEAST({}, {}, {})",
-            self.lane_first(self.available, false),
-            self.lane_first(self.scheduled, true),
-            self.lane_first(self.retryable, true)
+            passes.first(
+                self.available,
+                "first",
+                &self.lane_first(self.available, false)
+            ),
+            passes.first(
+                self.scheduled,
+                "first_due",
+                &self.lane_first(self.scheduled, true)
+            ),
+            passes.first(
+                self.retryable,
+                "first_due",
+                &self.lane_first(self.retryable, true)
+            ),
         );
         let oldest = if self.scheduled_at.naive {
             format!("({oldest} AT TIME ZONE 'UTC')")
@@ -213,38 +232,44 @@ impl Prioritized {
         // The longest-running job: the running jobs of the queue, an index range pinned on
         // (state, queue) that holds only as many rows as jobs run.
         let oldest_running = TimeCol::new(
-            format!(
-                "(SELECT min({col}) FROM {t} j WHERE {sq})",
-                col = self.started_at.expr,
-                t = self.table,
-                sq = self.state_queue(self.running),
+            passes.first(
+                self.running,
+                "started",
+                &format!(
+                    "(SELECT min({col}) FROM {t} j WHERE {sq})",
+                    col = self.started_at.expr,
+                    t = self.table,
+                    sq = self.state_queue(self.running),
+                ),
             ),
             self.started_at.naive,
         )
         .read();
         format!(
-            "WITH q AS ({queue_list}) \
+            "WITH q AS ({queue_list}), {ctes} \
              SELECT q.name, q.paused_at, q.paused_by, q.pause_reason, \
                c.available + c.scheduled_due + c.retryable_due AS ready, \
                {scheduled} AS scheduled, \
                {retrying} AS retrying, \
                c.running, c.dead, c.oldest_ready_at, c.oldest_running_at \
-             FROM q CROSS JOIN LATERAL (SELECT \
+             FROM q CROSS JOIN whole w {joins} CROSS JOIN LATERAL (SELECT \
                {available} AS available, \
                {scheduled_all} AS scheduled_all, {scheduled_due} AS scheduled_due, \
                {retryable_all} AS retryable_all, {retryable_due} AS retryable_due, \
                {running} AS running, {dead} AS dead, {oldest} AS oldest_ready_at, \
                {oldest_running} AS oldest_running_at) c \
              ORDER BY q.name",
+            ctes = passes.ctes(self),
+            joins = passes.joins(),
             scheduled = scheduled.join(" + "),
             retrying = not_due("retryable_all", "retryable_due"),
-            available = self.count(self.available),
-            scheduled_all = self.pile(self.scheduled),
-            scheduled_due = self.lane_due(self.scheduled),
-            retryable_all = self.pile(self.retryable),
-            retryable_due = self.lane_due(self.retryable),
-            running = self.count(self.running),
-            dead = self.pile(self.discarded),
+            available = passes.count(self.available, "$1", &self.count(self.available)),
+            scheduled_all = passes.count(self.scheduled, PILE_LIMIT, &self.pile(self.scheduled)),
+            scheduled_due = passes.due(self.scheduled, &self.lane_due(self.scheduled)),
+            retryable_all = passes.count(self.retryable, PILE_LIMIT, &self.pile(self.retryable)),
+            retryable_due = passes.due(self.retryable, &self.lane_due(self.retryable)),
+            running = passes.count(self.running, "$1", &self.count(self.running)),
+            dead = passes.count(self.discarded, PILE_LIMIT, &self.pile(self.discarded)),
         )
     }
 
@@ -312,5 +337,130 @@ impl Prioritized {
             t = self.table,
             running = literal(self.running),
         )
+    }
+}
+
+/// One pass over each live state's index range for every queue at once, grouped by queue
+/// and lane: with many small queues a few hundred buffers, where the per-queue ranges
+/// (some 27 a queue) cost two buffers each even for a queue holding one job. A pass stops at
+/// its bound (100 rows a queue + 1,000); one that reaches it (a big backlog or pile) leaves
+/// its state's figures to the per-queue ranges (`CASE`: a subplan runs only where it is
+/// chosen). Figures are the same either way: counts capped as the ranges cap them (due jobs
+/// per lane), the earliest times over the lanes the ranges read.
+struct LivePasses {
+    /// The states read, in the order of their CTEs (`s0`, `g0`, ...).
+    states: Vec<&'static str>,
+    /// Who may be counted in a lane's due figures and earliest times: the fixed lanes, or
+    /// every priority the skip scan would find.
+    in_lanes: String,
+    running: &'static str,
+}
+
+impl LivePasses {
+    fn new(shape: &Prioritized) -> LivePasses {
+        let mut states = vec![
+            shape.available,
+            shape.scheduled,
+            shape.retryable,
+            shape.running,
+            shape.discarded,
+        ];
+        states.extend(shape.waiting.iter().copied());
+        let in_lanes = match &shape.lanes {
+            LaneValues::Fixed(list) => {
+                let items: Vec<String> = list.iter().map(|p| p.to_string()).collect();
+                format!("j.priority IN ({})", items.join(", "))
+            }
+            LaneValues::SkipScan => "j.priority IS NOT NULL".to_string(),
+        };
+        LivePasses {
+            states,
+            in_lanes,
+            running: shape.running,
+        }
+    }
+
+    fn index(&self, state: &str) -> usize {
+        self.states
+            .iter()
+            .position(|s| *s == state)
+            .expect("every live state has a pass")
+    }
+
+    /// The passes, the flags saying which ended within their bound (`whole`), and each
+    /// pass grouped by queue (`g<i>`: n, due, first, first_due, started).
+    fn ctes(&self, shape: &Prioritized) -> String {
+        let t = &shape.table;
+        let at = &shape.scheduled_at.expr;
+        let due = shape.scheduled_at.cmp_now("<=");
+        let in_lanes = &self.in_lanes;
+        let mut ctes =
+            vec!["bound AS MATERIALIZED (SELECT 100 * count(*) + 1000 AS rows FROM q)".to_string()];
+        let mut whole = Vec::new();
+        let mut grouped = Vec::new();
+        for (i, state) in self.states.iter().enumerate() {
+            let started = if *state == self.running {
+                format!(", {}", shape.started_at.expr)
+            } else {
+                String::new()
+            };
+            ctes.push(format!(
+                "s{i} AS MATERIALIZED (SELECT j.queue, j.priority, {at}{started} FROM {t} j \
+                 WHERE j.state = {state} LIMIT (SELECT b.rows FROM bound b))",
+                state = literal(state),
+            ));
+            whole.push(format!("(SELECT count(*) FROM s{i}) < b.rows AS s{i}"));
+            // Only the running pass has a start time (the others stay index-only).
+            let (started_lane, started_queue) = if *state == self.running {
+                (
+                    format!(", min({}) AS started", shape.started_at.expr),
+                    ", min(l.started) AS started",
+                )
+            } else {
+                (String::new(), "")
+            };
+            grouped.push(format!(
+                "g{i} AS (SELECT l.queue, sum(l.n)::bigint AS n, \
+                   sum(least(l.due, $1))::bigint AS due, \
+                   min(l.first) AS first, min(l.first_due) AS first_due{started_queue} \
+                 FROM (SELECT j.queue, count(*) AS n, \
+                   count(*) FILTER (WHERE {in_lanes} AND {due}) AS due, \
+                   min({at}) FILTER (WHERE {in_lanes}) AS first, \
+                   min({at}) FILTER (WHERE {in_lanes} AND {due}) AS first_due{started_lane} \
+                   FROM s{i} j GROUP BY j.queue, j.priority) l \
+                 GROUP BY l.queue)"
+            ));
+        }
+        ctes.push(format!(
+            "whole AS MATERIALIZED (SELECT {} FROM bound b)",
+            whole.join(", ")
+        ));
+        ctes.extend(grouped);
+        ctes.join(", ")
+    }
+
+    fn joins(&self) -> String {
+        (0..self.states.len())
+            .map(|i| format!("LEFT JOIN g{i} ON g{i}.queue = q.name"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The state's count, capped at `limit` as the per-queue range (`per_queue`) caps it.
+    fn count(&self, state: &str, limit: &str, per_queue: &str) -> String {
+        let i = self.index(state);
+        format!("CASE WHEN w.s{i} THEN least(coalesce(g{i}.n, 0), {limit}) ELSE {per_queue} END")
+    }
+
+    /// The state's due jobs summed over lanes, each lane capped at the count cap.
+    fn due(&self, state: &str, per_queue: &str) -> String {
+        let i = self.index(state);
+        format!("CASE WHEN w.s{i} THEN coalesce(g{i}.due, 0) ELSE {per_queue} END")
+    }
+
+    /// An earliest time of the state (`column`: first, first_due or started).
+    fn first(&self, state: &str, column: &str, per_queue: &str) -> String {
+        let i = self.index(state);
+        format!("CASE WHEN w.s{i} THEN g{i}.{column} ELSE {per_queue} END")
     }
 }

@@ -21,46 +21,98 @@ use crate::backend::model::{
 use crate::backend::pg::decode;
 use crate::backend::pile_estimates::{self, Pile, PileSql, Piles};
 
-/// Per queue: its pause, six capped counts and the oldest ready job. Ready is counted in two
-/// ranges (queued, retrying) because each is then a tight `(queue, state, run_at)` range.
-/// The longest-running job is the front of the queue's `(queue, started_at)` running range,
-/// and the dead of the last hour the tail of its `(queue, finished_at)` dead range: both
-/// index-only. Scheduled, retrying (backing off) and dead stop at a small cap (`$2`): past
-/// it they are estimated (`estimate.rs`). The outer join keeps one row, and so `now()`, when there is no queue at
-/// all.
+/// Per queue: its pause, six capped counts and the oldest ready job, each index read once
+/// for every queue when that is cheap, else per queue.
+///
+/// Once: one pass over each live-state partial index (pending, running, dead), grouped by
+/// queue, when the pass ends within its bound (`bound`: 100 rows a queue + 1,000): with
+/// many small queues that is a few hundred buffers where ten ranges a queue cost twenty
+/// buffers a queue. A pass that reaches the bound (a big backlog or dead pile) leaves its
+/// figures to the per-queue ranges below (`CASE`: a subplan runs only where it is chosen).
+///
+/// Per queue: ready is counted in two ranges (queued, retrying) because each is then a
+/// tight `(queue, state, run_at)` range. The longest-running job is the front of the
+/// queue's `(queue, started_at)` running range, and the dead of the last hour the tail of
+/// its `(queue, finished_at)` dead range: both index-only.
+///
+/// Both ways, scheduled, retrying (backing off) and dead stop at a small cap (`$2`): past it
+/// they are estimated (`estimate.rs`); the rest at the count cap (`$1`). The outer join keeps
+/// one row, and so `now()`, when there is no queue at all.
 pub(super) const QUEUES_SQL: &str = r#"
+WITH bound AS MATERIALIZED (SELECT 100 * count(*) + 1000 AS rows FROM jobtop.queues),
+pending AS MATERIALIZED (
+  SELECT j.queue, j.state, j.run_at FROM jobtop.jobs j
+  WHERE j.state IN ('queued', 'retrying') LIMIT (SELECT b.rows FROM bound b)),
+running AS MATERIALIZED (
+  SELECT j.queue, j.started_at FROM jobtop.jobs j
+  WHERE j.state = 'running' LIMIT (SELECT b.rows FROM bound b)),
+dead AS MATERIALIZED (
+  SELECT j.queue, j.finished_at FROM jobtop.jobs j
+  WHERE j.state = 'dead' LIMIT (SELECT b.rows FROM bound b)),
+whole AS MATERIALIZED (
+  SELECT (SELECT count(*) FROM pending) < b.rows AS pending,
+         (SELECT count(*) FROM running) < b.rows AS running,
+         (SELECT count(*) FROM dead) < b.rows AS dead
+  FROM bound b),
+pending_by_queue AS (
+  SELECT p.queue,
+    count(*) FILTER (WHERE p.state = 'queued' AND p.run_at <= now()) AS ready_queued,
+    count(*) FILTER (WHERE p.state = 'retrying' AND p.run_at <= now()) AS ready_retrying,
+    count(*) FILTER (WHERE p.state = 'queued' AND p.run_at > now()) AS scheduled,
+    count(*) FILTER (WHERE p.state = 'retrying' AND p.run_at > now()) AS retrying,
+    min(p.run_at) FILTER (WHERE p.run_at <= now()) AS oldest_ready_at
+  FROM pending p GROUP BY p.queue),
+running_by_queue AS (
+  SELECT r.queue, count(*) AS running, min(r.started_at) AS oldest_running_started_at
+  FROM running r GROUP BY r.queue),
+dead_by_queue AS (
+  SELECT d.queue, count(*) AS dead,
+    count(*) FILTER (WHERE d.finished_at >= now() - interval '1 hour') AS dead_last_hour
+  FROM dead d GROUP BY d.queue)
 SELECT n.db_now, q.name, q.paused_at, q.paused_by, q.pause_reason,
+  CASE WHEN w.pending THEN least(coalesce(p.ready_queued, 0), $1) ELSE
   (SELECT count(*) FROM (SELECT 1 FROM jobtop.jobs j
      WHERE j.state IN ('queued', 'retrying') AND j.queue = q.name
-       AND j.state = 'queued' AND j.run_at <= now() LIMIT $1) c) AS ready_queued,
+       AND j.state = 'queued' AND j.run_at <= now() LIMIT $1) c) END AS ready_queued,
+  CASE WHEN w.pending THEN least(coalesce(p.ready_retrying, 0), $1) ELSE
   (SELECT count(*) FROM (SELECT 1 FROM jobtop.jobs j
      WHERE j.state IN ('queued', 'retrying') AND j.queue = q.name
-       AND j.state = 'retrying' AND j.run_at <= now() LIMIT $1) c) AS ready_retrying,
+       AND j.state = 'retrying' AND j.run_at <= now() LIMIT $1) c) END AS ready_retrying,
+  CASE WHEN w.pending THEN least(coalesce(p.scheduled, 0), $2) ELSE
   (SELECT count(*) FROM (SELECT 1 FROM jobtop.jobs j
      WHERE j.state IN ('queued', 'retrying') AND j.queue = q.name
-       AND j.state = 'queued' AND j.run_at > now() LIMIT $2) c) AS scheduled,
+       AND j.state = 'queued' AND j.run_at > now() LIMIT $2) c) END AS scheduled,
+  CASE WHEN w.pending THEN least(coalesce(p.retrying, 0), $2) ELSE
   (SELECT count(*) FROM (SELECT 1 FROM jobtop.jobs j
      WHERE j.state IN ('queued', 'retrying') AND j.queue = q.name
-       AND j.state = 'retrying' AND j.run_at > now() LIMIT $2) c) AS retrying,
+       AND j.state = 'retrying' AND j.run_at > now() LIMIT $2) c) END AS retrying,
+  CASE WHEN w.running THEN least(coalesce(r.running, 0), $1) ELSE
   (SELECT count(*) FROM (SELECT 1 FROM jobtop.jobs j
-     WHERE j.state = 'running' AND j.queue = q.name LIMIT $1) c) AS running,
+     WHERE j.state = 'running' AND j.queue = q.name LIMIT $1) c) END AS running,
+  CASE WHEN w.dead THEN least(coalesce(d.dead, 0), $2) ELSE
   (SELECT count(*) FROM (SELECT 1 FROM jobtop.jobs j
-     WHERE j.state = 'dead' AND j.queue = q.name LIMIT $2) c) AS dead,
-  LEAST(
+     WHERE j.state = 'dead' AND j.queue = q.name LIMIT $2) c) END AS dead,
+  CASE WHEN w.pending THEN p.oldest_ready_at ELSE LEAST(
     (SELECT min(j.run_at) FROM jobtop.jobs j
        WHERE j.state IN ('queued', 'retrying') AND j.queue = q.name
          AND j.state = 'queued' AND j.run_at <= now()),
     (SELECT min(j.run_at) FROM jobtop.jobs j
        WHERE j.state IN ('queued', 'retrying') AND j.queue = q.name
          AND j.state = 'retrying' AND j.run_at <= now())
-  ) AS oldest_ready_at,
+  ) END AS oldest_ready_at,
+  CASE WHEN w.running THEN r.oldest_running_started_at ELSE
   (SELECT min(j.started_at) FROM jobtop.jobs j
-     WHERE j.state = 'running' AND j.queue = q.name) AS oldest_running_started_at,
+     WHERE j.state = 'running' AND j.queue = q.name) END AS oldest_running_started_at,
+  CASE WHEN w.dead THEN least(coalesce(d.dead_last_hour, 0), $1) ELSE
   (SELECT count(*) FROM (SELECT 1 FROM jobtop.jobs j
      WHERE j.state = 'dead' AND j.queue = q.name
-       AND j.finished_at >= now() - interval '1 hour' LIMIT $1) c) AS dead_last_hour
+       AND j.finished_at >= now() - interval '1 hour' LIMIT $1) c) END AS dead_last_hour
 FROM (SELECT now() AS db_now) n
+CROSS JOIN whole w
 LEFT JOIN jobtop.queues q ON true
+LEFT JOIN pending_by_queue p ON p.queue = q.name
+LEFT JOIN running_by_queue r ON r.queue = q.name
+LEFT JOIN dead_by_queue d ON d.queue = q.name
 ORDER BY q.name
 "#;
 
