@@ -30,6 +30,7 @@ mod dialogs;
 mod drill_backend;
 mod drill_foreign;
 mod estimates;
+mod failed_attempts;
 mod goodjob;
 mod history;
 mod homegrown;

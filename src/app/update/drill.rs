@@ -22,8 +22,9 @@ use crate::app::views::{
 };
 use crate::app::{App, AppConfig, Effect, Pane};
 use crate::backend::drill::{
-    DeadLetterQuery, DeadWindow, DetailLimits, HistoryWindow, JobDetail, JobQuery, JobScope,
-    KindsQuery, Order, PAGE_SIZE, PayloadForm, Request, Response, SCOPE_COUNT_CAP, TenantsQuery,
+    DeadLetterQuery, DeadWindow, DetailLimits, FailedAttemptsQuery, HistoryWindow, JobDetail,
+    JobQuery, JobScope, KindsQuery, Order, PAGE_SIZE, PayloadForm, Request, Response,
+    SCOPE_COUNT_CAP, TenantsQuery,
 };
 use crate::backend::{JobId, JobState};
 
@@ -78,7 +79,12 @@ impl App {
                 },
                 View::Job(v) => out.push(format!("#{}", v.id)),
                 View::DeadLetters(v) => {
-                    let mut crumb = format!("dead letters {}", v.window.label());
+                    let what = if v.attempts {
+                        "failed attempts"
+                    } else {
+                        "dead letters"
+                    };
+                    let mut crumb = format!("{what} {}", v.window.label());
                     if let Some(kind) = &v.kind {
                         crumb.push_str(&format!(" · {kind}"));
                     }
@@ -505,11 +511,19 @@ impl App {
                 .key()
                 .cloned()
                 .map(|worker| View::Jobs(JobsView::new(JobScope::Worker { worker }, None))),
-            Some(View::Kinds(v)) => v
-                .selected
-                .key()
-                .cloned()
-                .map(|kind| View::DeadLetters(DeadLettersView::new(v.window, Some(kind)))),
+            // A kind that failed without dead jobs (its attempts were retried) leads to its
+            // failed attempts' errors; any other to its dead letters.
+            Some(View::Kinds(v)) => v.selected.key().cloned().map(|kind| {
+                let retried_only = v
+                    .shown()
+                    .iter()
+                    .any(|k| k.kind == kind && k.dead == 0 && k.failed_attempts > 0);
+                View::DeadLetters(if retried_only {
+                    DeadLettersView::attempts(v.window, kind)
+                } else {
+                    DeadLettersView::new(v.window, Some(kind))
+                })
+            }),
             Some(View::Schedules(v)) => v.selected.key().cloned().map(|schedule| {
                 View::ScheduleRuns(ScheduleRunsView {
                     schedule,
@@ -692,6 +706,11 @@ impl App {
                 id: v.id.clone(),
                 limits: DetailLimits::default(),
             },
+            View::DeadLetters(v) if v.attempts => Request::FailedAttempts(FailedAttemptsQuery {
+                kind: v.kind.clone().unwrap_or_default(),
+                window: v.window,
+                limit: drill.dead_letter_limit,
+            }),
             View::DeadLetters(v) => Request::DeadLetters(DeadLetterQuery {
                 window: v.window,
                 kind: v.kind.clone(),
