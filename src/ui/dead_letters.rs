@@ -53,21 +53,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
     frame.render_widget(Paragraph::new(title), title_area);
 
     let Some(report) = &view.report else {
-        // A schema that keeps no failed attempts says so where the rows would be.
-        if let Some(err) = view
-            .load
-            .error
-            .as_deref()
-            .filter(|e| e.contains(NO_FAILED_ATTEMPTS))
-        {
-            let line = Line::styled(format!("  {}", sanitize(err, 300)), theme.dim);
-            return frame.render_widget(
-                line,
-                Rect {
-                    height: 1,
-                    ..table_area
-                },
+        if keeps_no_attempts(view) {
+            // Said where the rows would be, not as a failure: nothing went wrong.
+            let line = Line::styled(
+                format!("  the {} backend: {NO_FAILED_ATTEMPTS}", app.config.backend),
+                theme.dim,
             );
+            let first_row = Rect {
+                height: 1,
+                ..table_area
+            };
+            return frame.render_widget(line, first_row);
         }
         return first_load(frame, table_area, theme);
     };
@@ -94,7 +90,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
         // One kind: its column names the newest job of each group instead.
         for c in &mut figures {
             match c.id {
-                DeadCol::Jobs => c.title = "ATTEMPTS",
+                DeadCol::Jobs => {
+                    c.title = "ATTEMPTS";
+                    c.spec.min = c.spec.min.max(8);
+                    c.spec.max = c.spec.max.max(8);
+                }
                 DeadCol::Kinds => {
                     c.title = "NEWEST JOB";
                     let need = widest(report.groups.iter().map(newest_job));
@@ -190,8 +190,20 @@ fn title<'a>(view: &DeadLettersView, clock: DateTime<Utc>, theme: &Theme) -> Lin
         }
     }
     spans.extend(narrow_note::<ErrorGroup>(&view.narrow, theme));
-    spans.extend(load_status(&view.load, clock, theme));
+    if !keeps_no_attempts(view) {
+        spans.extend(load_status(&view.load, clock, theme));
+    }
     Line::from(spans)
+}
+
+/// The schema answered that it keeps no failed attempts (`Reads::failed_attempts`).
+fn keeps_no_attempts(view: &DeadLettersView) -> bool {
+    view.attempts
+        && view
+            .load
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains(NO_FAILED_ATTEMPTS))
 }
 
 /// The group's newest job, as ids go (`ids` come highest first): `#48213`.
