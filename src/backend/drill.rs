@@ -206,7 +206,14 @@ pub struct JobPage {
     pub has_more: bool,
     /// How many jobs the scope holds, filter aside (capped at `SCOPE_COUNT_CAP`).
     pub scope_count: Count,
+    /// Past the cap, the planner's estimate of the scope's jobs (`EXPLAIN`): what a filter
+    /// no index answers would read, which `/` warns about before a large read.
+    pub scope_estimate: Option<i64>,
 }
+
+/// A filter no index answers warns first when the planner expects its list to hold at
+/// least this many jobs.
+pub const LARGE_SCAN_ROWS: i64 = 100_000;
 
 /// How much of a job's big values the detail view loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

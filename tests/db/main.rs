@@ -51,6 +51,7 @@ mod queue_list;
 mod queue_schedules;
 mod real_clients;
 mod replica;
+mod scan_estimate;
 mod serve;
 mod session_settings;
 mod shared_snapshot;
