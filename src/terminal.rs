@@ -170,7 +170,7 @@ async fn event_loop(
             _ = timers.hangup.recv() => return Ok(()),
         };
         for effect in app.update(msg) {
-            let Some(effect) = terminal_effect(terminal, effect, true, &mut last_frame)? else {
+            let Some(effect) = terminal_effect(terminal, effect, &mut last_frame)? else {
                 continue;
             };
             match effect {
@@ -206,7 +206,9 @@ fn mouse_msg(mouse: &MouseEvent, hits: &Hits) -> Option<Msg> {
 pub async fn run_sources(screen: Sources, setups: Vec<SourceSetup>) -> Result<()> {
     require_terminal()?;
     let mut terminal = ratatui::try_init()?;
+    crossterm::execute!(std::io::stdout(), EnableMouseCapture)?;
     let result = sources_loop(&mut terminal, screen, setups).await;
+    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     result
 }
@@ -240,12 +242,16 @@ async fn sources_loop(
         });
     }
     let mut last_frame = None;
-    draw_sources(terminal, &screen, &mut last_frame)?;
+    let mut hits = draw_sources(terminal, &screen, &mut last_frame)?;
     loop {
         let first = tokio::select! {
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => SourcesMsg::Key(key),
                 Some(Ok(Event::Resize(width, height))) => SourcesMsg::ScreenSize { width, height },
+                Some(Ok(Event::Mouse(mouse))) => match mouse_msg(&mouse, &hits) {
+                    Some(Msg::Mouse(mouse)) => SourcesMsg::Mouse(mouse),
+                    _ => continue,
+                },
                 Some(Ok(_)) => continue,
                 Some(Err(err)) => return Err(err.into()),
                 None => return Ok(()),
@@ -268,8 +274,7 @@ async fn sources_loop(
             .all(|msg| matches!(msg, SourcesMsg::Source(_, Msg::Polled { .. })));
         for msg in msgs {
             for (i, effect) in screen.update(msg) {
-                let Some(effect) = terminal_effect(terminal, effect, false, &mut last_frame)?
-                else {
+                let Some(effect) = terminal_effect(terminal, effect, &mut last_frame)? else {
                     continue;
                 };
                 match effect {
@@ -283,7 +288,7 @@ async fn sources_loop(
             }
         }
         if !polls_only {
-            draw_sources(terminal, &screen, &mut last_frame)?;
+            hits = draw_sources(terminal, &screen, &mut last_frame)?;
         }
     }
 }
@@ -310,15 +315,14 @@ impl LoopTimers {
 }
 
 /// Carries out the effects that belong to the terminal (the bell, the clipboard, Ctrl-Z) and
-/// hands every other one back. `mouse`: the screen captures the mouse.
+/// hands every other one back.
 fn terminal_effect(
     terminal: &mut DefaultTerminal,
     effect: Effect,
-    mouse: bool,
     last: &mut Option<Buffer>,
 ) -> Result<Option<Effect>> {
     match effect {
-        Effect::Suspend => suspend(terminal, mouse, last)?,
+        Effect::Suspend => suspend(terminal, last)?,
         // BEL draws nothing: the terminal (or tmux) rings or flashes. It goes out with the
         // next frame's flush.
         Effect::Bell => terminal.backend_mut().write_all(b"\x07")?,
@@ -336,20 +340,19 @@ fn terminal_effect(
 /// Ctrl-Z: the terminal goes back to the shell as it was (no raw mode, the main screen, the
 /// cursor), the process stops as a shell's Ctrl-Z would stop it (SIGTSTP), and after `fg`
 /// the screen is taken again and drawn whole.
-fn suspend(terminal: &mut DefaultTerminal, mouse: bool, last: &mut Option<Buffer>) -> Result<()> {
+fn suspend(terminal: &mut DefaultTerminal, last: &mut Option<Buffer>) -> Result<()> {
     let mut out = std::io::stdout();
-    if mouse {
-        crossterm::execute!(out, DisableMouseCapture)?;
-    }
-    crossterm::execute!(out, LeaveAlternateScreen, crossterm::cursor::Show)?;
+    crossterm::execute!(
+        out,
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    )?;
     crossterm::terminal::disable_raw_mode()?;
     nix::sys::signal::raise(nix::sys::signal::Signal::SIGTSTP)?;
     // Here again after SIGCONT.
     crossterm::terminal::enable_raw_mode()?;
-    crossterm::execute!(out, EnterAlternateScreen)?;
-    if mouse {
-        crossterm::execute!(out, EnableMouseCapture)?;
-    }
+    crossterm::execute!(out, EnterAlternateScreen, EnableMouseCapture)?;
     terminal.clear()?;
     *last = None;
     Ok(())
@@ -376,15 +379,17 @@ fn source_msg(
     }
 }
 
+/// The screen of several sources, and where its tables and tabs are, for the mouse.
 fn draw_sources<W: Write>(
     terminal: &mut Terminal<CrosstermBackend<W>>,
     screen: &Sources,
     last: &mut Option<Buffer>,
-) -> Result<bool> {
+) -> Result<Hits> {
     terminal.autoresize()?;
     let mut frame = terminal.get_frame();
-    crate::ui::sources::draw(&mut frame, screen);
-    finish_frame(terminal, last)
+    let hits = crate::ui::hits::draw_sources_with_hits(&mut frame, screen);
+    finish_frame(terminal, last)?;
+    Ok(hits)
 }
 
 /// Runs a drill-down read in its own task; the answer comes back as `Msg::Loaded`. Reads

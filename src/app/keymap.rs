@@ -452,7 +452,7 @@ const WORKERS_KEYS: &[Hint] = &[
 ];
 const KINDS_KEYS: &[Hint] = &[
     BACK,
-    hint("Enter", "dead letters", KeyCommand::Open),
+    hint("Enter", "errors", KeyCommand::Open),
     hint("Tab ←→", "1h/1d", KeyCommand::NextPane),
     FILTER,
     SORT,

@@ -21,6 +21,9 @@ pub enum Mouse {
     Wheel(isize),
 }
 
+/// Rows one notch of the wheel moves, on every screen.
+pub const WHEEL_ROWS: isize = 3;
+
 /// Which table a click landed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Table {

@@ -11,9 +11,10 @@ use super::actions::{Level, Toast};
 use super::editor::LineEditor;
 use super::focus::Focus;
 use super::keymap::{KeyCommand, command_for};
+use super::msg::WHEEL_ROWS;
 use super::selection::{Fallback, ListSelection};
 use super::sort::{QueueColumn, QueueSort, compare_across};
-use super::{App, Effect, Msg, Pane, ThemeName};
+use super::{App, Effect, Mouse, Msg, Pane, Table, ThemeName};
 use crate::backend::Capabilities;
 
 /// One source: its label and its own monitor state.
@@ -52,6 +53,8 @@ pub enum SourcesMsg {
     },
     /// A message for one source's `App` (its poller, loads, actions).
     Source(usize, Msg),
+    /// A click on what the screen drew there, or the wheel.
+    Mouse(Mouse),
     /// A source's schema was opened.
     Opened {
         source: usize,
@@ -173,7 +176,46 @@ impl Sources {
                 Vec::new()
             }
             SourcesMsg::Key(key) => self.key(key),
+            SourcesMsg::Mouse(mouse) => self.mouse(mouse),
         }
+    }
+
+    /// A click selects a merged row, or a worker of the selected queue's source; the wheel
+    /// moves as the arrows do. While a source has the keys (its view, dialog or help) the
+    /// mouse is that source's, as on its own screen.
+    fn mouse(&mut self, mouse: Mouse) -> Vec<(usize, Effect)> {
+        if let Some(i) = self.active {
+            return tag(i, self.sources[i].app.update(Msg::Mouse(mouse)));
+        }
+        if self.kiosk || self.show_alerts || self.filter_input.is_some() {
+            return Vec::new();
+        }
+        match mouse {
+            Mouse::Wheel(by) => self.step(by * WHEEL_ROWS),
+            Mouse::Row {
+                table: Table::Queues,
+                row,
+            } => {
+                let keys = self.row_keys();
+                self.selected.select(&keys, row);
+            }
+            // The workers pane is the selected queue's source's: its own selection.
+            Mouse::Row {
+                table: Table::Workers,
+                row,
+            } => {
+                if let Some((i, _)) = self.selected.key().cloned() {
+                    let app = &mut self.sources[i].app;
+                    let ids = app.worker_ids();
+                    app.selected_worker.select(&ids, row);
+                }
+            }
+            Mouse::Row {
+                table: Table::View, ..
+            }
+            | Mouse::Tab(_) => {}
+        }
+        Vec::new()
     }
 
     /// Rows in display order: sources without data first (they are the news), then every

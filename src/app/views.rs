@@ -275,6 +275,9 @@ pub struct DeadLettersView {
     pub kind: Option<String>,
     /// Only the dead jobs of this queue (`d` inside a queue).
     pub queue: Option<String>,
+    /// The kind's failed attempts instead (retried or not): a group counts attempts, and
+    /// its ids are one per attempt (opened from the kinds view on a kind without dead jobs).
+    pub attempts: bool,
     pub report: Option<DeadLetterReport>,
     /// Followed by signature.
     pub selected: ListSelection<String>,
@@ -288,10 +291,19 @@ impl DeadLettersView {
             window,
             kind,
             queue: None,
+            attempts: false,
             report: None,
             selected: ListSelection::default(),
             narrow: Narrow::default(),
             load: LoadState::default(),
+        }
+    }
+
+    /// The failed attempts of `kind`, grouped by error signature.
+    pub fn attempts(window: DeadWindow, kind: String) -> DeadLettersView {
+        DeadLettersView {
+            attempts: true,
+            ..DeadLettersView::new(window, Some(kind))
         }
     }
 

@@ -206,7 +206,14 @@ pub struct JobPage {
     pub has_more: bool,
     /// How many jobs the scope holds, filter aside (capped at `SCOPE_COUNT_CAP`).
     pub scope_count: Count,
+    /// Past the cap, the planner's estimate of the scope's jobs (`EXPLAIN`): what a filter
+    /// no index answers would read, which `/` warns about before a large read.
+    pub scope_estimate: Option<i64>,
 }
+
+/// A filter no index answers warns first when the planner expects its list to hold at
+/// least this many jobs.
+pub const LARGE_SCAN_ROWS: i64 = 100_000;
 
 /// How much of a job's big values the detail view loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -347,6 +354,34 @@ impl HistoryWindow {
         }
     }
 }
+
+/// The failed attempts of one kind over a window, grouped by error signature as the dead
+/// letters are (`Reads::failed_attempts`): the way on from a kind that fails without dead
+/// jobs (its attempts are retried).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FailedAttemptsQuery {
+    pub kind: String,
+    pub window: HistoryWindow,
+    /// At most this many failed attempts (the newest) are grouped.
+    pub limit: i64,
+}
+
+impl FailedAttemptsQuery {
+    /// The same window, kind and limit as a dead-letter query: the report is decoded and
+    /// grouped as theirs is.
+    pub fn as_dead_letters(&self) -> DeadLetterQuery {
+        DeadLetterQuery {
+            window: self.window,
+            kind: Some(self.kind.clone()),
+            queue: None,
+            limit: self.limit,
+        }
+    }
+}
+
+/// What the default `Reads::failed_attempts` says: the schema keeps nothing of an attempt
+/// that failed and was retried.
+pub const NO_FAILED_ATTEMPTS: &str = "this system keeps no failed attempts";
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KindsQuery {
@@ -492,6 +527,8 @@ pub enum Request {
         limits: DetailLimits,
     },
     DeadLetters(DeadLetterQuery),
+    /// Answered by `Response::DeadLetters`: the groups are counted in attempts.
+    FailedAttempts(FailedAttemptsQuery),
     Kinds(KindsQuery),
     Tenants(TenantsQuery),
     /// The overview's chart past the hour.
@@ -515,6 +552,7 @@ pub async fn run(backend: &dyn Reads, request: &Request) -> anyhow::Result<Respo
         Request::Jobs(q) => Response::Jobs(backend.jobs(q).await?),
         Request::Job { id, limits } => Response::Job(backend.job(id, limits).await?.map(Box::new)),
         Request::DeadLetters(q) => Response::DeadLetters(backend.dead_letters(q).await?),
+        Request::FailedAttempts(q) => Response::DeadLetters(backend.failed_attempts(q).await?),
         Request::Kinds(q) => {
             let mut report = backend.kinds(q).await?;
             if q.window != HistoryWindow::Hour {

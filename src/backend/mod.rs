@@ -98,6 +98,22 @@ pub trait Reads: Overview {
     /// Per-kind outcomes and timings over a window.
     async fn kinds(&self, query: &drill::KindsQuery) -> anyhow::Result<drill::KindsReport>;
 
+    /// A kind's failed attempts of a window (retried or not), grouped by error signature
+    /// as the dead letters are: a group's `count` counts attempts, its `ids` the jobs that
+    /// made them. By default an error naming `drill::NO_FAILED_ATTEMPTS`: the schema keeps
+    /// none, which the view says where its rows would be.
+    async fn failed_attempts(
+        &self,
+        query: &drill::FailedAttemptsQuery,
+    ) -> anyhow::Result<drill::DeadLetterReport> {
+        let _ = query;
+        Err(unsupported(
+            self.name(),
+            "failed attempts",
+            Some(drill::NO_FAILED_ATTEMPTS),
+        ))
+    }
+
     /// Completions per queue and hour, and per kind, over the last 24 hours or 7 days
     /// (`backend::history`); an error where the schema keeps no completion times.
     async fn history(&self, window: drill::HistoryWindow)

@@ -100,6 +100,23 @@ const ACTED_ON_SQL: &str = "SELECT DISTINCT a.queue FROM jobtop.audit a \
         WHERE s.relid = CASE WHEN $1::text IS NULL THEN NULL ELSE to_regclass($1) END), \
        '-infinity')";
 
+/// The rows the planner expects a statement to return: `sql` is run under
+/// `EXPLAIN (FORMAT JSON)`, which plans it and reads nothing.
+pub async fn planned_rows(
+    tx: &mut Transaction<'static, Postgres>,
+    mut sql: crate::backend::pg::sql::Sql,
+) -> anyhow::Result<i64> {
+    sql.prepend("EXPLAIN (FORMAT JSON) ");
+    let row = sql.query().fetch_one(&mut **tx).await?;
+    let plan: serde_json::Value = sqlx::Row::try_get(&row, 0)?;
+    Ok(plan_rows(&plan))
+}
+
+/// The top node's row estimate of an `EXPLAIN (FORMAT JSON)` plan.
+fn plan_rows(plan: &serde_json::Value) -> i64 {
+    plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0) as i64
+}
+
 /// Estimates per queue and pile, with when they were taken.
 #[derive(Debug, Default)]
 pub struct EstimateCache {
@@ -176,7 +193,7 @@ pub async fn past_the_cap(
                             .bind(&q.name)
                             .fetch_one(&mut **tx)
                             .await?;
-                    let rows = plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0) as i64;
+                    let rows = plan_rows(&plan);
                     cache.put(&q.name, *pile, rows);
                     rows
                 }

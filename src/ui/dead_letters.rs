@@ -14,7 +14,7 @@ use super::theme::Theme;
 use super::when;
 use crate::app::App;
 use crate::app::views::DeadLettersView;
-use crate::backend::drill::{DeadWindow, ErrorGroup};
+use crate::backend::drill::{DeadWindow, ErrorGroup, NO_FAILED_ATTEMPTS};
 
 #[derive(Clone, Copy)]
 enum DeadCol {
@@ -53,6 +53,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
     frame.render_widget(Paragraph::new(title), title_area);
 
     let Some(report) = &view.report else {
+        if keeps_no_attempts(view) {
+            // Said where the rows would be, not as a failure: nothing went wrong.
+            let line = Line::styled(
+                format!("  the {} backend: {NO_FAILED_ATTEMPTS}", app.config.backend),
+                theme.dim,
+            );
+            let first_row = Rect {
+                height: 1,
+                ..table_area
+            };
+            return frame.render_widget(line, first_row);
+        }
         return first_load(frame, table_area, theme);
     };
     let now = report.db_now;
@@ -74,6 +86,24 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
         };
         c.spec.max = u16::try_from(need).unwrap_or(u16::MAX).max(c.spec.min);
     }
+    if view.attempts {
+        // One kind: its column names the newest job of each group instead.
+        for c in &mut figures {
+            match c.id {
+                DeadCol::Jobs => {
+                    c.title = "ATTEMPTS";
+                    c.spec.min = c.spec.min.max(8);
+                    c.spec.max = c.spec.max.max(8);
+                }
+                DeadCol::Kinds => {
+                    c.title = "NEWEST JOB";
+                    let need = widest(report.groups.iter().map(newest_job));
+                    c.spec.max = u16::try_from(need).unwrap_or(u16::MAX).max(c.spec.min);
+                }
+                _ => {}
+            }
+        }
+    }
     let columns = Fitted::new(&figures, table_area.width);
     let shown = view.shown();
     let rows: Vec<Row> = shown
@@ -86,6 +116,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
                     text::truncate(&sanitize(&app.masked(&g.signature), 500), width as usize)
                         .into_owned(),
                 ),
+                DeadCol::Kinds if view.attempts => Cell::from(newest_job(g)),
                 DeadCol::Kinds => Cell::from(tally(&g.kinds, width as usize)),
                 DeadCol::Queues => Cell::from(tally(&g.queues, width as usize)),
                 DeadCol::First => {
@@ -98,6 +129,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &DeadLettersView, th
         })
         .collect();
     let empty = match &view.kind {
+        Some(kind) if view.attempts => format!(
+            "  no failed attempts of kind {} in the last {}",
+            sanitize(kind, 100),
+            view.window.label()
+        ),
         Some(kind) => format!(
             "  no dead jobs of kind {} in the last {}",
             sanitize(kind, 100),
@@ -125,9 +161,14 @@ fn title<'a>(view: &DeadLettersView, clock: DateTime<Utc>, theme: &Theme) -> Lin
         };
         spans.push(Span::styled(format!(" {} ", w.label()), style));
     }
+    let read = if view.attempts {
+        "failed attempts"
+    } else {
+        "dead jobs"
+    };
     if let Some(r) = &view.report {
         spans.push(Span::raw(format!(
-            "  {} groups · {} dead jobs",
+            "  {} groups · {} {read}",
             r.groups.len(),
             r.jobs
         )));
@@ -149,8 +190,27 @@ fn title<'a>(view: &DeadLettersView, clock: DateTime<Utc>, theme: &Theme) -> Lin
         }
     }
     spans.extend(narrow_note::<ErrorGroup>(&view.narrow, theme));
-    spans.extend(load_status(&view.load, clock, theme));
+    if !keeps_no_attempts(view) {
+        spans.extend(load_status(&view.load, clock, theme));
+    }
     Line::from(spans)
+}
+
+/// The schema answered that it keeps no failed attempts (`Reads::failed_attempts`).
+fn keeps_no_attempts(view: &DeadLettersView) -> bool {
+    view.attempts
+        && view
+            .load
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains(NO_FAILED_ATTEMPTS))
+}
+
+/// The group's newest job, as ids go (`ids` come highest first): `#48213`.
+fn newest_job(g: &ErrorGroup) -> String {
+    g.ids.first().map_or_else(String::new, |id| {
+        sanitize(&format!("#{id}"), 60).into_owned()
+    })
 }
 
 /// `email.send 30, email.digest 7` in `width` cells: whole items while they fit, then

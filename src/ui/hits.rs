@@ -10,6 +10,7 @@ use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::text::Line;
 
+use crate::app::sources::Sources;
 use crate::app::{App, Mouse, Table};
 
 thread_local! {
@@ -58,8 +59,18 @@ impl Hits {
 
 /// Draws the frame and says where its tables and tabs are.
 pub fn draw_with_hits(frame: &mut Frame, app: &App) -> Hits {
+    noting(|| super::draw(frame, app))
+}
+
+/// The screen of several sources, drawn, and where its tables and tabs are: the merged
+/// queues, the workers of the selected queue's source, or a source's own view over them.
+pub fn draw_sources_with_hits(frame: &mut Frame, screen: &Sources) -> Hits {
+    noting(|| super::sources::draw(frame, screen))
+}
+
+fn noting(draw: impl FnOnce()) -> Hits {
     NOTES.with(|n| *n.borrow_mut() = Some(Vec::new()));
-    super::draw(frame, app);
+    draw();
     Hits(NOTES.with(|n| n.borrow_mut().take()).unwrap_or_default())
 }
 

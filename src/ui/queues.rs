@@ -87,7 +87,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         app.selected_queue_row().filter(|_| !app.kiosk),
         area,
     );
-    let rows: Vec<Row> = order[shown.rows]
+    let rows: Vec<Row> = order[shown.rows.clone()]
         .iter()
         .map(|&i| {
             let q = &received.snapshot.queues[i];
@@ -98,7 +98,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .clickable(crate::app::Table::Queues)
         .header(header)
         .pane(block, focused, theme)
-        .selected(shown.selected)
+        .window(&shown)
         .empty(Line::styled(
             "  no queues yet: nothing has been enqueued",
             theme.dim,

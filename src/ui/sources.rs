@@ -332,7 +332,7 @@ fn queues_table(frame: &mut Frame, area: Rect, screen: &Sources, theme: &Theme) 
         screen.selected_row().filter(|_| !screen.kiosk),
         area,
     );
-    let table_rows = rows[shown.rows]
+    let table_rows = rows[shown.rows.clone()]
         .iter()
         .map(|&row| {
             let source = &screen.sources[row.source()];
@@ -353,9 +353,10 @@ fn queues_table(frame: &mut Frame, area: Rect, screen: &Sources, theme: &Theme) 
         })
         .collect();
     SelectableTable::new(&columns, table_rows, theme)
+        .clickable(crate::app::Table::Queues)
         .header(header)
         .pane(block, true, theme)
-        .selected(shown.selected)
+        .window(&shown)
         .empty(Line::styled("  no queue matches", theme.dim))
         .render(frame, area);
 }

@@ -187,6 +187,8 @@ pub struct SelectableTable<'a> {
     message: Option<Line<'a>>,
     /// Which table a click on a row selects in.
     clickable: Option<Clicked>,
+    /// The table's row the first of `rows` is (a `window` of a longer table).
+    first: usize,
 }
 
 impl<'a> SelectableTable<'a> {
@@ -200,6 +202,7 @@ impl<'a> SelectableTable<'a> {
             block: None,
             message: None,
             clickable: None,
+            first: 0,
         }
     }
 
@@ -226,6 +229,14 @@ impl<'a> SelectableTable<'a> {
     /// Rows selected by a click (`ui::hits`), in `table`.
     pub fn clickable(mut self, table: Clicked) -> Self {
         self.clickable = Some(table);
+        self
+    }
+
+    /// The rows are a `window` of a longer table: its selection, and where the rows start,
+    /// so a click names the table's row and not the window's.
+    pub fn window(mut self, shown: &Window) -> Self {
+        self.selected = shown.selected;
+        self.first = shown.rows.start;
         self
     }
 
@@ -260,7 +271,12 @@ impl<'a> SelectableTable<'a> {
                 height: inner.height.saturating_sub(1),
                 ..inner
             };
-            super::hits::rows(rows, clicked, state.offset(), count);
+            super::hits::rows(
+                rows,
+                clicked,
+                self.first + state.offset(),
+                self.first + count,
+            );
         }
         if let Some(line) = self.message
             && inner.height >= 2

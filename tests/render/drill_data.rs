@@ -71,6 +71,7 @@ pub fn page(ids: std::ops::Range<i64>, state: JobState, has_more: bool) -> JobPa
         rows: ids.map(|id| row(id, state)).collect(),
         has_more,
         scope_count: Count::exact(64),
+        scope_estimate: None,
     }
 }
 

@@ -377,3 +377,110 @@ fn wide_and_combining_characters_keep_columns_aligned() {
     assert_eq!(columns.len(), 3, "{columns:?}");
     assert!(columns.iter().all(|&c| c == columns[0]), "{columns:?}");
 }
+
+/// The kinds view with `sync.push` on top: it fails (14 attempts) and has no dead job.
+fn kinds_with_a_retried_kind(app: &mut App) {
+    let mut kinds = kinds_report();
+    kinds.kinds.insert(
+        0,
+        jobtop::backend::drill::KindStats {
+            kind: "sync.push".into(),
+            succeeded: 40,
+            failed_attempts: 14,
+            dead: 0,
+            run_p50: Some(0.5),
+            run_p95: Some(2.0),
+            wait_p50: Some(1.0),
+        },
+    );
+    answer(app, key('t'), Response::Kinds(kinds));
+}
+
+/// sync.push's attempts: two signatures, the first made by two jobs.
+fn sync_push_attempts() -> jobtop::backend::drill::DeadLetterReport {
+    let mut report = dead_report();
+    report.window = jobtop::backend::drill::HistoryWindow::Hour;
+    report.groups.truncate(2);
+    let set = |g: &mut jobtop::backend::drill::ErrorGroup, sig: &str, sample: &str, n: i64| {
+        g.signature = sig.into();
+        g.sample = sample.into();
+        g.count = n;
+        g.kinds = vec![("sync.push".into(), n)];
+        g.queues = vec![("sync".into(), n)];
+    };
+    set(
+        &mut report.groups[0],
+        "timeout after <n>s talking to '?'",
+        "timeout after 30s talking to 'crm.internal'",
+        9,
+    );
+    report.groups[0].ids = vec![
+        jobtop::backend::JobId::Int(902),
+        jobtop::backend::JobId::Int(901),
+    ];
+    set(
+        &mut report.groups[1],
+        "connection refused",
+        "connection refused",
+        5,
+    );
+    report.groups[1].ids = vec![jobtop::backend::JobId::Int(950)];
+    report.jobs = 14;
+    report
+}
+
+#[test]
+fn a_kind_without_dead_jobs_opens_its_failed_attempts() {
+    snapshots("kind_failed_attempts", |app| {
+        kinds_with_a_retried_kind(app);
+        let request = answer(
+            app,
+            code(KeyCode::Enter),
+            Response::DeadLetters(sync_push_attempts()),
+        );
+        match request {
+            jobtop::backend::drill::Request::FailedAttempts(q) => {
+                assert_eq!(q.kind, "sync.push");
+                assert_eq!(q.window, jobtop::backend::drill::HistoryWindow::Hour);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            app.breadcrumb().last().unwrap(),
+            "failed attempts 1h · sync.push"
+        );
+    });
+    // A kind with dead jobs still opens its dead letters.
+    let mut app = app(80, 24);
+    kinds_with_a_retried_kind(&mut app);
+    app.update(code(KeyCode::Down));
+    let request = answer(
+        &mut app,
+        code(KeyCode::Enter),
+        Response::DeadLetters(dead_report()),
+    );
+    assert!(
+        matches!(&request, jobtop::backend::drill::Request::DeadLetters(q) if q.kind.is_some()),
+        "{request:?}"
+    );
+}
+
+#[test]
+fn a_schema_without_failed_attempts_says_so_where_the_rows_would_be() {
+    let mut app = app(80, 24);
+    kinds_with_a_retried_kind(&mut app);
+    let (ticket, _) = drill_data::load(&app.update(code(KeyCode::Enter)));
+    app.update(Msg::Loaded {
+        ticket,
+        result: Err(format!(
+            "failed attempts: not supported by the mapped backend: {}",
+            jobtop::backend::drill::NO_FAILED_ATTEMPTS
+        )),
+    });
+    let screen = render(&app, 80, 24);
+    assert!(
+        screen.contains("this system keeps no failed attempts"),
+        "{screen}"
+    );
+    assert!(!screen.contains("loading…"), "{screen}");
+}

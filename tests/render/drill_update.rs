@@ -717,3 +717,51 @@ fn the_retry_dialogs_count_of_a_whole_pile_is_the_one_the_overview_shows() {
         "{screen}"
     );
 }
+
+/// `/` with a payload term warns by the planner's estimate of the list, not by its count:
+/// past the count's cap, 40,000 expected jobs filter at once, 2.3 million ask first.
+#[test]
+fn the_payload_filter_warns_by_the_planners_estimate() {
+    let mut app = app();
+    app.update(key('G'));
+    let listed = |estimate: i64| {
+        let mut p = page(1..31, JobState::Ready, false);
+        p.scope_count = jobtop::backend::Count::capped_at(10_001, 10_000);
+        p.scope_estimate = Some(estimate);
+        Response::Jobs(p)
+    };
+    answer(&mut app, code(KeyCode::Enter), listed(40_000));
+    app.update(key('/'));
+    for c in "payload.customer_id:4711".chars() {
+        app.update(key(c));
+    }
+    let (ticket, request) = load(&app.update(code(KeyCode::Enter)));
+    let payload = jobs_request(&request).filter.payload.clone().unwrap();
+    assert_eq!(
+        (payload.path, payload.value),
+        (vec!["customer_id".to_string()], "4711".to_string())
+    );
+    app.update(Msg::Loaded {
+        ticket,
+        result: Ok(listed(2_300_000)),
+    });
+    app.update(key('/'));
+    app.update(code(KeyCode::Backspace));
+    app.update(key('2'));
+    assert!(app.update(code(KeyCode::Enter)).is_empty());
+    let confirm = app.drill.input.as_ref().unwrap().confirm.clone().unwrap();
+    assert!(
+        confirm.contains("~2300000 jobs of this list (the planner's estimate)"),
+        "{confirm}"
+    );
+    let (_, request) = load(&app.update(code(KeyCode::Enter)));
+    assert_eq!(
+        jobs_request(&request)
+            .filter
+            .payload
+            .as_ref()
+            .unwrap()
+            .value,
+        "4712"
+    );
+}

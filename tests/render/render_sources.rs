@@ -414,3 +414,108 @@ fn a_count_read_in_one_source_replaces_its_estimate_on_the_merged_row() {
         "the source's totals too: {screen}"
     );
 }
+
+/// The frame at `width`×`height` as lines, and where its tables and tabs are.
+fn frame_hits(screen: &Sources, width: u16, height: u16) -> (Vec<String>, jobtop::ui::hits::Hits) {
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height)).unwrap();
+    let mut hits = jobtop::ui::hits::Hits::default();
+    terminal
+        .draw(|f| hits = jobtop::ui::hits::draw_sources_with_hits(f, screen))
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    let lines = (0..height)
+        .map(|y| (0..width).map(|x| buffer[(x, y)].symbol()).collect())
+        .collect();
+    (lines, hits)
+}
+
+/// Clicks the first line holding every one of `words` that answers a click (the header
+/// names sources too), where the terminal reports the first word.
+fn click_line(s: &mut Sources, size: (u16, u16), words: &[&str]) -> Vec<(usize, Effect)> {
+    let (lines, hits) = frame_hits(s, size.0, size.1);
+    let mouse = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| words.iter().all(|w| l.contains(w)))
+        .find_map(|(y, line)| {
+            let x = line[..line.find(words[0])?].chars().count() as u16;
+            hits.at(x, y as u16)
+        })
+        .unwrap_or_else(|| panic!("nothing to click at {words:?}:\n{}", lines.join("\n")));
+    s.update(SourcesMsg::Mouse(mouse))
+}
+
+#[test]
+fn the_mouse_selects_rows_and_workers_scrolls_and_reaches_a_sources_view() {
+    use jobtop::app::Mouse;
+    let mut s = screen();
+    let small = (80, 24);
+    click_line(&mut s, small, &["web", "mailers"]);
+    assert_eq!(s.selected.key(), Some(&(1, "mailers".to_string())));
+    // The workers pane is now web's: a click selects its worker there.
+    let web_worker = s.sources[1].app.worker_ids()[0].clone();
+    click_line(&mut s, small, &[&web_worker, "app-1"]);
+    assert_eq!(*s.sources[1].app.selected_worker, Some(web_worker));
+    // A header line selects nothing.
+    let (lines, hits) = frame_hits(&s, 80, 24);
+    let y = lines.iter().position(|l| l.contains("QUEUE▲")).unwrap();
+    assert_eq!(hits.at(5, y as u16), None);
+
+    // The wheel moves three rows, as the arrows would.
+    s.update(key(KeyCode::Home));
+    s.update(SourcesMsg::Mouse(Mouse::Wheel(1)));
+    assert_eq!(s.selected_row(), Some(3));
+    s.update(SourcesMsg::Mouse(Mouse::Wheel(-1)));
+    assert_eq!(s.selected_row(), Some(0));
+
+    // Scrolled to the last row of a short screen, a click names the table's row, not the
+    // window's: the top row shown is not the first queue.
+    let short = (80, 14);
+    s.update(key(KeyCode::End));
+    let (lines, _) = frame_hits(&s, short.0, short.1);
+    let header = lines.iter().position(|l| l.contains("QUEUE▲")).unwrap();
+    let top = lines[header + 1].clone();
+    assert!(
+        !top.contains("billing       billing"),
+        "{}",
+        lines.join("\n")
+    );
+    let words: Vec<&str> = top.split_whitespace().filter(|w| w.len() > 2).collect();
+    click_line(&mut s, short, &words[..1]);
+    let (source, queue) = s.selected.key().cloned().unwrap();
+    assert!(s.selected_row().unwrap() > 0);
+    assert!(
+        top.contains(&s.sources[source].label) && top.contains(&format!(" {queue} ")),
+        "clicked {top:?}, selected {queue} of {}",
+        s.sources[source].label
+    );
+
+    // With a source's view over the screen the mouse is that source's: a tab click reads
+    // web's dead jobs.
+    s.update(key(KeyCode::Home));
+    click_line(&mut s, small, &["web", "mailers"]);
+    s.update(key(KeyCode::Enter));
+    assert_eq!(s.active, Some(1));
+    let effects = click_line(&mut s, small, &["dead"]);
+    let loads: Vec<_> = effects
+        .iter()
+        .filter_map(|(i, e)| match e {
+            Effect::Load {
+                request: jobtop::backend::drill::Request::Jobs(q),
+                ..
+            } => Some((*i, q.scope.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        loads,
+        vec![(
+            1,
+            jobtop::backend::drill::JobScope::Queue {
+                queue: "mailers".into(),
+                state: JobState::Dead
+            }
+        )]
+    );
+}

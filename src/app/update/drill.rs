@@ -22,8 +22,9 @@ use crate::app::views::{
 };
 use crate::app::{App, AppConfig, Effect, Pane};
 use crate::backend::drill::{
-    DeadLetterQuery, DeadWindow, DetailLimits, HistoryWindow, JobDetail, JobQuery, JobScope,
-    KindsQuery, Order, PAGE_SIZE, PayloadForm, Request, Response, SCOPE_COUNT_CAP, TenantsQuery,
+    DeadLetterQuery, DeadWindow, DetailLimits, FailedAttemptsQuery, HistoryWindow, JobDetail,
+    JobQuery, JobScope, KindsQuery, LARGE_SCAN_ROWS, Order, PAGE_SIZE, PayloadForm, Request,
+    Response, SCOPE_COUNT_CAP, TenantsQuery,
 };
 use crate::backend::{JobId, JobState};
 
@@ -78,7 +79,12 @@ impl App {
                 },
                 View::Job(v) => out.push(format!("#{}", v.id)),
                 View::DeadLetters(v) => {
-                    let mut crumb = format!("dead letters {}", v.window.label());
+                    let what = if v.attempts {
+                        "failed attempts"
+                    } else {
+                        "dead letters"
+                    };
+                    let mut crumb = format!("{what} {}", v.window.label());
                     if let Some(kind) = &v.kind {
                         crumb.push_str(&format!(" · {kind}"));
                     }
@@ -179,14 +185,24 @@ impl App {
                         view.page
                             .as_ref()
                             .map_or("an unknown number of".to_string(), |p| {
-                                match p.scope_count.capped {
-                                    true => format!("{}+", p.scope_count.value),
-                                    false => p.scope_count.value.to_string(),
+                                match (p.scope_estimate, p.scope_count.capped) {
+                                    (Some(rows), _) => format!("~{rows}"),
+                                    (None, true) => format!("{}+", p.scope_count.value),
+                                    (None, false) => p.scope_count.value.to_string(),
                                 }
                             });
+                    let estimated = view
+                        .page
+                        .as_ref()
+                        .is_some_and(|p| p.scope_estimate.is_some());
+                    let basis = if estimated {
+                        " (the planner's estimate)"
+                    } else {
+                        ""
+                    };
                     if let Some(i) = self.drill.input.as_mut() {
                         i.confirm = Some(format!(
-                            "no index on kind, tenant, payload or error text: this reads up to all {count} jobs of this list, page by page, within the statement timeout. Enter: search anyway · Esc: cancel"
+                            "no index on kind, tenant, payload or error text: this reads up to all {count} jobs of this list{basis}, page by page, within the statement timeout. Enter: search anyway · Esc: cancel"
                         ));
                     }
                     return Vec::new();
@@ -505,11 +521,19 @@ impl App {
                 .key()
                 .cloned()
                 .map(|worker| View::Jobs(JobsView::new(JobScope::Worker { worker }, None))),
-            Some(View::Kinds(v)) => v
-                .selected
-                .key()
-                .cloned()
-                .map(|kind| View::DeadLetters(DeadLettersView::new(v.window, Some(kind)))),
+            // A kind that failed without dead jobs (its attempts were retried) leads to its
+            // failed attempts' errors; any other to its dead letters.
+            Some(View::Kinds(v)) => v.selected.key().cloned().map(|kind| {
+                let retried_only = v
+                    .shown()
+                    .iter()
+                    .any(|k| k.kind == kind && k.dead == 0 && k.failed_attempts > 0);
+                View::DeadLetters(if retried_only {
+                    DeadLettersView::attempts(v.window, kind)
+                } else {
+                    DeadLettersView::new(v.window, Some(kind))
+                })
+            }),
             Some(View::Schedules(v)) => v.selected.key().cloned().map(|schedule| {
                 View::ScheduleRuns(ScheduleRunsView {
                     schedule,
@@ -692,6 +716,11 @@ impl App {
                 id: v.id.clone(),
                 limits: DetailLimits::default(),
             },
+            View::DeadLetters(v) if v.attempts => Request::FailedAttempts(FailedAttemptsQuery {
+                kind: v.kind.clone().unwrap_or_default(),
+                window: v.window,
+                limit: drill.dead_letter_limit,
+            }),
             View::DeadLetters(v) => Request::DeadLetters(DeadLetterQuery {
                 window: v.window,
                 kind: v.kind.clone(),
@@ -899,13 +928,17 @@ fn sort_view(view: &mut View, by: isize) {
 }
 
 /// A scope too big to filter by unindexed terms without saying so first.
+/// Whether a filter no index answers would read a large part of the table: the planner's
+/// estimate of the list's jobs where the count stopped at its cap, else the count itself
+/// (under the cap a list is small); a list not read yet counts as large.
 fn is_big(view: &JobsView) -> bool {
     if !matches!(view.scope, JobScope::Queue { .. }) {
         return false;
     }
-    view.page
-        .as_ref()
-        .is_none_or(|p| p.scope_count.capped || p.scope_count.value >= SCOPE_COUNT_CAP)
+    view.page.as_ref().is_none_or(|p| match p.scope_estimate {
+        Some(rows) => rows >= LARGE_SCAN_ROWS,
+        None => p.scope_count.capped || p.scope_count.value >= SCOPE_COUNT_CAP,
+    })
 }
 
 fn reset_pages(v: &mut JobsView) {

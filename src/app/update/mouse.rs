@@ -4,13 +4,11 @@
 
 use crate::app::focus::Focus;
 use crate::app::keymap::KeyCommand;
+use crate::app::msg::WHEEL_ROWS;
 use crate::app::views::{DetailPane, View};
 use crate::app::{App, Effect, Mouse, Pane, Table};
 use crate::backend::JobState;
 use crate::backend::drill::{DeadWindow, HistoryWindow, JobScope};
-
-/// Rows one notch of the wheel moves.
-const WHEEL_ROWS: isize = 3;
 
 impl App {
     pub(super) fn mouse(&mut self, mouse: Mouse) -> Vec<Effect> {

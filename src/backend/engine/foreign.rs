@@ -11,8 +11,8 @@ use crate::backend::actions::{
 };
 use crate::backend::drill::HistoryWindow;
 use crate::backend::drill::{
-    DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
-    KindsReport, TenantsQuery, TenantsReport,
+    DeadLetterQuery, DeadLetterReport, DetailLimits, FailedAttemptsQuery, JobDetail, JobPage,
+    JobQuery, KindsQuery, KindsReport, TenantsQuery, TenantsReport,
 };
 use crate::backend::engine::actions as kit;
 use crate::backend::engine::drill::{self as drill, DrillTable};
@@ -49,10 +49,17 @@ pub struct Foreign {
     pub caches: SnapshotCaches,
 }
 
-/// Per-kind figures a schema reads its own way (`Foreign::kinds`).
+/// Per-kind figures a schema reads its own way (`Foreign::kinds`), and a kind's failed
+/// attempts from the same place, so the two agree.
 #[async_trait]
 pub trait SchemaKinds: Send + Sync {
     async fn kinds(&self, pool: &PgPool, query: &KindsQuery) -> anyhow::Result<KindsReport>;
+
+    async fn failed_attempts(
+        &self,
+        pool: &PgPool,
+        query: &FailedAttemptsQuery,
+    ) -> anyhow::Result<DeadLetterReport>;
 }
 
 /// How a schema plans and carries out actions, with its project's own semantics.
@@ -138,6 +145,17 @@ impl Reads for Foreign {
         match &f.kinds {
             Some(kinds) => kinds.kinds(&f.pool, query).await,
             None => drill::kinds(&f.pool, &f.drill, query).await,
+        }
+    }
+
+    async fn failed_attempts(
+        &self,
+        query: &FailedAttemptsQuery,
+    ) -> anyhow::Result<DeadLetterReport> {
+        let f = self;
+        match &f.kinds {
+            Some(kinds) => kinds.failed_attempts(&f.pool, query).await,
+            None => drill::failed_attempts(&f.pool, f.name, &f.drill, query).await,
         }
     }
 

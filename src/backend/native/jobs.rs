@@ -21,6 +21,7 @@ use crate::backend::drill::{
 use crate::backend::engine::drill::jobs::payload_condition;
 use crate::backend::pg::decode::{self, text};
 use crate::backend::pg::sql::{Bind, Sql};
+use crate::backend::pile_estimates::planned_rows;
 use crate::backend::{Count, JobId, JobState};
 
 /// What a list row reads. Text that may be huge is cut here, in the database.
@@ -287,6 +288,11 @@ pub async fn page(pool: &PgPool, q: &JobQuery) -> anyhow::Result<JobPage> {
     let rows = page_sql.query().fetch_all(&mut *tx).await?;
     let count_sql = count_sql(&q.scope);
     let n: i64 = count_sql.query().fetch_one(&mut *tx).await?.try_get("n")?;
+    let scope_estimate = if n > SCOPE_COUNT_CAP {
+        Some(planned_rows(&mut tx, scope_rows_sql(&q.scope)).await?)
+    } else {
+        None
+    };
     tx.commit().await?;
 
     let mut rows = rows
@@ -300,7 +306,25 @@ pub async fn page(pool: &PgPool, q: &JobQuery) -> anyhow::Result<JobPage> {
         rows,
         has_more,
         scope_count: Count::capped_at(n, SCOPE_COUNT_CAP),
+        scope_estimate,
     })
+}
+
+/// Every job of the scope, filter aside: what the planner estimates when the count
+/// reaches its cap.
+fn scope_rows_sql(scope: &JobScope) -> Sql {
+    let mut sql = Sql::default();
+    // `$1` as in `count_sql`, so the ranges' placeholders are the same.
+    sql.bind_index(Bind::Int(SCOPE_COUNT_CAP + 1));
+    bind_scope(&mut sql, scope);
+    let ranges: Vec<String> = ranges(scope).iter().map(|r| format!("({r})")).collect();
+    let ranges = if ranges.is_empty() {
+        "false".to_string()
+    } else {
+        ranges.join(" OR ")
+    };
+    sql.push(&format!("SELECT 1 FROM jobtop.jobs j WHERE {ranges}"));
+    sql
 }
 
 /// The plan PostgreSQL picks for a page query (text `EXPLAIN`, run with the same session

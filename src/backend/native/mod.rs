@@ -13,6 +13,7 @@ macro_rules! alive_at {
 }
 
 pub(crate) mod actions;
+mod attempts;
 mod dead_letters;
 pub(crate) mod job;
 mod jobs;
@@ -41,7 +42,7 @@ use super::{
     Action, AuditEnd, AuditEntry, AuditFilter, BatchDone, BatchStep, Capabilities, JobId, JobState,
     Overview, Plan, Reads, Snapshot, SnapshotOptions, Writes,
 };
-use crate::backend::drill::HistoryWindow;
+use crate::backend::drill::{FailedAttemptsQuery, HistoryWindow};
 use crate::backend::history::{self, HistoryReport, HourCache};
 use crate::backend::minute_cache::MinuteCache;
 use crate::backend::pile_estimates::EstimateCache;
@@ -171,6 +172,13 @@ impl Reads for NativeBackend {
 
     async fn kinds(&self, query: &KindsQuery) -> anyhow::Result<KindsReport> {
         kinds::kinds(&self.pool, query).await
+    }
+
+    async fn failed_attempts(
+        &self,
+        query: &FailedAttemptsQuery,
+    ) -> anyhow::Result<DeadLetterReport> {
+        attempts::failed_attempts(&self.pool, query).await
     }
 
     async fn history(&self, window: HistoryWindow) -> anyhow::Result<HistoryReport> {

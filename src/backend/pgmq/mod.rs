@@ -33,8 +33,8 @@ use crate::backend::capabilities::{ActionCapabilities, Capabilities, Support, au
 use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::drill::HistoryWindow;
 use crate::backend::drill::{
-    DeadLetterQuery, DeadLetterReport, DetailLimits, JobDetail, JobPage, JobQuery, KindsQuery,
-    KindsReport, TenantsQuery, TenantsReport,
+    DeadLetterQuery, DeadLetterReport, DetailLimits, FailedAttemptsQuery, JobDetail, JobPage,
+    JobQuery, KindsQuery, KindsReport, TenantsQuery, TenantsReport,
 };
 use crate::backend::engine::actions::JobTable;
 use crate::backend::engine::drill::DrillTable;
@@ -400,6 +400,13 @@ impl Reads for Pgmq {
 
     async fn kinds(&self, query: &KindsQuery) -> anyhow::Result<KindsReport> {
         self.current().kinds(query).await
+    }
+
+    async fn failed_attempts(
+        &self,
+        query: &FailedAttemptsQuery,
+    ) -> anyhow::Result<DeadLetterReport> {
+        self.current().failed_attempts(query).await
     }
 
     async fn history(&self, window: HistoryWindow) -> anyhow::Result<HistoryReport> {

@@ -11,9 +11,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 
-use crate::backend::drill::{KindStats, KindsQuery, KindsReport, sort_kinds};
+use crate::backend::drill::{
+    DeadLetterReport, FailedAttemptsQuery, KindStats, KindsQuery, KindsReport, sort_kinds,
+};
 use crate::backend::engine::foreign::SchemaKinds;
-use crate::backend::pg::decode::opt_text;
+use crate::backend::pg::decode::{self, opt_text};
 use crate::backend::pg::sql::{Bind, Sql};
 
 #[derive(Debug, Clone)]
@@ -75,8 +77,38 @@ impl EventKinds {
     }
 }
 
+impl EventKinds {
+    /// A kind's failed attempts: its jobs' failure events of the window, newest first on
+    /// the events' (type, at) order. procrastinate keeps no error text, so an attempt's
+    /// message is what its event says: failed for good, or put back for a retry.
+    pub fn attempts_sql(&self, q: &FailedAttemptsQuery) -> Sql {
+        let mut sql = Sql::default();
+        let window = sql.bind(Bind::Float(q.window.duration().as_secs_f64()));
+        let kind = sql.bind(Bind::Text(Some(q.kind.clone())));
+        let limit = sql.bind(Bind::Int(q.limit.max(1)));
+        let since = format!("now() - make_interval(secs => {window})");
+        let (jobs, events) = (&self.jobs, &self.events);
+        sql.push(&format!(
+            "WITH att AS MATERIALIZED (                SELECT j.id::text AS id, j.queue_name::text AS queue, j.task_name::text AS kind,                  x.type::text || ' (procrastinate keeps no error text)' AS message,                  x.at AS seen                FROM {events} x JOIN {jobs} j ON j.id = x.job_id                WHERE x.type IN ({failed}) AND x.at >= {since} AND j.task_name = {kind}                ORDER BY x.at DESC LIMIT {limit})              SELECT now() AS db_now, substr(a.queue, 1, 200) AS queue,                substr(a.kind, 1, 200) AS kind, a.message,                min(a.seen) AS first_seen, max(a.seen) AS last_seen,                array_agg(a.id ORDER BY a.seen DESC) AS ids,                (SELECT count(*) FROM att) AS jobs, (SELECT min(seen) FROM att) AS oldest              FROM att a GROUP BY a.queue, a.kind, a.message",
+            failed = self.failed_types,
+        ));
+        sql
+    }
+}
+
 #[async_trait]
 impl SchemaKinds for EventKinds {
+    async fn failed_attempts(
+        &self,
+        pool: &PgPool,
+        q: &FailedAttemptsQuery,
+    ) -> anyhow::Result<DeadLetterReport> {
+        let (mut tx, db_now) = crate::backend::pg::read::begin(pool).await?;
+        let rows = self.attempts_sql(q).query().fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        decode::dead_letter_report(&rows, &q.as_dead_letters(), db_now)
+    }
+
     async fn kinds(&self, pool: &PgPool, q: &KindsQuery) -> anyhow::Result<KindsReport> {
         let (mut tx, db_now) = crate::backend::pg::read::begin(pool).await?;
         let rows = self.sql(q).query().fetch_all(&mut *tx).await?;

@@ -10,7 +10,7 @@ use crate::backend::pg::sql::{Bind, Sql};
 use sqlx::PgPool;
 
 use crate::backend::drill::{DeadLetterQuery, DeadLetterReport};
-use crate::backend::engine::drill::DrillTable;
+use crate::backend::engine::drill::{DrillTable, StateList};
 use crate::backend::model::JobState;
 use crate::backend::pg::decode::{self};
 
@@ -32,43 +32,8 @@ pub(super) fn dead_sql(t: &DrillTable, q: &DeadLetterQuery) -> Option<Sql> {
          AND ({queue}::text IS NULL OR ({})::text = {queue})",
         t.jobs.kind, t.jobs.queue
     );
-    let from = &t.jobs.from;
     let id = &t.jobs.id;
-    let fallback: Vec<String> = [&t.started_at, &t.run_at, &t.created_at]
-        .into_iter()
-        .flatten()
-        .map(|c| c.read())
-        .chain(["now()".to_string()])
-        .collect();
-    let fallback = format!("coalesce({})", fallback.join(", "));
-    let carried = t.carried();
-    let mut branches = Vec::new();
-    for range in &list.ranges {
-        if let Some(sort) = &list.sort {
-            branches.push(format!(
-                "(SELECT j.*, {seen} AS jobtop_seen, {carried} FROM {from} \
-                 WHERE ({cond}) AND {col} >= {since_col} AND {kind_term} \
-                 ORDER BY {col} DESC LIMIT {limit})",
-                seen = sort.col.read(),
-                cond = range.cond,
-                col = sort.col.expr,
-                since_col = sort.col.value(&since),
-            ));
-        }
-        let untimed = match &list.sort {
-            None => Some(String::new()),
-            Some(sort) if sort.nullable => Some(format!(" AND {} IS NULL", sort.col.expr)),
-            Some(_) => None,
-        };
-        if let Some(untimed) = untimed {
-            branches.push(format!(
-                "(SELECT j.*, {fallback} AS jobtop_seen, {carried} FROM {from} \
-                 WHERE ({cond}){untimed} AND {fallback} >= {since} AND {kind_term} \
-                 ORDER BY {id} DESC LIMIT {limit})",
-                cond = range.cond,
-            ));
-        }
-    }
+    let branches = newest_in_window(t, list, &kind_term, &since, &limit);
     if branches.is_empty() {
         return None;
     }
@@ -88,6 +53,57 @@ pub(super) fn dead_sql(t: &DrillTable, q: &DeadLetterQuery) -> Option<Sql> {
         last_error = t.last_error_join(),
     ));
     Some(sql)
+}
+
+/// The newest jobs of `list` (a finished state) inside the window that starts at `since`,
+/// that also meet `term`: one branch per range, each read newest first off its sort time and
+/// cut at `limit`, with the job's time as `jobtop_seen`. A job whose finish time is not set
+/// is placed in time by its start, else its run-at, else its creation.
+pub(super) fn newest_in_window(
+    t: &DrillTable,
+    list: &StateList,
+    term: &str,
+    since: &str,
+    limit: &str,
+) -> Vec<String> {
+    let from = &t.jobs.from;
+    let id = &t.jobs.id;
+    let fallback: Vec<String> = [&t.started_at, &t.run_at, &t.created_at]
+        .into_iter()
+        .flatten()
+        .map(|c| c.read())
+        .chain(["now()".to_string()])
+        .collect();
+    let fallback = format!("coalesce({})", fallback.join(", "));
+    let carried = t.carried();
+    let mut branches = Vec::new();
+    for range in &list.ranges {
+        if let Some(sort) = &list.sort {
+            branches.push(format!(
+                "(SELECT j.*, {seen} AS jobtop_seen, {carried} FROM {from} \
+                 WHERE ({cond}) AND {col} >= {since_col} AND {term} \
+                 ORDER BY {col} DESC LIMIT {limit})",
+                seen = sort.col.read(),
+                cond = range.cond,
+                col = sort.col.expr,
+                since_col = sort.col.value(since),
+            ));
+        }
+        let untimed = match &list.sort {
+            None => Some(String::new()),
+            Some(sort) if sort.nullable => Some(format!(" AND {} IS NULL", sort.col.expr)),
+            Some(_) => None,
+        };
+        if let Some(untimed) = untimed {
+            branches.push(format!(
+                "(SELECT j.*, {fallback} AS jobtop_seen, {carried} FROM {from} \
+                 WHERE ({cond}){untimed} AND {fallback} >= {since} AND {term} \
+                 ORDER BY {id} DESC LIMIT {limit})",
+                cond = range.cond,
+            ));
+        }
+    }
+    branches
 }
 
 pub async fn dead_letters(

@@ -10,6 +10,7 @@ use crate::backend::drill::{
 };
 use crate::backend::engine::drill::{DrillTable, Range, Sort, job_row};
 use crate::backend::model::{JobId, JobState};
+use crate::backend::pile_estimates::planned_rows;
 
 /// Which jobs a scope is, as SQL: ranges, the condition every range gets (with its values
 /// bound), and what the list is ordered by.
@@ -377,10 +378,15 @@ pub async fn page(pool: &PgPool, t: &DrillTable, q: &JobQuery) -> anyhow::Result
             rows: Vec::new(),
             has_more: false,
             scope_count: Count::exact(0),
+            scope_estimate: None,
         });
     };
     let rows = page_sql.query().fetch_all(&mut *tx).await?;
     let n: i64 = sqlx::Row::try_get(&count_sql.query().fetch_one(&mut *tx).await?, "n")?;
+    let scope_estimate = match (n > SCOPE_COUNT_CAP, scope_rows_sql(t, &q.scope)?) {
+        (true, Some(sql)) => Some(planned_rows(&mut tx, sql).await?),
+        _ => None,
+    };
     tx.commit().await?;
     let has_more = rows.len() > q.limit;
     let mut rows = rows
@@ -397,7 +403,28 @@ pub async fn page(pool: &PgPool, t: &DrillTable, q: &JobQuery) -> anyhow::Result
         rows,
         has_more,
         scope_count: Count::capped_at(n, SCOPE_COUNT_CAP),
+        scope_estimate,
     })
+}
+
+/// Every job of the scope, filter aside (its ranges joined): what the planner estimates
+/// when the count reaches its cap.
+fn scope_rows_sql(t: &DrillTable, scope: &JobScope) -> anyhow::Result<Option<Sql>> {
+    let mut sql = Sql::default();
+    let Some(s) = scoped(t, scope, &mut sql)? else {
+        return Ok(None);
+    };
+    let ranges: Vec<String> = s.ranges.iter().map(|r| format!("({})", r.cond)).collect();
+    if ranges.is_empty() {
+        return Ok(None);
+    }
+    sql.push(&format!(
+        "SELECT 1 FROM {} WHERE ({}) AND {}",
+        t.jobs.from,
+        ranges.join(" OR "),
+        s.cond
+    ));
+    Ok(Some(sql))
 }
 
 /// The plans PostgreSQL picks for a page query and its count, run with the page's own

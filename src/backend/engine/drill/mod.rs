@@ -22,6 +22,7 @@
 //! every value the operator typed (queue, worker, filter terms, cursor, ids) is a bind
 //! parameter, and ids are cast to the id column's own type so its index is used.
 
+mod attempts;
 mod dead_letters;
 mod job;
 pub(crate) mod jobs;
@@ -44,6 +45,7 @@ use crate::backend::pg::sql::TimeCol;
 
 pub use crate::backend::engine::states::{Range, Sort, StateList, StateMap, time_column};
 
+pub use attempts::failed_attempts;
 pub use dead_letters::dead_letters;
 pub use job::job;
 pub use jobs::{explain, page};
