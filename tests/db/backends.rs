@@ -469,6 +469,65 @@ async fn graphile_snapshot_derives_states_from_columns() {
     );
 }
 
+/// graphile's own indexes hold waiting jobs by no task: they are counted for every task in
+/// one pass on the slower clock, marked estimated until the next pass; with doctor's index
+/// by task, per task on every poll, the same figures exact.
+#[tokio::test]
+async fn graphile_waiting_jobs_come_from_a_pass_without_doctors_index_and_from_it_with() {
+    let db = common::test_db().await;
+    load(&db.pool, GRAPHILE).await;
+    let expected: &[Q] = &[
+        ("nightly_report", [0, 1, 0, 0, 0], None, false),
+        ("resize_image", [1, 0, 0, 1, 2], Some(20), false),
+        ("send_email", [4, 2, 2, 2, 1], Some(420), false),
+        ("unused_task", [0, 0, 0, 0, 0], None, false),
+    ];
+    let g = graphile::open(db.pool.clone(), "graphile_worker")
+        .await
+        .unwrap();
+    assert!(
+        g.doctor_plan()
+            .probes
+            .iter()
+            .any(|p| p.name.starts_with("slow pass")),
+        "without an index by task the waiting jobs are a pass"
+    );
+    assert_queues(&snap(&g).await, expected);
+    let again = snap(&g).await;
+    let email = again
+        .queues
+        .iter()
+        .find(|q| q.name == "send_email")
+        .unwrap();
+    assert_eq!(email.scheduled.value, 2);
+    assert!(
+        email.ready.estimated && email.scheduled.estimated && email.retrying.estimated,
+        "between passes the waiting counts say they are the last pass's: {email:?}"
+    );
+    assert!(!email.running.estimated && !email.dead.estimated);
+
+    sqlx::raw_sql(
+        "CREATE INDEX jobs_jobtop_waiting ON graphile_worker._private_jobs (task_id, run_at) \
+         INCLUDE (attempts) WHERE is_available = true",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let indexed = graphile::open(db.pool.clone(), "graphile_worker")
+        .await
+        .unwrap();
+    assert!(
+        !indexed
+            .doctor_plan()
+            .probes
+            .iter()
+            .any(|p| p.name.starts_with("slow pass")),
+        "with doctor's index no pass is taken"
+    );
+    assert_queues(&snap(&indexed).await, expected);
+    assert_queues(&snap(&indexed).await, expected);
+}
+
 async fn mapped(pool: &PgPool, profile: &str) -> Foreign {
     mapped::open(pool.clone(), Profile::shipped(profile).unwrap(), None)
         .await
