@@ -289,7 +289,7 @@ pub async fn apply(
             }
             continue;
         }
-        let rows = read(&mut **tx, &tally.sql).await?;
+        let rows = read(tx, &tally.sql).await?;
         merge(queues, &rows, false);
         cache.keep(
             i,
@@ -416,7 +416,7 @@ async fn pass(pool: &PgPool, sql: &Arc<str>) -> anyhow::Result<(DateTime<Utc>, V
     let db_at: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
         .fetch_one(&mut *tx)
         .await?;
-    let rows = read(&mut *tx, sql).await?;
+    let rows = read(&mut tx, sql).await?;
     tx.commit().await?;
     let _ = session.close().await;
     Ok((db_at, rows))
