@@ -31,7 +31,7 @@ use crate::backend::model::{Count, JobState, QueueStats};
 const KEEP: Duration = Duration::from_secs(60);
 
 /// New estimates taken per poll, at most.
-const PER_POLL: usize = 4;
+pub const PER_POLL: usize = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Pile {
@@ -140,13 +140,14 @@ impl EstimateCache {
 
 /// Replaces each pile that reached the pile cap: with an exact count (up to `cap`) in a
 /// queue acted on since the last analyze, else with the planner's estimate when it says
-/// more than the cap.
+/// more than the cap; at most `budget` new estimates (`PER_POLL` on a usual poll).
 pub async fn past_the_cap(
     tx: &mut Transaction<'static, Postgres>,
     queues: &mut [QueueStats],
     piles: &Piles,
     cache: &EstimateCache,
     cap: i64,
+    budget: usize,
 ) -> anyhow::Result<()> {
     let capped = |q: &QueueStats, pile: Pile| match pile {
         Pile::Scheduled => q.scheduled.capped,
@@ -169,7 +170,7 @@ pub async fn past_the_cap(
     } else {
         HashSet::new()
     };
-    let mut budget = PER_POLL;
+    let mut budget = budget;
     for q in queues.iter_mut() {
         for (pile, sql) in &piles.sql {
             if !capped(q, *pile) {

@@ -77,6 +77,13 @@ pub fn table(r: &Report) -> String {
                 ms(first)
             );
         }
+        if let Some(next) = r.overview_next_first_poll_ms {
+            let _ = writeln!(
+                out,
+                "| overview, the next new monitor's first poll | {} | | | finds the others' passes in jobtop.tallies |",
+                ms(next)
+            );
+        }
         if let Some(n) = &r.naive {
             query_row(&mut out, n);
         }

@@ -60,3 +60,4 @@ mod shared_snapshot;
 mod snapshot_command;
 mod solidqueue;
 mod sources;
+mod stored_tallies;

@@ -99,7 +99,9 @@ impl Overview for Foreign {
     async fn snapshot(&self, opts: &SnapshotOptions) -> anyhow::Result<Snapshot> {
         let f = self;
         let piles = f.caches.piles(|| f.piles());
-        let snapshot = snapshot::snapshot(&f.pool, &f.statements, piles, &f.caches, opts).await;
+        let source = history::source_key(f.name, &f.schema);
+        let snapshot =
+            snapshot::snapshot(&f.pool, &f.statements, piles, &f.caches, opts, &source).await;
         match &f.profile {
             Some(profile) => snapshot.map_err(|e| e.context(format!("profile {profile}"))),
             None => snapshot,

@@ -8,7 +8,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 
-use crate::backend::engine::tally::{self, Tally, TallyCache};
+use crate::backend::engine::tally::{self, PollContext, Tally, TallyCache};
 use crate::backend::history::HourCache;
 use crate::backend::minute_cache::{self, MinuteCache};
 use crate::backend::model::{
@@ -52,6 +52,10 @@ pub fn minutes_probe(sql: &str) -> Arc<str> {
 /// its own (`Statements::queue_names`): queues come and go rarely, and enumerating them
 /// over the finished jobs' index on every poll was the largest cost of a River poll.
 pub const QUEUE_LIST_EVERY: Duration = Duration::from_secs(30);
+
+/// Estimates a poll takes at most when piles await their pass (one per queue; past it,
+/// the rest are an estimated 0 until the pass lands).
+const PENDING_ESTIMATES: usize = 200;
 
 /// The limit of a pile's count (scheduled, retrying, dead): the pile cap + 1. Past it the
 /// engine estimates the pile (`pile_estimates`).
@@ -145,12 +149,14 @@ impl SnapshotCaches {
 /// Runs a backend's statements in one read-only repeatable-read transaction, so every figure
 /// and every age is measured at the same `now()`.
 /// `piles` tells how to count and estimate a pile that reached its cap.
+/// `source` (`history::source_key`) names the schema's passes in `jobtop.tallies`.
 pub async fn snapshot(
     pool: &PgPool,
     statements: &Statements,
     piles: &Piles,
     caches: &SnapshotCaches,
     opts: &SnapshotOptions,
+    source: &str,
 ) -> anyhow::Result<Snapshot> {
     let cap = opts.count_cap.max(0);
     let pile_cap = statements
@@ -180,19 +186,34 @@ pub async fn snapshot(
     let mut queues = read_queues(&mut tx, &statements.queues, cap, pile_cap, names)
         .await
         .context("reading queue counts")?;
-    tally::apply(
+    let context = PollContext {
+        pool,
+        source,
+        audit: piles.audit,
+        table: piles.table.as_deref(),
+        db_now,
+    };
+    let applied = tally::apply(
         &mut tx,
         &statements.tallies,
         &caches.tally,
-        piles.audit,
-        db_now,
+        &context,
         &mut queues,
     )
     .await
     .context("counting what no index holds by queue")?;
-    pile_estimates::past_the_cap(&mut tx, &mut queues, piles, &caches.estimates, cap)
+    // Piles awaiting their pass are estimated in one poll, not a few a poll.
+    let budget = if applied.dead_pending {
+        PENDING_ESTIMATES
+    } else {
+        pile_estimates::PER_POLL
+    };
+    pile_estimates::past_the_cap(&mut tx, &mut queues, piles, &caches.estimates, cap, budget)
         .await
         .context("estimating the big piles")?;
+    if applied.dead_pending {
+        tally::settle_pending(&mut queues);
+    }
     if let Some(sql) = &statements.minutes {
         minute_cache::read(&mut tx, sql, db_now, &mut queues, &caches.minutes)
             .await
@@ -205,6 +226,7 @@ pub async fn snapshot(
         None => Vec::new(),
     };
     tx.commit().await?;
+    tally::store_taken(pool, source, &statements.tallies, &caches.tally).await;
     Ok(Snapshot {
         db_now,
         queues,

@@ -6,16 +6,31 @@
 //! per-queue count reads each queue's rows, finished ones included, on every poll: minutes
 //! a poll at 10 M rows. One `GROUP BY queue` pass reads them once, and is read again every
 //! `Tally::every`. Between passes its figures are marked estimated ("~", and `estimated` in
-//! the JSON): they were exact when counted, not now. A pass taken in this poll is exact, so
-//! `check` and `snapshot`, which poll once, count exactly. An action anyone took since the
-//! pass (an audit row newer than it) makes the next poll count again, so a figure never
-//! contradicts an action.
+//! the JSON): they were exact when counted, not now.
+//!
+//! A pass is never paid twice for one database: each one is kept in jobtop's side table
+//! `jobtop.tallies` (where `jobtop migrate --side-tables` installed it and the session may
+//! write), and a monitor without a pass of its own (a new one, or a new leader of the
+//! shared snapshot) starts from the stored one. Once a monitor holds a pass, the next one
+//! is taken in the background, on a session of its own, while the polls go on showing the
+//! last one; so a pass as slow as a read of the whole table never holds up a poll (nor the
+//! shared snapshot's leader). Where no pass is at hand at all and the pass would read a big
+//! table (`Tally::estimate_first`), the first poll shows the planner's estimate of the pile
+//! instead (`pile_estimates`), until the pass lands.
+//!
+//! A pass taken in this poll is exact. An action anyone took since a pass (an audit row
+//! newer than it) makes the next poll count again, in the poll, so a figure never
+//! contradicts an action; a pile too slow to count in a poll is then estimated, except in
+//! the queues acted on, which `pile_estimates` counts exactly.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sqlx::{AssertSqlSafe, Postgres, Row, Transaction};
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgConnection;
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgPool, Postgres, Row, Transaction};
 
 use crate::backend::doctor::Probe;
 use crate::backend::model::{Count, QueueStats};
@@ -29,10 +44,25 @@ pub struct Tally {
     /// pass knows is added.
     pub sql: Arc<str>,
     pub every: Duration,
+    /// The pass reads the whole table (no index holds its rows) and its only pile is the
+    /// dead one: where no pass is at hand and the table is big (`BIG_TABLE_ROWS`), a poll
+    /// shows the planner's estimate of each queue's dead pile rather than wait for it.
+    pub estimate_first: bool,
 }
 
 /// How doctor's probe of a pass is named (the bench tells it from the poll's statements).
 pub const TALLY_PROBE: &str = "slow pass";
+
+/// A table with fewer rows (the planner's figure) is read whole in about a fifth of a
+/// second: its pass is taken in the poll even when none is at hand.
+const BIG_TABLE_ROWS: f64 = 200_000.0;
+
+/// A pass older than this many of its intervals is not shown while the next is taken.
+const STAND_IN_INTERVALS: u32 = 4;
+
+/// The longest a pass taken in the background may run (its own session's timeout; the
+/// monitor's statement timeout, 5 s by default, bounds the polls, not this).
+const BACKGROUND_TIMEOUT: Duration = Duration::from_secs(600);
 
 impl Tally {
     /// The pass as doctor explains it and the bench times it.
@@ -48,116 +78,411 @@ impl Tally {
 
 const COUNTS: [&str; 5] = ["ready", "scheduled", "retrying", "running", "dead"];
 
-#[derive(Debug, Clone)]
+/// Where `Row_::oldest` keeps each time.
+const TIMES: [&str; 2] = ["oldest_ready_at", "oldest_running_at"];
+
+/// One queue's figures from a pass, as kept in memory and in `jobtop.tallies`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Row_ {
     name: String,
     /// (index in `COUNTS`, value); the `also_` columns at `COUNTS.len()` + index.
     counts: Vec<(usize, i64)>,
-    oldest_ready_at: Option<Option<DateTime<Utc>>>,
-    oldest_running_at: Option<Option<DateTime<Utc>>>,
+    /// (index in `TIMES`, value), for the time columns the pass has.
+    oldest: Vec<(usize, Option<DateTime<Utc>>)>,
 }
 
-#[derive(Debug)]
+impl Row_ {
+    fn oldest(&self, i: usize) -> Option<Option<DateTime<Utc>>> {
+        self.oldest.iter().find(|(j, _)| *j == i).map(|(_, at)| *at)
+    }
+}
+
+#[derive(Debug, Clone)]
 struct Taken {
+    /// When the pass started, on this machine's clock (its age says when it is due).
     at: Instant,
+    /// When it started, on the database's clock (actions are compared with it).
     db_at: DateTime<Utc>,
     rows: Vec<Row_>,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    taken: Option<Taken>,
+    /// A pass is being taken in the background.
+    running: bool,
+    /// When a background pass last failed: the next waits an interval.
+    failed_at: Option<Instant>,
+    /// Taken in a poll, not yet written to `jobtop.tallies`.
+    unstored: bool,
 }
 
 /// The last pass of each of a backend's tallies, by its place in `Statements::tallies`.
 #[derive(Debug, Default)]
 pub struct TallyCache {
-    taken: Mutex<Vec<Option<Taken>>>,
+    slots: Arc<Mutex<Vec<Slot>>>,
+    /// Whether `jobtop.tallies` can be read: unknown until the first poll looks.
+    store: Mutex<Option<bool>>,
+    /// Writing to it failed once (a read-only session, no privilege): not tried again.
+    store_refused: Arc<AtomicBool>,
+    /// Polls so far: a background pass starts from the second one, so that a command that
+    /// polls once (`check`, `snapshot`) leaves none running behind it.
+    polls: AtomicU64,
 }
 
 impl TallyCache {
     /// Counts again on the next poll.
     pub fn forget(&self) {
-        self.taken.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-
-    /// The pass `i` took, unless it is due again.
-    fn current(&self, i: usize, every: Duration) -> Option<(DateTime<Utc>, Vec<Row_>)> {
-        let taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
-        taken
-            .get(i)
-            .and_then(Option::as_ref)
-            .filter(|t| t.at.elapsed() < every)
-            .map(|t| (t.db_at, t.rows.clone()))
-    }
-
-    fn keep(&self, i: usize, taken: Taken) {
-        let mut all = self.taken.lock().unwrap_or_else(|e| e.into_inner());
-        if all.len() <= i {
-            all.resize_with(i + 1, || None);
+        let mut slots = lock(&self.slots);
+        for slot in slots.iter_mut() {
+            slot.taken = None;
         }
-        all[i] = Some(taken);
     }
+
+    fn taken(&self, i: usize) -> Option<Taken> {
+        lock(&self.slots).get(i).and_then(|s| s.taken.clone())
+    }
+
+    fn keep(&self, i: usize, taken: Taken, unstored: bool) {
+        keep(&self.slots, i, taken, unstored);
+    }
+}
+
+fn lock(slots: &Mutex<Vec<Slot>>) -> std::sync::MutexGuard<'_, Vec<Slot>> {
+    slots.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Keeps a pass unless a newer one is kept already (a background pass that landed after
+/// a pass taken in a poll).
+fn keep(slots: &Mutex<Vec<Slot>>, i: usize, taken: Taken, unstored: bool) {
+    let mut all = lock(slots);
+    if all.len() <= i {
+        all.resize_with(i + 1, Slot::default);
+    }
+    let slot = &mut all[i];
+    if slot.taken.as_ref().is_some_and(|t| t.db_at > taken.db_at) {
+        return;
+    }
+    slot.taken = Some(taken);
+    slot.unstored = unstored;
 }
 
 /// Whether someone acted on the jobs since `at` (an audit row newer than it).
 const ACTED_SINCE_SQL: &str = "SELECT EXISTS (SELECT 1 FROM jobtop.audit a WHERE a.at > $1)";
 
-/// Puts each pass's figures into `queues`, taking a new pass when the last one is due, or
-/// older than an action.
+/// Whether this session can read stored passes.
+const STORE_FACTS_SQL: &str = "SELECT CASE WHEN to_regclass('jobtop.tallies') IS NULL THEN false \
+     ELSE has_table_privilege('jobtop.tallies', 'SELECT') END";
+
+/// The stored pass of a statement (`$2`, its text) for a source (`$1`).
+const STORED_SQL: &str = "SELECT t.taken_at, t.rows::text FROM jobtop.tallies t \
+     WHERE t.source = $1 AND t.statement = md5($2)";
+
+/// Stores a pass, unless a newer one is stored already.
+const STORE_SQL: &str = "INSERT INTO jobtop.tallies AS t (source, statement, taken_at, rows) \
+     VALUES ($1, md5($2), $3, $4::json) \
+     ON CONFLICT (source, statement) DO UPDATE SET taken_at = excluded.taken_at, rows = excluded.rows \
+     WHERE t.taken_at < excluded.taken_at";
+
+/// Forgets a source's stored passes (the benchmark's first monitor starts from none).
+pub async fn forget_stored(pool: &PgPool, source: &str) -> anyhow::Result<()> {
+    sqlx::query("DELETE FROM jobtop.tallies WHERE source = $1")
+        .bind(source)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The planner's row count of a table (`$1`, a relation name).
+const TABLE_ROWS_SQL: &str = "SELECT coalesce((SELECT c.reltuples::float8 FROM pg_class c \
+     WHERE c.oid = to_regclass($1)), 0)";
+
+/// What a poll's passes need besides the transaction.
+pub struct PollContext<'a> {
+    /// The monitor's pool: background passes and stores take a session from it.
+    pub pool: &'a PgPool,
+    /// `history::source_key`: which queue system and schema the stored passes belong to.
+    pub source: &'a str,
+    /// Whether `jobtop.audit` exists to tell when someone acted.
+    pub audit: bool,
+    /// The jobs table whose size decides `Tally::estimate_first` (`None`: not one table).
+    pub table: Option<&'a str>,
+    pub db_now: DateTime<Utc>,
+}
+
+/// What `apply` left for the piles' estimates.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// The dead piles await their pass: each queue's is 0 and capped, for
+    /// `pile_estimates::past_the_cap` to estimate (or count, in a queue acted on), then
+    /// `settle_pending`.
+    pub dead_pending: bool,
+}
+
+/// Puts each pass's figures into `queues`: the pass in memory while it is current, else
+/// the newer of it and the stored one while neither is too old (a new pass taken in the
+/// background meanwhile), else a pass taken now, or for a slow pass over a big table the
+/// planner's estimate.
 pub async fn apply(
     tx: &mut Transaction<'static, Postgres>,
     tallies: &[Tally],
     cache: &TallyCache,
-    audit: bool,
-    db_now: DateTime<Utc>,
+    ctx: &PollContext<'_>,
     queues: &mut Vec<QueueStats>,
-) -> anyhow::Result<()> {
-    for (i, tally) in tallies.iter().enumerate() {
-        apply_one(tx, i, tally, cache, audit, db_now, queues).await?;
+) -> anyhow::Result<Applied> {
+    let polled_before = cache.polls.fetch_add(1, Ordering::Relaxed) > 0;
+    let mut applied = Applied::default();
+    if tallies.is_empty() {
+        return Ok(applied);
     }
-    Ok(())
+    let store = {
+        let known = *cache.store.lock().unwrap_or_else(|e| e.into_inner());
+        match known {
+            Some(known) => known,
+            None => {
+                let can: bool = sqlx::query_scalar(STORE_FACTS_SQL)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                *cache.store.lock().unwrap_or_else(|e| e.into_inner()) = Some(can);
+                can
+            }
+        }
+    };
+    for (i, tally) in tallies.iter().enumerate() {
+        let memory = cache.taken(i);
+        if let Some(t) = memory.as_ref().filter(|t| t.at.elapsed() < tally.every)
+            && !acted_since(tx, ctx.audit, t.db_at).await?
+        {
+            merge(queues, &t.rows, true);
+            continue;
+        }
+        // Due, or older than an action: the newer of the pass in memory and the stored one.
+        let stored = if store {
+            stored(tx, ctx, tally).await?
+        } else {
+            None
+        };
+        let last = match (memory, stored) {
+            (Some(m), Some(s)) => Some(if s.db_at > m.db_at { s } else { m }),
+            (m, s) => m.or(s),
+        };
+        let last = match last {
+            Some(t) if !acted_since(tx, ctx.audit, t.db_at).await? => Some(t),
+            _ => None,
+        };
+        if let Some(t) = last {
+            let age = t.at.elapsed();
+            if age < tally.every * STAND_IN_INTERVALS {
+                merge(queues, &t.rows, true);
+                cache.keep(i, t, false);
+                if age >= tally.every && polled_before {
+                    in_background(cache, i, tally, ctx, store);
+                }
+                continue;
+            }
+        }
+        if tally.estimate_first && big(tx, ctx.table).await? {
+            pending(queues);
+            applied.dead_pending = true;
+            if polled_before {
+                in_background(cache, i, tally, ctx, store);
+            }
+            continue;
+        }
+        let rows = read(tx, &tally.sql).await?;
+        merge(queues, &rows, false);
+        cache.keep(
+            i,
+            Taken {
+                at: Instant::now(),
+                db_at: ctx.db_now,
+                rows,
+            },
+            store,
+        );
+    }
+    Ok(applied)
 }
 
-async fn apply_one(
+async fn acted_since(
     tx: &mut Transaction<'static, Postgres>,
-    i: usize,
-    tally: &Tally,
-    cache: &TallyCache,
     audit: bool,
-    db_now: DateTime<Utc>,
-    queues: &mut Vec<QueueStats>,
-) -> anyhow::Result<()> {
-    let last = match cache.current(i, tally.every) {
-        Some((db_at, rows)) if audit => {
-            let acted: bool = sqlx::query_scalar(ACTED_SINCE_SQL)
-                .bind(db_at)
-                .fetch_one(&mut **tx)
-                .await?;
-            (!acted).then_some(rows)
-        }
-        other => other.map(|(_, rows)| rows),
-    };
-    let (rows, fresh) = match last {
-        Some(rows) => (rows, false),
-        None => {
-            let rows = read(tx, &tally.sql).await?;
-            cache.keep(
-                i,
-                Taken {
-                    at: Instant::now(),
-                    db_at: db_now,
-                    rows: rows.clone(),
-                },
-            );
-            (rows, true)
-        }
-    };
-    merge(queues, &rows, !fresh);
-    Ok(())
+    at: DateTime<Utc>,
+) -> anyhow::Result<bool> {
+    if !audit {
+        return Ok(false);
+    }
+    Ok(sqlx::query_scalar(ACTED_SINCE_SQL)
+        .bind(at)
+        .fetch_one(&mut **tx)
+        .await?)
 }
 
-async fn read(
+/// Whether the jobs table is too big to read whole in a poll.
+async fn big(tx: &mut Transaction<'static, Postgres>, table: Option<&str>) -> anyhow::Result<bool> {
+    let Some(table) = table else {
+        return Ok(false);
+    };
+    let rows: f64 = sqlx::query_scalar(TABLE_ROWS_SQL)
+        .bind(table)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(rows >= BIG_TABLE_ROWS)
+}
+
+/// The pass another monitor stored, dated on this machine's clock by its age.
+async fn stored(
     tx: &mut Transaction<'static, Postgres>,
+    ctx: &PollContext<'_>,
+    tally: &Tally,
+) -> anyhow::Result<Option<Taken>> {
+    let row: Option<(DateTime<Utc>, String)> = sqlx::query_as(STORED_SQL)
+        .bind(ctx.source)
+        .bind(tally.sql.as_ref())
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some((db_at, json)) = row else {
+        return Ok(None);
+    };
+    let Ok(rows) = serde_json::from_str::<Vec<Row_>>(&json) else {
+        // Written by another version of jobtop: as if none.
+        return Ok(None);
+    };
+    let age = (ctx.db_now - db_at).to_std().unwrap_or_default();
+    let Some(at) = Instant::now().checked_sub(age) else {
+        return Ok(None);
+    };
+    Ok(Some(Taken { at, db_at, rows }))
+}
+
+/// Takes pass `i` on a session of its own unless one is running (or failed within an
+/// interval), keeps it, and stores it.
+fn in_background(cache: &TallyCache, i: usize, tally: &Tally, ctx: &PollContext<'_>, store: bool) {
+    {
+        let mut all = lock(&cache.slots);
+        if all.len() <= i {
+            all.resize_with(i + 1, Slot::default);
+        }
+        let slot = &mut all[i];
+        if slot.running || slot.failed_at.is_some_and(|at| at.elapsed() < tally.every) {
+            return;
+        }
+        slot.running = true;
+    }
+    let slots = cache.slots.clone();
+    let refused = cache.store_refused.clone();
+    let pool = ctx.pool.clone();
+    let source = ctx.source.to_string();
+    let sql = tally.sql.clone();
+    tokio::spawn(async move {
+        let at = Instant::now();
+        let taken = pass(&pool, &sql).await;
+        let done = {
+            let mut all = lock(&slots);
+            let slot = &mut all[i];
+            slot.running = false;
+            match &taken {
+                Ok(_) => slot.failed_at = None,
+                Err(_) => slot.failed_at = Some(Instant::now()),
+            }
+            drop(all);
+            taken
+        };
+        match done {
+            Ok((db_at, rows)) => {
+                if store && !refused.load(Ordering::Relaxed) {
+                    write(&pool, &source, &sql, db_at, &rows, &refused).await;
+                }
+                keep(&slots, i, Taken { at, db_at, rows }, false);
+            }
+            Err(err) => tracing::warn!("a background count of {source} failed: {err:#}"),
+        }
+    });
+}
+
+/// A pass in its own read-only transaction, on a session of its own (not one of the
+/// pool's, which the polls and views need meanwhile), with a timeout of its own.
+async fn pass(pool: &PgPool, sql: &Arc<str>) -> anyhow::Result<(DateTime<Utc>, Vec<Row_>)> {
+    let mut session = pool.connect_options().connect().await?;
+    let mut tx = session
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await?;
+    sqlx::query(AssertSqlSafe(format!(
+        "SET LOCAL statement_timeout = {}",
+        BACKGROUND_TIMEOUT.as_millis()
+    )))
+    .execute(&mut *tx)
+    .await?;
+    let db_at: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
+        .fetch_one(&mut *tx)
+        .await?;
+    let rows = read(&mut tx, sql).await?;
+    tx.commit().await?;
+    let _ = session.close().await;
+    Ok((db_at, rows))
+}
+
+/// Writes the passes this monitor took in its polls to `jobtop.tallies`, after the poll's
+/// read-only transaction. A session that may not write says so once, and is not asked
+/// again.
+pub async fn store_taken(pool: &PgPool, source: &str, tallies: &[Tally], cache: &TallyCache) {
+    if cache.store_refused.load(Ordering::Relaxed) {
+        return;
+    }
+    let unstored: Vec<(usize, Taken)> = {
+        let mut all = lock(&cache.slots);
+        all.iter_mut()
+            .enumerate()
+            .filter(|(_, s)| s.unstored)
+            .filter_map(|(i, s)| {
+                s.unstored = false;
+                s.taken.clone().map(|t| (i, t))
+            })
+            .collect()
+    };
+    for (i, taken) in unstored {
+        if let Some(tally) = tallies.get(i) {
+            write(
+                pool,
+                source,
+                &tally.sql,
+                taken.db_at,
+                &taken.rows,
+                &cache.store_refused,
+            )
+            .await;
+        }
+    }
+}
+
+async fn write(
+    pool: &PgPool,
+    source: &str,
     sql: &Arc<str>,
-) -> anyhow::Result<Vec<Row_>> {
+    db_at: DateTime<Utc>,
+    rows: &[Row_],
+    refused: &AtomicBool,
+) {
+    let json = match serde_json::to_string(rows) {
+        Ok(json) => json,
+        Err(err) => return tracing::warn!("cannot store a count: {err}"),
+    };
+    let written = sqlx::query(STORE_SQL)
+        .bind(source)
+        .bind(sql.as_ref())
+        .bind(db_at)
+        .bind(json)
+        .execute(pool)
+        .await;
+    if let Err(err) = written {
+        tracing::info!("counts are not shared with other monitors (jobtop.tallies): {err}");
+        refused.store(true, Ordering::Relaxed);
+    }
+}
+
+async fn read(tx: &mut PgConnection, sql: &Arc<str>) -> anyhow::Result<Vec<Row_>> {
     let rows = sqlx::query(AssertSqlSafe(sql.clone()))
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *tx)
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
@@ -170,19 +495,47 @@ async fn read(
                 Err(err) => return Err(err.into()),
             }
         }
-        let time = |column: &str| match row.try_get::<Option<DateTime<Utc>>, _>(column) {
-            Ok(at) => Ok(Some(at)),
-            Err(sqlx::Error::ColumnNotFound(_)) => Ok(None),
-            Err(err) => Err(err),
-        };
+        let mut oldest = Vec::new();
+        for (i, column) in TIMES.iter().enumerate() {
+            match row.try_get::<Option<DateTime<Utc>>, _>(*column) {
+                Ok(at) => oldest.push((i, at)),
+                Err(sqlx::Error::ColumnNotFound(_)) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
         out.push(Row_ {
             name: row.try_get("name")?,
             counts,
-            oldest_ready_at: time("oldest_ready_at")?,
-            oldest_running_at: time("oldest_running_at")?,
+            oldest,
         });
     }
     Ok(out)
+}
+
+/// The dead piles left for the planner's estimate: 0 and capped, which
+/// `pile_estimates::past_the_cap` replaces.
+fn pending(queues: &mut [QueueStats]) {
+    for q in queues {
+        q.dead = Count {
+            value: 0,
+            capped: true,
+            estimated: false,
+        };
+    }
+}
+
+/// After `past_the_cap`: a pending pile the planner put at none (or had no turn for) is
+/// an estimated 0, not "0+".
+pub fn settle_pending(queues: &mut [QueueStats]) {
+    for q in queues {
+        if q.dead.capped && q.dead.value == 0 {
+            q.dead = Count {
+                value: 0,
+                capped: false,
+                estimated: true,
+            };
+        }
+    }
 }
 
 /// The pass's figures in place of the statement's; a queue the statement did not list
@@ -197,8 +550,8 @@ fn merge(queues: &mut Vec<QueueStats>, rows: &[Row_], stale: bool) {
         // statement's figures stand (the statement returns zero for what it tallies).
         return;
     };
-    let ready_time = rows.first().is_some_and(|r| r.oldest_ready_at.is_some());
-    let running_time = rows.first().is_some_and(|r| r.oldest_running_at.is_some());
+    let ready_time = rows.first().is_some_and(|r| r.oldest(0).is_some());
+    let running_time = rows.first().is_some_and(|r| r.oldest(1).is_some());
     for row in rows {
         if !queues.iter().any(|q| q.name == row.name) {
             queues.push(QueueStats::new(row.name.clone()));
@@ -227,10 +580,10 @@ fn merge(queues: &mut Vec<QueueStats>, rows: &[Row_], stale: bool) {
             };
         }
         if ready_time {
-            q.oldest_ready_at = row.and_then(|r| r.oldest_ready_at.flatten());
+            q.oldest_ready_at = row.and_then(|r| r.oldest(0).flatten());
         }
         if running_time {
-            q.oldest_running_started_at = row.and_then(|r| r.oldest_running_at.flatten());
+            q.oldest_running_started_at = row.and_then(|r| r.oldest(1).flatten());
         }
     }
 }
@@ -253,8 +606,7 @@ mod tests {
         Row_ {
             name: name.into(),
             counts: vec![(4, dead)],
-            oldest_ready_at: None,
-            oldest_running_at: None,
+            oldest: Vec::new(),
         }
     }
 

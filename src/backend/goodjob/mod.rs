@@ -13,9 +13,9 @@
 //! queue_name index, ready and scheduled jobs as ranges of (queue_name, scheduled_at, id)
 //! on unfinished jobs, completions per minute along its finished_at index. Running,
 //! retrying and discarded jobs have no index by queue: they are counted for every queue in
-//! one pass over its index on unfinished or errored jobs every 30 s (shown with "~" in
-//! between), each one every poll once doctor's index for it exists (`jobtop migrate
-//! --indexes`).
+//! one pass over the unfinished jobs every 30 s and one over the discarded jobs every 5
+//! minutes (shown with "~" in between; `engine::tally`), each one every poll once doctor's
+//! index for it exists (`jobtop migrate --indexes`).
 
 mod actions;
 pub mod schedules;
@@ -45,9 +45,13 @@ use crate::backend::pg::sql::TimeCol;
 /// The backend's name (`Reads::name`).
 pub const BACKEND: &str = "good_job";
 
-/// How often what no index holds by queue is counted (`tally`): one pass over good_job's
-/// unfinished and discarded jobs.
+/// How often what no index holds by queue among the unfinished jobs is counted (`tally`):
+/// one pass over them.
 const TALLY_EVERY: Duration = Duration::from_secs(30);
+
+/// How often the discarded jobs are counted where no index holds them by queue: a read of
+/// about the whole table, as procrastinate's failed jobs.
+const DISCARDED_EVERY: Duration = Duration::from_secs(300);
 
 const NO_SETTINGS: &str =
     "this good_job schema has no good_job_settings table (added by good_job's 4.x migrations)";
@@ -125,9 +129,8 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         .map(|l| l.ranges.iter().map(|r| r.cond.clone()).collect())
         .unwrap_or_default();
     // What no index holds by queue as good_job ships (running jobs, retries among the
-    // scheduled ones, discarded jobs) is counted for every queue in one pass on the slower
-    // clock (`tally`): over good_job's own index on unfinished or errored jobs, which holds
-    // exactly those rows. With doctor's index for one, it is counted each poll instead.
+    // scheduled ones, discarded jobs) is counted for every queue in passes on slower clocks
+    // (`tally`, below). With doctor's index for one, it is counted each poll instead.
     let pinned = |parts: &[&str]| {
         jobs.has_index_where("queue_name", &[], |p| {
             p.is_some_and(|p| parts.iter().all(|part| p.contains(part)))
@@ -137,38 +140,48 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     let tally_retrying = !pinned(&["error IS NOT NULL", "performed_at IS NULL"]);
     let tally_dead = !pinned(&["error IS NOT NULL", "finished_at IS NOT NULL"]);
     let cond = |state| states.condition(state).unwrap_or_else(|| "false".into());
-    let tally = (tally_running || tally_retrying || tally_dead).then(|| {
-        let mut columns = Vec::new();
-        if tally_running {
-            columns.push(format!(
-                "count(*) FILTER (WHERE {running}) AS running, \
-                 min({performed}) FILTER (WHERE {running}) AS oldest_running_at",
-                running = cond(JobState::Running),
-                performed = utc("j.performed_at"),
-            ));
-        }
-        if tally_retrying {
-            columns.push(format!(
-                "count(*) FILTER (WHERE {}) AS retrying",
-                cond(JobState::Retrying)
-            ));
-        }
-        if tally_dead {
-            columns.push(format!(
-                "count(*) FILTER (WHERE {}) AS dead",
-                cond(JobState::Dead)
-            ));
-        }
-        Tally {
+    // Two passes: the unfinished jobs (a few percent of the table, on good_job's indexes
+    // on unfinished jobs) every `TALLY_EVERY`; the discarded ones, spread over the whole
+    // table among the succeeded (at 10 M rows the pass read the table, 5 s), every
+    // `DISCARDED_EVERY`, estimated while no pass is at hand.
+    let mut live = Vec::new();
+    if tally_running {
+        live.push(format!(
+            "count(*) FILTER (WHERE {running}) AS running, \
+             min({performed}) FILTER (WHERE {running}) AS oldest_running_at",
+            running = cond(JobState::Running),
+            performed = utc("j.performed_at"),
+        ));
+    }
+    if tally_retrying {
+        live.push(format!(
+            "count(*) FILTER (WHERE {}) AS retrying",
+            cond(JobState::Retrying)
+        ));
+    }
+    let mut tallies = Vec::new();
+    if !live.is_empty() {
+        tallies.push(Tally {
             sql: Arc::from(format!(
                 "SELECT j.queue_name::text AS name, {} FROM {from} \
-                 WHERE (j.finished_at IS NULL OR j.error IS NOT NULL) AND j.queue_name IS NOT NULL \
-                 GROUP BY 1",
-                columns.join(", ")
+                 WHERE j.finished_at IS NULL AND j.queue_name IS NOT NULL GROUP BY 1",
+                live.join(", ")
             )),
             every: TALLY_EVERY,
-        }
-    });
+            estimate_first: false,
+        });
+    }
+    if tally_dead {
+        tallies.push(Tally {
+            sql: Arc::from(format!(
+                "SELECT j.queue_name::text AS name, count(*) AS dead FROM {from} \
+                 WHERE {} AND j.queue_name IS NOT NULL GROUP BY 1",
+                cond(JobState::Dead)
+            )),
+            every: DISCARDED_EVERY,
+            estimate_first: true,
+        });
+    }
     let running_cte = if tally_running {
         String::new()
     } else {
@@ -269,7 +282,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         queue_names: None,
         minutes: Some(Arc::from(minutes_sql)),
         workers: workers_sql.map(Arc::from),
-        tallies: tally.into_iter().collect(),
+        tallies,
     };
 
     // A running job lives while the process that locked it refreshes its record.
@@ -407,15 +420,18 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             format!("good_job {version}"),
         )],
     };
-    if let Some(tally) = statements.tallies.first() {
+    for tally in &statements.tallies {
         plan.probes.push(tally.probe(Some(fixes.clone())));
+    }
+    if !statements.tallies.is_empty() {
         plan.findings.push(
             Check::new(
                 "dead, running and retrying counts",
                 Status::Warn,
                 "good_job has no index on discarded, running or retrying jobs by queue: those \
-                 counts are taken for every queue in one pass over its unfinished and \
-                 discarded jobs every 30 s (shown with ~ in between), not each poll",
+                 counts are taken for every queue in one pass over its unfinished jobs every \
+                 30 s and one over its discarded jobs every 5 minutes (shown with ~ in \
+                 between), not each poll",
             )
             .with_fix(fixes.clone()),
         );

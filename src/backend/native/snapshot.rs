@@ -176,7 +176,15 @@ pub async fn snapshot(
         .await?;
     let pile_cap = cap.min(opts.pile_cap.max(0));
     let (db_now, mut queues) = read_queues(&mut tx, cap, pile_cap).await?;
-    pile_estimates::past_the_cap(&mut tx, &mut queues, &PILES, &caches.estimates, cap).await?;
+    pile_estimates::past_the_cap(
+        &mut tx,
+        &mut queues,
+        &PILES,
+        &caches.estimates,
+        cap,
+        pile_estimates::PER_POLL,
+    )
+    .await?;
     minute_cache::read(&mut tx, MINUTES_SQL, db_now, &mut queues, &caches.minutes).await?;
     let workers = read_workers(&mut tx).await?;
     let running_by_tenant = if opts.running_by_tenant {

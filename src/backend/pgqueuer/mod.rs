@@ -226,6 +226,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             later.join(", ")
         )),
         every: TALLY_EVERY,
+        estimate_first: false,
     }];
     if tally_dead {
         tallies.push(Tally {
@@ -235,6 +236,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
                 cond(JobState::Dead)
             )),
             every: TALLY_EVERY,
+            estimate_first: false,
         });
     }
     // A worker is the queue manager its picked jobs name, beating as its freshest job; the

@@ -468,10 +468,14 @@ fn unindexed(
             Tally {
                 sql: Arc::from(waiting),
                 every: WAITING_EVERY,
+                estimate_first: false,
             },
+            // A read of the whole table: on a big one a poll without a pass at hand
+            // estimates the failed jobs rather than wait for it.
             Tally {
                 sql: Arc::from(failed),
                 every: FAILED_EVERY,
+                estimate_first: true,
             },
         ],
     )

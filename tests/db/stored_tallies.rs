@@ -1,0 +1,116 @@
+//! The passes over what a schema's own indexes hold by no queue (`engine::tally`), shared
+//! through jobtop's side table `jobtop.tallies`, on good_job's fixture (its discarded jobs
+//! have no index by queue): a new monitor starts from the pass another one stored, marked
+//! as an estimate, until an action makes it count; and on a big table with no pass at
+//! hand the first poll estimates the dead piles instead of reading the table, and
+//! `snapshot --json` says so.
+
+use jobtop::backend::gate::Gate;
+use jobtop::backend::{Action, Backend, JobState, QueueStats, Snapshot, SnapshotOptions};
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::cli;
+use crate::common::fixture::GOODJOB;
+use crate::common::{self, exec};
+use crate::helpers::{matching, run};
+
+async fn monitor(pool: &PgPool) -> Backend {
+    Backend::new(
+        jobtop::backend::goodjob::open(pool.clone(), "public")
+            .await
+            .unwrap(),
+    )
+}
+
+async fn poll(backend: &Backend) -> Snapshot {
+    backend
+        .overview()
+        .snapshot(&SnapshotOptions::default())
+        .await
+        .unwrap()
+}
+
+fn queue(s: &Snapshot, name: &str) -> QueueStats {
+    s.queues.iter().find(|q| q.name == name).unwrap().clone()
+}
+
+#[tokio::test]
+async fn a_new_monitor_starts_from_the_pass_another_stored_until_an_action() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    exec(pool, GOODJOB).await;
+    let first = monitor(pool).await;
+    let dead = queue(&poll(&first).await, "default").dead;
+    assert_eq!(
+        (dead.value, dead.estimated),
+        (2, false),
+        "counted in the poll"
+    );
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM jobtop.tallies WHERE source = 'good_job@public'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        stored, 2,
+        "the unfinished jobs' pass and the discarded jobs'"
+    );
+
+    // A job discarded behind jobtop's back, with no audit row: only a new pass sees it.
+    exec(
+        pool,
+        "UPDATE good_jobs SET performed_at = timezone('UTC', now()), \
+           finished_at = timezone('UTC', now()), error = 'RuntimeError: late' \
+         WHERE id = '00000000-0000-4000-8000-000000000001'",
+    )
+    .await;
+    let second = monitor(pool).await;
+    let dead = queue(&poll(&second).await, "default").dead;
+    assert_eq!(
+        (dead.value, dead.estimated),
+        (2, true),
+        "a new monitor shows the stored pass as an estimate instead of reading the table"
+    );
+
+    let gate = Gate::with_actor(monitor(pool).await, false, "ana@bastion".into());
+    let plan = gate
+        .plan(&Action::Retry(matching("default", JobState::Dead)))
+        .await
+        .unwrap();
+    assert_eq!(run(&gate, &plan).await.changed, 3);
+    let after = queue(&poll(&second).await, "default");
+    assert_eq!(
+        (after.dead.value, after.dead.estimated),
+        (0, false),
+        "an action since the stored pass makes the next poll count"
+    );
+}
+
+#[tokio::test]
+async fn with_no_pass_at_hand_a_big_tables_dead_piles_are_estimated_and_said_so() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    exec(pool, GOODJOB).await;
+    // The planner's figure is what tells a big table: 10 M rows, as far as it knows.
+    exec(
+        pool,
+        "ANALYZE good_jobs; \
+         UPDATE pg_class SET reltuples = 10000000 WHERE oid = 'good_jobs'::regclass",
+    )
+    .await;
+    let out = cli::jobtop("", &["snapshot", &cli::url(&db.options), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", cli::stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let queues = doc["queues"].as_array().unwrap();
+    assert!(!queues.is_empty());
+    for q in queues {
+        let estimated = q["estimated"].as_array().unwrap();
+        assert!(
+            estimated.contains(&Value::from("dead")),
+            "{}: the dead pile is the planner's estimate, and says so: {q}",
+            q["name"]
+        );
+    }
+    assert_eq!(doc["totals"]["estimated"], true);
+}
