@@ -78,6 +78,13 @@ impl Cli {
         self.urls.first().map(String::as_str)
     }
 
+    /// The live monitor (one source or several), whose work is many small waits: the
+    /// screen's loop runs on the main thread and the pollers need one worker thread; a
+    /// second one only added cross-thread wake-ups (a tenth of a 20-source wall's CPU).
+    pub fn one_worker_thread(&self) -> bool {
+        self.command.is_none()
+    }
+
     /// Commands that run without a log file when it cannot be opened.
     pub fn logs_optional(&self) -> bool {
         matches!(

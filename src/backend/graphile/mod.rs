@@ -122,6 +122,8 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
                 tasks = tasks.qualified(),
             )),
             every: WAITING_EVERY,
+            // Waiting jobs, not a dead pile: no estimate stands in for this pass.
+            estimate_first: false,
         }]
     };
     // Running and dead, the jobs that are not available, in one pass over them (its two
