@@ -13,7 +13,7 @@ use sqlx::PgPool;
 
 use crate::backend::drill::{DeadLetterReport, FailedAttemptsQuery, NO_FAILED_ATTEMPTS};
 use crate::backend::engine::drill::DrillTable;
-use crate::backend::engine::drill::dead_letters::newest_in_window;
+use crate::backend::engine::drill::dead_letters::{first_time_set, newest_in_window};
 use crate::backend::model::JobState;
 use crate::backend::pg::decode;
 use crate::backend::pg::sql::{Bind, Sql};
@@ -36,13 +36,7 @@ pub(super) fn attempts_sql(t: &DrillTable, q: &FailedAttemptsQuery) -> Option<Sq
     let id = &t.jobs.id;
     let carried = t.carried();
     let kind_term = format!("({})::text = {kind}", t.jobs.kind);
-    let fallback: Vec<String> = [&t.started_at, &t.created_at]
-        .into_iter()
-        .flatten()
-        .map(|c| c.read())
-        .chain(["now()".to_string()])
-        .collect();
-    let fallback = format!("coalesce({})", fallback.join(", "));
+    let fallback = first_time_set([&t.started_at, &t.created_at]);
 
     // Finished jobs inside the window, on their finish time; the others by their order.
     let (finished, waiting): (&[JobState], &[JobState]) = match &t.history {

@@ -6,7 +6,7 @@
 //! A dead job whose finish time is not set (a home-grown table that does not stamp it)
 //! is placed in time by its start, else its run-at, else its creation.
 
-use crate::backend::pg::sql::{Bind, Sql};
+use crate::backend::pg::sql::{Bind, Sql, TimeCol};
 use sqlx::PgPool;
 
 use crate::backend::drill::{DeadLetterQuery, DeadLetterReport};
@@ -55,6 +55,18 @@ pub(super) fn dead_sql(t: &DrillTable, q: &DeadLetterQuery) -> Option<Sql> {
     Some(sql)
 }
 
+/// The first of `columns` that is set on a job, else now(): where a job is placed in time
+/// when the time a list sorts it by is not set.
+pub(super) fn first_time_set<'a>(columns: impl IntoIterator<Item = &'a Option<TimeCol>>) -> String {
+    let times: Vec<String> = columns
+        .into_iter()
+        .flatten()
+        .map(|c| c.read())
+        .chain(["now()".to_string()])
+        .collect();
+    format!("coalesce({})", times.join(", "))
+}
+
 /// The newest jobs of `list` (a finished state) inside the window that starts at `since`,
 /// that also meet `term`: one branch per range, each read newest first off its sort time and
 /// cut at `limit`, with the job's time as `jobtop_seen`. A job whose finish time is not set
@@ -68,13 +80,7 @@ pub(super) fn newest_in_window(
 ) -> Vec<String> {
     let from = &t.jobs.from;
     let id = &t.jobs.id;
-    let fallback: Vec<String> = [&t.started_at, &t.run_at, &t.created_at]
-        .into_iter()
-        .flatten()
-        .map(|c| c.read())
-        .chain(["now()".to_string()])
-        .collect();
-    let fallback = format!("coalesce({})", fallback.join(", "));
+    let fallback = first_time_set([&t.started_at, &t.run_at, &t.created_at]);
     let carried = t.carried();
     let mut branches = Vec::new();
     for range in &list.ranges {
