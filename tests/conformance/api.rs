@@ -239,15 +239,19 @@ impl Opened {
         self.list_filtered(scope, filter).await
     }
 
-    /// A job's payload as the detail shows it (JSON, text, or a hex dump of bytes), and
-    /// whether the schema keeps it as bytes.
-    pub async fn payload(&self, id: &JobId) -> Option<(String, bool)> {
-        let d = self
-            .backend
+    /// The job's detail view as the schema reads it, or `None` where the job is gone.
+    async fn job_detail(&self, id: &JobId) -> Option<jobtop::backend::drill::JobDetail> {
+        self.backend
             .reads()
             .job(id, &DetailLimits::default())
             .await
-            .unwrap_or_else(|e| panic!("job {id}: {e:#}"))?;
+            .unwrap_or_else(|e| panic!("job {id}: {e:#}"))
+    }
+
+    /// A job's payload as the detail shows it (JSON, text, or a hex dump of bytes), and
+    /// whether the schema keeps it as bytes.
+    pub async fn payload(&self, id: &JobId) -> Option<(String, bool)> {
+        let d = self.job_detail(id).await?;
         let binary = d.payload_form != jobtop::backend::drill::PayloadForm::Json;
         d.payload.map(|p| (p, binary))
     }
@@ -307,12 +311,7 @@ impl Opened {
     }
 
     pub async fn detail(&self, id: &JobId) -> Option<Detail> {
-        let d = self
-            .backend
-            .reads()
-            .job(id, &DetailLimits::default())
-            .await
-            .unwrap_or_else(|e| panic!("job {id}: {e:#}"))?;
+        let d = self.job_detail(id).await?;
         Some(Detail {
             id: d.job.id,
             queue: d.job.queue,
