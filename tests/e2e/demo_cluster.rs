@@ -85,15 +85,21 @@ async fn cluster_answers_on_its_socket_and_vanishes_on_drop() {
     );
 }
 
-#[tokio::test]
-async fn watchdog_removes_the_cluster_when_its_owner_dies() {
-    // Stand-in for a process that is killed without running any destructor.
-    let mut owner = Command::new("sleep").arg("120").spawn().unwrap();
+/// A throwaway cluster whose watchdog watches a `sleep` process, the owner a test kills.
+async fn cluster_owned_by_a_sleep() -> (std::process::Child, Cluster) {
+    let owner = Command::new("sleep").arg("120").spawn().unwrap();
     let owner_pid = owner.id();
     let cluster = tokio::task::spawn_blocking(move || Cluster::start_owned_by(owner_pid))
         .await
         .unwrap()
         .unwrap();
+    (owner, cluster)
+}
+
+#[tokio::test]
+async fn watchdog_removes_the_cluster_when_its_owner_dies() {
+    // Stand-in for a process that is killed without running any destructor.
+    let (mut owner, cluster) = cluster_owned_by_a_sleep().await;
     let dir = cluster.dir().to_path_buf();
     let opts = cluster.connect_options("postgres");
     let conn = PgConnection::connect_with(&opts).await.unwrap();
@@ -359,12 +365,7 @@ async fn each_test_gets_a_fresh_migrated_database_dropped_after_use() {
 async fn watchdog_counts_an_owner_that_nobody_reaped_as_gone() {
     // A process whose parent is gone too (a closed terminal's shell) and that no init reaps
     // stays a zombie: `kill -0` still finds it.
-    let mut owner = Command::new("sleep").arg("120").spawn().unwrap();
-    let owner_pid = owner.id();
-    let cluster = tokio::task::spawn_blocking(move || Cluster::start_owned_by(owner_pid))
-        .await
-        .unwrap()
-        .unwrap();
+    let (mut owner, cluster) = cluster_owned_by_a_sleep().await;
     let dir = cluster.dir().to_path_buf();
     std::mem::forget(cluster);
     owner.kill().unwrap();
