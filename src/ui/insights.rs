@@ -5,7 +5,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Sparkline};
+use ratatui::widgets::{Paragraph, Sparkline, Wrap};
 
 use super::markers;
 use super::table::pane_block;
@@ -98,6 +98,15 @@ fn firing(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
 /// Completions and failures per minute over the last hour, every queue summed.
 fn chart(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    if let Some(why) = app.config.capabilities.throughput.reason() {
+        // Zeros here would read as an idle queue; say that they are not read, and why.
+        let block = pane_block(" Last hour: completions not read ".into(), false, theme);
+        let text = Paragraph::new(Line::styled(format!(" {why}"), theme.dim))
+            .wrap(Wrap { trim: false })
+            .block(block);
+        frame.render_widget(text, area);
+        return;
+    }
     let (mut done, mut failed) = hour(app);
     let total_done: u64 = done.iter().sum();
     let total_failed: u64 = failed.iter().sum();

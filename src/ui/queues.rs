@@ -163,8 +163,10 @@ pub(super) fn cell<'a>(
 ) -> Cell<'a> {
     let right = |s: String| Cell::from(Line::from(s).right_aligned());
     let (ok_rate, fail_rate) = q.per_minute(RATE_WINDOW_MINUTES);
-    // A schema that keeps no failures has no failure figures to show, not zeros.
-    let failures = app.config.capabilities.failures.yes();
+    // A schema that keeps no failures has no failure figures to show, not zeros; nor has
+    // one whose completions are not read (no index to read them by: the chart says why).
+    let throughput = app.config.capabilities.throughput.yes();
+    let failures = app.config.capabilities.failures.yes() && throughput;
     match col {
         QueueCol::Marker => markers::cell(app.alerts.worst_for_queue(&q.name), theme),
         QueueCol::Sorted(QueueColumn::Name) => name_cell(q, width, theme),
@@ -181,6 +183,7 @@ pub(super) fn cell<'a>(
             }
         }
         QueueCol::Sorted(QueueColumn::OldestReady) => oldest_cell(q, now, app, theme),
+        QueueCol::Sorted(QueueColumn::SucceededPerMin) if !throughput => right("–".into()),
         QueueCol::Sorted(QueueColumn::SucceededPerMin) => right(text::rate(ok_rate)),
         QueueCol::Sorted(QueueColumn::FailedPerMin) if !failures => right("–".into()),
         QueueCol::Sorted(QueueColumn::FailedPerMin) => {
@@ -209,6 +212,12 @@ pub(super) fn cell<'a>(
 fn trend_header<'a>(app: &App, theme: &Theme) -> Cell<'a> {
     let chart = &app.history;
     if chart.window == HistoryWindow::Hour {
+        if !app.config.capabilities.throughput.yes() {
+            return Cell::from(Line::from(vec![
+                Span::raw("DONE/min, 1h"),
+                Span::styled(" (not read)", theme.dim),
+            ]));
+        }
         return Cell::from("DONE/min, 1h");
     }
     let title = format!("DONE/h, {}", chart.window.label());

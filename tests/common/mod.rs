@@ -348,6 +348,30 @@ pub async fn exec(pool: &PgPool, sql: &str) {
         .expect("statement runs");
 }
 
+/// Makes `table` (schema-qualified) bigger on disk than a table jobtop reads whole for a
+/// figure no index serves (`catalog::SMALL_TABLE_BYTES`): a column of incompressible text on
+/// every row, which no reader of the queue looks at.
+pub async fn grow_past_small(pool: &PgPool, table: &str) {
+    exec(
+        pool,
+        &format!(
+            "ALTER TABLE {table} ADD COLUMN jobtop_test_padding text; \
+             UPDATE {table} SET jobtop_test_padding = (SELECT string_agg(md5(g::text || random()::text), '') \
+                                                       FROM generate_series(1, 40000) g)"
+        ),
+    )
+    .await;
+    let (bytes,): (i64,) = sqlx::query_as("SELECT pg_table_size($1::regclass)")
+        .bind(table)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert!(
+        bytes > jobtop::backend::pg::catalog::SMALL_TABLE_BYTES,
+        "{table}: {bytes} bytes"
+    );
+}
+
 /// What a backend offers, yes or no: `flags` checks on the way that everything it does not
 /// offer says why, so tests can state the offer compactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -275,7 +275,7 @@ async fn a_bare_url_finds_procrastinate_and_opens_it() {
             workers: true,
             error_history: false,
             tenants: false,
-            throughput: false,
+            throughput: true,
             pause_visible: false,
             failed_attempts: true,
         }
@@ -315,8 +315,8 @@ async fn the_overview_counts_every_queue_and_state_and_the_workers() {
         close(running_for[0], 60) && close(running_for[1], 720),
         "{running_for:?}"
     );
-    // No index on the events' (type, at): no completions per minute.
-    assert!(s.queues.iter().all(|q| q.minutes.is_empty()));
+    // No index on the events' (type, at), but few events: read whole for the hour.
+    assert!(s.queues.iter().any(|q| !q.minutes.is_empty()));
     // Worker 1 beats and runs two emails; worker 2 stopped 5 minutes ago holding two
     // reports (the third running report's worker was pruned: it has none). procrastinate
     // does not record which queues a worker listens to: none are named (any).
@@ -344,16 +344,27 @@ async fn the_overview_counts_every_queue_and_state_and_the_workers() {
     );
     assert!(close(workers[1].3, 300), "{workers:?}");
 
-    // Doctor: procrastinate's own indexes serve neither the counts nor the events.
-    let findings = p.doctor_plan().findings;
-    for name in ["queue counts", "completions per minute"] {
-        assert!(
-            findings
-                .iter()
-                .any(|c| c.name == name && c.status == Status::Warn && c.fix.is_some()),
-            "{name}: {findings:#?}"
-        );
-    }
+    // Doctor: procrastinate's own indexes serve neither the counts nor the events; the
+    // events, small here, are read whole, and the probe of that read names the index.
+    let plan = p.doctor_plan();
+    assert!(
+        plan.findings
+            .iter()
+            .any(|c| c.name == "queue counts" && c.status == Status::Warn && c.fix.is_some()),
+        "{:#?}",
+        plan.findings
+    );
+    assert!(
+        plan.probes
+            .iter()
+            .any(|probe| probe.name == "completions per minute"
+                && probe
+                    .fix
+                    .as_deref()
+                    .is_some_and(|fix| fix.contains("procrastinate_events"))),
+        "{:#?}",
+        plan.probes
+    );
 }
 
 #[tokio::test]
@@ -399,6 +410,33 @@ async fn completions_per_minute_come_from_the_events_once_indexed() {
         &[(2, 2, 0), (35, 1, 0), (20, 0, 2), (5, 0, 2)],
     );
     assert_minutes(&s, "reports", &[(3, 2, 0), (6, 0, 1), (8, 0, 1)]);
+}
+
+#[tokio::test]
+async fn small_events_are_read_whole_for_completions_and_big_ones_are_not() {
+    let Some(fixture) = fixture() else { return };
+    let db = common::test_db().await;
+    let p = loaded(&db.pool, &fixture).await;
+    assert!(p.capabilities().throughput.yes());
+    let s = snap(&p).await;
+    assert_minutes(&s, "reports", &[(3, 2, 0), (6, 0, 1), (8, 0, 1)]);
+
+    common::grow_past_small(&db.pool, "public.procrastinate_events").await;
+    let p = open(&db.pool).await;
+    let why = p.capabilities().throughput.reason().unwrap();
+    assert!(
+        why.contains("(type, at)") && why.contains("doctor"),
+        "{why}"
+    );
+    let s = snap(&p).await;
+    assert!(s.queues.iter().all(|q| q.minutes.is_empty()));
+    let findings = p.doctor_plan().findings;
+    assert!(
+        findings
+            .iter()
+            .any(|c| c.name == "completions per minute" && c.status == Status::Warn),
+        "{findings:#?}"
+    );
 }
 
 #[tokio::test]
@@ -610,14 +648,13 @@ async fn kinds_and_dead_letters() {
 }
 
 /// As procrastinate ships (no index on (queue_name, status)) the waiting and failed jobs
-/// are counted in passes on a slower clock: exact when counted, "~" until the next pass,
-/// and counted again after an action, so the figure never contradicts it.
+/// of a big table are counted in passes on a slower clock: exact when counted, "~" until
+/// the next pass, and counted again after an action, so the figure never contradicts it.
+/// A small table's passes are taken in every poll: exact.
 #[tokio::test]
 async fn slow_passes_are_marked_between_counts_and_recounted_after_an_action() {
     let Some(fixture) = fixture() else { return };
     let db = common::test_db().await;
-    let g = gate(&db.pool, &fixture).await;
-    let overview = g.backend().overview();
     let emails = |s: &Snapshot| {
         s.queues
             .iter()
@@ -625,6 +662,16 @@ async fn slow_passes_are_marked_between_counts_and_recounted_after_an_action() {
             .unwrap()
             .clone()
     };
+    let small = loaded(&db.pool, &fixture).await;
+    for _ in 0..2 {
+        let q = emails(&snap(&small).await);
+        assert_eq!((q.dead.value, q.dead.estimated), (2, false));
+        assert_eq!((q.ready.value, q.ready.estimated), (4, false));
+    }
+
+    common::grow_past_small(&db.pool, "public.procrastinate_jobs").await;
+    let g = Gate::with_actor(Backend::new(open(&db.pool).await), false, ACTOR.to_string());
+    let overview = g.backend().overview();
     let first = emails(
         &overview
             .snapshot(&SnapshotOptions::default())

@@ -125,3 +125,39 @@ fn a_schema_that_keeps_no_failures_shows_no_failure_figures() {
         assert_eq!(row.matches('–').count(), 2, "FAIL/m and FAIL% say –: {row}");
     }
 }
+
+#[test]
+fn a_schema_whose_completions_are_not_read_says_why_instead_of_zeros() {
+    // Oban as it ships, on a big table: no index to read completions by. Zeros would read
+    // as an idle queue.
+    let why = "Oban has no index on completed_at and its table is over 8 MB: throughput and \
+               failure rate are not shown (jobtop doctor names the index)";
+    let mut config = ui_data::config();
+    config.capabilities = jobtop::backend::Capabilities {
+        throughput: jobtop::backend::Support::No(why),
+        ..ui_data::CAPABILITIES
+    };
+    let mut snapshot = ui_data::snapshot();
+    for q in &mut snapshot.queues {
+        q.minutes.clear();
+    }
+    let app = ui_data::app_polled(config, snapshot);
+    let screen = render(&app, 160, 48);
+    assert!(
+        screen.contains("Last hour: completions not read"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("Oban has no index on completed_at"),
+        "{screen}"
+    );
+    assert!(!screen.contains("0 done"), "{screen}");
+    assert!(screen.contains("DONE/min, 1h (not read)"), "{screen}");
+    let row = screen.lines().find(|l| l.contains("webhooks")).unwrap();
+    assert_eq!(
+        row.matches('–').count(),
+        3,
+        "OK/m, FAIL/m and FAIL% say –: {row}"
+    );
+    insta::assert_snapshot!(render(&app, 80, 24));
+}

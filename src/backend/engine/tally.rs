@@ -34,6 +34,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgPool, Postgres, Row, Tra
 
 use crate::backend::doctor::Probe;
 use crate::backend::model::{Count, QueueStats};
+use crate::backend::pg::catalog::TableInfo;
 
 /// One pass, and how often it is taken.
 #[derive(Debug, Clone)]
@@ -64,11 +65,26 @@ const STAND_IN_INTERVALS: u32 = 4;
 /// monitor's statement timeout, 5 s by default, bounds the polls, not this).
 const BACKGROUND_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// How often a pass over `table` is taken: `every`, or in every poll while the table is
+/// small (`TableInfo::is_small`), where reading it costs less than figures marked "~".
+pub fn every_unless_small(table: &TableInfo, every: Duration) -> Duration {
+    if table.is_small() {
+        Duration::ZERO
+    } else {
+        every
+    }
+}
+
 impl Tally {
     /// The pass as doctor explains it and the bench times it.
     pub fn probe(&self, fix: Option<String>) -> Probe {
+        let every = if self.every.is_zero() {
+            "every poll while the table is small".to_string()
+        } else {
+            format!("every {} s", self.every.as_secs())
+        };
         Probe {
-            name: format!("{TALLY_PROBE} (every {} s)", self.every.as_secs()),
+            name: format!("{TALLY_PROBE} ({every})"),
             sql: self.sql.clone(),
             binds_cap: false,
             fix,
@@ -249,6 +265,11 @@ pub async fn apply(
         }
     };
     for (i, tally) in tallies.iter().enumerate() {
+        if tally.every.is_zero() {
+            let rows = read(tx, &tally.sql).await?;
+            merge(queues, &rows, false);
+            continue;
+        }
         let memory = cache.taken(i);
         if let Some(t) = memory.as_ref().filter(|t| t.at.elapsed() < tally.every)
             && !acted_since(tx, ctx.audit, t.db_at).await?

@@ -30,7 +30,7 @@ use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::engine::drill::{DrillTable, time_column};
 use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::Statements;
-use crate::backend::engine::tally::Tally;
+use crate::backend::engine::tally::{Tally, every_unless_small};
 use crate::backend::graphile::actions::{self as admin, GraphileActions, Tables};
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
@@ -121,7 +121,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
                 retrying = cond(JobState::Retrying),
                 tasks = tasks.qualified(),
             )),
-            every: WAITING_EVERY,
+            every: every_unless_small(&jobs, WAITING_EVERY),
             // Waiting jobs, not a dead pile: no estimate stands in for this pass.
             estimate_first: false,
         }]

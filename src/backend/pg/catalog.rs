@@ -20,7 +20,14 @@ pub struct TableInfo {
     pub indexes: Vec<IndexShape>,
     /// `p` for a partitioned table.
     pub relkind: String,
+    /// The table's size on disk (`pg_table_size`; 0 for a partitioned parent).
+    pub bytes: i64,
 }
+
+/// Up to this size a table is read whole for a figure no index serves: a scan of a few
+/// megabytes a poll costs less than going without the figure. Oban prunes completed jobs
+/// after a minute by default, and a young procrastinate app has a few thousand events.
+pub const SMALL_TABLE_BYTES: i64 = 8 << 20;
 
 /// One index's shape: key column names in order, predicate text or None.
 type IndexShape = (Vec<String>, Option<String>);
@@ -77,8 +84,8 @@ impl TableInfo {
         schema: &str,
         name: &str,
     ) -> anyhow::Result<Option<TableInfo>> {
-        let rel: Option<(i64, String)> = sqlx::query_as(
-            "SELECT c.oid::bigint, c.relkind::text FROM pg_class c \
+        let rel: Option<(i64, String, i64)> = sqlx::query_as(
+            "SELECT c.oid::bigint, c.relkind::text, pg_table_size(c.oid) FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
         )
@@ -86,7 +93,7 @@ impl TableInfo {
         .bind(name)
         .fetch_optional(pool)
         .await?;
-        let Some((oid, relkind)) = rel else {
+        let Some((oid, relkind, bytes)) = rel else {
             return Ok(None);
         };
         let columns: Vec<(String, String, bool)> = sqlx::query_as(
@@ -108,7 +115,13 @@ impl TableInfo {
             columns: columns.into_iter().map(|(n, t, _)| (n, t)).collect(),
             indexes,
             relkind,
+            bytes,
         }))
+    }
+
+    /// A plain table under `SMALL_TABLE_BYTES`: cheap to read whole each poll.
+    pub fn is_small(&self) -> bool {
+        self.relkind == "r" && self.bytes < SMALL_TABLE_BYTES
     }
 
     pub fn has(&self, column: &str) -> bool {

@@ -44,7 +44,7 @@ use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::{
     MINUTES_FROM, MINUTES_UNTIL, Statements, WINDOW_START, capped, epoch_minute, minutes_probe,
 };
-use crate::backend::engine::tally::Tally;
+use crate::backend::engine::tally::{Tally, every_unless_small};
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::{TableInfo, enum_of};
 use crate::backend::pg::sql::TimeCol;
@@ -225,7 +225,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
              WHERE j.status = 'queued' AND j.execute_after > now() GROUP BY 1",
             later.join(", ")
         )),
-        every: TALLY_EVERY,
+        every: every_unless_small(&jobs, TALLY_EVERY),
         estimate_first: false,
     }];
     if tally_dead {
@@ -235,7 +235,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
                  WHERE {} GROUP BY 1",
                 cond(JobState::Dead)
             )),
-            every: TALLY_EVERY,
+            every: every_unless_small(&jobs, TALLY_EVERY),
             estimate_first: false,
         });
     }

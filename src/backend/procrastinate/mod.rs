@@ -46,7 +46,7 @@ use crate::backend::drill::{HistoryWindow, KindsQuery};
 use crate::backend::engine::drill::{DrillTable, time_column};
 use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::{MINUTES_FROM, MINUTES_UNTIL, Statements, epoch_minute};
-use crate::backend::engine::tally::Tally;
+use crate::backend::engine::tally::{Tally, every_unless_small};
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::{TableInfo, enum_of};
 use crate::backend::pg::sql::{TimeCol, literal};
@@ -57,8 +57,8 @@ use crate::backend::procrastinate::kinds::EventKinds;
 pub const BACKEND: &str = "procrastinate";
 
 /// Why completions per minute are not shown on procrastinate's own indexes.
-const NO_EVENTS_INDEX: &str = "procrastinate's events have no index on (type, at): throughput and \
-     failure rate are not shown (jobtop doctor names the index)";
+const NO_EVENTS_INDEX: &str = "procrastinate's events have no index on (type, at) and are over 8 MB: \
+     throughput and failure rate are not shown (jobtop doctor names the index)";
 
 const NO_PAUSE: &str =
     "procrastinate 3 has no pause: each worker takes the queues it was started with";
@@ -194,7 +194,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     let (queues_sql, tallies) = if indexed {
         (queues_sql, Vec::new())
     } else {
-        unindexed(&names_cte, &t, &ev, &states, &statuses)
+        unindexed(&names_cte, &jobs, &ev, &states, &statuses)
     };
     // A worker's queues are not recorded (it listens to those it was started with):
     // they are left empty, "any", so that a live worker running one queue's jobs is
@@ -211,7 +211,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         )
     });
     let failed_types = label_list(&event_types, &["failed", "deferred_for_retry"]);
-    let throughput = events.has_index_for("at", &["type"]);
+    let throughput = events.has_index_for("at", &["type"]) || events.is_small();
     let minutes_sql = format!(
         "SELECT j.queue_name::text AS queue, j.task_name::text AS kind, {minute} AS minute, \
            count(*) FILTER (WHERE e.type = 'succeeded') AS succeeded, \
@@ -414,11 +414,12 @@ const FAILED_EVERY: Duration = Duration::from_secs(300);
 /// the table every `FAILED_EVERY`. Between passes their figures say "~".
 fn unindexed(
     names_cte: &str,
-    t: &str,
+    jobs: &TableInfo,
     ev: &str,
     states: &crate::backend::engine::states::StateMap,
     statuses: &[String],
 ) -> (String, Vec<Tally>) {
+    let t = jobs.qualified();
     let cond = |state| states.condition(state).unwrap_or_else(|| "false".into());
     let sql = format!(
         "WITH RECURSIVE {names_cte}, \
@@ -467,14 +468,14 @@ fn unindexed(
         vec![
             Tally {
                 sql: Arc::from(waiting),
-                every: WAITING_EVERY,
+                every: every_unless_small(jobs, WAITING_EVERY),
                 estimate_first: false,
             },
             // A read of the whole table: on a big one a poll without a pass at hand
             // estimates the failed jobs rather than wait for it.
             Tally {
                 sql: Arc::from(failed),
-                every: FAILED_EVERY,
+                every: every_unless_small(jobs, FAILED_EVERY),
                 estimate_first: true,
             },
         ],
