@@ -1134,9 +1134,10 @@ fn jobs(n: u64) -> &'static str {
 pub const READ_ONLY_REFUSAL: &str = "read-only: actions are disabled (started with --read-only)";
 
 /// Every action writes its row to `jobtop.audit`; a schema without that table gets none.
-pub const AUDIT_REQUIRED: &str = "actions need the audit table jobtop.audit, which this database \
-     lacks or has in an older form: run `jobtop migrate --side-tables URL` to create or update \
-     it next to your queue's tables (no action runs without an audit trail)";
+/// The command comes first: a status line at 80 columns cuts the rest.
+pub const AUDIT_REQUIRED: &str = "no actions without an audit trail: run `jobtop migrate \
+     --side-tables URL` to create or update jobtop.audit next to your queue's tables (this \
+     database lacks it or has it in an older form)";
 
 /// The error an action gets from a backend that cannot do it.
 pub fn unsupported(backend: &str, kind: ActionKind) -> anyhow::Error {

@@ -20,7 +20,9 @@ pub async fn run(url: Option<&str>, side_tables_only: bool) -> Result<()> {
     let apply = async {
         if side_tables_only {
             side_tables::install(&pool).await?;
-            Ok::<_, anyhow::Error>("side tables (jobtop.audit, jobtop.snapshot_cache) applied")
+            Ok::<_, anyhow::Error>(
+                "side tables (the audit trail jobtop.audit, the shared snapshot's cache, stored hours of history and passes) applied",
+            )
         } else {
             native::migrate(&pool).await?;
             Ok("reference schema applied")

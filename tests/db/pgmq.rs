@@ -139,6 +139,11 @@ async fn archiving_moves_waiting_messages_as_pgmq_archive_does() {
         .await
         .unwrap();
     assert_eq!(plan.eligible, 4);
+    // pgmq's archive is where finished messages go, not a dead-letter queue: said so.
+    assert_eq!(
+        plan.details(),
+        ["They move to the queue's archive, as pgmq.archive does, and count as done."]
+    );
     let out = run(&gate, &plan).await;
     assert_eq!((out.changed, out.skipped), (4, 0));
     assert_eq!(out.outcome(), Outcome::Ok);

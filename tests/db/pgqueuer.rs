@@ -246,6 +246,11 @@ async fn real_pgqueuer_workers_make_every_state_and_finish_what_jobtop_requeues(
         .await
         .unwrap();
     assert_eq!(plan.eligible, 2);
+    assert!(
+        plan.details()[0].contains("attempts back to 0"),
+        "{:?}",
+        plan.details()
+    );
     let out = run(&gate, &plan).await;
     assert_eq!((out.changed, out.skipped, out.left_alone), (2, 0, 0));
     assert_eq!(out.outcome(), Outcome::Ok);

@@ -722,6 +722,15 @@ async fn retry_is_procrastinates_retry_of_failed_jobs_with_an_audit_row() {
         plan.question(),
         "Retry 2 dead jobs of kind `app.send_email` in queue `emails`?"
     );
+    // The confirmation says what procrastinate's retry does, not what another system's does
+    // (procrastinate keeps no error history).
+    assert_eq!(
+        plan.details(),
+        [
+            "They become due now with one more attempt, as procrastinate's own retry \
+          (procrastinate_retry_job_v2) does; their events are kept."
+        ]
+    );
     let out = run(&g, &plan).await;
     assert_eq!((out.changed, out.skipped, out.left_alone), (2, 0, 0));
     assert_eq!(out.outcome(), Outcome::Ok);

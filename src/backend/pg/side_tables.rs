@@ -1,5 +1,5 @@
-//! jobtop's own tables next to any queue schema (`migrations/side/`): the audit trail and
-//! the shared snapshot's cache. The reference schema's migrations create them too; these
+//! jobtop's own tables next to any queue schema (`migrations/side/`): the audit trail, the
+//! shared snapshot's cache, the stored hours of history and the stored passes (`tallies`). The reference schema's migrations create them too; these
 //! migrations are written to be no-ops there, and are applied after the reference ones, so
 //! every later side table reaches both kinds of install.
 
@@ -23,7 +23,7 @@ pub async fn install(pool: &PgPool) -> anyhow::Result<()> {
     migrator
         .run(pool)
         .await
-        .context("cannot apply jobtop's side tables (audit, snapshot cache)")
+        .context("cannot apply jobtop's side tables")
 }
 
 /// Refuses to lay the reference schema over side tables installed on their own: its first

@@ -139,6 +139,22 @@ impl SchemaActions for PgmqActions {
             return Err(crate::backend::actions::unsupported("pgmq", action.kind()));
         }
         let mut plan = kit::plan(pool, &self.jobs, action).await?;
+        // pgmq's words, not the generic ones: it keeps no errors or attempts, its archive
+        // is where finished messages go, and its cancel deletes.
+        plan.effect = match action.kind() {
+            ActionKind::Retry => Some(
+                "They become visible now, as pgmq.set_vt(queue, msg_id, 0) does: the next \
+                 read takes them; their read count is kept.",
+            ),
+            ActionKind::Discard => {
+                Some("They move to the queue's archive, as pgmq.archive does, and count as done.")
+            }
+            ActionKind::Cancel => {
+                Some("They are deleted from the queue, as pgmq.delete does; this cannot be undone.")
+            }
+            _ => None,
+        }
+        .map(String::from);
         if action.kind() == ActionKind::Retry && plan.states.contains(&JobState::Running) {
             plan.note = Some(
                 "In-flight messages become visible now: their readers no longer hold them \

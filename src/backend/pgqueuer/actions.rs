@@ -25,6 +25,10 @@ use crate::backend::engine::foreign::SchemaActions;
 use crate::backend::engine::states::StateMap;
 use crate::backend::model::{JobId, JobState};
 
+/// What a retry does here, said in its confirmation: not the generic "one more attempt".
+const RETRY_EFFECT: &str = "They become queued now with their attempts back to 0, as `pgq \
+     requeue` does; their log rows, tracebacks included, are kept.";
+
 /// What the statements need to know of the schema.
 pub struct Tables<'a> {
     /// `"schema"."pgqueuer"`.
@@ -164,6 +168,9 @@ impl SchemaActions for PgQueuerActions {
             ));
         }
         let mut plan = kit::plan(pool, &self.jobs, action).await?;
+        if action.kind() == ActionKind::Retry {
+            plan.effect = Some(RETRY_EFFECT.into());
+        }
         if action.kind() == ActionKind::Retry
             && plan.blocked.iter().any(|(s, _)| *s != JobState::Dead)
         {

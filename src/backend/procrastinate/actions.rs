@@ -178,6 +178,13 @@ impl SchemaActions for ProcrastinateActions {
             ));
         }
         let mut plan = kit::plan(pool, &self.jobs, action).await?;
+        if action.kind() == ActionKind::Retry {
+            plan.effect = Some(
+                "They become due now with one more attempt, as procrastinate's own retry \
+                 (procrastinate_retry_job_v2) does; their events are kept."
+                    .into(),
+            );
+        }
         if action.kind() == ActionKind::Retry
             && plan.blocked.iter().any(|(s, _)| *s != JobState::Dead)
         {
