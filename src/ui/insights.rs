@@ -115,11 +115,16 @@ fn chart(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     done.pop();
     failed.pop();
     let peak = done.iter().max().copied().unwrap_or(0);
+    // A schema that keeps no failures (pgmq) has no failed count to give, not a zero.
+    let no_failures = app.config.capabilities.failures.reason();
+    let failed_total = match no_failures {
+        Some(_) => String::new(),
+        None => format!(", {} failed", text::human_number(total_failed as i64)),
+    };
     let block = pane_block(
         format!(
-            " Last hour: {} done, {} failed · peak {peak}/min ",
+            " Last hour: {} done{failed_total} · peak {peak}/min ",
             text::human_number(total_done as i64),
-            text::human_number(total_failed as i64)
         ),
         false,
         theme,
@@ -148,14 +153,20 @@ fn chart(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Sparkline::default().data(fit(&done)).style(theme.ok),
         done_area,
     );
-    frame.render_widget(
-        Sparkline::default()
-            .data(fit(&failed))
-            .style(theme.critical),
-        failed_area,
-    );
     frame.render_widget(Line::styled(" done", theme.dim), done_label);
     frame.render_widget(Line::styled(" failed", theme.dim), failed_label);
+    match no_failures {
+        Some(why) => frame.render_widget(
+            Paragraph::new(Line::styled(why, theme.dim)).wrap(Wrap { trim: false }),
+            failed_area,
+        ),
+        None => frame.render_widget(
+            Sparkline::default()
+                .data(fit(&failed))
+                .style(theme.critical),
+            failed_area,
+        ),
+    }
 }
 
 /// The shown snapshot's minutes, every queue summed, oldest first.

@@ -124,6 +124,17 @@ fn a_schema_that_keeps_no_failures_shows_no_failure_figures() {
         assert!(!row.contains('%'), "{row}");
         assert_eq!(row.matches('–').count(), 2, "FAIL/m and FAIL% say –: {row}");
     }
+    // Nor does the hour's chart count failures: its title gives done only, and where the
+    // failed bars would be it says why.
+    let mut config = ui_data::config();
+    config.capabilities = none;
+    let screen = render(&ui_data::app_polled(config, ui_data::snapshot()), 160, 48);
+    let title = screen.lines().find(|l| l.contains("Last hour:")).unwrap();
+    assert!(
+        title.contains("done · peak") && !title.contains("failed"),
+        "{title}"
+    );
+    assert!(screen.contains("pgmq keeps no failures"), "{screen}");
 }
 
 #[test]
