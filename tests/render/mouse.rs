@@ -9,15 +9,10 @@ use jobtop::backend::drill::{JobScope, Request, Response};
 use jobtop::ui::hits::{Hits, draw_with_hits};
 
 use crate::drill_data::{answer, code, dead_report, load, page};
-use crate::ui_data::app_with_data;
+use crate::ui_data::app_on_screen;
 
 fn app() -> App {
-    let mut app = app_with_data(chrono::Duration::zero());
-    app.update(Msg::ScreenSize {
-        width: 80,
-        height: 24,
-    });
-    app
+    app_on_screen(chrono::Duration::zero(), 80, 24)
 }
 
 /// The frame as lines of text, and where its tables and tabs are.
