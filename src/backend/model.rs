@@ -267,13 +267,16 @@ impl QueueStats {
             .map(|at| (now - at).max(chrono::Duration::zero()))
     }
 
-    /// Succeeded and failed per minute over the last `minutes` closed-or-open minutes.
+    /// Succeeded and failed per minute over the last `minutes` closed minutes. The newest
+    /// bucket is the minute under way, a fraction of a minute's work: counted in, it would
+    /// pull every rate down by up to one minute in `minutes`.
     pub fn per_minute(&self, minutes: usize) -> (f64, f64) {
-        let take = minutes.min(self.minutes.len());
+        let closed = &self.minutes[..self.minutes.len().saturating_sub(1)];
+        let take = minutes.min(closed.len());
         if take == 0 {
             return (0.0, 0.0);
         }
-        let recent = &self.minutes[self.minutes.len() - take..];
+        let recent = &closed[closed.len() - take..];
         let ok: u32 = recent.iter().map(|m| m.succeeded).sum();
         let failed: u32 = recent.iter().map(|m| m.failed).sum();
         (ok as f64 / take as f64, failed as f64 / take as f64)
