@@ -40,11 +40,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         Span::raw(sanitize(&q.name, 100).into_owned()),
         Span::raw(" "),
         Span::styled(" PAUSED ", theme.notice_banner),
-        Span::raw(format!(
-            " by {} for {}",
-            sanitize(p.by.as_deref().unwrap_or("unknown"), 100),
-            text::age(now - p.at)
-        )),
+        // Most queue systems keep no author of a pause (only jobtop's audit does): say
+        // nothing rather than "by unknown".
+        Span::raw(match p.by.as_deref() {
+            Some(by) => format!(" by {} for {}", sanitize(by, 100), text::age(now - p.at)),
+            None => format!(" for {}", text::age(now - p.at)),
+        }),
     ];
     if let Some(reason) = p.reason.as_deref().filter(|r| !r.is_empty()) {
         spans.push(Span::raw(format!(": {}", sanitize(reason, 200))));
