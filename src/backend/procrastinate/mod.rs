@@ -469,6 +469,7 @@ fn unindexed(
                 sql: Arc::from(waiting),
                 every: WAITING_EVERY,
                 estimate_first: false,
+                bitmap_scan: false,
             },
             // A read of the whole table: on a big one a poll without a pass at hand
             // estimates the failed jobs rather than wait for it.
@@ -476,6 +477,7 @@ fn unindexed(
                 sql: Arc::from(failed),
                 every: FAILED_EVERY,
                 estimate_first: true,
+                bitmap_scan: false,
             },
         ],
     )

@@ -140,6 +140,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         )),
         every: DEAD_EVERY,
         estimate_first: true,
+        bitmap_scan: false,
     };
     // The oldest ready job is Solid Queue's own latency (its earliest ready execution),
     // read over at most the cap's rows in its poll order (priority, job id): a backlog
