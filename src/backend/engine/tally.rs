@@ -382,22 +382,27 @@ fn in_background(cache: &TallyCache, i: usize, tally: &Tally, ctx: &PollContext<
     let source = ctx.source.to_string();
     let sql = tally.sql.clone();
     let bitmap_scan = tally.bitmap_scan;
+    // Where passes are shared, one monitor takes each while the others wait for it.
+    let shared = store && !refused.load(Ordering::Relaxed);
     tokio::spawn(async move {
         let at = Instant::now();
-        let taken = pass(&pool, &sql, bitmap_scan).await;
+        let key = shared.then_some(source.as_str());
+        let taken = pass(&pool, &sql, bitmap_scan, key).await;
         let done = {
             let mut all = lock(&slots);
             let slot = &mut all[i];
             slot.running = false;
             match &taken {
-                Ok(_) => slot.failed_at = None,
-                Err(_) => slot.failed_at = Some(Instant::now()),
+                Ok(Some(_)) => slot.failed_at = None,
+                // Another monitor's pass: stored when it lands, read by the next polls.
+                Ok(None) | Err(_) => slot.failed_at = Some(Instant::now()),
             }
             drop(all);
             taken
         };
         match done {
-            Ok((db_at, rows)) => {
+            Ok(None) => {}
+            Ok(Some((db_at, rows))) => {
                 if store && !refused.load(Ordering::Relaxed) {
                     write(&pool, &source, &sql, db_at, &rows, &refused).await;
                 }
@@ -408,13 +413,20 @@ fn in_background(cache: &TallyCache, i: usize, tally: &Tally, ctx: &PollContext<
     });
 }
 
+/// Takes the pass of a statement (`$2`) for a source (`$1`) unless another session is
+/// taking it: the lock ends with the transaction.
+const PASS_LOCK_SQL: &str = "SELECT pg_try_advisory_xact_lock(hashtextextended($1 || md5($2), 0))";
+
 /// A pass in its own read-only transaction, on a session of its own (not one of the
-/// pool's, which the polls and views need meanwhile), with a timeout of its own.
+/// pool's, which the polls and views need meanwhile), with a timeout of its own. With
+/// `shared` (the source, where passes are stored), `None` when another monitor is taking
+/// the same pass: twenty monitors due at once read the table once, not twenty times.
 async fn pass(
     pool: &PgPool,
     sql: &Arc<str>,
     bitmap_scan: bool,
-) -> anyhow::Result<(DateTime<Utc>, Vec<Row_>)> {
+    shared: Option<&str>,
+) -> anyhow::Result<Option<(DateTime<Utc>, Vec<Row_>)>> {
     let mut session = pool.connect_options().connect().await?;
     let mut tx = session
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -425,13 +437,25 @@ async fn pass(
     )))
     .execute(&mut *tx)
     .await?;
+    if let Some(source) = shared {
+        let ours: bool = sqlx::query_scalar(PASS_LOCK_SQL)
+            .bind(source)
+            .bind(sql.as_ref())
+            .fetch_one(&mut *tx)
+            .await?;
+        if !ours {
+            tx.rollback().await?;
+            let _ = session.close().await;
+            return Ok(None);
+        }
+    }
     let db_at: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
         .fetch_one(&mut *tx)
         .await?;
     let rows = read(&mut tx, sql, bitmap_scan).await?;
     tx.commit().await?;
     let _ = session.close().await;
-    Ok((db_at, rows))
+    Ok(Some((db_at, rows)))
 }
 
 /// Writes the passes this monitor took in its polls to `jobtop.tallies`, after the poll's
