@@ -4,7 +4,8 @@
 //! as an estimate, until an action makes it count; and on a big table with no pass at
 //! hand the first poll estimates the dead piles instead of reading the table, and
 //! `snapshot --json` says so. The same on Solid Queue's fixture, whose failed executions
-//! carry no queue: its dead piles come from a pass, counted again after an action.
+//! carry no queue: its dead piles come from a pass, counted again after an action. A pass
+//! another monitor is taking (its advisory lock held) is not taken a second time.
 
 use jobtop::backend::gate::Gate;
 use jobtop::backend::{Action, Backend, JobState, QueueStats, Snapshot, SnapshotOptions};
@@ -213,4 +214,52 @@ async fn solid_queue_on_a_big_table_estimates_its_dead_piles_except_where_acted_
         "the queue acted on is counted exactly, whatever the statistics say"
     );
     assert!(queue(&after, "default").dead.estimated);
+}
+
+#[tokio::test]
+async fn a_shared_pass_another_monitor_is_taking_is_not_taken_again() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    exec(pool, GOODJOB).await;
+    exec(
+        pool,
+        "ANALYZE good_jobs; \
+         UPDATE pg_class SET reltuples = 10000000 WHERE oid = 'good_jobs'::regclass",
+    )
+    .await;
+    let backend = monitor(pool).await;
+    let discarded_pass = backend
+        .reads()
+        .doctor_plan()
+        .probes
+        .into_iter()
+        .find(|p| p.name.starts_with("slow pass (every 300 s)"))
+        .expect("the discarded jobs' pass")
+        .sql;
+    // Another monitor taking the same pass holds its lock while it reads.
+    let mut other = pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || md5($2), 0))")
+        .bind("good_job@public")
+        .bind(discarded_pass.as_ref())
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    // No pass at hand on a big table: estimated, and the second poll starts the pass in
+    // the background.
+    assert!(queue(&poll(&backend).await, "default").dead.estimated);
+    assert!(queue(&poll(&backend).await, "default").dead.estimated);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM jobtop.tallies WHERE source = 'good_job@public' \
+           AND statement = md5($1)",
+    )
+    .bind(discarded_pass.as_ref())
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        stored, 0,
+        "the pass is left to the monitor taking it, not read from the table a second time"
+    );
+    other.rollback().await.unwrap();
 }
