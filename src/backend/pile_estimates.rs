@@ -72,10 +72,16 @@ pub struct PileSql {
 impl PileSql {
     /// From a `FROM` item (with its alias), the pile's condition and the queue column.
     pub fn new(from: &str, condition: &str, queue: &str) -> PileSql {
-        let rows = format!("SELECT 1 FROM {from} WHERE {condition} AND {queue} = $1");
+        PileSql::estimated_by(from, condition, condition, queue)
+    }
+
+    /// As `new`, the estimate taken of `estimate`: the same rows, in a form the planner
+    /// judges better (`StateList::estimate`).
+    pub fn estimated_by(from: &str, condition: &str, estimate: &str, queue: &str) -> PileSql {
+        let rows = |cond: &str| format!("SELECT 1 FROM {from} WHERE {cond} AND {queue} = $1");
         PileSql {
-            explain: format!("EXPLAIN (FORMAT JSON) {rows}"),
-            count: format!("SELECT count(*) FROM ({rows} LIMIT $2) c"),
+            explain: format!("EXPLAIN (FORMAT JSON) {}", rows(estimate)),
+            count: format!("SELECT count(*) FROM ({} LIMIT $2) c", rows(condition)),
         }
     }
 }

@@ -83,7 +83,11 @@ impl Foreign {
             .into_iter()
             .filter_map(|pile| {
                 let condition = jobs.states.condition(pile.state())?;
-                Some((pile, PileSql::new(&jobs.from, &condition, &jobs.queue)))
+                let estimate = jobs.states.estimate_condition(pile.state())?;
+                Some((
+                    pile,
+                    PileSql::estimated_by(&jobs.from, &condition, &estimate, &jobs.queue),
+                ))
             })
             .collect();
         Piles {

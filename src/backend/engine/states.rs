@@ -41,6 +41,15 @@ impl StateMap {
         })
     }
 
+    /// The condition the bucket's pile is estimated by (`StateList::estimate`, else its
+    /// own).
+    pub fn estimate_condition(&self, state: JobState) -> Option<String> {
+        match &self.list(state)?.estimate {
+            Some(cond) => Some(format!("({cond})")),
+            None => self.condition(state),
+        }
+    }
+
     /// The overview's count of the bucket in one queue: each range counted up to the cap
     /// (`capped`, `$1`) with `pin` (the queue condition) added, summed. `None` where the
     /// schema has no such bucket.
@@ -122,6 +131,10 @@ pub struct StateList {
     /// after its rows. Without it those rows are read whole and sorted, which suits the few
     /// a running list holds.
     pub id_ordered: bool,
+    /// The condition the planner estimates the state's pile by (`pile_estimates`), where
+    /// the state's own misleads it: the same rows, without a column whose tie to the rest
+    /// the planner cannot see. `None`: the state's condition.
+    pub estimate: Option<String>,
 }
 
 impl StateList {
@@ -133,7 +146,13 @@ impl StateList {
             fix: None,
             ordered: true,
             id_ordered: false,
+            estimate: None,
         }
+    }
+
+    pub fn estimated_by(mut self, cond: impl Into<String>) -> StateList {
+        self.estimate = Some(cond.into());
+        self
     }
 
     pub fn with_fix(mut self, fix: Option<String>) -> StateList {

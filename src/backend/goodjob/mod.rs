@@ -36,7 +36,7 @@ use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::{
     MINUTES_FROM, MINUTES_UNTIL, Statements, capped, epoch_minute, minutes_probe,
 };
-use crate::backend::engine::tally::Tally;
+use crate::backend::engine::tally::{Tally, every_unless_small};
 use crate::backend::goodjob::actions::{GoodJobActions, Tables};
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
@@ -140,8 +140,8 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     let tally_retrying = !pinned(&["error IS NOT NULL", "performed_at IS NULL"]);
     let tally_dead = !pinned(&["error IS NOT NULL", "finished_at IS NOT NULL"]);
     let cond = |state| states.condition(state).unwrap_or_else(|| "false".into());
-    // Two passes: the unfinished jobs (a few percent of the table, on good_job's indexes
-    // on unfinished jobs) every `TALLY_EVERY`; the discarded ones, spread over the whole
+    // Two passes: the unfinished jobs (a few percent of the table, a bitmap over one of
+    // good_job's indexes on unfinished jobs) every `TALLY_EVERY`; the discarded ones, spread over the whole
     // table among the succeeded (at 10 M rows the pass read the table, 5 s), every
     // `DISCARDED_EVERY`, estimated while no pass is at hand.
     let mut live = Vec::new();
@@ -167,8 +167,13 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
                  WHERE j.finished_at IS NULL AND j.queue_name IS NOT NULL GROUP BY 1",
                 live.join(", ")
             )),
-            every: TALLY_EVERY,
+            every: every_unless_small(&jobs, TALLY_EVERY),
             estimate_first: false,
+            // good_job's indexes on unfinished jobs lead with priority, which is one value
+            // for most applications' jobs: the planner then walks one in priority order,
+            // a buffer per job, rather than read their pages once. No predicate keeps
+            // those indexes out and the bitmap in: every one shares `finished_at IS NULL`.
+            bitmap_scan: true,
         });
     }
     if tally_dead {
@@ -178,8 +183,9 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
                  WHERE {} AND j.queue_name IS NOT NULL GROUP BY 1",
                 cond(JobState::Dead)
             )),
-            every: DISCARDED_EVERY,
+            every: every_unless_small(&jobs, DISCARDED_EVERY),
             estimate_first: true,
+            bitmap_scan: false,
         });
     }
     let running_cte = if tally_running {

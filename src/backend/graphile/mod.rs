@@ -124,6 +124,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             every: every_unless_small(&jobs, WAITING_EVERY),
             // Waiting jobs, not a dead pile: no estimate stands in for this pass.
             estimate_first: false,
+            bitmap_scan: false,
         }]
     };
     // Running and dead, the jobs that are not available, in one pass over them (its two

@@ -227,6 +227,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         )),
         every: every_unless_small(&jobs, TALLY_EVERY),
         estimate_first: false,
+        bitmap_scan: false,
     }];
     if tally_dead {
         tallies.push(Tally {
@@ -237,6 +238,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             )),
             every: every_unless_small(&jobs, TALLY_EVERY),
             estimate_first: false,
+            bitmap_scan: false,
         });
     }
     // A worker is the queue manager its picked jobs name, beating as its freshest job; the

@@ -470,6 +470,7 @@ fn unindexed(
                 sql: Arc::from(waiting),
                 every: every_unless_small(jobs, WAITING_EVERY),
                 estimate_first: false,
+                bitmap_scan: false,
             },
             // A read of the whole table: on a big one a poll without a pass at hand
             // estimates the failed jobs rather than wait for it.
@@ -477,6 +478,7 @@ fn unindexed(
                 sql: Arc::from(failed),
                 every: every_unless_small(jobs, FAILED_EVERY),
                 estimate_first: true,
+                bitmap_scan: false,
             },
         ],
     )

@@ -66,12 +66,19 @@ pub fn state_map(e: &Executions<'_>) -> StateMap {
             Some(Sort::new(claimed_at(e.claimed), false)),
         )
         .ordered(false),
+        // A failed job is never finished (a retry takes its failed execution away first),
+        // which the planner cannot know: with `finished_at IS NULL` it put the 31,894 dead
+        // jobs of a queue at 1,490 (10 M rows); without it, at 32,776.
         StateList::new(
             JobState::Dead,
             vec![Range::plain(held_by(e.failed))],
             Some(Sort::new(failed_at(e.failed), false)),
         )
-        .ordered(false),
+        .ordered(false)
+        .estimated_by(format!(
+            "EXISTS (SELECT 1 FROM {} x WHERE x.job_id = j.id)",
+            e.failed
+        )),
         StateList::new(
             JobState::Succeeded,
             vec![Range::plain("j.finished_at IS NOT NULL")],
