@@ -22,7 +22,8 @@ use super::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::capabilities::{Capabilities, Support, audit_support};
 use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::{
-    MINUTES_FROM, MINUTES_UNTIL, Statements, WINDOW_START, capped, capped_pile, epoch_minute,
+    MINUTES_FROM, MINUTES_UNTIL, PILE_LIMIT, QUEUE_NAMES, Statements, WINDOW_START, capped,
+    capped_pile, epoch_minute,
 };
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::{TimeCol, ident, literal};
@@ -498,9 +499,14 @@ impl Builder<'_> {
     }
 
     fn statements(&self) -> Statements {
+        let queues = self.queues_sql();
         Statements {
-            queues: Arc::from(self.queues_sql()),
-            queue_names: None,
+            queue_names: queues
+                .contains(QUEUE_NAMES)
+                .then(|| self.names_sql())
+                .flatten()
+                .map(Arc::from),
+            queues: Arc::from(queues),
             minutes: self.throughput().then(|| Arc::from(self.minutes_sql())),
             workers: self
                 .profile
@@ -604,56 +610,40 @@ impl Builder<'_> {
             format!("LEAST({})", started.join(", "))
         };
 
-        // Queue names: those with jobs not yet finished (or dead), those finished in the
-        // history window when it is readable, and those the pause table names.
+        // The queues: those the list (`names_sql`, read on the slower clock) names, and
+        // those the one pass over unindexed values sees, which it reads anyway.
         let listed = self.listed();
         let unindexed = self.unindexed_cte(&listed, &t);
-        let status = col(&c.status);
-        let names = match &c.queue {
-            Some(q) => {
-                let qtype = self
-                    .table
-                    .columns
-                    .get(q.get_ref())
-                    .cloned()
-                    .unwrap_or_else(|| "text".into());
+        // The list is bound as `$3`, after the pile limit (`$2`): without a pile counted
+        // on an index there is no `$2`, and the list is read in the statement.
+        let piled = [&scheduled, &retrying, &dead]
+            .iter()
+            .any(|parts| parts.iter().any(|p| p.contains(PILE_LIMIT)));
+        let names = match (&c.queue, self.names_sql()) {
+            (Some(q), Some(list)) if !piled => {
+                let mut parts = vec![format!(
+                    "SELECT l.name::{qtype} AS queue FROM ({list}) l",
+                    qtype = self.queue_type(q)
+                )];
+                if unindexed.is_some() {
+                    parts.push("SELECT u.queue FROM u".into());
+                }
+                parts.join(" UNION ")
+            }
+            (Some(q), list) => {
                 let mut parts = Vec::new();
-                let indexed: Vec<&str> =
-                    listed.iter().copied().filter(|v| self.indexed(v)).collect();
-                if !indexed.is_empty() {
+                if list.is_some() {
                     parts.push(format!(
-                        "SELECT DISTINCT {q} AS queue FROM {from} WHERE {status} IN ({list})",
-                        q = col(q),
-                        from = self.from(),
-                        list = in_list(&indexed),
+                        "SELECT unnest({QUEUE_NAMES})::{qtype} AS queue",
+                        qtype = self.queue_type(q)
                     ));
                 }
                 if unindexed.is_some() {
                     parts.push("SELECT u.queue FROM u".into());
                 }
-                if self.throughput() {
-                    let fin = self.time(c.finished_at.as_ref().expect("throughput needs it"));
-                    let mut ended = p.values(Target::Succeeded);
-                    ended.extend(p.values(Target::Dead));
-                    parts.push(format!(
-                        "SELECT DISTINCT {q} FROM {from} WHERE {status} IN ({list}) AND {f} >= {since}",
-                        q = col(q),
-                        from = self.from(),
-                        list = in_list(&ended),
-                        f = fin.expr,
-                        since = fin.value(WINDOW_START),
-                    ));
-                }
-                if let (Some(pause), Some(pt)) = (&p.pause, self.pause) {
-                    parts.push(format!(
-                        "SELECT pp.{pq}::{qtype} FROM {pt} pp",
-                        pq = ident(pause.queue.get_ref()),
-                        pt = pt.qualified(),
-                    ));
-                }
                 parts.join(" UNION ")
             }
-            None => format!("SELECT {} AS queue", self.queue_expr()),
+            (None, _) => format!("SELECT {} AS queue", self.queue_expr()),
         };
         let pause_join = match (&p.pause, self.pause) {
             (Some(pause), Some(pt)) => {
@@ -699,6 +689,68 @@ impl Builder<'_> {
             running = Self::sum(running),
             dead = Self::sum(dead),
         )
+    }
+
+    /// The queue column's type, as the catalog names it.
+    fn queue_type(&self, q: &Spanned<String>) -> String {
+        self.table
+            .columns
+            .get(q.get_ref())
+            .cloned()
+            .unwrap_or_else(|| "text".into())
+    }
+
+    /// The queue list, read on the slower clock (`Statements::queue_names`): the queues
+    /// with jobs not yet finished (or dead) on an index, those finished in the history
+    /// window when it is readable, and those the pause table names. `None` without a queue
+    /// column, or where only the pass over unindexed values finds queues.
+    fn names_sql(&self) -> Option<String> {
+        let p = self.profile;
+        let c = &p.columns;
+        let q = c.queue.as_ref()?;
+        let status = col(&c.status);
+        let mut parts = Vec::new();
+        let indexed: Vec<&str> = self
+            .listed()
+            .into_iter()
+            .filter(|v| self.indexed(v))
+            .collect();
+        if !indexed.is_empty() {
+            parts.push(format!(
+                "SELECT DISTINCT {q} AS queue FROM {from} WHERE {status} IN ({list})",
+                q = col(q),
+                from = self.from(),
+                list = in_list(&indexed),
+            ));
+        }
+        if self.throughput() {
+            let fin = self.time(c.finished_at.as_ref().expect("throughput needs it"));
+            let mut ended = p.values(Target::Succeeded);
+            ended.extend(p.values(Target::Dead));
+            parts.push(format!(
+                "SELECT DISTINCT {q} FROM {from} WHERE {status} IN ({list}) AND {f} >= {since}",
+                q = col(q),
+                from = self.from(),
+                list = in_list(&ended),
+                f = fin.expr,
+                since = fin.value(WINDOW_START),
+            ));
+        }
+        if let (Some(pause), Some(pt)) = (&p.pause, self.pause) {
+            parts.push(format!(
+                "SELECT pp.{pq}::{qtype} FROM {pt} pp",
+                pq = ident(pause.queue.get_ref()),
+                qtype = self.queue_type(q),
+                pt = pt.qualified(),
+            ));
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "SELECT DISTINCT n.queue::text AS name FROM ({}) n WHERE n.queue IS NOT NULL",
+            parts.join(" UNION ")
+        ))
     }
 
     /// Completions per minute need a finish time, a succeeded status, and an index that
