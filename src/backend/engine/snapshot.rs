@@ -65,8 +65,7 @@ pub const QUEUE_NAMES: &str = "$3::text[]";
 pub struct Statements {
     /// `$1` is the count cap + 1; `$2` (`PILE_LIMIT`, `capped_pile`) the pile cap + 1 where
     /// the statement counts its scheduled, retrying and dead piles up to it (then they are
-    /// estimated past it); `$3` (`QUEUE_NAMES`) the queue names when `queue_names` is set,
-    /// which needs `$2` too. Columns: name, paused_at, paused_by, pause_reason, ready,
+    /// estimated past it); `$3` (`QUEUE_NAMES`) the queue names when `queue_names` is set. Columns: name, paused_at, paused_by, pause_reason, ready,
     /// scheduled, retrying, running, dead (bigint), oldest_ready_at (timestamptz); and
     /// optionally `<count>_estimated` (boolean) where a figure may come from a cache or a
     /// planner estimate instead of a count, `oldest_running_at` (timestamptz: when the
@@ -236,8 +235,10 @@ async fn read_queues(
     names: Option<Vec<String>>,
 ) -> anyhow::Result<Vec<QueueStats>> {
     let mut query = sqlx::query(AssertSqlSafe(sql.clone())).bind(cap.saturating_add(1));
-    if let Some(pile_cap) = pile_cap {
-        query = query.bind(pile_cap.saturating_add(1));
+    // The list is `$3`: `$2` is bound before it even where no pile uses it (a typed
+    // parameter the statement does not name is allowed).
+    if pile_cap.is_some() || names.is_some() {
+        query = query.bind(pile_cap.unwrap_or(cap).saturating_add(1));
     }
     if let Some(names) = names {
         query = query.bind(names);

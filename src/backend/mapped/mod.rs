@@ -22,8 +22,8 @@ use super::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::capabilities::{Capabilities, Support, audit_support};
 use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::{
-    MINUTES_FROM, MINUTES_UNTIL, PILE_LIMIT, QUEUE_NAMES, Statements, WINDOW_START, capped,
-    capped_pile, epoch_minute,
+    MINUTES_FROM, MINUTES_UNTIL, QUEUE_NAMES, Statements, WINDOW_START, capped, capped_pile,
+    epoch_minute,
 };
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::{TimeCol, ident, literal};
@@ -499,14 +499,9 @@ impl Builder<'_> {
     }
 
     fn statements(&self) -> Statements {
-        let queues = self.queues_sql();
         Statements {
-            queue_names: queues
-                .contains(QUEUE_NAMES)
-                .then(|| self.names_sql())
-                .flatten()
-                .map(Arc::from),
-            queues: Arc::from(queues),
+            queues: Arc::from(self.queues_sql()),
+            queue_names: self.names_sql().map(Arc::from),
             minutes: self.throughput().then(|| Arc::from(self.minutes_sql())),
             workers: self
                 .profile
@@ -614,22 +609,7 @@ impl Builder<'_> {
         // those the one pass over unindexed values sees, which it reads anyway.
         let listed = self.listed();
         let unindexed = self.unindexed_cte(&listed, &t);
-        // The list is bound as `$3`, after the pile limit (`$2`): without a pile counted
-        // on an index there is no `$2`, and the list is read in the statement.
-        let piled = [&scheduled, &retrying, &dead]
-            .iter()
-            .any(|parts| parts.iter().any(|p| p.contains(PILE_LIMIT)));
         let names = match (&c.queue, self.names_sql()) {
-            (Some(q), Some(list)) if !piled => {
-                let mut parts = vec![format!(
-                    "SELECT l.name::{qtype} AS queue FROM ({list}) l",
-                    qtype = self.queue_type(q)
-                )];
-                if unindexed.is_some() {
-                    parts.push("SELECT u.queue FROM u".into());
-                }
-                parts.join(" UNION ")
-            }
             (Some(q), list) => {
                 let mut parts = Vec::new();
                 if list.is_some() {
