@@ -65,15 +65,16 @@ pub const QUEUE_NAMES: &str = "$3::text[]";
 pub struct Statements {
     /// `$1` is the count cap + 1; `$2` (`PILE_LIMIT`, `capped_pile`) the pile cap + 1 where
     /// the statement counts its scheduled, retrying and dead piles up to it (then they are
-    /// estimated past it); `$3` (`QUEUE_NAMES`) the queue names when `queue_names` is set. Columns: name, paused_at, paused_by, pause_reason, ready,
-    /// scheduled, retrying, running, dead (bigint), oldest_ready_at (timestamptz); and
+    /// estimated past it); `$3` (`QUEUE_NAMES`) the queue names when `queue_names` is set.
+    /// Columns: name, paused_at, paused_by, pause_reason, ready, scheduled, retrying,
+    /// running, dead (bigint), oldest_ready_at (timestamptz); and
     /// optionally `<count>_estimated` (boolean) where a figure may come from a cache or a
     /// planner estimate instead of a count, `oldest_running_at` (timestamptz: when the
     /// longest-running job started) where the schema keeps a start time, and
     /// `dead_last_hour` (bigint, capped like the counts) where it keeps when jobs died.
     pub queues: Arc<str>,
-    /// Column: name. Every queue to show, read on the slower clock (`queue_list`) and handed to
-    /// `queues` as `$3` (`QUEUE_NAMES`); `None` where `queues` finds the queues itself,
+    /// Column: name. Every queue to show, read on the slower clock (`queue_list`) and handed
+    /// to `queues` as `$3` (`QUEUE_NAMES`); `None` where `queues` finds the queues itself,
     /// cheaply.
     pub queue_names: Option<Arc<str>>,
     /// Columns: queue, kind, minute (epoch minute, bigint), succeeded, failed, from the epoch
