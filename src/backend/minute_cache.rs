@@ -179,6 +179,11 @@ impl MinuteCache {
         }
     }
 
+    /// The queues with completions in the minutes kept.
+    pub fn queues(&self) -> Vec<String> {
+        self.lock().buckets.keys().cloned().collect()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, CacheState> {
         // The state stays consistent at every await-free step; a panic elsewhere while
         // holding the lock cannot leave it half-written.

@@ -55,6 +55,9 @@ pub struct BenchConfig {
     /// Build the indexes `jobtop doctor` names (as `migrate --indexes` does) before
     /// measuring.
     pub with_indexes: bool,
+    /// Time the drill-down views and the history past the hour (at 10 M rows on some
+    /// schemas, minutes each).
+    pub drill: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -632,10 +635,16 @@ pub async fn run(cfg: BenchConfig) -> Result<Report> {
             .map(|o| naive.time.median_ms / o.time.median_ms.max(1e-9));
         report.naive = Some(naive);
 
-        eprintln!("drill-down views ...");
-        report.drill = drill_views(backend.reads().as_ref()).await?;
-        eprintln!("history past the hour ...");
-        report.drill.extend(history_reads(&pool, &generator).await?);
+        if cfg.drill {
+            eprintln!("drill-down views ...");
+            report.drill = drill_views(backend.reads().as_ref()).await?;
+            eprintln!("history past the hour ...");
+            report.drill.extend(history_reads(&pool, &generator).await?);
+        } else {
+            report
+                .notes
+                .push("drill-down views and history not timed (--no-drill)".into());
+        }
 
         let interval = Duration::from_secs(1);
         let mut scenarios = Vec::new();

@@ -45,6 +45,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         monitor_seconds: args.monitor_seconds.max(1),
         json_out: args.json_out,
         with_indexes: args.with_indexes,
+        drill: !args.no_drill,
     })
     .await?;
     Ok(())

@@ -428,6 +428,10 @@ pub struct BenchArgs {
     /// generated table before measuring: the schema as doctor would leave it.
     #[arg(long)]
     pub with_indexes: bool,
+    /// Skip the drill-down views and the history past the hour (the poll, the naive count
+    /// and the watchers only).
+    #[arg(long)]
+    pub no_drill: bool,
 }
 
 #[derive(Args, Debug)]

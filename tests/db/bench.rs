@@ -33,6 +33,7 @@ async fn bench_runs_end_to_end(backend: BackendKind) {
         monitor_seconds: 1,
         json_out: None,
         with_indexes: false,
+        drill: true,
     })
     .await
     .unwrap_or_else(|err| panic!("bench --backend {backend}: {err:#}"));

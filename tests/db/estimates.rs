@@ -241,3 +241,39 @@ async fn after_a_retry_the_dead_pile_is_counted_exactly_until_the_next_analyze()
         );
     }
 }
+
+/// A home-grown table read through a profile estimates its piles past 100 as every schema
+/// does: never shown as an exact count it did not make.
+#[tokio::test]
+async fn a_profiles_scheduled_pile_past_100_is_estimated_with_doctors_index() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    common::load(pool, common::fixture::JOBFORGE).await;
+    exec(
+        pool,
+        "INSERT INTO jobforge_jobs (tenant_id, type, status, run_at)
+         SELECT 't', 'report.build', 'queued', now() + interval '1 day' FROM generate_series(1, 3000);
+         CREATE INDEX jobforge_jobs_jobtop_live ON jobforge_jobs (status, type, run_at)
+         WHERE status IN ('queued', 'running', 'failed', 'dead');
+         ANALYZE jobforge_jobs",
+    )
+    .await;
+    let backend = jobtop::backend::mapped::open(
+        pool.clone(),
+        jobtop::backend::mapped::Profile::shipped("jobforge").unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    let s = backend.snapshot(&SnapshotOptions::default()).await.unwrap();
+    let pile = s
+        .queues
+        .iter()
+        .find(|q| q.name == "report.build")
+        .unwrap()
+        .scheduled;
+    assert!(
+        pile.estimated && !pile.capped && pile.value > 100,
+        "{pile:?}"
+    );
+}

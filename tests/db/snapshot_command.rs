@@ -393,3 +393,27 @@ async fn snapshot_json_marks_estimates() {
         "{alert}"
     );
 }
+
+/// `snapshot` reads as the monitor does: a pile past the pile cap (100) is estimated, not
+/// counted to the count cap (which at 10 M rows took longer than the statement timeout).
+#[tokio::test]
+async fn snapshot_estimates_a_pile_past_100_under_the_count_cap() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    exec(pool, "INSERT INTO jobtop.queues (name) VALUES ('webhooks')").await;
+    exec(
+        pool,
+        "INSERT INTO jobtop.jobs (queue, kind, state, finished_at)
+         SELECT 'webhooks', 'hook', 'dead', now() - interval '2 hours' FROM generate_series(1, 3000);
+         ANALYZE jobtop.jobs",
+    )
+    .await;
+    let out = cli::jobtop("", &["snapshot", &cli::url(&db.options), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", cli::stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_valid(&doc);
+    let webhooks = &doc["queues"][0];
+    assert_eq!(webhooks["estimated"], serde_json::json!(["dead"]));
+    let dead = webhooks["dead"].as_i64().unwrap();
+    assert!((2000..=4000).contains(&dead), "{webhooks}");
+}

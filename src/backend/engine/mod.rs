@@ -5,6 +5,7 @@ pub mod actions;
 pub mod drill;
 pub mod foreign;
 pub mod prioritized;
+pub mod queue_list;
 pub mod snapshot;
 pub mod states;
 pub mod tally;

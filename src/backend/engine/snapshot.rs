@@ -1,13 +1,13 @@
 //! The one snapshot routine of the schemas built on the engine: runs a backend's statements
 //! (built once at open) in one read-only repeatable-read transaction.
 
-use std::sync::{Arc, Mutex as StdMutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row, Transaction};
 
+use crate::backend::engine::queue_list::QueueList;
 use crate::backend::engine::tally::{self, PollContext, Tally, TallyCache};
 use crate::backend::history::HourCache;
 use crate::backend::minute_cache::{self, MinuteCache};
@@ -48,11 +48,6 @@ pub fn minutes_probe(sql: &str) -> Arc<str> {
     )
 }
 
-/// How often the queue list is read again where the schema lists queues by a statement of
-/// its own (`Statements::queue_names`): queues come and go rarely, and enumerating them
-/// over the finished jobs' index on every poll was the largest cost of a River poll.
-pub const QUEUE_LIST_EVERY: Duration = Duration::from_secs(30);
-
 /// Estimates a poll takes at most when piles await their pass (one per queue; past it,
 /// the rest are an estimated 0 until the pass lands).
 const PENDING_ESTIMATES: usize = 200;
@@ -70,16 +65,16 @@ pub const QUEUE_NAMES: &str = "$3::text[]";
 pub struct Statements {
     /// `$1` is the count cap + 1; `$2` (`PILE_LIMIT`, `capped_pile`) the pile cap + 1 where
     /// the statement counts its scheduled, retrying and dead piles up to it (then they are
-    /// estimated past it); `$3` (`QUEUE_NAMES`) the queue names when `queue_names` is set,
-    /// which needs `$2` too. Columns: name, paused_at, paused_by, pause_reason, ready,
-    /// scheduled, retrying, running, dead (bigint), oldest_ready_at (timestamptz); and
+    /// estimated past it); `$3` (`QUEUE_NAMES`) the queue names when `queue_names` is set.
+    /// Columns: name, paused_at, paused_by, pause_reason, ready, scheduled, retrying,
+    /// running, dead (bigint), oldest_ready_at (timestamptz); and
     /// optionally `<count>_estimated` (boolean) where a figure may come from a cache or a
     /// planner estimate instead of a count, `oldest_running_at` (timestamptz: when the
     /// longest-running job started) where the schema keeps a start time, and
     /// `dead_last_hour` (bigint, capped like the counts) where it keeps when jobs died.
     pub queues: Arc<str>,
-    /// Column: name. Every queue to show, read every `QUEUE_LIST_EVERY` and handed to
-    /// `queues` as `$3` (`QUEUE_NAMES`); `None` where `queues` finds the queues itself,
+    /// Column: name. Every queue to show, read on the slower clock (`queue_list`) and handed
+    /// to `queues` as `$3` (`QUEUE_NAMES`); `None` where `queues` finds the queues itself,
     /// cheaply.
     pub queue_names: Option<Arc<str>>,
     /// Columns: queue, kind, minute (epoch minute, bigint), succeeded, failed, from the epoch
@@ -112,7 +107,7 @@ impl Statements {
 pub struct SnapshotCaches {
     minutes: MinuteCache,
     pub hours: HourCache,
-    queue_names: StdMutex<Option<(Instant, Vec<String>)>>,
+    pub queue_list: QueueList,
     estimates: EstimateCache,
     piles: OnceLock<Piles>,
     tally: TallyCache,
@@ -124,24 +119,9 @@ impl SnapshotCaches {
         self.piles.get_or_init(build)
     }
 
-    /// The cached queue list, unless it is due for a new read.
-    fn queue_names(&self) -> Option<Vec<String>> {
-        let names = self.queue_names.lock().unwrap_or_else(|e| e.into_inner());
-        names
-            .as_ref()
-            .filter(|(at, _)| at.elapsed() < QUEUE_LIST_EVERY)
-            .map(|(_, names)| names.clone())
-    }
-
-    fn keep_queue_names(&self, names: &[String]) {
-        *self.queue_names.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some((Instant::now(), names.to_vec()));
-    }
-
-    /// Reads the queue list again on the next poll (after an action that may have made a
-    /// queue, or to see a new one at once).
+    /// Reads the queue list and every pass again on the next poll.
     pub fn forget_queue_names(&self) {
-        *self.queue_names.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.queue_list.forget();
         self.tally.forget();
     }
 }
@@ -170,20 +150,16 @@ pub async fn snapshot(
         .fetch_one(&mut *tx)
         .await?;
     let names = match &statements.queue_names {
-        Some(sql) => Some(match caches.queue_names() {
-            Some(names) => names,
-            None => {
-                let names: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql.clone()))
-                    .fetch_all(&mut *tx)
-                    .await
-                    .context("listing the queues")?;
-                caches.keep_queue_names(&names);
-                names
-            }
-        }),
+        Some(sql) => Some(
+            caches
+                .queue_list
+                .names(&mut tx, sql, piles.audit, db_now)
+                .await
+                .context("listing the queues")?,
+        ),
         None => None,
     };
-    let mut queues = read_queues(&mut tx, &statements.queues, cap, pile_cap, names)
+    let mut queues = read_queues(&mut tx, &statements.queues, cap, pile_cap, names.clone())
         .await
         .context("reading queue counts")?;
     let context = PollContext {
@@ -219,6 +195,21 @@ pub async fn snapshot(
             .await
             .context("reading completions per minute")?;
     }
+    if let Some(names) = &names {
+        let minutes = caches.minutes.queues();
+        // A queue with jobs (a queue a schema registers before it has any is not news).
+        let seen = queues
+            .iter()
+            .filter(|q| {
+                [q.ready, q.scheduled, q.retrying, q.running, q.dead]
+                    .iter()
+                    .any(|c| c.value > 0)
+            })
+            .map(|q| q.name.as_str());
+        caches
+            .queue_list
+            .saw(names, seen.chain(minutes.iter().map(String::as_str)));
+    }
     let workers = match &statements.workers {
         Some(sql) => read_workers(&mut tx, sql)
             .await
@@ -245,8 +236,10 @@ async fn read_queues(
     names: Option<Vec<String>>,
 ) -> anyhow::Result<Vec<QueueStats>> {
     let mut query = sqlx::query(AssertSqlSafe(sql.clone())).bind(cap.saturating_add(1));
-    if let Some(pile_cap) = pile_cap {
-        query = query.bind(pile_cap.saturating_add(1));
+    // The list is `$3`: `$2` is bound before it even where no pile uses it (a typed
+    // parameter the statement does not name is allowed).
+    if pile_cap.is_some() || names.is_some() {
+        query = query.bind(pile_cap.unwrap_or(cap).saturating_add(1));
     }
     if let Some(names) = names {
         query = query.bind(names);

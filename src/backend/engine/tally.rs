@@ -332,7 +332,8 @@ pub async fn apply(
     Ok(applied)
 }
 
-async fn acted_since(
+/// Whether anyone acted on the jobs since `at` (false where there is no audit table).
+pub(crate) async fn acted_since(
     tx: &mut Transaction<'static, Postgres>,
     audit: bool,
     at: DateTime<Utc>,

@@ -10,7 +10,7 @@
 //! Cron keys (`cron_key`, `cron_at`) are schedules (`schedules.rs`).
 //!
 //! Cost: good_job's indexes serve the overview: queues by a skip scan over its
-//! queue_name index, ready and scheduled jobs as ranges of (queue_name, scheduled_at, id)
+//! queue_name index on the slower clock (`engine::queue_list`), ready and scheduled jobs as ranges of (queue_name, scheduled_at, id)
 //! on unfinished jobs, completions per minute along its finished_at index. Running,
 //! retrying and discarded jobs have no index by queue: they are counted for every queue in
 //! one pass over the unfinished jobs every 30 s and one over the discarded jobs every 5
@@ -34,7 +34,7 @@ use crate::backend::engine::actions::{JobTable, alive_before};
 use crate::backend::engine::drill::{DrillTable, ErrorHistory, HistoryShape};
 use crate::backend::engine::foreign::Foreign;
 use crate::backend::engine::snapshot::{
-    MINUTES_FROM, MINUTES_UNTIL, Statements, capped, epoch_minute, minutes_probe,
+    MINUTES_FROM, MINUTES_UNTIL, QUEUE_NAMES, Statements, capped, epoch_minute, minutes_probe,
 };
 use crate::backend::engine::tally::{Tally, every_unless_small};
 use crate::backend::goodjob::actions::{GoodJobActions, Tables};
@@ -199,15 +199,20 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     };
     // Running jobs are found once a poll (along doctor's index when it is there), not once
     // per queue: per queue, each count walked the queue's unfinished jobs twice.
-    let queues_sql = format!(
+    // The queue names: a skip scan over good_job's queue_name index, which holds every
+    // job, finished ones too, read on the slower clock (`engine::queue_list`).
+    let names_sql = format!(
         "WITH RECURSIVE names(name) AS ( \
            (SELECT j.queue_name FROM {from} WHERE j.queue_name IS NOT NULL \
             ORDER BY j.queue_name LIMIT 1) \
            UNION ALL \
            SELECT (SELECT j.queue_name FROM {from} WHERE j.queue_name > n.name \
                    ORDER BY j.queue_name LIMIT 1) \
-           FROM names n WHERE n.name IS NOT NULL), \
-         q(name) AS (SELECT n.name FROM names n WHERE n.name IS NOT NULL{paused_names}){running_cte} \
+           FROM names n WHERE n.name IS NOT NULL) \
+         SELECT n.name::text AS name FROM names n WHERE n.name IS NOT NULL"
+    );
+    let queues_sql = format!(
+        "WITH q(name) AS (SELECT unnest({QUEUE_NAMES}){paused_names}){running_cte} \
          SELECT q.name::text AS name, {paused_at} AS paused_at, \
            NULL::text AS paused_by, NULL::text AS pause_reason, \
            {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
@@ -285,7 +290,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     });
     let statements = Statements {
         queues: Arc::from(queues_sql),
-        queue_names: None,
+        queue_names: Some(Arc::from(names_sql)),
         minutes: Some(Arc::from(minutes_sql)),
         workers: workers_sql.map(Arc::from),
         tallies,

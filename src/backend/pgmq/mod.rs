@@ -49,8 +49,8 @@ use crate::backend::pg::sql::{TimeCol, literal, qualified};
 use crate::backend::pgmq::actions::PgmqActions;
 use crate::backend::{Overview, Reads, Snapshot, SnapshotOptions, Writes, doctor};
 
-/// How often the queue list is read again.
-pub const REFRESH: Duration = Duration::from_secs(30);
+/// How often the queue list is read again: the engine's clock for every queue list.
+pub const REFRESH: Duration = crate::backend::engine::queue_list::QUEUE_LIST_EVERY;
 
 const NO_WORKERS: &str = "pgmq keeps no workers or heartbeats: a reader holds a message only \
      until its visibility timeout passes, then it is visible again";

@@ -19,7 +19,8 @@
 //!
 //! procrastinate's own indexes are for fetching: none holds the status per queue, and the
 //! events have an index on `job_id` only. Without an index on (queue_name, status) each
-//! poll reads only the queue names and the running jobs; the waiting jobs are counted for
+//! poll reads only the running jobs (the queue names, a skip scan over every job, on the
+//! slower clock of `engine::queue_list`); the waiting jobs are counted for
 //! every queue in one pass every 15 s and the failed ones every 5 minutes (`unindexed`,
 //! shown with "~" between passes), where per-queue counts took 169 s a poll at 10 M rows.
 //! Completions per minute are shown once an index on the events' (type, at) exists. Doctor
@@ -45,7 +46,9 @@ use crate::backend::doctor::{Check, DoctorPlan, Probe, Status, TableNeed};
 use crate::backend::drill::{HistoryWindow, KindsQuery};
 use crate::backend::engine::drill::{DrillTable, time_column};
 use crate::backend::engine::foreign::Foreign;
-use crate::backend::engine::snapshot::{MINUTES_FROM, MINUTES_UNTIL, Statements, epoch_minute};
+use crate::backend::engine::snapshot::{
+    MINUTES_FROM, MINUTES_UNTIL, QUEUE_NAMES, Statements, epoch_minute,
+};
 use crate::backend::engine::tally::{Tally, every_unless_small};
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::{TableInfo, enum_of};
@@ -165,6 +168,13 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
                    ORDER BY j.queue_name LIMIT 1) \
            FROM names n WHERE n.name IS NOT NULL)"
     );
+    // The skip scan holds every job, finished ones too: read on the slower clock
+    // (`engine::queue_list`), each poll taking the list as `$3`.
+    let names_sql = format!(
+        "WITH RECURSIVE {names_cte} SELECT n.name::text AS name FROM names n \
+         WHERE n.name IS NOT NULL"
+    );
+    let names_cte = format!("names(name) AS (SELECT unnest({QUEUE_NAMES}))");
     let queues_sql = format!(
         "WITH RECURSIVE {names_cte} \
          SELECT q.name::text AS name, NULL::timestamptz AS paused_at, \
@@ -223,7 +233,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     );
     let statements = Statements {
         queues: Arc::from(queues_sql),
-        queue_names: None,
+        queue_names: Some(Arc::from(names_sql)),
         minutes: throughput.then(|| Arc::from(minutes_sql)),
         workers: workers_sql.map(Arc::from),
         tallies,
@@ -407,7 +417,7 @@ const WAITING_EVERY: Duration = Duration::from_secs(15);
 const FAILED_EVERY: Duration = Duration::from_secs(300);
 
 /// The overview on procrastinate's own indexes, where no index holds a status by queue:
-/// each poll only the queue names (a skip scan) and the running jobs (its partial index on
+/// each poll only the running jobs (its partial index on
 /// `doing`), for every queue at once; the waiting jobs (`todo`: ready, scheduled, retrying,
 /// the oldest ready) in one pass over its partial index on them every `WAITING_EVERY`; the
 /// failed ones (and any legacy `aborting` one, which 3.x no longer writes) in one read of
