@@ -86,7 +86,7 @@ pub fn next_book(
             )
         }
     };
-    sort_by_key(&mut conditions);
+    sort_into_key_order(&mut conditions);
 
     // The conditions and the previous alerts, both in key order, walked side by side: a
     // comparison or two per alert instead of a lookup in a map of thousands.
@@ -173,7 +173,7 @@ pub fn next_book(
 /// Sorts conditions into key order. They come a queue at a time, the queues in name order:
 /// grouped by rule (a cheap comparison), each rule's run is then already sorted, and
 /// comparing the subjects (their names) is left to the runs that are not.
-fn sort_by_key(conditions: &mut [Condition]) {
+fn sort_into_key_order(conditions: &mut [Condition]) {
     conditions.sort_by_key(|c| c.key.rule);
     for run in conditions.chunk_by_mut(|a, b| a.key.rule == b.key.rule) {
         if !run.is_sorted_by(|a, b| a.key.subject <= b.key.subject) {
