@@ -109,6 +109,23 @@ impl Polls {
     }
 }
 
+impl Polls {
+    /// A mailbox holding one poll, from no poller: for the loop's tests.
+    #[cfg(test)]
+    pub(crate) fn holding(result: Result<Snapshot, String>, at: DateTime<Utc>) -> Polls {
+        let slot = Slot {
+            polled: Some((result, at)),
+            ..Slot::default()
+        };
+        Polls {
+            mailbox: Arc::new(Mailbox {
+                slot: Mutex::new(slot),
+                ready: Notify::new(),
+            }),
+        }
+    }
+}
+
 impl Drop for Polls {
     fn drop(&mut self) {
         self.mailbox.slot().closed = true;

@@ -146,6 +146,22 @@ struct QueueRows {
     selected: Option<(String, Option<usize>)>,
 }
 
+/// The queues pane's rows as selection keys (their names), without copying them.
+pub struct QueueKeys<'a> {
+    order: Cow<'a, [usize]>,
+    queues: &'a [crate::backend::QueueStats],
+}
+
+impl selection::Keys<String> for QueueKeys<'_> {
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    fn key(&self, row: usize) -> &String {
+        &self.queues[self.order[row]].name
+    }
+}
+
 /// What the order depends on: the data shown (a poll, frozen or not), the sort and the `/`
 /// filter.
 type OrderKey = (u64, bool, QueueSort, Option<String>);
@@ -320,6 +336,14 @@ impl App {
         self.toast
             .as_ref()
             .filter(|t| (self.now - t.at).num_seconds() < actions::TOAST_SECS)
+    }
+
+    /// The keys of the queues pane, read from the shown snapshot in display order.
+    pub fn queue_keys(&self) -> QueueKeys<'_> {
+        QueueKeys {
+            order: self.queue_order(),
+            queues: self.shown().map_or(&[], |r| r.snapshot.queues.as_slice()),
+        }
     }
 
     /// Queue names in display order: the keys of the queues pane.

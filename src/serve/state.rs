@@ -78,9 +78,9 @@ impl SourceState {
         let (book, _) = match result {
             Ok(snapshot) => {
                 self.completions.observe(&snapshot);
-                let evaluated = alerts::evaluate(
+                let evaluated = alerts::next_book(
                     &self.rules,
-                    &self.book,
+                    std::mem::take(&mut self.book),
                     &Observation::Snapshot {
                         snapshot: &snapshot,
                         capabilities: &self.capabilities,
@@ -98,9 +98,9 @@ impl SourceState {
                 self.poll_errors += 1;
                 let since = *self.failing_since.get_or_insert(at);
                 self.last_error = Some(message);
-                alerts::evaluate(
+                alerts::next_book(
                     &self.rules,
-                    &self.book,
+                    std::mem::take(&mut self.book),
                     &Observation::PollFailing { since },
                     at,
                     Mode::Continuous,

@@ -23,12 +23,7 @@ const STACKED_FROM: u16 = 16;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let [alerts_area, chart_area] = if area.height >= STACKED_FROM {
-        let firing = app
-            .alerts
-            .display_order()
-            .iter()
-            .filter(|a| a.state == AlertState::Firing)
-            .count() as u16;
+        let firing = app.alerts.tally().firing() as u16;
         let alerts = (firing.max(1) + 1).min(area.height / 2);
         Layout::vertical([Constraint::Length(alerts), Constraint::Min(MIN_HEIGHT)]).areas(area)
     } else {
@@ -41,10 +36,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 fn firing(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let alerts: Vec<_> = app
         .alerts
-        .display_order()
-        .into_iter()
-        .filter(|a| a.state == AlertState::Firing)
-        .collect();
+        .display_order_of(|a| a.state == AlertState::Firing);
     let block = pane_block(
         format!(" Firing ({}) · a: all alerts ", alerts.len()),
         false,

@@ -238,12 +238,9 @@ fn headline(app: &App, theme: &Theme) -> Vec<BigFigure> {
 
 /// Alerts in one state, except the database's own while its band already says so.
 fn shown_alerts(app: &App, state: AlertState) -> Vec<&Alert> {
-    app.alerts
-        .display_order()
-        .into_iter()
-        .filter(|a| a.state == state)
-        .filter(|a| !(app.failure.is_some() && a.key.rule == RuleId::DbUnreachable))
-        .collect()
+    app.alerts.display_order_of(|a| {
+        a.state == state && !(app.failure.is_some() && a.key.rule == RuleId::DbUnreachable)
+    })
 }
 
 /// ` · queue mail`, or nothing for an alert about everything.

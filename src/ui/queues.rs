@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table};
 
 use super::markers;
-use super::table::{Column, Fitted, SelectableTable, left, pane_block, widened, widest, window};
+use super::table::{Column, Fitted, SelectableTable, left, pane_block, widened, window};
 use super::text::{self, sanitize};
 use super::theme::Theme;
 use crate::app::sort::RATE_WINDOW_MINUTES;
@@ -117,7 +117,11 @@ pub(super) fn figure_columns(queues: &[QueueStats]) -> Vec<Column<QueueCol>> {
             QueueCol::Sorted(QueueColumn::Dead) => |q| q.dead,
             _ => return 0,
         };
-        widest(queues.iter().map(|q| text::count(count(q))))
+        queues
+            .iter()
+            .map(|q| text::count_width(count(q)))
+            .max()
+            .unwrap_or(0)
     })
 }
 

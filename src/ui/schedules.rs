@@ -390,15 +390,13 @@ pub fn overview_line(app: &App, theme: &Theme) -> Option<Line<'static>> {
     use crate::app::alerts::Subject;
     let alerts: Vec<String> = app
         .alerts
-        .display_order()
-        .into_iter()
-        .filter(|a| {
+        .display_order_of(|a| {
             matches!(
                 a.key.subject,
                 Subject::Schedule { .. } | Subject::Source { .. }
-            )
+            ) && a.state != crate::app::alerts::AlertState::Resolved
         })
-        .filter(|a| a.state != crate::app::alerts::AlertState::Resolved)
+        .into_iter()
         .map(|a| format!("{}: {}", a.key.subject.label(), a.key.rule.title()))
         .collect();
     let errors = app

@@ -146,6 +146,17 @@ pub fn count(c: Count) -> String {
     }
 }
 
+/// The width of `count(c)`, built only for the counts that abbreviate: the queues pane
+/// measures its columns over every queue each frame, ten thousand of them at scale.
+pub fn count_width(c: Count) -> usize {
+    let abs = c.value.unsigned_abs();
+    if abs >= 10_000 {
+        return width(&count(c));
+    }
+    let digits = abs.checked_ilog10().map_or(1, |d| d as usize + 1);
+    digits + usize::from(c.value < 0) + usize::from(c.capped || c.estimated)
+}
+
 pub fn human_number(n: i64) -> String {
     let abs = n.unsigned_abs();
     if abs < 10_000 {
@@ -270,6 +281,22 @@ mod tests {
         assert_eq!(truncate("日本語テキスト", 7), "日本語…");
         assert_eq!(width(&truncate("日本語テキスト", 7)), 7);
         assert_eq!(truncate("short", 10), "short");
+    }
+
+    #[test]
+    fn a_counts_width_is_the_width_of_its_text() {
+        for value in [
+            0, 7, 10, 999, 9_999, 10_000, 12_345, 999_999, 1_234_567, -42,
+        ] {
+            for (capped, estimated) in [(false, false), (true, false), (false, true)] {
+                let c = Count {
+                    value,
+                    capped,
+                    estimated,
+                };
+                assert_eq!(count_width(c), width(&count(c)), "{c:?}");
+            }
+        }
     }
 
     #[test]

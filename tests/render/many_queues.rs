@@ -132,3 +132,40 @@ fn data_that_arrives_late_is_stale_at_once() {
     let screen = render(&app, 80, 24);
     assert!(screen.contains("STALE 4s"), "{screen}");
 }
+
+#[test]
+fn a_poll_learns_each_queues_baseline_in_place() {
+    let mut app = App::new(config(), std::time::Duration::from_secs(1), t0());
+    polled(&mut app, many(2, t0()), t0());
+    let names =
+        |app: &App| -> Vec<*const u8> { app.alerts.baselines.keys().map(|k| k.as_ptr()).collect() };
+    let before = names(&app);
+    let at = t0() + chrono::Duration::seconds(1);
+    polled(&mut app, many(2, at), at);
+    // The same names where they were: a poll of ten thousand queues copied every name
+    // into a new map, and looked each alert up in the last book's.
+    assert_eq!(names(&app), before);
+    assert!(app.alerts.baselines.values().all(|b| b.updated_at == at));
+}
+
+#[test]
+fn alerts_carry_over_whatever_order_the_queues_come_in() {
+    let mut app = App::new(config(), std::time::Duration::from_secs(1), t0());
+    polled(&mut app, many(2, t0()), t0());
+    let first = app.alerts.active.clone();
+    let at = t0() + chrono::Duration::seconds(1);
+    let mut shuffled = many(2, at);
+    shuffled.queues.reverse();
+    shuffled.queues.swap(17, 4_242);
+    polled(&mut app, shuffled, at);
+    assert!(app.alerts.resolved.is_empty());
+    assert_eq!(app.alerts.active.len(), first.len());
+    for (key, alert) in &app.alerts.active {
+        let was = &first[key];
+        assert_eq!(
+            (alert.state, alert.since, alert.fired_at),
+            (was.state, was.since, was.fired_at),
+            "{key:?}"
+        );
+    }
+}

@@ -320,7 +320,13 @@ impl AlertBook {
 
     /// Firing (critical first, longest first), then pending, then resolved (newest first).
     pub fn display_order(&self) -> Vec<&Alert> {
-        let mut active: Vec<&Alert> = self.active.values().collect();
+        self.display_order_of(|_| true)
+    }
+
+    /// `display_order` of the alerts `wanted` keeps: chosen before they are sorted, so a
+    /// screen that shows a few kinds of alert does not sort every queue's alerts each frame.
+    pub fn display_order_of(&self, wanted: impl Fn(&Alert) -> bool) -> Vec<&Alert> {
+        let mut active: Vec<&Alert> = self.active.values().filter(|a| wanted(a)).collect();
         active.sort_by(|a, b| {
             (a.state, std::cmp::Reverse(a.severity), a.since, &a.key).cmp(&(
                 b.state,
@@ -329,7 +335,7 @@ impl AlertBook {
                 &b.key,
             ))
         });
-        active.extend(self.resolved.iter());
+        active.extend(self.resolved.iter().filter(|a| wanted(a)));
         active
     }
 

@@ -21,5 +21,5 @@ pub use book::{
     Alert, AlertBook, AlertKey, AlertState, AlertTally, RESOLVED_KEPT, RESOLVED_RETENTION, RuleId,
     Subject, Transition, Unit,
 };
-pub use eval::{Mode, Observation, evaluate, unavailable};
+pub use eval::{Mode, Observation, evaluate, next_book, unavailable};
 pub use rules::{Rules, Severity};

@@ -32,8 +32,9 @@ impl App {
     }
 
     fn apply(&mut self, observation: &Observation, at: DateTime<Utc>) -> Vec<Effect> {
+        let prev = std::mem::take(&mut self.alerts);
         let (book, transitions) =
-            alerts::evaluate(&self.rules, &self.alerts, observation, at, Mode::Continuous);
+            alerts::next_book(&self.rules, prev, observation, at, Mode::Continuous);
         self.alerts = book;
         // Alerts come and go under the pane's selection.
         let rows = rows(self.alerts.active.len() + self.alerts.resolved.len());

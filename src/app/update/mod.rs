@@ -276,8 +276,9 @@ impl App {
     fn move_selection(&mut self, by: isize) {
         match self.pane {
             Pane::Queues => {
-                let names = self.queue_names();
-                self.selected_queue.step(&names, by);
+                let mut selected = std::mem::take(&mut self.selected_queue);
+                selected.step_in(&self.queue_keys(), by);
+                self.selected_queue = selected;
             }
             Pane::Workers => {
                 let ids = self.worker_ids();
@@ -289,8 +290,9 @@ impl App {
     /// A selection whose row vanished moves to the first row; an empty table selects nothing.
     pub(super) fn keep_selection_valid(&mut self) {
         self.drill_keep_selection();
-        let names = self.queue_names();
-        self.selected_queue.settle(&names, Fallback::First);
+        let mut selected = std::mem::take(&mut self.selected_queue);
+        selected.settle_in(&self.queue_keys(), Fallback::First);
+        self.selected_queue = selected;
         let ids = self.worker_ids();
         self.selected_worker.settle(&ids, Fallback::First);
     }

@@ -42,8 +42,9 @@ impl App {
         match table {
             Table::Queues => {
                 self.pane = Pane::Queues;
-                let names = self.queue_names();
-                self.selected_queue.select(&names, row);
+                let mut selected = std::mem::take(&mut self.selected_queue);
+                selected.select_in(&self.queue_keys(), row);
+                self.selected_queue = selected;
             }
             Table::Workers => {
                 self.pane = Pane::Workers;

@@ -292,7 +292,9 @@ impl<B: Reads + ?Sized> SharedSnapshot<B> {
         match published {
             Ok(Some(version)) => {
                 st.announced = st.announced.max(version);
-                st.cached = Some((key.to_string(), version, snapshot.clone()));
+                // A leader reads its own snapshots from no cache; a copy of ten thousand
+                // queues each poll only held memory. Should it follow later, it reads once.
+                st.cached = None;
             }
             Ok(None) => {
                 tracing::warn!("shared snapshot: the election session was replaced; re-electing");
