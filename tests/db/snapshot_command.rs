@@ -357,12 +357,9 @@ fn the_schema_and_its_document_agree() {
     }
 }
 
-/// A pile past the count cap is the planner's estimate, and the document says so, per
-/// queue and in the totals, and on the alert it raises.
-#[tokio::test]
-async fn snapshot_json_marks_estimates() {
-    let db = common::test_db().await;
-    let pool = &db.pool;
+/// Queue `webhooks` with 3,000 dead jobs, analyzed: past the pile cap, and past a count cap
+/// of 100.
+async fn three_thousand_dead_webhooks(pool: &sqlx::PgPool) {
     exec(pool, "INSERT INTO jobtop.queues (name) VALUES ('webhooks')").await;
     exec(
         pool,
@@ -371,6 +368,15 @@ async fn snapshot_json_marks_estimates() {
          ANALYZE jobtop.jobs",
     )
     .await;
+}
+
+/// A pile past the count cap is the planner's estimate, and the document says so, per
+/// queue and in the totals, and on the alert it raises.
+#[tokio::test]
+async fn snapshot_json_marks_estimates() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    three_thousand_dead_webhooks(pool).await;
     let url = cli::url(&db.options);
     let config = "count_cap = 100\n[rules.dead_letter]\nenabled = true\nthreshold = 50\n";
     let out = cli::jobtop(config, &["snapshot", &url, "--json"]);
@@ -400,14 +406,7 @@ async fn snapshot_json_marks_estimates() {
 async fn snapshot_estimates_a_pile_past_100_under_the_count_cap() {
     let db = common::test_db().await;
     let pool = &db.pool;
-    exec(pool, "INSERT INTO jobtop.queues (name) VALUES ('webhooks')").await;
-    exec(
-        pool,
-        "INSERT INTO jobtop.jobs (queue, kind, state, finished_at)
-         SELECT 'webhooks', 'hook', 'dead', now() - interval '2 hours' FROM generate_series(1, 3000);
-         ANALYZE jobtop.jobs",
-    )
-    .await;
+    three_thousand_dead_webhooks(pool).await;
     let out = cli::jobtop("", &["snapshot", &cli::url(&db.options), "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", cli::stderr(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
