@@ -769,19 +769,7 @@ async fn kinds_report_outcomes_and_timings_worst_first() {
     )
     .await;
     // hook.post: 1 failed attempt that is retrying, nothing finished.
-    let id: i64 = sqlx::query_scalar("SELECT jobtop.enqueue('webhooks', 'hook.post')")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    sqlx::query("SELECT jobtop.claim('w', ARRAY['webhooks'], 1)")
-        .execute(pool)
-        .await
-        .unwrap();
-    sqlx::query("SELECT jobtop.fail($1, 'w', 'timeout')")
-        .bind(id)
-        .execute(pool)
-        .await
-        .unwrap();
+    crate::helpers::failed_webhook(pool, "timeout").await;
     // Finished two hours ago: outside the hour.
     insert(
         pool,

@@ -206,20 +206,7 @@ async fn native_attempts_from_the_error_history() {
         "timeout after 12s",
         "connection refused",
     ] {
-        let id: i64 = sqlx::query_scalar("SELECT jobtop.enqueue('webhooks', 'hook.post')")
-            .fetch_one(pool)
-            .await
-            .unwrap();
-        sqlx::query("SELECT jobtop.claim('w', ARRAY['webhooks'], 1)")
-            .execute(pool)
-            .await
-            .unwrap();
-        sqlx::query("SELECT jobtop.fail($1, 'w', $2)")
-            .bind(id)
-            .bind(error)
-            .execute(pool)
-            .await
-            .unwrap();
+        crate::helpers::failed_webhook(pool, error).await;
     }
     let backend = NativeBackend::new(pool.clone());
     let found = consistent(&backend, true).await;

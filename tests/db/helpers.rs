@@ -80,3 +80,23 @@ pub async fn enqueue_n(pool: &PgPool, queue: &str, n: i32) {
         .await
         .unwrap();
 }
+
+/// A `hook.post` job of queue `webhooks` that worker `w` took and failed with `error`: one
+/// failed attempt, retrying. Its id.
+pub async fn failed_webhook(pool: &PgPool, error: &str) -> i64 {
+    let id: i64 = sqlx::query_scalar("SELECT jobtop.enqueue('webhooks', 'hook.post')")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    sqlx::query("SELECT jobtop.claim('w', ARRAY['webhooks'], 1)")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("SELECT jobtop.fail($1, 'w', $2)")
+        .bind(id)
+        .bind(error)
+        .execute(pool)
+        .await
+        .unwrap();
+    id
+}
