@@ -6,6 +6,7 @@
 use sqlx::PgPool;
 
 use crate::backend::drill::{DeadLetterReport, FailedAttemptsQuery};
+use crate::backend::native::dead_letters::MESSAGE_CHARS;
 use crate::backend::pg::decode;
 
 /// `$1` window in seconds, `$2` kind, `$3` limit, `$4` message length.
@@ -42,9 +43,6 @@ SELECT now() AS db_now,
 FROM att a
 GROUP BY a.queue, a.kind, a.message
 "#;
-
-/// Characters of a message that are read: enough for its first line.
-const MESSAGE_CHARS: i32 = 300;
 
 pub async fn failed_attempts(
     pool: &PgPool,

@@ -39,8 +39,9 @@ FROM dead d
 GROUP BY d.queue, d.kind, d.message
 "#;
 
-/// Characters of a message that are read: enough for its first line.
-const MESSAGE_CHARS: i32 = 300;
+/// Characters of a message that are read: enough for its first line (the failed attempts'
+/// read takes as many).
+pub(super) const MESSAGE_CHARS: i32 = 300;
 
 pub async fn dead_letters(pool: &PgPool, q: &DeadLetterQuery) -> anyhow::Result<DeadLetterReport> {
     let (mut tx, db_now) = crate::backend::pg::read::begin(pool).await?;
