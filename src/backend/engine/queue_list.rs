@@ -50,13 +50,13 @@ struct Listed {
 
 impl QueueList {
     /// The queue names: the list kept, unless it is due (older than `QUEUE_LIST_EVERY`,
-    /// forgotten, or older than an action when `audit` tells of them), then read by `sql`
+    /// forgotten, or older than an action `actions` tells of), then read by `sql`
     /// (column: name) in the poll's transaction.
     pub async fn names(
         &self,
         tx: &mut Transaction<'static, Postgres>,
         sql: &str,
-        audit: bool,
+        actions: &tally::LastAction,
         db_now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<String>> {
         let kept = {
@@ -68,7 +68,7 @@ impl QueueList {
                 .map(|l| (l.db_at, l.names.clone()))
         };
         if let Some((db_at, names)) = kept
-            && !tally::acted_since(tx, audit, db_at).await?
+            && !actions.since(tx, db_at).await?
         {
             return Ok(names);
         }

@@ -149,11 +149,13 @@ pub async fn snapshot(
     let db_now: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
         .fetch_one(&mut *tx)
         .await?;
+    // The queue list and every pass ask it whether they are older than an action.
+    let actions = tally::LastAction::new(piles.audit);
     let names = match &statements.queue_names {
         Some(sql) => Some(
             caches
                 .queue_list
-                .names(&mut tx, sql, piles.audit, db_now)
+                .names(&mut tx, sql, &actions, db_now)
                 .await
                 .context("listing the queues")?,
         ),
@@ -165,7 +167,7 @@ pub async fn snapshot(
     let context = PollContext {
         pool,
         source,
-        audit: piles.audit,
+        actions: &actions,
         table: piles.table.as_deref(),
         db_now,
     };

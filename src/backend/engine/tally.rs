@@ -191,7 +191,7 @@ fn keep(slots: &Mutex<Vec<Slot>>, i: usize, taken: Taken, unstored: bool) {
 }
 
 /// Whether someone acted on the jobs since `at` (an audit row newer than it).
-const ACTED_SINCE_SQL: &str = "SELECT EXISTS (SELECT 1 FROM jobtop.audit a WHERE a.at > $1)";
+const LAST_ACTION_SQL: &str = "SELECT max(a.at) FROM jobtop.audit a";
 
 /// Whether this session can read stored passes.
 const STORE_FACTS_SQL: &str = "SELECT CASE WHEN to_regclass('jobtop.tallies') IS NULL THEN false \
@@ -226,8 +226,8 @@ pub struct PollContext<'a> {
     pub pool: &'a PgPool,
     /// `history::source_key`: which queue system and schema the stored passes belong to.
     pub source: &'a str,
-    /// Whether `jobtop.audit` exists to tell when someone acted.
-    pub audit: bool,
+    /// When someone last acted, as `jobtop.audit` tells.
+    pub actions: &'a LastAction,
     /// The jobs table whose size decides `Tally::estimate_first` (`None`: not one table).
     pub table: Option<&'a str>,
     pub db_now: DateTime<Utc>,
@@ -279,7 +279,7 @@ pub async fn apply(
         }
         let memory = cache.taken(i);
         if let Some(t) = memory.as_ref().filter(|t| t.at.elapsed() < tally.every)
-            && !acted_since(tx, ctx.audit, t.db_at).await?
+            && !ctx.actions.since(tx, t.db_at).await?
         {
             merge(queues, &t.rows, true);
             continue;
@@ -295,7 +295,7 @@ pub async fn apply(
             (m, s) => m.or(s),
         };
         let last = match last {
-            Some(t) if !acted_since(tx, ctx.audit, t.db_at).await? => Some(t),
+            Some(t) if !ctx.actions.since(tx, t.db_at).await? => Some(t),
             _ => None,
         };
         if let Some(t) = last {
@@ -332,19 +332,46 @@ pub async fn apply(
     Ok(applied)
 }
 
-/// Whether anyone acted on the jobs since `at` (false where there is no audit table).
-pub(crate) async fn acted_since(
-    tx: &mut Transaction<'static, Postgres>,
+/// When anyone last acted on the jobs (the newest audit row), read once a poll when the
+/// first kept figure (the queue list, a pass) asks whether it is older than an action,
+/// rather than once per figure.
+pub struct LastAction {
+    /// `jobtop.audit` exists to tell.
     audit: bool,
-    at: DateTime<Utc>,
-) -> anyhow::Result<bool> {
-    if !audit {
-        return Ok(false);
+    /// `None` until read; then the newest row's time, `None` in an empty table.
+    newest: Mutex<Option<Option<DateTime<Utc>>>>,
+}
+
+impl LastAction {
+    pub fn new(audit: bool) -> LastAction {
+        LastAction {
+            audit,
+            newest: Mutex::new(None),
+        }
     }
-    Ok(sqlx::query_scalar(ACTED_SINCE_SQL)
-        .bind(at)
-        .fetch_one(&mut **tx)
-        .await?)
+
+    /// Whether anyone acted since `at` (false where there is no audit table).
+    pub async fn since(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<bool> {
+        if !self.audit {
+            return Ok(false);
+        }
+        let read = *self.newest.lock().unwrap_or_else(|e| e.into_inner());
+        let newest = match read {
+            Some(newest) => newest,
+            None => {
+                let newest: Option<DateTime<Utc>> = sqlx::query_scalar(LAST_ACTION_SQL)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                *self.newest.lock().unwrap_or_else(|e| e.into_inner()) = Some(newest);
+                newest
+            }
+        };
+        Ok(newest.is_some_and(|newest| newest > at))
+    }
 }
 
 /// Whether the jobs table is too big to read whole in a poll.
