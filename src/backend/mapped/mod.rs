@@ -14,6 +14,7 @@ mod lists;
 pub mod profile;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::PgPool;
 use toml::Spanned;
@@ -25,10 +26,15 @@ use crate::backend::engine::snapshot::{
     MINUTES_FROM, MINUTES_UNTIL, QUEUE_NAMES, Statements, WINDOW_START, capped, capped_pile,
     epoch_minute,
 };
+use crate::backend::engine::tally::{Tally, every_unless_small};
+use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::{TimeCol, ident, literal};
 use actions::MappedActions;
 pub use profile::{Profile, ProfileError, Target};
+
+/// How often the jobs due later are counted (`Builder::due_later_pass`).
+const DUE_LATER_EVERY: Duration = Duration::from_secs(30);
 
 /// The column a profile key names, as `j."column"`.
 fn col(c: &Spanned<String>) -> String {
@@ -509,8 +515,48 @@ impl Builder<'_> {
                 .worker
                 .as_ref()
                 .map(|w| Arc::from(self.workers_sql(w))),
-            tallies: Vec::new(),
+            tallies: self.due_later_pass().into_iter().collect(),
         }
+    }
+
+    /// The scheduled and retrying jobs counted for every queue in one pass on the slower
+    /// clock, where a waiting status value has an index. Per queue they are an index range
+    /// each, but past the pile cap the planner estimates that range as if the run-at time
+    /// had nothing to do with the status and the type: at 10 M rows, a type's 14,793
+    /// scheduled jobs read "~167". Between passes the figures say "~"; after an action the
+    /// pass is taken again.
+    fn due_later_pass(&self) -> Option<Tally> {
+        let waiting = [Target::Queued, Target::Retrying]
+            .into_iter()
+            .flat_map(|t| self.profile.values(t));
+        if self.times().future.is_none() || !waiting.into_iter().any(|v| self.indexed(v)) {
+            return None;
+        }
+        let states = lists::state_map(self.profile, self.table);
+        let piles: Vec<(&str, String)> = [
+            (JobState::Scheduled, "scheduled"),
+            (JobState::Retrying, "retrying"),
+        ]
+        .into_iter()
+        .filter_map(|(state, column)| states.condition(state).map(|c| (column, c)))
+        .collect();
+        let columns: Vec<String> = piles
+            .iter()
+            .map(|(column, c)| format!("count(*) FILTER (WHERE {c}) AS {column}"))
+            .collect();
+        let any: Vec<&str> = piles.iter().map(|(_, c)| c.as_str()).collect();
+        Some(Tally {
+            sql: Arc::from(format!(
+                "SELECT {queue}::text AS name, {columns} FROM {from} WHERE {any} GROUP BY 1",
+                queue = self.queue_expr(),
+                columns = columns.join(", "),
+                from = self.from(),
+                any = any.join(" OR "),
+            )),
+            every: every_unless_small(self.table, DUE_LATER_EVERY),
+            estimate_first: false,
+            bitmap_scan: false,
+        })
     }
 
     /// Status values a snapshot counts: everything not finished, and dead.
@@ -579,6 +625,11 @@ impl Builder<'_> {
             .into_iter()
             .map(|v| self.pile(v, Part::All, &t))
             .collect();
+        if self.due_later_pass().is_some() {
+            // Counted in the pass instead.
+            scheduled.clear();
+            retrying.clear();
+        }
 
         // Oldest ready: the earliest due time among waiting statuses; without a run-at
         // column, the earliest creation time; without either, unknown.
@@ -923,6 +974,9 @@ impl Builder<'_> {
                 "the profile names no finished-at column or no succeeded status: \
                  throughput and failure rate are not shown",
             )),
+        }
+        for tally in &statements.tallies {
+            plan.probes.push(tally.probe(Some(live_fix.clone())));
         }
         if let Some(sql) = &statements.workers {
             plan.probes.push(Probe {
