@@ -30,7 +30,7 @@ use crate::backend::model::{KindOutcomes, MinuteBucket, QueueStats};
 const REREAD_MINUTES: i64 = 2;
 
 /// The whole hour is read again this often (in minutes of the database clock).
-const FULL_REREAD_EVERY: i64 = 5;
+pub const FULL_REREAD_EVERY: i64 = 5;
 
 /// Per kind, per epoch minute.
 type ByKind = HashMap<String, BTreeMap<i64, MinuteBucket>>;

@@ -48,6 +48,15 @@ pub fn minutes_probe(sql: &str) -> Arc<str> {
     )
 }
 
+/// Where the minutes a poll after the first reads again begin (the one under way and the
+/// one before it, `minute_cache`), as `WINDOW_START` is where the hour begins.
+const OPEN_MINUTES_START: &str = "to_timestamp(floor(extract(epoch FROM now()) / 60) * 60 - 60)";
+
+/// A `minutes_probe` as a poll after the first runs it: the open minutes, not the hour.
+pub fn open_minutes_probe(probe: &str) -> String {
+    probe.replace(WINDOW_START, OPEN_MINUTES_START)
+}
+
 /// Estimates a poll takes at most when piles await their pass (one per queue; past it,
 /// the rest are an estimated 0 until the pass lands).
 const PENDING_ESTIMATES: usize = 200;
