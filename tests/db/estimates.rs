@@ -303,3 +303,62 @@ async fn a_profiles_scheduled_pile_past_100_is_counted_in_a_pass_with_doctors_in
         "the same pass until the next one: marked ~"
     );
 }
+
+/// pg-boss tells a job due later from a ready one by `start_after` alone: its scheduled
+/// and retrying jobs (with the jobs waiting on others, scheduled too) are counted in one
+/// pass, as a profile's are, since the planner puts a queue's pile at a fraction of itself
+/// (some 400 for 14,000 at 10 M rows; "100+" here).
+#[tokio::test]
+async fn pgboss_scheduled_jobs_past_100_are_counted_in_a_pass_not_estimated() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    common::load(pool, common::fixture::PGBOSS).await;
+    exec(
+        pool,
+        "INSERT INTO pgboss.job (name, state, start_after, started_on, completed_on)
+         SELECT 'emails', 'completed', now() - g * interval '15 seconds',
+                now() - g * interval '15 seconds', now() - g * interval '15 seconds'
+         FROM generate_series(1, 150000) g;
+         INSERT INTO pgboss.job (name, state, start_after)
+         SELECT 'emails', 'created', now() + interval '1 day' FROM generate_series(1, 3000);
+         INSERT INTO pgboss.job (name, state, retry_count, start_after)
+         SELECT 'emails', 'retry', 1, now() + interval '1 hour' FROM generate_series(1, 300);
+         ANALYZE pgboss.job",
+    )
+    .await;
+    let (scheduled, retrying): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE state = 'created' AND NOT blocked AND start_after > now()
+                                    OR state IN ('created', 'retry') AND blocked),
+                count(*) FILTER (WHERE state = 'retry' AND NOT blocked AND start_after > now())
+         FROM pgboss.job WHERE name = 'emails'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let backend = jobtop::backend::pgboss::open(pool.clone(), "pgboss")
+        .await
+        .unwrap();
+    let emails = |s: &Snapshot| {
+        let q = s.queues.iter().find(|q| q.name == "emails").unwrap();
+        (q.scheduled, q.retrying)
+    };
+    let opts = SnapshotOptions::default();
+    let first = backend.snapshot(&opts).await.unwrap();
+    assert!(scheduled > 3000 && retrying >= 300);
+    assert_eq!(
+        emails(&first),
+        (Count::exact(scheduled), Count::exact(retrying)),
+        "the pass, taken now"
+    );
+    let next = emails(&backend.snapshot(&opts).await.unwrap());
+    assert_eq!(
+        (
+            next.0.value,
+            next.0.estimated,
+            next.1.value,
+            next.1.estimated
+        ),
+        (scheduled, true, retrying, true),
+        "the same pass until the next one: marked ~"
+    );
+}

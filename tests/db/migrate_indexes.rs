@@ -10,10 +10,9 @@ use crate::cli;
 use crate::common::fixture::GOODJOB;
 use crate::common::{self, exec};
 
-const NAMED: [&str; 3] = [
+const NAMED: [&str; 2] = [
     "good_jobs_jobtop_queue_discarded",
     "good_jobs_jobtop_queue_running",
-    "good_jobs_jobtop_queue_retrying",
 ];
 
 async fn advised(pool: &PgPool) -> Vec<String> {

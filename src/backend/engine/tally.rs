@@ -34,7 +34,7 @@ use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgPool, Postgres, Row, Transaction};
 
 use crate::backend::doctor::Probe;
-use crate::backend::model::{Count, QueueStats};
+use crate::backend::model::{Count, JobState, QueueStats};
 use crate::backend::pg::catalog::TableInfo;
 
 /// One pass, and how often it is taken.
@@ -82,7 +82,46 @@ pub fn every_unless_small(table: &TableInfo, every: Duration) -> Duration {
     }
 }
 
+/// How often the jobs due later are counted (`Tally::due_later`).
+pub const DUE_LATER_EVERY: Duration = Duration::from_secs(30);
+
 impl Tally {
+    /// The scheduled and retrying jobs of every queue (`queue`, an expression over `from`'s
+    /// rows) counted in one read of them, every `DUE_LATER_EVERY` (every poll while `table`
+    /// is small). `piles`: each state with the condition of its jobs; `None` without any.
+    ///
+    /// Where a schema tells these jobs from ready ones only by a due time in the future
+    /// (`status = 'queued' AND run_at > now()`), the planner's estimate of one queue's
+    /// pile takes that time as unrelated to the status and the queue: at 10 M rows it put
+    /// a pile of 14,793 at ~167 (a profile), and pg-boss's at ~400 against some 14,000.
+    /// Counted per queue to the pile cap and estimated past it, such a pile reads wrong;
+    /// counted here it is exact when taken and "~" until the next pass.
+    pub fn due_later(
+        piles: &[(JobState, String)],
+        queue: &str,
+        from: &str,
+        table: &TableInfo,
+    ) -> Option<Tally> {
+        if piles.is_empty() {
+            return None;
+        }
+        let columns: Vec<String> = piles
+            .iter()
+            .map(|(state, c)| format!("count(*) FILTER (WHERE {c}) AS {}", state.as_str()))
+            .collect();
+        let any: Vec<String> = piles.iter().map(|(_, c)| format!("({c})")).collect();
+        Some(Tally {
+            sql: Arc::from(format!(
+                "SELECT {queue}::text AS name, {columns} FROM {from} WHERE {any} GROUP BY 1",
+                columns = columns.join(", "),
+                any = any.join(" OR "),
+            )),
+            every: every_unless_small(table, DUE_LATER_EVERY),
+            estimate_first: false,
+            bitmap_scan: false,
+        })
+    }
+
     /// The pass as doctor explains it and the bench times it.
     pub fn probe(&self, fix: Option<String>) -> Probe {
         let every = if self.every.is_zero() {

@@ -14,7 +14,6 @@ mod lists;
 pub mod profile;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use sqlx::PgPool;
 use toml::Spanned;
@@ -26,15 +25,12 @@ use crate::backend::engine::snapshot::{
     MINUTES_FROM, MINUTES_UNTIL, QUEUE_NAMES, Statements, WINDOW_START, capped, capped_pile,
     epoch_minute,
 };
-use crate::backend::engine::tally::{Tally, every_unless_small};
+use crate::backend::engine::tally::Tally;
 use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::{TimeCol, ident, literal};
 use actions::MappedActions;
 pub use profile::{Profile, ProfileError, Target};
-
-/// How often the jobs due later are counted (`Builder::due_later_pass`).
-const DUE_LATER_EVERY: Duration = Duration::from_secs(30);
 
 /// The column a profile key names, as `j."column"`.
 fn col(c: &Spanned<String>) -> String {
@@ -519,12 +515,9 @@ impl Builder<'_> {
         }
     }
 
-    /// The scheduled and retrying jobs counted for every queue in one pass on the slower
-    /// clock, where a waiting status value has an index. Per queue they are an index range
-    /// each, but past the pile cap the planner estimates that range as if the run-at time
-    /// had nothing to do with the status and the type: at 10 M rows, a type's 14,793
-    /// scheduled jobs read "~167". Between passes the figures say "~"; after an action the
-    /// pass is taken again.
+    /// The scheduled and retrying jobs counted for every queue in one pass
+    /// (`Tally::due_later`), where a waiting status value has an index: past the pile cap
+    /// the planner's estimate of such a range misleads.
     fn due_later_pass(&self) -> Option<Tally> {
         let waiting = [Target::Queued, Target::Retrying]
             .into_iter()
@@ -533,30 +526,11 @@ impl Builder<'_> {
             return None;
         }
         let states = lists::state_map(self.profile, self.table);
-        let piles: Vec<(&str, String)> = [
-            (JobState::Scheduled, "scheduled"),
-            (JobState::Retrying, "retrying"),
-        ]
-        .into_iter()
-        .filter_map(|(state, column)| states.condition(state).map(|c| (column, c)))
-        .collect();
-        let columns: Vec<String> = piles
-            .iter()
-            .map(|(column, c)| format!("count(*) FILTER (WHERE {c}) AS {column}"))
+        let piles: Vec<(JobState, String)> = [JobState::Scheduled, JobState::Retrying]
+            .into_iter()
+            .filter_map(|state| states.condition(state).map(|c| (state, c)))
             .collect();
-        let any: Vec<&str> = piles.iter().map(|(_, c)| c.as_str()).collect();
-        Some(Tally {
-            sql: Arc::from(format!(
-                "SELECT {queue}::text AS name, {columns} FROM {from} WHERE {any} GROUP BY 1",
-                queue = self.queue_expr(),
-                columns = columns.join(", "),
-                from = self.from(),
-                any = any.join(" OR "),
-            )),
-            every: every_unless_small(self.table, DUE_LATER_EVERY),
-            estimate_first: false,
-            bitmap_scan: false,
-        })
+        Tally::due_later(&piles, &self.queue_expr(), &self.from(), self.table)
     }
 
     /// Status values a snapshot counts: everything not finished, and dead.

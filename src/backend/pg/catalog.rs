@@ -20,7 +20,7 @@ pub struct TableInfo {
     pub indexes: Vec<IndexShape>,
     /// `p` for a partitioned table.
     pub relkind: String,
-    /// The table's size on disk (`pg_table_size`; 0 for a partitioned parent).
+    /// The table's size on disk (`pg_table_size`; a partitioned table's, its partitions').
     pub bytes: i64,
 }
 
@@ -85,7 +85,11 @@ impl TableInfo {
         name: &str,
     ) -> anyhow::Result<Option<TableInfo>> {
         let rel: Option<(i64, String, i64)> = sqlx::query_as(
-            "SELECT c.oid::bigint, c.relkind::text, pg_table_size(c.oid) FROM pg_class c \
+            "SELECT c.oid::bigint, c.relkind::text, \
+               CASE WHEN c.relkind = 'p' \
+                 THEN coalesce((SELECT sum(pg_table_size(p.relid)) FROM pg_partition_tree(c.oid) p), 0) \
+                 ELSE pg_table_size(c.oid) END::bigint \
+             FROM pg_class c \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
         )
@@ -119,9 +123,10 @@ impl TableInfo {
         }))
     }
 
-    /// A plain table under `SMALL_TABLE_BYTES`: cheap to read whole each poll.
+    /// A table under `SMALL_TABLE_BYTES` (a partitioned one: its partitions together):
+    /// cheap to read whole each poll.
     pub fn is_small(&self) -> bool {
-        self.relkind == "r" && self.bytes < SMALL_TABLE_BYTES
+        matches!(self.relkind.as_str(), "r" | "p") && self.bytes < SMALL_TABLE_BYTES
     }
 
     pub fn has(&self, column: &str) -> bool {
