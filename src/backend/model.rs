@@ -341,6 +341,11 @@ pub struct SnapshotOptions {
     /// to this many per queue (never more than `count_cap`); past it a backend that can
     /// shows an estimate ("~45k").
     pub pile_cap: i64,
+    /// New planner estimates of piles past the pile cap one snapshot may take: a monitor
+    /// spreads them over its polls (`pile_estimates::PER_POLL`, the default), a command
+    /// that polls once (`snapshot`, `check`) takes them all, or most of its piles would
+    /// read "100+".
+    pub estimates: usize,
 }
 
 /// The default `pile_cap`: small piles exact, big ones estimated.
@@ -352,6 +357,7 @@ impl Default for SnapshotOptions {
             count_cap: 10_000,
             running_by_tenant: false,
             pile_cap: PILE_CAP,
+            estimates: crate::backend::pile_estimates::PER_POLL,
         }
     }
 }

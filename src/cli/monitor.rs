@@ -220,6 +220,7 @@ fn snapshot_options(settings: &MonitorSettings) -> SnapshotOptions {
         count_cap: settings.count_cap,
         running_by_tenant: settings.rules.needs_tenants(),
         pile_cap: settings.pile_cap,
+        ..SnapshotOptions::default()
     }
 }
 

@@ -98,6 +98,8 @@ async fn take_source(
         // each entry's heap (a jobforge table of 10 M rows did not answer within the 5 s
         // statement timeout); past the pile cap it is estimated, and the output says so.
         pile_cap: settings::pile_cap(&rules).min(count_cap),
+        // One poll: every pile past the cap gets its estimate now.
+        estimates: usize::MAX,
     };
     let limit = Duration::from_secs_f64(timeout.clamp(0.5, 600.0));
     let read = async {

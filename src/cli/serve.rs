@@ -161,6 +161,7 @@ async fn open(
             count_cap: settings.count_cap,
             running_by_tenant: settings.rules.needs_tenants(),
             pile_cap: settings.pile_cap,
+            ..SnapshotOptions::default()
         },
     })
 }

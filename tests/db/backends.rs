@@ -231,6 +231,7 @@ async fn river_counts_stop_at_the_cap() {
             count_cap: 2,
             running_by_tenant: false,
             pile_cap: 2,
+            estimates: jobtop::backend::pile_estimates::PER_POLL,
         })
         .await
         .unwrap();

@@ -19,6 +19,7 @@ pub const OPTS: SnapshotOptions = SnapshotOptions {
     count_cap: 10_000,
     running_by_tenant: false,
     pile_cap: PILE_CAP,
+    estimates: jobtop::backend::pile_estimates::PER_POLL,
 };
 
 /// A stop flag nobody raises.

@@ -15,6 +15,7 @@ const OPTS: SnapshotOptions = SnapshotOptions {
     count_cap: 10_000,
     running_by_tenant: false,
     pile_cap: 100,
+    estimates: jobtop::backend::pile_estimates::PER_POLL,
 };
 
 /// `QUEUES` queues, each with one ready and two dead jobs (the shape), and one

@@ -43,6 +43,7 @@ async fn snapshot(pool: &PgPool, running_by_tenant: bool) -> Snapshot {
             count_cap: 10_000,
             running_by_tenant,
             pile_cap: 10_000,
+            estimates: jobtop::backend::pile_estimates::PER_POLL,
         })
         .await
         .unwrap()

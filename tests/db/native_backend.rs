@@ -17,6 +17,7 @@ const BIG_CAP: SnapshotOptions = SnapshotOptions {
     count_cap: 10_000,
     running_by_tenant: false,
     pile_cap: 10_000,
+    estimates: jobtop::backend::pile_estimates::PER_POLL,
 };
 
 async fn enqueue(pool: &PgPool, queue: &str) -> i64 {

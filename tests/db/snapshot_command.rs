@@ -416,3 +416,31 @@ async fn snapshot_estimates_a_pile_past_100_under_the_count_cap() {
     let dead = webhooks["dead"].as_i64().unwrap();
     assert!((2000..=4000).contains(&dead), "{webhooks}");
 }
+
+/// One poll estimates every pile past the cap: a monitor spreads its estimates over a few
+/// polls, but a command that polls once showed "100+" beyond its first few piles.
+#[tokio::test]
+async fn snapshot_estimates_every_queues_pile_in_its_one_poll() {
+    let db = common::test_db().await;
+    let pool = &db.pool;
+    exec(
+        pool,
+        "INSERT INTO jobtop.queues (name) SELECT 'q' || g FROM generate_series(1, 8) g;
+         INSERT INTO jobtop.jobs (queue, kind, state, finished_at)
+         SELECT 'q' || (g % 8 + 1), 'hook', 'dead', now() - interval '2 hours'
+         FROM generate_series(1, 8000) g;
+         ANALYZE jobtop.jobs",
+    )
+    .await;
+    let out = cli::jobtop("", &["snapshot", &cli::url(&db.options), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", cli::stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_valid(&doc);
+    let queues = doc["queues"].as_array().unwrap();
+    assert_eq!(queues.len(), 8);
+    for q in queues {
+        assert_eq!(q["estimated"], serde_json::json!(["dead"]), "{q}");
+        let dead = q["dead"].as_i64().unwrap();
+        assert!((500..=1500).contains(&dead), "{q}");
+    }
+}

@@ -63,6 +63,7 @@ fn setup(db: &TestDb, backend: BackendKind, read_only: bool) -> SourceSetup {
             count_cap: 10_000,
             running_by_tenant: false,
             pile_cap: 100,
+            estimates: jobtop::backend::pile_estimates::PER_POLL,
         },
     }
 }

@@ -191,9 +191,9 @@ pub async fn snapshot(
     .context("counting what no index holds by queue")?;
     // Piles awaiting their pass are estimated in one poll, not a few a poll.
     let budget = if applied.dead_pending {
-        PENDING_ESTIMATES
+        PENDING_ESTIMATES.max(opts.estimates)
     } else {
-        pile_estimates::PER_POLL
+        opts.estimates
     };
     pile_estimates::past_the_cap(&mut tx, &mut queues, piles, &caches.estimates, cap, budget)
         .await

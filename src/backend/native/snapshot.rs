@@ -182,7 +182,7 @@ pub async fn snapshot(
         &PILES,
         &caches.estimates,
         cap,
-        pile_estimates::PER_POLL,
+        opts.estimates,
     )
     .await?;
     minute_cache::read(&mut tx, MINUTES_SQL, db_now, &mut queues, &caches.minutes).await?;
