@@ -550,6 +550,41 @@ async fn graphile_waiting_jobs_come_from_a_pass_without_doctors_index_and_from_i
     );
     assert_queues(&snap(&indexed).await, expected);
     assert_queues(&snap(&indexed).await, expected);
+
+    // With doctor's indexes of the jobs not available too, running and dead jobs are
+    // ranges by task and the workers the locked jobs' index: the same figures.
+    sqlx::raw_sql(
+        "CREATE INDEX jobs_jobtop_locked ON graphile_worker._private_jobs (task_id, locked_at) \
+         WHERE locked_at IS NOT NULL; \
+         CREATE INDEX jobs_jobtop_held ON graphile_worker._private_jobs (task_id) \
+         WHERE is_available = false",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let ranges = graphile::open(db.pool.clone(), "graphile_worker")
+        .await
+        .unwrap();
+    let counts = ranges
+        .doctor_plan()
+        .probes
+        .into_iter()
+        .find(|p| p.name == "queue counts")
+        .unwrap();
+    assert!(
+        !counts.sql.contains("held"),
+        "no read of every job not available: {}",
+        counts.sql
+    );
+    let s = snap(&ranges).await;
+    assert_queues(&s, expected);
+    assert_workers(
+        &s,
+        &[
+            ("worker-a", &["send_email"], 2, None),
+            ("worker-b", &["resize_image"], 1, None),
+        ],
+    );
 }
 
 async fn mapped(pool: &PgPool, profile: &str) -> Foreign {

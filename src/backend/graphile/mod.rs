@@ -127,32 +127,68 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             bitmap_scan: false,
         }]
     };
-    // Running and dead, the jobs that are not available, in one pass over them (its two
-    // conditions are those of the state map's running and dead buckets: graphile's
-    // `is_available` is "not locked and attempts left"), which also finds the
-    // longest-running job: the oldest lock.
+    // Running and dead per task. With doctor's two indexes on the jobs that are not
+    // available, each is a range by task: the running ones (locked, a few hundred) counted,
+    // the dead ones (a month of them) counted to the pile cap and estimated past it. As
+    // graphile ships, no index holds either: one read of the jobs that are not available
+    // (its two conditions are those of the state map's running and dead buckets:
+    // graphile's `is_available` is "not locked and attempts left") finds both and the
+    // longest-running job, the oldest lock.
+    let locked_indexed = jobs.has_index_where("task_id", &[], |p| {
+        p.is_some_and(|p| p.contains("locked_at IS NOT NULL"))
+    });
+    let held_indexed = jobs.has_index_where("task_id", &[], |p| {
+        p.is_some_and(|p| p.contains("is_available = false"))
+    });
+    let by_range = locked_indexed && held_indexed;
+    let (held_cte, running, dead, oldest_running) = if by_range {
+        (
+            String::new(),
+            count(JobState::Running),
+            pile(JobState::Dead),
+            format!(
+                "(SELECT min(j.locked_at) FROM {from} WHERE {} AND j.task_id = q.id)",
+                cond(JobState::Running)
+            ),
+        )
+    } else {
+        (
+            format!(
+                "WITH held AS MATERIALIZED ( \
+                   SELECT j.task_id, \
+                     count(*) FILTER (WHERE j.locked_at IS NOT NULL) AS running, \
+                     count(*) FILTER (WHERE j.locked_at IS NULL) AS dead, \
+                     min(j.locked_at) AS oldest_running \
+                   FROM {from} WHERE j.is_available = false GROUP BY j.task_id) "
+            ),
+            "coalesce(h.running, 0)".into(),
+            "coalesce(h.dead, 0)".into(),
+            "h.oldest_running".into(),
+        )
+    };
+    let held_join = if by_range {
+        ""
+    } else {
+        " LEFT JOIN held h ON h.task_id = q.id"
+    };
     let queues_sql = format!(
-        "WITH held AS MATERIALIZED ( \
-           SELECT j.task_id, \
-             count(*) FILTER (WHERE j.locked_at IS NOT NULL) AS running, \
-             count(*) FILTER (WHERE j.locked_at IS NULL) AS dead, \
-             min(j.locked_at) AS oldest_running \
-           FROM {from} WHERE j.is_available = false GROUP BY j.task_id) \
+        "{held_cte}\
          SELECT q.identifier AS name, NULL::timestamptz AS paused_at, NULL::text AS paused_by, \
            NULL::text AS pause_reason, \
            {ready} AS ready, {scheduled} AS scheduled, {retrying} AS retrying, \
-           coalesce(h.running, 0) AS running, coalesce(h.dead, 0) AS dead, \
-           {oldest_ready} AS oldest_ready_at, h.oldest_running AS oldest_running_at \
-         FROM {tasks} q LEFT JOIN held h ON h.task_id = q.id ORDER BY q.identifier",
+           {running} AS running, {dead} AS dead, \
+           {oldest_ready} AS oldest_ready_at, {oldest_running} AS oldest_running_at \
+         FROM {tasks} q{held_join} ORDER BY q.identifier",
         tasks = tasks.qualified(),
     );
+    // Workers are the lock holders: on doctor's index of locked jobs, a few hundred rows.
     let workers_sql = format!(
         "SELECT j.locked_by AS id, NULL::text AS host, NULL::int AS pid, \
            array_agg(DISTINCT q.identifier ORDER BY q.identifier) AS queues, \
            NULL::timestamptz AS started_at, NULL::timestamptz AS last_heartbeat_at, \
            count(*) AS running_jobs \
          FROM {from} JOIN {tasks} q ON q.id = j.task_id \
-         WHERE j.is_available = false AND j.locked_at IS NOT NULL AND j.locked_by IS NOT NULL \
+         WHERE j.locked_at IS NOT NULL AND j.locked_by IS NOT NULL \
          GROUP BY j.locked_by ORDER BY j.locked_by",
         tasks = tasks.qualified(),
     );
@@ -164,7 +200,9 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         tallies,
     };
     let held_fix = format!(
-        "CREATE INDEX CONCURRENTLY jobs_jobtop_held ON {t} (task_id) WHERE is_available = false;"
+        "CREATE INDEX CONCURRENTLY jobs_jobtop_locked ON {t} (task_id, locked_at) \
+         WHERE locked_at IS NOT NULL; \
+         CREATE INDEX CONCURRENTLY jobs_jobtop_held ON {t} (task_id) WHERE is_available = false;"
     );
     let version: Option<i32> = match TableInfo::load(&pool, schema, "migrations").await? {
         Some(m) => {

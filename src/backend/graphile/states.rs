@@ -34,10 +34,14 @@ pub fn state_map(jobs: &TableInfo) -> StateMap {
             "j.locked_at IS NOT NULL".into(),
             "locked_at",
         ),
+        // Spelled with `is_available = false` (the same rows: unlocked and out of attempts)
+        // so that doctor's index of the jobs not available holds them, and estimated by it
+        // alone past the pile cap: the planner cannot tie attempts to max_attempts.
         list(
             JobState::Dead,
-            "(j.locked_at IS NULL AND j.attempts >= j.max_attempts)".into(),
+            "(j.is_available = false AND j.locked_at IS NULL)".into(),
             "updated_at",
-        ),
+        )
+        .estimated_by("j.is_available = false"),
     ])
 }
