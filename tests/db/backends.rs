@@ -244,13 +244,12 @@ async fn river_counts_stop_at_the_cap() {
             estimated: false
         }
     );
-    assert_eq!(
-        default.scheduled,
-        Count {
-            value: 2,
-            capped: true,
-            estimated: false
-        }
+    // A pile past the pile cap: "2+", or the planner's estimate of the scheduled state
+    // where it says more.
+    let scheduled = default.scheduled;
+    assert!(
+        scheduled == Count::capped_at(3, 2) || (scheduled.estimated && scheduled.value > 2),
+        "{scheduled:?}"
     );
     assert_eq!(default.running, Count::exact(2));
     assert_eq!(s.count_cap, 2);

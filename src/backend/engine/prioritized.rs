@@ -65,6 +65,14 @@ impl Prioritized {
         };
         let mut scheduled = vec![laned(self.scheduled, Some(&later))];
         scheduled.extend(self.waiting.iter().map(|w| laned(w, None)));
+        // Past the pile cap the piles are estimated by their states alone: the planner
+        // takes `scheduled_at` as unrelated to the state (a River table of 2 M rows read
+        // "100+" for 1,791 scheduled jobs), and a job whose time has come leaves these
+        // states within seconds, moved by the schema's own scheduler.
+        let scheduled_states: Vec<String> = std::iter::once(self.scheduled)
+            .chain(self.waiting.iter().copied())
+            .map(literal)
+            .collect();
         vec![
             StateList::new(
                 JobState::Ready,
@@ -76,13 +84,16 @@ impl Prioritized {
                 run_at.clone(),
             )
             .with_fix(fix.clone()),
-            StateList::new(JobState::Scheduled, scheduled, run_at.clone()).with_fix(fix.clone()),
+            StateList::new(JobState::Scheduled, scheduled, run_at.clone())
+                .with_fix(fix.clone())
+                .estimated_by(format!("j.state IN ({})", scheduled_states.join(", "))),
             StateList::new(
                 JobState::Retrying,
                 vec![laned(self.retryable, Some(&later))],
                 run_at,
             )
-            .with_fix(fix.clone()),
+            .with_fix(fix.clone())
+            .estimated_by(format!("j.state = {}", literal(self.retryable))),
             StateList::new(
                 JobState::Running,
                 vec![Range::plain(format!("j.state = {}", literal(self.running)))],
