@@ -124,6 +124,23 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         && jobs.has_index_where("start_after", &["name", "state", "blocked"], |p| {
             p.is_some_and(|p| p.contains("'created'") && p.contains("'retry'"))
         });
+    // The ready count, likewise: on the fetch index a queue's due jobs are not a range (it
+    // is ordered by priority and creation), so the count walked its scheduled ones too (20k
+    // buffers a poll at 10 M rows); on the live index, one range per waiting state.
+    let ready = if by_state {
+        let due = |state: &str| {
+            capped(
+                &from,
+                &format!(
+                    "j.name = q.name AND j.state = '{state}' AND NOT j.blocked \
+                     AND j.start_after <= now()"
+                ),
+            )
+        };
+        format!("({} + {})", due("created"), due("retry"))
+    } else {
+        capped(&from, &format!("{waiting} AND j.start_after <= now()"))
+    };
     let oldest_ready = if by_state {
         let first = |state: &str| {
             format!(
@@ -157,7 +174,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
            {oldest_ready} AS oldest_ready_at, \
            {oldest_running} AS oldest_running_at, {dead_last_hour} AS dead_last_hour \
          FROM {queue_table} q ORDER BY q.name",
-        ready = capped(&from, &format!("{waiting} AND j.start_after <= now()")),
+        ready = ready,
         queue_table = queues.qualified(),
     );
     // Completions per minute, per queue through pg-boss 12's (name, completed_on) index
