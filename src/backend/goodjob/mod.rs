@@ -141,12 +141,12 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     let tally_dead = !pinned(&["error IS NOT NULL", "finished_at IS NOT NULL"]);
     let cond = |state| states.condition(state).unwrap_or_else(|| "false".into());
     // Two passes: the unfinished jobs (a few percent of the table, a bitmap over one of
-    // good_job's indexes on unfinished jobs) every `TALLY_EVERY`; the discarded ones, spread over the whole
-    // table among the succeeded (at 10 M rows the pass read the table, 5 s), every
-    // `DISCARDED_EVERY`, estimated while no pass is at hand.
-    // Jobs due later are always in it: per queue past the pile cap the planner takes
-    // `scheduled_at` as unrelated to the job being unfinished, and says "100+" or a
-    // figure far under the pile.
+    // good_job's indexes on unfinished jobs) every `TALLY_EVERY`; the discarded ones,
+    // spread over the whole table among the succeeded (at 10 M rows the pass read the
+    // table, 5 s), every `DISCARDED_EVERY`, estimated while no pass is at hand. Jobs due
+    // later are always in the first: per queue past the pile cap the planner takes
+    // `scheduled_at` as unrelated to the job being unfinished, and says "100+" or a figure
+    // far under the pile.
     let mut live = vec![format!(
         "count(*) FILTER (WHERE {}) AS scheduled, count(*) FILTER (WHERE {}) AS retrying",
         cond(JobState::Scheduled),
@@ -160,23 +160,20 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
             performed = utc("j.performed_at"),
         ));
     }
-    let mut tallies = Vec::new();
-    {
-        tallies.push(Tally {
-            sql: Arc::from(format!(
-                "SELECT j.queue_name::text AS name, {} FROM {from} \
-                 WHERE j.finished_at IS NULL AND j.queue_name IS NOT NULL GROUP BY 1",
-                live.join(", ")
-            )),
-            every: every_unless_small(&jobs, TALLY_EVERY),
-            estimate_first: false,
-            // good_job's indexes on unfinished jobs lead with priority, which is one value
-            // for most applications' jobs: the planner then walks one in priority order,
-            // a buffer per job, rather than read their pages once. No predicate keeps
-            // those indexes out and the bitmap in: every one shares `finished_at IS NULL`.
-            bitmap_scan: true,
-        });
-    }
+    let mut tallies = vec![Tally {
+        sql: Arc::from(format!(
+            "SELECT j.queue_name::text AS name, {} FROM {from} \
+             WHERE j.finished_at IS NULL AND j.queue_name IS NOT NULL GROUP BY 1",
+            live.join(", ")
+        )),
+        every: every_unless_small(&jobs, TALLY_EVERY),
+        estimate_first: false,
+        // good_job's indexes on unfinished jobs lead with priority, which is one value
+        // for most applications' jobs: the planner then walks one in priority order,
+        // a buffer per job, rather than read their pages once. No predicate keeps
+        // those indexes out and the bitmap in: every one shares `finished_at IS NULL`.
+        bitmap_scan: true,
+    }];
     if tally_dead {
         tallies.push(Tally {
             sql: Arc::from(format!(
