@@ -307,7 +307,7 @@ async fn a_profiles_scheduled_pile_past_100_is_counted_in_a_pass_with_doctors_in
 /// pg-boss tells a job due later from a ready one by `start_after` alone: its scheduled
 /// and retrying jobs (with the jobs waiting on others, scheduled too) are counted in one
 /// pass, as a profile's are, since the planner puts a queue's pile at a fraction of itself
-/// (some 400 for 14,000 at 10 M rows; "100+" here).
+/// ("100+" for 1,737 at 2 M rows, and here).
 #[tokio::test]
 async fn pgboss_scheduled_jobs_past_100_are_counted_in_a_pass_not_estimated() {
     let db = common::test_db().await;
