@@ -42,66 +42,47 @@ pub trait Keys<K> {
     }
 }
 
-impl<K> Keys<K> for [K] {
+/// Any slice, vector or array of keys.
+impl<K, T: AsRef<[K]> + ?Sized> Keys<K> for T {
     fn len(&self) -> usize {
-        <[K]>::len(self)
+        self.as_ref().len()
     }
 
     fn key(&self, row: usize) -> &K {
-        &self[row]
+        &self.as_ref()[row]
     }
 }
 
 impl<K: PartialEq + Clone> ListSelection<K> {
     /// The row of the selection in `keys`, while its key is there.
-    pub fn index(&self, keys: &[K]) -> Option<usize> {
-        self.index_in(keys)
-    }
-
-    /// Selects row `i` (clamped); nothing on an empty list.
-    pub fn select(&mut self, keys: &[K], i: usize) {
-        self.select_in(keys, i)
-    }
-
-    /// Moves `by` rows, staying inside the list; from nothing, counts from the row it was on.
-    pub fn step(&mut self, keys: &[K], by: isize) {
-        self.step_in(keys, by)
-    }
-
-    /// After the list changed: stays on its key if it is still there, else lands on the
-    /// fallback; selects nothing in an empty list.
-    pub fn settle(&mut self, keys: &[K], fallback: Fallback) {
-        self.settle_in(keys, fallback)
-    }
-
-    /// `index` over any `Keys`.
-    pub fn index_in(&self, keys: &(impl Keys<K> + ?Sized)) -> Option<usize> {
+    pub fn index(&self, keys: &(impl Keys<K> + ?Sized)) -> Option<usize> {
         let key = self.key.as_ref()?;
         (0..keys.len()).position(|row| keys.key(row) == key)
     }
 
-    /// `select` over any `Keys`.
-    pub fn select_in(&mut self, keys: &(impl Keys<K> + ?Sized), i: usize) {
+    /// Selects row `i` (clamped); nothing on an empty list.
+    pub fn select(&mut self, keys: &(impl Keys<K> + ?Sized), i: usize) {
         if let Some(last) = keys.len().checked_sub(1) {
             self.row = i.min(last);
             self.key = Some(keys.key(self.row).clone());
         }
     }
 
-    /// `step` over any `Keys`.
-    pub fn step_in(&mut self, keys: &(impl Keys<K> + ?Sized), by: isize) {
-        let at = self.index_in(keys).unwrap_or(self.row) as isize;
-        self.select_in(keys, at.saturating_add(by).max(0) as usize);
+    /// Moves `by` rows, staying inside the list; from nothing, counts from the row it was on.
+    pub fn step(&mut self, keys: &(impl Keys<K> + ?Sized), by: isize) {
+        let at = self.index(keys).unwrap_or(self.row) as isize;
+        self.select(keys, at.saturating_add(by).max(0) as usize);
     }
 
-    /// `settle` over any `Keys`.
-    pub fn settle_in(&mut self, keys: &(impl Keys<K> + ?Sized), fallback: Fallback) {
-        match self.index_in(keys) {
+    /// After the list changed: stays on its key if it is still there, else lands on the
+    /// fallback; selects nothing in an empty list.
+    pub fn settle(&mut self, keys: &(impl Keys<K> + ?Sized), fallback: Fallback) {
+        match self.index(keys) {
             Some(i) => self.row = i,
             None if keys.is_empty() => *self = ListSelection::default(),
             None => match fallback {
-                Fallback::First => self.select_in(keys, 0),
-                Fallback::SameRow => self.select_in(keys, self.row),
+                Fallback::First => self.select(keys, 0),
+                Fallback::SameRow => self.select(keys, self.row),
             },
         }
     }

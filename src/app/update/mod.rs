@@ -277,7 +277,7 @@ impl App {
         match self.pane {
             Pane::Queues => {
                 let mut selected = std::mem::take(&mut self.selected_queue);
-                selected.step_in(&self.queue_keys(), by);
+                selected.step(&self.queue_keys(), by);
                 self.selected_queue = selected;
             }
             Pane::Workers => {
@@ -291,7 +291,7 @@ impl App {
     pub(super) fn keep_selection_valid(&mut self) {
         self.drill_keep_selection();
         let mut selected = std::mem::take(&mut self.selected_queue);
-        selected.settle_in(&self.queue_keys(), Fallback::First);
+        selected.settle(&self.queue_keys(), Fallback::First);
         self.selected_queue = selected;
         let ids = self.worker_ids();
         self.selected_worker.settle(&ids, Fallback::First);

@@ -43,7 +43,7 @@ impl App {
             Table::Queues => {
                 self.pane = Pane::Queues;
                 let mut selected = std::mem::take(&mut self.selected_queue);
-                selected.select_in(&self.queue_keys(), row);
+                selected.select(&self.queue_keys(), row);
                 self.selected_queue = selected;
             }
             Table::Workers => {
