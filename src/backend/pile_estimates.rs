@@ -70,13 +70,9 @@ pub struct PileSql {
 }
 
 impl PileSql {
-    /// From a `FROM` item (with its alias), the pile's condition and the queue column.
-    pub fn new(from: &str, condition: &str, queue: &str) -> PileSql {
-        PileSql::estimated_by(from, condition, condition, queue)
-    }
-
-    /// As `new`, the estimate taken of `estimate`: the same rows, in a form the planner
-    /// judges better (`StateList::estimate`).
+    /// From a `FROM` item (with its alias), the pile's condition, the condition its estimate
+    /// is planned by (the pile's own, or rows the planner judges better that are the same
+    /// or nearly: `StateList::estimate`) and the queue column.
     pub fn estimated_by(from: &str, condition: &str, estimate: &str, queue: &str) -> PileSql {
         let rows = |cond: &str| format!("SELECT 1 FROM {from} WHERE {cond} AND {queue} = $1");
         PileSql {

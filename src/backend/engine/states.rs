@@ -132,8 +132,9 @@ pub struct StateList {
     /// a running list holds.
     pub id_ordered: bool,
     /// The condition the planner estimates the state's pile by (`pile_estimates`), where
-    /// the state's own misleads it: the same rows, without a column whose tie to the rest
-    /// the planner cannot see. `None`: the state's condition.
+    /// the state's own misleads it: the same rows or nearly, without a column whose tie to
+    /// the rest the planner cannot see (River's scheduled jobs by their state alone: the
+    /// due ones among them leave it within seconds). `None`: the state's condition.
     pub estimate: Option<String>,
 }
 

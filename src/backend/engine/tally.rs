@@ -34,6 +34,7 @@ use sqlx::postgres::PgConnection;
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgPool, Postgres, Row, Transaction};
 
 use crate::backend::doctor::Probe;
+use crate::backend::engine::states::{Range, StateMap};
 use crate::backend::model::{Count, JobState, QueueStats};
 use crate::backend::pg::catalog::TableInfo;
 
@@ -88,7 +89,8 @@ pub const DUE_LATER_EVERY: Duration = Duration::from_secs(30);
 impl Tally {
     /// The scheduled and retrying jobs of every queue (`queue`, an expression over `from`'s
     /// rows) counted in one read of them, every `DUE_LATER_EVERY` (every poll while `table`
-    /// is small). `piles`: each state with the condition of its jobs; `None` without any.
+    /// is small): the ranges of the state map's two buckets that `keep` accepts (a schema
+    /// leaves out a range no index finds). `None` where there are none.
     ///
     /// Where a schema tells these jobs from ready ones only by a due time in the future
     /// (`status = 'queued' AND run_at > now()`), the planner's estimate of one queue's
@@ -97,11 +99,22 @@ impl Tally {
     /// Counted per queue to the pile cap and estimated past it, such a pile reads wrong;
     /// counted here it is exact when taken and "~" until the next pass.
     pub fn due_later(
-        piles: &[(JobState, String)],
+        states: &StateMap,
+        keep: impl Fn(&Range) -> bool,
         queue: &str,
         from: &str,
         table: &TableInfo,
     ) -> Option<Tally> {
+        let piles: Vec<(JobState, String)> = [JobState::Scheduled, JobState::Retrying]
+            .into_iter()
+            .filter_map(|state| {
+                let ranges: Vec<String> = (states.list(state)?.ranges.iter())
+                    .filter(|r| keep(r))
+                    .map(|r| format!("({})", r.cond))
+                    .collect();
+                (!ranges.is_empty()).then(|| (state, ranges.join(" OR ")))
+            })
+            .collect();
         if piles.is_empty() {
             return None;
         }

@@ -26,7 +26,6 @@ use crate::backend::engine::snapshot::{
     epoch_minute,
 };
 use crate::backend::engine::tally::Tally;
-use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pg::sql::{TimeCol, ident, literal};
 use actions::MappedActions;
@@ -515,22 +514,28 @@ impl Builder<'_> {
         }
     }
 
-    /// The scheduled and retrying jobs counted for every queue in one pass
-    /// (`Tally::due_later`), where a waiting status value has an index: past the pile cap
+    /// Whether the scheduled and retrying jobs are counted for every queue in one pass
+    /// (`due_later_pass`): where a waiting status value has an index, past the pile cap
     /// the planner's estimate of such a range misleads.
+    fn counts_due_later_in_a_pass(&self) -> bool {
+        self.times().future.is_some()
+            && [Target::Queued, Target::Retrying]
+                .into_iter()
+                .flat_map(|t| self.profile.values(t))
+                .any(|v| self.indexed(v))
+    }
+
     fn due_later_pass(&self) -> Option<Tally> {
-        let waiting = [Target::Queued, Target::Retrying]
-            .into_iter()
-            .flat_map(|t| self.profile.values(t));
-        if self.times().future.is_none() || !waiting.into_iter().any(|v| self.indexed(v)) {
+        if !self.counts_due_later_in_a_pass() {
             return None;
         }
-        let states = lists::state_map(self.profile, self.table);
-        let piles: Vec<(JobState, String)> = [JobState::Scheduled, JobState::Retrying]
-            .into_iter()
-            .filter_map(|state| states.condition(state).map(|c| (state, c)))
-            .collect();
-        Tally::due_later(&piles, &self.queue_expr(), &self.from(), self.table)
+        Tally::due_later(
+            &lists::state_map(self.profile, self.table),
+            |_| true,
+            &self.queue_expr(),
+            &self.from(),
+            self.table,
+        )
     }
 
     /// Status values a snapshot counts: everything not finished, and dead.
@@ -599,7 +604,7 @@ impl Builder<'_> {
             .into_iter()
             .map(|v| self.pile(v, Part::All, &t))
             .collect();
-        if self.due_later_pass().is_some() {
+        if self.counts_due_later_in_a_pass() {
             // Counted in the pass instead.
             scheduled.clear();
             retrying.clear();

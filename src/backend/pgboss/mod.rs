@@ -48,7 +48,6 @@ use crate::backend::engine::snapshot::{
     MINUTES_FROM, MINUTES_UNTIL, Statements, capped, capped_pile, epoch_minute,
 };
 use crate::backend::engine::tally::Tally;
-use crate::backend::model::JobState;
 use crate::backend::pg::catalog::TableInfo;
 use crate::backend::pgboss::actions::PgBossActions;
 
@@ -69,6 +68,18 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     };
     let t = jobs.qualified();
     let from = format!("{t} j");
+    // Partitioned (pg-boss 10 on, unless installed without partitioning): pg-boss puts
+    // its indexes on each partition, which `TableInfo` finds.
+    let partitioned = jobs.relkind == "p";
+    // CONCURRENTLY is refused on a partitioned parent; there the index is built in one go.
+    let how = if partitioned {
+        "CREATE INDEX"
+    } else {
+        "CREATE INDEX CONCURRENTLY"
+    };
+    let count_fix =
+        format!("{how} job_jobtop_live ON {t} (name, state) WHERE state IN ('active', 'failed');");
+    let state_map = states::state_map(&jobs, &count_fix);
     let blocked = jobs.has("blocked");
     // The fetch index's predicate, repeated literally so the planner can use it.
     let waiting = if blocked {
@@ -101,17 +112,9 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     // Jobs due later, and those waiting on others where an index finds them: counted for
     // every queue in one pass (`Tally::due_later`). Per queue past the pile cap the planner
     // took `start_after` as unrelated to the state: "100+" for 1,737 at 2 M rows.
-    let waiting_all = waiting.replace("j.name = q.name AND ", "");
-    let mut scheduled = format!("{waiting_all} AND j.state = 'created' AND j.start_after > now()");
-    if blocked && blocked_indexed {
-        scheduled = format!("({scheduled}) OR ({})", states::BLOCKED);
-    }
-    let retrying = format!("{waiting_all} AND j.state = 'retry' AND j.start_after > now()");
     let due_later = Tally::due_later(
-        &[
-            (JobState::Scheduled, scheduled),
-            (JobState::Retrying, retrying),
-        ],
+        &state_map,
+        |r| blocked_indexed || r.cond != states::BLOCKED,
         "j.name",
         &from,
         &jobs,
@@ -212,17 +215,6 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
         workers: workers_sql(&pool, schema).await?.map(Arc::from),
         tallies: due_later.into_iter().collect(),
     };
-    // Partitioned (pg-boss 10 on, unless installed without partitioning): pg-boss puts
-    // its indexes on each partition, which `TableInfo` finds.
-    let partitioned = jobs.relkind == "p";
-    // CONCURRENTLY is refused on a partitioned parent; there the index is built in one go.
-    let how = if partitioned {
-        "CREATE INDEX"
-    } else {
-        "CREATE INDEX CONCURRENTLY"
-    };
-    let count_fix =
-        format!("{how} job_jobtop_live ON {t} (name, state) WHERE state IN ('active', 'failed');");
     let blocked_fix =
         format!("{how} job_jobtop_blocked ON {t} (name) WHERE state < 'active' AND blocked;");
     // The shape of pg-boss 12's own job_i16, for the versions before it.
@@ -313,7 +305,7 @@ pub async fn open(pool: PgPool, schema: &str) -> anyhow::Result<Foreign> {
     for tally in &statements.tallies {
         plan.probes.push(tally.probe(None));
     }
-    let actions = PgBossActions::new(&jobs, &queues, states::state_map(&jobs, &count_fix));
+    let actions = PgBossActions::new(&jobs, &queues, state_map);
     let drill = drill_table(&actions, &jobs);
     plan.probes.extend(drill.probes());
     plan.findings.extend(drill.findings());
