@@ -1,7 +1,8 @@
 //! jobtop's own tables next to any queue schema (`migrations/side/`): the audit trail, the
-//! shared snapshot's cache, the stored hours of history and the stored passes (`tallies`). The reference schema's migrations create them too; these
-//! migrations are written to be no-ops there, and are applied after the reference ones, so
-//! every later side table reaches both kinds of install.
+//! shared snapshot's cache, the stored hours of history and the stored passes (`tallies`).
+//! The reference schema's migrations create them too; these migrations are written to be
+//! no-ops there, and are applied after the reference ones, so every later side table
+//! reaches both kinds of install.
 
 use anyhow::{Context, bail};
 use sqlx::PgPool;
